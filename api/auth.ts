@@ -1,0 +1,114 @@
+import { Code, ConnectError, createContextKey, type Interceptor } from '@connectrpc/connect';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+
+/** Scopes from ARCHITECTURE.md §4. */
+export const Scope = {
+  EligibilityRead: 'rte:eligibility:read',
+  BatchSubmit: 'rte:batch:submit',
+  BatchRead: 'rte:batch:read',
+  BatchCancel: 'rte:batch:cancel',
+  WarmingWrite: 'rte:warming:write',
+  WarmingRead: 'rte:warming:read',
+  Admin: 'rte:admin',
+} as const;
+export type ScopeName = (typeof Scope)[keyof typeof Scope];
+
+export interface Principal {
+  /** The caller's service identity (JWT `sub`). */
+  service: string;
+  scopes: ReadonlySet<string>;
+}
+
+export const principalKey = createContextKey<Principal | undefined>(undefined, { description: 'authenticated caller' });
+
+/**
+ * Scope each RPC requires, keyed by "<service typeName>/<method name>". An RPC missing from this table is
+ * refused (deny by default), so adding an RPC to the proto forces a decision here.
+ */
+export const REQUIRED_SCOPES: Readonly<Record<string, ScopeName>> = {
+  'rte.v1.EligibilityService/CheckEligibility': Scope.EligibilityRead,
+  'rte.v1.BatchEligibilityService/SubmitBatch': Scope.BatchSubmit,
+  'rte.v1.BatchEligibilityService/GetBatchStatus': Scope.BatchRead,
+  'rte.v1.BatchEligibilityService/ListBatches': Scope.BatchRead,
+  'rte.v1.BatchEligibilityService/WatchBatchStatus': Scope.BatchRead,
+  'rte.v1.BatchEligibilityService/CancelBatch': Scope.BatchCancel,
+  'rte.v1.CacheWarmingService/WarmCache': Scope.WarmingWrite,
+  'rte.v1.CacheWarmingService/ScheduleWarming': Scope.WarmingWrite,
+  'rte.v1.CacheWarmingService/GetWarmingStats': Scope.WarmingRead,
+};
+
+export type AuthSettings =
+  | { mode: 'dev-hs256'; devSecret: string }
+  | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
+
+export type TokenVerifier = (token: string) => Promise<Principal>;
+
+export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
+  let key: Uint8Array | JWTVerifyGetKey;
+  let options: Parameters<typeof jwtVerify>[2];
+  if (settings.mode === 'dev-hs256') {
+    key = new TextEncoder().encode(settings.devSecret);
+    options = { algorithms: ['HS256'] };
+  } else {
+    key = createRemoteJWKSet(new URL(settings.jwksUrl));
+    options = { issuer: settings.issuer, audience: settings.audience, algorithms: ['RS256', 'ES256', 'PS256', 'EdDSA'] };
+  }
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      // jose's overloads differ only by key type; both branches are valid.
+      ({ payload } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options));
+    } catch (cause) {
+      throw new ConnectError('invalid or expired bearer token', Code.Unauthenticated, undefined, undefined, cause);
+    }
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+      throw new ConnectError('bearer token has no sub (service identity)', Code.Unauthenticated);
+    }
+    const scopeClaim = typeof payload['scope'] === 'string' ? payload['scope'] : '';
+    return { service: payload.sub, scopes: new Set(scopeClaim.split(' ').filter(Boolean)) };
+  };
+}
+
+export function hasScope(p: Principal, scope: ScopeName): boolean {
+  return p.scopes.has(scope) || p.scopes.has(Scope.Admin);
+}
+
+/**
+ * A caller acts for its own service name only, unless it holds rte:admin.
+ * Returns the effective service name (the caller's own when the request leaves it empty).
+ */
+export function actingService(p: Principal, requested: string, fieldPath: string): string {
+  if (requested === '' || requested === p.service) return p.service;
+  if (p.scopes.has(Scope.Admin)) return requested;
+  throw new ConnectError(
+    `${fieldPath}: caller "${p.service}" may not act for service "${requested}" without ${Scope.Admin}`,
+    Code.PermissionDenied,
+  );
+}
+
+export function requirePrincipal(values: { get<T>(key: { id: symbol; defaultValue: T }): T }): Principal {
+  const p = values.get(principalKey);
+  if (!p) throw new ConnectError('not authenticated', Code.Unauthenticated);
+  return p;
+}
+
+export function createAuthInterceptor(verify: TokenVerifier): Interceptor {
+  return (next) => async (req) => {
+    const method = `${req.service.typeName}/${req.method.name}`;
+    const required = REQUIRED_SCOPES[method];
+    const header = req.header.get('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match?.[1]) {
+      throw new ConnectError('missing bearer token (Authorization: Bearer <JWT>)', Code.Unauthenticated);
+    }
+    const principal = await verify(match[1]);
+    if (!required) {
+      throw new ConnectError(`no access policy for ${method}`, Code.PermissionDenied);
+    }
+    if (!hasScope(principal, required)) {
+      throw new ConnectError(`scope ${required} required for ${method}`, Code.PermissionDenied);
+    }
+    req.contextValues.set(principalKey, principal);
+    return next(req);
+  };
+}

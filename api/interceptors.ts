@@ -1,0 +1,62 @@
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import type { Logger } from 'pino';
+import { randomUUID } from 'node:crypto';
+import type { Metrics } from '../lib/metrics';
+import { FieldError } from '../lib/errors';
+import { principalKey } from './auth';
+
+/** RPCs that change state: every call is written to the audit log, allowed or not. */
+export const MUTATING_METHODS: ReadonlySet<string> = new Set([
+  'rte.v1.BatchEligibilityService/SubmitBatch',
+  'rte.v1.BatchEligibilityService/CancelBatch',
+  'rte.v1.CacheWarmingService/WarmCache',
+  'rte.v1.CacheWarmingService/ScheduleWarming',
+]);
+
+/**
+ * Maps whatever a handler throws to a ConnectError from the closed Code set. Domain validation errors
+ * keep their field path in the message; anything unexpected becomes `internal` with the cause kept
+ * server-side only.
+ */
+export function toConnectError(err: unknown, logger: Logger, method: string): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof FieldError) return new ConnectError(err.message, Code.InvalidArgument, undefined, undefined, err);
+  logger.error({ err, method }, 'unhandled error in RPC handler');
+  return new ConnectError('internal error', Code.Internal, undefined, undefined, err);
+}
+
+/**
+ * Outermost interceptor: request id, error mapping, metrics, an access log line, and an audit line for
+ * mutating calls. Runs before auth so refused calls are counted and audited too.
+ */
+export function createObservabilityInterceptor(logger: Logger, metrics: Metrics): Interceptor {
+  return (next) => async (req) => {
+    const method = `${req.service.typeName}/${req.method.name}`;
+    const requestId = req.header.get('x-request-id') ?? randomUUID();
+    const started = process.hrtime.bigint();
+    let code: Code | 'ok' = 'ok';
+    try {
+      const res = await next(req);
+      res.header.set('x-request-id', requestId);
+      return res;
+    } catch (err) {
+      const ce = toConnectError(err, logger, method);
+      code = ce.code;
+      ce.metadata.set('x-request-id', requestId);
+      throw ce;
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const codeName = code === 'ok' ? 'ok' : Code[code];
+      metrics.rpcRequests.inc({ method, code: codeName });
+      metrics.rpcDuration.observe({ method }, seconds);
+      const principal = req.contextValues.get(principalKey);
+      const line = { requestId, method, code: codeName, durationMs: Math.round(seconds * 1000), caller: principal?.service };
+      if (MUTATING_METHODS.has(method)) {
+        metrics.auditEvents.inc({ method, outcome: code === 'ok' ? 'allowed' : codeName });
+        logger.info({ ...line, audit: true }, 'audit');
+      } else {
+        logger.debug(line, 'rpc');
+      }
+    }
+  };
+}

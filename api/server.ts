@@ -1,0 +1,78 @@
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { expressConnectMiddleware } from '@connectrpc/connect-express';
+import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
+import express from 'express';
+import type { Logger } from 'pino';
+import type { Metrics } from '../lib/metrics';
+import { handleHealthRequest, sendJson, type DependencyCheck } from '../lib/health-server';
+import { createAuthInterceptor, type TokenVerifier } from './auth';
+import { createObservabilityInterceptor } from './interceptors';
+import { createDualProtocolServer, type DualProtocolServer } from './listener';
+
+export interface ApiServerDeps {
+  logger: Logger;
+  metrics: Metrics;
+  verifyToken: TokenVerifier;
+  routes: (router: ConnectRouter) => void;
+  checks: Record<string, DependencyCheck>;
+  /** Connect unary GET (side-effect-free RPCs) responses may be cached by HTTP caches; see api/http-caching.ts. */
+  extraInterceptors?: Interceptor[];
+}
+
+export interface ApiServer {
+  server: DualProtocolServer;
+  /** Flip /readyz to 503 before draining so load balancers stop routing to us. */
+  stopAccepting(): void;
+}
+
+/**
+ * The API process: Connect, gRPC-Web and Connect-over-HTTP/1.1 through Express; gRPC and Connect over
+ * HTTP/2 (h2c) through the Node adapter; both on one port, sharing routes and interceptors.
+ */
+export function createApiServer(deps: ApiServerDeps): ApiServer {
+  let accepting = true;
+  // Order: observability (outermost: ids, errors, metrics, audit) → auth → handler-specific.
+  const interceptors: Interceptor[] = [
+    createObservabilityInterceptor(deps.logger, deps.metrics),
+    createAuthInterceptor(deps.verifyToken),
+    ...(deps.extraInterceptors ?? []),
+  ];
+  const health = { registry: deps.metrics.registry, checks: deps.checks, isAccepting: () => accepting };
+  const connectOptions = {
+    routes: deps.routes,
+    interceptors,
+    // 4 MiB keeps a 10,000-id SubmitBatch well inside bounds while refusing abusive bodies.
+    readMaxBytes: 4 * 1024 * 1024,
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    handleHealthRequest(req, res, health)
+      .then((handled) => {
+        if (!handled) next();
+      })
+      .catch(next);
+  });
+  app.use(expressConnectMiddleware(connectOptions));
+  app.use((_req: express.Request, res: express.Response) => sendJson(res, 404, { error: 'not found' }));
+
+  const h2 = connectNodeAdapter({
+    ...connectOptions,
+    fallback: (req, res) => {
+      handleHealthRequest(req as never, res as never, health)
+        .then((handled) => {
+          if (!handled) sendJson(res as never, 404, { error: 'not found' });
+        })
+        .catch(() => sendJson(res as never, 500, { error: 'internal error' }));
+    },
+  });
+
+  const server = createDualProtocolServer(app, h2 as never);
+  return {
+    server,
+    stopAccepting: () => {
+      accepting = false;
+    },
+  };
+}

@@ -1,0 +1,22 @@
+/** Two projects: fast unit tests (pure logic, fakes) and in-band integration tests against the real stack. */
+const transform = { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.stack/', '\\.int\\.test\\.ts$'],
+    },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/**/*.int.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.stack/'],
+      testTimeout: 120000,
+      setupFiles: ['<rootDir>/test/helpers/setup-integration.ts'],
+    },
+  ],
+};

@@ -1,0 +1,44 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('gives the local dev stack defaults with an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.api.port).toBe(8080);
+    expect(c.temporal.address).toBe('127.0.0.1:7233');
+    expect(c.kafka.brokers).toEqual(['127.0.0.1:9092']);
+    expect(c.slots.total).toBe(15);
+    expect(c.cache.successTtlSeconds).toBe(79200);
+    expect(c.cache.errorTtlSeconds).toBe(300);
+    expect(c.auth).toEqual({ mode: 'dev-hs256', devSecret: 'dev-secret-change-me' });
+  });
+
+  it('parses overrides and lists', () => {
+    const c = loadConfig({ API_PORT: '9000', KAFKA_BROKERS: 'a:1, b:2', STEDI_SLOTS: '20' });
+    expect(c.api.port).toBe(9000);
+    expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);
+    expect(c.slots.total).toBe(20);
+  });
+
+  it('names every bad variable at once', () => {
+    try {
+      loadConfig({ API_PORT: 'eighty', PROVIDER_NPI: '123', REDIS_URL: 'not a url' });
+      throw new Error('expected ConfigError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const msg = (err as Error).message;
+      expect(msg).toContain('API_PORT');
+      expect(msg).toContain('PROVIDER_NPI');
+      expect(msg).toContain('REDIS_URL');
+    }
+  });
+
+  it('refuses dev secrets and HS256 in production', () => {
+    expect(() => loadConfig({ RTE_PROFILE: 'production' })).toThrow(/AUTH_MODE.*jwks[\s\S]*CACHE_KEY_SECRET/);
+  });
+
+  it('requires issuer, audience and JWKS URL in jwks mode', () => {
+    expect(() => loadConfig({ AUTH_MODE: 'jwks' })).toThrow(/AUTH_JWKS_URL[\s\S]*AUTH_ISSUER[\s\S]*AUTH_AUDIENCE/);
+    const c = loadConfig({ AUTH_MODE: 'jwks', AUTH_JWKS_URL: 'https://idp.example/jwks', AUTH_ISSUER: 'idp', AUTH_AUDIENCE: 'rte' });
+    expect(c.auth.mode).toBe('jwks');
+  });
+});

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+
+/**
+ * The one typed, validated configuration loader. Only process entry points (workers/, api/, stedi-sim/,
+ * scripts/) call it; everything else receives the values it needs. Defaults are the local dev stack's
+ * (stack/env.sh); production sets every secret explicitly and `RTE_PROFILE=production` refuses dev defaults.
+ */
+const DEV_AUTH_SECRET = 'dev-secret-change-me';
+const DEV_CACHE_KEY_SECRET = 'dev-cache-key-secret-change-me';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+const envSchema = z.object({
+  RTE_PROFILE: z.enum(['local', 'production']).default('local'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('rte-main'),
+
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z.string().min(1).default('postgres://rte:rte@127.0.0.1:5432/rte'),
+  KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+  KAFKA_CLIENT_ID: z.string().default('rte-platform'),
+  KAFKA_TOPIC_PARTITIONS: positiveInt.default(6),
+  KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
+
+  STEDI_BASE_URL: z.string().url().default('http://127.0.0.1:8090'),
+  STEDI_API_KEY: z.string().min(1).default('test-local-key'),
+  STEDI_TIMEOUT_MS: positiveInt.default(90_000),
+  PROVIDER_NPI: z.string().regex(/^\d{10}$/, 'must be a 10-digit NPI').default('1999999984'),
+  PROVIDER_ORGANIZATION_NAME: z.string().min(1).default('RTE Platform Provider Group'),
+
+  STEDI_SLOTS: positiveInt.default(15),
+  STEDI_SLOTS_RESERVED_INTERACTIVE: z.coerce.number().int().min(0).default(3),
+  SLOT_LEASE_MS: positiveInt.default(30_000),
+
+  CACHE_KEY_SECRET: z.string().min(16).default(DEV_CACHE_KEY_SECRET),
+  CACHE_SUCCESS_TTL_SECONDS: positiveInt.default(22 * 3600),
+  CACHE_ERROR_TTL_SECONDS: positiveInt.default(5 * 60),
+  CACHE_RETENTION_SECONDS: positiveInt.default(7 * 24 * 3600),
+
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: port.default(8080),
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  WORKER_METRICS_PORT: port.default(9464),
+  SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+
+  AUTH_MODE: z.enum(['dev-hs256', 'jwks']).default('dev-hs256'),
+  AUTH_DEV_SECRET: z.string().min(8).default(DEV_AUTH_SECRET),
+  AUTH_JWKS_URL: z.string().url().optional(),
+  AUTH_ISSUER: z.string().optional(),
+  AUTH_AUDIENCE: z.string().optional(),
+});
+
+export type RawEnv = z.infer<typeof envSchema>;
+
+export interface AppConfig {
+  profile: 'local' | 'production';
+  logLevel: string;
+  temporal: { address: string; namespace: string; taskQueue: string };
+  redisUrl: string;
+  databaseUrl: string;
+  kafka: { brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
+  stedi: { baseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
+  slots: { total: number; reservedInteractive: number; leaseMs: number };
+  cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
+  api: { host: string; port: number };
+  workerMetrics: { host: string; port: number };
+  shutdownGraceMs: number;
+  auth:
+    | { mode: 'dev-hs256'; devSecret: string }
+    | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.RTE_PROFILE === 'production') {
+    if (e.AUTH_MODE !== 'jwks') problems.push('AUTH_MODE: production requires jwks');
+    if (e.CACHE_KEY_SECRET === DEV_CACHE_KEY_SECRET) problems.push('CACHE_KEY_SECRET: production requires a real secret');
+  }
+  if (e.STEDI_SLOTS_RESERVED_INTERACTIVE >= e.STEDI_SLOTS) {
+    problems.push('STEDI_SLOTS_RESERVED_INTERACTIVE: must be smaller than STEDI_SLOTS');
+  }
+  let auth: AppConfig['auth'];
+  if (e.AUTH_MODE === 'jwks') {
+    if (!e.AUTH_JWKS_URL) problems.push('AUTH_JWKS_URL: required when AUTH_MODE=jwks');
+    if (!e.AUTH_ISSUER) problems.push('AUTH_ISSUER: required when AUTH_MODE=jwks');
+    if (!e.AUTH_AUDIENCE) problems.push('AUTH_AUDIENCE: required when AUTH_MODE=jwks');
+    auth = { mode: 'jwks', jwksUrl: e.AUTH_JWKS_URL ?? '', issuer: e.AUTH_ISSUER ?? '', audience: e.AUTH_AUDIENCE ?? '' };
+  } else {
+    auth = { mode: 'dev-hs256', devSecret: e.AUTH_DEV_SECRET };
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    profile: e.RTE_PROFILE,
+    logLevel: e.LOG_LEVEL,
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      partitions: e.KAFKA_TOPIC_PARTITIONS,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
+    },
+    stedi: {
+      baseUrl: e.STEDI_BASE_URL,
+      apiKey: e.STEDI_API_KEY,
+      timeoutMs: e.STEDI_TIMEOUT_MS,
+      providerNpi: e.PROVIDER_NPI,
+      providerOrganizationName: e.PROVIDER_ORGANIZATION_NAME,
+    },
+    slots: { total: e.STEDI_SLOTS, reservedInteractive: e.STEDI_SLOTS_RESERVED_INTERACTIVE, leaseMs: e.SLOT_LEASE_MS },
+    cache: {
+      keySecret: e.CACHE_KEY_SECRET,
+      successTtlSeconds: e.CACHE_SUCCESS_TTL_SECONDS,
+      errorTtlSeconds: e.CACHE_ERROR_TTL_SECONDS,
+      retentionSeconds: e.CACHE_RETENTION_SECONDS,
+    },
+    api: { host: e.API_HOST, port: e.API_PORT },
+    workerMetrics: { host: e.WORKER_METRICS_HOST, port: e.WORKER_METRICS_PORT },
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    auth,
+  };
+}

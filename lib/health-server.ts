@@ -1,0 +1,85 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export type DependencyCheck = () => Promise<void>;
+
+export interface ReadinessReport {
+  ready: boolean;
+  dependencies: Record<string, { ready: boolean; error?: string; latencyMs: number }>;
+}
+
+/** Runs every named check concurrently with a timeout; a check is ready when it resolves. */
+export async function checkReadiness(
+  checks: Record<string, DependencyCheck>,
+  timeoutMs = 2000,
+): Promise<ReadinessReport> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      const started = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          check(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+        return [name, { ready: true, latencyMs: Date.now() - started }] as const;
+      } catch (err) {
+        return [name, { ready: false, error: err instanceof Error ? err.message : String(err), latencyMs: Date.now() - started }] as const;
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+    }),
+  );
+  const dependencies = Object.fromEntries(entries);
+  return { ready: entries.every(([, r]) => r.ready), dependencies };
+}
+
+export interface HealthHandlers {
+  registry: Registry;
+  checks: Record<string, DependencyCheck>;
+  /** False once shutdown starts, so load balancers stop sending work before we drain. */
+  isAccepting: () => boolean;
+}
+
+/**
+ * Serves /healthz (process alive), /readyz (dependencies reachable and not draining) and /metrics.
+ * Returns true when it handled the request.
+ */
+export async function handleHealthRequest(req: IncomingMessage, res: ServerResponse, h: HealthHandlers): Promise<boolean> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (path === '/healthz') {
+    sendJson(res, 200, { status: 'ok' });
+    return true;
+  }
+  if (path === '/readyz') {
+    const report = await checkReadiness(h.checks);
+    const accepting = h.isAccepting();
+    sendJson(res, report.ready && accepting ? 200 : 503, { ...report, ready: report.ready && accepting, draining: !accepting });
+    return true;
+  }
+  if (path === '/metrics') {
+    res.writeHead(200, { 'content-type': h.registry.contentType });
+    res.end(await h.registry.metrics());
+    return true;
+  }
+  return false;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+/** A standalone health/metrics server (used by workers, which serve no other HTTP). */
+export function createHealthServer(h: HealthHandlers): Server {
+  return createServer((req, res) => {
+    handleHealthRequest(req, res, h)
+      .then((handled) => {
+        if (!handled) sendJson(res, 404, { error: 'not found' });
+      })
+      .catch((err: unknown) => sendJson(res, 500, { error: err instanceof Error ? err.message : 'internal error' }));
+  });
+}

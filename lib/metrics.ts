@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Metric names follow the design doc's Monitoring sections. One registry per process, created by the
+ * composition root (workers/ or api/) and passed to whatever records metrics.
+ */
+export function createMetrics(processName: string) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ process: processName });
+  collectDefaultMetrics({ register: registry });
+
+  const rpcRequests = new Counter({
+    name: 'rte_rpc_requests_total',
+    help: 'RPCs handled, by method and Connect code',
+    labelNames: ['method', 'code'] as const,
+    registers: [registry],
+  });
+  const rpcDuration = new Histogram({
+    name: 'rte_rpc_duration_seconds',
+    help: 'RPC handling time',
+    labelNames: ['method'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 90],
+    registers: [registry],
+  });
+  const cacheControlRequests = new Counter({
+    name: 'rte_cache_control_requests_total',
+    help: 'CheckEligibility requests by cache-control mode and cache result',
+    labelNames: ['mode', 'result'] as const,
+    registers: [registry],
+  });
+  const cacheControlDuration = new Histogram({
+    name: 'rte_cache_control_duration_seconds',
+    help: 'CheckEligibility response time by cache-control mode',
+    labelNames: ['mode'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60],
+    registers: [registry],
+  });
+  const stediRequests = new Counter({
+    name: 'stedi_requests_total',
+    help: 'Calls to Stedi by API (realtime, batch_submit, batch_poll, batch_status) and outcome',
+    labelNames: ['api', 'outcome'] as const,
+    registers: [registry],
+  });
+  const stediDuration = new Histogram({
+    name: 'stedi_request_duration_seconds',
+    help: 'Stedi call latency by API',
+    labelNames: ['api'] as const,
+    buckets: [0.05, 0.25, 1, 2.5, 5, 10, 15, 20, 30, 60, 90],
+    registers: [registry],
+  });
+  const slotsInUse = new Gauge({
+    name: 'rte_stedi_slots_in_use',
+    help: 'Real-time Stedi slots held by this process',
+    registers: [registry],
+  });
+  const slotWait = new Histogram({
+    name: 'rte_stedi_slot_wait_seconds',
+    help: 'Time waiting for a real-time Stedi slot, by queue',
+    labelNames: ['queue'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 300],
+    registers: [registry],
+  });
+  const auditEvents = new Counter({
+    name: 'rte_audit_events_total',
+    help: 'Mutating calls recorded in the audit log, by method and outcome',
+    labelNames: ['method', 'outcome'] as const,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    rpcRequests,
+    rpcDuration,
+    cacheControlRequests,
+    cacheControlDuration,
+    stediRequests,
+    stediDuration,
+    slotsInUse,
+    slotWait,
+    auditEvents,
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,47 @@
+import { defineQuery } from '@temporalio/workflow';
+
+/**
+ * Contract of the eligibility refresh workflow, importable by the API, the CLI and other Temporal
+ * services without pulling in the workflow body.
+ *
+ * Workflow type: `eligibilityRefreshWorkflow`. Workflow id: `eligibility/<memberHash>/<operation>` (see
+ * eligibilityRefreshWorkflowId) so concurrent misses for one member share one run (start with
+ * WorkflowIdConflictPolicy USE_EXISTING) and therefore one Stedi call.
+ */
+export const ELIGIBILITY_REFRESH_WORKFLOW_TYPE = 'eligibilityRefreshWorkflow';
+
+export type RefreshRequester =
+  | { kind: 'interactive' }
+  | { kind: 'batch'; clientService: string; priority: 'LOW' | 'NORMAL' | 'HIGH' | 'URGENT' };
+
+export type RefreshSource = 'realtime' | 'warming' | 'batch';
+
+export interface EligibilityRefreshInput {
+  memberId: string;
+  /** The RTE operation being cached, e.g. "coverage" (service type code 30). */
+  operation: string;
+  serviceTypeCodes?: string[];
+  requester: RefreshRequester;
+  source: RefreshSource;
+}
+
+export type RefreshPhase = 'refreshing' | 'completed' | 'failed';
+
+export interface EligibilityRefreshStatus {
+  phase: RefreshPhase;
+  lastError?: string;
+}
+
+export interface EligibilityRefreshResult {
+  outcome: 'success' | 'error';
+  /** Cache entry timestamps, epoch ms. */
+  fetchedAt: number;
+  expiresAt: number;
+  stediCheckId?: string;
+}
+
+export const eligibilityRefreshStatusQuery = defineQuery<EligibilityRefreshStatus>('eligibilityRefreshStatus');
+
+export function eligibilityRefreshWorkflowId(memberHash: string, operation: string): string {
+  return `eligibility/${memberHash}/${operation}`;
+}
