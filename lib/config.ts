@@ -23,6 +23,8 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('rte-main'),
 
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key the platform writes (tests use a random one). */
+  REDIS_KEY_PREFIX: z.string().regex(/^[a-z0-9:_-]*$/).default('rte:'),
   DATABASE_URL: z.string().min(1).default('postgres://rte:rte@127.0.0.1:5432/rte'),
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().default('rte-platform'),
@@ -46,6 +48,7 @@ const envSchema = z.object({
 
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port.default(8080),
+  API_REFRESH_WAIT_MS: positiveInt.default(60_000),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
   WORKER_METRICS_PORT: port.default(9464),
   SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
@@ -64,12 +67,13 @@ export interface AppConfig {
   logLevel: string;
   temporal: { address: string; namespace: string; taskQueue: string };
   redisUrl: string;
+  redisKeyPrefix: string;
   databaseUrl: string;
   kafka: { brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
   stedi: { baseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
   slots: { total: number; reservedInteractive: number; leaseMs: number };
   cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
-  api: { host: string; port: number };
+  api: { host: string; port: number; refreshWaitMs: number };
   workerMetrics: { host: string; port: number };
   shutdownGraceMs: number;
   auth:
@@ -113,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: e.LOG_LEVEL,
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
     redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     databaseUrl: e.DATABASE_URL,
     kafka: {
       brokers: e.KAFKA_BROKERS,
@@ -134,7 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       errorTtlSeconds: e.CACHE_ERROR_TTL_SECONDS,
       retentionSeconds: e.CACHE_RETENTION_SECONDS,
     },
-    api: { host: e.API_HOST, port: e.API_PORT },
+    api: { host: e.API_HOST, port: e.API_PORT, refreshWaitMs: e.API_REFRESH_WAIT_MS },
     workerMetrics: { host: e.WORKER_METRICS_HOST, port: e.WORKER_METRICS_PORT },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     auth,

@@ -9,6 +9,7 @@ import { createHealthServer } from '../lib/health-server';
 import { ensureTopics } from '../lib/kafka-topics';
 import { onShutdownSignal } from '../lib/shutdown';
 import { createWorkerActivities } from './compose';
+import { createPgMemberDirectory } from '../directory/pg-member-directory';
 
 /**
  * Worker composition root: config, connections, metrics, one worker on the main task queue, and a
@@ -38,7 +39,8 @@ async function main(): Promise<void> {
   if (created.length > 0) logger.info({ topics: created }, 'created kafka topics');
 
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const activities = createWorkerActivities({ config, logger, metrics, redis, pg });
+  const members = createPgMemberDirectory(pg);
+  const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, members });
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
     accepting = false;
     worker.shutdown(); // stops polling; run() resolves after in-flight tasks finish or the grace time passes
     await runPromise;
+    await slotPool.close();
     await Promise.allSettled([connection.close(), admin.disconnect(), pg.end(), redis.quit()]);
     health.close();
   });

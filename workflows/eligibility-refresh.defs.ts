@@ -1,4 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
+import type { BatchPriority } from '../lib/wdrr';
 
 /**
  * Contract of the eligibility refresh workflow, importable by the API, the CLI and other Temporal
@@ -12,7 +13,7 @@ export const ELIGIBILITY_REFRESH_WORKFLOW_TYPE = 'eligibilityRefreshWorkflow';
 
 export type RefreshRequester =
   | { kind: 'interactive' }
-  | { kind: 'batch'; clientService: string; priority: 'LOW' | 'NORMAL' | 'HIGH' | 'URGENT' };
+  | { kind: 'batch'; clientService: string; priority: BatchPriority };
 
 export type RefreshSource = 'realtime' | 'warming' | 'batch';
 
@@ -21,6 +22,9 @@ export interface EligibilityRefreshInput {
   /** The RTE operation being cached, e.g. "coverage" (service type code 30). */
   operation: string;
   serviceTypeCodes?: string[];
+  /** Overrides of the payer on file / the configured provider NPI (part of the operation key when set). */
+  payerId?: string;
+  providerNpi?: string;
   requester: RefreshRequester;
   source: RefreshSource;
 }

@@ -1,0 +1,132 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Logger } from 'pino';
+import { ErrorType } from '../../lib/errors';
+import { hashMemberId } from '../../lib/member-hash';
+import type { MemberRecordSource } from '../../lib/member-record';
+import { normalizeEligibilityResponse } from '../../lib/coverage-summary';
+import type { EligibilityCache } from '../cache';
+import type { EligibilityRefreshInput, EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
+import { StediRequestError, type EligibilityCheckOutcome, type StediGateway } from '../stedi/gateway';
+import { toApplicationFailure } from '../stedi/classify';
+import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
+import type { SlotPool, SlotRequest } from '../slot-pool';
+
+export interface StediCallMetrics {
+  onStediCall(api: 'realtime', outcome: string, seconds: number): void;
+}
+
+export interface EligibilityActivityDeps {
+  members: MemberRecordSource;
+  stedi: StediGateway;
+  slots: SlotPool;
+  cache: Pick<EligibilityCache, 'put'>;
+  provider: StediProviderConfig;
+  memberHashSecret: string;
+  logger: Logger;
+  metrics?: StediCallMetrics;
+  now?: () => number;
+}
+
+function slotRequestFor(input: EligibilityRefreshInput): SlotRequest {
+  return input.requester.kind === 'interactive'
+    ? { kind: 'interactive' }
+    : { kind: 'batch', clientService: input.requester.clientService, priority: input.requester.priority };
+}
+
+/** Aborts when any of the given signals aborts. */
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  return AbortSignal.any(signals);
+}
+
+export function createEligibilityActivities(deps: EligibilityActivityDeps) {
+  const now = deps.now ?? Date.now;
+
+  async function callStedi(input: EligibilityRefreshInput, memberHash: string): Promise<EligibilityCheckOutcome> {
+    const found = await deps.members.getMemberRecords([input.memberId]);
+    const member = found.get(input.memberId);
+    if (!member) {
+      throw ApplicationFailure.create({ type: ErrorType.MemberNotFound, message: `member ${memberHash} is not in the directory`, nonRetryable: true });
+    }
+    const ctx = Context.current();
+    const request = buildEligibilityRequest({
+      member: input.payerId ? { ...member, payerId: input.payerId } : member,
+      provider: input.providerNpi ? { ...deps.provider, npi: input.providerNpi } : deps.provider,
+      serviceTypeCodes: input.serviceTypeCodes,
+      // Same seed on every retry of this refresh, so Stedi sees the same control number.
+      controlNumberSeed: `${ctx.info.workflowExecution?.workflowId ?? memberHash}:${input.operation}`,
+    });
+    return deps.slots.withSlot(
+      slotRequestFor(input),
+      async (lease) => {
+        const started = now();
+        try {
+          const outcome = await deps.stedi.checkEligibility(request, { signal: anySignal([lease.signal, ctx.cancellationSignal]) });
+          deps.metrics?.onStediCall('realtime', outcome.classification.kind, (now() - started) / 1000);
+          return outcome;
+        } catch (err) {
+          const kind = err instanceof StediRequestError ? err.classification.kind : 'exception';
+          deps.metrics?.onStediCall('realtime', kind, (now() - started) / 1000);
+          throw err;
+        }
+      },
+      { signal: ctx.cancellationSignal },
+    );
+  }
+
+  return {
+    /**
+     * Waits for a fair share of the global real-time slots, makes one Stedi check, writes the normalized
+     * result to the cache. Payer verdicts (active, inactive, "do not resubmit" AAA errors) are cached;
+     * transient failures are thrown for Temporal to retry with backoff.
+     */
+    async refreshEligibility(input: EligibilityRefreshInput): Promise<EligibilityRefreshResult> {
+      const memberHash = hashMemberId(deps.memberHashSecret, input.memberId);
+      const log = deps.logger.child({ memberHash, operation: input.operation, requester: input.requester.kind });
+      const ctx = Context.current();
+      // Heartbeat while we queue for a slot and while Stedi answers (up to 90 s), so a dead worker is noticed.
+      const beat = setInterval(() => ctx.heartbeat(), 5_000);
+      try {
+        let outcome: EligibilityCheckOutcome;
+        try {
+          outcome = await callStedi(input, memberHash);
+        } catch (err) {
+          if (err instanceof StediRequestError) {
+            log.warn({ kind: err.classification.kind, httpStatus: err.httpStatus, requestId: err.requestId }, 'stedi call failed');
+            throw toApplicationFailure(err.classification, err);
+          }
+          throw err;
+        }
+        const c = outcome.classification;
+        if (c.kind === 'payer-unavailable') {
+          log.warn({ aaaCodes: c.aaaCodes }, 'payer unavailable');
+          throw toApplicationFailure(c);
+        }
+        const summary = normalizeEligibilityResponse(outcome.response);
+        const result: 'success' | 'error' = c.kind === 'ok' ? 'success' : 'error';
+        const fetchedAt = now();
+        const put = await deps.cache.put({
+          memberId: input.memberId,
+          operation: input.operation,
+          summary,
+          outcome: result,
+          source: input.source,
+          ...(summary.stediCheckId ? { stediCheckId: summary.stediCheckId } : {}),
+          fetchedAt,
+        });
+        // A kept entry (newer answer, or a fresh success that an error must not replace) is what callers see.
+        const entry = put.entry;
+        log.info({ outcome: result, status: summary.status, aaaCodes: c.aaaCodes, written: put.written }, 'eligibility refreshed');
+        return {
+          outcome: entry.outcome,
+          fetchedAt: entry.fetchedAt,
+          expiresAt: entry.expiresAt,
+          ...(entry.stediCheckId ? { stediCheckId: entry.stediCheckId } : {}),
+        };
+      } finally {
+        clearInterval(beat);
+      }
+    },
+  };
+}
+
+export type EligibilityActivities = ReturnType<typeof createEligibilityActivities>;

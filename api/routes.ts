@@ -1,0 +1,48 @@
+import type { ConnectRouter } from '@connectrpc/connect';
+import type { Client } from '@temporalio/client';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
+import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
+import { CacheWarmingService } from '../gen/rte/v1/warming_pb';
+import { createRedisEligibilityCache } from '../activities/cache';
+import type { AppConfig } from '../lib/config';
+import type { Metrics } from '../lib/metrics';
+import { createTemporalRefresher } from './eligibility-refresher';
+import { createEligibilityService } from './services/eligibility-service';
+import { createBatchService } from './services/batch-service';
+import { createWarmingService } from './services/warming-service';
+
+export interface RouteDeps {
+  config: AppConfig;
+  logger: Logger;
+  metrics: Metrics;
+  temporal: Client;
+  redis: Redis;
+}
+
+/** One implementation per proto service. The API reads the cache; it never writes it or calls Stedi. */
+export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
+  const { config } = deps;
+  const cache = createRedisEligibilityCache({
+    redis: deps.redis,
+    keySecret: config.cache.keySecret,
+    keyPrefix: config.redisKeyPrefix,
+    ttl: { successSeconds: config.cache.successTtlSeconds, errorSeconds: config.cache.errorTtlSeconds },
+    retentionSeconds: config.cache.retentionSeconds,
+    logger: deps.logger,
+  });
+  const eligibility = createEligibilityService({
+    cache,
+    refresher: createTemporalRefresher(deps.temporal, config.temporal.taskQueue, config.cache.keySecret),
+    memberHashSecret: config.cache.keySecret,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    refreshWaitMs: config.api.refreshWaitMs,
+  });
+  return (router) => {
+    router.service(EligibilityService, eligibility);
+    router.service(BatchEligibilityService, createBatchService());
+    router.service(CacheWarmingService, createWarmingService());
+  };
+}

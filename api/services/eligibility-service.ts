@@ -1,0 +1,224 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import { CacheControl, CacheMetadataSchema, CacheStatus } from '../../gen/rte/v1/common_pb';
+import {
+  CheckEligibilityResponseSchema,
+  type CheckEligibilityRequest,
+  type CheckEligibilityResponse,
+  type EligibilityService,
+} from '../../gen/rte/v1/eligibility_pb';
+import type { EligibilityCache, EligibilityCacheEntry } from '../../activities/cache';
+import { decideCacheAction, httpCacheControlHeader, parseRequestCacheControl, type CacheMode } from '../../lib/cache-policy';
+import { ErrorType, FieldError } from '../../lib/errors';
+import { hashMemberId } from '../../lib/member-hash';
+import type { Metrics } from '../../lib/metrics';
+import type { EligibilityRefreshInput } from '../../workflows/eligibility-refresh.defs';
+import { toCoverageMessage, toErrorDetails } from '../coverage-mapping';
+import type { EligibilityRefresher } from '../eligibility-refresher';
+
+export const DEFAULT_OPERATION = 'check_eligibility';
+/** Response header carrying the cache status, also on errors (a CACHE_ONLY miss answers not_found with MISS). */
+export const CACHE_STATUS_HEADER = 'rte-cache-status';
+
+const MODE_BY_ENUM: Record<number, CacheMode> = {
+  [CacheControl.DEFAULT]: 'DEFAULT',
+  [CacheControl.CACHE_ONLY]: 'CACHE_ONLY',
+  [CacheControl.PREFER_CACHED]: 'PREFER_CACHED',
+  [CacheControl.BYPASS_CACHE]: 'BYPASS_CACHE',
+  [CacheControl.STALE_WHILE_REVALIDATE]: 'STALE_WHILE_REVALIDATE',
+};
+const STATUS_ENUM = { HIT: CacheStatus.HIT, MISS: CacheStatus.MISS, STALE: CacheStatus.STALE, ERROR: CacheStatus.ERROR } as const;
+
+const MEMBER_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+const OPERATION = /^[a-z][a-z0-9_]{0,39}$/;
+const SERVICE_TYPE_CODE = /^[0-9A-Z]{1,2}$/;
+const PAYER_ID = /^[A-Za-z0-9]{1,80}$/;
+const NPI = /^\d{10}$/;
+
+export interface EligibilityServiceDeps {
+  cache: Pick<EligibilityCache, 'get' | 'tryClaimRefresh'>;
+  refresher: EligibilityRefresher;
+  memberHashSecret: string;
+  metrics: Metrics;
+  logger: Logger;
+  /** How long a request waits for a live refresh before answering deadline_exceeded (the refresh continues). */
+  refreshWaitMs: number;
+  now?: () => number;
+}
+
+interface ValidatedRequest {
+  memberId: string;
+  /** Operation plus overrides: the cache key's operation part and the refresh workflow's id suffix. */
+  operationKey: string;
+  mode: CacheMode;
+  refreshInput: Omit<EligibilityRefreshInput, 'requester' | 'source'>;
+}
+
+/**
+ * Validates a request; names the offending field. The request header `Cache-Control` selects the mode
+ * when the message leaves cache_control at DEFAULT (HTTP GET clients and caches speak headers).
+ */
+export function validateCheckEligibility(req: CheckEligibilityRequest, cacheControlHeader: string | null): ValidatedRequest {
+  if (req.memberId === '') throw new FieldError('member_id', 'is required');
+  if (!MEMBER_ID.test(req.memberId)) throw new FieldError('member_id', 'must be 1-64 characters of letters, digits, _ . : -');
+  const operation = req.operation === '' ? DEFAULT_OPERATION : req.operation;
+  if (!OPERATION.test(operation)) throw new FieldError('operation', 'must match [a-z][a-z0-9_]{0,39}');
+  if (req.serviceTypeCodes.length > 99) throw new FieldError('service_type_codes', 'at most 99 codes');
+  req.serviceTypeCodes.forEach((c, i) => {
+    if (!SERVICE_TYPE_CODE.test(c)) throw new FieldError(`service_type_codes[${i}]`, `"${c}" is not an X12 service type code`);
+  });
+  if (req.payerId !== '' && !PAYER_ID.test(req.payerId)) throw new FieldError('payer_id', 'must be 1-80 letters or digits');
+  if (req.providerNpi !== '' && !NPI.test(req.providerNpi)) throw new FieldError('provider_npi', 'must be a 10-digit NPI');
+  const fromEnum = MODE_BY_ENUM[req.cacheControl];
+  if (!fromEnum) throw new FieldError('cache_control', `unknown value ${req.cacheControl}`);
+  const mode = req.cacheControl === CacheControl.DEFAULT ? (parseRequestCacheControl(cacheControlHeader) ?? 'DEFAULT') : fromEnum;
+
+  const stcs = [...new Set(req.serviceTypeCodes)].sort();
+  // Requests that ask Stedi something different must not share a cache entry.
+  const suffix = [stcs.length > 0 && !(stcs.length === 1 && stcs[0] === '30') ? `stc-${stcs.join('-')}` : '', req.payerId ? `payer-${req.payerId}` : '', req.providerNpi ? `npi-${req.providerNpi}` : '']
+    .filter(Boolean)
+    .join('.');
+  const operationKey = suffix ? `${operation}.${suffix}` : operation;
+  return {
+    memberId: req.memberId,
+    operationKey,
+    mode,
+    refreshInput: {
+      memberId: req.memberId,
+      operation: operationKey,
+      ...(stcs.length > 0 ? { serviceTypeCodes: stcs } : {}),
+      ...(req.payerId ? { payerId: req.payerId } : {}),
+      ...(req.providerNpi ? { providerNpi: req.providerNpi } : {}),
+    },
+  };
+}
+
+/** Maps a failed refresh to the code a client can act on; internals stay in the server log. */
+function refreshFailureToConnectError(err: unknown): ConnectError {
+  let cause: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  while (cause instanceof TemporalFailure && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
+  const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+  switch (type) {
+    case ErrorType.MemberNotFound:
+      return new ConnectError('member_id: member not found in the member directory', Code.NotFound);
+    case ErrorType.StediValidation:
+      return new ConnectError('Stedi rejected the eligibility request for this member (member data incomplete or invalid)', Code.FailedPrecondition);
+    case ErrorType.StediAuth:
+      return new ConnectError('eligibility provider unavailable (credentials)', Code.Unavailable);
+    default:
+      return new ConnectError('eligibility provider unavailable; retry later', Code.Unavailable, undefined, undefined, err);
+  }
+}
+
+export function createEligibilityService(deps: EligibilityServiceDeps): ServiceImpl<typeof EligibilityService> {
+  const now = deps.now ?? Date.now;
+
+  function respond(
+    ctx: HandlerContext,
+    memberId: string,
+    entry: EligibilityCacheEntry,
+    status: keyof typeof STATUS_ENUM,
+    cached: boolean,
+    at: number,
+  ): CheckEligibilityResponse {
+    ctx.responseHeader.set('cache-control', httpCacheControlHeader(entry, at));
+    ctx.responseHeader.set('vary', 'Authorization');
+    ctx.responseHeader.set(CACHE_STATUS_HEADER, status);
+    return create(CheckEligibilityResponseSchema, {
+      memberId,
+      coverage: toCoverageMessage(entry.summary),
+      stediCheckId: entry.stediCheckId ?? '',
+      cacheStatus: STATUS_ENUM[status],
+      cacheMetadata: create(CacheMetadataSchema, {
+        cached,
+        ageSeconds: Math.max(0, Math.floor((at - entry.fetchedAt) / 1000)),
+        expiresAt: timestampFromMs(entry.expiresAt),
+        fetchedAt: timestampFromMs(entry.fetchedAt),
+        source: entry.source,
+      }),
+      errors: toErrorDetails(entry.summary),
+    });
+  }
+
+  return {
+    async checkEligibility(req, ctx) {
+      const started = now();
+      const v = validateCheckEligibility(req, ctx.requestHeader.get('cache-control'));
+      const modeLabel = v.mode.toLowerCase();
+      let result = 'failure';
+      const memberHash = hashMemberId(deps.memberHashSecret, v.memberId);
+      try {
+        const entry = await deps.cache.get(v.memberId, v.operationKey);
+        const decision = decideCacheAction(v.mode, entry, started);
+        if (decision.action === 'miss-error') {
+          result = 'miss';
+          ctx.responseHeader.set(CACHE_STATUS_HEADER, 'MISS');
+          throw new ConnectError('cache miss: nothing cached for this member and operation (CACHE_ONLY never calls Stedi)', Code.NotFound, {
+            [CACHE_STATUS_HEADER]: 'MISS',
+          });
+        }
+        if (decision.action === 'serve' && entry) {
+          result = decision.cacheStatus.toLowerCase();
+          return respond(ctx, v.memberId, entry, decision.cacheStatus, true, started);
+        }
+        if (decision.action === 'serve-and-refresh' && entry) {
+          result = 'stale';
+          // At most one background refresh per member + operation; the workflow id also de-duplicates.
+          if (await deps.cache.tryClaimRefresh(v.memberId, v.operationKey, 120)) {
+            deps.refresher
+              .refreshInBackground({ ...v.refreshInput, requester: { kind: 'batch', clientService: 'rte-revalidate', priority: 'HIGH' }, source: 'realtime' })
+              .catch((err: unknown) => deps.logger.warn({ err, memberHash }, 'background refresh could not start'));
+          }
+          return respond(ctx, v.memberId, entry, 'STALE', true, started);
+        }
+
+        // fetch: a live check through the single-flight refresh workflow.
+        try {
+          await withDeadline(deps.refresher.refresh({ ...v.refreshInput, requester: { kind: 'interactive' }, source: 'realtime' }), deps.refreshWaitMs, ctx.signal);
+        } catch (err) {
+          if (err instanceof DeadlineError) {
+            throw new ConnectError('the live check is still running; it will fill the cache - retry shortly or use CACHE_ONLY', Code.DeadlineExceeded);
+          }
+          if (decision.staleFallbackAvailable && entry) {
+            deps.logger.warn({ err, memberHash }, 'live check failed; serving stale cached answer');
+            result = 'stale';
+            return respond(ctx, v.memberId, entry, 'STALE', true, now());
+          }
+          throw refreshFailureToConnectError(err);
+        }
+        const fresh = await deps.cache.get(v.memberId, v.operationKey);
+        if (!fresh) throw new ConnectError('eligibility result was not stored; retry', Code.Unavailable);
+        const status = fresh.outcome === 'error' ? 'ERROR' : 'MISS';
+        result = status.toLowerCase();
+        return respond(ctx, v.memberId, fresh, status, false, now());
+      } finally {
+        deps.metrics.cacheControlRequests.inc({ mode: modeLabel, result });
+        deps.metrics.cacheControlDuration.observe({ mode: modeLabel }, (now() - started) / 1000);
+      }
+    },
+  };
+}
+
+class DeadlineError extends Error {}
+
+async function withDeadline<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DeadlineError()), ms);
+        onAbort = () => reject(new DeadlineError());
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
