@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# Default configuration of the local dev stack, in one place.
+#
+# Sourced by stack/stack (and usable by hand: `source stack/env.sh`).
+# Every value can be overridden by exporting it before running the script,
+# e.g. `REDIS_PORT=6380 ./stack/stack up --infra`. The app-facing URLs are
+# derived from the ports unless you set them yourself.
+#
+# Keep in step with temporal-dev.yml (same names, same ports).
+
+# --- where servers listen -----------------------------------------------------
+export STACK_HOST="${STACK_HOST:-127.0.0.1}"
+
+export TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"        # Temporal frontend (gRPC)
+export TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"  # Temporal Web UI
+export REDIS_PORT="${REDIS_PORT:-6379}"
+export PG_PORT="${PG_PORT:-5432}"
+export KAFKA_PORT="${KAFKA_PORT:-9092}"                        # PLAINTEXT listener
+export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"  # KRaft controller
+export STEDI_SIM_PORT="${STEDI_SIM_PORT:-8090}"
+export API_PORT="${API_PORT:-8080}"
+export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9464}"
+
+# --- server tuning --------------------------------------------------------------
+export KAFKA_NUM_PARTITIONS="${KAFKA_NUM_PARTITIONS:-3}"  # default partitions of new topics
+export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
+export PG_DB="${PG_DB:-rte}"
+export PG_USER="${PG_USER:-rte}"
+export PG_PASSWORD="${PG_PASSWORD:-rte}"
+
+# --- what the apps read (workers/, api/, stedi-sim/, tests) ---------------------
+export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-${STACK_HOST}:${TEMPORAL_PORT}}"
+export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+export REDIS_URL="${REDIS_URL:-redis://${STACK_HOST}:${REDIS_PORT}}"
+export DATABASE_URL="${DATABASE_URL:-postgres://${PG_USER}:${PG_PASSWORD}@${STACK_HOST}:${PG_PORT}/${PG_DB}}"
+export KAFKA_BROKERS="${KAFKA_BROKERS:-${STACK_HOST}:${KAFKA_PORT}}"
+export STEDI_BASE_URL="${STEDI_BASE_URL:-http://${STACK_HOST}:${STEDI_SIM_PORT}}"
