@@ -1,0 +1,75 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { ErrorType } from '../../lib/errors';
+import { silentLogger } from '../../lib/logger';
+import { createFixtureMemberSource, STEDI_MOCK_MEMBERS, syntheticMembers } from '../../lib/member-fixtures';
+import type { MemberRecord } from '../../lib/member-record';
+import { createStediSim, type StediSim } from '../../stedi-sim/server';
+import { checkEligibilityToVerdict } from './eligibility';
+import { createHttpStediGateway, type StediGateway } from './gateway';
+import { buildEligibilityRequest } from './request-builder';
+
+const provider = { npi: '1999999984', organizationName: 'Included Health' };
+let sim: StediSim;
+let gateway: StediGateway;
+
+beforeAll(async () => {
+  sim = createStediSim({ timeScale: 0, logger: silentLogger() });
+  const { url } = await sim.start(0);
+  gateway = createHttpStediGateway({ baseUrl: url, apiKey: 'sim-key' });
+});
+afterAll(() => sim.stop());
+afterEach(() => sim.setFaults({ reset: true }));
+
+const check = (member: MemberRecord) => checkEligibilityToVerdict(gateway, buildEligibilityRequest({ member, provider, controlNumberSeed: `test:${member.memberId}` }));
+
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ApplicationFailure) return err;
+    throw err;
+  }
+  throw new Error('expected an ApplicationFailure');
+}
+
+describe('checkEligibilityToVerdict (member record -> request -> simulator -> summary)', () => {
+  it('returns an active coverage summary for an active member', async () => {
+    const v = await check(STEDI_MOCK_MEMBERS.aetnaActive);
+    expect(v.coverageAnswer).toBe(true);
+    expect(v.summary.status).toBe('active');
+    expect(v.summary.payer.id).toBe('60054');
+  });
+
+  it('returns definitive rejections as cacheable error summaries', async () => {
+    const v = await check(STEDI_MOCK_MEMBERS.uhcAaa75);
+    expect(v.coverageAnswer).toBe(false);
+    expect(v.summary.status).toBe('error');
+    expect(v.summary.errors.map((e) => e.code)).toEqual(['75']);
+  });
+
+  it('throws a retryable failure for payer connectivity and a 5xx', async () => {
+    const f42 = await failureOf(check(STEDI_MOCK_MEMBERS.uhcAaa42));
+    expect([f42.type, f42.nonRetryable]).toEqual([ErrorType.StediPayerUnavailable, false]);
+    sim.setFaults({ burst5xx: { count: 1, status: 500 } });
+    const f500 = await failureOf(check(STEDI_MOCK_MEMBERS.aetnaActive));
+    expect([f500.type, f500.nonRetryable]).toEqual([ErrorType.StediServer, false]);
+  });
+
+  it('throws a non-retryable failure for an invalid request', async () => {
+    const bad = buildEligibilityRequest({ member: STEDI_MOCK_MEMBERS.aetnaActive, provider: { npi: '12', organizationName: 'X' }, controlNumberSeed: 's' });
+    const f = await failureOf(checkEligibilityToVerdict(gateway, bad));
+    expect([f.type, f.nonRetryable]).toEqual([ErrorType.StediValidation, true]);
+  });
+
+  it('checks synthetic fixture members deterministically', async () => {
+    const source = createFixtureMemberSource(syntheticMembers(12));
+    const records = await source.getMemberRecords(['m_000000', 'm_000005', 'm_000011', 'missing']);
+    expect([...records.keys()]).toEqual(['m_000000', 'm_000005', 'm_000011']);
+    for (const m of records.values()) {
+      const first = await check(m).then((v) => v.summary.status, (e: ApplicationFailure) => e.type);
+      const second = await check(m).then((v) => v.summary.status, (e: ApplicationFailure) => e.type);
+      expect(second).toBe(first);
+      expect(['active', 'inactive', 'error', ErrorType.StediPayerUnavailable]).toContain(first);
+    }
+  });
+});
