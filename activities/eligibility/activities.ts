@@ -3,11 +3,10 @@ import type { Logger } from 'pino';
 import { ErrorType } from '../../lib/errors';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecordSource } from '../../lib/member-record';
-import { normalizeEligibilityResponse } from '../../lib/coverage-summary';
 import type { EligibilityCache } from '../cache';
 import type { EligibilityRefreshInput, EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
-import { StediRequestError, type EligibilityCheckOutcome, type StediGateway } from '../stedi/gateway';
-import { toApplicationFailure } from '../stedi/classify';
+import type { StediGateway } from '../stedi/gateway';
+import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
 import type { SlotPool, SlotRequest } from '../slot-pool';
 
@@ -41,7 +40,7 @@ function anySignal(signals: AbortSignal[]): AbortSignal {
 export function createEligibilityActivities(deps: EligibilityActivityDeps) {
   const now = deps.now ?? Date.now;
 
-  async function callStedi(input: EligibilityRefreshInput, memberHash: string): Promise<EligibilityCheckOutcome> {
+  async function callStedi(input: EligibilityRefreshInput, memberHash: string): Promise<EligibilityVerdict> {
     const found = await deps.members.getMemberRecords([input.memberId]);
     const member = found.get(input.memberId);
     if (!member) {
@@ -60,11 +59,11 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       async (lease) => {
         const started = now();
         try {
-          const outcome = await deps.stedi.checkEligibility(request, { signal: anySignal([lease.signal, ctx.cancellationSignal]) });
-          deps.metrics?.onStediCall('realtime', outcome.classification.kind, (now() - started) / 1000);
-          return outcome;
+          const verdict = await checkEligibilityToVerdict(deps.stedi, request, { signal: anySignal([lease.signal, ctx.cancellationSignal]) });
+          deps.metrics?.onStediCall('realtime', verdict.classification.kind, (now() - started) / 1000);
+          return verdict;
         } catch (err) {
-          const kind = err instanceof StediRequestError ? err.classification.kind : 'exception';
+          const kind = err instanceof ApplicationFailure && err.type ? err.type : 'exception';
           deps.metrics?.onStediCall('realtime', kind, (now() - started) / 1000);
           throw err;
         }
@@ -86,23 +85,15 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       // Heartbeat while we queue for a slot and while Stedi answers (up to 90 s), so a dead worker is noticed.
       const beat = setInterval(() => ctx.heartbeat(), 5_000);
       try {
-        let outcome: EligibilityCheckOutcome;
+        let verdict: EligibilityVerdict;
         try {
-          outcome = await callStedi(input, memberHash);
+          verdict = await callStedi(input, memberHash);
         } catch (err) {
-          if (err instanceof StediRequestError) {
-            log.warn({ kind: err.classification.kind, httpStatus: err.httpStatus, requestId: err.requestId }, 'stedi call failed');
-            throw toApplicationFailure(err.classification, err);
-          }
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'eligibility refresh attempt failed');
           throw err;
         }
-        const c = outcome.classification;
-        if (c.kind === 'payer-unavailable') {
-          log.warn({ aaaCodes: c.aaaCodes }, 'payer unavailable');
-          throw toApplicationFailure(c);
-        }
-        const summary = normalizeEligibilityResponse(outcome.response);
-        const result: 'success' | 'error' = c.kind === 'ok' ? 'success' : 'error';
+        const { summary, classification: c } = verdict;
+        const result: 'success' | 'error' = verdict.coverageAnswer ? 'success' : 'error';
         const fetchedAt = now();
         const put = await deps.cache.put({
           memberId: input.memberId,
