@@ -27,6 +27,11 @@ export interface EligibilityRefreshInput {
   providerNpi?: string;
   requester: RefreshRequester;
   source: RefreshSource;
+  /**
+   * Epoch ms when the caller saw the cache miss/expiry. A cached answer fetched at or after this time
+   * satisfies the request without another Stedi call (a refresh that finished while this one queued).
+   */
+  satisfiedByFetchAfter?: number;
 }
 
 export type RefreshPhase = 'refreshing' | 'completed' | 'failed';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ErrorType } from '../../lib/errors';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecordSource } from '../../lib/member-record';
-import type { EligibilityCache } from '../cache';
+import type { EligibilityCache, EligibilityCacheEntry } from '../cache';
 import type { EligibilityRefreshInput, EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
@@ -18,7 +18,7 @@ export interface EligibilityActivityDeps {
   members: MemberRecordSource;
   stedi: StediGateway;
   slots: SlotPool;
-  cache: Pick<EligibilityCache, 'put'>;
+  cache: Pick<EligibilityCache, 'get' | 'put'>;
   provider: StediProviderConfig;
   memberHashSecret: string;
   logger: Logger;
@@ -35,6 +35,15 @@ function slotRequestFor(input: EligibilityRefreshInput): SlotRequest {
 /** Aborts when any of the given signals aborts. */
 function anySignal(signals: AbortSignal[]): AbortSignal {
   return AbortSignal.any(signals);
+}
+
+function resultOf(entry: EligibilityCacheEntry): EligibilityRefreshResult {
+  return {
+    outcome: entry.outcome,
+    fetchedAt: entry.fetchedAt,
+    expiresAt: entry.expiresAt,
+    ...(entry.stediCheckId ? { stediCheckId: entry.stediCheckId } : {}),
+  };
 }
 
 export function createEligibilityActivities(deps: EligibilityActivityDeps) {
@@ -85,6 +94,13 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       // Heartbeat while we queue for a slot and while Stedi answers (up to 90 s), so a dead worker is noticed.
       const beat = setInterval(() => ctx.heartbeat(), 5_000);
       try {
+        if (input.satisfiedByFetchAfter !== undefined) {
+          const current = await deps.cache.get(input.memberId, input.operation);
+          if (current && current.fetchedAt >= input.satisfiedByFetchAfter) {
+            log.debug('answered by a refresh that finished after the request; no Stedi call');
+            return resultOf(current);
+          }
+        }
         let verdict: EligibilityVerdict;
         try {
           verdict = await callStedi(input, memberHash);
@@ -105,14 +121,8 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           fetchedAt,
         });
         // A kept entry (newer answer, or a fresh success that an error must not replace) is what callers see.
-        const entry = put.entry;
         log.info({ outcome: result, status: summary.status, aaaCodes: c.aaaCodes, written: put.written }, 'eligibility refreshed');
-        return {
-          outcome: entry.outcome,
-          fetchedAt: entry.fetchedAt,
-          expiresAt: entry.expiresAt,
-          ...(entry.stediCheckId ? { stediCheckId: entry.stediCheckId } : {}),
-        };
+        return resultOf(put.entry);
       } finally {
         clearInterval(beat);
       }

@@ -156,7 +156,6 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
         const decision = decideCacheAction(v.mode, entry, started);
         if (decision.action === 'miss-error') {
           result = 'miss';
-          ctx.responseHeader.set(CACHE_STATUS_HEADER, 'MISS');
           throw new ConnectError('cache miss: nothing cached for this member and operation (CACHE_ONLY never calls Stedi)', Code.NotFound, {
             [CACHE_STATUS_HEADER]: 'MISS',
           });
@@ -170,7 +169,12 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
           // At most one background refresh per member + operation; the workflow id also de-duplicates.
           if (await deps.cache.tryClaimRefresh(v.memberId, v.operationKey, 120)) {
             deps.refresher
-              .refreshInBackground({ ...v.refreshInput, requester: { kind: 'batch', clientService: 'rte-revalidate', priority: 'HIGH' }, source: 'realtime' })
+              .refreshInBackground({
+                ...v.refreshInput,
+                requester: { kind: 'batch', clientService: 'rte-revalidate', priority: 'HIGH' },
+                source: 'realtime',
+                satisfiedByFetchAfter: started,
+              })
               .catch((err: unknown) => deps.logger.warn({ err, memberHash }, 'background refresh could not start'));
           }
           return respond(ctx, v.memberId, entry, 'STALE', true, started);
@@ -178,7 +182,8 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
 
         // fetch: a live check through the single-flight refresh workflow.
         try {
-          await withDeadline(deps.refresher.refresh({ ...v.refreshInput, requester: { kind: 'interactive' }, source: 'realtime' }), deps.refreshWaitMs, ctx.signal);
+          const refresh = deps.refresher.refresh({ ...v.refreshInput, requester: { kind: 'interactive' }, source: 'realtime', satisfiedByFetchAfter: started });
+          await withDeadline(refresh, deps.refreshWaitMs, ctx.signal);
         } catch (err) {
           if (err instanceof DeadlineError) {
             throw new ConnectError('the live check is still running; it will fill the cache - retry shortly or use CACHE_ONLY', Code.DeadlineExceeded);

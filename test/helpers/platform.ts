@@ -1,0 +1,126 @@
+import { createClient, type Client as RpcClient, type Transport } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { EligibilityService } from '../../gen/rte/v1/eligibility_pb';
+import { createTokenVerifier } from '../../api/auth';
+import { createRoutes } from '../../api/routes';
+import { createApiServer, type ApiServer } from '../../api/server';
+import { loadConfig, type AppConfig } from '../../lib/config';
+import { mintDevToken } from '../../lib/dev-token';
+import { silentLogger } from '../../lib/logger';
+import type { MemberRecordSource } from '../../lib/member-record';
+import { createMetrics } from '../../lib/metrics';
+import { createStediSim, type StediSim, type StediSimOptions } from '../../stedi-sim/server';
+import { createWorkerActivities } from '../../workers/compose';
+import type { SlotPool } from '../../activities/slot-pool';
+import { workflowBundle } from './temporal';
+
+/**
+ * The real platform in one test process: the Stedi simulator on a random port, a worker on a unique task
+ * queue, and the API (real Connect server on a random port) — all against the dev stack's Temporal and
+ * Redis, with a random Redis key prefix so tests never see each other's cache or slots.
+ */
+export interface TestPlatform {
+  config: AppConfig;
+  sim: StediSim;
+  apiUrl: string;
+  redis: Redis;
+  temporal: Client;
+  token(scopes: string[], service?: string): Promise<string>;
+  eligibilityClient(protocol?: 'connect' | 'grpc'): RpcClient<typeof EligibilityService>;
+  /** Starts one more worker process-equivalent (own connections and slot pool) on the same task queue. */
+  addWorker(): Promise<TestWorker>;
+  close(): Promise<void>;
+}
+
+export interface TestWorker {
+  worker: Worker;
+  slotPool: SlotPool;
+  stop(): Promise<void>;
+}
+
+export async function startTestPlatform(opts: { members: MemberRecordSource; sim?: StediSimOptions; env?: Record<string, string> }): Promise<TestPlatform> {
+  const sim = createStediSim({ timeScale: 0.01, ...opts.sim });
+  const { url: simUrl } = await sim.start(0, '127.0.0.1');
+  const config = loadConfig({
+    ...process.env,
+    LOG_LEVEL: 'silent',
+    STEDI_BASE_URL: simUrl,
+    REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
+    TEMPORAL_TASK_QUEUE: `tq-e2e-${randomUUID().slice(0, 8)}`,
+    API_PORT: '0',
+    ...opts.env,
+  });
+  const logger = silentLogger();
+  const redis = new Redis(config.redisUrl);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+
+  const workers: TestWorker[] = [];
+  const addWorker = async (): Promise<TestWorker> => {
+    const workerRedis = new Redis(config.redisUrl);
+    const native = await NativeConnection.connect({ address: config.temporal.address });
+    const { activities, slotPool } = createWorkerActivities({ config, logger, metrics: createMetrics('test-worker'), redis: workerRedis, members: opts.members });
+    const worker = await Worker.create({
+      connection: native,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+      maxConcurrentActivityTaskExecutions: 200,
+    });
+    const running = worker.run();
+    const tw: TestWorker = {
+      worker,
+      slotPool,
+      stop: async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+        await slotPool.close();
+        await native.close();
+        workerRedis.disconnect();
+      },
+    };
+    workers.push(tw);
+    return tw;
+  };
+  await addWorker();
+
+  const metrics = createMetrics('test-api');
+  const api: ApiServer = createApiServer({
+    logger,
+    metrics,
+    verifyToken: createTokenVerifier(config.auth),
+    routes: createRoutes({ config, logger, metrics, temporal, redis }),
+    checks: { redis: async () => void (await redis.ping()) },
+  });
+  const port = await api.server.listen(0, '127.0.0.1');
+  const apiUrl = `http://127.0.0.1:${port}`;
+
+  const transports: Record<'connect' | 'grpc', Transport> = {
+    connect: createConnectTransport({ baseUrl: apiUrl, httpVersion: '1.1' }),
+    grpc: createGrpcTransport({ baseUrl: apiUrl }),
+  };
+  return {
+    config,
+    sim,
+    apiUrl,
+    redis,
+    temporal,
+    token: (scopes, service = 'test-client') => mintDevToken({ service, scopes, secret: config.auth.mode === 'dev-hs256' ? config.auth.devSecret : '' }),
+    eligibilityClient: (protocol = 'connect') => createClient(EligibilityService, transports[protocol]),
+    addWorker,
+    close: async () => {
+      await api.server.close(1_000);
+      await Promise.all(workers.map((w) => w.stop()));
+      const keys = await redis.keys(`${config.redisKeyPrefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+      await connection.close();
+      await sim.stop();
+    },
+  };
+}

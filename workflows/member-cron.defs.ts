@@ -1,0 +1,104 @@
+import { defineQuery } from '@temporalio/workflow';
+
+/**
+ * Member cron workflow contract: types, ids and query names shared by the workflow bodies, the schedule
+ * apply, the CLI and other Temporal services (importing this file does not pull workflow code).
+ *
+ * - Scheduled workflow `memberCronWorkflow`, started by the Temporal Schedule `member-cron/<name>`
+ *   (workflow id `member-cron/<name>-<scheduled time>`, assigned by the schedule).
+ * - Child `memberCronShardWorkflow` per page, id `member-cron/<name>/<scheduled time ISO>/<page>`.
+ * - Search attributes: RteScheduleName=<name>, RteJobType=member-cron, RteBatchStatus=RUNNING|COMPLETED|DISABLED.
+ * - Query `memberCronProgress` → MemberCronProgress.
+ */
+export const MEMBER_CRON_WORKFLOW_TYPE = 'memberCronWorkflow';
+export const MEMBER_CRON_SHARD_WORKFLOW_TYPE = 'memberCronShardWorkflow';
+export const MEMBER_CRON_JOB_TYPE = 'member-cron';
+
+/** Plain JSON (the proto3 JSON form of rte.v1.MemberQuery). */
+export type MemberQueryJson = { [key: string]: unknown };
+
+export interface MemberCronCounts {
+  /** Members the directory returned for the schedule's query. */
+  scanned: number;
+  /** Members that passed run-time checks (per-sponsor overrides) and were due an event. */
+  matched: number;
+  /** Events newly written to Kafka by this run. */
+  emitted: number;
+  /** Members already emitted for this schedule + scheduled time (a rerun); not written again. */
+  duplicates: number;
+  /** Members excluded at run time by a per-sponsor override. */
+  skipped: number;
+  /** Events that could not be published after retries and went to the dead-letter topic. */
+  deadLettered: number;
+}
+
+export const ZERO_COUNTS: MemberCronCounts = { scanned: 0, matched: 0, emitted: 0, duplicates: 0, skipped: 0, deadLettered: 0 };
+
+export function addCounts(a: MemberCronCounts, b: MemberCronCounts): MemberCronCounts {
+  return {
+    scanned: a.scanned + b.scanned,
+    matched: a.matched + b.matched,
+    emitted: a.emitted + b.emitted,
+    duplicates: a.duplicates + b.duplicates,
+    skipped: a.skipped + b.skipped,
+    deadLettered: a.deadLettered + b.deadLettered,
+  };
+}
+
+/** State carried across continue-as-new. */
+export interface MemberCronCarry {
+  cursor: string;
+  nextPage: number;
+  counts: MemberCronCounts;
+  runs: number;
+}
+
+export interface MemberCronInput {
+  scheduleName: string;
+  cronExpression: string;
+  memberQuery: MemberQueryJson;
+  /** Members per page (= per child shard workflow). */
+  pageSize: number;
+  /** Child shard workflows in flight at once. */
+  maxConcurrentShards: number;
+  /** Pages handled per workflow run before continue-as-new (keeps history bounded). Default 50. */
+  pagesPerRun?: number;
+  /**
+   * The scheduled time this run stands for (ISO 8601). Normally taken from the schedule's
+   * TemporalScheduledStartTime search attribute; set it explicitly to rerun a past tick (events already
+   * emitted for that tick are not emitted again).
+   */
+  scheduledTime?: string;
+  /** Internal: progress carried over continue-as-new. */
+  carry?: MemberCronCarry;
+}
+
+export type MemberCronStatus = 'RUNNING' | 'COMPLETED' | 'DISABLED';
+
+export interface MemberCronProgress extends MemberCronCounts {
+  scheduleName: string;
+  scheduledTime: string;
+  status: MemberCronStatus;
+  pagesStarted: number;
+  pagesCompleted: number;
+  /** Workflow runs so far (continue-as-new count + 1). */
+  runs: number;
+}
+
+export type MemberCronResult = MemberCronProgress;
+
+export interface MemberCronShardInput {
+  scheduleName: string;
+  cronExpression: string;
+  scheduledTime: string;
+  page: number;
+  /** One bounded page of member ids (≤ pageSize). */
+  memberIds: string[];
+}
+
+export const memberCronProgressQuery = defineQuery<MemberCronProgress>('memberCronProgress');
+
+/** Deterministic child id: a rerun of the same tick reuses the same ids. */
+export function memberCronShardWorkflowId(scheduleName: string, scheduledTime: string, page: number): string {
+  return `member-cron/${scheduleName}/${scheduledTime}/${page}`;
+}
