@@ -1,0 +1,126 @@
+/**
+ * Eligibility cache against a real Redis (REDIS_URL, default redis://127.0.0.1:6379). Random key prefix per
+ * test, deleted afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { CoverageSummary } from '../../lib/coverage-summary';
+import { decideCacheAction } from '../../lib/cache-policy';
+import { createRedisEligibilityCache } from './redis-eligibility-cache';
+import type { EligibilityCache } from './types';
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const SECRET = 'test-secret';
+const NOW = Date.parse('2026-03-02T08:00:00Z');
+const H = 3600_000;
+
+const active: CoverageSummary = {
+  status: 'active',
+  payer: { id: '60054', name: 'Aetna' },
+  plan: { name: 'Open Access', number: 'P1', groupNumber: 'G1', insuranceType: null },
+  coverage: { start: '2026-01-01', end: null },
+  benefits: [],
+  errors: [],
+  stediCheckId: 'ec_1',
+};
+const payerDown: CoverageSummary = { ...active, status: 'error', errors: [{ code: '42', description: 'Unable to Respond at Current Time', followupAction: 'Resubmission Allowed' }] };
+
+let redis: Redis;
+let prefix: string;
+let cache: EligibilityCache;
+
+beforeEach(() => {
+  redis = new Redis(REDIS_URL);
+  prefix = `test:${randomBytes(6).toString('hex')}:`;
+  cache = createRedisEligibilityCache({ redis, keySecret: SECRET, keyPrefix: prefix });
+});
+
+afterEach(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+describe('Redis eligibility cache', () => {
+  it('round-trips an entry with its metadata and keeps raw member ids out of Redis', async () => {
+    const put = await cache.put({ memberId: 'M-123456', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', stediCheckId: 'ec_1', fetchedAt: NOW });
+    expect(put.written).toBe(true);
+    const got = await cache.get('M-123456', 'coverage');
+    expect(got).toEqual({ summary: active, fetchedAt: NOW, expiresAt: NOW + 22 * H, source: 'realtime', stediCheckId: 'ec_1', outcome: 'success' });
+    expect(await cache.get('M-123456', 'dental')).toBeNull();
+    expect(await cache.get('M-999', 'coverage')).toBeNull();
+
+    const keys = await redis.keys(`${prefix}*`);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(new RegExp(`^${prefix}elig:[A-Za-z0-9_-]{32}$`));
+    expect(keys[0]).not.toContain('M-123456');
+    // Physical retention outlives the logical TTL so stale entries can still be served.
+    const pttl = await redis.ttl(keys[0]!);
+    expect(pttl).toBeGreaterThan(22 * 3600);
+    expect(pttl).toBeLessThanOrEqual(7 * 24 * 3600);
+  });
+
+  it('classifies entries by their logical TTL: 22 h for success, 5 min for errors', async () => {
+    await cache.put({ memberId: 'ok', operation: 'coverage', summary: active, outcome: 'success', source: 'warming', fetchedAt: NOW - 21 * H });
+    await cache.put({ memberId: 'old', operation: 'coverage', summary: active, outcome: 'success', source: 'batch', fetchedAt: NOW - 23 * H });
+    await cache.put({ memberId: 'err', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'realtime', fetchedAt: NOW - 4 * 60_000 });
+    await cache.put({ memberId: 'olderr', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'realtime', fetchedAt: NOW - 6 * 60_000 });
+    const [ok, old, err, olderr] = await cache.getMany(['ok', 'old', 'err', 'olderr'].map((memberId) => ({ memberId, operation: 'coverage' })));
+    expect(decideCacheAction('DEFAULT', ok, NOW).cacheStatus).toBe('HIT');
+    expect(decideCacheAction('DEFAULT', old, NOW).action).toBe('fetch');
+    expect(decideCacheAction('PREFER_CACHED', old, NOW).cacheStatus).toBe('STALE');
+    expect(decideCacheAction('DEFAULT', err, NOW)).toMatchObject({ action: 'serve', cacheStatus: 'ERROR' });
+    expect(decideCacheAction('DEFAULT', olderr, NOW).action).toBe('fetch');
+  });
+
+  it('getMany answers each pair in order, hits and misses mixed, across chunk boundaries', async () => {
+    const ids = Array.from({ length: 1_203 }, (_, i) => `member-${i}`);
+    const pipeline = ids.filter((_, i) => i % 3 === 0).map((memberId) => cache.put({ memberId, operation: 'coverage', summary: active, outcome: 'success', source: 'batch', fetchedAt: NOW }));
+    await Promise.all(pipeline);
+    const res = await cache.getMany(ids.map((memberId) => ({ memberId, operation: 'coverage' })));
+    expect(res).toHaveLength(ids.length);
+    res.forEach((entry, i) => (i % 3 === 0 ? expect(entry?.fetchedAt).toBe(NOW) : expect(entry).toBeNull()));
+    expect(await cache.getMany([])).toEqual([]);
+  });
+
+  it('does not let an older answer or an error overwrite better data', async () => {
+    await cache.put({ memberId: 'm', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+    const older = await cache.put({ memberId: 'm', operation: 'coverage', summary: active, outcome: 'success', source: 'batch', fetchedAt: NOW - H });
+    expect(older).toMatchObject({ written: false, reason: 'newer-entry' });
+    const failed = await cache.put({ memberId: 'm', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'realtime', fetchedAt: NOW + H });
+    expect(failed).toMatchObject({ written: false, reason: 'fresh-success-kept' });
+    expect((await cache.get('m', 'coverage'))?.source).toBe('realtime');
+    // Once the success has expired, a newer error is recorded (negative caching for 5 min).
+    const later = await cache.put({ memberId: 'm', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'realtime', fetchedAt: NOW + 23 * H });
+    expect(later.written).toBe(true);
+    expect((await cache.get('m', 'coverage'))?.outcome).toBe('error');
+  });
+
+  it('lets exactly one of many concurrent callers claim the background refresh', async () => {
+    // Five more processes' worth of connections racing for the same member.
+    const conns = Array.from({ length: 5 }, () => new Redis(REDIS_URL));
+    const others = conns.map((c) => createRedisEligibilityCache({ redis: c, keySecret: SECRET, keyPrefix: prefix }));
+    const claims = await Promise.all(Array.from({ length: 50 }, (_, i) => (others[i % others.length] ?? cache).tryClaimRefresh('m', 'coverage', 30)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    // A different member or operation is claimed independently.
+    expect(await cache.tryClaimRefresh('m', 'dental', 30)).toBe(true);
+    await cache.releaseRefresh('m', 'coverage');
+    expect(await cache.tryClaimRefresh('m', 'coverage', 30)).toBe(true);
+    await Promise.all(conns.map((c) => c.quit()));
+  });
+
+  it('treats an unreadable entry as a miss and can invalidate an entry', async () => {
+    await cache.put({ memberId: 'm', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+    const [key] = await redis.keys(`${prefix}elig:*`);
+    await redis.set(key!, '{not json');
+    expect(await cache.get('m', 'coverage')).toBeNull();
+    await cache.put({ memberId: 'm', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+    expect(await cache.get('m', 'coverage')).not.toBeNull();
+    await cache.invalidate('m', 'coverage');
+    expect(await cache.get('m', 'coverage')).toBeNull();
+  });
+
+  it('rejects operations that would make keys ambiguous', async () => {
+    await expect(cache.get('m', 'a:b')).rejects.toThrow(RangeError);
+  });
+});

@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { silentLogger, type Logger } from '../../lib/logger';
+import { memberOperationHash } from './cache-key';
+import {
+  DEFAULT_CACHE_TTL,
+  DEFAULT_RETENTION_SECONDS,
+  type CachePutInput,
+  type CachePutResult,
+  type CacheTtl,
+  type EligibilityCache,
+  type EligibilityCacheEntry,
+  type MemberOperation,
+} from './types';
+
+type RedisClient = Redis | Cluster;
+
+export interface RedisEligibilityCacheOptions {
+  readonly redis: RedisClient;
+  /** HMAC secret for member ids (config CACHE_KEY_SECRET). Rotating it orphans existing entries. */
+  readonly keySecret: string;
+  /** Logical TTLs. Default 22 h success / 5 min error. */
+  readonly ttl?: CacheTtl;
+  /** Physical retention (Redis EXPIRE) so stale entries can still be served. Default 7 days. */
+  readonly retentionSeconds?: number;
+  /** Default 'rte:' → entries at `rte:elig:<hash>`, refresh claims at `rte:elig-refresh:<hash>`. */
+  readonly keyPrefix?: string;
+  readonly logger?: Logger;
+}
+
+/**
+ * Conditional write: never replace a later answer with an earlier one (a slow batch result arriving after a
+ * real-time refresh), and never replace a still-fresh success with an error (one failed refresh during a
+ * payer outage must not take good data away from every other caller).
+ * KEYS[1] entry; ARGV[1] JSON, ARGV[2] fetchedAt, ARGV[3] outcome, ARGV[4] retention seconds.
+ */
+const PUT_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, e = pcall(cjson.decode, cur)
+  if ok and type(e) == 'table' then
+    local fetched = tonumber(ARGV[2])
+    local fa = tonumber(e.fetchedAt)
+    if fa and fa > fetched then return {0, 'newer-entry', cur} end
+    local exp = tonumber(e.expiresAt)
+    if ARGV[3] == 'error' and e.outcome == 'success' and exp and exp > fetched then return {0, 'fresh-success-kept', cur} end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
+return {1}
+`;
+const PUT_SHA = createHash('sha1').update(PUT_SCRIPT).digest('hex');
+
+const CHUNK = 500;
+
+export function createRedisEligibilityCache(options: RedisEligibilityCacheOptions): EligibilityCache {
+  const { redis, keySecret } = options;
+  const ttl = options.ttl ?? DEFAULT_CACHE_TTL;
+  const retentionSeconds = options.retentionSeconds ?? DEFAULT_RETENTION_SECONDS;
+  const prefix = options.keyPrefix ?? 'rte:';
+  const log = options.logger ?? silentLogger();
+  if (keySecret.length === 0) throw new RangeError('keySecret must not be empty');
+  if (!(ttl.successSeconds > 0 && ttl.errorSeconds > 0)) throw new RangeError('ttl seconds must be positive');
+  if (retentionSeconds < Math.max(ttl.successSeconds, ttl.errorSeconds)) throw new RangeError('retentionSeconds must be at least the logical TTL');
+  const isCluster = (redis as { isCluster?: boolean }).isCluster === true;
+
+  const entryKey = (memberId: string, operation: string): string => `${prefix}elig:${memberOperationHash(keySecret, memberId, operation)}`;
+  const claimKey = (memberId: string, operation: string): string => `${prefix}elig-refresh:${memberOperationHash(keySecret, memberId, operation)}`;
+
+  function parse(raw: string | null, key: string): EligibilityCacheEntry | null {
+    if (raw === null) return null;
+    try {
+      const v = JSON.parse(raw) as Partial<EligibilityCacheEntry>;
+      if (
+        typeof v === 'object' &&
+        v !== null &&
+        typeof v.fetchedAt === 'number' &&
+        typeof v.expiresAt === 'number' &&
+        (v.outcome === 'success' || v.outcome === 'error') &&
+        typeof v.summary === 'object' &&
+        v.summary !== null
+      ) {
+        return v as EligibilityCacheEntry;
+      }
+    } catch {
+      // fall through: treat as a miss
+    }
+    log.warn({ key }, 'eligibility cache: unreadable entry treated as a miss');
+    return null;
+  }
+
+  async function mget(keys: readonly string[]): Promise<(string | null)[]> {
+    const out: (string | null)[] = [];
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const chunk = keys.slice(i, i + CHUNK);
+      if (!isCluster) {
+        out.push(...(await redis.mget(...chunk)));
+        continue;
+      }
+      // Entry keys hash to different cluster slots, so MGET would fail there; a pipeline of GETs is routed per key.
+      const res = await chunk.reduce((p, k) => p.get(k), redis.pipeline()).exec();
+      for (const [err, value] of res ?? []) {
+        if (err) throw err;
+        out.push((value as string | null) ?? null);
+      }
+    }
+    return out;
+  }
+
+  return {
+    async get(memberId, operation) {
+      const key = entryKey(memberId, operation);
+      return parse(await redis.get(key), key);
+    },
+
+    async getMany(pairs: readonly MemberOperation[]) {
+      if (pairs.length === 0) return [];
+      const keys = pairs.map((p) => entryKey(p.memberId, p.operation));
+      const raw = await mget(keys);
+      return raw.map((r, i) => parse(r, keys[i]!));
+    },
+
+    async put(input: CachePutInput): Promise<CachePutResult> {
+      const key = entryKey(input.memberId, input.operation);
+      const ttlSeconds = input.outcome === 'success' ? ttl.successSeconds : ttl.errorSeconds;
+      const entry: EligibilityCacheEntry = {
+        summary: input.summary,
+        fetchedAt: input.fetchedAt,
+        expiresAt: input.fetchedAt + ttlSeconds * 1000,
+        source: input.source,
+        ...(input.stediCheckId !== undefined ? { stediCheckId: input.stediCheckId } : {}),
+        outcome: input.outcome,
+      };
+      const args = [JSON.stringify(entry), input.fetchedAt, input.outcome, retentionSeconds];
+      let res: [number, string?, string?];
+      try {
+        res = (await redis.evalsha(PUT_SHA, 1, key, ...args)) as typeof res;
+      } catch (err) {
+        if (!(err instanceof Error && err.message.includes('NOSCRIPT'))) throw err;
+        res = (await redis.eval(PUT_SCRIPT, 1, key, ...args)) as typeof res;
+      }
+      if (res[0] === 1) return { written: true, entry };
+      const existing = parse(res[2] ?? null, key);
+      if (!existing) throw new Error('eligibility cache: conditional put kept an unreadable entry');
+      return { written: false, reason: res[1] === 'newer-entry' ? 'newer-entry' : 'fresh-success-kept', entry: existing };
+    },
+
+    async invalidate(memberId, operation) {
+      await redis.del(entryKey(memberId, operation));
+    },
+
+    async tryClaimRefresh(memberId, operation, ttlSeconds) {
+      if (!(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) throw new RangeError('ttlSeconds must be a positive integer');
+      return (await redis.set(claimKey(memberId, operation), '1', 'EX', ttlSeconds, 'NX')) === 'OK';
+    },
+
+    async releaseRefresh(memberId, operation) {
+      await redis.del(claimKey(memberId, operation));
+    },
+  };
+}

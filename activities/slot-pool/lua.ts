@@ -1,0 +1,302 @@
+/**
+ * Lua scripts of the Redis slot pool. Every decision (purge expired leases and tickets, grant free slots,
+ * pick the batch queue by WDRR) runs inside one script so it is atomic across worker processes.
+ *
+ * Key layout (P = `<keyPrefix>{rte-slots}:`; the hash tag puts every key in one Redis Cluster slot):
+ *   P.li / P.lb   sorted sets of interactive / batch leases, member = lease id, score = expiry (ms, server TIME)
+ *   P.t           sorted set of waiting tickets, score = heartbeat expiry (ms)
+ *   P.tq          hash ticket id -> queue id
+ *   P.q:<queue>   sorted set of a queue's tickets, score = arrival sequence (FIFO)
+ *   P.bq          sorted set (all scores 0, so byte order) of batch queues that have waiters
+ *   P.w           hash batch queue -> integer WDRR quantum
+ *   P.d           hash batch queue -> integer WDRR deficit
+ *   P.cur         WDRR cursor (queue id)
+ *   P.seq         arrival counter
+ *   P.ev          pub/sub channel; a JSON array of granted ticket ids is published after each grant
+ * Queue keys P.q:<queue> are built inside the scripts from the prefix; they share the hash tag, so they live
+ * in the same cluster slot as the declared KEYS (the pattern BullMQ uses).
+ *
+ * A granted ticket becomes a lease with the same id and a short pickup expiry; the waiter renews it to the
+ * full lease TTL as soon as it sees the grant, so a waiter that died between heartbeat and grant costs the
+ * pool at most the pickup window.
+ */
+
+export const KEY_NAMES = ['li', 'lb', 't', 'tq', 'bq', 'w', 'd', 'cur', 'seq'] as const;
+export const INTERACTIVE_QUEUE = 'interactive';
+
+/** WDRR pick; mirrors lib/wdrr.ts wdrrPick exactly (integer credits, byte-order successor). */
+export const LUA_WDRR = `
+local COST = 1000
+local function bytes_lt(a, b)
+  local la, lb = #a, #b
+  local n = la
+  if lb < n then n = lb end
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return la < lb
+end
+
+-- ids: active queue ids in byte order; quanta/deficits: id -> integer (deficits pre-filled, 0 default)
+local function wdrr_pick(ids, quanta, deficits, cursor)
+  local n = #ids
+  if n == 0 then return nil, cursor end
+  local idx = nil
+  if cursor then
+    for i = 1, n do if ids[i] == cursor then idx = i; break end end
+  end
+  if idx and deficits[cursor] >= COST then
+    deficits[cursor] = deficits[cursor] - COST
+    return cursor, cursor
+  end
+  local nxt = 1
+  if idx then
+    nxt = idx % n + 1
+  elseif cursor then
+    for i = 1, n do if bytes_lt(cursor, ids[i]) then nxt = i; break end end
+  end
+  for guard = 0, n * COST do
+    local q = ids[nxt]
+    local d = deficits[q] + quanta[q]
+    if d >= COST then
+      deficits[q] = d - COST
+      return q, q
+    end
+    deficits[q] = d
+    nxt = nxt % n + 1
+  end
+  error('wdrr_pick: unreachable')
+end
+`;
+
+/**
+ * Shared prologue: KEYS = KEY_NAMES in order; ARGV[1] prefix, ARGV[2] limit, ARGV[3] reserved interactive,
+ * ARGV[4] adaptive batch cap table (comma list, index = interactive in use), ARGV[5] pickup ms.
+ */
+const LUA_PROLOGUE = `
+local K_LI, K_LB, K_T, K_TQ, K_BQ, K_W, K_D, K_CUR, K_SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local P = ARGV[1]
+local LIMIT = tonumber(ARGV[2])
+local RESERVED = tonumber(ARGV[3])
+local CAP = {}
+for v in string.gmatch(ARGV[4], '[^,]+') do CAP[#CAP + 1] = tonumber(v) end
+local PICKUP_MS = tonumber(ARGV[5])
+local function qkey(q) return P .. 'q:' .. q end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+${LUA_WDRR}
+local function purge(now)
+  redis.call('ZREMRANGEBYSCORE', K_LI, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', K_LB, '-inf', now)
+  local dead = redis.call('ZRANGEBYSCORE', K_T, '-inf', now, 'LIMIT', 0, 1000)
+  for _, t in ipairs(dead) do
+    local q = redis.call('HGET', K_TQ, t)
+    if q then redis.call('ZREM', qkey(q), t) end
+    redis.call('HDEL', K_TQ, t)
+    redis.call('ZREM', K_T, t)
+  end
+end
+
+local function grant(t, q, lease_key, now)
+  redis.call('ZREM', qkey(q), t)
+  redis.call('HDEL', K_TQ, t)
+  redis.call('ZREM', K_T, t)
+  redis.call('ZADD', lease_key, now + PICKUP_MS, t)
+end
+
+-- Grants free slots to waiters: interactive first, batch by WDRR within the reservation and adaptive cap.
+local function schedule(now)
+  purge(now)
+  local inter = redis.call('ZCARD', K_LI)
+  local batch = redis.call('ZCARD', K_LB)
+  local granted = {}
+  if inter + batch >= LIMIT then return inter, batch, granted end
+
+  local ids = {}
+  for _, id in ipairs(redis.call('ZRANGE', K_BQ, 0, -1)) do
+    if redis.call('ZCARD', qkey(id)) > 0 then
+      ids[#ids + 1] = id
+    else
+      redis.call('ZREM', K_BQ, id)
+      redis.call('HDEL', K_D, id)
+    end
+  end
+  local quanta, deficits = {}, {}
+  if #ids > 0 then
+    local qs = redis.call('HMGET', K_W, unpack(ids))
+    local ds = redis.call('HMGET', K_D, unpack(ids))
+    for i, id in ipairs(ids) do
+      quanta[id] = tonumber(qs[i]) or COST
+      deficits[id] = tonumber(ds[i]) or 0
+    end
+  end
+  local cursor = redis.call('GET', K_CUR)
+  if not cursor then cursor = nil end
+  local touched = false
+
+  while inter + batch < LIMIT do
+    local head = redis.call('ZRANGE', qkey('${INTERACTIVE_QUEUE}'), 0, 0)
+    if #head > 0 then
+      grant(head[1], '${INTERACTIVE_QUEUE}', K_LI, now)
+      granted[#granted + 1] = head[1]
+      inter = inter + 1
+    else
+      local cap = CAP[inter + 1] or 0
+      if #ids == 0 or batch >= LIMIT - RESERVED or batch >= cap then break end
+      local pick
+      pick, cursor = wdrr_pick(ids, quanta, deficits, cursor)
+      touched = true
+      local h = redis.call('ZRANGE', qkey(pick), 0, 0)
+      grant(h[1], pick, K_LB, now)
+      granted[#granted + 1] = h[1]
+      batch = batch + 1
+      if redis.call('ZCARD', qkey(pick)) == 0 then
+        for i, id in ipairs(ids) do if id == pick then table.remove(ids, i); break end end
+        deficits[pick] = nil
+        redis.call('ZREM', K_BQ, pick)
+        redis.call('HDEL', K_D, pick)
+      end
+    end
+  end
+
+  if touched then
+    for _, id in ipairs(ids) do redis.call('HSET', K_D, id, deficits[id]) end
+    if cursor then redis.call('SET', K_CUR, cursor) end
+  end
+  if #granted > 0 then redis.call('PUBLISH', P .. 'ev', cjson.encode(granted)) end
+  return inter, batch, granted
+end
+`;
+
+/** ARGV[6] ticket, [7] queue, [8] 'i'|'b', [9] quantum, [10] ticket ttl ms. Returns {inter, batch, grantedToMe}. */
+export const ENQUEUE_SCRIPT = `${LUA_PROLOGUE}
+local now = now_ms()
+local ticket, q, kind = ARGV[6], ARGV[7], ARGV[8]
+local seq = redis.call('INCR', K_SEQ)
+redis.call('ZADD', K_T, now + tonumber(ARGV[10]), ticket)
+redis.call('HSET', K_TQ, ticket, q)
+redis.call('ZADD', qkey(q), seq, ticket)
+if kind == 'b' then
+  redis.call('ZADD', K_BQ, 0, q)
+  redis.call('HSET', K_W, q, ARGV[9])
+end
+local inter, batch, granted = schedule(now)
+local mine = 0
+for _, t in ipairs(granted) do if t == ticket then mine = 1 end end
+return {inter, batch, mine}
+`;
+
+/**
+ * Heartbeat for this process's waiting tickets, plus a scheduling pass (which is what returns a dead
+ * holder's slots). ARGV[6] ticket ttl ms, ARGV[7..] tickets. Returns {inter, batch, status...} with status
+ * 'g' granted, 'w' waiting, 'x' gone (heartbeat expired).
+ */
+export const POLL_SCRIPT = `${LUA_PROLOGUE}
+local now = now_ms()
+local inter, batch = schedule(now)
+local out = {inter, batch}
+local ttl = tonumber(ARGV[6])
+for i = 7, #ARGV do
+  local t = ARGV[i]
+  if redis.call('ZSCORE', K_LI, t) or redis.call('ZSCORE', K_LB, t) then
+    out[#out + 1] = 'g'
+  elseif redis.call('ZSCORE', K_T, t) then
+    redis.call('ZADD', K_T, 'XX', now + ttl, t)
+    out[#out + 1] = 'w'
+  else
+    out[#out + 1] = 'x'
+  end
+end
+return out
+`;
+
+/** ARGV[1] lease id, ARGV[2] lease ttl ms. Returns 1 if renewed, 0 if the lease was lost (expired/purged). */
+export const RENEW_SCRIPT = `
+local now
+do
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local id = ARGV[1]
+for _, k in ipairs({KEYS[1], KEYS[2]}) do
+  local s = redis.call('ZSCORE', k, id)
+  if s then
+    if tonumber(s) > now then
+      redis.call('ZADD', k, 'XX', now + tonumber(ARGV[2]), id)
+      return 1
+    end
+    redis.call('ZREM', k, id)
+    return 0
+  end
+end
+return 0
+`;
+
+/** ARGV[6] lease id. Frees the slot and hands it on. Returns {inter, batch, released}. */
+export const RELEASE_SCRIPT = `${LUA_PROLOGUE}
+local now = now_ms()
+local id = ARGV[6]
+local released = redis.call('ZREM', K_LI, id) + redis.call('ZREM', K_LB, id)
+local inter, batch = schedule(now)
+return {inter, batch, released}
+`;
+
+/** ARGV[6] ticket. Withdraws a waiter (timeout/abort), freeing a slot granted in the meantime. */
+export const CANCEL_SCRIPT = `${LUA_PROLOGUE}
+local now = now_ms()
+local t = ARGV[6]
+local q = redis.call('HGET', K_TQ, t)
+if q then redis.call('ZREM', qkey(q), t) end
+redis.call('HDEL', K_TQ, t)
+redis.call('ZREM', K_T, t)
+local released = redis.call('ZREM', K_LI, t) + redis.call('ZREM', K_LB, t)
+local inter, batch = schedule(now)
+return {inter, batch, released}
+`;
+
+/** Read-only snapshot. ARGV[1] prefix. Returns JSON {interactiveInUse, batchInUse, waiting: {queue: n}}. */
+export const STATS_SCRIPT = `
+local P = ARGV[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local inter = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+local batch = redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf')
+local waiting = {}
+waiting['${INTERACTIVE_QUEUE}'] = redis.call('ZCOUNT', P .. 'q:${INTERACTIVE_QUEUE}', '-inf', '+inf')
+for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+  waiting[id] = redis.call('ZCARD', P .. 'q:' .. id)
+end
+return cjson.encode({interactiveInUse = inter, batchInUse = batch, waiting = waiting})
+`;
+
+/**
+ * Test hook: the same wdrr_pick replayed over fixed backlogs (mirrors lib/wdrr.ts wdrrSimulate).
+ * ARGV[1] JSON {ids (byte-ordered), quanta, backlog, steps}. Returns the sequence of picked ids.
+ */
+export const WDRR_SIMULATE_SCRIPT = `${LUA_WDRR}
+local input = cjson.decode(ARGV[1])
+local ids, quanta, backlog, deficits = {}, {}, {}, {}
+for i, id in ipairs(input.ids) do
+  ids[i] = id
+  quanta[id] = input.quanta[id]
+  backlog[id] = input.backlog[id]
+  deficits[id] = 0
+end
+local active = {}
+local cursor = nil
+local out = {}
+for s = 1, input.steps do
+  active = {}
+  for _, id in ipairs(ids) do if backlog[id] > 0 then active[#active + 1] = id end end
+  for _, id in ipairs(ids) do if backlog[id] <= 0 then deficits[id] = 0 end end
+  local pick
+  pick, cursor = wdrr_pick(active, quanta, deficits, cursor)
+  if not pick then break end
+  out[#out + 1] = pick
+  backlog[pick] = backlog[pick] - 1
+end
+return out
+`;

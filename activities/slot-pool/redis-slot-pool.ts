@@ -1,0 +1,471 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Cluster, Redis } from 'ioredis';
+import { adaptiveBatchCapTable, DEFAULT_ADAPTIVE_BATCH_CONFIG, defaultReservedInteractive, type AdaptiveBatchConfig } from '../../lib/adaptive-rate';
+import { silentLogger, type Logger } from '../../lib/logger';
+import { DEFAULT_PRIORITY_WEIGHTS, quantumForWeight, type BatchPriority } from '../../lib/wdrr';
+import {
+  CANCEL_SCRIPT,
+  ENQUEUE_SCRIPT,
+  INTERACTIVE_QUEUE,
+  KEY_NAMES,
+  POLL_SCRIPT,
+  RELEASE_SCRIPT,
+  RENEW_SCRIPT,
+  STATS_SCRIPT,
+} from './lua';
+import {
+  SlotAcquireTimeoutError,
+  SlotLeaseLostError,
+  SlotPoolClosedError,
+  type AcquireOptions,
+  type SlotKind,
+  type SlotLease,
+  type SlotPool,
+  type SlotPoolMetrics,
+  type SlotPoolStats,
+  type SlotRequest,
+} from './types';
+
+type RedisClient = Redis | Cluster;
+
+export interface RedisSlotPoolOptions {
+  /** Command connection (shared is fine). Must not use ioredis' `keyPrefix` option: scripts build keys. */
+  readonly redis: RedisClient;
+  /** Connection for pub/sub; by default the pool duplicates `redis` and closes the copy on close(). */
+  readonly subscriber?: RedisClient;
+  /** Prepended to the `{rte-slots}` hash tag; tests use a random prefix. Default 'rte:'. */
+  readonly keyPrefix?: string;
+  /** Real-time calls in flight across all workers (Stedi's per-account limit). Default 15. */
+  readonly limit?: number;
+  /** Slots batch work may never take. Default 3 for 15 slots (a fifth of the pool, at most 3). */
+  readonly reservedInteractive?: number;
+  /** Lease lifetime without renewal: a crashed worker's slots return within this. Default 30 s. */
+  readonly leaseTtlMs?: number;
+  /** Default leaseTtlMs / 3. */
+  readonly renewIntervalMs?: number;
+  /** Waiting tickets die this long after their last heartbeat. Default 5 s. */
+  readonly ticketTtlMs?: number;
+  /** A granted slot not picked up by its waiter within this returns to the pool. Default ticketTtlMs. */
+  readonly grantPickupMs?: number;
+  /** Poll fallback interval (jittered between min and max) next to pub/sub wake-ups. Default 100–250 ms. */
+  readonly pollMinMs?: number;
+  readonly pollMaxMs?: number;
+  /** Default 120 s. */
+  readonly acquireTimeoutMs?: number;
+  /** Weight per client service name; others get defaultClientWeight (1). */
+  readonly clientWeights?: Readonly<Record<string, number>>;
+  readonly defaultClientWeight?: number;
+  /** Default HIGH 4, NORMAL 2, LOW 1. */
+  readonly priorityWeights?: Readonly<Record<BatchPriority, number>>;
+  /** Adaptive batch cap (lib/adaptive-rate.ts); `false` leaves batch limited only by the reservation. */
+  readonly adaptive?: AdaptiveBatchConfig | false;
+  readonly metrics?: SlotPoolMetrics;
+  readonly logger?: Logger;
+}
+
+class Script {
+  readonly sha: string;
+  constructor(readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+  async run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (err instanceof Error && err.message.includes('NOSCRIPT')) return redis.eval(this.lua, keys.length, ...keys, ...args);
+      throw err;
+    }
+  }
+}
+
+const SCRIPTS = {
+  enqueue: new Script(ENQUEUE_SCRIPT),
+  poll: new Script(POLL_SCRIPT),
+  renew: new Script(RENEW_SCRIPT),
+  release: new Script(RELEASE_SCRIPT),
+  cancel: new Script(CANCEL_SCRIPT),
+  stats: new Script(STATS_SCRIPT),
+};
+
+interface Route {
+  readonly queue: string;
+  readonly kind: SlotKind;
+  readonly quantum: number;
+}
+
+interface Waiter {
+  ticket: string;
+  readonly route: Route;
+  readonly startedAt: number;
+  settled: boolean;
+  resolve(lease: SlotLease): void;
+  reject(err: unknown): void;
+  cleanup(): void;
+}
+
+/** Key names for a prefix; exported for tests that inspect or clean up Redis. */
+export function slotPoolKeys(keyPrefix: string): { prefix: string; keys: string[]; channel: string } {
+  const prefix = `${keyPrefix}{rte-slots}:`;
+  return { prefix, keys: KEY_NAMES.map((k) => prefix + k), channel: `${prefix}ev` };
+}
+
+export function slotQueueId(request: SlotRequest): string {
+  if (request.kind === 'interactive') return INTERACTIVE_QUEUE;
+  if (request.clientService.length === 0) throw new RangeError('clientService must not be empty');
+  // encodeURIComponent keeps ids ASCII, so byte order (Redis) and JS string order agree.
+  return `batch:${encodeURIComponent(request.clientService)}:${request.priority ?? 'NORMAL'}`;
+}
+
+export function createRedisSlotPool(options: RedisSlotPoolOptions): SlotPool {
+  return new RedisSlotPool(options);
+}
+
+class RedisSlotPool implements SlotPool {
+  private readonly redis: RedisClient;
+  private subscriber: RedisClient | undefined;
+  private readonly ownsSubscriber: boolean;
+  private subscribed: Promise<void> | undefined;
+  private readonly prefix: string;
+  private readonly keys: string[];
+  private readonly channel: string;
+  private readonly limit: number;
+  private readonly commonArgs: (string | number)[];
+  private readonly leaseTtlMs: number;
+  private readonly renewIntervalMs: number;
+  private readonly ticketTtlMs: number;
+  private readonly pickupMs: number;
+  private readonly pollMinMs: number;
+  private readonly pollMaxMs: number;
+  private readonly acquireTimeoutMs: number;
+  private readonly clientWeights: Readonly<Record<string, number>>;
+  private readonly defaultClientWeight: number;
+  private readonly priorityWeights: Readonly<Record<BatchPriority, number>>;
+  private readonly metrics: SlotPoolMetrics;
+  private readonly log: Logger;
+  private readonly pending = new Map<string, Waiter>();
+  private readonly held = new Set<RedisSlotLease>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(o: RedisSlotPoolOptions) {
+    this.redis = o.redis;
+    this.subscriber = o.subscriber;
+    this.ownsSubscriber = o.subscriber === undefined;
+    const { prefix, keys, channel } = slotPoolKeys(o.keyPrefix ?? 'rte:');
+    this.prefix = prefix;
+    this.keys = keys;
+    this.channel = channel;
+    this.limit = o.limit ?? 15;
+    const reserved = o.reservedInteractive ?? defaultReservedInteractive(this.limit);
+    const capTable =
+      o.adaptive === false
+        ? Array.from({ length: this.limit + 1 }, () => this.limit - reserved)
+        : adaptiveBatchCapTable(this.limit, reserved, o.adaptive ?? DEFAULT_ADAPTIVE_BATCH_CONFIG);
+    this.leaseTtlMs = o.leaseTtlMs ?? 30_000;
+    this.renewIntervalMs = o.renewIntervalMs ?? Math.max(1, Math.floor(this.leaseTtlMs / 3));
+    this.ticketTtlMs = o.ticketTtlMs ?? 5_000;
+    this.pickupMs = o.grantPickupMs ?? this.ticketTtlMs;
+    this.pollMinMs = o.pollMinMs ?? 100;
+    this.pollMaxMs = Math.max(this.pollMinMs, o.pollMaxMs ?? 250);
+    this.acquireTimeoutMs = o.acquireTimeoutMs ?? 120_000;
+    this.clientWeights = o.clientWeights ?? {};
+    this.defaultClientWeight = o.defaultClientWeight ?? 1;
+    this.priorityWeights = o.priorityWeights ?? DEFAULT_PRIORITY_WEIGHTS;
+    this.metrics = o.metrics ?? {};
+    this.log = o.logger ?? silentLogger();
+    if (this.ticketTtlMs <= this.pollMaxMs * 2) throw new RangeError('ticketTtlMs must exceed twice the poll interval');
+    if (this.renewIntervalMs >= this.leaseTtlMs) throw new RangeError('renewIntervalMs must be below leaseTtlMs');
+    this.commonArgs = [this.prefix, this.limit, reserved, capTable.join(','), this.pickupMs];
+  }
+
+  private route(request: SlotRequest): Route {
+    const queue = slotQueueId(request);
+    if (request.kind === 'interactive') return { queue, kind: 'interactive', quantum: quantumForWeight(1) };
+    const priority = request.priority ?? 'NORMAL';
+    const clientWeight = this.clientWeights[request.clientService] ?? this.defaultClientWeight;
+    return { queue, kind: 'batch', quantum: quantumForWeight(clientWeight * this.priorityWeights[priority]) };
+  }
+
+  async withSlot<T>(request: SlotRequest, fn: (lease: SlotLease) => Promise<T>, options?: AcquireOptions): Promise<T> {
+    const lease = await this.acquire(request, options);
+    try {
+      return await fn(lease);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  acquire(request: SlotRequest, options: AcquireOptions = {}): Promise<SlotLease> {
+    if (this.closed) return Promise.reject(new SlotPoolClosedError());
+    const route = this.route(request);
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const timeoutMs = options.timeoutMs ?? this.acquireTimeoutMs;
+    return new Promise<SlotLease>((resolve, reject) => {
+      const startedAt = performance.now();
+      const onAbort = (): void => this.giveUp(waiter, signal?.reason);
+      const timer = setTimeout(() => {
+        this.metrics.onAcquireTimeout?.(route.queue, route.kind, performance.now() - startedAt);
+        this.giveUp(waiter, new SlotAcquireTimeoutError(route.queue, performance.now() - startedAt));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        ticket: '',
+        route,
+        startedAt,
+        settled: false,
+        resolve,
+        reject,
+        cleanup: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void this.enqueue(waiter);
+    });
+  }
+
+  private async enqueue(w: Waiter): Promise<void> {
+    try {
+      await this.ensureSubscribed();
+      if (w.settled) return;
+      w.ticket = randomUUID();
+      this.pending.set(w.ticket, w);
+      const ticket = w.ticket;
+      const res = (await SCRIPTS.enqueue.run(this.redis, this.keys, [
+        ...this.commonArgs,
+        ticket,
+        w.route.queue,
+        w.route.kind === 'interactive' ? 'i' : 'b',
+        w.route.quantum,
+        this.ticketTtlMs,
+      ])) as number[];
+      this.gauge(res);
+      if (res[2] === 1) this.onGranted(ticket);
+      else this.schedulePoll();
+    } catch (err) {
+      this.pending.delete(w.ticket);
+      this.giveUp(w, err);
+    }
+  }
+
+  private giveUp(w: Waiter, err: unknown): void {
+    if (w.settled) return;
+    w.settled = true;
+    w.cleanup();
+    if (this.pending.delete(w.ticket)) {
+      SCRIPTS.cancel
+        .run(this.redis, this.keys, [...this.commonArgs, w.ticket])
+        .then((res) => this.gauge(res as number[]))
+        .catch((e: unknown) => this.log.warn({ err: e, queue: w.route.queue }, 'slot pool: cancel failed; ticket expires by itself'));
+    }
+    // A grant racing with this cancel is undone by the cancel script (it removes the lease too).
+    w.reject(err);
+  }
+
+  private onGranted(ticket: string): void {
+    const w = this.pending.get(ticket);
+    if (!w || w.settled) return;
+    this.pending.delete(ticket);
+    w.settled = true;
+    w.cleanup();
+    const lease = new RedisSlotLease(this, ticket, w.route, this.leaseTtlMs, this.pickupMs);
+    this.held.add(lease);
+    // The grant is committed in Redis with a short pickup expiry; extend it to the full lease TTL without
+    // making the caller wait a round trip (it would cost ~3 % utilisation at 100 ms calls). If even the
+    // pickup window has passed, the lease's signal aborts.
+    lease.startRenewing(this.renewIntervalMs, true);
+    this.metrics.onAcquire?.(w.route.queue, w.route.kind, performance.now() - w.startedAt);
+    w.resolve(lease);
+  }
+
+  private ensureSubscribed(): Promise<void> {
+    if (!this.subscribed) {
+      const sub = (this.subscriber ??= this.redis.duplicate());
+      sub.on('message', (channel: string, message: string) => {
+        if (channel !== this.channel) return;
+        let granted: unknown;
+        try {
+          granted = JSON.parse(message);
+        } catch {
+          return;
+        }
+        if (!Array.isArray(granted)) return;
+        for (const t of granted) if (typeof t === 'string') this.onGranted(t);
+      });
+      this.subscribed = sub.subscribe(this.channel).then(
+        () => undefined,
+        (err: unknown) => {
+          // Pub/sub is only a latency optimisation; polling still delivers grants.
+          this.log.warn({ err }, 'slot pool: subscribe failed, relying on polling');
+        },
+      );
+    }
+    return this.subscribed;
+  }
+
+  private schedulePoll(): void {
+    if (this.pollTimer || this.closed || this.pending.size === 0) return;
+    const delay = this.pollMinMs + Math.random() * (this.pollMaxMs - this.pollMinMs);
+    this.pollTimer = setTimeout(() => {
+      void this.pollOnce().finally(() => {
+        this.pollTimer = undefined;
+        this.schedulePoll();
+      });
+    }, delay);
+  }
+
+  private async pollOnce(): Promise<void> {
+    const tickets = [...this.pending.keys()];
+    for (let i = 0; i < tickets.length; i += 500) {
+      const chunk = tickets.slice(i, i + 500);
+      let res: (number | string)[];
+      try {
+        res = (await SCRIPTS.poll.run(this.redis, this.keys, [...this.commonArgs, this.ticketTtlMs, ...chunk])) as (number | string)[];
+      } catch (err) {
+        this.log.warn({ err }, 'slot pool: poll failed');
+        return;
+      }
+      this.gauge(res as number[]);
+      chunk.forEach((t, j) => {
+        const status = res[j + 2];
+        if (status === 'g') this.onGranted(t);
+        else if (status === 'x') {
+          const w = this.pending.get(t);
+          if (w) {
+            this.pending.delete(t);
+            this.log.warn({ queue: w.route.queue }, 'slot pool: waiting ticket expired, re-queueing');
+            void this.enqueue(w);
+          }
+        }
+      });
+    }
+  }
+
+  /** Runs a script with the pool's keys; used by leases. */
+  run(script: keyof typeof SCRIPTS, args: readonly (string | number)[]): Promise<unknown> {
+    const s = SCRIPTS[script];
+    return script === 'renew' ? s.run(this.redis, this.keys.slice(0, 2), args) : s.run(this.redis, this.keys, [...this.commonArgs, ...args]);
+  }
+
+  gauge(res: readonly unknown[]): void {
+    const interactive = Number(res[0]);
+    const batch = Number(res[1]);
+    if (Number.isFinite(interactive) && Number.isFinite(batch)) this.metrics.slotsInUse?.({ interactive, batch, total: interactive + batch });
+  }
+
+  onLeaseEnded(lease: RedisSlotLease, heldMs: number, lost: boolean): void {
+    this.held.delete(lease);
+    if (lost) {
+      this.metrics.onLeaseLost?.(lease.queue, lease.kind);
+      this.log.warn({ queue: lease.queue }, 'slot pool: lease lost while held');
+    } else this.metrics.onRelease?.(lease.queue, lease.kind, heldMs);
+  }
+
+  get logger(): Logger {
+    return this.log;
+  }
+
+  async stats(): Promise<SlotPoolStats> {
+    const raw = (await SCRIPTS.stats.run(this.redis, this.keys, [this.prefix])) as string;
+    const parsed = JSON.parse(raw) as { interactiveInUse: number; batchInUse: number; waiting: Record<string, number> | unknown[] };
+    const waiting = Array.isArray(parsed.waiting) ? {} : parsed.waiting;
+    return { limit: this.limit, interactiveInUse: parsed.interactiveInUse, batchInUse: parsed.batchInUse, waiting };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    for (const w of [...this.pending.values()]) this.giveUp(w, new SlotPoolClosedError());
+    await Promise.all([...this.held].map((l) => l.release()));
+    if (this.subscriber && this.ownsSubscriber) {
+      const sub = this.subscriber;
+      await sub.quit().then(
+        () => undefined,
+        () => sub.disconnect(),
+      );
+    }
+  }
+}
+
+class RedisSlotLease implements SlotLease {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  /** Local view of when Redis drops the lease unless renewed (grant pickup window at first). */
+  private validUntil: number;
+  private readonly acquiredAt = performance.now();
+  private ended = false;
+  private releaseCalled = false;
+  readonly queue: string;
+  readonly kind: SlotKind;
+
+  constructor(
+    private readonly pool: RedisSlotPool,
+    readonly id: string,
+    route: Route,
+    private readonly ttlMs: number,
+    pickupMs: number,
+  ) {
+    this.validUntil = performance.now() + pickupMs;
+    this.queue = route.queue;
+    this.kind = route.kind;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  async renewOnce(): Promise<boolean> {
+    const sentAt = performance.now();
+    const ok = (await this.pool.run('renew', [this.id, this.ttlMs])) === 1;
+    if (ok) this.validUntil = sentAt + this.ttlMs;
+    return ok;
+  }
+
+  startRenewing(intervalMs: number, immediately = false): void {
+    const tick = (): void => {
+      this.renewOnce().then(
+        (ok) => {
+          if (!ok) this.lose();
+        },
+        (err: unknown) => {
+          this.pool.logger.warn({ err, queue: this.queue }, 'slot pool: lease renewal failed');
+          if (performance.now() >= this.validUntil) this.lose();
+        },
+      );
+    };
+    this.timer = setInterval(tick, intervalMs);
+    if (immediately) tick();
+  }
+
+  private stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private lose(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stop();
+    this.pool.onLeaseEnded(this, performance.now() - this.acquiredAt, true);
+    this.controller.abort(new SlotLeaseLostError(this.id));
+  }
+
+  async release(report = true): Promise<void> {
+    if (this.releaseCalled) return;
+    this.releaseCalled = true;
+    const wasEnded = this.ended;
+    this.ended = true;
+    this.stop();
+    try {
+      const res = (await this.pool.run('release', [this.id])) as number[];
+      this.pool.gauge(res);
+    } catch (err) {
+      this.pool.logger.warn({ err, queue: this.queue }, 'slot pool: release failed; lease expires by itself');
+    }
+    if (!wasEnded && report) this.pool.onLeaseEnded(this, performance.now() - this.acquiredAt, false);
+  }
+}

@@ -1,0 +1,84 @@
+import type { BatchPriority } from '../../lib/wdrr';
+
+/** Who is asking for a real-time Stedi slot. */
+export type SlotRequest =
+  | { readonly kind: 'interactive' }
+  | { readonly kind: 'batch'; readonly clientService: string; readonly priority?: BatchPriority };
+
+export type SlotKind = SlotRequest['kind'];
+
+export interface AcquireOptions {
+  /** Give up waiting when this fires (the slot is never granted afterwards). */
+  readonly signal?: AbortSignal;
+  /** Overrides the pool's acquire timeout for this call. */
+  readonly timeoutMs?: number;
+}
+
+/** A held slot. Renewed in the background until released. */
+export interface SlotLease {
+  readonly id: string;
+  /** Queue the grant came from: 'interactive' or 'batch:<client service>:<priority>'. */
+  readonly queue: string;
+  readonly kind: SlotKind;
+  /**
+   * Aborted if the lease is lost (renewal failed past the lease TTL, e.g. Redis unreachable or the event
+   * loop stalled), meaning another caller may now hold the slot. Pass it to the Stedi call.
+   */
+  readonly signal: AbortSignal;
+  /** Frees the slot. Never throws: a release that cannot reach Redis is logged and the lease expires. */
+  release(): Promise<void>;
+}
+
+export interface SlotPoolStats {
+  readonly limit: number;
+  readonly interactiveInUse: number;
+  readonly batchInUse: number;
+  /** Waiters per queue ('interactive', 'batch:<client>:<priority>'). */
+  readonly waiting: Readonly<Record<string, number>>;
+}
+
+/** Port used by the Stedi activities: at most `limit` real-time calls in flight across all workers. */
+export interface SlotPool {
+  acquire(request: SlotRequest, options?: AcquireOptions): Promise<SlotLease>;
+  /** Acquire, run `fn` while renewing the lease, release in `finally`. */
+  withSlot<T>(request: SlotRequest, fn: (lease: SlotLease) => Promise<T>, options?: AcquireOptions): Promise<T>;
+  stats(): Promise<SlotPoolStats>;
+  /** Stops timers and the subscriber, cancels waiting tickets and releases held leases (best effort). */
+  close(): Promise<void>;
+}
+
+/** Optional metrics sink; the composition root adapts it to prom-client. */
+export interface SlotPoolMetrics {
+  onAcquire?(queue: string, kind: SlotKind, waitMs: number): void;
+  onRelease?(queue: string, kind: SlotKind, heldMs: number): void;
+  onAcquireTimeout?(queue: string, kind: SlotKind, waitMs: number): void;
+  onLeaseLost?(queue: string, kind: SlotKind): void;
+  /** Gauge: slots in use across all workers, as last seen by this process. */
+  slotsInUse?(inUse: { readonly interactive: number; readonly batch: number; readonly total: number }): void;
+}
+
+/** Thrown when no slot was granted within the acquire timeout. Retryable. */
+export class SlotAcquireTimeoutError extends Error {
+  constructor(
+    readonly queue: string,
+    readonly waitedMs: number,
+  ) {
+    super(`no real-time slot granted within ${Math.round(waitedMs)} ms (queue ${queue})`);
+    this.name = 'SlotAcquireTimeoutError';
+  }
+}
+
+/** Reason given to a lease's signal when the lease was lost. */
+export class SlotLeaseLostError extends Error {
+  constructor(readonly leaseId: string) {
+    super(`real-time slot lease ${leaseId} was lost`);
+    this.name = 'SlotLeaseLostError';
+  }
+}
+
+export class SlotPoolClosedError extends Error {
+  constructor() {
+    super('slot pool is closed');
+    this.name = 'SlotPoolClosedError';
+  }
+}
