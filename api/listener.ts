@@ -52,6 +52,8 @@ export function createDualProtocolServer(http1Handler: RequestListener, http2Han
   const sockets = new Set<Socket>();
   const net = createNetServer((socket) => {
     sockets.add(socket);
+    // RPC frames are small and latency-bound; Nagle + delayed ACK would add ~40 ms per exchange.
+    socket.setNoDelay(true);
     socket.once('close', () => sockets.delete(socket));
     let buffered = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
