@@ -1,0 +1,124 @@
+import { fromBinary } from '@bufbuild/protobuf';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { FeatureFlagProvider, FlagContext } from '../../directory/feature-flags';
+import { MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
+import { Topics } from '../../lib/kafka-topics';
+import { silentLogger } from '../../lib/logger';
+import { RuleBasedActivityPredictor } from '../../lib/prediction/rule-based';
+import { InMemoryEventPublisher } from '../kafka/in-memory-publisher';
+import { unlimitedRateLimiter } from '../kafka/rate-limiter';
+import { createMemberCronActivities, type EmitShardInput } from './activities';
+import { InMemoryEmissionLedger } from './emission-ledger';
+import type { MemberSnapshot } from './ports';
+import type { MemberCronCounts } from '../../workflows/member-cron.defs';
+
+const DAY = 86_400_000;
+const members: MemberSnapshot[] = ['m1', 'm2', 'm3', 'm4'].map((id, i) => ({
+  memberId: id,
+  sponsorId: i < 3 ? 'SPONSOR_A' : 'SPONSOR_B',
+  populationIds: ['POP_1'],
+  rteEnabled: true,
+  lastEligibilityCheckAt: new Date('2024-11-01T00:00:00Z'),
+  timeZone: 'America/New_York',
+  nextAppointmentAt: null,
+}));
+
+class FakeFlags implements FeatureFlagProvider {
+  values = new Map<string, boolean>();
+  async variation(flag: string, ctx: FlagContext, def: boolean) {
+    return this.values.get(`${flag}|${ctx.kind}|${ctx.key}`) ?? def;
+  }
+}
+
+function setup() {
+  const publisher = new InMemoryEventPublisher();
+  const ledger = new InMemoryEmissionLedger();
+  const flags = new FakeFlags();
+  const acts = createMemberCronActivities({
+    directory: { queryMembers: async () => ({ members: [], nextCursor: null }) },
+    members: { getMemberSnapshots: async (ids) => new Map(members.filter((m) => ids.includes(m.memberId)).map((m) => [m.memberId, m])) },
+    activity: {
+      getRecentEvents: async (ids, _since, until) =>
+        new Map(ids.map((id) => [id, Array.from({ length: 60 }, (_, d) => ({ type: 'APP_SESSION_STARTED', at: until.getTime() - (d + 1) * DAY }))])),
+    },
+    flags,
+    predictor: new RuleBasedActivityPredictor(),
+    publisher,
+    rateLimiter: unlimitedRateLimiter,
+    ledger,
+    hashMemberId: (id) => `h-${id}`,
+    logger: silentLogger(),
+    snapshotFlagKeys: ['vpc-expansion'],
+    clock: () => Date.parse('2024-11-15T00:00:05Z'),
+  });
+  return { acts, publisher, ledger, flags };
+}
+
+const input: EmitShardInput = {
+  scheduleName: 'daily-rte-warmup',
+  cronExpression: '@daily',
+  scheduledTime: '2024-11-15T00:00:00.000Z',
+  page: 0,
+  memberIds: ['m1', 'm2', 'm3', 'm4'],
+  deadLetterAfterAttempts: 3,
+};
+
+describe('memberCronEmitShard', () => {
+  it('emits one decodable MemberCronEvent per member, keyed by member id, with event-id and context', async () => {
+    const { acts, publisher, flags } = setup();
+    flags.values.set('vpc-expansion|sponsor|SPONSOR_A', true);
+    const counts = await new MockActivityEnvironment().run(acts.memberCronEmitShard, input);
+    expect(counts).toEqual({ scanned: 4, matched: 4, emitted: 4, duplicates: 0, skipped: 0, deadLettered: 0 });
+    const events = publisher.byTopic(Topics.memberCronEvents);
+    expect(events.map((e) => e.key).sort()).toEqual(['m1', 'm2', 'm3', 'm4']);
+    expect(new Set(events.map((e) => e.eventId)).size).toBe(4);
+    const first = events.find((e) => e.key === 'm1');
+    const decoded = fromBinary(MemberCronEventSchema, first?.value ?? new Uint8Array());
+    expect(decoded.scheduleName).toBe('daily-rte-warmup');
+    expect(decoded.cronExpression).toBe('@daily');
+    expect(decoded.context?.sponsorId).toBe('SPONSOR_A');
+    expect(decoded.context?.hasRteEnabled).toBe(true);
+    expect(decoded.context?.featureFlags).toEqual({ 'vpc-expansion': true });
+    expect(decoded.context?.predictedActivity?.modelVersion).toBe('rule-based/1');
+    expect(decoded.context?.predictedActivity?.appUsageProbability).toBeGreaterThan(0.3);
+    expect(first?.schema).toBe('rte.v1.MemberCronEvent');
+  });
+
+  it('a rerun of the same tick emits nothing and reports duplicates; a new tick emits again', async () => {
+    const { acts, publisher } = setup();
+    await new MockActivityEnvironment().run(acts.memberCronEmitShard, input);
+    const again = await new MockActivityEnvironment().run(acts.memberCronEmitShard, input);
+    expect(again).toMatchObject({ emitted: 0, duplicates: 4 });
+    expect(publisher.published).toHaveLength(4);
+    const nextTick: MemberCronCounts = await new MockActivityEnvironment().run(acts.memberCronEmitShard, { ...input, scheduledTime: '2024-11-16T00:00:00.000Z' });
+    expect(nextTick.emitted).toBe(4);
+  });
+
+  it('skips the members of a sponsor switched off by the per-sponsor override flag', async () => {
+    const { acts, publisher, flags } = setup();
+    flags.values.set('member-cron-schedule-override|sponsor-schedule|SPONSOR_B/daily-rte-warmup', false);
+    const counts = await new MockActivityEnvironment().run(acts.memberCronEmitShard, input);
+    expect(counts).toMatchObject({ matched: 3, skipped: 1, emitted: 3 });
+    expect(publisher.published.map((e) => e.key)).not.toContain('m4');
+  });
+
+  it('fails (for Temporal to retry) before the dead-letter attempt, and releases its claims', async () => {
+    const { acts, publisher } = setup();
+    publisher.failNext(1);
+    await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.memberCronEmitShard, input)).rejects.toThrow('injected');
+    const retry: MemberCronCounts = await new MockActivityEnvironment({ attempt: 2 }).run(acts.memberCronEmitShard, input);
+    expect(retry.emitted).toBe(4);
+    expect(publisher.byTopic(Topics.memberCronEvents)).toHaveLength(4);
+  });
+
+  it('dead-letters, with the reason, events that still cannot be published on the dead-letter attempt', async () => {
+    const { acts, publisher } = setup();
+    publisher.failWhen = (e) => e.topic === Topics.memberCronEvents && e.key === 'm2';
+    const counts = await new MockActivityEnvironment({ attempt: 3 }).run(acts.memberCronEmitShard, input);
+    expect(counts).toMatchObject({ emitted: 3, deadLettered: 1 });
+    const dlq = publisher.byTopic(Topics.memberCronEventsDlq);
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]?.key).toBe('m2');
+    expect(dlq[0]?.headers?.['dlq-reason']).toContain('publish failed after 3 attempts');
+  });
+});

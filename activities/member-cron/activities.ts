@@ -1,0 +1,302 @@
+import { create, fromJson, toBinary } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { FeatureFlagProvider } from '../../directory/feature-flags';
+import type { MemberDirectory } from '../../directory/member-directory';
+import { ActivityPredictionSchema, MemberContextSchema, MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
+import { MemberQuerySchema } from '../../gen/rte/v1/member_query_pb';
+import { ErrorType, FieldError } from '../../lib/errors';
+import { Topics } from '../../lib/kafka-topics';
+import type { Logger } from '../../lib/logger';
+import type { ActivityPredictor } from '../../lib/prediction/types';
+import type { MemberCronCounts, MemberCronShardInput, MemberQueryJson } from '../../workflows/member-cron.defs';
+import type { EmissionRateLimiter } from '../kafka/rate-limiter';
+import type { EventPublisher, OutgoingEvent } from '../kafka/types';
+import { memberCronEventId } from './event-id';
+import type { MemberCronMetrics } from './metrics';
+import type { EmissionLedger, MemberActivitySource, MemberContextSource, MemberSnapshot } from './ports';
+
+export const MEMBER_CRON_EVENT_SCHEMA = 'rte.v1.MemberCronEvent';
+/** Flag (LaunchDarkly-shaped) consulted at run start: context kind `schedule`, key = schedule name. */
+export const SCHEDULE_ENABLED_FLAG = 'member-cron-schedule-enabled';
+/**
+ * Per-sponsor override: context kind `sponsor` (key sponsor id, all schedules) and `sponsor-schedule`
+ * (key `<sponsor>/<schedule>`). `false` for either excludes the sponsor's members from the run.
+ */
+export const SCHEDULE_OVERRIDE_FLAG = 'member-cron-schedule-override';
+
+export interface MemberCronActivityDeps {
+  directory: Pick<MemberDirectory, 'queryMembers'>;
+  members: MemberContextSource;
+  activity: MemberActivitySource;
+  flags: FeatureFlagProvider;
+  predictor: ActivityPredictor;
+  publisher: EventPublisher;
+  rateLimiter: EmissionRateLimiter;
+  ledger: EmissionLedger;
+  /** Keyed member hash (lib/member-hash.ts, closed over the secret). */
+  hashMemberId: (memberId: string) => string;
+  logger: Logger;
+  clock?: () => number;
+  /** Flags snapshotted into MemberContext.feature_flags, evaluated for the member's sponsor. */
+  snapshotFlagKeys?: readonly string[];
+  /** Days of lifecycle events the predictor looks at (default 90). */
+  historyDays?: number;
+  /**
+   * The instant predictions are made for; default the scheduled time. Local synthetic populations pin
+   * it to the population's reference time so the 90-day history lines up.
+   */
+  predictionTime?: (scheduledTime: Date) => Date;
+  /** Events per publish call (and per rate-limiter acquire). Default 100. */
+  publishChunkSize?: number;
+  topic?: string;
+  dlqTopic?: string;
+  metrics?: MemberCronMetrics;
+}
+
+export interface FetchPageInput {
+  memberQuery: MemberQueryJson;
+  cursor: string;
+  pageSize: number;
+}
+export interface FetchPageResult {
+  memberIds: string[];
+  /** '' when this was the last page. */
+  nextCursor: string;
+}
+
+export interface EmitShardInput extends MemberCronShardInput {
+  /** From this attempt on, events that still cannot be published go to the dead-letter topic. */
+  deadLetterAfterAttempts: number;
+}
+
+interface ShardHeartbeat {
+  emitted: number;
+  deadLettered: number;
+}
+
+function activityInfo(): { attempt: number; token: string; heartbeat: (d: ShardHeartbeat) => void; previous: ShardHeartbeat | undefined } {
+  try {
+    const ctx = Context.current();
+    return {
+      attempt: ctx.info.attempt,
+      // Stable across retries of this activity in this run, different for a rerun (new run id).
+      token: `${ctx.info.workflowExecution?.runId ?? "standalone"}/${ctx.info.activityId}`,
+      heartbeat: (d) => ctx.heartbeat(d),
+      previous: ctx.info.heartbeatDetails as ShardHeartbeat | undefined,
+    };
+  } catch {
+    return { attempt: 1, token: `local-${Math.random()}`, heartbeat: () => undefined, previous: undefined };
+  }
+}
+
+const errMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export function createMemberCronActivities(deps: MemberCronActivityDeps) {
+  const clock = deps.clock ?? Date.now;
+  const topic = deps.topic ?? Topics.memberCronEvents;
+  const dlqTopic = deps.dlqTopic ?? Topics.memberCronEventsDlq;
+  const chunkSize = deps.publishChunkSize ?? 100;
+  const historyDays = deps.historyDays ?? 90;
+
+  async function sponsorIncluded(scheduleName: string, sponsorIds: Iterable<string>): Promise<Map<string, boolean>> {
+    const out = new Map<string, boolean>();
+    for (const s of sponsorIds) {
+      const all = await deps.flags.variation(SCHEDULE_OVERRIDE_FLAG, { kind: 'sponsor', key: s }, true);
+      const one = all && (await deps.flags.variation(SCHEDULE_OVERRIDE_FLAG, { kind: 'sponsor-schedule', key: `${s}/${scheduleName}` }, true));
+      out.set(s, all && one);
+    }
+    return out;
+  }
+
+  async function flagSnapshot(sponsorIds: Iterable<string>): Promise<Map<string, Record<string, boolean>>> {
+    const out = new Map<string, Record<string, boolean>>();
+    for (const s of sponsorIds) {
+      const flags: Record<string, boolean> = {};
+      for (const key of deps.snapshotFlagKeys ?? []) flags[key] = await deps.flags.variation(key, { kind: 'sponsor', key: s }, false);
+      out.set(s, flags);
+    }
+    return out;
+  }
+
+  return {
+    /** Schedule enablement (feature flag), consulted at the start of every run. */
+    async memberCronIsEnabled(input: { scheduleName: string }): Promise<boolean> {
+      return deps.flags.variation(SCHEDULE_ENABLED_FLAG, { kind: 'schedule', key: input.scheduleName }, true);
+    },
+
+    /** One bounded page of matching member ids plus the cursor of the next page. */
+    async memberCronFetchPage(input: FetchPageInput): Promise<FetchPageResult> {
+      let query;
+      try {
+        query = fromJson(MemberQuerySchema, input.memberQuery as never);
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`member_query: ${errMessage(err)}`, ErrorType.InvalidArgument);
+      }
+      query.cursor = input.cursor;
+      query.limit = input.pageSize;
+      try {
+        const page = await deps.directory.queryMembers(query);
+        return { memberIds: page.members.map((m) => m.memberId), nextCursor: page.nextCursor ?? '' };
+      } catch (err) {
+        if (err instanceof FieldError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidArgument);
+        throw err;
+      }
+    },
+
+    /**
+     * Predicts and emits one MemberCronEvent per member of the page, at most once per schedule tick:
+     * claim markers (SET NX) → rate limit → publish (acks=all) → mark done. Events that still fail on
+     * the dead-letter attempt go to the DLQ with the reason.
+     */
+    async memberCronEmitShard(input: EmitShardInput): Promise<MemberCronCounts> {
+      const info = activityInfo();
+      const scheduled = new Date(input.scheduledTime);
+      const now = (deps.predictionTime ?? ((d: Date) => d))(scheduled);
+      const counts: MemberCronCounts = { scanned: input.memberIds.length, matched: 0, emitted: 0, duplicates: 0, skipped: 0, deadLettered: 0 };
+      const previous = info.previous ?? { emitted: 0, deadLettered: 0 };
+
+      const snapshots = await deps.members.getMemberSnapshots(input.memberIds);
+      const sponsors = new Set([...snapshots.values()].map((m) => m.sponsorId));
+      const included = await sponsorIncluded(input.scheduleName, sponsors);
+      const due: MemberSnapshot[] = [];
+      for (const id of input.memberIds) {
+        const m = snapshots.get(id);
+        if (!m || !included.get(m.sponsorId)) counts.skipped++;
+        else due.push(m);
+      }
+      counts.matched = due.length;
+
+      const eventIds = due.map((m) => memberCronEventId(input.scheduleName, input.scheduledTime, deps.hashMemberId(m.memberId)));
+      const claims = await deps.ledger.claim(eventIds, info.token);
+      const claimed: { member: MemberSnapshot; eventId: string }[] = [];
+      let busy = 0;
+      let done = 0;
+      claims.forEach((c, i) => {
+        const member = due[i];
+        const eventId = eventIds[i];
+        if (!member || !eventId) return;
+        if (c === 'claimed') claimed.push({ member, eventId });
+        else if (c === 'done') done++;
+        else busy++;
+      });
+      // Events this activity emitted or dead-lettered in an earlier attempt show up as done now.
+      counts.emitted = previous.emitted;
+      counts.deadLettered = previous.deadLettered;
+      counts.duplicates = Math.max(0, done - previous.emitted);
+
+      const snapshotsBySponsor = await flagSnapshot(new Set(claimed.map((c) => c.member.sponsorId)));
+      const history = await deps.activity.getRecentEvents(
+        claimed.map((c) => c.member.memberId),
+        new Date(now.getTime() - historyDays * 86_400_000),
+        now,
+      );
+
+      const ready: OutgoingEvent[] = [];
+      const dead: { event: OutgoingEvent; reason: string }[] = [];
+      for (const { member, eventId } of claimed) {
+        try {
+          const prediction = deps.predictor.predict({
+            now: now.getTime(),
+            timeZone: member.timeZone,
+            events: history.get(member.memberId) ?? [],
+            nextAppointmentAt: member.nextAppointmentAt?.getTime() ?? null,
+            historyDays,
+          });
+          deps.metrics?.predictedProbability.observe({ model_version: prediction.modelVersion }, prediction.appUsageProbability);
+          const event = create(MemberCronEventSchema, {
+            memberId: member.memberId,
+            accountId: member.memberId,
+            scheduleName: input.scheduleName,
+            cronExpression: input.cronExpression,
+            emittedAt: timestampFromMs(clock()),
+            context: create(MemberContextSchema, {
+              sponsorId: member.sponsorId,
+              populationIds: member.populationIds,
+              featureFlags: snapshotsBySponsor.get(member.sponsorId) ?? {},
+              hasRteEnabled: member.rteEnabled,
+              ...(member.lastEligibilityCheckAt ? { lastEligibilityCheck: timestampFromMs(member.lastEligibilityCheckAt.getTime()) } : {}),
+              predictedActivity: create(ActivityPredictionSchema, {
+                appUsageProbability: prediction.appUsageProbability,
+                predictedOperations: prediction.predictedOperations,
+                confidence: prediction.confidence,
+                modelVersion: prediction.modelVersion,
+              }),
+            }),
+          });
+          ready.push({
+            topic,
+            key: member.memberId,
+            value: toBinary(MemberCronEventSchema, event),
+            eventId,
+            schema: MEMBER_CRON_EVENT_SCHEMA,
+            headers: { 'schedule-name': input.scheduleName, 'scheduled-time': input.scheduledTime },
+          });
+        } catch (err) {
+          // Building the event is deterministic: retrying cannot help, dead-letter right away.
+          dead.push({
+            event: { topic: dlqTopic, key: member.memberId, value: new Uint8Array(), eventId, schema: MEMBER_CRON_EVENT_SCHEMA },
+            reason: `build failed: ${errMessage(err)}`,
+          });
+        }
+      }
+
+      const lastAttempt = info.attempt >= input.deadLetterAfterAttempts;
+      const progress = (): ShardHeartbeat => ({ emitted: counts.emitted, deadLettered: counts.deadLettered });
+      for (let i = 0; i < ready.length; i += chunkSize) {
+        const chunk = ready.slice(i, i + chunkSize);
+        await deps.rateLimiter.acquire(chunk.length);
+        try {
+          await deps.publisher.publish(chunk);
+          await deps.ledger.markDone(chunk.map((e) => e.eventId));
+          counts.emitted += chunk.length;
+          deps.metrics?.eventsEmitted.inc({ schedule: input.scheduleName }, chunk.length);
+          deps.metrics?.emitLag.observe({ schedule: input.scheduleName }, Math.max(0, (clock() - scheduled.getTime()) / 1000));
+        } catch (err) {
+          if (!lastAttempt) {
+            await deps.ledger.release(ready.slice(i).map((e) => e.eventId), info.token).catch(() => undefined);
+            info.heartbeat(progress());
+            throw err;
+          }
+          // Dead-letter attempt: isolate the events that really cannot be written.
+          for (const e of chunk) {
+            try {
+              await deps.publisher.publish([e]);
+              await deps.ledger.markDone([e.eventId]);
+              counts.emitted++;
+              deps.metrics?.eventsEmitted.inc({ schedule: input.scheduleName });
+            } catch (single) {
+              dead.push({ event: { ...e, topic: dlqTopic }, reason: `publish failed after ${info.attempt} attempts: ${errMessage(single)}` });
+            }
+          }
+        }
+        info.heartbeat(progress());
+      }
+
+      if (dead.length > 0) {
+        await deps.publisher.publish(
+          dead.map(({ event, reason }) => ({
+            ...event,
+            topic: dlqTopic,
+            headers: { ...(event.headers ?? {}), 'dlq-reason': reason.slice(0, 1000), 'dlq-source-topic': topic, 'dlq-attempts': String(info.attempt) },
+          })),
+        );
+        // Release, not mark done: a later rerun of the tick may emit them once the cause is fixed.
+        await deps.ledger.release(dead.map((d) => d.event.eventId), info.token);
+        counts.deadLettered += dead.length;
+        for (const d of dead) deps.metrics?.eventsDeadLettered.inc({ schedule: input.scheduleName, reason: d.reason.startsWith('build') ? 'build' : 'publish' });
+        deps.logger.warn({ schedule: input.scheduleName, page: input.page, deadLettered: dead.length }, 'member cron events dead-lettered');
+        info.heartbeat(progress());
+      }
+      deps.metrics?.eventsDuplicate.inc({ schedule: input.scheduleName }, counts.duplicates);
+
+      if (busy > 0) {
+        // Another run of the same tick holds these leases; retry after it finished (or its lease lapsed).
+        throw ApplicationFailure.retryable(`${busy} member(s) of this page are being emitted by another run of the same tick`, 'MemberCronEmissionBusy');
+      }
+      return counts;
+    },
+  };
+}
+
+export type MemberCronActivities = ReturnType<typeof createMemberCronActivities>;

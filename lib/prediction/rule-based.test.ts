@@ -1,0 +1,71 @@
+import { RuleBasedActivityPredictor, recencyOnlyProbability } from './rule-based';
+import type { LifecycleEvent } from './types';
+
+const DAY = 86_400_000;
+const NOW = Date.parse('2024-10-09T00:00:00Z'); // a Wednesday outside open enrollment
+const predictor = new RuleBasedActivityPredictor();
+
+/** Sessions every `everyDays` days at 19:00 UTC over the last `days` days. */
+function sessions(everyDays: number, days = 90, from = NOW): LifecycleEvent[] {
+  const out: LifecycleEvent[] = [];
+  for (let d = everyDays; d <= days; d += everyDays) out.push({ type: 'APP_SESSION_STARTED', at: from - d * DAY + 19 * 3_600_000 });
+  return out;
+}
+
+const predict = (events: LifecycleEvent[], extra: { nextAppointmentAt?: number } = {}) =>
+  predictor.predict({ now: NOW, timeZone: 'UTC', events, ...extra });
+
+describe('RuleBasedActivityPredictor', () => {
+  it('orders members by how often they use the app', () => {
+    const daily = predict(sessions(1));
+    const weekly = predict(sessions(7));
+    const never = predict([]);
+    expect(daily.appUsageProbability).toBeGreaterThan(0.5);
+    expect(weekly.appUsageProbability).toBeGreaterThan(0.05);
+    expect(weekly.appUsageProbability).toBeLessThan(daily.appUsageProbability);
+    expect(never.appUsageProbability).toBeLessThan(0.01);
+    expect(daily.modelVersion).toBe('rule-based/1');
+  });
+
+  it('is confident about a long, regular history and not about a two-day-old account', () => {
+    const regular = predict(sessions(1));
+    const fresh = predict([{ type: 'ACCOUNT_CREATED', at: NOW - 2 * DAY }, ...sessions(1, 2)]);
+    expect(regular.confidence).toBeGreaterThan(0.8);
+    expect(fresh.confidence).toBeLessThan(0.2);
+  });
+
+  it('follows the trend: usage that stopped a month ago predicts less than steady usage', () => {
+    const steady = predict(sessions(2));
+    const stopped = predict(sessions(2).filter((e) => e.at < NOW - 30 * DAY));
+    const growing = predict(sessions(1, 30).concat(sessions(6).filter((e) => e.at < NOW - 30 * DAY)));
+    expect(stopped.appUsageProbability).toBeLessThan(steady.appUsageProbability / 2);
+    expect(growing.factors.find((f) => f.name === 'trend')?.value).toBeGreaterThan(1);
+  });
+
+  it('raises the probability and predicts an eligibility check before an appointment tomorrow', () => {
+    const base = predict(sessions(14));
+    const withAppt = predict(sessions(14), { nextAppointmentAt: NOW + 0.5 * DAY });
+    expect(withAppt.appUsageProbability).toBeGreaterThan(base.appUsageProbability + 0.2);
+    expect(withAppt.predictedOperations).toContain('check_eligibility');
+    expect(withAppt.factors.map((f) => f.name)).toContain('upcoming_appointment_days');
+  });
+
+  it('predicts coverage and cost operations from features used, and reports the peak hour', () => {
+    const events = [...sessions(1), { type: 'FEATURE_USED', at: NOW - DAY, feature: 'cost_estimator' }, { type: 'FEATURE_USED', at: NOW - DAY, feature: 'id_card' }];
+    const p = predict(events);
+    expect(p.predictedOperations).toEqual(['check_eligibility', 'get_coverage', 'estimate_cost']);
+    expect(p.peakLocalHour).toBe(19);
+  });
+
+  it('uses the member’s local time for the hour-of-day pattern', () => {
+    const p = predictor.predict({ now: NOW, timeZone: 'America/New_York', events: sessions(1) });
+    expect(p.peakLocalHour).toBe(15); // 19:00 UTC = 15:00 EDT
+  });
+
+  it('recency baseline ranks a member seen yesterday above one seen last month', () => {
+    expect(recencyOnlyProbability({ now: NOW, timeZone: 'UTC', events: sessions(1) })).toBeGreaterThan(
+      recencyOnlyProbability({ now: NOW, timeZone: 'UTC', events: sessions(30) }),
+    );
+    expect(recencyOnlyProbability({ now: NOW, timeZone: 'UTC', events: [] })).toBe(0);
+  });
+});

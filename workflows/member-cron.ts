@@ -1,0 +1,169 @@
+import {
+  ApplicationFailure,
+  continueAsNew,
+  executeChild,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { MemberCronActivities } from '../activities/member-cron/activities';
+import {
+  addCounts,
+  MEMBER_CRON_JOB_TYPE,
+  memberCronProgressQuery,
+  memberCronShardWorkflowId,
+  ZERO_COUNTS,
+  type MemberCronCarry,
+  type MemberCronCounts,
+  type MemberCronInput,
+  type MemberCronProgress,
+  type MemberCronResult,
+  type MemberCronShardInput,
+  type MemberCronStatus,
+} from './member-cron.defs';
+import { RteBatchStatus, RteJobType, RteScheduleName } from './search-attributes';
+
+/** Set by Temporal Schedules on every workflow they start: the nominal (pre-jitter) tick time. */
+const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+const DEFAULT_PAGES_PER_RUN = 50;
+/** From this attempt on, the shard activity dead-letters events it still cannot publish. */
+const DEAD_LETTER_AFTER_ATTEMPTS = 5;
+
+const { memberCronIsEnabled, memberCronFetchPage } = proxyActivities<MemberCronActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
+const { memberCronEmitShard } = proxyActivities<MemberCronActivities>({
+  startToCloseTimeout: '10 minutes',
+  // Rate-limiter waits and publishing heartbeat after every chunk.
+  heartbeatTimeout: '1 minute',
+  // Unlimited attempts: from DEAD_LETTER_AFTER_ATTEMPTS on the activity dead-letters instead of failing,
+  // so the only way to keep retrying is the DLQ itself being unwritable (Kafka down): then waiting is right.
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: ['InvalidArgumentError'] },
+});
+
+function resolveScheduledTime(input: MemberCronInput): string {
+  if (input.scheduledTime) return input.scheduledTime;
+  const info = workflowInfo();
+  const fromSchedule = info.typedSearchAttributes.get(TemporalScheduledStartTime);
+  if (fromSchedule) return fromSchedule.toISOString();
+  // Started by hand without a time: the run's own start time stands for the tick.
+  return new Date(info.runStartTime.getTime()).toISOString();
+}
+
+/**
+ * Scheduled member cron run: pages the schedule's MemberQuery through the directory (only ids and the
+ * cursor enter history) and fans each page out to a child shard workflow with a deterministic id, with
+ * at most `maxConcurrentShards` in flight; continues as new every `pagesPerRun` pages.
+ */
+export async function memberCronWorkflow(input: MemberCronInput): Promise<MemberCronResult> {
+  const scheduledTime = resolveScheduledTime(input);
+  const carry: MemberCronCarry = input.carry ?? { cursor: '', nextPage: 0, counts: ZERO_COUNTS, runs: 0 };
+  let counts: MemberCronCounts = carry.counts;
+  let pagesStarted = carry.nextPage;
+  let pagesCompleted = carry.nextPage;
+  let status: MemberCronStatus = 'RUNNING';
+  const progress = (): MemberCronProgress => ({
+    ...counts,
+    scheduleName: input.scheduleName,
+    scheduledTime,
+    status,
+    pagesStarted,
+    pagesCompleted,
+    runs: carry.runs + 1,
+  });
+  setHandler(memberCronProgressQuery, progress);
+  upsertSearchAttributes([
+    { key: RteScheduleName, value: input.scheduleName },
+    { key: RteJobType, value: MEMBER_CRON_JOB_TYPE },
+    { key: RteBatchStatus, value: status },
+  ]);
+
+  if (!input.carry && !(await memberCronIsEnabled({ scheduleName: input.scheduleName }))) {
+    status = 'DISABLED';
+    upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
+    log.info('member cron schedule disabled by feature flag', { schedule: input.scheduleName });
+    return progress();
+  }
+
+  const pagesPerRun = input.pagesPerRun ?? DEFAULT_PAGES_PER_RUN;
+  const maxInFlight = Math.max(1, input.maxConcurrentShards);
+  const inFlight = new Map<number, Promise<void>>();
+  let cursor = carry.cursor;
+  let exhausted = false;
+  let pagesThisRun = 0;
+
+  const startShard = (page: number, memberIds: string[]): Promise<void> => {
+    const shard: MemberCronShardInput = {
+      scheduleName: input.scheduleName,
+      cronExpression: input.cronExpression,
+      scheduledTime,
+      page,
+      memberIds,
+    };
+    return executeChild(memberCronShardWorkflow, {
+      workflowId: memberCronShardWorkflowId(input.scheduleName, scheduledTime, page),
+      args: [shard],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      typedSearchAttributes: [
+        { key: RteScheduleName, value: input.scheduleName },
+        { key: RteJobType, value: MEMBER_CRON_JOB_TYPE },
+      ],
+    }).then(
+      (r) => {
+        // The parent counts `scanned` when it fetches the page.
+        counts = addCounts(counts, { ...r, scanned: 0 });
+        pagesCompleted++;
+      },
+      (err: unknown) => {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          // Another run of the same tick is working on this page right now; it owns the page.
+          log.warn('shard already running in another run of this tick', { page });
+          pagesCompleted++;
+          return;
+        }
+        throw err;
+      },
+    );
+  };
+
+  while (!exhausted && pagesThisRun < pagesPerRun) {
+    const page = await memberCronFetchPage({ memberQuery: input.memberQuery, cursor, pageSize: input.pageSize });
+    pagesThisRun++;
+    counts = addCounts(counts, { ...ZERO_COUNTS, scanned: page.memberIds.length });
+    if (page.memberIds.length > 0) {
+      const pageNo = pagesStarted++;
+      const p = startShard(pageNo, page.memberIds).finally(() => inFlight.delete(pageNo));
+      inFlight.set(pageNo, p);
+      if (inFlight.size >= maxInFlight) await Promise.race(inFlight.values());
+    }
+    cursor = page.nextCursor;
+    exhausted = cursor === '';
+  }
+  await Promise.all(inFlight.values());
+
+  if (!exhausted) {
+    await continueAsNew<typeof memberCronWorkflow>({
+      ...input,
+      scheduledTime,
+      carry: { cursor, nextPage: pagesStarted, counts, runs: carry.runs + 1 },
+    });
+  }
+  status = 'COMPLETED';
+  upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
+  log.info('member cron run completed', { ...progress() });
+  return progress();
+}
+
+/** One page of members: predict and emit their events (see memberCronEmitShard). */
+export async function memberCronShardWorkflow(input: MemberCronShardInput): Promise<MemberCronCounts> {
+  if (input.memberIds.length === 0) return ZERO_COUNTS;
+  if (!input.scheduledTime) throw ApplicationFailure.nonRetryable('scheduledTime is required', 'InvalidArgumentError');
+  return memberCronEmitShard({ ...input, deadLetterAfterAttempts: DEAD_LETTER_AFTER_ATTEMPTS });
+}
