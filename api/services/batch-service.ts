@@ -1,29 +1,533 @@
-import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
-import type { BatchEligibilityService } from '../../gen/rte/v1/batch_pb';
+import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
+import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import {
+  BatchEventType,
+  BatchStatus,
+  BatchStatusUpdateSchema,
+  BatchSummarySchema,
+  CancelBatchResponseSchema,
+  GetBatchStatusResponseSchema,
+  ListBatchesResponseSchema,
+  SubmitBatchResponseSchema,
+  type BatchEligibilityService,
+  type BatchStatusUpdate,
+  type BatchSummary,
+} from '../../gen/rte/v1/batch_pb';
+import { MemberQuerySchema } from '../../gen/rte/v1/member_query_pb';
+import type { BatchErrorStore, MemberListStore } from '../../activities/batch/ports';
+import { isTerminalStatus, type BatchStatusName, type ExecutionPath } from '../../lib/batch/types';
+import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
+import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
+import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
+import { FieldError } from '../../lib/errors';
+import {
+  BATCH_JOB_TYPE,
+  BATCH_WORKFLOW_TYPE,
+  batchAcceptedUpdate,
+  batchStatusQuery,
+  batchWorkflowId,
+  cancelBatchUpdate,
+  parseBatchId,
+  type BatchStatusView,
+  type BatchTuning,
+  type BatchWorkflowInput,
+} from '../../workflows/batch.defs';
+import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../../workflows/search-attributes';
+import { actingService, requirePrincipal, Scope, type Principal } from '../auth';
 
-const notYet = (method: string) => new ConnectError(`${method} is not implemented yet (batch workflows land with issue #5)`, Code.Unimplemented);
+// ---- the Temporal-facing port -------------------------------------------------------------------------------
 
-/**
- * Placeholder until the batch workflow lands: every RPC answers `unimplemented`, after authentication
- * and scope checks, so clients can already integrate against the contract.
- */
-export function createBatchService(): ServiceImpl<typeof BatchEligibilityService> {
+export interface BatchListItem {
+  batchId: string;
+  clientService: string;
+  clientJobId: string;
+  status: BatchStatusName;
+  priority?: string;
+  strategy?: string;
+  startedAtMs?: number;
+  closedAtMs?: number;
+}
+
+/** What the batch API needs from Temporal. `createTemporalBatchPort` adapts a Temporal Client; tests use fakes. */
+export interface BatchTemporalPort {
+  /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
+  start(input: BatchWorkflowInput, taskQueue: string): Promise<void>;
+  exists(batchId: string): Promise<boolean>;
+  /** Waits until the member count is known; answers closed batches from their result. */
+  accepted(batchId: string): Promise<BatchStatusView>;
+  /** Undefined for unknown batches. Closed batches are answered from their result. */
+  status(batchId: string): Promise<BatchStatusView | undefined>;
+  cancel(batchId: string, reason: string): Promise<BatchStatusView>;
+  list(query: string, pageSize: number, pageToken?: Uint8Array): Promise<{ items: BatchListItem[]; nextPageToken?: Uint8Array }>;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || (err instanceof Error && /not found/i.test(err.message));
+}
+
+export function createTemporalBatchPort(client: Client): BatchTemporalPort {
+  async function closedView(batchId: string): Promise<BatchStatusView | undefined> {
+    const handle = client.workflow.getHandle(batchId);
+    const desc = await handle.describe();
+    if (desc.status.name === 'RUNNING' || desc.status.name === 'CONTINUED_AS_NEW') return handle.query(batchStatusQuery);
+    if (desc.status.name === 'COMPLETED') return (await handle.result()) as BatchStatusView;
+    // Terminated / timed out / failed at the Temporal level: report FAILED from what visibility knows.
+    const parsed = parseBatchId(batchId);
+    return {
+      batchId,
+      clientService: parsed?.clientService ?? '',
+      clientJobId: parsed?.clientJobId ?? '',
+      status: 'FAILED',
+      phase: 'DONE',
+      paused: false,
+      counters: { total: 0, completed: 0, failed: 0, cancelled: 0, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 },
+      pending: 0,
+      percentDone: 0,
+      submittedAtMs: desc.startTime.getTime(),
+      ...(desc.closeTime ? { finishedAtMs: desc.closeTime.getTime() } : {}),
+      options: (desc.memo?.['options'] as BatchStatusView['options']) ?? DEFAULT_VIEW_OPTIONS,
+      recentErrors: [],
+      totalErrors: 0,
+      failure: { code: `WORKFLOW_${desc.status.name}`, message: `the batch workflow ended ${desc.status.name.toLowerCase()}` },
+      totalKnown: true,
+    };
+  }
+
   return {
-    submitBatch() {
-      throw notYet('SubmitBatch');
+    async start(input, taskQueue) {
+      try {
+        await client.workflow.start(BATCH_WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: input.batchId,
+          args: [input],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          memo: { options: input.options, submittedAtMs: input.submittedAtMs },
+          typedSearchAttributes: [
+            { key: RteBatchStatus, value: 'PENDING' },
+            { key: RteClientService, value: input.clientService },
+            { key: RteClientJobId, value: input.clientJobId },
+            { key: RtePriority, value: input.options.priority },
+            { key: RteStrategy, value: input.options.strategy },
+            { key: RteJobType, value: BATCH_JOB_TYPE },
+          ],
+        });
+      } catch (err) {
+        // REJECT_DUPLICATE: a closed batch with this id exists. Same job, same batch.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+        throw err;
+      }
     },
-    getBatchStatus() {
-      throw notYet('GetBatchStatus');
+    async exists(batchId) {
+      try {
+        await client.workflow.getHandle(batchId).describe();
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
     },
-    listBatches() {
-      throw notYet('ListBatches');
+    async accepted(batchId) {
+      try {
+        return await client.workflow.getHandle(batchId).executeUpdate(batchAcceptedUpdate);
+      } catch (err) {
+        const v = await closedView(batchId);
+        if (v) return v;
+        throw err;
+      }
     },
-    cancelBatch() {
-      throw notYet('CancelBatch');
+    async status(batchId) {
+      try {
+        return await closedView(batchId);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
     },
-    // eslint-disable-next-line require-yield
-    async *watchBatchStatus() {
-      throw notYet('WatchBatchStatus');
+    async cancel(batchId, reason) {
+      try {
+        return await client.workflow.getHandle(batchId).executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
+      } catch (err) {
+        // Already closed: cancelling is a no-op; report the final state.
+        const v = await closedView(batchId);
+        if (v) return v;
+        throw err;
+      }
+    },
+    async list(query, pageSize, pageToken) {
+      const r = await client.workflowService.listWorkflowExecutions({
+        namespace: client.options.namespace,
+        query,
+        pageSize,
+        ...(pageToken ? { nextPageToken: pageToken } : {}),
+      });
+      const items: BatchListItem[] = (r.executions ?? []).map((e) => {
+        const sa = decodeTypedSearchAttributes(e.searchAttributes?.indexedFields);
+        const id = e.execution?.workflowId ?? '';
+        const parsed = parseBatchId(id);
+        const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t?.seconds !== undefined && t?.seconds !== null ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : undefined);
+        const started = ms(e.startTime);
+        const closed = ms(e.closeTime);
+        return {
+          batchId: id,
+          clientService: sa.get(RteClientService) ?? parsed?.clientService ?? '',
+          clientJobId: sa.get(RteClientJobId) ?? parsed?.clientJobId ?? '',
+          status: (sa.get(RteBatchStatus) as BatchStatusName | undefined) ?? 'PENDING',
+          ...(sa.get(RtePriority) ? { priority: sa.get(RtePriority)! } : {}),
+          ...(sa.get(RteStrategy) ? { strategy: sa.get(RteStrategy)! } : {}),
+          ...(started !== undefined ? { startedAtMs: started } : {}),
+          ...(closed !== undefined && closed > 0 ? { closedAtMs: closed } : {}),
+        };
+      });
+      const next = r.nextPageToken && r.nextPageToken.length > 0 ? r.nextPageToken : undefined;
+      return { items, ...(next ? { nextPageToken: next } : {}) };
     },
   };
 }
+
+const DEFAULT_VIEW_OPTIONS: BatchStatusView['options'] = {
+  priority: 'LOW',
+  strategy: 'OPTIMAL',
+  schedulingWindow: 'ANY',
+  maxConcurrentRequests: 15,
+  timeoutMs: 8 * 3_600_000,
+  retry: { maxAttempts: 3, initialIntervalMs: 2000, maxIntervalMs: 300_000, backoffMultiplier: 2 },
+  notifications: { kafkaTopic: 'domain.rte.v1.batch_job_events', eventTypes: [], deliveryMode: 'AT_LEAST_ONCE' },
+  cacheMode: 'DEFAULT',
+};
+
+// ---- the service ----------------------------------------------------------------------------------------------
+
+export interface BatchServiceDeps {
+  temporal: BatchTemporalPort;
+  /** Where submitted member ids are staged (PostgreSQL in production). */
+  lists: Pick<MemberListStore, 'write'>;
+  errors: Pick<BatchErrorStore, 'page'>;
+  rateLimiter: SubmitRateLimiter;
+  /** Task queue of the batch workflow (the main worker queue). */
+  taskQueue: string;
+  limits?: SubmitLimits;
+  /** Workflow tuning passed to every batch (tests compress time with it). */
+  tuning?: Partial<BatchTuning>;
+  now?: () => number;
+  /** WatchBatchStatus: how often the workflow is queried and how often a keepalive goes out. */
+  watch?: { pollIntervalMs: number; keepaliveMs: number };
+  /** Real-time check latency used for estimates (ms). Default 13,500. */
+  realtimeLatencyMs?: number;
+}
+
+const ERRORS_PAGE_DEFAULT = 100;
+const ERRORS_PAGE_MAX = 1000;
+const LIST_PAGE_DEFAULT = 50;
+const LIST_PAGE_MAX = 200;
+
+function encodeToken(obj: unknown): string {
+  return Buffer.from(JSON.stringify(obj)).toString('base64url');
+}
+function decodeToken<T>(token: string, field: string): T {
+  try {
+    return JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as T;
+  } catch {
+    throw new FieldError(field, 'invalid page token');
+  }
+}
+
+function listRefFor(batchId: string, ids: readonly string[]): string {
+  // Content-addressed per batch: a resubmission with the same ids rewrites the same rows (idempotent), one with
+  // different ids never overwrites the list a running batch reads.
+  const h = createHash('sha256');
+  for (const id of ids) h.update(id).update('\n');
+  return `${batchId}#${h.digest('hex').slice(0, 16)}`;
+}
+
+function pageSize(requested: number, dflt: number, max: number, field: string): number {
+  if (!Number.isInteger(requested) || requested < 0) throw new FieldError(field, 'must not be negative');
+  return requested === 0 ? dflt : Math.min(requested, max);
+}
+
+/** A caller sees its own service's batches; rte:admin sees all. Unknown and foreign batches look the same. */
+function authorizeBatch(p: Principal, view: BatchStatusView | undefined, batchId: string): BatchStatusView {
+  if (!view || (view.clientService !== p.service && !p.scopes.has(Scope.Admin))) {
+    throw new ConnectError(`batch ${batchId} not found`, Code.NotFound);
+  }
+  return view;
+}
+
+function requireBatchId(batchId: string): void {
+  if (!parseBatchId(batchId)) throw new FieldError('batch_id', 'must be a batch id as returned by SubmitBatch (batch/<service>/<job>)');
+}
+
+function estimateMs(view: BatchStatusView, now: number, latencyMs: number): number {
+  if (view.estimatedCompletionMs !== undefined) return view.estimatedCompletionMs;
+  const start = Math.max(now, view.scheduledStartMs ?? now);
+  const o = view.options;
+  const realtime = view.path === 'REALTIME' || (view.path === undefined && o.strategy === 'REALTIME_ONLY');
+  if (realtime) return start + Math.ceil(view.counters.total / Math.max(1, o.maxConcurrentRequests)) * latencyMs;
+  // Stedi batch API: "15 minutes - 8 hours"; most batches finish within the hour.
+  return start + Math.min(o.timeoutMs, 3_600_000);
+}
+
+function statusResponseFields(view: BatchStatusView, now: number) {
+  return {
+    batchId: view.batchId,
+    status: STATUS_TO_PROTO[view.status],
+    progress: progressToProto(view.counters, view.startedAtMs, now, view.estimatedCompletionMs),
+    clientServiceName: view.clientService,
+    clientJobId: view.clientJobId,
+    submittedAt: timestampFromMs(view.submittedAtMs),
+    finishedAt: tsOrUndefined(view.finishedAtMs),
+    resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
+  };
+}
+
+/**
+ * The batch RPCs. Without deps (composition root not wired yet) every RPC answers `unimplemented` after auth, as
+ * the placeholder did, so existing wiring keeps compiling and behaving.
+ */
+export function createBatchService(deps?: BatchServiceDeps): ServiceImpl<typeof BatchEligibilityService> {
+  if (!deps) return unwiredBatchService();
+  return wiredBatchService(deps);
+}
+
+function wiredBatchService(deps: BatchServiceDeps): ServiceImpl<typeof BatchEligibilityService> {
+  const limits = deps.limits ?? DEFAULT_SUBMIT_LIMITS;
+  const now = deps.now ?? Date.now;
+  const watch = deps.watch ?? { pollIntervalMs: 1_000, keepaliveMs: 30_000 };
+  const latencyMs = deps.realtimeLatencyMs ?? 13_500;
+
+  async function viewFor(ctx: HandlerContext, batchId: string): Promise<BatchStatusView> {
+    requireBatchId(batchId);
+    const p = requirePrincipal(ctx.values);
+    // Cheap pre-check from the id itself, so foreign batches are not even queried.
+    const parsed = parseBatchId(batchId)!;
+    if (parsed.clientService !== p.service && !p.scopes.has(Scope.Admin)) throw new ConnectError(`batch ${batchId} not found`, Code.NotFound);
+    return authorizeBatch(p, await deps.temporal.status(batchId), batchId);
+  }
+
+  return {
+    async submitBatch(req, ctx) {
+      const p = requirePrincipal(ctx.values);
+      const v = validateSubmitBatch(req, limits);
+      const clientService = actingService(p, req.clientServiceName, 'client_service_name');
+      const batchId = batchWorkflowId(clientService, v.clientJobId);
+      const respond = (view: BatchStatusView) =>
+        create(SubmitBatchResponseSchema, {
+          batchId,
+          totalMembers: view.counters.total,
+          submittedAt: timestampFromMs(view.submittedAtMs),
+          estimatedCompletion: timestampFromMs(estimateMs(view, now(), latencyMs)),
+          resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
+        });
+
+      // Idempotency first: a known job answers with its batch and does not count against the rate limit.
+      if (await deps.temporal.exists(batchId)) return respond(await deps.temporal.accepted(batchId));
+
+      const rate = await deps.rateLimiter.take(clientService, now());
+      if (!rate.allowed) {
+        const retryAfterS = Math.max(1, Math.ceil((rate.resetAtMs - now()) / 1000));
+        const err = new ConnectError(
+          `client service ${clientService} reached ${rate.limit} batch submissions per window; retry after ${retryAfterS} s`,
+          Code.ResourceExhausted,
+        );
+        err.metadata.set('retry-after', String(retryAfterS));
+        err.metadata.set('x-ratelimit-limit', String(rate.limit));
+        err.metadata.set('x-ratelimit-reset', new Date(rate.resetAtMs).toISOString());
+        throw err;
+      }
+
+      let selector: BatchWorkflowInput['selector'];
+      if (v.selector.kind === 'ids') {
+        const listRef = listRefFor(batchId, v.selector.memberIds);
+        await deps.lists.write(listRef, 0, v.selector.memberIds);
+        selector = { kind: 'list', listRef, total: v.selector.memberIds.length };
+      } else {
+        selector = { kind: 'query', query: toJson(MemberQuerySchema, req.memberSelector.value as never) };
+      }
+      const input: BatchWorkflowInput = {
+        batchId,
+        clientService,
+        clientJobId: v.clientJobId,
+        submittedAtMs: now(),
+        selector,
+        options: v.options,
+        ...(deps.tuning ? { tuning: deps.tuning } : {}),
+      };
+      await deps.temporal.start(input, deps.taskQueue);
+      return respond(await deps.temporal.accepted(batchId));
+    },
+
+    async getBatchStatus(req, ctx) {
+      const view = await viewFor(ctx, req.batchId);
+      const size = pageSize(req.errorsPageSize, ERRORS_PAGE_DEFAULT, ERRORS_PAGE_MAX, 'errors_page_size');
+      const after = req.errorsPageToken ? decodeToken<{ a: number }>(req.errorsPageToken, 'errors_page_token').a : -1;
+      if (!Number.isInteger(after)) throw new FieldError('errors_page_token', 'invalid page token');
+      const page = await deps.errors.page(req.batchId, after, size);
+      const last = page.errors[page.errors.length - 1];
+      return create(GetBatchStatusResponseSchema, {
+        ...statusResponseFields(view, now()),
+        errors: page.errors.map((e) => ({ memberId: e.memberId, errorCode: e.errorCode, errorMessage: e.errorMessage, occurredAt: timestampFromMs(e.occurredAtMs) })),
+        nextErrorsPageToken: last && page.errors.length === size ? encodeToken({ a: last.memberIndex }) : '',
+        totalErrors: Math.max(page.total, view.totalErrors),
+      });
+    },
+
+    async listBatches(req, ctx) {
+      const p = requirePrincipal(ctx.values);
+      const isAdmin = p.scopes.has(Scope.Admin);
+      const service = req.clientServiceName === '' && isAdmin ? undefined : actingService(p, req.clientServiceName, 'client_service_name');
+      const size = pageSize(req.pageSize, LIST_PAGE_DEFAULT, LIST_PAGE_MAX, 'page_size');
+      const clauses = [`WorkflowType = '${BATCH_WORKFLOW_TYPE}'`];
+      if (service !== undefined) {
+        if (!/^[A-Za-z0-9._:@-]+$/.test(service)) throw new FieldError('client_service_name', 'invalid service name');
+        clauses.push(`RteClientService = '${service}'`);
+      }
+      if (req.statuses.length > 0) {
+        const names = req.statuses.map((s, i) => {
+          const n = PROTO_TO_STATUS[s];
+          if (!n) throw new FieldError(`statuses[${i}]`, `unknown enum value ${s}`);
+          return `'${n}'`;
+        });
+        clauses.push(`RteBatchStatus IN (${names.join(', ')})`);
+      }
+      if (req.submittedAfter) clauses.push(`StartTime >= '${timestampDate(req.submittedAfter).toISOString()}'`);
+      if (req.submittedBefore) clauses.push(`StartTime < '${timestampDate(req.submittedBefore).toISOString()}'`);
+      const token = req.pageToken ? Buffer.from(req.pageToken, 'base64url') : undefined;
+      const r = await deps.temporal.list(clauses.join(' AND '), size, token);
+      const batches: BatchSummary[] = r.items.map((it) =>
+        create(BatchSummarySchema, {
+          batchId: it.batchId,
+          clientServiceName: it.clientService,
+          clientJobId: it.clientJobId,
+          status: STATUS_TO_PROTO[it.status] ?? BatchStatus.PENDING,
+          priority: PRIORITY_TO_PROTO[it.priority as keyof typeof PRIORITY_TO_PROTO] ?? 0,
+          strategy:
+            it.strategy === 'BATCH_API' || it.strategy === 'REALTIME'
+              ? PATH_TO_PROTO[it.strategy]
+              : (STRATEGY_TO_PROTO[it.strategy as keyof typeof STRATEGY_TO_PROTO] ?? 0),
+          submittedAt: tsOrUndefined(it.startedAtMs),
+          finishedAt: tsOrUndefined(it.closedAtMs),
+        }),
+      );
+      return create(ListBatchesResponseSchema, { batches, nextPageToken: r.nextPageToken ? Buffer.from(r.nextPageToken).toString('base64url') : '' });
+    },
+
+    async cancelBatch(req, ctx) {
+      await viewFor(ctx, req.batchId);
+      const view = await deps.temporal.cancel(req.batchId, req.reason);
+      const c = view.counters;
+      return create(CancelBatchResponseSchema, {
+        batchId: req.batchId,
+        status: STATUS_TO_PROTO[view.status],
+        cancelledAt: tsOrUndefined(view.finishedAtMs ?? now()),
+        completed: c.completed,
+        failed: c.failed,
+        cancelled: c.cancelled,
+      });
+    },
+
+    async *watchBatchStatus(req, ctx) {
+      let view = await viewFor(ctx, req.batchId);
+      const wanted = new Set(req.eventTypes);
+      const want = (t: BatchEventType) => wanted.size === 0 || wanted.has(t);
+      const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate =>
+        create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u });
+      let sentStarted = false;
+      let lastProgressKey = '';
+      let lastSentAt = now();
+      for (;;) {
+        if (!sentStarted && view.status !== 'PENDING') {
+          sentStarted = true;
+          if (want(BatchEventType.EVENT_TYPE_STARTED)) {
+            lastSentAt = now();
+            yield update(BatchEventType.EVENT_TYPE_STARTED, {
+              case: 'started',
+              value: { totalMembers: view.counters.total, startedAt: tsOrUndefined(view.startedAtMs), resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined) },
+            });
+          }
+        }
+        const c = view.counters;
+        const key = `${c.completed}/${c.failed}/${c.cancelled}/${c.total}`;
+        if (key !== lastProgressKey && !isTerminalStatus(view.status)) {
+          lastProgressKey = key;
+          if (want(BatchEventType.EVENT_TYPE_PROGRESS)) {
+            lastSentAt = now();
+            yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: 'progress', value: progressToProto(c, view.startedAtMs, now(), view.estimatedCompletionMs) });
+          }
+        }
+        if (isTerminalStatus(view.status)) {
+          const finalProgress = progressToProto(c, view.startedAtMs, now());
+          if (view.status === 'COMPLETED' || view.status === 'PARTIALLY_COMPLETED') {
+            if (want(BatchEventType.EVENT_TYPE_COMPLETED)) {
+              yield update(BatchEventType.EVENT_TYPE_COMPLETED, { case: 'completed', value: { status: STATUS_TO_PROTO[view.status], finalProgress, completedAt: tsOrUndefined(view.finishedAtMs) } });
+            }
+          } else if (want(BatchEventType.EVENT_TYPE_FAILED)) {
+            yield update(BatchEventType.EVENT_TYPE_FAILED, {
+              case: 'failed',
+              value: {
+                status: STATUS_TO_PROTO[view.status],
+                errorCode: view.failure?.code ?? view.status,
+                errorMessage: view.failure?.message ?? '',
+                finalProgress,
+                failedAt: tsOrUndefined(view.finishedAtMs),
+              },
+            });
+          }
+          return;
+        }
+        await sleepUnlessAborted(watch.pollIntervalMs, ctx.signal);
+        if (ctx.signal.aborted) return;
+        if (now() - lastSentAt >= watch.keepaliveMs) {
+          // Keepalive (doc): an empty PROGRESS update, so proxies and load balancers keep the stream open.
+          lastSentAt = now();
+          yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: undefined });
+        }
+        const next = await deps.temporal.status(req.batchId);
+        if (!next) throw new ConnectError(`batch ${req.batchId} not found`, Code.NotFound);
+        view = next;
+      }
+    },
+  };
+}
+
+function unwiredBatchService(): ServiceImpl<typeof BatchEligibilityService> {
+  const notWired = (method: string) => new ConnectError(`${method} is not available: the batch service is not wired in this process`, Code.Unimplemented);
+  return {
+    submitBatch() {
+      throw notWired('SubmitBatch');
+    },
+    getBatchStatus() {
+      throw notWired('GetBatchStatus');
+    },
+    listBatches() {
+      throw notWired('ListBatches');
+    },
+    cancelBatch() {
+      throw notWired('CancelBatch');
+    },
+    // eslint-disable-next-line require-yield
+    async *watchBatchStatus() {
+      throw notWired('WatchBatchStatus');
+    },
+  };
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+// Exported for tests and docs.
+export const _internal = { listRefFor, estimateMs };

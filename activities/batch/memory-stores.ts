@@ -1,0 +1,47 @@
+import type { BatchErrorStore, MemberListStore, StoredBatchError } from './ports';
+
+/** In-memory MemberListStore for tests and the single-process dev profile. */
+export function createInMemoryMemberListStore(): MemberListStore & { size(listRef: string): number } {
+  const lists = new Map<string, Map<number, string>>();
+  return {
+    async write(listRef, start, ids) {
+      const l = lists.get(listRef) ?? new Map<number, string>();
+      ids.forEach((id, i) => {
+        if (!l.has(start + i)) l.set(start + i, id);
+      });
+      lists.set(listRef, l);
+    },
+    async read(listRef, start, count) {
+      const l = lists.get(listRef);
+      const out: string[] = [];
+      if (!l) return out;
+      for (let i = start; i < start + count; i++) {
+        const id = l.get(i);
+        if (id === undefined) break;
+        out.push(id);
+      }
+      return out;
+    },
+    async delete(listRef) {
+      lists.delete(listRef);
+    },
+    size(listRef) {
+      return lists.get(listRef)?.size ?? 0;
+    },
+  };
+}
+
+export function createInMemoryBatchErrorStore(): BatchErrorStore {
+  const byBatch = new Map<string, Map<number, StoredBatchError>>();
+  return {
+    async record(batchId, errors) {
+      const m = byBatch.get(batchId) ?? new Map<number, StoredBatchError>();
+      for (const e of errors) m.set(e.memberIndex, e);
+      byBatch.set(batchId, m);
+    },
+    async page(batchId, afterIndex, limit) {
+      const all = [...(byBatch.get(batchId)?.values() ?? [])].sort((a, b) => a.memberIndex - b.memberIndex);
+      return { errors: all.filter((e) => e.memberIndex > afterIndex).slice(0, limit), total: all.length };
+    },
+  };
+}

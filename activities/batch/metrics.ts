@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { DeliveryOutcome, WebhookMetrics } from '../webhooks/activities';
+import type { BatchMetrics } from './ports';
+
+/**
+ * prom-client adapter of the batch metrics (design doc names). Created by the worker's composition root with its
+ * registry. `rte_batch_jobs_active` moves on STARTED / terminal events; it is per worker process and approximate
+ * when an event activity is retried, so dashboards should prefer the visibility count of RteBatchStatus='RUNNING'.
+ */
+export function createPromBatchMetrics(registry: Registry): BatchMetrics & WebhookMetrics {
+  const active = new Gauge({ name: 'rte_batch_jobs_active', help: 'Batches started and not yet finished (per worker, from batch events)', registers: [registry] });
+  const duration = new Histogram({
+    name: 'rte_batch_duration_seconds',
+    help: 'Batch wall time from first dispatch to terminal status',
+    labelNames: ['status'] as const,
+    buckets: [10, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 57_600],
+    registers: [registry],
+  });
+  const scheduled = new Counter({ name: 'batch_jobs_scheduled_total', help: 'Members scheduled, by effective scheduling window', labelNames: ['window'] as const, registers: [registry] });
+  const hour = new Counter({ name: 'batch_execution_hour_of_day_total', help: 'Batches started, by UTC hour of day', labelNames: ['hour'] as const, registers: [registry] });
+  const requests = new Counter({ name: 'rte_batch_stedi_requests_total', help: 'Stedi checks made for batches, by source (batch_api items, realtime calls)', labelNames: ['source'] as const, registers: [registry] });
+  const cache = new Counter({ name: 'rte_batch_cache_lookups_total', help: 'Pre-flight cache lookups of batch members, by result', labelNames: ['result'] as const, registers: [registry] });
+  const webhooks = new Counter({ name: 'rte_batch_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome and event type', labelNames: ['outcome', 'event_type'] as const, registers: [registry] });
+  return {
+    onBatchEvent(eventType, info) {
+      if (eventType === 'STARTED') active.inc();
+      else if (eventType !== 'PROGRESS') {
+        active.dec();
+        if (info.durationSeconds !== undefined) duration.observe({ status: eventType }, info.durationSeconds);
+      }
+    },
+    onScheduled(window, members) {
+      scheduled.inc({ window: window.toLowerCase() }, members);
+    },
+    onExecutionHour(h) {
+      hour.inc({ hour: String(h).padStart(2, '0') });
+    },
+    onCacheLookup(hits, misses) {
+      if (hits > 0) cache.inc({ result: 'hit' }, hits);
+      if (misses > 0) cache.inc({ result: 'miss' }, misses);
+    },
+    onStediRequests(source, count) {
+      requests.inc({ source }, count);
+    },
+    onDelivery(outcome: DeliveryOutcome, eventType: string) {
+      webhooks.inc({ outcome, event_type: eventType });
+    },
+  };
+}

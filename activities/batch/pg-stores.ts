@@ -1,0 +1,98 @@
+import type { Pool } from 'pg';
+import type { BatchErrorStore, MemberListStore, StoredBatchError } from './ports';
+
+/**
+ * PostgreSQL adapters: raw member ids stay in PostgreSQL (CONVENTIONS: never in Redis, logs or Kafka). The DDL is
+ * idempotent; the lead may move it into directory/migrations (see docs/batch.md).
+ */
+export const BATCH_TABLES_DDL = `
+CREATE TABLE IF NOT EXISTS batch_member_lists (
+  list_ref   text        NOT NULL,
+  idx        integer     NOT NULL,
+  member_id  text        NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (list_ref, idx)
+);
+CREATE TABLE IF NOT EXISTS batch_member_errors (
+  batch_id      text        NOT NULL,
+  member_index  integer     NOT NULL,
+  member_id     text        NOT NULL,
+  error_code    text        NOT NULL,
+  error_message text        NOT NULL,
+  occurred_at   timestamptz NOT NULL,
+  PRIMARY KEY (batch_id, member_index)
+);`;
+
+export async function ensureBatchTables(pool: Pool): Promise<void> {
+  // Two processes creating the same table at once can still race on the catalog; retry once.
+  try {
+    await pool.query(BATCH_TABLES_DDL);
+  } catch {
+    await pool.query(BATCH_TABLES_DDL);
+  }
+}
+
+const WRITE_CHUNK = 10_000;
+
+export function createPgMemberListStore(pool: Pool): MemberListStore {
+  return {
+    async write(listRef, start, ids) {
+      for (let off = 0; off < ids.length; off += WRITE_CHUNK) {
+        const part = ids.slice(off, off + WRITE_CHUNK);
+        const idx = part.map((_, i) => start + off + i);
+        await pool.query(
+          `INSERT INTO batch_member_lists (list_ref, idx, member_id)
+           SELECT $1, i, m FROM unnest($2::int[], $3::text[]) AS t(i, m)
+           ON CONFLICT (list_ref, idx) DO NOTHING`,
+          [listRef, idx, part],
+        );
+      }
+    },
+    async read(listRef, start, count) {
+      const r = await pool.query<{ member_id: string }>(
+        'SELECT member_id FROM batch_member_lists WHERE list_ref = $1 AND idx >= $2 AND idx < $3 ORDER BY idx',
+        [listRef, start, start + count],
+      );
+      return r.rows.map((row) => row.member_id);
+    },
+    async delete(listRef) {
+      await pool.query('DELETE FROM batch_member_lists WHERE list_ref = $1', [listRef]);
+    },
+  };
+}
+
+export function createPgBatchErrorStore(pool: Pool): BatchErrorStore {
+  return {
+    async record(batchId, errors) {
+      for (let off = 0; off < errors.length; off += WRITE_CHUNK) {
+        const part = errors.slice(off, off + WRITE_CHUNK);
+        await pool.query(
+          `INSERT INTO batch_member_errors (batch_id, member_index, member_id, error_code, error_message, occurred_at)
+           SELECT $1, i, m, c, msg, to_timestamp(t / 1000.0)
+           FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS x(i, m, c, msg, t)
+           ON CONFLICT (batch_id, member_index) DO UPDATE
+             SET error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, occurred_at = EXCLUDED.occurred_at`,
+          [batchId, part.map((e) => e.memberIndex), part.map((e) => e.memberId), part.map((e) => e.errorCode), part.map((e) => e.errorMessage), part.map((e) => e.occurredAtMs)],
+        );
+      }
+    },
+    async page(batchId, afterIndex, limit) {
+      const [rows, count] = await Promise.all([
+        pool.query<{ member_index: number; member_id: string; error_code: string; error_message: string; occurred_at: Date }>(
+          `SELECT member_index, member_id, error_code, error_message, occurred_at FROM batch_member_errors
+           WHERE batch_id = $1 AND member_index > $2 ORDER BY member_index LIMIT $3`,
+          [batchId, afterIndex, limit],
+        ),
+        pool.query<{ n: string }>('SELECT count(*)::text AS n FROM batch_member_errors WHERE batch_id = $1', [batchId]),
+      ]);
+      const errors: StoredBatchError[] = rows.rows.map((r) => ({
+        memberIndex: r.member_index,
+        memberId: r.member_id,
+        errorCode: r.error_code,
+        errorMessage: r.error_message,
+        occurredAtMs: r.occurred_at.getTime(),
+      }));
+      return { errors, total: Number(count.rows[0]?.n ?? 0) };
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
+import type { BatchErrorRecord } from '../../lib/batch/types';
+import type { EngagementHint } from '../../lib/batch/windows';
+import type { MemberRecordSource } from '../../lib/member-record';
+
+/**
+ * Narrow ports the batch activities and the batch API depend on. Adapters: PostgreSQL (pg-stores.ts) for the
+ * member lists and errors (raw member ids live only in PostgreSQL), in-memory (memory-stores.ts) for tests.
+ */
+
+/** A batch's resolved member ids, addressed by index. `listRef` is opaque (the API derives it from the batch). */
+export interface MemberListStore {
+  /** Writes ids at indexes [start, start + ids.length). Idempotent: an existing index keeps its id. */
+  write(listRef: string, start: number, ids: readonly string[]): Promise<void>;
+  /** Ids at [start, start + count) in index order (fewer at the end of the list). */
+  read(listRef: string, start: number, count: number): Promise<string[]>;
+  delete(listRef: string): Promise<void>;
+}
+
+export interface StoredBatchError extends BatchErrorRecord {
+  memberId: string;
+}
+
+/** Every member failure of a batch, so GetBatchStatus can page errors even when all 100,000 members failed. */
+export interface BatchErrorStore {
+  /** Upsert by (batchId, memberIndex): a retried activity never duplicates an error. */
+  record(batchId: string, errors: readonly StoredBatchError[]): Promise<void>;
+  /** Keyset page: errors with memberIndex > afterIndex (start with -1), in index order. */
+  page(batchId: string, afterIndex: number, limit: number): Promise<{ errors: StoredBatchError[]; total: number }>;
+}
+
+/**
+ * The member directory as the batch sees it. `queryMemberIds` pages a MemberQuery with an opaque cursor
+ * (adapter over `MemberDirectory.queryMembers`); `engagementHints` feeds OPTIMAL_MEMBER_ENGAGEMENT and may be
+ * absent (every member then takes the doc's fallback).
+ */
+export interface BatchMemberDirectory extends MemberRecordSource {
+  queryMemberIds(query: MemberQuery, cursor: string | undefined, limit: number): Promise<{ memberIds: string[]; nextCursor?: string }>;
+  engagementHints?(memberIds: readonly string[], nowMs: number): Promise<Map<string, EngagementHint>>;
+}
+
+/** Real-time slot utilisation for the strategy matrix and the ANY window (adapter over SlotPool.stats()). */
+export interface StediLoadSource {
+  load(): Promise<{ limit: number; inUse: number }>;
+}
+
+/** prom-client adapter in metrics.ts; optional everywhere. */
+export interface BatchMetrics {
+  onBatchEvent(eventType: string, info: { durationSeconds?: number }): void;
+  onScheduled(window: string, members: number): void;
+  onExecutionHour(hourUtc: number): void;
+  onCacheLookup(hits: number, misses: number): void;
+  onStediRequests(source: 'batch_api' | 'realtime', count: number): void;
+}

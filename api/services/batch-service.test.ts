@@ -1,0 +1,246 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
+import { BatchEligibilityService, BatchEventType, BatchStatus, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
+import { createInMemoryBatchErrorStore, createInMemoryMemberListStore } from '../../activities/batch/memory-stores';
+import { createInMemorySubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
+import { DEFAULT_SUBMIT_LIMITS } from '../../lib/batch/submit-validation';
+import { emptyCounters } from '../../lib/batch/types';
+import { mintDevToken } from '../../lib/dev-token';
+import type { BatchStatusView, BatchWorkflowInput } from '../../workflows/batch.defs';
+import { silentLogger } from '../../lib/logger';
+import { createMetrics } from '../../lib/metrics';
+import { createAuthInterceptor, createTokenVerifier } from '../auth';
+import { createObservabilityInterceptor } from '../interceptors';
+import { createBatchService, type BatchListItem, type BatchTemporalPort } from './batch-service';
+
+const secret = 'unit-test-secret';
+const metrics = createMetrics('batch-service-test');
+
+/** A Temporal stand-in: batches live in a map; the test drives their state. */
+function fakeTemporal() {
+  const views = new Map<string, BatchStatusView>();
+  const started: BatchWorkflowInput[] = [];
+  const queries: string[] = [];
+  const port: BatchTemporalPort = {
+    async start(input) {
+      if (views.has(input.batchId)) return;
+      started.push(input);
+      const total = input.selector.kind === 'list' ? input.selector.total : 0;
+      views.set(input.batchId, {
+        batchId: input.batchId,
+        clientService: input.clientService,
+        clientJobId: input.clientJobId,
+        status: 'PENDING',
+        phase: 'WAITING_FOR_WINDOW',
+        paused: false,
+        counters: emptyCounters(total),
+        pending: total,
+        percentDone: 0,
+        submittedAtMs: input.submittedAtMs,
+        options: input.options,
+        recentErrors: [],
+        totalErrors: 0,
+        totalKnown: true,
+      });
+    },
+    async exists(id) {
+      return views.has(id);
+    },
+    async accepted(id) {
+      return views.get(id)!;
+    },
+    async status(id) {
+      return views.get(id);
+    },
+    async cancel(id, reason) {
+      const v = views.get(id)!;
+      const c = { ...v.counters, cancelled: v.counters.total - v.counters.completed - v.counters.failed };
+      const done: BatchStatusView = { ...v, status: 'CANCELLED', counters: c, finishedAtMs: 5_000, failure: { code: 'CANCELLED', message: reason } };
+      views.set(id, done);
+      return done;
+    },
+    async list(query, pageSize, pageToken) {
+      queries.push(query);
+      const items: BatchListItem[] = [...views.values()].map((v) => ({ batchId: v.batchId, clientService: v.clientService, clientJobId: v.clientJobId, status: v.status, priority: v.options.priority, strategy: 'BATCH_API', startedAtMs: v.submittedAtMs }));
+      const from = pageToken ? Number(Buffer.from(pageToken).toString()) : 0;
+      const next = from + pageSize < items.length ? Buffer.from(String(from + pageSize)) : undefined;
+      return { items: items.slice(from, from + pageSize), ...(next ? { nextPageToken: next } : {}) };
+    },
+  };
+  return { port, views, started, queries };
+}
+
+async function setup(opts: { rateLimit?: number } = {}) {
+  const t = fakeTemporal();
+  const lists = createInMemoryMemberListStore();
+  const errors = createInMemoryBatchErrorStore();
+  let now = 1_700_000_000_000;
+  const service = createBatchService({
+    temporal: t.port,
+    lists,
+    errors,
+    rateLimiter: createInMemorySubmitRateLimiter({ limit: opts.rateLimit ?? 10, windowMs: 3_600_000 }),
+    taskQueue: 'rte-main',
+    limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: ['hooks.example.com'], allowHttp: false } },
+    now: () => now,
+    watch: { pollIntervalMs: 5, keepaliveMs: 20 },
+  });
+  const transport = createRouterTransport((router) => router.service(BatchEligibilityService, service), {
+    router: { interceptors: [createObservabilityInterceptor(silentLogger(), metrics), createAuthInterceptor(createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }))] },
+  });
+  const client = createClient(BatchEligibilityService, transport);
+  const as = async (service: string, scopes: string[]) => ({ headers: { authorization: `Bearer ${await mintDevToken({ service, scopes, secret })}` } });
+  const all = ['rte:batch:submit', 'rte:batch:read', 'rte:batch:cancel'];
+  return { t, lists, errors, client, as, all, advance: (ms: number) => (now += ms) };
+}
+
+const submit = (jobId: string, ids: string[] = ['m_1', 'm_2', 'm_3'], extra: Record<string, unknown> = {}) =>
+  create(SubmitBatchRequestSchema, { clientJobId: jobId, memberSelector: { case: 'memberIds', value: { memberIds: ids } }, ...extra } as never);
+
+async function errorOf(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error('expected an error');
+}
+
+describe('BatchEligibilityService', () => {
+  test('SubmitBatch starts one workflow per client job and answers with batch id, total, resolved options', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const r = await s.client.submitBatch(submit('job-1', ['m_1', 'm_2', 'm_2', 'm_3']), opts);
+    expect(r.batchId).toBe('batch/svc-a/job-1');
+    expect(r.totalMembers).toBe(3);
+    expect(r.resolvedOptions?.maxConcurrentRequests).toBe(15);
+    expect(r.resolvedOptions?.timeout?.seconds).toBe(28_800n);
+    expect(s.t.started).toHaveLength(1);
+    const input = s.t.started[0]!;
+    expect(input.selector).toMatchObject({ kind: 'list', total: 3 });
+    // Ids are staged outside Temporal; the workflow input only references them.
+    expect(JSON.stringify(input)).not.toContain('m_1');
+    expect(await s.lists.read((input.selector as { listRef: string }).listRef, 0, 10)).toEqual(['m_1', 'm_2', 'm_3']);
+
+    const again = await s.client.submitBatch(submit('job-1'), opts);
+    expect(again.batchId).toBe(r.batchId);
+    expect(s.t.started).toHaveLength(1);
+  });
+
+  test('validation errors are invalid_argument naming the field', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const e = await errorOf(s.client.submitBatch(submit('job-2', ['m_1'], { options: { maxConcurrentRequests: 40 } }), opts));
+    expect(e.code).toBe(Code.InvalidArgument);
+    expect(e.rawMessage).toMatch(/^options\.max_concurrent_requests: /);
+    const e2 = await errorOf(s.client.submitBatch(submit('job-3', ['m_1'], { options: { callbackUrl: 'https://10.0.0.1/x' } }), opts));
+    expect(e2.rawMessage).toMatch(/^options\.callback_url: /);
+  });
+
+  test('acting for another service needs rte:admin', async () => {
+    const s = await setup();
+    const e = await errorOf(s.client.submitBatch(submit('job-1', ['m_1'], { clientServiceName: 'svc-b' }), await s.as('svc-a', s.all)));
+    expect(e.code).toBe(Code.PermissionDenied);
+    const r = await s.client.submitBatch(submit('job-1', ['m_1'], { clientServiceName: 'svc-b' }), await s.as('ops', ['rte:admin']));
+    expect(r.batchId).toBe('batch/svc-b/job-1');
+  });
+
+  test('the 11th submission in an hour is resource_exhausted with retry info; resubmits do not count', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    for (let i = 0; i < 10; i++) await s.client.submitBatch(submit(`job-${i}`), opts);
+    await s.client.submitBatch(submit('job-0'), opts); // idempotent resubmit: allowed, not counted
+    const e = await errorOf(s.client.submitBatch(submit('job-10'), opts));
+    expect(e.code).toBe(Code.ResourceExhausted);
+    expect(Number(e.metadata.get('retry-after'))).toBeGreaterThan(0);
+    // Another service has its own budget; a new window resets it.
+    await s.client.submitBatch(submit('job-10'), await s.as('svc-b', s.all));
+    s.advance(3_600_000);
+    expect((await s.client.submitBatch(submit('job-10'), opts)).batchId).toBe('batch/svc-a/job-10');
+  });
+
+  test('GetBatchStatus: progress, and errors paged even when every member failed; other services see not_found', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const ids = Array.from({ length: 250 }, (_, i) => `m_${i}`);
+    const { batchId } = await s.client.submitBatch(submit('job-all-fail', ids), opts);
+    const v = s.t.views.get(batchId)!;
+    s.t.views.set(batchId, { ...v, status: 'FAILED', counters: { ...v.counters, failed: 250 }, totalErrors: 250, startedAtMs: 1_000, finishedAtMs: 9_000 });
+    await s.errors.record(batchId, ids.map((memberId, i) => ({ memberIndex: i, memberId, errorCode: 'AAA_75', errorMessage: 'subscriber not found', occurredAtMs: 2_000 })));
+    const pages: string[][] = [];
+    let token = '';
+    for (;;) {
+      const r = await s.client.getBatchStatus({ batchId, errorsPageSize: 100, errorsPageToken: token }, opts);
+      expect(r.status).toBe(BatchStatus.FAILED);
+      expect(r.progress?.failed).toBe(250);
+      expect(r.totalErrors).toBe(250);
+      pages.push(r.errors.map((e) => e.memberId));
+      if (!r.nextErrorsPageToken) break;
+      token = r.nextErrorsPageToken;
+    }
+    expect(pages.map((p) => p.length)).toEqual([100, 100, 50]);
+    expect(new Set(pages.flat()).size).toBe(250);
+    expect((await errorOf(s.client.getBatchStatus({ batchId }, await s.as('svc-b', s.all)))).code).toBe(Code.NotFound);
+    expect((await errorOf(s.client.getBatchStatus({ batchId: 'nope' }, opts))).code).toBe(Code.InvalidArgument);
+    expect((await errorOf(s.client.getBatchStatus({ batchId: 'batch/svc-a/unknown' }, opts))).code).toBe(Code.NotFound);
+  });
+
+  test('ListBatches queries visibility for the caller (admins: anyone), with status/time filters and page tokens', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    for (let i = 0; i < 3; i++) await s.client.submitBatch(submit(`job-${i}`), opts);
+    const p1 = await s.client.listBatches({ statuses: [BatchStatus.RUNNING, BatchStatus.PENDING], submittedAfter: timestampFromMs(0), pageSize: 2 }, opts);
+    expect(p1.batches).toHaveLength(2);
+    expect(p1.nextPageToken).not.toBe('');
+    const p2 = await s.client.listBatches({ pageSize: 2, pageToken: p1.nextPageToken }, opts);
+    expect(p2.batches).toHaveLength(1);
+    expect(s.t.queries[0]).toBe(
+      "WorkflowType = 'batchWorkflow' AND RteClientService = 'svc-a' AND RteBatchStatus IN ('RUNNING', 'PENDING') AND StartTime >= '1970-01-01T00:00:00.000Z'",
+    );
+    await s.client.listBatches({}, await s.as('ops', ['rte:admin']));
+    expect(s.t.queries[2]).toBe("WorkflowType = 'batchWorkflow'");
+    expect((await errorOf(s.client.listBatches({ clientServiceName: 'svc-b' }, opts))).code).toBe(Code.PermissionDenied);
+  });
+
+  test('CancelBatch ends CANCELLED with counts', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-c'), opts);
+    const v = s.t.views.get(batchId)!;
+    s.t.views.set(batchId, { ...v, status: 'RUNNING', counters: { ...v.counters, completed: 1 } });
+    const r = await s.client.cancelBatch({ batchId, reason: 'no longer needed' }, opts);
+    expect(r).toMatchObject({ batchId, status: BatchStatus.CANCELLED, completed: 1, failed: 0, cancelled: 2 });
+  });
+
+  test('WatchBatchStatus streams STARTED, PROGRESS, keepalives and COMPLETED, then closes', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-w', ['a', 'b']), opts);
+    const base = s.t.views.get(batchId)!;
+    const script: Array<Partial<BatchStatusView>> = [
+      { status: 'RUNNING', startedAtMs: 10, counters: { ...base.counters, completed: 0 } },
+      { status: 'RUNNING', counters: { ...base.counters, completed: 1 } },
+      { status: 'RUNNING', counters: { ...base.counters, completed: 1 } },
+      { status: 'RUNNING', counters: { ...base.counters, completed: 1 } },
+      { status: 'COMPLETED', counters: { ...base.counters, completed: 2 }, finishedAtMs: 50 },
+    ];
+    // Each status() call advances the script (and the clock, so keepalives fall due).
+    const realStatus = s.t.port.status.bind(s.t.port);
+    let step = 0;
+    s.t.port.status = async (id) => {
+      const next = script[Math.min(step++, script.length - 1)]!;
+      s.t.views.set(id, { ...s.t.views.get(id)!, ...next });
+      s.advance(15);
+      return realStatus(id);
+    };
+    const seen: Array<{ type: BatchEventType; case: string | undefined; completed?: number }> = [];
+    for await (const u of s.client.watchBatchStatus({ batchId }, opts)) {
+      seen.push({ type: u.eventType, case: u.update.case, ...(u.update.case === 'progress' ? { completed: u.update.value.completed } : {}) });
+    }
+    expect(seen[0]).toEqual({ type: BatchEventType.EVENT_TYPE_STARTED, case: 'started' });
+    expect(seen.filter((x) => x.case === 'progress').map((x) => x.completed)).toEqual([0, 1]);
+    expect(seen.some((x) => x.type === BatchEventType.EVENT_TYPE_PROGRESS && x.case === undefined)).toBe(true);
+    expect(seen[seen.length - 1]).toEqual({ type: BatchEventType.EVENT_TYPE_COMPLETED, case: 'completed' });
+  });
+});

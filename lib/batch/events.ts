@@ -1,0 +1,96 @@
+import { averageDurationMs, pendingOf } from './progress';
+import type { BatchCounters, BatchEventName, BatchStatusName, ExecutionPath, ResolvedBatchOptions } from './types';
+
+/**
+ * One batch lifecycle event, as the workflow records it. The Kafka activity encodes it as protobuf
+ * `rte.v1.BatchJobEvent`; the webhook body is the JSON below. Bundle-safe.
+ */
+export interface BatchEventPayload {
+  /** Deterministic (`evt_<seq>_<batch>`): retries and replays produce the same id; consumers dedupe on it. */
+  eventId: string;
+  eventType: BatchEventName;
+  occurredAtMs: number;
+  batchId: string;
+  clientService: string;
+  clientJobId: string;
+  jobType: string;
+  initiatedByUserId?: string;
+  status: BatchStatusName;
+  counters: BatchCounters;
+  percentDone: number;
+  estimatedCompletionMs?: number;
+  submittedAtMs: number;
+  startedAtMs?: number;
+  finishedAtMs?: number;
+  options: ResolvedBatchOptions;
+  path?: ExecutionPath;
+  failure?: { code: string; message: string };
+}
+
+/** Standard Webhooks ids must not contain '.'; batch ids contain '/', which is fine but we keep ids URL-safe. */
+export function batchEventId(batchId: string, seq: number): string {
+  return `evt_${seq}_${batchId.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 200);
+}
+
+/** Doc's callback event names: PROGRESS is sent as PROGRESS_UPDATE. */
+export function webhookEventName(t: BatchEventName): string {
+  return t === 'PROGRESS' ? 'PROGRESS_UPDATE' : t;
+}
+
+/** Whether a webhook filter (empty = all) lets this event through. */
+export function eventPassesFilter(t: BatchEventName, filter: readonly BatchEventName[]): boolean {
+  return filter.length === 0 || filter.includes(t);
+}
+
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+
+/**
+ * Webhook JSON: Standard Webhooks envelope `{type, timestamp, data}` whose `data` carries the design doc's callback
+ * fields (`batch_id`, `event`, `progress{…}`, `result{…}` with `total_duration_seconds`, `avg_member_duration_ms`).
+ * Thin payload: counters only, never member ids.
+ */
+export function webhookBody(e: BatchEventPayload): string {
+  const c = e.counters;
+  const progress = {
+    total_members: c.total,
+    completed: c.completed,
+    failed: c.failed,
+    pending: pendingOf(c),
+    cancelled: c.cancelled,
+    cache_hits: c.cacheHits,
+    cache_misses: c.cacheMisses,
+    percent_complete: e.percentDone,
+  };
+  const terminal = e.eventType !== 'STARTED' && e.eventType !== 'PROGRESS';
+  const durationMs = e.finishedAtMs !== undefined && e.startedAtMs !== undefined ? e.finishedAtMs - e.startedAtMs : undefined;
+  const data: Record<string, unknown> = {
+    event_id: e.eventId,
+    event: webhookEventName(e.eventType),
+    event_type: e.eventType,
+    occurred_at: iso(e.occurredAtMs),
+    batch_id: e.batchId,
+    client_job_id: e.clientJobId,
+    job_type: e.jobType,
+    status: e.status,
+    progress,
+  };
+  if (e.estimatedCompletionMs !== undefined && !terminal) data['estimated_completion'] = iso(e.estimatedCompletionMs);
+  if (terminal) {
+    data['result'] = {
+      total_members: c.total,
+      successful: c.completed,
+      failed: c.failed,
+      skipped: c.cancelled,
+      cache_hits: c.cacheHits,
+      cache_refreshed: c.cacheMisses,
+      ...(durationMs !== undefined ? { total_duration_seconds: Math.round(durationMs / 1000) } : {}),
+      ...(averageDurationMs(c) !== undefined ? { avg_member_duration_ms: averageDurationMs(c) } : {}),
+      stedi_batch_calls: c.stediBatches,
+      stedi_realtime_calls: c.stediRealtimeCalls,
+    };
+  }
+  if (e.failure) data['error'] = { code: e.failure.code, message: e.failure.message };
+  return JSON.stringify({ type: `batch.${e.eventType.toLowerCase()}`, timestamp: iso(e.occurredAtMs), data });
+}

@@ -1,0 +1,220 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PollBackoff } from '../lib/batch/polling';
+import type {
+  BatchCounters,
+  BatchErrorRecord,
+  BatchEventName,
+  BatchStatusName,
+  DeliveryMode,
+  ExecutionPath,
+  ResolvedBatchOptions,
+} from '../lib/batch/types';
+
+/**
+ * Contract of the batch workflow for the API, the CLI and other Temporal services (import this module, not the
+ * workflow body).
+ *
+ * Workflow type `batchWorkflow`; id `batch/<client_service>/<client_job_id>` (batchWorkflowId), which is also the
+ * public batch id. Start it with WorkflowIdConflictPolicy.USE_EXISTING + WorkflowIdReusePolicy.REJECT_DUPLICATE so
+ * one client job is one batch, ever. Search attributes: RteBatchStatus (PENDING/RUNNING/COMPLETED/FAILED/
+ * CANCELLED/PARTIALLY_COMPLETED), RteClientService, RteClientJobId, RtePriority, RteStrategy (BATCH_API/REALTIME
+ * once decided, else the requested strategy), RteJobType = RTE_BATCH.
+ */
+export const BATCH_WORKFLOW_TYPE = 'batchWorkflow';
+export const WEBHOOK_DELIVERY_WORKFLOW_TYPE = 'webhookDeliveryWorkflow';
+export const BATCH_JOB_TYPE = 'RTE_BATCH';
+export const DEFAULT_BATCH_OPERATION = 'coverage';
+
+export function batchWorkflowId(clientService: string, clientJobId: string): string {
+  return `batch/${clientService}/${clientJobId}`;
+}
+
+/** Inverse of batchWorkflowId; undefined for anything that is not a batch id. */
+export function parseBatchId(batchId: string): { clientService: string; clientJobId: string } | undefined {
+  const m = /^batch\/([^/]+)\/([^/]+)$/.exec(batchId);
+  return m ? { clientService: m[1]!, clientJobId: m[2]! } : undefined;
+}
+
+/**
+ * Members: a staged id list (the API writes submitted ids to PostgreSQL and passes a reference, so ids never sit
+ * whole in a payload) or a MemberQuery (protobuf JSON) the workflow resolves page by page into a staged list.
+ */
+export type BatchSelector =
+  | { kind: 'list'; listRef: string; total: number }
+  | { kind: 'query'; query: unknown };
+
+/** Knobs with production defaults; tests compress time with them. */
+export interface BatchTuning {
+  pollBackoff: PollBackoff;
+  /** Members per real-time page (ids of one page sit in history at a time). */
+  realtimePageSize: number;
+  /** Members per Stedi batch (≤ 10,000). */
+  batchChunkSize: number;
+  /** Members per directory page when resolving a query. */
+  resolvePageSize: number;
+  /** Most Stedi batches waiting for results at once. */
+  maxOutstandingChunks: number;
+  progressStepPercent: number;
+  /** Delays before each webhook attempt (Standard Webhooks schedule by default). */
+  webhookScheduleMs?: number[];
+  /** Continue-as-new once history has this many events (or when the server suggests it). */
+  continueAsNewAfterEvents: number;
+  /** Stedi's batch retry window for payer outages (8–24 h). */
+  stediMaxRetryHours: number;
+}
+
+export const DEFAULT_BATCH_TUNING: BatchTuning = {
+  pollBackoff: { initialMs: 2 * 60_000, maxMs: 8 * 3_600_000, multiplier: 2 },
+  realtimePageSize: 500,
+  batchChunkSize: 10_000,
+  resolvePageSize: 5_000,
+  maxOutstandingChunks: 10,
+  progressStepPercent: 10,
+  continueAsNewAfterEvents: 8_000,
+  stediMaxRetryHours: 8,
+};
+
+export interface BatchWorkflowInput {
+  batchId: string;
+  clientService: string;
+  clientJobId: string;
+  submittedAtMs: number;
+  selector: BatchSelector;
+  options: ResolvedBatchOptions;
+  /** RTE operation cached, default "coverage". */
+  operation?: string;
+  initiatedByUserId?: string;
+  tuning?: Partial<BatchTuning>;
+  /** State carried across continue-as-new; absent on the first run. */
+  carry?: BatchCarryState;
+}
+
+export type BatchPhase = 'RESOLVING' | 'WAITING_FOR_WINDOW' | 'RUNNING' | 'FINISHING' | 'DONE';
+
+export interface BatchChunkState {
+  chunkNo: number;
+  /** Global index of the chunk's first member and the chunk length. */
+  start: number;
+  size: number;
+  /** Offsets (within the chunk) submitted to Stedi, base64 bitmap. */
+  submitted: string;
+  submittedCount: number;
+  stediBatchId: string;
+  /** Offsets whose result was recorded, base64 bitmap. */
+  seen: string;
+  seenCount: number;
+  pollAttempt: number;
+  nextPollAtMs: number;
+}
+
+export interface BatchFailureInfo {
+  code: string;
+  message: string;
+}
+
+export interface BatchCarryState {
+  phase: BatchPhase;
+  status: BatchStatusName;
+  counters: BatchCounters;
+  listRef?: string;
+  resolveCursor?: string;
+  path?: ExecutionPath;
+  strategyRule?: string;
+  /** Fixed base time for window computations, so every page computes the same schedule. */
+  scheduleBaseMs?: number;
+  startedAtMs?: number;
+  deadlineMs?: number;
+  scheduledStartMs?: number;
+  /** Next member index to plan (real-time page start or Stedi chunk start). */
+  nextIndex: number;
+  nextPlanAtMs?: number;
+  chunks: BatchChunkState[];
+  chunkSeq: number;
+  lastMilestone: number;
+  eventSeq: number;
+  paused: boolean;
+  cancel?: { reason: string; atMs: number };
+  recentErrors: BatchErrorRecord[];
+  totalErrors: number;
+  load?: number;
+  runs: number;
+}
+
+/** What queries, the cancel update and the workflow result report. */
+export interface BatchStatusView {
+  batchId: string;
+  clientService: string;
+  clientJobId: string;
+  status: BatchStatusName;
+  phase: BatchPhase;
+  paused: boolean;
+  path?: ExecutionPath;
+  strategyRule?: string;
+  counters: BatchCounters;
+  /** Members not yet final (total − completed − failed − cancelled). */
+  pending: number;
+  percentDone: number;
+  submittedAtMs: number;
+  scheduledStartMs?: number;
+  startedAtMs?: number;
+  finishedAtMs?: number;
+  estimatedCompletionMs?: number;
+  avgDurationMs?: number;
+  options: ResolvedBatchOptions;
+  /** Newest errors (at most 20); the full list is in the batch error store. */
+  recentErrors: BatchErrorRecord[];
+  totalErrors: number;
+  failure?: BatchFailureInfo;
+  /** True once the member count is final (a query selector has been resolved). */
+  totalKnown: boolean;
+  listRef?: string;
+}
+
+export type BatchWorkflowResult = BatchStatusView;
+
+export interface CancelBatchArgs {
+  reason?: string;
+}
+
+/** Current status, progress and newest errors. */
+export const batchStatusQuery = defineQuery<BatchStatusView>('batchStatus');
+/** Stops dispatching new members; running work continues. */
+export const pauseBatchSignal = defineSignal<[]>('pauseBatch');
+export const resumeBatchSignal = defineSignal<[]>('resumeBatch');
+/** Fire-and-forget cancel (same semantics as the update). */
+export const cancelBatchSignal = defineSignal<[CancelBatchArgs]>('cancelBatch');
+/**
+ * Cancel and wait for the batch to settle: dispatching stops, in-flight real-time checks are cancelled (a check
+ * whose answer already arrived is counted completed), outstanding Stedi batches are abandoned (their remaining
+ * members count as cancelled). Returns the final view (status CANCELLED), or the terminal view of a batch that had
+ * already finished. Rejected for unknown batches by Temporal itself.
+ */
+export const cancelBatchUpdate = defineUpdate<BatchStatusView, [CancelBatchArgs]>('cancelBatch');
+/** Waits until the member count is known (query selectors are resolved first) and returns the view. */
+export const batchAcceptedUpdate = defineUpdate<BatchStatusView, []>('batchAccepted');
+
+// ---- webhook delivery ---------------------------------------------------------------------------------------
+
+export interface WebhookDeliveryInput {
+  url: string;
+  /** Event id = Standard Webhooks `webhook-id`, identical on every attempt. */
+  webhookId: string;
+  body: string;
+  eventType: BatchEventName;
+  batchId: string;
+  clientService: string;
+  mode: DeliveryMode;
+  /** Delays before each attempt; default STANDARD_WEBHOOK_SCHEDULE_MS (jittered ±20 %). */
+  scheduleMs?: number[];
+}
+
+export interface WebhookDeliveryResult {
+  delivered: boolean;
+  attempts: number;
+  lastStatus?: number;
+  outcome: 'delivered' | 'gone' | 'refused' | 'exhausted';
+}
+
+export function webhookDeliveryWorkflowId(batchId: string, eventId: string): string {
+  return `${batchId}/webhook/${eventId}`;
+}

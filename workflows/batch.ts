@@ -1,0 +1,626 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  ContinueAsNew,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  sleep,
+  startChild,
+  allHandlersFinished,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { BatchActivities, RefreshItem } from '../activities/batch/activities';
+import type { EligibilityActivities } from '../activities/eligibility/activities';
+import { Bitmap } from '../lib/batch/bitmap';
+import { batchEventId, eventPassesFilter, webhookBody, type BatchEventPayload } from '../lib/batch/events';
+import { nextPollDelayMs } from '../lib/batch/polling';
+import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progressMilestone, terminalStatus, type EndReason } from '../lib/batch/progress';
+import { decideStrategy } from '../lib/batch/strategy';
+import { emptyCounters, type BatchErrorRecord, type BatchEventName, type BatchStatusName } from '../lib/batch/types';
+import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
+import { webhookDeliveryWorkflow } from './batch-webhook-delivery';
+import {
+  BATCH_JOB_TYPE,
+  batchAcceptedUpdate,
+  batchStatusQuery,
+  cancelBatchSignal,
+  cancelBatchUpdate,
+  DEFAULT_BATCH_OPERATION,
+  DEFAULT_BATCH_TUNING,
+  pauseBatchSignal,
+  resumeBatchSignal,
+  webhookDeliveryWorkflowId,
+  type BatchCarryState,
+  type BatchFailureInfo,
+  type BatchStatusView,
+  type BatchWorkflowInput,
+  type BatchWorkflowResult,
+} from './batch.defs';
+import { RteBatchStatus, RteStrategy } from './search-attributes';
+
+const RECENT_ERRORS = 20;
+const MAX_MEMBERS = 100_000;
+
+const batchActs = proxyActivities<BatchActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+});
+// Kafka can be down for a while: retry for ~15 min, then carry on (the batch must not stall on notifications).
+const eventActs = proxyActivities<BatchActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
+function initialState(input: BatchWorkflowInput): BatchCarryState {
+  const list = input.selector.kind === 'list' ? input.selector : undefined;
+  return {
+    phase: list ? 'WAITING_FOR_WINDOW' : 'RESOLVING',
+    status: 'PENDING',
+    counters: emptyCounters(list?.total ?? 0),
+    ...(list ? { listRef: list.listRef } : { listRef: `${input.batchId}#query` }),
+    nextIndex: 0,
+    chunks: [],
+    chunkSeq: 0,
+    lastMilestone: 0,
+    eventSeq: 0,
+    paused: false,
+    recentErrors: [],
+    totalErrors: 0,
+    runs: 0,
+  };
+}
+
+/**
+ * One batch of eligibility checks (design doc Component 3). Deterministic orchestration only: member ids stay in
+ * PostgreSQL (activities read them by index), a real-time page's ids are the only ones in history at a time, and
+ * the workflow continues as new with compact state (counters, cursors, chunk bitmaps) before history grows large.
+ *
+ * Exactly-once accounting: a member is counted when its activity result is recorded in this workflow's history —
+ * replays and worker crashes re-derive the same counts; Stedi batch results are counted as deltas against a
+ * per-chunk bitmap of members already seen.
+ */
+export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWorkflowResult> {
+  const tuning = { ...DEFAULT_BATCH_TUNING, ...input.tuning };
+  const opts = input.options;
+  const operation = input.operation ?? DEFAULT_BATCH_OPERATION;
+  const s: BatchCarryState = input.carry ?? initialState(input);
+  s.runs += 1;
+  const c = s.counters;
+  let finalView: BatchStatusView | undefined;
+  let failure: BatchFailureInfo | undefined;
+  let timedOut = false;
+  let wake = 0;
+  let errorBuffer: BatchErrorRecord[] = [];
+  let eventChain: Promise<void> = Promise.resolve();
+
+  const eligibility = proxyActivities<EligibilityActivities>({
+    // Waits for a fair share of the global slots, then one Stedi call (≤ 90 s); heartbeats every 5 s.
+    startToCloseTimeout: '15 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: {
+      maximumAttempts: opts.retry.maxAttempts,
+      initialInterval: opts.retry.initialIntervalMs,
+      maximumInterval: opts.retry.maxIntervalMs,
+      backoffCoefficient: opts.retry.backoffMultiplier,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+    },
+  });
+
+  const totalKnown = () => s.phase !== 'RESOLVING';
+  const stopRequested = () => s.cancel !== undefined || timedOut;
+
+  function view(): BatchStatusView {
+    const now = Date.now();
+    const eta = s.startedAtMs !== undefined && !finalView ? estimateCompletionMs(c, s.startedAtMs, now) : undefined;
+    const avg = averageDurationMs(c);
+    const f = failure;
+    return {
+      batchId: input.batchId,
+      clientService: input.clientService,
+      clientJobId: input.clientJobId,
+      status: s.status,
+      phase: s.phase,
+      paused: s.paused,
+      ...(s.path ? { path: s.path } : {}),
+      ...(s.strategyRule ? { strategyRule: s.strategyRule } : {}),
+      counters: { ...c },
+      pending: pendingOf(c),
+      percentDone: percentDone(c),
+      submittedAtMs: input.submittedAtMs,
+      ...(s.scheduledStartMs !== undefined ? { scheduledStartMs: s.scheduledStartMs } : {}),
+      ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
+      ...(finalView?.finishedAtMs !== undefined ? { finishedAtMs: finalView.finishedAtMs } : {}),
+      ...(eta !== undefined ? { estimatedCompletionMs: eta } : {}),
+      ...(avg !== undefined ? { avgDurationMs: avg } : {}),
+      options: opts,
+      recentErrors: [...s.recentErrors],
+      totalErrors: s.totalErrors,
+      ...(f ? { failure: f } : {}),
+      totalKnown: totalKnown(),
+      ...(s.listRef ? { listRef: s.listRef } : {}),
+    };
+  }
+
+  function requestCancel(reason: string | undefined): void {
+    if (s.cancel || finalView) return;
+    s.cancel = { reason: reason && reason.length > 0 ? reason.slice(0, 500) : 'cancelled by client', atMs: Date.now() };
+    wake++;
+  }
+
+  setHandler(batchStatusQuery, () => finalView ?? view());
+  setHandler(pauseBatchSignal, () => {
+    s.paused = true;
+    wake++;
+  });
+  setHandler(resumeBatchSignal, () => {
+    s.paused = false;
+    wake++;
+  });
+  setHandler(cancelBatchSignal, (a) => requestCancel(a?.reason));
+  setHandler(cancelBatchUpdate, async (a) => {
+    requestCancel(a?.reason);
+    await condition(() => finalView !== undefined);
+    return finalView!;
+  });
+  setHandler(batchAcceptedUpdate, async () => {
+    await condition(() => totalKnown() || finalView !== undefined);
+    return finalView ?? view();
+  });
+
+  function setStatus(status: BatchStatusName): void {
+    if (s.status === status) return;
+    s.status = status;
+    upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
+  }
+
+  function recordError(e: BatchErrorRecord): void {
+    s.totalErrors += 1;
+    s.recentErrors.push(e);
+    if (s.recentErrors.length > RECENT_ERRORS) s.recentErrors.splice(0, s.recentErrors.length - RECENT_ERRORS);
+    errorBuffer.push(e);
+  }
+
+  async function flushErrors(): Promise<void> {
+    if (errorBuffer.length === 0 || !s.listRef) return;
+    const errors = errorBuffer;
+    errorBuffer = [];
+    await batchActs.recordMemberErrors({ batchId: input.batchId, listRef: s.listRef, errors });
+  }
+
+  function emit(eventType: BatchEventName): void {
+    s.eventSeq += 1;
+    const now = Date.now();
+    const eta = s.startedAtMs !== undefined ? estimateCompletionMs(c, s.startedAtMs, now) : undefined;
+    const event: BatchEventPayload = {
+      eventId: batchEventId(input.batchId, s.eventSeq),
+      eventType,
+      occurredAtMs: now,
+      batchId: input.batchId,
+      clientService: input.clientService,
+      clientJobId: input.clientJobId,
+      jobType: BATCH_JOB_TYPE,
+      ...(input.initiatedByUserId ? { initiatedByUserId: input.initiatedByUserId } : {}),
+      status: s.status,
+      counters: { ...c },
+      percentDone: percentDone(c),
+      ...(eta !== undefined ? { estimatedCompletionMs: eta } : {}),
+      submittedAtMs: input.submittedAtMs,
+      ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
+      ...(finalView?.finishedAtMs !== undefined ? { finishedAtMs: finalView.finishedAtMs } : eventType !== 'STARTED' && eventType !== 'PROGRESS' ? { finishedAtMs: now } : {}),
+      options: opts,
+      ...(s.path ? { path: s.path } : {}),
+      ...(failure ? { failure } : {}),
+    };
+    const n = opts.notifications;
+    // Ordered per batch: each event waits for the previous one.
+    eventChain = eventChain.then(async () => {
+      try {
+        await eventActs.publishBatchEvent({ topic: n.kafkaTopic, event });
+      } catch (err) {
+        log.warn('batch event could not be published to Kafka', { eventId: event.eventId, error: String(err) });
+      }
+      if (n.callbackUrl && eventPassesFilter(eventType, n.eventTypes)) {
+        try {
+          await startChild(webhookDeliveryWorkflow, {
+            workflowId: webhookDeliveryWorkflowId(input.batchId, event.eventId),
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            args: [
+              {
+                url: n.callbackUrl,
+                webhookId: event.eventId,
+                body: webhookBody(event),
+                eventType,
+                batchId: input.batchId,
+                clientService: input.clientService,
+                mode: n.deliveryMode,
+                ...(tuning.webhookScheduleMs ? { scheduleMs: tuning.webhookScheduleMs } : {}),
+              },
+            ],
+          });
+        } catch (err) {
+          // Already started by an earlier run (same deterministic id): nothing to do.
+          log.info('webhook delivery not started', { eventId: event.eventId, error: String(err) });
+        }
+      }
+    });
+  }
+
+  function maybeProgress(): void {
+    const m = progressMilestone(s.lastMilestone, percentDone(c), tuning.progressStepPercent);
+    if (m !== null) {
+      s.lastMilestone = m;
+      emit('PROGRESS');
+    }
+  }
+
+  function armDeadline(): void {
+    if (s.deadlineMs === undefined) return;
+    const left = s.deadlineMs - Date.now();
+    if (left <= 0) {
+      timedOut = true;
+      return;
+    }
+    // Not awaited on purpose: it only flips a flag. Cancelled with the workflow, hence the catch.
+    sleep(left).then(
+      () => {
+        timedOut = true;
+        wake++;
+      },
+      () => undefined,
+    );
+  }
+
+  function markRunning(): void {
+    if (s.startedAtMs !== undefined) return;
+    s.startedAtMs = Date.now();
+    s.deadlineMs = s.startedAtMs + opts.timeoutMs;
+    s.phase = 'RUNNING';
+    setStatus('RUNNING');
+    armDeadline();
+    emit('STARTED');
+  }
+
+  async function waitFor(ms: number): Promise<void> {
+    if (ms <= 0) return;
+    const w = wake;
+    await condition(() => wake !== w || stopRequested(), ms);
+  }
+
+  async function waitWhilePaused(): Promise<void> {
+    if (s.paused) await condition(() => !s.paused || stopRequested());
+  }
+
+  function shouldContinueAsNew(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= tuning.continueAsNewAfterEvents;
+  }
+
+  async function continueIfLong(): Promise<void> {
+    if (!shouldContinueAsNew() || stopRequested()) return;
+    await eventChain;
+    await flushErrors();
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof batchWorkflow>({ ...input, carry: s });
+  }
+
+  function plannedCounts(plan: { hits: number; hitErrors: number; notCached: number; refreshCount: number }): void {
+    c.completed += plan.hits;
+    c.failed += plan.hitErrors + plan.notCached;
+    c.cacheHits += plan.hits + plan.hitErrors;
+    c.cacheMisses += plan.refreshCount + plan.notCached;
+    // Errors of cache answers were stored by the activity; count them here.
+    s.totalErrors += plan.hitErrors + plan.notCached;
+  }
+
+  // ---- phases -----------------------------------------------------------------------------------------------
+
+  async function resolveQuery(): Promise<void> {
+    if (input.selector.kind !== 'query') return;
+    while (!stopRequested()) {
+      const r = await batchActs.resolveQueryPage({
+        batchId: input.batchId,
+        listRef: s.listRef!,
+        query: input.selector.query,
+        ...(s.resolveCursor ? { cursor: s.resolveCursor } : {}),
+        start: c.total,
+        pageSize: tuning.resolvePageSize,
+        maxMembers: MAX_MEMBERS,
+      });
+      if (r.exceeded) {
+        throw ApplicationFailure.create({ type: 'MemberLimitExceeded', message: `member_query matches more than ${MAX_MEMBERS} members`, nonRetryable: true });
+      }
+      c.total += r.count;
+      if (!r.nextCursor) break;
+      s.resolveCursor = r.nextCursor;
+    }
+    s.resolveCursor = undefined;
+    s.phase = 'WAITING_FOR_WINDOW';
+  }
+
+  async function decide(): Promise<void> {
+    if (s.path) return;
+    const load = await batchActs.getStediLoad();
+    s.load = load.load;
+    const d = decideStrategy({ requested: opts.strategy, size: c.total, priority: opts.priority, freeSlots: load.freeSlots, hour: new Date(Date.now()).getUTCHours() });
+    s.path = d.path;
+    s.strategyRule = d.rule;
+    s.scheduleBaseMs = Date.now();
+    upsertSearchAttributes([{ key: RteStrategy, value: d.path }]);
+  }
+
+  async function runOne(item: RefreshItem): Promise<void> {
+    const t0 = Date.now();
+    try {
+      const r = await eligibility.refreshEligibility({
+        memberId: item.memberId,
+        operation,
+        requester: { kind: 'batch', clientService: input.clientService, priority: opts.priority },
+        source: 'batch',
+      });
+      c.stediRealtimeCalls += 1;
+      c.durationMsSum += Date.now() - t0;
+      c.durationCount += 1;
+      if (r.outcome === 'success') c.completed += 1;
+      else {
+        c.failed += 1;
+        recordError({ memberIndex: item.i, errorCode: 'PAYER_ERROR', errorMessage: 'the payer answered with an error (cached for 5 minutes)', occurredAtMs: Date.now() });
+      }
+    } catch (err) {
+      if (isCancellation(err)) {
+        c.cancelled += 1;
+        return;
+      }
+      c.stediRealtimeCalls += 1;
+      c.failed += 1;
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      const code = cause instanceof ApplicationFailure && cause.type ? cause.type : 'CHECK_FAILED';
+      recordError({ memberIndex: item.i, errorCode: code, errorMessage: cause instanceof Error ? cause.message.slice(0, 500) : String(cause), occurredAtMs: Date.now() });
+    } finally {
+      maybeProgress();
+    }
+  }
+
+  async function dispatchPage(items: RefreshItem[]): Promise<void> {
+    const scope = new CancellationScope();
+    let inFlight = 0;
+    let pageDone = false;
+    const running: Promise<void>[] = [];
+    // Cancel and timeout reach running checks through the scope (activities see it via heartbeats).
+    const watcher = condition(() => stopRequested() || pageDone).then(() => {
+      if (stopRequested()) scope.cancel();
+    });
+    for (const item of items) {
+      // Pause holds new dispatches; checks already running finish.
+      for (;;) {
+        await waitWhilePaused();
+        if (stopRequested()) break;
+        if (item.atMs > Date.now()) {
+          await waitFor(item.atMs - Date.now());
+          continue;
+        }
+        await condition(() => inFlight < opts.maxConcurrentRequests || stopRequested() || s.paused);
+        if (!s.paused) break;
+      }
+      if (stopRequested()) break;
+      inFlight += 1;
+      running.push(
+        scope.run(() => runOne(item)).finally(() => {
+          inFlight -= 1;
+        }),
+      );
+    }
+    await Promise.all(running);
+    pageDone = true;
+    await watcher;
+  }
+
+  async function runRealtime(): Promise<EndReason> {
+    const total = c.total;
+    while (s.nextIndex < total) {
+      await waitWhilePaused();
+      if (stopRequested()) break;
+      const now = Date.now();
+      if (s.nextPlanAtMs !== undefined && now < s.nextPlanAtMs) {
+        await waitFor(s.nextPlanAtMs - now);
+        continue;
+      }
+      const count = Math.min(tuning.realtimePageSize, total - s.nextIndex);
+      const plan = await batchActs.planMembers({
+        batchId: input.batchId,
+        listRef: s.listRef!,
+        start: s.nextIndex,
+        count,
+        total,
+        cacheMode: opts.cacheMode,
+        operation,
+        window: opts.schedulingWindow,
+        scheduleBaseMs: s.scheduleBaseMs!,
+        nowMs: Date.now(),
+        load: s.load ?? 0,
+        mode: 'realtime',
+      });
+      if (plan.kind === 'wait') {
+        s.nextPlanAtMs = plan.notBeforeMs;
+        s.scheduledStartMs ??= plan.notBeforeMs;
+        continue;
+      }
+      s.nextPlanAtMs = undefined;
+      markRunning();
+      plannedCounts(plan);
+      maybeProgress();
+      await dispatchPage(plan.refresh ?? []);
+      if (stopRequested()) break;
+      s.nextIndex += count;
+      await flushErrors();
+      await continueIfLong();
+    }
+    return endReason();
+  }
+
+  async function runBatchApi(): Promise<EndReason> {
+    const total = c.total;
+    for (;;) {
+      if (stopRequested()) break;
+      // Submit every chunk that is due.
+      while (!stopRequested() && !s.paused && s.nextIndex < total && s.chunks.length < tuning.maxOutstandingChunks) {
+        if (s.nextPlanAtMs !== undefined && Date.now() < s.nextPlanAtMs) break;
+        const size = Math.min(tuning.batchChunkSize, total - s.nextIndex);
+        const plan = await batchActs.planMembers({
+          batchId: input.batchId,
+          listRef: s.listRef!,
+          start: s.nextIndex,
+          count: size,
+          total,
+          cacheMode: opts.cacheMode,
+          operation,
+          window: opts.schedulingWindow,
+          scheduleBaseMs: s.scheduleBaseMs!,
+          nowMs: Date.now(),
+          load: s.load ?? 0,
+          mode: 'batch',
+        });
+        if (plan.kind === 'wait') {
+          s.nextPlanAtMs = plan.notBeforeMs;
+          s.scheduledStartMs ??= plan.notBeforeMs;
+          break;
+        }
+        s.nextPlanAtMs = undefined;
+        markRunning();
+        plannedCounts(plan);
+        if (plan.refreshCount > 0) {
+          const chunkNo = s.chunkSeq++;
+          const sub = await batchActs.submitStediChunk({
+            batchId: input.batchId,
+            chunkNo,
+            listRef: s.listRef!,
+            start: s.nextIndex,
+            size,
+            refreshBitmap: plan.refreshBitmap!,
+            operation,
+            maxRetryHours: tuning.stediMaxRetryHours,
+            firstAttemptAtMs: Date.now(),
+          });
+          c.failed += sub.rejected;
+          s.totalErrors += sub.rejected;
+          if (sub.submittedCount > 0) {
+            c.stediBatches += 1;
+            c.stediBatchItems += sub.submittedCount;
+            s.chunks.push({
+              chunkNo,
+              start: s.nextIndex,
+              size,
+              submitted: sub.submitted,
+              submittedCount: sub.submittedCount,
+              stediBatchId: sub.stediBatchId,
+              seen: Bitmap.empty(size).encode(),
+              seenCount: 0,
+              pollAttempt: 0,
+              nextPollAtMs: Date.now() + nextPollDelayMs(0, Date.now(), s.deadlineMs!, tuning.pollBackoff),
+            });
+          }
+        }
+        s.nextIndex += size;
+        maybeProgress();
+      }
+      if (s.chunks.length === 0 && s.nextIndex >= total) break;
+
+      // Sleep until the next poll or the next chunk's window (signals and the deadline wake us early).
+      const wakeTimes = s.chunks.map((ch) => ch.nextPollAtMs);
+      if (!s.paused && s.nextIndex < total && s.nextPlanAtMs !== undefined) wakeTimes.push(s.nextPlanAtMs);
+      if (wakeTimes.length > 0) await waitFor(Math.min(...wakeTimes) - Date.now());
+      else await condition(() => stopRequested() || !s.paused);
+      if (stopRequested()) break;
+
+      for (const ch of [...s.chunks]) {
+        if (ch.nextPollAtMs > Date.now()) continue;
+        const r = await batchActs.pollStediChunk({
+          batchId: input.batchId,
+          stediBatchId: ch.stediBatchId,
+          listRef: s.listRef!,
+          start: ch.start,
+          size: ch.size,
+          submitted: ch.submitted,
+          seen: ch.seen,
+          operation,
+        });
+        c.completed += r.newCompleted;
+        c.failed += r.newFailed + r.missing;
+        s.totalErrors += r.newFailed + r.missing;
+        ch.seen = r.seen;
+        ch.seenCount = r.seenCount;
+        ch.pollAttempt += 1;
+        ch.nextPollAtMs = Date.now() + nextPollDelayMs(ch.pollAttempt, Date.now(), s.deadlineMs!, tuning.pollBackoff);
+        if (r.done) s.chunks.splice(s.chunks.indexOf(ch), 1);
+        maybeProgress();
+      }
+      await continueIfLong();
+    }
+    return endReason();
+  }
+
+  function endReason(): EndReason {
+    if (s.cancel) return 'cancelled';
+    if (timedOut) return 'timeout';
+    return 'finished';
+  }
+
+  async function finish(reason: EndReason): Promise<BatchWorkflowResult> {
+    s.phase = 'FINISHING';
+    // Whatever was not processed will not be: abandoned Stedi chunks' unseen members and undispatched members.
+    c.cancelled += pendingOf(c);
+    s.chunks = [];
+    if (reason === 'cancelled') failure ??= { code: 'CANCELLED', message: s.cancel?.reason ?? 'cancelled' };
+    if (reason === 'timeout') failure ??= { code: 'TIMEOUT', message: `batch did not finish within its timeout of ${Math.round(opts.timeoutMs / 1000)} s` };
+    const status = terminalStatus(c, reason);
+    setStatus(status);
+    const finishedAtMs = Date.now();
+    s.phase = 'DONE';
+    finalView = { ...view(), finishedAtMs };
+    delete finalView.estimatedCompletionMs;
+    emit(status === 'COMPLETED' ? 'COMPLETED' : status === 'PARTIALLY_COMPLETED' ? 'PARTIALLY_COMPLETED' : status === 'CANCELLED' ? 'CANCELLED' : 'FAILED');
+    await eventChain;
+    await flushErrors();
+    if (s.listRef) {
+      try {
+        await batchActs.releaseMemberList({ listRef: s.listRef });
+      } catch (err) {
+        log.warn('member list not released', { error: String(err) });
+      }
+    }
+    await condition(allHandlersFinished);
+    return finalView;
+  }
+
+  if (s.deadlineMs !== undefined) armDeadline();
+  if (s.status === 'PENDING' && input.carry === undefined) upsertSearchAttributes([{ key: RteBatchStatus, value: 'PENDING' }]);
+
+  let reason: EndReason;
+  try {
+    if (s.phase === 'RESOLVING') await resolveQuery();
+    await decide();
+    reason = stopRequested() ? endReason() : s.path === 'REALTIME' ? await runRealtime() : await runBatchApi();
+  } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
+    if (isCancellation(err)) {
+      // Temporal-level cancellation (e.g. `temporal workflow cancel`): same semantics as CancelBatch.
+      s.cancel ??= { reason: 'workflow cancelled', atMs: Date.now() };
+      reason = 'cancelled';
+    } else {
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      failure = {
+        code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'BATCH_ERROR',
+        message: cause instanceof Error ? cause.message.slice(0, 500) : String(cause),
+      };
+      reason = 'error';
+    }
+  }
+  return CancellationScope.nonCancellable(() => finish(reason));
+}
