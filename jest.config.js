@@ -15,8 +15,8 @@ module.exports = {
       transform,
       testMatch: ['<rootDir>/**/*.int.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.stack/'],
-      testTimeout: 120000,
       setupFiles: ['<rootDir>/test/helpers/setup-integration.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/helpers/jest-timeout.ts'],
     },
   ],
 };

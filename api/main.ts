@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     verifyToken: createTokenVerifier(config.auth),
-    routes: createRoutes({ config, logger, metrics, temporal, redis }),
+    routes: createRoutes({ config, logger, metrics, temporal, redis, pg }),
     checks: {
       temporal: async () => {
         await connection.workflowService.getSystemInfo({});

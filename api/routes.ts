@@ -1,6 +1,7 @@
 import type { ConnectRouter } from '@connectrpc/connect';
 import type { Client } from '@temporalio/client';
 import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
@@ -10,7 +11,10 @@ import type { AppConfig } from '../lib/config';
 import type { Metrics } from '../lib/metrics';
 import { createTemporalRefresher } from './eligibility-refresher';
 import { createEligibilityService } from './services/eligibility-service';
-import { createBatchService } from './services/batch-service';
+import { createBatchService, createTemporalBatchPort } from './services/batch-service';
+import { createPgBatchErrorStore, createPgMemberListStore } from '../activities/batch/pg-stores';
+import { createRedisSubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
+import { DEFAULT_SUBMIT_LIMITS } from '../lib/batch/submit-validation';
 import { createWarmingService } from './services/warming-service';
 
 export interface RouteDeps {
@@ -19,6 +23,7 @@ export interface RouteDeps {
   metrics: Metrics;
   temporal: Client;
   redis: Redis;
+  pg: Pool;
 }
 
 /** One implementation per proto service. The API reads the cache; it never writes it or calls Stedi. */
@@ -40,9 +45,21 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     logger: deps.logger,
     refreshWaitMs: config.api.refreshWaitMs,
   });
+  const batch = createBatchService({
+    temporal: createTemporalBatchPort(deps.temporal),
+    lists: createPgMemberListStore(deps.pg),
+    errors: createPgBatchErrorStore(deps.pg),
+    rateLimiter: createRedisSubmitRateLimiter(
+      deps.redis,
+      { limit: config.batch.submitRateLimit, windowMs: config.batch.submitRateWindowMs },
+      config.redisKeyPrefix,
+    ),
+    taskQueue: config.temporal.taskQueue,
+    limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: config.webhooks.allowedHosts, allowHttp: config.webhooks.allowHttp } },
+  });
   return (router) => {
     router.service(EligibilityService, eligibility);
-    router.service(BatchEligibilityService, createBatchService());
+    router.service(BatchEligibilityService, batch);
     router.service(CacheWarmingService, createWarmingService());
   };
 }

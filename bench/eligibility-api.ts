@@ -9,7 +9,6 @@
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CacheControl } from '../gen/rte/v1/common_pb';
-import { createFixtureMemberSource, syntheticMembers } from '../lib/member-fixtures';
 import { startTestPlatform } from '../test/helpers/platform';
 import { isConnectivityCode, verdictFor } from '../stedi-sim/answers';
 
@@ -29,8 +28,8 @@ function pct(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const members = syntheticMembers(MEMBERS);
-  const p = await startTestPlatform({ members: createFixtureMemberSource(members), sim: { timeScale: TIME_SCALE } });
+  const p = await startTestPlatform({ population: MEMBERS, sim: { timeScale: TIME_SCALE } });
+  const members = p.members;
   try {
     const headers = { authorization: `Bearer ${await p.token(['rte:eligibility:read'])}` };
     const client = p.eligibilityClient('grpc');

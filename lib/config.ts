@@ -53,6 +53,16 @@ const envSchema = z.object({
   WORKER_METRICS_PORT: port.default(9464),
   SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
 
+  BATCH_SUBMIT_RATE_LIMIT: positiveInt.default(10),
+  BATCH_SUBMIT_RATE_WINDOW_SECONDS: positiveInt.default(3600),
+  /** Hosts (exact, or ".suffix") webhook callbacks may target. Local default: loopback only. */
+  WEBHOOK_ALLOWED_HOSTS: csv.optional(),
+  /** Per client service signing secrets: "svc=whsec_...;other=whsec_..." (Standard Webhooks). */
+  WEBHOOK_SECRETS: z.string().default(''),
+  MEMBER_CRON_EMIT_RATE: positiveInt.default(1000),
+  MEMBER_CRON_DEDUPE_TTL_SECONDS: positiveInt.default(8 * 24 * 3600),
+  MEMBER_CRON_SNAPSHOT_FLAGS: csv.default([]),
+
   AUTH_MODE: z.enum(['dev-hs256', 'jwks']).default('dev-hs256'),
   AUTH_DEV_SECRET: z.string().min(8).default(DEV_AUTH_SECRET),
   AUTH_JWKS_URL: z.string().url().optional(),
@@ -76,6 +86,9 @@ export interface AppConfig {
   api: { host: string; port: number; refreshWaitMs: number };
   workerMetrics: { host: string; port: number };
   shutdownGraceMs: number;
+  batch: { submitRateLimit: number; submitRateWindowMs: number };
+  webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
+  memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
   auth:
     | { mode: 'dev-hs256'; devSecret: string }
     | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
@@ -111,6 +124,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   } else {
     auth = { mode: 'dev-hs256', devSecret: e.AUTH_DEV_SECRET };
   }
+  const secrets: Record<string, string[]> = {};
+  for (const pair of e.WEBHOOK_SECRETS.split(';').map((x) => x.trim()).filter(Boolean)) {
+    const [svc, secret] = pair.split('=', 2).map((x) => x.trim());
+    if (!svc || !secret || !secret.startsWith('whsec_')) {
+      problems.push('WEBHOOK_SECRETS: expected "service=whsec_...;service2=whsec_..."');
+      break;
+    }
+    (secrets[svc] ??= []).push(secret);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     profile: e.RTE_PROFILE,
@@ -142,6 +164,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     api: { host: e.API_HOST, port: e.API_PORT, refreshWaitMs: e.API_REFRESH_WAIT_MS },
     workerMetrics: { host: e.WORKER_METRICS_HOST, port: e.WORKER_METRICS_PORT },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    batch: { submitRateLimit: e.BATCH_SUBMIT_RATE_LIMIT, submitRateWindowMs: e.BATCH_SUBMIT_RATE_WINDOW_SECONDS * 1000 },
+    webhooks: {
+      allowedHosts: e.WEBHOOK_ALLOWED_HOSTS ?? (e.RTE_PROFILE === 'local' ? ['localhost', '127.0.0.1'] : []),
+      allowHttp: e.RTE_PROFILE === 'local',
+      secrets,
+    },
+    memberCron: {
+      emitRatePerSecond: e.MEMBER_CRON_EMIT_RATE,
+      dedupeTtlSeconds: e.MEMBER_CRON_DEDUPE_TTL_SECONDS,
+      snapshotFlagKeys: e.MEMBER_CRON_SNAPSHOT_FLAGS,
+    },
     auth,
   };
 }

@@ -1,19 +1,45 @@
+import { create } from '@bufbuild/protobuf';
 import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { MemberQuerySchema } from '../gen/rte/v1/member_query_pb';
+import { createBatchActivities } from '../activities/batch/activities';
+import { createPromBatchMetrics } from '../activities/batch/metrics';
+import type { BatchMemberDirectory } from '../activities/batch/ports';
+import { createPgBatchErrorStore, createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createRedisEligibilityCache } from '../activities/cache';
 import { createEligibilityActivities } from '../activities/eligibility/activities';
+import { RedisTokenBucket, type EventPublisher } from '../activities/kafka';
+import { createMemberCronActivities, createMemberCronMetrics, PgMemberCronSources, RedisEmissionLedger } from '../activities/member-cron';
 import { createRedisSlotPool, type SlotPool } from '../activities/slot-pool';
 import { createHttpStediGateway } from '../activities/stedi/gateway';
+import { createStaticWebhookSecretStore, createWebhookActivities } from '../activities/webhooks/activities';
+import { PgFeatureFlagProvider } from '../directory/feature-flags';
+import type { MemberDirectory } from '../directory/member-directory';
 import type { AppConfig } from '../lib/config';
-import type { MemberRecordSource } from '../lib/member-record';
+import { hashMemberId } from '../lib/member-hash';
 import type { Metrics } from '../lib/metrics';
+import { RuleBasedActivityPredictor } from '../lib/prediction';
 
 export interface WorkerDeps {
   config: AppConfig;
   logger: Logger;
   metrics: Metrics;
   redis: Redis;
-  members: MemberRecordSource;
+  pg: Pool;
+  directory: MemberDirectory;
+  publisher: EventPublisher;
+}
+
+/** The batch workflow's view of the directory: bounded pages of ids for a query. */
+export function batchDirectoryOver(directory: MemberDirectory): BatchMemberDirectory {
+  return {
+    getMemberRecords: (ids) => directory.getMemberRecords(ids),
+    async queryMemberIds(query, cursor, limit) {
+      const page = await directory.queryMembers(create(MemberQuerySchema, { ...query, cursor: cursor ?? '', limit }));
+      return { memberIds: page.members.map((m) => m.memberId), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+    },
+  };
 }
 
 /** Builds every activity the worker registers from already-open connections. */
@@ -40,12 +66,14 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     logger,
   });
   const stedi = createHttpStediGateway({ baseUrl: config.stedi.baseUrl, apiKey: config.stedi.apiKey, timeoutMs: config.stedi.timeoutMs });
+  const provider = { npi: config.stedi.providerNpi, organizationName: config.stedi.providerOrganizationName };
+
   const eligibility = createEligibilityActivities({
-    members: deps.members,
+    members: deps.directory,
     stedi,
     slots: slotPool,
     cache,
-    provider: { npi: config.stedi.providerNpi, organizationName: config.stedi.providerOrganizationName },
+    provider,
     memberHashSecret: config.cache.keySecret,
     logger,
     metrics: {
@@ -55,5 +83,53 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
       },
     },
   });
-  return { activities: { ...eligibility }, slotPool };
+
+  const batchMetrics = createPromBatchMetrics(metrics.registry);
+  const batch = createBatchActivities({
+    lists: createPgMemberListStore(deps.pg),
+    errors: createPgBatchErrorStore(deps.pg),
+    directory: batchDirectoryOver(deps.directory),
+    cache,
+    stedi,
+    load: {
+      load: async () => {
+        const s = await slotPool.stats();
+        return { limit: s.limit, inUse: s.interactiveInUse + s.batchInUse };
+      },
+    },
+    events: deps.publisher,
+    provider,
+    logger,
+    metrics: batchMetrics,
+  });
+  const webhooks = createWebhookActivities({
+    secrets: createStaticWebhookSecretStore(config.webhooks.secrets),
+    policy: { allowedHosts: config.webhooks.allowedHosts, allowHttp: config.webhooks.allowHttp },
+    logger,
+    metrics: batchMetrics,
+  });
+
+  const cronSources = new PgMemberCronSources(deps.pg);
+  const memberCron = createMemberCronActivities({
+    directory: deps.directory,
+    members: cronSources,
+    activity: cronSources,
+    flags: new PgFeatureFlagProvider(deps.pg),
+    predictor: new RuleBasedActivityPredictor(),
+    publisher: deps.publisher,
+    rateLimiter: new RedisTokenBucket(deps.redis, {
+      ratePerSecond: config.memberCron.emitRatePerSecond,
+      key: `${config.redisKeyPrefix}{member-cron-emit}:bucket`,
+    }),
+    ledger: new RedisEmissionLedger(deps.redis, {
+      keyPrefix: `${config.redisKeyPrefix}member-cron:emitted:`,
+      doneTtlSeconds: config.memberCron.dedupeTtlSeconds,
+    }),
+    hashMemberId: (id) => hashMemberId(config.cache.keySecret, id),
+    logger,
+    metrics: createMemberCronMetrics(metrics.registry),
+    snapshotFlagKeys: config.memberCron.snapshotFlagKeys,
+  });
+
+  return { activities: { ...eligibility, ...batch, ...webhooks, ...memberCron }, slotPool };
 }

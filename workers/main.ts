@@ -10,6 +10,7 @@ import { ensureTopics } from '../lib/kafka-topics';
 import { onShutdownSignal } from '../lib/shutdown';
 import { createWorkerActivities } from './compose';
 import { createPgMemberDirectory } from '../directory/pg-member-directory';
+import { createKafkaEventPublisher } from '../activities/kafka';
 
 /**
  * Worker composition root: config, connections, metrics, one worker on the main task queue, and a
@@ -39,8 +40,9 @@ async function main(): Promise<void> {
   if (created.length > 0) logger.info({ topics: created }, 'created kafka topics');
 
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const members = createPgMemberDirectory(pg);
-  const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, members });
+  const directory = createPgMemberDirectory(pg);
+  const publisher = createKafkaEventPublisher(kafka);
+  const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, pg, directory, publisher });
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -77,7 +79,8 @@ async function main(): Promise<void> {
     worker.shutdown(); // stops polling; run() resolves after in-flight tasks finish or the grace time passes
     await runPromise;
     await slotPool.close();
-    await Promise.allSettled([connection.close(), admin.disconnect(), pg.end(), redis.quit()]);
+    await Promise.allSettled([publisher.close(), connection.close(), admin.disconnect()]);
+    await Promise.allSettled([pg.end(), redis.quit()]);
     health.close();
   });
 

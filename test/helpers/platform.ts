@@ -11,7 +11,13 @@ import { createApiServer, type ApiServer } from '../../api/server';
 import { loadConfig, type AppConfig } from '../../lib/config';
 import { mintDevToken } from '../../lib/dev-token';
 import { silentLogger } from '../../lib/logger';
-import type { MemberRecordSource } from '../../lib/member-record';
+import type { MemberRecord } from '../../lib/member-record';
+import { Kafka, logLevel } from 'kafkajs';
+import { createKafkaEventPublisher } from '../../activities/kafka';
+import { ensureTopics } from '../../lib/kafka-topics';
+import { createPgMemberDirectory } from '../../directory/pg-member-directory';
+import { createTestDirectory, type TestDirectory } from '../../directory/test-support';
+import { ensureBatchTables } from '../../activities/batch/pg-stores';
 import { createMetrics } from '../../lib/metrics';
 import { createStediSim, type StediSim, type StediSimOptions } from '../../stedi-sim/server';
 import { createWorkerActivities } from '../../workers/compose';
@@ -25,6 +31,10 @@ import { workflowBundle } from './temporal';
  */
 export interface TestPlatform {
   config: AppConfig;
+  /** The platform's member directory: a private PostgreSQL schema with a seeded population. */
+  directory: TestDirectory;
+  /** Every member of the seeded population, as the Stedi request builder sees them. */
+  members: MemberRecord[];
   sim: StediSim;
   apiUrl: string;
   redis: Redis;
@@ -42,7 +52,12 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-export async function startTestPlatform(opts: { members: MemberRecordSource; sim?: StediSimOptions; env?: Record<string, string> }): Promise<TestPlatform> {
+export async function startTestPlatform(opts: { population?: number; seed?: number; sim?: StediSimOptions; env?: Record<string, string> } = {}): Promise<TestPlatform> {
+  const dir = await createTestDirectory({ seed: opts.seed ?? 7, population: opts.population ?? 400 });
+  await ensureBatchTables(dir.pool);
+  const directory = createPgMemberDirectory(dir.pool);
+  const ids = (await dir.pool.query<{ member_id: string }>('select member_id from members order by member_id')).rows.map((r) => r.member_id);
+  const members = [...(await directory.getMemberRecords(ids)).values()];
   const sim = createStediSim({ timeScale: 0.01, ...opts.sim });
   const { url: simUrl } = await sim.start(0, '127.0.0.1');
   const config = loadConfig({
@@ -58,12 +73,26 @@ export async function startTestPlatform(opts: { members: MemberRecordSource; sim
   const redis = new Redis(config.redisUrl);
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const kafka = new Kafka({ clientId: 'rte-test', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, { partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor });
+  await admin.disconnect();
+  const publisher = createKafkaEventPublisher(kafka);
 
   const workers: TestWorker[] = [];
   const addWorker = async (): Promise<TestWorker> => {
     const workerRedis = new Redis(config.redisUrl);
     const native = await NativeConnection.connect({ address: config.temporal.address });
-    const { activities, slotPool } = createWorkerActivities({ config, logger, metrics: createMetrics('test-worker'), redis: workerRedis, members: opts.members });
+    const { activities, slotPool } = createWorkerActivities({
+      config,
+      logger,
+      metrics: createMetrics('test-worker'),
+      redis: workerRedis,
+      pg: dir.pool,
+      directory,
+      publisher,
+    });
     const worker = await Worker.create({
       connection: native,
       namespace: config.temporal.namespace,
@@ -94,7 +123,7 @@ export async function startTestPlatform(opts: { members: MemberRecordSource; sim
     logger,
     metrics,
     verifyToken: createTokenVerifier(config.auth),
-    routes: createRoutes({ config, logger, metrics, temporal, redis }),
+    routes: createRoutes({ config, logger, metrics, temporal, redis, pg: dir.pool }),
     checks: { redis: async () => void (await redis.ping()) },
   });
   const port = await api.server.listen(0, '127.0.0.1');
@@ -106,6 +135,8 @@ export async function startTestPlatform(opts: { members: MemberRecordSource; sim
   };
   return {
     config,
+    directory: dir,
+    members,
     sim,
     apiUrl,
     redis,
@@ -120,7 +151,9 @@ export async function startTestPlatform(opts: { members: MemberRecordSource; sim
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
       await connection.close();
+      await publisher.close();
       await sim.stop();
+      await dir.drop();
     },
   };
 }

@@ -2,22 +2,20 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
 import { CoverageSummary_Status } from '../../gen/rte/v1/eligibility_pb';
 import { createRedisEligibilityCache } from '../../activities/cache';
-import { createFixtureMemberSource, syntheticMembers } from '../../lib/member-fixtures';
 import type { MemberRecord } from '../../lib/member-record';
 import { verdictFor } from '../../stedi-sim/answers';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 
 const REALTIME = 'POST /2024-04-01/change/medicalnetwork/eligibility/v3';
-const members = syntheticMembers(400);
+let members: MemberRecord[] = [];
 const byVerdict = (kind: 'active' | 'inactive' | 'aaa', code?: string) =>
   members.filter((m) => {
     const v = verdictFor(`${m.payerId}|${m.payerMemberId}`);
     return v.kind === kind && (code === undefined || v.aaaCode === code);
   });
-const active = byVerdict('active');
 let next = 0;
 /** A member no other test has touched (fresh cache). */
-const freshActive = (): MemberRecord => active[next++]!;
+const freshActive = (): MemberRecord => byVerdict('active')[next++]!;
 
 describe('CheckEligibility through the real API, worker, Temporal, Redis and the Stedi simulator (integration)', () => {
   let p: TestPlatform;
@@ -25,7 +23,8 @@ describe('CheckEligibility through the real API, worker, Temporal, Redis and the
   const realtimeCalls = () => Object.values(p.sim.stats().calls[REALTIME] ?? {}).reduce((a, b) => a + b, 0);
 
   beforeAll(async () => {
-    p = await startTestPlatform({ members: createFixtureMemberSource(members) });
+    p = await startTestPlatform();
+    members = p.members;
     headers = { authorization: `Bearer ${await p.token(['rte:eligibility:read'])}` };
   });
   afterAll(async () => {
