@@ -1,0 +1,161 @@
+import { clone } from '@bufbuild/protobuf';
+import type { Pool } from 'pg';
+import { MemberQuerySchema, type MemberQuery } from '../gen/rte/v1/member_query_pb';
+import type { MemberRecord } from '../lib/member-record';
+import { PgFeatureFlagProvider, resolveFlagSponsors, type FeatureFlagProvider } from './feature-flags';
+import type { MemberDirectory, MemberPage, MemberSummary } from './member-directory';
+import { compileMemberQuery, type CompileContext } from './query/compile';
+
+export interface PgMemberDirectoryOptions {
+  /** Evaluation time for relative filters; default wall clock. Local synthetic data may pin it to the population's reference time. */
+  now?: () => Date;
+  flags?: FeatureFlagProvider;
+  /** How long sponsor ids and contract predicates are cached. */
+  catalogTtlMs?: number;
+  /** Per-statement timeout for member queries. */
+  statementTimeoutMs?: number;
+}
+
+interface SummaryRow {
+  member_id: string;
+  sponsor_id: string;
+  time_zone: string;
+  state: string;
+  account_status: string;
+  last_active_at: Date | null;
+  app_usage_probability: number;
+  created_at: Date;
+  sort_key: unknown;
+}
+
+export class PgMemberDirectory implements MemberDirectory {
+  private readonly now: () => Date;
+  private readonly flags: FeatureFlagProvider;
+  private catalog: { at: number; sponsors: string[]; predicates: Map<string, string> } | null = null;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly opts: PgMemberDirectoryOptions = {},
+  ) {
+    this.now = opts.now ?? (() => new Date());
+    this.flags = opts.flags ?? new PgFeatureFlagProvider(pool);
+  }
+
+  private async loadCatalog(): Promise<{ sponsors: string[]; predicates: Map<string, string> }> {
+    const ttl = this.opts.catalogTtlMs ?? 60_000;
+    if (this.catalog && Date.now() - this.catalog.at < ttl) return this.catalog;
+    const [sponsors, predicates] = await Promise.all([
+      this.pool.query<{ sponsor_id: string }>('SELECT sponsor_id FROM sponsors ORDER BY sponsor_id'),
+      this.pool.query<{ predicate_id: string; expression: string }>('SELECT predicate_id, expression FROM benefit_predicates'),
+    ]);
+    this.catalog = {
+      at: Date.now(),
+      sponsors: sponsors.rows.map((r) => r.sponsor_id),
+      predicates: new Map(predicates.rows.map((r) => [r.predicate_id, r.expression])),
+    };
+    return this.catalog;
+  }
+
+  private async context(query: MemberQuery): Promise<CompileContext> {
+    const ctx: CompileContext = { now: this.now() };
+    const needsFlags = Object.keys(query.requiredFeatureFlags).length > 0;
+    const needsPredicates = query.predicateFilter?.benefitContractId !== undefined || query.predicateFilter?.healthcareServiceId !== undefined;
+    if (needsFlags || needsPredicates) {
+      const catalog = await this.loadCatalog();
+      if (needsFlags) ctx.flagSponsors = await resolveFlagSponsors(this.flags, query.requiredFeatureFlags, catalog.sponsors);
+      if (needsPredicates) ctx.contractPredicates = catalog.predicates;
+    }
+    return ctx;
+  }
+
+  private async run<T extends object>(sql: string, params: unknown[]): Promise<T[]> {
+    if (!this.opts.statementTimeoutMs) return (await this.pool.query<T>(sql, params)).rows;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL statement_timeout = ${Math.floor(this.opts.statementTimeoutMs)}`);
+      const r = await client.query<T>(sql, params);
+      await client.query('COMMIT');
+      return r.rows;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async queryMembers(query: MemberQuery): Promise<MemberPage> {
+    const compiled = compileMemberQuery(query, await this.context(query));
+    const rows = await this.run<SummaryRow>(compiled.sql, compiled.params);
+    const page = rows.slice(0, compiled.limit);
+    const last = page[page.length - 1];
+    return {
+      members: page.map(toSummary),
+      nextCursor: rows.length > compiled.limit && last ? compiled.cursorAfter(last) : null,
+    };
+  }
+
+  async countMembers(query: MemberQuery): Promise<number> {
+    const q = clone(MemberQuerySchema, query);
+    q.cursor = '';
+    const compiled = compileMemberQuery(q, await this.context(q));
+    const rows = await this.run<{ count: number }>(compiled.countSql, compiled.countParams);
+    return rows[0]?.count ?? 0;
+  }
+
+  async getMemberRecords(memberIds: readonly string[]): Promise<Map<string, MemberRecord>> {
+    const out = new Map<string, MemberRecord>();
+    if (memberIds.length === 0) return out;
+    const r = await this.pool.query<{
+      member_id: string;
+      first_name: string;
+      last_name: string;
+      dob: string;
+      gender: string;
+      payer_member_id: string;
+      payer_id: string;
+      payer_name: string;
+      time_zone: string;
+      sponsor_id: string;
+    }>(
+      `SELECT m.member_id, m.first_name, m.last_name, to_char(m.date_of_birth, 'YYYY-MM-DD') AS dob, m.gender,
+              m.payer_member_id, p.payer_id, p.payer_name, m.time_zone, m.sponsor_id
+         FROM members m JOIN insurance_plans p ON p.plan_id = m.primary_plan_id
+        WHERE m.member_id = ANY($1::text[])`,
+      [[...new Set(memberIds)]],
+    );
+    for (const row of r.rows) {
+      out.set(row.member_id, {
+        memberId: row.member_id,
+        firstName: row.first_name,
+        lastName: row.last_name,
+        dateOfBirth: row.dob,
+        gender: row.gender,
+        payerMemberId: row.payer_member_id,
+        payerId: row.payer_id,
+        payerName: row.payer_name,
+        timeZone: row.time_zone,
+        sponsorId: row.sponsor_id,
+      });
+    }
+    return out;
+  }
+}
+
+function toSummary(r: SummaryRow): MemberSummary {
+  return {
+    memberId: r.member_id,
+    sponsorId: r.sponsor_id,
+    timeZone: r.time_zone,
+    state: r.state,
+    accountStatus: r.account_status,
+    lastActiveAt: r.last_active_at,
+    appUsageProbability: r.app_usage_probability,
+    createdAt: r.created_at,
+  };
+}
+
+export function createPgMemberDirectory(pool: Pool, opts: PgMemberDirectoryOptions = {}): PgMemberDirectory {
+  return new PgMemberDirectory(pool, opts);
+}
