@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
-import { Pool } from 'pg';
+import { createDirectoryPool } from '../directory/pool';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
-  const pg = new Pool({ connectionString: config.databaseUrl, max: 4 });
+  const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 4 });
   const kafka = new Kafka({ clientId: `${config.kafka.clientId}-api`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
   const admin = kafka.admin();
   await admin.connect();

@@ -26,6 +26,8 @@ const envSchema = z.object({
   /** Prefix of every Redis key the platform writes (tests use a random one). */
   REDIS_KEY_PREFIX: z.string().regex(/^[a-z0-9:_-]*$/).default('rte:'),
   DATABASE_URL: z.string().min(1).default('postgres://rte:rte@127.0.0.1:5432/rte'),
+  /** Schema of the platform's tables (search_path); default: the server's default (public). */
+  DATABASE_SCHEMA: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/).optional(),
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
   KAFKA_CLIENT_ID: z.string().default('rte-platform'),
   KAFKA_TOPIC_PARTITIONS: positiveInt.default(6),
@@ -79,6 +81,7 @@ export interface AppConfig {
   redisUrl: string;
   redisKeyPrefix: string;
   databaseUrl: string;
+  databaseSchema: string | undefined;
   kafka: { brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
   stedi: { baseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
   slots: { total: number; reservedInteractive: number; leaseMs: number };
@@ -141,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     databaseUrl: e.DATABASE_URL,
+    databaseSchema: e.DATABASE_SCHEMA,
     kafka: {
       brokers: e.KAFKA_BROKERS,
       clientId: e.KAFKA_CLIENT_ID,

@@ -1,7 +1,7 @@
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
-import { Pool } from 'pg';
+import { createDirectoryPool } from '../directory/pool';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   });
 
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
-  const pg = new Pool({ connectionString: config.databaseUrl, max: 10 });
+  const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 10 });
   const kafka = new Kafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
   const admin = kafka.admin();
   await admin.connect();

@@ -2,36 +2,9 @@ import type { Pool } from 'pg';
 import type { BatchErrorStore, MemberListStore, StoredBatchError } from './ports';
 
 /**
- * PostgreSQL adapters: raw member ids stay in PostgreSQL (CONVENTIONS: never in Redis, logs or Kafka). The DDL is
- * idempotent; the lead may move it into directory/migrations (see docs/batch.md).
+ * PostgreSQL adapters: raw member ids stay in PostgreSQL (CONVENTIONS: never in Redis, logs or Kafka).
+ * Tables come from directory/migrations/002_batch_tables.sql.
  */
-export const BATCH_TABLES_DDL = `
-CREATE TABLE IF NOT EXISTS batch_member_lists (
-  list_ref   text        NOT NULL,
-  idx        integer     NOT NULL,
-  member_id  text        NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (list_ref, idx)
-);
-CREATE TABLE IF NOT EXISTS batch_member_errors (
-  batch_id      text        NOT NULL,
-  member_index  integer     NOT NULL,
-  member_id     text        NOT NULL,
-  error_code    text        NOT NULL,
-  error_message text        NOT NULL,
-  occurred_at   timestamptz NOT NULL,
-  PRIMARY KEY (batch_id, member_index)
-);`;
-
-export async function ensureBatchTables(pool: Pool): Promise<void> {
-  // Two processes creating the same table at once can still race on the catalog; retry once.
-  try {
-    await pool.query(BATCH_TABLES_DDL);
-  } catch {
-    await pool.query(BATCH_TABLES_DDL);
-  }
-}
-
 const WRITE_CHUNK = 10_000;
 
 export function createPgMemberListStore(pool: Pool): MemberListStore {

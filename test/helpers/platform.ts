@@ -17,7 +17,6 @@ import { createKafkaEventPublisher } from '../../activities/kafka';
 import { ensureTopics } from '../../lib/kafka-topics';
 import { createPgMemberDirectory } from '../../directory/pg-member-directory';
 import { createTestDirectory, type TestDirectory } from '../../directory/test-support';
-import { ensureBatchTables } from '../../activities/batch/pg-stores';
 import { createMetrics } from '../../lib/metrics';
 import { createStediSim, type StediSim, type StediSimOptions } from '../../stedi-sim/server';
 import { createWorkerActivities } from '../../workers/compose';
@@ -43,6 +42,8 @@ export interface TestPlatform {
   eligibilityClient(protocol?: 'connect' | 'grpc'): RpcClient<typeof EligibilityService>;
   /** Starts one more worker process-equivalent (own connections and slot pool) on the same task queue. */
   addWorker(): Promise<TestWorker>;
+  /** Workers started so far (the first one starts with the platform unless `workers: 0`). */
+  workers: TestWorker[];
   close(): Promise<void>;
 }
 
@@ -52,9 +53,10 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-export async function startTestPlatform(opts: { population?: number; seed?: number; sim?: StediSimOptions; env?: Record<string, string> } = {}): Promise<TestPlatform> {
+export async function startTestPlatform(
+  opts: { population?: number; seed?: number; sim?: StediSimOptions; env?: Record<string, string>; workers?: number } = {},
+): Promise<TestPlatform> {
   const dir = await createTestDirectory({ seed: opts.seed ?? 7, population: opts.population ?? 400 });
-  await ensureBatchTables(dir.pool);
   const directory = createPgMemberDirectory(dir.pool);
   const ids = (await dir.pool.query<{ member_id: string }>('select member_id from members order by member_id')).rows.map((r) => r.member_id);
   const members = [...(await directory.getMemberRecords(ids)).values()];
@@ -116,7 +118,7 @@ export async function startTestPlatform(opts: { population?: number; seed?: numb
     workers.push(tw);
     return tw;
   };
-  await addWorker();
+  for (let i = 0; i < (opts.workers ?? 1); i++) await addWorker();
 
   const metrics = createMetrics('test-api');
   const api: ApiServer = createApiServer({
@@ -144,6 +146,7 @@ export async function startTestPlatform(opts: { population?: number; seed?: numb
     token: (scopes, service = 'test-client') => mintDevToken({ service, scopes, secret: config.auth.mode === 'dev-hs256' ? config.auth.devSecret : '' }),
     eligibilityClient: (protocol = 'connect') => createClient(EligibilityService, transports[protocol]),
     addWorker,
+    workers,
     close: async () => {
       await api.server.close(1_000);
       await Promise.all(workers.map((w) => w.stop()));
