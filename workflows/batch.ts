@@ -87,6 +87,16 @@ function initialState(input: BatchWorkflowInput): BatchCarryState {
  * replays and worker crashes re-derive the same counts; Stedi batch results are counted as deltas against a
  * per-chunk bitmap of members already seen.
  */
+
+/**
+ * Load the ANY window sees. A HIGH-priority batch starts now whatever the load: the global slot pool's WDRR
+ * already shares capacity fairly between batches and protects interactive traffic, and deferring urgent
+ * work to the 2 AM window because another batch is busy would defeat the priority.
+ */
+function windowLoad(priority: string, load: number | undefined): number {
+  return priority === 'HIGH' ? 0 : (load ?? 0);
+}
+
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWorkflowResult> {
   const tuning = { ...DEFAULT_BATCH_TUNING, ...input.tuning };
   const opts = input.options;
@@ -444,7 +454,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         window: opts.schedulingWindow,
         scheduleBaseMs: s.scheduleBaseMs!,
         nowMs: Date.now(),
-        load: s.load ?? 0,
+        load: windowLoad(opts.priority, s.load),
         mode: 'realtime',
       });
       if (plan.kind === 'wait') {
@@ -484,7 +494,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
           window: opts.schedulingWindow,
           scheduleBaseMs: s.scheduleBaseMs!,
           nowMs: Date.now(),
-          load: s.load ?? 0,
+          load: windowLoad(opts.priority, s.load),
           mode: 'batch',
         });
         if (plan.kind === 'wait') {

@@ -203,12 +203,20 @@ export function createBatchActivities(deps: BatchActivityDeps) {
     /** Pages a MemberQuery into the batch's member list (ids stay in PostgreSQL; only counts return). */
     async resolveQueryPage(input: ResolveQueryPageInput): Promise<ResolveQueryPageResult> {
       const query = fromJson(MemberQuerySchema, input.query as JsonValue);
-      const room = input.maxMembers - input.start;
+      // A query's `limit` caps the batch (the doc's examples, e.g. `limit: 5000`); pages are bounded separately.
+      const capped = query.limit > 0 && query.limit < input.maxMembers;
+      const room = (capped ? query.limit : input.maxMembers) - input.start;
+      if (room <= 0) return { count: 0, exceeded: false };
       const limit = Math.max(1, Math.min(input.pageSize, room + 1));
       const page = await deps.directory.queryMemberIds(query, input.cursor, limit);
-      if (page.memberIds.length > room) return { count: 0, exceeded: true };
-      await deps.lists.write(input.listRef, input.start, page.memberIds);
-      return { count: page.memberIds.length, exceeded: false, ...(page.nextCursor && page.memberIds.length > 0 ? { nextCursor: page.nextCursor } : {}) };
+      let ids = page.memberIds;
+      if (ids.length > room) {
+        if (!capped) return { count: 0, exceeded: true };
+        ids = ids.slice(0, room);
+      }
+      await deps.lists.write(input.listRef, input.start, ids);
+      const more = page.nextCursor && ids.length > 0 && ids.length < room;
+      return { count: ids.length, exceeded: false, ...(more ? { nextCursor: page.nextCursor } : {}) };
     },
 
     /** Real-time slot utilisation, for the strategy matrix and the ANY window. */
