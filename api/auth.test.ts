@@ -5,16 +5,29 @@ import { CacheWarmingService } from '../gen/rte/v1/warming_pb';
 import { mintDevToken } from '../lib/dev-token';
 import { SubmitBatchRequestSchema } from '../gen/rte/v1/batch_pb';
 import { actingService, createAuthInterceptor, createTokenVerifier, REQUIRED_SCOPES, Scope } from './auth';
-import { createBatchService } from './services/batch-service';
+import { createBatchService, type BatchServiceDeps } from './services/batch-service';
+import { createInMemoryBatchErrorStore, createInMemoryMemberListStore } from '../activities/batch/memory-stores';
+import { createInMemorySubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
 import { createWarmingService } from './services/warming-service';
 
 const secret = 'unit-test-secret';
+// The handlers behind auth are irrelevant here: a refused call must never reach Temporal.
+const unreachable = () => {
+  throw new Error('auth let a call through to the handler');
+};
+const batchDeps: BatchServiceDeps = {
+  temporal: { start: unreachable, exists: unreachable, accepted: unreachable, status: unreachable, cancel: unreachable, list: unreachable },
+  lists: createInMemoryMemberListStore(),
+  errors: createInMemoryBatchErrorStore(),
+  rateLimiter: createInMemorySubmitRateLimiter({ limit: 10, windowMs: 3_600_000 }),
+  taskQueue: 'rte-main',
+};
 const verify = createTokenVerifier({ mode: 'dev-hs256', devSecret: secret });
 
 function clients(token?: string) {
   const transport = createRouterTransport(
     (router) => {
-      router.service(BatchEligibilityService, createBatchService());
+      router.service(BatchEligibilityService, createBatchService(batchDeps));
       router.service(CacheWarmingService, createWarmingService());
     },
     { router: { interceptors: [createAuthInterceptor(verify)] } },
@@ -70,8 +83,8 @@ describe('auth interceptor', () => {
 
   it('treats rte:admin as every scope', async () => {
     const token = await mintDevToken({ service: 'ops', scopes: [Scope.Admin], secret });
-    const { batch, headers } = clients(token);
-    expect(await codeOf(batch.cancelBatch({}, { headers }))).toBe(Code.Unimplemented);
+    const { warming, headers } = clients(token);
+    expect(await codeOf(warming.warmCache({}, { headers }))).toBe(Code.Unimplemented);
   });
 
   it('has a policy for every RPC of every service', () => {

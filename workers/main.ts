@@ -1,4 +1,4 @@
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { createDirectoryPool } from '../directory/pool';
@@ -22,8 +22,10 @@ async function main(): Promise<void> {
   const metrics = createMetrics('worker');
 
   // Temporal SDK metrics go to their own Prometheus endpoint (the Rust core serves it); ours are on /metrics.
+  // The SDK's own log lines follow LOG_LEVEL (its levels stop at ERROR; pino's fatal/silent map onto it).
+  const sdkLevel: LogLevel = ({ trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' } as const)[config.logLevel as 'info'] ?? 'ERROR';
   Runtime.install({
-    logger: undefined,
+    logger: new DefaultLogger(sdkLevel),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
       metrics: { prometheus: { bindAddress: `${config.workerMetrics.host}:${config.workerMetrics.port + 1}` } },

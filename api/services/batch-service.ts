@@ -285,16 +285,8 @@ function statusResponseFields(view: BatchStatusView, now: number) {
   };
 }
 
-/**
- * The batch RPCs. Without deps (composition root not wired yet) every RPC answers `unimplemented` after auth, as
- * the placeholder did, so existing wiring keeps compiling and behaving.
- */
-export function createBatchService(deps?: BatchServiceDeps): ServiceImpl<typeof BatchEligibilityService> {
-  if (!deps) return unwiredBatchService();
-  return wiredBatchService(deps);
-}
-
-function wiredBatchService(deps: BatchServiceDeps): ServiceImpl<typeof BatchEligibilityService> {
+/** The batch RPCs over Temporal (workflows, queries, updates, visibility) and the PostgreSQL stores. */
+export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof BatchEligibilityService> {
   const limits = deps.limits ?? DEFAULT_SUBMIT_LIMITS;
   const now = deps.now ?? Date.now;
   const watch = deps.watch ?? { pollIntervalMs: 1_000, keepaliveMs: 30_000 };
@@ -490,28 +482,6 @@ function wiredBatchService(deps: BatchServiceDeps): ServiceImpl<typeof BatchElig
         if (!next) throw new ConnectError(`batch ${req.batchId} not found`, Code.NotFound);
         view = next;
       }
-    },
-  };
-}
-
-function unwiredBatchService(): ServiceImpl<typeof BatchEligibilityService> {
-  const notWired = (method: string) => new ConnectError(`${method} is not available: the batch service is not wired in this process`, Code.Unimplemented);
-  return {
-    submitBatch() {
-      throw notWired('SubmitBatch');
-    },
-    getBatchStatus() {
-      throw notWired('GetBatchStatus');
-    },
-    listBatches() {
-      throw notWired('ListBatches');
-    },
-    cancelBatch() {
-      throw notWired('CancelBatch');
-    },
-    // eslint-disable-next-line require-yield
-    async *watchBatchStatus() {
-      throw notWired('WatchBatchStatus');
     },
   };
 }

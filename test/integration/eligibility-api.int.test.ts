@@ -35,6 +35,23 @@ describe('CheckEligibility through the real API, worker, Temporal, Redis and the
     return p.eligibilityClient(protocol).checkEligibility({ memberId, cacheControl }, { headers });
   }
 
+  it('refuses a call without a token (unauthenticated) and a token without the scope (permission_denied), over gRPC and Connect', async () => {
+    const m = freshActive();
+    for (const protocol of ['grpc', 'connect'] as const) {
+      const none = await p
+        .eligibilityClient(protocol)
+        .checkEligibility({ memberId: m.memberId })
+        .catch((e: unknown) => ConnectError.from(e));
+      expect((none as ConnectError).code).toBe(Code.Unauthenticated);
+      const wrongScope = { authorization: `Bearer ${await p.token(['rte:batch:read'])}` };
+      const denied = await p
+        .eligibilityClient(protocol)
+        .checkEligibility({ memberId: m.memberId }, { headers: wrongScope })
+        .catch((e: unknown) => ConnectError.from(e));
+      expect((denied as ConnectError).code).toBe(Code.PermissionDenied);
+    }
+  });
+
   it('DEFAULT: a miss calls Stedi once and stores the answer; the next call is a cache hit', async () => {
     const m = freshActive();
     const before = realtimeCalls();
