@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
 import { CacheWarmingService } from '../gen/rte/v1/warming_pb';
-import { createRedisEligibilityCache } from '../activities/cache';
+import { createConfiguredEligibilityCache } from '../activities/cache';
 import type { AppConfig } from '../lib/config';
 import type { Metrics } from '../lib/metrics';
 import { createTemporalRefresher } from './eligibility-refresher';
@@ -29,14 +29,7 @@ export interface RouteDeps {
 /** One implementation per proto service. The API reads the cache; it never writes it or calls Stedi. */
 export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
   const { config } = deps;
-  const cache = createRedisEligibilityCache({
-    redis: deps.redis,
-    keySecret: config.cache.keySecret,
-    keyPrefix: config.redisKeyPrefix,
-    ttl: { successSeconds: config.cache.successTtlSeconds, errorSeconds: config.cache.errorTtlSeconds },
-    retentionSeconds: config.cache.retentionSeconds,
-    logger: deps.logger,
-  });
+  const cache = createConfiguredEligibilityCache(deps.redis, config, deps.logger);
   const eligibility = createEligibilityService({
     cache,
     refresher: createTemporalRefresher(deps.temporal, config.temporal.taskQueue, config.cache.keySecret),

@@ -7,7 +7,7 @@ import { createBatchActivities } from '../activities/batch/activities';
 import { createPromBatchMetrics } from '../activities/batch/metrics';
 import type { BatchMemberDirectory } from '../activities/batch/ports';
 import { createPgBatchErrorStore, createPgMemberListStore } from '../activities/batch/pg-stores';
-import { createRedisEligibilityCache } from '../activities/cache';
+import { createConfiguredEligibilityCache } from '../activities/cache';
 import { createEligibilityActivities } from '../activities/eligibility/activities';
 import { RedisTokenBucket, type EventPublisher } from '../activities/kafka';
 import { createMemberCronActivities, createMemberCronMetrics, PgMemberCronSources, RedisEmissionLedger } from '../activities/member-cron';
@@ -57,14 +57,7 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
       slotsInUse: (inUse) => metrics.slotsInUse.set(inUse.total),
     },
   });
-  const cache = createRedisEligibilityCache({
-    redis: deps.redis,
-    keySecret: config.cache.keySecret,
-    keyPrefix: config.redisKeyPrefix,
-    ttl: { successSeconds: config.cache.successTtlSeconds, errorSeconds: config.cache.errorTtlSeconds },
-    retentionSeconds: config.cache.retentionSeconds,
-    logger,
-  });
+  const cache = createConfiguredEligibilityCache(deps.redis, config, logger);
   const stedi = createHttpStediGateway({ baseUrl: config.stedi.baseUrl, apiKey: config.stedi.apiKey, timeoutMs: config.stedi.timeoutMs });
   const provider = { npi: config.stedi.providerNpi, organizationName: config.stedi.providerOrganizationName };
 

@@ -443,20 +443,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         continue;
       }
       const count = Math.min(tuning.realtimePageSize, total - s.nextIndex);
-      const plan = await batchActs.planMembers({
-        batchId: input.batchId,
-        listRef: s.listRef!,
-        start: s.nextIndex,
-        count,
-        total,
-        cacheMode: opts.cacheMode,
-        operation,
-        window: opts.schedulingWindow,
-        scheduleBaseMs: s.scheduleBaseMs!,
-        nowMs: Date.now(),
-        load: windowLoad(opts.priority, s.load),
-        mode: 'realtime',
-      });
+      const plan = await planPage(count, total, 'realtime');
       if (plan.kind === 'wait') {
         s.nextPlanAtMs = plan.notBeforeMs;
         s.scheduledStartMs ??= plan.notBeforeMs;
@@ -475,6 +462,24 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     return endReason();
   }
 
+  /** Pre-flight cache lookup and scheduling for the next `count` members from `s.nextIndex`. */
+  function planPage(count: number, total: number, mode: 'realtime' | 'batch') {
+    return batchActs.planMembers({
+      batchId: input.batchId,
+      listRef: s.listRef!,
+      start: s.nextIndex,
+      count,
+      total,
+      cacheMode: opts.cacheMode,
+      operation,
+      window: opts.schedulingWindow,
+      scheduleBaseMs: s.scheduleBaseMs!,
+      nowMs: Date.now(),
+      load: windowLoad(opts.priority, s.load),
+      mode,
+    });
+  }
+
   async function runBatchApi(): Promise<EndReason> {
     const total = c.total;
     for (;;) {
@@ -483,20 +488,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       while (!stopRequested() && !s.paused && s.nextIndex < total && s.chunks.length < tuning.maxOutstandingChunks) {
         if (s.nextPlanAtMs !== undefined && Date.now() < s.nextPlanAtMs) break;
         const size = Math.min(tuning.batchChunkSize, total - s.nextIndex);
-        const plan = await batchActs.planMembers({
-          batchId: input.batchId,
-          listRef: s.listRef!,
-          start: s.nextIndex,
-          count: size,
-          total,
-          cacheMode: opts.cacheMode,
-          operation,
-          window: opts.schedulingWindow,
-          scheduleBaseMs: s.scheduleBaseMs!,
-          nowMs: Date.now(),
-          load: windowLoad(opts.priority, s.load),
-          mode: 'batch',
-        });
+        const plan = await planPage(size, total, 'batch');
         if (plan.kind === 'wait') {
           s.nextPlanAtMs = plan.notBeforeMs;
           s.scheduledStartMs ??= plan.notBeforeMs;
