@@ -48,6 +48,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
       config.redisKeyPrefix,
     ),
     taskQueue: config.temporal.taskQueue,
+    tuning: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } },
     limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: config.webhooks.allowedHosts, allowHttp: config.webhooks.allowHttp } },
   });
   return (router) => {

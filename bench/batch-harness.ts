@@ -1,203 +1,224 @@
 import { fromBinary } from '@bufbuild/protobuf';
-import type { Client } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import { createClient, type Client as RpcClient, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import type { Client as TemporalClient } from '@temporalio/client';
+import { Kafka, logLevel } from 'kafkajs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { createEventConsumer, createKafkaEventPublisher } from '../activities/kafka';
+import { BatchEligibilityService, BatchStatus, type GetBatchStatusResponse } from '../gen/rte/v1/batch_pb';
 import { BatchJobEventSchema, type BatchJobEvent } from '../gen/rte/v1/events_pb';
-import { createBatchActivities, type BatchActivityDeps } from '../activities/batch/activities';
-import { createInMemoryBatchErrorStore, createInMemoryMemberListStore } from '../activities/batch/memory-stores';
-import type { BatchMemberDirectory } from '../activities/batch/ports';
-import { createInMemoryEligibilityCache } from '../activities/cache';
-import { createEligibilityActivities } from '../activities/eligibility/activities';
-import type { EventPublisher, OutgoingEvent } from '../activities/kafka/types';
-import { createInMemorySlotPool } from '../activities/slot-pool';
-import { createHttpStediGateway, type StediGateway } from '../activities/stedi/gateway';
-import { createStaticWebhookSecretStore, createWebhookActivities } from '../activities/webhooks/activities';
-import { DEFAULT_SUBMIT_LIMITS } from '../lib/batch/submit-validation';
-import type { ResolvedBatchOptions } from '../lib/batch/types';
-import { silentLogger } from '../lib/logger';
-import { createFixtureMemberSource, syntheticMembers } from '../lib/member-fixtures';
-import type { MemberRecord } from '../lib/member-record';
-import { createStediSim, type StediSim } from '../stedi-sim/server';
-import type { batchWorkflow } from '../workflows/batch';
-import { BATCH_WORKFLOW_TYPE, batchWorkflowId, type BatchTuning, type BatchWorkflowInput } from '../workflows/batch.defs';
-import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../workflows/search-attributes';
+import { EventHeaders, Topics } from '../lib/kafka-topics';
+import { SIM_PATHS, type StediSim } from '../stedi-sim/server';
+import type { TestPlatform } from '../test/helpers/platform';
 
 /**
- * In-process batch stack for integration tests and benchmarks: the Stedi simulator on a random port, in-memory
- * cache / slot pool / member lists / errors, a capturing EventPublisher, and a worker for the batch workflows and
- * the eligibility + batch + webhook activities on its own task queue of the real Temporal dev server.
+ * Helpers for the batch integration tests and benches. They drive the REAL platform started by
+ * `startTestPlatform` (test/helpers/platform.ts: Temporal dev server, Redis slot pool and cache, PostgreSQL
+ * directory and batch stores, Kafka, the real API) from the outside, the way a client, an operator or a crashed
+ * pod would: Batch RPC clients, a Kafka consumer of the batch events, worker processes, and the simulator's stats.
+ * Nothing here stands in for a platform component.
  */
-let bundle: Promise<{ code: string }> | undefined;
-export function batchWorkflowBundle(): Promise<{ code: string }> {
-  const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => console.error(m) };
-  bundle ??= bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../workflows/batch-workflows.ts'), logger: quiet });
-  return bundle;
+
+export const BATCH_SCOPES = ['rte:batch:submit', 'rte:batch:read', 'rte:batch:cancel'];
+
+export type BatchClient = RpcClient<typeof BatchEligibilityService>;
+
+/** A BatchEligibilityService client on the platform's API, authenticated as `service`. */
+export async function batchClient(p: TestPlatform, service: string, scopes: string[] = BATCH_SCOPES): Promise<BatchClient> {
+  const token = await p.token(scopes, service);
+  const auth: Interceptor = (next) => (req) => {
+    req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
+  return createClient(BatchEligibilityService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1', interceptors: [auth] }));
 }
 
-export interface HarnessOptions {
-  members: number;
-  /** Mean real-time latency before time scaling (ms). Default 13,500. */
-  latencyMeanMs?: number;
-  latencySigma?: number;
-  timeScale?: number;
-  batchDurationMs?: number;
-  slots?: number;
-  webhookSecrets?: Record<string, string>;
-  webhookHosts?: string[];
-  /** Wraps the simulator gateway (fault injection in tests). */
-  wrapGateway?: (g: StediGateway) => StediGateway;
+export const TERMINAL_STATUSES: ReadonlySet<BatchStatus> = new Set([
+  BatchStatus.COMPLETED,
+  BatchStatus.PARTIALLY_COMPLETED,
+  BatchStatus.FAILED,
+  BatchStatus.CANCELLED,
+]);
+
+/** Polls GetBatchStatus until the batch is terminal; returns the final answer. */
+export async function waitForBatchEnd(client: BatchClient, batchId: string, timeoutMs: number, pollMs = 250): Promise<GetBatchStatusResponse> {
+  let last: GetBatchStatusResponse | undefined;
+  await waitFor(`batch ${batchId} to end`, async () => {
+    last = await client.getBatchStatus({ batchId, errorsPageSize: 1 });
+    return TERMINAL_STATUSES.has(last.status);
+  }, timeoutMs, pollMs);
+  return last!;
 }
 
-export interface BatchHarness {
-  sim: StediSim;
-  simUrl: string;
-  members: MemberRecord[];
-  lists: ReturnType<typeof createInMemoryMemberListStore>;
-  errors: ReturnType<typeof createInMemoryBatchErrorStore>;
-  cache: ReturnType<typeof createInMemoryEligibilityCache>;
-  events: Array<OutgoingEvent & { decoded: BatchJobEvent }>;
-  deps: BatchActivityDeps;
-  activities: Record<string, (...args: never[]) => Promise<unknown>>;
-  createWorker(connection: NativeConnection, namespace: string, taskQueue: string): Promise<Worker>;
-  simStats(): Promise<{ peak: number; realtimeCalls: number; batchesSubmitted: number; itemsSubmitted: number }>;
+/** Every error of a batch, following GetBatchStatus's error pages. */
+export async function allBatchErrors(client: BatchClient, batchId: string): Promise<GetBatchStatusResponse['errors']> {
+  const out: GetBatchStatusResponse['errors'] = [];
+  let token = '';
+  for (;;) {
+    const r = await client.getBatchStatus({ batchId, errorsPageSize: 1000, errorsPageToken: token });
+    out.push(...r.errors);
+    if (!r.nextErrorsPageToken) return out;
+    token = r.nextErrorsPageToken;
+  }
+}
+
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, pollMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+// ---- what Stedi saw ------------------------------------------------------------------------------------------
+
+export interface SimCounts {
+  /** Most real-time checks in flight at once (since the sim started or its stats were reset). */
+  peakInFlight: number;
+  /** Real-time eligibility requests, any answer. */
+  realtimeCalls: number;
+  /** Stedi batches accepted (HTTP 200). */
+  batchesAccepted: number;
+  /** Items in accepted batches. */
+  batchItems: number;
+  /** Batch submissions refused because a batch with that name exists (a resubmission after a lost answer). */
+  batchNameConflicts: number;
+  /** Every request to the Stedi API (real-time, batch submit, polling, batch status), any answer. */
+  stediRequests: number;
+}
+
+export function simCounts(sim: StediSim): SimCounts {
+  const st = sim.stats();
+  const sum = (byStatus: Record<string, number> | undefined) => Object.values(byStatus ?? {}).reduce((a, b) => a + b, 0);
+  return {
+    peakInFlight: st.inFlight.peak,
+    realtimeCalls: sum(st.calls[`POST ${SIM_PATHS.eligibilityV3}`]),
+    batchesAccepted: st.batches.submitted,
+    batchItems: st.batches.items,
+    batchNameConflicts: st.calls[`POST ${SIM_PATHS.batchEligibility}`]?.['409'] ?? 0,
+    stediRequests: Object.values(st.calls).reduce((n, byStatus) => n + sum(byStatus), 0),
+  };
+}
+
+// ---- Kafka: what a subscriber of the batch events sees ----------------------------------------------------
+
+export interface ReceivedBatchEvent {
+  key: string | null;
+  eventId: string | undefined;
+  schema: string | undefined;
+  event: BatchJobEvent;
+}
+
+export interface BatchEventSubscriber {
+  events: ReceivedBatchEvent[];
+  /** Events whose Kafka key is this batch id, in the order they were consumed. */
+  of(batchId: string): ReceivedBatchEvent[];
   stop(): Promise<void>;
 }
 
-export async function startBatchHarness(o: HarnessOptions): Promise<BatchHarness> {
-  const sim = createStediSim({
-    concurrency: o.slots ?? 15,
-    latency: { meanMs: o.latencyMeanMs ?? 13_500, sigma: o.latencySigma ?? 0.5, minMs: 1 },
-    timeScale: o.timeScale ?? 1,
-    batchDurationMs: o.batchDurationMs ?? 120_000,
-    logger: silentLogger(),
+/**
+ * Subscribes to `domain.rte.v1.batch_job_events` on the real broker with its own consumer group (so it sees every
+ * event from now on) through the platform's consumer library. Resolves once the group is joined.
+ */
+export async function subscribeToBatchEvents(p: TestPlatform, groupId: string): Promise<BatchEventSubscriber> {
+  const kafka = new Kafka({ clientId: groupId, brokers: p.config.kafka.brokers, logLevel: logLevel.NOTHING });
+  const publisher = createKafkaEventPublisher(kafka);
+  const events: ReceivedBatchEvent[] = [];
+  const consumer = createEventConsumer({
+    kafka,
+    groupId,
+    topic: Topics.batchJobEvents,
+    dlqTopic: `${Topics.batchJobEvents}.${groupId}.dlq`,
+    publisher,
+    fromBeginning: false,
+    handler: async (e) => {
+      events.push({ key: e.key, eventId: e.eventId, schema: e.schema ?? e.headers[EventHeaders.schema], event: fromBinary(BatchJobEventSchema, e.value) });
+    },
   });
-  const { url } = await sim.start(0, '127.0.0.1');
-  const members = syntheticMembers(o.members);
-  const fixture = createFixtureMemberSource(members);
-  const directory: BatchMemberDirectory = {
-    getMemberRecords: (ids) => fixture.getMemberRecords(ids),
-    async queryMemberIds(_query, cursor, limit) {
-      const start = cursor ? Number(cursor) : 0;
-      const page = members.slice(start, start + limit).map((m) => m.memberId);
-      return { memberIds: page, ...(start + limit < members.length ? { nextCursor: String(start + limit) } : {}) };
-    },
-  };
-  const base = createHttpStediGateway({ baseUrl: url, apiKey: 'local-batch-key' });
-  const stedi = o.wrapGateway ? o.wrapGateway(base) : base;
-  const slots = createInMemorySlotPool({ limit: o.slots ?? 15, reservedInteractive: 0 });
-  const cache = createInMemoryEligibilityCache();
-  const lists = createInMemoryMemberListStore();
-  const errors = createInMemoryBatchErrorStore();
-  const events: BatchHarness['events'] = [];
-  const publisher: EventPublisher = {
-    async publish(batch) {
-      for (const e of batch) events.push({ ...e, decoded: fromBinary(BatchJobEventSchema, e.value) });
-    },
-    async close() {},
-  };
-  const provider = { npi: '1999999984', organizationName: 'RTE Test Provider' };
-  const logger = silentLogger();
-  const deps: BatchActivityDeps = {
-    lists,
-    errors,
-    directory,
-    cache,
-    stedi,
-    load: {
-      async load() {
-        const st = await slots.stats();
-        return { limit: st.limit, inUse: st.interactiveInUse + st.batchInUse };
-      },
-    },
-    events: publisher,
-    provider,
-    logger,
-  };
-  const activities = {
-    ...createBatchActivities(deps),
-    ...createEligibilityActivities({ members: fixture, stedi, slots, cache, provider, memberHashSecret: 'test-secret-0123456789', logger }),
-    ...createWebhookActivities({
-      secrets: createStaticWebhookSecretStore(o.webhookSecrets ?? {}),
-      policy: { allowedHosts: o.webhookHosts ?? ['127.0.0.1'], allowHttp: true },
-      logger,
-    }),
-  } as unknown as BatchHarness['activities'];
+  await consumer.start();
+  await consumer.ready();
   return {
-    sim,
-    simUrl: url,
-    members,
-    lists,
-    errors,
-    cache,
     events,
-    deps,
-    activities,
-    async createWorker(connection, namespace, taskQueue) {
-      return Worker.create({ connection, namespace, taskQueue, workflowBundle: await batchWorkflowBundle(), activities, maxConcurrentActivityTaskExecutions: 200 });
-    },
-    async simStats() {
-      const st = sim.stats();
-      const realtimeCalls = Object.entries(st.calls)
-        .filter(([route]) => route.includes('eligibility/v3'))
-        .reduce((n, [, byStatus]) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
-      return { peak: st.inFlight.peak, realtimeCalls, batchesSubmitted: st.batches.submitted, itemsSubmitted: st.batches.items };
-    },
-    async stop() {
-      await slots.close();
-      await sim.stop();
+    of: (batchId) => events.filter((e) => e.key === batchId),
+    stop: async () => {
+      await consumer.stop();
+      await publisher.close();
     },
   };
 }
 
-export const TEST_OPTIONS: ResolvedBatchOptions = {
-  priority: 'NORMAL',
-  strategy: 'OPTIMAL',
-  schedulingWindow: 'ANY',
-  maxConcurrentRequests: 15,
-  timeoutMs: DEFAULT_SUBMIT_LIMITS.defaultTimeoutMs,
-  retry: { maxAttempts: 3, initialIntervalMs: 200, maxIntervalMs: 2_000, backoffMultiplier: 2 },
-  notifications: { kafkaTopic: 'domain.rte.v1.batch_job_events', eventTypes: [], deliveryMode: 'AT_LEAST_ONCE' },
-  cacheMode: 'DEFAULT',
-};
+// ---- worker processes ----------------------------------------------------------------------------------------
 
-export const FAST_TUNING: Partial<BatchTuning> = {
-  pollBackoff: { initialMs: 300, maxMs: 2_000, multiplier: 2 },
-  webhookScheduleMs: [0, 300, 300, 300],
-};
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** Resolves when the worker logged that it polls the task queue. */
+  ready: Promise<void>;
+  exited: Promise<void>;
+  /** SIGTERM (graceful drain), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
 
-/** Stages member ids like the API does and starts the batch workflow the way the API does. */
-export async function startBatch(
-  client: Client,
-  h: BatchHarness,
-  args: { taskQueue: string; clientService: string; clientJobId: string; memberIds: string[]; options?: Partial<ResolvedBatchOptions>; tuning?: Partial<BatchTuning> },
-) {
-  const batchId = batchWorkflowId(args.clientService, args.clientJobId);
-  const listRef = `${batchId}#ids`;
-  await h.lists.write(listRef, 0, args.memberIds);
-  const options = { ...TEST_OPTIONS, ...args.options };
-  const input: BatchWorkflowInput = {
-    batchId,
-    clientService: args.clientService,
-    clientJobId: args.clientJobId,
-    submittedAtMs: Date.now(),
-    selector: { kind: 'list', listRef, total: args.memberIds.length },
-    options,
-    tuning: { ...FAST_TUNING, ...args.tuning },
-  };
-  return client.workflow.start<typeof batchWorkflow>(BATCH_WORKFLOW_TYPE, {
-    taskQueue: args.taskQueue,
-    workflowId: batchId,
-    args: [input],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    typedSearchAttributes: [
-      { key: RteBatchStatus, value: 'PENDING' },
-      { key: RteClientService, value: args.clientService },
-      { key: RteClientJobId, value: args.clientJobId },
-      { key: RtePriority, value: options.priority },
-      { key: RteStrategy, value: options.strategy },
-      { key: RteJobType, value: 'RTE_BATCH' },
-    ],
+/**
+ * Starts `workers/main.ts` — the production worker entry point — as its own OS process, wired to the platform's
+ * simulator, Redis key prefix, task queue and PostgreSQL schema. `env` overrides or adds settings (e.g. a different
+ * STEDI_BASE_URL, WEBHOOK_SECRETS).
+ */
+export function spawnWorkerProcess(p: TestPlatform, env: Record<string, string> = {}): WorkerProcess {
+  const root = path.resolve(__dirname, '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'info',
+      STEDI_BASE_URL: p.config.stedi.baseUrl,
+      REDIS_KEY_PREFIX: p.config.redisKeyPrefix,
+      TEMPORAL_TASK_QUEUE: p.config.temporal.taskQueue,
+      DATABASE_SCHEMA: p.directory.schema,
+      WORKER_METRICS_PORT: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const ready = new Promise<void>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.includes('"worker started"')) resolve();
+      }
+    });
+    child.once('exit', (code, signal) => reject(new Error(`worker process exited (${code ?? signal}) before it started`)));
+  });
+  ready.catch(() => undefined);
+  return {
+    child,
+    ready,
+    exited,
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+// ---- Temporal history ------------------------------------------------------------------------------------------
+
+/** History events of a workflow id summed over all its runs (continue-as-new included). */
+export async function historyEvents(temporal: TemporalClient, workflowId: string): Promise<{ events: number; runs: number }> {
+  let events = 0;
+  let runs = 0;
+  for await (const w of temporal.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) {
+    const history = await temporal.workflow.getHandle(workflowId, w.runId).fetchHistory();
+    events += history.events?.length ?? 0;
+    runs += 1;
+  }
+  return { events, runs };
 }

@@ -53,9 +53,14 @@ const envSchema = z.object({
   API_REFRESH_WAIT_MS: positiveInt.default(60_000),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
   WORKER_METRICS_PORT: port.default(9464),
+  /** Temporal SDK (Rust core) Prometheus endpoint of the worker; 0 picks a free port. */
+  WORKER_SDK_METRICS_PORT: port.default(9465),
   SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
 
   BATCH_SUBMIT_RATE_LIMIT: positiveInt.default(10),
+  /** Stedi batch-API polling backoff (design doc: 2 min doubling to 8 h). */
+  BATCH_POLL_INITIAL_MS: positiveInt.default(2 * 60_000),
+  BATCH_POLL_MAX_MS: positiveInt.default(8 * 3_600_000),
   BATCH_SUBMIT_RATE_WINDOW_SECONDS: positiveInt.default(3600),
   /** Hosts (exact, or ".suffix") webhook callbacks may target. Local default: loopback only. */
   WEBHOOK_ALLOWED_HOSTS: csv.optional(),
@@ -87,9 +92,9 @@ export interface AppConfig {
   slots: { total: number; reservedInteractive: number; leaseMs: number };
   cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
   api: { host: string; port: number; refreshWaitMs: number };
-  workerMetrics: { host: string; port: number };
+  workerMetrics: { host: string; port: number; sdkPort: number };
   shutdownGraceMs: number;
-  batch: { submitRateLimit: number; submitRateWindowMs: number };
+  batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number };
   webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
   auth:
@@ -166,9 +171,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       retentionSeconds: e.CACHE_RETENTION_SECONDS,
     },
     api: { host: e.API_HOST, port: e.API_PORT, refreshWaitMs: e.API_REFRESH_WAIT_MS },
-    workerMetrics: { host: e.WORKER_METRICS_HOST, port: e.WORKER_METRICS_PORT },
+    workerMetrics: { host: e.WORKER_METRICS_HOST, port: e.WORKER_METRICS_PORT, sdkPort: e.WORKER_SDK_METRICS_PORT },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    batch: { submitRateLimit: e.BATCH_SUBMIT_RATE_LIMIT, submitRateWindowMs: e.BATCH_SUBMIT_RATE_WINDOW_SECONDS * 1000 },
+    batch: {
+      submitRateLimit: e.BATCH_SUBMIT_RATE_LIMIT,
+      submitRateWindowMs: e.BATCH_SUBMIT_RATE_WINDOW_SECONDS * 1000,
+      pollInitialMs: e.BATCH_POLL_INITIAL_MS,
+      pollMaxMs: e.BATCH_POLL_MAX_MS,
+    },
     webhooks: {
       allowedHosts: e.WEBHOOK_ALLOWED_HOSTS ?? (e.RTE_PROFILE === 'local' ? ['localhost', '127.0.0.1'] : []),
       allowHttp: e.RTE_PROFILE === 'local',

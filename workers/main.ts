@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     logger: new DefaultLogger(sdkLevel),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
-      metrics: { prometheus: { bindAddress: `${config.workerMetrics.host}:${config.workerMetrics.port + 1}` } },
+      metrics: { prometheus: { bindAddress: `${config.workerMetrics.host}:${config.workerMetrics.sdkPort}` } },
     },
     shutdownSignals: [],
   });

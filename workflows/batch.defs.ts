@@ -9,6 +9,7 @@ import type {
   ExecutionPath,
   ResolvedBatchOptions,
 } from '../lib/batch/types';
+import { DEFAULT_ELIGIBILITY_OPERATION } from '../lib/operations';
 
 /**
  * Contract of the batch workflow for the API, the CLI and other Temporal services (import this module, not the
@@ -23,7 +24,8 @@ import type {
 export const BATCH_WORKFLOW_TYPE = 'batchWorkflow';
 export const WEBHOOK_DELIVERY_WORKFLOW_TYPE = 'webhookDeliveryWorkflow';
 export const BATCH_JOB_TYPE = 'RTE_BATCH';
-export const DEFAULT_BATCH_OPERATION = 'coverage';
+/** Batches refresh the same cache entries CheckEligibility reads by default. */
+export const DEFAULT_BATCH_OPERATION = DEFAULT_ELIGIBILITY_OPERATION;
 
 export function batchWorkflowId(clientService: string, clientJobId: string): string {
   return `batch/${clientService}/${clientJobId}`;

@@ -8,6 +8,7 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -93,6 +94,11 @@ function initialState(input: BatchWorkflowInput): BatchCarryState {
  * already shares capacity fairly between batches and protects interactive traffic, and deferring urgent
  * work to the 2 AM window because another batch is busy would defeat the priority.
  */
+/** Stedi's real-time slots (the global pool's limit and the largest max_concurrent_requests a batch may ask for). */
+const POOL_SLOTS = 15;
+/** Checks a full-width batch keeps waiting at the slot pool beyond its in-flight cap. */
+const REALTIME_LOOKAHEAD = 5;
+
 function windowLoad(priority: string, load: number | undefined): number {
   return priority === 'HIGH' ? 0 : (load ?? 0);
 }
@@ -399,6 +405,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   }
 
   async function dispatchPage(items: RefreshItem[]): Promise<void> {
+    // With the whole pool allowed, keep a few checks queued at the slot pool so a freed slot is taken at once
+    // instead of idling for an activity round trip; the pool still bounds Stedi in-flight at its limit.
+    // Smaller caps are honoured exactly. Versioned: runs started before this change keep their old schedule.
+    const dispatchCap =
+      opts.maxConcurrentRequests >= POOL_SLOTS && patched('realtime-lookahead-v1') ? opts.maxConcurrentRequests + REALTIME_LOOKAHEAD : opts.maxConcurrentRequests;
     const scope = new CancellationScope();
     let inFlight = 0;
     let pageDone = false;
@@ -416,7 +427,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
           await waitFor(item.atMs - Date.now());
           continue;
         }
-        await condition(() => inFlight < opts.maxConcurrentRequests || stopRequested() || s.paused);
+        await condition(() => inFlight < dispatchCap || stopRequested() || s.paused);
         if (!s.paused) break;
       }
       if (stopRequested()) break;

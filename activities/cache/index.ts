@@ -1,5 +1,4 @@
 export * from './types';
 export { memberOperationHash } from './cache-key';
 export { createRedisEligibilityCache, type RedisEligibilityCacheOptions } from './redis-eligibility-cache';
-export { createInMemoryEligibilityCache } from './in-memory-eligibility-cache';
 export { createConfiguredEligibilityCache } from './from-config';

@@ -373,7 +373,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const isAdmin = p.scopes.has(Scope.Admin);
       const service = req.clientServiceName === '' && isAdmin ? undefined : actingService(p, req.clientServiceName, 'client_service_name');
       const size = pageSize(req.pageSize, LIST_PAGE_DEFAULT, LIST_PAGE_MAX, 'page_size');
-      const clauses = [`WorkflowType = '${BATCH_WORKFLOW_TYPE}'`];
+      // One row per batch: runs that continued as new are not batches of their own.
+      const clauses = [`WorkflowType = '${BATCH_WORKFLOW_TYPE}'`, `ExecutionStatus != 'ContinuedAsNew'`];
       if (service !== undefined) {
         if (!/^[A-Za-z0-9._:@-]+$/.test(service)) throw new FieldError('client_service_name', 'invalid service name');
         clauses.push(`RteClientService = '${service}'`);

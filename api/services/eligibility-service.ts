@@ -15,12 +15,13 @@ import type { EligibilityCache, EligibilityCacheEntry } from '../../activities/c
 import { decideCacheAction, httpCacheControlHeader, parseRequestCacheControl, type CacheMode } from '../../lib/cache-policy';
 import { ErrorType, FieldError } from '../../lib/errors';
 import { hashMemberId } from '../../lib/member-hash';
+import { DEFAULT_ELIGIBILITY_OPERATION } from '../../lib/operations';
 import type { Metrics } from '../../lib/metrics';
 import type { EligibilityRefreshInput } from '../../workflows/eligibility-refresh.defs';
 import { toCoverageMessage, toErrorDetails } from '../coverage-mapping';
 import type { EligibilityRefresher } from '../eligibility-refresher';
 
-export const DEFAULT_OPERATION = 'check_eligibility';
+export const DEFAULT_OPERATION = DEFAULT_ELIGIBILITY_OPERATION;
 /** Response header carrying the cache status, also on errors (a CACHE_ONLY miss answers not_found with MISS). */
 export const CACHE_STATUS_HEADER = 'rte-cache-status';
 
