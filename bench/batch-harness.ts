@@ -176,6 +176,7 @@ export function spawnWorkerProcess(p: TestPlatform, env: Record<string, string> 
       TEMPORAL_TASK_QUEUE: p.config.temporal.taskQueue,
       DATABASE_SCHEMA: p.directory.schema,
       WORKER_METRICS_PORT: '0',
+      WORKER_SDK_METRICS_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -53,6 +53,7 @@ describe('the global 15-slot pool across worker processes (integration)', () => 
         DATABASE_SCHEMA: p.directory.schema,
         SLOT_LEASE_MS: '3000',
         WORKER_METRICS_PORT: '0',
+        WORKER_SDK_METRICS_PORT: '0',
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
