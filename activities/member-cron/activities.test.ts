@@ -7,7 +7,7 @@ import { silentLogger } from '../../lib/logger';
 import { RuleBasedActivityPredictor } from '../../lib/prediction/rule-based';
 import { InMemoryEventPublisher } from '../kafka/in-memory-publisher';
 import { unlimitedRateLimiter } from '../kafka/rate-limiter';
-import { createMemberCronActivities, type EmitShardInput } from './activities';
+import { createMemberCronActivities, type EmitShardInput, type MemberCronActivityDeps } from './activities';
 import { InMemoryEmissionLedger } from './emission-ledger';
 import type { MemberSnapshot } from './ports';
 import type { MemberCronCounts } from '../../workflows/member-cron.defs';
@@ -30,7 +30,7 @@ class FakeFlags implements FeatureFlagProvider {
   }
 }
 
-function setup() {
+function setup(extra: Partial<MemberCronActivityDeps> = {}) {
   const publisher = new InMemoryEventPublisher();
   const ledger = new InMemoryEmissionLedger();
   const flags = new FakeFlags();
@@ -50,9 +50,14 @@ function setup() {
     logger: silentLogger(),
     snapshotFlagKeys: ['vpc-expansion'],
     clock: () => Date.parse('2024-11-15T00:00:05Z'),
+    ...extra,
   });
   return { acts, publisher, ledger, flags };
 }
+
+/** A different workflow run (a rerun of the tick), as opposed to a retry of the same activity. */
+const inRun = (runId: string, extra: { attempt?: number; heartbeatDetails?: unknown } = {}) =>
+  new MockActivityEnvironment({ workflowExecution: { workflowId: 'member-cron/daily-rte-warmup/2024-11-15T00:00:00.000Z/0', runId }, ...extra });
 
 const input: EmitShardInput = {
   scheduleName: 'daily-rte-warmup',
@@ -86,8 +91,8 @@ describe('memberCronEmitShard', () => {
 
   it('a rerun of the same tick emits nothing and reports duplicates; a new tick emits again', async () => {
     const { acts, publisher } = setup();
-    await new MockActivityEnvironment().run(acts.memberCronEmitShard, input);
-    const again = await new MockActivityEnvironment().run(acts.memberCronEmitShard, input);
+    await inRun('run-1').run(acts.memberCronEmitShard, input);
+    const again = await inRun('run-2').run(acts.memberCronEmitShard, input);
     expect(again).toMatchObject({ emitted: 0, duplicates: 4 });
     expect(publisher.published).toHaveLength(4);
     const nextTick: MemberCronCounts = await new MockActivityEnvironment().run(acts.memberCronEmitShard, { ...input, scheduledTime: '2024-11-16T00:00:00.000Z' });
@@ -109,6 +114,21 @@ describe('memberCronEmitShard', () => {
     const retry: MemberCronCounts = await new MockActivityEnvironment({ attempt: 2 }).run(acts.memberCronEmitShard, input);
     expect(retry.emitted).toBe(4);
     expect(publisher.byTopic(Topics.memberCronEvents)).toHaveLength(4);
+  });
+
+  it('a retry after a crash counts what the dead attempt emitted as emitted, even when its heartbeats were stale', async () => {
+    const { acts: chunked, publisher } = setup({ publishChunkSize: 2 });
+    // Attempt 1 publishes m1 and m2 (acknowledged and marked done), then dies; the server kept no heartbeat details
+    // (heartbeats are throttled), so the retry sees none.
+    publisher.failWhen = (e) => e.key === 'm3';
+    await expect(inRun('run-1', { attempt: 1 }).run(chunked.memberCronEmitShard, input)).rejects.toThrow();
+    publisher.failWhen = undefined;
+    const retry: MemberCronCounts = await inRun('run-1', { attempt: 2, heartbeatDetails: undefined }).run(chunked.memberCronEmitShard, input);
+    expect(retry).toMatchObject({ matched: 4, emitted: 4, duplicates: 0 });
+    expect(publisher.byTopic(Topics.memberCronEvents).map((e) => e.key).sort()).toEqual(['m1', 'm2', 'm3', 'm4']);
+    // A rerun of the tick (another workflow run) sees them all as duplicates.
+    const rerun: MemberCronCounts = await inRun('run-2').run(chunked.memberCronEmitShard, input);
+    expect(rerun).toMatchObject({ emitted: 0, duplicates: 4 });
   });
 
   it('dead-letters, with the reason, events that still cannot be published on the dead-letter attempt', async () => {

@@ -172,18 +172,22 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
       const claimed: { member: MemberSnapshot; eventId: string }[] = [];
       let busy = 0;
       let done = 0;
+      let emittedEarlier = 0;
       claims.forEach((c, i) => {
         const member = due[i];
         const eventId = eventIds[i];
         if (!member || !eventId) return;
         if (c === 'claimed') claimed.push({ member, eventId });
+        else if (c === 'emitted-by-token') emittedEarlier++;
         else if (c === 'done') done++;
         else busy++;
       });
-      // Events this activity emitted or dead-lettered in an earlier attempt show up as done now.
-      counts.emitted = previous.emitted;
+      // Events an earlier attempt of this activity emitted carry its token in the ledger. That, not the
+      // heartbeat details, is the count to trust: the SDK throttles heartbeats, so after a crash the
+      // recorded details can lag far behind what was acknowledged and marked done.
+      counts.emitted = emittedEarlier;
       counts.deadLettered = previous.deadLettered;
-      counts.duplicates = Math.max(0, done - previous.emitted);
+      counts.duplicates = done;
 
       const snapshotsBySponsor = await flagSnapshot(new Set(claimed.map((c) => c.member.sponsorId)));
       const history = await deps.activity.getRecentEvents(
@@ -248,7 +252,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
         await deps.rateLimiter.acquire(chunk.length);
         try {
           await deps.publisher.publish(chunk);
-          await deps.ledger.markDone(chunk.map((e) => e.eventId));
+          await deps.ledger.markDone(chunk.map((e) => e.eventId), info.token);
           counts.emitted += chunk.length;
           deps.metrics?.eventsEmitted.inc({ schedule: input.scheduleName }, chunk.length);
           deps.metrics?.emitLag.observe({ schedule: input.scheduleName }, Math.max(0, (clock() - scheduled.getTime()) / 1000));
@@ -262,7 +266,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
           for (const e of chunk) {
             try {
               await deps.publisher.publish([e]);
-              await deps.ledger.markDone([e.eventId]);
+              await deps.ledger.markDone([e.eventId], info.token);
               counts.emitted++;
               deps.metrics?.eventsEmitted.inc({ schedule: input.scheduleName });
             } catch (single) {

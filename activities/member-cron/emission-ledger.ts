@@ -10,8 +10,11 @@ export interface RedisEmissionLedgerOptions {
 }
 
 const DONE = 'done';
+const doneBy = (token: string) => `${DONE}:${token}`;
 
-// KEYS = marker keys; ARGV[1] token, ARGV[2] lease ms. Per key: 1 claimed, 2 already done, 3 busy.
+// KEYS = marker keys; ARGV[1] token, ARGV[2] lease ms. Per key: 1 claimed, 2 done by another run,
+// 3 busy, 4 done by this token (an earlier attempt of the same activity). Markers are the lease token
+// while publishing and 'done:<token>' (or the legacy plain 'done') once emitted.
 const LUA_CLAIM = `
 local out = {}
 for i, k in ipairs(KEYS) do
@@ -19,9 +22,10 @@ for i, k in ipairs(KEYS) do
     out[i] = 1
   else
     local v = redis.call('GET', k)
-    if v == 'done' then out[i] = 2
+    if v == false then redis.call('SET', k, ARGV[1], 'PX', ARGV[2]); out[i] = 1
     elseif v == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]); out[i] = 1
-    elseif v == false then redis.call('SET', k, ARGV[1], 'PX', ARGV[2]); out[i] = 1
+    elseif v == 'done:' .. ARGV[1] then out[i] = 4
+    elseif v == 'done' or string.sub(v, 1, 5) == 'done:' then out[i] = 2
     else out[i] = 3 end
   end
 end
@@ -60,13 +64,13 @@ export class RedisEmissionLedger implements EmissionLedger {
   async claim(eventIds: readonly string[], token: string): Promise<ClaimOutcome[]> {
     if (eventIds.length === 0) return [];
     const r = (await this.redis.eval(LUA_CLAIM, eventIds.length, ...this.keys(eventIds), token, this.leaseMs)) as number[];
-    return r.map((x) => (x === 1 ? 'claimed' : x === 2 ? 'done' : 'busy'));
+    return r.map((x) => (x === 1 ? 'claimed' : x === 2 ? 'done' : x === 4 ? 'emitted-by-token' : 'busy'));
   }
 
-  async markDone(eventIds: readonly string[]): Promise<void> {
+  async markDone(eventIds: readonly string[], token: string): Promise<void> {
     if (eventIds.length === 0) return;
     const p = this.redis.pipeline();
-    for (const k of this.keys(eventIds)) p.set(k, DONE, 'EX', this.doneTtl);
+    for (const k of this.keys(eventIds)) p.set(k, doneBy(token), 'EX', this.doneTtl);
     const res = await p.exec();
     const failed = res?.find(([err]) => err);
     if (failed?.[0]) throw failed[0];
@@ -88,11 +92,12 @@ export class InMemoryEmissionLedger implements EmissionLedger {
         this.markers.set(id, token);
         return 'claimed';
       }
-      return v === DONE ? 'done' : 'busy';
+      if (v === doneBy(token)) return 'emitted-by-token';
+      return v === DONE || v.startsWith(`${DONE}:`) ? 'done' : 'busy';
     });
   }
-  async markDone(eventIds: readonly string[]): Promise<void> {
-    for (const id of eventIds) this.markers.set(id, DONE);
+  async markDone(eventIds: readonly string[], token: string): Promise<void> {
+    for (const id of eventIds) this.markers.set(id, doneBy(token));
   }
   async release(eventIds: readonly string[], token: string): Promise<void> {
     for (const id of eventIds) if (this.markers.get(id) === token) this.markers.delete(id);

@@ -22,16 +22,23 @@ export interface MemberActivitySource {
   getRecentEvents(memberIds: readonly string[], since: Date, until: Date): Promise<Map<string, LifecycleEvent[]>>;
 }
 
-export type ClaimOutcome = 'claimed' | 'done' | 'busy';
+/**
+ * `claimed`: lease taken (or still held) with this token; `emitted-by-token`: already emitted by an earlier
+ * attempt holding the same token (the same shard activity before a retry); `done`: emitted by another
+ * run of the tick; `busy`: leased by another run right now.
+ */
+export type ClaimOutcome = 'claimed' | 'emitted-by-token' | 'done' | 'busy';
 
 /**
  * Per-event emission markers (Redis SET NX with TTL): a rerun of the same schedule tick skips members
  * already emitted. `claim` takes a short lease so two concurrent runs cannot both publish one event;
- * `markDone` turns the leases into long-lived "emitted" markers after the broker acknowledged.
+ * `markDone` turns the leases into long-lived "emitted" markers after the broker acknowledged. The
+ * marker remembers the token that emitted it, so a retry after a crash counts its own earlier emissions
+ * as emitted, not as duplicates (heartbeat details are throttled by the SDK and may be stale).
  */
 export interface EmissionLedger {
   claim(eventIds: readonly string[], token: string): Promise<ClaimOutcome[]>;
-  markDone(eventIds: readonly string[]): Promise<void>;
+  markDone(eventIds: readonly string[], token: string): Promise<void>;
   /** Gives back leases (only those still held with `token`) so a retry can claim them again. */
   release(eventIds: readonly string[], token: string): Promise<void>;
 }
