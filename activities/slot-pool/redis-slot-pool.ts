@@ -190,6 +190,9 @@ class RedisSlotPool implements SlotPool {
   async withSlot<T>(request: SlotRequest, fn: (lease: SlotLease) => Promise<T>, options?: AcquireOptions): Promise<T> {
     const lease = await this.acquire(request, options);
     try {
+      // Never start a call on a grant Redis has already taken back (picked up after the pickup window,
+      // e.g. during an event-loop stall): the slot may be someone else's by now, and Stedi would see 16.
+      if (lease instanceof RedisSlotLease && !(await lease.confirmed())) throw new SlotLeaseLostError(lease.id);
       return await fn(lease);
     } finally {
       await lease.release();
@@ -425,20 +428,28 @@ class RedisSlotLease implements SlotLease {
     return ok;
   }
 
+  private firstRenewal: Promise<boolean> | undefined;
+
+  /** Resolves true once Redis confirmed the grant (the first renewal), false if it was already lost. */
+  confirmed(): Promise<boolean> {
+    return this.firstRenewal ?? Promise.resolve(!this.ended);
+  }
+
   startRenewing(intervalMs: number, immediately = false): void {
-    const tick = (): void => {
+    const tick = (): Promise<boolean> =>
       this.renewOnce().then(
         (ok) => {
           if (!ok) this.lose();
+          return ok;
         },
         (err: unknown) => {
           this.pool.logger.warn({ err, queue: this.queue }, 'slot pool: lease renewal failed');
           if (performance.now() >= this.validUntil) this.lose();
+          return !this.ended;
         },
       );
-    };
-    this.timer = setInterval(tick, intervalMs);
-    if (immediately) tick();
+    this.timer = setInterval(() => void tick(), intervalMs);
+    if (immediately) this.firstRenewal = tick();
   }
 
   private stop(): void {
