@@ -6,9 +6,14 @@
  *   BENCH_SEED          (default 42)
  *   BENCH_RUNS          timed runs per query (default 5)
  *   BENCH_SCAN_SECONDS  cap on the full-scan measurement (default 120)
+ *   BENCH_ONLY          only queries whose name contains this text (default all)
+ *   BENCH_JIT           on | off: override the server's `jit` setting for the bench sessions (default: leave
+ *                       it). PostgreSQL's JIT compiles the larger MemberQuery plans for 0.5-1 s, which can be
+ *                       more than the query itself; `off` shows what a directory pool with jit=off would see.
  * Prints a table; targets are the design doc's tiers (low < 100 ms, medium < 500 ms, high < 2 s).
  */
 import { clone, create } from '@bufbuild/protobuf';
+import { Pool } from 'pg';
 import { AccountStatus } from '../gen/rte/v1/common_pb';
 import { MemberQuerySchema, type MemberQuery } from '../gen/rte/v1/member_query_pb';
 import { COMPLEXITY_EXAMPLES, DOC_EXAMPLES, type Tier } from '../directory/doc-examples';
@@ -16,7 +21,7 @@ import { DEFAULT_REFERENCE_TIME } from '../directory/generator';
 import { isDirectoryEmpty, loadPopulation, readPopulationInfo } from '../directory/loader';
 import { migrate } from '../directory/migrate';
 import { PgMemberDirectory } from '../directory/pg-member-directory';
-import { createDirectoryPool } from '../directory/pool';
+import { createDirectoryPool, quoteIdent } from '../directory/pool';
 
 const TARGET_MS: Record<Tier, number> = { low: 100, medium: 500, high: 2000 };
 
@@ -64,7 +69,15 @@ async function main(): Promise<void> {
   const seed = Number(env('BENCH_SEED', '42'));
   const runs = Number(env('BENCH_RUNS', '5'));
   const scanSeconds = Number(env('BENCH_SCAN_SECONDS', '120'));
-  const pool = createDirectoryPool({ connectionString: env('DATABASE_URL', 'postgres://rte:rte@127.0.0.1:5432/rte'), schema, max: 4 });
+  const only = env('BENCH_ONLY', '');
+  const jit = env('BENCH_JIT', '');
+  if (jit !== '' && jit !== 'on' && jit !== 'off') throw new Error('BENCH_JIT must be on or off');
+  const connectionString = env('DATABASE_URL', 'postgres://rte:rte@127.0.0.1:5432/rte');
+  // Same sessions as createDirectoryPool, plus the jit override as a startup option when asked for.
+  const pool =
+    jit === ''
+      ? createDirectoryPool({ connectionString, schema, max: 4 })
+      : new Pool({ connectionString, max: 4, options: `-c search_path=${quoteIdent(schema)},public -c jit=${jit}` });
   try {
     await migrate(pool, { schema });
     if (await isDirectoryEmpty(pool)) {
@@ -75,12 +88,15 @@ async function main(): Promise<void> {
     const info = await readPopulationInfo(pool);
     if (!info) throw new Error(`schema ${schema} has members but no synthetic population record`);
     const dir = new PgMemberDirectory(pool, { now: () => info.referenceTime });
-    console.log(`\npopulation ${info.population.toLocaleString()} (seed ${info.seed}, as of ${info.referenceTime.toISOString()}), ${runs} timed runs per query, page size 1000\n`);
+    const jitSetting = (await pool.query<{ jit: string }>('SHOW jit')).rows[0]?.jit ?? '?';
+    console.log(
+      `\npopulation ${info.population.toLocaleString()} (seed ${info.seed}, as of ${info.referenceTime.toISOString()}), ${runs} timed runs per query, page size 1000, jit=${jitSetting}\n`,
+    );
 
     const queries: { name: string; tier: Tier; query: MemberQuery }[] = [
       ...COMPLEXITY_EXAMPLES.map((e) => ({ name: e.name, tier: e.tier, query: e.query })),
       ...DOC_EXAMPLES.map((e) => ({ name: e.name, tier: EXAMPLE_TIERS[e.name.split(':')[0] ?? ''] ?? 'high', query: e.query })),
-    ];
+    ].filter((x) => x.name.includes(only));
     const rows: string[][] = [];
     const byTier: Record<Tier, number[]> = { low: [], medium: [], high: [] };
     for (const { name, tier, query } of queries) {
@@ -109,6 +125,7 @@ async function main(): Promise<void> {
     console.log('');
     for (const tier of ['low', 'medium', 'high'] as Tier[]) {
       const xs = [...byTier[tier]].sort((a, b) => a - b);
+      if (xs.length === 0) continue;
       console.log(`${tier.padEnd(6)} median of p50s ${pct(xs, 0.5).toFixed(1)} ms, worst ${Math.max(...xs).toFixed(1)} ms, target ${TARGET_MS[tier]} ms`);
     }
 

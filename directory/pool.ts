@@ -15,10 +15,13 @@ export interface DirectoryPoolOptions {
 
 /** A pg pool whose sessions resolve directory tables in `schema` (tests and benches use private schemas). */
 export function createDirectoryPool(opts: DirectoryPoolOptions): Pool {
-  const config: PoolConfig = { connectionString: opts.connectionString, max: opts.max ?? 4 };
+  // JIT off: directory queries are page-sized; PostgreSQL's JIT spends 0.3-1 s compiling plans that then run
+  // in tens of milliseconds (measured on the 1M-member bench, docs/member-query-semantics.md).
+  const options = ['-c jit=off'];
   if (opts.schema) {
     quoteIdent(opts.schema);
-    config.options = `-c search_path=${opts.schema},public`;
+    options.push(`-c search_path=${opts.schema},public`);
   }
+  const config: PoolConfig = { connectionString: opts.connectionString, max: opts.max ?? 4, options: options.join(' ') };
   return new Pool(config);
 }

@@ -2,7 +2,12 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { FieldError } from '../../lib/errors';
 import { SortOrder_Direction, SortOrder_Field, type AccountStatus } from '../../gen/rte/v1/common_pb';
-import { FeatureOptionFilter_FeatureOptionType as T, FeatureOptionFilter_Operator as Op, MemberQuerySchema } from '../../gen/rte/v1/member_query_pb';
+import {
+  FeatureOptionFilter_FeatureOptionType as T,
+  FeatureOptionFilter_Operator as Op,
+  MemberQuerySchema,
+  RecentEventFilter_EventCategory as Cat,
+} from '../../gen/rte/v1/member_query_pb';
 import { compileMemberQuery } from './compile';
 import { encodeCursor, queryHash } from './cursor';
 import { latestBirthDateForAge, ageOn } from './semantics';
@@ -123,6 +128,46 @@ describe('age semantics', () => {
         expect(dob <= latestBirthDateForAge(on, years)).toBe(ageOn(dob, on) >= years);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('query shape for the planner (results are covered by the differential tests)', () => {
+  const hoursDur = (h: number) => ({ seconds: BigInt(h * 3600), nanos: 0 });
+  const ELIGIBILITY_CHECK_FAILED = 28;
+
+  test('a short window over few event types is pre-filtered from the event side', () => {
+    const c = compile({ recentEventFilter: { eventCategories: [Cat.RTE], withinLast: hoursDur(24), hadEligibilityError: true } });
+    expect(c.sql).toContain('m.member_key IN (SELECT p0.member_key FROM member_events p0 WHERE');
+    expect(c.sql).toContain('AND p0.member_key IN (SELECT p1.member_key FROM member_events p1 WHERE');
+    expect(c.params).toContainEqual([ELIGIBILITY_CHECK_FAILED]);
+    // The exact per-member aggregates stay: the pre-filter is only a necessary condition.
+    expect(c.sql).toContain('CROSS JOIN LATERAL');
+    expect(c.countSql).toContain('m.member_key IN (SELECT p0.member_key');
+  });
+
+  test('wide windows, absence flags and unbounded windows keep the per-member walk', () => {
+    for (const recentEventFilter of [
+      { eventCategories: [Cat.AUTHENTICATION], withinLast: hoursDur(72) }, // 3 types x 72 h
+      { withinLast: hoursDur(7 * 24), hasSignedInRecently: true }, // 1 type x 168 h
+      { withinLast: hoursDur(24), hadEligibilityError: false },
+      { hadEligibilityError: true },
+    ]) {
+      expect(compile({ recentEventFilter }).sql).not.toContain('member_events p0');
+    }
+  });
+
+  test('a count implied by the regular-pattern test does not unbound the per-member event scan', () => {
+    const c = compile({ recentEventFilter: { eventCategories: [Cat.ENGAGEMENT], isRegularPattern: true } });
+    expect(c.sql).toMatch(/WHERE e\.member_key = m\.member_key AND e\.occurred_at >= \$\d+::timestamptz\) ev/);
+    const windowed = compile({ recentEventFilter: { eventCategories: [Cat.ENGAGEMENT], withinLast: hoursDur(24), isRegularPattern: true } });
+    expect(windowed.sql).toMatch(/AS c0,/); // N >= 1 in the last 24 h is not implied by a 4-week pattern
+  });
+
+  test('has_upcoming_appointments=true is a plain comparison; false still selects members without one', () => {
+    expect(compile({ engagementFilter: { hasUpcomingAppointments: true } }).sql).toMatch(/me\.next_appointment_at > \$\d+::timestamptz\n/);
+    expect(compile({ engagementFilter: { hasUpcomingAppointments: false } }).sql).toMatch(
+      /NOT \(me\.next_appointment_at IS NOT NULL AND me\.next_appointment_at > \$\d+::timestamptz\)/,
     );
   });
 });

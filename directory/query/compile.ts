@@ -194,6 +194,18 @@ class Builder {
     this.where.push(value ? text : `NOT ${text}`);
   }
 
+  /**
+   * A flag over a nullable column: `col > bound` selects when true, `NOT (col IS NOT NULL AND col > bound)`
+   * when false. The true form leaves out the `IS NOT NULL` guard (a NULL comparison already drops the row
+   * from a WHERE conjunct): with it the planner counts the null fraction twice and underestimates the
+   * rows several-fold, which picks bad join orders.
+   */
+  flagAfter(value: boolean | undefined, column: string, bound: () => string): void {
+    if (value === undefined) return;
+    const b = bound();
+    this.where.push(value ? `${column} > ${b}` : `NOT (${column} IS NOT NULL AND ${column} > ${b})`);
+  }
+
   ts(ms: number): string {
     return this.p(new Date(ms).toISOString(), 'timestamptz');
   }
@@ -618,7 +630,7 @@ function compileEngagement(q: MemberQuery, b: Builder): void {
   if (beforeTs !== undefined) b.where.push(`(me.last_login_at IS NULL OR me.last_login_at < ${b.ts(beforeTs)})`);
   b.flag(f.hasCompletedOnboarding, 'me.onboarding_completed');
   if (f.usedFeatures.length > 0) b.where.push(`me.used_features && ${b.p(strings(f.usedFeatures, `${path}.used_features`), 'text[]')}`);
-  b.flag(f.hasUpcomingAppointments, () => `(me.next_appointment_at IS NOT NULL AND me.next_appointment_at > ${b.ts(b.now)})`);
+  b.flagAfter(f.hasUpcomingAppointments, 'me.next_appointment_at', () => b.ts(b.now));
   const hours = int(f.upcomingAppointmentWithinHours, `${path}.upcoming_appointment_within_hours`, 1, 24 * 366);
   if (hours !== undefined) {
     b.where.push(`me.next_appointment_at > ${b.ts(b.now)} AND me.next_appointment_at <= ${b.ts(b.now + hours * HOUR_MS)}`);
@@ -650,7 +662,7 @@ function compileCareJourney(q: MemberQuery, b: Builder): void {
   const claimsAfter = ts(f.claimsAfter, `${path}.claims_after`);
   if (f.hasRecentClaims !== undefined || claimsAfter !== undefined) {
     const since = claimsAfter ?? b.now - RECENT_CLAIMS_LOOKBACK_MS;
-    b.flag(f.hasRecentClaims ?? true, `(mc.last_claim_at IS NOT NULL AND mc.last_claim_at > ${b.ts(since)})`);
+    b.flagAfter(f.hasRecentClaims ?? true, 'mc.last_claim_at', () => b.ts(since));
   }
   b.flag(f.isHighUtilizer, 'mc.is_high_utilizer');
   if (b.where.length > before) b.joins.add('mc');
@@ -689,6 +701,14 @@ export function trendWindow(w: EventWindow, now: number, path: string): TrendWin
   return { hi, length };
 }
 
+/**
+ * Upper bound on (window hours × event types in scope) for a filter to drive the query from the event
+ * side. 72 is "one event type over the last three days": such windows hold a small, index-contiguous
+ * slice of member_events, while wider ones (a week of sign-ins, four weeks of engagement) match so many
+ * members that walking members in sort order and stopping at the page size is cheaper.
+ */
+const PREFILTER_MAX_TYPE_HOURS = 72;
+
 function compileRecentEvents(q: MemberQuery, b: Builder): void {
   const f = q.recentEventFilter;
   if (!f) return;
@@ -706,6 +726,8 @@ function compileRecentEvents(q: MemberQuery, b: Builder): void {
   const aggs: string[] = [];
   const conds: string[] = [];
   const lowerBounds: (number | null)[] = [];
+  /** Narrow filters (over alias `e`) that a selected member must have at least one event in. */
+  const required: string[][] = [];
   const windowSql = (): string[] => {
     const parts: string[] = [];
     if (w.after !== undefined) parts.push(`e.occurred_at > ${b.ts(w.after)}`);
@@ -724,39 +746,78 @@ function compileRecentEvents(q: MemberQuery, b: Builder): void {
     lowerBounds.push(lower);
     return `ev.${name}`;
   };
+  /**
+   * Records that the conditions being added imply "at least one event matching `filter`" (count >= 1, a
+   * flag that must be true, a trend that must rise...). Kept for the event-side pre-filter only when the
+   * filter is narrow: a lower time bound and at most PREFILTER_MAX_TYPE_HOURS (window hours × event
+   * types in scope), so the events it reads stay few even for the busiest event types.
+   */
+  const requireAny = (filter: string[], lower: number | null, upper: number, types: readonly number[] | null): void => {
+    if (lower === null) return;
+    const typeHours = (Math.max(upper - lower, 0) / HOUR_MS) * (types ?? EVENT_TYPES).length;
+    if (typeHours <= PREFILTER_MAX_TYPE_HOURS) required.push(filter);
+  };
+  const upper = w.before ?? b.now;
 
   const hasScope = scope !== null || after !== undefined || before !== undefined || within !== undefined;
-  if (hasScope || minCount !== undefined || maxCount !== undefined) {
-    const c = agg([...windowSql(), ...scopeSql(scope)], windowLower());
-    const lo = minCount ?? (maxCount !== undefined ? 0 : 1);
-    if (lo > 0) conds.push(`${c} >= ${b.p(lo, 'int')}`);
+  const lo = minCount ?? (maxCount !== undefined ? 0 : 1);
+  // "N >= 1" over a window without lower bound is implied by a positive flag, trend or pattern condition
+  // on events inside W and S; leaving it out keeps the lateral scan bounded by that condition's window.
+  const inScope = (ids: readonly number[]): boolean => scope === null || ids.every((id) => scope.includes(id));
+  const countImplied =
+    lo === 1 &&
+    maxCount === undefined &&
+    w.after === undefined &&
+    w.since === undefined &&
+    (f.isIncreasingActivity === true ||
+      f.isDecreasingActivity === true ||
+      f.isRegularPattern === true ||
+      EVENT_FLAG_NAMES.some((name) => f[name] === true && inScope(EVENT_FLAG_TYPES[name])) ||
+      ((f.hasUsedFeature ?? f.featureNames.length > 0) && inScope([FEATURE_USED_TYPE_ID])));
+  if ((hasScope || minCount !== undefined || maxCount !== undefined) && !countImplied) {
+    const filter = [...windowSql(), ...scopeSql(scope)];
+    const c = agg(filter, windowLower());
+    if (lo > 0) {
+      conds.push(`${c} >= ${b.p(lo, 'int')}`);
+      requireAny(filter, windowLower(), upper, scope);
+    }
     if (maxCount !== undefined) conds.push(`${c} <= ${b.p(maxCount, 'int')}`);
   }
   for (const name of EVENT_FLAG_NAMES) {
     const v = f[name];
     if (v === undefined) continue;
-    const c = agg([...windowSql(), ...scopeSql(EVENT_FLAG_TYPES[name])], windowLower());
+    const filter = [...windowSql(), ...scopeSql(EVENT_FLAG_TYPES[name])];
+    const c = agg(filter, windowLower());
     conds.push(v ? `${c} > 0` : `${c} = 0`);
+    if (v) requireAny(filter, windowLower(), upper, EVENT_FLAG_TYPES[name]);
   }
   if (f.hasUsedFeature !== undefined || f.featureNames.length > 0) {
     const filter = [...windowSql(), `e.event_type_id = ${b.p(FEATURE_USED_TYPE_ID, 'int')}`];
     if (f.featureNames.length > 0) filter.push(`e.feature_name = ANY(${b.p(strings(f.featureNames, `${path}.feature_names`), 'text[]')})`);
     const c = agg(filter, windowLower());
     conds.push((f.hasUsedFeature ?? true) ? `${c} > 0` : `${c} = 0`);
+    if (f.hasUsedFeature ?? true) requireAny(filter, windowLower(), upper, [FEATURE_USED_TYPE_ID]);
   }
   if (f.hasSessionActive !== undefined) {
     const since = b.now - SESSION_ACTIVE_MS;
-    const c = agg([`e.event_type_id = ${b.p(APP_SESSION_TYPE_ID, 'int')}`, `e.occurred_at >= ${b.ts(since)}`, `e.occurred_at <= ${b.ts(b.now)}`], since);
+    const filter = [`e.event_type_id = ${b.p(APP_SESSION_TYPE_ID, 'int')}`, `e.occurred_at >= ${b.ts(since)}`, `e.occurred_at <= ${b.ts(b.now)}`];
+    const c = agg(filter, since);
     conds.push(f.hasSessionActive ? `${c} > 0` : `${c} = 0`);
+    if (f.hasSessionActive) requireAny(filter, since, b.now, [APP_SESSION_TYPE_ID]);
   }
   if (f.isIncreasingActivity !== undefined || f.isDecreasingActivity !== undefined) {
     const { hi, length } = trendWindow(w, b.now, `${path}.within_last`);
-    const recent = agg([...scopeSql(scope), `e.occurred_at >= ${b.ts(hi - length)}`, `e.occurred_at < ${b.ts(hi)}`], hi - length);
-    const prior = agg([...scopeSql(scope), `e.occurred_at >= ${b.ts(hi - 2 * length)}`, `e.occurred_at < ${b.ts(hi - length)}`], hi - 2 * length);
+    const recentFilter = [...scopeSql(scope), `e.occurred_at >= ${b.ts(hi - length)}`, `e.occurred_at < ${b.ts(hi)}`];
+    const priorFilter = [...scopeSql(scope), `e.occurred_at >= ${b.ts(hi - 2 * length)}`, `e.occurred_at < ${b.ts(hi - length)}`];
+    const recent = agg(recentFilter, hi - length);
+    const prior = agg(priorFilter, hi - 2 * length);
     const inc = `(${recent} * 2 >= ${prior} * 3 AND ${recent} - ${prior} >= 2)`;
     const dec = `(${prior} * 2 >= ${recent} * 3 AND ${prior} - ${recent} >= 2)`;
     if (f.isIncreasingActivity !== undefined) conds.push(f.isIncreasingActivity ? inc : `NOT ${inc}`);
     if (f.isDecreasingActivity !== undefined) conds.push(f.isDecreasingActivity ? dec : `NOT ${dec}`);
+    // Increasing implies recent >= prior + 2 >= 2 events; decreasing implies prior >= 2.
+    if (f.isIncreasingActivity) requireAny(recentFilter, hi - length, hi, scope);
+    if (f.isDecreasingActivity) requireAny(priorFilter, hi - 2 * length, hi - length, scope);
   }
   if (f.isRegularPattern !== undefined) {
     const hi = w.before ?? b.now;
@@ -767,12 +828,41 @@ function compileRecentEvents(q: MemberQuery, b: Builder): void {
     const days = agg(filter, lo, `count(DISTINCT (e.occurred_at AT TIME ZONE 'UTC')::date)`);
     const regular = `(${weeks} = ${REGULAR_PATTERN_WEEKS} AND ${days} >= ${REGULAR_PATTERN_MIN_DAYS})`;
     conds.push(f.isRegularPattern ? regular : `NOT ${regular}`);
+    if (f.isRegularPattern) requireAny(filter, lo, hi, scope);
   }
   if (aggs.length === 0) return;
   const allBounded = lowerBounds.every((x) => x !== null);
   const lower = allBounded ? ` AND e.occurred_at >= ${b.ts(Math.min(...(lowerBounds as number[])))}` : '';
   b.lateral = `CROSS JOIN LATERAL (SELECT ${aggs.join(',\n      ')}\n    FROM member_events e WHERE e.member_key = m.member_key${lower}) ev`;
+  const prefilter = eventPrefilter(required);
+  if (prefilter) b.where.push(prefilter);
   b.where.push(...conds);
+}
+
+/**
+ * A necessary condition for the event conditions, in a form the planner can drive from the event side:
+ * the member has an event matching each required filter. The aggregates in the lateral join stay the
+ * exact test; this only adds `member_key IN (...)`, which (unlike the aggregates' FILTER conditions) the
+ * planner can estimate from column statistics and answer from member_events_type_time_idx, so a short
+ * recent-event window no longer probes every member's events. Filters are nested in one sub-select so
+ * their intersection is computed before members are visited.
+ */
+function eventPrefilter(required: readonly string[][]): string | null {
+  const seen = new Set<string>();
+  const filters: string[][] = [];
+  for (const filter of required) {
+    const key = filter.join(' AND ');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    filters.push(filter);
+  }
+  if (filters.length === 0) return null;
+  const aliased = (filter: readonly string[], alias: string): string => filter.map((c) => c.replace(/\be\.(?=[a-z_])/g, `${alias}.`)).join(' AND ');
+  const inner = filters
+    .slice(1)
+    .map((f, i) => `\n      AND p0.member_key IN (SELECT p${i + 1}.member_key FROM member_events p${i + 1} WHERE ${aliased(f, `p${i + 1}`)})`)
+    .join('');
+  return `m.member_key IN (SELECT p0.member_key FROM member_events p0 WHERE ${aliased(filters[0] as string[], 'p0')}${inner})`;
 }
 
 function compileProposed(q: MemberQuery, b: Builder): void {
