@@ -22,6 +22,7 @@ const SECONDS = arg('seconds', 10);
 const CONCURRENCY = arg('concurrency', 32);
 const LIVE = arg('live', 600);
 const TIME_SCALE = arg('time-scale', 0.02);
+const PROTOCOL = process.argv.includes('--grpc') ? 'grpc' : 'connect';
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -29,11 +30,12 @@ function pct(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const p = await startTestPlatform({ population: MEMBERS, sim: { timeScale: TIME_SCALE } });
+  // Live checks queue for the 15 slots far longer than an interactive caller waits (API_REFRESH_WAIT_MS).
+  const p = await startTestPlatform({ population: MEMBERS, sim: { timeScale: TIME_SCALE }, env: { API_REFRESH_WAIT_MS: '3600000' } });
   const members = p.members;
   try {
     const headers = { authorization: `Bearer ${await p.token(['rte:eligibility:read'])}` };
-    const client = p.eligibilityClient('grpc');
+    const client = p.eligibilityClient(PROTOCOL);
 
     // Saturation: LIVE live checks at once (the simulator answers every member; latency scaled).
     // Members whose payer is "down" in the simulator (AAA 42/79/80 every time) are left out: they measure
