@@ -196,10 +196,10 @@ describe('BatchEligibilityService', () => {
     const p2 = await s.client.listBatches({ pageSize: 2, pageToken: p1.nextPageToken }, opts);
     expect(p2.batches).toHaveLength(1);
     expect(s.t.queries[0]).toBe(
-      "WorkflowType = 'batchWorkflow' AND RteClientService = 'svc-a' AND RteBatchStatus IN ('RUNNING', 'PENDING') AND StartTime >= '1970-01-01T00:00:00.000Z'",
+      "WorkflowType = 'batchWorkflow' AND ExecutionStatus != 'ContinuedAsNew' AND RteClientService = 'svc-a' AND RteBatchStatus IN ('RUNNING', 'PENDING') AND StartTime >= '1970-01-01T00:00:00.000Z'",
     );
     await s.client.listBatches({}, await s.as('ops', ['rte:admin']));
-    expect(s.t.queries[2]).toBe("WorkflowType = 'batchWorkflow'");
+    expect(s.t.queries[2]).toBe("WorkflowType = 'batchWorkflow' AND ExecutionStatus != 'ContinuedAsNew'");
     expect((await errorOf(s.client.listBatches({ clientServiceName: 'svc-b' }, opts))).code).toBe(Code.PermissionDenied);
   });
 
