@@ -2,7 +2,8 @@
  * Slot utilisation at Stedi's real latency, through a RUNNING stack (`./stack/stack up`: separate API, worker and
  * simulator processes, the simulator at its default 13.5 s mean). Fires N live checks (BYPASS_CACHE) at once and
  * prints wall time ÷ the 15-slot floor and busy slot-seconds ÷ (15 × wall time) from the simulator's own counters.
- * Start the API with a long API_REFRESH_WAIT_MS so callers wait for their queued checks.
+ * Start the API with a long API_REFRESH_WAIT_MS so callers wait for their queued checks. Members whose payer the
+ * simulator keeps "down" (AAA 42/79/80 on every try) are left out: they measure the retry policy, not the pool.
  *   npx tsx bench/eligibility-live.ts [--members 150] [--offset 30000] [--api http://127.0.0.1:8080] [--sim http://127.0.0.1:8090]
  */
 import { loadavg } from 'node:os';
@@ -11,6 +12,9 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { CacheControl } from '../gen/rte/v1/common_pb';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { mintDevToken } from '../lib/dev-token';
+import { createPgMemberDirectory } from '../directory/pg-member-directory';
+import { createDirectoryPool } from '../directory/pool';
+import { isConnectivityCode, verdictFor } from '../stedi-sim/answers';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,7 +38,15 @@ const calls = (s: SimStats) => Object.values(s.calls[REALTIME] ?? {}).reduce((a,
 async function main(): Promise<void> {
   const token = await mintDevToken({ service: 'bench', scopes: ['rte:eligibility:read'], secret: process.env['AUTH_DEV_SECRET'] ?? 'dev-secret-change-me' });
   const client = createClient(EligibilityService, createConnectTransport({ baseUrl: API, httpVersion: '1.1' }));
-  const ids = Array.from({ length: N }, (_, i) => `m_${String(OFFSET + i).padStart(7, '0')}`);
+  const pool = createDirectoryPool({ connectionString: process.env['DATABASE_URL'] ?? 'postgres://rte:rte@127.0.0.1:5432/rte', max: 1 });
+  const candidates = Array.from({ length: N * 2 }, (_, i) => `m_${String(OFFSET + i).padStart(7, '0')}`);
+  const records = await createPgMemberDirectory(pool).getMemberRecords(candidates);
+  await pool.end();
+  const ids = candidates.filter((id) => {
+    const r = records.get(id);
+    return r !== undefined && !isConnectivityCode(verdictFor(`${r.payerId}|${r.payerMemberId}`).aaaCode);
+  }).slice(0, N);
+  if (ids.length < N) throw new Error(`only ${ids.length} suitable members from ${OFFSET}`);
   await fetch(`${SIM}/__sim/stats/reset`, { method: 'POST' });
   const t0 = Date.now();
   let ok = 0;
