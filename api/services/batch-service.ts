@@ -13,6 +13,7 @@ import {
   CancelBatchResponseSchema,
   GetBatchStatusResponseSchema,
   ListBatchesResponseSchema,
+  SubmitBatchRequestSchema,
   SubmitBatchResponseSchema,
   type BatchEligibilityService,
   type BatchStatusUpdate,
@@ -190,16 +191,10 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
   };
 }
 
-const DEFAULT_VIEW_OPTIONS: BatchStatusView['options'] = {
-  priority: 'LOW',
-  strategy: 'OPTIMAL',
-  schedulingWindow: 'ANY',
-  maxConcurrentRequests: 15,
-  timeoutMs: 8 * 3_600_000,
-  retry: { maxAttempts: 3, initialIntervalMs: 2000, maxIntervalMs: 300_000, backoffMultiplier: 2 },
-  notifications: { kafkaTopic: 'domain.rte.v1.batch_job_events', eventTypes: [], deliveryMode: 'AT_LEAST_ONCE' },
-  cacheMode: 'DEFAULT',
-};
+/** Options of a batch whose memo predates them: what SubmitBatch resolves for a request that sets none. */
+const DEFAULT_VIEW_OPTIONS: BatchStatusView['options'] = validateSubmitBatch(
+  create(SubmitBatchRequestSchema, { clientJobId: 'defaults', memberSelector: { case: 'memberIds', value: { memberIds: ['m'] } } }),
+).options;
 
 // ---- the service ----------------------------------------------------------------------------------------------
 
