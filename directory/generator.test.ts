@@ -1,4 +1,5 @@
 import { PopulationGenerator, zoneOffsetMinutes, type MemberChunk, type Row } from './generator';
+import { ev } from './catalog';
 import { copyField } from './loader';
 
 const referenceTime = new Date('2024-11-15T00:00:00Z');
@@ -25,7 +26,30 @@ describe('synthetic population generator', () => {
     expect(pop.members).toHaveLength(2000);
     const perMember = pop.member_events.length / pop.members.length;
     expect(perMember).toBeGreaterThan(10);
-    expect(perMember).toBeLessThan(35);
+    expect(perMember).toBeLessThan(45);
+  });
+
+  test('has a small habitual segment whose history and ground truth both show near-daily use', () => {
+    const DAY = 86_400_000;
+    const ref = referenceTime.getTime();
+    const habitual = new Set(pop.member_activity_profile.filter((p) => String(p['archetype']).endsWith('+daily-habit')).map((p) => p['member_key']));
+    expect(habitual.size / pop.members.length).toBeGreaterThan(0.01);
+    expect(habitual.size / pop.members.length).toBeLessThan(0.06);
+    const activeDays = new Map<unknown, Set<number>>();
+    for (const e of pop.member_events) {
+      const t = Date.parse(String(e['occurred_at']));
+      if (e['event_type_id'] === ev('APP_SESSION_STARTED') && habitual.has(e['member_key']) && t >= ref - 28 * DAY) {
+        const days = activeDays.get(e['member_key']) ?? new Set<number>();
+        days.add(Math.floor((ref - t) / DAY));
+        activeDays.set(e['member_key'], days);
+      }
+    }
+    const shares = [...habitual].map((k) => (activeDays.get(k)?.size ?? 0) / 28);
+    expect(shares.reduce((a, b) => a + b, 0) / shares.length).toBeGreaterThan(0.7);
+    const truth = pop.member_activity_profile.map((p) => ({ habitual: habitual.has(p['member_key']), p24: Number(p['p_active_next_24h']) }));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(truth.filter((t) => t.habitual).map((t) => t.p24))).toBeGreaterThan(0.75);
+    expect(mean(truth.filter((t) => !t.habitual).map((t) => t.p24))).toBeLessThan(0.15);
   });
 
   test('all events lie in the 90 days before the reference time', () => {

@@ -7,6 +7,15 @@
  * rates); 90 days of lifecycle events are drawn from it, and the observable attributes (last activity,
  * cohorts, used features, upcoming appointments...) are derived from those events. The profile itself
  * goes to member_activity_profile as ground truth for scoring predictions.
+ *
+ * Two layers sit on top of the archetype's Poisson session process (directory-gen/2), both drawn from a
+ * separate PRNG stream so the archetype draws, and every member row derived from them, are unchanged:
+ *  - a habitual daily-use segment (HABIT): members managing chronic conditions, on several
+ *    prescriptions, or caring for a young child or another dependent, who open the app most days;
+ *  - pre-appointment visits (APPOINTMENT_VISIT): most app users open the app in the hours before a
+ *    booked visit (check-in, ID card, coverage).
+ * The ground truth p_active_next_24h / p_active_next_7d is computed from the same processes that drew
+ * the history (weekday, hour-of-day and zone included), so truth and events agree.
  */
 import {
   EVENT_TYPES,
@@ -23,7 +32,7 @@ import {
 } from './catalog';
 import { Rng, mixSeed } from './prng';
 
-export const GENERATOR_VERSION = 'directory-gen/1';
+export const GENERATOR_VERSION = 'directory-gen/2';
 export const DEFAULT_REFERENCE_TIME = '2024-11-15T00:00:00.000Z';
 export const HISTORY_DAYS = 90;
 
@@ -481,6 +490,36 @@ const ARCHETYPES = [
   ['dormant', 0.2, 0],
 ] as const;
 
+/**
+ * Habitual daily users. Health-plan apps have a small segment that opens the app on most days: chronic
+ * condition management (glucose / blood-pressure logging, care-team messages), pharmacy refills, and
+ * caregivers. P(member is habitual) adds up the terms below (dormant members never are); a habitual
+ * member is active on an average day with probability U(dailyMin, dailyMax), scaled by the member's
+ * weekday shape through the daily hazard, at the member's usual hours, with a second session on
+ * `secondSession` of those days. About 2-3 % of the population.
+ */
+export const HABIT = {
+  base: 0.004,
+  oneCondition: 0.015,
+  twoPlusConditions: 0.07,
+  threePlusPrescriptions: 0.04,
+  caregiver: 0.03,
+  dailyMin: 0.8,
+  dailyMax: 0.97,
+  secondSession: 0.2,
+} as const;
+
+/**
+ * P(member opens the app before a booked, not cancelled visit), by archetype (habitual members:
+ * `habitual`); the visit happens uniformly between 18 h and 30 min before the appointment.
+ */
+export const APPOINTMENT_VISIT = {
+  byArchetype: { power: 0.9, weekly: 0.8, monthly: 0.7, new: 0.75, rare: 0.5, dormant: 0.15 } as Record<string, number>,
+  habitual: 0.92,
+  earliestBeforeMs: 18 * 3_600_000,
+  latestBeforeMs: 30 * 60_000,
+} as const;
+
 const PEAKS = [
   ['early', 7, 0.3],
   ['lunch', 12, 0.2],
@@ -660,9 +699,13 @@ export class PopulationGenerator {
       const person = enrolled[i]!;
       const memberKey = key++;
       const mrng = new Rng(mixSeed(this.opts.seed, familyIndex), 100 + i);
-      this.generateMember(mrng, {
+      // Draws for the habit and appointment layers come from their own stream, so every draw the original
+      // profile makes from `mrng` (and every member row derived from them) stays the same.
+      const hrng = new Rng(mixSeed(this.opts.seed, familyIndex), 500 + i);
+      this.generateMember(mrng, hrng, {
         memberKey,
         person,
+        caregiver: person.relationship !== 'CHILD' && person.age >= 18 && people.some((p) => p.relationship === 'OTHER_DEPENDENT' || (p.relationship === 'CHILD' && p.age < 13)),
         isSubscriber: i === 0,
         sponsor,
         familyId,
@@ -684,9 +727,12 @@ export class PopulationGenerator {
 
   private generateMember(
     rng: Rng,
+    hrng: Rng,
     m: {
       memberKey: number;
       person: Person;
+      /** An adult in a family with a young child or another dependent (cares for someone's health). */
+      caregiver: boolean;
       isSubscriber: boolean;
       sponsor: SponsorInfo;
       familyId: string;
@@ -809,6 +855,16 @@ export class PopulationGenerator {
     const messagePropensity = round4(rng.next() * (archetype === 'power' ? 1 : 0.5));
     const pushEnabled = rng.chance(age > 70 ? 0.35 : 0.62);
     const emailEnabled = rng.chance(0.8);
+    const habitChance =
+      archetype === 'dormant'
+        ? 0
+        : HABIT.base +
+          (conditions.length >= 2 ? HABIT.twoPlusConditions : conditions.length === 1 ? HABIT.oneCondition : 0) +
+          (rxCount >= 3 ? HABIT.threePlusPrescriptions : 0) +
+          (m.caregiver ? HABIT.caregiver : 0);
+    const habitual = hrng.chance(habitChance);
+    const habitHazard = habitual ? -Math.log(1 - hrng.range(HABIT.dailyMin, HABIT.dailyMax)) : 0; // per average day
+    const visitP = habitual ? APPOINTMENT_VISIT.habitual : (APPOINTMENT_VISIT.byArchetype[archetype] ?? 0.5);
 
     // Lifecycle events over the history window.
     const events: EventRow[] = [];
@@ -818,32 +874,53 @@ export class PopulationGenerator {
     const weekdayMean = weekdayWeights.reduce((a, b) => a + b, 0) / 7;
     const features = new Set<string>();
     const offsets = this.dayOffsets(tz);
+    /** One app session's events from `t`; every caller makes the same draws from `r` in the same order. */
+    const session = (r: Rng, t: number): void => {
+      events.push({ t, type: r.chance(0.55) ? E.SIGNIN : E.SESSION_REFRESH, feature: null });
+      events.push({ t: t + 1000, type: E.APP_SESSION_STARTED, feature: null });
+      let u = t + 5000;
+      if (r.chance(0.3)) events.push({ t: (u += 20_000), type: E.HOMEPAGE_VIEWED, feature: null });
+      if (r.chance(0.25)) {
+        const f = r.chance(0.3) && plan.individualDeductible >= 2000 ? 'cost_estimator' : r.pick(FEATURES);
+        features.add(f);
+        events.push({ t: (u += 40_000), type: E.FEATURE_USED, feature: f });
+      }
+      if (r.chance(messagePropensity * 0.25)) events.push({ t: (u += 60_000), type: E.MESSAGE_SENT, feature: null });
+      if (r.chance(0.08)) events.push({ t: (u += 30_000), type: E.PROVIDER_SEARCHED, feature: null });
+      if (r.chance(0.04)) events.push({ t: (u += 30_000), type: E.SEARCH_PERFORMED, feature: null });
+      if (r.chance(0.04)) events.push({ t: (u += 10_000), type: E.RECOMMENDATION_SHOWN, feature: null });
+      if (r.chance(0.05)) events.push({ t: (u += 300_000), type: E.SIGNOUT, feature: null });
+    };
+    /** A session start on history day `d` at one of the member's usual local hours. */
+    const sessionTime = (r: Rng, d: number): number => {
+      let x = r.next() * hourTotal;
+      let hour = 0;
+      while (hour < 23 && x >= (hourWeights[hour] ?? 0)) x -= hourWeights[hour++] ?? 0;
+      return this.windowStart + d * DAY + hour * HOUR + r.int(0, 3599) * 1000 - (offsets[d] ?? 0);
+    };
     for (let d = 0; d < HISTORY_DAYS && baseRate > 0; d++) {
       const dayStart = this.windowStart + d * DAY;
       if (dayStart + DAY <= lo) continue;
       const dow = new Date(dayStart).getUTCDay();
       const n = Math.min(6, rng.poisson((rateAt(dayStart + DAY / 2) * (weekdayWeights[dow] ?? 1)) / weekdayMean));
-      const offset = offsets[d] ?? 0;
       for (let s = 0; s < n; s++) {
-        let x = rng.next() * hourTotal;
-        let hour = 0;
-        while (hour < 23 && x >= (hourWeights[hour] ?? 0)) x -= hourWeights[hour++] ?? 0;
-        const t = dayStart + hour * HOUR + rng.int(0, 3599) * 1000 - offset;
+        const t = sessionTime(rng, d);
         if (t < lo || t >= ref) continue;
-        events.push({ t, type: rng.chance(0.55) ? E.SIGNIN : E.SESSION_REFRESH, feature: null });
-        events.push({ t: t + 1000, type: E.APP_SESSION_STARTED, feature: null });
-        let u = t + 5000;
-        if (rng.chance(0.3)) events.push({ t: (u += 20_000), type: E.HOMEPAGE_VIEWED, feature: null });
-        if (rng.chance(0.25)) {
-          const f = rng.chance(0.3) && plan.individualDeductible >= 2000 ? 'cost_estimator' : rng.pick(FEATURES);
-          features.add(f);
-          events.push({ t: (u += 40_000), type: E.FEATURE_USED, feature: f });
-        }
-        if (rng.chance(messagePropensity * 0.25)) events.push({ t: (u += 60_000), type: E.MESSAGE_SENT, feature: null });
-        if (rng.chance(0.08)) events.push({ t: (u += 30_000), type: E.PROVIDER_SEARCHED, feature: null });
-        if (rng.chance(0.04)) events.push({ t: (u += 30_000), type: E.SEARCH_PERFORMED, feature: null });
-        if (rng.chance(0.04)) events.push({ t: (u += 10_000), type: E.RECOMMENDATION_SHOWN, feature: null });
-        if (rng.chance(0.05)) events.push({ t: (u += 300_000), type: E.SIGNOUT, feature: null });
+        session(rng, t);
+      }
+    }
+    const baseSessions = events.length > 0; // decides a draw below exactly as in directory-gen/1
+    // Habit layer: active on a day with P = 1 - exp(-hazard x weekday weight), one or two sessions.
+    const habitDayP = (dow: number): number => 1 - Math.exp((-habitHazard * (weekdayWeights[dow] ?? 1)) / weekdayMean);
+    for (let d = 0; d < HISTORY_DAYS && habitual; d++) {
+      const dayStart = this.windowStart + d * DAY;
+      if (dayStart + DAY <= lo) continue;
+      if (!hrng.chance(habitDayP(new Date(dayStart).getUTCDay()))) continue;
+      const n = hrng.chance(HABIT.secondSession) ? 2 : 1;
+      for (let s = 0; s < n; s++) {
+        const t = sessionTime(hrng, d);
+        if (t < lo || t >= ref) continue;
+        session(hrng, t);
       }
     }
     const at = (): number => lo + rng.next() * Math.max(1, ref - lo);
@@ -860,6 +937,7 @@ export class PopulationGenerator {
     // Appointments: booked, then completed or cancelled; some are still upcoming at the reference time.
     let nextAppointment: number | null = null;
     let lastCompletedAppointment: number | null = null;
+    const keptAppointments: number[] = [];
     const nAppts = rng.poisson((apptRate * (ref - lo)) / (30 * DAY));
     for (let i = 0; i < nAppts; i++) {
       const booked = at();
@@ -868,11 +946,22 @@ export class PopulationGenerator {
       if (rng.chance(0.15)) {
         push(booked + rng.next() * (when - booked), E.APPOINTMENT_CANCELLED);
       } else if (when < ref) {
+        keptAppointments.push(when);
         push(when, E.APPOINTMENT_COMPLETED);
         lastCompletedAppointment = Math.max(lastCompletedAppointment ?? 0, Math.floor(when));
-      } else if (nextAppointment === null || when < nextAppointment) {
-        nextAppointment = Math.floor(when);
+      } else {
+        keptAppointments.push(when);
+        if (nextAppointment === null || when < nextAppointment) nextAppointment = Math.floor(when);
       }
+    }
+    // Pre-appointment visits (past ones are history; upcoming ones not yet made feed the ground truth).
+    const pendingVisits: number[] = [];
+    const visitSpan = APPOINTMENT_VISIT.earliestBeforeMs - APPOINTMENT_VISIT.latestBeforeMs;
+    for (const when of keptAppointments) {
+      const visits = hrng.chance(visitP);
+      const t = Math.floor(when - APPOINTMENT_VISIT.latestBeforeMs - hrng.next() * visitSpan);
+      if (visits && t >= lo && t < ref) session(hrng, t);
+      if (when >= ref && !(visits && t < ref)) pendingVisits.push(when);
     }
 
     for (let i = rng.poisson(messagePropensity * 2); i > 0; i--) push(at(), E.MESSAGE_RECEIVED);
@@ -927,7 +1016,7 @@ export class PopulationGenerator {
     }
 
     events.sort((a, b) => a.t - b.t || a.type - b.type);
-    if (events.length > 400) events.length = 400;
+    if (events.length > 600) events.splice(0, events.length - 600); // retention keeps the most recent events
 
     // Observable attributes derived from events.
     let lastActive: number | null = null;
@@ -952,10 +1041,11 @@ export class PopulationGenerator {
         activeWeeks.add(Math.floor((ref - e.t) / (7 * DAY)));
       }
     }
-    if (lastActive === null && !isNew) {
+    if (!baseSessions && !isNew) {
       // Activity before the retained event history (or never).
-      lastActive = rng.chance(archetype === 'dormant' ? 0.6 : 0.9) ? ref - rng.int(archetype === 'dormant' ? 181 : 91, 700) * DAY - rng.int(0, 86_399) * 1000 : null;
-      if (lastActive !== null && lastActive < createdAt) lastActive = null;
+      let before = rng.chance(archetype === 'dormant' ? 0.6 : 0.9) ? ref - rng.int(archetype === 'dormant' ? 181 : 91, 700) * DAY - rng.int(0, 86_399) * 1000 : null;
+      if (before !== null && before < createdAt) before = null;
+      if (lastActive === null) lastActive = before;
     }
     if (lastLogin === null && lastActive !== null && lastActive < this.windowStart) lastLogin = lastActive;
     if (lastEligibility === null && rng.chance(rteEnabled ? 0.5 : 0.15)) {
@@ -984,10 +1074,52 @@ export class PopulationGenerator {
     if (plan.individualDeductible >= 2000 && (features.has('cost_estimator') || features.has('benefits_lookup'))) cohorts.push('COST_CONSCIOUS');
     if (!isNew && last30 >= 3 && prior60 <= 1) cohorts.push('NEWLY_ENGAGED');
     const onboarding = isNew ? rng.chance(0.35) : rng.chance(0.93);
+    /**
+     * Ground truth from the processes that drew the history: the archetype's Poisson sessions (expected
+     * count in [from, to) from the day rate, weekday weight and the share of the member's hour weights that
+     * falls in the interval, in the member's zone), the habit layer's active days, and the pending
+     * pre-appointment visits (conditioned on not having happened before the reference time).
+     */
+    const activeIn = (from: number, to: number): { poissonMass: number; pNoLayer: number } => {
+      let poissonMass = 0;
+      let pNoLayer = 1;
+      const firstDay = Math.floor((from - this.windowStart) / DAY) - 1;
+      const lastDay = Math.ceil((to - this.windowStart) / DAY) + 1;
+      for (let d = firstDay; d <= lastDay; d++) {
+        const dayStart = this.windowStart + d * DAY;
+        if (dayStart + DAY <= lo) continue;
+        const offset = d >= 0 && d < HISTORY_DAYS ? (offsets[d] ?? 0) : zoneOffsetMinutes(tz, dayStart) * 60000;
+        let f = 0;
+        for (let h = 0; h < 24; h++) {
+          const s = dayStart + h * HOUR - offset;
+          const overlap = Math.min(to, s + HOUR) - Math.max(from, s);
+          if (overlap > 0) f += ((hourWeights[h] ?? 0) / hourTotal) * (overlap / HOUR);
+        }
+        if (f === 0) continue;
+        const dow = new Date(dayStart).getUTCDay();
+        poissonMass += (rateAt(dayStart + DAY / 2) * (weekdayWeights[dow] ?? 1) * f) / weekdayMean;
+        if (habitual) {
+          const q = habitDayP(dow);
+          pNoLayer *= 1 - q + q * (1 - f) * (1 - HABIT.secondSession * f);
+        }
+      }
+      for (const when of pendingVisits) {
+        const wLo = when - APPOINTMENT_VISIT.earliestBeforeMs;
+        const wHi = when - APPOINTMENT_VISIT.latestBeforeMs;
+        const before = clamp((Math.min(wHi, ref) - wLo) / visitSpan, 0, 1);
+        const inside = clamp((Math.min(wHi, to) - Math.max(wLo, from)) / visitSpan, 0, 1);
+        pNoLayer *= 1 - (visitP * inside) / (1 - visitP * before);
+      }
+      return { poissonMass: baseRate > 0 ? poissonMass : 0, pNoLayer };
+    };
+    const next24 = activeIn(ref, ref + DAY);
+    const next7 = activeIn(ref, ref + 7 * DAY);
+    const p24 = 1 - Math.exp(-next24.poissonMass) * next24.pNoLayer;
+    const p7 = 1 - Math.exp(-next7.poissonMass) * next7.pNoLayer;
+    // The member row's app-usage score: the archetype's 7-day figure (as in directory-gen/1) combined with
+    // the habit and appointment layers, plus the same noise draw.
     const endRate = rateAt(ref);
-    const p7 = 1 - Math.exp(-7 * endRate);
-    const p24 = 1 - Math.exp(-endRate);
-    const appUsage = round4(clamp(p7 + rng.normal(0, 0.08), 0, 1));
+    const appUsage = round4(clamp(1 - Math.exp(-7 * endRate) * next7.pNoLayer + rng.normal(0, 0.08), 0, 1));
     const highUtilizer = claims >= 5 || (conditions.length >= 3 && nAppts >= 3);
 
     out.members.push({
@@ -1091,7 +1223,7 @@ export class PopulationGenerator {
 
     out.member_activity_profile.push({
       member_key: memberKey,
-      archetype: `${archetype}/${trendKind}/${weekdayShape}`,
+      archetype: `${archetype}/${trendKind}/${weekdayShape}${habitual ? '+daily-habit' : ''}`,
       base_daily_sessions: round4(baseRate),
       trend_per_30d: round4(trend),
       hour_weights: hourWeights,

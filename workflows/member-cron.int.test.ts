@@ -19,7 +19,7 @@ import { loadConfig } from '../lib/config';
 import { ensureTopics } from '../lib/kafka-topics';
 import { silentLogger } from '../lib/logger';
 import { hashMemberId } from '../lib/member-hash';
-import { RuleBasedActivityPredictor } from '../lib/prediction/rule-based';
+import { RULE_BASED_MODEL_VERSION, RuleBasedActivityPredictor } from '../lib/prediction/rule-based';
 import { applySchedules, createTemporalScheduleStore, type ApplyReport } from '../schedules/apply';
 import { parseScheduleFile, ScheduleFileError } from '../schedules/load';
 import { connectTemporal, type TemporalTestContext } from '../test/helpers/temporal';
@@ -218,7 +218,7 @@ test('member cron end to end: apply, run, rerun, edit, malformed file', async ()
     expect(ev.cronExpression).toBe('@daily');
     expect(ev.context?.hasRteEnabled).toBe(true);
     expect(ev.context?.sponsorId).toBe(sponsorOf.get(ev.memberId));
-    expect(ev.context?.predictedActivity?.modelVersion).toBe('rule-based/1');
+    expect(ev.context?.predictedActivity?.modelVersion).toBe(RULE_BASED_MODEL_VERSION);
     expect(Object.keys(ev.context?.featureFlags ?? {})).toEqual(['vpc-expansion']);
   }
   expect(new Set(received.map((e) => e.eventId)).size).toBe(expected.length);

@@ -1,4 +1,5 @@
-import { RuleBasedActivityPredictor, recencyOnlyProbability } from './rule-based';
+import { isHighConfidencePrediction } from './high-confidence';
+import { RULE_BASED_MODEL_VERSION, RuleBasedActivityPredictor, recencyOnlyProbability } from './rule-based';
 import type { LifecycleEvent } from './types';
 
 const DAY = 86_400_000;
@@ -24,7 +25,7 @@ describe('RuleBasedActivityPredictor', () => {
     expect(weekly.appUsageProbability).toBeGreaterThan(0.05);
     expect(weekly.appUsageProbability).toBeLessThan(daily.appUsageProbability);
     expect(never.appUsageProbability).toBeLessThan(0.01);
-    expect(daily.modelVersion).toBe('rule-based/1');
+    expect(daily.modelVersion).toBe(RULE_BASED_MODEL_VERSION);
   });
 
   it('is confident about a long, regular history and not about a two-day-old account', () => {
@@ -48,6 +49,29 @@ describe('RuleBasedActivityPredictor', () => {
     expect(withAppt.appUsageProbability).toBeGreaterThan(base.appUsageProbability + 0.2);
     expect(withAppt.predictedOperations).toContain('check_eligibility');
     expect(withAppt.factors.map((f) => f.name)).toContain('upcoming_appointment_days');
+  });
+
+  it('puts a member who opens the app on most days in the high-confidence group, and a weekly user not', () => {
+    // Active on 9 days out of 10 for 90 days (one session a day): a habit, not a Poisson rate of 0.9/day.
+    const habitual = sessions(1).filter((e) => Math.round((NOW - e.at) / DAY) % 10 !== 3);
+    const p = predict(habitual);
+    expect(p.appUsageProbability).toBeGreaterThan(0.8);
+    expect(isHighConfidencePrediction(p)).toBe(true);
+    expect(isHighConfidencePrediction(predict(sessions(7)))).toBe(false);
+    expect(isHighConfidencePrediction(predict(sessions(2)))).toBe(false);
+  });
+
+  it('learns from past visits whether the member opens the app before an appointment', () => {
+    const pastVisits = [20, 40, 60].map((d) => NOW - d * DAY + 15 * 3_600_000);
+    const completed = pastVisits.map((at) => ({ type: 'APPOINTMENT_COMPLETED', at }));
+    const beforeEachVisit = pastVisits.map((at) => ({ type: 'APP_SESSION_STARTED', at: at - 3 * 3_600_000 }));
+    const rare = sessions(30, 90, NOW - 5 * DAY);
+    const checksIn = predict([...rare, ...completed, ...beforeEachVisit], { nextAppointmentAt: NOW + 0.6 * DAY });
+    const never = predict([...rare, ...completed, ...pastVisits.map((at) => ({ type: 'APP_SESSION_STARTED', at: at + 5 * DAY }))], { nextAppointmentAt: NOW + 0.6 * DAY });
+    expect(checksIn.appUsageProbability).toBeGreaterThan(never.appUsageProbability + 0.2);
+    // The visit window of an appointment the day after tomorrow only partly falls in the horizon.
+    const later = predict([...rare, ...completed, ...beforeEachVisit], { nextAppointmentAt: NOW + 1.6 * DAY });
+    expect(later.appUsageProbability).toBeLessThan(checksIn.appUsageProbability);
   });
 
   it('predicts coverage and cost operations from features used, and reports the peak hour', () => {
