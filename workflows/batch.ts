@@ -188,6 +188,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   });
   setHandler(batchAcceptedUpdate, async () => {
     await condition(() => totalKnown() || finalView !== undefined);
+    // SubmitBatch answers with an estimate: wait (briefly) until the first page is planned, so a batch that
+    // waits for its window reports its scheduled start instead of "now". Versioned: older runs answer at once.
+    if (finalView === undefined && patched('accepted-after-first-plan-v1')) {
+      await condition(() => s.scheduledStartMs !== undefined || s.startedAtMs !== undefined || finalView !== undefined || c.total === 0, '15 seconds');
+    }
     return finalView ?? view();
   });
 
@@ -380,6 +385,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         operation,
         requester: { kind: 'batch', clientService: input.clientService, priority: opts.priority },
         source: 'batch',
+        batchMember: { batchId: input.batchId, index: item.i },
       });
       c.stediRealtimeCalls += 1;
       c.durationMsSum += Date.now() - t0;
@@ -592,6 +598,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     s.chunks = [];
     if (reason === 'cancelled') failure ??= { code: 'CANCELLED', message: s.cancel?.reason ?? 'cancelled' };
     if (reason === 'timeout') failure ??= { code: 'TIMEOUT', message: `batch did not finish within its timeout of ${Math.round(opts.timeoutMs / 1000)} s` };
+    // Errors (and the failed members' outcomes) are stored before the status turns final, so whoever sees
+    // the final status also sees every error and every member outcome. Versioned: older runs flush after.
+    const flushBeforeFinal = patched('flush-before-final-v1');
+    if (flushBeforeFinal) await flushErrors();
     const status = terminalStatus(c, reason);
     setStatus(status);
     const finishedAtMs = Date.now();
@@ -600,7 +610,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     delete finalView.estimatedCompletionMs;
     emit(status === 'COMPLETED' ? 'COMPLETED' : status === 'PARTIALLY_COMPLETED' ? 'PARTIALLY_COMPLETED' : status === 'CANCELLED' ? 'CANCELLED' : 'FAILED');
     await eventChain;
-    await flushErrors();
+    if (!flushBeforeFinal) await flushErrors();
     if (s.listRef) {
       try {
         await batchActs.releaseMemberList({ listRef: s.listRef });

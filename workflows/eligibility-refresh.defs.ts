@@ -32,6 +32,8 @@ export interface EligibilityRefreshInput {
    * satisfies the request without another Stedi call (a refresh that finished while this one queued).
    */
   satisfiedByFetchAfter?: number;
+  /** Set by the batch workflow: the member's place in its batch, so the outcome is streamed to watchers. */
+  batchMember?: { batchId: string; index: number };
 }
 
 export type RefreshPhase = 'refreshing' | 'completed' | 'failed';

@@ -21,11 +21,15 @@ import { toApplicationFailure } from '../stedi/classify';
 import { StediRequestError, type StediGateway } from '../stedi/gateway';
 import { batchNameFromSeed, buildBatchItem, type StediProviderConfig } from '../stedi/request-builder';
 import type { BatchEligibilityItem } from '../stedi/types';
-import type { BatchErrorStore, BatchMemberDirectory, BatchMetrics, MemberListStore, StediLoadSource, StoredBatchError } from './ports';
+import type { BatchErrorStore, BatchMemberDirectory, BatchMetrics, BatchOutcomeStore, MemberListStore, StediLoadSource, StoredBatchError, StoredMemberOutcome } from './ports';
 
 export interface BatchActivityDeps {
   lists: MemberListStore;
   errors: BatchErrorStore;
+  /** Per-member outcomes for WatchBatchStatus (MEMBER_COMPLETED); absent: not recorded. */
+  outcomes?: BatchOutcomeStore;
+  /** Outcomes older than this are purged when a batch finishes (default 7 days). */
+  outcomeRetentionMs?: number;
   directory: BatchMemberDirectory;
   cache: Pick<EligibilityCache, 'getMany' | 'put'>;
   stedi: StediGateway;
@@ -183,7 +187,16 @@ export function createBatchActivities(deps: BatchActivityDeps) {
   }
 
   async function recordErrors(batchId: string, errors: StoredBatchError[]): Promise<void> {
-    if (errors.length > 0) await deps.errors.record(batchId, errors);
+    if (errors.length === 0) return;
+    await deps.errors.record(batchId, errors);
+    await recordOutcomes(
+      batchId,
+      errors.map((e) => ({ memberIndex: e.memberIndex, memberId: e.memberId, success: false, errorMessage: `${e.errorCode}: ${e.errorMessage}` })),
+    );
+  }
+
+  async function recordOutcomes(batchId: string, outcomes: StoredMemberOutcome[]): Promise<void> {
+    if (outcomes.length > 0 && deps.outcomes) await deps.outcomes.record(batchId, outcomes);
   }
 
   async function findStediBatchIdByName(name: string, sinceMs: number): Promise<string | undefined> {
@@ -264,6 +277,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       const refresh: RefreshItem[] = [];
       const bitmap = Bitmap.empty(ids.length);
       const errors: StoredBatchError[] = [];
+      const served: StoredMemberOutcome[] = [];
       ids.forEach((memberId, k) => {
         const entry = entries[k] ?? null;
         const d = decideCacheAction(input.cacheMode, entry, lookupAt);
@@ -271,7 +285,10 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           if (entry?.outcome === 'error') {
             hitErrors++;
             errors.push({ memberIndex: input.start + k, memberId, errorCode: 'CACHED_ERROR', errorMessage: 'the cached eligibility answer is a payer error', occurredAtMs: entry.fetchedAt });
-          } else hits++;
+          } else {
+            hits++;
+            served.push({ memberIndex: input.start + k, memberId, success: true, durationMs: 0 });
+          }
         } else if (d.action === 'miss-error') {
           notCached++;
           errors.push({ memberIndex: input.start + k, memberId, errorCode: 'NOT_CACHED', errorMessage: 'CACHE_ONLY: no cached eligibility for this member', occurredAtMs: lookupAt });
@@ -282,6 +299,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         }
       });
       await recordErrors(input.batchId, errors);
+      await recordOutcomes(input.batchId, served);
       const refreshCount = input.mode === 'realtime' ? refresh.length : bitmap.count();
       deps.metrics?.onCacheLookup(hits + hitErrors, refreshCount + notCached);
       for (const [w, n] of Object.entries(windows)) deps.metrics?.onScheduled(w, n);
@@ -339,6 +357,9 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       const base = { submitted: submitted.encode(), submittedCount: items.length, rejected: errors.length };
       if (items.length === 0) return { stediBatchId: '', recoveredByName: false, ...base };
       const name = stediBatchName(input.batchId, input.chunkNo);
+      // Submitting 10,000 items can take a while: keep heartbeating so the 2-minute heartbeat timeout only
+      // fires when this worker is really gone.
+      const beat = setInterval(() => heartbeat({ submitting: name }), 10_000);
       try {
         const r = await deps.stedi.submitBatch({ name, items, maxRetryHours: input.maxRetryHours });
         deps.metrics?.onStediRequests('batch_api', items.length);
@@ -356,6 +377,8 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         }
         if (err instanceof StediRequestError) throw toApplicationFailure(err.classification, err);
         throw err;
+      } finally {
+        clearInterval(beat);
       }
     },
 
@@ -378,6 +401,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       let newCompleted = 0;
       let newFailed = 0;
       const errors: StoredBatchError[] = [];
+      const completed: StoredMemberOutcome[] = [];
       let pageToken: string | undefined;
       for (let page = 0; ; page++) {
         let r;
@@ -410,7 +434,10 @@ export function createBatchActivities(deps: BatchActivityDeps) {
             newFailed++;
             const first = summary.errors?.[0];
             errors.push({ memberIndex: globalIndex, memberId, errorCode: first?.code ? `AAA_${first.code}` : 'PAYER_ERROR', errorMessage: first?.description ?? 'payer returned an error', occurredAtMs: fetchedAt });
-          } else newCompleted++;
+          } else {
+            newCompleted++;
+            completed.push({ memberIndex: globalIndex, memberId, success: true });
+          }
         }
         if (!r.nextPageToken) break;
         pageToken = r.nextPageToken;
@@ -427,6 +454,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         }
       }
       await recordErrors(input.batchId, errors);
+      await recordOutcomes(input.batchId, completed);
       const seenCount = seen.count();
       return { seen: seen.encode(), seenCount, newCompleted, newFailed, missing, stediStatus, done: seenCount >= submitted.count() };
     },
@@ -516,6 +544,11 @@ export function createBatchActivities(deps: BatchActivityDeps) {
     /** Drops the staged member list once the batch is final (errors keep their own copy of the ids). */
     async releaseMemberList(input: { listRef: string }): Promise<void> {
       await deps.lists.delete(input.listRef);
+      if (deps.outcomes) {
+        // Housekeeping piggybacks on batch ends: outcomes only serve watchers, so old ones go.
+        const purged = await deps.outcomes.purge(deps.outcomeRetentionMs ?? 7 * 24 * 3_600_000);
+        if (purged > 0) deps.logger.info({ purged }, 'old batch member outcomes purged');
+      }
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { BatchErrorStore, MemberListStore, StoredBatchError } from './ports';
+import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchError, StoredMemberOutcome } from './ports';
 
 /** In-memory MemberListStore for tests and the single-process dev profile. */
 export function createInMemoryMemberListStore(): MemberListStore & { size(listRef: string): number } {
@@ -42,6 +42,40 @@ export function createInMemoryBatchErrorStore(): BatchErrorStore {
     async page(batchId, afterIndex, limit) {
       const all = [...(byBatch.get(batchId)?.values() ?? [])].sort((a, b) => a.memberIndex - b.memberIndex);
       return { errors: all.filter((e) => e.memberIndex > afterIndex).slice(0, limit), total: all.length };
+    },
+  };
+}
+
+export function createInMemoryBatchOutcomeStore(now: () => number = Date.now): BatchOutcomeStore {
+  let seq = 0;
+  const rows: Array<StoredMemberOutcome & { batchId: string; seq: number; at: number }> = [];
+  const keys = new Set<string>();
+  return {
+    async record(batchId, outcomes) {
+      for (const o of outcomes) {
+        const k = `${batchId}\u0000${o.memberIndex}`;
+        if (keys.has(k)) continue;
+        keys.add(k);
+        rows.push({ ...o, batchId, seq: ++seq, at: now() });
+      }
+    },
+    async read(batchId, afterSeq, limit) {
+      return rows
+        .filter((r) => r.batchId === batchId && r.seq > afterSeq)
+        .slice(0, limit)
+        .map(({ batchId: _b, at: _a, ...o }) => o);
+    },
+    async purge(olderThanMs) {
+      const cutoff = now() - olderThanMs;
+      let n = 0;
+      for (let i = rows.length - 1; i >= 0; i--) {
+        if (rows[i]!.at < cutoff) {
+          keys.delete(`${rows[i]!.batchId}\u0000${rows[i]!.memberIndex}`);
+          rows.splice(i, 1);
+          n++;
+        }
+      }
+      return n;
     },
   };
 }

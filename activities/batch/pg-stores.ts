@@ -1,9 +1,9 @@
 import type { Pool } from 'pg';
-import type { BatchErrorStore, MemberListStore, StoredBatchError } from './ports';
+import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchError } from './ports';
 
 /**
  * PostgreSQL adapters: raw member ids stay in PostgreSQL (CONVENTIONS: never in Redis, logs or Kafka).
- * Tables come from directory/migrations/002_batch_tables.sql.
+ * Tables come from directory/migrations/002_batch_tables.sql and 004_batch_member_outcomes.sql.
  */
 const WRITE_CHUNK = 10_000;
 
@@ -66,6 +66,49 @@ export function createPgBatchErrorStore(pool: Pool): BatchErrorStore {
         occurredAtMs: r.occurred_at.getTime(),
       }));
       return { errors, total: Number(count.rows[0]?.n ?? 0) };
+    },
+  };
+}
+
+export function createPgBatchOutcomeStore(pool: Pool): BatchOutcomeStore {
+  return {
+    async record(batchId, outcomes) {
+      for (let off = 0; off < outcomes.length; off += WRITE_CHUNK) {
+        const part = outcomes.slice(off, off + WRITE_CHUNK);
+        await pool.query(
+          `INSERT INTO batch_member_outcomes (batch_id, member_index, member_id, success, duration_ms, error_message)
+           SELECT $1, i, m, ok, d, e FROM unnest($2::int[], $3::text[], $4::bool[], $5::int[], $6::text[]) AS x(i, m, ok, d, e)
+           ON CONFLICT (batch_id, member_index) DO NOTHING`,
+          [
+            batchId,
+            part.map((o) => o.memberIndex),
+            part.map((o) => o.memberId),
+            part.map((o) => o.success),
+            part.map((o) => (o.durationMs === undefined ? null : Math.max(0, Math.round(o.durationMs)))),
+            part.map((o) => o.errorMessage ?? null),
+          ],
+        );
+      }
+    },
+    async read(batchId, afterSeq, limit) {
+      const r = await pool.query<{ seq: string; member_index: number; member_id: string; success: boolean; duration_ms: number | null; error_message: string | null }>(
+        // Order by the bigint column, not the text alias of the select list ("10000" < "9").
+        `SELECT o.seq::text AS seq, o.member_index, o.member_id, o.success, o.duration_ms, o.error_message FROM batch_member_outcomes o
+         WHERE o.batch_id = $1 AND o.seq > $2 ORDER BY o.seq LIMIT $3`,
+        [batchId, afterSeq, limit],
+      );
+      return r.rows.map((row) => ({
+        seq: Number(row.seq),
+        memberIndex: row.member_index,
+        memberId: row.member_id,
+        success: row.success,
+        ...(row.duration_ms !== null ? { durationMs: row.duration_ms } : {}),
+        ...(row.error_message !== null ? { errorMessage: row.error_message } : {}),
+      }));
+    },
+    async purge(olderThanMs) {
+      const r = await pool.query('DELETE FROM batch_member_outcomes WHERE recorded_at < now() - make_interval(secs => $1)', [olderThanMs / 1000]);
+      return r.rowCount ?? 0;
     },
   };
 }

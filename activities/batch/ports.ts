@@ -29,6 +29,28 @@ export interface BatchErrorStore {
   page(batchId: string, afterIndex: number, limit: number): Promise<{ errors: StoredBatchError[]; total: number }>;
 }
 
+/** One member's final outcome in a batch (a MEMBER_COMPLETED update of WatchBatchStatus). */
+export interface StoredMemberOutcome {
+  memberIndex: number;
+  memberId: string;
+  success: boolean;
+  /** Time spent on the member, when known (real-time checks; 0 for cache answers). */
+  durationMs?: number;
+  errorMessage?: string;
+}
+
+/**
+ * Per-member outcomes, written as members finish so WatchBatchStatus can stream them. One outcome per
+ * (batch, member): the first write wins, so retried activities never duplicate a member.
+ */
+export interface BatchOutcomeStore {
+  record(batchId: string, outcomes: readonly StoredMemberOutcome[]): Promise<void>;
+  /** Outcomes in write order after `afterSeq` (start with 0). Rows are ordered by a sequence assigned at insert. */
+  read(batchId: string, afterSeq: number, limit: number): Promise<Array<StoredMemberOutcome & { seq: number }>>;
+  /** Housekeeping: drops outcomes recorded more than `olderThanMs` ago (every batch). Returns rows deleted. */
+  purge(olderThanMs: number): Promise<number>;
+}
+
 /**
  * The member directory as the batch sees it. `queryMemberIds` pages a MemberQuery with an opaque cursor
  * (adapter over `MemberDirectory.queryMembers`); `engagementHints` feeds OPTIMAL_MEMBER_ENGAGEMENT and may be

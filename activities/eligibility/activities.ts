@@ -4,14 +4,16 @@ import { ErrorType } from '../../lib/errors';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecordSource } from '../../lib/member-record';
 import type { EligibilityCache, EligibilityCacheEntry } from '../cache';
-import type { EligibilityRefreshInput, EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
+import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshSource } from '../../workflows/eligibility-refresh.defs';
+import type { BatchOutcomeStore } from '../batch/ports';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
 import type { SlotPool, SlotRequest } from '../slot-pool';
 
 export interface StediCallMetrics {
-  onStediCall(api: 'realtime', outcome: string, seconds: number): void;
+  /** One real-time Stedi call; `source` says who it was for (interactive refresh, warming, a batch). */
+  onStediCall(api: 'realtime', outcome: string, seconds: number, source: RefreshSource): void;
 }
 
 export interface EligibilityActivityDeps {
@@ -23,6 +25,8 @@ export interface EligibilityActivityDeps {
   memberHashSecret: string;
   logger: Logger;
   metrics?: StediCallMetrics;
+  /** Where batch members' outcomes go (WatchBatchStatus MEMBER_COMPLETED); absent: not recorded. */
+  batchOutcomes?: Pick<BatchOutcomeStore, 'record'>;
   now?: () => number;
 }
 
@@ -69,11 +73,11 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
         const started = now();
         try {
           const verdict = await checkEligibilityToVerdict(deps.stedi, request, { signal: anySignal([lease.signal, ctx.cancellationSignal]) });
-          deps.metrics?.onStediCall('realtime', verdict.classification.kind, (now() - started) / 1000);
+          deps.metrics?.onStediCall('realtime', verdict.classification.kind, (now() - started) / 1000, input.source);
           return verdict;
         } catch (err) {
           const kind = err instanceof ApplicationFailure && err.type ? err.type : 'exception';
-          deps.metrics?.onStediCall('realtime', kind, (now() - started) / 1000);
+          deps.metrics?.onStediCall('realtime', kind, (now() - started) / 1000, input.source);
           throw err;
         }
       },
@@ -91,6 +95,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       const memberHash = hashMemberId(deps.memberHashSecret, input.memberId);
       const log = deps.logger.child({ memberHash, operation: input.operation, requester: input.requester.kind });
       const ctx = Context.current();
+      const startedAt = now();
       // Heartbeat while we queue for a slot and while Stedi answers (up to 90 s), so a dead worker is noticed.
       const beat = setInterval(() => ctx.heartbeat(), 5_000);
       try {
@@ -122,6 +127,17 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
         });
         // A kept entry (newer answer, or a fresh success that an error must not replace) is what callers see.
         log.info({ outcome: result, status: summary.status, aaaCodes: c.aaaCodes, written: put.written }, 'eligibility refreshed');
+        if (input.batchMember && deps.batchOutcomes) {
+          await deps.batchOutcomes.record(input.batchMember.batchId, [
+            {
+              memberIndex: input.batchMember.index,
+              memberId: input.memberId,
+              success: put.entry.outcome === 'success',
+              durationMs: now() - startedAt,
+              ...(put.entry.outcome === 'error' ? { errorMessage: 'PAYER_ERROR: the payer answered with an error (cached for 5 minutes)' } : {}),
+            },
+          ]);
+        }
         return resultOf(put.entry);
       } finally {
         clearInterval(beat);

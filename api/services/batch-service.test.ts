@@ -2,7 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { BatchEligibilityService, BatchEventType, BatchStatus, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
-import { createInMemoryBatchErrorStore, createInMemoryMemberListStore } from '../../activities/batch/memory-stores';
+import { createInMemoryBatchErrorStore, createInMemoryBatchOutcomeStore, createInMemoryMemberListStore } from '../../activities/batch/memory-stores';
 import { createInMemorySubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { DEFAULT_SUBMIT_LIMITS } from '../../lib/batch/submit-validation';
 import { emptyCounters } from '../../lib/batch/types';
@@ -75,11 +75,13 @@ async function setup(opts: { rateLimit?: number } = {}) {
   const t = fakeTemporal();
   const lists = createInMemoryMemberListStore();
   const errors = createInMemoryBatchErrorStore();
+  const outcomes = createInMemoryBatchOutcomeStore();
   let now = 1_700_000_000_000;
   const service = createBatchService({
     temporal: t.port,
     lists,
     errors,
+    outcomes,
     rateLimiter: createInMemorySubmitRateLimiter({ limit: opts.rateLimit ?? 10, windowMs: 3_600_000 }),
     taskQueue: 'rte-main',
     limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: ['hooks.example.com'], allowHttp: false } },
@@ -92,7 +94,7 @@ async function setup(opts: { rateLimit?: number } = {}) {
   const client = createClient(BatchEligibilityService, transport);
   const as = async (service: string, scopes: string[]) => ({ headers: { authorization: `Bearer ${await mintDevToken({ service, scopes, secret })}` } });
   const all = ['rte:batch:submit', 'rte:batch:read', 'rte:batch:cancel'];
-  return { t, lists, errors, client, as, all, advance: (ms: number) => (now += ms) };
+  return { t, lists, errors, outcomes, client, as, all, advance: (ms: number) => (now += ms) };
 }
 
 const submit = (jobId: string, ids: string[] = ['m_1', 'm_2', 'm_3'], extra: Record<string, unknown> = {}) =>
@@ -242,5 +244,86 @@ describe('BatchEligibilityService', () => {
     expect(seen.filter((x) => x.case === 'progress').map((x) => x.completed)).toEqual([0, 1]);
     expect(seen.some((x) => x.type === BatchEventType.EVENT_TYPE_PROGRESS && x.case === undefined)).toBe(true);
     expect(seen[seen.length - 1]).toEqual({ type: BatchEventType.EVENT_TYPE_COMPLETED, case: 'completed' });
+  });
+  /** Replaces the fake's status() with a script: each call applies the next step (the last one repeats). */
+  function scriptStatus(s: Awaited<ReturnType<typeof setup>>, steps: Array<Partial<BatchStatusView> | (() => Promise<Partial<BatchStatusView>>)>) {
+    const realStatus = s.t.port.status.bind(s.t.port);
+    let step = 0;
+    s.t.port.status = async (id) => {
+      const next = steps[Math.min(step++, steps.length - 1)]!;
+      s.t.views.set(id, { ...s.t.views.get(id)!, ...(typeof next === 'function' ? await next() : next) });
+      s.advance(15);
+      return realStatus(id);
+    };
+  }
+
+  test('WatchBatchStatus on a batch waiting for its window sends only keepalives until it starts, then STARTED first', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-pending', ['a', 'b']), opts);
+    const base = s.t.views.get(batchId)!;
+    scriptStatus(s, [
+      { status: 'PENDING' },
+      { status: 'PENDING' },
+      { status: 'PENDING' },
+      { status: 'RUNNING', startedAtMs: 10, counters: { ...base.counters, completed: 1 } },
+      { status: 'COMPLETED', startedAtMs: 10, counters: { ...base.counters, completed: 2 }, finishedAtMs: 50 },
+    ]);
+    const seen: Array<{ type: BatchEventType; case: string | undefined }> = [];
+    for await (const u of s.client.watchBatchStatus({ batchId }, opts)) seen.push({ type: u.eventType, case: u.update.case });
+    const firstReal = seen.findIndex((x) => x.case !== undefined);
+    expect(seen.slice(0, firstReal).every((x) => x.type === BatchEventType.EVENT_TYPE_PROGRESS)).toBe(true); // keepalives
+    expect(firstReal).toBeGreaterThan(0);
+    expect(seen[firstReal]).toEqual({ type: BatchEventType.EVENT_TYPE_STARTED, case: 'started' });
+    expect(seen[seen.length - 1]).toEqual({ type: BatchEventType.EVENT_TYPE_COMPLETED, case: 'completed' });
+  });
+
+  test('WatchBatchStatus cancelled while pending: no STARTED, one terminal update', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-pending-cancel', ['a', 'b']), opts);
+    scriptStatus(s, [{ status: 'PENDING' }, { status: 'CANCELLED', finishedAtMs: 40, failure: { code: 'CANCELLED', message: 'not needed' } }]);
+    const cases: Array<string | undefined> = [];
+    for await (const u of s.client.watchBatchStatus({ batchId }, opts)) if (u.update.case !== undefined) cases.push(u.update.case);
+    expect(cases).toEqual(['failed']);
+  });
+
+  test('WatchBatchStatus sends one MEMBER_COMPLETED per member only when asked for, then the terminal update', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const ids = ['a', 'b', 'c', 'd'];
+    const { batchId } = await s.client.submitBatch(submit('job-members', ids), opts);
+    const base = s.t.views.get(batchId)!;
+    const step = (done: number, status: BatchStatusView['status'] = 'RUNNING') => async () => {
+      // Outcomes land in the store as members finish (a retried activity writes its member again).
+      const fresh = Array.from({ length: done }, (_, i) => ({ memberIndex: i, memberId: ids[i]!, success: i !== 2, durationMs: 100 * i, ...(i === 2 ? { errorMessage: 'AAA_75: subscriber not found' } : {}) }));
+      await s.outcomes.record(batchId, fresh);
+      return { status, startedAtMs: 10, counters: { ...base.counters, completed: done - (done > 2 ? 1 : 0), failed: done > 2 ? 1 : 0 }, ...(status === 'COMPLETED' ? { finishedAtMs: 90 } : {}) };
+    };
+    scriptStatus(s, [step(0), step(1), step(3), step(3), step(4, 'COMPLETED')]);
+    const members: Array<{ id: string; ok: boolean; err?: string; ms?: number }> = [];
+    const types: BatchEventType[] = [];
+    for await (const u of s.client.watchBatchStatus({ batchId, eventTypes: [BatchEventType.EVENT_TYPE_MEMBER_COMPLETED, BatchEventType.EVENT_TYPE_COMPLETED] }, opts)) {
+      if (u.update.case === undefined) continue;
+      types.push(u.eventType);
+      if (u.update.case === 'memberCompleted') {
+        const m = u.update.value;
+        members.push({ id: m.accountId, ok: m.success, ...(m.errorMessage ? { err: m.errorMessage } : {}), ...(m.duration ? { ms: Number(m.duration.seconds) * 1000 + m.duration.nanos / 1e6 } : {}) });
+      }
+    }
+    expect(members).toEqual([
+      { id: 'a', ok: true, ms: 0 },
+      { id: 'b', ok: true, ms: 100 },
+      { id: 'c', ok: false, err: 'AAA_75: subscriber not found', ms: 200 },
+      { id: 'd', ok: true, ms: 300 },
+    ]);
+    // Only what was asked for: member updates, then the terminal one (no STARTED / PROGRESS).
+    expect(types).toEqual([...Array(4).fill(BatchEventType.EVENT_TYPE_MEMBER_COMPLETED), BatchEventType.EVENT_TYPE_COMPLETED]);
+
+    // Without asking, a watcher gets no member updates.
+    scriptStatus(s, [{}]);
+    const plain: Array<string | undefined> = [];
+    for await (const u of s.client.watchBatchStatus({ batchId }, opts)) plain.push(u.update.case);
+    expect(plain).not.toContain('memberCompleted');
   });
 });

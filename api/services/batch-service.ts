@@ -1,5 +1,5 @@
 import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
-import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
@@ -20,7 +20,7 @@ import {
   type BatchSummary,
 } from '../../gen/rte/v1/batch_pb';
 import { MemberQuerySchema } from '../../gen/rte/v1/member_query_pb';
-import type { BatchErrorStore, MemberListStore } from '../../activities/batch/ports';
+import type { BatchErrorStore, BatchOutcomeStore, MemberListStore } from '../../activities/batch/ports';
 import { isTerminalStatus, type BatchStatusName, type ExecutionPath } from '../../lib/batch/types';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
 import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
@@ -203,6 +203,8 @@ export interface BatchServiceDeps {
   /** Where submitted member ids are staged (PostgreSQL in production). */
   lists: Pick<MemberListStore, 'write'>;
   errors: Pick<BatchErrorStore, 'page'>;
+  /** Per-member outcomes for WatchBatchStatus's MEMBER_COMPLETED updates; absent: none are streamed. */
+  outcomes?: Pick<BatchOutcomeStore, 'read'>;
   rateLimiter: SubmitRateLimiter;
   /** Task queue of the batch workflow (the main worker queue). */
   taskQueue: string;
@@ -217,6 +219,7 @@ export interface BatchServiceDeps {
 }
 
 const ERRORS_PAGE_DEFAULT = 100;
+const OUTCOME_READ_PAGE = 1000;
 const ERRORS_PAGE_MAX = 1000;
 const LIST_PAGE_DEFAULT = 50;
 const LIST_PAGE_MAX = 200;
@@ -267,11 +270,13 @@ function estimateMs(view: BatchStatusView, now: number, latencyMs: number): numb
   return start + Math.min(o.timeoutMs, 3_600_000);
 }
 
-function statusResponseFields(view: BatchStatusView, now: number) {
+function statusResponseFields(view: BatchStatusView, now: number, latencyMs: number) {
+  // A batch waiting for its window has no running estimate yet: estimate from its scheduled start.
+  const estimate = view.estimatedCompletionMs ?? (view.status === 'PENDING' ? estimateMs(view, now, latencyMs) : undefined);
   return {
     batchId: view.batchId,
     status: STATUS_TO_PROTO[view.status],
-    progress: progressToProto(view.counters, view.startedAtMs, now, view.estimatedCompletionMs),
+    progress: progressToProto(view.counters, view.startedAtMs, now, estimate),
     clientServiceName: view.clientService,
     clientJobId: view.clientJobId,
     submittedAt: timestampFromMs(view.submittedAtMs),
@@ -356,7 +361,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const page = await deps.errors.page(req.batchId, after, size);
       const last = page.errors[page.errors.length - 1];
       return create(GetBatchStatusResponseSchema, {
-        ...statusResponseFields(view, now()),
+        ...statusResponseFields(view, now(), latencyMs),
         errors: page.errors.map((e) => ({ memberId: e.memberId, errorCode: e.errorCode, errorMessage: e.errorMessage, occurredAt: timestampFromMs(e.occurredAtMs) })),
         nextErrorsPageToken: last && page.errors.length === size ? encodeToken({ a: last.memberIndex }) : '',
         totalErrors: Math.max(page.total, view.totalErrors),
@@ -427,10 +432,42 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       let sentStarted = false;
       let lastProgressKey = '';
       let lastSentAt = now();
+      // MEMBER_COMPLETED only when asked for by name (a stream of up to 100,000 updates is opt-in). Every
+      // member's outcome is sent once: from the batch's first member on, also to a watcher that joins late.
+      const memberUpdates = wanted.has(BatchEventType.EVENT_TYPE_MEMBER_COMPLETED) && deps.outcomes !== undefined;
+      let outcomeCursor = 0;
+      const sentMembers = new Set<number>();
+      async function* memberCompletions(fromStart: boolean): AsyncGenerator<BatchStatusUpdate> {
+        // Sequence numbers are assigned at insert but rows commit in any order, so a live pass can step over a
+        // row that commits late; the final pass (after the batch is terminal, when every row is in) reads the
+        // whole feed again and sends whatever was missed.
+        let cursor = fromStart ? 0 : outcomeCursor;
+        for (;;) {
+          const rows = await deps.outcomes!.read(req.batchId, cursor, OUTCOME_READ_PAGE);
+          for (const o of rows) {
+            cursor = Math.max(cursor, o.seq);
+            if (sentMembers.has(o.memberIndex)) continue;
+            sentMembers.add(o.memberIndex);
+            lastSentAt = now();
+            yield update(BatchEventType.EVENT_TYPE_MEMBER_COMPLETED, {
+              case: 'memberCompleted',
+              value: {
+                accountId: o.memberId,
+                success: o.success,
+                ...(o.durationMs !== undefined ? { duration: durationFromMs(o.durationMs) } : {}),
+                ...(o.errorMessage !== undefined ? { errorMessage: o.errorMessage } : {}),
+              },
+            });
+          }
+          if (!fromStart) outcomeCursor = cursor;
+          if (rows.length < OUTCOME_READ_PAGE) return;
+        }
+      }
       for (;;) {
         if (!sentStarted && view.status !== 'PENDING') {
           sentStarted = true;
-          if (want(BatchEventType.EVENT_TYPE_STARTED)) {
+          // A batch cancelled while it waited for its window never started: no STARTED for it.
+          if (want(BatchEventType.EVENT_TYPE_STARTED) && (view.startedAtMs !== undefined || !isTerminalStatus(view.status))) {
             lastSentAt = now();
             yield update(BatchEventType.EVENT_TYPE_STARTED, {
               case: 'started',
@@ -440,13 +477,15 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         }
         const c = view.counters;
         const key = `${c.completed}/${c.failed}/${c.cancelled}/${c.total}`;
-        if (key !== lastProgressKey && !isTerminalStatus(view.status)) {
+        // Progress follows STARTED: a PENDING batch (waiting for its window) only gets keepalives.
+        if (key !== lastProgressKey && sentStarted && !isTerminalStatus(view.status)) {
           lastProgressKey = key;
           if (want(BatchEventType.EVENT_TYPE_PROGRESS)) {
             lastSentAt = now();
             yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: 'progress', value: progressToProto(c, view.startedAtMs, now(), view.estimatedCompletionMs) });
           }
         }
+        if (memberUpdates && sentStarted) yield* memberCompletions(isTerminalStatus(view.status));
         if (isTerminalStatus(view.status)) {
           const finalProgress = progressToProto(c, view.startedAtMs, now());
           if (view.status === 'COMPLETED' || view.status === 'PARTIALLY_COMPLETED') {

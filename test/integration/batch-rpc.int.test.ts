@@ -117,6 +117,8 @@ describe('Batch RPC on the real platform (integration)', () => {
     // Resubmitting the same job (a client retry) returns the same batch and starts nothing new.
     expect((await c.submitBatch(req)).batchId).toBe(first.batchId);
 
+    // A second watcher asks for per-member updates too.
+    const members = watchMembers(c, first.batchId);
     const updates: BatchStatusUpdate[] = [];
     for await (const u of c.watchBatchStatus({ batchId: first.batchId })) if (u.update.case !== undefined) updates.push(u);
     expect(updates[0]?.eventType).toBe(BatchEventType.EVENT_TYPE_STARTED);
@@ -139,6 +141,12 @@ describe('Batch RPC on the real platform (integration)', () => {
     const failedIds = new Set(st.errors.map((e) => e.memberId));
     expect(failedIds.size).toBe(st.progress!.failed);
     for (const id of failedIds) expect(memberIds).toContain(id);
+    // The member stream named every member exactly once, with the same verdict as the status, then ended.
+    const streamed = await members;
+    expect(streamed.duplicates).toBe(0);
+    expect(streamed.terminal).toBe('completed');
+    expect([...streamed.outcomes.keys()].sort()).toEqual([...memberIds].sort());
+    expect([...streamed.outcomes].filter(([, ok]) => !ok).map(([id]) => id).sort()).toEqual([...failedIds].sort());
 
     // Every member that completed now has a cached answer for the operation batches check (CACHE_ONLY never calls
     // Stedi). NB: CheckEligibility's default operation ("check_eligibility") is not the batch's ("coverage").
@@ -366,6 +374,11 @@ describe('Batch RPC on the real platform (integration)', () => {
       expect(o.final.progress!.completed + o.final.progress!.failed).toBe(25_000);
       expect(o.errors).toHaveLength(o.final.progress!.failed);
       expect(new Set(o.errors).size).toBe(o.errors.length);
+      // A watcher asking for member updates saw each of the 25,000 once, across the crash, with the status's verdicts.
+      expect(o.members.terminal).toBe(o.final.status === BatchStatus.COMPLETED || o.final.status === BatchStatus.PARTIALLY_COMPLETED ? 'completed' : 'failed');
+      expect(o.members.duplicates).toBe(0);
+      expect(o.members.outcomes.size).toBe(25_000);
+      expect([...o.members.outcomes].filter(([, ok]) => !ok).map(([id]) => id).sort()).toEqual([...o.errors].sort());
 
       // Stedi: three batches (10,000 + 10,000 + 5,000), every member exactly once, no real-time calls. The restarted
       // worker's resubmission of chunk 0 was refused by name and the existing batch was reused.
@@ -415,6 +428,28 @@ interface CrashOutcome {
   errors: string[];
   sim: SimCounts;
   sampleCacheStatuses: CacheStatus[];
+  members: MemberStream;
+}
+
+interface MemberStream {
+  outcomes: Map<string, boolean>;
+  duplicates: number;
+  terminal: string | undefined;
+}
+
+/** WatchBatchStatus asking for MEMBER_COMPLETED: each member's verdict, duplicates, and the terminal update's kind. */
+async function watchMembers(c: Awaited<ReturnType<typeof batchClient>>, batchId: string): Promise<MemberStream> {
+  const outcomes = new Map<string, boolean>();
+  let duplicates = 0;
+  let terminal: string | undefined;
+  const eventTypes = [BatchEventType.EVENT_TYPE_MEMBER_COMPLETED, BatchEventType.EVENT_TYPE_COMPLETED, BatchEventType.EVENT_TYPE_FAILED];
+  for await (const u of c.watchBatchStatus({ batchId, eventTypes })) {
+    if (u.update.case === 'memberCompleted') {
+      if (outcomes.has(u.update.value.accountId)) duplicates++;
+      outcomes.set(u.update.value.accountId, u.update.value.success);
+    } else if (u.update.case !== undefined) terminal = u.update.case;
+  }
+  return { outcomes, duplicates, terminal };
 }
 
 async function runCrashScenario(p: TestPlatform, proxy: KillingProxy, processes: WorkerProcess[], batchId: { value?: string }): Promise<CrashOutcome> {
@@ -427,6 +462,7 @@ async function runCrashScenario(p: TestPlatform, proxy: KillingProxy, processes:
   const memberIds = p.members.map((m) => m.memberId);
   const submitted = await c.submitBatch({ clientJobId: uniqueName('job-25k'), memberSelector: { case: 'memberIds', value: { memberIds } }, options: { priority: Priority.NORMAL } });
   batchId.value = submitted.batchId;
+  const members = watchMembers(c, submitted.batchId);
   await first.exited;
   const atKill = simCounts(p.sim);
   // The "restarted pod": a fresh worker process straight to Stedi.
@@ -440,7 +476,8 @@ async function runCrashScenario(p: TestPlatform, proxy: KillingProxy, processes:
   const elig = p.eligibilityClient();
   const headers = { authorization: `Bearer ${await p.token(['rte:eligibility:read'])}` };
   const sampleCacheStatuses = await mapLimit(sample, 5, async (memberId) => (await elig.checkEligibility({ memberId, operation: DEFAULT_BATCH_OPERATION, cacheControl: CacheControl.CACHE_ONLY }, { headers })).cacheStatus);
-  return { submitted, atKill, killedWorkerExit: first.child.signalCode, final, errors, sim: simCounts(p.sim), sampleCacheStatuses };
+  const m = await members;
+  return { submitted, atKill, killedWorkerExit: first.child.signalCode, final, errors, sim: simCounts(p.sim), sampleCacheStatuses, members: m };
 }
 
 interface KillingProxy {
