@@ -7,12 +7,13 @@ import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
 import { CacheWarmingService } from '../gen/rte/v1/warming_pb';
 import { createConfiguredEligibilityCache } from '../activities/cache';
+import { createPredictionUsageObserver, RedisPredictionOutcomeStore, registerPredictionAccuracyMetrics } from '../activities/prediction-accuracy';
 import type { AppConfig } from '../lib/config';
 import type { Metrics } from '../lib/metrics';
 import { createTemporalRefresher } from './eligibility-refresher';
 import { createEligibilityService } from './services/eligibility-service';
 import { createBatchService, createTemporalBatchPort } from './services/batch-service';
-import { createPgBatchErrorStore, createPgMemberListStore } from '../activities/batch/pg-stores';
+import { createPgBatchErrorStore, createPgBatchOutcomeStore, createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createRedisSubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
 import { DEFAULT_SUBMIT_LIMITS } from '../lib/batch/submit-validation';
 import { createWarmingService } from './services/warming-service';
@@ -30,6 +31,10 @@ export interface RouteDeps {
 export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
   const { config } = deps;
   const cache = createConfiguredEligibilityCache(deps.redis, config, deps.logger);
+  // Online prediction accuracy: interactive checks record usage; /metrics computes the ratio from Redis
+  // at scrape time, so every API replica reports the same global value (aggregate with max()).
+  const predictionOutcomes = new RedisPredictionOutcomeStore(deps.redis, { keyPrefix: config.redisKeyPrefix });
+  registerPredictionAccuracyMetrics(deps.metrics.registry, { store: predictionOutcomes, lookbackMs: config.predictionAccuracy.lookbackMs, logger: deps.logger });
   const eligibility = createEligibilityService({
     cache,
     refresher: createTemporalRefresher(deps.temporal, config.temporal.taskQueue, config.cache.keySecret),
@@ -37,11 +42,14 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     metrics: deps.metrics,
     logger: deps.logger,
     refreshWaitMs: config.api.refreshWaitMs,
+    predictionUsage: createPredictionUsageObserver({ store: predictionOutcomes, registry: deps.metrics.registry, logger: deps.logger }),
+    nonInteractiveCallers: new Set(config.predictionAccuracy.excludedCallers),
   });
   const batch = createBatchService({
     temporal: createTemporalBatchPort(deps.temporal),
     lists: createPgMemberListStore(deps.pg),
     errors: createPgBatchErrorStore(deps.pg),
+    outcomes: createPgBatchOutcomeStore(deps.pg),
     rateLimiter: createRedisSubmitRateLimiter(
       deps.redis,
       { limit: config.batch.submitRateLimit, windowMs: config.batch.submitRateWindowMs },

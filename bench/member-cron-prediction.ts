@@ -6,13 +6,15 @@
  * The population comes straight from the deterministic generator (same rows the directory loads), so no
  * database is needed. Ground truth per member: p_active_next_24h / p_active_next_7d of the latent
  * behaviour profile the member's events were drawn from. "Realised" outcomes are one seeded Bernoulli
- * draw per member from the 24 h truth. Prints: the high-confidence group (confidence > 0.8 and
- * P >= 0.5) with its expected and realised precision and recall; a recency-only baseline picking the
- * same number of members; calibration by decile of predicted P; Brier scores.
+ * draw per member from the 24 h truth. Prints: the high-confidence group (isHighConfidencePrediction:
+ * confidence > 0.8 and P > 0.8) with its size, mean predicted P, expected and realised precision and
+ * recall; a recency-only baseline picking the same number of members; calibration by decile of
+ * predicted P; Brier scores.
  */
 import { DEFAULT_REFERENCE_TIME, PopulationGenerator } from '../directory/generator';
 import { EVENT_TYPE_BY_ID } from '../directory/catalog';
-import { HIGH_CONFIDENCE, type LifecycleEvent } from '../lib/prediction/types';
+import { isHighConfidencePrediction } from '../lib/prediction/high-confidence';
+import type { LifecycleEvent } from '../lib/prediction/types';
 import { RuleBasedActivityPredictor, recencyOnlyProbability } from '../lib/prediction/rule-based';
 
 function arg(name: string, def: number): number {
@@ -99,7 +101,7 @@ function groupStats(g: Row[]) {
   };
 }
 
-const high = rows.filter((r) => r.conf > HIGH_CONFIDENCE && r.p >= 0.5);
+const high = rows.filter((r) => isHighConfidencePrediction({ confidence: r.conf, appUsageProbability: r.p }));
 const k = high.length;
 const baselineTop = [...rows].sort((a, b) => b.base - a.base).slice(0, k);
 const modelTop = [...rows].sort((a, b) => b.p - a.p).slice(0, k);
@@ -116,9 +118,10 @@ const line = (name: string, s: ReturnType<typeof groupStats>) =>
   console.log(
     `  ${name.padEnd(34)} ${String(s.n).padStart(6)}   ${pct(s.expectedPrecision24).padStart(7)} / ${pct(s.realisedPrecision24).padStart(6)}            ${pct(s.expectedRecall24).padStart(6)} / ${pct(s.realisedRecall24).padStart(6)}          ${pct(s.precision7d)}`,
   );
-line('high confidence (conf>0.8, P>=0.5)', m);
+line('high confidence (conf>0.8, P>0.8)', m);
 line('model top-k by P (same k)', mt);
 line('recency-only baseline top-k', b);
+console.log(`  high-confidence group: ${pct(k / rows.length)} of the population, mean predicted P ${mean(high.map((r) => r.p)).toFixed(3)} vs mean true P24 ${m.expectedPrecision24.toFixed(3)}`);
 console.log(`  lift over recency baseline (expected precision, same k): x${(m.expectedPrecision24 / b.expectedPrecision24).toFixed(2)}`);
 for (const frac of [0.05, 0.2]) {
   const kk = Math.round(rows.length * frac);

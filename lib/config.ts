@@ -62,6 +62,8 @@ const envSchema = z.object({
   BATCH_POLL_INITIAL_MS: positiveInt.default(2 * 60_000),
   BATCH_POLL_MAX_MS: positiveInt.default(8 * 3_600_000),
   BATCH_SUBMIT_RATE_WINDOW_SECONDS: positiveInt.default(3600),
+  /** Per-member batch outcomes (WatchBatchStatus MEMBER_COMPLETED) are purged after this many days. */
+  BATCH_OUTCOME_RETENTION_DAYS: positiveInt.default(7),
   /** Hosts (exact, or ".suffix") webhook callbacks may target. Local default: loopback only. */
   WEBHOOK_ALLOWED_HOSTS: csv.optional(),
   /** Per client service signing secrets: "svc=whsec_...;other=whsec_..." (Standard Webhooks). */
@@ -69,6 +71,10 @@ const envSchema = z.object({
   MEMBER_CRON_EMIT_RATE: positiveInt.default(1000),
   MEMBER_CRON_DEDUPE_TTL_SECONDS: positiveInt.default(8 * 24 * 3600),
   MEMBER_CRON_SNAPSHOT_FLAGS: csv.default([]),
+  /** rte_cache_warming_prediction_accuracy scores member-cron ticks whose 24 h horizon closed this recently. */
+  PREDICTION_ACCURACY_LOOKBACK_HOURS: positiveInt.default(7 * 24),
+  /** Callers (JWT `sub`) whose CheckEligibility calls are never app usage (verification tools, benches). */
+  PREDICTION_USAGE_EXCLUDED_CALLERS: csv.default([]),
 
   AUTH_MODE: z.enum(['dev-hs256', 'jwks']).default('dev-hs256'),
   AUTH_DEV_SECRET: z.string().min(8).default(DEV_AUTH_SECRET),
@@ -94,9 +100,10 @@ export interface AppConfig {
   api: { host: string; port: number; refreshWaitMs: number };
   workerMetrics: { host: string; port: number; sdkPort: number };
   shutdownGraceMs: number;
-  batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number };
+  batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number; outcomeRetentionMs: number };
   webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
+  predictionAccuracy: { lookbackMs: number; excludedCallers: string[] };
   auth:
     | { mode: 'dev-hs256'; devSecret: string }
     | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
@@ -178,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       submitRateWindowMs: e.BATCH_SUBMIT_RATE_WINDOW_SECONDS * 1000,
       pollInitialMs: e.BATCH_POLL_INITIAL_MS,
       pollMaxMs: e.BATCH_POLL_MAX_MS,
+      outcomeRetentionMs: e.BATCH_OUTCOME_RETENTION_DAYS * 24 * 3_600_000,
     },
     webhooks: {
       allowedHosts: e.WEBHOOK_ALLOWED_HOSTS ?? (e.RTE_PROFILE === 'local' ? ['localhost', '127.0.0.1'] : []),
@@ -188,6 +196,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       emitRatePerSecond: e.MEMBER_CRON_EMIT_RATE,
       dedupeTtlSeconds: e.MEMBER_CRON_DEDUPE_TTL_SECONDS,
       snapshotFlagKeys: e.MEMBER_CRON_SNAPSHOT_FLAGS,
+    },
+    predictionAccuracy: {
+      lookbackMs: e.PREDICTION_ACCURACY_LOOKBACK_HOURS * 3_600_000,
+      excludedCallers: e.PREDICTION_USAGE_EXCLUDED_CALLERS,
     },
     auth,
   };

@@ -6,11 +6,12 @@ import { MemberQuerySchema } from '../gen/rte/v1/member_query_pb';
 import { createBatchActivities } from '../activities/batch/activities';
 import { createPromBatchMetrics } from '../activities/batch/metrics';
 import type { BatchMemberDirectory } from '../activities/batch/ports';
-import { createPgBatchErrorStore, createPgMemberListStore } from '../activities/batch/pg-stores';
+import { createPgBatchErrorStore, createPgBatchOutcomeStore, createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createConfiguredEligibilityCache } from '../activities/cache';
 import { createEligibilityActivities } from '../activities/eligibility/activities';
 import { RedisTokenBucket, type EventPublisher } from '../activities/kafka';
 import { createMemberCronActivities, createMemberCronMetrics, PgMemberCronSources, RedisEmissionLedger } from '../activities/member-cron';
+import { RedisPredictionOutcomeStore } from '../activities/prediction-accuracy';
 import { createRedisSlotPool, type SlotPool } from '../activities/slot-pool';
 import { createHttpStediGateway } from '../activities/stedi/gateway';
 import { createStaticWebhookSecretStore, createWebhookActivities } from '../activities/webhooks/activities';
@@ -61,6 +62,8 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
   const stedi = createHttpStediGateway({ baseUrl: config.stedi.baseUrl, apiKey: config.stedi.apiKey, timeoutMs: config.stedi.timeoutMs });
   const provider = { npi: config.stedi.providerNpi, organizationName: config.stedi.providerOrganizationName };
 
+  const batchMetrics = createPromBatchMetrics(metrics.registry);
+  const batchOutcomes = createPgBatchOutcomeStore(deps.pg);
   const eligibility = createEligibilityActivities({
     members: deps.directory,
     stedi,
@@ -70,17 +73,20 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     memberHashSecret: config.cache.keySecret,
     logger,
     metrics: {
-      onStediCall: (api, outcome, seconds) => {
+      onStediCall: (api, outcome, seconds, source) => {
         metrics.stediRequests.inc({ api, outcome });
         metrics.stediDuration.observe({ api }, seconds);
+        if (source === 'batch') batchMetrics.onStediRequests('realtime', 1);
       },
     },
+    batchOutcomes,
   });
 
-  const batchMetrics = createPromBatchMetrics(metrics.registry);
   const batch = createBatchActivities({
     lists: createPgMemberListStore(deps.pg),
     errors: createPgBatchErrorStore(deps.pg),
+    outcomes: batchOutcomes,
+    outcomeRetentionMs: config.batch.outcomeRetentionMs,
     directory: batchDirectoryOver(deps.directory),
     cache,
     stedi,
@@ -122,6 +128,11 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     logger,
     metrics: createMemberCronMetrics(metrics.registry),
     snapshotFlagKeys: config.memberCron.snapshotFlagKeys,
+    // High-confidence predictions for rte_cache_warming_prediction_accuracy (exposed by the API).
+    predictionOutcomes: new RedisPredictionOutcomeStore(deps.redis, {
+      keyPrefix: config.redisKeyPrefix,
+      retentionAfterHorizonMs: config.predictionAccuracy.lookbackMs + 24 * 3_600_000,
+    }),
   });
 
   return { activities: { ...eligibility, ...batch, ...webhooks, ...memberCron }, slotPool };

@@ -4,12 +4,14 @@ import type { FeatureFlagProvider, FlagContext } from '../../directory/feature-f
 import { MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
 import { Topics } from '../../lib/kafka-topics';
 import { silentLogger } from '../../lib/logger';
-import { RuleBasedActivityPredictor } from '../../lib/prediction/rule-based';
+import { RULE_BASED_MODEL_VERSION, RuleBasedActivityPredictor } from '../../lib/prediction/rule-based';
 import { InMemoryEventPublisher } from '../kafka/in-memory-publisher';
 import { unlimitedRateLimiter } from '../kafka/rate-limiter';
 import { createMemberCronActivities, type EmitShardInput, type MemberCronActivityDeps } from './activities';
 import { InMemoryEmissionLedger } from './emission-ledger';
 import type { MemberSnapshot } from './ports';
+import { InMemoryPredictionOutcomeStore } from '../prediction-accuracy/in-memory-prediction-outcome-store';
+import type { PredictionRecorder } from '../prediction-accuracy/ports';
 import type { MemberCronCounts } from '../../workflows/member-cron.defs';
 
 const DAY = 86_400_000;
@@ -84,7 +86,7 @@ describe('memberCronEmitShard', () => {
     expect(decoded.context?.sponsorId).toBe('SPONSOR_A');
     expect(decoded.context?.hasRteEnabled).toBe(true);
     expect(decoded.context?.featureFlags).toEqual({ 'vpc-expansion': true });
-    expect(decoded.context?.predictedActivity?.modelVersion).toBe('rule-based/1');
+    expect(decoded.context?.predictedActivity?.modelVersion).toBe(RULE_BASED_MODEL_VERSION);
     expect(decoded.context?.predictedActivity?.appUsageProbability).toBeGreaterThan(0.3);
     expect(first?.schema).toBe('rte.v1.MemberCronEvent');
   });
@@ -140,5 +142,88 @@ describe('memberCronEmitShard', () => {
     expect(dlq).toHaveLength(1);
     expect(dlq[0]?.key).toBe('m2');
     expect(dlq[0]?.headers?.['dlq-reason']).toContain('publish failed after 3 attempts');
+  });
+});
+
+describe('memberCronEmitShard dead-letter accounting', () => {
+  it('a retry after the dead-letter attempt completed its writes but not its result counts the dead letter once and does not re-send it', async () => {
+    const { acts, publisher } = setup();
+    publisher.failWhen = (e) => e.topic === Topics.memberCronEvents && e.key === 'm2';
+    const first: MemberCronCounts = await inRun('run-1', { attempt: 3 }).run(acts.memberCronEmitShard, input);
+    expect(first).toMatchObject({ emitted: 3, deadLettered: 1 });
+    // The worker died right after its last heartbeat ({ emitted: 3, deadLettered: 1 } reached the server)
+    // and before reporting the result: Temporal retries the same activity with those details.
+    const retry: MemberCronCounts = await inRun('run-1', { attempt: 4, heartbeatDetails: { emitted: 3, deadLettered: 1 } }).run(acts.memberCronEmitShard, input);
+    expect(retry).toMatchObject({ matched: 4, emitted: 3, deadLettered: 1, duplicates: 0 });
+    expect(publisher.byTopic(Topics.memberCronEventsDlq)).toHaveLength(1);
+  });
+
+  it('a retry whose heartbeat details were lost still counts the earlier dead letter', async () => {
+    const { acts, publisher } = setup();
+    publisher.failWhen = (e) => e.topic === Topics.memberCronEvents && e.key === 'm2';
+    await inRun('run-1', { attempt: 3 }).run(acts.memberCronEmitShard, input);
+    const retry: MemberCronCounts = await inRun('run-1', { attempt: 4, heartbeatDetails: undefined }).run(acts.memberCronEmitShard, input);
+    expect(retry).toMatchObject({ emitted: 3, deadLettered: 1 });
+    expect(publisher.byTopic(Topics.memberCronEventsDlq)).toHaveLength(1);
+  });
+
+  it('a later rerun of the tick emits a dead-lettered event once the cause is fixed', async () => {
+    const { acts, publisher } = setup();
+    publisher.failWhen = (e) => e.topic === Topics.memberCronEvents && e.key === 'm2';
+    await inRun('run-1', { attempt: 3 }).run(acts.memberCronEmitShard, input);
+    publisher.failWhen = undefined;
+    const rerun: MemberCronCounts = await inRun('run-2').run(acts.memberCronEmitShard, input);
+    expect(rerun).toMatchObject({ emitted: 1, duplicates: 3, deadLettered: 0 });
+    expect(publisher.byTopic(Topics.memberCronEvents).map((e) => e.key).sort()).toEqual(['m1', 'm2', 'm3', 'm4']);
+  });
+});
+
+describe('memberCronEmitShard records high-confidence predictions for the accuracy metric', () => {
+  const RUN = 'daily-rte-warmup@2024-11-15T00:00:00.000Z';
+  // m1-m3: a session every day for 60 days (P ≈ 0.69, confidence ≈ 0.81: high confidence);
+  // m4: no sessions (confident it will NOT be used: not in the group).
+  const activity = {
+    getRecentEvents: async (ids: readonly string[], _since: Date, until: Date) =>
+      new Map(ids.map((id) => [id, id === 'm4' ? [] : Array.from({ length: 60 }, (_, d) => ({ type: 'APP_SESSION_STARTED', at: until.getTime() - (d + 1) * DAY }))])),
+  };
+
+  it('records each emitted high-confidence member once per tick, keyed by the member hash, with the 24 h horizon', async () => {
+    const store = new InMemoryPredictionOutcomeStore();
+    const { acts } = setup({ activity, predictionOutcomes: store });
+    await inRun('run-1').run(acts.memberCronEmitShard, input);
+    expect(store.runs.get(RUN)).toMatchObject({ predicted: 3, used: 0, horizonEnd: Date.parse('2024-11-16T00:00:00.000Z') });
+    expect([...store.members.keys()].sort()).toEqual(['h-m1', 'h-m2', 'h-m3']);
+    expect(store.members.get('h-m1')?.get(RUN)?.probability).toBeGreaterThanOrEqual(0.5);
+    // A rerun of the tick emits nothing new and records nothing new.
+    await inRun('run-2').run(acts.memberCronEmitShard, input);
+    expect(store.runs.get(RUN)?.predicted).toBe(3);
+  });
+
+  it('a retry after a crash does not record the predictions of the dead attempt again', async () => {
+    const store = new InMemoryPredictionOutcomeStore();
+    const recorded: string[][] = [];
+    const spy: PredictionRecorder = {
+      recordPredictions: (run, preds, now) => {
+        recorded.push(preds.map((p) => p.memberHash));
+        return store.recordPredictions(run, preds, now);
+      },
+    };
+    const { acts, publisher } = setup({ activity, predictionOutcomes: spy, publishChunkSize: 2 });
+    // Attempt 1 emits m1 and m2, then the chunk with m3 fails; attempt 2 emits m3 and m4.
+    publisher.failWhen = (e) => e.key === 'm3';
+    await expect(inRun('run-1', { attempt: 1 }).run(acts.memberCronEmitShard, input)).rejects.toThrow();
+    publisher.failWhen = undefined;
+    await inRun('run-1', { attempt: 2 }).run(acts.memberCronEmitShard, input);
+    expect(recorded).toEqual([['h-m1', 'h-m2'], ['h-m3']]);
+    expect(store.runs.get(RUN)?.predicted).toBe(3);
+  });
+
+  it('a failing prediction store does not fail the shard', async () => {
+    const store = new InMemoryPredictionOutcomeStore();
+    store.failNext = 1;
+    const { acts, publisher } = setup({ activity, predictionOutcomes: store });
+    const counts: MemberCronCounts = await inRun('run-1').run(acts.memberCronEmitShard, input);
+    expect(counts).toMatchObject({ emitted: 4, deadLettered: 0 });
+    expect(publisher.byTopic(Topics.memberCronEvents)).toHaveLength(4);
   });
 });

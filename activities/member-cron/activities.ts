@@ -8,10 +8,12 @@ import { MemberQuerySchema } from '../../gen/rte/v1/member_query_pb';
 import { ErrorType, FieldError } from '../../lib/errors';
 import { Topics } from '../../lib/kafka-topics';
 import type { Logger } from '../../lib/logger';
+import { isHighConfidencePrediction, PREDICTION_HORIZON_MS } from '../../lib/prediction/high-confidence';
 import type { ActivityPredictor } from '../../lib/prediction/types';
 import type { MemberCronCounts, MemberCronShardInput, MemberQueryJson } from '../../workflows/member-cron.defs';
 import type { EmissionRateLimiter } from '../kafka/rate-limiter';
 import type { EventPublisher, OutgoingEvent } from '../kafka/types';
+import type { PredictionRecorder, RecordedPrediction } from '../prediction-accuracy/ports';
 import { memberCronEventId } from './event-id';
 import type { MemberCronMetrics } from './metrics';
 import type { EmissionLedger, MemberActivitySource, MemberContextSource, MemberSnapshot } from './ports';
@@ -52,6 +54,11 @@ export interface MemberCronActivityDeps {
   topic?: string;
   dlqTopic?: string;
   metrics?: MemberCronMetrics;
+  /**
+   * Online accuracy loop: high-confidence predictions of first-time emissions are recorded here after the
+   * broker acknowledged them. Best effort: a failure is logged and counted, never fails the shard.
+   */
+  predictionOutcomes?: PredictionRecorder;
 }
 
 export interface FetchPageInput {
@@ -75,7 +82,8 @@ interface ShardHeartbeat {
   deadLettered: number;
 }
 
-function activityInfo(): { attempt: number; token: string; heartbeat: (d: ShardHeartbeat) => void; previous: ShardHeartbeat | undefined } {
+/** Heartbeat details are progress for operators only; counts come from the ledger (see memberCronEmitShard). */
+function activityInfo(): { attempt: number; token: string; heartbeat: (d: ShardHeartbeat) => void } {
   try {
     const ctx = Context.current();
     return {
@@ -83,10 +91,9 @@ function activityInfo(): { attempt: number; token: string; heartbeat: (d: ShardH
       // Stable across retries of this activity in this run, different for a rerun (new run id).
       token: `${ctx.info.workflowExecution?.runId ?? "standalone"}/${ctx.info.activityId}`,
       heartbeat: (d) => ctx.heartbeat(d),
-      previous: ctx.info.heartbeatDetails as ShardHeartbeat | undefined,
     };
   } catch {
-    return { attempt: 1, token: `local-${Math.random()}`, heartbeat: () => undefined, previous: undefined };
+    return { attempt: 1, token: `local-${Math.random()}`, heartbeat: () => undefined };
   }
 }
 
@@ -154,7 +161,6 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
       const scheduled = new Date(input.scheduledTime);
       const now = (deps.predictionTime ?? ((d: Date) => d))(scheduled);
       const counts: MemberCronCounts = { scanned: input.memberIds.length, matched: 0, emitted: 0, duplicates: 0, skipped: 0, deadLettered: 0 };
-      const previous = info.previous ?? { emitted: 0, deadLettered: 0 };
 
       const snapshots = await deps.members.getMemberSnapshots(input.memberIds);
       const sponsors = new Set([...snapshots.values()].map((m) => m.sponsorId));
@@ -167,27 +173,49 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
       }
       counts.matched = due.length;
 
-      const eventIds = due.map((m) => memberCronEventId(input.scheduleName, input.scheduledTime, deps.hashMemberId(m.memberId)));
+      const memberHashes = due.map((m) => deps.hashMemberId(m.memberId));
+      const eventIds = memberHashes.map((h) => memberCronEventId(input.scheduleName, input.scheduledTime, h));
       const claims = await deps.ledger.claim(eventIds, info.token);
-      const claimed: { member: MemberSnapshot; eventId: string }[] = [];
+      const claimed: { member: MemberSnapshot; eventId: string; memberHash: string }[] = [];
       let busy = 0;
       let done = 0;
       let emittedEarlier = 0;
+      let deadLetteredEarlier = 0;
       claims.forEach((c, i) => {
         const member = due[i];
         const eventId = eventIds[i];
-        if (!member || !eventId) return;
-        if (c === 'claimed') claimed.push({ member, eventId });
+        const memberHash = memberHashes[i];
+        if (!member || !eventId || !memberHash) return;
+        if (c === 'claimed') claimed.push({ member, eventId, memberHash });
         else if (c === 'emitted-by-token') emittedEarlier++;
+        else if (c === 'dead-lettered-by-token') deadLetteredEarlier++;
         else if (c === 'done') done++;
         else busy++;
       });
-      // Events an earlier attempt of this activity emitted carry its token in the ledger. That, not the
-      // heartbeat details, is the count to trust: the SDK throttles heartbeats, so after a crash the
-      // recorded details can lag far behind what was acknowledged and marked done.
+      // Events an earlier attempt of this activity emitted or dead-lettered carry its token in the ledger.
+      // That, not the heartbeat details, is the count to trust: the SDK throttles heartbeats, so after a
+      // crash the recorded details can lag behind (or, for a crash right after the final heartbeat, match)
+      // what was written - adding them to a recount would count twice.
       counts.emitted = emittedEarlier;
-      counts.deadLettered = previous.deadLettered;
+      counts.deadLettered = deadLetteredEarlier;
       counts.duplicates = done;
+
+      // High-confidence predictions by event id, recorded once their event is acknowledged. Only events
+      // claimed here can be recorded: the ledger hands each event to exactly one successful emission.
+      const highConfidence = new Map<string, RecordedPrediction>();
+      const run = { runKey: `${input.scheduleName}@${input.scheduledTime}`, predictedAt: scheduled.getTime(), horizonEnd: scheduled.getTime() + PREDICTION_HORIZON_MS };
+      const recordPredictions = async (emittedIds: readonly string[]): Promise<void> => {
+        if (!deps.predictionOutcomes) return;
+        const preds = emittedIds.flatMap((id) => highConfidence.get(id) ?? []);
+        if (preds.length === 0) return;
+        try {
+          const added = await deps.predictionOutcomes.recordPredictions(run, preds, clock());
+          deps.metrics?.predictionsRecorded.inc({ schedule: input.scheduleName }, added);
+        } catch (err) {
+          deps.metrics?.predictionRecordFailures.inc({ schedule: input.scheduleName }, preds.length);
+          deps.logger.warn({ err, schedule: input.scheduleName, page: input.page, predictions: preds.length }, 'member cron: high-confidence predictions not recorded (accuracy metric undercounts)');
+        }
+      };
 
       const snapshotsBySponsor = await flagSnapshot(new Set(claimed.map((c) => c.member.sponsorId)));
       const history = await deps.activity.getRecentEvents(
@@ -198,7 +226,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
 
       const ready: OutgoingEvent[] = [];
       const dead: { event: OutgoingEvent; reason: string }[] = [];
-      for (const { member, eventId } of claimed) {
+      for (const { member, eventId, memberHash } of claimed) {
         try {
           const prediction = deps.predictor.predict({
             now: now.getTime(),
@@ -208,6 +236,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
             historyDays,
           });
           deps.metrics?.predictedProbability.observe({ model_version: prediction.modelVersion }, prediction.appUsageProbability);
+          if (isHighConfidencePrediction(prediction)) highConfidence.set(eventId, { memberHash, probability: prediction.appUsageProbability });
           const event = create(MemberCronEventSchema, {
             memberId: member.memberId,
             accountId: member.memberId,
@@ -256,6 +285,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
           counts.emitted += chunk.length;
           deps.metrics?.eventsEmitted.inc({ schedule: input.scheduleName }, chunk.length);
           deps.metrics?.emitLag.observe({ schedule: input.scheduleName }, Math.max(0, (clock() - scheduled.getTime()) / 1000));
+          await recordPredictions(chunk.map((e) => e.eventId));
         } catch (err) {
           if (!lastAttempt) {
             await deps.ledger.release(ready.slice(i).map((e) => e.eventId), info.token).catch(() => undefined);
@@ -263,16 +293,19 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
             throw err;
           }
           // Dead-letter attempt: isolate the events that really cannot be written.
+          const emittedSingly: string[] = [];
           for (const e of chunk) {
             try {
               await deps.publisher.publish([e]);
               await deps.ledger.markDone([e.eventId], info.token);
               counts.emitted++;
+              emittedSingly.push(e.eventId);
               deps.metrics?.eventsEmitted.inc({ schedule: input.scheduleName });
             } catch (single) {
               dead.push({ event: { ...e, topic: dlqTopic }, reason: `publish failed after ${info.attempt} attempts: ${errMessage(single)}` });
             }
           }
+          await recordPredictions(emittedSingly);
         }
         info.heartbeat(progress());
       }
@@ -285,8 +318,11 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
             headers: { ...(event.headers ?? {}), 'dlq-reason': reason.slice(0, 1000), 'dlq-source-topic': topic, 'dlq-attempts': String(info.attempt) },
           })),
         );
-        // Release, not mark done: a later rerun of the tick may emit them once the cause is fixed.
-        await deps.ledger.release(dead.map((d) => d.event.eventId), info.token);
+        // Marked with this attempt's token, not done: a retry of this activity (say the worker dies before
+        // completing) counts them once and does not re-send them; a later rerun of the tick (another token)
+        // may claim and emit them once the cause is fixed. A crash before this mark re-sends the DLQ
+        // messages (same event id, at least once) but still counts them once.
+        await deps.ledger.markDeadLettered(dead.map((d) => d.event.eventId), info.token);
         counts.deadLettered += dead.length;
         for (const d of dead) deps.metrics?.eventsDeadLettered.inc({ schedule: input.scheduleName, reason: d.reason.startsWith('build') ? 'build' : 'publish' });
         deps.logger.warn({ schedule: input.scheduleName, page: input.page, deadLettered: dead.length }, 'member cron events dead-lettered');

@@ -11,10 +11,13 @@ export interface RedisEmissionLedgerOptions {
 
 const DONE = 'done';
 const doneBy = (token: string) => `${DONE}:${token}`;
+const DEAD = 'dead';
+const deadBy = (token: string) => `${DEAD}:${token}`;
 
 // KEYS = marker keys; ARGV[1] token, ARGV[2] lease ms. Per key: 1 claimed, 2 done by another run,
-// 3 busy, 4 done by this token (an earlier attempt of the same activity). Markers are the lease token
-// while publishing and 'done:<token>' (or the legacy plain 'done') once emitted.
+// 3 busy, 4 done by this token (an earlier attempt of the same activity), 5 dead-lettered by this token.
+// Markers are the lease token while publishing, 'done:<token>' (or the legacy plain 'done') once emitted
+// and 'dead:<token>' once dead-lettered; another run may claim a dead-lettered event again.
 const LUA_CLAIM = `
 local out = {}
 for i, k in ipairs(KEYS) do
@@ -25,6 +28,8 @@ for i, k in ipairs(KEYS) do
     if v == false then redis.call('SET', k, ARGV[1], 'PX', ARGV[2]); out[i] = 1
     elseif v == ARGV[1] then redis.call('PEXPIRE', k, ARGV[2]); out[i] = 1
     elseif v == 'done:' .. ARGV[1] then out[i] = 4
+    elseif v == 'dead:' .. ARGV[1] then out[i] = 5
+    elseif string.sub(v, 1, 5) == 'dead:' then redis.call('SET', k, ARGV[1], 'PX', ARGV[2]); out[i] = 1
     elseif v == 'done' or string.sub(v, 1, 5) == 'done:' then out[i] = 2
     else out[i] = 3 end
   end
@@ -64,13 +69,22 @@ export class RedisEmissionLedger implements EmissionLedger {
   async claim(eventIds: readonly string[], token: string): Promise<ClaimOutcome[]> {
     if (eventIds.length === 0) return [];
     const r = (await this.redis.eval(LUA_CLAIM, eventIds.length, ...this.keys(eventIds), token, this.leaseMs)) as number[];
-    return r.map((x) => (x === 1 ? 'claimed' : x === 2 ? 'done' : x === 4 ? 'emitted-by-token' : 'busy'));
+    return r.map((x) => (x === 1 ? 'claimed' : x === 2 ? 'done' : x === 4 ? 'emitted-by-token' : x === 5 ? 'dead-lettered-by-token' : 'busy'));
   }
 
   async markDone(eventIds: readonly string[], token: string): Promise<void> {
     if (eventIds.length === 0) return;
     const p = this.redis.pipeline();
     for (const k of this.keys(eventIds)) p.set(k, doneBy(token), 'EX', this.doneTtl);
+    const res = await p.exec();
+    const failed = res?.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  async markDeadLettered(eventIds: readonly string[], token: string): Promise<void> {
+    if (eventIds.length === 0) return;
+    const p = this.redis.pipeline();
+    for (const k of this.keys(eventIds)) p.set(k, deadBy(token), 'EX', this.doneTtl);
     const res = await p.exec();
     const failed = res?.find(([err]) => err);
     if (failed?.[0]) throw failed[0];
@@ -88,16 +102,20 @@ export class InMemoryEmissionLedger implements EmissionLedger {
   async claim(eventIds: readonly string[], token: string): Promise<ClaimOutcome[]> {
     return eventIds.map((id) => {
       const v = this.markers.get(id);
-      if (v === undefined || v === token) {
+      if (v === undefined || v === token || (v.startsWith(`${DEAD}:`) && v !== deadBy(token))) {
         this.markers.set(id, token);
         return 'claimed';
       }
       if (v === doneBy(token)) return 'emitted-by-token';
+      if (v === deadBy(token)) return 'dead-lettered-by-token';
       return v === DONE || v.startsWith(`${DONE}:`) ? 'done' : 'busy';
     });
   }
   async markDone(eventIds: readonly string[], token: string): Promise<void> {
     for (const id of eventIds) this.markers.set(id, doneBy(token));
+  }
+  async markDeadLettered(eventIds: readonly string[], token: string): Promise<void> {
+    for (const id of eventIds) this.markers.set(id, deadBy(token));
   }
   async release(eventIds: readonly string[], token: string): Promise<void> {
     for (const id of eventIds) if (this.markers.get(id) === token) this.markers.delete(id);

@@ -30,9 +30,21 @@ export function createMemberCronMetrics(registry: Registry) {
     }),
     predictedProbability: new Histogram({
       name: 'member_cron_predicted_app_usage_probability',
-      help: 'Distribution of predicted app usage probability, by model version (drift watch; accuracy is scored offline against outcomes)',
+      help: 'Distribution of predicted app usage probability, by model version (drift watch; accuracy: rte_cache_warming_prediction_accuracy)',
       labelNames: ['model_version'] as const,
       buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1],
+      registers: [registry],
+    }),
+    predictionsRecorded: new Counter({
+      name: 'member_cron_high_confidence_predictions_recorded_total',
+      help: 'High-confidence predictions of emitted events recorded for the online accuracy metric (first record per member and tick)',
+      labelNames: ['schedule'] as const,
+      registers: [registry],
+    }),
+    predictionRecordFailures: new Counter({
+      name: 'member_cron_prediction_record_failures_total',
+      help: 'High-confidence predictions that could not be recorded (the accuracy metric undercounts them; emission is unaffected)',
+      labelNames: ['schedule'] as const,
       registers: [registry],
     }),
   };

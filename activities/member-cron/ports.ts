@@ -24,10 +24,11 @@ export interface MemberActivitySource {
 
 /**
  * `claimed`: lease taken (or still held) with this token; `emitted-by-token`: already emitted by an earlier
- * attempt holding the same token (the same shard activity before a retry); `done`: emitted by another
- * run of the tick; `busy`: leased by another run right now.
+ * attempt holding the same token (the same shard activity before a retry); `dead-lettered-by-token`: sent
+ * to the dead-letter topic by an earlier attempt with the same token; `done`: emitted by another run of
+ * the tick; `busy`: leased by another run right now. An event another run dead-lettered is claimable.
  */
-export type ClaimOutcome = 'claimed' | 'emitted-by-token' | 'done' | 'busy';
+export type ClaimOutcome = 'claimed' | 'emitted-by-token' | 'dead-lettered-by-token' | 'done' | 'busy';
 
 /**
  * Per-event emission markers (Redis SET NX with TTL): a rerun of the same schedule tick skips members
@@ -39,6 +40,11 @@ export type ClaimOutcome = 'claimed' | 'emitted-by-token' | 'done' | 'busy';
 export interface EmissionLedger {
   claim(eventIds: readonly string[], token: string): Promise<ClaimOutcome[]>;
   markDone(eventIds: readonly string[], token: string): Promise<void>;
+  /**
+   * Marks events written to the dead-letter topic by `token`: a retry of the same activity counts them as
+   * dead-lettered instead of sending (and counting) them again; another run of the tick may claim them.
+   */
+  markDeadLettered(eventIds: readonly string[], token: string): Promise<void>;
   /** Gives back leases (only those still held with `token`) so a retry can claim them again. */
   release(eventIds: readonly string[], token: string): Promise<void>;
 }

@@ -12,6 +12,7 @@ import {
   type EligibilityService,
 } from '../../gen/rte/v1/eligibility_pb';
 import type { EligibilityCache, EligibilityCacheEntry } from '../../activities/cache';
+import type { PredictionUsageObserver } from '../../activities/prediction-accuracy/metrics';
 import { decideCacheAction, httpCacheControlHeader, parseRequestCacheControl, type CacheMode } from '../../lib/cache-policy';
 import { ErrorType, FieldError } from '../../lib/errors';
 import { hashMemberId } from '../../lib/member-hash';
@@ -19,11 +20,18 @@ import { DEFAULT_ELIGIBILITY_OPERATION } from '../../lib/operations';
 import type { Metrics } from '../../lib/metrics';
 import type { EligibilityRefreshInput } from '../../workflows/eligibility-refresh.defs';
 import { toCoverageMessage, toErrorDetails } from '../coverage-mapping';
+import { principalKey } from '../auth';
 import type { EligibilityRefresher } from '../eligibility-refresher';
 
 export const DEFAULT_OPERATION = DEFAULT_ELIGIBILITY_OPERATION;
 /** Response header carrying the cache status, also on errors (a CACHE_ONLY miss answers not_found with MISS). */
 export const CACHE_STATUS_HEADER = 'rte-cache-status';
+/**
+ * Request header naming where a check comes from. Absent or `interactive`: a person using an app (the
+ * prediction-accuracy loop counts it as usage). Anything else (`batch`, `warming`, `verification`, ...)
+ * is tooling reading the cache and is not usage.
+ */
+export const REQUEST_SOURCE_HEADER = 'rte-request-source';
 
 const MODE_BY_ENUM: Record<number, CacheMode> = {
   [CacheControl.DEFAULT]: 'DEFAULT',
@@ -49,6 +57,17 @@ export interface EligibilityServiceDeps {
   /** How long a request waits for a live refresh before answering deadline_exceeded (the refresh continues). */
   refreshWaitMs: number;
   now?: () => number;
+  /** Online prediction accuracy: an interactive check marks the member's open member-cron prediction used. */
+  predictionUsage?: PredictionUsageObserver;
+  /** Callers (JWT `sub`) whose checks are never app usage: batch verification, load benches, internal services. */
+  nonInteractiveCallers?: ReadonlySet<string>;
+}
+
+/** Whether a validated CheckEligibility is a person using an app (see REQUEST_SOURCE_HEADER). */
+export function isInteractiveUsage(sourceHeader: string | null, caller: string | undefined, nonInteractiveCallers: ReadonlySet<string>): boolean {
+  const source = sourceHeader?.trim().toLowerCase();
+  if (source && source !== 'interactive') return false;
+  return !(caller !== undefined && nonInteractiveCallers.has(caller));
 }
 
 interface ValidatedRequest {
@@ -117,6 +136,7 @@ function refreshFailureToConnectError(err: unknown): ConnectError {
 
 export function createEligibilityService(deps: EligibilityServiceDeps): ServiceImpl<typeof EligibilityService> {
   const now = deps.now ?? Date.now;
+  const nonInteractiveCallers = deps.nonInteractiveCallers ?? new Set<string>();
 
   function respond(
     ctx: HandlerContext,
@@ -152,6 +172,12 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
       const modeLabel = v.mode.toLowerCase();
       let result = 'failure';
       const memberHash = hashMemberId(deps.memberHashSecret, v.memberId);
+      if (deps.predictionUsage && isInteractiveUsage(ctx.requestHeader.get(REQUEST_SOURCE_HEADER), ctx.values.get(principalKey)?.service, nonInteractiveCallers)) {
+        // Fire and forget (one Redis script call, not awaited): the answer never waits for it, and a
+        // failure is logged and counted by the observer, never seen by the caller. Any validated
+        // interactive check is usage, whatever the cache or Stedi answer turns out to be.
+        deps.predictionUsage.observe(memberHash, started);
+      }
       try {
         const entry = await deps.cache.get(v.memberId, v.operationKey);
         const decision = decideCacheAction(v.mode, entry, started);

@@ -1,0 +1,134 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../../lib/logger';
+import type { AccuracySnapshot, PredictionOutcomeStore, UsageObserverStore } from './ports';
+
+export const ACCURACY_METRIC = 'rte_cache_warming_prediction_accuracy';
+
+export interface PredictionAccuracyMetricsOptions {
+  store: Pick<PredictionOutcomeStore, 'accuracy'>;
+  /** Runs whose 24 h horizon closed within this window are scored (default 7 days). */
+  lookbackMs: number;
+  logger: Logger;
+  clock?: () => number;
+  /** The `source` label (design doc: `member-cron`). */
+  source?: string;
+  /** A scrape gives up on the store after this long and reports no data (default 2 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * Scrape-time accuracy gauges computed from the shared store, so every process that exposes them
+ * reports the same, global value (aggregate across replicas with max(), never sum()). When no run
+ * closed within the lookback the accuracy series is absent and the sample size is 0: "no data" is
+ * never shown as 0 %.
+ */
+export function registerPredictionAccuracyMetrics(registry: Registry, opts: PredictionAccuracyMetricsOptions) {
+  const clock = opts.clock ?? Date.now;
+  const source = opts.source ?? 'member-cron';
+  const timeoutMs = opts.timeoutMs ?? 2_000;
+  let inFlight: Promise<AccuracySnapshot | null> | null = null;
+
+  const scrapeErrors = new Counter({
+    name: 'rte_cache_warming_prediction_accuracy_scrape_errors_total',
+    help: 'Scrapes that could not read the prediction outcome store (the accuracy series is absent then)',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    // Waits for this scrape's read, so a failure shows up in the same scrape.
+    async collect() {
+      await snapshot();
+    },
+  });
+
+  /** One store read per scrape, shared by the gauges (prom-client collects them concurrently). */
+  function snapshot(): Promise<AccuracySnapshot | null> {
+    inFlight ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          opts.store.accuracy(clock(), opts.lookbackMs),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`prediction outcome store did not answer within ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+      } catch (err) {
+        scrapeErrors.inc({ source });
+        opts.logger.warn({ err }, 'prediction accuracy: store read failed');
+        return null;
+      } finally {
+        if (timer) clearTimeout(timer);
+        inFlight = null;
+      }
+    })();
+    return inFlight;
+  }
+
+  const accuracy = new Gauge({
+    name: ACCURACY_METRIC,
+    help: 'Share of high-confidence member-cron predictions (confidence > 0.8, P >= 0.5) followed by an interactive CheckEligibility within their 24 h horizon; runs whose horizon closed within the lookback. Absent when there is no sample.',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      if (s && s.predicted > 0) this.set({ source }, s.used / s.predicted);
+    },
+  });
+  const sampleSize = new Gauge({
+    name: 'rte_cache_warming_prediction_sample_size',
+    help: 'High-confidence predictions behind rte_cache_warming_prediction_accuracy (0 = no data, not 0 %)',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      if (s) this.set({ source }, s.predicted);
+    },
+  });
+  const used = new Gauge({
+    name: 'rte_cache_warming_prediction_used',
+    help: 'High-confidence predictions behind the accuracy metric that were followed by interactive use',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      if (s) this.set({ source }, s.used);
+    },
+  });
+  return { accuracy, sampleSize, used, scrapeErrors };
+}
+
+/** Fire-and-forget usage recording for request paths. */
+export interface PredictionUsageObserver {
+  /**
+   * Starts recording that the member (keyed hash) used the app at `at`. Returns at once and never
+   * throws: the caller's response does not wait for Redis, and a failure is only logged and counted.
+   */
+  observe(memberHash: string, at: number): void;
+}
+
+export function createPredictionUsageObserver(deps: { store: UsageObserverStore; registry: Registry; logger: Logger; source?: string }): PredictionUsageObserver {
+  const source = deps.source ?? 'member-cron';
+  const observations = new Counter({
+    name: 'rte_cache_warming_prediction_usage_observations_total',
+    help: 'Interactive eligibility checks offered to the prediction accuracy loop, by result (used: marked an open prediction; none: no open prediction; error: store failed, not retried)',
+    labelNames: ['source', 'result'] as const,
+    registers: [deps.registry],
+  });
+  const failed = (err: unknown, memberHash: string) => {
+    observations.inc({ source, result: 'error' });
+    deps.logger.warn({ err, memberHash }, 'prediction accuracy: usage not recorded');
+  };
+  return {
+    observe(memberHash, at) {
+      try {
+        deps.store.observeUsage(memberHash, at).then(
+          (marked) => observations.inc({ source, result: marked > 0 ? 'used' : 'none' }),
+          (err: unknown) => failed(err, memberHash),
+        );
+      } catch (err) {
+        failed(err, memberHash);
+      }
+    },
+  };
+}
