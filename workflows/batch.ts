@@ -35,6 +35,7 @@ import {
   cancelBatchUpdate,
   DEFAULT_BATCH_OPERATION,
   DEFAULT_BATCH_TUNING,
+  PAYER_ERROR,
   pauseBatchSignal,
   resumeBatchSignal,
   webhookDeliveryWorkflowId,
@@ -393,7 +394,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       if (r.outcome === 'success') c.completed += 1;
       else {
         c.failed += 1;
-        recordError({ memberIndex: item.i, errorCode: 'PAYER_ERROR', errorMessage: 'the payer answered with an error (cached for 5 minutes)', occurredAtMs: Date.now() });
+        recordError({ memberIndex: item.i, errorCode: PAYER_ERROR.code, errorMessage: PAYER_ERROR.message, occurredAtMs: Date.now() });
       }
     } catch (err) {
       if (isCancellation(err)) {

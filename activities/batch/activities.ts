@@ -21,6 +21,7 @@ import { toApplicationFailure } from '../stedi/classify';
 import { StediRequestError, type StediGateway } from '../stedi/gateway';
 import { batchNameFromSeed, buildBatchItem, type StediProviderConfig } from '../stedi/request-builder';
 import type { BatchEligibilityItem } from '../stedi/types';
+import { memberFailureText } from '../../workflows/batch.defs';
 import type { BatchErrorStore, BatchMemberDirectory, BatchMetrics, BatchOutcomeStore, MemberListStore, StediLoadSource, StoredBatchError, StoredMemberOutcome } from './ports';
 
 export interface BatchActivityDeps {
@@ -191,7 +192,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
     await deps.errors.record(batchId, errors);
     await recordOutcomes(
       batchId,
-      errors.map((e) => ({ memberIndex: e.memberIndex, memberId: e.memberId, success: false, errorMessage: `${e.errorCode}: ${e.errorMessage}` })),
+      errors.map((e) => ({ memberIndex: e.memberIndex, memberId: e.memberId, success: false, errorMessage: memberFailureText(e.errorCode, e.errorMessage) })),
     );
   }
 

@@ -7,19 +7,22 @@ import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchEr
  */
 const WRITE_CHUNK = 10_000;
 
+/** Runs `write` over consecutive slices of at most WRITE_CHUNK items (one INSERT ... unnest per slice). */
+async function inChunks<T>(items: readonly T[], write: (part: readonly T[], offset: number) => Promise<unknown>): Promise<void> {
+  for (let off = 0; off < items.length; off += WRITE_CHUNK) await write(items.slice(off, off + WRITE_CHUNK), off);
+}
+
 export function createPgMemberListStore(pool: Pool): MemberListStore {
   return {
     async write(listRef, start, ids) {
-      for (let off = 0; off < ids.length; off += WRITE_CHUNK) {
-        const part = ids.slice(off, off + WRITE_CHUNK);
-        const idx = part.map((_, i) => start + off + i);
-        await pool.query(
+      await inChunks(ids, (part, off) =>
+        pool.query(
           `INSERT INTO batch_member_lists (list_ref, idx, member_id)
            SELECT $1, i, m FROM unnest($2::int[], $3::text[]) AS t(i, m)
            ON CONFLICT (list_ref, idx) DO NOTHING`,
-          [listRef, idx, part],
-        );
-      }
+          [listRef, part.map((_, i) => start + off + i), part],
+        ),
+      );
     },
     async read(listRef, start, count) {
       const r = await pool.query<{ member_id: string }>(
@@ -37,17 +40,16 @@ export function createPgMemberListStore(pool: Pool): MemberListStore {
 export function createPgBatchErrorStore(pool: Pool): BatchErrorStore {
   return {
     async record(batchId, errors) {
-      for (let off = 0; off < errors.length; off += WRITE_CHUNK) {
-        const part = errors.slice(off, off + WRITE_CHUNK);
-        await pool.query(
+      await inChunks(errors, (part) =>
+        pool.query(
           `INSERT INTO batch_member_errors (batch_id, member_index, member_id, error_code, error_message, occurred_at)
            SELECT $1, i, m, c, msg, to_timestamp(t / 1000.0)
            FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS x(i, m, c, msg, t)
            ON CONFLICT (batch_id, member_index) DO UPDATE
              SET error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, occurred_at = EXCLUDED.occurred_at`,
           [batchId, part.map((e) => e.memberIndex), part.map((e) => e.memberId), part.map((e) => e.errorCode), part.map((e) => e.errorMessage), part.map((e) => e.occurredAtMs)],
-        );
-      }
+        ),
+      );
     },
     async page(batchId, afterIndex, limit) {
       const [rows, count] = await Promise.all([
@@ -73,9 +75,8 @@ export function createPgBatchErrorStore(pool: Pool): BatchErrorStore {
 export function createPgBatchOutcomeStore(pool: Pool): BatchOutcomeStore {
   return {
     async record(batchId, outcomes) {
-      for (let off = 0; off < outcomes.length; off += WRITE_CHUNK) {
-        const part = outcomes.slice(off, off + WRITE_CHUNK);
-        await pool.query(
+      await inChunks(outcomes, (part) =>
+        pool.query(
           `INSERT INTO batch_member_outcomes (batch_id, member_index, member_id, success, duration_ms, error_message)
            SELECT $1, i, m, ok, d, e FROM unnest($2::int[], $3::text[], $4::bool[], $5::int[], $6::text[]) AS x(i, m, ok, d, e)
            ON CONFLICT (batch_id, member_index) DO NOTHING`,
@@ -87,8 +88,8 @@ export function createPgBatchOutcomeStore(pool: Pool): BatchOutcomeStore {
             part.map((o) => (o.durationMs === undefined ? null : Math.max(0, Math.round(o.durationMs)))),
             part.map((o) => o.errorMessage ?? null),
           ],
-        );
-      }
+        ),
+      );
     },
     async read(batchId, afterSeq, limit) {
       const r = await pool.query<{ seq: string; member_index: number; member_id: string; success: boolean; duration_ms: number | null; error_message: string | null }>(

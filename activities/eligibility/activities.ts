@@ -6,6 +6,7 @@ import type { MemberRecordSource } from '../../lib/member-record';
 import type { EligibilityCache, EligibilityCacheEntry } from '../cache';
 import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshSource } from '../../workflows/eligibility-refresh.defs';
 import type { BatchOutcomeStore } from '../batch/ports';
+import { memberFailureText, PAYER_ERROR } from '../../workflows/batch.defs';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
@@ -134,7 +135,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
               memberId: input.memberId,
               success: put.entry.outcome === 'success',
               durationMs: now() - startedAt,
-              ...(put.entry.outcome === 'error' ? { errorMessage: 'PAYER_ERROR: the payer answered with an error (cached for 5 minutes)' } : {}),
+              ...(put.entry.outcome === 'error' ? { errorMessage: memberFailureText(PAYER_ERROR.code, PAYER_ERROR.message) } : {}),
             },
           ]);
         }
