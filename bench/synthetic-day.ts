@@ -1,0 +1,176 @@
+/**
+ * A synthetic day (issue 11), FAST fidelity: what warming buys against no warming and against perfect
+ * foresight, on one seeded day of the synthetic population, on a discrete-event clock.
+ *
+ *   npx tsx bench/synthetic-day.ts [--members 100000] [--seed 42] [--day-seed N] [--hours-out file.csv]
+ *                                 [--error-rate 0] [--no-calibrated]
+ *
+ * Model, definitions and first figures: docs/synthetic-day.md. The live fidelity (the real stack with one
+ * time-scale factor) and the live/fast agreement line are NOT built yet (a later session).
+ */
+import { writeFileSync } from 'node:fs';
+import { DEFAULT_REFERENCE_TIME } from '../directory/generator';
+import { ceilingOrders, intelligentRoute, PredictionTable, shippedOrders, topKOrders } from '../lib/synthetic-day/policies';
+import { buildWorld, defaultDaySeed, loadDay } from '../lib/synthetic-day/population';
+import { DEFAULT_SIM_OPTIONS, simulateArm, type ArmCounts, type ArmRun, type SimOptions, type SimWorld, type WarmOrder } from '../lib/synthetic-day/sim';
+import type { CacheMode } from '../lib/cache-policy';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+function argStr(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const members = arg('members', 100_000);
+const seed = arg('seed', 42);
+const daySeed = arg('day-seed', defaultDaySeed(seed));
+const errorRate = arg('error-rate', 0);
+const hoursOut = argStr('hours-out');
+const calibrated = !process.argv.includes('--no-calibrated');
+const PRICE = 0.1;
+const referenceTime = new Date(DEFAULT_REFERENCE_TIME);
+const now = referenceTime.getTime();
+
+const t0 = Date.now();
+const predictions = new PredictionTable(members, now);
+const day = loadDay({ seed, members, referenceTime, daySeed, onObserved: (m, off) => predictions.observe(m, off) });
+const loadS = (Date.now() - t0) / 1000;
+const base: Omit<SimOptions, 'mode'> = { ...DEFAULT_SIM_OPTIONS, errorRate, seed: daySeed, router: intelligentRoute };
+const opts = (mode: CacheMode): SimOptions => ({ ...base, mode });
+const isRush = (world: SimWorld) => (m: number, t: number): boolean => {
+  const h = Math.floor((((t + world.offsetMs[m]!) % 86_400_000) + 86_400_000) % 86_400_000 / 3_600_000);
+  return h >= base.rushFromHour && h < base.rushToHour;
+};
+
+interface Row {
+  name: string;
+  counts: ArmCounts;
+  ceiling?: ArmCounts;
+  reactive?: ArmCounts;
+}
+const rows: Row[] = [];
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+const hitRate = (c: ArmCounts): number => c.hits / Math.max(1, c.reads);
+const calls = (c: ArmCounts): number => c.realtimeCalls.interactive + c.realtimeCalls.warm + c.realtimeCalls.swr + c.batchItems;
+const rtRush = (c: ArmCounts): number => c.realtimeCallsRush.interactive + c.realtimeCallsRush.warm + c.realtimeCallsRush.swr;
+const rt = (c: ArmCounts): number => c.realtimeCalls.interactive + c.realtimeCalls.warm + c.realtimeCalls.swr;
+
+function runArm(world: SimWorld, mode: CacheMode, orders: WarmOrder[]): ArmRun {
+  return simulateArm(world, orders, opts(mode));
+}
+function withCeiling(world: SimWorld, name: string, mode: CacheMode, orders: WarmOrder[], reactive: ArmRun): Row {
+  const arm = runArm(world, mode, orders);
+  const ceil = runArm(world, mode, ceilingOrders(reactive.trace, arm.counts.warmsExecuted, isRush(world)));
+  return { name, counts: arm.counts, ceiling: ceil.counts, reactive: reactive.counts };
+}
+
+const t1 = Date.now();
+const world = buildWorld(day, { extraReadsPerSession: 0, seed: daySeed });
+const reactive = runArm(world, 'DEFAULT', []);
+const reactiveSwr = runArm(world, 'STALE_WHILE_REVALIDATE', []);
+rows.push({ name: 'reactive DEFAULT', counts: reactive.counts });
+rows.push({ name: 'reactive SWR', counts: reactiveSwr.counts });
+const shipped = shippedOrders(predictions);
+rows.push(withCeiling(world, 'shipped warming', 'DEFAULT', shipped, reactive));
+for (const b of [0.01, 0.02, 0.05, 0.1]) rows.push(withCeiling(world, `top ${b * 100} % budget`, 'DEFAULT', topKOrders(predictions, Math.round(b * members)), reactive));
+rows.push(withCeiling(world, 'shipped warming + SWR', 'STALE_WHILE_REVALIDATE', shipped, reactiveSwr));
+
+// The doc's world: re-reads per session calibrated so that reactive DEFAULT hits 65 % of reads.
+let calib: { lambda: number; world: SimWorld } | null = null;
+if (calibrated) {
+  let lo = 0;
+  let hi = 8;
+  let best = { lambda: 0, world };
+  for (let it = 0; it < 12; it++) {
+    const mid = (lo + hi) / 2;
+    const w = buildWorld(day, { extraReadsPerSession: mid, seed: daySeed });
+    const h = hitRate(runArm(w, 'DEFAULT', []).counts);
+    best = { lambda: mid, world: w };
+    if (h < 0.65) lo = mid;
+    else hi = mid;
+  }
+  calib = best;
+  const r = runArm(calib.world, 'DEFAULT', []);
+  rows.push({ name: `doc world: reactive (${calib.lambda.toFixed(2)} re-reads)`, counts: r.counts });
+  rows.push(withCeiling(calib.world, 'doc world: shipped warming', 'DEFAULT', shipped, r));
+}
+const simS = (Date.now() - t1) / 1000;
+
+// ---- report
+const sessionsAll = day.sessionAt.length;
+console.log(`synthetic day (fast fidelity): ${members} members, population seed ${seed}, day seed ${daySeed}, reference ${referenceTime.toISOString()}, day [ref, ref + 24 h)`);
+console.log(`  predictor ${predictions.modelVersion} (real, observable history only); thresholds lib/warming/types.ts; strategy/routing/timing: ADAPTER (issue 9 swap points)`);
+console.log(`  load (generation + prediction + day draw) ${loadS.toFixed(1)} s; ${rows.length + rows.filter((r) => r.ceiling).length + 13} simulated arms ${simS.toFixed(1)} s`);
+console.log(`  day: ${sessionsAll} sessions (${day.activeMembers} members active; generator truth expects ${day.truthActiveExpected.toFixed(0)}), ${world.sessionAt.length} sessions of RTE-enabled members, ${world.readAt.length} reads (1 per session)`);
+console.log(`  start cache: ${Array.from(world.startOutcome).filter((x, i) => x === 1 && world.startFetchedAt[i]! + base.successTtlMs > now).length} fresh entries at the reference time`);
+console.log(`  shipped policy: ${shipped.length} members routed (${shipped.filter((o) => o.priority === 'URGENT').length} URGENT, ${shipped.filter((o) => o.priority === 'PRELOAD').length} PRELOAD)`);
+console.log('  live fidelity / live-fast agreement: NOT BUILT in this session');
+console.log('');
+const head = ['arm', 'hit/read', 'waited sess', 'stale', 'RT rush/day', 'batch rush/day', 'warms exec', 'wasted', 'precision', 'ceiling hit', 'capture', 'calls/day', '$/day', '$/month'];
+const table: string[][] = [head];
+for (const r of rows) {
+  const c = r.counts;
+  const cap = r.ceiling && r.reactive ? (c.hits - r.reactive.hits) / Math.max(1, r.ceiling.hits - r.reactive.hits) : NaN;
+  table.push([
+    r.name,
+    pct(hitRate(c)),
+    pct(c.sessionsWaited / Math.max(1, c.sessions)),
+    String(c.staleServed),
+    `${rtRush(c)}/${rt(c)}`,
+    `${c.batchItemsRush}/${c.batchItems}`,
+    String(c.warmsExecuted),
+    String(c.warmsWasted),
+    c.warmsExecuted ? pct(c.warmsUsed / c.warmsExecuted) : '-',
+    r.ceiling ? pct(hitRate(r.ceiling)) : '-',
+    Number.isNaN(cap) ? '-' : cap.toFixed(2),
+    String(calls(c)),
+    (calls(c) * PRICE).toFixed(0),
+    (calls(c) * PRICE * 30).toFixed(0),
+  ]);
+}
+const widths = head.map((_, j) => Math.max(...table.map((row) => row[j]!.length)));
+for (const row of table) console.log('  ' + row.map((v, j) => (j === 0 ? v.padEnd(widths[j]!) : v.padStart(widths[j]!))).join('  '));
+console.log('');
+console.log('  RT rush/day: Stedi real-time calls started 6-9 AM member-local / all day (interactive + warming + SWR refreshes);');
+console.log('  batch rush/day: batch-API items submitted 6-9 AM local / all day; capture = (arm hits - reactive hits) / (ceiling hits - reactive hits)');
+console.log('  with the ceiling warming exactly as many members as the arm executed warms; cost = (real-time calls + batch items) x $0.10.');
+for (const r of rows.slice(0, 3)) console.log(`  ${r.name}: read wait p50 ${(r.counts.waitP50Ms / 1000).toFixed(1)} s, p95 ${(r.counts.waitP95Ms / 1000).toFixed(1)} s`);
+
+// ---- facts from the issue
+console.log('');
+console.log('  facts to build on (issue 11):');
+console.log(`   - reactive 22 h TTL, one read per session: hit ${pct(hitRate(reactive.counts))} of reads (issue: about a quarter)`);
+const target = 0.92;
+let k = 0;
+let ceilAt = hitRate(reactive.counts);
+let klo = 0;
+let khi = world.readAt.length;
+for (let it = 0; it < 20 && klo < khi; it++) {
+  const mid = Math.floor((klo + khi) / 2);
+  const h = hitRate(runArm(world, 'DEFAULT', ceilingOrders(reactive.trace, mid, isRush(world))).counts);
+  if (h >= target) {
+    khi = mid;
+    k = mid;
+    ceilAt = h;
+  } else klo = mid + 1;
+}
+const maxCeil = hitRate(runArm(world, 'DEFAULT', ceilingOrders(reactive.trace, world.readAt.length, isRush(world))).counts);
+if (ceilAt >= target) console.log(`   - 92 % with perfect foresight needs ${k} warms = ${pct(k / world.readAt.length)} of the day's reads (issue: about two thirds)`);
+else console.log(`   - perfect foresight with unlimited warms reaches ${pct(maxCeil)} (< 92 %)`);
+const fewer = rows.filter((r) => r.ceiling && calls(r.counts) < calls(r.name.startsWith('shipped warming + SWR') ? reactiveSwr.counts : reactive.counts));
+console.log(`   - warming arms with fewer Stedi calls than reactive: ${fewer.length === 0 ? 'none' : fewer.map((r) => r.name).join(', ')} (issue: none can)`);
+
+if (hoursOut) {
+  const lines = ['arm,local_hour,sessions,sessions_waited,share_waited'];
+  for (const r of rows) {
+    for (let h = 0; h < 24; h++) {
+      const s = r.counts.sessionsByLocalHour[h]!;
+      const w = r.counts.sessionsWaitedByLocalHour[h]!;
+      lines.push(`${r.name},${h},${s},${w},${s ? (w / s).toFixed(4) : ''}`);
+    }
+  }
+  writeFileSync(hoursOut, lines.join('\n') + '\n');
+  console.log(`\n  per-local-hour waits written to ${hoursOut}`);
+}
