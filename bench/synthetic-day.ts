@@ -108,7 +108,7 @@ console.log(`  start cache: ${Array.from(world.startOutcome).filter((x, i) => x 
 console.log(`  shipped policy: ${shipped.length} members routed (${shipped.filter((o) => o.priority === 'URGENT').length} URGENT, ${shipped.filter((o) => o.priority === 'PRELOAD').length} PRELOAD)`);
 console.log('  live fidelity / live-fast agreement: NOT BUILT in this session');
 console.log('');
-const head = ['arm', 'hit/read', 'waited sess', 'stale', 'RT rush/day', 'batch rush/day', 'warms exec', 'wasted', 'precision', 'ceiling hit', 'capture', 'calls/day', '$/day', '$/month'];
+const head = ['arm', 'hit/read', 'waited sess', 'stale', 'RT rush/day', 'of which warm/swr', 'batch rush/day', 'warms exec', 'wasted', 'precision', 'ceiling hit', 'capture', 'calls/day', '$/day', '$/month'];
 const table: string[][] = [head];
 for (const r of rows) {
   const c = r.counts;
@@ -119,6 +119,7 @@ for (const r of rows) {
     pct(c.sessionsWaited / Math.max(1, c.sessions)),
     String(c.staleServed),
     `${rtRush(c)}/${rt(c)}`,
+    `${c.realtimeCalls.warm}/${c.realtimeCalls.swr}`,
     `${c.batchItemsRush}/${c.batchItems}`,
     String(c.warmsExecuted),
     String(c.warmsWasted),
