@@ -73,7 +73,18 @@ const reactiveSwr = runArm(world, 'STALE_WHILE_REVALIDATE', []);
 rows.push({ name: 'reactive DEFAULT', counts: reactive.counts });
 rows.push({ name: 'reactive SWR', counts: reactiveSwr.counts });
 const shipped = shippedOrders(predictions);
-rows.push(withCeiling(world, 'shipped warming', 'DEFAULT', shipped, reactive));
+const shippedRow = withCeiling(world, 'shipped warming', 'DEFAULT', shipped, reactive);
+rows.push(shippedRow);
+// Diagnostic: routed members that still waited, and how many of them INTELLIGENT skipped as fresh at warm time.
+const shippedTrace = runArm(world, 'DEFAULT', shipped).trace;
+let routedWaited = 0;
+let routedWaitedSkippedFresh = 0;
+for (const o of shipped) {
+  if (shippedTrace.firstNonHitWaits[o.member]! > 0) {
+    routedWaited++;
+    if (shippedTrace.skippedFresh[o.member] === 1) routedWaitedSkippedFresh++;
+  }
+}
 for (const b of [0.01, 0.02, 0.05, 0.1]) rows.push(withCeiling(world, `top ${b * 100} % budget`, 'DEFAULT', topKOrders(predictions, Math.round(b * members)), reactive));
 rows.push(withCeiling(world, 'shipped warming + SWR', 'STALE_WHILE_REVALIDATE', shipped, reactiveSwr));
 
@@ -106,6 +117,7 @@ console.log(`  load (generation + prediction + day draw) ${loadS.toFixed(1)} s; 
 console.log(`  day: ${sessionsAll} sessions (${day.activeMembers} members active; generator truth expects ${day.truthActiveExpected.toFixed(0)}), ${world.sessionAt.length} sessions of RTE-enabled members, ${world.readAt.length} reads (1 per session)`);
 console.log(`  start cache: ${Array.from(world.startOutcome).filter((x, i) => x === 1 && world.startFetchedAt[i]! + base.successTtlMs > now).length} fresh entries at the reference time`);
 console.log(`  shipped policy: ${shipped.length} members routed (${shipped.filter((o) => o.priority === 'URGENT').length} URGENT, ${shipped.filter((o) => o.priority === 'PRELOAD').length} PRELOAD)`);
+console.log(`  shipped policy diagnostic: ${routedWaited} routed members still waited for a live check; ${routedWaitedSkippedFresh} of them were skipped as fresh at warm time (entry expired before their read)`);
 console.log('  live fidelity / live-fast agreement: NOT BUILT in this session');
 console.log('');
 const head = ['arm', 'hit/read', 'waited sess', 'stale', 'RT rush/day', 'of which warm/swr', 'batch rush/day', 'warms exec', 'wasted', 'precision', 'ceiling hit', 'capture', 'calls/day', '$/day', '$/month'];

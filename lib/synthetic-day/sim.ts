@@ -120,6 +120,8 @@ export interface ArmTrace {
   firstNonHitAt: Float64Array;
   /** Reads that waited on the live check that first non-hit read caused or joined (0 for a stale serve). */
   firstNonHitWaits: Int32Array;
+  /** Members with a warm order skipped because their entry was fresh at the order's time. */
+  skippedFresh: Uint8Array;
 }
 
 export interface ArmRun {
@@ -231,6 +233,7 @@ export function simulateArm(world: SimWorld, orders: readonly WarmOrder[], optio
   const firstNonHitAt = new Float64Array(n).fill(NaN);
   const firstNonHitWaits = new Int32Array(n);
   const firstFetchOpen = new Uint8Array(n);
+  const skippedFresh = new Uint8Array(n);
   const sessionWaited = new Uint8Array(world.sessionAt.length);
   const waits: number[] = [];
 
@@ -414,6 +417,7 @@ export function simulateArm(world: SimWorld, orders: readonly WarmOrder[], optio
         const route = o.router(ord.strategy, ord.priority, classifyEntry(entryOf(m), t));
         if (route === 'skip') {
           c.warmsSkipped++;
+          if (outcome[m] === 1 && t < expiresAt[m]!) skippedFresh[m] = 1;
         } else if (route === 'realtime') {
           requestRealtime(m, KIND_WARM, t);
         } else {
@@ -477,5 +481,5 @@ export function simulateArm(world: SimWorld, orders: readonly WarmOrder[], optio
   waits.sort((a, b) => a - b);
   c.waitP50Ms = percentile(waits, 0.5);
   c.waitP95Ms = percentile(waits, 0.95);
-  return { counts: c, trace: { firstNonHitAt, firstNonHitWaits } };
+  return { counts: c, trace: { firstNonHitAt, firstNonHitWaits, skippedFresh } };
 }
