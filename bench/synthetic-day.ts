@@ -3,7 +3,7 @@
  * foresight, on one seeded day of the synthetic population, on a discrete-event clock.
  *
  *   npx tsx bench/synthetic-day.ts [--members 100000] [--seed 42] [--day-seed N] [--hours-out file.csv]
- *                                 [--error-rate 0] [--no-calibrated]
+ *                                 [--svg-out chart.svg] [--error-rate 0] [--no-calibrated]
  *
  * Model, definitions and first figures: docs/synthetic-day.md. The live fidelity (the real stack with one
  * time-scale factor) and the live/fast agreement line are NOT built yet (a later session).
@@ -28,6 +28,7 @@ const seed = arg('seed', 42);
 const daySeed = arg('day-seed', defaultDaySeed(seed));
 const errorRate = arg('error-rate', 0);
 const hoursOut = argStr('hours-out');
+const svgOut = argStr('svg-out');
 const calibrated = !process.argv.includes('--no-calibrated');
 const PRICE = 0.1;
 const referenceTime = new Date(DEFAULT_REFERENCE_TIME);
@@ -186,4 +187,33 @@ if (hoursOut) {
   }
   writeFileSync(hoursOut, lines.join('\n') + '\n');
   console.log(`\n  per-local-hour waits written to ${hoursOut}`);
+}
+
+if (svgOut) {
+  // Share of sessions that waited for a live check, per member-local hour, for a few arms (a plain SVG line chart).
+  const pick = ['reactive DEFAULT', 'reactive SWR', 'shipped warming', 'top 10 % budget', 'shipped warming + SWR'];
+  const colors = ['#d62728', '#ff7f0e', '#1f77b4', '#2ca02c', '#9467bd'];
+  const W = 720;
+  const H = 360;
+  const L = 50;
+  const T = 20;
+  const PW = 500;
+  const PH = 280;
+  const x = (h: number): number => L + (h / 23) * PW;
+  const y = (v: number): number => T + PH - v * PH;
+  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`];
+  parts.push(`<rect x="${L + (6 / 23) * PW}" y="${T}" width="${(3 / 23) * PW}" height="${PH}" fill="#eee"/><text x="${L + (6.2 / 23) * PW}" y="${T + 12}">6-9 AM</text>`);
+  for (let v = 0; v <= 1.0001; v += 0.2) parts.push(`<line x1="${L}" x2="${L + PW}" y1="${y(v)}" y2="${y(v)}" stroke="#ccc"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${Math.round(v * 100)}%</text>`);
+  for (let h = 0; h < 24; h += 3) parts.push(`<text x="${x(h)}" y="${T + PH + 16}" text-anchor="middle">${h}</text>`);
+  parts.push(`<text x="${L + PW / 2}" y="${T + PH + 32}" text-anchor="middle">member-local hour (sessions that waited for a live Stedi check, ${members} members, seed ${seed})</text>`);
+  pick.forEach((name, j) => {
+    const r = rows.find((row) => row.name === name);
+    if (!r) return;
+    const pts = r.counts.sessionsByLocalHour.map((s, h) => `${x(h).toFixed(1)},${y(s ? r.counts.sessionsWaitedByLocalHour[h]! / s : 0).toFixed(1)}`).join(' ');
+    parts.push(`<polyline fill="none" stroke="${colors[j]}" stroke-width="2" points="${pts}"/>`);
+    parts.push(`<rect x="${L + PW + 15}" y="${T + 10 + j * 18}" width="12" height="3" fill="${colors[j]}"/><text x="${L + PW + 32}" y="${T + 15 + j * 18}">${name}</text>`);
+  });
+  parts.push('</svg>');
+  writeFileSync(svgOut, parts.join('\n') + '\n');
+  console.log(`  chart written to ${svgOut}`);
 }
