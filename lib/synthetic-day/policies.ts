@@ -139,3 +139,11 @@ export function ceilingOrders(trace: ArmTrace, k: number, isRush: (member: numbe
     return { member: i, at: readyAt - 30 * 60_000, priority: 'PRELOAD' as const, strategy: 'INTELLIGENT' as const, oracleReadyAt: readyAt };
   });
 }
+
+/**
+ * Tuning preview (not the shipped policy): the shipped orders with INTELLIGENT judging the entry as of the
+ * predicted usage start, so an entry that is fresh now but expires before the use is refreshed.
+ */
+export function freshThroughUseOrders(t: PredictionTable): WarmOrder[] {
+  return shippedOrders(t).map((o) => ({ ...o, classifyAt: t.usageStart[o.member]! }));
+}

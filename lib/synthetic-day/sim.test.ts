@@ -145,6 +145,18 @@ describe('simulateArm: pool and cache modes', () => {
   });
 });
 
+describe('warm orders judged as of the predicted use', () => {
+  it('refreshes an entry that is fresh now but expires before the use (classifyAt)', () => {
+    // Cached 10 h before the day: fresh until 12:00. A PRELOAD order at 00:00 for a use at 18:00.
+    const w = world([0], [[0, -10 * H]], [[0, 18 * H]]);
+    const now: WarmOrder = { member: 0, at: 0, priority: 'PRELOAD', strategy: 'INTELLIGENT' };
+    const skipped = simulateArm(w, [now], OPTS).counts;
+    expect([skipped.warmsSkipped, skipped.hits, skipped.waitedReads]).toEqual([1, 0, 1]);
+    const refreshed = simulateArm(w, [{ ...now, classifyAt: 18 * H }], OPTS).counts;
+    expect([refreshed.warmsSkipped, refreshed.batchItems, refreshed.hits, refreshed.warmsUsed]).toEqual([0, 1, 1, 1]);
+  });
+});
+
 describe('warming adapter (issue 9 swap points)', () => {
   it('routes predictions with the design doc thresholds', () => {
     expect([0.69, 0.7, 0.9, 0.91].map(routePrediction)).toEqual(['skip', 'PRELOAD', 'PRELOAD', 'URGENT']);

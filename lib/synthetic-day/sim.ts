@@ -49,6 +49,11 @@ export interface WarmOrder {
   at: number;
   priority: WarmingPriority;
   strategy: WarmingStrategyName;
+  /**
+   * Judge the entry as of this time instead of the order's time (e.g. the predicted usage: "fresh through
+   * the use" rather than "fresh now"). Absent: the order's time.
+   */
+  classifyAt?: number;
   /** Perfect foresight: the entry lands exactly at this time (one batch-API item, counted at `at`). */
   oracleReadyAt?: number;
 }
@@ -414,7 +419,7 @@ export function simulateArm(world: SimWorld, orders: readonly WarmOrder[], optio
           heap.push(Math.max(t, ord.oracleReadyAt), ORACLE_DONE, m);
           break;
         }
-        const route = o.router(ord.strategy, ord.priority, classifyEntry(entryOf(m), t));
+        const route = o.router(ord.strategy, ord.priority, classifyEntry(entryOf(m), Math.max(t, ord.classifyAt ?? t)));
         if (route === 'skip') {
           c.warmsSkipped++;
           if (outcome[m] === 1 && t < expiresAt[m]!) skippedFresh[m] = 1;
