@@ -12,6 +12,8 @@ export const RteStrategy = defineSearchAttributeKey('RteStrategy', SearchAttribu
 export const RteJobType = defineSearchAttributeKey('RteJobType', SearchAttributeType.KEYWORD);
 export const RteScheduleName = defineSearchAttributeKey('RteScheduleName', SearchAttributeType.KEYWORD);
 export const RteMemberHash = defineSearchAttributeKey('RteMemberHash', SearchAttributeType.KEYWORD);
+/** When a batch started processing members (not when it was submitted): the stuck-batch alert's clock. */
+export const RteBatchStartedAt = defineSearchAttributeKey('RteBatchStartedAt', SearchAttributeType.DATETIME);
 
 export const ALL_SEARCH_ATTRIBUTES = [
   RteBatchStatus,
@@ -22,4 +24,5 @@ export const ALL_SEARCH_ATTRIBUTES = [
   RteJobType,
   RteScheduleName,
   RteMemberHash,
+  RteBatchStartedAt,
 ] as const;
