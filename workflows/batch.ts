@@ -47,7 +47,7 @@ import {
   type BatchWorkflowInput,
   type BatchWorkflowResult,
 } from './batch.defs';
-import { RteBatchStartedAt, RteBatchStatus, RteStrategy } from './search-attributes';
+import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteStrategy } from './search-attributes';
 
 const RECENT_ERRORS = 20;
 const MAX_MEMBERS = 100_000;
@@ -226,18 +226,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
    * Publishes the current status (RteBatchStatus; a PROGRESS event when a started batch turns WAITING or PAUSED
    * and back) and the Web UI's current details. Cheap: details are workflow memory, answered by a query.
    */
-  function explain(): void {
+  function explain(milestone = false): void {
     if (!explains) return;
     const status = currentStatus();
-    if (status !== shownStatus) {
-      const prev = shownStatus;
-      shownStatus = status;
-      upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
-      const open = (x: BatchStatusName) => x === 'RUNNING' || x === 'WAITING' || x === 'PAUSED';
-      if (s.startedAtMs !== undefined && open(prev) && open(status)) emit('PROGRESS');
-    }
     const now = Date.now();
-    setCurrentDetails(
+    const details = (withEta: boolean) =>
       batchDetails(
         {
           status,
@@ -247,13 +240,25 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
           maxConcurrentRequests: opts.maxConcurrentRequests,
           window: opts.schedulingWindow,
           chunksInFlight: s.chunks.length,
-          ...(s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, now) } : {}),
+          ...(withEta && s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, now) } : {}),
           ...(waitingUntilMs !== undefined ? { waitingUntilMs } : s.status === 'PENDING' && s.nextPlanAtMs !== undefined ? { waitingUntilMs: s.nextPlanAtMs } : {}),
           ...(failure ? { failure } : {}),
         },
         now,
-      ),
-    );
+      );
+    if (status !== shownStatus || milestone) {
+      const prev = shownStatus;
+      shownStatus = status;
+      // RteBatchProgress: progress as a Web UI list column, refreshed on status changes and progress milestones only
+      // (each upsert is a history event).
+      upsertSearchAttributes([
+        { key: RteBatchStatus, value: status },
+        { key: RteBatchProgress, value: details(false) },
+      ]);
+      const open = (x: BatchStatusName) => x === 'RUNNING' || x === 'WAITING' || x === 'PAUSED';
+      if (prev !== status && s.startedAtMs !== undefined && open(prev) && open(status)) emit('PROGRESS');
+    }
+    setCurrentDetails(details(true));
   }
 
   /** Sleeps until a scheduling window opens (or a signal / the deadline wakes us), shown as WAITING once started. */
@@ -345,6 +350,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     const m = progressMilestone(s.lastMilestone, percentDone(c), tuning.progressStepPercent);
     if (m !== null) {
       s.lastMilestone = m;
+      explain(true);
       emit('PROGRESS');
     }
   }

@@ -14,6 +14,8 @@ export const RteScheduleName = defineSearchAttributeKey('RteScheduleName', Searc
 export const RteMemberHash = defineSearchAttributeKey('RteMemberHash', SearchAttributeType.KEYWORD);
 /** When a batch started processing members (not when it was submitted): the stuck-batch alert's clock. */
 export const RteBatchStartedAt = defineSearchAttributeKey('RteBatchStartedAt', SearchAttributeType.DATETIME);
+/** A batch's progress in words ("412 / 1,000 done · 3 failed · real-time, 15 slots"), a Web UI list column. */
+export const RteBatchProgress = defineSearchAttributeKey('RteBatchProgress', SearchAttributeType.KEYWORD);
 
 export const ALL_SEARCH_ATTRIBUTES = [
   RteBatchStatus,
@@ -25,4 +27,5 @@ export const ALL_SEARCH_ATTRIBUTES = [
   RteScheduleName,
   RteMemberHash,
   RteBatchStartedAt,
+  RteBatchProgress,
 ] as const;
