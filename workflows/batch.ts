@@ -99,6 +99,8 @@ function initialState(input: BatchWorkflowInput): BatchCarryState {
  */
 /** Stedi's real-time slots (the global pool's limit and the largest max_concurrent_requests a batch may ask for). */
 const POOL_SLOTS = 15;
+/** An idle wait for the next member longer than this shows the batch as WAITING (for its window). */
+const IDLE_WAIT_IS_WAITING_MS = 60_000;
 /** Checks a full-width batch keeps waiting at the slot pool beyond its in-flight cap. */
 const REALTIME_LOOKAHEAD = 5;
 
@@ -505,7 +507,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         await waitWhilePaused();
         if (stopRequested()) break;
         if (item.atMs > Date.now()) {
-          await waitFor(item.atMs - Date.now(), 'next member due (spread within its window)');
+          // Nothing in flight and the next member's window opens later: the batch is waiting, not running.
+          if (inFlight === 0 && item.atMs - Date.now() > IDLE_WAIT_IS_WAITING_MS) await waitForWindow(item.atMs);
+          else await waitFor(item.atMs - Date.now(), 'next member due (spread within its window)');
           continue;
         }
         await condition(() => inFlight < dispatchCap || stopRequested() || s.paused);
