@@ -266,7 +266,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   /** Sleeps until a scheduling window opens (or a signal / the deadline wakes us), shown as WAITING once started. */
   async function waitForWindow(untilMs: number): Promise<void> {
     waitingUntilMs = untilMs;
-    explain();
+    explain(true);
     try {
       await waitFor(untilMs - Date.now(), `${opts.schedulingWindow} window opens`);
     } finally {
@@ -706,7 +706,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
 
   if (s.deadlineMs !== undefined) armDeadline();
   if (s.status === 'PENDING' && input.carry === undefined) upsertSearchAttributes([{ key: RteBatchStatus, value: 'PENDING' }]);
-  explain();
+  explain(input.carry === undefined);
 
   let reason: EndReason;
   try {
