@@ -507,8 +507,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         await waitWhilePaused();
         if (stopRequested()) break;
         if (item.atMs > Date.now()) {
-          // Nothing in flight and the next member's window opens later: the batch is waiting, not running.
-          if (inFlight === 0 && item.atMs - Date.now() > IDLE_WAIT_IS_WAITING_MS) await waitForWindow(item.atMs);
+          // Nothing in flight and the next member's window opens later: the batch is waiting, not running. With
+          // checks still in flight, wait for them first (or the member), then look again.
+          const long = explains && item.atMs - Date.now() > IDLE_WAIT_IS_WAITING_MS;
+          if (long && inFlight === 0) await waitForWindow(item.atMs);
+          else if (long) await condition(() => inFlight === 0 || stopRequested() || s.paused, item.atMs - Date.now(), { summary: 'checks in flight finish' });
           else await waitFor(item.atMs - Date.now(), 'next member due (spread within its window)');
           continue;
         }
