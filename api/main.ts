@@ -9,6 +9,8 @@ import { onShutdownSignal } from '../lib/shutdown';
 import { createTokenVerifier } from './auth';
 import { createApiServer } from './server';
 import { createRoutes } from './routes';
+import { createBatchVisibilityReader } from './batch-visibility';
+import { registerBatchVisibilityGauges } from '../lib/ops-gauges';
 
 /** API composition root: config, connections, services, one port for all protocols, graceful drain. */
 async function main(): Promise<void> {
@@ -23,6 +25,8 @@ async function main(): Promise<void> {
   const kafka = new Kafka({ clientId: `${config.kafka.clientId}-api`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
   const admin = kafka.admin();
   await admin.connect();
+
+  registerBatchVisibilityGauges(metrics.registry, createBatchVisibilityReader(temporal));
 
   const api = createApiServer({
     logger,

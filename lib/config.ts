@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseWatchedGroups, type WatchedGroup } from './ops-gauges';
 
 /**
  * The one typed, validated configuration loader. Only process entry points (workers/, api/, stedi-sim/,
@@ -75,6 +76,8 @@ const envSchema = z.object({
   PREDICTION_ACCURACY_LOOKBACK_HOURS: positiveInt.default(7 * 24),
   /** Callers (JWT `sub`) whose CheckEligibility calls are never app usage (verification tools, benches). */
   PREDICTION_USAGE_EXCLUDED_CALLERS: csv.default([]),
+  /** Consumer groups whose lag the worker reports as rte_kafka_consumer_group_lag: "group@topic,...". */
+  KAFKA_LAG_GROUPS: z.string().default('rte-cache-warmer.member-cron-events@member-cron-events'),
 
   AUTH_MODE: z.enum(['dev-hs256', 'jwks']).default('dev-hs256'),
   AUTH_DEV_SECRET: z.string().min(8).default(DEV_AUTH_SECRET),
@@ -104,6 +107,7 @@ export interface AppConfig {
   webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
   predictionAccuracy: { lookbackMs: number; excludedCallers: string[] };
+  kafkaLagGroups: WatchedGroup[];
   auth:
     | { mode: 'dev-hs256'; devSecret: string }
     | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
@@ -147,6 +151,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       break;
     }
     (secrets[svc] ??= []).push(secret);
+  }
+  let kafkaLagGroups: WatchedGroup[] = [];
+  try {
+    kafkaLagGroups = parseWatchedGroups(e.KAFKA_LAG_GROUPS);
+  } catch (err) {
+    problems.push(err instanceof Error ? err.message : String(err));
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -201,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       lookbackMs: e.PREDICTION_ACCURACY_LOOKBACK_HOURS * 3_600_000,
       excludedCallers: e.PREDICTION_USAGE_EXCLUDED_CALLERS,
     },
+    kafkaLagGroups,
     auth,
   };
 }

@@ -20,6 +20,9 @@ export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"  # KRaft controlle
 export STEDI_SIM_PORT="${STEDI_SIM_PORT:-8090}"
 export API_PORT="${API_PORT:-8080}"
 export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9464}"
+export WORKER_SDK_METRICS_PORT="${WORKER_SDK_METRICS_PORT:-9465}"  # Temporal SDK (Rust core) metrics
+export TEMPORAL_METRICS_PORT="${TEMPORAL_METRICS_PORT:-7235}"      # Temporal dev server's own /metrics
+export PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"                  # Prometheus UI + API (ops/prometheus/)
 
 # --- server tuning --------------------------------------------------------------
 export KAFKA_NUM_PARTITIONS="${KAFKA_NUM_PARTITIONS:-3}"  # default partitions of new topics

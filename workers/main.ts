@@ -11,6 +11,8 @@ import { onShutdownSignal } from '../lib/shutdown';
 import { createWorkerActivities } from './compose';
 import { createPgMemberDirectory } from '../directory/pg-member-directory';
 import { createKafkaEventPublisher } from '../activities/kafka';
+import { createConsumerLagReader } from '../activities/kafka/consumer-lag';
+import { registerConsumerLagGauge, registerSlotPoolGauges } from '../lib/ops-gauges';
 
 /**
  * Worker composition root: config, connections, metrics, one worker on the main task queue, and a
@@ -54,6 +56,10 @@ async function main(): Promise<void> {
     shutdownGraceTime: config.shutdownGraceMs,
     maxConcurrentActivityTaskExecutions: 200,
   });
+
+  // Global views for dashboards and alerts (same value on every replica; aggregate with max()).
+  registerSlotPoolGauges(metrics.registry, () => slotPool.stats());
+  registerConsumerLagGauge(metrics.registry, createConsumerLagReader(admin, config.kafkaLagGroups));
 
   let accepting = true;
   const health = createHealthServer({

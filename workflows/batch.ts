@@ -10,6 +10,7 @@ import {
   ParentClosePolicy,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   startChild,
@@ -24,7 +25,8 @@ import { batchEventId, eventPassesFilter, webhookBody, type BatchEventPayload } 
 import { nextPollDelayMs } from '../lib/batch/polling';
 import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progressMilestone, terminalStatus, type EndReason } from '../lib/batch/progress';
 import { decideStrategy } from '../lib/batch/strategy';
-import { emptyCounters, type BatchErrorRecord, type BatchEventName, type BatchStatusName } from '../lib/batch/types';
+import { emptyCounters, isTerminalStatus, type BatchErrorRecord, type BatchEventName, type BatchStatusName } from '../lib/batch/types';
+import { batchDetails } from '../lib/batch/details';
 import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
 import { webhookDeliveryWorkflow } from './batch-webhook-delivery';
 import {
@@ -45,7 +47,7 @@ import {
   type BatchWorkflowInput,
   type BatchWorkflowResult,
 } from './batch.defs';
-import { RteBatchStatus, RteStrategy } from './search-attributes';
+import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteStrategy } from './search-attributes';
 
 const RECENT_ERRORS = 20;
 const MAX_MEMBERS = 100_000;
@@ -97,6 +99,8 @@ function initialState(input: BatchWorkflowInput): BatchCarryState {
  */
 /** Stedi's real-time slots (the global pool's limit and the largest max_concurrent_requests a batch may ask for). */
 const POOL_SLOTS = 15;
+/** An idle wait for the next member longer than this shows the batch as WAITING (for its window). */
+const IDLE_WAIT_IS_WAITING_MS = 60_000;
 /** Checks a full-width batch keeps waiting at the slot pool beyond its in-flight cap. */
 const REALTIME_LOOKAHEAD = 5;
 
@@ -117,6 +121,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   let wake = 0;
   let errorBuffer: BatchErrorRecord[] = [];
   let eventChain: Promise<void> = Promise.resolve();
+  // Batches that explain themselves: WAITING / PAUSED statuses (search attribute, query, events), Web UI current
+  // details and timer summaries. Versioned: runs started before this change replay their old commands.
+  const explains = patched('batch-explains-itself-v1');
+  /** Set while the workflow sleeps until a scheduling window opens for its next members. */
+  let waitingUntilMs: number | undefined;
+  let shownStatus: BatchStatusName = (workflowInfo().typedSearchAttributes.get(RteBatchStatus) as BatchStatusName | undefined) ?? s.status;
 
   const eligibility = proxyActivities<EligibilityActivities>({
     // Waits for a fair share of the global slots, then one Stedi call (≤ 90 s); heartbeats every 5 s.
@@ -143,7 +153,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       batchId: input.batchId,
       clientService: input.clientService,
       clientJobId: input.clientJobId,
-      status: s.status,
+      status: currentStatus(),
       phase: s.phase,
       paused: s.paused,
       ...(s.path ? { path: s.path } : {}),
@@ -176,10 +186,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   setHandler(pauseBatchSignal, () => {
     s.paused = true;
     wake++;
+    explain();
   });
   setHandler(resumeBatchSignal, () => {
     s.paused = false;
     wake++;
+    explain();
   });
   setHandler(cancelBatchSignal, (a) => requestCancel(a?.reason));
   setHandler(cancelBatchUpdate, async (a) => {
@@ -200,7 +212,67 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   function setStatus(status: BatchStatusName): void {
     if (s.status === status) return;
     s.status = status;
+    if (explains) return explain();
     upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
+  }
+
+  /** The status operators see: PAUSED and WAITING refine an open batch's PENDING / RUNNING. */
+  function currentStatus(): BatchStatusName {
+    if (!explains || isTerminalStatus(s.status)) return s.status;
+    if (s.paused) return 'PAUSED';
+    if (s.status === 'RUNNING' && waitingUntilMs !== undefined) return 'WAITING';
+    return s.status;
+  }
+
+  /**
+   * Publishes the current status (RteBatchStatus; a PROGRESS event when a started batch turns WAITING or PAUSED
+   * and back) and the Web UI's current details. Cheap: details are workflow memory, answered by a query.
+   */
+  function explain(milestone = false): void {
+    if (!explains) return;
+    const status = currentStatus();
+    const now = Date.now();
+    const details = (withEta: boolean) =>
+      batchDetails(
+        {
+          status,
+          counters: c,
+          totalKnown: totalKnown(),
+          ...(s.path ? { path: s.path } : {}),
+          maxConcurrentRequests: opts.maxConcurrentRequests,
+          window: opts.schedulingWindow,
+          chunksInFlight: s.chunks.length,
+          ...(withEta && s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, now) } : {}),
+          ...(waitingUntilMs !== undefined ? { waitingUntilMs } : s.status === 'PENDING' && s.nextPlanAtMs !== undefined ? { waitingUntilMs: s.nextPlanAtMs } : {}),
+          ...(failure ? { failure } : {}),
+        },
+        now,
+      );
+    if (status !== shownStatus || milestone) {
+      const prev = shownStatus;
+      shownStatus = status;
+      // RteBatchProgress: progress as a Web UI list column, refreshed on status changes and progress milestones only
+      // (each upsert is a history event).
+      upsertSearchAttributes([
+        { key: RteBatchStatus, value: status },
+        { key: RteBatchProgress, value: details(false) },
+      ]);
+      const open = (x: BatchStatusName) => x === 'RUNNING' || x === 'WAITING' || x === 'PAUSED';
+      if (prev !== status && s.startedAtMs !== undefined && open(prev) && open(status)) emit('PROGRESS');
+    }
+    setCurrentDetails(details(true));
+  }
+
+  /** Sleeps until a scheduling window opens (or a signal / the deadline wakes us), shown as WAITING once started. */
+  async function waitForWindow(untilMs: number): Promise<void> {
+    waitingUntilMs = untilMs;
+    explain(true);
+    try {
+      await waitFor(untilMs - Date.now(), `${opts.schedulingWindow} window opens`);
+    } finally {
+      waitingUntilMs = undefined;
+      explain();
+    }
   }
 
   function recordError(e: BatchErrorRecord): void {
@@ -230,7 +302,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       clientJobId: input.clientJobId,
       jobType: BATCH_JOB_TYPE,
       ...(input.initiatedByUserId ? { initiatedByUserId: input.initiatedByUserId } : {}),
-      status: s.status,
+      status: currentStatus(),
       counters: { ...c },
       percentDone: percentDone(c),
       ...(eta !== undefined ? { estimatedCompletionMs: eta } : {}),
@@ -276,9 +348,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   }
 
   function maybeProgress(): void {
+    explain();
     const m = progressMilestone(s.lastMilestone, percentDone(c), tuning.progressStepPercent);
     if (m !== null) {
       s.lastMilestone = m;
+      explain(true);
       emit('PROGRESS');
     }
   }
@@ -291,7 +365,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       return;
     }
     // Not awaited on purpose: it only flips a flag. Cancelled with the workflow, hence the catch.
-    sleep(left).then(
+    sleep(left, explains ? { summary: 'batch timeout' } : undefined).then(
       () => {
         timedOut = true;
         wake++;
@@ -306,14 +380,16 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     s.deadlineMs = s.startedAtMs + opts.timeoutMs;
     s.phase = 'RUNNING';
     setStatus('RUNNING');
+    if (explains) upsertSearchAttributes([{ key: RteBatchStartedAt, value: new Date(s.startedAtMs) }]);
     armDeadline();
     emit('STARTED');
   }
 
-  async function waitFor(ms: number): Promise<void> {
+  async function waitFor(ms: number, summary?: string): Promise<void> {
     if (ms <= 0) return;
     const w = wake;
-    await condition(() => wake !== w || stopRequested(), ms);
+    if (explains && summary) await condition(() => wake !== w || stopRequested(), ms, { summary });
+    else await condition(() => wake !== w || stopRequested(), ms);
   }
 
   async function waitWhilePaused(): Promise<void> {
@@ -431,7 +507,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         await waitWhilePaused();
         if (stopRequested()) break;
         if (item.atMs > Date.now()) {
-          await waitFor(item.atMs - Date.now());
+          // Nothing in flight and the next member's window opens later: the batch is waiting, not running. With
+          // checks still in flight, wait for them first (or the member), then look again.
+          const long = explains && item.atMs - Date.now() > IDLE_WAIT_IS_WAITING_MS;
+          if (long && inFlight === 0) await waitForWindow(item.atMs);
+          else if (long) await condition(() => inFlight === 0 || stopRequested() || s.paused, item.atMs - Date.now(), { summary: 'checks in flight finish' });
+          else await waitFor(item.atMs - Date.now(), 'next member due (spread within its window)');
           continue;
         }
         await condition(() => inFlight < dispatchCap || stopRequested() || s.paused);
@@ -457,7 +538,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       if (stopRequested()) break;
       const now = Date.now();
       if (s.nextPlanAtMs !== undefined && now < s.nextPlanAtMs) {
-        await waitFor(s.nextPlanAtMs - now);
+        await waitForWindow(s.nextPlanAtMs);
         continue;
       }
       const count = Math.min(tuning.realtimePageSize, total - s.nextIndex);
@@ -555,8 +636,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       // Sleep until the next poll or the next chunk's window (signals and the deadline wake us early).
       const wakeTimes = s.chunks.map((ch) => ch.nextPollAtMs);
       if (!s.paused && s.nextIndex < total && s.nextPlanAtMs !== undefined) wakeTimes.push(s.nextPlanAtMs);
-      if (wakeTimes.length > 0) await waitFor(Math.min(...wakeTimes) - Date.now());
-      else await condition(() => stopRequested() || !s.paused);
+      if (wakeTimes.length > 0) {
+        const next = Math.min(...wakeTimes);
+        if (s.chunks.length === 0 && next === s.nextPlanAtMs) await waitForWindow(next);
+        else await waitFor(next - Date.now(), 'next Stedi batch poll');
+      } else await condition(() => stopRequested() || !s.paused);
       if (stopRequested()) break;
 
       for (const ch of [...s.chunks]) {
@@ -625,6 +709,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
 
   if (s.deadlineMs !== undefined) armDeadline();
   if (s.status === 'PENDING' && input.carry === undefined) upsertSearchAttributes([{ key: RteBatchStatus, value: 'PENDING' }]);
+  explain(input.carry === undefined);
 
   let reason: EndReason;
   try {

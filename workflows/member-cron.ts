@@ -5,6 +5,7 @@ import {
   log,
   ParentClosePolicy,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -79,6 +80,16 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
     runs: carry.runs + 1,
   });
   setHandler(memberCronProgressQuery, progress);
+  // Web UI current details (workflow memory, answered by a query; no history events).
+  const explain = () => {
+    const p = progress();
+    const n = (x: number) => x.toLocaleString('en-US');
+    setCurrentDetails(
+      `${p.status} · ${input.scheduleName} tick ${p.scheduledTime} · pages ${p.pagesCompleted} / ${p.pagesStarted} started · ` +
+        `${n(p.scanned)} scanned · ${n(p.matched)} matched · ${n(p.emitted)} emitted · ${n(p.duplicates)} duplicates · ${n(p.deadLettered)} dead-lettered`,
+    );
+  };
+  explain();
   upsertSearchAttributes([
     { key: RteScheduleName, value: input.scheduleName },
     { key: RteJobType, value: MEMBER_CRON_JOB_TYPE },
@@ -120,6 +131,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
         // The parent counts `scanned` when it fetches the page.
         counts = addCounts(counts, { ...r, scanned: 0 });
         pagesCompleted++;
+        explain();
       },
       (err: unknown) => {
         if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -137,6 +149,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
     const page = await memberCronFetchPage({ memberQuery: input.memberQuery, cursor, pageSize: input.pageSize });
     pagesThisRun++;
     counts = addCounts(counts, { ...ZERO_COUNTS, scanned: page.memberIds.length });
+    explain();
     if (page.memberIds.length > 0) {
       const pageNo = pagesStarted++;
       const p = startShard(pageNo, page.memberIds).finally(() => inFlight.delete(pageNo));
@@ -157,6 +170,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
   }
   status = 'COMPLETED';
   upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
+  explain();
   log.info('member cron run completed', { ...progress() });
   return progress();
 }

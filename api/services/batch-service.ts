@@ -1,3 +1,4 @@
+import { batchSummary } from '../../lib/batch/details';
 import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
 import { durationFromMs, timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
@@ -109,6 +110,15 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
           memo: { options: input.options, submittedAtMs: input.submittedAtMs },
+          // Web UI user metadata: what this batch is, without a click (current details come from the workflow).
+          staticSummary: batchSummary({
+            clientService: input.clientService,
+            clientJobId: input.clientJobId,
+            ...(input.selector.kind === 'list' ? { totalMembers: input.selector.total } : {}),
+            strategy: input.options.strategy,
+            priority: input.options.priority,
+            window: input.options.schedulingWindow,
+          }),
           typedSearchAttributes: [
             { key: RteBatchStatus, value: 'PENDING' },
             { key: RteClientService, value: input.clientService },
@@ -428,7 +438,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const wanted = new Set(req.eventTypes);
       const want = (t: BatchEventType) => wanted.size === 0 || wanted.has(t);
       const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate =>
-        create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u });
+        create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
       let sentStarted = false;
       let lastProgressKey = '';
       let lastSentAt = now();
@@ -464,7 +474,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         }
       }
       for (;;) {
-        if (!sentStarted && view.status !== 'PENDING') {
+        // A batch paused before it started has not started either.
+        if (!sentStarted && view.status !== 'PENDING' && !(view.status === 'PAUSED' && view.startedAtMs === undefined)) {
           sentStarted = true;
           // A batch cancelled while it waited for its window never started: no STARTED for it.
           if (want(BatchEventType.EVENT_TYPE_STARTED) && (view.startedAtMs !== undefined || !isTerminalStatus(view.status))) {
@@ -476,7 +487,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
           }
         }
         const c = view.counters;
-        const key = `${c.completed}/${c.failed}/${c.cancelled}/${c.total}`;
+        const key = `${c.completed}/${c.failed}/${c.cancelled}/${c.total}/${view.status}`;
         // Progress follows STARTED: a PENDING batch (waiting for its window) only gets keepalives.
         if (key !== lastProgressKey && sentStarted && !isTerminalStatus(view.status)) {
           lastProgressKey = key;
