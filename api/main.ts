@@ -1,4 +1,3 @@
-import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { createDirectoryPool } from '../directory/pool';
@@ -9,6 +8,7 @@ import { onShutdownSignal } from '../lib/shutdown';
 import { createTokenVerifier } from './auth';
 import { createApiServer } from './server';
 import { createRoutes } from './routes';
+import { connectTemporalClient } from '../lib/temporal/connect';
 
 /** API composition root: config, connections, services, one port for all protocols, graceful drain. */
 async function main(): Promise<void> {
@@ -16,8 +16,7 @@ async function main(): Promise<void> {
   const logger = createLogger('rte-api', config.logLevel);
   const metrics = createMetrics('api');
 
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const { connection, client: temporal } = await connectTemporalClient(config);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
   const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 4 });
   const kafka = new Kafka({ clientId: `${config.kafka.clientId}-api`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
