@@ -51,6 +51,8 @@ const envSchema = z.object({
   KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
 
   STEDI_BASE_URL: z.string().url().default('http://127.0.0.1:8090'),
+  /** Stedi's manager API (batch eligibility), https://manager.us.stedi.com in production; default STEDI_BASE_URL (the simulator serves both). */
+  STEDI_BATCH_BASE_URL: z.string().url().optional(),
   STEDI_API_KEY: z.string().min(1).default('test-local-key'),
   STEDI_TIMEOUT_MS: positiveInt.default(90_000),
   PROVIDER_NPI: z.string().regex(/^\d{10}$/, 'must be a 10-digit NPI').default('1999999984'),
@@ -94,6 +96,8 @@ const envSchema = z.object({
   PREDICTION_USAGE_EXCLUDED_CALLERS: csv.default([]),
 
   AUTH_MODE: z.enum(['dev-hs256', 'jwks']).default('dev-hs256'),
+  /** Containers whose published ports are loopback-only (temporal-dev.yml) may run dev auth on 0.0.0.0. */
+  AUTH_DEV_ALLOW_NON_LOOPBACK: z.enum(['true', 'false']).default('false'),
   AUTH_DEV_SECRET: z.string().min(8).default(DEV_AUTH_SECRET),
   AUTH_JWKS_URL: z.string().url().optional(),
   AUTH_ISSUER: z.string().optional(),
@@ -113,7 +117,7 @@ export interface AppConfig {
   databaseUrl: string;
   databaseSchema: string | undefined;
   kafka: { brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
-  stedi: { baseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
+  stedi: { baseUrl: string; batchBaseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
   slots: { total: number; reservedInteractive: number; leaseMs: number };
   cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
   api: { host: string; port: number; refreshWaitMs: number };
@@ -150,6 +154,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (e.RTE_PROFILE === 'production') {
     if (e.AUTH_MODE !== 'jwks') problems.push('AUTH_MODE: production requires jwks');
     if (e.CACHE_KEY_SECRET === DEV_CACHE_KEY_SECRET) problems.push('CACHE_KEY_SECRET: production requires a real secret');
+    // Stedi's batch API lives on the manager host, not the real-time host.
+    if (!e.STEDI_BATCH_BASE_URL) problems.push('STEDI_BATCH_BASE_URL: production requires the Stedi manager API base URL (https://manager.us.stedi.com)');
   }
   let codecKeys: CodecKey[] = [];
   try {
@@ -169,6 +175,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   if (e.STEDI_SLOTS_RESERVED_INTERACTIVE >= e.STEDI_SLOTS) {
     problems.push('STEDI_SLOTS_RESERVED_INTERACTIVE: must be smaller than STEDI_SLOTS');
+  }
+  // Anyone who can reach a listener can mint dev tokens (the secret is public): dev auth only on loopback.
+  if (e.AUTH_MODE === 'dev-hs256' && e.AUTH_DEV_ALLOW_NON_LOOPBACK !== 'true') {
+    for (const [name, host] of [
+      ['API_HOST', e.API_HOST],
+      ['WORKER_METRICS_HOST', e.WORKER_METRICS_HOST],
+      ['CODEC_SERVER_HOST', e.CODEC_SERVER_HOST],
+    ] as const) {
+      if (!isLoopbackHost(host)) problems.push(`${name}: dev auth (AUTH_MODE=dev-hs256) requires a loopback listener, got ${host}; use AUTH_MODE=jwks`);
+    }
   }
   let auth: AppConfig['auth'];
   if (e.AUTH_MODE === 'jwks') {
@@ -212,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     stedi: {
       baseUrl: e.STEDI_BASE_URL,
+      batchBaseUrl: e.STEDI_BATCH_BASE_URL ?? e.STEDI_BASE_URL,
       apiKey: e.STEDI_API_KEY,
       timeoutMs: e.STEDI_TIMEOUT_MS,
       providerNpi: e.PROVIDER_NPI,
