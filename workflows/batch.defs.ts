@@ -28,12 +28,8 @@ export const BATCH_JOB_TYPE = 'RTE_BATCH';
 export const DEFAULT_BATCH_OPERATION = DEFAULT_ELIGIBILITY_OPERATION;
 
 /** A real-time check the payer answered with an error (the answer is cached like any other). */
-export const PAYER_ERROR = { code: 'PAYER_ERROR', message: 'the payer answered with an error (cached for 5 minutes)' } as const;
-
-/** How a failed member reads in WatchBatchStatus's MEMBER_COMPLETED update: the code GetBatchStatus lists, then why. */
-export function memberFailureText(code: string, message: string): string {
-  return `${code}: ${message}`;
-}
+// Defined in lib/ so activities share them without importing workflow definitions (lint-enforced layering).
+export { PAYER_ERROR, memberFailureText } from '../lib/batch/member-failure';
 
 export function batchWorkflowId(clientService: string, clientJobId: string): string {
   return `batch/${clientService}/${clientJobId}`;

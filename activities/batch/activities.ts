@@ -21,7 +21,7 @@ import { toApplicationFailure } from '../stedi/classify';
 import { StediRequestError, type StediGateway } from '../stedi/gateway';
 import { batchNameFromSeed, buildBatchItem, type StediProviderConfig } from '../stedi/request-builder';
 import type { BatchEligibilityItem } from '../stedi/types';
-import { memberFailureText } from '../../workflows/batch.defs';
+import { memberFailureText } from '../../lib/batch/member-failure';
 import type { BatchErrorStore, BatchMemberDirectory, BatchMetrics, BatchOutcomeStore, MemberListStore, StediLoadSource, StoredBatchError, StoredMemberOutcome } from './ports';
 
 export interface BatchActivityDeps {

@@ -6,7 +6,7 @@ import type { MemberRecordSource } from '../../lib/member-record';
 import type { EligibilityCache, EligibilityCacheEntry } from '../cache';
 import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshSource } from '../../workflows/eligibility-refresh.defs';
 import type { BatchOutcomeStore } from '../batch/ports';
-import { memberFailureText, PAYER_ERROR } from '../../workflows/batch.defs';
+import { memberFailureText, PAYER_ERROR } from '../../lib/batch/member-failure';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
