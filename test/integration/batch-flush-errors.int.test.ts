@@ -84,4 +84,42 @@ describe('batch error buffer (integration)', () => {
       expect(finalFlush.errors.every((e) => e.errorCode === ErrorType.StediValidation)).toBe(true);
     });
   }, 120_000);
+
+  it('stediRealtimeCalls counts only checks that reached Stedi', async () => {
+    const taskQueue = uniqueName('tq-stedi-calls');
+    // m_0 answered by Stedi, m_1 answered by a newer cache entry (no call), m_2 not in the directory (no call),
+    // m_3 rejected by Stedi (a call).
+    const members = ['m_0', 'm_1', 'm_2', 'm_3'];
+    const worker = await createTestWorker(ctx, {
+      taskQueue,
+      activities: {
+        async getStediLoad() {
+          return { limit: 15, inUse: 0, freeSlots: 15, load: 0 };
+        },
+        async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
+          const refresh = members.slice(input.start, input.start + input.count).map((memberId, k) => ({ i: input.start + k, memberId, atMs: 0 }));
+          return { kind: 'plan', hits: 0, hitErrors: 0, notCached: 0, refreshCount: refresh.length, refresh, windows: {} };
+        },
+        async refreshEligibility(input: EligibilityRefreshInput) {
+          if (input.memberId === 'm_2') throw ApplicationFailure.create({ type: ErrorType.MemberNotFound, message: 'not in the directory', nonRetryable: true });
+          if (input.memberId === 'm_3') throw ApplicationFailure.create({ type: ErrorType.StediValidation, message: 'rejected by Stedi', nonRetryable: true });
+          return { outcome: 'success' as const, fetchedAt: 1, expiresAt: 2, stediCalls: input.memberId === 'm_1' ? 0 : 1 };
+        },
+        async recordMemberErrors() {},
+        async publishBatchEvent() {},
+        async releaseMemberList() {},
+      },
+    });
+    await worker.runUntil(async () => {
+      const batchId = uniqueName('batch/stedi-calls-test/job');
+      const handle = await ctx.client.workflow.start('batchWorkflow', {
+        taskQueue,
+        workflowId: batchId,
+        args: [{ batchId, clientService: 'stedi-calls-test', clientJobId: batchId, submittedAtMs: Date.now(), selector: { kind: 'list', listRef: `${batchId}#ids`, total: 4 }, options: OPTIONS }],
+      });
+      const view = (await handle.result()) as BatchWorkflowResult;
+      expect([view.counters.completed, view.counters.failed]).toEqual([2, 2]);
+      expect(view.counters.stediRealtimeCalls).toBe(2);
+    });
+  }, 120_000);
 });
