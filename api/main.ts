@@ -1,6 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { createDirectoryPool } from '../directory/pool';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
@@ -11,6 +9,7 @@ import { createApiServer } from './server';
 import { createRoutes } from './routes';
 import { createBatchVisibilityReader } from './batch-visibility';
 import { registerBatchVisibilityGauges } from '../lib/ops-gauges';
+import { connectTemporalClient } from '../lib/temporal/connect';
 
 /** API composition root: config, connections, services, one port for all protocols, graceful drain. */
 async function main(): Promise<void> {
@@ -18,13 +17,9 @@ async function main(): Promise<void> {
   const logger = createLogger('rte-api', config.logLevel);
   const metrics = createMetrics('api');
 
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const { connection, client: temporal } = await connectTemporalClient(config);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
   const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 4 });
-  const kafka = new Kafka({ clientId: `${config.kafka.clientId}-api`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
-  const admin = kafka.admin();
-  await admin.connect();
 
   registerBatchVisibilityGauges(metrics.registry, createBatchVisibilityReader(temporal));
 
@@ -33,25 +28,26 @@ async function main(): Promise<void> {
     metrics,
     verifyToken: createTokenVerifier(config.auth),
     routes: createRoutes({ config, logger, metrics, temporal, redis, pg }),
+    // Ready = cache reads work (Redis). Kafka is never used by the API. Temporal, PostgreSQL and the workers serve
+    // live checks and batches: their absence is reported as degraded, so a worker outage does not drain every API
+    // replica while cached answers can still be served.
     checks: {
-      temporal: async () => {
-        await connection.workflowService.getSystemInfo({});
-      },
       redis: async () => {
         await redis.ping();
+      },
+    },
+    degradedChecks: {
+      temporal: async () => {
+        await connection.workflowService.getSystemInfo({});
       },
       postgres: async () => {
         await pg.query('select 1');
       },
-      kafka: async () => {
-        await admin.describeCluster();
-      },
       worker: async () => {
-        const tq = await connection.workflowService.describeTaskQueue({
-          namespace: config.temporal.namespace,
-          taskQueue: { name: config.temporal.taskQueue },
-        });
-        if ((tq.pollers ?? []).length === 0) throw new Error(`no worker polling task queue ${config.temporal.taskQueue}`);
+        for (const name of [config.temporal.taskQueue, config.temporal.interactiveTaskQueue]) {
+          const tq = await connection.workflowService.describeTaskQueue({ namespace: config.temporal.namespace, taskQueue: { name } });
+          if ((tq.pollers ?? []).length === 0) throw new Error(`no worker polling task queue ${name}`);
+        }
       },
     },
   });
@@ -61,7 +57,7 @@ async function main(): Promise<void> {
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     api.stopAccepting();
     await api.server.close(config.shutdownGraceMs);
-    await Promise.allSettled([connection.close(), redis.quit(), pg.end(), admin.disconnect()]);
+    await Promise.allSettled([connection.close(), redis.quit(), pg.end()]);
   });
 }
 

@@ -15,6 +15,8 @@ export interface ApiServerDeps {
   verifyToken: TokenVerifier;
   routes: (router: ConnectRouter) => void;
   checks: Record<string, DependencyCheck>;
+  /** Reported under `degraded` by /readyz without failing it (see lib/health-server.ts). */
+  degradedChecks?: Record<string, DependencyCheck>;
   /** Connect unary GET (side-effect-free RPCs) responses may be cached by HTTP caches; see api/http-caching.ts. */
   extraInterceptors?: Interceptor[];
 }
@@ -37,7 +39,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     createAuthInterceptor(deps.verifyToken),
     ...(deps.extraInterceptors ?? []),
   ];
-  const health = { registry: deps.metrics.registry, checks: deps.checks, isAccepting: () => accepting };
+  const health = { registry: deps.metrics.registry, checks: deps.checks, ...(deps.degradedChecks ? { degradedChecks: deps.degradedChecks } : {}), isAccepting: () => accepting };
   const connectOptions = {
     routes: deps.routes,
     interceptors,

@@ -19,6 +19,14 @@ export const ErrorType = {
   MemberNotFound: 'MemberNotFoundError',
   /** Input failed validation; message names the field path. */
   InvalidArgument: 'InvalidArgumentError',
+  /** A batch's stored member list is shorter than its recorded size (a storage fault; not retryable). */
+  BatchMemberListIncomplete: 'BatchMemberListIncomplete',
+  /** A Stedi batch was accepted but its id is not known yet; retry until the first result names it. */
+  StediBatchIdPending: 'StediBatchIdPending',
+  /** A member_query matched more members than one batch may hold. */
+  MemberLimitExceeded: 'MemberLimitExceeded',
+  /** Another run of the same member-cron tick is emitting some of this page's members; retry. */
+  MemberCronEmissionBusy: 'MemberCronEmissionBusy',
 } as const;
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -28,6 +36,16 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   ErrorType.StediAuth,
   ErrorType.MemberNotFound,
   ErrorType.InvalidArgument,
+];
+
+/** Failures that carry Stedi's own answer (the call reached Stedi): counted as Stedi calls by batches. */
+export const STEDI_ANSWERED_FAILURE_TYPES: readonly string[] = [
+  ErrorType.StediValidation,
+  ErrorType.StediDoNotResubmit,
+  ErrorType.StediThrottled,
+  ErrorType.StediPayerUnavailable,
+  ErrorType.StediServer,
+  ErrorType.StediAuth,
 ];
 
 /** A domain validation error carrying the offending field path (e.g. `member_query.demographics_filter.min_age`). */

@@ -23,6 +23,7 @@ export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9464}"
 export WORKER_SDK_METRICS_PORT="${WORKER_SDK_METRICS_PORT:-9465}"  # Temporal SDK (Rust core) metrics
 export TEMPORAL_METRICS_PORT="${TEMPORAL_METRICS_PORT:-7235}"      # Temporal dev server's own /metrics
 export PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"                  # Prometheus UI + API (ops/prometheus/)
+export CODEC_SERVER_PORT="${CODEC_SERVER_PORT:-8091}"  # Temporal codec server (decodes encrypted payloads)
 
 # --- server tuning --------------------------------------------------------------
 export KAFKA_NUM_PARTITIONS="${KAFKA_NUM_PARTITIONS:-3}"  # default partitions of new topics
@@ -38,3 +39,8 @@ export REDIS_URL="${REDIS_URL:-redis://${STACK_HOST}:${REDIS_PORT}}"
 export DATABASE_URL="${DATABASE_URL:-postgres://${PG_USER}:${PG_PASSWORD}@${STACK_HOST}:${PG_PORT}/${PG_DB}}"
 export KAFKA_BROKERS="${KAFKA_BROKERS:-${STACK_HOST}:${KAFKA_PORT}}"
 export STEDI_BASE_URL="${STEDI_BASE_URL:-http://${STACK_HOST}:${STEDI_SIM_PORT}}"
+
+# --- Temporal payload encryption (docs/temporal.md) -----------------------------
+# The local stack uses the documented dev key (lib/config.ts DEV_CODEC_KEYS; production refuses it).
+# The codec server runs without auth on loopback so the Web UI's Data Encoder can call it.
+export CODEC_SERVER_AUTH="${CODEC_SERVER_AUTH:-none}"

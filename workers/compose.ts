@@ -59,7 +59,7 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     },
   });
   const cache = createConfiguredEligibilityCache(deps.redis, config, logger);
-  const stedi = createHttpStediGateway({ baseUrl: config.stedi.baseUrl, apiKey: config.stedi.apiKey, timeoutMs: config.stedi.timeoutMs });
+  const stedi = createHttpStediGateway({ baseUrl: config.stedi.baseUrl, managerBaseUrl: config.stedi.batchBaseUrl, apiKey: config.stedi.apiKey, timeoutMs: config.stedi.timeoutMs });
   const provider = { npi: config.stedi.providerNpi, organizationName: config.stedi.providerOrganizationName };
 
   const batchMetrics = createPromBatchMetrics(metrics.registry);

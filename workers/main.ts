@@ -13,9 +13,12 @@ import { createPgMemberDirectory } from '../directory/pg-member-directory';
 import { createKafkaEventPublisher } from '../activities/kafka';
 import { createConsumerLagReader } from '../activities/kafka/consumer-lag';
 import { registerConsumerLagGauge, registerSlotPoolGauges } from '../lib/ops-gauges';
+import { temporalDataConverter } from '../lib/temporal/connect';
+import { workflowCodeOption } from './workflow-bundle';
 
 /**
- * Worker composition root: config, connections, metrics, one worker on the main task queue, and a
+ * Worker composition root: config, connections, metrics, one worker on the main task queue (batches, warming,
+ * member cron), a second on the interactive queue (CheckEligibility refreshes, own slots: never behind a batch), and a
  * graceful drain on SIGTERM (stop polling, let in-flight activities finish, then close connections).
  */
 async function main(): Promise<void> {
@@ -47,14 +50,20 @@ async function main(): Promise<void> {
   const directory = createPgMemberDirectory(pg);
   const publisher = createKafkaEventPublisher(kafka);
   const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, pg, directory, publisher });
+  const dataConverter = temporalDataConverter(config);
+  const workflowCode = await workflowCodeOption();
+  const common = { connection, namespace: config.temporal.namespace, dataConverter, activities, shutdownGraceTime: config.shutdownGraceMs };
   const worker = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
+    ...common,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
-    activities,
-    shutdownGraceTime: config.shutdownGraceMs,
-    maxConcurrentActivityTaskExecutions: 200,
+    ...workflowCode,
+    maxConcurrentActivityTaskExecutions: config.worker.activitySlots,
+  });
+  const interactiveWorker = await Worker.create({
+    ...common,
+    taskQueue: config.temporal.interactiveTaskQueue,
+    ...workflowCode,
+    maxConcurrentActivityTaskExecutions: config.worker.interactiveActivitySlots,
   });
 
   // Global views for dashboards and alerts (same value on every replica; aggregate with max()).
@@ -64,7 +73,7 @@ async function main(): Promise<void> {
   let accepting = true;
   const health = createHealthServer({
     registry: metrics.registry,
-    isAccepting: () => accepting && worker.getState() === 'RUNNING',
+    isAccepting: () => accepting && worker.getState() === 'RUNNING' && interactiveWorker.getState() === 'RUNNING',
     checks: {
       temporal: async () => {
         await connection.workflowService.getSystemInfo({});
@@ -85,6 +94,7 @@ async function main(): Promise<void> {
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     accepting = false;
     worker.shutdown(); // stops polling; run() resolves after in-flight tasks finish or the grace time passes
+    interactiveWorker.shutdown();
     await runPromise;
     await slotPool.close();
     await Promise.allSettled([publisher.close(), connection.close(), admin.disconnect()]);
@@ -92,8 +102,11 @@ async function main(): Promise<void> {
     health.close();
   });
 
-  logger.info({ taskQueue: config.temporal.taskQueue, metricsPort: config.workerMetrics.port }, 'worker started');
-  const runPromise = worker.run();
+  logger.info(
+    { taskQueue: config.temporal.taskQueue, interactiveTaskQueue: config.temporal.interactiveTaskQueue, metricsPort: config.workerMetrics.port },
+    'worker started',
+  );
+  const runPromise = Promise.all([worker.run(), interactiveWorker.run()]);
   await runPromise;
 }
 

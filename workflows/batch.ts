@@ -27,7 +27,7 @@ import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progre
 import { decideStrategy } from '../lib/batch/strategy';
 import { emptyCounters, isTerminalStatus, type BatchErrorRecord, type BatchEventName, type BatchStatusName } from '../lib/batch/types';
 import { batchDetails } from '../lib/batch/details';
-import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES, STEDI_ANSWERED_FAILURE_TYPES } from '../lib/errors';
 import { webhookDeliveryWorkflow } from './batch-webhook-delivery';
 import {
   BATCH_JOB_TYPE,
@@ -35,6 +35,10 @@ import {
   batchStatusQuery,
   cancelBatchSignal,
   cancelBatchUpdate,
+  legacyCancelBatchUpdate,
+  validateCancelBatchArgs,
+  validateNoArgs,
+  type CancelBatchArgs,
   DEFAULT_BATCH_OPERATION,
   DEFAULT_BATCH_TUNING,
   PAYER_ERROR,
@@ -52,11 +56,12 @@ import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteStrategy } from
 const RECENT_ERRORS = 20;
 const MAX_MEMBERS = 100_000;
 
-const batchActs = proxyActivities<BatchActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
-});
+const batchRetry = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] };
+// Store and planning activities do not heartbeat, so they carry no heartbeat timeout (it would only be a hidden
+// limit on planning a large batch); start-to-close bounds them.
+const batchActs = proxyActivities<BatchActivities>({ startToCloseTimeout: '10 minutes', retry: batchRetry });
+// The Stedi batch-API activities heartbeat (every 10 s while submitting, per results page while polling).
+const stediBatchActs = proxyActivities<BatchActivities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry: batchRetry });
 // Kafka can be down for a while: retry for ~15 min, then carry on (the batch must not stall on notifications).
 const eventActs = proxyActivities<BatchActivities>({
   startToCloseTimeout: '1 minute',
@@ -119,7 +124,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   let failure: BatchFailureInfo | undefined;
   let timedOut = false;
   let wake = 0;
-  let errorBuffer: BatchErrorRecord[] = [];
+  const errorBuffer: BatchErrorRecord[] = [];
   let eventChain: Promise<void> = Promise.resolve();
   // Batches that explain themselves: WAITING / PAUSED statuses (search attribute, query, events), Web UI current
   // details and timer summaries. Versioned: runs started before this change replay their old commands.
@@ -194,11 +199,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     explain();
   });
   setHandler(cancelBatchSignal, (a) => requestCancel(a?.reason));
-  setHandler(cancelBatchUpdate, async (a) => {
+  const cancelAndWait = async (a: CancelBatchArgs | undefined) => {
     requestCancel(a?.reason);
     await condition(() => finalView !== undefined);
     return finalView!;
-  });
+  };
+  setHandler(cancelBatchUpdate, cancelAndWait, { validator: validateCancelBatchArgs });
+  setHandler(legacyCancelBatchUpdate, cancelAndWait, { validator: validateCancelBatchArgs });
   setHandler(batchAcceptedUpdate, async () => {
     await condition(() => totalKnown() || finalView !== undefined);
     // SubmitBatch answers with an estimate: wait (briefly) until the first page is planned, so a batch that
@@ -207,7 +214,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       await condition(() => s.scheduledStartMs !== undefined || s.startedAtMs !== undefined || finalView !== undefined || c.total === 0, '15 seconds');
     }
     return finalView ?? view();
-  });
+  }, { validator: validateNoArgs });
 
   function setStatus(status: BatchStatusName): void {
     if (s.status === status) return;
@@ -284,9 +291,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
 
   async function flushErrors(): Promise<void> {
     if (errorBuffer.length === 0 || !s.listRef) return;
-    const errors = errorBuffer;
-    errorBuffer = [];
+    // Cleared only once stored: if the activity fails (or is cancelled), the errors stay for the next flush.
+    const errors = errorBuffer.slice();
     await batchActs.recordMemberErrors({ batchId: input.batchId, listRef: s.listRef, errors });
+    errorBuffer.splice(0, errors.length);
   }
 
   function emit(eventType: BatchEventName): void {
@@ -433,7 +441,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         maxMembers: MAX_MEMBERS,
       });
       if (r.exceeded) {
-        throw ApplicationFailure.create({ type: 'MemberLimitExceeded', message: `member_query matches more than ${MAX_MEMBERS} members`, nonRetryable: true });
+        throw ApplicationFailure.create({ type: ErrorType.MemberLimitExceeded, message: `member_query matches more than ${MAX_MEMBERS} members`, nonRetryable: true });
       }
       c.total += r.count;
       if (!r.nextCursor) break;
@@ -464,7 +472,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         source: 'batch',
         batchMember: { batchId: input.batchId, index: item.i },
       });
-      c.stediRealtimeCalls += 1;
+      // Only calls that reached Stedi (a refresh answered by a newer cache entry made none); results of older
+      // activity versions lack the field and always called Stedi.
+      c.stediRealtimeCalls += r.stediCalls ?? 1;
       c.durationMsSum += Date.now() - t0;
       c.durationCount += 1;
       if (r.outcome === 'success') c.completed += 1;
@@ -477,10 +487,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         c.cancelled += 1;
         return;
       }
-      c.stediRealtimeCalls += 1;
       c.failed += 1;
       const cause = err instanceof ActivityFailure ? err.cause : err;
       const code = cause instanceof ApplicationFailure && cause.type ? cause.type : 'CHECK_FAILED';
+      // A failure Stedi answered counts as a call; one that never reached it (member not in the directory, no
+      // slot, worker lost) does not.
+      if (STEDI_ANSWERED_FAILURE_TYPES.includes(code)) c.stediRealtimeCalls += 1;
       recordError({ memberIndex: item.i, errorCode: code, errorMessage: cause instanceof Error ? cause.message.slice(0, 500) : String(cause), occurredAtMs: Date.now() });
     } finally {
       maybeProgress();
@@ -598,7 +610,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         plannedCounts(plan);
         if (plan.refreshCount > 0) {
           const chunkNo = s.chunkSeq++;
-          const sub = await batchActs.submitStediChunk({
+          const sub = await stediBatchActs.submitStediChunk({
             batchId: input.batchId,
             chunkNo,
             listRef: s.listRef!,
@@ -645,7 +657,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
 
       for (const ch of [...s.chunks]) {
         if (ch.nextPollAtMs > Date.now()) continue;
-        const r = await batchActs.pollStediChunk({
+        const r = await stediBatchActs.pollStediChunk({
           batchId: input.batchId,
           stediBatchId: ch.stediBatchId,
           listRef: s.listRef!,

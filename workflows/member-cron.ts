@@ -27,6 +27,7 @@ import {
   type MemberCronStatus,
 } from './member-cron.defs';
 import { RteBatchStatus, RteJobType, RteScheduleName } from './search-attributes';
+import { ErrorType } from '../lib/errors';
 
 /** Set by Temporal Schedules on every workflow they start: the nominal (pre-jitter) tick time. */
 const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
@@ -178,6 +179,6 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
 /** One page of members: predict and emit their events (see memberCronEmitShard). */
 export async function memberCronShardWorkflow(input: MemberCronShardInput): Promise<MemberCronCounts> {
   if (input.memberIds.length === 0) return ZERO_COUNTS;
-  if (!input.scheduledTime) throw ApplicationFailure.nonRetryable('scheduledTime is required', 'InvalidArgumentError');
+  if (!input.scheduledTime) throw ApplicationFailure.nonRetryable('scheduledTime is required', ErrorType.InvalidArgument);
   return memberCronEmitShard({ ...input, deadLetterAfterAttempts: DEAD_LETTER_AFTER_ATTEMPTS });
 }

@@ -6,7 +6,7 @@ import type { MemberRecordSource } from '../../lib/member-record';
 import type { EligibilityCache, EligibilityCacheEntry } from '../cache';
 import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshSource } from '../../workflows/eligibility-refresh.defs';
 import type { BatchOutcomeStore } from '../batch/ports';
-import { memberFailureText, PAYER_ERROR } from '../../workflows/batch.defs';
+import { memberFailureText, PAYER_ERROR } from '../../lib/batch/member-failure';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
@@ -104,7 +104,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           const current = await deps.cache.get(input.memberId, input.operation);
           if (current && current.fetchedAt >= input.satisfiedByFetchAfter) {
             log.debug('answered by a refresh that finished after the request; no Stedi call');
-            return resultOf(current);
+            return { ...resultOf(current), stediCalls: 0 };
           }
         }
         let verdict: EligibilityVerdict;
@@ -139,7 +139,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
             },
           ]);
         }
-        return resultOf(put.entry);
+        return { ...resultOf(put.entry), stediCalls: 1 };
       } finally {
         clearInterval(beat);
       }

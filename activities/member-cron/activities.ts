@@ -332,7 +332,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
 
       if (busy > 0) {
         // Another run of the same tick holds these leases; retry after it finished (or its lease lapsed).
-        throw ApplicationFailure.retryable(`${busy} member(s) of this page are being emitted by another run of the same tick`, 'MemberCronEmissionBusy');
+        throw ApplicationFailure.retryable(`${busy} member(s) of this page are being emitted by another run of the same tick`, ErrorType.MemberCronEmissionBusy);
       }
       return counts;
     },

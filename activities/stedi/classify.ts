@@ -41,8 +41,8 @@ export type StediOutcome =
   | { kind: 'http'; status: number; body: unknown }
   | { kind: 'network'; timedOut: boolean; message?: string };
 
-/** AAA codes that signal payer downtime, throttling or flaky links (stedi-api.md §1.7). */
-export const CONNECTIVITY_AAA_CODES: ReadonlySet<string> = new Set(['42', '79', '80']);
+import { CONNECTIVITY_AAA_CODES } from '../../lib/stedi-codes';
+export { CONNECTIVITY_AAA_CODES };
 
 /** Stedi: "On 429, retry straight away" - a short pause keeps a hot loop from hammering the gate. */
 export const THROTTLED_RETRY_DELAY_MS = 1_000;

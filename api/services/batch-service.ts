@@ -4,7 +4,7 @@ import { durationFromMs, timestampDate, timestampFromMs } from '@bufbuild/protob
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import {
   BatchEventType,
@@ -34,6 +34,7 @@ import {
   batchStatusQuery,
   batchWorkflowId,
   cancelBatchUpdate,
+  legacyCancelBatchUpdate,
   parseBatchId,
   type BatchStatusView,
   type BatchTuning,
@@ -59,6 +60,8 @@ export interface BatchListItem {
 export interface BatchTemporalPort {
   /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
   start(input: BatchWorkflowInput, taskQueue: string): Promise<void>;
+  /** Start (or join) the batch and wait until it is accepted, in one call (update-with-start). */
+  startAndAccept(input: BatchWorkflowInput, taskQueue: string): Promise<BatchStatusView>;
   exists(batchId: string): Promise<boolean>;
   /** Waits until the member count is known; answers closed batches from their result. */
   accepted(batchId: string): Promise<BatchStatusView>;
@@ -100,7 +103,36 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
     };
   }
 
+  const startOptions = (input: BatchWorkflowInput, taskQueue: string): WorkflowStartOptions & { workflowIdConflictPolicy: WorkflowIdConflictPolicy } => ({
+      taskQueue,
+      workflowId: input.batchId,
+      args: [input] as [BatchWorkflowInput],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      memo: { options: input.options, submittedAtMs: input.submittedAtMs },
+      typedSearchAttributes: [
+        { key: RteBatchStatus, value: 'PENDING' },
+        { key: RteClientService, value: input.clientService },
+        { key: RteClientJobId, value: input.clientJobId },
+        { key: RtePriority, value: input.options.priority },
+        { key: RteStrategy, value: input.options.strategy },
+        { key: RteJobType, value: BATCH_JOB_TYPE },
+      ],
+    });
+
   return {
+    async startAndAccept(input, taskQueue) {
+      try {
+        return await client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
+          startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue)),
+        });
+      } catch (err) {
+        // REJECT_DUPLICATE: a closed batch with this id exists (same job, same batch): answer from its result.
+        const v = await closedView(input.batchId).catch(() => undefined);
+        if (v) return v;
+        throw err;
+      }
+    },
     async start(input, taskQueue) {
       try {
         await client.workflow.start(BATCH_WORKFLOW_TYPE, {
@@ -162,7 +194,16 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
     },
     async cancel(batchId, reason) {
       try {
-        return await client.workflow.getHandle(batchId).executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
+        const handle = client.workflow.getHandle(batchId);
+        try {
+          return await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
+        } catch (err) {
+          // A batch started by an older release knows the update only by its old name.
+          if (err instanceof WorkflowUpdateFailedError && /handler|unknown update/i.test(String(err.cause?.message ?? err.message))) {
+            return await handle.executeUpdate(legacyCancelBatchUpdate, { args: [{ reason }] });
+          }
+          throw err;
+        }
       } catch (err) {
         // Already closed: cancelling is a no-op; report the final state.
         const v = await closedView(batchId);
@@ -359,8 +400,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         options: v.options,
         ...(deps.tuning ? { tuning: deps.tuning } : {}),
       };
-      await deps.temporal.start(input, deps.taskQueue);
-      return respond(await deps.temporal.accepted(batchId));
+      return respond(await deps.temporal.startAndAccept(input, deps.taskQueue));
     },
 
     async getBatchStatus(req, ctx) {
