@@ -160,6 +160,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
       const info = activityInfo();
       const scheduled = new Date(input.scheduledTime);
       const now = (deps.predictionTime ?? ((d: Date) => d))(scheduled);
+      const frameShiftMs = scheduled.getTime() - now.getTime();
       const counts: MemberCronCounts = { scanned: input.memberIds.length, matched: 0, emitted: 0, duplicates: 0, skipped: 0, deadLettered: 0 };
 
       const snapshots = await deps.members.getMemberSnapshots(input.memberIds);
@@ -254,6 +255,13 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
                 predictedOperations: prediction.predictedOperations,
                 confidence: prediction.confidence,
                 modelVersion: prediction.modelVersion,
+                // The model's frame is `now` (pinned for synthetic populations); the event's is the scheduled time.
+                ...(prediction.predictedWindow
+                  ? {
+                      predictedWindowStart: timestampFromMs(prediction.predictedWindow.startMs + frameShiftMs),
+                      predictedWindowEnd: timestampFromMs(prediction.predictedWindow.endMs + frameShiftMs),
+                    }
+                  : {}),
               }),
             }),
           });
