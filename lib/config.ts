@@ -76,6 +76,18 @@ const envSchema = z.object({
   /** Callers (JWT `sub`) whose CheckEligibility calls are never app usage (verification tools, benches). */
   PREDICTION_USAGE_EXCLUDED_CALLERS: csv.default([]),
 
+  /** The member-cron consumer (cache warming feed) runs inside the worker process. */
+  MEMBER_CRON_CONSUMER_ENABLED: z.enum(['true', 'false']).default('true'),
+  MEMBER_CRON_CONSUMER_GROUP: z.string().min(1).default('rte-cache-warmer.member-cron-events'),
+  MEMBER_CRON_CONSUMER_TOPIC: z.string().min(1).default('member-cron-events'),
+  MEMBER_CRON_CONSUMER_DLQ_TOPIC: z.string().min(1).default('member-cron-events.rte-cache-warmer.dlq'),
+  /** Offsets per group (most members in one warming job request). */
+  MEMBER_CRON_CONSUMER_MAX_GROUP: positiveInt.default(1000),
+  /** Longest a routed event waits in an open group. */
+  MEMBER_CRON_CONSUMER_MAX_DELAY_MS: positiveInt.default(5000),
+  /** Multiplies every warming lead interval measured from an event's emitted_at (tests: 1/3600 → an hour is a second). */
+  WARMING_LEAD_SCALE: z.coerce.number().positive().max(1).default(1),
+
   AUTH_MODE: z.enum(['dev-hs256', 'jwks']).default('dev-hs256'),
   AUTH_DEV_SECRET: z.string().min(8).default(DEV_AUTH_SECRET),
   AUTH_JWKS_URL: z.string().url().optional(),
@@ -104,6 +116,7 @@ export interface AppConfig {
   webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
   predictionAccuracy: { lookbackMs: number; excludedCallers: string[] };
+  memberCronConsumer: { enabled: boolean; groupId: string; topic: string; dlqTopic: string; maxGroupSize: number; maxDelayMs: number; leadScale: number };
   auth:
     | { mode: 'dev-hs256'; devSecret: string }
     | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
@@ -200,6 +213,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     predictionAccuracy: {
       lookbackMs: e.PREDICTION_ACCURACY_LOOKBACK_HOURS * 3_600_000,
       excludedCallers: e.PREDICTION_USAGE_EXCLUDED_CALLERS,
+    },
+    memberCronConsumer: {
+      enabled: e.MEMBER_CRON_CONSUMER_ENABLED === 'true',
+      groupId: e.MEMBER_CRON_CONSUMER_GROUP,
+      topic: e.MEMBER_CRON_CONSUMER_TOPIC,
+      dlqTopic: e.MEMBER_CRON_CONSUMER_DLQ_TOPIC,
+      maxGroupSize: e.MEMBER_CRON_CONSUMER_MAX_GROUP,
+      maxDelayMs: e.MEMBER_CRON_CONSUMER_MAX_DELAY_MS,
+      leadScale: e.WARMING_LEAD_SCALE,
     },
     auth,
   };
