@@ -17,6 +17,7 @@ import { createHttpStediGateway } from '../activities/stedi/gateway';
 import { createStaticWebhookSecretStore, createWebhookActivities } from '../activities/webhooks/activities';
 import { PgFeatureFlagProvider } from '../directory/feature-flags';
 import type { MemberDirectory } from '../directory/member-directory';
+import { createPgMemberPredictionStore } from '../directory/member-predictions';
 import type { AppConfig } from '../lib/config';
 import { hashMemberId } from '../lib/member-hash';
 import type { Metrics } from '../lib/metrics';
@@ -132,6 +133,8 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     metrics: createMemberCronMetrics(metrics.registry),
     snapshotFlagKeys: config.memberCron.snapshotFlagKeys,
     // High-confidence predictions for rte_cache_warming_prediction_accuracy (exposed by the API).
+    // The directory's latest prediction per member (issue 9: one probability, from the predictor).
+    predictions: createPgMemberPredictionStore(deps.pg),
     predictionOutcomes: new RedisPredictionOutcomeStore(deps.redis, {
       keyPrefix: config.redisKeyPrefix,
       retentionAfterHorizonMs: config.predictionAccuracy.lookbackMs + 24 * 3_600_000,
