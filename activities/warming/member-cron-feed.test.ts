@@ -134,6 +134,21 @@ describe('MemberCronWarmingFeed', () => {
     expect(h.lastCommit()).toBe('1');
   });
 
+  it('a group the intake refuses for good (RangeError) is dead-lettered record by record and the partition moves on', async () => {
+    const h = new Harness(100, 0);
+    h.manual = true;
+    await h.feed.handle(rec(0, value('a', 0.95)));
+    await h.feed.handle(rec(1, value('b', 0.97)));
+    const flushing = h.feed.flushDue();
+    await flushMicrotasks();
+    h.pendingAccepts[0]!.reject(new RangeError('unknown operation x'));
+    await flushing;
+    expect(h.dead.map((d) => d.offset)).toEqual(['0', '1']);
+    expect(h.dead[0]!.reason).toBe('warming intake refused the group: unknown operation x');
+    expect(h.pendingAccepts).toHaveLength(1); // not retried
+    expect(h.lastCommit()).toBe('2');
+  });
+
   it('dead-letters undecodable records with the reason and moves on', async () => {
     const h = new Harness(2);
     await h.feed.handle(rec(0, new TextEncoder().encode('garbage!')));

@@ -79,6 +79,8 @@ interface Group {
   horizonUntilMs: number;
   memberIds: Set<string>;
   offsets: bigint[];
+  /** The group's records, for the dead-letter topic if the intake refuses the group for good. */
+  records: FeedRecord[];
   openedAt: number;
 }
 
@@ -97,6 +99,11 @@ interface PartitionState {
   commitTarget: bigint | null;
   committed: bigint | null;
   groups: Map<string, Group>;
+}
+
+/** A refusal of the request itself (validation), as opposed to the intake being unavailable. */
+function isPermanentRefusal(err: unknown): boolean {
+  return err instanceof RangeError || (err instanceof Error && err.name === 'RangeError');
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -166,12 +173,14 @@ export class MemberCronWarmingFeed {
         horizonUntilMs: decision.horizonUntilMs,
         memberIds: new Set(),
         offsets: [],
+        records: [],
         openedAt: this.clock(),
       };
       p.groups.set(key, g);
     }
     g.memberIds.add(decision.memberId);
     g.offsets.push(offset);
+    g.records.push(record);
     g.horizonUntilMs = Math.max(g.horizonUntilMs, decision.horizonUntilMs);
     this.track(p, offset, false);
     this.opts.metrics?.pending(this.pendingEvents());
@@ -256,12 +265,28 @@ export class MemberCronWarmingFeed {
       dedupeKey: `${g.topic}/${g.partition}/${String(first)}-${String(last)}/${g.priority}/${g.bucketLabel}/${g.source}/${g.operations.length > 0 ? g.operations.join('+') : 'all'}`,
     };
     let backoff = this.opts.acceptRetryInitialMs ?? 500;
+    let refused = false;
     for (;;) {
       if (generation !== this.generation) return;
       try {
         await this.opts.intake.accept(request);
         break;
       } catch (err) {
+        if (isPermanentRefusal(err)) {
+          // The intake validated the request and said no (RangeError): retrying cannot help; dead-letter the
+          // group's records with the reason so the partition moves on.
+          this.opts.logger?.warn({ err: errMessage(err), dedupeKey: request.dedupeKey, members: request.memberIds.length }, 'member-cron consumer: warming intake refused a group; dead-lettering its records');
+          try {
+            for (const r of g.records) {
+              await this.opts.deadLetter(r, `warming intake refused the group: ${errMessage(err)}`);
+              this.opts.metrics?.deadLettered();
+            }
+            refused = true;
+            break;
+          } catch (dlqErr) {
+            this.opts.logger?.warn({ err: errMessage(dlqErr) }, 'member-cron consumer: dead-letter write failed; retrying');
+          }
+        }
         this.opts.metrics?.acceptFailed();
         this.opts.logger?.warn({ err: errMessage(err), dedupeKey: request.dedupeKey, members: request.memberIds.length }, 'member-cron consumer: warming intake refused a group; retrying (offsets stay uncommitted)');
         if (this.stopping) return;
@@ -270,7 +295,7 @@ export class MemberCronWarmingFeed {
       }
     }
     if (generation !== this.generation) return;
-    this.opts.metrics?.groupAccepted(g.priority, request.memberIds.length);
+    if (!refused) this.opts.metrics?.groupAccepted(g.priority, request.memberIds.length);
     for (const o of g.offsets) {
       const t = p.byOffset.get(o);
       if (t) t.done = true;

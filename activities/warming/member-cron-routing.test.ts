@@ -94,6 +94,11 @@ describe('member-cron routing', () => {
     expect(d.operations).toEqual([]);
   });
 
+  it('maps predicted operations onto the cache operation that holds their answer; unknown ones are ignored', () => {
+    const d = routeMemberCronEvent(wire(event(0.95, undefined, ['get_coverage', 'estimate_cost', 'check_eligibility', 'teleport'])), 0, { leadScale: 1 });
+    expect(d.action === 'warm' && d.operations).toEqual(['check_eligibility']);
+  });
+
   it('refuses bytes that are not a MemberCronEvent', () => {
     expect(() => decodeMemberCronEvent(new Uint8Array())).toThrow(/empty/);
     expect(() => decodeMemberCronEvent(new TextEncoder().encode('{"not":"protobuf"}'))).toThrow();

@@ -1,6 +1,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { MemberCronEventSchema, type MemberCronEvent } from '../../gen/rte/v1/events_pb';
+import { DEFAULT_ELIGIBILITY_OPERATION } from '../../lib/operations';
 import { WARMING_SKIP_BELOW, WARMING_URGENT_ABOVE, type WarmingPriority } from '../../lib/warming/types';
 
 /**
@@ -12,6 +13,18 @@ import { WARMING_SKIP_BELOW, WARMING_URGENT_ABOVE, type WarmingPriority } from '
  */
 
 const HOUR = 3_600_000;
+
+/**
+ * Predicted RTE operations → the cache operation holding their answer. The cache keeps one entry kind, the
+ * eligibility check (lib/operations.ts); coverage, benefits and cost estimates are all read from that 271 answer.
+ * Operations not listed are ignored (a group whose predictions name none of them warms all operations).
+ */
+export const PREDICTED_TO_CACHE_OPERATION: Readonly<Record<string, string>> = {
+  [DEFAULT_ELIGIBILITY_OPERATION]: DEFAULT_ELIGIBILITY_OPERATION,
+  get_coverage: DEFAULT_ELIGIBILITY_OPERATION,
+  get_benefits: DEFAULT_ELIGIBILITY_OPERATION,
+  estimate_cost: DEFAULT_ELIGIBILITY_OPERATION,
+};
 /** The prediction horizon when an event carries no window: [emitted_at, emitted_at + 24 h). */
 export const DEFAULT_WINDOW_MS = 24 * HOUR;
 
@@ -42,7 +55,7 @@ export type RouteDecision =
       priority: Extract<WarmingPriority, 'URGENT' | 'PRELOAD'>;
       /** `member-cron-<schedule>`. */
       source: string;
-      /** Sorted, de-duplicated; empty = all operations. */
+      /** Cache operations (PREDICTED_TO_CACHE_OPERATION), sorted, de-duplicated; empty = all operations. */
       operations: string[];
       /** Start of the notBefore bucket (epoch ms); members of one bucket are held until `notBeforeMs`. */
       bucketStartMs: number;
@@ -101,7 +114,7 @@ export function routeMemberCronEvent(ev: MemberCronEvent, recordTimestampMs: num
     memberId: ev.memberId,
     priority,
     source: `member-cron-${ev.scheduleName}`,
-    operations: [...new Set(prediction.predictedOperations.filter(Boolean))].sort(),
+    operations: [...new Set(prediction.predictedOperations.flatMap((o) => PREDICTED_TO_CACHE_OPERATION[o] ?? []))].sort(),
     bucketStartMs,
     notBeforeMs: asap ? null : bucketStartMs + width,
     horizonUntilMs: windowEnd,
