@@ -149,6 +149,26 @@ describe('MemberCronWarmingFeed', () => {
     expect(h.lastCommit()).toBe('2');
   });
 
+  it('does not cut the next block’s group by the delay while the partition waits for a completed block', async () => {
+    const h = new Harness(2, 0);
+    h.manual = true;
+    await h.feed.handle(rec(0, value('a', 0.95)));
+    // Offset 2 (1 is absent, e.g. a transaction marker) opens block 1 and completes block 0: handle waits for its accept.
+    const waiting = h.feed.handle(rec(2, value('c', 0.95)));
+    await flushMicrotasks();
+    const blocked = h.feed.flushDue(); // offset 2's group has "waited" 0 ms ≥ maxDelay, but the partition is blocked
+    await flushMicrotasks();
+    expect(h.pendingAccepts.map((x) => x.req.memberIds)).toEqual([['a']]);
+    h.pendingAccepts[0]!.resolve();
+    await Promise.all([blocked, waiting]);
+    const last = h.feed.handle(rec(3, value('d', 0.95)));
+    await flushMicrotasks();
+    expect(h.pendingAccepts.map((x) => x.req.memberIds)).toEqual([['a'], ['c', 'd']]);
+    h.pendingAccepts[1]!.resolve();
+    await last;
+    expect(h.lastCommit()).toBe('4');
+  });
+
   it('dead-letters undecodable records with the reason and moves on', async () => {
     const h = new Harness(2);
     await h.feed.handle(rec(0, new TextEncoder().encode('garbage!')));

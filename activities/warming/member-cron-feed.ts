@@ -11,7 +11,7 @@ import { decodeMemberCronEvent, routeMemberCronEvent, type RoutingConfig } from 
  *    is `maxGroupSize` consecutive offsets of the partition, so a group never exceeds maxGroupSize members and
  *    its membership depends only on the topic's contents;
  *  - a group is handed to `WarmingIntake.accept()` when its block is complete (a later offset arrived) or when it
- *    has waited `maxDelayMs`; its dedupeKey is `<topic>/<partition>/<first>-<last offset>/<priority>/<bucket>/
+ *    has waited `maxDelayMs` while its partition is idle (not while handle() waits for a completed block); its dedupeKey is `<topic>/<partition>/<first>-<last offset>/<priority>/<bucket>/
  *    <source>/<operations>`, so a replay of the same records yields the same keys (a group cut short by the
  *    delay during live consumption and read whole on replay gets another key: harmless, INTELLIGENT skips fresh
  *    entries);
@@ -99,6 +99,11 @@ interface PartitionState {
   commitTarget: bigint | null;
   committed: bigint | null;
   groups: Map<string, Group>;
+  /**
+   * handle() is waiting for this partition's completed block: its open groups are not flushed by the delay then
+   * (records are flowing; the block completes by data), so live consumption cuts groups where a replay does.
+   */
+  blocked: number;
 }
 
 /** A refusal of the request itself (validation), as opposed to the intake being unavailable. */
@@ -188,7 +193,14 @@ export class MemberCronWarmingFeed {
     // Blocks before this record's are complete (offsets only grow within a partition); so is this one at its last offset.
     const lastOfBlock = (block + 1n) * BigInt(this.opts.maxGroupSize) - 1n;
     const complete = [...p.groups.values()].filter((x) => x.block < block || (x.block === block && offset === lastOfBlock));
-    if (complete.length > 0) await Promise.all(complete.map((x) => this.flushGroup(p, x)));
+    if (complete.length > 0) {
+      p.blocked++;
+      try {
+        await Promise.all(complete.map((x) => this.flushGroup(p, x)));
+      } finally {
+        p.blocked--;
+      }
+    }
   }
 
   /** Accepts every group that has waited maxDelayMs (called from a timer). */
@@ -196,6 +208,7 @@ export class MemberCronWarmingFeed {
     const now = this.clock();
     const due: Promise<void>[] = [];
     for (const p of this.partitions.values()) {
+      if (p.blocked > 0) continue;
       for (const g of p.groups.values()) if (now - g.openedAt >= this.opts.maxDelayMs) due.push(this.flushGroup(p, g));
     }
     await Promise.all([...due, this.commitSettled()]);
@@ -228,7 +241,7 @@ export class MemberCronWarmingFeed {
     const k = `${topic}/${partition}`;
     let p = this.partitions.get(k);
     if (!p) {
-      p = { topic, partition, tracked: [], byOffset: new Map(), highestSeen: -1n, commitTarget: null, committed: null, groups: new Map() };
+      p = { topic, partition, tracked: [], byOffset: new Map(), highestSeen: -1n, commitTarget: null, committed: null, groups: new Map(), blocked: 0 };
       this.partitions.set(k, p);
     }
     return p;
