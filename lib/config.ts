@@ -98,6 +98,18 @@ const envSchema = z.object({
   /** Consumer groups whose lag the worker reports as rte_kafka_consumer_group_lag: "group@topic,...". */
   KAFKA_LAG_GROUPS: z.string().default('rte-cache-warmer.member-cron-events@member-cron-events'),
 
+  /** The member-cron consumer (cache warming feed) runs inside the worker process. */
+  MEMBER_CRON_CONSUMER_ENABLED: z.enum(['true', 'false']).default('true'),
+  MEMBER_CRON_CONSUMER_GROUP: z.string().min(1).default('rte-cache-warmer.member-cron-events'),
+  MEMBER_CRON_CONSUMER_TOPIC: z.string().min(1).default('member-cron-events'),
+  MEMBER_CRON_CONSUMER_DLQ_TOPIC: z.string().min(1).default('member-cron-events.rte-cache-warmer.dlq'),
+  /** Offsets per group (most members in one warming job request). */
+  MEMBER_CRON_CONSUMER_MAX_GROUP: positiveInt.default(1000),
+  /** Longest a routed event waits in an open group. */
+  MEMBER_CRON_CONSUMER_MAX_DELAY_MS: positiveInt.default(5000),
+  /** Multiplies every warming lead interval measured from an event's emitted_at (tests: 1/3600 → an hour is a second). */
+  WARMING_LEAD_SCALE: z.coerce.number().positive().max(1).default(1),
+
   AUTH_MODE: z.enum(['dev-hs256', 'jwks']).default('dev-hs256'),
   /** Containers whose published ports are loopback-only (temporal-dev.yml) may run dev auth on 0.0.0.0. */
   AUTH_DEV_ALLOW_NON_LOOPBACK: z.enum(['true', 'false']).default('false'),
@@ -131,6 +143,7 @@ export interface AppConfig {
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
   predictionAccuracy: { lookbackMs: number; excludedCallers: string[] };
   kafkaLagGroups: WatchedGroup[];
+  memberCronConsumer: { enabled: boolean; groupId: string; topic: string; dlqTopic: string; maxGroupSize: number; maxDelayMs: number; leadScale: number };
   auth:
     | { mode: 'dev-hs256'; devSecret: string }
     | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
@@ -276,6 +289,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       excludedCallers: e.PREDICTION_USAGE_EXCLUDED_CALLERS,
     },
     kafkaLagGroups,
+    memberCronConsumer: {
+      enabled: e.MEMBER_CRON_CONSUMER_ENABLED === 'true',
+      groupId: e.MEMBER_CRON_CONSUMER_GROUP,
+      topic: e.MEMBER_CRON_CONSUMER_TOPIC,
+      dlqTopic: e.MEMBER_CRON_CONSUMER_DLQ_TOPIC,
+      maxGroupSize: e.MEMBER_CRON_CONSUMER_MAX_GROUP,
+      maxDelayMs: e.MEMBER_CRON_CONSUMER_MAX_DELAY_MS,
+      leadScale: e.WARMING_LEAD_SCALE,
+    },
     auth,
   };
 }

@@ -8,7 +8,7 @@ import { createMetrics } from '../lib/metrics';
 import { createHealthServer } from '../lib/health-server';
 import { ensureTopics } from '../lib/kafka-topics';
 import { onShutdownSignal } from '../lib/shutdown';
-import { createWorkerActivities } from './compose';
+import { createWorkerActivities, createWorkerMemberCronConsumer, workerWarmingIntake } from './compose';
 import { createPgMemberDirectory } from '../directory/pg-member-directory';
 import { createKafkaEventPublisher } from '../activities/kafka';
 import { createConsumerLagReader } from '../activities/kafka/consumer-lag';
@@ -70,6 +70,17 @@ async function main(): Promise<void> {
   registerSlotPoolGauges(metrics.registry, () => slotPool.stats());
   registerConsumerLagGauge(metrics.registry, createConsumerLagReader(admin, config.kafkaLagGroups));
 
+  // The member-cron consumer (issue 9): MemberCronEvents → warming jobs, behind MEMBER_CRON_CONSUMER_ENABLED.
+  const deps = { config, logger, metrics, redis, pg, directory, publisher };
+  const warmingIntake = config.memberCronConsumer.enabled ? workerWarmingIntake(deps) : undefined;
+  const memberCronConsumer = warmingIntake ? createWorkerMemberCronConsumer({ ...deps, kafka, intake: warmingIntake }) : undefined;
+  if (memberCronConsumer) {
+    await memberCronConsumer.start();
+    logger.info({ groupId: config.memberCronConsumer.groupId, topic: config.memberCronConsumer.topic }, 'member-cron consumer started');
+  } else if (config.memberCronConsumer.enabled) {
+    logger.warn('member-cron consumer not started: no WarmingIntake adapter is wired (workers/compose.ts workerWarmingIntake)');
+  }
+
   let accepting = true;
   const health = createHealthServer({
     registry: metrics.registry,
@@ -93,6 +104,8 @@ async function main(): Promise<void> {
 
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     accepting = false;
+    // Stop fetching and hand open groups to the intake while its workflows can still be started.
+    await memberCronConsumer?.stop().catch((err: unknown) => logger.warn({ err }, 'member-cron consumer stop failed'));
     worker.shutdown(); // stops polling; run() resolves after in-flight tasks finish or the grace time passes
     interactiveWorker.shutdown();
     await runPromise;
