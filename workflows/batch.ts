@@ -25,7 +25,7 @@ import { nextPollDelayMs } from '../lib/batch/polling';
 import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progressMilestone, terminalStatus, type EndReason } from '../lib/batch/progress';
 import { decideStrategy } from '../lib/batch/strategy';
 import { emptyCounters, type BatchErrorRecord, type BatchEventName, type BatchStatusName } from '../lib/batch/types';
-import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
+import { NON_RETRYABLE_ERROR_TYPES, platformErrorCode } from '../lib/errors';
 import { webhookDeliveryWorkflow } from './batch-webhook-delivery';
 import {
   BATCH_JOB_TYPE,
@@ -404,7 +404,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       c.stediRealtimeCalls += 1;
       c.failed += 1;
       const cause = err instanceof ActivityFailure ? err.cause : err;
-      const code = cause instanceof ApplicationFailure && cause.type ? cause.type : 'CHECK_FAILED';
+      // Platform codes only: a library's class name (e.g. MaxRetriesPerRequestError) is never shown to callers.
+      const code = cause instanceof ApplicationFailure && cause.type ? platformErrorCode(cause.type) : 'CHECK_FAILED';
       recordError({ memberIndex: item.i, errorCode: code, errorMessage: cause instanceof Error ? cause.message.slice(0, 500) : String(cause), occurredAtMs: Date.now() });
     } finally {
       maybeProgress();
