@@ -12,6 +12,7 @@ import { createStediSim, type StediSim } from '../../stedi-sim/server';
 import type { CachePutInput, EligibilityCacheEntry } from '../cache';
 import type { SlotLease, SlotPool } from '../slot-pool';
 import { createHttpStediGateway } from '../stedi/gateway';
+import type { EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
 import { createEligibilityActivities } from './activities';
 
 const members = syntheticMembers(5);
@@ -108,7 +109,7 @@ describe('refreshEligibility under faults', () => {
     const slots = fakeSlots();
     const acts = activities(memoryCache(), slots);
     sim.setFaults({ throttle429: { count: 4, retryAfterSeconds: 1 } });
-    const r = await env().run(acts.refreshEligibility, input);
+    const r = (await env().run(acts.refreshEligibility, input)) as EligibilityRefreshResult;
     expect(['success', 'error']).toContain(r.outcome);
     expect(slots.throttledReports).toBe(4);
     expect(slots.acquired).toBe(5);
@@ -126,7 +127,7 @@ describe('refreshEligibility under faults', () => {
 
   it('retries a Redis outage on the cache write without calling Stedi again', async () => {
     const cache = memoryCache(3);
-    const r = await env().run(activities(cache).refreshEligibility, input);
+    const r = (await env().run(activities(cache).refreshEligibility, input)) as EligibilityRefreshResult;
     expect(r.fetchedAt).toBeGreaterThan(0);
     expect(cache.entries.size).toBe(1);
     expect(sim.stats().calls['POST /2024-04-01/change/medicalnetwork/eligibility/v3']).toEqual({ '200': 1 });
@@ -146,7 +147,7 @@ describe('refreshEligibility under faults', () => {
     const scheduled = Date.now() - 60_000;
     const first = await env({ scheduledTimestampMs: scheduled }).run(activities(cache).refreshEligibility, input);
     // The worker could not report the completion (e.g. Temporal was down): Temporal retries the activity.
-    const retried = await env({ attempt: 2, scheduledTimestampMs: scheduled }).run(activities(cache).refreshEligibility, input);
+    const retried = (await env({ attempt: 2, scheduledTimestampMs: scheduled }).run(activities(cache).refreshEligibility, input)) as EligibilityRefreshResult;
     expect(retried).toEqual(first);
     expect(retried.stediCheckId).toMatch(/^ec_/);
     expect(sim.stats().calls['POST /2024-04-01/change/medicalnetwork/eligibility/v3']).toEqual({ '200': 1 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +16,11 @@ export interface OwnRedis {
   readonly port: number;
   /** SIGKILL: no shutdown save. */
   kill(): Promise<void>;
-  /** Starts it again on the same port and dir (same persistence); resolves once it answers PING. */
-  start(): Promise<void>;
+  /**
+   * Starts it again on the same port and dir (same persistence); resolves once it answers PING. `wipe` deletes the
+   * data dir first: the state loss of a failover to an empty replica or a restart without persistence.
+   */
+  start(opts?: { wipe?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,7 +46,11 @@ export async function startOwnRedis(opts: { persistence?: 'none' | 'aof' } = {})
   let proc: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
 
-  async function start(): Promise<void> {
+  async function start(o: { wipe?: boolean } = {}): Promise<void> {
+    if (o.wipe) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+    }
     proc = spawn('redis-server', args, { stdio: 'ignore' });
     for (let i = 0; i < 200; i++) {
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
