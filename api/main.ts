@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
+import { liveWorkerCount, workerLivenessKey } from '../lib/worker-liveness';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { createDirectoryPool } from '../directory/pool';
 import { loadConfig } from '../lib/config';
@@ -48,6 +49,10 @@ async function main(): Promise<void> {
           taskQueue: { name: config.temporal.taskQueue },
         });
         if ((tq.pollers ?? []).length === 0) throw new Error(`no worker polling task queue ${config.temporal.taskQueue}`);
+        // Temporal lists a dead worker's poller for up to a minute; the workers' Redis beat notices a kill in seconds.
+        if ((await liveWorkerCount(redis, workerLivenessKey(config.redisKeyPrefix, config.temporal.taskQueue))) === 0) {
+          throw new Error(`no live worker beat for task queue ${config.temporal.taskQueue}`);
+        }
       },
     },
   });
