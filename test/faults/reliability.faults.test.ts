@@ -41,6 +41,7 @@ const PAYER_CODES = new Set(['PAYER_ERROR']);
 let p: TestPlatform;
 let own: OwnRedis;
 let client: BatchClient;
+let cacheRedis: Redis;
 let pool: MemberRecord[] = [];
 let next = 0;
 
@@ -67,7 +68,7 @@ async function runScenario(scenario: string, n: number, during: (batchId: string
   const calls = st.calls[`POST ${SIM_PATHS.eligibilityV3}`] ?? {};
   const stediCalls = Object.entries(calls).reduce((s, [status, c]) => (status === '429' ? s : s + c), 0) + (st.answers['connection-reset'] ?? 0);
   const progress = end.progress!;
-  const cache = createConfiguredEligibilityCache(new Redis(own.url, { lazyConnect: false }), p.config, silentLogger());
+  const cache = createConfiguredEligibilityCache(cacheRedis, p.config, silentLogger());
   const failed = new Set(errors.map((e) => e.memberId));
   let completedUncached = 0;
   for (const m of members) {
@@ -87,6 +88,7 @@ async function runScenario(scenario: string, n: number, during: (batchId: string
     injected429: st.throttledInjected,
   };
   rows.push(row);
+  console.log(JSON.stringify(row));
   p.sim.setFaults({ reset: true });
   return row;
 }
@@ -97,14 +99,18 @@ beforeAll(async () => {
   p = await startTestPlatform({ population: 600, seed: 12, sim: { timeScale: 0.1 }, env: { REDIS_URL: own.url } });
   pool = p.members.filter((m) => !isConnectivityCode(verdictFor(`${m.payerId}|${m.payerMemberId}`).aaaCode));
   client = await batchClient(p, 'svc-faults');
+  cacheRedis = new Redis(own.url);
 });
 
+const within = <T>(ms: number, what: Promise<T>): Promise<unknown> => Promise.race([what, new Promise((r) => setTimeout(r, ms).unref())]);
+
 afterAll(async () => {
-  await p?.close();
-  await own?.stop();
   const header = ['scenario', 'members', 'Stedi calls', 'duplicates', 'lost', 'failed by infra', 'completed uncached', 'peak in flight', '429 caused', '429 injected'];
   const lines = rows.map((r) => [r.scenario, r.members, r.stediCalls, r.duplicates, r.lost, r.failedByInfra, r.completedUncached, r.peakInFlight, r.caused429, r.injected429].join(' | '));
   console.log(['| ' + header.join(' | ') + ' |', '|' + header.map(() => '---').join('|') + '|', ...lines.map((l) => `| ${l} |`)].join('\n'));
+  cacheRedis?.disconnect();
+  await within(60_000, p?.close().catch(() => undefined) ?? Promise.resolve());
+  await own?.stop();
 });
 
 describe('reliability under faults (fast subset)', () => {
