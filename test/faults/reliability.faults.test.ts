@@ -55,6 +55,8 @@ function take(n: number): MemberRecord[] {
 
 async function runScenario(scenario: string, n: number, during: (batchId: string) => Promise<void>): Promise<Row> {
   const members = take(n);
+  // Each scenario starts from a clean account: forget the effective limit an earlier scenario's 429s lowered.
+  await cacheRedis.del(`${p.config.redisKeyPrefix}{rte-slots}:al`);
   p.sim.resetStats();
   const r = await client.submitBatch({
     clientJobId: uniqueName('fault'),
@@ -135,7 +137,8 @@ describe('reliability under faults (fast subset)', () => {
 
   it('Redis killed for 2 s with calls in flight (AOF everysec): no 429 caused, no member lost or uncached', async () => {
     const row = await runScenario('Redis kill -9, 2 s, restart (AOF)', 60, async () => {
-      await waitFor('12 calls in flight', () => p.sim.stats().inFlight.current >= 12, 60_000, 20);
+      // A HIGH batch may hold 12 of the 15 slots (3 stay reserved for interactive checks).
+      await waitFor('10 calls in flight', () => p.sim.stats().inFlight.current >= 10, 120_000, 20);
       await own.kill();
       await sleep(2_000);
       await own.start();
@@ -149,7 +152,7 @@ describe('reliability under faults (fast subset)', () => {
 
   it('Redis state lost with calls in flight (restart on an empty data dir): the 15-slot limit holds', async () => {
     const row = await runScenario('Redis kill -9, 2 s, restart empty', 60, async () => {
-      await waitFor('12 calls in flight', () => p.sim.stats().inFlight.current >= 12, 60_000, 20);
+      await waitFor('10 calls in flight', () => p.sim.stats().inFlight.current >= 10, 120_000, 20);
       await own.kill();
       await sleep(2_000);
       await own.start({ wipe: true });
