@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { liveWorkerCount, workerLivenessKey } from '../lib/worker-liveness';
 import { createDirectoryPool } from '../directory/pool';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
@@ -47,6 +48,10 @@ async function main(): Promise<void> {
         for (const name of [config.temporal.taskQueue, config.temporal.interactiveTaskQueue]) {
           const tq = await connection.workflowService.describeTaskQueue({ namespace: config.temporal.namespace, taskQueue: { name } });
           if ((tq.pollers ?? []).length === 0) throw new Error(`no worker polling task queue ${name}`);
+        }
+        // Temporal lists a dead worker's poller for up to a minute; the workers' Redis beat notices a kill in seconds.
+        if ((await liveWorkerCount(redis, workerLivenessKey(config.redisKeyPrefix, config.temporal.taskQueue))) === 0) {
+          throw new Error(`no live worker beat for task queue ${config.temporal.taskQueue}`);
         }
       },
     },

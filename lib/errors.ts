@@ -27,6 +27,10 @@ export const ErrorType = {
   MemberLimitExceeded: 'MemberLimitExceeded',
   /** Another run of the same member-cron tick is emitting some of this page's members; retry. */
   MemberCronEmissionBusy: 'MemberCronEmissionBusy',
+  /** Redis, PostgreSQL or the slot pool was unreachable longer than the in-activity retries; transient, retry. */
+  InfrastructureUnavailable: 'InfrastructureUnavailableError',
+  /** An unexpected platform error (a bug); the library's own error name is never shown to callers. */
+  Internal: 'PlatformInternalError',
 } as const;
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -57,4 +61,16 @@ export class FieldError extends Error {
     super(`${fieldPath}: ${message}`);
     this.name = 'FieldError';
   }
+}
+
+const PLATFORM_ERROR_TYPES: ReadonlySet<string> = new Set<string>(Object.values(ErrorType));
+
+/**
+ * The error code callers see for a failure `type` (a Temporal ApplicationFailure type): platform types pass
+ * through; anything else (a library's class name such as ioredis' MaxRetriesPerRequestError, a TypeError)
+ * becomes `PlatformInternalError`. Other platform-defined codes (e.g. batch.defs) may be allowed by `extra`.
+ */
+export function platformErrorCode(type: string | undefined | null, extra: readonly string[] = []): string {
+  if (type && (PLATFORM_ERROR_TYPES.has(type) || extra.includes(type))) return type;
+  return ErrorType.Internal;
 }

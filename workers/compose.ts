@@ -60,6 +60,12 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     metrics: {
       onAcquire: (queue, _kind, waitMs) => metrics.slotWait.observe({ queue: queue.split(':')[0] ?? queue }, waitMs / 1000),
       slotsInUse: (inUse) => metrics.slotsInUse.set(inUse.total),
+      onThrottled: (_queue, _kind, effectiveLimit) => {
+        metrics.slotPoolFaults.inc({ event: 'stedi_429' });
+        metrics.slotPoolEffectiveLimit.set(effectiveLimit);
+      },
+      onLeaseReRegistered: () => metrics.slotPoolFaults.inc({ event: 'lease_reregistered' }),
+      onStateLoss: () => metrics.slotPoolFaults.inc({ event: 'state_loss' }),
     },
   });
   const cache = createConfiguredEligibilityCache(deps.redis, config, logger);

@@ -1,5 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { Redis } from 'ioredis';
+import { startWorkerLiveness, workerLivenessKey } from '../lib/worker-liveness';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { createDirectoryPool } from '../directory/pool';
 import { loadConfig } from '../lib/config';
@@ -101,11 +102,17 @@ async function main(): Promise<void> {
     },
   });
   health.listen(config.workerMetrics.port, config.workerMetrics.host);
+  // Beats into Redis while polling, so the API's /readyz notices a killed worker within seconds.
+  const liveness = startWorkerLiveness(redis, {
+    key: workerLivenessKey(config.redisKeyPrefix, config.temporal.taskQueue),
+    isRunning: () => accepting && worker.getState() === 'RUNNING',
+  });
 
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     accepting = false;
     // Stop fetching and hand open groups to the intake while its workflows can still be started.
     await memberCronConsumer?.stop().catch((err: unknown) => logger.warn({ err }, 'member-cron consumer stop failed'));
+    await liveness.stop();
     worker.shutdown(); // stops polling; run() resolves after in-flight tasks finish or the grace time passes
     interactiveWorker.shutdown();
     await runPromise;

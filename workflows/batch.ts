@@ -27,7 +27,7 @@ import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progre
 import { decideStrategy } from '../lib/batch/strategy';
 import { emptyCounters, isTerminalStatus, type BatchErrorRecord, type BatchEventName, type BatchStatusName } from '../lib/batch/types';
 import { batchDetails } from '../lib/batch/details';
-import { ErrorType, NON_RETRYABLE_ERROR_TYPES, STEDI_ANSWERED_FAILURE_TYPES } from '../lib/errors';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES, STEDI_ANSWERED_FAILURE_TYPES, platformErrorCode } from '../lib/errors';
 import { webhookDeliveryWorkflow } from './batch-webhook-delivery';
 import {
   BATCH_JOB_TYPE,
@@ -489,10 +489,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       }
       c.failed += 1;
       const cause = err instanceof ActivityFailure ? err.cause : err;
-      const code = cause instanceof ApplicationFailure && cause.type ? cause.type : 'CHECK_FAILED';
+      const type = cause instanceof ApplicationFailure && cause.type ? cause.type : undefined;
+      // Platform codes only: a library's class name (e.g. MaxRetriesPerRequestError) is never shown to callers.
+      const code = type ? platformErrorCode(type) : 'CHECK_FAILED';
       // A failure Stedi answered counts as a call; one that never reached it (member not in the directory, no
       // slot, worker lost) does not.
-      if (STEDI_ANSWERED_FAILURE_TYPES.includes(code)) c.stediRealtimeCalls += 1;
+      if (type && STEDI_ANSWERED_FAILURE_TYPES.includes(type)) c.stediRealtimeCalls += 1;
       recordError({ memberIndex: item.i, errorCode: code, errorMessage: cause instanceof Error ? cause.message.slice(0, 500) : String(cause), occurredAtMs: Date.now() });
     } finally {
       maybeProgress();
