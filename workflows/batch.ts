@@ -228,7 +228,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       batchId: input.batchId,
       clientService: input.clientService,
       clientJobId: input.clientJobId,
-      jobType: BATCH_JOB_TYPE,
+      jobType: input.jobType ?? BATCH_JOB_TYPE,
       ...(input.initiatedByUserId ? { initiatedByUserId: input.initiatedByUserId } : {}),
       status: s.status,
       counters: { ...c },
@@ -384,8 +384,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       const r = await eligibility.refreshEligibility({
         memberId: item.memberId,
         operation,
-        requester: { kind: 'batch', clientService: input.clientService, priority: opts.priority },
-        source: 'batch',
+        requester: input.warming ? { kind: 'warming', jobId: input.warming.jobId, priority: input.warming.priority } : { kind: 'batch', clientService: input.clientService, priority: opts.priority },
+        source: input.warming ? 'warming' : 'batch',
         batchMember: { batchId: input.batchId, index: item.i },
       });
       c.stediRealtimeCalls += 1;
@@ -570,6 +570,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
           submitted: ch.submitted,
           seen: ch.seen,
           operation,
+          ...(input.warming ? { warmJobId: input.warming.jobId } : {}),
         });
         c.completed += r.newCompleted;
         c.failed += r.newFailed + r.missing;

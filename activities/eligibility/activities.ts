@@ -11,6 +11,7 @@ import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
 import type { SlotPool, SlotRequest } from '../slot-pool';
+import type { WarmRecordStore } from '../warming/ports';
 
 export interface StediCallMetrics {
   /** One real-time Stedi call; `source` says who it was for (interactive refresh, warming, a batch). */
@@ -28,13 +29,16 @@ export interface EligibilityActivityDeps {
   metrics?: StediCallMetrics;
   /** Where batch members' outcomes go (WatchBatchStatus MEMBER_COMPLETED); absent: not recorded. */
   batchOutcomes?: Pick<BatchOutcomeStore, 'record'>;
+  /** Where warming jobs' real-time warms are recorded (cache_warms); absent: not recorded. */
+  warms?: Pick<WarmRecordStore, 'complete'>;
   now?: () => number;
 }
 
 function slotRequestFor(input: EligibilityRefreshInput): SlotRequest {
-  return input.requester.kind === 'interactive'
-    ? { kind: 'interactive' }
-    : { kind: 'batch', clientService: input.requester.clientService, priority: input.requester.priority };
+  const r = input.requester;
+  if (r.kind === 'interactive') return { kind: 'interactive' };
+  if (r.kind === 'warming') return { kind: 'warming', priority: r.priority };
+  return { kind: 'batch', clientService: r.clientService, priority: r.priority };
 }
 
 /** Aborts when any of the given signals aborts. */
@@ -137,6 +141,22 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
               durationMs: now() - startedAt,
               ...(put.entry.outcome === 'error' ? { errorMessage: memberFailureText(PAYER_ERROR.code, PAYER_ERROR.message) } : {}),
             },
+          ]);
+        }
+        if (input.requester.kind === 'warming' && deps.warms) {
+          // The exact fetchedAt of the entry this warm wrote; a kept newer entry / kept fresh success says why not.
+          await deps.warms.complete(input.requester.jobId, [
+            put.written
+              ? {
+                  memberId: input.memberId,
+                  operation: input.operation,
+                  fetchedAt: put.entry.fetchedAt,
+                  outcome: put.entry.outcome === 'success' ? 'warmed' : 'failed',
+                  ...(put.entry.outcome === 'error' ? { reason: memberFailureText(PAYER_ERROR.code, PAYER_ERROR.message) } : {}),
+                }
+              : put.reason === 'newer-entry'
+                ? { memberId: input.memberId, operation: input.operation, fetchedAt: null, outcome: 'skipped_fresh', reason: 'a newer entry was written meanwhile' }
+                : { memberId: input.memberId, operation: input.operation, fetchedAt: null, outcome: 'failed', reason: memberFailureText(PAYER_ERROR.code, 'payer error not cached over a fresh success') },
           ]);
         }
         return resultOf(put.entry);
