@@ -12,6 +12,8 @@ export const RteStrategy = defineSearchAttributeKey('RteStrategy', SearchAttribu
 export const RteJobType = defineSearchAttributeKey('RteJobType', SearchAttributeType.KEYWORD);
 export const RteScheduleName = defineSearchAttributeKey('RteScheduleName', SearchAttributeType.KEYWORD);
 export const RteMemberHash = defineSearchAttributeKey('RteMemberHash', SearchAttributeType.KEYWORD);
+/** Cache-warming job source (e.g. manual-trigger, member-cron-daily-rte-warmup). */
+export const RteWarmingSource = defineSearchAttributeKey('RteWarmingSource', SearchAttributeType.KEYWORD);
 
 export const ALL_SEARCH_ATTRIBUTES = [
   RteBatchStatus,
@@ -22,4 +24,5 @@ export const ALL_SEARCH_ATTRIBUTES = [
   RteJobType,
   RteScheduleName,
   RteMemberHash,
+  RteWarmingSource,
 ] as const;

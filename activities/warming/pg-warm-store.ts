@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { WarmOutcome, WarmPath } from '../../lib/warming/types';
-import { decisionKey, type WarmCompletion, type WarmDecisionRow, type WarmRecordStore } from './ports';
+import { decisionKey, type WarmDecisionRow, type WarmRecordStore } from './ports';
 
 const CHUNK = 5_000;
 
@@ -86,15 +86,22 @@ export function createPgWarmRecordStore(pool: Pool, hash: (memberId: string) => 
       if (rows.length === 0) return 0;
       const r = await pool.query<{ outcome: string }>(
         `UPDATE cache_warms w SET outcome = x.o, reason = x.r
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS x(h, op, o, r)
-          WHERE w.job_id = $1 AND w.member_hash = x.h AND w.operation = x.op AND w.outcome = 'pending'
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS x(h, op, o, r, p)
+          WHERE w.job_id = $1 AND w.member_hash = x.h AND w.operation = x.op AND w.path = x.p AND w.outcome = 'pending'
          RETURNING w.outcome`,
-        [jobId, rows.map((x) => hash(x.memberId)), rows.map((x) => x.operation), rows.map((x) => x.outcome), rows.map((x) => x.reason)],
+        [jobId, rows.map((x) => hash(x.memberId)), rows.map((x) => x.operation), rows.map((x) => x.outcome), rows.map((x) => x.reason), rows.map((x) => x.path)],
       );
       const n: Record<string, number> = {};
       for (const x of r.rows) n[x.outcome] = (n[x.outcome] ?? 0) + 1;
       for (const [o, k] of Object.entries(n)) metrics?.onResult(o, k);
       return r.rowCount ?? 0;
+    },
+
+    async settleAllPending(jobId, outcome, reason) {
+      const r = await pool.query(`UPDATE cache_warms SET outcome = $2, reason = $3 WHERE job_id = $1 AND outcome = 'pending'`, [jobId, outcome, reason.slice(0, 500)]);
+      const n = r.rowCount ?? 0;
+      if (n > 0) metrics?.onResult(outcome, n);
+      return n;
     },
 
     async counts(jobId) {

@@ -56,7 +56,9 @@ export interface WarmRecordStore {
   /** Moves pending warms to their outcome (or a final warm to a later write of the same job); returns rows changed. */
   complete(jobId: string, rows: readonly WarmCompletion[]): Promise<WarmCompletion[]>;
   /** Final outcome for warms of these members that are still pending (failures without a cache write, cancellation). */
-  settlePending(jobId: string, rows: ReadonlyArray<{ memberId: string; operation: string; outcome: 'failed' | 'cancelled'; reason: string }>): Promise<number>;
+  settlePending(jobId: string, rows: ReadonlyArray<{ memberId: string; operation: string; path: WarmPath; outcome: 'failed' | 'cancelled'; reason: string }>): Promise<number>;
+  /** Every warm of the job still pending gets this outcome (job cancelled or failed as a whole). */
+  settleAllPending(jobId: string, outcome: 'failed' | 'cancelled', reason: string): Promise<number>;
   /** Outcome counts of a job (member × operation rows). */
   counts(jobId: string): Promise<Record<WarmOutcome, number>>;
 }
