@@ -71,6 +71,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
         rateLimiter: createRedisSubmitRateLimiter(deps.redis, { limit: config.warmCache.rateLimit, windowMs: config.warmCache.rateWindowMs }, `${config.redisKeyPrefix}warm-cache:`),
         logger: deps.logger,
         batchLatencyMs: config.warmCache.batchLatencyMs,
+        tuning: { batch: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } } },
       }),
     );
   };
