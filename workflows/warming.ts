@@ -85,6 +85,8 @@ export async function cacheWarmingWorkflow(input: CacheWarmingWorkflowInput): Pr
   const children = new Map<string, ChildWorkflowHandle<typeof batchWorkflow>>();
   let finalView: WarmingStatusView | undefined;
   let failure: { code: string; message: string } | undefined;
+  /** True while the job waits for notBefore (warmingAccepted answers then: nothing is decided before it). */
+  let holding = false;
   const stopRequested = () => s.cancel !== undefined;
 
   function view(): WarmingStatusView {
@@ -139,7 +141,7 @@ export async function cacheWarmingWorkflow(input: CacheWarmingWorkflowInput): Pr
   setHandler(
     warmingAcceptedUpdate,
     async () => {
-      await condition(() => s.firstPlanned || s.phase === 'WAITING' || finalView !== undefined || (s.phase !== 'RESOLVING' && c.members === 0));
+      await condition(() => s.firstPlanned || holding || finalView !== undefined || (s.phase === 'RUNNING' && c.members === 0));
       return finalView ?? view();
     },
     { validator: () => undefined },
@@ -191,10 +193,12 @@ export async function cacheWarmingWorkflow(input: CacheWarmingWorkflowInput): Pr
   async function holdUntilNotBefore(): Promise<void> {
     const wait = (input.notBeforeMs ?? 0) - Date.now();
     if (wait <= 0) return;
+    holding = true;
     const scope = new CancellationScope();
     const timer = scope.run(() => sleep(wait, { summary: 'warming: hold until notBefore' }));
     await Promise.race([timer.catch(() => undefined), condition(stopRequested)]);
     if (stopRequested()) scope.cancel();
+    holding = false;
   }
 
   async function resolveQuery(): Promise<void> {
