@@ -3,6 +3,7 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { createConfiguredEligibilityCache, type EligibilityCache } from '../../activities/cache';
 import { simCounts } from '../../bench/batch-harness';
 import { CacheWarmingService, WarmCacheRequest_Priority as P, WarmingStrategy as S } from '../../gen/rte/v1/warming_pb';
+import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
 import type { CoverageSummary } from '../../lib/coverage-summary';
 import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
@@ -176,4 +177,55 @@ describe('cache warming (integration)', () => {
       .then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(err?.code).toBe(Code.PermissionDenied);
   });
+
+  it('fairness: while URGENT warming saturates the pool, interactive BYPASS checks keep their reserved slots and all complete', async () => {
+    const headers = { authorization: `Bearer ${await p.token(['rte:eligibility:read'], 'svc-app')}` };
+    const interactive = pool.slice(offset, offset + 10).map((m) => m.memberId);
+    offset += 10;
+    const warmIds = pool.slice(offset, offset + 150).map((m) => m.memberId);
+    offset += 150;
+    const slots = p.workers[0]!.slotPool;
+    const limit = p.config.slots.total;
+    const reserved = p.config.slots.reservedInteractive;
+
+    /** Two streams of BYPASS checks for `ms`; returns each check's latency (answers must be live: MISS). */
+    async function streams(ms: number): Promise<number[]> {
+      const lat: number[] = [];
+      const until = Date.now() + ms;
+      await Promise.all(
+        [0, 1].map(async (k) => {
+          for (let i = k; Date.now() < until; i += 2) {
+            const t0 = performance.now();
+            const r = await p.eligibilityClient().checkEligibility({ memberId: interactive[i % interactive.length]!, cacheControl: CacheControl.BYPASS_CACHE }, { headers });
+            lat.push(performance.now() - t0);
+            expect(r.cacheStatus).toBe(CacheStatus.MISS);
+          }
+        }),
+      );
+      return lat;
+    }
+    const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(0.95 * (xs.length - 1))]!;
+
+    const alone = await streams(3_000);
+    let maxNonInteractive = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const st = await slots.stats();
+        maxNonInteractive = Math.max(maxNonInteractive, st.batchInUse);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    const res = await client().warmCache({ memberIds: warmIds, strategy: S.FORCE, priority: P.URGENT, source: 'it-fairness' }, auth());
+    const beside = await streams(3_000);
+    const v = await finalView(res.warmingJobId);
+    sampling = false;
+    await sampler;
+    console.log(`interactive BYPASS check p95: ${p95(alone).toFixed(0)} ms alone (n=${alone.length}), ${p95(beside).toFixed(0)} ms beside URGENT warming (n=${beside.length}); warming peak slots ${maxNonInteractive}/${limit}`);
+    expect(v.counters.outcomes.pending).toBe(0);
+    // Warming filled what it may use and never touched the interactive reservation.
+    expect(maxNonInteractive).toBeGreaterThan(0);
+    expect(maxNonInteractive).toBeLessThanOrEqual(limit - reserved);
+    expect(beside.length).toBeGreaterThan(0);
+  }, 180_000);
 });
