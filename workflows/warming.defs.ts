@@ -64,6 +64,7 @@ export const DEFAULT_WARMING_TUNING: WarmingTuning = {
 };
 
 export interface CacheWarmingWorkflowInput {
+  /** = the workflow id. Empty (a Temporal Schedule action, which cannot know its run's id): the workflow's own id. */
   jobId: string;
   /** e.g. `manual-trigger`, `member-cron-daily-rte-warmup`, `schedule-morning-preload`. */
   source: string;
@@ -73,7 +74,8 @@ export interface CacheWarmingWorkflowInput {
   /** Resolved operations (non-empty). */
   operations: string[];
   selector: WarmingSelector;
-  acceptedAtMs: number;
+  /** When the job was accepted; absent = the workflow's start. */
+  acceptedAtMs?: number;
   /** Hold the whole job until then (named durable timer). */
   notBeforeMs?: number;
   /** A read before this counts as the warm being used; absent = each warm's completion + 24 h. */

@@ -77,7 +77,13 @@ function initialState(input: CacheWarmingWorkflowInput): WarmingCarryState {
  * polling; BACKGROUND children wait for the LOW_UTILIZATION window). Outcomes are recorded in cache_warms by the
  * activities that write the cache; this workflow only carries counts.
  */
-export async function cacheWarmingWorkflow(input: CacheWarmingWorkflowInput): Promise<WarmingStatusView> {
+export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput): Promise<WarmingStatusView> {
+  // A Temporal Schedule cannot know the id it starts (it appends the scheduled time): default to our own id / now.
+  const input: CacheWarmingWorkflowInput & { jobId: string; acceptedAtMs: number } = {
+    ...rawInput,
+    jobId: rawInput.jobId || workflowInfo().workflowId,
+    acceptedAtMs: rawInput.acceptedAtMs ?? Date.now(),
+  };
   const tuning = { ...DEFAULT_WARMING_TUNING, ...input.tuning };
   const s = input.carry ?? initialState(input);
   s.runs += 1;
@@ -375,6 +381,14 @@ export async function cacheWarmingWorkflow(input: CacheWarmingWorkflowInput): Pr
 
   try {
     if (input.carry === undefined) {
+      // Set here too, so jobs started without them (e.g. by a Schedule action) are still typed.
+      upsertSearchAttributes([
+        { key: RteJobType, value: CACHE_WARMING_JOB_TYPE },
+        { key: RteWarmingSource, value: input.source },
+        { key: RtePriority, value: input.priority },
+        { key: RteStrategy, value: input.strategy },
+        { key: RteBatchStatus, value: s.status },
+      ]);
       await jobRecord();
       await emit('QUEUED');
       await holdUntilNotBefore();
