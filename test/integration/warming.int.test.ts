@@ -188,7 +188,7 @@ describe('cache warming (integration)', () => {
     const limit = p.config.slots.total;
     const reserved = p.config.slots.reservedInteractive;
 
-    /** Two streams of BYPASS checks for `ms`; returns each check's latency (answers must be live: MISS). */
+    /** Two streams of BYPASS checks for `ms`; returns each check's latency (answers must be live: never HIT/STALE). */
     async function streams(ms: number): Promise<number[]> {
       const lat: number[] = [];
       const until = Date.now() + ms;
@@ -198,7 +198,7 @@ describe('cache warming (integration)', () => {
             const t0 = performance.now();
             const r = await p.eligibilityClient().checkEligibility({ memberId: interactive[i % interactive.length]!, cacheControl: CacheControl.BYPASS_CACHE }, { headers });
             lat.push(performance.now() - t0);
-            expect(r.cacheStatus).toBe(CacheStatus.MISS);
+            expect([CacheStatus.MISS, CacheStatus.ERROR]).toContain(r.cacheStatus);
           }
         }),
       );
