@@ -62,6 +62,17 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
   return (router) => {
     router.service(EligibilityService, eligibility);
     router.service(BatchEligibilityService, batch);
-    router.service(CacheWarmingService, createWarmingService());
+    router.service(
+      CacheWarmingService,
+      createWarmingService({
+        temporal: deps.temporal,
+        taskQueue: config.temporal.taskQueue,
+        lists: createPgMemberListStore(deps.pg),
+        rateLimiter: createRedisSubmitRateLimiter(deps.redis, { limit: config.warmCache.rateLimit, windowMs: config.warmCache.rateWindowMs }, `${config.redisKeyPrefix}warm-cache:`),
+        logger: deps.logger,
+        batchLatencyMs: config.warmCache.batchLatencyMs,
+        tuning: { batch: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } } },
+      }),
+    );
   };
 }

@@ -88,6 +88,11 @@ const envSchema = z.object({
   WEBHOOK_ALLOWED_HOSTS: csv.optional(),
   /** Per client service signing secrets: "svc=whsec_...;other=whsec_..." (Standard Webhooks). */
   WEBHOOK_SECRETS: z.string().default(''),
+  /** WarmCache requests per caller service per window (like SubmitBatch's limit). */
+  WARM_CACHE_RATE_LIMIT: positiveInt.default(60),
+  WARM_CACHE_RATE_WINDOW_SECONDS: positiveInt.default(60),
+  /** Stedi batch-API turnaround WarmCache's estimated_completion assumes for batch-API warms. */
+  WARM_CACHE_BATCH_LATENCY_SECONDS: positiveInt.default(600),
   MEMBER_CRON_EMIT_RATE: positiveInt.default(1000),
   MEMBER_CRON_DEDUPE_TTL_SECONDS: positiveInt.default(8 * 24 * 3600),
   MEMBER_CRON_SNAPSHOT_FLAGS: csv.default([]),
@@ -141,6 +146,7 @@ export interface AppConfig {
   batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number; outcomeRetentionMs: number };
   webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
+  warmCache: { rateLimit: number; rateWindowMs: number; batchLatencyMs: number };
   predictionAccuracy: { lookbackMs: number; excludedCallers: string[] };
   kafkaLagGroups: WatchedGroup[];
   memberCronConsumer: { enabled: boolean; groupId: string; topic: string; dlqTopic: string; maxGroupSize: number; maxDelayMs: number; leadScale: number };
@@ -279,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       allowHttp: e.RTE_PROFILE === 'local',
       secrets,
     },
+    warmCache: { rateLimit: e.WARM_CACHE_RATE_LIMIT, rateWindowMs: e.WARM_CACHE_RATE_WINDOW_SECONDS * 1000, batchLatencyMs: e.WARM_CACHE_BATCH_LATENCY_SECONDS * 1000 },
     memberCron: {
       emitRatePerSecond: e.MEMBER_CRON_EMIT_RATE,
       dedupeTtlSeconds: e.MEMBER_CRON_DEDUPE_TTL_SECONDS,

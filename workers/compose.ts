@@ -25,6 +25,11 @@ import { RuleBasedActivityPredictor } from '../lib/prediction';
 import type { Kafka } from 'kafkajs';
 import type { WarmingIntake } from '../lib/warming/types';
 import { createMemberCronConsumer, createMemberCronConsumerMetrics, type MemberCronConsumer } from '../activities/warming/member-cron-consumer';
+import { createWarmingActivities } from '../activities/warming/activities';
+import { createPromWarmingMetrics } from '../activities/warming/metrics';
+import { createPgWarmRecordStore } from '../activities/warming/pg-warm-store';
+// The WarmingIntake factory (member-cron consumer → cache-warming jobs): createWarmingIntake(client, pg, { taskQueue }).
+export { createWarmingIntake } from '../activities/warming/intake';
 
 export interface WorkerDeps {
   config: AppConfig;
@@ -74,6 +79,15 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
 
   const batchMetrics = createPromBatchMetrics(metrics.registry);
   const batchOutcomes = createPgBatchOutcomeStore(deps.pg);
+  const hashMember = (id: string) => hashMemberId(config.cache.keySecret, id);
+  const warms = createPgWarmRecordStore(deps.pg, hashMember, createPromWarmingMetrics(metrics.registry));
+  const memberLists = createPgMemberListStore(deps.pg);
+  const slotLoad = {
+    load: async () => {
+      const s = await slotPool.stats();
+      return { limit: s.limit, inUse: s.interactiveInUse + s.batchInUse };
+    },
+  };
   const eligibility = createEligibilityActivities({
     members: deps.directory,
     stedi,
@@ -90,6 +104,7 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
       },
     },
     batchOutcomes,
+    warms,
   });
 
   const batch = createBatchActivities({
@@ -110,6 +125,17 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     provider,
     logger,
     metrics: batchMetrics,
+    warms,
+  });
+  const warming = createWarmingActivities({
+    lists: memberLists,
+    errors: createPgBatchErrorStore(deps.pg),
+    cache,
+    warms,
+    events: deps.publisher,
+    hash: hashMember,
+    load: slotLoad,
+    logger,
   });
   const webhooks = createWebhookActivities({
     secrets: createStaticWebhookSecretStore(config.webhooks.secrets),
@@ -147,7 +173,7 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     }),
   });
 
-  return { activities: { ...eligibility, ...batch, ...webhooks, ...memberCron }, slotPool };
+  return { activities: { ...eligibility, ...batch, ...webhooks, ...memberCron, ...warming }, slotPool };
 }
 
 /**

@@ -10,6 +10,7 @@ import type {
   ResolvedBatchOptions,
 } from '../lib/batch/types';
 import { DEFAULT_ELIGIBILITY_OPERATION } from '../lib/operations';
+import type { WarmingPriority } from '../lib/warming/types';
 
 /**
  * Contract of the batch workflow for the API, the CLI and other Temporal services (import this module, not the
@@ -91,6 +92,14 @@ export interface BatchWorkflowInput {
   operation?: string;
   initiatedByUserId?: string;
   tuning?: Partial<BatchTuning>;
+  /** Job type on search attributes and BatchJobEvents; default RTE_BATCH (CACHE_WARMING for warming children). */
+  jobType?: string;
+  /**
+   * Set when a cache-warming job runs this batch as its child: real-time checks use the `warming` slot class and
+   * cache source 'warming', Stedi batch results are written with source 'warming', and every warm is recorded in
+   * cache_warms under the parent job. Absent for ordinary batches (behaviour unchanged).
+   */
+  warming?: { jobId: string; priority: WarmingPriority };
   /** State carried across continue-as-new; absent on the first run. */
   carry?: BatchCarryState;
 }

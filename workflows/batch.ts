@@ -308,7 +308,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       batchId: input.batchId,
       clientService: input.clientService,
       clientJobId: input.clientJobId,
-      jobType: BATCH_JOB_TYPE,
+      jobType: input.jobType ?? BATCH_JOB_TYPE,
       ...(input.initiatedByUserId ? { initiatedByUserId: input.initiatedByUserId } : {}),
       status: currentStatus(),
       counters: { ...c },
@@ -468,8 +468,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       const r = await eligibility.refreshEligibility({
         memberId: item.memberId,
         operation,
-        requester: { kind: 'batch', clientService: input.clientService, priority: opts.priority },
-        source: 'batch',
+        requester: input.warming ? { kind: 'warming', jobId: input.warming.jobId, priority: input.warming.priority } : { kind: 'batch', clientService: input.clientService, priority: opts.priority },
+        source: input.warming ? 'warming' : 'batch',
         batchMember: { batchId: input.batchId, index: item.i },
       });
       // Only calls that reached Stedi (a refresh answered by a newer cache entry made none); results of older
@@ -668,6 +668,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
           submitted: ch.submitted,
           seen: ch.seen,
           operation,
+          ...(input.warming ? { warmJobId: input.warming.jobId } : {}),
         });
         c.completed += r.newCompleted;
         c.failed += r.newFailed + r.missing;

@@ -1,5 +1,6 @@
 import { defineQuery } from '@temporalio/workflow';
 import type { BatchPriority } from '../lib/wdrr';
+import type { WarmingPriority } from '../lib/warming/types';
 
 /**
  * Contract of the eligibility refresh workflow, importable by the API, the CLI and other Temporal
@@ -13,7 +14,9 @@ export const ELIGIBILITY_REFRESH_WORKFLOW_TYPE = 'eligibilityRefreshWorkflow';
 
 export type RefreshRequester =
   | { kind: 'interactive' }
-  | { kind: 'batch'; clientService: string; priority: BatchPriority };
+  | { kind: 'batch'; clientService: string; priority: BatchPriority }
+  /** A cache-warming job's real-time warm: slot class `warming`, cache source 'warming', recorded in cache_warms. */
+  | { kind: 'warming'; jobId: string; priority: WarmingPriority };
 
 export type RefreshSource = 'realtime' | 'warming' | 'batch';
 

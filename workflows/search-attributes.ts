@@ -16,6 +16,8 @@ export const RteMemberHash = defineSearchAttributeKey('RteMemberHash', SearchAtt
 export const RteBatchStartedAt = defineSearchAttributeKey('RteBatchStartedAt', SearchAttributeType.DATETIME);
 /** A batch's progress in words ("412 / 1,000 done · 3 failed · real-time, 15 slots"), a Web UI list column. */
 export const RteBatchProgress = defineSearchAttributeKey('RteBatchProgress', SearchAttributeType.KEYWORD);
+/** Cache-warming job source (e.g. manual-trigger, member-cron-daily-rte-warmup). */
+export const RteWarmingSource = defineSearchAttributeKey('RteWarmingSource', SearchAttributeType.KEYWORD);
 
 export const ALL_SEARCH_ATTRIBUTES = [
   RteBatchStatus,
@@ -28,4 +30,5 @@ export const ALL_SEARCH_ATTRIBUTES = [
   RteMemberHash,
   RteBatchStartedAt,
   RteBatchProgress,
+  RteWarmingSource,
 ] as const;

@@ -22,6 +22,7 @@ import { StediRequestError, type StediGateway } from '../stedi/gateway';
 import { batchNameFromSeed, buildBatchItem, type StediProviderConfig } from '../stedi/request-builder';
 import type { BatchEligibilityItem } from '../stedi/types';
 import { memberFailureText } from '../../lib/batch/member-failure';
+import type { WarmCompletion, WarmRecordStore } from '../warming/ports';
 import type { BatchErrorStore, BatchMemberDirectory, BatchMetrics, BatchOutcomeStore, MemberListStore, StediLoadSource, StoredBatchError, StoredMemberOutcome } from './ports';
 
 export interface BatchActivityDeps {
@@ -39,6 +40,8 @@ export interface BatchActivityDeps {
   provider: StediProviderConfig;
   logger: Logger;
   metrics?: BatchMetrics;
+  /** Records warming children's warms (cache_warms); absent: not recorded. */
+  warms?: Pick<WarmRecordStore, 'complete'>;
   now?: () => number;
 }
 
@@ -136,6 +139,8 @@ export interface PollStediChunkInput {
   submitted: string;
   seen: string;
   operation: string;
+  /** Set when the batch is a cache-warming child: entries are written with source 'warming' and recorded in cache_warms. */
+  warmJobId?: string;
 }
 export interface PollStediChunkResult {
   seen: string;
@@ -403,6 +408,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       let newFailed = 0;
       const errors: StoredBatchError[] = [];
       const completed: StoredMemberOutcome[] = [];
+      const warmed: WarmCompletion[] = [];
       let pageToken: string | undefined;
       for (let page = 0; ; page++) {
         let r;
@@ -421,15 +427,25 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           const summary = normalizeEligibilityResponse(item);
           const failed = summary.status === 'error';
           const fetchedAt = now();
-          await deps.cache.put({
+          const put = await deps.cache.put({
             memberId,
             operation: input.operation,
             summary,
             outcome: failed ? 'error' : 'success',
-            source: 'batch',
+            source: input.warmJobId ? 'warming' : 'batch',
             ...(summary.stediCheckId ? { stediCheckId: summary.stediCheckId } : {}),
             fetchedAt,
           });
+          if (input.warmJobId) {
+            const payerError = failed ? `PAYER_ERROR: ${summary.errors?.[0]?.description ?? 'payer returned an error'}` : undefined;
+            warmed.push(
+              put.written
+                ? { memberId, operation: input.operation, fetchedAt: put.entry.fetchedAt, outcome: failed ? 'failed' : 'warmed', ...(payerError ? { reason: payerError } : {}) }
+                : put.reason === 'newer-entry'
+                  ? { memberId, operation: input.operation, fetchedAt: null, outcome: 'skipped_fresh', reason: 'a newer entry was written meanwhile' }
+                  : { memberId, operation: input.operation, fetchedAt: null, outcome: 'failed', reason: payerError ?? 'payer error not cached over a fresh success' },
+            );
+          }
           seen.add(k);
           if (failed) {
             newFailed++;
@@ -456,6 +472,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       }
       await recordErrors(input.batchId, errors);
       await recordOutcomes(input.batchId, completed);
+      if (input.warmJobId && deps.warms) await deps.warms.complete(input.warmJobId, warmed);
       const seenCount = seen.count();
       return { seen: seen.encode(), seenCount, newCompleted, newFailed, missing, stediStatus, done: seenCount >= submitted.count() };
     },

@@ -4,7 +4,7 @@ import { ErrorType } from '../../lib/errors';
 import { isInfrastructureError, withInfraRetry } from '../../lib/infra-retry';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecordSource } from '../../lib/member-record';
-import type { EligibilityCache, EligibilityCacheEntry } from '../cache';
+import type { CachePutResult, EligibilityCache, EligibilityCacheEntry } from '../cache';
 import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshSource } from '../../workflows/eligibility-refresh.defs';
 import type { BatchOutcomeStore } from '../batch/ports';
 import { memberFailureText, PAYER_ERROR } from '../../lib/batch/member-failure';
@@ -12,6 +12,7 @@ import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
 import type { SlotPool, SlotRequest } from '../slot-pool';
+import type { WarmRecordStore } from '../warming/ports';
 
 export interface StediCallMetrics {
   /** One real-time Stedi call; `source` says who it was for (interactive refresh, warming, a batch). */
@@ -29,6 +30,8 @@ export interface EligibilityActivityDeps {
   metrics?: StediCallMetrics;
   /** Where batch members' outcomes go (WatchBatchStatus MEMBER_COMPLETED); absent: not recorded. */
   batchOutcomes?: Pick<BatchOutcomeStore, 'record'>;
+  /** Where warming jobs' real-time warms are recorded (cache_warms); absent: not recorded. */
+  warms?: Pick<WarmRecordStore, 'complete'>;
   now?: () => number;
   /** Waits (Retry-After, infrastructure backoff); injected by tests. Must reject when `signal` aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -72,9 +75,10 @@ function platformFailure(err: unknown): unknown {
 }
 
 function slotRequestFor(input: EligibilityRefreshInput): SlotRequest {
-  return input.requester.kind === 'interactive'
-    ? { kind: 'interactive' }
-    : { kind: 'batch', clientService: input.requester.clientService, priority: input.requester.priority };
+  const r = input.requester;
+  if (r.kind === 'interactive') return { kind: 'interactive' };
+  if (r.kind === 'warming') return { kind: 'warming', priority: r.priority };
+  return { kind: 'batch', clientService: r.clientService, priority: r.priority };
 }
 
 /** Aborts when any of the given signals aborts. */
@@ -197,6 +201,27 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           ]),
         );
       };
+      const recordWarm = async (put: CachePutResult): Promise<void> => {
+        if (input.requester.kind !== 'warming' || !deps.warms) return;
+        const warms = deps.warms;
+        const jobId = input.requester.jobId;
+        // The exact fetchedAt of the entry this warm wrote; a kept newer entry / kept fresh success says why not.
+        await infra('warm record store', log, () =>
+          warms.complete(jobId, [
+            put.written
+              ? {
+                  memberId: input.memberId,
+                  operation: input.operation,
+                  fetchedAt: put.entry.fetchedAt,
+                  outcome: put.entry.outcome === 'success' ? 'warmed' : 'failed',
+                  ...(put.entry.outcome === 'error' ? { reason: memberFailureText(PAYER_ERROR.code, PAYER_ERROR.message) } : {}),
+                }
+              : put.reason === 'newer-entry'
+                ? { memberId: input.memberId, operation: input.operation, fetchedAt: null, outcome: 'skipped_fresh', reason: 'a newer entry was written meanwhile' }
+                : { memberId: input.memberId, operation: input.operation, fetchedAt: null, outcome: 'failed', reason: memberFailureText(PAYER_ERROR.code, 'payer error not cached over a fresh success') },
+          ]),
+        );
+      };
       try {
         if (input.satisfiedByFetchAfter !== undefined) {
           const current = await infra('cache', log, () => deps.cache.get(input.memberId, input.operation));
@@ -212,6 +237,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           if (stored && stored.fetchedAt >= ctx.info.scheduledTimestampMs) {
             log.info({ attempt: ctx.info.attempt, stediCheckId: stored.stediCheckId }, 'earlier attempt already stored the answer; no Stedi call');
             await recordBatchOutcome(stored);
+            await recordWarm({ written: true, entry: stored });
             return { ...resultOf(stored), stediCalls: 0 };
           }
         }
@@ -237,6 +263,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
         // A kept entry (newer answer, or a fresh success that an error must not replace) is what callers see.
         log.info({ outcome: result, status: summary.status, aaaCodes: c.aaaCodes, written: put.written }, 'eligibility refreshed');
         await recordBatchOutcome(put.entry);
+        await recordWarm(put);
         return { ...resultOf(put.entry), stediCalls: 1 };
       } catch (err) {
         throw platformFailure(err);

@@ -60,6 +60,8 @@ export interface RedisSlotPoolOptions {
   readonly defaultClientWeight?: number;
   /** Default HIGH 4, NORMAL 2, LOW 1. */
   readonly priorityWeights?: Readonly<Record<BatchPriority, number>>;
+  /** WDRR weight of the cache-warming class (queue `warming:<priority>`) next to batch queues. Default 4 (= a HIGH batch). */
+  readonly warmingWeight?: number;
   /** Adaptive batch cap (lib/adaptive-rate.ts); `false` leaves batch limited only by the reservation. */
   readonly adaptive?: AdaptiveBatchConfig | false;
   readonly metrics?: SlotPoolMetrics;
@@ -131,6 +133,7 @@ export function slotPoolKeys(keyPrefix: string): { prefix: string; keys: string[
 
 export function slotQueueId(request: SlotRequest): string {
   if (request.kind === 'interactive') return INTERACTIVE_QUEUE;
+  if (request.kind === 'warming') return `warming:${encodeURIComponent(request.priority)}`;
   if (request.clientService.length === 0) throw new RangeError('clientService must not be empty');
   // encodeURIComponent keeps ids ASCII, so byte order (Redis) and JS string order agree.
   return `batch:${encodeURIComponent(request.clientService)}:${request.priority ?? 'NORMAL'}`;
@@ -160,6 +163,7 @@ class RedisSlotPool implements SlotPool {
   private readonly clientWeights: Readonly<Record<string, number>>;
   private readonly defaultClientWeight: number;
   private readonly priorityWeights: Readonly<Record<BatchPriority, number>>;
+  private readonly warmingWeight: number;
   private readonly metrics: SlotPoolMetrics;
   private readonly log: Logger;
   private readonly pending = new Map<string, Waiter>();
@@ -197,6 +201,7 @@ class RedisSlotPool implements SlotPool {
     this.clientWeights = o.clientWeights ?? {};
     this.defaultClientWeight = o.defaultClientWeight ?? 1;
     this.priorityWeights = o.priorityWeights ?? DEFAULT_PRIORITY_WEIGHTS;
+    this.warmingWeight = o.warmingWeight ?? DEFAULT_PRIORITY_WEIGHTS.HIGH;
     this.metrics = o.metrics ?? {};
     this.log = o.logger ?? silentLogger();
     this.throttleRecoveryMs = o.throttleRecoveryMs ?? 5_000;
@@ -211,6 +216,8 @@ class RedisSlotPool implements SlotPool {
   private route(request: SlotRequest): Route {
     const queue = slotQueueId(request);
     if (request.kind === 'interactive') return { queue, kind: 'interactive', quantum: quantumForWeight(1) };
+    // Non-interactive in the scheduler ('b'): below interactive, within the reservation and the adaptive cap.
+    if (request.kind === 'warming') return { queue, kind: 'warming', quantum: quantumForWeight(this.warmingWeight) };
     const priority = request.priority ?? 'NORMAL';
     const clientWeight = this.clientWeights[request.clientService] ?? this.defaultClientWeight;
     return { queue, kind: 'batch', quantum: quantumForWeight(clientWeight * this.priorityWeights[priority]) };

@@ -3,7 +3,12 @@ import type { BatchPriority } from '../../lib/wdrr';
 /** Who is asking for a real-time Stedi slot. */
 export type SlotRequest =
   | { readonly kind: 'interactive' }
-  | { readonly kind: 'batch'; readonly clientService: string; readonly priority?: BatchPriority };
+  | { readonly kind: 'batch'; readonly clientService: string; readonly priority?: BatchPriority }
+  /**
+   * Cache warming (URGENT real-time warms): its own weighted class among the non-interactive queues, so it
+   * shares batch capacity by weight and never touches the interactive reservation or interactive's precedence.
+   */
+  | { readonly kind: 'warming'; readonly priority: string };
 
 export type SlotKind = SlotRequest['kind'];
 

@@ -1,13 +1,178 @@
-import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
-import type { CacheWarmingService } from '../../gen/rte/v1/warming_pb';
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { WarmCacheRequest_Priority, WarmCacheResponseSchema, WarmingStrategy, type CacheWarmingService, type WarmCacheRequest } from '../../gen/rte/v1/warming_pb';
+import type { MemberListStore } from '../../activities/batch/ports';
+import { startCacheWarmingJob } from '../../activities/warming/intake';
+import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
+import { FieldError } from '../../lib/errors';
+import { resolveOperations, WARMABLE_OPERATIONS } from '../../lib/warming/decide';
+import { estimateWarmCompletionMs } from '../../lib/warming/estimate';
+import type { WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
+import { warmingAcceptedUpdate, warmingMemberListRef, warmingWorkflowId, type CacheWarmingWorkflowInput, type WarmingStatusView, type WarmingTuning } from '../../workflows/warming.defs';
+import { requirePrincipal } from '../auth';
 
 const notYet = (method: string) => new ConnectError(`${method} is not implemented yet (cache warming is not built yet)`, Code.Unimplemented);
 
-/** Placeholder until cache warming lands: authenticated, scoped, and `unimplemented`. */
-export function createWarmingService(): ServiceImpl<typeof CacheWarmingService> {
+export const WARM_CACHE_MAX_MEMBERS = 1_000;
+const MEMBER_ID_MAX_LENGTH = 128;
+const SOURCE_RE = /^[A-Za-z0-9._:-]{1,100}$/;
+/** Optional request header: same caller + same key = same warming job (the proto has no request id field). */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,200}$/;
+
+const PRIORITY_FROM_PROTO: Record<number, WarmingPriority> = {
+  [WarmCacheRequest_Priority.URGENT]: 'URGENT',
+  [WarmCacheRequest_Priority.PRELOAD]: 'PRELOAD',
+  [WarmCacheRequest_Priority.BACKGROUND]: 'BACKGROUND',
+};
+const STRATEGY_FROM_PROTO: Record<number, WarmingStrategyName> = {
+  [WarmingStrategy.INTELLIGENT]: 'INTELLIGENT',
+  [WarmingStrategy.FORCE]: 'FORCE',
+  [WarmingStrategy.FILL_ONLY]: 'FILL_ONLY',
+};
+
+export interface ValidWarmCache {
+  memberIds: string[];
+  operations: string[];
+  strategy: WarmingStrategyName;
+  priority: WarmingPriority;
+  source: string;
+}
+
+/** Every bad input refused with its field, before any side effect. */
+export function validateWarmCache(req: Pick<WarmCacheRequest, 'memberIds' | 'operations' | 'strategy' | 'priority' | 'source'>): ValidWarmCache {
+  if (req.memberIds.length === 0) throw new FieldError('member_ids', 'must contain at least one member id');
+  if (req.memberIds.length > WARM_CACHE_MAX_MEMBERS) throw new FieldError('member_ids', `at most ${WARM_CACHE_MAX_MEMBERS} member ids per request (got ${req.memberIds.length})`);
+  const seen = new Map<string, number>();
+  req.memberIds.forEach((id, i) => {
+    if (id.trim() === '') throw new FieldError(`member_ids[${i}]`, 'must not be blank');
+    if (id.length > MEMBER_ID_MAX_LENGTH) throw new FieldError(`member_ids[${i}]`, `must be at most ${MEMBER_ID_MAX_LENGTH} characters`);
+    const prev = seen.get(id);
+    if (prev !== undefined) throw new FieldError(`member_ids[${i}]`, `duplicate of member_ids[${prev}]`);
+    seen.set(id, i);
+  });
+  const ops = new Map<string, number>();
+  req.operations.forEach((op, i) => {
+    if (!WARMABLE_OPERATIONS.includes(op)) throw new FieldError(`operations[${i}]`, `unknown operation "${op.slice(0, 50)}" (known: ${WARMABLE_OPERATIONS.join(', ')})`);
+    if (ops.has(op)) throw new FieldError(`operations[${i}]`, `duplicate of operations[${ops.get(op)}]`);
+    ops.set(op, i);
+  });
+  const strategy = STRATEGY_FROM_PROTO[req.strategy];
+  if (!strategy) throw new FieldError('strategy', `unknown enum value ${req.strategy}`);
+  const priority = PRIORITY_FROM_PROTO[req.priority];
+  if (!priority) throw new FieldError('priority', `unknown enum value ${req.priority}`);
+  const source = req.source === '' ? 'manual-trigger' : req.source;
+  if (!SOURCE_RE.test(source)) throw new FieldError('source', 'must be 1–100 characters of A–Z a–z 0–9 . _ : -');
+  return { memberIds: [...req.memberIds], operations: resolveOperations(req.operations), strategy, priority, source };
+}
+
+export interface WarmCacheDeps {
+  temporal: Client;
+  taskQueue: string;
+  lists: Pick<MemberListStore, 'write'>;
+  /** Per caller service, like SubmitBatch's (use its own key prefix). */
+  rateLimiter: SubmitRateLimiter;
+  logger: Logger;
+  tuning?: Partial<WarmingTuning>;
+  /** Stedi batch turnaround for estimates (ms). */
+  batchLatencyMs?: number;
+  now?: () => number;
+}
+
+async function acceptedView(client: Client, jobId: string): Promise<WarmingStatusView> {
+  const h = client.workflow.getHandle(jobId);
+  try {
+    return await h.executeUpdate(warmingAcceptedUpdate);
+  } catch (err) {
+    // A finished job (an idempotent repeat after completion) answers from its result.
+    const d = await h.describe().catch(() => undefined);
+    if (d && d.status.name === 'COMPLETED') return (await h.result()) as WarmingStatusView;
+    if (err instanceof WorkflowNotFoundError) throw new ConnectError(`warming job ${jobId} not found`, Code.NotFound);
+    throw err;
+  }
+}
+
+/**
+ * WarmCache: validates, applies the caller's rate limit (idempotent repeats are free), stages the ids in
+ * PostgreSQL, starts (or joins) cacheWarmingWorkflow and answers once the job decided its members (the workflow's
+ * warmingAccepted update, after its one bulk cache read): members_skipped is the job's own count.
+ *
+ * Unknown member ids are accepted like any other: a cache miss for them goes to Stedi, which fails with
+ * MEMBER_NOT_FOUND before any Stedi call; the warm is recorded `failed` with that reason (members_failed).
+ */
+export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof CacheWarmingService>['warmCache'] {
+  const now = deps.now ?? Date.now;
+  return async (req: WarmCacheRequest, ctx: HandlerContext) => {
+    const p = requirePrincipal(ctx.values);
+    const v = validateWarmCache(req);
+    const key = ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER);
+    if (key !== null && !IDEMPOTENCY_KEY_RE.test(key)) throw new FieldError(IDEMPOTENCY_KEY_HEADER, 'must be 1–200 visible ASCII characters');
+    const jobKey = key ? `api-${createHash('sha256').update(`${p.service}\n${key}`).digest('hex').slice(0, 32)}` : `api-${randomUUID()}`;
+    const jobId = warmingWorkflowId(v.source, jobKey);
+
+    let existing = false;
+    if (key) existing = await deps.temporal.workflow.getHandle(jobId).describe().then(() => true, () => false);
+    if (!existing) {
+      const rate = await deps.rateLimiter.take(p.service, now());
+      if (!rate.allowed) {
+        const retryAfterS = Math.max(1, Math.ceil((rate.resetAtMs - now()) / 1000));
+        const err = new ConnectError(`caller ${p.service} reached ${rate.limit} WarmCache requests per window; retry after ${retryAfterS} s`, Code.ResourceExhausted);
+        err.metadata.set('retry-after', String(retryAfterS));
+        throw err;
+      }
+      const listRef = warmingMemberListRef(jobId);
+      await deps.lists.write(listRef, 0, v.memberIds);
+      const input: CacheWarmingWorkflowInput = {
+        jobId,
+        source: v.source,
+        priority: v.priority,
+        strategy: v.strategy,
+        operations: v.operations,
+        selector: { kind: 'list', listRef, total: v.memberIds.length },
+        acceptedAtMs: now(),
+        ...(deps.tuning ? { tuning: deps.tuning } : {}),
+      };
+      await startCacheWarmingJob(deps.temporal, input, { taskQueue: deps.taskQueue });
+    }
+    const view = await acceptedView(deps.temporal, jobId);
+    const c = view.counters;
+    const skipped = c.membersSkipped;
+    const queued = Math.max(0, c.members - skipped);
+    deps.logger.info(
+      { caller: p.service, jobId, source: v.source, priority: v.priority, strategy: v.strategy, members: c.members, queued, skipped, realtime: c.realtime, batchApi: c.batchApi, repeat: existing },
+      'WarmCache accepted',
+    );
+    return create(WarmCacheResponseSchema, {
+      warmingJobId: jobId,
+      membersQueued: queued,
+      membersSkipped: skipped,
+      estimatedCompletion: timestampFromMs(
+        view.finishedAtMs ??
+          estimateWarmCompletionMs({
+            nowMs: now(),
+            priority: view.priority,
+            realtime: c.realtime,
+            batchApi: c.batchApi,
+            ...(view.freeSlots !== undefined ? { freeSlots: view.freeSlots } : {}),
+            ...(deps.batchLatencyMs !== undefined ? { batchLatencyMs: deps.batchLatencyMs } : {}),
+          }),
+      ),
+    });
+  };
+}
+
+/** WarmCache when its deps are given (else `unimplemented`); ScheduleWarming / GetWarmingStats are provided separately. */
+export function createWarmingService(warm?: WarmCacheDeps): ServiceImpl<typeof CacheWarmingService> {
+  const warmCache = warm ? createWarmCacheHandler(warm) : undefined;
   return {
-    warmCache() {
-      throw notYet('WarmCache');
+    warmCache(req, ctx) {
+      if (!warmCache) throw notYet('WarmCache');
+      return warmCache(req, ctx);
     },
     scheduleWarming() {
       throw notYet('ScheduleWarming');

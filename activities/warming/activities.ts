@@ -1,0 +1,258 @@
+import { create, toBinary } from '@bufbuild/protobuf';
+import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Logger } from 'pino';
+import { CacheWarmingEvent_EventType, CacheWarmingEventSchema } from '../../gen/rte/v1/events_pb';
+import { WarmCacheRequest_Priority, WarmingStrategy } from '../../gen/rte/v1/warming_pb';
+import { EventHeaders } from '../../lib/kafka-topics';
+import { decideWarm } from '../../lib/warming/decide';
+import type { WarmOutcome, WarmPath, WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
+import type { BatchErrorStore, MemberListStore, StediLoadSource } from '../batch/ports';
+import type { EligibilityCache } from '../cache';
+import type { EventPublisher } from '../kafka/types';
+import { decisionKey, type WarmDecisionRow, type WarmJobRecord, type WarmRecordStore } from './ports';
+
+export interface WarmingActivityDeps {
+  lists: MemberListStore;
+  errors: Pick<BatchErrorStore, 'page'>;
+  cache: Pick<EligibilityCache, 'getMany'>;
+  warms: WarmRecordStore;
+  events: EventPublisher;
+  /** hashMemberId with the cache key secret (the hash cache_warms stores). */
+  hash: (memberId: string) => string;
+  /** Real-time slot utilisation (estimates only). */
+  load?: StediLoadSource;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface PlanWarmingPageInput {
+  jobId: string;
+  source: string;
+  priority: WarmingPriority;
+  strategy: WarmingStrategyName;
+  operations: string[];
+  listRef: string;
+  page: number;
+  start: number;
+  count: number;
+  acceptedAtMs: number;
+  notBeforeMs?: number;
+  horizonUntilMs?: number;
+}
+
+export interface WarmGroup {
+  operation: string;
+  path: 'realtime' | 'batch_api';
+  /** Staged ids of this group (read by the child batch, which drops the list when it finishes). */
+  listRef: string;
+  count: number;
+}
+
+export interface PlanWarmingPageResult {
+  members: number;
+  /** Members every requested operation of which was skipped (fresh / already cached). */
+  membersSkipped: number;
+  entries: { skippedFresh: number; skippedCached: number; realtime: number; batchApi: number };
+  groups: WarmGroup[];
+  /** Free real-time slots now (for WarmCache's estimate), when the load source is wired. */
+  freeSlots?: number;
+}
+
+export interface FinalizeWarmPageInput {
+  jobId: string;
+  listRef: string;
+  start: number;
+  count: number;
+  operations: string[];
+  children: Array<{ batchId: string; operation: string; path: 'realtime' | 'batch_api'; status: string; failure?: string }>;
+}
+
+export interface WarmingEventInput {
+  topic: string;
+  eventId: string;
+  eventType: 'QUEUED' | 'COMPLETED' | 'FAILED';
+  jobId: string;
+  source: string;
+  scheduleName?: string;
+  strategy: WarmingStrategyName;
+  priority: WarmingPriority;
+  operations: string[];
+  membersRequested: number;
+  membersWarmed: number;
+  membersSkipped: number;
+  membersFailed: number;
+  durationMs?: number;
+  errorMessage?: string;
+  occurredAtMs: number;
+}
+
+export function warmGroupListRef(jobId: string, page: number, operation: string, path: WarmPath): string {
+  return `${jobId}/p${page}/${operation}/${path}`;
+}
+
+const STRATEGY_PROTO: Record<WarmingStrategyName, WarmingStrategy> = {
+  INTELLIGENT: WarmingStrategy.INTELLIGENT,
+  FORCE: WarmingStrategy.FORCE,
+  FILL_ONLY: WarmingStrategy.FILL_ONLY,
+};
+const PRIORITY_PROTO: Record<WarmingPriority, WarmCacheRequest_Priority> = {
+  URGENT: WarmCacheRequest_Priority.URGENT,
+  PRELOAD: WarmCacheRequest_Priority.PRELOAD,
+  BACKGROUND: WarmCacheRequest_Priority.BACKGROUND,
+};
+
+export function createWarmingActivities(deps: WarmingActivityDeps) {
+  const now = deps.now ?? Date.now;
+  return {
+    async warmingUpsertJob(job: WarmJobRecord): Promise<void> {
+      await deps.warms.upsertJob(job);
+    },
+
+    /**
+     * One page of a warming job: ONE bulk cache read (MGET) for every member × operation, the pure strategy
+     * decision per pair, the decisions stored (first write wins, so a retry re-derives the same groups), and the
+     * members to fetch staged as one id list per (operation, path) for the child batches.
+     */
+    async planWarmingPage(input: PlanWarmingPageInput): Promise<PlanWarmingPageResult> {
+      const ids = await deps.lists.read(input.listRef, input.start, input.count);
+      if (ids.length !== input.count) {
+        throw ApplicationFailure.create({ type: 'WarmingMemberListIncomplete', message: `member list has ${ids.length} of ${input.count} ids at ${input.start}`, nonRetryable: true });
+      }
+      const pairs = ids.flatMap((memberId) => input.operations.map((operation) => ({ memberId, operation })));
+      const entries = await deps.cache.getMany(pairs);
+      const at = now();
+      const rows: WarmDecisionRow[] = pairs.map((p, k) => {
+        const d = decideWarm(input.strategy, input.priority, entries[k] ?? null, at);
+        return d.action === 'skip'
+          ? { ...p, path: 'none', outcome: d.outcome, reason: d.reason }
+          : { ...p, path: d.path, outcome: 'pending', startedAtMs: at };
+      });
+      const { stored } = await deps.warms.decide(
+        {
+          jobId: input.jobId,
+          source: input.source,
+          priority: input.priority,
+          acceptedAtMs: input.acceptedAtMs,
+          ...(input.notBeforeMs !== undefined ? { notBeforeMs: input.notBeforeMs } : {}),
+          ...(input.horizonUntilMs !== undefined ? { horizonUntilMs: input.horizonUntilMs } : {}),
+        },
+        rows,
+      );
+      const groups = new Map<string, { operation: string; path: 'realtime' | 'batch_api'; ids: string[] }>();
+      const e = { skippedFresh: 0, skippedCached: 0, realtime: 0, batchApi: 0 };
+      const skippedPerMember = new Map<string, number>();
+      for (const p of pairs) {
+        const s = stored.get(decisionKey(deps.hash(p.memberId), p.operation));
+        if (!s) throw new Error('warm decision not stored');
+        // Only pairs still to fetch (pending) go to a child; a retried plan skips pairs already settled.
+        if (s.path === 'none') {
+          if (s.outcome === 'skipped_fresh') e.skippedFresh++;
+          else e.skippedCached++;
+          skippedPerMember.set(p.memberId, (skippedPerMember.get(p.memberId) ?? 0) + 1);
+          continue;
+        }
+        if (s.path === 'realtime') e.realtime++;
+        else e.batchApi++;
+        if (s.outcome !== 'pending') continue;
+        const key = `${p.operation}|${s.path}`;
+        const g = groups.get(key) ?? { operation: p.operation, path: s.path as 'realtime' | 'batch_api', ids: [] };
+        g.ids.push(p.memberId);
+        groups.set(key, g);
+      }
+      const out: WarmGroup[] = [];
+      for (const g of groups.values()) {
+        const listRef = warmGroupListRef(input.jobId, input.page, g.operation, g.path);
+        await deps.lists.write(listRef, 0, g.ids);
+        out.push({ operation: g.operation, path: g.path, listRef, count: g.ids.length });
+      }
+      const membersSkipped = [...skippedPerMember.values()].filter((n) => n === input.operations.length).length;
+      let freeSlots: number | undefined;
+      if (deps.load && e.realtime > 0) {
+        const l = await deps.load.load().catch(() => undefined);
+        if (l) freeSlots = Math.max(0, l.limit - l.inUse);
+      }
+      return { members: ids.length, membersSkipped, entries: e, groups: out, ...(freeSlots !== undefined ? { freeSlots } : {}) };
+    },
+
+    /**
+     * After a page's children finished: every warm still pending gets its final outcome and reason (the child's
+     * recorded member error, else cancelled when the child was cancelled, else failed). Returns the job's counts.
+     */
+    async finalizeWarmPage(input: FinalizeWarmPageInput): Promise<Record<WarmOutcome, number>> {
+      const ids = await deps.lists.read(input.listRef, input.start, input.count);
+      const settle: Parameters<WarmRecordStore['settlePending']>[1][number][] = [];
+      for (const child of input.children) {
+        const reasons = new Map<string, string>();
+        for (let after = -1; ; ) {
+          const p = await deps.errors.page(child.batchId, after, 1000);
+          for (const e of p.errors) reasons.set(e.memberId, `${e.errorCode}: ${e.errorMessage}`);
+          if (p.errors.length < 1000) break;
+          after = p.errors[p.errors.length - 1]!.memberIndex;
+        }
+        const cancelled = child.status === 'CANCELLED';
+        for (const memberId of ids) {
+          const why = reasons.get(memberId);
+          settle.push(
+            why
+              ? { memberId, operation: child.operation, path: child.path, outcome: 'failed', reason: why.slice(0, 500) }
+              : cancelled
+                ? { memberId, operation: child.operation, path: child.path, outcome: 'cancelled', reason: child.failure ?? 'warming job cancelled' }
+                : { memberId, operation: child.operation, path: child.path, outcome: 'failed', reason: child.failure ?? `no result recorded (child batch ${child.status})` },
+          );
+        }
+      }
+      await deps.warms.settlePending(input.jobId, settle);
+      return deps.warms.counts(input.jobId);
+    },
+
+    /** Job cancelled or failed as a whole: every warm still pending is final now, with the reason. */
+    async settleWarmingJob(input: { jobId: string; outcome: 'failed' | 'cancelled'; reason: string }): Promise<Record<WarmOutcome, number>> {
+      await deps.warms.settleAllPending(input.jobId, input.outcome, input.reason);
+      return deps.warms.counts(input.jobId);
+    },
+
+    async warmingCounts(input: { jobId: string }): Promise<Record<WarmOutcome, number>> {
+      return deps.warms.counts(input.jobId);
+    },
+
+    async releaseWarmingList(input: { listRef: string }): Promise<void> {
+      await deps.lists.delete(input.listRef);
+    },
+
+    /** CacheWarmingEvent (protobuf) on domain.rte.v1.cache_warming_events, keyed by job id. */
+    async publishWarmingEvent(input: WarmingEventInput): Promise<void> {
+      const type = input.eventType === 'QUEUED' ? CacheWarmingEvent_EventType.QUEUED : input.eventType === 'COMPLETED' ? CacheWarmingEvent_EventType.COMPLETED : CacheWarmingEvent_EventType.FAILED;
+      const msg = create(CacheWarmingEventSchema, {
+        eventId: input.eventId,
+        occurredAt: timestampFromMs(input.occurredAtMs),
+        eventType: type,
+        warmingJobId: input.jobId,
+        source: input.source,
+        scheduleName: input.scheduleName ?? '',
+        strategy: STRATEGY_PROTO[input.strategy],
+        priority: PRIORITY_PROTO[input.priority],
+        membersRequested: input.membersRequested,
+        membersWarmed: input.membersWarmed,
+        membersSkipped: input.membersSkipped,
+        membersFailed: input.membersFailed,
+        operations: input.operations,
+        ...(input.durationMs !== undefined ? { duration: durationFromMs(Math.max(0, input.durationMs)) } : {}),
+        errorMessage: input.errorMessage ?? '',
+      });
+      await deps.events.publish([
+        {
+          topic: input.topic,
+          key: input.jobId,
+          value: toBinary(CacheWarmingEventSchema, msg),
+          eventId: input.eventId,
+          schema: CacheWarmingEventSchema.typeName,
+          headers: { [EventHeaders.eventId]: input.eventId, 'event-type': input.eventType },
+        },
+      ]);
+      deps.logger.info({ jobId: input.jobId, eventType: input.eventType, source: input.source }, 'cache warming event published');
+    },
+  };
+}
+
+export type WarmingActivities = ReturnType<typeof createWarmingActivities>;

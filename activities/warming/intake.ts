@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Pool } from 'pg';
+import { resolveOperations, WARMABLE_OPERATIONS } from '../../lib/warming/decide';
+import { CACHE_WARMING_JOB_TYPE, type WarmingIntake, type WarmingIntakeRequest, type WarmingIntakeResult, type WarmingPriority, type WarmingStrategyName } from '../../lib/warming/types';
+import { RteBatchStatus, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from '../../workflows/search-attributes';
+import {
+  CACHE_WARMING_WORKFLOW_TYPE,
+  warmingMemberListRef,
+  warmingWorkflowId,
+  type CacheWarmingWorkflowInput,
+  type WarmingTuning,
+} from '../../workflows/warming.defs';
+import type { MemberListStore } from '../batch/ports';
+import { createPgMemberListStore } from '../batch/pg-stores';
+
+const PRIORITIES: readonly WarmingPriority[] = ['URGENT', 'PRELOAD', 'BACKGROUND'];
+const STRATEGIES: readonly WarmingStrategyName[] = ['INTELLIGENT', 'FORCE', 'FILL_ONLY'];
+
+export interface StartWarmingJobOptions {
+  taskQueue: string;
+  /** Default: USE_EXISTING (a repeated start joins the running job). */
+  conflict?: WorkflowIdConflictPolicy;
+}
+
+/**
+ * Starts (or joins) a cache-warming job. Resolves once Temporal durably recorded the start (or found the running
+ * job with that id, USE_EXISTING). `finished` = a job with this id already finished (ids are never reused).
+ */
+export async function startCacheWarmingJob(client: Client, input: CacheWarmingWorkflowInput, options: StartWarmingJobOptions): Promise<{ jobId: string; finished: boolean }> {
+  try {
+    await client.workflow.start(CACHE_WARMING_WORKFLOW_TYPE, {
+      workflowId: input.jobId,
+      taskQueue: options.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: options.conflict ?? WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: RteJobType, value: CACHE_WARMING_JOB_TYPE },
+        { key: RteWarmingSource, value: input.source },
+        { key: RtePriority, value: input.priority },
+        { key: RteStrategy, value: input.strategy },
+        { key: RteBatchStatus, value: 'PENDING' },
+      ],
+    });
+    return { jobId: input.jobId, finished: false };
+  } catch (err) {
+    // REJECT_DUPLICATE: a job with this id already ran to completion; the request is that job.
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { jobId: input.jobId, finished: true };
+    throw err;
+  }
+}
+
+export interface WarmingIntakeConfig {
+  taskQueue: string;
+  tuning?: Partial<WarmingTuning>;
+}
+
+/** Job id of an intake group: deterministic from its dedupeKey, so a re-delivered group joins the same job. */
+export function intakeJobId(source: string, dedupeKey: string): string {
+  return warmingWorkflowId(source, `i-${createHash('sha256').update(dedupeKey).digest('hex').slice(0, 32)}`);
+}
+
+/**
+ * The WarmingIntake port over Temporal + PostgreSQL (for the member-cron consumer). accept(): validates, stages
+ * the ids (idempotent: an existing index keeps its id), starts cacheWarmingWorkflow with id intakeJobId(...) and
+ * USE_EXISTING, and resolves only after the start is durable, so the caller may commit its offsets.
+ * A group whose job already finished (same dedupeKey) is accepted without a second job and its staged copy dropped.
+ */
+export function createWarmingIntake(client: Client, pg: Pool, config: WarmingIntakeConfig, lists: MemberListStore = createPgMemberListStore(pg)): WarmingIntake {
+  return {
+    async accept(req: WarmingIntakeRequest): Promise<WarmingIntakeResult> {
+      if (!req.source.trim()) throw new RangeError('source must not be empty');
+      if (!req.dedupeKey) throw new RangeError('dedupeKey must not be empty');
+      if (!PRIORITIES.includes(req.priority)) throw new RangeError(`unknown priority ${String(req.priority)}`);
+      if (!STRATEGIES.includes(req.strategy)) throw new RangeError(`unknown strategy ${String(req.strategy)}`);
+      const unknownOp = req.operations.find((o) => !WARMABLE_OPERATIONS.includes(o));
+      if (unknownOp !== undefined) throw new RangeError(`unknown operation ${unknownOp}`);
+      const ids = [...new Set(req.memberIds.filter((m) => m.trim() !== ''))];
+      if (ids.length === 0) throw new RangeError('memberIds must contain at least one id');
+      const jobId = intakeJobId(req.source, req.dedupeKey);
+      const listRef = warmingMemberListRef(jobId);
+      await lists.write(listRef, 0, ids);
+      const input: CacheWarmingWorkflowInput = {
+        jobId,
+        source: req.source,
+        priority: req.priority,
+        strategy: req.strategy,
+        operations: resolveOperations(req.operations),
+        selector: { kind: 'list', listRef, total: ids.length },
+        acceptedAtMs: Date.now(),
+        ...(req.notBeforeMs !== undefined ? { notBeforeMs: req.notBeforeMs } : {}),
+        ...(req.horizonUntilMs !== undefined ? { horizonUntilMs: req.horizonUntilMs } : {}),
+        ...(config.tuning ? { tuning: config.tuning } : {}),
+      };
+      const r = await startCacheWarmingJob(client, input, { taskQueue: config.taskQueue });
+      // A finished job released its list; don't leave our restaged copy behind (a running job still reads it).
+      if (r.finished) await lists.delete(listRef);
+      return { jobId, accepted: ids.length };
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type { WarmOutcome, WarmPath, WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
+
+/**
+ * Durable records of cache warming (directory/migrations/006_cache_warming.sql). Members appear only as keyed
+ * hashes (lib/member-hash.ts with the cache key secret, the same hash the API uses), so adapters take raw ids
+ * and hash them. Every write is an idempotent upsert: a retried activity never double-counts.
+ */
+export type WarmJobStatus = 'WAITING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'PARTIALLY_COMPLETED';
+
+export interface WarmJobRecord {
+  jobId: string;
+  source: string;
+  priority: WarmingPriority;
+  strategy: WarmingStrategyName;
+  status: WarmJobStatus;
+  createdAtMs: number;
+  finishedAtMs?: number;
+}
+
+/** One (member, operation) decision of a job, written when the job plans the member's page. */
+export interface WarmDecisionRow {
+  memberId: string;
+  operation: string;
+  path: WarmPath;
+  /** 'pending' for members to fetch, skipped_* for members the cache already serves. */
+  outcome: WarmOutcome;
+  reason?: string;
+  /** For fetched members: when the fetch was handed to the batch machinery. */
+  startedAtMs?: number;
+}
+
+export interface WarmDecisionContext {
+  jobId: string;
+  source: string;
+  priority: WarmingPriority;
+  acceptedAtMs: number;
+  notBeforeMs?: number;
+  /** Explicit horizon; absent = completed_at + 24 h, set when the warm completes. */
+  horizonUntilMs?: number;
+}
+
+/** A warm's result, written by the activity that wrote (or failed to write) the cache entry. */
+export interface WarmCompletion {
+  memberId: string;
+  operation: string;
+  /** fetchedAt of the cache entry this warm wrote (null when it wrote none). */
+  fetchedAt: number | null;
+  outcome: 'warmed' | 'failed' | 'skipped_fresh';
+  reason?: string;
+}
+
+export interface WarmRecordStore {
+  upsertJob(job: WarmJobRecord): Promise<void>;
+  /** Inserts decisions that do not exist yet; returns the stored decision of every given pair (first write wins). */
+  decide(ctx: WarmDecisionContext, rows: readonly WarmDecisionRow[]): Promise<{ inserted: WarmDecisionRow[]; stored: Map<string, { path: WarmPath; outcome: WarmOutcome }> }>;
+  /** Moves pending warms to their outcome (or a final warm to a later write of the same job); returns rows changed. */
+  complete(jobId: string, rows: readonly WarmCompletion[]): Promise<WarmCompletion[]>;
+  /** Final outcome for warms of these members that are still pending (failures without a cache write, cancellation). */
+  settlePending(jobId: string, rows: ReadonlyArray<{ memberId: string; operation: string; path: WarmPath; outcome: 'failed' | 'cancelled'; reason: string }>): Promise<number>;
+  /** Every warm of the job still pending gets this outcome (job cancelled or failed as a whole). */
+  settleAllPending(jobId: string, outcome: 'failed' | 'cancelled', reason: string): Promise<number>;
+  /** Outcome counts of a job (member × operation rows). */
+  counts(jobId: string): Promise<Record<WarmOutcome, number>>;
+}
+
+export function decisionKey(memberHash: string, operation: string): string {
+  return `${memberHash}|${operation}`;
+}

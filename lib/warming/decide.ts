@@ -1,0 +1,57 @@
+import { classifyEntry, type CachePolicyEntry } from '../cache-policy';
+import { DEFAULT_ELIGIBILITY_OPERATION } from '../operations';
+import type { WarmingPriority, WarmingStrategyName } from './types';
+
+/**
+ * The design doc's warming strategies (Component 4) as one pure decision per member + operation, taken from the
+ * entry of one bulk cache read. Table (first column = what the cache holds at decision time):
+ *
+ * | cache entry             | INTELLIGENT                         | FORCE     | FILL_ONLY             |
+ * |-------------------------|-------------------------------------|-----------|-----------------------|
+ * | none (miss)             | URGENT: real-time, else batch API   | real-time | batch API             |
+ * | fresh success           | skip (skipped_fresh)                | real-time | skip (skipped_cached) |
+ * | fresh payer error (5 m) | skip (skipped_fresh, negative cache)| real-time | skip (skipped_cached) |
+ * | stale success or error  | batch API                           | real-time | skip (skipped_cached) |
+ *
+ * FORCE is BYPASS semantics: a live answer whatever the cache holds, written back to the cache. A fresh cached
+ * payer error is skipped by INTELLIGENT for the same reason CheckEligibility serves it: no payer call per retry
+ * during an outage. `priority` only changes INTELLIGENT misses (the doc's "miss → real-time if urgent").
+ */
+export type WarmDecision =
+  | { action: 'skip'; outcome: 'skipped_fresh' | 'skipped_cached'; reason: string }
+  | { action: 'fetch'; path: 'realtime' | 'batch_api' };
+
+export function decideWarm(strategy: WarmingStrategyName, priority: WarmingPriority, entry: CachePolicyEntry | null | undefined, nowMs: number): WarmDecision {
+  const cls = classifyEntry(entry, nowMs);
+  switch (strategy) {
+    case 'FORCE':
+      return { action: 'fetch', path: 'realtime' };
+    case 'FILL_ONLY':
+      if (cls === 'none') return { action: 'fetch', path: 'batch_api' };
+      return { action: 'skip', outcome: 'skipped_cached', reason: cls.endsWith('error') ? 'a cached payer error is present (FILL_ONLY)' : 'an entry is cached (FILL_ONLY)' };
+    case 'INTELLIGENT':
+      if (cls === 'none') return { action: 'fetch', path: priority === 'URGENT' ? 'realtime' : 'batch_api' };
+      if (cls === 'fresh-success') return { action: 'skip', outcome: 'skipped_fresh', reason: 'fresh entry' };
+      if (cls === 'fresh-error') return { action: 'skip', outcome: 'skipped_fresh', reason: 'cached payer error within its TTL' };
+      return { action: 'fetch', path: 'batch_api' };
+    default: {
+      const never: never = strategy;
+      throw new RangeError(`unknown warming strategy ${String(never)}`);
+    }
+  }
+}
+
+/** Operations warming can fetch (each is one cache entry per member). Empty request = all of them. */
+export const WARMABLE_OPERATIONS: readonly string[] = [DEFAULT_ELIGIBILITY_OPERATION];
+
+export function resolveOperations(requested: readonly string[]): string[] {
+  return requested.length === 0 ? [...WARMABLE_OPERATIONS] : [...new Set(requested)];
+}
+
+/** Batch-workflow priority a warming child runs at (affects only its Stedi batch scheduling and events). */
+export function batchPriorityFor(priority: WarmingPriority): 'HIGH' | 'NORMAL' | 'LOW' {
+  return priority === 'URGENT' ? 'HIGH' : priority === 'PRELOAD' ? 'NORMAL' : 'LOW';
+}
+
+/** Default: a warm read within 24 h of the warm counts as used (design doc's prediction horizon). */
+export const DEFAULT_WARM_HORIZON_MS = 24 * 3_600_000;

@@ -1,0 +1,21 @@
+import { estimateWarmCompletionMs } from './estimate';
+
+const NOW = Date.UTC(2026, 11, 2, 15, 0, 0); // 10:00 in New York
+
+describe('estimateWarmCompletionMs', () => {
+  it('real-time: entries × 13.5 s ÷ free slots', () => {
+    expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'URGENT', realtime: 100, batchApi: 0, freeSlots: 10 })).toBe(NOW + 135_000);
+    expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'URGENT', realtime: 10, batchApi: 0, freeSlots: 0 })).toBe(NOW + 135_000);
+  });
+  it('batch API: the batch latency estimate', () => {
+    expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'PRELOAD', realtime: 0, batchApi: 500, batchLatencyMs: 60_000 })).toBe(NOW + 60_000);
+  });
+  it('BACKGROUND batch work waits for the low-utilisation window (02:00 New York)', () => {
+    const at = estimateWarmCompletionMs({ nowMs: NOW, priority: 'BACKGROUND', realtime: 0, batchApi: 5, batchLatencyMs: 60_000 });
+    expect(at).toBe(Date.UTC(2026, 11, 3, 7, 0, 0) + 60_000);
+  });
+  it('nothing to fetch: now (or the hold)', () => {
+    expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'PRELOAD', realtime: 0, batchApi: 0 })).toBe(NOW);
+    expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'PRELOAD', realtime: 0, batchApi: 0, notBeforeMs: NOW + 5 })).toBe(NOW + 5);
+  });
+});

@@ -1,0 +1,39 @@
+import { DEFAULT_TIME_ZONE, hourWindowSlot } from '../batch/windows';
+import type { WarmingPriority } from './types';
+
+/** Real-time check latency used for estimates (the doc's 13.5 s). */
+export const REALTIME_CHECK_ESTIMATE_MS = 13_500;
+/** Stedi batch API turnaround used for estimates when nothing better is configured. */
+export const DEFAULT_BATCH_LATENCY_ESTIMATE_MS = 10 * 60_000;
+
+export interface WarmEstimateInput {
+  nowMs: number;
+  priority: WarmingPriority;
+  /** Entries going real-time / through the batch API. */
+  realtime: number;
+  batchApi: number;
+  /** Free real-time slots (at least 1 is assumed). */
+  freeSlots?: number;
+  realtimeLatencyMs?: number;
+  batchLatencyMs?: number;
+  /** Job held until then. */
+  notBeforeMs?: number;
+}
+
+/**
+ * When a warming job should be done, by the path it takes: real-time = entries × 13.5 s ÷ free slots; batch API =
+ * the Stedi batch turnaround; BACKGROUND batch work starts at the next LOW_UTILIZATION window (02:00 in the
+ * platform's default time zone) first. The later of the parts present; now when nothing is fetched.
+ */
+export function estimateWarmCompletionMs(i: WarmEstimateInput): number {
+  const start = Math.max(i.nowMs, i.notBeforeMs ?? 0);
+  let end = start;
+  if (i.realtime > 0) {
+    end = Math.max(end, start + Math.ceil((i.realtime * (i.realtimeLatencyMs ?? REALTIME_CHECK_ESTIMATE_MS)) / Math.max(1, i.freeSlots ?? 1)));
+  }
+  if (i.batchApi > 0) {
+    const batchStart = i.priority === 'BACKGROUND' ? Math.max(start, hourWindowSlot('LOW_UTILIZATION', start, DEFAULT_TIME_ZONE).startMs) : start;
+    end = Math.max(end, batchStart + (i.batchLatencyMs ?? DEFAULT_BATCH_LATENCY_ESTIMATE_MS));
+  }
+  return end;
+}

@@ -1,0 +1,231 @@
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { createConfiguredEligibilityCache, type EligibilityCache } from '../../activities/cache';
+import { simCounts } from '../../bench/batch-harness';
+import { CacheWarmingService, WarmCacheRequest_Priority as P, WarmingStrategy as S } from '../../gen/rte/v1/warming_pb';
+import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
+import type { CoverageSummary } from '../../lib/coverage-summary';
+import { silentLogger } from '../../lib/logger';
+import { hashMemberId } from '../../lib/member-hash';
+import type { MemberRecord } from '../../lib/member-record';
+import { isConnectivityCode, verdictFor } from '../../stedi-sim/answers';
+import type { WarmingStatusView } from '../../workflows/warming.defs';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { uniqueName } from '../helpers/temporal';
+
+/**
+ * Cache warming end to end on the real platform: WarmCache through the API, cacheWarmingWorkflow and its child
+ * batches on a worker built by the production composition root, the Redis cache, cache_warms in PostgreSQL, and the
+ * Stedi simulator's own request counts per path (real-time vs batch API). Sim time ×0.01; batch polls every 0.5 s.
+ */
+
+const OP = 'check_eligibility';
+const H = 3_600_000;
+const summary: CoverageSummary = {
+  status: 'active',
+  payer: { id: 'P', name: 'Payer' },
+  plan: { name: 'Plan', number: 'P1', groupNumber: 'G1', insuranceType: null },
+  coverage: { start: '2026-01-01', end: null },
+  benefits: [],
+  errors: [],
+};
+const payerError: CoverageSummary = { ...summary, status: 'error', errors: [{ code: '42', description: 'Unable to Respond at Current Time', followupAction: 'Resubmission Allowed' }] };
+
+type State = 'missing' | 'fresh' | 'stale' | 'error';
+const STATES: State[] = ['missing', 'fresh', 'stale', 'error'];
+type Expect = 'realtime' | 'batch_api' | 'skipped_fresh' | 'skipped_cached';
+
+/** The design doc's table, per (strategy, priority) case and cache state. */
+const CASES: Array<{ name: string; strategy: S; priority: P; expect: Record<State, Expect> }> = [
+  { name: 'INTELLIGENT URGENT', strategy: S.INTELLIGENT, priority: P.URGENT, expect: { missing: 'realtime', fresh: 'skipped_fresh', stale: 'batch_api', error: 'skipped_fresh' } },
+  { name: 'INTELLIGENT PRELOAD', strategy: S.INTELLIGENT, priority: P.PRELOAD, expect: { missing: 'batch_api', fresh: 'skipped_fresh', stale: 'batch_api', error: 'skipped_fresh' } },
+  { name: 'FORCE PRELOAD', strategy: S.FORCE, priority: P.PRELOAD, expect: { missing: 'realtime', fresh: 'realtime', stale: 'realtime', error: 'realtime' } },
+  { name: 'FILL_ONLY URGENT', strategy: S.FILL_ONLY, priority: P.URGENT, expect: { missing: 'batch_api', fresh: 'skipped_cached', stale: 'skipped_cached', error: 'skipped_cached' } },
+];
+const PER_STATE = 3;
+
+describe('cache warming (integration)', () => {
+  let p: TestPlatform;
+  let cache: EligibilityCache;
+  let pool: MemberRecord[];
+  let token: string;
+  const client = () => createClient(CacheWarmingService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1' }));
+  const auth = (extra: Record<string, string> = {}) => ({ headers: { authorization: `Bearer ${token}`, ...extra } });
+  const hash = (id: string) => hashMemberId(p.config.cache.keySecret, id);
+
+  beforeAll(async () => {
+    p = await startTestPlatform({ population: 300, sim: { logger: silentLogger() }, env: { BATCH_POLL_INITIAL_MS: '500', BATCH_POLL_MAX_MS: '1000' } });
+    cache = createConfiguredEligibilityCache(p.redis, p.config, silentLogger());
+    pool = p.members.filter((m) => !isConnectivityCode(verdictFor(`${m.payerId}|${m.payerMemberId}`).aaaCode));
+    token = await p.token(['rte:warming:write', 'rte:warming:read'], 'svc-warm');
+  }, 120_000);
+
+  afterAll(async () => {
+    await p?.close();
+  }, 60_000);
+
+  async function seed(memberId: string, state: State): Promise<void> {
+    const now = Date.now();
+    if (state === 'fresh') await cache.put({ memberId, operation: OP, summary, outcome: 'success', source: 'realtime', fetchedAt: now - 60_000 });
+    if (state === 'stale') await cache.put({ memberId, operation: OP, summary, outcome: 'success', source: 'realtime', fetchedAt: now - 23 * H });
+    if (state === 'error') await cache.put({ memberId, operation: OP, summary: payerError, outcome: 'error', source: 'realtime', fetchedAt: now - 30_000 });
+  }
+
+  async function finalView(jobId: string): Promise<WarmingStatusView> {
+    return (await p.temporal.workflow.getHandle(jobId).result()) as WarmingStatusView;
+  }
+
+  let offset = 0;
+  it.each(CASES)('$name: each cache state does what the doc says, by the simulator’s own counts per path', async (c) => {
+    const members: Array<{ id: string; state: State }> = [];
+    for (const state of STATES) for (let k = 0; k < PER_STATE; k++) members.push({ id: pool[offset++]!.memberId, state });
+    for (const m of members) await seed(m.id, m.state);
+    const want = (e: Expect) => members.filter((m) => c.expect[m.state] === e);
+    p.sim.resetStats();
+
+    const res = await client().warmCache({ memberIds: members.map((m) => m.id), strategy: c.strategy, priority: c.priority, source: 'it-strategies' }, auth());
+    expect(res.warmingJobId).toMatch(/^warming\/it-strategies\/api-/);
+    const skipped = want('skipped_fresh').length + want('skipped_cached').length;
+    expect(res.membersSkipped).toBe(skipped);
+    expect(res.membersQueued).toBe(members.length - skipped);
+    expect(Number(res.estimatedCompletion!.seconds) * 1000).toBeGreaterThanOrEqual(Date.now() - 60_000);
+
+    const v = await finalView(res.warmingJobId);
+    expect(['COMPLETED', 'PARTIALLY_COMPLETED']).toContain(v.status);
+
+    // What Stedi saw, per path: exactly the members the table routes there, nothing else.
+    const sim = simCounts(p.sim);
+    // Transient answers (payer connectivity AAA codes, injected 5xx) are retried: count final answers only.
+    const transient = Object.entries(p.sim.stats().answers)
+      .filter(([k]) => k === 'fault-5xx' || (k.startsWith('aaa-') && isConnectivityCode(k.slice(4))))
+      .reduce((n, [, v]) => n + v, 0);
+    expect(sim.realtimeCalls - transient).toBe(want('realtime').length);
+    expect(sim.batchItems).toBe(want('batch_api').length);
+    expect(sim.batchesAccepted).toBe(want('batch_api').length > 0 ? 1 : 0);
+
+    // cache_warms: one row per member × operation with the decided path and a final outcome.
+    const rows = await p.directory.pool.query<{ member_hash: string; path: string; outcome: string; completed_at: Date | null; horizon_until: Date | null; reason: string | null }>(
+      'SELECT member_hash, path, outcome, completed_at, horizon_until, reason FROM cache_warms WHERE job_id = $1',
+      [res.warmingJobId],
+    );
+    expect(rows.rows).toHaveLength(members.length);
+    const byHash = new Map(rows.rows.map((r) => [r.member_hash, r]));
+    for (const m of members) {
+      const r = byHash.get(hash(m.id))!;
+      const e = c.expect[m.state];
+      if (e === 'skipped_fresh' || e === 'skipped_cached') {
+        expect({ path: r.path, outcome: r.outcome }).toEqual({ path: 'none', outcome: e });
+        continue;
+      }
+      expect(r.path).toBe(e);
+      expect(['warmed', 'failed']).toContain(r.outcome);
+      const entry = await cache.get(m.id, OP);
+      if (r.outcome === 'warmed') {
+        // The warmed entry is marked as such, and completed_at is exactly its fetchedAt; horizon = +24 h.
+        expect(entry?.source).toBe('warming');
+        expect(r.completed_at?.getTime()).toBe(entry?.fetchedAt);
+        expect(r.horizon_until!.getTime() - r.completed_at!.getTime()).toBe(24 * H);
+      } else {
+        expect(r.reason).toBeTruthy();
+      }
+    }
+    expect(v.counters.outcomes.pending).toBe(0);
+    expect(v.counters.outcomes.warmed + v.counters.outcomes.failed).toBe(want('realtime').length + want('batch_api').length);
+
+    const job = await p.directory.pool.query<{ status: string; source: string }>('SELECT status, source FROM cache_warming_jobs WHERE job_id = $1', [res.warmingJobId]);
+    expect(job.rows[0]).toEqual({ status: v.status, source: 'it-strategies' });
+  }, 180_000);
+
+  it('the same idempotency-key answers the same job and warms nothing twice', async () => {
+    const ids = pool.slice(offset, offset + 4).map((m) => m.memberId);
+    offset += 4;
+    const key = uniqueName('idem');
+    p.sim.resetStats();
+    const a = await client().warmCache({ memberIds: ids, priority: P.URGENT, source: 'it-idem' }, auth({ 'idempotency-key': key }));
+    await finalView(a.warmingJobId);
+    const b = await client().warmCache({ memberIds: ids, priority: P.URGENT, source: 'it-idem' }, auth({ 'idempotency-key': key }));
+    expect(b.warmingJobId).toBe(a.warmingJobId);
+    expect(simCounts(p.sim).realtimeCalls).toBe(4);
+  }, 120_000);
+
+  it('1,001 member ids are refused naming member_ids, and no job starts', async () => {
+    const source = uniqueName('it-limit').replace(/[^A-Za-z0-9._:-]/g, '-');
+    const ids = Array.from({ length: 1_001 }, (_, i) => `M-${i}`);
+    const err = await client()
+      .warmCache({ memberIds: ids, priority: P.URGENT, source }, auth())
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.InvalidArgument);
+    expect(err?.rawMessage).toMatch(/^member_ids:/);
+    const dup = await client()
+      .warmCache({ memberIds: ['A', 'B', 'A'], source }, auth())
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(dup?.rawMessage).toMatch(/^member_ids\[2\]: duplicate/);
+    const op = await client()
+      .warmCache({ memberIds: ['A'], operations: ['nope'], source }, auth())
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(op?.rawMessage).toMatch(/^operations\[0\]:/);
+    await new Promise((r) => setTimeout(r, 1_500));
+    let started = 0;
+    for await (const w of p.temporal.workflow.list({ query: `RteJobType = 'CACHE_WARMING' AND RteWarmingSource = '${source}'` })) if (w) started++;
+    expect(started).toBe(0);
+  }, 60_000);
+
+  it('a caller without rte:warming:write is refused', async () => {
+    const t = await p.token(['rte:warming:read'], 'svc-ro');
+    const err = await client()
+      .warmCache({ memberIds: ['A'] }, { headers: { authorization: `Bearer ${t}` } })
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.PermissionDenied);
+  });
+
+  it('fairness: while URGENT warming saturates the pool, interactive BYPASS checks keep their reserved slots and all complete', async () => {
+    const headers = { authorization: `Bearer ${await p.token(['rte:eligibility:read'], 'svc-app')}` };
+    const interactive = pool.slice(offset, offset + 10).map((m) => m.memberId);
+    offset += 10;
+    const warmIds = pool.slice(offset, offset + 150).map((m) => m.memberId);
+    offset += 150;
+    const slots = p.workers[0]!.slotPool;
+    const limit = p.config.slots.total;
+    const reserved = p.config.slots.reservedInteractive;
+
+    /** Two streams of BYPASS checks for `ms`; returns each check's latency (answers must be live: never HIT/STALE). */
+    async function streams(ms: number): Promise<number[]> {
+      const lat: number[] = [];
+      const until = Date.now() + ms;
+      await Promise.all(
+        [0, 1].map(async (k) => {
+          for (let i = k; Date.now() < until; i += 2) {
+            const t0 = performance.now();
+            const r = await p.eligibilityClient().checkEligibility({ memberId: interactive[i % interactive.length]!, cacheControl: CacheControl.BYPASS_CACHE }, { headers });
+            lat.push(performance.now() - t0);
+            expect([CacheStatus.MISS, CacheStatus.ERROR]).toContain(r.cacheStatus);
+          }
+        }),
+      );
+      return lat;
+    }
+    const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(0.95 * (xs.length - 1))]!;
+
+    const alone = await streams(3_000);
+    let maxNonInteractive = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const st = await slots.stats();
+        maxNonInteractive = Math.max(maxNonInteractive, st.batchInUse);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    const res = await client().warmCache({ memberIds: warmIds, strategy: S.FORCE, priority: P.URGENT, source: 'it-fairness' }, auth());
+    const beside = await streams(3_000);
+    const v = await finalView(res.warmingJobId);
+    sampling = false;
+    await sampler;
+    console.log(`interactive BYPASS check p95: ${p95(alone).toFixed(0)} ms alone (n=${alone.length}), ${p95(beside).toFixed(0)} ms beside URGENT warming (n=${beside.length}); warming peak slots ${maxNonInteractive}/${limit}`);
+    expect(v.counters.outcomes.pending).toBe(0);
+    // Warming filled what it may use and never touched the interactive reservation.
+    expect(maxNonInteractive).toBeGreaterThan(0);
+    expect(maxNonInteractive).toBeLessThanOrEqual(limit - reserved);
+    expect(beside.length).toBeGreaterThan(0);
+  }, 180_000);
+});

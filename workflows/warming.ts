@@ -1,0 +1,417 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  condition,
+  continueAsNew,
+  ContinueAsNew,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  sleep,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import type { BatchActivities } from '../activities/batch/activities';
+import type { WarmGroup, WarmingActivities } from '../activities/warming/activities';
+import { batchPriorityFor } from '../lib/warming/decide';
+import { CACHE_WARMING_JOB_TYPE, type WarmOutcome } from '../lib/warming/types';
+import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
+import type { batchWorkflow } from './batch';
+import { cancelBatchSignal, pauseBatchSignal, resumeBatchSignal, type BatchWorkflowInput } from './batch.defs';
+import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from './search-attributes';
+import {
+  cancelWarmingUpdate,
+  DEFAULT_WARMING_TUNING,
+  pauseWarmingSignal,
+  resumeWarmingSignal,
+  WARMING_CLIENT_SERVICE,
+  warmingAcceptedUpdate,
+  warmingStatusQuery,
+  type CacheWarmingWorkflowInput,
+  type WarmingCarryState,
+  type WarmingStatusName,
+  type WarmingStatusView,
+} from './warming.defs';
+
+const WARMING_EVENTS_TOPIC = 'domain.rte.v1.cache_warming_events';
+const BATCH_EVENTS_TOPIC = 'domain.rte.v1.batch_job_events';
+
+const acts = proxyActivities<WarmingActivities & Pick<BatchActivities, 'resolveQueryPage'>>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+});
+// Kafka can be down for a while: retry, then carry on (warming must not stall on notifications).
+const eventActs = proxyActivities<WarmingActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
+const emptyOutcomes = (): Record<WarmOutcome, number> => ({ pending: 0, warmed: 0, skipped_fresh: 0, skipped_cached: 0, failed: 0, cancelled: 0 });
+
+function initialState(input: CacheWarmingWorkflowInput): WarmingCarryState {
+  const list = input.selector.kind === 'list' ? input.selector : undefined;
+  return {
+    phase: 'WAITING',
+    status: 'PENDING',
+    counters: { members: list?.total ?? 0, membersPlanned: 0, membersSkipped: 0, realtime: 0, batchApi: 0, outcomes: emptyOutcomes() },
+    listRef: list ? list.listRef : `${input.jobId}#query`,
+    nextIndex: 0,
+    page: 0,
+    paused: false,
+    firstPlanned: false,
+    runs: 0,
+  };
+}
+
+/**
+ * One cache-warming job (design doc Component 4): hold until notBefore, resolve the members, then page by page one
+ * bulk cache read and the strategy decision per member × operation (lib/warming/decide.ts), and the fetches run as
+ * child batch workflows (real-time through the slot pool's `warming` class, or Stedi's batch API with its durable
+ * polling; BACKGROUND children wait for the LOW_UTILIZATION window). Outcomes are recorded in cache_warms by the
+ * activities that write the cache; this workflow only carries counts.
+ */
+export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput): Promise<WarmingStatusView> {
+  // A Temporal Schedule cannot know the id it starts (it appends the scheduled time): default to our own id / now.
+  const input: CacheWarmingWorkflowInput & { jobId: string; acceptedAtMs: number } = {
+    ...rawInput,
+    jobId: rawInput.jobId || workflowInfo().workflowId,
+    acceptedAtMs: rawInput.acceptedAtMs ?? Date.now(),
+  };
+  const tuning = { ...DEFAULT_WARMING_TUNING, ...input.tuning };
+  const s = input.carry ?? initialState(input);
+  s.runs += 1;
+  const c = s.counters;
+  const children = new Map<string, ChildWorkflowHandle<typeof batchWorkflow>>();
+  let finalView: WarmingStatusView | undefined;
+  let failure: { code: string; message: string } | undefined;
+  /** True while the job waits for notBefore (warmingAccepted answers then: nothing is decided before it). */
+  let holding = false;
+  const stopRequested = () => s.cancel !== undefined;
+
+  function view(): WarmingStatusView {
+    return {
+      jobId: input.jobId,
+      source: input.source,
+      priority: input.priority,
+      strategy: input.strategy,
+      operations: input.operations,
+      status: s.status,
+      phase: s.phase,
+      paused: s.paused,
+      counters: { ...c, outcomes: { ...c.outcomes } },
+      firstPlanned: s.firstPlanned,
+      acceptedAtMs: input.acceptedAtMs,
+      ...(input.notBeforeMs !== undefined ? { notBeforeMs: input.notBeforeMs } : {}),
+      ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
+      ...(s.freeSlots !== undefined ? { freeSlots: s.freeSlots } : {}),
+      children: [...children.keys()],
+      ...(failure ? { failure } : {}),
+    };
+  }
+
+  setHandler(warmingStatusQuery, () => finalView ?? view());
+  setHandler(pauseWarmingSignal, () => {
+    if (finalView || s.paused) return;
+    s.paused = true;
+    for (const h of children.values()) void h.signal(pauseBatchSignal).catch(() => undefined);
+  });
+  setHandler(resumeWarmingSignal, () => {
+    if (!s.paused) return;
+    s.paused = false;
+    for (const h of children.values()) void h.signal(resumeBatchSignal).catch(() => undefined);
+  });
+  setHandler(
+    cancelWarmingUpdate,
+    async (args) => {
+      if (!finalView) {
+        s.cancel ??= { reason: args.reason?.trim() || 'cancelled', atMs: Date.now() };
+        for (const h of children.values()) void h.signal(cancelBatchSignal, { reason: s.cancel.reason }).catch(() => undefined);
+      }
+      await condition(() => finalView !== undefined);
+      return finalView!;
+    },
+    {
+      validator: (args) => {
+        if (args !== undefined && (typeof args !== 'object' || args === null)) throw new Error('cancel arguments must be an object');
+        if (args?.reason !== undefined && (typeof args.reason !== 'string' || args.reason.length > 500)) throw new Error('reason must be a string of at most 500 characters');
+      },
+    },
+  );
+  setHandler(
+    warmingAcceptedUpdate,
+    async () => {
+      await condition(() => s.firstPlanned || holding || finalView !== undefined || (s.phase === 'RUNNING' && c.members === 0));
+      return finalView ?? view();
+    },
+    { validator: () => undefined },
+  );
+
+  function setStatus(status: WarmingStatusName): void {
+    if (s.status === status) return;
+    s.status = status;
+    upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
+  }
+
+  async function emit(eventType: 'QUEUED' | 'COMPLETED' | 'FAILED', extra: { durationMs?: number; errorMessage?: string } = {}): Promise<void> {
+    const o = c.outcomes;
+    try {
+      await eventActs.publishWarmingEvent({
+        topic: input.warmingEventsTopic ?? WARMING_EVENTS_TOPIC,
+        eventId: `${input.jobId}#${eventType}`,
+        eventType,
+        jobId: input.jobId,
+        source: input.source,
+        ...(input.scheduleName ? { scheduleName: input.scheduleName } : {}),
+        strategy: input.strategy,
+        priority: input.priority,
+        operations: input.operations,
+        membersRequested: c.members,
+        membersWarmed: o.warmed,
+        membersSkipped: c.membersSkipped,
+        membersFailed: o.failed,
+        occurredAtMs: Date.now(),
+        ...extra,
+      });
+    } catch (err) {
+      log.warn('cache warming event could not be published', { jobId: input.jobId, eventType, error: String(err) });
+    }
+  }
+
+  async function jobRecord(finishedAtMs?: number): Promise<void> {
+    await acts.warmingUpsertJob({
+      jobId: input.jobId,
+      source: input.source,
+      priority: input.priority,
+      strategy: input.strategy,
+      status: s.status === 'PENDING' ? 'WAITING' : s.status,
+      createdAtMs: input.acceptedAtMs,
+      ...(finishedAtMs !== undefined ? { finishedAtMs } : {}),
+    });
+  }
+
+  async function holdUntilNotBefore(): Promise<void> {
+    const wait = (input.notBeforeMs ?? 0) - Date.now();
+    if (wait <= 0) return;
+    holding = true;
+    const scope = new CancellationScope();
+    const timer = scope.run(() => sleep(wait, { summary: 'warming: hold until notBefore' }));
+    await Promise.race([timer.catch(() => undefined), condition(stopRequested)]);
+    if (stopRequested()) scope.cancel();
+    holding = false;
+  }
+
+  async function resolveQuery(): Promise<void> {
+    if (input.selector.kind !== 'query') return;
+    s.phase = 'RESOLVING';
+    while (!stopRequested()) {
+      const r = await acts.resolveQueryPage({
+        batchId: input.jobId,
+        listRef: s.listRef,
+        query: input.selector.query,
+        ...(s.resolveCursor ? { cursor: s.resolveCursor } : {}),
+        start: c.members,
+        pageSize: tuning.resolvePageSize,
+        maxMembers: tuning.maxMembers,
+      });
+      if (r.exceeded) throw ApplicationFailure.create({ type: 'MemberLimitExceeded', message: `member_query matches more than ${tuning.maxMembers} members`, nonRetryable: true });
+      c.members += r.count;
+      if (!r.nextCursor) break;
+      s.resolveCursor = r.nextCursor;
+    }
+    s.resolveCursor = undefined;
+  }
+
+  function childInput(g: WarmGroup, childId: string): BatchWorkflowInput {
+    const realtime = g.path === 'realtime';
+    return {
+      batchId: childId,
+      clientService: WARMING_CLIENT_SERVICE,
+      clientJobId: childId.slice(input.jobId.length + 1).replace(/\//g, '-'),
+      submittedAtMs: Date.now(),
+      selector: { kind: 'list', listRef: g.listRef, total: g.count },
+      options: {
+        priority: batchPriorityFor(input.priority),
+        strategy: realtime ? 'REALTIME_ONLY' : 'BATCH_ONLY',
+        schedulingWindow: !realtime && input.priority === 'BACKGROUND' ? 'LOW_UTILIZATION' : 'ANY',
+        maxConcurrentRequests: 15,
+        timeoutMs: tuning.childTimeoutMs,
+        retry: { maxAttempts: 5, initialIntervalMs: 1_000, maxIntervalMs: 60_000, backoffMultiplier: 2 },
+        notifications: { kafkaTopic: input.batchEventsTopic ?? BATCH_EVENTS_TOPIC, eventTypes: [], deliveryMode: 'BEST_EFFORT' },
+        // The warming decision already looked at the cache: the child fetches every member it is given.
+        cacheMode: 'BYPASS_CACHE',
+      },
+      operation: g.operation,
+      jobType: CACHE_WARMING_JOB_TYPE,
+      warming: { jobId: input.jobId, priority: input.priority },
+      ...(tuning.batch ? { tuning: tuning.batch } : {}),
+    };
+  }
+
+  async function runGroups(groups: WarmGroup[]): Promise<Array<{ batchId: string; operation: string; path: 'realtime' | 'batch_api'; status: string; failure?: string }>> {
+    const started = await Promise.all(
+      groups
+        .filter((g) => g.count > 0)
+        .map(async (g) => {
+          const childId = `${input.jobId}/p${s.page}/${g.operation}/${g.path}`;
+          const h = await startChild<typeof batchWorkflow>('batchWorkflow', {
+            workflowId: childId,
+            args: [childInput(g, childId)],
+            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+            typedSearchAttributes: [
+              { key: RteBatchStatus, value: 'PENDING' },
+              { key: RteClientService, value: WARMING_CLIENT_SERVICE },
+              { key: RteClientJobId, value: input.jobId },
+              { key: RtePriority, value: batchPriorityFor(input.priority) },
+              { key: RteStrategy, value: g.path === 'realtime' ? 'REALTIME_ONLY' : 'BATCH_ONLY' },
+              { key: RteJobType, value: CACHE_WARMING_JOB_TYPE },
+              { key: RteWarmingSource, value: input.source },
+            ],
+          });
+          children.set(childId, h);
+          if (s.paused) void h.signal(pauseBatchSignal).catch(() => undefined);
+          if (s.cancel) void h.signal(cancelBatchSignal, { reason: s.cancel.reason }).catch(() => undefined);
+          return { g, childId, h };
+        }),
+    );
+    const results = await Promise.all(
+      started.map(async ({ g, childId, h }) => {
+        try {
+          const r = await h.result();
+          return { batchId: childId, operation: g.operation, path: g.path, status: r.status, ...(r.failure ? { failure: `${r.failure.code}: ${r.failure.message}` } : {}) };
+        } catch (err) {
+          const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+          return { batchId: childId, operation: g.operation, path: g.path, status: 'FAILED', failure: cause instanceof Error ? cause.message.slice(0, 500) : String(cause) };
+        } finally {
+          children.delete(childId);
+        }
+      }),
+    );
+    return results;
+  }
+
+  function shouldContinueAsNew(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= tuning.continueAsNewAfterEvents;
+  }
+
+  async function runPages(): Promise<void> {
+    while (s.nextIndex < c.members && !stopRequested()) {
+      if (s.paused) await condition(() => !s.paused || stopRequested());
+      if (stopRequested()) break;
+      const count = Math.min(tuning.pageSize, c.members - s.nextIndex);
+      const plan = await acts.planWarmingPage({
+        jobId: input.jobId,
+        source: input.source,
+        priority: input.priority,
+        strategy: input.strategy,
+        operations: input.operations,
+        listRef: s.listRef,
+        page: s.page,
+        start: s.nextIndex,
+        count,
+        acceptedAtMs: input.acceptedAtMs,
+        ...(input.notBeforeMs !== undefined ? { notBeforeMs: input.notBeforeMs } : {}),
+        ...(input.horizonUntilMs !== undefined ? { horizonUntilMs: input.horizonUntilMs } : {}),
+      });
+      c.membersPlanned += plan.members;
+      c.membersSkipped += plan.membersSkipped;
+      c.realtime += plan.entries.realtime;
+      c.batchApi += plan.entries.batchApi;
+      if (plan.freeSlots !== undefined) s.freeSlots ??= plan.freeSlots;
+      s.firstPlanned = true;
+      const results = await runGroups(plan.groups);
+      c.outcomes = await acts.finalizeWarmPage({ jobId: input.jobId, listRef: s.listRef, start: s.nextIndex, count, operations: input.operations, children: results });
+      s.nextIndex += count;
+      s.page += 1;
+      if (s.nextIndex < c.members && shouldContinueAsNew() && !stopRequested()) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof cacheWarmingWorkflow>({ ...input, carry: s });
+      }
+    }
+  }
+
+  function terminal(): WarmingStatusName {
+    if (failure) return 'FAILED';
+    const o = c.outcomes;
+    if (s.cancel) return 'CANCELLED';
+    if (o.failed === 0 && o.cancelled === 0) return 'COMPLETED';
+    if (o.warmed + o.skipped_fresh + o.skipped_cached === 0) return 'FAILED';
+    return 'PARTIALLY_COMPLETED';
+  }
+
+  async function finish(): Promise<WarmingStatusView> {
+    try {
+      c.outcomes =
+        s.cancel || failure
+          ? await acts.settleWarmingJob({
+              jobId: input.jobId,
+              outcome: failure ? 'failed' : 'cancelled',
+              reason: failure ? `${failure.code}: ${failure.message}` : `cancelled: ${s.cancel!.reason}`,
+            })
+          : await acts.warmingCounts({ jobId: input.jobId });
+    } catch (err) {
+      log.warn('warming counts not read', { error: String(err) });
+    }
+    const status = terminal();
+    setStatus(status);
+    s.phase = 'DONE';
+    const finishedAtMs = Date.now();
+    await jobRecord(finishedAtMs);
+    const v = { ...view(), finishedAtMs };
+    await emit(status === 'FAILED' ? 'FAILED' : 'COMPLETED', {
+      durationMs: finishedAtMs - (s.startedAtMs ?? input.acceptedAtMs),
+      ...(failure ? { errorMessage: `${failure.code}: ${failure.message}` } : status === 'CANCELLED' ? { errorMessage: `cancelled: ${s.cancel?.reason ?? ''}` } : {}),
+    });
+    try {
+      await acts.releaseWarmingList({ listRef: s.listRef });
+    } catch (err) {
+      log.warn('warming member list not released', { error: String(err) });
+    }
+    finalView = v;
+    await condition(allHandlersFinished);
+    return v;
+  }
+
+  try {
+    if (input.carry === undefined) {
+      // Set here too, so jobs started without them (e.g. by a Schedule action) are still typed.
+      upsertSearchAttributes([
+        { key: RteJobType, value: CACHE_WARMING_JOB_TYPE },
+        { key: RteWarmingSource, value: input.source },
+        { key: RtePriority, value: input.priority },
+        { key: RteStrategy, value: input.strategy },
+        { key: RteBatchStatus, value: s.status },
+      ]);
+      await jobRecord();
+      await emit('QUEUED');
+      await holdUntilNotBefore();
+      if (!stopRequested()) {
+        await resolveQuery();
+        s.phase = 'RUNNING';
+        s.startedAtMs = Date.now();
+        setStatus('RUNNING');
+        await jobRecord();
+      }
+    }
+    await runPages();
+  } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
+    if (isCancellation(err)) {
+      s.cancel ??= { reason: 'workflow cancelled', atMs: Date.now() };
+    } else {
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      failure = {
+        code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'WARMING_ERROR',
+        message: cause instanceof Error ? cause.message.slice(0, 500) : String(cause),
+      };
+    }
+  }
+  return CancellationScope.nonCancellable(() => finish());
+}
