@@ -1,7 +1,7 @@
 import { toJson, type JsonObject } from '@bufbuild/protobuf';
 import { MemberQuerySchema, type MemberQuery } from '../gen/rte/v1/member_query_pb';
 import { WarmCacheRequest_Priority, WarmingStrategy, type ScheduleWarmingRequest } from '../gen/rte/v1/warming_pb';
-import { compileMemberQuery } from '../directory/query/compile';
+import { compileMemberQuery, normalizeFloat } from '../directory/query/compile';
 import { CronError, parseCron } from '../lib/cron';
 import { FieldError } from '../lib/errors';
 import type { WarmingPriority, WarmingStrategyName } from '../lib/warming/types';
@@ -64,6 +64,17 @@ export function checkMemberQuery(query: MemberQuery, now: Date): void {
   }
 }
 
+/**
+ * proto floats arrive as their float32 value (0.8 → 0.800000011920929); the stored query keeps the decimal the
+ * caller wrote, as the compiler reads it (normalizeFloat), so the schedule's input and spec hash stay readable.
+ */
+function normalizeJsonFloats(value: unknown): unknown {
+  if (typeof value === 'number') return normalizeFloat(value);
+  if (Array.isArray(value)) return value.map(normalizeJsonFloats);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalizeJsonFloats(v)]));
+  return value;
+}
+
 export function validateScheduleWarming(req: ScheduleWarmingRequest, now: Date, description = ''): WarmingScheduleDefinition {
   rejectUnknownFields(req, '');
   if (!WARMING_SCHEDULE_NAME.test(req.scheduleName)) {
@@ -85,7 +96,7 @@ export function validateScheduleWarming(req: ScheduleWarmingRequest, now: Date, 
   return {
     name: req.scheduleName,
     cron,
-    memberQuery: toJson(MemberQuerySchema, req.memberQuery) as JsonObject,
+    memberQuery: normalizeJsonFloats(toJson(MemberQuerySchema, req.memberQuery)) as JsonObject,
     strategy,
     priority,
     enabled: req.enabled,

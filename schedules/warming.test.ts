@@ -83,6 +83,10 @@ describe('validateScheduleWarming', () => {
     expect(fieldOf(() => validateScheduleWarming(r, NOW))).toBe(field);
   });
 
+  it('keeps the decimal the caller wrote, not its float32 wire value', () => {
+    expect(validateScheduleWarming(req({ memberQuery: { minAppUsageProbability: Math.fround(0.8) } }), NOW).memberQuery).toEqual({ minAppUsageProbability: 0.8 });
+  });
+
   it('an unknown field is refused', () => {
     const r = req();
     r.$unknown = [{ no: 42, wireType: 0, data: new Uint8Array([1]) }];
