@@ -17,6 +17,9 @@ import { createPgBatchErrorStore, createPgBatchOutcomeStore, createPgMemberListS
 import { createRedisSubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
 import { DEFAULT_SUBMIT_LIMITS } from '../lib/batch/submit-validation';
 import { createWarmingService } from './services/warming-service';
+import { createGetWarmingStatsHandler, createScheduleWarmingHandler } from './services/warming-admin';
+import { createPgWarmingStatsReader, createPgWarmUsageStore, createWarmUsageRecorder } from '../activities/warming-usage';
+import { createTemporalWarmingScheduleStore } from '../schedules/warming';
 
 export interface RouteDeps {
   config: AppConfig;
@@ -34,7 +37,10 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
   // Online prediction accuracy: interactive checks record usage; /metrics computes the ratio from Redis
   // at scrape time, so every API replica reports the same global value (aggregate with max()).
   const predictionOutcomes = new RedisPredictionOutcomeStore(deps.redis, { keyPrefix: config.redisKeyPrefix });
-  registerPredictionAccuracyMetrics(deps.metrics.registry, { store: predictionOutcomes, lookbackMs: config.predictionAccuracy.lookbackMs, logger: deps.logger });
+  // Warm records (cache_warms): the accuracy gauge also reports real warms per warm source.
+  const warmRecords = createPgWarmingStatsReader(deps.pg);
+  registerPredictionAccuracyMetrics(deps.metrics.registry, { store: predictionOutcomes, lookbackMs: config.predictionAccuracy.lookbackMs, logger: deps.logger, warms: warmRecords });
+  const warmUsage = createWarmUsageRecorder({ store: createPgWarmUsageStore(deps.pg), registry: deps.metrics.registry, logger: deps.logger });
   const eligibility = createEligibilityService({
     cache,
     refresher: createTemporalRefresher(deps.temporal, config.temporal.interactiveTaskQueue, config.cache.keySecret),
@@ -44,6 +50,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     refreshWaitMs: config.api.refreshWaitMs,
     predictionUsage: createPredictionUsageObserver({ store: predictionOutcomes, registry: deps.metrics.registry, logger: deps.logger }),
     nonInteractiveCallers: new Set(config.predictionAccuracy.excludedCallers),
+    warmUsage,
   });
   const batch = createBatchService({
     temporal: createTemporalBatchPort(deps.temporal),
@@ -62,9 +69,8 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
   return (router) => {
     router.service(EligibilityService, eligibility);
     router.service(BatchEligibilityService, batch);
-    router.service(
-      CacheWarmingService,
-      createWarmingService({
+    router.service(CacheWarmingService, {
+      ...createWarmingService({
         temporal: deps.temporal,
         taskQueue: config.temporal.taskQueue,
         lists: createPgMemberListStore(deps.pg),
@@ -73,6 +79,8 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
         batchLatencyMs: config.warmCache.batchLatencyMs,
         tuning: { batch: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } } },
       }),
-    );
+      scheduleWarming: createScheduleWarmingHandler({ schedules: createTemporalWarmingScheduleStore(deps.temporal), taskQueue: config.temporal.taskQueue, logger: deps.logger }),
+      getWarmingStats: createGetWarmingStatsHandler({ records: warmRecords }),
+    });
   };
 }

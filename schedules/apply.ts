@@ -243,3 +243,6 @@ export function formatReport(r: ApplyReport): string {
   );
   return lines.join('\n');
 }
+
+/** Shared with the warming schedules (schedules/warming.ts): one canonical form for spec hashes. */
+export { canonicalJson };

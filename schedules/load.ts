@@ -1,5 +1,5 @@
 import { fromJson, toJson, type JsonObject } from '@bufbuild/protobuf';
-import Ajv, { type ErrorObject } from 'ajv';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { MemberQuerySchema } from '../gen/rte/v1/member_query_pb';
@@ -280,4 +280,42 @@ function dedupe(issues: ScheduleFileIssue[]): ScheduleFileIssue[] {
 
 export async function loadScheduleFile(path: string): Promise<ScheduleDefinition[]> {
   return parseScheduleFile(await readFile(path, 'utf8'), path);
+}
+
+/** A YAML document validated against a JSON Schema, with a locator that turns a field path into a file issue. */
+export interface ValidatedYaml {
+  data: unknown;
+  issueAt(segments: readonly (string | number)[], message: string, key?: string): ScheduleFileIssue;
+}
+
+/**
+ * The YAML + JSON Schema half of `parseScheduleFile`, for other schedule files (schedules/warming-load.ts):
+ * throws `ScheduleFileError` with line numbers for YAML syntax errors and schema violations.
+ */
+export function parseYamlAgainstSchema(text: string, source: string, validate: ValidateFunction): ValidatedYaml {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ScheduleFileError(
+      source,
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return { line: pos.line, column: pos.col, field: '(yaml)', message: e.message.split('\n')[0] ?? e.message };
+      }),
+    );
+  }
+  const data: unknown = doc.toJS();
+  const issueAt = (segments: readonly Segment[], message: string, key?: string): ScheduleFileIssue => ({
+    ...locate(doc, lineCounter, segments, key),
+    field: fieldName(segments),
+    message,
+  });
+  if (!validate(data)) {
+    const issues = (validate.errors ?? []).map((e) => {
+      const d = describeAjvError(e);
+      return issueAt(d.segments, d.message, d.key);
+    });
+    throw new ScheduleFileError(source, dedupe(issues));
+  }
+  return { data, issueAt };
 }

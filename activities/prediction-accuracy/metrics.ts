@@ -14,6 +14,21 @@ export interface PredictionAccuracyMetricsOptions {
   source?: string;
   /** A scrape gives up on the store after this long and reports no data (default 2 s). */
   timeoutMs?: number;
+  /**
+   * Real warms (cache_warms): one series per warm source (e.g. `member-cron-daily-rte-warmup`,
+   * `schedule-morning-preload`), used within the horizon ÷ warms whose horizon closed within the lookback.
+   */
+  warms?: { accuracyBySource(now: number, lookbackMs: number): Promise<readonly WarmAccuracy[]> };
+  /** Warm sources reported one by one; the rest are summed into `other-warms` (bounds label cardinality). Default 20. */
+  maxWarmSources?: number;
+}
+
+export interface WarmAccuracy {
+  source: string;
+  /** Warms whose horizon closed within the lookback. */
+  scored: number;
+  /** Of those, warms first read by an interactive check inside the horizon. */
+  used: number;
 }
 
 /**
@@ -27,6 +42,8 @@ export function registerPredictionAccuracyMetrics(registry: Registry, opts: Pred
   const source = opts.source ?? 'member-cron';
   const timeoutMs = opts.timeoutMs ?? 2_000;
   let inFlight: Promise<AccuracySnapshot | null> | null = null;
+  let warmsInFlight: Promise<WarmAccuracy[]> | null = null;
+  const maxWarmSources = opts.maxWarmSources ?? 20;
 
   const scrapeErrors = new Counter({
     name: 'rte_cache_warming_prediction_accuracy_scrape_errors_total',
@@ -35,9 +52,39 @@ export function registerPredictionAccuracyMetrics(registry: Registry, opts: Pred
     registers: [registry],
     // Waits for this scrape's read, so a failure shows up in the same scrape.
     async collect() {
-      await snapshot();
+      await Promise.all([snapshot(), warmSnapshot()]);
     },
   });
+
+  /** One cache_warms read per scrape; no warms port or a failed read = no warm series. */
+  function warmSnapshot(): Promise<WarmAccuracy[]> {
+    const warms = opts.warms;
+    if (!warms) return Promise.resolve([]);
+    warmsInFlight ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const rows = await Promise.race([
+          warms.accuracyBySource(clock(), opts.lookbackMs),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`warm records did not answer within ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+        const sorted = [...rows].filter((r) => r.scored > 0).sort((a, b) => b.scored - a.scored || (a.source < b.source ? -1 : 1));
+        const out = sorted.slice(0, maxWarmSources).map((r) => ({ ...r, source: r.source === source ? `warm:${r.source}` : r.source }));
+        const rest = sorted.slice(maxWarmSources);
+        if (rest.length > 0) out.push({ source: 'other-warms', scored: rest.reduce((n, r) => n + r.scored, 0), used: rest.reduce((n, r) => n + r.used, 0) });
+        return out;
+      } catch (err) {
+        scrapeErrors.inc({ source: 'warms' });
+        opts.logger.warn({ err }, 'prediction accuracy: warm records read failed');
+        return [];
+      } finally {
+        if (timer) clearTimeout(timer);
+        warmsInFlight = null;
+      }
+    })();
+    return warmsInFlight;
+  }
 
   /** One store read per scrape, shared by the gauges (prom-client collects them concurrently). */
   function snapshot(): Promise<AccuracySnapshot | null> {
@@ -64,13 +111,14 @@ export function registerPredictionAccuracyMetrics(registry: Registry, opts: Pred
 
   const accuracy = new Gauge({
     name: ACCURACY_METRIC,
-    help: 'Share of high-confidence member-cron predictions (confidence > 0.8, P >= 0.5) followed by an interactive CheckEligibility within their 24 h horizon; runs whose horizon closed within the lookback. Absent when there is no sample.',
+    help: 'Share of high-confidence member-cron predictions (confidence > 0.8, P >= 0.5) followed by an interactive CheckEligibility within their 24 h horizon; runs whose horizon closed within the lookback. Other source values: real warms of that warm source (cache_warms) first used by an interactive read within their horizon, over warms whose horizon closed within the lookback. Absent when there is no sample.',
     labelNames: ['source'] as const,
     registers: [registry],
     async collect() {
-      const s = await snapshot();
+      const [s, warms] = await Promise.all([snapshot(), warmSnapshot()]);
       this.reset();
       if (s && s.predicted > 0) this.set({ source }, s.used / s.predicted);
+      for (const w of warms) this.set({ source: w.source }, w.used / w.scored);
     },
   });
   const sampleSize = new Gauge({
@@ -79,9 +127,10 @@ export function registerPredictionAccuracyMetrics(registry: Registry, opts: Pred
     labelNames: ['source'] as const,
     registers: [registry],
     async collect() {
-      const s = await snapshot();
+      const [s, warms] = await Promise.all([snapshot(), warmSnapshot()]);
       this.reset();
       if (s) this.set({ source }, s.predicted);
+      for (const w of warms) this.set({ source: w.source }, w.scored);
     },
   });
   const used = new Gauge({
@@ -90,9 +139,10 @@ export function registerPredictionAccuracyMetrics(registry: Registry, opts: Pred
     labelNames: ['source'] as const,
     registers: [registry],
     async collect() {
-      const s = await snapshot();
+      const [s, warms] = await Promise.all([snapshot(), warmSnapshot()]);
       this.reset();
       if (s) this.set({ source }, s.used);
+      for (const w of warms) this.set({ source: w.source }, w.used);
     },
   });
   return { accuracy, sampleSize, used, scrapeErrors };

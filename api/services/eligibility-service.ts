@@ -13,6 +13,8 @@ import {
 } from '../../gen/rte/v1/eligibility_pb';
 import type { EligibilityCache, EligibilityCacheEntry } from '../../activities/cache';
 import type { PredictionUsageObserver } from '../../activities/prediction-accuracy/metrics';
+import type { ReadResult } from '../../activities/warming-usage/ports';
+import type { WarmUsageRecorder } from '../../activities/warming-usage/recorder';
 import { decideCacheAction, httpCacheControlHeader, parseRequestCacheControl, type CacheMode } from '../../lib/cache-policy';
 import { ErrorType, FieldError } from '../../lib/errors';
 import { hashMemberId } from '../../lib/member-hash';
@@ -61,6 +63,11 @@ export interface EligibilityServiceDeps {
   predictionUsage?: PredictionUsageObserver;
   /** Callers (JWT `sub`) whose checks are never app usage: batch verification, load benches, internal services. */
   nonInteractiveCallers?: ReadonlySet<string>;
+  /**
+   * Warm usage: every interactive read that consults the cache (not BYPASS_CACHE) is counted per hour, warmed or
+   * not, and a HIT/STALE served from a warming-sourced entry marks that warm used. Buffered; never blocks a read.
+   */
+  warmUsage?: WarmUsageRecorder;
 }
 
 /** Whether a validated CheckEligibility is a person using an app (see REQUEST_SOURCE_HEADER). */
@@ -172,7 +179,10 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
       const modeLabel = v.mode.toLowerCase();
       let result = 'failure';
       const memberHash = hashMemberId(deps.memberHashSecret, v.memberId);
-      if (deps.predictionUsage && isInteractiveUsage(ctx.requestHeader.get(REQUEST_SOURCE_HEADER), ctx.values.get(principalKey)?.service, nonInteractiveCallers)) {
+      const interactive = isInteractiveUsage(ctx.requestHeader.get(REQUEST_SOURCE_HEADER), ctx.values.get(principalKey)?.service, nonInteractiveCallers);
+      // What the cache did for this read (set once the cache was consulted); recorded in `finally`.
+      let read: { result: ReadResult; entry: EligibilityCacheEntry | null } | undefined;
+      if (deps.predictionUsage && interactive) {
         // Fire and forget (one Redis script call, not awaited): the answer never waits for it, and a
         // failure is logged and counted by the observer, never seen by the caller. Any validated
         // interactive check is usage, whatever the cache or Stedi answer turns out to be.
@@ -181,6 +191,8 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
       try {
         const entry = await deps.cache.get(v.memberId, v.operationKey);
         const decision = decideCacheAction(v.mode, entry, started);
+        // Anything that is not served from the cache below is a miss for the hit rate (a live check, or none).
+        read = { result: 'MISS', entry };
         if (decision.action === 'miss-error') {
           result = 'miss';
           throw new ConnectError('cache miss: nothing cached for this member and operation (CACHE_ONLY never calls Stedi)', Code.NotFound, {
@@ -189,10 +201,12 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
         }
         if (decision.action === 'serve' && entry) {
           result = decision.cacheStatus.toLowerCase();
+          read = { result: decision.cacheStatus, entry };
           return respond(ctx, v.memberId, entry, decision.cacheStatus, true, started);
         }
         if (decision.action === 'serve-and-refresh' && entry) {
           result = 'stale';
+          read = { result: 'STALE', entry };
           // At most one background refresh per member + operation; the workflow id also de-duplicates.
           if (await deps.cache.tryClaimRefresh(v.memberId, v.operationKey, 120)) {
             deps.refresher
@@ -218,6 +232,7 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
           if (decision.staleFallbackAvailable && entry) {
             deps.logger.warn({ err, memberHash }, 'live check failed; serving stale cached answer');
             result = 'stale';
+            read = { result: 'STALE', entry };
             return respond(ctx, v.memberId, entry, 'STALE', true, now());
           }
           throw refreshFailureToConnectError(err);
@@ -228,6 +243,10 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
         result = status.toLowerCase();
         return respond(ctx, v.memberId, fresh, status, false, now());
       } finally {
+        if (deps.warmUsage && read && interactive && v.mode !== 'BYPASS_CACHE') {
+          const e = read.entry;
+          deps.warmUsage.record({ memberHash, operation: v.operationKey, at: started, result: read.result, entry: e ? { source: e.source, fetchedAt: e.fetchedAt } : null });
+        }
         deps.metrics.cacheControlRequests.inc({ mode: modeLabel, result });
         deps.metrics.cacheControlDuration.observe({ mode: modeLabel }, (now() - started) / 1000);
       }

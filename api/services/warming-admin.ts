@@ -1,0 +1,97 @@
+import { create } from '@bufbuild/protobuf';
+import { DurationSchema, timestampFromMs, type Duration } from '@bufbuild/protobuf/wkt';
+import type { HandlerContext } from '@connectrpc/connect';
+import type { Logger } from 'pino';
+import {
+  GetWarmingStatsResponseSchema,
+  ScheduleWarmingResponseSchema,
+  WarmingStatsSchema,
+  type GetWarmingStatsRequest,
+  type GetWarmingStatsResponse,
+  type ScheduleWarmingRequest,
+  type ScheduleWarmingResponse,
+} from '../../gen/rte/v1/warming_pb';
+import type { WarmingStatsReader } from '../../activities/warming-usage/ports';
+import { computeWarmingStats, validateGetWarmingStats } from '../../lib/warming/stats';
+import { validateScheduleWarming } from '../../schedules/warming-request';
+import { desiredWarmingSchedule, upsertWarmingSchedule, type WarmingScheduleStore } from '../../schedules/warming';
+import { principalKey } from '../auth';
+
+/**
+ * ScheduleWarming and GetWarmingStats handlers, as factories the CacheWarmingService implementation mounts
+ * (api/services/warming-service.ts). Scopes (rte:warming:write / rte:warming:read) and the audit line for
+ * ScheduleWarming come from the interceptors (api/auth.ts, api/interceptors.ts).
+ */
+
+export interface ScheduleWarmingDeps {
+  schedules: WarmingScheduleStore;
+  /** Task queue the scheduled cacheWarmingWorkflow runs on (the main queue). */
+  taskQueue: string;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export type ScheduleWarmingHandler = (req: ScheduleWarmingRequest, ctx: HandlerContext) => Promise<ScheduleWarmingResponse>;
+export type GetWarmingStatsHandler = (req: GetWarmingStatsRequest, ctx: HandlerContext) => Promise<GetWarmingStatsResponse>;
+
+/**
+ * Idempotent create-or-update of the Temporal Schedule `warming/<schedule_name>`. Everything is validated before
+ * Temporal is touched (a bad cron or query creates nothing); `enabled=false` pauses the schedule and leaves
+ * `next_run` unset; otherwise `next_run` is Temporal's own next action time.
+ */
+export function createScheduleWarmingHandler(deps: ScheduleWarmingDeps): ScheduleWarmingHandler {
+  const now = deps.now ?? (() => new Date());
+  return async (req, ctx) => {
+    const def = validateScheduleWarming(req, now());
+    const result = await upsertWarmingSchedule(desiredWarmingSchedule(def, deps.taskQueue), deps.schedules, 'api');
+    deps.logger.info(
+      {
+        caller: ctx.values.get(principalKey)?.service,
+        scheduleId: result.scheduleId,
+        action: result.action,
+        pausedChange: result.pausedChange,
+        cron: def.cron,
+        strategy: def.strategy,
+        priority: def.priority,
+        enabled: def.enabled,
+      },
+      'ScheduleWarming applied',
+    );
+    return create(ScheduleWarmingResponseSchema, {
+      scheduleId: result.scheduleId,
+      ...(result.nextRun ? { nextRun: timestampFromMs(result.nextRun.getTime()) } : {}),
+    });
+  };
+}
+
+export interface GetWarmingStatsDeps {
+  records: Pick<WarmingStatsReader, 'aggregates' | 'readCounts'>;
+  now?: () => number;
+}
+
+function durationFromMs(ms: number): Duration {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.min(999_999_999, Math.round((ms - seconds * 1000) * 1e6));
+  return create(DurationSchema, { seconds: BigInt(seconds), nanos });
+}
+
+/** Statistics over [start_time, end_time) from the durable records (definitions: docs/warming-stats.md). */
+export function createGetWarmingStatsHandler(deps: GetWarmingStatsDeps): GetWarmingStatsHandler {
+  const now = deps.now ?? Date.now;
+  return async (req) => {
+    const q = validateGetWarmingStats(req);
+    const at = now();
+    const [{ total, bySource }, reads] = await Promise.all([deps.records.aggregates(q, at), deps.records.readCounts(q)]);
+    const f = computeWarmingStats({ total, bySource, reads });
+    return create(GetWarmingStatsResponseSchema, {
+      stats: create(WarmingStatsSchema, {
+        totalMembersWarmed: f.totalMembersWarmed,
+        cacheHitsAvoided: f.cacheHitsAvoided,
+        bySource: f.bySource,
+        predictionAccuracy: f.predictionAccuracy,
+        ...(f.avgWarmDurationMs !== undefined ? { avgWarmDuration: durationFromMs(f.avgWarmDurationMs) } : {}),
+        cacheHitRateImprovement: f.cacheHitRateImprovement,
+      }),
+    });
+  };
+}

@@ -1,0 +1,313 @@
+import { createHash } from 'node:crypto';
+import type { JsonObject } from '@bufbuild/protobuf';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleOptionsStartWorkflowAction,
+  type ScheduleSpec,
+  type Workflow,
+} from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { cronToScheduleSpec } from '../lib/cron';
+import { CACHE_WARMING_JOB_TYPE, type WarmingPriority, type WarmingStrategyName } from '../lib/warming/types';
+import { RteJobType, RtePriority, RteScheduleName, RteStrategy } from '../workflows/search-attributes';
+import { canonicalJson } from './apply';
+import type { WarmingScheduleDefinition } from './warming-request';
+
+/**
+ * Warming schedules (design doc, Component 4 "Scheduling Examples"): one Temporal Schedule per schedule name,
+ * id `warming/<name>`, whose action starts `cacheWarmingWorkflow` on the main task queue. Two writers share them:
+ * the ScheduleWarming RPC and the schedules file (schedules/warming-schedules.yaml, applied on `stack up`). Both
+ * go through `upsertWarmingSchedule`, so the same definition always yields the same schedule; which writer last
+ * set a schedule is kept in its action memo, and the file apply deletes only schedules the file created.
+ */
+export const WARMING_SCHEDULE_ID_PREFIX = 'warming/';
+export const CACHE_WARMING_WORKFLOW_TYPE = 'cacheWarmingWorkflow';
+/** Action memo keys (schedule memos cannot be updated; the action's can). */
+export const WARMING_SPEC_HASH_MEMO_KEY = 'warmingSpecHash';
+export const WARMING_MANAGED_BY_MEMO_KEY = 'warmingManagedBy';
+export type WarmingScheduleWriter = 'api' | 'file';
+
+/**
+ * The input a scheduled tick hands `cacheWarmingWorkflow`. Its exact type belongs to workflows/warming.defs.ts
+ * (warm-core); this is the one place that builds it, so adapting to that type is a change here only.
+ */
+export interface ScheduledWarmingInput {
+  /** `schedule-<name>`: the source every warm of this schedule is recorded under (GetWarmingStats.by_source). */
+  source: string;
+  selector: { kind: 'query'; query: JsonObject };
+  strategy: WarmingStrategyName;
+  priority: WarmingPriority;
+  /** Empty = every cached operation. */
+  operations: string[];
+}
+
+export function warmingScheduleSource(name: string): string {
+  return `schedule-${name}`;
+}
+
+export function buildScheduledWarmingInput(def: WarmingScheduleDefinition): ScheduledWarmingInput {
+  return { source: warmingScheduleSource(def.name), selector: { kind: 'query', query: def.memberQuery }, strategy: def.strategy, priority: def.priority, operations: [] };
+}
+
+/**
+ * Policies: BUFFER_ONE so a slow run delays the next tick rather than running two warmings of one query at once;
+ * a 2 h catch-up window so a short Temporal outage before the morning rush still warms, while a tick missed by
+ * half a day (its members' usage window is gone) is not replayed.
+ */
+export const WARMING_SCHEDULE_POLICY = { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindowMs: 2 * 3_600_000 } as const;
+
+export interface DesiredWarmingSchedule {
+  scheduleId: string;
+  definition: WarmingScheduleDefinition;
+  spec: ScheduleSpec;
+  input: ScheduledWarmingInput;
+  taskQueue: string;
+  specHash: string;
+  paused: boolean;
+}
+
+export function desiredWarmingSchedule(def: WarmingScheduleDefinition, taskQueue: string, idPrefix = WARMING_SCHEDULE_ID_PREFIX): DesiredWarmingSchedule {
+  const spec = cronToScheduleSpec(def.cron);
+  const input = buildScheduledWarmingInput(def);
+  // `enabled` is state (pause/unpause), not spec: flipping it must not count as a spec change.
+  const specHash = createHash('sha256')
+    .update(canonicalJson({ v: 1, spec, input, taskQueue, policy: WARMING_SCHEDULE_POLICY, description: def.description }))
+    .digest('hex')
+    .slice(0, 32);
+  return { scheduleId: `${idPrefix}${def.name}`, definition: def, spec, input, taskQueue, specHash, paused: !def.enabled };
+}
+
+export interface ExistingWarmingSchedule {
+  scheduleId: string;
+  specHash: string | undefined;
+  managedBy: WarmingScheduleWriter | undefined;
+  paused: boolean;
+  /** Next action time as Temporal reports it (absent while paused). */
+  nextRun: Date | undefined;
+}
+
+/** What the upsert needs from Temporal; the Temporal adapter is below, unit tests use an in-memory fake. */
+export interface WarmingScheduleStore {
+  /** Strongly consistent read; undefined if the schedule does not exist. */
+  get(scheduleId: string): Promise<ExistingWarmingSchedule | undefined>;
+  /** Throws `WarmingScheduleExists` when another writer created it first. */
+  create(desired: DesiredWarmingSchedule, writer: WarmingScheduleWriter): Promise<void>;
+  update(desired: DesiredWarmingSchedule, writer: WarmingScheduleWriter): Promise<void>;
+  setPaused(scheduleId: string, paused: boolean, note: string): Promise<void>;
+  /** Ids under the prefix (eventually consistent). */
+  listIds(prefix: string): Promise<string[]>;
+  delete(scheduleId: string): Promise<void>;
+}
+
+export class WarmingScheduleExists extends Error {}
+
+export type UpsertAction = 'created' | 'updated' | 'unchanged';
+
+export interface UpsertResult {
+  scheduleId: string;
+  action: UpsertAction;
+  /** Set when the pause state changed. */
+  pausedChange?: 'paused' | 'unpaused';
+  /** Temporal's next action time; undefined when the schedule is paused (disabled). */
+  nextRun: Date | undefined;
+}
+
+function pauseNote(writer: WarmingScheduleWriter, paused: boolean): string {
+  const by = writer === 'api' ? 'ScheduleWarming' : 'warming-schedules.yaml';
+  return paused ? `paused by ${by}: enabled=false` : `enabled by ${by}`;
+}
+
+/**
+ * Idempotent create-or-update of one schedule: creates it when missing, updates it when its spec hash differs,
+ * pauses/unpauses on `enabled`, and then reads it back so `nextRun` is Temporal's own answer.
+ */
+export async function upsertWarmingSchedule(
+  desired: DesiredWarmingSchedule,
+  store: WarmingScheduleStore,
+  writer: WarmingScheduleWriter,
+  opts: { dryRun?: boolean } = {},
+): Promise<UpsertResult> {
+  let existing = await store.get(desired.scheduleId);
+  let action: UpsertAction = 'unchanged';
+  if (!existing) {
+    if (opts.dryRun) return { scheduleId: desired.scheduleId, action: 'created', nextRun: undefined };
+    try {
+      await store.create(desired, writer);
+      action = 'created';
+    } catch (err) {
+      // A concurrent writer created it between our read and create: converge on it like an update.
+      if (!(err instanceof WarmingScheduleExists)) throw err;
+    }
+    existing = await store.get(desired.scheduleId);
+    if (!existing) throw new Error(`schedule ${desired.scheduleId} vanished after create`);
+  }
+  if (action !== 'created' && (existing.specHash !== desired.specHash || existing.managedBy !== writer)) {
+    if (!opts.dryRun) await store.update(desired, writer);
+    action = 'updated';
+  }
+  let pausedChange: UpsertResult['pausedChange'];
+  if (existing.paused !== desired.paused) {
+    if (!opts.dryRun) await store.setPaused(desired.scheduleId, desired.paused, pauseNote(writer, desired.paused));
+    pausedChange = desired.paused ? 'paused' : 'unpaused';
+  }
+  if (opts.dryRun) return { scheduleId: desired.scheduleId, action, ...(pausedChange ? { pausedChange } : {}), nextRun: existing.nextRun };
+  const after = action === 'unchanged' && !pausedChange ? existing : await store.get(desired.scheduleId);
+  return {
+    scheduleId: desired.scheduleId,
+    action,
+    ...(pausedChange ? { pausedChange } : {}),
+    nextRun: desired.paused ? undefined : after?.nextRun,
+  };
+}
+
+export interface WarmingApplyReport {
+  dryRun: boolean;
+  created: string[];
+  updated: string[];
+  paused: string[];
+  unpaused: string[];
+  deleted: string[];
+  unchanged: string[];
+}
+
+/**
+ * Reconciles the schedules file: upserts every entry (the file wins for the names it lists) and deletes
+ * schedules under the prefix that the file created earlier but no longer lists. Schedules made through the
+ * ScheduleWarming RPC are never deleted here.
+ */
+export async function applyWarmingSchedules(
+  defs: readonly WarmingScheduleDefinition[],
+  store: WarmingScheduleStore,
+  opts: { taskQueue: string; dryRun?: boolean; idPrefix?: string },
+): Promise<WarmingApplyReport> {
+  const prefix = opts.idPrefix ?? WARMING_SCHEDULE_ID_PREFIX;
+  const dryRun = opts.dryRun ?? false;
+  const report: WarmingApplyReport = { dryRun, created: [], updated: [], paused: [], unpaused: [], deleted: [], unchanged: [] };
+  const wanted = new Set<string>();
+  for (const def of defs) {
+    const desired = desiredWarmingSchedule(def, opts.taskQueue, prefix);
+    wanted.add(desired.scheduleId);
+    const r = await upsertWarmingSchedule(desired, store, 'file', { dryRun });
+    if (r.action !== 'unchanged') report[r.action].push(r.scheduleId);
+    if (r.pausedChange) report[r.pausedChange].push(r.scheduleId);
+    if (r.action === 'unchanged' && !r.pausedChange) report.unchanged.push(r.scheduleId);
+  }
+  for (const id of await store.listIds(prefix)) {
+    if (wanted.has(id) || !id.startsWith(prefix)) continue;
+    const existing = await store.get(id); // list is eventually consistent: confirm before deleting
+    if (existing?.managedBy !== 'file') continue;
+    if (!dryRun) await store.delete(id);
+    report.deleted.push(id);
+  }
+  for (const list of Object.values(report)) if (Array.isArray(list)) list.sort();
+  return report;
+}
+
+export function formatWarmingReport(r: WarmingApplyReport): string {
+  const lines = [`warming schedules${r.dryRun ? ' (dry run: nothing changed)' : ''}:`];
+  for (const [label, ids] of [
+    ['created', r.created],
+    ['updated', r.updated],
+    ['paused', r.paused],
+    ['unpaused', r.unpaused],
+    ['deleted', r.deleted],
+    ['unchanged', r.unchanged],
+  ] as const) {
+    for (const id of ids) lines.push(`  ${label.padEnd(9)} ${id}`);
+  }
+  lines.push(`  total: ${r.created.length} created, ${r.updated.length} updated, ${r.paused.length} paused, ${r.unpaused.length} unpaused, ${r.deleted.length} deleted, ${r.unchanged.length} unchanged`);
+  return lines.join('\n');
+}
+
+function scheduleAction(d: DesiredWarmingSchedule, writer: WarmingScheduleWriter): ScheduleOptionsStartWorkflowAction<Workflow> {
+  return {
+    type: 'startWorkflow',
+    workflowType: CACHE_WARMING_WORKFLOW_TYPE,
+    // The schedule appends the scheduled time to this id, so each tick has its own workflow id.
+    workflowId: d.scheduleId,
+    taskQueue: d.taskQueue,
+    args: [d.input],
+    memo: { [WARMING_SPEC_HASH_MEMO_KEY]: d.specHash, [WARMING_MANAGED_BY_MEMO_KEY]: writer },
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: RteScheduleName, value: d.definition.name },
+      { key: RteJobType, value: CACHE_WARMING_JOB_TYPE },
+      { key: RtePriority, value: d.definition.priority },
+      { key: RteStrategy, value: d.definition.strategy },
+    ]),
+    staticSummary: `cache warming ${d.definition.name} (${d.definition.cron}, ${d.definition.strategy}, ${d.definition.priority})`,
+  };
+}
+
+const policies = () => ({ overlap: WARMING_SCHEDULE_POLICY.overlap, catchupWindow: WARMING_SCHEDULE_POLICY.catchupWindowMs, pauseOnFailure: false });
+
+function readExisting(scheduleId: string, desc: ScheduleDescription): ExistingWarmingSchedule {
+  const memo = (desc.action as { memo?: Record<string, unknown> }).memo ?? {};
+  const hash = memo[WARMING_SPEC_HASH_MEMO_KEY];
+  const by = memo[WARMING_MANAGED_BY_MEMO_KEY];
+  return {
+    scheduleId,
+    specHash: typeof hash === 'string' ? hash : undefined,
+    managedBy: by === 'api' || by === 'file' ? by : undefined,
+    paused: desc.state.paused,
+    nextRun: desc.state.paused ? undefined : desc.info.nextActionTimes[0],
+  };
+}
+
+/** The Temporal adapter of `WarmingScheduleStore`. */
+export function createTemporalWarmingScheduleStore(client: Client): WarmingScheduleStore {
+  return {
+    async get(scheduleId) {
+      try {
+        return readExisting(scheduleId, await client.schedule.getHandle(scheduleId).describe());
+      } catch (err) {
+        if (err instanceof ScheduleNotFoundError) return undefined;
+        throw err;
+      }
+    },
+    async create(d, writer) {
+      try {
+        await client.schedule.create({
+          scheduleId: d.scheduleId,
+          spec: d.spec,
+          action: scheduleAction(d, writer),
+          policies: policies(),
+          memo: { description: d.definition.description },
+          state: { paused: d.paused, note: pauseNote(writer, d.paused) },
+        });
+      } catch (err) {
+        if (err instanceof ScheduleAlreadyRunning) throw new WarmingScheduleExists(d.scheduleId);
+        throw err;
+      }
+    },
+    async update(d, writer) {
+      await client.schedule.getHandle(d.scheduleId).update((prev) => ({
+        spec: d.spec,
+        action: scheduleAction(d, writer),
+        policies: policies(),
+        // Pause state is reconciled separately (setPaused) so an update never flips it by accident.
+        state: { paused: prev.state.paused, note: prev.state.note },
+      }));
+    },
+    async setPaused(scheduleId, paused, note) {
+      const handle = client.schedule.getHandle(scheduleId);
+      if (paused) await handle.pause(note);
+      else await handle.unpause(note);
+    },
+    async listIds(prefix) {
+      const ids: string[] = [];
+      for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(prefix)) ids.push(s.scheduleId);
+      return ids;
+    },
+    async delete(scheduleId) {
+      try {
+        await client.schedule.getHandle(scheduleId).delete();
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      }
+    },
+  };
+}

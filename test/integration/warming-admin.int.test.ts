@@ -1,0 +1,292 @@
+/**
+ * ScheduleWarming and GetWarmingStats through a real API server (auth and audit interceptors included) against the
+ * dev stack's Temporal and PostgreSQL (a private schema). Schedule names are unique per run and deleted afterwards.
+ */
+import { create } from '@bufbuild/protobuf';
+import { timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, createClient, type Client as RpcClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CacheWarmingService, GetWarmingStatsRequestSchema, WarmCacheRequest_Priority, WarmingStrategy } from '../../gen/rte/v1/warming_pb';
+import { createPgWarmingStatsReader } from '../../activities/warming-usage';
+import { createTokenVerifier } from '../../api/auth';
+import { createApiServer, type ApiServer } from '../../api/server';
+import { createGetWarmingStatsHandler, createScheduleWarmingHandler } from '../../api/services/warming-admin';
+import { createWarmingService } from '../../api/services/warming-service';
+import { createTestDirectory, type TestDirectory } from '../../directory/test-support';
+import { loadConfig } from '../../lib/config';
+import { nextCronTimes, parseCron } from '../../lib/cron';
+import { mintDevToken } from '../../lib/dev-token';
+import { silentLogger } from '../../lib/logger';
+import { createMetrics } from '../../lib/metrics';
+import { aggregateWarmRows, computeWarmingStats, type WarmRow } from '../../lib/warming/stats';
+import { applyWarmingSchedules, createTemporalWarmingScheduleStore } from '../../schedules/warming';
+import { parseWarmingScheduleFile } from '../../schedules/warming-load';
+
+const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', API_PORT: '0' });
+const secret = config.auth.mode === 'dev-hs256' ? config.auth.devSecret : '';
+const H = 3_600_000;
+/** GetWarmingStats "now" (fixed: which horizons have closed is part of the expected figures). */
+const NOW = Date.parse('2024-11-17T00:00:00.000Z');
+const T0 = Date.parse('2024-11-15T00:00:00.000Z');
+
+let dir: TestDirectory;
+let connection: Connection;
+let temporal: Client;
+let api: ApiServer;
+let warming: RpcClient<typeof CacheWarmingService>;
+let writeHeaders: Record<string, string>;
+let readHeaders: Record<string, string>;
+const taskQueue = `tq-warm-ops-${randomUUID().slice(0, 8)}`;
+const created: string[] = [];
+
+beforeAll(async () => {
+  dir = await createTestDirectory({ seed: 3, population: 0 });
+  connection = await Connection.connect({ address: config.temporal.address });
+  temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const logger = silentLogger();
+  const metrics = createMetrics('test-warm-ops');
+  api = createApiServer({
+    logger,
+    metrics,
+    verifyToken: createTokenVerifier(config.auth),
+    routes: (router) =>
+      router.service(CacheWarmingService, {
+        ...createWarmingService(),
+        scheduleWarming: createScheduleWarmingHandler({ schedules: createTemporalWarmingScheduleStore(temporal), taskQueue, logger }),
+        getWarmingStats: createGetWarmingStatsHandler({ records: createPgWarmingStatsReader(dir.pool), now: () => NOW }),
+      }),
+    checks: {},
+  });
+  const port = await api.server.listen(0, '127.0.0.1');
+  warming = createClient(CacheWarmingService, createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: '1.1' }));
+  writeHeaders = { authorization: `Bearer ${await mintDevToken({ service: 'ops-test', scopes: ['rte:warming:write'], secret })}` };
+  readHeaders = { authorization: `Bearer ${await mintDevToken({ service: 'ops-test', scopes: ['rte:warming:read'], secret })}` };
+});
+
+afterAll(async () => {
+  for (const id of created) await temporal.schedule.getHandle(id).delete().catch(() => undefined);
+  await api?.server.close(1_000);
+  await connection?.close();
+  await dir?.drop();
+});
+
+async function codeOf(p: Promise<unknown>): Promise<{ code: Code; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const ce = ConnectError.from(err);
+    return { code: ce.code, message: ce.rawMessage };
+  }
+  throw new Error('call succeeded');
+}
+
+async function exists(scheduleId: string): Promise<boolean> {
+  try {
+    await temporal.schedule.getHandle(scheduleId).describe();
+    return true;
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return false;
+    throw err;
+  }
+}
+
+const nextAfter = (cron: string, after: Date) => nextCronTimes(parseCron(cron), after, 1)[0]!.getTime();
+
+describe('ScheduleWarming on real Temporal (integration)', () => {
+  it('create → same call again → update → disable (next_run unset, paused) → enable', async () => {
+    const name = `ops-${randomUUID().slice(0, 8)}`;
+    const id = `warming/${name}`;
+    created.push(id);
+    const base = {
+      scheduleName: name,
+      cronExpression: '0 4 * * *',
+      memberQuery: { hasRteEnabled: true, minAppUsageProbability: 0.8 },
+      strategy: WarmingStrategy.INTELLIGENT,
+      priority: WarmCacheRequest_Priority.PRELOAD,
+      enabled: true,
+    };
+    const before = new Date();
+    const first = await warming.scheduleWarming(base, { headers: writeHeaders });
+    expect(first.scheduleId).toBe(id);
+    expect(timestampMs(first.nextRun!)).toBe(nextAfter('0 4 * * *', before));
+    let desc = await temporal.schedule.getHandle(id).describe();
+    expect(desc.state.paused).toBe(false);
+    expect(desc.action).toMatchObject({ type: 'startWorkflow', workflowType: 'cacheWarmingWorkflow', taskQueue });
+    expect((desc.action as { args: unknown[] }).args[0]).toEqual({
+      source: `schedule-${name}`,
+      selector: { kind: 'query', query: { hasRteEnabled: true, minAppUsageProbability: 0.8 } },
+      strategy: 'INTELLIGENT',
+      priority: 'PRELOAD',
+      operations: [],
+    });
+
+    // Idempotent: the same request changes nothing (no update, same next run).
+    const again = await warming.scheduleWarming(base, { headers: writeHeaders });
+    expect(again).toMatchObject({ scheduleId: id });
+    expect(timestampMs(again.nextRun!)).toBe(timestampMs(first.nextRun!));
+
+    const updated = await warming.scheduleWarming(
+      { ...base, cronExpression: '30 5 * * *', strategy: WarmingStrategy.FORCE, priority: WarmCacheRequest_Priority.URGENT },
+      { headers: writeHeaders },
+    );
+    expect(timestampMs(updated.nextRun!)).toBe(nextAfter('30 5 * * *', new Date()));
+    desc = await temporal.schedule.getHandle(id).describe();
+    expect((desc.action as { args: { strategy: string; priority: string }[] }).args[0]).toMatchObject({ strategy: 'FORCE', priority: 'URGENT' });
+    expect(desc.info.nextActionTimes[0]?.getTime()).toBe(timestampMs(updated.nextRun!));
+
+    const disabled = await warming.scheduleWarming({ ...base, cronExpression: '30 5 * * *', enabled: false }, { headers: writeHeaders });
+    expect(disabled.scheduleId).toBe(id);
+    expect(disabled.nextRun).toBeUndefined();
+    expect((await temporal.schedule.getHandle(id).describe()).state.paused).toBe(true);
+
+    const enabled = await warming.scheduleWarming({ ...base, cronExpression: '30 5 * * *' }, { headers: writeHeaders });
+    expect(enabled.nextRun).toBeDefined();
+    expect((await temporal.schedule.getHandle(id).describe()).state.paused).toBe(false);
+  });
+
+  it.each([
+    ['a bad cron', { cronExpression: '0 25 * * *' }, 'cron_expression'],
+    ['a query the directory cannot compile', { memberQuery: { demographicsFilter: { minAge: 70, maxAge: 20 } } }, 'member_query.demographics_filter.min_age'],
+    ['a bad predicate', { memberQuery: { predicateFilter: { expression: 'age >>> 3' } } }, 'member_query.predicate_filter.expression'],
+    ['no query', { memberQuery: undefined }, 'member_query'],
+  ])('refuses %s with invalid_argument naming the field, and creates no schedule', async (_n, override, field) => {
+    const name = `ops-bad-${randomUUID().slice(0, 8)}`;
+    const r = await codeOf(warming.scheduleWarming({ scheduleName: name, cronExpression: '0 4 * * *', memberQuery: { hasRteEnabled: true }, enabled: true, ...override }, { headers: writeHeaders }));
+    expect(r.code).toBe(Code.InvalidArgument);
+    expect(r.message.startsWith(`${field}:`)).toBe(true);
+    expect(await exists(`warming/${name}`)).toBe(false);
+  });
+
+  it('needs rte:warming:write', async () => {
+    const r = await codeOf(warming.scheduleWarming({ scheduleName: 'ops-denied', cronExpression: '0 4 * * *', memberQuery: {} }, { headers: readHeaders }));
+    expect(r.code).toBe(Code.PermissionDenied);
+    expect(await exists('warming/ops-denied')).toBe(false);
+  });
+
+  it('the schedules file applies the doc\'s three examples idempotently', async () => {
+    const prefix = `warming-test-${randomUUID().slice(0, 8)}/`;
+    const defs = parseWarmingScheduleFile(readFileSync(path.resolve(__dirname, '../../schedules/warming-schedules.yaml'), 'utf8'));
+    const store = createTemporalWarmingScheduleStore(temporal);
+    const first = await applyWarmingSchedules(defs, store, { taskQueue, idPrefix: prefix });
+    created.push(...first.created);
+    expect(first.created).toEqual([`${prefix}appointment-preload`, `${prefix}morning-preload`, `${prefix}weekly-refresh`]);
+    const second = await applyWarmingSchedules(defs, store, { taskQueue, idPrefix: prefix });
+    expect(second.unchanged).toHaveLength(3);
+    expect(second.created.length + second.updated.length + second.deleted.length).toBe(0);
+    const desc = await temporal.schedule.getHandle(`${prefix}weekly-refresh`).describe();
+    expect(desc.info.nextActionTimes[0]?.getTime()).toBe(nextAfter('0 3 * * 0', new Date()));
+  });
+});
+
+describe('GetWarmingStats over hand-inserted records (integration)', () => {
+  /** warm(member, source, completed hour, …): one cache_warms row; times relative to T0. */
+  const rows: (WarmRow & { jobId: string })[] = [];
+  function warm(member: string, source: string, h: number, o: { op?: string; outcome?: string; tookS?: number | null; horizonH?: number; usedH?: number } = {}) {
+    const completedAt = T0 + h * H;
+    rows.push({
+      jobId: `job-${rows.length}`,
+      memberHash: member,
+      operation: o.op ?? 'check_eligibility',
+      source,
+      outcome: o.outcome ?? 'warmed',
+      startedAt: o.tookS === null ? null : completedAt - (o.tookS ?? 10) * 1000,
+      completedAt: o.outcome === 'failed' ? null : completedAt,
+      horizonUntil: o.horizonH !== undefined ? T0 + o.horizonH * H : null,
+      firstUsedAt: o.usedH !== undefined ? T0 + o.usedH * H : null,
+    });
+  }
+  warm('hA', 'schedule-morning-preload', 4, { tookS: 20, usedH: 7 }); // used within 24 h
+  warm('hB', 'schedule-morning-preload', 4, { tookS: 40 }); // horizon closed at T0+28h < NOW: scored, unused
+  warm('hC', 'member-cron-daily-rte-warmup', 5, { tookS: 60, horizonH: 9, usedH: 8 }); // used within its own horizon
+  warm('hD', 'member-cron-daily-rte-warmup', 6, { tookS: 80, horizonH: 7, usedH: 8 }); // used after its horizon
+  warm('hE', 'member-cron-daily-rte-warmup', 30, { tookS: null, horizonH: 80 }); // horizon still open: not scored
+  warm('hA', 'member-cron-daily-rte-warmup', 20, { tookS: 100 }); // same pair again, other source
+  warm('hF', 'manual-trigger', 10, { outcome: 'failed' }); // not a warm
+  warm('hG', 'manual-trigger', 50); // after end_time
+
+  beforeAll(async () => {
+    for (const r of rows) {
+      await dir.pool.query(
+        `INSERT INTO cache_warms (job_id, member_hash, operation, source, priority, path, outcome, accepted_at, started_at, completed_at, horizon_until, first_used_at, used_result)
+         VALUES ($1, $2, $3, $4, 'PRELOAD', 'batch_api', $5, $6, $7, $8, $9, $10, $11)`,
+        [
+          r.jobId,
+          r.memberHash,
+          r.operation,
+          r.source,
+          r.outcome,
+          new Date(T0),
+          r.startedAt === null ? null : new Date(r.startedAt),
+          r.completedAt === null ? null : new Date(r.completedAt),
+          r.horizonUntil === null ? null : new Date(r.horizonUntil),
+          r.firstUsedAt === null ? null : new Date(r.firstUsedAt),
+          r.firstUsedAt === null ? null : 'HIT',
+        ],
+      );
+    }
+    // Reads per hour: warmed 46 of 50 served from cache, not warmed 60 of 100; one bucket outside the range.
+    const counts: [number, boolean, string, number][] = [
+      [6, true, 'HIT', 40],
+      [7, true, 'STALE', 6],
+      [7, true, 'MISS', 4],
+      [6, false, 'HIT', 60],
+      [7, false, 'MISS', 30],
+      [8, false, 'ERROR', 10],
+      [49, false, 'MISS', 1000],
+    ];
+    for (const [h, warmed, result, reads] of counts) {
+      await dir.pool.query('INSERT INTO cache_read_counts (hour, warmed, result, reads) VALUES ($1, $2, $3, $4)', [new Date(T0 + h * H), warmed, result, reads]);
+    }
+  });
+
+  const range = { startTime: timestampFromMs(T0), endTime: timestampFromMs(T0 + 48 * H) };
+
+  it('matches the figures computed by hand (and the reference arithmetic over the same rows)', async () => {
+    const { stats } = await warming.getWarmingStats(range, { headers: readHeaders });
+    // Warms in range: hA@4, hB, hC, hD, hE, hA@20 (6 rows, 5 distinct member+operation pairs).
+    expect(stats?.totalMembersWarmed).toBe(5);
+    expect(stats?.bySource).toEqual({ 'schedule-morning-preload': 2, 'member-cron-daily-rte-warmup': 4 });
+    // Used within the horizon: hA@4 (7 < 28), hC (8 < 9); hD used at 8 ≥ its horizon 7.
+    expect(stats?.cacheHitsAvoided).toBe(2);
+    // Scored at NOW = T0+48h: hA@4, hB, hC, hD, hA@20 (horizon T0+44h); hE's horizon (T0+80h) is open.
+    expect(stats?.predictionAccuracy).toBeCloseTo(2 / 5, 6);
+    // (20 + 40 + 60 + 80 + 100) / 5 s; hE has no start time.
+    expect(stats?.avgWarmDuration).toMatchObject({ seconds: 60n, nanos: 0 });
+    // 46/50 − 60/100 (the hour-49 bucket is outside the range).
+    expect(stats?.cacheHitRateImprovement).toBeCloseTo(0.92 - 0.6, 6);
+
+    const reference = computeWarmingStats({ ...aggregateWarmRows(rows, { startMs: T0, endMs: T0 + 48 * H, sources: [] }, NOW), reads: [] });
+    expect(reference).toMatchObject({ totalMembersWarmed: 5, cacheHitsAvoided: 2, predictionAccuracy: 0.4, avgWarmDurationMs: 60_000 });
+  });
+
+  it('filters by source', async () => {
+    const { stats } = await warming.getWarmingStats({ ...range, sources: ['schedule-morning-preload'] }, { headers: readHeaders });
+    expect(stats).toMatchObject({ totalMembersWarmed: 2, bySource: { 'schedule-morning-preload': 2 }, cacheHitsAvoided: 1 });
+    expect(stats?.predictionAccuracy).toBeCloseTo(0.5, 6);
+    expect(stats?.avgWarmDuration).toMatchObject({ seconds: 30n });
+  });
+
+  it('an empty range answers zeros, not an error', async () => {
+    const { stats } = await warming.getWarmingStats({ startTime: timestampFromMs(T0 - 10 * 24 * H), endTime: timestampFromMs(T0 - 9 * 24 * H) }, { headers: readHeaders });
+    expect(stats).toMatchObject({ totalMembersWarmed: 0, cacheHitsAvoided: 0, predictionAccuracy: 0, bySource: {}, cacheHitRateImprovement: 0 });
+    expect(stats?.avgWarmDuration).toBeUndefined();
+  });
+
+  it.each([
+    ['end before start', { startTime: timestampFromMs(T0), endTime: timestampFromMs(T0 - H) }, 'end_time'],
+    ['a range over 93 days', { startTime: timestampFromMs(T0), endTime: timestampFromMs(T0 + 94 * 24 * H) }, 'end_time'],
+    ['no start', { endTime: timestampFromMs(T0) }, 'start_time'],
+  ])('refuses %s naming the field', async (_n, r, field) => {
+    const res = await codeOf(warming.getWarmingStats(create(GetWarmingStatsRequestSchema, r), { headers: readHeaders }));
+    expect(res.code).toBe(Code.InvalidArgument);
+    expect(res.message.startsWith(`${field}:`)).toBe(true);
+  });
+
+  it('needs rte:warming:read', async () => {
+    expect((await codeOf(warming.getWarmingStats(range, { headers: writeHeaders }))).code).toBe(Code.PermissionDenied);
+  });
+});
