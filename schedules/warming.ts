@@ -15,6 +15,8 @@ import { cronToScheduleSpec } from '../lib/cron';
 import { CACHE_WARMING_JOB_TYPE, type WarmingPriority, type WarmingStrategyName } from '../lib/warming/types';
 import { RteJobType, RtePriority, RteScheduleName, RteStrategy } from '../workflows/search-attributes';
 import { canonicalJson } from './apply';
+import { resolveOperations } from '../lib/warming/decide';
+import { CACHE_WARMING_WORKFLOW_TYPE, type CacheWarmingWorkflowInput } from '../workflows/warming.defs';
 import type { WarmingScheduleDefinition } from './warming-request';
 
 /**
@@ -25,32 +27,30 @@ import type { WarmingScheduleDefinition } from './warming-request';
  * set a schedule is kept in its action memo, and the file apply deletes only schedules the file created.
  */
 export const WARMING_SCHEDULE_ID_PREFIX = 'warming/';
-export const CACHE_WARMING_WORKFLOW_TYPE = 'cacheWarmingWorkflow';
+export { CACHE_WARMING_WORKFLOW_TYPE };
 /** Action memo keys (schedule memos cannot be updated; the action's can). */
 export const WARMING_SPEC_HASH_MEMO_KEY = 'warmingSpecHash';
 export const WARMING_MANAGED_BY_MEMO_KEY = 'warmingManagedBy';
 export type WarmingScheduleWriter = 'api' | 'file';
 
-/**
- * The input a scheduled tick hands `cacheWarmingWorkflow`. Its exact type belongs to workflows/warming.defs.ts
- * (warm-core); this is the one place that builds it, so adapting to that type is a change here only.
- */
-export interface ScheduledWarmingInput {
-  /** `schedule-<name>`: the source every warm of this schedule is recorded under (GetWarmingStats.by_source). */
-  source: string;
-  selector: { kind: 'query'; query: JsonObject };
-  strategy: WarmingStrategyName;
-  priority: WarmingPriority;
-  /** Empty = every cached operation. */
-  operations: string[];
-}
+/** The input a scheduled tick hands `cacheWarmingWorkflow` (its contract: workflows/warming.defs.ts). */
+export type ScheduledWarmingInput = CacheWarmingWorkflowInput;
 
 export function warmingScheduleSource(name: string): string {
   return `schedule-${name}`;
 }
 
 export function buildScheduledWarmingInput(def: WarmingScheduleDefinition): ScheduledWarmingInput {
-  return { source: warmingScheduleSource(def.name), selector: { kind: 'query', query: def.memberQuery }, strategy: def.strategy, priority: def.priority, operations: [] };
+  return {
+    // A Schedule action cannot know its run's id: the workflow uses its own id as the job id.
+    jobId: '',
+    source: warmingScheduleSource(def.name),
+    scheduleName: def.name,
+    selector: { kind: 'query', query: def.memberQuery },
+    strategy: def.strategy,
+    priority: def.priority,
+    operations: resolveOperations([]),
+  };
 }
 
 /**

@@ -30,6 +30,8 @@ import { createPromWarmingMetrics } from '../activities/warming/metrics';
 import { createPgWarmRecordStore } from '../activities/warming/pg-warm-store';
 // The WarmingIntake factory (member-cron consumer → cache-warming jobs): createWarmingIntake(client, pg, { taskQueue }).
 export { createWarmingIntake } from '../activities/warming/intake';
+import { createWarmingIntake as createWarmingIntakeAdapter } from '../activities/warming/intake';
+import type { Client } from '@temporalio/client';
 
 export interface WorkerDeps {
   config: AppConfig;
@@ -199,10 +201,9 @@ export function createWorkerMemberCronConsumer(deps: WorkerDeps & { kafka: Kafka
 }
 
 /**
- * The WarmingIntake the worker's member-cron consumer feeds: warm-core's adapter (ids staged in PostgreSQL, the
- * warming workflow started or joined). Wired at merge; while this returns undefined the worker does not start the
- * consumer (it would only pile up uncommitted events) and says so in its log.
+ * The WarmingIntake the worker's member-cron consumer feeds: ids staged in PostgreSQL, the warming workflow started
+ * (or joined, for a re-delivered group) through a Temporal client with the platform's data converter.
  */
-export function workerWarmingIntake(_deps: WorkerDeps): WarmingIntake | undefined {
-  return undefined;
+export function workerWarmingIntake(deps: WorkerDeps & { temporal: Client }): WarmingIntake {
+  return createWarmingIntakeAdapter(deps.temporal, deps.pg, { taskQueue: deps.config.temporal.taskQueue });
 }

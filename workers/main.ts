@@ -14,7 +14,7 @@ import { createPgMemberDirectory } from '../directory/pg-member-directory';
 import { createKafkaEventPublisher } from '../activities/kafka';
 import { createConsumerLagReader } from '../activities/kafka/consumer-lag';
 import { registerConsumerLagGauge, registerSlotPoolGauges } from '../lib/ops-gauges';
-import { temporalDataConverter } from '../lib/temporal/connect';
+import { connectTemporalClient, temporalDataConverter } from '../lib/temporal/connect';
 import { workflowCodeOption } from './workflow-bundle';
 
 /**
@@ -73,13 +73,15 @@ async function main(): Promise<void> {
 
   // The member-cron consumer (issue 9): MemberCronEvents → warming jobs, behind MEMBER_CRON_CONSUMER_ENABLED.
   const deps = { config, logger, metrics, redis, pg, directory, publisher };
-  const warmingIntake = config.memberCronConsumer.enabled ? workerWarmingIntake(deps) : undefined;
-  const memberCronConsumer = warmingIntake ? createWorkerMemberCronConsumer({ ...deps, kafka, intake: warmingIntake }) : undefined;
+  const temporalClient = config.memberCronConsumer.enabled ? await connectTemporalClient(config) : undefined;
+  const memberCronConsumer = temporalClient
+    ? createWorkerMemberCronConsumer({ ...deps, kafka, intake: workerWarmingIntake({ ...deps, temporal: temporalClient.client }) })
+    : undefined;
   if (memberCronConsumer) {
     await memberCronConsumer.start();
     logger.info({ groupId: config.memberCronConsumer.groupId, topic: config.memberCronConsumer.topic }, 'member-cron consumer started');
-  } else if (config.memberCronConsumer.enabled) {
-    logger.warn('member-cron consumer not started: no WarmingIntake adapter is wired (workers/compose.ts workerWarmingIntake)');
+  } else {
+    logger.info('member-cron consumer disabled (MEMBER_CRON_CONSUMER_ENABLED=false)');
   }
 
   let accepting = true;
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
     interactiveWorker.shutdown();
     await runPromise;
     await slotPool.close();
-    await Promise.allSettled([publisher.close(), connection.close(), admin.disconnect()]);
+    await Promise.allSettled([publisher.close(), connection.close(), admin.disconnect(), ...(temporalClient ? [temporalClient.connection.close()] : [])]);
     await Promise.allSettled([pg.end(), redis.quit()]);
     health.close();
   });
