@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { JsonObject } from '@bufbuild/protobuf';
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
@@ -12,7 +11,7 @@ import {
 } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { cronToScheduleSpec } from '../lib/cron';
-import { CACHE_WARMING_JOB_TYPE, type WarmingPriority, type WarmingStrategyName } from '../lib/warming/types';
+import { CACHE_WARMING_JOB_TYPE } from '../lib/warming/types';
 import { RteJobType, RtePriority, RteScheduleName, RteStrategy } from '../workflows/search-attributes';
 import { canonicalJson } from './apply';
 import { resolveOperations } from '../lib/warming/decide';
