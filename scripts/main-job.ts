@@ -8,6 +8,7 @@ import { CacheControl, CacheStatus } from '../gen/rte/v1/common_pb';
 import { CoverageSummary_Status, EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { loadConfig } from '../lib/config';
 import { mintDevToken } from '../lib/dev-token';
+import { hashMemberId } from '../lib/member-hash';
 
 /**
  * The platform's main job on a local stack, end to end through the public API and Temporal:
@@ -113,10 +114,12 @@ async function main(): Promise<void> {
 
   // 3. One member-cron run, as its Temporal Schedule would start it.
   const { connection, client: temporal } = await connectTemporalClient(config);
+  let cronStartedMs = Date.now();
   try {
     const schedule = temporal.schedule.getHandle('member-cron/daily-rte-warmup');
     const before = new Set((await schedule.describe()).info.recentActions.map((a) => a.action.workflow.workflowId));
     const cronStarted = Date.now();
+    cronStartedMs = cronStarted;
     await schedule.trigger();
     let workflowId: string | undefined;
     while (!workflowId && Date.now() - cronStarted < 30_000) {
@@ -136,11 +139,115 @@ async function main(): Promise<void> {
     await connection.close();
   }
 
+  // 4. The loop closed: the worker's member-cron consumer routed that run's predictions into warming jobs.
+  await warmingStep({ config, client, headers, sinceMs: cronStartedMs, failures });
+
   if (failures.length > 0) {
     console.error(JSON.stringify({ result: 'failed', failures: failures.slice(0, 20) }));
     process.exit(1);
   }
   console.log(JSON.stringify({ result: 'ok' }));
+}
+
+/**
+ * Step 4: the member-cron run of step 3 feeds the worker's consumer (P > 0.9 → URGENT real-time warms, 0.7–0.9 →
+ * PRELOAD through Stedi's batch API), and warming jobs fill the cache. The local stack compresses warming lead times
+ * (WARMING_LEAD_SCALE, stack/env.sh), so warms start within seconds instead of 2–24 h before predicted use. URGENT warms
+ * of ~1,000+ members take longer than a main job should wait at Stedi's real latency, so this step waits up to
+ * MAIN_JOB_WARMING_WAIT_S for warms to land, then checks every high-confidence member with CACHE_ONLY: each member the
+ * records say was warmed must be a cache hit. Warming goes on in the background after the step.
+ */
+async function warmingStep(args: {
+  config: ReturnType<typeof loadConfig>;
+  client: ReturnType<typeof createClient<typeof EligibilityService>>;
+  headers: Record<string, string>;
+  sinceMs: number;
+  failures: string[];
+}): Promise<void> {
+  const { config, client, headers, sinceMs, failures } = args;
+  const started = Date.now();
+  const waitMs = Number(process.env['MAIN_JOB_WARMING_WAIT_S'] ?? 180) * 1000;
+  const minWarmed = Number(process.env['MAIN_JOB_WARMING_MIN'] ?? 30);
+  const source = 'member-cron-daily-rte-warmup';
+  const pg = new Pool({ connectionString: config.databaseUrl, max: 2 });
+  try {
+    type Row = { priority: string; path: string; outcome: string; n: string };
+    const tally = async (): Promise<Row[]> =>
+      (
+        await pg.query<Row>(
+          `select w.priority, w.path, w.outcome, count(*)::text as n
+             from cache_warms w join cache_warming_jobs j using (job_id)
+            where j.source = $1 and j.created_at >= to_timestamp($2 / 1000.0)
+            group by 1, 2, 3`,
+          [source, sinceMs - 5_000],
+        )
+      ).rows;
+    const count = (rows: Row[], f: (r: Row) => boolean) => rows.filter(f).reduce((a, r) => a + Number(r.n), 0);
+    let rows = await tally();
+    // Wait for the consumer to route the run and for the URGENT warms to land (or the wait to run out).
+    for (;;) {
+      const urgent = count(rows, (r) => r.priority === 'URGENT');
+      const urgentDone = count(rows, (r) => r.priority === 'URGENT' && r.outcome !== 'pending');
+      if (urgent > 0 && (urgentDone >= Math.min(minWarmed, urgent) || urgentDone === urgent) && Date.now() - started > 20_000) break;
+      if (Date.now() - started > waitMs) break;
+      await new Promise((r) => setTimeout(r, 2_000));
+      rows = await tally();
+    }
+    // High-confidence members as the predictor saw them in this run; their hashes find their warm records.
+    const high = (
+      await pg.query<{ member_id: string }>(
+        `select member_id from member_predictions where app_usage_probability > 0.9 and computed_at >= to_timestamp($1 / 1000.0) - interval '1 day'`,
+        [sinceMs],
+      )
+    ).rows.map((r) => r.member_id);
+    const warmed = new Set(
+      (
+        await pg.query<{ member_hash: string }>(
+          `select distinct w.member_hash from cache_warms w join cache_warming_jobs j using (job_id)
+            where j.source = $1 and j.created_at >= to_timestamp($2 / 1000.0) and w.priority = 'URGENT'
+              and w.outcome = 'warmed'`,
+          [source, sinceMs - 5_000],
+        )
+      ).rows.map((r) => r.member_hash),
+    );
+    let hits = 0;
+    let warmedButMissing = 0;
+    for (let i = 0; i < high.length; i += 50) {
+      await Promise.all(
+        high.slice(i, i + 50).map(async (memberId) => {
+          const wasWarmed = warmed.has(hashMemberId(config.cache.keySecret, memberId));
+          try {
+            const res = await client.checkEligibility({ memberId, cacheControl: CacheControl.CACHE_ONLY }, { headers });
+            if (res.cacheStatus === CacheStatus.HIT || res.cacheStatus === CacheStatus.ERROR) hits += 1;
+            else if (wasWarmed) warmedButMissing += 1;
+          } catch {
+            if (wasWarmed) warmedButMissing += 1;
+          }
+        }),
+      );
+    }
+    const byPath = (path: string) => count(rows, (r) => r.path === path && r.outcome !== 'pending' && r.outcome !== 'skipped_fresh' && r.outcome !== 'skipped_cached');
+    console.log(
+      JSON.stringify({
+        step: 'cache warming from that run (member-cron consumer → warming jobs)',
+        seconds: Number(((Date.now() - started) / 1000).toFixed(2)),
+        highConfidenceMembers: high.length,
+        routed: { urgent: count(rows, (r) => r.priority === 'URGENT'), preload: count(rows, (r) => r.priority === 'PRELOAD') },
+        urgentWarmed: count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'warmed'),
+        urgentStillPending: count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'pending'),
+        skippedAlreadyFresh: count(rows, (r) => r.outcome === 'skipped_fresh' || r.outcome === 'skipped_cached'),
+        cacheOnlyHitsAmongHighConfidence: hits,
+        stediCallsByPath: { realtime: byPath('realtime'), batchApi: byPath('batch_api') },
+        note: 'warming continues in the background; GetWarmingStats and rte_cache_warming_* report it',
+      }),
+    );
+    if (count(rows, () => true) === 0) failures.push('warming: the member-cron run produced no warming job (is the member-cron consumer running?)');
+    else if (high.length > 0 && count(rows, (r) => r.priority === 'URGENT') === 0) failures.push('warming: high-confidence members were not routed URGENT');
+    else if (high.length > 0 && warmed.size === 0) failures.push('warming: no URGENT warm completed within the wait');
+    if (warmedButMissing > 0) failures.push(`warming: ${warmedButMissing} members recorded as warmed are not served by CACHE_ONLY`);
+  } finally {
+    await pg.end();
+  }
 }
 
 main().catch((err: unknown) => {

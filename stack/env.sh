@@ -25,6 +25,11 @@ export TEMPORAL_METRICS_PORT="${TEMPORAL_METRICS_PORT:-7235}"      # Temporal de
 export PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"                  # Prometheus UI + API (ops/prometheus/)
 export CODEC_SERVER_PORT="${CODEC_SERVER_PORT:-8091}"  # Temporal codec server (decodes encrypted payloads)
 
+# --- local demo time -------------------------------------------------------------
+# The stack's worker runs with WARMING_LEAD_SCALE=$STACK_WARMING_LEAD_SCALE unless WARMING_LEAD_SCALE is set:
+# warming lead times (2–4 h / 12–24 h before predicted use) shrink 3600× so the main job sees warms land.
+export STACK_WARMING_LEAD_SCALE="${STACK_WARMING_LEAD_SCALE:-0.000277}"
+
 # --- server tuning --------------------------------------------------------------
 export KAFKA_NUM_PARTITIONS="${KAFKA_NUM_PARTITIONS:-3}"  # default partitions of new topics
 export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
