@@ -17,6 +17,7 @@ import { createPgBatchErrorStore, createPgBatchOutcomeStore, createPgMemberListS
 import { createRedisSubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
 import { DEFAULT_SUBMIT_LIMITS } from '../lib/batch/submit-validation';
 import { createWarmingService } from './services/warming-service';
+import { createPgMemberDirectory } from '../directory/pg-member-directory';
 
 export interface RouteDeps {
   config: AppConfig;
@@ -45,6 +46,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     predictionUsage: createPredictionUsageObserver({ store: predictionOutcomes, registry: deps.metrics.registry, logger: deps.logger }),
     nonInteractiveCallers: new Set(config.predictionAccuracy.excludedCallers),
   });
+  const queryChecker = createPgMemberDirectory(deps.pg);
   const batch = createBatchService({
     temporal: createTemporalBatchPort(deps.temporal),
     lists: createPgMemberListStore(deps.pg),
@@ -58,6 +60,9 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     taskQueue: config.temporal.taskQueue,
     tuning: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } },
     limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: config.webhooks.allowedHosts, allowHttp: config.webhooks.allowHttp } },
+    // Issue 10: member queries compiled before acceptance; page tokens signed with a server secret.
+    checkMemberQuery: (q) => queryChecker.checkQuery(q),
+    pageTokenSecret: config.cache.keySecret,
   });
   return (router) => {
     router.service(EligibilityService, eligibility);

@@ -8,6 +8,7 @@ import { handleHealthRequest, sendJson, type DependencyCheck } from '../lib/heal
 import { createAuthInterceptor, type TokenVerifier } from './auth';
 import { createObservabilityInterceptor } from './interceptors';
 import { createDualProtocolServer, type DualProtocolServer } from './listener';
+import { createStrictInputInterceptor, installBinaryParseErrorMapping, STRICT_JSON_OPTIONS } from './strict-input';
 
 export interface ApiServerDeps {
   logger: Logger;
@@ -35,6 +36,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const interceptors: Interceptor[] = [
     createObservabilityInterceptor(deps.logger, deps.metrics),
     createAuthInterceptor(deps.verifyToken),
+    // Unknown enum numbers / unknown fields (binary) refused with their field path, for every RPC.
+    createStrictInputInterceptor(),
     ...(deps.extraInterceptors ?? []),
   ];
   const health = { registry: deps.metrics.registry, checks: deps.checks, isAccepting: () => accepting };
@@ -43,7 +46,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     interceptors,
     // 4 MiB keeps a 10,000-id SubmitBatch well inside bounds while refusing abusive bodies.
     readMaxBytes: 4 * 1024 * 1024,
+    // Unknown JSON fields and enum strings are refused, never ignored (api/strict-input.ts).
+    jsonOptions: STRICT_JSON_OPTIONS,
   };
+  installBinaryParseErrorMapping();
 
   const app = express();
   app.disable('x-powered-by');

@@ -1,3 +1,4 @@
+import { withNonRetryableFieldErrors } from '../activities/field-errors';
 import { create } from '@bufbuild/protobuf';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
@@ -135,5 +136,6 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     }),
   });
 
-  return { activities: { ...eligibility, ...batch, ...webhooks, ...memberCron }, slotPool };
+  // FieldErrors (bad queries/inputs) are non-retryable InvalidArgumentError failures in every activity.
+  return { activities: withNonRetryableFieldErrors({ ...eligibility, ...batch, ...webhooks, ...memberCron }), slotPool };
 }

@@ -95,6 +95,8 @@ export interface BatchWorkflowInput {
   operation?: string;
   initiatedByUserId?: string;
   tuning?: Partial<BatchTuning>;
+  /** Canonical hash of the SubmitBatch request (idempotency: same client_job_id + different request is refused). */
+  requestHash?: string;
   /** State carried across continue-as-new; absent on the first run. */
   carry?: BatchCarryState;
 }

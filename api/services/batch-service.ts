@@ -4,7 +4,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@conn
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   BatchEventType,
   BatchStatus,
@@ -19,13 +19,14 @@ import {
   type BatchStatusUpdate,
   type BatchSummary,
 } from '../../gen/rte/v1/batch_pb';
-import { MemberQuerySchema } from '../../gen/rte/v1/member_query_pb';
+import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore } from '../../activities/batch/ports';
 import { isTerminalStatus, type BatchStatusName, type ExecutionPath } from '../../lib/batch/types';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
 import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
+import { createPageTokenCodec } from '../../lib/page-token';
 import {
   BATCH_JOB_TYPE,
   BATCH_WORKFLOW_TYPE,
@@ -59,6 +60,8 @@ export interface BatchTemporalPort {
   /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
   start(input: BatchWorkflowInput, taskQueue: string): Promise<void>;
   exists(batchId: string): Promise<boolean>;
+  /** The canonical request hash stored with the batch at start (memo `requestHash`); undefined for older batches. */
+  requestHash?(batchId: string): Promise<string | undefined>;
   /** Waits until the member count is known; answers closed batches from their result. */
   accepted(batchId: string): Promise<BatchStatusView>;
   /** Undefined for unknown batches. Closed batches are answered from their result. */
@@ -108,7 +111,7 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
           args: [input],
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          memo: { options: input.options, submittedAtMs: input.submittedAtMs },
+          memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
           typedSearchAttributes: [
             { key: RteBatchStatus, value: 'PENDING' },
             { key: RteClientService, value: input.clientService },
@@ -132,6 +135,11 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
         if (isNotFound(err)) return false;
         throw err;
       }
+    },
+    async requestHash(batchId) {
+      const memo = (await client.workflow.getHandle(batchId).describe()).memo;
+      const h = memo?.['requestHash'];
+      return typeof h === 'string' ? h : undefined;
     },
     async accepted(batchId) {
       try {
@@ -216,6 +224,13 @@ export interface BatchServiceDeps {
   watch?: { pollIntervalMs: number; keepaliveMs: number };
   /** Real-time check latency used for estimates (ms). Default 13,500. */
   realtimeLatencyMs?: number;
+  /**
+   * Compiles a member_query the way the directory will run it (FieldError naming the field when it cannot), so a
+   * bad query is refused at submit instead of failing the batch later. Absent: only the proto-level checks run.
+   */
+  checkMemberQuery?: (query: MemberQuery) => Promise<void>;
+  /** Server secret page tokens are signed with (shared by every API replica). Absent: a per-process random one. */
+  pageTokenSecret?: string;
 }
 
 const ERRORS_PAGE_DEFAULT = 100;
@@ -224,15 +239,26 @@ const ERRORS_PAGE_MAX = 1000;
 const LIST_PAGE_DEFAULT = 50;
 const LIST_PAGE_MAX = 200;
 
-function encodeToken(obj: unknown): string {
-  return Buffer.from(JSON.stringify(obj)).toString('base64url');
-}
-function decodeToken<T>(token: string, field: string): T {
-  try {
-    return JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as T;
-  } catch {
-    throw new FieldError(field, 'invalid page token');
+/** Stable JSON: object keys sorted, so equal values hash equally whatever order a client wrote maps in. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/**
+ * The canonical hash of what a SubmitBatch asks for, stored with the batch: members (ids as a set, or the query),
+ * and the resolved options (defaults applied, so spelling a default out is the same request). A resubmission with
+ * the same client_job_id must hash the same to be answered with the existing batch.
+ */
+export function submitRequestHash(selector: { kind: 'ids'; memberIds: readonly string[] } | { kind: 'query'; query: unknown }, options: unknown): string {
+  const members = selector.kind === 'ids' ? { ids: [...selector.memberIds].sort() } : { query: selector.query };
+  return createHash('sha256').update(stableJson({ v: 1, members, options })).digest('hex');
 }
 
 function listRefFor(batchId: string, ids: readonly string[]): string {
@@ -282,6 +308,8 @@ function statusResponseFields(view: BatchStatusView, now: number, latencyMs: num
     submittedAt: timestampFromMs(view.submittedAtMs),
     finishedAt: tsOrUndefined(view.finishedAtMs),
     resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
+    // A FAILED batch says why (the same code and message as the stream's, Kafka's and the webhook's FAILED event).
+    ...(view.failure && isTerminalStatus(view.status) && view.status !== 'COMPLETED' ? { failureCode: view.failure.code, failureMessage: view.failure.message } : {}),
   };
 }
 
@@ -291,6 +319,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
   const now = deps.now ?? Date.now;
   const watch = deps.watch ?? { pollIntervalMs: 1_000, keepaliveMs: 30_000 };
   const latencyMs = deps.realtimeLatencyMs ?? 13_500;
+  const tokens = createPageTokenCodec(deps.pageTokenSecret ?? randomBytes(32).toString('hex'));
 
   async function viewFor(ctx: HandlerContext, batchId: string): Promise<BatchStatusView> {
     requireBatchId(batchId);
@@ -307,6 +336,11 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const v = validateSubmitBatch(req, limits);
       const clientService = actingService(p, req.clientServiceName, 'client_service_name');
       const batchId = batchWorkflowId(clientService, v.clientJobId);
+      // Every member_query is compiled before acceptance: a query the directory would refuse is invalid_argument
+      // now, not a FAILED batch minutes later (and costs nothing from the rate limit).
+      const queryJson = req.memberSelector.case === 'memberQuery' ? toJson(MemberQuerySchema, req.memberSelector.value) : undefined;
+      if (req.memberSelector.case === 'memberQuery' && deps.checkMemberQuery) await deps.checkMemberQuery(req.memberSelector.value);
+      const requestHash = submitRequestHash(v.selector.kind === 'ids' ? { kind: 'ids', memberIds: v.selector.memberIds } : { kind: 'query', query: queryJson }, v.options);
       const respond = (view: BatchStatusView) =>
         create(SubmitBatchResponseSchema, {
           batchId,
@@ -317,7 +351,16 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         });
 
       // Idempotency first: a known job answers with its batch and does not count against the rate limit.
-      if (await deps.temporal.exists(batchId)) return respond(await deps.temporal.accepted(batchId));
+      if (await deps.temporal.exists(batchId)) {
+        const stored = deps.temporal.requestHash ? await deps.temporal.requestHash(batchId) : undefined;
+        if (stored !== undefined && stored !== requestHash) {
+          throw new ConnectError(
+            `client_job_id ${v.clientJobId} was already used for a different request (batch ${batchId}); resubmit the same request to get that batch, or use a new client_job_id`,
+            Code.AlreadyExists,
+          );
+        }
+        return respond(await deps.temporal.accepted(batchId));
+      }
 
       const rate = await deps.rateLimiter.take(clientService, now());
       if (!rate.allowed) {
@@ -338,7 +381,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         await deps.lists.write(listRef, 0, v.selector.memberIds);
         selector = { kind: 'list', listRef, total: v.selector.memberIds.length };
       } else {
-        selector = { kind: 'query', query: toJson(MemberQuerySchema, req.memberSelector.value as never) };
+        selector = { kind: 'query', query: queryJson };
       }
       const input: BatchWorkflowInput = {
         batchId,
@@ -347,6 +390,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         submittedAtMs: now(),
         selector,
         options: v.options,
+        requestHash,
         ...(deps.tuning ? { tuning: deps.tuning } : {}),
       };
       await deps.temporal.start(input, deps.taskQueue);
@@ -356,14 +400,14 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     async getBatchStatus(req, ctx) {
       const view = await viewFor(ctx, req.batchId);
       const size = pageSize(req.errorsPageSize, ERRORS_PAGE_DEFAULT, ERRORS_PAGE_MAX, 'errors_page_size');
-      const after = req.errorsPageToken ? decodeToken<{ a: number }>(req.errorsPageToken, 'errors_page_token').a : -1;
-      if (!Number.isInteger(after)) throw new FieldError('errors_page_token', 'invalid page token');
+      const after = req.errorsPageToken ? tokens.decode<{ a: number }>('errors', req.batchId, req.errorsPageToken, 'errors_page_token').a : -1;
+      if (!Number.isSafeInteger(after) || after < -1) throw new FieldError('errors_page_token', 'invalid page token');
       const page = await deps.errors.page(req.batchId, after, size);
       const last = page.errors[page.errors.length - 1];
       return create(GetBatchStatusResponseSchema, {
         ...statusResponseFields(view, now(), latencyMs),
         errors: page.errors.map((e) => ({ memberId: e.memberId, errorCode: e.errorCode, errorMessage: e.errorMessage, occurredAt: timestampFromMs(e.occurredAtMs) })),
-        nextErrorsPageToken: last && page.errors.length === size ? encodeToken({ a: last.memberIndex }) : '',
+        nextErrorsPageToken: last && page.errors.length === size ? tokens.encode('errors', req.batchId, { a: last.memberIndex }) : '',
         totalErrors: Math.max(page.total, view.totalErrors),
       });
     },
@@ -389,8 +433,11 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       }
       if (req.submittedAfter) clauses.push(`StartTime >= '${timestampDate(req.submittedAfter).toISOString()}'`);
       if (req.submittedBefore) clauses.push(`StartTime < '${timestampDate(req.submittedBefore).toISOString()}'`);
-      const token = req.pageToken ? Buffer.from(req.pageToken, 'base64url') : undefined;
-      const r = await deps.temporal.list(clauses.join(' AND '), size, token);
+      // Temporal's own token is wrapped in one of ours, bound to this visibility query: a token that is not ours
+      // (or was issued for another filter) is invalid_argument at once instead of an opaque Temporal failure.
+      const visibilityQuery = clauses.join(' AND ');
+      const token = req.pageToken ? Buffer.from(tokens.decode<{ t: string }>('list', visibilityQuery, req.pageToken, 'page_token').t ?? '', 'base64url') : undefined;
+      const r = await deps.temporal.list(visibilityQuery, size, token);
       const batches: BatchSummary[] = r.items.map((it) =>
         create(BatchSummarySchema, {
           batchId: it.batchId,
@@ -406,7 +453,10 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
           finishedAt: tsOrUndefined(it.closedAtMs),
         }),
       );
-      return create(ListBatchesResponseSchema, { batches, nextPageToken: r.nextPageToken ? Buffer.from(r.nextPageToken).toString('base64url') : '' });
+      return create(ListBatchesResponseSchema, {
+        batches,
+        nextPageToken: r.nextPageToken ? tokens.encode('list', visibilityQuery, { t: Buffer.from(r.nextPageToken).toString('base64url') }) : '',
+      });
     },
 
     async cancelBatch(req, ctx) {
