@@ -38,6 +38,21 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
     try {
       const res = await next(req);
       res.header.set('x-request-id', requestId);
+      if (res.stream) {
+        // Streaming handlers throw while the response is being read, after next() returned: map those errors the
+        // same way (a FieldError from WatchBatchStatus is invalid_argument, not internal).
+        const messages = res.message;
+        const mapped = async function* () {
+          try {
+            yield* messages;
+          } catch (err) {
+            const ce = toConnectError(err, logger, method);
+            ce.metadata.set('x-request-id', requestId);
+            throw ce;
+          }
+        };
+        return { ...res, message: mapped() };
+      }
       return res;
     } catch (err) {
       const ce = toConnectError(err, logger, method);

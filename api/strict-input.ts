@@ -1,4 +1,4 @@
-import type { DescEnum, DescMessage } from '@bufbuild/protobuf';
+import { fromJson, type DescEnum, type DescMessage } from '@bufbuild/protobuf';
 import { reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { dirname, join } from 'node:path';
@@ -82,14 +82,96 @@ export function findInputProblem(schema: DescMessage, message: object): InputPro
   return walk(reflect(schema, message as never), '');
 }
 
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function jsonEnumProblem(e: DescEnum, v: Json, path: string): InputProblem | undefined {
+  if (v === null) return undefined;
+  if (typeof v === 'string' ? e.values.some((x) => x.name === v) : typeof v === 'number' && Number.isInteger(v) && knownEnum(e, v)) return undefined;
+  return { path, message: `unknown ${e.typeName} value ${JSON.stringify(v)} (one of ${e.values.map((x) => x.name).join(', ')})` };
+}
+
+function walkJson(desc: DescMessage, v: Json, path: string): InputProblem | undefined {
+  if (v === null) return undefined;
+  if (desc.typeName.startsWith('google.protobuf.')) {
+    // Well-known types have their own JSON forms: let the codec judge, and name the field.
+    try {
+      fromJson(desc, v);
+      return undefined;
+    } catch (err) {
+      return { path, message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+  if (typeof v !== 'object' || Array.isArray(v)) return { path: path || desc.typeName, message: `expected a JSON object for ${desc.typeName}` };
+  for (const [key, value] of Object.entries(v)) {
+    const field = desc.fields.find((f) => f.jsonName === key || f.name === key);
+    const p = join2(path, field ? field.name : key);
+    if (!field) return { path: p, message: `unknown field "${key}" in ${desc.typeName}` };
+    if (value === null) continue;
+    switch (field.fieldKind) {
+      case 'enum': {
+        const bad = jsonEnumProblem(field.enum, value, p);
+        if (bad) return bad;
+        break;
+      }
+      case 'message': {
+        const bad = walkJson(field.message, value, p);
+        if (bad) return bad;
+        break;
+      }
+      case 'list': {
+        if (!Array.isArray(value)) return { path: p, message: 'expected a JSON array' };
+        for (let i = 0; i < value.length; i++) {
+          const ip = `${p}[${i}]`;
+          const bad = field.listKind === 'enum' ? jsonEnumProblem(field.enum, value[i]!, ip) : field.listKind === 'message' ? walkJson(field.message, value[i]!, ip) : undefined;
+          if (bad) return bad;
+        }
+        break;
+      }
+      case 'map': {
+        if (typeof value !== 'object' || Array.isArray(value)) return { path: p, message: 'expected a JSON object' };
+        for (const [k, mv] of Object.entries(value)) {
+          const ip = `${p}[${JSON.stringify(k)}]`;
+          const bad = field.mapKind === 'enum' ? jsonEnumProblem(field.enum, mv, ip) : field.mapKind === 'message' ? walkJson(field.message, mv, ip) : undefined;
+          if (bad) return bad;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The first unknown field or unknown enum value in a JSON request, with its field path (the JSON codec's own
+ * messages name only the enum type). Undefined when the walk finds nothing (the codec's message then stands).
+ */
+export function findJsonInputProblem(schema: DescMessage, json: unknown): InputProblem | undefined {
+  return walkJson(schema, json as Json, '');
+}
+
 /** Refuses requests carrying unknown enum numbers or unknown fields (binary encodings) with `invalid_argument`. */
 export function createStrictInputInterceptor(): Interceptor {
+  const check = (schema: DescMessage, message: object) => {
+    const bad = findInputProblem(schema, message);
+    if (bad) throw new ConnectError(`${bad.path}: ${bad.message}`, Code.InvalidArgument);
+  };
   return (next) => async (req) => {
     if (!req.stream) {
-      const bad = findInputProblem(req.method.input, req.message);
-      if (bad) throw new ConnectError(`${bad.path}: ${bad.message}`, Code.InvalidArgument);
+      check(req.method.input, req.message);
+      return next(req);
     }
-    return next(req);
+    // Streaming input (WatchBatchStatus's single request, client streams): every message is checked as it is read.
+    const input = req.message;
+    const schema = req.method.input;
+    async function* checked() {
+      for await (const m of input) {
+        check(schema, m);
+        yield m;
+      }
+    }
+    return next({ ...req, message: checked() });
   };
 }
 
@@ -128,7 +210,30 @@ export function installBinaryParseErrorMapping(): void {
       },
     });
     const bin = mapParse(lookup.getI(true));
-    return { ...lookup, getI: (binary: boolean) => (binary ? bin : lookup.getI(false)) };
+    const method = args[0] as { input?: DescMessage } | undefined;
+    const jsonIn = lookup.getI(false);
+    const json = {
+      ...jsonIn,
+      parse(data: Uint8Array) {
+        try {
+          return jsonIn.parse(data);
+        } catch (err) {
+          // Name the field: the codec says "cannot decode enum rte.v1.CacheControl from JSON: …" without one.
+          if (err instanceof ConnectError && err.code === Code.InvalidArgument && method?.input) {
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(new TextDecoder().decode(data));
+            } catch {
+              throw new ConnectError(`request body is not valid JSON: ${err.rawMessage}`, Code.InvalidArgument);
+            }
+            const bad = findJsonInputProblem(method.input, parsed);
+            if (bad) throw new ConnectError(`${bad.path}: ${bad.message}`, Code.InvalidArgument);
+          }
+          throw err;
+        }
+      },
+    };
+    return { ...lookup, getI: (binary: boolean) => (binary ? bin : json) };
   };
   installed = true;
 }

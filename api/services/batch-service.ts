@@ -398,10 +398,12 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     },
 
     async getBatchStatus(req, ctx) {
-      const view = await viewFor(ctx, req.batchId);
+      // Every argument is checked before anything is read, so a bad one is invalid_argument whatever the batch.
+      requireBatchId(req.batchId);
       const size = pageSize(req.errorsPageSize, ERRORS_PAGE_DEFAULT, ERRORS_PAGE_MAX, 'errors_page_size');
       const after = req.errorsPageToken ? tokens.decode<{ a: number }>('errors', req.batchId, req.errorsPageToken, 'errors_page_token').a : -1;
       if (!Number.isSafeInteger(after) || after < -1) throw new FieldError('errors_page_token', 'invalid page token');
+      const view = await viewFor(ctx, req.batchId);
       const page = await deps.errors.page(req.batchId, after, size);
       const last = page.errors[page.errors.length - 1];
       return create(GetBatchStatusResponseSchema, {
