@@ -20,7 +20,7 @@ import {
 import type { BatchActivities, RefreshItem } from '../activities/batch/activities';
 import type { EligibilityActivities } from '../activities/eligibility/activities';
 import { Bitmap } from '../lib/batch/bitmap';
-import { batchEventId, eventPassesFilter, webhookBody, type BatchEventPayload } from '../lib/batch/events';
+import { batchEventId, batchEventIdV2, eventPassesFilter, webhookBody, type BatchEventPayload } from '../lib/batch/events';
 import { nextPollDelayMs } from '../lib/batch/polling';
 import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progressMilestone, terminalStatus, type EndReason } from '../lib/batch/progress';
 import { decideStrategy } from '../lib/batch/strategy';
@@ -45,7 +45,7 @@ import {
   type BatchWorkflowInput,
   type BatchWorkflowResult,
 } from './batch.defs';
-import { RteBatchStatus, RteStrategy } from './search-attributes';
+import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from './search-attributes';
 
 const RECENT_ERRORS = 20;
 const MAX_MEMBERS = 100_000;
@@ -222,7 +222,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     const now = Date.now();
     const eta = s.startedAtMs !== undefined ? estimateCompletionMs(c, s.startedAtMs, now) : undefined;
     const event: BatchEventPayload = {
-      eventId: batchEventId(input.batchId, s.eventSeq),
+      // Unambiguous ids (batch/a-b/c and batch/a/b-c no longer collide); old histories replay with the old form.
+      eventId: patched('rte-batch-event-id-v2') ? batchEventIdV2(input.batchId, s.eventSeq) : batchEventId(input.batchId, s.eventSeq),
       eventType,
       occurredAtMs: now,
       batchId: input.batchId,
@@ -625,6 +626,18 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
 
   if (s.deadlineMs !== undefined) armDeadline();
   if (s.status === 'PENDING' && input.carry === undefined) upsertSearchAttributes([{ key: RteBatchStatus, value: 'PENDING' }]);
+  // A batchWorkflow started directly by another Temporal service (README contract) carries the same identity search
+  // attributes as one started by SubmitBatch: set whichever the starter left out (issue 10).
+  if (input.carry === undefined && patched('rte-batch-identity-search-attributes')) {
+    const have = workflowInfo().typedSearchAttributes;
+    const missing = [
+      { key: RteClientService, value: input.clientService },
+      { key: RteClientJobId, value: input.clientJobId },
+      { key: RteJobType, value: BATCH_JOB_TYPE },
+      { key: RtePriority, value: opts.priority },
+    ].filter((u) => have.get(u.key) === undefined);
+    if (missing.length > 0) upsertSearchAttributes(missing);
+  }
 
   let reason: EndReason;
   try {
