@@ -1,5 +1,6 @@
 import { Code } from '@connectrpc/connect';
 import { codeFromString } from '@connectrpc/connect/protocol-connect';
+import { randomUUID } from 'node:crypto';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { CASES, RPCS, type ContractCase } from './cases';
@@ -164,11 +165,11 @@ describe('client contract: every malformed input is refused at once with its fie
     // Positive control: one valid submission is seen by each detector that applies.
     const ok = await callConnect(
       { rpc: 'SubmitBatch', what: 'valid', code: Code.InvalidArgument },
-      Buffer.from(JSON.stringify({ clientJobId: 'contract-ok', memberIds: { memberIds: [platform.members[0]!.memberId] }, cacheControl: 'CACHE_CONTROL_CACHE_ONLY' })),
+      Buffer.from(JSON.stringify({ clientJobId: `contract-ok-${randomUUID()}`, memberIds: { memberIds: [platform.members[0]!.memberId] }, cacheControl: 'CACHE_CONTROL_CACHE_ONLY' })),
       true,
     );
     expect(ok.code).toBe('ok');
-    expect({ keys: await rateKeys(), all: await platform.redis.keys(`${platform.config.redisKeyPrefix}*`) }).toBe(1);
+    expect((await rateKeys()).length).toBeGreaterThan(0);
     const deadline = Date.now() + 20_000;
     while ((await workflowsOnQueue()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
     expect(await workflowsOnQueue()).toBeGreaterThan(0);
