@@ -80,6 +80,8 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
       const ce = toConnectError(err, logger, method);
       code = ce.code;
       ce.metadata.set('x-request-id', requestId);
+      // An error is never a cacheable answer (a CACHE_ONLY miss over GET must not be replayed by an HTTP cache).
+      if (!ce.metadata.has('cache-control')) ce.metadata.set('cache-control', 'no-store');
       throw ce;
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

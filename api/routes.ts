@@ -18,6 +18,7 @@ import { createRedisSubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
 import { DEFAULT_SUBMIT_LIMITS } from '../lib/batch/submit-validation';
 import { createWarmingService } from './services/warming-service';
 import { createPgMemberDirectory } from '../directory/pg-member-directory';
+import { hasWebhookSecret } from '../activities/webhooks/activities';
 
 export interface RouteDeps {
   config: AppConfig;
@@ -63,6 +64,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     // Issue 10: member queries compiled before acceptance; page tokens signed with a server secret.
     checkMemberQuery: (q) => queryChecker.checkQuery(q),
     pageTokenSecret: config.cache.keySecret,
+    canSignWebhooks: (svc) => hasWebhookSecret(config.webhooks.secrets, svc),
   });
   return (router) => {
     router.service(EligibilityService, eligibility);

@@ -13,8 +13,12 @@ import { dirname, join } from 'node:path';
  * - A body that is not protobuf at all is `invalid_argument`, not `internal` (`installBinaryParseErrorMapping`).
  */
 
-/** Connect's JSON codec ignores unknown fields by default; the protobuf JSON spec (and this API) refuses them. */
-export const STRICT_JSON_OPTIONS = { ignoreUnknownFields: false } as const;
+/**
+ * Connect's JSON codec ignores unknown fields by default; the protobuf JSON spec (and this API) refuses them.
+ * Answers spell out zero values (`"eventType":"EVENT_TYPE_STARTED"`, `"status":"BATCH_STATUS_PENDING"`,
+ * `"completed":0`): a JSON client reading a field never has to know that its absence means the zero value.
+ */
+export const STRICT_JSON_OPTIONS = { ignoreUnknownFields: false, alwaysEmitImplicit: true } as const;
 
 export interface InputProblem {
   path: string;

@@ -66,7 +66,7 @@ const envSchema = z.object({
   BATCH_OUTCOME_RETENTION_DAYS: positiveInt.default(7),
   /** Hosts (exact, or ".suffix") webhook callbacks may target. Local default: loopback only. */
   WEBHOOK_ALLOWED_HOSTS: csv.optional(),
-  /** Per client service signing secrets: "svc=whsec_...;other=whsec_..." (Standard Webhooks). */
+  /** Per client service signing secrets: "svc=whsec_...;other=whsec_..." (Standard Webhooks); "*=whsec_..." for every other service. */
   WEBHOOK_SECRETS: z.string().default(''),
   MEMBER_CRON_EMIT_RATE: positiveInt.default(1000),
   MEMBER_CRON_DEDUPE_TTL_SECONDS: positiveInt.default(8 * 24 * 3600),
@@ -141,7 +141,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const secrets: Record<string, string[]> = {};
   for (const pair of e.WEBHOOK_SECRETS.split(';').map((x) => x.trim()).filter(Boolean)) {
-    const [svc, secret] = pair.split('=', 2).map((x) => x.trim());
+    // Split at the first '=' only: base64 secrets end in '=' padding.
+    const at = pair.indexOf('=');
+    const [svc, secret] = at < 0 ? [pair, ''] : [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
     if (!svc || !secret || !secret.startsWith('whsec_')) {
       problems.push('WEBHOOK_SECRETS: expected "service=whsec_...;service2=whsec_..."');
       break;

@@ -438,3 +438,32 @@ describe('BatchEligibilityService client contract (issue 10)', () => {
     expect(r.failureMessage).toContain('min_age');
   });
 });
+
+describe('SubmitBatch webhooks (issue 10)', () => {
+  test('a callback_url for a client service without a signing secret is failed_precondition at submit, saying what to configure', async () => {
+    const t = fakeTemporal();
+    const service = createBatchService({
+      temporal: t.port,
+      lists: createInMemoryMemberListStore(),
+      errors: createInMemoryBatchErrorStore(),
+      rateLimiter: createInMemorySubmitRateLimiter({ limit: 10, windowMs: 3_600_000 }),
+      taskQueue: 'rte-main',
+      limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: ['hooks.example.com'], allowHttp: false } },
+      canSignWebhooks: (svc) => svc === 'svc-signed',
+    });
+    const transport = createRouterTransport((router) => router.service(BatchEligibilityService, service), {
+      router: { interceptors: [createObservabilityInterceptor(silentLogger(), metrics), createAuthInterceptor(createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }))] },
+    });
+    const client = createClient(BatchEligibilityService, transport);
+    const as = async (svc: string) => ({ headers: { authorization: `Bearer ${await mintDevToken({ service: svc, scopes: ['rte:batch:submit'], secret })}` } });
+    const withHook = submit('hooked', ['m_1'], { options: { notifications: { callbackUrl: 'https://hooks.example.com/rte' } } });
+    const e = await errorOf(client.submitBatch(withHook, await as('svc-unsigned')));
+    expect(e.code).toBe(Code.FailedPrecondition);
+    expect(e.message).toContain('WEBHOOK_SECRETS');
+    expect(e.message).toContain('svc-unsigned');
+    expect(t.started).toHaveLength(0);
+    await client.submitBatch(withHook, await as('svc-signed'));
+    await client.submitBatch(submit('no-hook'), await as('svc-unsigned'));
+    expect(t.started).toHaveLength(2);
+  });
+});

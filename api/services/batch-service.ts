@@ -229,6 +229,11 @@ export interface BatchServiceDeps {
    * bad query is refused at submit instead of failing the batch later. Absent: only the proto-level checks run.
    */
   checkMemberQuery?: (query: MemberQuery) => Promise<void>;
+  /**
+   * Whether webhooks to this client service can be signed. A callback_url for a service without a secret is
+   * refused at submit (failed_precondition) instead of every delivery being refused later. Absent: not checked.
+   */
+  canSignWebhooks?: (clientService: string) => boolean;
   /** Server secret page tokens are signed with (shared by every API replica). Absent: a per-process random one. */
   pageTokenSecret?: string;
 }
@@ -336,6 +341,13 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const v = validateSubmitBatch(req, limits);
       const clientService = actingService(p, req.clientServiceName, 'client_service_name');
       const batchId = batchWorkflowId(clientService, v.clientJobId);
+      const callback = v.options.notifications.callbackUrl;
+      if (callback && deps.canSignWebhooks && !deps.canSignWebhooks(clientService)) {
+        throw new ConnectError(
+          `options.callback_url: no webhook signing secret is configured for client service ${clientService}; the operator must add "${clientService}=whsec_…" to WEBHOOK_SECRETS (API and worker) before callbacks can be delivered`,
+          Code.FailedPrecondition,
+        );
+      }
       // Every member_query is compiled before acceptance: a query the directory would refuse is invalid_argument
       // now, not a FAILED batch minutes later (and costs nothing from the rate limit).
       const queryJson = req.memberSelector.case === 'memberQuery' ? toJson(MemberQuerySchema, req.memberSelector.value) : undefined;

@@ -138,6 +138,20 @@ describe('client contract: every malformed input is refused at once with its fie
     expect(a.ms).toBeLessThan(1_000);
   });
 
+  test('every Connect error answer is marked Cache-Control: no-store, the CACHE_ONLY miss (404) included', async () => {
+    const get = (msg: unknown, extra: Record<string, string> = {}) =>
+      fetch(`${platform.apiUrl}${RPCS.CheckEligibility.path}?encoding=json&connect=v1&message=${encodeURIComponent(JSON.stringify(msg))}`, {
+        headers: { authorization: `Bearer ${token}`, ...extra },
+      });
+    const miss = await get({ memberId: platform.members[1]!.memberId, cacheControl: 'CACHE_CONTROL_CACHE_ONLY' });
+    expect(miss.status).toBe(404);
+    expect(miss.headers.get('rte-cache-status')).toBe('MISS');
+    expect(miss.headers.get('cache-control')).toBe('no-store');
+    const bad = await get({ memberId: '' });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('cache-control')).toBe('no-store');
+  });
+
   test('a request the API cannot decode at all (wrong content type) is refused without reaching a handler', async () => {
     const res = await fetch(`${platform.apiUrl}${RPCS.SubmitBatch.path}`, {
       method: 'POST',
