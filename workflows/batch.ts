@@ -494,7 +494,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       window: opts.schedulingWindow,
       scheduleBaseMs: s.scheduleBaseMs!,
       nowMs: Date.now(),
-      load: windowLoad(opts.priority, s.load),
+      // A CACHE_ONLY batch makes no Stedi call: Stedi's load must not defer it (issue 10; patched for old histories).
+      load: opts.cacheMode === 'CACHE_ONLY' && patched('rte-cache-only-ignores-stedi-load') ? 0 : windowLoad(opts.priority, s.load),
       mode,
     });
   }

@@ -291,10 +291,16 @@ function requireBatchId(batchId: string): void {
   if (!parseBatchId(batchId)) throw new FieldError('batch_id', 'must be a batch id as returned by SubmitBatch (batch/<service>/<job>)');
 }
 
+/** A CACHE_ONLY batch makes no Stedi call: it reads the cache, ~1 s per 1,000 members at most. */
+const CACHE_ONLY_MS_PER_MEMBER = 1;
+
 function estimateMs(view: BatchStatusView, now: number, latencyMs: number): number {
+  // A finished batch's estimate is when it finished: it never moves past finishedAt.
+  if (view.finishedAtMs !== undefined) return view.finishedAtMs;
   if (view.estimatedCompletionMs !== undefined) return view.estimatedCompletionMs;
   const start = Math.max(now, view.scheduledStartMs ?? now);
   const o = view.options;
+  if (o.cacheMode === 'CACHE_ONLY') return start + Math.max(1_000, view.counters.total * CACHE_ONLY_MS_PER_MEMBER);
   const realtime = view.path === 'REALTIME' || (view.path === undefined && o.strategy === 'REALTIME_ONLY');
   if (realtime) return start + Math.ceil(view.counters.total / Math.max(1, o.maxConcurrentRequests)) * latencyMs;
   // Stedi batch API: "15 minutes - 8 hours"; most batches finish within the hour.
@@ -303,7 +309,13 @@ function estimateMs(view: BatchStatusView, now: number, latencyMs: number): numb
 
 function statusResponseFields(view: BatchStatusView, now: number, latencyMs: number) {
   // A batch waiting for its window has no running estimate yet: estimate from its scheduled start.
-  const estimate = view.estimatedCompletionMs ?? (view.status === 'PENDING' ? estimateMs(view, now, latencyMs) : undefined);
+  // Finished: the estimate is the finish time (it must not keep moving); CACHE_ONLY is estimated as cache reads.
+  const estimate =
+    view.finishedAtMs !== undefined
+      ? view.finishedAtMs
+      : view.options.cacheMode === 'CACHE_ONLY' && view.estimatedCompletionMs === undefined
+        ? estimateMs(view, now, latencyMs)
+        : (view.estimatedCompletionMs ?? (view.status === 'PENDING' ? estimateMs(view, now, latencyMs) : undefined));
   return {
     batchId: view.batchId,
     status: STATUS_TO_PROTO[view.status],

@@ -19,7 +19,7 @@ describe('batchWorkflow started directly (not through SubmitBatch)', () => {
   test('sets RteClientService, RteClientJobId, RteJobType and RtePriority itself', async () => {
     const clientService = 'direct-starter';
     const clientJobId = uniqueName('job');
-    const v = validateSubmitBatch(create(SubmitBatchRequestSchema, { clientJobId, memberSelector: { case: 'memberQuery', value: { limit: 2 } }, cacheControl: 2 }));
+    const v = validateSubmitBatch(create(SubmitBatchRequestSchema, { clientJobId, memberSelector: { case: 'memberQuery', value: { limit: 2 } }, cacheControl: 1 }));
     const input: BatchWorkflowInput = { batchId: batchWorkflowId(clientService, clientJobId), clientService, clientJobId, submittedAtMs: Date.now(), selector: { kind: 'query', query: { limit: 2 } }, options: v.options };
     const handle = await p.temporal.workflow.start(BATCH_WORKFLOW_TYPE, { taskQueue: p.config.temporal.taskQueue, workflowId: input.batchId, args: [input] });
     try {
