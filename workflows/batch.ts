@@ -338,7 +338,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     c.completed += plan.hits;
     c.failed += plan.hitErrors + plan.notCached;
     c.cacheHits += plan.hits + plan.hitErrors;
-    c.cacheMisses += plan.refreshCount + plan.notCached;
+    // cache_misses are "members that needed a Stedi call": a CACHE_ONLY member with nothing cached made none (it is a
+    // NOT_CACHED failure), so it is neither a miss nor, in the webhook/Kafka result, "cache_refreshed" (issue 10).
+    c.cacheMisses += plan.refreshCount;
     // Errors of cache answers were stored by the activity; count them here.
     s.totalErrors += plan.hitErrors + plan.notCached;
   }
