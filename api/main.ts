@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     verifyToken: createTokenVerifier(config.auth),
+    corsAllowedOrigins: config.api.corsAllowedOrigins,
     routes: createRoutes({ config, logger, metrics, temporal, redis, pg }),
     checks: {
       temporal: async () => {

@@ -8,6 +8,7 @@ import { handleHealthRequest, sendJson, type DependencyCheck } from '../lib/heal
 import { createAuthInterceptor, type TokenVerifier } from './auth';
 import { createObservabilityInterceptor } from './interceptors';
 import { createDualProtocolServer, type DualProtocolServer } from './listener';
+import { createCorsHandler } from './cors';
 import { createStrictInputInterceptor, installBinaryParseErrorMapping, STRICT_JSON_OPTIONS } from './strict-input';
 
 export interface ApiServerDeps {
@@ -16,6 +17,8 @@ export interface ApiServerDeps {
   verifyToken: TokenVerifier;
   routes: (router: ConnectRouter) => void;
   checks: Record<string, DependencyCheck>;
+  /** Browser origins allowed cross-origin (CORS for Connect and gRPC-Web); empty or absent: none. */
+  corsAllowedOrigins?: readonly string[];
   /** Connect unary GET (side-effect-free RPCs) responses may be cached by HTTP caches; see api/http-caching.ts. */
   extraInterceptors?: Interceptor[];
 }
@@ -53,6 +56,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
 
   const app = express();
   app.disable('x-powered-by');
+  const cors = createCorsHandler(deps.corsAllowedOrigins ?? []);
+  app.use((req, res, next) => {
+    if (!cors(req, res)) next();
+  });
   app.use((req, res, next) => {
     handleHealthRequest(req, res, health)
       .then((handled) => {
@@ -74,7 +81,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     },
   });
 
-  const server = createDualProtocolServer(app, h2 as never);
+  const h2WithCors = (req: never, res: never) => {
+    if (!cors(req, res)) (h2 as (req: never, res: never) => void)(req, res);
+  };
+  const server = createDualProtocolServer(app, h2WithCors as never);
   return {
     server,
     stopAccepting: () => {

@@ -51,6 +51,8 @@ const envSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port.default(8080),
   API_REFRESH_WAIT_MS: positiveInt.default(60_000),
+  /** Browser origins allowed to call the API (Connect, gRPC-Web) cross-origin, comma-separated; empty: none. */
+  CORS_ALLOWED_ORIGINS: z.string().default(''),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
   WORKER_METRICS_PORT: port.default(9464),
   /** Temporal SDK (Rust core) Prometheus endpoint of the worker; 0 picks a free port. */
@@ -97,7 +99,7 @@ export interface AppConfig {
   stedi: { baseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
   slots: { total: number; reservedInteractive: number; leaseMs: number };
   cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
-  api: { host: string; port: number; refreshWaitMs: number };
+  api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[] };
   workerMetrics: { host: string; port: number; sdkPort: number };
   shutdownGraceMs: number;
   batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number; outcomeRetentionMs: number };
@@ -179,7 +181,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       errorTtlSeconds: e.CACHE_ERROR_TTL_SECONDS,
       retentionSeconds: e.CACHE_RETENTION_SECONDS,
     },
-    api: { host: e.API_HOST, port: e.API_PORT, refreshWaitMs: e.API_REFRESH_WAIT_MS },
+    api: {
+      host: e.API_HOST,
+      port: e.API_PORT,
+      refreshWaitMs: e.API_REFRESH_WAIT_MS,
+      corsAllowedOrigins: e.CORS_ALLOWED_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    },
     workerMetrics: { host: e.WORKER_METRICS_HOST, port: e.WORKER_METRICS_PORT, sdkPort: e.WORKER_SDK_METRICS_PORT },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     batch: {
