@@ -10,6 +10,7 @@ import { ensureTopics } from '../lib/kafka-topics';
 import { onShutdownSignal } from '../lib/shutdown';
 import { createWorkerActivities } from './compose';
 import { createPgMemberDirectory } from '../directory/pg-member-directory';
+import { directoryClock } from '../directory/loader';
 import { createKafkaEventPublisher } from '../activities/kafka';
 
 /**
@@ -42,7 +43,8 @@ async function main(): Promise<void> {
   if (created.length > 0) logger.info({ topics: created }, 'created kafka topics');
 
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const directory = createPgMemberDirectory(pg);
+  // Synthetic data: relative filters evaluated at the population's reference time (pinned clock), not wall time.
+  const directory = createPgMemberDirectory(pg, { now: await directoryClock(pg) });
   const publisher = createKafkaEventPublisher(kafka);
   const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, pg, directory, publisher });
   const worker = await Worker.create({
