@@ -20,6 +20,9 @@ export function createPromBatchMetrics(registry: Registry): BatchMetrics & Webho
   const hour = new Counter({ name: 'batch_execution_hour_of_day_total', help: 'Batches started, by UTC hour of day', labelNames: ['hour'] as const, registers: [registry] });
   const requests = new Counter({ name: 'rte_batch_stedi_requests_total', help: 'Stedi checks made for batches, by source (batch_api items, realtime calls)', labelNames: ['source'] as const, registers: [registry] });
   const cache = new Counter({ name: 'rte_batch_cache_lookups_total', help: 'Pre-flight cache lookups of batch members, by result', labelNames: ['result'] as const, registers: [registry] });
+  // Design doc dashboard "Batch Cache Hit Rate": rate(rte_batch_cache_hits_total) / rate(rte_batch_requests_total).
+  const batchCacheHits = new Counter({ name: 'rte_batch_cache_hits_total', help: 'Batch members answered from the cache', registers: [registry] });
+  const batchRequests = new Counter({ name: 'rte_batch_requests_total', help: 'Batch members looked up (answered from cache or needing a check)', registers: [registry] });
   const webhooks = new Counter({ name: 'rte_batch_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome and event type', labelNames: ['outcome', 'event_type'] as const, registers: [registry] });
   return {
     onBatchEvent(eventType, info) {
@@ -38,6 +41,8 @@ export function createPromBatchMetrics(registry: Registry): BatchMetrics & Webho
     onCacheLookup(hits, misses) {
       if (hits > 0) cache.inc({ result: 'hit' }, hits);
       if (misses > 0) cache.inc({ result: 'miss' }, misses);
+      if (hits > 0) batchCacheHits.inc(hits);
+      if (hits + misses > 0) batchRequests.inc(hits + misses);
     },
     onStediRequests(source, count) {
       requests.inc({ source }, count);
