@@ -12,3 +12,19 @@ describe('batch metrics named in the design doc', () => {
     expect(text).toMatch(/^rte_batch_requests_total 105$/m);
   });
 });
+
+describe('rte_batch_jobs_active', () => {
+  const value = async (registry: Registry) => Number(/^rte_batch_jobs_active (\S+)$/m.exec(await registry.metrics())![1]);
+  test('never negative: retried events count once; a batch that ended without starting is not subtracted', async () => {
+    const registry = new Registry();
+    const m = createPromBatchMetrics(registry);
+    m.onBatchEvent('CANCELLED', { eventId: 'e-c', started: false });
+    expect(await value(registry)).toBe(0);
+    m.onBatchEvent('STARTED', { eventId: 'e1', started: true });
+    m.onBatchEvent('STARTED', { eventId: 'e1', started: true }); // activity retried
+    expect(await value(registry)).toBe(1);
+    m.onBatchEvent('COMPLETED', { eventId: 'e2', started: true, durationSeconds: 3 });
+    m.onBatchEvent('COMPLETED', { eventId: 'e2', started: true, durationSeconds: 3 });
+    expect(await value(registry)).toBe(0);
+  });
+});

@@ -8,6 +8,7 @@ import type { BatchMetrics } from './ports';
  * when an event activity is retried, so dashboards should prefer the visibility count of RteBatchStatus='RUNNING'.
  */
 export function createPromBatchMetrics(registry: Registry): BatchMetrics & WebhookMetrics {
+  const seenEvents = new Set<string>();
   const active = new Gauge({ name: 'rte_batch_jobs_active', help: 'Batches started and not yet finished (per worker, from batch events)', registers: [registry] });
   const duration = new Histogram({
     name: 'rte_batch_duration_seconds',
@@ -26,9 +27,18 @@ export function createPromBatchMetrics(registry: Registry): BatchMetrics & Webho
   const webhooks = new Counter({ name: 'rte_batch_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome and event type', labelNames: ['outcome', 'event_type'] as const, registers: [registry] });
   return {
     onBatchEvent(eventType, info) {
+      // A retried event activity (same event id) moves nothing twice; a batch that ended without ever starting
+      // (cancelled while waiting for its window) was never counted, so it is not subtracted (issue 10: the gauge
+      // went negative). Across workers the sum stays exact: each STARTED +1 and each terminal -1 exactly once.
+      if (eventType === 'PROGRESS') return;
+      if (info.eventId !== undefined) {
+        if (seenEvents.has(info.eventId)) return;
+        seenEvents.add(info.eventId);
+        if (seenEvents.size > 10_000) seenEvents.delete(seenEvents.values().next().value as string);
+      }
       if (eventType === 'STARTED') active.inc();
-      else if (eventType !== 'PROGRESS') {
-        active.dec();
+      else {
+        if (info.started !== false) active.dec();
         if (info.durationSeconds !== undefined) duration.observe({ status: eventType }, info.durationSeconds);
       }
     },
