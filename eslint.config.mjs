@@ -31,4 +31,41 @@ export default tseslint.config(
       }],
     },
   },
+  // Layering (docs/temporal.md): enforced here so ARCHITECTURE.md is a checked fact. Type-only imports are allowed.
+  {
+    // Workflows: no API, worker wiring, directory or activity values (activity *types* feed proxyActivities).
+    files: ['workflows/**/*.ts'],
+    ignores: ['workflows/**/*.test.ts', 'workflows/**/*.int.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/api/**', '**/workers/**', '**/directory/**', '**/activities/**', '**/stedi-sim/**'], allowTypeImports: true, message: 'Workflows import only workflow definitions, lib/ and activity types.' },
+        ],
+      }],
+    },
+  },
+  {
+    // Activities: never workflow values (the workflow sandbox and the activity world stay apart); types are fine.
+    files: ['activities/**/*.ts'],
+    ignores: ['activities/**/*.test.ts', 'activities/**/*.int.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/workflows/**', '**/api/**', '**/workers/**'], allowTypeImports: true, message: 'Activities import no workflow, API or worker values (types only).' }],
+      }],
+    },
+  },
+  {
+    // API services: workflow definitions (*.defs, search attributes) and ports (types) only; adapters are wired
+    // in the API's composition roots (api/routes.ts, api/main.ts).
+    files: ['api/**/*.ts'],
+    ignores: ['api/**/*.test.ts', 'api/routes.ts', 'api/main.ts', 'api/codec-main.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/activities/**', '**/directory/**', '**/workers/**'], allowTypeImports: true, message: 'API code depends on ports (types); adapters are wired in api/routes.ts.' },
+          { group: ['**/workflows/**', '!**/workflows/*.defs', '!**/workflows/search-attributes'], allowTypeImports: true, message: 'The API imports workflow definitions (*.defs.ts, search-attributes.ts) only.' },
+        ],
+      }],
+    },
+  },
 );

@@ -10,6 +10,8 @@ export const Scope = {
   WarmingWrite: 'rte:warming:write',
   WarmingRead: 'rte:warming:read',
   Admin: 'rte:admin',
+  /** Decode/encode Temporal payloads through the codec server (operators). */
+  CodecDecode: 'rte:codec:decode',
 } as const;
 export type ScopeName = (typeof Scope)[keyof typeof Scope];
 

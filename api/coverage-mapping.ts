@@ -9,7 +9,7 @@ import {
   type EligibilityErrorDetail,
 } from '../gen/rte/v1/eligibility_pb';
 import type { CoverageSummary } from '../lib/coverage-summary';
-import { CONNECTIVITY_AAA_CODES } from '../activities/stedi/classify';
+import { CONNECTIVITY_AAA_CODES } from '../lib/stedi-codes';
 
 const STATUS: Record<CoverageSummary['status'], CoverageSummary_Status> = {
   active: CoverageSummary_Status.ACTIVE,

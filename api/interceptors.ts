@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import type { Metrics } from '../lib/metrics';
 import { FieldError } from '../lib/errors';
+import { isInfrastructureError } from '../lib/infra-retry';
 import { principalKey } from './auth';
 
 /** RPCs that change state: every call is written to the audit log, allowed or not. */
@@ -12,6 +13,21 @@ export const MUTATING_METHODS: ReadonlySet<string> = new Set([
   'rte.v1.CacheWarmingService/WarmCache',
   'rte.v1.CacheWarmingService/ScheduleWarming',
 ]);
+
+/** Retry hint sent with `unavailable` answers caused by a dependency outage. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/** A Temporal client call that failed because the frontend is unreachable (gRPC UNAVAILABLE / DEADLINE_EXCEEDED). */
+export function isTemporalUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (e.name === 'ServiceError' || e.name === 'GrpcError' || typeof code === 'number') {
+      if (code === 14 || code === 4) return true;
+    }
+    if (/\b(UNAVAILABLE|DEADLINE_EXCEEDED)\b|failed to connect to temporal|connection refused/i.test(e.message) && e.name !== 'ApplicationFailure') return true;
+  }
+  return false;
+}
 
 /**
  * What an audit line says about the target of a mutating call: batch id, client job id, cancel reason, the
@@ -41,6 +57,17 @@ export function auditTarget(request: unknown, response?: unknown): Record<string
 export function toConnectError(err: unknown, logger: Logger, method: string): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof FieldError) return new ConnectError(err.message, Code.InvalidArgument, undefined, undefined, err);
+  if (isInfrastructureError(err) || isTemporalUnavailable(err)) {
+    // A backing service (Redis, PostgreSQL, Temporal) is down or restarting: transient, say so and when to retry.
+    logger.warn({ err: err instanceof Error ? err.message : String(err), method }, 'dependency unavailable');
+    return new ConnectError(
+      'a platform dependency is temporarily unavailable; retry after the retry-after seconds',
+      Code.Unavailable,
+      { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+      undefined,
+      err,
+    );
+  }
   logger.error({ err, method }, 'unhandled error in RPC handler');
   return new ConnectError('internal error', Code.Internal, undefined, undefined, err);
 }

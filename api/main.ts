@@ -1,6 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import { liveWorkerCount, workerLivenessKey } from '../lib/worker-liveness';
 import { createDirectoryPool } from '../directory/pool';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
@@ -9,6 +8,9 @@ import { onShutdownSignal } from '../lib/shutdown';
 import { createTokenVerifier } from './auth';
 import { createApiServer } from './server';
 import { createRoutes } from './routes';
+import { createBatchVisibilityReader } from './batch-visibility';
+import { registerBatchVisibilityGauges } from '../lib/ops-gauges';
+import { connectTemporalClient } from '../lib/temporal/connect';
 
 /** API composition root: config, connections, services, one port for all protocols, graceful drain. */
 async function main(): Promise<void> {
@@ -16,13 +18,11 @@ async function main(): Promise<void> {
   const logger = createLogger('rte-api', config.logLevel);
   const metrics = createMetrics('api');
 
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const { connection, client: temporal } = await connectTemporalClient(config);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
   const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 4 });
-  const kafka = new Kafka({ clientId: `${config.kafka.clientId}-api`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
-  const admin = kafka.admin();
-  await admin.connect();
+
+  registerBatchVisibilityGauges(metrics.registry, createBatchVisibilityReader(temporal));
 
   const api = createApiServer({
     logger,
@@ -30,25 +30,30 @@ async function main(): Promise<void> {
     verifyToken: createTokenVerifier(config.auth),
     corsAllowedOrigins: config.api.corsAllowedOrigins,
     routes: createRoutes({ config, logger, metrics, temporal, redis, pg }),
+    // Ready = cache reads work (Redis). Kafka is never used by the API. Temporal, PostgreSQL and the workers serve
+    // live checks and batches: their absence is reported as degraded, so a worker outage does not drain every API
+    // replica while cached answers can still be served.
     checks: {
-      temporal: async () => {
-        await connection.workflowService.getSystemInfo({});
-      },
       redis: async () => {
         await redis.ping();
+      },
+    },
+    degradedChecks: {
+      temporal: async () => {
+        await connection.workflowService.getSystemInfo({});
       },
       postgres: async () => {
         await pg.query('select 1');
       },
-      kafka: async () => {
-        await admin.describeCluster();
-      },
       worker: async () => {
-        const tq = await connection.workflowService.describeTaskQueue({
-          namespace: config.temporal.namespace,
-          taskQueue: { name: config.temporal.taskQueue },
-        });
-        if ((tq.pollers ?? []).length === 0) throw new Error(`no worker polling task queue ${config.temporal.taskQueue}`);
+        for (const name of [config.temporal.taskQueue, config.temporal.interactiveTaskQueue]) {
+          const tq = await connection.workflowService.describeTaskQueue({ namespace: config.temporal.namespace, taskQueue: { name } });
+          if ((tq.pollers ?? []).length === 0) throw new Error(`no worker polling task queue ${name}`);
+        }
+        // Temporal lists a dead worker's poller for up to a minute; the workers' Redis beat notices a kill in seconds.
+        if ((await liveWorkerCount(redis, workerLivenessKey(config.redisKeyPrefix, config.temporal.taskQueue))) === 0) {
+          throw new Error(`no live worker beat for task queue ${config.temporal.taskQueue}`);
+        }
       },
     },
   });
@@ -58,7 +63,7 @@ async function main(): Promise<void> {
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     api.stopAccepting();
     await api.server.close(config.shutdownGraceMs);
-    await Promise.allSettled([connection.close(), redis.quit(), pg.end(), admin.disconnect()]);
+    await Promise.allSettled([connection.close(), redis.quit(), pg.end()]);
   });
 }
 

@@ -39,7 +39,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
   registerPredictionAccuracyMetrics(deps.metrics.registry, { store: predictionOutcomes, lookbackMs: config.predictionAccuracy.lookbackMs, logger: deps.logger });
   const eligibility = createEligibilityService({
     cache,
-    refresher: createTemporalRefresher(deps.temporal, config.temporal.taskQueue, config.cache.keySecret),
+    refresher: createTemporalRefresher(deps.temporal, config.temporal.interactiveTaskQueue, config.cache.keySecret),
     memberHashSecret: config.cache.keySecret,
     metrics: deps.metrics,
     logger: deps.logger,

@@ -19,6 +19,8 @@ export interface ApiServerDeps {
   checks: Record<string, DependencyCheck>;
   /** Browser origins allowed cross-origin (CORS for Connect and gRPC-Web); empty or absent: none. */
   corsAllowedOrigins?: readonly string[];
+  /** Reported under `degraded` by /readyz without failing it (see lib/health-server.ts). */
+  degradedChecks?: Record<string, DependencyCheck>;
   /** Connect unary GET (side-effect-free RPCs) responses may be cached by HTTP caches; see api/http-caching.ts. */
   extraInterceptors?: Interceptor[];
 }
@@ -43,7 +45,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     createStrictInputInterceptor(),
     ...(deps.extraInterceptors ?? []),
   ];
-  const health = { registry: deps.metrics.registry, checks: deps.checks, isAccepting: () => accepting };
+  const health = { registry: deps.metrics.registry, checks: deps.checks, ...(deps.degradedChecks ? { degradedChecks: deps.degradedChecks } : {}), isAccepting: () => accepting };
   const connectOptions = {
     routes: deps.routes,
     interceptors,

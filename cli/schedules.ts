@@ -6,7 +6,7 @@
  * file is rejected (exit 2) before any schedule is touched. Connection settings come from the usual
  * environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE).
  */
-import { Client, Connection } from '@temporalio/client';
+import { connectTemporalClient } from '../lib/temporal/connect';
 import path from 'node:path';
 import { loadConfig } from '../lib/config';
 import { applySchedules, createTemporalScheduleStore, formatReport } from '../schedules/apply';
@@ -48,9 +48,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig();
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const { connection, client } = await connectTemporalClient(config);
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
     const report = await applySchedules(defs, createTemporalScheduleStore(client), {
       taskQueue: config.temporal.taskQueue,
       dryRun,

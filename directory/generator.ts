@@ -1116,10 +1116,10 @@ export class PopulationGenerator {
     const next7 = activeIn(ref, ref + 7 * DAY);
     const p24 = 1 - Math.exp(-next24.poissonMass) * next24.pNoLayer;
     const p7 = 1 - Math.exp(-next7.poissonMass) * next7.pNoLayer;
-    // The member row's app-usage score: the archetype's 7-day figure (as in directory-gen/1) combined with
-    // the habit and appointment layers, plus the same noise draw.
-    const endRate = rateAt(ref);
-    const appUsage = round4(clamp(1 - Math.exp(-7 * endRate) * next7.pNoLayer + rng.normal(0, 0.08), 0, 1));
+    // directory-gen/2 filled members.app_usage_probability from this latent truth (7-day figure plus noise); the
+    // predictor is now the single source (member_predictions, issue 9) and the column stays NULL. The noise draw
+    // stays so every later column keeps its PRNG stream.
+    rng.normal(0, 0.08);
     const highUtilizer = claims >= 5 || (conditions.length >= 3 && nAppts >= 3);
 
     out.members.push({
@@ -1155,7 +1155,7 @@ export class PopulationGenerator {
       subscriber_member_id: m.isSubscriber ? null : memberIdOf(m.subscriberKey),
       created_at: iso(createdAt),
       last_active_at: lastActive === null ? null : iso(lastActive),
-      app_usage_probability: appUsage,
+      app_usage_probability: null,
     });
     out.member_engagement.push({
       member_key: memberKey,

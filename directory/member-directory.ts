@@ -10,7 +10,8 @@ export interface MemberSummary {
   state: string;
   accountStatus: string;
   lastActiveAt: Date | null;
-  appUsageProbability: number;
+  /** The predictor's latest probability (member_predictions); null = never predicted. */
+  appUsageProbability: number | null;
   createdAt: Date;
 }
 

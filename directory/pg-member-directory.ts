@@ -23,7 +23,7 @@ interface SummaryRow {
   state: string;
   account_status: string;
   last_active_at: Date | null;
-  app_usage_probability: number;
+  app_usage_probability: number | null;
   created_at: Date;
   sort_key: unknown;
 }

@@ -80,6 +80,9 @@ function group<K>(items: J[], key: (x: J) => K): Map<K, J[]> {
 /** Loads every directory row into memory (for test-sized populations). */
 export async function loadReferenceData(pool: Pool): Promise<ReferenceData> {
   const members = await rows(pool, 'members');
+  // The probability MemberQuery reads is the predictor's (member_predictions), null for a member never predicted.
+  const predictions = new Map((await rows(pool, 'member_predictions')).map((x) => [x['member_id'] as string, x['app_usage_probability'] as number]));
+  for (const m of members) m['app_usage_probability'] = predictions.get(m['member_id']) ?? null;
   const events = new Map<number, { t: number; type: number; feature: string | null }[]>();
   for (const e of await rows(pool, 'member_events')) {
     const list = events.get(e['member_key']) ?? [];
@@ -148,7 +151,7 @@ export function evaluateReference(data: ReferenceData, q: MemberQuery, opts: Ref
       case SortOrder_Field.DATE_OF_BIRTH:
         return m['date_of_birth'];
       case SortOrder_Field.APP_USAGE_PROBABILITY:
-        return m['app_usage_probability'];
+        return m['app_usage_probability'] ?? -1;
       case SortOrder_Field.FAMILY_NAME:
         return m['last_name'];
       default:
@@ -202,7 +205,7 @@ function evalPredicate(e: PredicateExpr, data: ReferenceData, m: J, at: Date): b
       case 'IS_LGBTQ_PLUS': return m['is_lgbtq_plus'];
       case 'IS_MOCK': return m['is_mock'];
       case 'RTE_ENABLED': return m['rte_enabled'];
-      case 'APP_USAGE_PROBABILITY': return m['app_usage_probability'];
+      case 'APP_USAGE_PROBABILITY': return m['app_usage_probability'] ?? 0;
       case 'FAMILY_SIZE': return data.families.get(m['family_id'])?.['family_size'];
       case 'CHRONIC_CONDITION_COUNT': return care['chronic_conditions'].length;
       case 'IS_HIGH_UTILIZER': return care['is_high_utilizer'];
@@ -301,7 +304,7 @@ function matchMember(data: ReferenceData, q: MemberQuery, m: J, now: number, opt
   if (aa !== undefined && !(lastActive !== null && lastActive > aa)) return false;
   const ab = tsv(q.lastActiveBefore);
   if (ab !== undefined && !(lastActive === null || lastActive < ab)) return false;
-  if (q.minAppUsageProbability !== 0 && !(m['app_usage_probability'] >= f32(q.minAppUsageProbability))) return false;
+  if (q.minAppUsageProbability !== 0 && (m['app_usage_probability'] === null || !(m['app_usage_probability'] >= f32(q.minAppUsageProbability)))) return false;
   if (q.accountStatuses.length && !q.accountStatuses.map((s) => AccountStatus[s]).includes(m['account_status'])) return false;
   if (q.excludeMockAccounts && m['is_mock']) return false;
 

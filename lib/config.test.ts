@@ -42,3 +42,19 @@ describe('loadConfig', () => {
     expect(c.auth.mode).toBe('jwks');
   });
 });
+
+describe('fail-closed configuration (Temporal core)', () => {
+  it('refuses dev auth on a non-loopback listener unless explicitly allowed for loopback-published containers', () => {
+    expect(() => loadConfig({ API_HOST: '0.0.0.0' })).toThrow(/API_HOST: dev auth .* requires a loopback listener/);
+    expect(() => loadConfig({ WORKER_METRICS_HOST: '10.0.0.5' })).toThrow(/WORKER_METRICS_HOST/);
+    expect(loadConfig({ API_HOST: '127.0.0.1' }).api.host).toBe('127.0.0.1');
+    expect(loadConfig({ API_HOST: '0.0.0.0', AUTH_DEV_ALLOW_NON_LOOPBACK: 'true' }).api.host).toBe('0.0.0.0');
+    expect(loadConfig({ API_HOST: '0.0.0.0', AUTH_MODE: 'jwks', AUTH_JWKS_URL: 'https://idp/jwks', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' }).api.host).toBe('0.0.0.0');
+  });
+
+  it('Stedi batch calls get their own manager base URL; production requires it', () => {
+    expect(loadConfig({ STEDI_BASE_URL: 'http://sim:8090' }).stedi.batchBaseUrl).toBe('http://sim:8090');
+    expect(loadConfig({ STEDI_BATCH_BASE_URL: 'https://manager.us.stedi.com' }).stedi.batchBaseUrl).toBe('https://manager.us.stedi.com');
+    expect(() => loadConfig({ RTE_PROFILE: 'production' })).toThrow(/STEDI_BATCH_BASE_URL/);
+  });
+});

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseWatchedGroups, type WatchedGroup } from './ops-gauges';
+import { parseCodecKeys, type CodecKey } from './temporal/codec';
 
 /**
  * The one typed, validated configuration loader. Only process entry points (workers/, api/, stedi-sim/,
@@ -7,6 +9,8 @@ import { z } from 'zod';
  */
 const DEV_AUTH_SECRET = 'dev-secret-change-me';
 const DEV_CACHE_KEY_SECRET = 'dev-cache-key-secret-change-me';
+/** The local stack's Temporal payload key (documented in docs/temporal.md; production refuses it). */
+export const DEV_CODEC_KEYS = 'dev1:cnRlLWRldi1jb2RlYy1rZXktbm90LWZvci1wcm9kISE=';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -21,6 +25,20 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('rte-main'),
+  /** Interactive refreshes (CheckEligibility misses, bypasses, SWR): own queue and worker slots. Default `<TEMPORAL_TASK_QUEUE>-interactive`. */
+  TEMPORAL_INTERACTIVE_TASK_QUEUE: z.string().min(1).optional(),
+  /** Temporal payload encryption keys "k2:base64,k1:base64": the first encrypts, all decrypt (rotation). */
+  TEMPORAL_CODEC_KEYS: z.string().min(1).default(DEV_CODEC_KEYS),
+  CODEC_SERVER_HOST: z.string().default('127.0.0.1'),
+  CODEC_SERVER_PORT: port.default(8091),
+  /** Origins allowed to call the codec server from a browser (the Temporal Web UI). */
+  /** jwt: Bearer token with rte:codec:decode (or rte:admin); none: only for a loopback listener in the local profile. */
+  CODEC_SERVER_AUTH: z.enum(['jwt', 'none']).default('jwt'),
+  CODEC_SERVER_CORS_ORIGINS: csv.default(['http://127.0.0.1:8233', 'http://localhost:8233']),
+  /** Activity slots of the worker on the main queue (batches, warming, member cron). */
+  WORKER_ACTIVITY_SLOTS: positiveInt.default(200),
+  /** Activity slots of the interactive worker; sizing rule in docs/temporal.md. */
+  WORKER_INTERACTIVE_ACTIVITY_SLOTS: positiveInt.default(60),
 
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key the platform writes (tests use a random one). */
@@ -34,6 +52,8 @@ const envSchema = z.object({
   KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
 
   STEDI_BASE_URL: z.string().url().default('http://127.0.0.1:8090'),
+  /** Stedi's manager API (batch eligibility), https://manager.us.stedi.com in production; default STEDI_BASE_URL (the simulator serves both). */
+  STEDI_BATCH_BASE_URL: z.string().url().optional(),
   STEDI_API_KEY: z.string().min(1).default('test-local-key'),
   STEDI_TIMEOUT_MS: positiveInt.default(90_000),
   PROVIDER_NPI: z.string().regex(/^\d{10}$/, 'must be a 10-digit NPI').default('1999999984'),
@@ -77,8 +97,24 @@ const envSchema = z.object({
   PREDICTION_ACCURACY_LOOKBACK_HOURS: positiveInt.default(7 * 24),
   /** Callers (JWT `sub`) whose CheckEligibility calls are never app usage (verification tools, benches). */
   PREDICTION_USAGE_EXCLUDED_CALLERS: csv.default([]),
+  /** Consumer groups whose lag the worker reports as rte_kafka_consumer_group_lag: "group@topic,...". */
+  KAFKA_LAG_GROUPS: z.string().default('rte-cache-warmer.member-cron-events@member-cron-events'),
+
+  /** The member-cron consumer (cache warming feed) runs inside the worker process. */
+  MEMBER_CRON_CONSUMER_ENABLED: z.enum(['true', 'false']).default('true'),
+  MEMBER_CRON_CONSUMER_GROUP: z.string().min(1).default('rte-cache-warmer.member-cron-events'),
+  MEMBER_CRON_CONSUMER_TOPIC: z.string().min(1).default('member-cron-events'),
+  MEMBER_CRON_CONSUMER_DLQ_TOPIC: z.string().min(1).default('member-cron-events.rte-cache-warmer.dlq'),
+  /** Offsets per group (most members in one warming job request). */
+  MEMBER_CRON_CONSUMER_MAX_GROUP: positiveInt.default(1000),
+  /** Longest a routed event waits in an open group. */
+  MEMBER_CRON_CONSUMER_MAX_DELAY_MS: positiveInt.default(5000),
+  /** Multiplies every warming lead interval measured from an event's emitted_at (tests: 1/3600 → an hour is a second). */
+  WARMING_LEAD_SCALE: z.coerce.number().positive().max(1).default(1),
 
   AUTH_MODE: z.enum(['dev-hs256', 'jwks']).default('dev-hs256'),
+  /** Containers whose published ports are loopback-only (temporal-dev.yml) may run dev auth on 0.0.0.0. */
+  AUTH_DEV_ALLOW_NON_LOOPBACK: z.enum(['true', 'false']).default('false'),
   AUTH_DEV_SECRET: z.string().min(8).default(DEV_AUTH_SECRET),
   AUTH_JWKS_URL: z.string().url().optional(),
   AUTH_ISSUER: z.string().optional(),
@@ -90,13 +126,15 @@ export type RawEnv = z.infer<typeof envSchema>;
 export interface AppConfig {
   profile: 'local' | 'production';
   logLevel: string;
-  temporal: { address: string; namespace: string; taskQueue: string };
+  temporal: { address: string; namespace: string; taskQueue: string; interactiveTaskQueue: string };
+  worker: { activitySlots: number; interactiveActivitySlots: number };
+  codec: { keys: CodecKey[]; serverHost: string; serverPort: number; corsOrigins: string[]; serverAuth: 'jwt' | 'none' };
   redisUrl: string;
   redisKeyPrefix: string;
   databaseUrl: string;
   databaseSchema: string | undefined;
   kafka: { brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
-  stedi: { baseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
+  stedi: { baseUrl: string; batchBaseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
   slots: { total: number; reservedInteractive: number; leaseMs: number };
   cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
   api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[] };
@@ -106,9 +144,16 @@ export interface AppConfig {
   webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
   predictionAccuracy: { lookbackMs: number; excludedCallers: string[] };
+  kafkaLagGroups: WatchedGroup[];
+  memberCronConsumer: { enabled: boolean; groupId: string; topic: string; dlqTopic: string; maxGroupSize: number; maxDelayMs: number; leadScale: number };
   auth:
     | { mode: 'dev-hs256'; devSecret: string }
     | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
+}
+
+/** True for hosts only this machine can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 export class ConfigError extends Error {
@@ -128,9 +173,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (e.RTE_PROFILE === 'production') {
     if (e.AUTH_MODE !== 'jwks') problems.push('AUTH_MODE: production requires jwks');
     if (e.CACHE_KEY_SECRET === DEV_CACHE_KEY_SECRET) problems.push('CACHE_KEY_SECRET: production requires a real secret');
+    // Stedi's batch API lives on the manager host, not the real-time host.
+    if (!e.STEDI_BATCH_BASE_URL) problems.push('STEDI_BATCH_BASE_URL: production requires the Stedi manager API base URL (https://manager.us.stedi.com)');
+  }
+  let codecKeys: CodecKey[] = [];
+  try {
+    codecKeys = parseCodecKeys(e.TEMPORAL_CODEC_KEYS);
+  } catch (err) {
+    problems.push(`TEMPORAL_CODEC_KEYS: ${(err as Error).message}`);
+  }
+  if (e.RTE_PROFILE === 'production') {
+    const dev = parseCodecKeys(DEV_CODEC_KEYS)[0]?.key;
+    if (codecKeys.some((k) => dev && k.key.equals(dev))) problems.push('TEMPORAL_CODEC_KEYS: production refuses the dev key');
+  }
+  if (e.CODEC_SERVER_AUTH === 'none' && (e.RTE_PROFILE === 'production' || !isLoopbackHost(e.CODEC_SERVER_HOST))) {
+    problems.push('CODEC_SERVER_AUTH: "none" is allowed only for a loopback CODEC_SERVER_HOST in the local profile');
+  }
+  if ((e.TEMPORAL_INTERACTIVE_TASK_QUEUE ?? `${e.TEMPORAL_TASK_QUEUE}-interactive`) === e.TEMPORAL_TASK_QUEUE) {
+    problems.push('TEMPORAL_INTERACTIVE_TASK_QUEUE: must differ from TEMPORAL_TASK_QUEUE (interactive work must not queue behind batches)');
   }
   if (e.STEDI_SLOTS_RESERVED_INTERACTIVE >= e.STEDI_SLOTS) {
     problems.push('STEDI_SLOTS_RESERVED_INTERACTIVE: must be smaller than STEDI_SLOTS');
+  }
+  // Anyone who can reach a listener can mint dev tokens (the secret is public): dev auth only on loopback.
+  if (e.AUTH_MODE === 'dev-hs256' && e.AUTH_DEV_ALLOW_NON_LOOPBACK !== 'true') {
+    for (const [name, host] of [
+      ['API_HOST', e.API_HOST],
+      ['WORKER_METRICS_HOST', e.WORKER_METRICS_HOST],
+      ['CODEC_SERVER_HOST', e.CODEC_SERVER_HOST],
+    ] as const) {
+      if (!isLoopbackHost(host)) problems.push(`${name}: dev auth (AUTH_MODE=dev-hs256) requires a loopback listener, got ${host}; use AUTH_MODE=jwks`);
+    }
   }
   let auth: AppConfig['auth'];
   if (e.AUTH_MODE === 'jwks') {
@@ -152,11 +225,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }
     (secrets[svc] ??= []).push(secret);
   }
+  let kafkaLagGroups: WatchedGroup[] = [];
+  try {
+    kafkaLagGroups = parseWatchedGroups(e.KAFKA_LAG_GROUPS);
+  } catch (err) {
+    problems.push(err instanceof Error ? err.message : String(err));
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     profile: e.RTE_PROFILE,
     logLevel: e.LOG_LEVEL,
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      interactiveTaskQueue: e.TEMPORAL_INTERACTIVE_TASK_QUEUE ?? `${e.TEMPORAL_TASK_QUEUE}-interactive`,
+    },
+    worker: { activitySlots: e.WORKER_ACTIVITY_SLOTS, interactiveActivitySlots: e.WORKER_INTERACTIVE_ACTIVITY_SLOTS },
+    codec: { keys: codecKeys, serverHost: e.CODEC_SERVER_HOST, serverPort: e.CODEC_SERVER_PORT, corsOrigins: e.CODEC_SERVER_CORS_ORIGINS, serverAuth: e.CODEC_SERVER_AUTH },
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     databaseUrl: e.DATABASE_URL,
@@ -169,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     stedi: {
       baseUrl: e.STEDI_BASE_URL,
+      batchBaseUrl: e.STEDI_BATCH_BASE_URL ?? e.STEDI_BASE_URL,
       apiKey: e.STEDI_API_KEY,
       timeoutMs: e.STEDI_TIMEOUT_MS,
       providerNpi: e.PROVIDER_NPI,
@@ -211,6 +298,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     predictionAccuracy: {
       lookbackMs: e.PREDICTION_ACCURACY_LOOKBACK_HOURS * 3_600_000,
       excludedCallers: e.PREDICTION_USAGE_EXCLUDED_CALLERS,
+    },
+    kafkaLagGroups,
+    memberCronConsumer: {
+      enabled: e.MEMBER_CRON_CONSUMER_ENABLED === 'true',
+      groupId: e.MEMBER_CRON_CONSUMER_GROUP,
+      topic: e.MEMBER_CRON_CONSUMER_TOPIC,
+      dlqTopic: e.MEMBER_CRON_CONSUMER_DLQ_TOPIC,
+      maxGroupSize: e.MEMBER_CRON_CONSUMER_MAX_GROUP,
+      maxDelayMs: e.MEMBER_CRON_CONSUMER_MAX_DELAY_MS,
+      leadScale: e.WARMING_LEAD_SCALE,
     },
     auth,
   };

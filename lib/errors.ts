@@ -19,6 +19,18 @@ export const ErrorType = {
   MemberNotFound: 'MemberNotFoundError',
   /** Input failed validation; message names the field path. */
   InvalidArgument: 'InvalidArgumentError',
+  /** A batch's stored member list is shorter than its recorded size (a storage fault; not retryable). */
+  BatchMemberListIncomplete: 'BatchMemberListIncomplete',
+  /** A Stedi batch was accepted but its id is not known yet; retry until the first result names it. */
+  StediBatchIdPending: 'StediBatchIdPending',
+  /** A member_query matched more members than one batch may hold. */
+  MemberLimitExceeded: 'MemberLimitExceeded',
+  /** Another run of the same member-cron tick is emitting some of this page's members; retry. */
+  MemberCronEmissionBusy: 'MemberCronEmissionBusy',
+  /** Redis, PostgreSQL or the slot pool was unreachable longer than the in-activity retries; transient, retry. */
+  InfrastructureUnavailable: 'InfrastructureUnavailableError',
+  /** An unexpected platform error (a bug); the library's own error name is never shown to callers. */
+  Internal: 'PlatformInternalError',
 } as const;
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -30,6 +42,16 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   ErrorType.InvalidArgument,
 ];
 
+/** Failures that carry Stedi's own answer (the call reached Stedi): counted as Stedi calls by batches. */
+export const STEDI_ANSWERED_FAILURE_TYPES: readonly string[] = [
+  ErrorType.StediValidation,
+  ErrorType.StediDoNotResubmit,
+  ErrorType.StediThrottled,
+  ErrorType.StediPayerUnavailable,
+  ErrorType.StediServer,
+  ErrorType.StediAuth,
+];
+
 /** A domain validation error carrying the offending field path (e.g. `member_query.demographics_filter.min_age`). */
 export class FieldError extends Error {
   constructor(
@@ -39,4 +61,16 @@ export class FieldError extends Error {
     super(`${fieldPath}: ${message}`);
     this.name = 'FieldError';
   }
+}
+
+const PLATFORM_ERROR_TYPES: ReadonlySet<string> = new Set<string>(Object.values(ErrorType));
+
+/**
+ * The error code callers see for a failure `type` (a Temporal ApplicationFailure type): platform types pass
+ * through; anything else (a library's class name such as ioredis' MaxRetriesPerRequestError, a TypeError)
+ * becomes `PlatformInternalError`. Other platform-defined codes (e.g. batch.defs) may be allowed by `extra`.
+ */
+export function platformErrorCode(type: string | undefined | null, extra: readonly string[] = []): string {
+  if (type && (PLATFORM_ERROR_TYPES.has(type) || extra.includes(type))) return type;
+  return ErrorType.Internal;
 }

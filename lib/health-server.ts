@@ -39,6 +39,11 @@ export async function checkReadiness(
 export interface HealthHandlers {
   registry: Registry;
   checks: Record<string, DependencyCheck>;
+  /**
+   * Dependencies some requests need but the core path does not (e.g. the API's cache reads work without a worker):
+   * a failing one is listed under `degraded` in the /readyz body while the status stays 200.
+   */
+  degradedChecks?: Record<string, DependencyCheck>;
   /** False once shutdown starts, so load balancers stop sending work before we drain. */
   isAccepting: () => boolean;
 }
@@ -55,9 +60,18 @@ export async function handleHealthRequest(req: IncomingMessage, res: ServerRespo
     return true;
   }
   if (path === '/readyz') {
-    const report = await checkReadiness(h.checks);
+    const [report, optional] = await Promise.all([checkReadiness(h.checks), checkReadiness(h.degradedChecks ?? {})]);
     const accepting = h.isAccepting();
-    sendJson(res, report.ready && accepting ? 200 : 503, { ...report, ready: report.ready && accepting, draining: !accepting });
+    const degraded = Object.entries(optional.dependencies).filter(([, d]) => !d.ready).map(([name]) => name);
+    const ready = report.ready && accepting;
+    sendJson(res, ready ? 200 : 503, {
+      ...report,
+      dependencies: { ...report.dependencies, ...optional.dependencies },
+      ready,
+      status: !ready ? 'unavailable' : degraded.length > 0 ? 'degraded' : 'ok',
+      degraded,
+      draining: !accepting,
+    });
     return true;
   }
   if (path === '/metrics') {

@@ -78,6 +78,17 @@ export function createMetrics(processName: string) {
     slotsInUse,
     slotWait,
     auditEvents,
+    slotPoolEffectiveLimit: new Gauge({
+      name: 'rte_stedi_slots_effective_limit',
+      help: 'Slot pool limit after Stedi 429s lowered it (recovers to STEDI_SLOTS), as last seen by this process',
+      registers: [registry],
+    }),
+    slotPoolFaults: new Counter({
+      name: 'rte_slot_pool_faults_total',
+      help: 'Slot pool fault events: stedi_429 (limit lowered), lease_reregistered (a running call re-added its lease), state_loss (new pool epoch)',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

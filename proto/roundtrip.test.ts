@@ -252,6 +252,8 @@ describe('MemberCronEvent', () => {
           predictedOperations: ['check_eligibility', 'get_coverage'],
           confidence: 0.5,
           modelVersion: 'atc-2024.11',
+          predictedWindowStart: timestampFromDate(new Date('2024-11-13T18:00:00Z')),
+          predictedWindowEnd: timestampFromDate(new Date('2024-11-13T21:00:00Z')),
         },
       },
     });
@@ -265,6 +267,15 @@ describe('MemberCronEvent', () => {
     expect(decoded.context?.predictedActivity?.appUsageProbability).toBe(0.75);
     expect(decoded.context?.predictedActivity?.predictedOperations).toEqual(['check_eligibility', 'get_coverage']);
     expect(decoded.context?.lastEligibilityCheck).toBeUndefined();
+    expect(timestampDate(decoded.context!.predictedActivity!.predictedWindowStart!).toISOString()).toBe('2024-11-13T18:00:00.000Z');
+    expect(timestampDate(decoded.context!.predictedActivity!.predictedWindowEnd!).toISOString()).toBe('2024-11-13T21:00:00.000Z');
+  });
+
+  it('decodes an event from a producer without the predicted window (additive fields stay unset)', () => {
+    const old = create(MemberCronEventSchema, { memberId: 'm', context: { predictedActivity: { appUsageProbability: 0.9 } } });
+    const decoded = fromBinary(MemberCronEventSchema, toBinary(MemberCronEventSchema, old));
+    expect(decoded.context?.predictedActivity?.predictedWindowStart).toBeUndefined();
+    expect(decoded.context?.predictedActivity?.predictedWindowEnd).toBeUndefined();
   });
 });
 

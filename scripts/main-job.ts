@@ -1,5 +1,5 @@
 import { createClient } from '@connectrpc/connect';
-import { Client, Connection } from '@temporalio/client';
+import { connectTemporalClient } from '../lib/temporal/connect';
 import { BatchEligibilityService, BatchExecutionOptions_Priority, BatchExecutionOptions_Strategy, BatchStatus } from '../gen/rte/v1/batch_pb';
 import type { MemberCronResult } from '../workflows/member-cron.defs';
 import { createConnectTransport } from '@connectrpc/connect-node';
@@ -112,9 +112,8 @@ async function main(): Promise<void> {
   if (!p || p.completed + p.failed !== submitted.totalMembers) failures.push('batch: completed + failed does not account for every member');
 
   // 3. One member-cron run, as its Temporal Schedule would start it.
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const { connection, client: temporal } = await connectTemporalClient(config);
   try {
-    const temporal = new Client({ connection, namespace: config.temporal.namespace });
     const schedule = temporal.schedule.getHandle('member-cron/daily-rte-warmup');
     const before = new Set((await schedule.describe()).info.recentActions.map((a) => a.action.workflow.workflowId));
     const cronStarted = Date.now();

@@ -1,5 +1,6 @@
 /**
- * Migrates the member directory and, when it is empty, loads the default synthetic population.
+ * Migrates the member directory and, when it is empty, loads the default synthetic population; when nobody has
+ * been predicted yet, runs the bootstrap prediction pass (member_predictions).
  *   DATABASE_URL                postgres connection (required)
  *   DIRECTORY_SCHEMA            schema to use (default: the connection's default, normally public)
  *   DIRECTORY_SEED              generator seed (default 42)
@@ -11,6 +12,8 @@ import { createLogger } from '../lib/logger';
 import { DEFAULT_REFERENCE_TIME } from '../directory/generator';
 import { isDirectoryEmpty, loadPopulation, readPopulationInfo } from '../directory/loader';
 import { migrate } from '../directory/migrate';
+import { countMemberPredictions, predictPopulation } from '../directory/member-predictions';
+import { RuleBasedActivityPredictor } from '../lib/prediction/rule-based';
 import { createDirectoryPool } from '../directory/pool';
 
 function intEnv(name: string, fallback: number): number {
@@ -38,11 +41,21 @@ async function main(): Promise<void> {
     if (population === 0) return;
     if (!(await isDirectoryEmpty(pool))) {
       logger.info({ population: await readPopulationInfo(pool) }, 'member directory already populated; not loading');
-      return;
+    } else {
+      logger.info({ seed, population, referenceTime: referenceTime.toISOString() }, 'loading synthetic population');
+      const loaded = await loadPopulation(pool, { seed, population, referenceTime, logger });
+      logger.info(loaded, 'synthetic population loaded');
     }
-    logger.info({ seed, population, referenceTime: referenceTime.toISOString() }, 'loading synthetic population');
-    const loaded = await loadPopulation(pool, { seed, population, referenceTime, logger });
-    logger.info(loaded, 'synthetic population loaded');
+    // Bootstrap prediction pass (issue 9): MemberQuery's probability filter reads member_predictions, which
+    // member-cron runs keep current; a directory nobody has predicted yet gets one pass over the whole population
+    // "as of" its reference time, so the daily-rte-warmup schedule (app_usage_probability > 0.5) selects members
+    // on a fresh stack. Skipped once any prediction exists.
+    if ((await countMemberPredictions(pool)) === 0) {
+      const asOf = (await readPopulationInfo(pool))?.referenceTime ?? referenceTime;
+      const started = Date.now();
+      const { predicted } = await predictPopulation(pool, new RuleBasedActivityPredictor(), { now: asOf, logger });
+      logger.info({ predicted, asOf: asOf.toISOString(), seconds: Math.round((Date.now() - started) / 100) / 10 }, 'bootstrap predictions written');
+    }
   } finally {
     await pool.end();
   }

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { connectTemporalClient } from '../lib/temporal/connect';
 import { temporal } from '@temporalio/proto';
 import { loadConfig } from '../lib/config';
 
@@ -12,9 +12,9 @@ async function main(): Promise<void> {
   const [workflowId, name] = process.argv.slice(2);
   if (!workflowId || !name) throw new Error('usage: save-history.ts <workflow-id> <name>');
   const config = loadConfig();
-  const connection = await Connection.connect({ address: config.temporal.address });
+  // Saved as stored (encrypted payloads): the replay test decodes them with the same data converter.
+  const { connection, client } = await connectTemporalClient(config);
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     const bytes = temporal.api.history.v1.History.encode(history).finish();
     const file = path.resolve(__dirname, '../test/histories', `${name}.bin`);

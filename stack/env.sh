@@ -20,6 +20,10 @@ export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"  # KRaft controlle
 export STEDI_SIM_PORT="${STEDI_SIM_PORT:-8090}"
 export API_PORT="${API_PORT:-8080}"
 export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9464}"
+export WORKER_SDK_METRICS_PORT="${WORKER_SDK_METRICS_PORT:-9465}"  # Temporal SDK (Rust core) metrics
+export TEMPORAL_METRICS_PORT="${TEMPORAL_METRICS_PORT:-7235}"      # Temporal dev server's own /metrics
+export PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"                  # Prometheus UI + API (ops/prometheus/)
+export CODEC_SERVER_PORT="${CODEC_SERVER_PORT:-8091}"  # Temporal codec server (decodes encrypted payloads)
 
 # --- server tuning --------------------------------------------------------------
 export KAFKA_NUM_PARTITIONS="${KAFKA_NUM_PARTITIONS:-3}"  # default partitions of new topics
@@ -38,3 +42,8 @@ export STEDI_BASE_URL="${STEDI_BASE_URL:-http://${STACK_HOST}:${STEDI_SIM_PORT}}
 # Local-only webhook signing secret for every client service ("*"), so callback_url works out of the box.
 # Documented (README "Batches"): verify local deliveries with this value; production sets per-service secrets.
 export WEBHOOK_SECRETS="${WEBHOOK_SECRETS:-*=whsec_cnRlLWxvY2FsLWRldi13ZWJob29rLXNlY3JldC0zMmI=}"
+
+# --- Temporal payload encryption (docs/temporal.md) -----------------------------
+# The local stack uses the documented dev key (lib/config.ts DEV_CODEC_KEYS; production refuses it).
+# The codec server runs without auth on loopback so the Web UI's Data Encoder can call it.
+export CODEC_SERVER_AUTH="${CODEC_SERVER_AUTH:-none}"

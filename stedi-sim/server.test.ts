@@ -290,7 +290,16 @@ describe('stedi-sim fault injection', () => {
     const err = await failureOf(gw.checkEligibility(request('ERR01')));
     expect([500, 503]).toContain(err.httpStatus);
     const reset = await fetch(`${url}/__sim/faults`, { method: 'POST', body: JSON.stringify({ reset: true }) });
-    expect(await reset.json()).toEqual({ errorRate: 0, burst5xx: { remaining: 0, status: 500 }, payerOutages: [], extraLatencyMs: 0 });
+    expect(await reset.json()).toEqual({
+      errorRate: 0,
+      burst5xx: { remaining: 0, status: 500 },
+      payerOutages: [],
+      extraLatencyMs: 0,
+      throttle429: { remaining: 0, untilMs: null, retryAfterSeconds: 1 },
+      otherTenantSlots: 0,
+      slowPayers: {},
+      connectionReset: { remaining: 0, afterLatency: false },
+    });
     await expect(gw.checkEligibility(request(memberWith('active')))).resolves.toMatchObject({ httpStatus: 200 });
     const bad = await fetch(`${url}/__sim/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 2 }) });
     expect(bad.status).toBe(400);
@@ -307,5 +316,84 @@ describe('stedi-sim fault injection', () => {
     expect(after.answers).toEqual({});
     expect(after.inFlight.peak).toBe(0);
     expect(Object.keys(after.calls)).toEqual([]);
+  });
+});
+
+describe('stedi-sim reliability faults', () => {
+  it('answers a 429 storm of N requests with Retry-After, taking no slot, then recovers', async () => {
+    const { sim, url, gateway } = await startSim();
+    const set = await fetch(`${url}/__sim/faults`, { method: 'POST', body: JSON.stringify({ throttle429: { count: 2, retryAfterSeconds: 3 } }) });
+    expect(await set.json()).toMatchObject({ throttle429: { remaining: 2, retryAfterSeconds: 3 } });
+    const raw = await fetch(`${url}/2024-04-01/change/medicalnetwork/eligibility/v3`, {
+      method: 'POST',
+      headers: { authorization: 'Key k' },
+      body: JSON.stringify(request(memberWith('active'))),
+    });
+    expect(raw.status).toBe(429);
+    expect(raw.headers.get('retry-after')).toBe('3');
+    const err = await failureOf(gateway().checkEligibility(request(memberWith('active'))));
+    expect(err.classification).toMatchObject({ kind: 'throttled', retryable: true, nextRetryDelayMs: 3000 });
+    await expect(gateway().checkEligibility(request(memberWith('active')))).resolves.toMatchObject({ httpStatus: 200 });
+    const stats = sim.stats();
+    expect(stats.throttledInjected).toBe(2);
+    expect(stats.throttled).toBe(0);
+    expect(stats.inFlight.peak).toBe(1);
+  });
+
+  it('answers a 429 storm for a duration, then recovers', async () => {
+    let t = 1_000_000;
+    const { sim, gateway } = await startSim({ now: () => t });
+    sim.setFaults({ throttle429: { forMs: 10_000 } });
+    for (let i = 0; i < 3; i++) expect((await failureOf(gateway().checkEligibility(request(memberWith('active'))))).httpStatus).toBe(429);
+    t += 10_001;
+    await expect(gateway().checkEligibility(request(memberWith('active')))).resolves.toMatchObject({ httpStatus: 200 });
+    expect(sim.stats().throttledInjected).toBe(3);
+    expect(() => sim.setFaults({ throttle429: {} })).toThrow(/count or forMs/);
+  });
+
+  it('lets other tenants occupy N slots of the account: ours get 15 - N, peaks count both', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const { sim, gateway } = await startSim({ concurrency: 15, delay: () => held });
+    sim.setFaults({ otherTenants: { slots: 10 } });
+    const gw = gateway();
+    const calls = Array.from({ length: 6 }, (_, i) => gw.checkEligibility(request(`TEN${i}`)).then(() => 'ok', () => 'throttled'));
+    await until(() => sim.stats().throttled === 1 && sim.stats().inFlight.current === 5, '5 in flight + 1 throttled');
+    const s = sim.stats();
+    expect(s.inFlight.peak).toBe(5);
+    expect(s.inFlight.peakWithOtherTenants).toBe(15);
+    expect(Object.values(s.inFlight.byAccount)[0]).toMatchObject({ current: 5, peak: 5, peakTotal: 15 });
+    release();
+    expect((await Promise.all(calls)).filter((r) => r === 'throttled')).toHaveLength(1);
+    expect(() => sim.setFaults({ otherTenants: { slots: 16 } })).toThrow(RangeError);
+  });
+
+  it('holds a hanging payer\'s checks (and their slots) until the hang is cleared; other payers answer', async () => {
+    const { sim, gateway } = await startSim();
+    sim.setFaults({ slowPayer: { payerId: '87726', hang: true } });
+    let done = false;
+    const hung = gateway().checkEligibility(request(memberWith('active', '87726'), '87726')).finally(() => (done = true));
+    await until(() => sim.stats().inFlight.current === 1, 'hung check in flight');
+    await expect(gateway().checkEligibility(request(memberWith('active')))).resolves.toMatchObject({ httpStatus: 200 });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(done).toBe(false);
+    expect(sim.stats().inFlight.current).toBe(1);
+    sim.setFaults({ slowPayer: { payerId: '87726', hang: false } });
+    await expect(hung).resolves.toMatchObject({ httpStatus: 200 });
+    expect(sim.setFaults({ slowPayer: { payerId: '87726', extraLatencyMs: 500 } }).slowPayers).toEqual({ '87726': { extraLatencyMs: 500, hang: false } });
+  });
+
+  it('resets the next N connections, before or after the payer latency', async () => {
+    const { sim, gateway } = await startSim();
+    sim.setFaults({ connectionReset: { count: 1 } });
+    const early = await failureOf(gateway().checkEligibility(request(memberWith('active'))));
+    expect(early.classification).toMatchObject({ kind: 'server', retryable: true });
+    sim.setFaults({ connectionReset: { count: 1, afterLatency: true } });
+    const late = await failureOf(gateway().checkEligibility(request(memberWith('active'))));
+    expect(late.classification).toMatchObject({ kind: 'server', retryable: true });
+    await expect(gateway().checkEligibility(request(memberWith('active')))).resolves.toMatchObject({ httpStatus: 200 });
+    const s = sim.stats();
+    expect(s.connectionResets).toBe(2);
+    expect(s.answers['connection-reset']).toBe(1);
   });
 });

@@ -55,6 +55,23 @@ export interface SimFaultUpdate {
   payerOutage?: { payerId: string | null; down?: boolean };
   /** Added to every real-time latency (time-scaled like the latency). */
   extraLatencyMs?: number;
+  /**
+   * A 429 storm: the next `count` real-time calls, or every call for `forMs` (real ms, not time-scaled), answer
+   * HTTP 429 with `Retry-After: retryAfterSeconds` (default 1) before taking a slot. `{ count: 0 }` ends it.
+   */
+  throttle429?: { count?: number; forMs?: number; retryAfterSeconds?: number };
+  /** Other users of the same Stedi account hold `slots` of every account's concurrency (0 frees them). */
+  otherTenants?: { slots: number };
+  /**
+   * A slow or hanging payer: its real-time checks take `extraLatencyMs` more (time-scaled), or with `hang: true`
+   * never answer until the fault is cleared (`hang: false` or `payerId: null`). Hung checks hold their slot.
+   */
+  slowPayer?: { payerId: string | null; extraLatencyMs?: number; hang?: boolean };
+  /**
+   * The next `count` real-time calls have their connection reset: at once (no slot taken), or with
+   * `afterLatency: true` after the full latency (Stedi held a slot and did the work; the client gets no answer).
+   */
+  connectionReset?: { count: number; afterLatency?: boolean };
   /** Clears every fault before applying the rest of the update. */
   reset?: boolean;
 }
@@ -64,6 +81,10 @@ export interface SimFaultsView {
   burst5xx: { remaining: number; status: number };
   payerOutages: string[];
   extraLatencyMs: number;
+  throttle429: { remaining: number; untilMs: number | null; retryAfterSeconds: number };
+  otherTenantSlots: number;
+  slowPayers: Record<string, { extraLatencyMs: number; hang: boolean }>;
+  connectionReset: { remaining: number; afterLatency: boolean };
 }
 
 export interface SimStats {
@@ -72,8 +93,22 @@ export interface SimStats {
   calls: Record<string, Record<string, number>>;
   /** Real-time verdicts: active, inactive, aaa-42, ..., fault-5xx. */
   answers: Record<string, number>;
-  inFlight: { current: number; peak: number; byAccount: Record<string, { current: number; peak: number }> };
+  /**
+   * Our checks in flight. `peakWithOtherTenants` (and per account `peakTotal`) also count the slots injected
+   * other tenants hold: what Stedi's limit applies to.
+   */
+  inFlight: {
+    current: number;
+    peak: number;
+    peakWithOtherTenants: number;
+    byAccount: Record<string, { current: number; peak: number; peakTotal: number }>;
+  };
+  /** HTTP 429s answered because the account's concurrency (ours + other tenants) was full. */
   throttled: number;
+  /** HTTP 429s answered by an injected storm (`throttle429`); not counted in `throttled`. */
+  throttledInjected: number;
+  /** Connections reset by the `connectionReset` fault. */
+  connectionResets: number;
   batches: { submitted: number; items: number; completedItems: number };
   faults: SimFaultsView;
   config: { concurrency: number; latencyMeanMs: number; latencySigma: number; timeScale: number; batchDurationMs: number };
@@ -138,8 +173,20 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
   // Every in-flight check listens on it (one per slot, many accounts): not a leak.
   setMaxListeners(0, lifetime.signal);
 
-  const faults = { errorRate: 0, burst: { remaining: 0, status: 500 }, outages: new Set<string>(), extraLatencyMs: 0 };
-  const gates = new Map<string, { current: number; peak: number }>();
+  const faults = {
+    errorRate: 0,
+    burst: { remaining: 0, status: 500 },
+    outages: new Set<string>(),
+    extraLatencyMs: 0,
+    throttle: { remaining: 0, untilMs: 0, retryAfterSeconds: 1 },
+    otherTenantSlots: 0,
+    slowPayers: new Map<string, { extraLatencyMs: number; hang: boolean }>(),
+    reset: { remaining: 0, afterLatency: false },
+  };
+  /** Hung checks wait on this; clearing a hang aborts it (and a fresh one is made for later hangs). */
+  let hangRelease = new AbortController();
+  setMaxListeners(0, hangRelease.signal);
+  const gates = new Map<string, { current: number; peak: number; peakTotal: number }>();
   let stats = freshCounters();
   function freshCounters() {
     return {
@@ -147,7 +194,10 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       calls: {} as Record<string, Record<string, number>>,
       answers: {} as Record<string, number>,
       peak: 0,
+      peakWithOthers: 0,
       throttled: 0,
+      throttledInjected: 0,
+      connectionResets: 0,
       batchesSubmitted: 0,
       itemsSubmitted: 0,
     };
@@ -238,15 +288,29 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       return send(res, 400, { message: 'Test API keys can only send the documented mock eligibility requests', fieldList: [] });
     }
 
-    const gate = gates.get(account.id) ?? { current: 0, peak: 0 };
+    if (faults.throttle.remaining > 0 || now() < faults.throttle.untilMs) {
+      if (faults.throttle.remaining > 0) faults.throttle.remaining -= 1;
+      stats.throttledInjected += 1;
+      res.setHeader('retry-after', String(faults.throttle.retryAfterSeconds));
+      return send(res, 429, { code: 'TOO_MANY_REQUESTS', message: 'Too many concurrent requests: throttled: CUSTOMER_LIMIT' });
+    }
+    if (faults.reset.remaining > 0 && !faults.reset.afterLatency) {
+      faults.reset.remaining -= 1;
+      stats.connectionResets += 1;
+      req.socket.destroy();
+      return;
+    }
+    const gate = gates.get(account.id) ?? { current: 0, peak: 0, peakTotal: 0 };
     gates.set(account.id, gate);
-    if (gate.current >= concurrency) {
+    if (gate.current + faults.otherTenantSlots >= concurrency) {
       stats.throttled += 1;
       return send(res, 429, { code: 'TOO_MANY_REQUESTS', message: 'Too many concurrent requests: throttled: CUSTOMER_LIMIT' });
     }
     gate.current += 1;
     gate.peak = Math.max(gate.peak, gate.current);
+    gate.peakTotal = Math.max(gate.peakTotal, gate.current + faults.otherTenantSlots);
     stats.peak = Math.max(stats.peak, currentInFlight());
+    stats.peakWithOthers = Math.max(stats.peakWithOthers, gate.current + faults.otherTenantSlots);
     try {
       if (faults.burst.remaining > 0) {
         faults.burst.remaining -= 1;
@@ -262,9 +326,27 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       const sampled = sampleLatencyMs(rng, latency);
       // Stedi keeps the slot until the payer answers, even if the client gave up (stedi-api.md §1.8): no abort on
       // client disconnect, only on simulator shutdown.
-      await delay((Math.min(sampled, payerTimeoutMs) + faults.extraLatencyMs) * timeScale, lifetime.signal);
-      const ctx = answerContext(account.test);
       const payerId = String(request['tradingPartnerServiceId']);
+      const slow = faults.slowPayers.get(payerId);
+      if (slow?.hang) {
+        // Holds the slot until the hang is cleared (or the simulator stops), then answers normally.
+        await new Promise<void>((resolve, reject) => {
+          const release = hangRelease.signal;
+          if (lifetime.signal.aborted) return reject(new Error('stopped'));
+          const done = () => resolve();
+          release.addEventListener('abort', done, { once: true });
+          lifetime.signal.addEventListener('abort', () => reject(new Error('stopped')), { once: true });
+        });
+      }
+      await delay((Math.min(sampled, payerTimeoutMs) + faults.extraLatencyMs + (slow?.extraLatencyMs ?? 0)) * timeScale, lifetime.signal);
+      if (faults.reset.remaining > 0 && faults.reset.afterLatency) {
+        faults.reset.remaining -= 1;
+        stats.connectionResets += 1;
+        bump(stats.answers, 'connection-reset');
+        req.socket.destroy();
+        return;
+      }
+      const ctx = answerContext(account.test);
       let answer: SimAnswer;
       if (faults.outages.has(payerId)) answer = connectivityAnswer(request, '42', ctx);
       else if (sampled > payerTimeoutMs) answer = connectivityAnswer(request, '80', ctx);
@@ -390,7 +472,26 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
   });
 
   function faultsView(): SimFaultsView {
-    return { errorRate: faults.errorRate, burst5xx: { ...faults.burst }, payerOutages: [...faults.outages].sort(), extraLatencyMs: faults.extraLatencyMs };
+    return {
+      errorRate: faults.errorRate,
+      burst5xx: { ...faults.burst },
+      payerOutages: [...faults.outages].sort(),
+      extraLatencyMs: faults.extraLatencyMs,
+      throttle429: {
+        remaining: faults.throttle.remaining,
+        untilMs: faults.throttle.untilMs > now() ? faults.throttle.untilMs : null,
+        retryAfterSeconds: faults.throttle.retryAfterSeconds,
+      },
+      otherTenantSlots: faults.otherTenantSlots,
+      slowPayers: Object.fromEntries([...faults.slowPayers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, { ...v }])),
+      connectionReset: { ...faults.reset },
+    };
+  }
+
+  function releaseHung(): void {
+    hangRelease.abort();
+    hangRelease = new AbortController();
+    setMaxListeners(0, hangRelease.signal);
   }
 
   function setFaults(update: SimFaultUpdate): SimFaultsView {
@@ -399,6 +500,11 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       faults.burst = { remaining: 0, status: 500 };
       faults.outages.clear();
       faults.extraLatencyMs = 0;
+      faults.throttle = { remaining: 0, untilMs: 0, retryAfterSeconds: 1 };
+      faults.otherTenantSlots = 0;
+      if ([...faults.slowPayers.values()].some((p) => p.hang)) releaseHung();
+      faults.slowPayers.clear();
+      faults.reset = { remaining: 0, afterLatency: false };
     }
     if (update.errorRate !== undefined) {
       if (!(update.errorRate >= 0 && update.errorRate <= 1)) throw new RangeError('errorRate must be within 0..1');
@@ -419,6 +525,36 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
     if (update.extraLatencyMs !== undefined) {
       if (!(update.extraLatencyMs >= 0)) throw new RangeError('extraLatencyMs must be >= 0');
       faults.extraLatencyMs = update.extraLatencyMs;
+    }
+    if (update.throttle429 !== undefined) {
+      const { count, forMs, retryAfterSeconds } = update.throttle429;
+      if (count !== undefined && !(Number.isInteger(count) && count >= 0)) throw new RangeError('throttle429.count must be a non-negative integer');
+      if (forMs !== undefined && !(Number.isFinite(forMs) && forMs >= 0)) throw new RangeError('throttle429.forMs must be >= 0');
+      if (retryAfterSeconds !== undefined && !(Number.isInteger(retryAfterSeconds) && retryAfterSeconds >= 0 && retryAfterSeconds <= 3600)) {
+        throw new RangeError('throttle429.retryAfterSeconds must be an integer within 0..3600');
+      }
+      if (count === undefined && forMs === undefined) throw new RangeError('throttle429 needs count or forMs');
+      faults.throttle = { remaining: count ?? 0, untilMs: forMs !== undefined ? now() + forMs : 0, retryAfterSeconds: retryAfterSeconds ?? 1 };
+    }
+    if (update.otherTenants !== undefined) {
+      const { slots } = update.otherTenants;
+      if (!(Number.isInteger(slots) && slots >= 0 && slots <= concurrency)) throw new RangeError(`otherTenants.slots must be an integer within 0..${concurrency}`);
+      faults.otherTenantSlots = slots;
+      for (const g of gates.values()) g.peakTotal = Math.max(g.peakTotal, g.current + slots);
+    }
+    if (update.slowPayer !== undefined) {
+      const { payerId, extraLatencyMs = 0, hang = false } = update.slowPayer;
+      if (!(Number.isFinite(extraLatencyMs) && extraLatencyMs >= 0)) throw new RangeError('slowPayer.extraLatencyMs must be >= 0');
+      const wasHanging = payerId === null ? [...faults.slowPayers.values()].some((p) => p.hang) : faults.slowPayers.get(payerId)?.hang === true;
+      if (payerId === null) faults.slowPayers.clear();
+      else if (extraLatencyMs === 0 && !hang) faults.slowPayers.delete(payerId);
+      else faults.slowPayers.set(payerId, { extraLatencyMs, hang });
+      if (wasHanging && !(payerId !== null && hang)) releaseHung();
+    }
+    if (update.connectionReset !== undefined) {
+      const { count, afterLatency = false } = update.connectionReset;
+      if (!(Number.isInteger(count) && count >= 0)) throw new RangeError('connectionReset.count must be a non-negative integer');
+      faults.reset = { remaining: count, afterLatency };
     }
     const view = faultsView();
     log.info({ faults: view }, 'faults updated');
@@ -444,13 +580,15 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
   function snapshot(): SimStats {
     batches.advance();
     const byAccount: SimStats['inFlight']['byAccount'] = {};
-    for (const [id, g] of gates) byAccount[id] = { current: g.current, peak: g.peak };
+    for (const [id, g] of gates) byAccount[id] = { current: g.current, peak: g.peak, peakTotal: g.peakTotal };
     return {
       startedAt: stats.startedAt,
       calls: JSON.parse(JSON.stringify(stats.calls)) as SimStats['calls'],
       answers: { ...stats.answers },
-      inFlight: { current: currentInFlight(), peak: stats.peak, byAccount },
+      inFlight: { current: currentInFlight(), peak: stats.peak, peakWithOtherTenants: stats.peakWithOthers, byAccount },
       throttled: stats.throttled,
+      throttledInjected: stats.throttledInjected,
+      connectionResets: stats.connectionResets,
       batches: { submitted: stats.batchesSubmitted, items: stats.itemsSubmitted, completedItems: batches.completedItems },
       faults: faultsView(),
       config: { concurrency, latencyMeanMs: latency.meanMs, latencySigma: latency.sigma, timeScale, batchDurationMs },
@@ -460,7 +598,11 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
   function resetStats(): void {
     stats = freshCounters();
     stats.peak = currentInFlight();
-    for (const g of gates.values()) g.peak = g.current;
+    for (const g of gates.values()) {
+      g.peak = g.current;
+      g.peakTotal = g.current + faults.otherTenantSlots;
+      stats.peakWithOthers = Math.max(stats.peakWithOthers, g.peakTotal);
+    }
   }
 
   app.get('/__sim/stats', (_req: Request, res: Response) => {

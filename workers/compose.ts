@@ -18,10 +18,14 @@ import { createHttpStediGateway } from '../activities/stedi/gateway';
 import { createStaticWebhookSecretStore, createWebhookActivities } from '../activities/webhooks/activities';
 import { PgFeatureFlagProvider } from '../directory/feature-flags';
 import type { MemberDirectory } from '../directory/member-directory';
+import { createPgMemberPredictionStore } from '../directory/member-predictions';
 import type { AppConfig } from '../lib/config';
 import { hashMemberId } from '../lib/member-hash';
 import type { Metrics } from '../lib/metrics';
 import { RuleBasedActivityPredictor } from '../lib/prediction';
+import type { Kafka } from 'kafkajs';
+import type { WarmingIntake } from '../lib/warming/types';
+import { createMemberCronConsumer, createMemberCronConsumerMetrics, type MemberCronConsumer } from '../activities/warming/member-cron-consumer';
 
 export interface WorkerDeps {
   config: AppConfig;
@@ -57,10 +61,16 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     metrics: {
       onAcquire: (queue, _kind, waitMs) => metrics.slotWait.observe({ queue: queue.split(':')[0] ?? queue }, waitMs / 1000),
       slotsInUse: (inUse) => metrics.slotsInUse.set(inUse.total),
+      onThrottled: (_queue, _kind, effectiveLimit) => {
+        metrics.slotPoolFaults.inc({ event: 'stedi_429' });
+        metrics.slotPoolEffectiveLimit.set(effectiveLimit);
+      },
+      onLeaseReRegistered: () => metrics.slotPoolFaults.inc({ event: 'lease_reregistered' }),
+      onStateLoss: () => metrics.slotPoolFaults.inc({ event: 'state_loss' }),
     },
   });
   const cache = createConfiguredEligibilityCache(deps.redis, config, logger);
-  const stedi = createHttpStediGateway({ baseUrl: config.stedi.baseUrl, apiKey: config.stedi.apiKey, timeoutMs: config.stedi.timeoutMs });
+  const stedi = createHttpStediGateway({ baseUrl: config.stedi.baseUrl, managerBaseUrl: config.stedi.batchBaseUrl, apiKey: config.stedi.apiKey, timeoutMs: config.stedi.timeoutMs });
   const provider = { npi: config.stedi.providerNpi, organizationName: config.stedi.providerOrganizationName };
 
   const batchMetrics = createPromBatchMetrics(metrics.registry);
@@ -130,6 +140,8 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     metrics: createMemberCronMetrics(metrics.registry),
     snapshotFlagKeys: config.memberCron.snapshotFlagKeys,
     // High-confidence predictions for rte_cache_warming_prediction_accuracy (exposed by the API).
+    // The directory's latest prediction per member (issue 9: one probability, from the predictor).
+    predictions: createPgMemberPredictionStore(deps.pg),
     predictionOutcomes: new RedisPredictionOutcomeStore(deps.redis, {
       keyPrefix: config.redisKeyPrefix,
       retentionAfterHorizonMs: config.predictionAccuracy.lookbackMs + 24 * 3_600_000,
@@ -138,4 +150,35 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
 
   // FieldErrors (bad queries/inputs) are non-retryable InvalidArgumentError failures in every activity.
   return { activities: withNonRetryableFieldErrors({ ...eligibility, ...batch, ...webhooks, ...memberCron }), slotPool };
+}
+
+/**
+ * The member-cron consumer (issue 9) for the worker process: routes member-cron predictions into warming jobs
+ * through `intake` (warm-core's WarmingIntake adapter). Not started here: the caller starts and stops it.
+ */
+export function createWorkerMemberCronConsumer(deps: WorkerDeps & { kafka: Kafka; intake: WarmingIntake }): MemberCronConsumer {
+  const c = deps.config.memberCronConsumer;
+  return createMemberCronConsumer({
+    kafka: deps.kafka,
+    groupId: c.groupId,
+    topic: c.topic,
+    dlqTopic: c.dlqTopic,
+    publisher: deps.publisher,
+    intake: deps.intake,
+    routing: { leadScale: c.leadScale },
+    maxGroupSize: c.maxGroupSize,
+    maxDelayMs: c.maxDelayMs,
+    shutdownFlushMs: Math.max(1_000, Math.floor(deps.config.shutdownGraceMs / 3)),
+    logger: deps.logger,
+    metrics: createMemberCronConsumerMetrics(deps.metrics.registry),
+  });
+}
+
+/**
+ * The WarmingIntake the worker's member-cron consumer feeds: warm-core's adapter (ids staged in PostgreSQL, the
+ * warming workflow started or joined). Wired at merge; while this returns undefined the worker does not start the
+ * consumer (it would only pile up uncommitted events) and says so in its log.
+ */
+export function workerWarmingIntake(_deps: WorkerDeps): WarmingIntake | undefined {
+  return undefined;
 }

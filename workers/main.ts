@@ -1,5 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { Redis } from 'ioredis';
+import { startWorkerLiveness, workerLivenessKey } from '../lib/worker-liveness';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { createDirectoryPool } from '../directory/pool';
 import { loadConfig } from '../lib/config';
@@ -8,13 +9,18 @@ import { createMetrics } from '../lib/metrics';
 import { createHealthServer } from '../lib/health-server';
 import { ensureTopics } from '../lib/kafka-topics';
 import { onShutdownSignal } from '../lib/shutdown';
-import { createWorkerActivities } from './compose';
+import { createWorkerActivities, createWorkerMemberCronConsumer, workerWarmingIntake } from './compose';
 import { createPgMemberDirectory } from '../directory/pg-member-directory';
 import { directoryClock } from '../directory/loader';
 import { createKafkaEventPublisher } from '../activities/kafka';
+import { createConsumerLagReader } from '../activities/kafka/consumer-lag';
+import { registerConsumerLagGauge, registerSlotPoolGauges } from '../lib/ops-gauges';
+import { temporalDataConverter } from '../lib/temporal/connect';
+import { workflowCodeOption } from './workflow-bundle';
 
 /**
- * Worker composition root: config, connections, metrics, one worker on the main task queue, and a
+ * Worker composition root: config, connections, metrics, one worker on the main task queue (batches, warming,
+ * member cron), a second on the interactive queue (CheckEligibility refreshes, own slots: never behind a batch), and a
  * graceful drain on SIGTERM (stop polling, let in-flight activities finish, then close connections).
  */
 async function main(): Promise<void> {
@@ -47,20 +53,41 @@ async function main(): Promise<void> {
   const directory = createPgMemberDirectory(pg, { now: await directoryClock(pg) });
   const publisher = createKafkaEventPublisher(kafka);
   const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, pg, directory, publisher });
+  const dataConverter = temporalDataConverter(config);
+  const workflowCode = await workflowCodeOption();
+  const common = { connection, namespace: config.temporal.namespace, dataConverter, activities, shutdownGraceTime: config.shutdownGraceMs };
   const worker = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
+    ...common,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
-    activities,
-    shutdownGraceTime: config.shutdownGraceMs,
-    maxConcurrentActivityTaskExecutions: 200,
+    ...workflowCode,
+    maxConcurrentActivityTaskExecutions: config.worker.activitySlots,
   });
+  const interactiveWorker = await Worker.create({
+    ...common,
+    taskQueue: config.temporal.interactiveTaskQueue,
+    ...workflowCode,
+    maxConcurrentActivityTaskExecutions: config.worker.interactiveActivitySlots,
+  });
+
+  // Global views for dashboards and alerts (same value on every replica; aggregate with max()).
+  registerSlotPoolGauges(metrics.registry, () => slotPool.stats());
+  registerConsumerLagGauge(metrics.registry, createConsumerLagReader(admin, config.kafkaLagGroups));
+
+  // The member-cron consumer (issue 9): MemberCronEvents → warming jobs, behind MEMBER_CRON_CONSUMER_ENABLED.
+  const deps = { config, logger, metrics, redis, pg, directory, publisher };
+  const warmingIntake = config.memberCronConsumer.enabled ? workerWarmingIntake(deps) : undefined;
+  const memberCronConsumer = warmingIntake ? createWorkerMemberCronConsumer({ ...deps, kafka, intake: warmingIntake }) : undefined;
+  if (memberCronConsumer) {
+    await memberCronConsumer.start();
+    logger.info({ groupId: config.memberCronConsumer.groupId, topic: config.memberCronConsumer.topic }, 'member-cron consumer started');
+  } else if (config.memberCronConsumer.enabled) {
+    logger.warn('member-cron consumer not started: no WarmingIntake adapter is wired (workers/compose.ts workerWarmingIntake)');
+  }
 
   let accepting = true;
   const health = createHealthServer({
     registry: metrics.registry,
-    isAccepting: () => accepting && worker.getState() === 'RUNNING',
+    isAccepting: () => accepting && worker.getState() === 'RUNNING' && interactiveWorker.getState() === 'RUNNING',
     checks: {
       temporal: async () => {
         await connection.workflowService.getSystemInfo({});
@@ -77,10 +104,19 @@ async function main(): Promise<void> {
     },
   });
   health.listen(config.workerMetrics.port, config.workerMetrics.host);
+  // Beats into Redis while polling, so the API's /readyz notices a killed worker within seconds.
+  const liveness = startWorkerLiveness(redis, {
+    key: workerLivenessKey(config.redisKeyPrefix, config.temporal.taskQueue),
+    isRunning: () => accepting && worker.getState() === 'RUNNING',
+  });
 
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     accepting = false;
+    // Stop fetching and hand open groups to the intake while its workflows can still be started.
+    await memberCronConsumer?.stop().catch((err: unknown) => logger.warn({ err }, 'member-cron consumer stop failed'));
+    await liveness.stop();
     worker.shutdown(); // stops polling; run() resolves after in-flight tasks finish or the grace time passes
+    interactiveWorker.shutdown();
     await runPromise;
     await slotPool.close();
     await Promise.allSettled([publisher.close(), connection.close(), admin.disconnect()]);
@@ -88,8 +124,11 @@ async function main(): Promise<void> {
     health.close();
   });
 
-  logger.info({ taskQueue: config.temporal.taskQueue, metricsPort: config.workerMetrics.port }, 'worker started');
-  const runPromise = worker.run();
+  logger.info(
+    { taskQueue: config.temporal.taskQueue, interactiveTaskQueue: config.temporal.interactiveTaskQueue, metricsPort: config.workerMetrics.port },
+    'worker started',
+  );
+  const runPromise = Promise.all([worker.run(), interactiveWorker.run()]);
   await runPromise;
 }
 

@@ -28,12 +28,8 @@ export const BATCH_JOB_TYPE = 'RTE_BATCH';
 export const DEFAULT_BATCH_OPERATION = DEFAULT_ELIGIBILITY_OPERATION;
 
 /** A real-time check the payer answered with an error (the answer is cached like any other). */
-export const PAYER_ERROR = { code: 'PAYER_ERROR', message: 'the payer answered with an error (cached for 5 minutes)' } as const;
-
-/** How a failed member reads in WatchBatchStatus's MEMBER_COMPLETED update: the code GetBatchStatus lists, then why. */
-export function memberFailureText(code: string, message: string): string {
-  return `${code}: ${message}`;
-}
+// Defined in lib/ so activities share them without importing workflow definitions (lint-enforced layering).
+export { PAYER_ERROR, memberFailureText } from '../lib/batch/member-failure';
 
 export function batchWorkflowId(clientService: string, clientJobId: string): string {
   return `batch/${clientService}/${clientJobId}`;
@@ -201,7 +197,31 @@ export const cancelBatchSignal = defineSignal<[CancelBatchArgs]>('cancelBatch');
  * members count as cancelled). Returns the final view (status CANCELLED), or the terminal view of a batch that had
  * already finished. Rejected for unknown batches by Temporal itself.
  */
-export const cancelBatchUpdate = defineUpdate<BatchStatusView, [CancelBatchArgs]>('cancelBatch');
+export const cancelBatchUpdate = defineUpdate<BatchStatusView, [CancelBatchArgs]>('cancelBatchAndWait');
+/**
+ * The update's name before it was renamed to `cancelBatchAndWait` (it shared `cancelBatch` with the signal).
+ * Still accepted by the workflow so API replicas of the previous release keep working during a rollout; new
+ * callers use `cancelBatchUpdate`. The signal keeps the name `cancelBatch`.
+ */
+export const legacyCancelBatchUpdate = defineUpdate<BatchStatusView, [CancelBatchArgs]>('cancelBatch');
+export const MAX_CANCEL_REASON_LENGTH = 500;
+
+/** Update validator (runs before the update enters history): the cancel arguments are `{ reason?: string }`. */
+export function validateCancelBatchArgs(args: CancelBatchArgs | undefined): void {
+  if (args === undefined || args === null) return;
+  if (typeof args !== 'object' || Array.isArray(args)) throw new TypeError('cancel arguments: expected an object { reason?: string }');
+  const extra = Object.keys(args).filter((k) => k !== 'reason');
+  if (extra.length > 0) throw new TypeError(`cancel arguments: unknown field ${extra[0]}`);
+  if (args.reason !== undefined && args.reason !== null && typeof args.reason !== 'string') throw new TypeError('reason: expected a string');
+  if (typeof args.reason === 'string' && args.reason.length > MAX_CANCEL_REASON_LENGTH) {
+    throw new TypeError(`reason: at most ${MAX_CANCEL_REASON_LENGTH} characters`);
+  }
+}
+
+/** Update validator: batchAccepted takes no arguments. */
+export function validateNoArgs(...args: unknown[]): void {
+  if (args.some((a) => a !== undefined)) throw new TypeError('batchAccepted takes no arguments');
+}
 /** Waits until the member count is known (query selectors are resolved first) and returns the view. */
 export const batchAcceptedUpdate = defineUpdate<BatchStatusView, []>('batchAccepted');
 

@@ -10,6 +10,7 @@ import {
   ParentClosePolicy,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   startChild,
@@ -24,8 +25,9 @@ import { batchEventId, batchEventIdV2, eventPassesFilter, webhookBody, type Batc
 import { nextPollDelayMs } from '../lib/batch/polling';
 import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progressMilestone, terminalStatus, type EndReason } from '../lib/batch/progress';
 import { decideStrategy } from '../lib/batch/strategy';
-import { emptyCounters, type BatchErrorRecord, type BatchEventName, type BatchStatusName } from '../lib/batch/types';
-import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
+import { emptyCounters, isTerminalStatus, type BatchErrorRecord, type BatchEventName, type BatchStatusName } from '../lib/batch/types';
+import { batchDetails } from '../lib/batch/details';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES, STEDI_ANSWERED_FAILURE_TYPES, platformErrorCode } from '../lib/errors';
 import { webhookDeliveryWorkflow } from './batch-webhook-delivery';
 import {
   BATCH_JOB_TYPE,
@@ -33,6 +35,10 @@ import {
   batchStatusQuery,
   cancelBatchSignal,
   cancelBatchUpdate,
+  legacyCancelBatchUpdate,
+  validateCancelBatchArgs,
+  validateNoArgs,
+  type CancelBatchArgs,
   DEFAULT_BATCH_OPERATION,
   DEFAULT_BATCH_TUNING,
   PAYER_ERROR,
@@ -45,16 +51,17 @@ import {
   type BatchWorkflowInput,
   type BatchWorkflowResult,
 } from './batch.defs';
-import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from './search-attributes';
+import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from './search-attributes';
 
 const RECENT_ERRORS = 20;
 const MAX_MEMBERS = 100_000;
 
-const batchActs = proxyActivities<BatchActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
-});
+const batchRetry = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] };
+// Store and planning activities do not heartbeat, so they carry no heartbeat timeout (it would only be a hidden
+// limit on planning a large batch); start-to-close bounds them.
+const batchActs = proxyActivities<BatchActivities>({ startToCloseTimeout: '10 minutes', retry: batchRetry });
+// The Stedi batch-API activities heartbeat (every 10 s while submitting, per results page while polling).
+const stediBatchActs = proxyActivities<BatchActivities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry: batchRetry });
 // Kafka can be down for a while: retry for ~15 min, then carry on (the batch must not stall on notifications).
 const eventActs = proxyActivities<BatchActivities>({
   startToCloseTimeout: '1 minute',
@@ -97,6 +104,8 @@ function initialState(input: BatchWorkflowInput): BatchCarryState {
  */
 /** Stedi's real-time slots (the global pool's limit and the largest max_concurrent_requests a batch may ask for). */
 const POOL_SLOTS = 15;
+/** An idle wait for the next member longer than this shows the batch as WAITING (for its window). */
+const IDLE_WAIT_IS_WAITING_MS = 60_000;
 /** Checks a full-width batch keeps waiting at the slot pool beyond its in-flight cap. */
 const REALTIME_LOOKAHEAD = 5;
 
@@ -115,8 +124,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   let failure: BatchFailureInfo | undefined;
   let timedOut = false;
   let wake = 0;
-  let errorBuffer: BatchErrorRecord[] = [];
+  const errorBuffer: BatchErrorRecord[] = [];
   let eventChain: Promise<void> = Promise.resolve();
+  // Batches that explain themselves: WAITING / PAUSED statuses (search attribute, query, events), Web UI current
+  // details and timer summaries. Versioned: runs started before this change replay their old commands.
+  const explains = patched('batch-explains-itself-v1');
+  /** Set while the workflow sleeps until a scheduling window opens for its next members. */
+  let waitingUntilMs: number | undefined;
+  let shownStatus: BatchStatusName = (workflowInfo().typedSearchAttributes.get(RteBatchStatus) as BatchStatusName | undefined) ?? s.status;
 
   const eligibility = proxyActivities<EligibilityActivities>({
     // Waits for a fair share of the global slots, then one Stedi call (≤ 90 s); heartbeats every 5 s.
@@ -143,7 +158,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       batchId: input.batchId,
       clientService: input.clientService,
       clientJobId: input.clientJobId,
-      status: s.status,
+      status: currentStatus(),
       phase: s.phase,
       paused: s.paused,
       ...(s.path ? { path: s.path } : {}),
@@ -176,17 +191,21 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   setHandler(pauseBatchSignal, () => {
     s.paused = true;
     wake++;
+    explain();
   });
   setHandler(resumeBatchSignal, () => {
     s.paused = false;
     wake++;
+    explain();
   });
   setHandler(cancelBatchSignal, (a) => requestCancel(a?.reason));
-  setHandler(cancelBatchUpdate, async (a) => {
+  const cancelAndWait = async (a: CancelBatchArgs | undefined) => {
     requestCancel(a?.reason);
     await condition(() => finalView !== undefined);
     return finalView!;
-  });
+  };
+  setHandler(cancelBatchUpdate, cancelAndWait, { validator: validateCancelBatchArgs });
+  setHandler(legacyCancelBatchUpdate, cancelAndWait, { validator: validateCancelBatchArgs });
   setHandler(batchAcceptedUpdate, async () => {
     await condition(() => totalKnown() || finalView !== undefined);
     // SubmitBatch answers with an estimate: wait (briefly) until the first page is planned, so a batch that
@@ -195,12 +214,72 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       await condition(() => s.scheduledStartMs !== undefined || s.startedAtMs !== undefined || finalView !== undefined || c.total === 0, '15 seconds');
     }
     return finalView ?? view();
-  });
+  }, { validator: validateNoArgs });
 
   function setStatus(status: BatchStatusName): void {
     if (s.status === status) return;
     s.status = status;
+    if (explains) return explain();
     upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
+  }
+
+  /** The status operators see: PAUSED and WAITING refine an open batch's PENDING / RUNNING. */
+  function currentStatus(): BatchStatusName {
+    if (!explains || isTerminalStatus(s.status)) return s.status;
+    if (s.paused) return 'PAUSED';
+    if (s.status === 'RUNNING' && waitingUntilMs !== undefined) return 'WAITING';
+    return s.status;
+  }
+
+  /**
+   * Publishes the current status (RteBatchStatus; a PROGRESS event when a started batch turns WAITING or PAUSED
+   * and back) and the Web UI's current details. Cheap: details are workflow memory, answered by a query.
+   */
+  function explain(milestone = false): void {
+    if (!explains) return;
+    const status = currentStatus();
+    const now = Date.now();
+    const details = (withEta: boolean) =>
+      batchDetails(
+        {
+          status,
+          counters: c,
+          totalKnown: totalKnown(),
+          ...(s.path ? { path: s.path } : {}),
+          maxConcurrentRequests: opts.maxConcurrentRequests,
+          window: opts.schedulingWindow,
+          chunksInFlight: s.chunks.length,
+          ...(withEta && s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, now) } : {}),
+          ...(waitingUntilMs !== undefined ? { waitingUntilMs } : s.status === 'PENDING' && s.nextPlanAtMs !== undefined ? { waitingUntilMs: s.nextPlanAtMs } : {}),
+          ...(failure ? { failure } : {}),
+        },
+        now,
+      );
+    if (status !== shownStatus || milestone) {
+      const prev = shownStatus;
+      shownStatus = status;
+      // RteBatchProgress: progress as a Web UI list column, refreshed on status changes and progress milestones only
+      // (each upsert is a history event).
+      upsertSearchAttributes([
+        { key: RteBatchStatus, value: status },
+        { key: RteBatchProgress, value: details(false) },
+      ]);
+      const open = (x: BatchStatusName) => x === 'RUNNING' || x === 'WAITING' || x === 'PAUSED';
+      if (prev !== status && s.startedAtMs !== undefined && open(prev) && open(status)) emit('PROGRESS');
+    }
+    setCurrentDetails(details(true));
+  }
+
+  /** Sleeps until a scheduling window opens (or a signal / the deadline wakes us), shown as WAITING once started. */
+  async function waitForWindow(untilMs: number): Promise<void> {
+    waitingUntilMs = untilMs;
+    explain(true);
+    try {
+      await waitFor(untilMs - Date.now(), `${opts.schedulingWindow} window opens`);
+    } finally {
+      waitingUntilMs = undefined;
+      explain();
+    }
   }
 
   function recordError(e: BatchErrorRecord): void {
@@ -212,9 +291,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
 
   async function flushErrors(): Promise<void> {
     if (errorBuffer.length === 0 || !s.listRef) return;
-    const errors = errorBuffer;
-    errorBuffer = [];
+    // Cleared only once stored: if the activity fails (or is cancelled), the errors stay for the next flush.
+    const errors = errorBuffer.slice();
     await batchActs.recordMemberErrors({ batchId: input.batchId, listRef: s.listRef, errors });
+    errorBuffer.splice(0, errors.length);
   }
 
   function emit(eventType: BatchEventName): void {
@@ -231,7 +311,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       clientJobId: input.clientJobId,
       jobType: BATCH_JOB_TYPE,
       ...(input.initiatedByUserId ? { initiatedByUserId: input.initiatedByUserId } : {}),
-      status: s.status,
+      status: currentStatus(),
       counters: { ...c },
       percentDone: percentDone(c),
       ...(eta !== undefined ? { estimatedCompletionMs: eta } : {}),
@@ -277,9 +357,11 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   }
 
   function maybeProgress(): void {
+    explain();
     const m = progressMilestone(s.lastMilestone, percentDone(c), tuning.progressStepPercent);
     if (m !== null) {
       s.lastMilestone = m;
+      explain(true);
       emit('PROGRESS');
     }
   }
@@ -292,7 +374,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       return;
     }
     // Not awaited on purpose: it only flips a flag. Cancelled with the workflow, hence the catch.
-    sleep(left).then(
+    sleep(left, explains ? { summary: 'batch timeout' } : undefined).then(
       () => {
         timedOut = true;
         wake++;
@@ -307,14 +389,16 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     s.deadlineMs = s.startedAtMs + opts.timeoutMs;
     s.phase = 'RUNNING';
     setStatus('RUNNING');
+    if (explains) upsertSearchAttributes([{ key: RteBatchStartedAt, value: new Date(s.startedAtMs) }]);
     armDeadline();
     emit('STARTED');
   }
 
-  async function waitFor(ms: number): Promise<void> {
+  async function waitFor(ms: number, summary?: string): Promise<void> {
     if (ms <= 0) return;
     const w = wake;
-    await condition(() => wake !== w || stopRequested(), ms);
+    if (explains && summary) await condition(() => wake !== w || stopRequested(), ms, { summary });
+    else await condition(() => wake !== w || stopRequested(), ms);
   }
 
   async function waitWhilePaused(): Promise<void> {
@@ -360,7 +444,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         maxMembers: MAX_MEMBERS,
       });
       if (r.exceeded) {
-        throw ApplicationFailure.create({ type: 'MemberLimitExceeded', message: `member_query matches more than ${MAX_MEMBERS} members`, nonRetryable: true });
+        throw ApplicationFailure.create({ type: ErrorType.MemberLimitExceeded, message: `member_query matches more than ${MAX_MEMBERS} members`, nonRetryable: true });
       }
       c.total += r.count;
       if (!r.nextCursor) break;
@@ -391,7 +475,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         source: 'batch',
         batchMember: { batchId: input.batchId, index: item.i },
       });
-      c.stediRealtimeCalls += 1;
+      // Only calls that reached Stedi (a refresh answered by a newer cache entry made none); results of older
+      // activity versions lack the field and always called Stedi.
+      c.stediRealtimeCalls += r.stediCalls ?? 1;
       c.durationMsSum += Date.now() - t0;
       c.durationCount += 1;
       if (r.outcome === 'success') c.completed += 1;
@@ -404,10 +490,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         c.cancelled += 1;
         return;
       }
-      c.stediRealtimeCalls += 1;
       c.failed += 1;
       const cause = err instanceof ActivityFailure ? err.cause : err;
-      const code = cause instanceof ApplicationFailure && cause.type ? cause.type : 'CHECK_FAILED';
+      const type = cause instanceof ApplicationFailure && cause.type ? cause.type : undefined;
+      // Platform codes only: a library's class name (e.g. MaxRetriesPerRequestError) is never shown to callers.
+      const code = type ? platformErrorCode(type) : 'CHECK_FAILED';
+      // A failure Stedi answered counts as a call; one that never reached it (member not in the directory, no
+      // slot, worker lost) does not.
+      if (type && STEDI_ANSWERED_FAILURE_TYPES.includes(type)) c.stediRealtimeCalls += 1;
       recordError({ memberIndex: item.i, errorCode: code, errorMessage: cause instanceof Error ? cause.message.slice(0, 500) : String(cause), occurredAtMs: Date.now() });
     } finally {
       maybeProgress();
@@ -434,7 +524,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         await waitWhilePaused();
         if (stopRequested()) break;
         if (item.atMs > Date.now()) {
-          await waitFor(item.atMs - Date.now());
+          // Nothing in flight and the next member's window opens later: the batch is waiting, not running. With
+          // checks still in flight, wait for them first (or the member), then look again.
+          const long = explains && item.atMs - Date.now() > IDLE_WAIT_IS_WAITING_MS;
+          if (long && inFlight === 0) await waitForWindow(item.atMs);
+          else if (long) await condition(() => inFlight === 0 || stopRequested() || s.paused, item.atMs - Date.now(), { summary: 'checks in flight finish' });
+          else await waitFor(item.atMs - Date.now(), 'next member due (spread within its window)');
           continue;
         }
         await condition(() => inFlight < dispatchCap || stopRequested() || s.paused);
@@ -460,7 +555,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       if (stopRequested()) break;
       const now = Date.now();
       if (s.nextPlanAtMs !== undefined && now < s.nextPlanAtMs) {
-        await waitFor(s.nextPlanAtMs - now);
+        await waitForWindow(s.nextPlanAtMs);
         continue;
       }
       const count = Math.min(tuning.realtimePageSize, total - s.nextIndex);
@@ -521,7 +616,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
         plannedCounts(plan);
         if (plan.refreshCount > 0) {
           const chunkNo = s.chunkSeq++;
-          const sub = await batchActs.submitStediChunk({
+          const sub = await stediBatchActs.submitStediChunk({
             batchId: input.batchId,
             chunkNo,
             listRef: s.listRef!,
@@ -559,13 +654,16 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       // Sleep until the next poll or the next chunk's window (signals and the deadline wake us early).
       const wakeTimes = s.chunks.map((ch) => ch.nextPollAtMs);
       if (!s.paused && s.nextIndex < total && s.nextPlanAtMs !== undefined) wakeTimes.push(s.nextPlanAtMs);
-      if (wakeTimes.length > 0) await waitFor(Math.min(...wakeTimes) - Date.now());
-      else await condition(() => stopRequested() || !s.paused);
+      if (wakeTimes.length > 0) {
+        const next = Math.min(...wakeTimes);
+        if (s.chunks.length === 0 && next === s.nextPlanAtMs) await waitForWindow(next);
+        else await waitFor(next - Date.now(), 'next Stedi batch poll');
+      } else await condition(() => stopRequested() || !s.paused);
       if (stopRequested()) break;
 
       for (const ch of [...s.chunks]) {
         if (ch.nextPollAtMs > Date.now()) continue;
-        const r = await batchActs.pollStediChunk({
+        const r = await stediBatchActs.pollStediChunk({
           batchId: input.batchId,
           stediBatchId: ch.stediBatchId,
           listRef: s.listRef!,
@@ -641,6 +739,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     ].filter((u) => have.get(u.key) === undefined);
     if (missing.length > 0) upsertSearchAttributes(missing);
   }
+  explain(input.carry === undefined);
 
   let reason: EndReason;
   try {

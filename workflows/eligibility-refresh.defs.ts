@@ -49,6 +49,8 @@ export interface EligibilityRefreshResult {
   fetchedAt: number;
   expiresAt: number;
   stediCheckId?: string;
+  /** Stedi calls this refresh made: 0 when a newer cache entry answered it (absent from older workers: 1). */
+  stediCalls?: number;
 }
 
 export const eligibilityRefreshStatusQuery = defineQuery<EligibilityRefreshStatus>('eligibilityRefreshStatus');

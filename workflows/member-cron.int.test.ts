@@ -16,6 +16,7 @@ import { createTestDirectory, TEST_REFERENCE_TIME, type TestDirectory } from '..
 import { MemberCronEventSchema } from '../gen/rte/v1/events_pb';
 import { MemberQuerySchema } from '../gen/rte/v1/member_query_pb';
 import { loadConfig } from '../lib/config';
+import { temporalDataConverter } from '../lib/temporal/connect';
 import { ensureTopics } from '../lib/kafka-topics';
 import { silentLogger } from '../lib/logger';
 import { hashMemberId } from '../lib/member-hash';
@@ -160,6 +161,7 @@ beforeAll(async () => {
     connection: temporal.nativeConnection,
     namespace: temporal.namespace,
     taskQueue,
+    dataConverter: temporalDataConverter(config),
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./member-cron'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) } }),
     activities,
   });

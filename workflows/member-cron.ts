@@ -5,6 +5,7 @@ import {
   log,
   ParentClosePolicy,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -26,6 +27,7 @@ import {
   type MemberCronStatus,
 } from './member-cron.defs';
 import { RteBatchStatus, RteJobType, RteScheduleName } from './search-attributes';
+import { ErrorType } from '../lib/errors';
 
 /** Set by Temporal Schedules on every workflow they start: the nominal (pre-jitter) tick time. */
 const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
@@ -79,6 +81,16 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
     runs: carry.runs + 1,
   });
   setHandler(memberCronProgressQuery, progress);
+  // Web UI current details (workflow memory, answered by a query; no history events).
+  const explain = () => {
+    const p = progress();
+    const n = (x: number) => x.toLocaleString('en-US');
+    setCurrentDetails(
+      `${p.status} · ${input.scheduleName} tick ${p.scheduledTime} · pages ${p.pagesCompleted} / ${p.pagesStarted} started · ` +
+        `${n(p.scanned)} scanned · ${n(p.matched)} matched · ${n(p.emitted)} emitted · ${n(p.duplicates)} duplicates · ${n(p.deadLettered)} dead-lettered`,
+    );
+  };
+  explain();
   upsertSearchAttributes([
     { key: RteScheduleName, value: input.scheduleName },
     { key: RteJobType, value: MEMBER_CRON_JOB_TYPE },
@@ -120,6 +132,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
         // The parent counts `scanned` when it fetches the page.
         counts = addCounts(counts, { ...r, scanned: 0 });
         pagesCompleted++;
+        explain();
       },
       (err: unknown) => {
         if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -137,6 +150,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
     const page = await memberCronFetchPage({ memberQuery: input.memberQuery, cursor, pageSize: input.pageSize });
     pagesThisRun++;
     counts = addCounts(counts, { ...ZERO_COUNTS, scanned: page.memberIds.length });
+    explain();
     if (page.memberIds.length > 0) {
       const pageNo = pagesStarted++;
       const p = startShard(pageNo, page.memberIds).finally(() => inFlight.delete(pageNo));
@@ -157,6 +171,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
   }
   status = 'COMPLETED';
   upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
+  explain();
   log.info('member cron run completed', { ...progress() });
   return progress();
 }
@@ -164,6 +179,6 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
 /** One page of members: predict and emit their events (see memberCronEmitShard). */
 export async function memberCronShardWorkflow(input: MemberCronShardInput): Promise<MemberCronCounts> {
   if (input.memberIds.length === 0) return ZERO_COUNTS;
-  if (!input.scheduledTime) throw ApplicationFailure.nonRetryable('scheduledTime is required', 'InvalidArgumentError');
+  if (!input.scheduledTime) throw ApplicationFailure.nonRetryable('scheduledTime is required', ErrorType.InvalidArgument);
   return memberCronEmitShard({ ...input, deadLetterAfterAttempts: DEAD_LETTER_AFTER_ATTEMPTS });
 }

@@ -2,6 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
+import { loadConfig } from '../lib/config';
+import { temporalDataConverter } from '../lib/temporal/connect';
 
 /**
  * Replays saved histories of real runs (test/histories/*.bin, saved with `scripts/save-history.ts`) against
@@ -23,6 +25,7 @@ describe('workflow histories replay deterministically', () => {
 
   it.each(files)('%s', async (file) => {
     const history = temporal.api.history.v1.History.decode(readFileSync(path.join(dir, file)));
-    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, file)).resolves.toBeUndefined();
+    // With the production data converter: encrypted histories decode, pre-codec (plaintext) ones pass through.
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: temporalDataConverter(loadConfig({})) }, history, file)).resolves.toBeUndefined();
   }, 120_000);
 });

@@ -12,6 +12,10 @@ export const RteStrategy = defineSearchAttributeKey('RteStrategy', SearchAttribu
 export const RteJobType = defineSearchAttributeKey('RteJobType', SearchAttributeType.KEYWORD);
 export const RteScheduleName = defineSearchAttributeKey('RteScheduleName', SearchAttributeType.KEYWORD);
 export const RteMemberHash = defineSearchAttributeKey('RteMemberHash', SearchAttributeType.KEYWORD);
+/** When a batch started processing members (not when it was submitted): the stuck-batch alert's clock. */
+export const RteBatchStartedAt = defineSearchAttributeKey('RteBatchStartedAt', SearchAttributeType.DATETIME);
+/** A batch's progress in words ("412 / 1,000 done · 3 failed · real-time, 15 slots"), a Web UI list column. */
+export const RteBatchProgress = defineSearchAttributeKey('RteBatchProgress', SearchAttributeType.KEYWORD);
 
 export const ALL_SEARCH_ATTRIBUTES = [
   RteBatchStatus,
@@ -22,4 +26,6 @@ export const ALL_SEARCH_ATTRIBUTES = [
   RteJobType,
   RteScheduleName,
   RteMemberHash,
+  RteBatchStartedAt,
+  RteBatchProgress,
 ] as const;

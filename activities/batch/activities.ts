@@ -21,7 +21,7 @@ import { toApplicationFailure } from '../stedi/classify';
 import { StediRequestError, type StediGateway } from '../stedi/gateway';
 import { batchNameFromSeed, buildBatchItem, type StediProviderConfig } from '../stedi/request-builder';
 import type { BatchEligibilityItem } from '../stedi/types';
-import { memberFailureText } from '../../workflows/batch.defs';
+import { memberFailureText } from '../../lib/batch/member-failure';
 import type { BatchErrorStore, BatchMemberDirectory, BatchMetrics, BatchOutcomeStore, MemberListStore, StediLoadSource, StoredBatchError, StoredMemberOutcome } from './ports';
 
 export interface BatchActivityDeps {
@@ -182,7 +182,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
   async function readIds(listRef: string, start: number, count: number): Promise<string[]> {
     const ids = await deps.lists.read(listRef, start, count);
     if (ids.length !== count) {
-      throw ApplicationFailure.create({ type: 'BatchMemberListIncomplete', message: `member list has ${ids.length} of ${count} ids at ${start}`, nonRetryable: true });
+      throw ApplicationFailure.create({ type: ErrorType.BatchMemberListIncomplete, message: `member list has ${ids.length} of ${count} ids at ${start}`, nonRetryable: true });
     }
     return ids;
   }
@@ -374,7 +374,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
             return { stediBatchId: id, recoveredByName: true, ...base };
           }
           // The batch exists but none of its items has completed yet, so its id is not visible: try again later.
-          throw ApplicationFailure.create({ type: 'StediBatchIdPending', message: `stedi batch ${name} exists; waiting for its first result to learn its id` });
+          throw ApplicationFailure.create({ type: ErrorType.StediBatchIdPending, message: `stedi batch ${name} exists; waiting for its first result to learn its id` });
         }
         if (err instanceof StediRequestError) throw toApplicationFailure(err.classification, err);
         throw err;

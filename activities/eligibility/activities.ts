@@ -1,12 +1,13 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { ErrorType } from '../../lib/errors';
+import { isInfrastructureError, withInfraRetry } from '../../lib/infra-retry';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecordSource } from '../../lib/member-record';
 import type { EligibilityCache, EligibilityCacheEntry } from '../cache';
 import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshSource } from '../../workflows/eligibility-refresh.defs';
 import type { BatchOutcomeStore } from '../batch/ports';
-import { memberFailureText, PAYER_ERROR } from '../../workflows/batch.defs';
+import { memberFailureText, PAYER_ERROR } from '../../lib/batch/member-failure';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
@@ -29,6 +30,45 @@ export interface EligibilityActivityDeps {
   /** Where batch members' outcomes go (WatchBatchStatus MEMBER_COMPLETED); absent: not recorded. */
   batchOutcomes?: Pick<BatchOutcomeStore, 'record'>;
   now?: () => number;
+  /** Waits (Retry-After, infrastructure backoff); injected by tests. Must reject when `signal` aborts. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Time an attempt keeps for its last Stedi call (Stedi's own ~90 s limit) and the cache write after it. */
+const FINAL_CALL_RESERVE_MS = 100_000;
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function isThrottled(err: unknown): err is ApplicationFailure {
+  return err instanceof ApplicationFailure && err.type === ErrorType.StediThrottled;
+}
+
+/**
+ * What leaves the activity: ApplicationFailures as they are; an infrastructure fault that outlived the in-activity
+ * retries as a retryable InfrastructureUnavailable; anything else as PlatformInternalError (retryable). A library's
+ * class name (ioredis' MaxRetriesPerRequestError, ...) never becomes an error type callers see.
+ */
+function platformFailure(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'CancelledFailure')) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (isInfrastructureError(err)) {
+    return ApplicationFailure.create({ type: ErrorType.InfrastructureUnavailable, message: `infrastructure unavailable: ${message}`.slice(0, 500), nonRetryable: false });
+  }
+  return ApplicationFailure.create({ type: ErrorType.Internal, message: `internal error: ${message}`.slice(0, 500), nonRetryable: false });
 }
 
 function slotRequestFor(input: EligibilityRefreshInput): SlotRequest {
@@ -53,9 +93,50 @@ function resultOf(entry: EligibilityCacheEntry): EligibilityRefreshResult {
 
 export function createEligibilityActivities(deps: EligibilityActivityDeps) {
   const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? abortableSleep;
 
-  async function callStedi(input: EligibilityRefreshInput, memberHash: string): Promise<EligibilityVerdict> {
-    const found = await deps.members.getMemberRecords([input.memberId]);
+  /** This attempt's time budget: infrastructure retries and 429 waits stop where the last call must start. */
+  function attemptDeadline(): number {
+    const info = Context.current().info;
+    return info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs - FINAL_CALL_RESERVE_MS;
+  }
+
+  function infra<T>(what: string, log: Logger, fn: () => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    return withInfraRetry(fn, {
+      deadlineMs: attemptDeadline(),
+      signal: ctx.cancellationSignal,
+      sleep: (ms, signal) => sleep(ms, signal ?? ctx.cancellationSignal),
+      onRetry: (err, attempt, delayMs) => {
+        ctx.heartbeat();
+        log.warn({ err: err instanceof Error ? err.message : String(err), attempt, delayMs: Math.round(delayMs) }, `${what}: infrastructure unavailable, retrying`);
+      },
+    });
+  }
+
+  /**
+   * One Stedi call under a slot. A 429 never reached the payer, so it spends no attempt: the slot pool learns
+   * the account is shared (lower effective limit), the slot is released, and after Retry-After the member
+   * queues for a slot again, for as long as this attempt's budget allows.
+   */
+  async function callStediUntilAdmitted(input: EligibilityRefreshInput, memberHash: string, log: Logger): Promise<EligibilityVerdict> {
+    const ctx = Context.current();
+    for (let throttled = 0; ; throttled++) {
+      try {
+        return await infra('slot pool', log, () => callStedi(input, memberHash, log));
+      } catch (err) {
+        if (!isThrottled(err)) throw err;
+        const wait = (err.nextRetryDelay !== undefined && err.nextRetryDelay !== null ? Number(err.nextRetryDelay) : 1_000) * (1 + Math.random() / 2);
+        if (now() + wait > attemptDeadline()) throw err;
+        ctx.heartbeat();
+        log.info({ throttled: throttled + 1, waitMs: Math.round(wait) }, 'Stedi 429: slot returned, queueing again after Retry-After');
+        await sleep(wait, ctx.cancellationSignal);
+      }
+    }
+  }
+
+  async function callStedi(input: EligibilityRefreshInput, memberHash: string, log: Logger): Promise<EligibilityVerdict> {
+    const found = await infra('member directory', log, () => deps.members.getMemberRecords([input.memberId]));
     const member = found.get(input.memberId);
     if (!member) {
       throw ApplicationFailure.create({ type: ErrorType.MemberNotFound, message: `member ${memberHash} is not in the directory`, nonRetryable: true });
@@ -79,6 +160,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
         } catch (err) {
           const kind = err instanceof ApplicationFailure && err.type ? err.type : 'exception';
           deps.metrics?.onStediCall('realtime', kind, (now() - started) / 1000, input.source);
+          if (isThrottled(err)) await deps.slots.reportThrottled?.(lease);
           throw err;
         }
       },
@@ -99,25 +181,51 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       const startedAt = now();
       // Heartbeat while we queue for a slot and while Stedi answers (up to 90 s), so a dead worker is noticed.
       const beat = setInterval(() => ctx.heartbeat(), 5_000);
+      const recordBatchOutcome = async (entry: EligibilityCacheEntry): Promise<void> => {
+        if (!input.batchMember || !deps.batchOutcomes) return;
+        const outcomes = deps.batchOutcomes;
+        const batchMember = input.batchMember;
+        await infra('batch outcome store', log, () =>
+          outcomes.record(batchMember.batchId, [
+            {
+              memberIndex: batchMember.index,
+              memberId: input.memberId,
+              success: entry.outcome === 'success',
+              durationMs: now() - startedAt,
+              ...(entry.outcome === 'error' ? { errorMessage: memberFailureText(PAYER_ERROR.code, PAYER_ERROR.message) } : {}),
+            },
+          ]),
+        );
+      };
       try {
         if (input.satisfiedByFetchAfter !== undefined) {
-          const current = await deps.cache.get(input.memberId, input.operation);
+          const current = await infra('cache', log, () => deps.cache.get(input.memberId, input.operation));
           if (current && current.fetchedAt >= input.satisfiedByFetchAfter) {
             log.debug('answered by a refresh that finished after the request; no Stedi call');
-            return resultOf(current);
+            return { ...resultOf(current), stediCalls: 0 };
+          }
+        }
+        // A retried attempt (worker crash, Temporal outage, a failed write after the call) reuses the answer an
+        // earlier attempt of this same activity already stored, instead of calling Stedi again.
+        if (ctx.info.attempt > 1) {
+          const stored = await infra('cache', log, () => deps.cache.get(input.memberId, input.operation));
+          if (stored && stored.fetchedAt >= ctx.info.scheduledTimestampMs) {
+            log.info({ attempt: ctx.info.attempt, stediCheckId: stored.stediCheckId }, 'earlier attempt already stored the answer; no Stedi call');
+            await recordBatchOutcome(stored);
+            return { ...resultOf(stored), stediCalls: 0 };
           }
         }
         let verdict: EligibilityVerdict;
         try {
-          verdict = await callStedi(input, memberHash);
+          verdict = await callStediUntilAdmitted(input, memberHash, log);
         } catch (err) {
           log.warn({ err: err instanceof Error ? err.message : String(err) }, 'eligibility refresh attempt failed');
-          throw err;
+          throw platformFailure(err);
         }
         const { summary, classification: c } = verdict;
         const result: 'success' | 'error' = verdict.coverageAnswer ? 'success' : 'error';
         const fetchedAt = now();
-        const put = await deps.cache.put({
+        const put = await infra('cache', log, () => deps.cache.put({
           memberId: input.memberId,
           operation: input.operation,
           summary,
@@ -125,21 +233,13 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           source: input.source,
           ...(summary.stediCheckId ? { stediCheckId: summary.stediCheckId } : {}),
           fetchedAt,
-        });
+        }));
         // A kept entry (newer answer, or a fresh success that an error must not replace) is what callers see.
         log.info({ outcome: result, status: summary.status, aaaCodes: c.aaaCodes, written: put.written }, 'eligibility refreshed');
-        if (input.batchMember && deps.batchOutcomes) {
-          await deps.batchOutcomes.record(input.batchMember.batchId, [
-            {
-              memberIndex: input.batchMember.index,
-              memberId: input.memberId,
-              success: put.entry.outcome === 'success',
-              durationMs: now() - startedAt,
-              ...(put.entry.outcome === 'error' ? { errorMessage: memberFailureText(PAYER_ERROR.code, PAYER_ERROR.message) } : {}),
-            },
-          ]);
-        }
-        return resultOf(put.entry);
+        await recordBatchOutcome(put.entry);
+        return { ...resultOf(put.entry), stediCalls: 1 };
+      } catch (err) {
+        throw platformFailure(err);
       } finally {
         clearInterval(beat);
       }

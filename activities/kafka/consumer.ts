@@ -63,6 +63,32 @@ export function headersToRecord(headers: IHeaders | undefined): Record<string, s
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The dead-letter record of a subscriber: original key, value, event id and schema, plus the `dlq-*` headers. */
+export async function publishDeadLetter(
+  publisher: EventPublisher,
+  opts: { dlqTopic: string; groupId: string; attempts: number },
+  event: Pick<ConsumedEvent, 'topic' | 'partition' | 'offset' | 'key' | 'value' | 'eventId' | 'schema'>,
+  reason: string,
+): Promise<void> {
+  await publisher.publish([
+    {
+      topic: opts.dlqTopic,
+      key: event.key ?? '',
+      value: event.value,
+      eventId: event.eventId ?? `${event.topic}/${event.partition}/${event.offset}`,
+      schema: event.schema ?? 'unknown',
+      headers: {
+        'dlq-reason': reason.slice(0, 1000),
+        'dlq-source-topic': event.topic,
+        'dlq-source-partition': String(event.partition),
+        'dlq-source-offset': event.offset,
+        'dlq-consumer-group': opts.groupId,
+        'dlq-attempts': String(opts.attempts),
+      },
+    },
+  ]);
+}
+
 export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
   const maxAttempts = opts.maxAttempts ?? 3;
   const backoff = opts.retryBackoffMs ?? 200;
@@ -104,23 +130,7 @@ export function createEventConsumer(opts: EventConsumerOptions): EventConsumer {
           const reason = lastError instanceof Error ? lastError.message : String(lastError);
           opts.logger?.warn({ topic, partition, offset: message.offset, eventId: event.eventId, reason }, 'dead-lettering message');
           // If this publish fails, eachMessage throws and kafkajs re-delivers the message: nothing is lost.
-          await opts.publisher.publish([
-            {
-              topic: opts.dlqTopic,
-              key: event.key ?? '',
-              value: event.value,
-              eventId: event.eventId ?? `${topic}/${partition}/${message.offset}`,
-              schema: event.schema ?? 'unknown',
-              headers: {
-                'dlq-reason': reason.slice(0, 1000),
-                'dlq-source-topic': topic,
-                'dlq-source-partition': String(partition),
-                'dlq-source-offset': message.offset,
-                'dlq-consumer-group': opts.groupId,
-                'dlq-attempts': String(maxAttempts),
-              },
-            },
-          ]);
+          await publishDeadLetter(opts.publisher, { dlqTopic: opts.dlqTopic, groupId: opts.groupId, attempts: maxAttempts }, event, reason);
         },
       });
     },

@@ -13,6 +13,8 @@ import type { MemberSnapshot } from './ports';
 import { InMemoryPredictionOutcomeStore } from '../prediction-accuracy/in-memory-prediction-outcome-store';
 import type { PredictionRecorder } from '../prediction-accuracy/ports';
 import type { MemberCronCounts } from '../../workflows/member-cron.defs';
+import type { MemberPredictionRow } from '../../directory/member-predictions';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
 
 const DAY = 86_400_000;
 const members: MemberSnapshot[] = ['m1', 'm2', 'm3', 'm4'].map((id, i) => ({
@@ -99,6 +101,50 @@ describe('memberCronEmitShard', () => {
     expect(publisher.published).toHaveLength(4);
     const nextTick: MemberCronCounts = await new MockActivityEnvironment().run(acts.memberCronEmitShard, { ...input, scheduledTime: '2024-11-16T00:00:00.000Z' });
     expect(nextTick.emitted).toBe(4);
+  });
+
+  it('writes each emitted member’s prediction (probability, confidence, window, version) to the directory, with the window on the event', async () => {
+    const rows: MemberPredictionRow[] = [];
+    const { acts, publisher } = setup({ predictions: { upsert: async (r) => (rows.push(...r), r.length) } });
+    await new MockActivityEnvironment().run(acts.memberCronEmitShard, input);
+    expect(rows.map((r) => r.memberId).sort()).toEqual(['m1', 'm2', 'm3', 'm4']);
+    const m1 = publisher.byTopic(Topics.memberCronEvents).find((e) => e.key === 'm1');
+    const a = fromBinary(MemberCronEventSchema, m1?.value ?? new Uint8Array()).context?.predictedActivity;
+    const row = rows.find((r) => r.memberId === 'm1');
+    expect(row).toMatchObject({ confidence: a?.confidence !== undefined ? expect.closeTo(a.confidence, 5) : -1, modelVersion: RULE_BASED_MODEL_VERSION, computedAtMs: Date.parse(input.scheduledTime) });
+    expect(Math.fround(row!.appUsageProbability)).toBe(a?.appUsageProbability);
+    expect(a?.predictedWindowStart).toBeDefined();
+    expect(row!.windowStartMs).toBe(timestampMs(a!.predictedWindowStart!));
+    expect(row!.windowEndMs).toBe(timestampMs(a!.predictedWindowEnd!));
+    expect(row!.windowStartMs!).toBeGreaterThanOrEqual(Date.parse(input.scheduledTime));
+    // A rerun of the tick emits nothing and writes nothing.
+    rows.length = 0;
+    await inRun('run-2').run(acts.memberCronEmitShard, input);
+    expect(rows).toHaveLength(0);
+  });
+
+  it('a failed prediction write fails the attempt before anything is published; the retry emits exactly once', async () => {
+    let failures = 1;
+    const rows: MemberPredictionRow[] = [];
+    const { acts, publisher } = setup({
+      predictions: {
+        upsert: async (r) => {
+          if (failures-- > 0) throw new Error('directory down');
+          rows.push(...r);
+          return r.length;
+        },
+      },
+    });
+    await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.memberCronEmitShard, input)).rejects.toThrow('directory down');
+    expect(publisher.published).toHaveLength(0);
+    const retry: MemberCronCounts = await new MockActivityEnvironment({ attempt: 2 }).run(acts.memberCronEmitShard, input);
+    expect(retry).toMatchObject({ emitted: 4, duplicates: 0 });
+    expect(publisher.byTopic(Topics.memberCronEvents)).toHaveLength(4);
+    expect(rows).toHaveLength(4);
+    // On the dead-letter attempt a failing write no longer blocks emission.
+    failures = 1;
+    const last: MemberCronCounts = await new MockActivityEnvironment({ attempt: 3 }).run(acts.memberCronEmitShard, { ...input, scheduledTime: '2024-11-16T00:00:00.000Z' });
+    expect(last.emitted).toBe(4);
   });
 
   it('skips the members of a sponsor switched off by the per-sponsor override flag', async () => {

@@ -3,6 +3,7 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { FeatureFlagProvider } from '../../directory/feature-flags';
 import type { MemberDirectory } from '../../directory/member-directory';
+import type { MemberPredictionRow, MemberPredictionStore } from '../../directory/member-predictions';
 import { ActivityPredictionSchema, MemberContextSchema, MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
 import { MemberQuerySchema } from '../../gen/rte/v1/member_query_pb';
 import { ErrorType, FieldError } from '../../lib/errors';
@@ -59,6 +60,11 @@ export interface MemberCronActivityDeps {
    * broker acknowledged them. Best effort: a failure is logged and counted, never fails the shard.
    */
   predictionOutcomes?: PredictionRecorder;
+  /**
+   * The directory's latest prediction per member (member_predictions, read by MemberQuery's probability filter and
+   * sort). Written for the claimed members of a page before anything is published; see memberCronEmitShard.
+   */
+  predictions?: MemberPredictionStore;
 }
 
 export interface FetchPageInput {
@@ -160,6 +166,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
       const info = activityInfo();
       const scheduled = new Date(input.scheduledTime);
       const now = (deps.predictionTime ?? ((d: Date) => d))(scheduled);
+      const frameShiftMs = scheduled.getTime() - now.getTime();
       const counts: MemberCronCounts = { scanned: input.memberIds.length, matched: 0, emitted: 0, duplicates: 0, skipped: 0, deadLettered: 0 };
 
       const snapshots = await deps.members.getMemberSnapshots(input.memberIds);
@@ -226,6 +233,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
 
       const ready: OutgoingEvent[] = [];
       const dead: { event: OutgoingEvent; reason: string }[] = [];
+      const predictionRows: MemberPredictionRow[] = [];
       for (const { member, eventId, memberHash } of claimed) {
         try {
           const prediction = deps.predictor.predict({
@@ -237,6 +245,15 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
           });
           deps.metrics?.predictedProbability.observe({ model_version: prediction.modelVersion }, prediction.appUsageProbability);
           if (isHighConfidencePrediction(prediction)) highConfidence.set(eventId, { memberHash, probability: prediction.appUsageProbability });
+          predictionRows.push({
+            memberId: member.memberId,
+            appUsageProbability: prediction.appUsageProbability,
+            confidence: prediction.confidence,
+            windowStartMs: prediction.predictedWindow ? prediction.predictedWindow.startMs + frameShiftMs : null,
+            windowEndMs: prediction.predictedWindow ? prediction.predictedWindow.endMs + frameShiftMs : null,
+            modelVersion: prediction.modelVersion,
+            computedAtMs: scheduled.getTime(),
+          });
           const event = create(MemberCronEventSchema, {
             memberId: member.memberId,
             accountId: member.memberId,
@@ -254,6 +271,13 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
                 predictedOperations: prediction.predictedOperations,
                 confidence: prediction.confidence,
                 modelVersion: prediction.modelVersion,
+                // The model's frame is `now` (pinned for synthetic populations); the event's is the scheduled time.
+                ...(prediction.predictedWindow
+                  ? {
+                      predictedWindowStart: timestampFromMs(prediction.predictedWindow.startMs + frameShiftMs),
+                      predictedWindowEnd: timestampFromMs(prediction.predictedWindow.endMs + frameShiftMs),
+                    }
+                  : {}),
               }),
             }),
           });
@@ -275,6 +299,22 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
       }
 
       const lastAttempt = info.attempt >= input.deadLetterAfterAttempts;
+
+      // The directory's copy of these predictions, before anything is published: a failure releases the claims and
+      // fails the attempt (nothing emitted, the retry predicts and writes again; the upsert is idempotent and never
+      // lets an older tick overwrite a newer one). On the dead-letter attempt it no longer blocks emission: logged
+      // and counted, the next tick writes them.
+      if (deps.predictions && predictionRows.length > 0) {
+        try {
+          await deps.predictions.upsert(predictionRows);
+        } catch (err) {
+          if (!lastAttempt) {
+            await deps.ledger.release(claimed.map((c) => c.eventId), info.token).catch(() => undefined);
+            throw err;
+          }
+          deps.logger.warn({ err, schedule: input.scheduleName, page: input.page, predictions: predictionRows.length }, 'member cron: predictions not written to the directory');
+        }
+      }
       const progress = (): ShardHeartbeat => ({ emitted: counts.emitted, deadLettered: counts.deadLettered });
       for (let i = 0; i < ready.length; i += chunkSize) {
         const chunk = ready.slice(i, i + chunkSize);
@@ -332,7 +372,7 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
 
       if (busy > 0) {
         // Another run of the same tick holds these leases; retry after it finished (or its lease lapsed).
-        throw ApplicationFailure.retryable(`${busy} member(s) of this page are being emitted by another run of the same tick`, 'MemberCronEmissionBusy');
+        throw ApplicationFailure.retryable(`${busy} member(s) of this page are being emitted by another run of the same tick`, ErrorType.MemberCronEmissionBusy);
       }
       return counts;
     },

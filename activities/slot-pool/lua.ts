@@ -13,6 +13,9 @@
  *   P.cur         WDRR cursor (queue id)
  *   P.seq         arrival counter
  *   P.ev          pub/sub channel; a JSON array of granted ticket ids is published after each grant
+ *   P.al          hash {base, at, rec}: adaptive limit after Stedi 429s (effective limit = base + 1 per rec ms since
+ *                 at, up to the limit; the key is dropped once recovered). Absent: the full limit.
+ *   P.ep / P.qu   pool epoch (set on first use, never expires) / quarantine end (ms): see STATE LOSS below.
  * Queue keys P.q:<queue> are built inside the scripts from the prefix; they share the hash tag, so they live
  * in the same cluster slot as the declared KEYS (the pattern BullMQ uses).
  *
@@ -100,6 +103,28 @@ local function purge(now)
   end
 end
 
+-- Effective limit: the configured limit, lowered by observed Stedi 429s (other users of the account hold
+-- slots) and recovering by one slot per 'rec' ms without a 429 (additive increase; see lib/adaptive-rate.ts).
+local function effective_limit(now)
+  local a = redis.call('HMGET', P .. 'al', 'base', 'at', 'rec')
+  if not a[1] then return LIMIT end
+  local e = tonumber(a[1]) + math.floor((now - tonumber(a[2])) / math.max(1, tonumber(a[3])))
+  if e >= LIMIT then
+    redis.call('DEL', P .. 'al')
+    return LIMIT
+  end
+  return e
+end
+
+-- STATE LOSS (see docs/reliability.md): the epoch key P.ep is created by EPOCH_SCRIPT, never by a grant. No slot
+-- is granted while it is missing or while the quarantine P.qu runs, so after Redis lost the pool's state
+-- (restart without persistence, failover to a lagging replica, FLUSH) live holders re-register their leases
+-- (renewal re-adds a missing lease) before any slot is handed out again.
+local function grants_allowed(now)
+  if redis.call('EXISTS', P .. 'ep') == 0 then return false end
+  return now >= tonumber(redis.call('GET', P .. 'qu') or '0')
+end
+
 local function grant(t, q, lease_key, now)
   redis.call('ZREM', qkey(q), t)
   redis.call('HDEL', K_TQ, t)
@@ -113,7 +138,11 @@ local function schedule(now)
   local inter = redis.call('ZCARD', K_LI)
   local batch = redis.call('ZCARD', K_LB)
   local granted = {}
-  if inter + batch >= LIMIT then return inter, batch, granted end
+  if not grants_allowed(now) then return inter, batch, granted end
+  local EFF = effective_limit(now)
+  -- The interactive reservation shrinks with the effective limit, so batch keeps a share while others hold slots.
+  local BATCH_MAX = EFF - math.floor(RESERVED * EFF / LIMIT)
+  if inter + batch >= EFF then return inter, batch, granted end
 
   local ids = {}
   for _, id in ipairs(redis.call('ZRANGE', K_BQ, 0, -1)) do
@@ -137,7 +166,7 @@ local function schedule(now)
   if not cursor then cursor = nil end
   local touched = false
 
-  while inter + batch < LIMIT do
+  while inter + batch < EFF do
     local head = redis.call('ZRANGE', qkey('${INTERACTIVE_QUEUE}'), 0, 0)
     if #head > 0 then
       grant(head[1], '${INTERACTIVE_QUEUE}', K_LI, now)
@@ -145,7 +174,7 @@ local function schedule(now)
       inter = inter + 1
     else
       local cap = CAP[inter + 1] or 0
-      if #ids == 0 or batch >= LIMIT - RESERVED or batch >= cap then break end
+      if #ids == 0 or batch >= BATCH_MAX or batch >= cap then break end
       local pick
       pick, cursor = wdrr_pick(ids, quanta, deficits, cursor)
       touched = true
@@ -213,7 +242,11 @@ end
 return out
 `;
 
-/** ARGV[1] lease id, ARGV[2] lease ttl ms. Returns 1 if renewed, 0 if the lease was lost (expired/purged). */
+/**
+ * ARGV[1] lease id, ARGV[2] lease ttl ms, ARGV[3] '' (confirm a fresh grant: a missing lease is lost) or 'i'/'b'
+ * (a call is running on it: a missing or expired lease is re-registered in that set, because Stedi still counts
+ * the call). Returns 1 renewed, 2 re-registered, 0 lost.
+ */
 export const RENEW_SCRIPT = `
 local now
 do
@@ -229,10 +262,59 @@ for _, k in ipairs({KEYS[1], KEYS[2]}) do
       return 1
     end
     redis.call('ZREM', k, id)
-    return 0
+    if ARGV[3] == '' then return 0 end
   end
 end
+if ARGV[3] == 'i' then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+  return 2
+elseif ARGV[3] == 'b' then
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), id)
+  return 2
+end
 return 0
+`;
+
+/**
+ * The pool epoch. ARGV[6] the epoch this process last saw ('' = none), ARGV[7] quarantine ms. Creates the epoch
+ * when missing; if the caller had seen one (state was lost), or the epoch is younger than the quarantine and
+ * differs from what the caller saw (a fresh process created it first), no slot is granted until the epoch is
+ * ARGV[7] ms old. Then runs a scheduling pass. Returns {inter, batch, epoch, quarantine ms left}.
+ */
+export const EPOCH_SCRIPT = `${LUA_PROLOGUE}
+local now = now_ms()
+local seen, qms = ARGV[6], tonumber(ARGV[7])
+local ep = redis.call('GET', P .. 'ep')
+if not ep then
+  ep = tostring(now) .. '-' .. tostring(redis.call('INCR', P .. 'epn'))
+  redis.call('SET', P .. 'ep', ep)
+  if seen ~= '' and qms > 0 then redis.call('SET', P .. 'qu', now + qms, 'PX', qms) end
+elseif seen ~= '' and seen ~= ep and qms > 0 then
+  local born = tonumber(string.match(ep, '^(%d+)-')) or 0
+  if born + qms > now then
+    local qu = tonumber(redis.call('GET', P .. 'qu') or '0')
+    if qu < born + qms then redis.call('SET', P .. 'qu', born + qms, 'PX', born + qms - now) end
+  end
+end
+local left = math.max(0, tonumber(redis.call('GET', P .. 'qu') or '0') - now)
+local inter, batch = schedule(now)
+return {inter, batch, ep, left}
+`;
+
+/**
+ * A Stedi 429 seen on a held lease: others use the account's slots. ARGV[6] recovery ms per slot. Lowers the
+ * effective limit to the slots this pool held when Stedi refused (minus the refused call, at least 1), then
+ * lets it grow back one slot per recovery period. Returns {inter, batch, effective limit}.
+ */
+export const THROTTLED_SCRIPT = `${LUA_PROLOGUE}
+local now = now_ms()
+purge(now)
+local held = redis.call('ZCARD', K_LI) + redis.call('ZCARD', K_LB)
+local eff = effective_limit(now)
+local base = math.max(1, math.min(eff, held - 1))
+redis.call('HSET', P .. 'al', 'base', base, 'at', now, 'rec', ARGV[6])
+local inter, batch = schedule(now)
+return {inter, batch, base}
 `;
 
 /** ARGV[6] lease id. Frees the slot and hands it on. Returns {inter, batch, released}. */
@@ -257,7 +339,10 @@ local inter, batch = schedule(now)
 return {inter, batch, released}
 `;
 
-/** Read-only snapshot. ARGV[1] prefix. Returns JSON {interactiveInUse, batchInUse, waiting: {queue: n}}. */
+/**
+ * Read-only snapshot. ARGV[1] prefix, ARGV[2] limit (optional). Returns JSON {interactiveInUse, batchInUse,
+ * waiting: {queue: n}, effectiveLimit, quarantineMs}.
+ */
 export const STATS_SCRIPT = `
 local P = ARGV[1]
 local t = redis.call('TIME')
@@ -269,7 +354,13 @@ waiting['${INTERACTIVE_QUEUE}'] = redis.call('ZCOUNT', P .. 'q:${INTERACTIVE_QUE
 for _, id in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
   waiting[id] = redis.call('ZCARD', P .. 'q:' .. id)
 end
-return cjson.encode({interactiveInUse = inter, batchInUse = batch, waiting = waiting})
+local eff = tonumber(ARGV[2] or '0')
+local a = redis.call('HMGET', P .. 'al', 'base', 'at', 'rec')
+if a[1] and eff > 0 then
+  eff = math.min(eff, tonumber(a[1]) + math.floor((now - tonumber(a[2])) / math.max(1, tonumber(a[3]))))
+end
+local qu = math.max(0, tonumber(redis.call('GET', P .. 'qu') or '0') - now)
+return cjson.encode({interactiveInUse = inter, batchInUse = batch, waiting = waiting, effectiveLimit = eff, quarantineMs = qu})
 `;
 
 /**

@@ -7,12 +7,14 @@ import { DEFAULT_PRIORITY_WEIGHTS, quantumForWeight, type BatchPriority } from '
 import {
   CANCEL_SCRIPT,
   ENQUEUE_SCRIPT,
+  EPOCH_SCRIPT,
   INTERACTIVE_QUEUE,
   KEY_NAMES,
   POLL_SCRIPT,
   RELEASE_SCRIPT,
   RENEW_SCRIPT,
   STATS_SCRIPT,
+  THROTTLED_SCRIPT,
 } from './lua';
 import {
   SlotAcquireTimeoutError,
@@ -62,6 +64,21 @@ export interface RedisSlotPoolOptions {
   readonly adaptive?: AdaptiveBatchConfig | false;
   readonly metrics?: SlotPoolMetrics;
   readonly logger?: Logger;
+  /**
+   * After a Stedi 429 lowered the effective limit, it grows back one slot per this many ms without another 429.
+   * Default 5 s.
+   */
+  readonly throttleRecoveryMs?: number;
+  /**
+   * Nothing is granted for this long after Redis lost the pool's state, so live holders re-register their
+   * leases first (docs/reliability.md). Default 1.5 × renewIntervalMs (15 s with the 30 s lease): at least one
+   * renewal of every live holder, and about one mean Stedi latency.
+   */
+  readonly stateLossQuarantineMs?: number;
+  /** A lease renewal that failed (Redis unreachable) is retried this often until it succeeds. Default 500 ms. */
+  readonly renewRetryMs?: number;
+  /** A waiter whose enqueue failed (Redis unreachable) retries it after this, until its acquire timeout. Default 500 ms. */
+  readonly enqueueRetryMs?: number;
 }
 
 class Script {
@@ -86,6 +103,8 @@ const SCRIPTS = {
   release: new Script(RELEASE_SCRIPT),
   cancel: new Script(CANCEL_SCRIPT),
   stats: new Script(STATS_SCRIPT),
+  epoch: new Script(EPOCH_SCRIPT),
+  throttled: new Script(THROTTLED_SCRIPT),
 };
 
 interface Route {
@@ -147,6 +166,12 @@ class RedisSlotPool implements SlotPool {
   private readonly held = new Set<RedisSlotLease>();
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The pool epoch this process last saw in Redis ('' until the first check). */
+  private epoch = '';
+  private readonly throttleRecoveryMs: number;
+  private readonly quarantineMs: number;
+  readonly renewRetryMs: number;
+  private readonly enqueueRetryMs: number;
 
   constructor(o: RedisSlotPoolOptions) {
     this.redis = o.redis;
@@ -174,6 +199,10 @@ class RedisSlotPool implements SlotPool {
     this.priorityWeights = o.priorityWeights ?? DEFAULT_PRIORITY_WEIGHTS;
     this.metrics = o.metrics ?? {};
     this.log = o.logger ?? silentLogger();
+    this.throttleRecoveryMs = o.throttleRecoveryMs ?? 5_000;
+    this.quarantineMs = o.stateLossQuarantineMs ?? Math.round(this.renewIntervalMs * 1.5);
+    this.renewRetryMs = o.renewRetryMs ?? 500;
+    this.enqueueRetryMs = o.enqueueRetryMs ?? 500;
     if (this.ticketTtlMs <= this.pollMaxMs * 2) throw new RangeError('ticketTtlMs must exceed twice the poll interval');
     if (this.renewIntervalMs >= this.leaseTtlMs) throw new RangeError('renewIntervalMs must be below leaseTtlMs');
     this.commonArgs = [this.prefix, this.limit, reserved, capTable.join(','), this.pickupMs];
@@ -229,9 +258,25 @@ class RedisSlotPool implements SlotPool {
     });
   }
 
+  /**
+   * Reads (and if missing creates) the pool epoch, telling Redis which epoch this process saw, so a state loss
+   * starts a quarantine (EPOCH_SCRIPT). Runs before this process's first enqueue and on every poll.
+   */
+  async checkEpoch(): Promise<void> {
+    const res = (await SCRIPTS.epoch.run(this.redis, this.keys, [...this.commonArgs, this.epoch, this.quarantineMs])) as [number, number, string, number];
+    this.gauge(res);
+    if (this.epoch !== '' && res[2] !== this.epoch) {
+      this.log.warn({ quarantineMs: res[3] }, 'slot pool: Redis lost the pool state (new epoch); holders re-register, no grants during the quarantine');
+      this.metrics.onStateLoss?.();
+    }
+    this.epoch = res[2];
+  }
+
   private async enqueue(w: Waiter): Promise<void> {
     try {
       await this.ensureSubscribed();
+      if (w.settled) return;
+      if (this.epoch === '') await this.checkEpoch();
       if (w.settled) return;
       w.ticket = randomUUID();
       this.pending.set(w.ticket, w);
@@ -249,7 +294,13 @@ class RedisSlotPool implements SlotPool {
       else this.schedulePoll();
     } catch (err) {
       this.pending.delete(w.ticket);
-      this.giveUp(w, err);
+      if (w.settled || this.closed) return this.giveUp(w, err);
+      // Redis unreachable: an infrastructure fault is transient. Try again until the waiter's own timeout; a
+      // ticket the failed call may have created expires by itself (no heartbeat).
+      this.log.warn({ err, queue: w.route.queue }, 'slot pool: enqueue failed, retrying');
+      setTimeout(() => {
+        if (!w.settled && !this.closed) void this.enqueue(w);
+      }, this.enqueueRetryMs * (0.5 + Math.random()));
     }
   }
 
@@ -320,6 +371,12 @@ class RedisSlotPool implements SlotPool {
   }
 
   private async pollOnce(): Promise<void> {
+    try {
+      await this.checkEpoch();
+    } catch (err) {
+      this.log.warn({ err }, 'slot pool: epoch check failed');
+      return;
+    }
     const tickets = [...this.pending.keys()];
     for (let i = 0; i < tickets.length; i += 500) {
       const chunk = tickets.slice(i, i + 500);
@@ -346,6 +403,17 @@ class RedisSlotPool implements SlotPool {
     }
   }
 
+  async reportThrottled(lease: SlotLease): Promise<void> {
+    try {
+      const res = (await SCRIPTS.throttled.run(this.redis, this.keys, [...this.commonArgs, this.throttleRecoveryMs])) as number[];
+      this.gauge(res);
+      this.metrics.onThrottled?.(lease.queue, lease.kind, Number(res[2]));
+      this.log.info({ queue: lease.queue, effectiveLimit: Number(res[2]) }, 'slot pool: Stedi 429, effective limit lowered');
+    } catch (err) {
+      this.log.warn({ err }, 'slot pool: could not record a Stedi 429');
+    }
+  }
+
   /** Runs a script with the pool's keys; used by leases. */
   run(script: keyof typeof SCRIPTS, args: readonly (string | number)[]): Promise<unknown> {
     const s = SCRIPTS[script];
@@ -356,6 +424,10 @@ class RedisSlotPool implements SlotPool {
     const interactive = Number(res[0]);
     const batch = Number(res[1]);
     if (Number.isFinite(interactive) && Number.isFinite(batch)) this.metrics.slotsInUse?.({ interactive, batch, total: interactive + batch });
+  }
+
+  metrics_onLeaseReRegistered(lease: RedisSlotLease): void {
+    this.metrics.onLeaseReRegistered?.(lease.queue, lease.kind);
   }
 
   onLeaseEnded(lease: RedisSlotLease, heldMs: number, lost: boolean): void {
@@ -371,10 +443,23 @@ class RedisSlotPool implements SlotPool {
   }
 
   async stats(): Promise<SlotPoolStats> {
-    const raw = (await SCRIPTS.stats.run(this.redis, this.keys, [this.prefix])) as string;
-    const parsed = JSON.parse(raw) as { interactiveInUse: number; batchInUse: number; waiting: Record<string, number> | unknown[] };
+    const raw = (await SCRIPTS.stats.run(this.redis, this.keys, [this.prefix, this.limit])) as string;
+    const parsed = JSON.parse(raw) as {
+      interactiveInUse: number;
+      batchInUse: number;
+      waiting: Record<string, number> | unknown[];
+      effectiveLimit: number;
+      quarantineMs: number;
+    };
     const waiting = Array.isArray(parsed.waiting) ? {} : parsed.waiting;
-    return { limit: this.limit, interactiveInUse: parsed.interactiveInUse, batchInUse: parsed.batchInUse, waiting };
+    return {
+      limit: this.limit,
+      interactiveInUse: parsed.interactiveInUse,
+      batchInUse: parsed.batchInUse,
+      waiting,
+      effectiveLimit: parsed.effectiveLimit,
+      quarantineMs: parsed.quarantineMs,
+    };
   }
 
   async close(): Promise<void> {
@@ -421,14 +506,28 @@ class RedisSlotLease implements SlotLease {
     return this.controller.signal;
   }
 
+  /** Once the grant is confirmed a call may be running on it: a lease Redis lost is re-registered, not given up. */
+  private callMayRun = false;
+
   async renewOnce(): Promise<boolean> {
     const sentAt = performance.now();
-    const ok = (await this.pool.run('renew', [this.id, this.ttlMs])) === 1;
+    const mode = this.callMayRun ? (this.kind === 'interactive' ? 'i' : 'b') : '';
+    const res = Number(await this.pool.run('renew', [this.id, this.ttlMs, mode]));
+    if (res === 2) {
+      // Redis lost or expired the lease while the call runs: Stedi still counts it, so count it again (the pool
+      // may now be over its limit and grants nothing until it drains), and check the epoch (state loss).
+      this.pool.logger.warn({ queue: this.queue }, 'slot pool: lease was missing in Redis; re-registered');
+      this.pool.metrics_onLeaseReRegistered(this);
+      void this.pool.checkEpoch().catch(() => undefined);
+    }
+    const ok = res === 1 || res === 2;
     if (ok) this.validUntil = sentAt + this.ttlMs;
+    if (ok) this.callMayRun = true;
     return ok;
   }
 
   private firstRenewal: Promise<boolean> | undefined;
+  private retrying = false;
 
   /** Resolves true once Redis confirmed the grant (the first renewal), false if it was already lost. */
   confirmed(): Promise<boolean> {
@@ -445,6 +544,14 @@ class RedisSlotLease implements SlotLease {
         (err: unknown) => {
           this.pool.logger.warn({ err, queue: this.queue }, 'slot pool: lease renewal failed');
           if (performance.now() >= this.validUntil) this.lose();
+          // Retry soon rather than a whole interval later, so the lease is back in Redis right after an outage.
+          else if (!this.ended && !this.retrying) {
+            this.retrying = true;
+            setTimeout(() => {
+              this.retrying = false;
+              if (!this.ended) void tick();
+            }, this.pool.renewRetryMs);
+          }
           return !this.ended;
         },
       );

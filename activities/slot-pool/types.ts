@@ -35,6 +35,10 @@ export interface SlotPoolStats {
   readonly batchInUse: number;
   /** Waiters per queue ('interactive', 'batch:<client>:<priority>'). */
   readonly waiting: Readonly<Record<string, number>>;
+  /** The limit after Stedi 429s lowered it (recovering to `limit`); absent where the pool does not adapt. */
+  readonly effectiveLimit?: number;
+  /** Time left of a quarantine after Redis lost the pool's state (nothing is granted meanwhile). */
+  readonly quarantineMs?: number;
 }
 
 /** Port used by the Stedi activities: at most `limit` real-time calls in flight across all workers. */
@@ -43,6 +47,11 @@ export interface SlotPool {
   /** Acquire, run `fn` while renewing the lease, release in `finally`. */
   withSlot<T>(request: SlotRequest, fn: (lease: SlotLease) => Promise<T>, options?: AcquireOptions): Promise<T>;
   stats(): Promise<SlotPoolStats>;
+  /**
+   * Stedi answered 429 on a call made under `lease`: other users of the account hold slots. Lowers the pool's
+   * effective limit (recovering without further 429s). Never throws. Call it before releasing the lease.
+   */
+  reportThrottled?(lease: SlotLease): Promise<void>;
   /** Stops timers and the subscriber, cancels waiting tickets and releases held leases (best effort). */
   close(): Promise<void>;
 }
@@ -53,6 +62,12 @@ export interface SlotPoolMetrics {
   onRelease?(queue: string, kind: SlotKind, heldMs: number): void;
   onAcquireTimeout?(queue: string, kind: SlotKind, waitMs: number): void;
   onLeaseLost?(queue: string, kind: SlotKind): void;
+  /** A Stedi 429 lowered the effective limit to `effectiveLimit`. */
+  onThrottled?(queue: string, kind: SlotKind, effectiveLimit: number): void;
+  /** A running call's lease was missing in Redis and was re-registered. */
+  onLeaseReRegistered?(queue: string, kind: SlotKind): void;
+  /** This process saw a new pool epoch: Redis lost the pool state. */
+  onStateLoss?(): void;
   /** Gauge: slots in use across all workers, as last seen by this process. */
   slotsInUse?(inUse: { readonly interactive: number; readonly batch: number; readonly total: number }): void;
 }

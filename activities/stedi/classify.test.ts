@@ -3,6 +3,7 @@ import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../../lib/errors';
 import {
   classifyStediOutcome,
   collectAaaErrors,
+  parseRetryAfterMs,
   INTERMEDIARY_OUTAGE_RETRY_DELAY_MS,
   THROTTLED_RETRY_DELAY_MS,
   toApplicationFailure,
@@ -86,5 +87,20 @@ describe('toApplicationFailure', () => {
 
   it('refuses to turn a success into a failure', () => {
     expect(() => toApplicationFailure(classifyStediOutcome({ kind: 'http', status: 200, body: activeBody }))).toThrow();
+  });
+});
+
+describe('Retry-After', () => {
+  it('reads delta seconds and HTTP dates, caps at 10 minutes, ignores junk', () => {
+    expect(parseRetryAfterMs('3')).toBe(3000);
+    expect(parseRetryAfterMs('Wed, 02 Dec 2026 06:00:05 GMT', Date.parse('2026-12-02T06:00:00Z'))).toBe(5000);
+    expect(parseRetryAfterMs('99999')).toBe(600_000);
+    expect(parseRetryAfterMs('soon')).toBeUndefined();
+    expect(parseRetryAfterMs(null)).toBeUndefined();
+  });
+
+  it('a 429 waits what Retry-After says, else the default pause', () => {
+    expect(classifyStediOutcome({ kind: 'http', status: 429, body: {}, retryAfterMs: 4000 }).nextRetryDelayMs).toBe(4000);
+    expect(classifyStediOutcome({ kind: 'http', status: 429, body: {} }).nextRetryDelayMs).toBe(1000);
   });
 });

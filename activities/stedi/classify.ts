@@ -38,17 +38,31 @@ export interface StediClassification {
 }
 
 export type StediOutcome =
-  | { kind: 'http'; status: number; body: unknown }
+  | { kind: 'http'; status: number; body: unknown; /** Stedi's `Retry-After` header, in ms, when present. */ retryAfterMs?: number }
   | { kind: 'network'; timedOut: boolean; message?: string };
 
-/** AAA codes that signal payer downtime, throttling or flaky links (stedi-api.md §1.7). */
-export const CONNECTIVITY_AAA_CODES: ReadonlySet<string> = new Set(['42', '79', '80']);
+import { CONNECTIVITY_AAA_CODES } from '../../lib/stedi-codes';
+export { CONNECTIVITY_AAA_CODES };
 
 /** Stedi: "On 429, retry straight away" - a short pause keeps a hot loop from hammering the gate. */
 export const THROTTLED_RETRY_DELAY_MS = 1_000;
 
 /** Stedi: `Resubmission Not Allowed` from an intermediary during a short outage - wait a few minutes. */
 export const INTERMEDIARY_OUTAGE_RETRY_DELAY_MS = 5 * 60_000;
+
+/** `Retry-After` (delta seconds or an HTTP date) in ms; undefined when absent or unreadable. Capped at 10 min. */
+export function parseRetryAfterMs(header: string | null | undefined, nowMs: number = Date.now()): number | undefined {
+  if (header === null || header === undefined || header.trim() === '') return undefined;
+  const v = header.trim();
+  let ms: number;
+  if (/^\d+$/.test(v)) ms = Number(v) * 1000;
+  else {
+    const at = Date.parse(v);
+    if (Number.isNaN(at)) return undefined;
+    ms = Math.max(0, at - nowMs);
+  }
+  return Math.min(ms, 10 * 60_000);
+}
 
 const WAIT_FOLLOWUPS = new Set([
   'Resubmission Not Allowed',
@@ -145,7 +159,9 @@ export function classifyStediOutcome(outcome: StediOutcome): StediClassification
     return failure('validation', `Stedi rejected the request shape (HTTP 400)${msg}`, { httpStatus: status });
   }
   if (status === 401 || status === 403) return failure('auth', `Stedi rejected the credentials (HTTP ${status})`, { httpStatus: status });
-  if (status === 429) return failure('throttled', 'Stedi concurrency limit reached (HTTP 429)', { httpStatus: status, nextRetryDelayMs: THROTTLED_RETRY_DELAY_MS });
+  if (status === 429) {
+    return failure('throttled', 'Stedi concurrency limit reached (HTTP 429)', { httpStatus: status, nextRetryDelayMs: outcome.retryAfterMs ?? THROTTLED_RETRY_DELAY_MS });
+  }
   if (status === 503 || status === 504) return failure('payer-unavailable', `Stedi/payer unavailable (HTTP ${status})`, { httpStatus: status });
   if (status === 408) return failure('server', 'Stedi request timeout (HTTP 408)', { httpStatus: status });
   if (status >= 500) return failure('server', `Stedi server error (HTTP ${status})`, { httpStatus: status });

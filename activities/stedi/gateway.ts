@@ -1,4 +1,4 @@
-import { classifyStediOutcome, collectAaaErrors, type StediClassification } from './classify';
+import { classifyStediOutcome, collectAaaErrors, parseRetryAfterMs, type StediClassification } from './classify';
 import type {
   EligibilityCheckRequest,
   EligibilityCheckResponse,
@@ -98,6 +98,7 @@ export function createHttpStediGateway(options: HttpStediGatewayOptions): StediG
     status: number;
     body: unknown;
     requestId?: string;
+    retryAfterMs?: number;
   }
 
   async function call(operation: string, url: string, init: { method: 'GET' | 'POST'; body?: unknown }, callOpts?: StediCallOptions): Promise<RawResponse> {
@@ -135,11 +136,12 @@ export function createHttpStediGateway(options: HttpStediGatewayOptions): StediG
       }
     }
     const requestId = res.headers.get('stedi-request-id') ?? res.headers.get('x-amzn-requestid') ?? undefined;
-    return { status: res.status, body, ...(requestId ? { requestId } : {}) };
+    const retryAfterMs = parseRetryAfterMs(res.headers.get('retry-after'));
+    return { status: res.status, body, ...(requestId ? { requestId } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   }
 
   function fail(operation: string, raw: RawResponse): never {
-    const c = classifyStediOutcome({ kind: 'http', status: raw.status, body: raw.body });
+    const c = classifyStediOutcome({ kind: 'http', status: raw.status, body: raw.body, ...(raw.retryAfterMs !== undefined ? { retryAfterMs: raw.retryAfterMs } : {}) });
     throw new StediRequestError(operation, c, raw.status, raw.body, raw.requestId);
   }
 

@@ -49,6 +49,10 @@ function fakeTemporal() {
         totalKnown: true,
       });
     },
+    async startAndAccept(input, taskQueue) {
+      await port.start(input, taskQueue);
+      return views.get(input.batchId)!;
+    },
     async exists(id) {
       return views.has(id);
     },

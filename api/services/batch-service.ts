@@ -1,9 +1,10 @@
+import { batchSummary } from '../../lib/batch/details';
 import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
 import { durationFromMs, timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   BatchEventType,
@@ -34,6 +35,7 @@ import {
   batchStatusQuery,
   batchWorkflowId,
   cancelBatchUpdate,
+  legacyCancelBatchUpdate,
   parseBatchId,
   type BatchStatusView,
   type BatchTuning,
@@ -59,6 +61,8 @@ export interface BatchListItem {
 export interface BatchTemporalPort {
   /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
   start(input: BatchWorkflowInput, taskQueue: string): Promise<void>;
+  /** Start (or join) the batch and wait until it is accepted, in one call (update-with-start). */
+  startAndAccept(input: BatchWorkflowInput, taskQueue: string): Promise<BatchStatusView>;
   exists(batchId: string): Promise<boolean>;
   /** The canonical request hash stored with the batch at start (memo `requestHash`); undefined for older batches. */
   requestHash?(batchId: string): Promise<string | undefined>;
@@ -102,7 +106,36 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
     };
   }
 
+  const startOptions = (input: BatchWorkflowInput, taskQueue: string): WorkflowStartOptions & { workflowIdConflictPolicy: WorkflowIdConflictPolicy } => ({
+      taskQueue,
+      workflowId: input.batchId,
+      args: [input] as [BatchWorkflowInput],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
+      typedSearchAttributes: [
+        { key: RteBatchStatus, value: 'PENDING' },
+        { key: RteClientService, value: input.clientService },
+        { key: RteClientJobId, value: input.clientJobId },
+        { key: RtePriority, value: input.options.priority },
+        { key: RteStrategy, value: input.options.strategy },
+        { key: RteJobType, value: BATCH_JOB_TYPE },
+      ],
+    });
+
   return {
+    async startAndAccept(input, taskQueue) {
+      try {
+        return await client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
+          startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue)),
+        });
+      } catch (err) {
+        // REJECT_DUPLICATE: a closed batch with this id exists (same job, same batch): answer from its result.
+        const v = await closedView(input.batchId).catch(() => undefined);
+        if (v) return v;
+        throw err;
+      }
+    },
     async start(input, taskQueue) {
       try {
         await client.workflow.start(BATCH_WORKFLOW_TYPE, {
@@ -112,6 +145,15 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
           memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
+          // Web UI user metadata: what this batch is, without a click (current details come from the workflow).
+          staticSummary: batchSummary({
+            clientService: input.clientService,
+            clientJobId: input.clientJobId,
+            ...(input.selector.kind === 'list' ? { totalMembers: input.selector.total } : {}),
+            strategy: input.options.strategy,
+            priority: input.options.priority,
+            window: input.options.schedulingWindow,
+          }),
           typedSearchAttributes: [
             { key: RteBatchStatus, value: 'PENDING' },
             { key: RteClientService, value: input.clientService },
@@ -160,7 +202,16 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
     },
     async cancel(batchId, reason) {
       try {
-        return await client.workflow.getHandle(batchId).executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
+        const handle = client.workflow.getHandle(batchId);
+        try {
+          return await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
+        } catch (err) {
+          // A batch started by an older release knows the update only by its old name.
+          if (err instanceof WorkflowUpdateFailedError && /handler|unknown update/i.test(String(err.cause?.message ?? err.message))) {
+            return await handle.executeUpdate(legacyCancelBatchUpdate, { args: [{ reason }] });
+          }
+          throw err;
+        }
       } catch (err) {
         // Already closed: cancelling is a no-op; report the final state.
         const v = await closedView(batchId);
@@ -417,8 +468,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         requestHash,
         ...(deps.tuning ? { tuning: deps.tuning } : {}),
       };
-      await deps.temporal.start(input, deps.taskQueue);
-      return respond(await deps.temporal.accepted(batchId));
+      return respond(await deps.temporal.startAndAccept(input, deps.taskQueue));
     },
 
     async getBatchStatus(req, ctx) {
@@ -504,7 +554,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const wanted = new Set(req.eventTypes);
       const want = (t: BatchEventType) => wanted.size === 0 || wanted.has(t);
       const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate =>
-        create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u });
+        create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
       let sentStarted = false;
       let lastProgressKey = '';
       let lastSentAt = now();
@@ -540,7 +590,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         }
       }
       for (;;) {
-        if (!sentStarted && view.status !== 'PENDING') {
+        // A batch paused before it started has not started either.
+        if (!sentStarted && view.status !== 'PENDING' && !(view.status === 'PAUSED' && view.startedAtMs === undefined)) {
           sentStarted = true;
           // A batch cancelled while it waited for its window never started: no STARTED for it.
           if (want(BatchEventType.EVENT_TYPE_STARTED) && (view.startedAtMs !== undefined || !isTerminalStatus(view.status))) {
@@ -552,7 +603,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
           }
         }
         const c = view.counters;
-        const key = `${c.completed}/${c.failed}/${c.cancelled}/${c.total}`;
+        const key = `${c.completed}/${c.failed}/${c.cancelled}/${c.total}/${view.status}`;
         // Progress follows STARTED: a PENDING batch (waiting for its window) only gets keepalives.
         if (key !== lastProgressKey && sentStarted && !isTerminalStatus(view.status)) {
           lastProgressKey = key;

@@ -22,7 +22,8 @@ const ATTRIBUTE_SQL: Record<Exclude<AttributeName, 'AGE'>, string> = {
   IS_LGBTQ_PLUS: 'm.is_lgbtq_plus',
   IS_MOCK: 'm.is_mock',
   RTE_ENABLED: 'm.rte_enabled',
-  APP_USAGE_PROBABILITY: 'm.app_usage_probability',
+  // The predictor's latest probability; 0 for a member never predicted (two-valued, like the other attributes).
+  APP_USAGE_PROBABILITY: 'COALESCE((SELECT mpp.app_usage_probability FROM member_predictions mpp WHERE mpp.member_id = m.member_id), 0)',
   FAMILY_SIZE: '(SELECT f.family_size FROM families f WHERE f.family_id = m.family_id)',
   CHRONIC_CONDITION_COUNT: '(SELECT cardinality(mc.chronic_conditions) FROM member_care mc WHERE mc.member_key = m.member_key)',
   IS_HIGH_UTILIZER: '(SELECT mc.is_high_utilizer FROM member_care mc WHERE mc.member_key = m.member_key)',

@@ -251,6 +251,8 @@ export function compileMemberQuery(query: MemberQuery, ctx: CompileContext): Com
 
   const from = [
     'members m',
+    // The predictor's latest probability (issue 9); unused → PostgreSQL removes the join (unique key).
+    'LEFT JOIN member_predictions mp ON mp.member_id = m.member_id',
     ...(b.joins.has('me') ? ['JOIN member_engagement me ON me.member_key = m.member_key'] : []),
     ...(b.joins.has('mc') ? ['JOIN member_care mc ON mc.member_key = m.member_key'] : []),
     ...(b.joins.has('mh') ? ['JOIN member_health mh ON mh.member_key = m.member_key'] : []),
@@ -278,7 +280,7 @@ export function compileMemberQuery(query: MemberQuery, ctx: CompileContext): Com
   const dir = desc ? 'DESC' : 'ASC';
   const order = sort.kind === 'none' ? `m.member_id ${dir}` : `${sort.expr} ${dir}, m.member_id ${dir}`;
   const sql = `SELECT m.member_id, m.sponsor_id, m.time_zone, m.state, m.account_status, m.last_active_at,
-       m.app_usage_probability, m.created_at, ${sort.select} AS sort_key
+       mp.app_usage_probability, m.created_at, ${sort.select} AS sort_key
 FROM ${from}
 ${pageWhere.length > 0 ? `WHERE ${pageWhere.join('\n  AND ')}` : ''}
 ORDER BY ${order}
@@ -319,7 +321,8 @@ const SORT_KEYS: Record<SortOrder_Field, SortKey> = {
   [SortOrder_Field.LAST_ACTIVE]: { kind: 'timestamp', expr: LAST_ACTIVE_EXPR, select: `to_char(${LAST_ACTIVE_EXPR} AT TIME ZONE 'UTC', ${UTC_ISO})`, cast: 'timestamptz' },
   [SortOrder_Field.CREATED_AT]: { kind: 'timestamp', expr: 'm.created_at', select: `to_char(m.created_at AT TIME ZONE 'UTC', ${UTC_ISO})`, cast: 'timestamptz' },
   [SortOrder_Field.DATE_OF_BIRTH]: { kind: 'date', expr: 'm.date_of_birth', select: "to_char(m.date_of_birth, 'YYYY-MM-DD')", cast: 'date' },
-  [SortOrder_Field.APP_USAGE_PROBABILITY]: { kind: 'number', expr: 'm.app_usage_probability', select: 'm.app_usage_probability', cast: 'float8' },
+  // Never-predicted members sort as -1 (last when descending).
+  [SortOrder_Field.APP_USAGE_PROBABILITY]: { kind: 'number', expr: 'COALESCE(mp.app_usage_probability, -1)', select: 'COALESCE(mp.app_usage_probability, -1)', cast: 'float8' },
   [SortOrder_Field.FAMILY_NAME]: { kind: 'text', expr: 'm.last_name', select: 'm.last_name', cast: 'text' },
 };
 
@@ -347,7 +350,8 @@ function compileTopLevel(q: MemberQuery, b: Builder, ctx: CompileContext): void 
   if (activeBefore !== undefined) b.where.push(`(m.last_active_at IS NULL OR m.last_active_at < ${b.ts(activeBefore)})`);
   if (q.minAppUsageProbability !== 0) {
     const v = num(q.minAppUsageProbability, `${ROOT}.min_app_usage_probability`, 0, 1);
-    b.where.push(`m.app_usage_probability >= ${b.p(v, 'float8')}`);
+    // NULL (never predicted) fails the comparison: such members are excluded by any min filter.
+    b.where.push(`mp.app_usage_probability >= ${b.p(v, 'float8')}`);
   }
   if (q.accountStatuses.length > 0) {
     b.where.push(`m.account_status = ANY(${b.p(enumNames(AccountStatusSchema, q.accountStatuses, `${ROOT}.account_statuses`), 'text[]')})`);

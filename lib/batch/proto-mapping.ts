@@ -22,6 +22,8 @@ export const STATUS_TO_PROTO: Record<BatchStatusName, BatchStatus> = {
   FAILED: BatchStatus.FAILED,
   CANCELLED: BatchStatus.CANCELLED,
   PARTIALLY_COMPLETED: BatchStatus.PARTIALLY_COMPLETED,
+  WAITING: BatchStatus.WAITING,
+  PAUSED: BatchStatus.PAUSED,
 };
 export const PROTO_TO_STATUS: Record<number, BatchStatusName> = Object.fromEntries(Object.entries(STATUS_TO_PROTO).map(([k, v]) => [v, k])) as Record<number, BatchStatusName>;
 

@@ -17,7 +17,7 @@ export const WINDOW_NAMES: readonly WindowName[] = ['ANY', 'BUSINESS_HOURS', 'MO
  */
 export type BatchCacheMode = 'DEFAULT' | 'CACHE_ONLY' | 'PREFER_CACHED' | 'BYPASS_CACHE';
 
-export type BatchStatusName = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'PARTIALLY_COMPLETED';
+export type BatchStatusName = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'PARTIALLY_COMPLETED' | 'WAITING' | 'PAUSED';
 export const TERMINAL_STATUSES: readonly BatchStatusName[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'PARTIALLY_COMPLETED'];
 export function isTerminalStatus(s: BatchStatusName): boolean {
   return TERMINAL_STATUSES.includes(s);

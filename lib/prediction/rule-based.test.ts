@@ -86,6 +86,32 @@ describe('RuleBasedActivityPredictor', () => {
     expect(p.peakLocalHour).toBe(15); // 19:00 UTC = 15:00 EDT
   });
 
+  it('predicts the usage window from the member’s busiest session hours, at their next occurrence', () => {
+    const p = predict(sessions(1)); // every day at 19:00 UTC; NOW is 00:00 UTC
+    expect(p.predictedWindow).not.toBeNull();
+    const { startMs, endMs } = p.predictedWindow!;
+    expect(endMs - startMs).toBe(3 * 3_600_000);
+    expect(startMs).toBeLessThanOrEqual(NOW + 19 * 3_600_000);
+    expect(endMs).toBeGreaterThan(NOW + 19 * 3_600_000);
+    expect(startMs).toBeGreaterThanOrEqual(NOW);
+    // Local time: a New York member with the same UTC habit gets the same instants.
+    const ny = predictor.predict({ now: NOW, timeZone: 'America/New_York', events: sessions(1) });
+    expect(ny.predictedWindow).toEqual(p.predictedWindow);
+  });
+
+  it('clips a window already under way to the horizon start', () => {
+    const p = predictor.predict({ now: NOW + 20 * 3_600_000, timeZone: 'UTC', events: sessions(1) });
+    expect(p.predictedWindow!.startMs).toBe(NOW + 20 * 3_600_000);
+    expect(p.predictedWindow!.endMs).toBeLessThanOrEqual(NOW + 22 * 3_600_000);
+  });
+
+  it('uses the pre-visit day when an appointment is the likelier reason to open the app, and no window without data', () => {
+    const appt = NOW + 0.75 * DAY;
+    const p = predict([{ type: 'APP_SESSION_STARTED', at: NOW - 60 * DAY }], { nextAppointmentAt: appt });
+    expect(p.predictedWindow).toEqual({ startMs: NOW, endMs: appt });
+    expect(predict([]).predictedWindow).toBeNull();
+  });
+
   it('recency baseline ranks a member seen yesterday above one seen last month', () => {
     expect(recencyOnlyProbability({ now: NOW, timeZone: 'UTC', events: sessions(1) })).toBeGreaterThan(
       recencyOnlyProbability({ now: NOW, timeZone: 'UTC', events: sessions(30) }),

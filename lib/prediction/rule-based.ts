@@ -1,4 +1,4 @@
-import type { ActivityPredictionResult, ActivityPredictor, LifecycleEvent, PredictionFactor, PredictionInput } from './types';
+import type { ActivityPredictionResult, ActivityPredictor, LifecycleEvent, PredictedWindow, PredictionFactor, PredictionInput } from './types';
 
 /**
  * Activity predictor: explainable rules over a member's recent lifecycle events.
@@ -225,7 +225,21 @@ export class RuleBasedActivityPredictor implements ActivityPredictor {
     const confidence = clamp(Math.exp(-sdP / 0.25) * coverage, 0, 1);
     factors.push({ name: 'observed_days', value: Math.round(observedDays), effect: `confidence from estimate s.e. ${round(sdP, 3)}` });
 
+    // Predicted usage window: the appointment's pre-visit day when the visit is the likelier reason to open the
+    // app, else the member's busiest 3-hour band of local session hours, at its next occurrence in the horizon.
+    let predictedWindow: PredictedWindow | null = null;
+    if (appt !== null && appointmentSoon && pAppt > 0 && pAppt >= pUse) {
+      const start = Math.max(input.now, appt - PRE_VISIT_MS);
+      const end = Math.min(appt, input.now + DAY);
+      if (end > start) predictedWindow = { startMs: start, endMs: end };
+    }
+    if (!predictedWindow && nAll > 0) predictedWindow = busiestBandWindow(input.now, input.timeZone, hourCounts);
+    if (predictedWindow) {
+      factors.push({ name: 'predicted_window', value: new Date(predictedWindow.startMs).toISOString(), effect: `usage expected until ${new Date(predictedWindow.endMs).toISOString()}` });
+    }
+
     return {
+      predictedWindow,
       appUsageProbability: round(clamp(p, 0, 1)),
       predictedOperations: predictedOperations(input, p, appointmentSoon),
       confidence: round(confidence),
@@ -234,6 +248,39 @@ export class RuleBasedActivityPredictor implements ActivityPredictor {
       peakLocalHour,
     };
   }
+}
+
+const HOUR = 3_600_000;
+/** Width of the predicted usage window from session hours. */
+export const WINDOW_BAND_HOURS = 3;
+
+/**
+ * The next occurrence, inside [now, now + 24 h), of the member-local 3-hour band with the most sessions
+ * (circular over the day; ties → the band centred on the busiest hour). Clipped to the horizon.
+ */
+function busiestBandWindow(now: number, timeZone: string, hourCounts: readonly number[]): PredictedWindow | null {
+  let best = -1;
+  let bestStart = 0;
+  for (let h = 0; h < 24; h++) {
+    // Ties between bands → the one whose middle hour is busiest (the band centred on the peak).
+    let n = (hourCounts[(h + 1) % 24] ?? 0) / 1000;
+    for (let k = 0; k < WINDOW_BAND_HOURS; k++) n += hourCounts[(h + k) % 24] ?? 0;
+    if (n > best) {
+      best = n;
+      bestStart = h;
+    }
+  }
+  if (best <= 0) return null;
+  const firstHour = Math.floor(now / HOUR) * HOUR - (WINDOW_BAND_HOURS - 1) * HOUR;
+  for (let i = 0; i < 24 + WINDOW_BAND_HOURS; i++) {
+    const t = firstHour + i * HOUR;
+    if (t + WINDOW_BAND_HOURS * HOUR <= now) continue;
+    if (localHourAndWeekday(timeZone, t).hour !== bestStart) continue;
+    const startMs = Math.max(now, t);
+    const endMs = Math.min(now + DAY, t + WINDOW_BAND_HOURS * HOUR);
+    if (endMs > startMs) return { startMs, endMs };
+  }
+  return null;
 }
 
 /** The comparison baseline: probability from recency alone (days since the last app session). */

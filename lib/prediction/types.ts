@@ -45,6 +45,18 @@ export interface ActivityPredictionResult {
   factors: PredictionFactor[];
   /** Member-local hour (0-23) with the most historical sessions, if any. */
   peakLocalHour: number | null;
+  /**
+   * When within the horizon [now, now + 24 h) the member is expected to use the app (epoch ms, same frame as
+   * `now`), from observable data only: the member's busiest 3-hour band of session hours (member-local), or the
+   * pre-visit day of a booked appointment when that visit is the likelier reason to open the app. Null when
+   * there is no basis (no sessions, no appointment): the whole horizon is the window then.
+   */
+  predictedWindow: PredictedWindow | null;
+}
+
+export interface PredictedWindow {
+  startMs: number;
+  endMs: number;
 }
 
 export interface ActivityPredictor {

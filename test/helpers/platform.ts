@@ -1,6 +1,6 @@
 import { createClient, type Client as RpcClient, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +22,7 @@ import { createStediSim, type StediSim, type StediSimOptions } from '../../stedi
 import { createWorkerActivities } from '../../workers/compose';
 import type { SlotPool } from '../../activities/slot-pool';
 import { workflowBundle } from './temporal';
+import { connectTemporalClient, temporalDataConverter } from '../../lib/temporal/connect';
 
 /**
  * The real platform in one test process: the Stedi simulator on a random port, a worker on a unique task
@@ -49,6 +50,7 @@ export interface TestPlatform {
 
 export interface TestWorker {
   worker: Worker;
+  interactiveWorker: Worker;
   slotPool: SlotPool;
   stop(): Promise<void>;
 }
@@ -73,8 +75,7 @@ export async function startTestPlatform(
   });
   const logger = silentLogger();
   const redis = new Redis(config.redisUrl);
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const { connection, client: temporal } = await connectTemporalClient(config);
   const kafka = new Kafka({ clientId: 'rte-test', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -95,20 +96,22 @@ export async function startTestPlatform(
       directory,
       publisher,
     });
-    const worker = await Worker.create({
-      connection: native,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities,
-      maxConcurrentActivityTaskExecutions: 200,
+    const common = { connection: native, namespace: config.temporal.namespace, dataConverter: temporalDataConverter(config), workflowBundle: await workflowBundle(), activities };
+    const worker = await Worker.create({ ...common, taskQueue: config.temporal.taskQueue, maxConcurrentActivityTaskExecutions: config.worker.activitySlots });
+    // As workers/main.ts: interactive refreshes on their own queue and slots.
+    const interactiveWorker = await Worker.create({
+      ...common,
+      taskQueue: config.temporal.interactiveTaskQueue,
+      maxConcurrentActivityTaskExecutions: config.worker.interactiveActivitySlots,
     });
-    const running = worker.run();
+    const running = Promise.all([worker.run(), interactiveWorker.run()]);
     const tw: TestWorker = {
       worker,
+      interactiveWorker,
       slotPool,
       stop: async () => {
         if (worker.getState() === 'RUNNING') worker.shutdown();
+        if (interactiveWorker.getState() === 'RUNNING') interactiveWorker.shutdown();
         await running.catch(() => undefined);
         await slotPool.close();
         await native.close();

@@ -1,8 +1,9 @@
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { loadConfig } from '../../lib/config';
+import { connectTemporalClient, temporalDataConverter } from '../../lib/temporal/connect';
 
 /**
  * Integration tests attach to the dev stack's Temporal server (started by `stack/stack up --infra`),
@@ -37,9 +38,8 @@ export interface TemporalTestContext {
 
 export async function connectTemporal(): Promise<TemporalTestContext> {
   const config = loadConfig();
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const { connection, client } = await connectTemporalClient(config);
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
   return {
     client,
     connection,
@@ -61,6 +61,7 @@ export async function createTestWorker(
     namespace: ctx.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: await workflowBundle(),
+    dataConverter: temporalDataConverter(loadConfig()),
     activities: opts.activities,
   });
 }

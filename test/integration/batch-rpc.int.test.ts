@@ -1,3 +1,4 @@
+import { RteBatchStatus } from '../../workflows/search-attributes';
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -227,9 +228,19 @@ describe('Batch RPC on the real platform (integration)', () => {
     await handle.signal(pauseBatchSignal);
     await waitFor('the batch to report paused', async () => (await handle.query(batchStatusQuery)).paused, 10_000);
     const atPause = await done();
+    // PAUSED is a status of its own (it used to read RUNNING everywhere but the query's `paused` flag): the query,
+    // GetBatchStatus, the RteBatchStatus search attribute, a PROGRESS event on Kafka, and the Web UI's current details.
+    expect((await handle.query(batchStatusQuery)).status).toBe('PAUSED');
+    expect((await c.getBatchStatus({ batchId: r.batchId })).status).toBe(BatchStatus.PAUSED);
+    expect((await handle.describe()).typedSearchAttributes.get(RteBatchStatus)).toBe('PAUSED');
+    await waitFor('a PAUSED event on Kafka', () => events.of(r.batchId).some((e) => e.event.details?.status === BatchStatus.PAUSED), 30_000);
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(metadata.currentDetails).toMatch(/^paused · \d+ \/ 300 done/);
     await new Promise((res) => setTimeout(res, 1_500));
     expect(await done()).toBeLessThanOrEqual(atPause + 2);
     await handle.signal(resumeBatchSignal);
+    await waitFor('the batch to report RUNNING again', async () => (await c.getBatchStatus({ batchId: r.batchId })).status === BatchStatus.RUNNING, 10_000);
+    expect((await handle.describe()).typedSearchAttributes.get(RteBatchStatus)).toBe('RUNNING');
     await waitFor('dispatching to resume', async () => (await done()) >= atPause + 5, 60_000);
 
     const cancelled = await c.cancelBatch({ batchId: r.batchId, reason: 'integration test cancel' });

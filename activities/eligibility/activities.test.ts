@@ -1,0 +1,158 @@
+/**
+ * The refresh activity under faults (Temporal's MockActivityEnvironment, the real gateway against an in-process
+ * Stedi simulator, in-memory slot pool and cache fakes): a 429 spends no attempt, infrastructure errors are retried
+ * inside the attempt and never surface a library class name, and a retried attempt reuses a stored answer.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ErrorType } from '../../lib/errors';
+import { silentLogger } from '../../lib/logger';
+import { createFixtureMemberSource, syntheticMembers } from '../../lib/member-fixtures';
+import { createStediSim, type StediSim } from '../../stedi-sim/server';
+import type { CachePutInput, EligibilityCacheEntry } from '../cache';
+import type { SlotLease, SlotPool } from '../slot-pool';
+import { createHttpStediGateway } from '../stedi/gateway';
+import type { EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
+import { createEligibilityActivities } from './activities';
+
+const members = syntheticMembers(5);
+const member = members[0]!;
+
+function fakeSlots(): SlotPool & { throttledReports: number; acquired: number } {
+  const lease: SlotLease = { id: 'l', queue: 'interactive', kind: 'interactive', signal: new AbortController().signal, release: async () => undefined };
+  const pool = {
+    throttledReports: 0,
+    acquired: 0,
+    acquire: async () => lease,
+    async withSlot<T>(_r: unknown, fn: (l: SlotLease) => Promise<T>): Promise<T> {
+      pool.acquired += 1;
+      return fn(lease);
+    },
+    stats: async () => ({ limit: 15, interactiveInUse: 0, batchInUse: 0, waiting: {} }),
+    close: async () => undefined,
+    async reportThrottled() {
+      pool.throttledReports += 1;
+    },
+  };
+  return pool;
+}
+
+function memoryCache(failPuts = 0, error: () => Error = outage) {
+  const entries = new Map<string, EligibilityCacheEntry>();
+  let failures = failPuts;
+  return {
+    entries,
+    get: async (memberId: string, operation: string) => entries.get(`${memberId}:${operation}`) ?? null,
+    put: async (p: CachePutInput) => {
+      if (failures-- > 0) throw error();
+      const entry: EligibilityCacheEntry = {
+        summary: p.summary,
+        fetchedAt: p.fetchedAt,
+        expiresAt: p.fetchedAt + 1000,
+        source: p.source,
+        outcome: p.outcome,
+        ...(p.stediCheckId ? { stediCheckId: p.stediCheckId } : {}),
+      };
+      entries.set(`${p.memberId}:${p.operation}`, entry);
+      return { written: true as const, entry };
+    },
+  };
+}
+
+function outage(): Error {
+  const e = new Error('Reached the max retries per request limit (which is 3). Refer to "maxRetriesPerRequest" option for details.');
+  e.name = 'MaxRetriesPerRequestError';
+  return e;
+}
+
+let sim: StediSim;
+let url = '';
+beforeEach(async () => {
+  sim = createStediSim({ timeScale: 0, logger: silentLogger() });
+  ({ url } = await sim.start(0));
+});
+afterEach(() => sim.stop());
+
+function activities(cache = memoryCache(), slots = fakeSlots()) {
+  return createEligibilityActivities({
+    members: createFixtureMemberSource(members),
+    stedi: createHttpStediGateway({ baseUrl: url, apiKey: 'k', timeoutMs: 5_000 }),
+    slots,
+    cache,
+    provider: { npi: '1999999984', organizationName: 'Included Health' },
+    memberHashSecret: 's',
+    logger: silentLogger(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
+  });
+}
+
+const input = { memberId: member.memberId, operation: 'coverage', requester: { kind: 'interactive' as const }, source: 'realtime' as const };
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+const env = (info: Record<string, unknown> = {}) =>
+  new MockActivityEnvironment(
+    { attempt: 1, startToCloseTimeoutMs: 600_000, currentAttemptScheduledTimestampMs: Date.now(), scheduledTimestampMs: Date.now(), ...info },
+    { logger: quiet },
+  );
+
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ApplicationFailure) return err;
+    throw err;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('refreshEligibility under faults', () => {
+  it('a 429 storm spends no attempt: the slot goes back, the pool hears of it, the check runs after Retry-After', async () => {
+    const slots = fakeSlots();
+    const acts = activities(memoryCache(), slots);
+    sim.setFaults({ throttle429: { count: 4, retryAfterSeconds: 1 } });
+    const r = (await env().run(acts.refreshEligibility, input)) as EligibilityRefreshResult;
+    expect(['success', 'error']).toContain(r.outcome);
+    expect(slots.throttledReports).toBe(4);
+    expect(slots.acquired).toBe(5);
+    expect(sim.stats().throttledInjected).toBe(4);
+  });
+
+  it('gives a 429 up to Temporal only when the attempt has no time left for another call', async () => {
+    const acts = activities();
+    sim.setFaults({ throttle429: { forMs: 60_000 } });
+    // An attempt scheduled long ago: its budget is spent.
+    const err = await failureOf(env({ currentAttemptScheduledTimestampMs: Date.now() - 550_000 }).run(acts.refreshEligibility, input));
+    expect(err.type).toBe(ErrorType.StediThrottled);
+    expect(err.nonRetryable).toBe(false);
+  });
+
+  it('retries a Redis outage on the cache write without calling Stedi again', async () => {
+    const cache = memoryCache(3);
+    const r = (await env().run(activities(cache).refreshEligibility, input)) as EligibilityRefreshResult;
+    expect(r.fetchedAt).toBeGreaterThan(0);
+    expect(cache.entries.size).toBe(1);
+    expect(sim.stats().calls['POST /2024-04-01/change/medicalnetwork/eligibility/v3']).toEqual({ '200': 1 });
+  });
+
+  it('an outage longer than the attempt is reported as InfrastructureUnavailableError, never the client library class name', async () => {
+    const cache = memoryCache(1_000_000);
+    const err = await failureOf(env({ currentAttemptScheduledTimestampMs: Date.now() - 499_000 }).run(activities(cache).refreshEligibility, input));
+    expect(err.type).toBe(ErrorType.InfrastructureUnavailable);
+    expect(err.nonRetryable).toBe(false);
+    const bug = await failureOf(env().run(activities(memoryCache(1, () => new TypeError('x is undefined'))).refreshEligibility, input));
+    expect(bug.type).toBe(ErrorType.Internal);
+  });
+
+  it('a retried attempt reuses the answer its earlier attempt stored (check id and time) instead of calling Stedi', async () => {
+    const cache = memoryCache();
+    const scheduled = Date.now() - 60_000;
+    const first = await env({ scheduledTimestampMs: scheduled }).run(activities(cache).refreshEligibility, input);
+    // The worker could not report the completion (e.g. Temporal was down): Temporal retries the activity.
+    const retried = (await env({ attempt: 2, scheduledTimestampMs: scheduled }).run(activities(cache).refreshEligibility, input)) as EligibilityRefreshResult;
+    expect(retried).toEqual(first);
+    expect(retried.stediCheckId).toMatch(/^ec_/);
+    expect(sim.stats().calls['POST /2024-04-01/change/medicalnetwork/eligibility/v3']).toEqual({ '200': 1 });
+    // An entry older than the activity's first schedule is not reused: a real refresh happens.
+    await env({ attempt: 2, scheduledTimestampMs: Date.now() + 1 }).run(activities(cache).refreshEligibility, input);
+    expect(sim.stats().calls['POST /2024-04-01/change/medicalnetwork/eligibility/v3']).toEqual({ '200': 2 });
+  });
+});

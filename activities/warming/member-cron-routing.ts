@@ -1,0 +1,122 @@
+import { fromBinary } from '@bufbuild/protobuf';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
+import { MemberCronEventSchema, type MemberCronEvent } from '../../gen/rte/v1/events_pb';
+import { DEFAULT_ELIGIBILITY_OPERATION } from '../../lib/operations';
+import { WARMING_SKIP_BELOW, WARMING_URGENT_ABOVE, type WarmingPriority } from '../../lib/warming/types';
+
+/**
+ * Pure routing of one member-cron event to cache warming (issue 9, design doc Component 4):
+ *   P < 0.7 → skip; 0.7 ≤ P ≤ 0.9 → PRELOAD (batch API, 12–24 h before the predicted window);
+ *   P > 0.9 → URGENT (real time, 2–4 h before the predicted window).
+ * Every time here derives from the record itself (emitted_at, the predicted window), never from the clock of the
+ * consumer, so replaying a topic routes every event to the same bucket and the same dedupe key.
+ */
+
+const HOUR = 3_600_000;
+
+/**
+ * Predicted RTE operations → the cache operation holding their answer. The cache keeps one entry kind, the
+ * eligibility check (lib/operations.ts); coverage, benefits and cost estimates are all read from that 271 answer.
+ * Operations not listed are ignored (a group whose predictions name none of them warms all operations).
+ */
+export const PREDICTED_TO_CACHE_OPERATION: Readonly<Record<string, string>> = {
+  [DEFAULT_ELIGIBILITY_OPERATION]: DEFAULT_ELIGIBILITY_OPERATION,
+  get_coverage: DEFAULT_ELIGIBILITY_OPERATION,
+  get_benefits: DEFAULT_ELIGIBILITY_OPERATION,
+  estimate_cost: DEFAULT_ELIGIBILITY_OPERATION,
+};
+/** The prediction horizon when an event carries no window: [emitted_at, emitted_at + 24 h). */
+export const DEFAULT_WINDOW_MS = 24 * HOUR;
+
+/** Lead before the predicted window start, per priority (design doc: URGENT 2–4 h, PRELOAD 12–24 h). */
+export const WARMING_LEADS: Record<'URGENT' | 'PRELOAD', { minMs: number; maxMs: number }> = {
+  URGENT: { minMs: 2 * HOUR, maxMs: 4 * HOUR },
+  PRELOAD: { minMs: 12 * HOUR, maxMs: 24 * HOUR },
+};
+
+// The probability is a float32 on the wire: compare against the float32 thresholds, so a producer's 0.7
+// (0.699999988 once decoded) is PRELOAD and its 0.9 is not URGENT, exactly as written in the doc's table.
+const SKIP_BELOW = Math.fround(WARMING_SKIP_BELOW);
+const URGENT_ABOVE = Math.fround(WARMING_URGENT_ABOVE);
+
+export interface RoutingConfig {
+  /**
+   * Time scale (WARMING_LEAD_SCALE, default 1): every interval measured from the event's emitted_at (distance to
+   * the predicted window, leads, buckets) is multiplied by it. Tests use e.g. 1/3600 so an hour lasts a second.
+   */
+  leadScale: number;
+}
+
+export type RouteDecision =
+  | { action: 'skip'; reason: 'below_threshold' | 'no_prediction' | 'no_member' }
+  | {
+      action: 'warm';
+      memberId: string;
+      priority: Extract<WarmingPriority, 'URGENT' | 'PRELOAD'>;
+      /** `member-cron-<schedule>`. */
+      source: string;
+      /** Cache operations (PREDICTED_TO_CACHE_OPERATION), sorted, de-duplicated; empty = all operations. */
+      operations: string[];
+      /** Start of the notBefore bucket (epoch ms); members of one bucket are held until `notBeforeMs`. */
+      bucketStartMs: number;
+      /**
+       * When the group may start warming: the end of its bucket, inside [window − max lead, window − min lead] of
+       * every member in it; null = at once (the window starts sooner than the longest lead after the event).
+       */
+      notBeforeMs: number | null;
+      /** End of the member's predicted window: a warm read before it counts as used. */
+      horizonUntilMs: number;
+    };
+
+export function priorityFor(probability: number): 'URGENT' | 'PRELOAD' | null {
+  if (!(probability >= SKIP_BELOW)) return null; // NaN too
+  return probability > URGENT_ABOVE ? 'URGENT' : 'PRELOAD';
+}
+
+/** Decodes a record value; throws with the reason for anything that is not a usable MemberCronEvent. */
+export function decodeMemberCronEvent(value: Uint8Array): MemberCronEvent {
+  if (value.length === 0) throw new Error('empty record value (expected rte.v1.MemberCronEvent)');
+  const ev = fromBinary(MemberCronEventSchema, value);
+  if (!ev.scheduleName) throw new Error('rte.v1.MemberCronEvent without schedule_name');
+  return ev;
+}
+
+/**
+ * Routes a decoded event. `recordTimestampMs` (the Kafka record timestamp) stands in for emitted_at when a producer
+ * left it unset.
+ */
+export function routeMemberCronEvent(ev: MemberCronEvent, recordTimestampMs: number, cfg: RoutingConfig): RouteDecision {
+  const prediction = ev.context?.predictedActivity;
+  if (!prediction) return { action: 'skip', reason: 'no_prediction' };
+  const priority = priorityFor(prediction.appUsageProbability);
+  if (!priority) return { action: 'skip', reason: 'below_threshold' };
+  if (!ev.memberId) return { action: 'skip', reason: 'no_member' };
+
+  const base = ev.emittedAt ? timestampMs(ev.emittedAt) : recordTimestampMs;
+  const scale = cfg.leadScale;
+  const at = (t: number) => base + (t - base) * scale;
+  const windowStart = at(prediction.predictedWindowStart ? timestampMs(prediction.predictedWindowStart) : base);
+  const rawEnd = prediction.predictedWindowEnd ? timestampMs(prediction.predictedWindowEnd) : base + DEFAULT_WINDOW_MS;
+  const windowEnd = Math.max(windowStart, at(rawEnd));
+
+  const lead = WARMING_LEADS[priority];
+  // Buckets half as wide as the lead range: a bucket's members are held until its end, which falls within
+  // [window - max lead, window - min lead] of every member in it.
+  const width = Math.max(1, Math.floor(((lead.maxMs - lead.minMs) / 2) * scale));
+  const ideal = windowStart - lead.maxMs * scale;
+  // A window that starts sooner than the longest lead after the event: warm as soon as possible (no hold), in
+  // a bucket of its own per emission time.
+  const asap = ideal <= base;
+  const bucketStartMs = Math.floor((asap ? base : ideal) / width) * width;
+
+  return {
+    action: 'warm',
+    memberId: ev.memberId,
+    priority,
+    source: `member-cron-${ev.scheduleName}`,
+    operations: [...new Set(prediction.predictedOperations.flatMap((o) => PREDICTED_TO_CACHE_OPERATION[o] ?? []))].sort(),
+    bucketStartMs,
+    notBeforeMs: asap ? null : bucketStartMs + width,
+    horizonUntilMs: windowEnd,
+  };
+}

@@ -1,0 +1,75 @@
+import type { BatchCounters, BatchStatusName, ExecutionPath, WindowName } from './types';
+
+/**
+ * What a batch workflow tells the Temporal Web UI (user metadata): a one-line static summary at start and
+ * current details kept up to date, so an operator sees state and progress without running a query.
+ * Pure: workflow code passes the clock in.
+ */
+
+const n = (x: number) => x.toLocaleString('en-US');
+/** HH:MM UTC, with the date when it is not today. */
+export function clock(ms: number, nowMs: number): string {
+  const d = new Date(ms);
+  const hhmm = `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')} UTC`;
+  return d.toISOString().slice(0, 10) === new Date(nowMs).toISOString().slice(0, 10) ? hhmm : `${d.toISOString().slice(0, 10)} ${hhmm}`;
+}
+
+export interface BatchSummaryInput {
+  clientService: string;
+  clientJobId: string;
+  totalMembers?: number;
+  strategy: string;
+  priority: string;
+  window: WindowName;
+}
+
+export function batchSummary(b: BatchSummaryInput): string {
+  const members = b.totalMembers !== undefined ? `${n(b.totalMembers)} members` : 'member query';
+  return `Batch ${b.clientService}/${b.clientJobId} · ${members} · ${b.strategy.toLowerCase().replace(/_/g, ' ')}, ${b.priority} priority, ${b.window} window`;
+}
+
+export interface BatchDetailsInput {
+  status: BatchStatusName;
+  counters: BatchCounters;
+  totalKnown: boolean;
+  path?: ExecutionPath;
+  maxConcurrentRequests: number;
+  window: WindowName;
+  /** Stedi batch-API chunks submitted and not yet complete. */
+  chunksInFlight: number;
+  estimatedCompletionMs?: number;
+  /** When the workflow waits for a scheduling window: when its next members are due. */
+  waitingUntilMs?: number;
+  failure?: { code: string; message: string };
+}
+
+export function batchDetails(d: BatchDetailsInput, nowMs: number): string {
+  const c = d.counters;
+  const done = `${n(c.completed + c.failed)} / ${n(c.total)} done`;
+  const failed = c.failed > 0 ? ` · ${n(c.failed)} failed` : '';
+  const how =
+    d.path === 'REALTIME'
+      ? `real-time, ${d.maxConcurrentRequests} slots`
+      : d.path === 'BATCH_API'
+        ? `Stedi batch API, ${d.chunksInFlight} chunk${d.chunksInFlight === 1 ? '' : 's'} in flight`
+        : undefined;
+  const waiting = d.waitingUntilMs !== undefined ? `waiting for ${d.window} window until ${clock(d.waitingUntilMs, nowMs)}` : undefined;
+  switch (d.status) {
+    case 'PENDING':
+      if (!d.totalKnown) return `resolving member query · ${n(c.total)} members so far`;
+      return waiting ? `${waiting} · ${n(c.total)} members` : `starting · ${n(c.total)} members`;
+    case 'WAITING':
+      return `${done}${failed} · ${waiting ?? `waiting for ${d.window} window`}`;
+    case 'PAUSED':
+      return `paused · ${done}${failed} · resume with signal resumeBatch`;
+    case 'RUNNING': {
+      const eta = d.estimatedCompletionMs !== undefined ? ` · ETA ${clock(d.estimatedCompletionMs, nowMs)}` : '';
+      return `${done}${failed}${how ? ` · ${how}` : ''}${eta}`;
+    }
+    default: {
+      const why = d.failure ? ` · ${d.failure.code}: ${d.failure.message.slice(0, 120)}` : '';
+      const cancelled = c.cancelled > 0 ? ` · ${n(c.cancelled)} cancelled` : '';
+      return `${d.status} · ${done}${failed}${cancelled}${why}`;
+    }
+  }
+}

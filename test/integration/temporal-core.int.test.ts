@@ -1,0 +1,165 @@
+import { create } from '@bufbuild/protobuf';
+import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { Client, Connection } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
+import { randomBytes } from 'node:crypto';
+import { batchClient, TERMINAL_STATUSES, waitForBatchEnd } from '../../bench/batch-harness';
+import { BatchExecutionOptions_Priority as Priority, BatchExecutionOptions_Strategy as Strategy, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
+import { CacheControl } from '../../gen/rte/v1/common_pb';
+import { DEV_CODEC_KEYS } from '../../lib/config';
+import { silentLogger } from '../../lib/logger';
+import { EncryptionCodec, parseCodecKeys } from '../../lib/temporal/codec';
+import { ELIGIBILITY_REFRESH_WORKFLOW_TYPE, eligibilityRefreshWorkflowId, type EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { uniqueName } from '../helpers/temporal';
+import { hashMemberId } from '../../lib/member-hash';
+import { DEFAULT_ELIGIBILITY_OPERATION } from '../../lib/operations';
+
+/**
+ * Temporal core guarantees on the real platform (Temporal dev server, worker built by the composition root, API,
+ * Redis, PostgreSQL, Stedi simulator):
+ *  - member data never reaches Temporal in the clear: histories read WITHOUT the codec hold no member id;
+ *  - interactive refreshes run on their own task queue and worker slots, so real-time batches filling the main
+ *    worker do not delay their start.
+ */
+const EventType = proto.api.enums.v1.EventType;
+
+/** Every payload byte of a workflow's history as latin1 text (what an operator without the key can read). */
+async function rawHistoryText(raw: Client, workflowId: string): Promise<string> {
+  const history = await raw.workflow.getHandle(workflowId).fetchHistory();
+  return Buffer.from(proto.api.history.v1.History.encode(history).finish()).toString('latin1');
+}
+
+/** Seconds from workflow start to its first activity starting on a worker (Temporal-side queueing). */
+async function activityStartLatencyS(client: Client, workflowId: string): Promise<number> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const t = (type: number) => {
+    const e = history.events?.find((x) => x.eventType === type);
+    if (!e?.eventTime) throw new Error(`${workflowId}: no event ${EventType[type]}`);
+    return Number(e.eventTime.seconds) + (e.eventTime.nanos ?? 0) / 1e9;
+  };
+  return t(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) - t(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+}
+
+describe('Temporal core (integration)', () => {
+  let p: TestPlatform;
+  let rawConnection: Connection;
+  let raw: Client;
+
+  beforeAll(async () => {
+    // A Stedi call takes 13.5 s × 0.05 ≈ 0.7 s, so batches hold their activity slots for a while.
+    p = await startTestPlatform({ population: 600, sim: { timeScale: 0.05, logger: silentLogger() }, env: { BATCH_SUBMIT_RATE_LIMIT: '100' } });
+    rawConnection = await Connection.connect({ address: p.config.temporal.address });
+    raw = new Client({ connection: rawConnection, namespace: p.config.temporal.namespace }); // no codec
+  }, 240_000);
+
+  afterAll(async () => {
+    await rawConnection?.close();
+    await p?.close();
+  }, 120_000);
+
+  const headers = async () => ({ authorization: `Bearer ${await p.token(['rte:eligibility:read'])}` });
+  const refreshId = (memberId: string) => eligibilityRefreshWorkflowId(hashMemberId(p.config.cache.keySecret, memberId), DEFAULT_ELIGIBILITY_OPERATION);
+  const devCodec = new EncryptionCodec(parseCodecKeys(DEV_CODEC_KEYS));
+  /** The decoded start input of a workflow (read raw, decrypted here). */
+  const startInput = async (workflowId: string): Promise<Record<string, unknown>> => {
+    const history = await raw.workflow.getHandle(workflowId).fetchHistory();
+    const started = history.events!.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED)!;
+    const [input] = await devCodec.decode(started.workflowExecutionStartedEventAttributes!.input!.payloads!);
+    return JSON.parse(Buffer.from(input!.data!).toString('utf8')) as Record<string, unknown>;
+  };
+
+  it('histories of a refresh and of a real-time batch hold no member id without the codec; the key (and an old key after rotation) decrypts them', async () => {
+    const [m1, ...rest] = p.members;
+    const batchMembers = rest.slice(0, 12).map((m) => m.memberId);
+    const res = await p.eligibilityClient().checkEligibility({ memberId: m1!.memberId, cacheControl: CacheControl.BYPASS_CACHE }, { headers: await headers() });
+    expect(res.coverage).toBeDefined();
+    const refreshWf = refreshId(m1!.memberId);
+
+    const c = await batchClient(p, 'svc-codec');
+    const submitted = await c.submitBatch(
+      create(SubmitBatchRequestSchema, {
+        clientJobId: uniqueName('codec'),
+        memberSelector: { case: 'memberIds', value: { memberIds: batchMembers } },
+        options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY },
+      }),
+    );
+    const end = await waitForBatchEnd(c, submitted.batchId, 120_000);
+    expect(TERMINAL_STATUSES.has(end.status)).toBe(true);
+    expect((end.progress?.completed ?? 0) + (end.progress?.failed ?? 0)).toBe(batchMembers.length);
+
+    for (const [id, members] of [
+      [refreshWf, [m1!.memberId]],
+      [submitted.batchId, batchMembers],
+    ] as const) {
+      const text = await rawHistoryText(raw, id);
+      expect(text).toContain('binary/encrypted');
+      for (const m of members) expect(text).not.toContain(m);
+    }
+
+    // The ids are really there, encrypted: the refresh's input decodes to the member id with the dev key...
+    expect((await startInput(refreshWf))['memberId']).toBe(m1!.memberId);
+    // ...and after rotation (a new first key, the old one kept) a client still reads the old run's result.
+    const rotated = new Client({
+      connection: rawConnection,
+      namespace: p.config.temporal.namespace,
+      dataConverter: { payloadCodecs: [new EncryptionCodec(parseCodecKeys(`k2:${randomBytes(32).toString('base64')},${DEV_CODEC_KEYS}`))] },
+    });
+    const result = await rotated.workflow.getHandle<() => Promise<EligibilityRefreshResult>>(refreshWf).result();
+    expect(result).toBeDefined();
+    // Without the key the result cannot be read at all.
+    await expect(raw.workflow.getHandle(refreshWf).result()).rejects.toThrow();
+  }, 300_000);
+
+  it('20 concurrent real-time batches do not delay an interactive refresh start (own task queue and worker slots)', async () => {
+    const refresh = async (memberId: string) => {
+      await p.eligibilityClient().checkEligibility({ memberId, cacheControl: CacheControl.BYPASS_CACHE }, { headers: await headers() });
+      return activityStartLatencyS(p.temporal, refreshId(memberId));
+    };
+    const pool = p.members.slice(100);
+    const idle = await refresh(pool[0]!.memberId);
+
+    const c = await batchClient(p, 'svc-load');
+    const batchIds: string[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const r = await c.submitBatch(
+          create(SubmitBatchRequestSchema, {
+            clientJobId: uniqueName(`load-${i}`),
+            memberSelector: { case: 'memberIds', value: { memberIds: pool.slice(10 + i * 20, 30 + i * 20).map((m) => m.memberId) } },
+            options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 15, retryConfig: { maxAttempts: 2, initialInterval: durationFromMs(200), maxInterval: durationFromMs(1_000), backoffMultiplier: 2 } },
+          }),
+        );
+        batchIds.push(r.batchId);
+      }),
+    );
+    // Wait until the batches fill the main worker's activity slots (each parks cap + 5 = 20 activities).
+    const deadline = Date.now() + 60_000;
+    while (p.workers[0]!.worker.getStatus().numInFlightActivities < p.config.worker.activitySlots && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const busySlots = p.workers[0]!.worker.getStatus().numInFlightActivities;
+
+    const loaded = await refresh(pool[1]!.memberId);
+    // Control: the same refresh started on the MAIN task queue (where everything ran before) waits behind the batches.
+    const controlMember = pool[2]!.memberId;
+    const controlId = `control/${uniqueName('refresh')}`;
+    await p.temporal.workflow.start(ELIGIBILITY_REFRESH_WORKFLOW_TYPE, {
+      taskQueue: p.config.temporal.taskQueue,
+      workflowId: controlId,
+      args: [{ ...(await startInput(refreshId(pool[1]!.memberId))), memberId: controlMember }],
+    });
+    const stillRunning = await Promise.all(batchIds.map(async (id) => (await p.temporal.workflow.getHandle(id).describe()).status.name));
+    await p.temporal.workflow.getHandle(controlId).result();
+    const control = await activityStartLatencyS(p.temporal, controlId);
+
+    console.log(
+      `interactive refresh start latency: idle ${idle.toFixed(3)} s; with 20 real-time batches ${loaded.toFixed(3)} s ` +
+        `(main worker ${busySlots}/${p.config.worker.activitySlots} activity slots busy); ` +
+        `same refresh on the main queue under that load ${control.toFixed(3)} s`,
+    );
+    expect(busySlots).toBe(p.config.worker.activitySlots);
+    expect(stillRunning.filter((s) => s === 'RUNNING').length).toBeGreaterThan(0);
+    expect(loaded).toBeLessThan(control);
+
+    await Promise.all(batchIds.map((id) => p.temporal.workflow.getHandle(id).terminate('test done').catch(() => undefined)));
+  }, 600_000);
+});

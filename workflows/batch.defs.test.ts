@@ -1,0 +1,24 @@
+import { validateCancelBatchArgs, validateNoArgs, cancelBatchUpdate, cancelBatchSignal, legacyCancelBatchUpdate } from './batch.defs';
+
+describe('batch update validators (reject bad arguments before they enter history)', () => {
+  it('cancel accepts no arguments or { reason: string } and refuses anything else naming the field', () => {
+    expect(() => validateCancelBatchArgs(undefined)).not.toThrow();
+    expect(() => validateCancelBatchArgs({})).not.toThrow();
+    expect(() => validateCancelBatchArgs({ reason: 'client asked' })).not.toThrow();
+    expect(() => validateCancelBatchArgs({ reason: 42 } as never)).toThrow(/reason: expected a string/);
+    expect(() => validateCancelBatchArgs({ reason: 'x'.repeat(501) })).toThrow(/reason: at most 500/);
+    expect(() => validateCancelBatchArgs({ why: 'x' } as never)).toThrow(/unknown field why/);
+    expect(() => validateCancelBatchArgs('stop' as never)).toThrow(/expected an object/);
+  });
+
+  it('batchAccepted takes no arguments', () => {
+    expect(() => validateNoArgs()).not.toThrow();
+    expect(() => validateNoArgs({ x: 1 })).toThrow(/no arguments/);
+  });
+
+  it('the cancel update no longer shares its name with the signal; the old update name stays accepted', () => {
+    expect(cancelBatchSignal.name).toBe('cancelBatch');
+    expect(cancelBatchUpdate.name).toBe('cancelBatchAndWait');
+    expect(legacyCancelBatchUpdate.name).toBe('cancelBatch');
+  });
+});
