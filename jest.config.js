@@ -28,5 +28,15 @@ module.exports = {
       setupFiles: ['<rootDir>/test/helpers/setup-integration.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/helpers/jest-timeout.ts'],
     },
+    {
+      // The client contract (issue 10): malformed inputs per RPC and field against the real API; docs/api-errors.md.
+      displayName: 'contract',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/**/*.contract.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.stack/'],
+      setupFiles: ['<rootDir>/test/helpers/setup-integration.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/helpers/jest-timeout.ts'],
+    },
   ],
 };
