@@ -63,6 +63,10 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
     } catch (cause) {
       throw new ConnectError('invalid or expired bearer token', Code.Unauthenticated, undefined, undefined, cause);
     }
+    // A token without exp would be valid forever: refused (issue 10).
+    if (typeof payload.exp !== 'number') {
+      throw new ConnectError('bearer token has no exp (expiry) claim; tokens must expire', Code.Unauthenticated);
+    }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
       throw new ConnectError('bearer token has no sub (service identity)', Code.Unauthenticated);
     }
@@ -104,13 +108,14 @@ export function createAuthInterceptor(verify: TokenVerifier): Interceptor {
       throw new ConnectError('missing bearer token (Authorization: Bearer <JWT>)', Code.Unauthenticated);
     }
     const principal = await verify(match[1]);
+    // Known before the scope check, so a permission-denied audit line names the caller.
+    req.contextValues.set(principalKey, principal);
     if (!required) {
       throw new ConnectError(`no access policy for ${method}`, Code.PermissionDenied);
     }
     if (!hasScope(principal, required)) {
       throw new ConnectError(`scope ${required} required for ${method}`, Code.PermissionDenied);
     }
-    req.contextValues.set(principalKey, principal);
     return next(req);
   };
 }

@@ -30,6 +30,26 @@ export function isTemporalUnavailable(err: unknown): boolean {
 }
 
 /**
+ * What an audit line says about the target of a mutating call: batch id, client job id, cancel reason, the
+ * service acted for (never member ids). Request fields first; the response's batch id when the call succeeded.
+ */
+export function auditTarget(request: unknown, response?: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const pick = (m: unknown, key: string, as: string, max = 200) => {
+    const v = m && typeof m === 'object' ? (m as Record<string, unknown>)[key] : undefined;
+    if (typeof v === 'string' && v !== '' && out[as] === undefined) out[as] = v.length > max ? `${v.slice(0, max)}…` : v;
+  };
+  pick(request, 'batchId', 'batchId');
+  pick(response, 'batchId', 'batchId');
+  pick(request, 'clientJobId', 'clientJobId');
+  pick(request, 'clientServiceName', 'actingFor');
+  pick(request, 'reason', 'cancelReason', 500);
+  pick(request, 'scheduleName', 'scheduleName');
+  pick(response, 'warmingJobId', 'warmingJobId');
+  return out;
+}
+
+/**
  * Maps whatever a handler throws to a ConnectError from the closed Code set. Domain validation errors
  * keep their field path in the message; anything unexpected becomes `internal` with the cause kept
  * server-side only.
@@ -62,14 +82,33 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
     const requestId = req.header.get('x-request-id') ?? randomUUID();
     const started = process.hrtime.bigint();
     let code: Code | 'ok' = 'ok';
+    let responseMessage: unknown;
     try {
       const res = await next(req);
+      if (!res.stream) responseMessage = res.message;
       res.header.set('x-request-id', requestId);
+      if (res.stream) {
+        // Streaming handlers throw while the response is being read, after next() returned: map those errors the
+        // same way (a FieldError from WatchBatchStatus is invalid_argument, not internal).
+        const messages = res.message;
+        const mapped = async function* () {
+          try {
+            yield* messages;
+          } catch (err) {
+            const ce = toConnectError(err, logger, method);
+            ce.metadata.set('x-request-id', requestId);
+            throw ce;
+          }
+        };
+        return { ...res, message: mapped() };
+      }
       return res;
     } catch (err) {
       const ce = toConnectError(err, logger, method);
       code = ce.code;
       ce.metadata.set('x-request-id', requestId);
+      // An error is never a cacheable answer (a CACHE_ONLY miss over GET must not be replayed by an HTTP cache).
+      if (!ce.metadata.has('cache-control')) ce.metadata.set('cache-control', 'no-store');
       throw ce;
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -80,7 +119,7 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
       const line = { requestId, method, code: codeName, durationMs: Math.round(seconds * 1000), caller: principal?.service };
       if (MUTATING_METHODS.has(method)) {
         metrics.auditEvents.inc({ method, outcome: code === 'ok' ? 'allowed' : codeName });
-        logger.info({ ...line, audit: true }, 'audit');
+        logger.info({ ...line, ...auditTarget(req.stream ? undefined : req.message, responseMessage), audit: true }, 'audit');
       } else {
         logger.debug(line, 'rpc');
       }

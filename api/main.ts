@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     verifyToken: createTokenVerifier(config.auth),
+    corsAllowedOrigins: config.api.corsAllowedOrigins,
     routes: createRoutes({ config, logger, metrics, temporal, redis, pg }),
     // Ready = cache reads work (Redis). Kafka is never used by the API. Temporal, PostgreSQL and the workers serve
     // live checks and batches: their absence is reported as degraded, so a worker outage does not drain every API

@@ -20,6 +20,8 @@ import { createWarmingService } from './services/warming-service';
 import { createGetWarmingStatsHandler, createScheduleWarmingHandler } from './services/warming-admin';
 import { createPgWarmingStatsReader, createPgWarmUsageStore, createWarmUsageRecorder } from '../activities/warming-usage';
 import { createTemporalWarmingScheduleStore } from '../schedules/warming';
+import { createPgMemberDirectory } from '../directory/pg-member-directory';
+import { hasWebhookSecret } from '../activities/webhooks/activities';
 
 export interface RouteDeps {
   config: AppConfig;
@@ -52,6 +54,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     nonInteractiveCallers: new Set(config.predictionAccuracy.excludedCallers),
     warmUsage,
   });
+  const queryChecker = createPgMemberDirectory(deps.pg);
   const batch = createBatchService({
     temporal: createTemporalBatchPort(deps.temporal),
     lists: createPgMemberListStore(deps.pg),
@@ -65,6 +68,10 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     taskQueue: config.temporal.taskQueue,
     tuning: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } },
     limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: config.webhooks.allowedHosts, allowHttp: config.webhooks.allowHttp } },
+    // Issue 10: member queries compiled before acceptance; page tokens signed with a server secret.
+    checkMemberQuery: (q) => queryChecker.checkQuery(q),
+    pageTokenSecret: config.cache.keySecret,
+    canSignWebhooks: (svc) => hasWebhookSecret(config.webhooks.secrets, svc),
   });
   return (router) => {
     router.service(EligibilityService, eligibility);

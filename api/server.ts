@@ -8,6 +8,8 @@ import { handleHealthRequest, sendJson, type DependencyCheck } from '../lib/heal
 import { createAuthInterceptor, type TokenVerifier } from './auth';
 import { createObservabilityInterceptor } from './interceptors';
 import { createDualProtocolServer, type DualProtocolServer } from './listener';
+import { createCorsHandler } from './cors';
+import { createStrictInputInterceptor, installBinaryParseErrorMapping, STRICT_JSON_OPTIONS } from './strict-input';
 
 export interface ApiServerDeps {
   logger: Logger;
@@ -15,6 +17,8 @@ export interface ApiServerDeps {
   verifyToken: TokenVerifier;
   routes: (router: ConnectRouter) => void;
   checks: Record<string, DependencyCheck>;
+  /** Browser origins allowed cross-origin (CORS for Connect and gRPC-Web); empty or absent: none. */
+  corsAllowedOrigins?: readonly string[];
   /** Reported under `degraded` by /readyz without failing it (see lib/health-server.ts). */
   degradedChecks?: Record<string, DependencyCheck>;
   /** Connect unary GET (side-effect-free RPCs) responses may be cached by HTTP caches; see api/http-caching.ts. */
@@ -37,6 +41,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const interceptors: Interceptor[] = [
     createObservabilityInterceptor(deps.logger, deps.metrics),
     createAuthInterceptor(deps.verifyToken),
+    // Unknown enum numbers / unknown fields (binary) refused with their field path, for every RPC.
+    createStrictInputInterceptor(),
     ...(deps.extraInterceptors ?? []),
   ];
   const health = { registry: deps.metrics.registry, checks: deps.checks, ...(deps.degradedChecks ? { degradedChecks: deps.degradedChecks } : {}), isAccepting: () => accepting };
@@ -45,10 +51,17 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     interceptors,
     // 4 MiB keeps a 10,000-id SubmitBatch well inside bounds while refusing abusive bodies.
     readMaxBytes: 4 * 1024 * 1024,
+    // Unknown JSON fields and enum strings are refused, never ignored (api/strict-input.ts).
+    jsonOptions: STRICT_JSON_OPTIONS,
   };
+  installBinaryParseErrorMapping();
 
   const app = express();
   app.disable('x-powered-by');
+  const cors = createCorsHandler(deps.corsAllowedOrigins ?? []);
+  app.use((req, res, next) => {
+    if (!cors(req, res)) next();
+  });
   app.use((req, res, next) => {
     handleHealthRequest(req, res, health)
       .then((handled) => {
@@ -70,7 +83,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     },
   });
 
-  const server = createDualProtocolServer(app, h2 as never);
+  const h2WithCors = (req: never, res: never) => {
+    if (!cors(req, res)) (h2 as (req: never, res: never) => void)(req, res);
+  };
+  const server = createDualProtocolServer(app, h2WithCors as never);
   return {
     server,
     stopAccepting: () => {

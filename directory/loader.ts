@@ -148,3 +148,15 @@ export async function isDirectoryEmpty(pool: Pool): Promise<boolean> {
   const r = await pool.query('SELECT 1 FROM members LIMIT 1');
   return r.rowCount === 0;
 }
+
+/**
+ * The directory's evaluation clock (docs/member-query-semantics.md, "Evaluation time"): a synthetic population is
+ * anchored at its reference time, so relative filters ("within the last 7 days", ages, renewals) are evaluated at
+ * that instant and results do not drift with the wall clock; a real directory (no population row) uses the wall clock.
+ */
+export async function directoryClock(pool: Pool): Promise<() => Date> {
+  const info = await readPopulationInfo(pool).catch(() => null);
+  if (!info) return () => new Date();
+  const pinned = info.referenceTime.getTime();
+  return () => new Date(pinned);
+}

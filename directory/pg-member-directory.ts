@@ -96,6 +96,14 @@ export class PgMemberDirectory implements MemberDirectory {
     };
   }
 
+  /**
+   * Compiles the query exactly as queryMembers would (catalog lookups included) without running it: throws the
+   * FieldError (field path and position) a bad query would fail with. SubmitBatch calls it before acceptance.
+   */
+  async checkQuery(query: MemberQuery): Promise<void> {
+    compileMemberQuery(query, await this.context(query));
+  }
+
   async countMembers(query: MemberQuery): Promise<number> {
     const q = clone(MemberQuerySchema, query);
     q.cursor = '';

@@ -598,8 +598,9 @@ function matchMember(data: ReferenceData, q: MemberQuery, m: J, now: number, opt
 
 function matchEvents(f: NonNullable<MemberQuery['recentEventFilter']>, events: { t: number; type: number; feature: string | null }[], now: number): boolean {
   const after = tsv(f.eventsAfter);
-  const before = tsv(f.eventsBefore);
   const since = f.withinLast ? now - durationMs(f.withinLast) : undefined;
+  // within_last is [now - N, now]: no event after now (same as the compiler).
+  const before = since === undefined ? tsv(f.eventsBefore) : Math.min(tsv(f.eventsBefore) ?? Number.POSITIVE_INFINITY, now + 1);
   const inWindow = (e: { t: number }): boolean => (after === undefined || e.t > after) && (since === undefined || e.t >= since) && (before === undefined || e.t < before);
   let scope: Set<number> | null = null;
   if (f.eventCategories.length || f.eventTypes.length || f.sourceServices.length) {

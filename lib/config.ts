@@ -71,6 +71,8 @@ const envSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port.default(8080),
   API_REFRESH_WAIT_MS: positiveInt.default(60_000),
+  /** Browser origins allowed to call the API (Connect, gRPC-Web) cross-origin, comma-separated; empty: none. */
+  CORS_ALLOWED_ORIGINS: z.string().default(''),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
   WORKER_METRICS_PORT: port.default(9464),
   /** Temporal SDK (Rust core) Prometheus endpoint of the worker; 0 picks a free port. */
@@ -86,7 +88,7 @@ const envSchema = z.object({
   BATCH_OUTCOME_RETENTION_DAYS: positiveInt.default(7),
   /** Hosts (exact, or ".suffix") webhook callbacks may target. Local default: loopback only. */
   WEBHOOK_ALLOWED_HOSTS: csv.optional(),
-  /** Per client service signing secrets: "svc=whsec_...;other=whsec_..." (Standard Webhooks). */
+  /** Per client service signing secrets: "svc=whsec_...;other=whsec_..." (Standard Webhooks); "*=whsec_..." for every other service. */
   WEBHOOK_SECRETS: z.string().default(''),
   /** WarmCache requests per caller service per window (like SubmitBatch's limit). */
   WARM_CACHE_RATE_LIMIT: positiveInt.default(60),
@@ -140,7 +142,7 @@ export interface AppConfig {
   stedi: { baseUrl: string; batchBaseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
   slots: { total: number; reservedInteractive: number; leaseMs: number };
   cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
-  api: { host: string; port: number; refreshWaitMs: number };
+  api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[] };
   workerMetrics: { host: string; port: number; sdkPort: number };
   shutdownGraceMs: number;
   batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number; outcomeRetentionMs: number };
@@ -220,7 +222,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const secrets: Record<string, string[]> = {};
   for (const pair of e.WEBHOOK_SECRETS.split(';').map((x) => x.trim()).filter(Boolean)) {
-    const [svc, secret] = pair.split('=', 2).map((x) => x.trim());
+    // Split at the first '=' only: base64 secrets end in '=' padding.
+    const at = pair.indexOf('=');
+    const [svc, secret] = at < 0 ? [pair, ''] : [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
     if (!svc || !secret || !secret.startsWith('whsec_')) {
       problems.push('WEBHOOK_SECRETS: expected "service=whsec_...;service2=whsec_..."');
       break;
@@ -270,7 +274,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       errorTtlSeconds: e.CACHE_ERROR_TTL_SECONDS,
       retentionSeconds: e.CACHE_RETENTION_SECONDS,
     },
-    api: { host: e.API_HOST, port: e.API_PORT, refreshWaitMs: e.API_REFRESH_WAIT_MS },
+    api: {
+      host: e.API_HOST,
+      port: e.API_PORT,
+      refreshWaitMs: e.API_REFRESH_WAIT_MS,
+      corsAllowedOrigins: e.CORS_ALLOWED_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    },
     workerMetrics: { host: e.WORKER_METRICS_HOST, port: e.WORKER_METRICS_PORT, sdkPort: e.WORKER_SDK_METRICS_PORT },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     batch: {

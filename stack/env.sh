@@ -44,6 +44,9 @@ export REDIS_URL="${REDIS_URL:-redis://${STACK_HOST}:${REDIS_PORT}}"
 export DATABASE_URL="${DATABASE_URL:-postgres://${PG_USER}:${PG_PASSWORD}@${STACK_HOST}:${PG_PORT}/${PG_DB}}"
 export KAFKA_BROKERS="${KAFKA_BROKERS:-${STACK_HOST}:${KAFKA_PORT}}"
 export STEDI_BASE_URL="${STEDI_BASE_URL:-http://${STACK_HOST}:${STEDI_SIM_PORT}}"
+# Local-only webhook signing secret for every client service ("*"), so callback_url works out of the box.
+# Documented (README "Batches"): verify local deliveries with this value; production sets per-service secrets.
+export WEBHOOK_SECRETS="${WEBHOOK_SECRETS:-*=whsec_cnRlLWxvY2FsLWRldi13ZWJob29rLXNlY3JldC0zMmI=}"
 
 # --- Temporal payload encryption (docs/temporal.md) -----------------------------
 # The local stack uses the documented dev key (lib/config.ts DEV_CODEC_KEYS; production refuses it).

@@ -1,3 +1,4 @@
+import { withNonRetryableFieldErrors } from '../activities/field-errors';
 import { create } from '@bufbuild/protobuf';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
@@ -175,7 +176,8 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     }),
   });
 
-  return { activities: { ...eligibility, ...batch, ...webhooks, ...memberCron, ...warming }, slotPool };
+  // FieldErrors (bad queries/inputs) are non-retryable InvalidArgumentError failures in every activity.
+  return { activities: withNonRetryableFieldErrors({ ...eligibility, ...batch, ...webhooks, ...memberCron, ...warming }), slotPool };
 }
 
 /**

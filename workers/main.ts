@@ -11,6 +11,7 @@ import { ensureTopics } from '../lib/kafka-topics';
 import { onShutdownSignal } from '../lib/shutdown';
 import { createWorkerActivities, createWorkerMemberCronConsumer, workerWarmingIntake } from './compose';
 import { createPgMemberDirectory } from '../directory/pg-member-directory';
+import { directoryClock } from '../directory/loader';
 import { createKafkaEventPublisher } from '../activities/kafka';
 import { createConsumerLagReader } from '../activities/kafka/consumer-lag';
 import { registerConsumerLagGauge, registerSlotPoolGauges } from '../lib/ops-gauges';
@@ -48,7 +49,8 @@ async function main(): Promise<void> {
   if (created.length > 0) logger.info({ topics: created }, 'created kafka topics');
 
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const directory = createPgMemberDirectory(pg);
+  // Synthetic data: relative filters evaluated at the population's reference time (pinned clock), not wall time.
+  const directory = createPgMemberDirectory(pg, { now: await directoryClock(pg) });
   const publisher = createKafkaEventPublisher(kafka);
   const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, pg, directory, publisher });
   const dataConverter = temporalDataConverter(config);

@@ -1,4 +1,4 @@
-import { proxyActivities, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { WebhookActivities } from '../activities/webhooks/activities';
 import { webhookRetryDelayMs } from '../lib/batch/webhook-schedule';
 import type { WebhookDeliveryInput, WebhookDeliveryResult } from './batch.defs';
@@ -38,9 +38,25 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
     lastStatus = r.httpStatus ?? lastStatus;
     const base = { attempts: attempt + 1, ...(lastStatus !== undefined ? { lastStatus } : {}) };
     if (r.outcome === 'delivered') return { delivered: true, outcome: 'delivered', ...base };
-    if (r.outcome === 'gone') return { delivered: false, outcome: 'gone', ...base };
-    if (r.outcome === 'refused') return { delivered: false, outcome: 'refused', ...base };
+    if (r.outcome === 'gone') return notDelivered({ delivered: false, outcome: 'gone', ...base }, r.error);
+    if (r.outcome === 'refused') return notDelivered({ delivered: false, outcome: 'refused', ...base }, r.error);
     retryAfterMs = r.retryAfterMs ?? 0;
   }
-  return { delivered: false, outcome: 'exhausted', attempts, ...(lastStatus !== undefined ? { lastStatus } : {}) };
+  return notDelivered({ delivered: false, outcome: 'exhausted', attempts, ...(lastStatus !== undefined ? { lastStatus } : {}) });
+}
+
+/**
+ * An undelivered event must not look delivered (issue 10): the delivery workflow ends FAILED with type
+ * `WebhookNotDelivered`, the outcome in its message and the result in its details, so `temporal workflow list
+ * --query "ExecutionStatus='Failed'"` finds it. (The metric rte_batch_webhook_deliveries_total{outcome} and the
+ * worker's warn line come from the activity.) Histories from before this change keep completing.
+ */
+function notDelivered(result: WebhookDeliveryResult, error?: string): WebhookDeliveryResult {
+  if (!patched('rte-webhook-undelivered-fails')) return result;
+  throw ApplicationFailure.create({
+    type: 'WebhookNotDelivered',
+    message: `webhook ${result.outcome} after ${result.attempts} attempt(s)${result.lastStatus !== undefined ? ` (last HTTP ${result.lastStatus})` : ''}${error ? `: ${error}` : ''}`,
+    nonRetryable: true,
+    details: [result],
+  });
 }

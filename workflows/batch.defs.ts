@@ -100,6 +100,8 @@ export interface BatchWorkflowInput {
    * cache_warms under the parent job. Absent for ordinary batches (behaviour unchanged).
    */
   warming?: { jobId: string; priority: WarmingPriority };
+  /** Canonical hash of the SubmitBatch request (idempotency: same client_job_id + different request is refused). */
+  requestHash?: string;
   /** State carried across continue-as-new; absent on the first run. */
   carry?: BatchCarryState;
 }

@@ -21,7 +21,7 @@ import {
 import type { BatchActivities, RefreshItem } from '../activities/batch/activities';
 import type { EligibilityActivities } from '../activities/eligibility/activities';
 import { Bitmap } from '../lib/batch/bitmap';
-import { batchEventId, eventPassesFilter, webhookBody, type BatchEventPayload } from '../lib/batch/events';
+import { batchEventId, batchEventIdV2, eventPassesFilter, webhookBody, type BatchEventPayload } from '../lib/batch/events';
 import { nextPollDelayMs } from '../lib/batch/polling';
 import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progressMilestone, terminalStatus, type EndReason } from '../lib/batch/progress';
 import { decideStrategy } from '../lib/batch/strategy';
@@ -51,7 +51,7 @@ import {
   type BatchWorkflowInput,
   type BatchWorkflowResult,
 } from './batch.defs';
-import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteStrategy } from './search-attributes';
+import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from './search-attributes';
 
 const RECENT_ERRORS = 20;
 const MAX_MEMBERS = 100_000;
@@ -302,7 +302,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     const now = Date.now();
     const eta = s.startedAtMs !== undefined ? estimateCompletionMs(c, s.startedAtMs, now) : undefined;
     const event: BatchEventPayload = {
-      eventId: batchEventId(input.batchId, s.eventSeq),
+      // Unambiguous ids (batch/a-b/c and batch/a/b-c no longer collide); old histories replay with the old form.
+      eventId: patched('rte-batch-event-id-v2') ? batchEventIdV2(input.batchId, s.eventSeq) : batchEventId(input.batchId, s.eventSeq),
       eventType,
       occurredAtMs: now,
       batchId: input.batchId,
@@ -421,7 +422,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
     c.completed += plan.hits;
     c.failed += plan.hitErrors + plan.notCached;
     c.cacheHits += plan.hits + plan.hitErrors;
-    c.cacheMisses += plan.refreshCount + plan.notCached;
+    // cache_misses are "members that needed a Stedi call": a CACHE_ONLY member with nothing cached made none (it is a
+    // NOT_CACHED failure), so it is neither a miss nor, in the webhook/Kafka result, "cache_refreshed" (issue 10).
+    c.cacheMisses += plan.refreshCount;
     // Errors of cache answers were stored by the activity; count them here.
     s.totalErrors += plan.hitErrors + plan.notCached;
   }
@@ -588,7 +591,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       window: opts.schedulingWindow,
       scheduleBaseMs: s.scheduleBaseMs!,
       nowMs: Date.now(),
-      load: windowLoad(opts.priority, s.load),
+      // A CACHE_ONLY batch makes no Stedi call: Stedi's load must not defer it (issue 10; patched for old histories).
+      load: opts.cacheMode === 'CACHE_ONLY' && patched('rte-cache-only-ignores-stedi-load') ? 0 : windowLoad(opts.priority, s.load),
       mode,
     });
   }
@@ -724,6 +728,18 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
 
   if (s.deadlineMs !== undefined) armDeadline();
   if (s.status === 'PENDING' && input.carry === undefined) upsertSearchAttributes([{ key: RteBatchStatus, value: 'PENDING' }]);
+  // A batchWorkflow started directly by another Temporal service (README contract) carries the same identity search
+  // attributes as one started by SubmitBatch: set whichever the starter left out (issue 10).
+  if (input.carry === undefined && patched('rte-batch-identity-search-attributes')) {
+    const have = workflowInfo().typedSearchAttributes;
+    const missing = [
+      { key: RteClientService, value: input.clientService },
+      { key: RteClientJobId, value: input.clientJobId },
+      { key: RteJobType, value: BATCH_JOB_TYPE },
+      { key: RtePriority, value: opts.priority },
+    ].filter((u) => have.get(u.key) === undefined);
+    if (missing.length > 0) upsertSearchAttributes(missing);
+  }
   explain(input.carry === undefined);
 
   let reason: EndReason;

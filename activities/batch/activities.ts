@@ -554,7 +554,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           headers: { [EventHeaders.eventId]: e.eventId, 'event-type': e.eventType },
         },
       ]);
-      deps.metrics?.onBatchEvent(e.eventType, { ...(e.eventType !== 'STARTED' && e.eventType !== 'PROGRESS' ? { durationSeconds: durationMs / 1000 } : {}) });
+      deps.metrics?.onBatchEvent(e.eventType, { eventId: e.eventId, started: e.startedAtMs !== undefined, ...(e.eventType !== 'STARTED' && e.eventType !== 'PROGRESS' ? { durationSeconds: durationMs / 1000 } : {}) });
       if (e.eventType === 'STARTED') deps.metrics?.onExecutionHour(new Date(e.occurredAtMs).getUTCHours());
       deps.logger.info({ batchId: e.batchId, eventType: e.eventType, pending: pendingOf(c) }, 'batch event published');
     },

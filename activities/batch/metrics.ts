@@ -8,6 +8,7 @@ import type { BatchMetrics } from './ports';
  * when an event activity is retried, so dashboards should prefer the visibility count of RteBatchStatus='RUNNING'.
  */
 export function createPromBatchMetrics(registry: Registry): BatchMetrics & WebhookMetrics {
+  const seenEvents = new Set<string>();
   const active = new Gauge({ name: 'rte_batch_jobs_active', help: 'Batches started and not yet finished (per worker, from batch events)', registers: [registry] });
   const duration = new Histogram({
     name: 'rte_batch_duration_seconds',
@@ -20,12 +21,24 @@ export function createPromBatchMetrics(registry: Registry): BatchMetrics & Webho
   const hour = new Counter({ name: 'batch_execution_hour_of_day_total', help: 'Batches started, by UTC hour of day', labelNames: ['hour'] as const, registers: [registry] });
   const requests = new Counter({ name: 'rte_batch_stedi_requests_total', help: 'Stedi checks made for batches, by source (batch_api items, realtime calls)', labelNames: ['source'] as const, registers: [registry] });
   const cache = new Counter({ name: 'rte_batch_cache_lookups_total', help: 'Pre-flight cache lookups of batch members, by result', labelNames: ['result'] as const, registers: [registry] });
+  // Design doc dashboard "Batch Cache Hit Rate": rate(rte_batch_cache_hits_total) / rate(rte_batch_requests_total).
+  const batchCacheHits = new Counter({ name: 'rte_batch_cache_hits_total', help: 'Batch members answered from the cache', registers: [registry] });
+  const batchRequests = new Counter({ name: 'rte_batch_requests_total', help: 'Batch members looked up (answered from cache or needing a check)', registers: [registry] });
   const webhooks = new Counter({ name: 'rte_batch_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome and event type', labelNames: ['outcome', 'event_type'] as const, registers: [registry] });
   return {
     onBatchEvent(eventType, info) {
+      // A retried event activity (same event id) moves nothing twice; a batch that ended without ever starting
+      // (cancelled while waiting for its window) was never counted, so it is not subtracted (issue 10: the gauge
+      // went negative). Across workers the sum stays exact: each STARTED +1 and each terminal -1 exactly once.
+      if (eventType === 'PROGRESS') return;
+      if (info.eventId !== undefined) {
+        if (seenEvents.has(info.eventId)) return;
+        seenEvents.add(info.eventId);
+        if (seenEvents.size > 10_000) seenEvents.delete(seenEvents.values().next().value as string);
+      }
       if (eventType === 'STARTED') active.inc();
-      else if (eventType !== 'PROGRESS') {
-        active.dec();
+      else {
+        if (info.started !== false) active.dec();
         if (info.durationSeconds !== undefined) duration.observe({ status: eventType }, info.durationSeconds);
       }
     },
@@ -38,6 +51,8 @@ export function createPromBatchMetrics(registry: Registry): BatchMetrics & Webho
     onCacheLookup(hits, misses) {
       if (hits > 0) cache.inc({ result: 'hit' }, hits);
       if (misses > 0) cache.inc({ result: 'miss' }, misses);
+      if (hits > 0) batchCacheHits.inc(hits);
+      if (hits + misses > 0) batchRequests.inc(hits + misses);
     },
     onStediRequests(source, count) {
       requests.inc({ source }, count);

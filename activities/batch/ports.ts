@@ -68,7 +68,8 @@ export interface StediLoadSource {
 
 /** prom-client adapter in metrics.ts; optional everywhere. */
 export interface BatchMetrics {
-  onBatchEvent(eventType: string, info: { durationSeconds?: number }): void;
+  /** `eventId` dedupes retried event activities; `started: false` marks a batch that ended without STARTED. */
+  onBatchEvent(eventType: string, info: { durationSeconds?: number; eventId?: string; started?: boolean }): void;
   onScheduled(window: string, members: number): void;
   onExecutionHour(hourUtc: number): void;
   onCacheLookup(hits: number, misses: number): void;

@@ -10,10 +10,17 @@ export interface WebhookSecretStore {
   secretsFor(clientService: string): Promise<readonly string[]>;
 }
 
+/** Whether a client service can be sent signed webhooks (its own secret or the "*" default). */
+export function hasWebhookSecret(secrets: Readonly<Record<string, string | readonly string[]>>, clientService: string): boolean {
+  const s = secrets[clientService] ?? secrets['*'];
+  return s !== undefined && s.length > 0;
+}
+
 export function createStaticWebhookSecretStore(secrets: Readonly<Record<string, string | readonly string[]>>): WebhookSecretStore {
   return {
     async secretsFor(clientService) {
-      const s = secrets[clientService];
+      // "*": the secret of every service without its own (the local stack's documented dev secret).
+      const s = secrets[clientService] ?? secrets['*'];
       if (s === undefined) return [];
       return typeof s === 'string' ? [s] : s;
     },

@@ -8,6 +8,9 @@ import { DEFAULT_SUBMIT_LIMITS } from '../../lib/batch/submit-validation';
 import { emptyCounters } from '../../lib/batch/types';
 import { mintDevToken } from '../../lib/dev-token';
 import type { BatchStatusView, BatchWorkflowInput } from '../../workflows/batch.defs';
+import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
+import { CacheControl, SchedulingWindow } from '../../gen/rte/v1/common_pb';
+import { FieldError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
 import { createAuthInterceptor, createTokenVerifier } from '../auth';
@@ -20,12 +23,14 @@ const metrics = createMetrics('batch-service-test');
 /** A Temporal stand-in: batches live in a map; the test drives their state. */
 function fakeTemporal() {
   const views = new Map<string, BatchStatusView>();
+  const hashes = new Map<string, string | undefined>();
   const started: BatchWorkflowInput[] = [];
   const queries: string[] = [];
   const port: BatchTemporalPort = {
     async start(input) {
       if (views.has(input.batchId)) return;
       started.push(input);
+      hashes.set(input.batchId, input.requestHash);
       const total = input.selector.kind === 'list' ? input.selector.total : 0;
       views.set(input.batchId, {
         batchId: input.batchId,
@@ -51,6 +56,9 @@ function fakeTemporal() {
     async exists(id) {
       return views.has(id);
     },
+    async requestHash(id) {
+      return hashes.get(id);
+    },
     async accepted(id) {
       return views.get(id)!;
     },
@@ -75,7 +83,7 @@ function fakeTemporal() {
   return { port, views, started, queries };
 }
 
-async function setup(opts: { rateLimit?: number } = {}) {
+async function setup(opts: { rateLimit?: number; checkMemberQuery?: (q: MemberQuery) => Promise<void> } = {}) {
   const t = fakeTemporal();
   const lists = createInMemoryMemberListStore();
   const errors = createInMemoryBatchErrorStore();
@@ -91,6 +99,7 @@ async function setup(opts: { rateLimit?: number } = {}) {
     limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: ['hooks.example.com'], allowHttp: false } },
     now: () => now,
     watch: { pollIntervalMs: 5, keepaliveMs: 20 },
+    ...(opts.checkMemberQuery ? { checkMemberQuery: opts.checkMemberQuery } : {}),
   });
   const transport = createRouterTransport((router) => router.service(BatchEligibilityService, service), {
     router: { interceptors: [createObservabilityInterceptor(silentLogger(), metrics), createAuthInterceptor(createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }))] },
@@ -196,10 +205,15 @@ describe('BatchEligibilityService', () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);
     for (let i = 0; i < 3; i++) await s.client.submitBatch(submit(`job-${i}`), opts);
-    const p1 = await s.client.listBatches({ statuses: [BatchStatus.RUNNING, BatchStatus.PENDING], submittedAfter: timestampFromMs(0), pageSize: 2 }, opts);
+    const filter = { statuses: [BatchStatus.RUNNING, BatchStatus.PENDING], submittedAfter: timestampFromMs(0), pageSize: 2 };
+    const p1 = await s.client.listBatches(filter, opts);
     expect(p1.batches).toHaveLength(2);
     expect(p1.nextPageToken).not.toBe('');
-    const p2 = await s.client.listBatches({ pageSize: 2, pageToken: p1.nextPageToken }, opts);
+    // A page token is bound to the query it was issued for: with another filter it is refused, not misread.
+    const foreign = await errorOf(s.client.listBatches({ pageSize: 2, pageToken: p1.nextPageToken }, opts));
+    expect(foreign.code).toBe(Code.InvalidArgument);
+    expect(foreign.message).toContain('page_token');
+    const p2 = await s.client.listBatches({ ...filter, pageToken: p1.nextPageToken }, opts);
     expect(p2.batches).toHaveLength(1);
     expect(s.t.queries[0]).toBe(
       "WorkflowType = 'batchWorkflow' AND ExecutionStatus != 'ContinuedAsNew' AND RteClientService = 'svc-a' AND RteBatchStatus IN ('RUNNING', 'PENDING') AND StartTime >= '1970-01-01T00:00:00.000Z'",
@@ -329,5 +343,147 @@ describe('BatchEligibilityService', () => {
     const plain: Array<string | undefined> = [];
     for await (const u of s.client.watchBatchStatus({ batchId }, opts)) plain.push(u.update.case);
     expect(plain).not.toContain('memberCompleted');
+  });
+});
+
+describe('BatchEligibilityService client contract (issue 10)', () => {
+  const query = (q: Record<string, unknown>) => ({ memberSelector: { case: 'memberQuery', value: q } });
+
+  test('same client_job_id + different request is already_exists; same request (defaults spelled out, ids reordered) is the same batch', async () => {
+    const s = await setup({ rateLimit: 2 });
+    const opts = await s.as('svc-a', s.all);
+    const first = await s.client.submitBatch(submit('job-1', ['m_1', 'm_2']), opts);
+    const same = await s.client.submitBatch(submit('job-1', ['m_2', 'm_1', 'm_1'], { options: { maxConcurrentRequests: 15, priority: 0 } }), opts);
+    expect(same.batchId).toBe(first.batchId);
+    for (const other of [
+      submit('job-1', ['m_1', 'm_3']),
+      submit('job-1', ['m_1', 'm_2'], { options: { priority: 2 } }),
+      submit('job-1', ['m_1', 'm_2'], { cacheControl: 2 }),
+      create(SubmitBatchRequestSchema, { clientJobId: 'job-1', ...query({ sponsorIds: ['s1'] }) } as never),
+    ]) {
+      const e = await errorOf(s.client.submitBatch(other, opts));
+      expect(e.code).toBe(Code.AlreadyExists);
+      expect(e.message).toContain('client_job_id job-1 was already used for a different request');
+    }
+    expect(s.t.started).toHaveLength(1);
+    // Refusals spent nothing: one more new job still fits in the limit of 2.
+    await s.client.submitBatch(submit('job-2'), opts);
+    expect(s.t.started).toHaveLength(2);
+  });
+
+  test('member_query is compiled before acceptance: its FieldError is invalid_argument, nothing started, no rate unit spent', async () => {
+    const checked: MemberQuery[] = [];
+    const s = await setup({
+      rateLimit: 1,
+      checkMemberQuery: async (q) => {
+        checked.push(q);
+        if (q.sponsorIds.includes('bad')) throw new FieldError('member_query.predicate_filter.expression', 'unexpected token at 4');
+      },
+    });
+    const opts = await s.as('svc-a', s.all);
+    for (let i = 0; i < 3; i++) {
+      const e = await errorOf(s.client.submitBatch(create(SubmitBatchRequestSchema, { clientJobId: `q-${i}`, ...query({ sponsorIds: ['bad'] }) } as never), opts));
+      expect(e.code).toBe(Code.InvalidArgument);
+      expect(e.message).toContain('member_query.predicate_filter.expression');
+    }
+    expect(s.t.started).toHaveLength(0);
+    await s.client.submitBatch(create(SubmitBatchRequestSchema, { clientJobId: 'q-ok', ...query({ sponsorIds: ['good'] }) } as never), opts);
+    expect(s.t.started).toHaveLength(1);
+    expect(checked).toHaveLength(4);
+  });
+
+  test('member_query.cursor and limit > 10,000 are refused; scheduling_window inside the query is honoured', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const cursor = await errorOf(s.client.submitBatch(create(SubmitBatchRequestSchema, { clientJobId: 'c', ...query({ cursor: 'abc' }) } as never), opts));
+    expect(cursor.code).toBe(Code.InvalidArgument);
+    expect(cursor.message).toContain('member_query.cursor');
+    const limit = await errorOf(s.client.submitBatch(create(SubmitBatchRequestSchema, { clientJobId: 'l', ...query({ limit: 20_000 }) } as never), opts));
+    expect(limit.code).toBe(Code.InvalidArgument);
+    expect(limit.message).toContain('member_query.limit');
+    const r = await s.client.submitBatch(create(SubmitBatchRequestSchema, { clientJobId: 'w', ...query({ schedulingWindow: SchedulingWindow.EVENING }) } as never), opts);
+    expect(s.t.started[0]!.options.schedulingWindow).toBe('EVENING');
+    expect(r.resolvedOptions?.schedulingWindow).toBe(SchedulingWindow.EVENING);
+    // A non-ANY options.scheduling_window wins over the query's.
+    await s.client.submitBatch(create(SubmitBatchRequestSchema, { clientJobId: 'w2', options: { schedulingWindow: SchedulingWindow.MORNING }, ...query({ schedulingWindow: SchedulingWindow.EVENING }) } as never), opts);
+    expect(s.t.started[1]!.options.schedulingWindow).toBe('MORNING');
+  });
+
+  test('errors page tokens are opaque and bound to their batch: forged, garbage and foreign tokens are invalid_argument', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const ids = Array.from({ length: 30 }, (_, i) => `m_${i}`);
+    const a = (await s.client.submitBatch(submit('a', ids), opts)).batchId;
+    const b = (await s.client.submitBatch(submit('b', ids), opts)).batchId;
+    for (const id of [a, b]) await s.errors.record(id, ids.map((memberId, i) => ({ memberIndex: i, memberId, errorCode: 'X', errorMessage: 'x', occurredAtMs: 1 })));
+    const p1 = await s.client.getBatchStatus({ batchId: a, errorsPageSize: 10 }, opts);
+    expect(p1.nextErrorsPageToken).not.toBe('');
+    const forged = Buffer.from(JSON.stringify({ a: 'x' })).toString('base64url');
+    for (const token of [forged, 'garbage', Buffer.from(JSON.stringify({ a: 1e308 })).toString('base64url'), `${p1.nextErrorsPageToken}x`]) {
+      const e = await errorOf(s.client.getBatchStatus({ batchId: a, errorsPageToken: token }, opts));
+      expect(e.code).toBe(Code.InvalidArgument);
+      expect(e.message).toContain('errors_page_token');
+    }
+    const foreign = await errorOf(s.client.getBatchStatus({ batchId: b, errorsPageSize: 10, errorsPageToken: p1.nextErrorsPageToken }, opts));
+    expect(foreign.code).toBe(Code.InvalidArgument);
+    const p2 = await s.client.getBatchStatus({ batchId: a, errorsPageSize: 10, errorsPageToken: p1.nextErrorsPageToken }, opts);
+    expect(p2.errors.map((e) => e.memberId)).toEqual(ids.slice(10, 20));
+  });
+
+  test('a FAILED batch says why in GetBatchStatus', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('f'), opts);
+    const v = s.t.views.get(batchId)!;
+    s.t.views.set(batchId, { ...v, status: 'FAILED', finishedAtMs: 9_000, failure: { code: 'InvalidArgumentError', message: 'member_query.demographics_filter.min_age: must not be greater than max_age' } });
+    const r = await s.client.getBatchStatus({ batchId }, opts);
+    expect(r.status).toBe(BatchStatus.FAILED);
+    expect(r.failureCode).toBe('InvalidArgumentError');
+    expect(r.failureMessage).toContain('min_age');
+  });
+});
+
+describe('SubmitBatch webhooks (issue 10)', () => {
+  test('a callback_url for a client service without a signing secret is failed_precondition at submit, saying what to configure', async () => {
+    const t = fakeTemporal();
+    const service = createBatchService({
+      temporal: t.port,
+      lists: createInMemoryMemberListStore(),
+      errors: createInMemoryBatchErrorStore(),
+      rateLimiter: createInMemorySubmitRateLimiter({ limit: 10, windowMs: 3_600_000 }),
+      taskQueue: 'rte-main',
+      limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: ['hooks.example.com'], allowHttp: false } },
+      canSignWebhooks: (svc) => svc === 'svc-signed',
+    });
+    const transport = createRouterTransport((router) => router.service(BatchEligibilityService, service), {
+      router: { interceptors: [createObservabilityInterceptor(silentLogger(), metrics), createAuthInterceptor(createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }))] },
+    });
+    const client = createClient(BatchEligibilityService, transport);
+    const as = async (svc: string) => ({ headers: { authorization: `Bearer ${await mintDevToken({ service: svc, scopes: ['rte:batch:submit'], secret })}` } });
+    const withHook = submit('hooked', ['m_1'], { options: { notifications: { callbackUrl: 'https://hooks.example.com/rte' } } });
+    const e = await errorOf(client.submitBatch(withHook, await as('svc-unsigned')));
+    expect(e.code).toBe(Code.FailedPrecondition);
+    expect(e.message).toContain('WEBHOOK_SECRETS');
+    expect(e.message).toContain('svc-unsigned');
+    expect(t.started).toHaveLength(0);
+    await client.submitBatch(withHook, await as('svc-signed'));
+    await client.submitBatch(submit('no-hook'), await as('svc-unsigned'));
+    expect(t.started).toHaveLength(2);
+  });
+});
+
+describe('estimated completion (issue 10)', () => {
+  test('a finished batch is estimated at its finish time; a CACHE_ONLY batch as cache reads, not Stedi calls', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const ids = Array.from({ length: 8_955 }, (_, i) => `m_${i}`);
+    const r = await s.client.submitBatch(submit('cache-only', ids, { cacheControl: CacheControl.CACHE_ONLY }), opts);
+    // 8,955 cache reads: seconds, not the 2 h 14 min of 8,955 real-time checks.
+    expect(Number(r.estimatedCompletion!.seconds) * 1000 - Number(r.submittedAt!.seconds) * 1000).toBeLessThan(60_000);
+    const v = s.t.views.get(r.batchId)!;
+    s.t.views.set(r.batchId, { ...v, status: 'COMPLETED', startedAtMs: v.submittedAtMs, finishedAtMs: v.submittedAtMs + 2_000, estimatedCompletionMs: v.submittedAtMs + 8_000_000 });
+    s.advance(3_600_000);
+    const st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+    expect(st.progress?.estimatedCompletion).toEqual(st.finishedAt);
   });
 });

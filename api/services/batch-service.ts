@@ -5,7 +5,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@conn
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowStartOptions } from '@temporalio/client';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   BatchEventType,
   BatchStatus,
@@ -20,13 +20,14 @@ import {
   type BatchStatusUpdate,
   type BatchSummary,
 } from '../../gen/rte/v1/batch_pb';
-import { MemberQuerySchema } from '../../gen/rte/v1/member_query_pb';
+import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore } from '../../activities/batch/ports';
 import { isTerminalStatus, type BatchStatusName, type ExecutionPath } from '../../lib/batch/types';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
 import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
+import { createPageTokenCodec } from '../../lib/page-token';
 import {
   BATCH_JOB_TYPE,
   BATCH_WORKFLOW_TYPE,
@@ -63,6 +64,8 @@ export interface BatchTemporalPort {
   /** Start (or join) the batch and wait until it is accepted, in one call (update-with-start). */
   startAndAccept(input: BatchWorkflowInput, taskQueue: string): Promise<BatchStatusView>;
   exists(batchId: string): Promise<boolean>;
+  /** The canonical request hash stored with the batch at start (memo `requestHash`); undefined for older batches. */
+  requestHash?(batchId: string): Promise<string | undefined>;
   /** Waits until the member count is known; answers closed batches from their result. */
   accepted(batchId: string): Promise<BatchStatusView>;
   /** Undefined for unknown batches. Closed batches are answered from their result. */
@@ -109,7 +112,7 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
       args: [input] as [BatchWorkflowInput],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      memo: { options: input.options, submittedAtMs: input.submittedAtMs },
+      memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
       typedSearchAttributes: [
         { key: RteBatchStatus, value: 'PENDING' },
         { key: RteClientService, value: input.clientService },
@@ -141,7 +144,7 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
           args: [input],
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          memo: { options: input.options, submittedAtMs: input.submittedAtMs },
+          memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
           // Web UI user metadata: what this batch is, without a click (current details come from the workflow).
           staticSummary: batchSummary({
             clientService: input.clientService,
@@ -174,6 +177,11 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
         if (isNotFound(err)) return false;
         throw err;
       }
+    },
+    async requestHash(batchId) {
+      const memo = (await client.workflow.getHandle(batchId).describe()).memo;
+      const h = memo?.['requestHash'];
+      return typeof h === 'string' ? h : undefined;
     },
     async accepted(batchId) {
       try {
@@ -267,6 +275,18 @@ export interface BatchServiceDeps {
   watch?: { pollIntervalMs: number; keepaliveMs: number };
   /** Real-time check latency used for estimates (ms). Default 13,500. */
   realtimeLatencyMs?: number;
+  /**
+   * Compiles a member_query the way the directory will run it (FieldError naming the field when it cannot), so a
+   * bad query is refused at submit instead of failing the batch later. Absent: only the proto-level checks run.
+   */
+  checkMemberQuery?: (query: MemberQuery) => Promise<void>;
+  /**
+   * Whether webhooks to this client service can be signed. A callback_url for a service without a secret is
+   * refused at submit (failed_precondition) instead of every delivery being refused later. Absent: not checked.
+   */
+  canSignWebhooks?: (clientService: string) => boolean;
+  /** Server secret page tokens are signed with (shared by every API replica). Absent: a per-process random one. */
+  pageTokenSecret?: string;
 }
 
 const ERRORS_PAGE_DEFAULT = 100;
@@ -275,15 +295,26 @@ const ERRORS_PAGE_MAX = 1000;
 const LIST_PAGE_DEFAULT = 50;
 const LIST_PAGE_MAX = 200;
 
-function encodeToken(obj: unknown): string {
-  return Buffer.from(JSON.stringify(obj)).toString('base64url');
-}
-function decodeToken<T>(token: string, field: string): T {
-  try {
-    return JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as T;
-  } catch {
-    throw new FieldError(field, 'invalid page token');
+/** Stable JSON: object keys sorted, so equal values hash equally whatever order a client wrote maps in. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/**
+ * The canonical hash of what a SubmitBatch asks for, stored with the batch: members (ids as a set, or the query),
+ * and the resolved options (defaults applied, so spelling a default out is the same request). A resubmission with
+ * the same client_job_id must hash the same to be answered with the existing batch.
+ */
+export function submitRequestHash(selector: { kind: 'ids'; memberIds: readonly string[] } | { kind: 'query'; query: unknown }, options: unknown): string {
+  const members = selector.kind === 'ids' ? { ids: [...selector.memberIds].sort() } : { query: selector.query };
+  return createHash('sha256').update(stableJson({ v: 1, members, options })).digest('hex');
 }
 
 function listRefFor(batchId: string, ids: readonly string[]): string {
@@ -311,10 +342,16 @@ function requireBatchId(batchId: string): void {
   if (!parseBatchId(batchId)) throw new FieldError('batch_id', 'must be a batch id as returned by SubmitBatch (batch/<service>/<job>)');
 }
 
+/** A CACHE_ONLY batch makes no Stedi call: it reads the cache, ~1 s per 1,000 members at most. */
+const CACHE_ONLY_MS_PER_MEMBER = 1;
+
 function estimateMs(view: BatchStatusView, now: number, latencyMs: number): number {
+  // A finished batch's estimate is when it finished: it never moves past finishedAt.
+  if (view.finishedAtMs !== undefined) return view.finishedAtMs;
   if (view.estimatedCompletionMs !== undefined) return view.estimatedCompletionMs;
   const start = Math.max(now, view.scheduledStartMs ?? now);
   const o = view.options;
+  if (o.cacheMode === 'CACHE_ONLY') return start + Math.max(1_000, view.counters.total * CACHE_ONLY_MS_PER_MEMBER);
   const realtime = view.path === 'REALTIME' || (view.path === undefined && o.strategy === 'REALTIME_ONLY');
   if (realtime) return start + Math.ceil(view.counters.total / Math.max(1, o.maxConcurrentRequests)) * latencyMs;
   // Stedi batch API: "15 minutes - 8 hours"; most batches finish within the hour.
@@ -323,7 +360,13 @@ function estimateMs(view: BatchStatusView, now: number, latencyMs: number): numb
 
 function statusResponseFields(view: BatchStatusView, now: number, latencyMs: number) {
   // A batch waiting for its window has no running estimate yet: estimate from its scheduled start.
-  const estimate = view.estimatedCompletionMs ?? (view.status === 'PENDING' ? estimateMs(view, now, latencyMs) : undefined);
+  // Finished: the estimate is the finish time (it must not keep moving); CACHE_ONLY is estimated as cache reads.
+  const estimate =
+    view.finishedAtMs !== undefined
+      ? view.finishedAtMs
+      : view.options.cacheMode === 'CACHE_ONLY' && view.estimatedCompletionMs === undefined
+        ? estimateMs(view, now, latencyMs)
+        : (view.estimatedCompletionMs ?? (view.status === 'PENDING' ? estimateMs(view, now, latencyMs) : undefined));
   return {
     batchId: view.batchId,
     status: STATUS_TO_PROTO[view.status],
@@ -333,6 +376,8 @@ function statusResponseFields(view: BatchStatusView, now: number, latencyMs: num
     submittedAt: timestampFromMs(view.submittedAtMs),
     finishedAt: tsOrUndefined(view.finishedAtMs),
     resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
+    // A FAILED batch says why (the same code and message as the stream's, Kafka's and the webhook's FAILED event).
+    ...(view.failure && isTerminalStatus(view.status) && view.status !== 'COMPLETED' ? { failureCode: view.failure.code, failureMessage: view.failure.message } : {}),
   };
 }
 
@@ -342,6 +387,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
   const now = deps.now ?? Date.now;
   const watch = deps.watch ?? { pollIntervalMs: 1_000, keepaliveMs: 30_000 };
   const latencyMs = deps.realtimeLatencyMs ?? 13_500;
+  const tokens = createPageTokenCodec(deps.pageTokenSecret ?? randomBytes(32).toString('hex'));
 
   async function viewFor(ctx: HandlerContext, batchId: string): Promise<BatchStatusView> {
     requireBatchId(batchId);
@@ -358,6 +404,18 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const v = validateSubmitBatch(req, limits);
       const clientService = actingService(p, req.clientServiceName, 'client_service_name');
       const batchId = batchWorkflowId(clientService, v.clientJobId);
+      const callback = v.options.notifications.callbackUrl;
+      if (callback && deps.canSignWebhooks && !deps.canSignWebhooks(clientService)) {
+        throw new ConnectError(
+          `options.callback_url: no webhook signing secret is configured for client service ${clientService}; the operator must add "${clientService}=whsec_…" to WEBHOOK_SECRETS (API and worker) before callbacks can be delivered`,
+          Code.FailedPrecondition,
+        );
+      }
+      // Every member_query is compiled before acceptance: a query the directory would refuse is invalid_argument
+      // now, not a FAILED batch minutes later (and costs nothing from the rate limit).
+      const queryJson = req.memberSelector.case === 'memberQuery' ? toJson(MemberQuerySchema, req.memberSelector.value) : undefined;
+      if (req.memberSelector.case === 'memberQuery' && deps.checkMemberQuery) await deps.checkMemberQuery(req.memberSelector.value);
+      const requestHash = submitRequestHash(v.selector.kind === 'ids' ? { kind: 'ids', memberIds: v.selector.memberIds } : { kind: 'query', query: queryJson }, v.options);
       const respond = (view: BatchStatusView) =>
         create(SubmitBatchResponseSchema, {
           batchId,
@@ -368,7 +426,16 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         });
 
       // Idempotency first: a known job answers with its batch and does not count against the rate limit.
-      if (await deps.temporal.exists(batchId)) return respond(await deps.temporal.accepted(batchId));
+      if (await deps.temporal.exists(batchId)) {
+        const stored = deps.temporal.requestHash ? await deps.temporal.requestHash(batchId) : undefined;
+        if (stored !== undefined && stored !== requestHash) {
+          throw new ConnectError(
+            `client_job_id ${v.clientJobId} was already used for a different request (batch ${batchId}); resubmit the same request to get that batch, or use a new client_job_id`,
+            Code.AlreadyExists,
+          );
+        }
+        return respond(await deps.temporal.accepted(batchId));
+      }
 
       const rate = await deps.rateLimiter.take(clientService, now());
       if (!rate.allowed) {
@@ -389,7 +456,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         await deps.lists.write(listRef, 0, v.selector.memberIds);
         selector = { kind: 'list', listRef, total: v.selector.memberIds.length };
       } else {
-        selector = { kind: 'query', query: toJson(MemberQuerySchema, req.memberSelector.value as never) };
+        selector = { kind: 'query', query: queryJson };
       }
       const input: BatchWorkflowInput = {
         batchId,
@@ -398,22 +465,25 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         submittedAtMs: now(),
         selector,
         options: v.options,
+        requestHash,
         ...(deps.tuning ? { tuning: deps.tuning } : {}),
       };
       return respond(await deps.temporal.startAndAccept(input, deps.taskQueue));
     },
 
     async getBatchStatus(req, ctx) {
-      const view = await viewFor(ctx, req.batchId);
+      // Every argument is checked before anything is read, so a bad one is invalid_argument whatever the batch.
+      requireBatchId(req.batchId);
       const size = pageSize(req.errorsPageSize, ERRORS_PAGE_DEFAULT, ERRORS_PAGE_MAX, 'errors_page_size');
-      const after = req.errorsPageToken ? decodeToken<{ a: number }>(req.errorsPageToken, 'errors_page_token').a : -1;
-      if (!Number.isInteger(after)) throw new FieldError('errors_page_token', 'invalid page token');
+      const after = req.errorsPageToken ? tokens.decode<{ a: number }>('errors', req.batchId, req.errorsPageToken, 'errors_page_token').a : -1;
+      if (!Number.isSafeInteger(after) || after < -1) throw new FieldError('errors_page_token', 'invalid page token');
+      const view = await viewFor(ctx, req.batchId);
       const page = await deps.errors.page(req.batchId, after, size);
       const last = page.errors[page.errors.length - 1];
       return create(GetBatchStatusResponseSchema, {
         ...statusResponseFields(view, now(), latencyMs),
         errors: page.errors.map((e) => ({ memberId: e.memberId, errorCode: e.errorCode, errorMessage: e.errorMessage, occurredAt: timestampFromMs(e.occurredAtMs) })),
-        nextErrorsPageToken: last && page.errors.length === size ? encodeToken({ a: last.memberIndex }) : '',
+        nextErrorsPageToken: last && page.errors.length === size ? tokens.encode('errors', req.batchId, { a: last.memberIndex }) : '',
         totalErrors: Math.max(page.total, view.totalErrors),
       });
     },
@@ -439,8 +509,11 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       }
       if (req.submittedAfter) clauses.push(`StartTime >= '${timestampDate(req.submittedAfter).toISOString()}'`);
       if (req.submittedBefore) clauses.push(`StartTime < '${timestampDate(req.submittedBefore).toISOString()}'`);
-      const token = req.pageToken ? Buffer.from(req.pageToken, 'base64url') : undefined;
-      const r = await deps.temporal.list(clauses.join(' AND '), size, token);
+      // Temporal's own token is wrapped in one of ours, bound to this visibility query: a token that is not ours
+      // (or was issued for another filter) is invalid_argument at once instead of an opaque Temporal failure.
+      const visibilityQuery = clauses.join(' AND ');
+      const token = req.pageToken ? Buffer.from(tokens.decode<{ t: string }>('list', visibilityQuery, req.pageToken, 'page_token').t ?? '', 'base64url') : undefined;
+      const r = await deps.temporal.list(visibilityQuery, size, token);
       const batches: BatchSummary[] = r.items.map((it) =>
         create(BatchSummarySchema, {
           batchId: it.batchId,
@@ -456,7 +529,10 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
           finishedAt: tsOrUndefined(it.closedAtMs),
         }),
       );
-      return create(ListBatchesResponseSchema, { batches, nextPageToken: r.nextPageToken ? Buffer.from(r.nextPageToken).toString('base64url') : '' });
+      return create(ListBatchesResponseSchema, {
+        batches,
+        nextPageToken: r.nextPageToken ? tokens.encode('list', visibilityQuery, { t: Buffer.from(r.nextPageToken).toString('base64url') }) : '',
+      });
     },
 
     async cancelBatch(req, ctx) {

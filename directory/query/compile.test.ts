@@ -171,3 +171,12 @@ describe('query shape for the planner (results are covered by the differential t
     );
   });
 });
+
+describe('within_last (issue 10)', () => {
+  test('is [now - N, now]: events after "now" are outside the window', () => {
+    const c = compile({ recentEventFilter: { withinLast: { seconds: 3600n, nanos: 0 }, minEventCount: 1 } });
+    expect(c.params).toContainEqual(new Date(now.getTime() - 3_600_000).toISOString());
+    expect(c.params).toContainEqual(new Date(now.getTime() + 1).toISOString());
+    expect(c.sql).toMatch(/occurred_at < \$\d+::timestamptz/);
+  });
+});

@@ -721,7 +721,10 @@ function compileRecentEvents(q: MemberQuery, b: Builder): void {
   const before = ts(f.eventsBefore, `${path}.events_before`);
   timeRange(after, before, `${path}.events_after`, 'events_before');
   const within = dur(f.withinLast, `${path}.within_last`);
-  const w: EventWindow = { after, before, since: within === undefined ? undefined : b.now - within };
+  // "Within the last N" is [now - N, now]: events recorded after "now" (clock skew, a pinned evaluation time on
+  // synthetic data) are outside it. events_before still narrows further.
+  const withinBefore = within === undefined ? before : Math.min(before ?? Number.POSITIVE_INFINITY, b.now + 1);
+  const w: EventWindow = { after, before: withinBefore, since: within === undefined ? undefined : b.now - within };
   const scope = eventTypeScope(f, path);
   const minCount = int(f.minEventCount, `${path}.min_event_count`, 0, 1_000_000);
   const maxCount = int(f.maxEventCount, `${path}.max_event_count`, 0, 1_000_000);

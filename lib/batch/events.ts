@@ -32,6 +32,23 @@ export function batchEventId(batchId: string, seq: number): string {
   return `evt_${seq}_${batchId.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 200);
 }
 
+/**
+ * Event ids, v2: an injective encoding of the batch id (letters, digits and '-' kept; every other character,
+ * '_' included, becomes `_xx` / `_uxxxx`), so ids of different batches never collide (v1 mapped every
+ * punctuation character to '-': `batch/a-b/c` and `batch/a/b-c` shared ids). No '.', URL-safe, no truncation.
+ */
+export function batchEventIdV2(batchId: string, seq: number): string {
+  let enc = '';
+  for (const ch of batchId) {
+    if (/[A-Za-z0-9-]/.test(ch)) enc += ch;
+    else {
+      const cp = ch.codePointAt(0)!;
+      enc += cp <= 0xff ? `_${cp.toString(16).padStart(2, '0')}` : `_u${cp.toString(16).padStart(6, '0')}`;
+    }
+  }
+  return `evt2_${seq}_${enc}`;
+}
+
 /** Doc's callback event names: PROGRESS is sent as PROGRESS_UPDATE. */
 export function webhookEventName(t: BatchEventName): string {
   return t === 'PROGRESS' ? 'PROGRESS_UPDATE' : t;

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 
 /**
- * SubmitBatch rate limit: N submissions per client service per fixed window (default 10 per hour). Redis-backed so
+ * SubmitBatch rate limit: N submissions per client service in any sliding window (default 10 per hour). Redis-backed so
  * every API replica shares the count; the in-memory variant is for tests and single-process runs.
  */
 export interface RateDecision {
@@ -9,7 +10,7 @@ export interface RateDecision {
   /** Submissions counted in the current window (including this one when allowed). */
   count: number;
   limit: number;
-  /** When the window resets (epoch ms). */
+  /** When the oldest counted submission leaves the window, i.e. when one more is admitted (epoch ms). */
   resetAtMs: number;
 }
 
@@ -24,42 +25,41 @@ export interface RateLimitSettings {
 
 export const DEFAULT_SUBMIT_RATE: RateLimitSettings = Object.freeze({ limit: 10, windowMs: 3_600_000 });
 
-function windowOf(nowMs: number, windowMs: number): { id: number; resetAtMs: number } {
-  const id = Math.floor(nowMs / windowMs);
-  return { id, resetAtMs: (id + 1) * windowMs };
-}
-
-// INCR + PEXPIRE in one round trip; a refused attempt is rolled back so it does not eat the next allowed one.
+// Sliding window (issue 10: a fixed clock window let 20 submissions through in two minutes across an hour
+// boundary): one sorted set per client service, scored by submission time. Entries older than the window are
+// dropped; a submission is admitted while fewer than `limit` remain. A refusal adds nothing, so it does not eat
+// the next allowed one; the reset time is when the oldest counted submission leaves the window.
 const TAKE_LUA = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if n > tonumber(ARGV[1]) then
-  redis.call('DECR', KEYS[1])
-  return {0, n - 1}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local n = redis.call('ZCARD', KEYS[1])
+if n >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, n, tonumber(oldest[2])}
 end
-return {1, n}`;
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {1, n + 1, tonumber(first[2])}`;
 
 export function createRedisSubmitRateLimiter(redis: Redis, settings: RateLimitSettings = DEFAULT_SUBMIT_RATE, keyPrefix = 'rte:'): SubmitRateLimiter {
   return {
     async take(clientService, nowMs) {
-      const w = windowOf(nowMs, settings.windowMs);
-      const key = `${keyPrefix}batch-submit-rate:{${clientService}}:${w.id}`;
-      const [ok, count] = (await redis.eval(TAKE_LUA, 1, key, String(settings.limit), String(settings.windowMs + 60_000))) as [number, number];
-      return { allowed: ok === 1, count, limit: settings.limit, resetAtMs: w.resetAtMs };
+      const key = `${keyPrefix}batch-submit-rate:{${clientService}}`;
+      const [ok, count, oldest] = (await redis.eval(TAKE_LUA, 1, key, String(nowMs), String(settings.windowMs), String(settings.limit), `${nowMs}:${randomUUID()}`)) as [number, number, number];
+      return { allowed: ok === 1, count, limit: settings.limit, resetAtMs: Number(oldest) + settings.windowMs };
     },
   };
 }
 
 export function createInMemorySubmitRateLimiter(settings: RateLimitSettings = DEFAULT_SUBMIT_RATE): SubmitRateLimiter {
-  const counts = new Map<string, number>();
+  const taken = new Map<string, number[]>();
   return {
     async take(clientService, nowMs) {
-      const w = windowOf(nowMs, settings.windowMs);
-      const key = `${clientService}:${w.id}`;
-      const n = (counts.get(key) ?? 0) + 1;
-      if (n > settings.limit) return { allowed: false, count: n - 1, limit: settings.limit, resetAtMs: w.resetAtMs };
-      counts.set(key, n);
-      return { allowed: true, count: n, limit: settings.limit, resetAtMs: w.resetAtMs };
+      const times = (taken.get(clientService) ?? []).filter((t) => t > nowMs - settings.windowMs);
+      taken.set(clientService, times);
+      if (times.length >= settings.limit) return { allowed: false, count: times.length, limit: settings.limit, resetAtMs: times[0]! + settings.windowMs };
+      times.push(nowMs);
+      return { allowed: true, count: times.length, limit: settings.limit, resetAtMs: times[0]! + settings.windowMs };
     },
   };
 }

@@ -72,6 +72,8 @@ export const CLIENT_JOB_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 /** Service names end up in workflow ids (`batch/<service>/<job>`): no '/' and no whitespace. */
 export const CLIENT_SERVICE_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 const MEMBER_ID_MAX = 64;
+/** The member directory's page cap (directory/query/compile.ts MAX_LIMIT). */
+export const MEMBER_QUERY_MAX_LIMIT = 10_000;
 
 export type ValidatedSelector = { kind: 'ids'; memberIds: string[]; duplicatesRemoved: number } | { kind: 'query' };
 
@@ -211,10 +213,16 @@ export function validateSubmitBatch(req: SubmitBatchRequest, limits: SubmitLimit
     case 'memberIds':
       selector = { kind: 'ids', ...validateMemberIds(req.memberSelector.value.memberIds, limits) };
       break;
-    case 'memberQuery':
-      if (req.memberSelector.value.limit < 0) throw new FieldError('member_query.limit', 'must not be negative');
+    case 'memberQuery': {
+      const q = req.memberSelector.value;
+      if (q.limit < 0) throw new FieldError('member_query.limit', 'must not be negative');
+      // The directory's cap; in a batch the limit caps the batch's members (pages are read separately).
+      if (q.limit > MEMBER_QUERY_MAX_LIMIT) throw new FieldError('member_query.limit', `must not exceed ${MEMBER_QUERY_MAX_LIMIT}`);
+      // A batch reads every page of its query itself: a cursor would silently be ignored, so it is refused.
+      if (q.cursor !== '') throw new FieldError('member_query.cursor', 'must be empty in SubmitBatch (a batch selects every matching member; narrow the query or use limit)');
       selector = { kind: 'query' };
       break;
+    }
     default:
       throw new FieldError('member_selector', 'one of member_ids or member_query is required');
   }
@@ -222,7 +230,11 @@ export function validateSubmitBatch(req: SubmitBatchRequest, limits: SubmitLimit
   const o = req.options;
   const priority = enumValue(PRIORITY, o?.priority ?? 0, 'options.priority');
   const strategy = enumValue(STRATEGY, o?.strategy ?? 0, 'options.strategy');
-  const schedulingWindow = enumValue(WINDOW, o?.schedulingWindow ?? 0, 'options.scheduling_window');
+  // The design doc's examples put scheduling_window inside the member_query: honoured there too. A non-ANY
+  // options.scheduling_window wins (docs/proto-notes.md).
+  const optionsWindow = enumValue(WINDOW, o?.schedulingWindow ?? 0, 'options.scheduling_window');
+  const queryWindow = req.memberSelector.case === 'memberQuery' ? enumValue(WINDOW, req.memberSelector.value.schedulingWindow, 'member_query.scheduling_window') : 'ANY';
+  const schedulingWindow = optionsWindow !== 'ANY' ? optionsWindow : queryWindow;
   const cacheMode = enumValue(CACHE, req.cacheControl, 'cache_control');
 
   const mcr = o?.maxConcurrentRequests ?? 0;

@@ -1,0 +1,15 @@
+import { createInMemorySubmitRateLimiter } from './submit-rate-limiter';
+
+describe('submit rate limit (in-memory twin of the Redis limiter)', () => {
+  test('is a sliding window: 10 just before an hour boundary leave no room just after it', async () => {
+    const l = createInMemorySubmitRateLimiter({ limit: 10, windowMs: 3_600_000 });
+    const boundary = 1_800_000_000_000 - (1_800_000_000_000 % 3_600_000);
+    for (let i = 0; i < 10; i++) expect((await l.take('svc', boundary - 60_000 + i)).allowed).toBe(true);
+    const after = await l.take('svc', boundary + 60_000);
+    expect(after.allowed).toBe(false);
+    expect(after.resetAtMs).toBe(boundary - 60_000 + 3_600_000);
+    // One slot frees when the oldest submission leaves the window; a refusal did not use one.
+    expect((await l.take('svc', boundary - 60_000 + 3_600_000)).allowed).toBe(true);
+    expect((await l.take('svc', boundary - 60_000 + 3_600_000)).allowed).toBe(false);
+  });
+});
