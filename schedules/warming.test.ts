@@ -140,11 +140,13 @@ describe('upsertWarmingSchedule', () => {
     const store = new FakeStore();
     expect(await upsertWarmingSchedule(desired(), store, 'api')).toEqual({ scheduleId: 'warming/morning-preload', action: 'created', nextRun: NEXT });
     expect(store.schedules.get('warming/morning-preload')?.input).toEqual({
+      jobId: '',
       source: 'schedule-morning-preload',
+      scheduleName: 'morning-preload',
       selector: { kind: 'query', query: { hasRteEnabled: true, minAppUsageProbability: 0.8 } },
       strategy: 'INTELLIGENT',
       priority: 'PRELOAD',
-      operations: [],
+      operations: ['check_eligibility'],
     });
     store.calls.length = 0;
     expect(await upsertWarmingSchedule(desired(), store, 'api')).toMatchObject({ action: 'unchanged', nextRun: NEXT });

@@ -238,7 +238,8 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
             log.info({ attempt: ctx.info.attempt, stediCheckId: stored.stediCheckId }, 'earlier attempt already stored the answer; no Stedi call');
             await recordBatchOutcome(stored);
             await recordWarm({ written: true, entry: stored });
-            return { ...resultOf(stored), stediCalls: 0 };
+            // The call did reach Stedi, in the earlier attempt of this same activity that could not report it.
+            return { ...resultOf(stored), stediCalls: 1 };
           }
         }
         let verdict: EligibilityVerdict;
