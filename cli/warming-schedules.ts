@@ -7,7 +7,7 @@
  * ScheduleWarming RPC are left alone unless the file lists the same name. Connection settings come from the usual
  * environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE).
  */
-import { Client, Connection } from '@temporalio/client';
+import { connectTemporalClient } from '../lib/temporal/connect';
 import path from 'node:path';
 import { loadConfig } from '../lib/config';
 import { ScheduleFileError } from '../schedules/load';
@@ -50,9 +50,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig();
-  const connection = await Connection.connect({ address: config.temporal.address });
+  // The platform's data converter (payload codec): schedule action inputs are encrypted like every payload.
+  const { connection, client } = await connectTemporalClient(config);
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
     const report = await applyWarmingSchedules(defs, createTemporalWarmingScheduleStore(client), {
       taskQueue: config.temporal.taskQueue,
       dryRun,

@@ -6,7 +6,8 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Client as RpcClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client, type Connection } from '@temporalio/client';
+import { connectTemporalClient } from '../../lib/temporal/connect';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -45,8 +46,7 @@ const created: string[] = [];
 
 beforeAll(async () => {
   dir = await createTestDirectory({ seed: 3, population: 0 });
-  connection = await Connection.connect({ address: config.temporal.address });
-  temporal = new Client({ connection, namespace: config.temporal.namespace });
+  ({ connection, client: temporal } = await connectTemporalClient(config));
   const logger = silentLogger();
   const metrics = createMetrics('test-warm-ops');
   api = createApiServer({
