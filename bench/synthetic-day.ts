@@ -36,7 +36,7 @@ const now = referenceTime.getTime();
 
 const t0 = Date.now();
 const predictions = new PredictionTable(members, now);
-const day = loadDay({ seed, members, referenceTime, daySeed, onObserved: (m, off) => predictions.observe(m, off) });
+const day = loadDay({ seed, members, referenceTime, daySeed, onObserved: (m) => predictions.observe(m) });
 const loadS = (Date.now() - t0) / 1000;
 const base: Omit<SimOptions, 'mode'> = { ...DEFAULT_SIM_OPTIONS, errorRate, seed: daySeed, router: intelligentRoute };
 const opts = (mode: CacheMode): SimOptions => ({ ...base, mode });
