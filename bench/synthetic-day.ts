@@ -36,7 +36,7 @@ const now = referenceTime.getTime();
 
 const t0 = Date.now();
 const predictions = new PredictionTable(members, now);
-const day = loadDay({ seed, members, referenceTime, daySeed, onObserved: (m, off) => predictions.observe(m, off) });
+const day = loadDay({ seed, members, referenceTime, daySeed, onObserved: (m) => predictions.observe(m) });
 const loadS = (Date.now() - t0) / 1000;
 const base: Omit<SimOptions, 'mode'> = { ...DEFAULT_SIM_OPTIONS, errorRate, seed: daySeed, router: intelligentRoute };
 const opts = (mode: CacheMode): SimOptions => ({ ...base, mode });
@@ -114,7 +114,7 @@ const simS = (Date.now() - t1) / 1000;
 // ---- report
 const sessionsAll = day.sessionAt.length;
 console.log(`synthetic day (fast fidelity): ${members} members, population seed ${seed}, day seed ${daySeed}, reference ${referenceTime.toISOString()}, day [ref, ref + 24 h)`);
-console.log(`  predictor ${predictions.modelVersion} (real, observable history only); thresholds lib/warming/types.ts; strategy/routing/timing: ADAPTER (issue 9 swap points)`);
+console.log(`  predictor ${predictions.modelVersion} (real, observable history only); thresholds lib/warming/types.ts; routing priorityFor + timing warmTiming (warm-feed), usage window predictedWindow (predictor), strategy decideWarm (warm-core): the real issue 9 code`);
 console.log(`  load (generation + prediction + day draw) ${loadS.toFixed(1)} s; ${rows.length + rows.filter((r) => r.ceiling).length + 13} simulated arms ${simS.toFixed(1)} s`);
 console.log(`  day: ${sessionsAll} sessions (${day.activeMembers} members active; generator truth expects ${day.truthActiveExpected.toFixed(0)}), ${world.sessionAt.length} sessions of RTE-enabled members, ${world.readAt.length} reads (1 per session)`);
 console.log(`  start cache: ${Array.from(world.startOutcome).filter((x, i) => x === 1 && world.startFetchedAt[i]! + base.successTtlMs > now).length} fresh entries at the reference time`);

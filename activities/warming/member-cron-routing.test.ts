@@ -1,7 +1,7 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
-import { decodeMemberCronEvent, priorityFor, routeMemberCronEvent } from './member-cron-routing';
+import { decodeMemberCronEvent, DEFAULT_WINDOW_MS, priorityFor, routeMemberCronEvent, warmTiming } from './member-cron-routing';
 
 const H = 3_600_000;
 const EMITTED = Date.parse('2026-01-05T04:00:00Z');
@@ -103,5 +103,29 @@ describe('member-cron routing', () => {
     expect(() => decodeMemberCronEvent(new Uint8Array())).toThrow(/empty/);
     expect(() => decodeMemberCronEvent(new TextEncoder().encode('{"not":"protobuf"}'))).toThrow();
     expect(() => decodeMemberCronEvent(toBinary(MemberCronEventSchema, create(MemberCronEventSchema, { memberId: 'm' })))).toThrow(/schedule_name/);
+  });
+
+  it('warmTiming (the timing on plain numbers) is the timing routeMemberCronEvent decides', () => {
+    const cases: [number, [number, number] | undefined, number][] = [
+      [0.95, [EMITTED + 6 * H, EMITTED + 9 * H], 1],
+      [0.95, [EMITTED + 1 * H, EMITTED + 2 * H], 1],
+      [0.8, [EMITTED + 30 * H, EMITTED + 33 * H], 1],
+      [0.8, undefined, 1],
+      [0.95, [EMITTED + 6 * H, EMITTED + 9 * H], 1 / 3600],
+    ];
+    for (const [p, window, leadScale] of cases) {
+      const d = routeMemberCronEvent(wire(event(p, window)), 0, { leadScale });
+      if (d.action !== 'warm') throw new Error('expected a warm');
+      expect(warmTiming(d.priority, EMITTED, window?.[0] ?? null, window?.[1] ?? null, leadScale)).toEqual({
+        bucketStartMs: d.bucketStartMs,
+        notBeforeMs: d.notBeforeMs,
+        horizonUntilMs: d.horizonUntilMs,
+      });
+    }
+    // URGENT, window 6 h out: held until a bucket end within [window - 4 h, window - 2 h].
+    const t = warmTiming('URGENT', EMITTED, EMITTED + 6 * H, EMITTED + 9 * H, 1);
+    expect(t.notBeforeMs).toBeGreaterThanOrEqual(EMITTED + 2 * H);
+    expect(t.notBeforeMs).toBeLessThanOrEqual(EMITTED + 4 * H);
+    expect(warmTiming('PRELOAD', EMITTED, null, null, 1)).toMatchObject({ notBeforeMs: null, horizonUntilMs: EMITTED + DEFAULT_WINDOW_MS });
   });
 });

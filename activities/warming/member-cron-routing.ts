@@ -93,10 +93,50 @@ export function routeMemberCronEvent(ev: MemberCronEvent, recordTimestampMs: num
   if (!ev.memberId) return { action: 'skip', reason: 'no_member' };
 
   const base = ev.emittedAt ? timestampMs(ev.emittedAt) : recordTimestampMs;
-  const scale = cfg.leadScale;
-  const at = (t: number) => base + (t - base) * scale;
-  const windowStart = at(prediction.predictedWindowStart ? timestampMs(prediction.predictedWindowStart) : base);
-  const rawEnd = prediction.predictedWindowEnd ? timestampMs(prediction.predictedWindowEnd) : base + DEFAULT_WINDOW_MS;
+  const timing = warmTiming(
+    priority,
+    base,
+    prediction.predictedWindowStart ? timestampMs(prediction.predictedWindowStart) : null,
+    prediction.predictedWindowEnd ? timestampMs(prediction.predictedWindowEnd) : null,
+    cfg.leadScale,
+  );
+
+  return {
+    action: 'warm',
+    memberId: ev.memberId,
+    priority,
+    source: `member-cron-${ev.scheduleName}`,
+    operations: [...new Set(prediction.predictedOperations.flatMap((o) => PREDICTED_TO_CACHE_OPERATION[o] ?? []))].sort(),
+    ...timing,
+  };
+}
+
+export interface WarmTiming {
+  /** Start of the notBefore bucket (epoch ms). */
+  bucketStartMs: number;
+  /** When the member's group may start warming; null = at once. */
+  notBeforeMs: number | null;
+  /** End of the predicted window (scaled). */
+  horizonUntilMs: number;
+}
+
+/**
+ * The timing part of routeMemberCronEvent, on plain numbers (no protobuf message): `baseMs` is the event's
+ * emitted_at, `windowStartMs` / `windowEndMs` the predicted window (null = none: the window starts at `baseMs`
+ * and lasts DEFAULT_WINDOW_MS), `leadScale` the RoutingConfig's.
+ */
+export function warmTiming(
+  priority: 'URGENT' | 'PRELOAD',
+  baseMs: number,
+  windowStartMs: number | null,
+  windowEndMs: number | null,
+  leadScale: number,
+): WarmTiming {
+  const base = baseMs;
+  const scale = leadScale;
+  const at = (t: number): number => base + (t - base) * scale;
+  const windowStart = at(windowStartMs ?? base);
+  const rawEnd = windowEndMs ?? base + DEFAULT_WINDOW_MS;
   const windowEnd = Math.max(windowStart, at(rawEnd));
 
   const lead = WARMING_LEADS[priority];
@@ -108,15 +148,5 @@ export function routeMemberCronEvent(ev: MemberCronEvent, recordTimestampMs: num
   // a bucket of its own per emission time.
   const asap = ideal <= base;
   const bucketStartMs = Math.floor((asap ? base : ideal) / width) * width;
-
-  return {
-    action: 'warm',
-    memberId: ev.memberId,
-    priority,
-    source: `member-cron-${ev.scheduleName}`,
-    operations: [...new Set(prediction.predictedOperations.flatMap((o) => PREDICTED_TO_CACHE_OPERATION[o] ?? []))].sort(),
-    bucketStartMs,
-    notBeforeMs: asap ? null : bucketStartMs + width,
-    horizonUntilMs: windowEnd,
-  };
+  return { bucketStartMs, notBeforeMs: asap ? null : bucketStartMs + width, horizonUntilMs: windowEnd };
 }

@@ -10,67 +10,43 @@
  *  - perfect-foresight ceiling: the k members whose first read of the day would not be a fresh hit, warmed
  *    just in time (from a reactive run's trace; it is the only policy that sees the day).
  *
- * SWAP POINTS (issue 9 is being built on other branches; this adapter stands in until it lands on main):
- *  - `routePrediction`          → warm-feed's consumer routing function (p → skip / PRELOAD / URGENT);
- *  - `predictedUsageStart`      → the predictor's predicted usage window (warm-feed adds it to
- *                                  ActivityPrediction); until then: the next start of the member's peak
- *                                  local hour (peakLocalHour), or now + 12 h when the member has no sessions;
- *  - `warmLeadMs`               → warm-feed's hold-until time (URGENT 2-4 h ahead: 3 h; PRELOAD 12-24 h: 18 h);
- *  - `intelligentRoute`         → warm-core's per-member strategy decision (lib/warming/).
- * Each is one function here; replacing its body with a call to the real one is a one-line change.
+ * The warming decisions are the REAL ones (issue 9, now on main; they replaced this module's stand-ins):
+ *  - routing: warm-feed's `priorityFor` (activities/warming/member-cron-routing.ts: P < 0.7 skip, 0.7-0.9
+ *    PRELOAD, > 0.9 URGENT, on float32 probabilities as on the wire);
+ *  - timing: warm-feed's `warmTiming` (the timing part of `routeMemberCronEvent`, on plain numbers): the member
+ *    is held until its bucket's `notBeforeMs` (inside [window - max lead, window - min lead], WARMING_LEADS), or
+ *    warmed at once when the predicted window starts sooner than the longest lead (null);
+ *  - the predicted usage window: the predictor's own `predictedWindow` (lib/prediction/rule-based.ts); none =
+ *    the whole horizon [now, now + 24 h), as the consumer reads an event without a window;
+ *  - strategy: warm-core's `decideWarm` (lib/warming/decide.ts) on the entry at execution time.
  */
+import { priorityFor, warmTiming } from '../../activities/warming/member-cron-routing';
+import type { CachePolicyEntry } from '../cache-policy';
 import { RuleBasedActivityPredictor } from '../prediction/rule-based';
 import type { ActivityPredictor } from '../prediction/types';
-import { WARMING_SKIP_BELOW, WARMING_URGENT_ABOVE, type WarmingPriority, type WarmingStrategyName } from '../warming/types';
+import { decideWarm } from '../warming/decide';
+import type { WarmingPriority, WarmingStrategyName } from '../warming/types';
 import type { ObservedMember } from './observed';
-import type { ArmTrace, EntryClass, WarmOrder, WarmRoute } from './sim';
+import type { ArmTrace, WarmOrder, WarmRoute } from './sim';
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-
-/** SWAP POINT: warm-feed's routing of a member-cron prediction (issue 9: < 0.7 skip, 0.7-0.9 PRELOAD, > 0.9 URGENT). */
+/** Warm-feed's routing of a member-cron prediction (its `priorityFor`): skip, PRELOAD or URGENT. */
 export function routePrediction(p: number): 'skip' | 'PRELOAD' | 'URGENT' {
-  if (p < WARMING_SKIP_BELOW) return 'skip';
-  return p > WARMING_URGENT_ABOVE ? 'URGENT' : 'PRELOAD';
+  return priorityFor(p) ?? 'skip';
 }
 
-/** SWAP POINT: how far ahead of the predicted usage a member is warmed (URGENT 2-4 h, PRELOAD 12-24 h: the midpoints). */
-export function warmLeadMs(priority: WarmingPriority): number {
-  return priority === 'URGENT' ? 3 * HOUR : 18 * HOUR;
-}
-
-/**
- * SWAP POINT: warm-core's INTELLIGENT / FORCE / FILL_ONLY decision from one cache read (design doc):
- * INTELLIGENT: fresh → skip; stale → batch API; miss → real-time if URGENT, batch API otherwise.
- * FORCE: real-time. FILL_ONLY: any entry → skip; miss → batch API. A payer error still inside its 5-minute
- * TTL is skipped (warming would repeat a failing call); an expired one counts as a miss.
- */
-export function intelligentRoute(strategy: WarmingStrategyName, priority: WarmingPriority, entry: EntryClass): WarmRoute {
-  if (strategy === 'FORCE') return 'realtime';
-  if (entry === 'fresh-success' || entry === 'fresh-error') return 'skip';
-  if (strategy === 'FILL_ONLY') return entry === 'none' || entry === 'expired-error' ? 'batch_api' : 'skip';
-  if (entry === 'expired-success') return 'batch_api';
-  return priority === 'URGENT' ? 'realtime' : 'batch_api';
-}
-
-/**
- * SWAP POINT: the start of the predicted usage window. Until the predictor carries one: the next start of
- * the member's peak local hour at or after `now` (offset = the member's UTC offset that day).
- */
-export function predictedUsageStart(now: number, peakLocalHour: number | null, offsetMs: number): number {
-  if (peakLocalHour === null) return now + 12 * HOUR;
-  const localNow = now + offsetMs;
-  const localMidnight = Math.floor(localNow / DAY) * DAY;
-  let start = localMidnight + peakLocalHour * HOUR - offsetMs;
-  if (start < now) start += DAY;
-  return start;
+/** Warm-core's INTELLIGENT / FORCE / FILL_ONLY decision (its `decideWarm`) on the entry as of `nowMs`. */
+export function intelligentRoute(strategy: WarmingStrategyName, priority: WarmingPriority, entry: CachePolicyEntry | null, nowMs: number): WarmRoute {
+  const d = decideWarm(strategy, priority, entry, nowMs);
+  return d.action === 'skip' ? 'skip' : d.path;
 }
 
 /** Predictions of every member at the reference time (observable data only). */
 export class PredictionTable {
   readonly p: Float32Array;
   readonly confidence: Float32Array;
-  readonly usageStart: Float64Array;
+  /** Predicted usage window (epoch ms); NaN = no window (the whole horizon). */
+  readonly windowStart: Float64Array;
+  readonly windowEnd: Float64Array;
   readonly eligible: Uint8Array;
   private readonly predictor: ActivityPredictor;
 
@@ -81,7 +57,8 @@ export class PredictionTable {
   ) {
     this.p = new Float32Array(members);
     this.confidence = new Float32Array(members);
-    this.usageStart = new Float64Array(members);
+    this.windowStart = new Float64Array(members).fill(Number.NaN);
+    this.windowEnd = new Float64Array(members).fill(Number.NaN);
     this.eligible = new Uint8Array(members);
     this.predictor = predictor ?? new RuleBasedActivityPredictor();
   }
@@ -91,18 +68,25 @@ export class PredictionTable {
   }
 
   /** Predict one member (called once per member while the population loads). */
-  observe(m: ObservedMember, offsetMs: number): void {
+  observe(m: ObservedMember): void {
     if (!m.rteEnabled) return; // no RTE check possible: never warmed
     const pred = this.predictor.predict({ now: this.now, timeZone: m.timeZone, events: m.events, nextAppointmentAt: m.nextAppointmentAt });
     this.eligible[m.index] = 1;
     this.p[m.index] = pred.appUsageProbability;
     this.confidence[m.index] = pred.confidence;
-    this.usageStart[m.index] = predictedUsageStart(this.now, pred.peakLocalHour, offsetMs);
+    if (pred.predictedWindow) {
+      this.windowStart[m.index] = pred.predictedWindow.startMs;
+      this.windowEnd[m.index] = pred.predictedWindow.endMs;
+    }
   }
 }
 
-function order(t: PredictionTable, member: number, priority: WarmingPriority): WarmOrder {
-  return { member, at: Math.max(t.now, t.usageStart[member]! - warmLeadMs(priority)), priority, strategy: 'INTELLIGENT' };
+const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x);
+
+/** The member's warm order as warm-feed times it for an event emitted at the reference time (lead scale 1). */
+function order(t: PredictionTable, member: number, priority: 'URGENT' | 'PRELOAD'): WarmOrder {
+  const timing = warmTiming(priority, t.now, orNull(t.windowStart[member]!), orNull(t.windowEnd[member]!), 1);
+  return { member, at: timing.notBeforeMs ?? t.now, priority, strategy: 'INTELLIGENT' };
 }
 
 /** The shipped policy: every member the consumer routing keeps, timed by priority. */
@@ -142,8 +126,9 @@ export function ceilingOrders(trace: ArmTrace, k: number, isRush: (member: numbe
 
 /**
  * Tuning preview (not the shipped policy): the shipped orders with INTELLIGENT judging the entry as of the
- * predicted usage start, so an entry that is fresh now but expires before the use is refreshed.
+ * start of the predicted usage window (none: the order's time), so an entry that is fresh now but expires before
+ * the use is refreshed.
  */
 export function freshThroughUseOrders(t: PredictionTable): WarmOrder[] {
-  return shippedOrders(t).map((o) => ({ ...o, classifyAt: t.usageStart[o.member]! }));
+  return shippedOrders(t).map((o) => ({ ...o, classifyAt: orNull(t.windowStart[o.member]!) ?? o.at }));
 }

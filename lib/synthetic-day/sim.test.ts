@@ -1,4 +1,4 @@
-import { ceilingOrders, intelligentRoute, predictedUsageStart, routePrediction } from './policies';
+import { ceilingOrders, intelligentRoute, routePrediction } from './policies';
 import { DEFAULT_SIM_OPTIONS, simulateArm, type SimOptions, type SimWorld, type WarmOrder } from './sim';
 
 const S = 1000;
@@ -157,22 +157,20 @@ describe('warm orders judged as of the predicted use', () => {
   });
 });
 
-describe('warming adapter (issue 9 swap points)', () => {
-  it('routes predictions with the design doc thresholds', () => {
-    expect([0.69, 0.7, 0.9, 0.91].map(routePrediction)).toEqual(['skip', 'PRELOAD', 'PRELOAD', 'URGENT']);
+describe('warming adapter (the real issue 9 decisions)', () => {
+  it('routes predictions with warm-feed thresholds (float32, as on the wire)', () => {
+    expect([0.69, 0.7, 0.9, 0.91].map((p) => routePrediction(Math.fround(p)))).toEqual(['skip', 'PRELOAD', 'PRELOAD', 'URGENT']);
   });
-  it('INTELLIGENT: fresh → skip, stale → batch API, miss → real-time only when URGENT', () => {
-    expect(intelligentRoute('INTELLIGENT', 'URGENT', 'fresh-success')).toBe('skip');
-    expect(intelligentRoute('INTELLIGENT', 'URGENT', 'expired-success')).toBe('batch_api');
-    expect(intelligentRoute('INTELLIGENT', 'URGENT', 'none')).toBe('realtime');
-    expect(intelligentRoute('INTELLIGENT', 'PRELOAD', 'none')).toBe('batch_api');
-    expect(intelligentRoute('FILL_ONLY', 'URGENT', 'expired-success')).toBe('skip');
-    expect(intelligentRoute('FORCE', 'PRELOAD', 'fresh-success')).toBe('realtime');
-  });
-  it('predicts usage at the next start of the peak local hour', () => {
-    // now 00:00 UTC, New York (UTC-5): local 19:00 the day before; peak 20 → 01:00 UTC; peak 7 → 12:00 UTC.
-    expect(predictedUsageStart(0, 20, -5 * H)).toBe(1 * H);
-    expect(predictedUsageStart(0, 7, -5 * H)).toBe(12 * H);
-    expect(predictedUsageStart(0, null, -5 * H)).toBe(12 * H);
+  it("INTELLIGENT via warm-core's decideWarm: fresh → skip, stale → batch API, miss → real-time only when URGENT", () => {
+    const fresh = { outcome: 'success' as const, fetchedAt: 0, expiresAt: 22 * H };
+    const err = { outcome: 'error' as const, fetchedAt: 0, expiresAt: 5 * MIN };
+    expect(intelligentRoute('INTELLIGENT', 'URGENT', fresh, H)).toBe('skip');
+    expect(intelligentRoute('INTELLIGENT', 'URGENT', fresh, 23 * H)).toBe('batch_api');
+    expect(intelligentRoute('INTELLIGENT', 'URGENT', null, H)).toBe('realtime');
+    expect(intelligentRoute('INTELLIGENT', 'PRELOAD', null, H)).toBe('batch_api');
+    expect(intelligentRoute('INTELLIGENT', 'URGENT', err, H)).toBe('batch_api');
+    expect(intelligentRoute('FILL_ONLY', 'URGENT', fresh, 23 * H)).toBe('skip');
+    expect(intelligentRoute('FILL_ONLY', 'URGENT', err, H)).toBe('skip');
+    expect(intelligentRoute('FORCE', 'PRELOAD', fresh, H)).toBe('realtime');
   });
 });

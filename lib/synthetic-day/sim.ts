@@ -1,7 +1,7 @@
 /**
  * Fast fidelity of the synthetic day: a discrete-event clock over the eligibility cache, the 15-slot real-time
  * pool, Stedi's batch API, members' reads and warming orders. No Redis, Temporal or Stedi: the same decisions
- * (lib/cache-policy.ts decideCacheAction / classifyEntry, the simulator's latency model from stedi-sim/rng.ts)
+ * (lib/cache-policy.ts decideCacheAction, warm-core's decideWarm through the router, the simulator's latency model from stedi-sim/rng.ts)
  * on a simulated clock, so 100,000 members' day runs in seconds.
  *
  * Model (docs/synthetic-day.md):
@@ -17,16 +17,16 @@
  *    the entry class; orders for a member with a live check or batch item in flight are skipped. Oracle
  *    orders (the perfect-foresight ceiling) land their entry at an exact time as one batch-API item each.
  */
-import { classifyEntry, decideCacheAction, DEFAULT_CACHE_POLICY_OPTIONS, type CacheMode, type CachePolicyEntry, type CachePolicyOptions } from '../cache-policy';
+import { decideCacheAction, DEFAULT_CACHE_POLICY_OPTIONS, type CacheMode, type CachePolicyEntry, type CachePolicyOptions } from '../cache-policy';
 import type { WarmingPriority, WarmingStrategyName } from '../warming/types';
 import { DEFAULT_LATENCY, createRng, sampleLatencyMs, type LatencyModel } from '../../stedi-sim/rng';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-export type EntryClass = ReturnType<typeof classifyEntry>;
 export type WarmRoute = 'realtime' | 'batch_api' | 'skip';
-export type WarmRouter = (strategy: WarmingStrategyName, priority: WarmingPriority, entry: EntryClass) => WarmRoute;
+/** Warm-core's strategy decision for one order, from the member's cache entry as of `nowMs` (policies.ts: decideWarm). */
+export type WarmRouter = (strategy: WarmingStrategyName, priority: WarmingPriority, entry: CachePolicyEntry | null, nowMs: number) => WarmRoute;
 
 /** The day as the simulator needs it. Sessions and reads sorted by time; reads point at their session. */
 export interface SimWorld {
@@ -419,7 +419,7 @@ export function simulateArm(world: SimWorld, orders: readonly WarmOrder[], optio
           heap.push(Math.max(t, ord.oracleReadyAt), ORACLE_DONE, m);
           break;
         }
-        const route = o.router(ord.strategy, ord.priority, classifyEntry(entryOf(m), Math.max(t, ord.classifyAt ?? t)));
+        const route = o.router(ord.strategy, ord.priority, entryOf(m), Math.max(t, ord.classifyAt ?? t));
         if (route === 'skip') {
           c.warmsSkipped++;
           if (outcome[m] === 1 && t < expiresAt[m]!) skippedFresh[m] = 1;
