@@ -116,12 +116,15 @@ describe('ScheduleWarming on real Temporal (integration)', () => {
     let desc = await temporal.schedule.getHandle(id).describe();
     expect(desc.state.paused).toBe(false);
     expect(desc.action).toMatchObject({ type: 'startWorkflow', workflowType: 'cacheWarmingWorkflow', taskQueue });
+    // The action's input is cacheWarmingWorkflow's contract (workflows/warming.defs.ts); jobId '' = the run's own id.
     expect((desc.action as { args: unknown[] }).args[0]).toEqual({
+      jobId: '',
       source: `schedule-${name}`,
+      scheduleName: name,
       selector: { kind: 'query', query: { hasRteEnabled: true, minAppUsageProbability: 0.8 } },
       strategy: 'INTELLIGENT',
       priority: 'PRELOAD',
-      operations: [],
+      operations: ['check_eligibility'],
     });
 
     // Idempotent: the same request changes nothing (no update, same next run).
