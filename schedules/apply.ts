@@ -1,17 +1,9 @@
-import {
-  ScheduleOverlapPolicy,
-  type Client,
-  type ScheduleDescription,
-  type ScheduleOptionsStartWorkflowAction,
-  type ScheduleSpec,
-  type Workflow,
-} from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
 import { cronToScheduleSpec } from '../lib/cron';
 import { MEMBER_CRON_JOB_TYPE, MEMBER_CRON_WORKFLOW_TYPE, type MemberCronInput } from '../workflows/member-cron.defs';
 import { RteJobType, RteScheduleName } from '../workflows/search-attributes';
 import { SCHEDULE_ID_PREFIX, type ScheduleDefinition } from './load';
-import { formatScheduleReport, reconcileSchedules, specHashOf, temporalSchedules, type ScheduleApplyReport, type ScheduleOutcome } from './reconcile';
+import { formatScheduleReport, reconcileSchedules, specHashOf, startWorkflowAction, temporalSchedules, type ScheduleApplyReport, type ScheduleOutcome } from './reconcile';
 
 /** Memo key holding the hash of everything apply controls (spec, action input, policies). */
 export const SPEC_HASH_MEMO_KEY = 'memberCronSpecHash';
@@ -117,22 +109,20 @@ const OVERLAP: Record<ScheduleDefinition['policy']['overlap'], ScheduleOverlapPo
   ALLOW_ALL: ScheduleOverlapPolicy.ALLOW_ALL,
 };
 
-function scheduleAction(d: DesiredSchedule): ScheduleOptionsStartWorkflowAction<Workflow> {
-  return {
-    type: 'startWorkflow',
+function scheduleAction(d: DesiredSchedule) {
+  return startWorkflowAction({
     workflowType: MEMBER_CRON_WORKFLOW_TYPE,
-    // The schedule appends the scheduled time to this id, so each tick has its own workflow id.
-    workflowId: d.scheduleId,
+    scheduleId: d.scheduleId,
     taskQueue: d.taskQueue,
-    args: [d.input],
-    // Schedule memos cannot be updated; the action memo can, so it holds the authoritative hash.
+    input: d.input,
+    // The action memo holds the authoritative hash.
     memo: { [SPEC_HASH_MEMO_KEY]: d.specHash },
-    typedSearchAttributes: new TypedSearchAttributes([
+    searchAttributes: [
       { key: RteScheduleName, value: d.definition.name },
       { key: RteJobType, value: MEMBER_CRON_JOB_TYPE },
-    ]),
-    staticSummary: `member cron ${d.definition.name} (${d.definition.cron})`,
-  };
+    ],
+    summary: `member cron ${d.definition.name} (${d.definition.cron})`,
+  });
 }
 
 function policies(d: DesiredSchedule) {

@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { ScheduleNotFoundError, type Client, type ScheduleDescription, type ScheduleUpdateOptions } from '@temporalio/client';
+import {
+  ScheduleNotFoundError,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleOptionsStartWorkflowAction,
+  type ScheduleUpdateOptions,
+  type Workflow,
+} from '@temporalio/client';
+import { TypedSearchAttributes, type SearchAttributePair } from '@temporalio/common';
 
 /**
  * What the member-cron apply (schedules/apply.ts) and the warming schedules apply (schedules/warming.ts) share:
@@ -99,6 +107,30 @@ export function formatScheduleReport(title: string, r: ScheduleApplyReport): str
     `  total: ${r.created.length} created, ${r.updated.length} updated, ${r.paused.length} paused, ${r.unpaused.length} unpaused, ${r.deleted.length} deleted, ${r.unchanged.length} unchanged`,
   );
   return lines.join('\n');
+}
+
+/** A schedule action that starts `workflowType` on each tick with `input` as its only argument. */
+export function startWorkflowAction(a: {
+  workflowType: string;
+  scheduleId: string;
+  taskQueue: string;
+  input: unknown;
+  /** Action memo: schedule memos cannot be updated, the action's can, so it holds what apply compares. */
+  memo: Record<string, unknown>;
+  searchAttributes: SearchAttributePair[];
+  summary: string;
+}): ScheduleOptionsStartWorkflowAction<Workflow> {
+  return {
+    type: 'startWorkflow',
+    workflowType: a.workflowType,
+    // The schedule appends the scheduled time to this id, so each tick has its own workflow id.
+    workflowId: a.scheduleId,
+    taskQueue: a.taskQueue,
+    args: [a.input],
+    memo: a.memo,
+    typedSearchAttributes: new TypedSearchAttributes(a.searchAttributes),
+    staticSummary: a.summary,
+  };
 }
 
 /** The Temporal calls both schedule stores make the same way. */

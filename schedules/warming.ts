@@ -1,17 +1,8 @@
-import {
-  ScheduleAlreadyRunning,
-  ScheduleOverlapPolicy,
-  type Client,
-  type ScheduleDescription,
-  type ScheduleOptionsStartWorkflowAction,
-  type ScheduleSpec,
-  type Workflow,
-} from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
 import { cronToScheduleSpec } from '../lib/cron';
 import { CACHE_WARMING_JOB_TYPE } from '../lib/warming/types';
 import { RteJobType, RtePriority, RteScheduleName, RteStrategy } from '../workflows/search-attributes';
-import { formatScheduleReport, reconcileSchedules, specHashOf, temporalSchedules, type ScheduleApplyReport, type ScheduleOutcome, type UpsertAction } from './reconcile';
+import { formatScheduleReport, reconcileSchedules, specHashOf, startWorkflowAction, temporalSchedules, type ScheduleApplyReport, type ScheduleOutcome, type UpsertAction } from './reconcile';
 import { resolveOperations } from '../lib/warming/decide';
 import { CACHE_WARMING_WORKFLOW_TYPE, type CacheWarmingWorkflowInput } from '../workflows/warming.defs';
 import type { WarmingScheduleDefinition } from './warming-request';
@@ -182,23 +173,21 @@ export function formatWarmingReport(r: WarmingApplyReport): string {
   return formatScheduleReport('warming schedules', r);
 }
 
-function scheduleAction(d: DesiredWarmingSchedule, writer: WarmingScheduleWriter): ScheduleOptionsStartWorkflowAction<Workflow> {
-  return {
-    type: 'startWorkflow',
+function scheduleAction(d: DesiredWarmingSchedule, writer: WarmingScheduleWriter) {
+  return startWorkflowAction({
     workflowType: CACHE_WARMING_WORKFLOW_TYPE,
-    // The schedule appends the scheduled time to this id, so each tick has its own workflow id.
-    workflowId: d.scheduleId,
+    scheduleId: d.scheduleId,
     taskQueue: d.taskQueue,
-    args: [d.input],
+    input: d.input,
     memo: { [WARMING_SPEC_HASH_MEMO_KEY]: d.specHash, [WARMING_MANAGED_BY_MEMO_KEY]: writer },
-    typedSearchAttributes: new TypedSearchAttributes([
+    searchAttributes: [
       { key: RteScheduleName, value: d.definition.name },
       { key: RteJobType, value: CACHE_WARMING_JOB_TYPE },
       { key: RtePriority, value: d.definition.priority },
       { key: RteStrategy, value: d.definition.strategy },
-    ]),
-    staticSummary: `cache warming ${d.definition.name} (${d.definition.cron}, ${d.definition.strategy}, ${d.definition.priority})`,
-  };
+    ],
+    summary: `cache warming ${d.definition.name} (${d.definition.cron}, ${d.definition.strategy}, ${d.definition.priority})`,
+  });
 }
 
 const policies = () => ({ overlap: WARMING_SCHEDULE_POLICY.overlap, catchupWindow: WARMING_SCHEDULE_POLICY.catchupWindowMs, pauseOnFailure: false });
