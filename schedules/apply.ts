@@ -1,18 +1,9 @@
-import { createHash } from 'node:crypto';
-import {
-  ScheduleNotFoundError,
-  ScheduleOverlapPolicy,
-  type Client,
-  type ScheduleDescription,
-  type ScheduleOptionsStartWorkflowAction,
-  type ScheduleSpec,
-  type Workflow,
-} from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
 import { cronToScheduleSpec } from '../lib/cron';
 import { MEMBER_CRON_JOB_TYPE, MEMBER_CRON_WORKFLOW_TYPE, type MemberCronInput } from '../workflows/member-cron.defs';
 import { RteJobType, RteScheduleName } from '../workflows/search-attributes';
 import { SCHEDULE_ID_PREFIX, type ScheduleDefinition } from './load';
+import { formatScheduleReport, reconcileSchedules, specHashOf, startWorkflowAction, temporalSchedules, type ScheduleApplyReport, type ScheduleOutcome } from './reconcile';
 
 /** Memo key holding the hash of everything apply controls (spec, action input, policies). */
 export const SPEC_HASH_MEMO_KEY = 'memberCronSpecHash';
@@ -26,15 +17,7 @@ export interface ApplyOptions {
   idPrefix?: string;
 }
 
-export interface ApplyReport {
-  dryRun: boolean;
-  created: string[];
-  updated: string[];
-  paused: string[];
-  unpaused: string[];
-  deleted: string[];
-  unchanged: string[];
-}
+export type ApplyReport = ScheduleApplyReport;
 
 export interface ExistingSchedule {
   scheduleId: string;
@@ -64,17 +47,6 @@ export interface DesiredSchedule {
   paused: boolean;
 }
 
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 export function desiredSchedule(def: ScheduleDefinition, taskQueue: string, scheduleId = def.scheduleId): DesiredSchedule {
   const spec = cronToScheduleSpec(def.cron, { jitterMs: def.policy.jitterMs });
   const input: MemberCronInput = {
@@ -85,11 +57,27 @@ export function desiredSchedule(def: ScheduleDefinition, taskQueue: string, sche
     maxConcurrentShards: def.policy.maxConcurrentShards,
   };
   // `enabled` is state (pause/unpause), not spec: flipping it must not count as a spec change.
-  const specHash = createHash('sha256')
-    .update(canonicalJson({ v: 1, spec, input, taskQueue, overlap: def.policy.overlap, catchup: def.policy.catchupWindowMs, description: def.description }))
-    .digest('hex')
-    .slice(0, 32);
+  const specHash = specHashOf({ v: 1, spec, input, taskQueue, overlap: def.policy.overlap, catchup: def.policy.catchupWindowMs, description: def.description });
   return { scheduleId, definition: def, spec, input, taskQueue, specHash, paused: !def.enabled };
+}
+
+/** Creates the schedule when missing, updates it when its spec hash differs, pauses/unpauses it on `enabled`. */
+async function upsertSchedule(want: DesiredSchedule, store: ScheduleStore, dryRun: boolean): Promise<ScheduleOutcome> {
+  const existing = await store.get(want.scheduleId);
+  if (!existing) {
+    if (!dryRun) await store.create(want);
+    return { scheduleId: want.scheduleId, action: 'created' };
+  }
+  const outcome: ScheduleOutcome = { scheduleId: want.scheduleId, action: 'unchanged' };
+  if (existing.specHash !== want.specHash) {
+    if (!dryRun) await store.update(want);
+    outcome.action = 'updated';
+  }
+  if (existing.paused !== want.paused) {
+    if (!dryRun) await store.setPaused(want.scheduleId, want.paused, want.paused ? PAUSED_BY_FILE_NOTE : 'unpaused by schedules apply');
+    outcome.pausedChange = want.paused ? 'paused' : 'unpaused';
+  }
+  return outcome;
 }
 
 /**
@@ -101,40 +89,15 @@ export function desiredSchedule(def: ScheduleDefinition, taskQueue: string, sche
 export async function applySchedules(defs: readonly ScheduleDefinition[], store: ScheduleStore, opts: ApplyOptions): Promise<ApplyReport> {
   const prefix = opts.idPrefix ?? SCHEDULE_ID_PREFIX;
   const dryRun = opts.dryRun ?? false;
-  const report: ApplyReport = { dryRun, created: [], updated: [], paused: [], unpaused: [], deleted: [], unchanged: [] };
   const desired = defs.map((d) => desiredSchedule(d, opts.taskQueue, `${prefix}${d.name}`));
-  const wanted = new Set(desired.map((d) => d.scheduleId));
-
-  for (const want of desired) {
-    const existing = await store.get(want.scheduleId);
-    if (!existing) {
-      if (!dryRun) await store.create(want);
-      report.created.push(want.scheduleId);
-      continue;
-    }
-    let touched = false;
-    if (existing.specHash !== want.specHash) {
-      if (!dryRun) await store.update(want);
-      report.updated.push(want.scheduleId);
-      touched = true;
-    }
-    if (existing.paused !== want.paused) {
-      if (!dryRun) await store.setPaused(want.scheduleId, want.paused, want.paused ? PAUSED_BY_FILE_NOTE : 'unpaused by schedules apply');
-      (want.paused ? report.paused : report.unpaused).push(want.scheduleId);
-      touched = true;
-    }
-    if (!touched) report.unchanged.push(want.scheduleId);
-  }
-
-  for (const id of await store.listIds(prefix)) {
-    if (wanted.has(id) || !id.startsWith(prefix)) continue;
-    // List is eventually consistent: confirm before deleting.
-    if (!(await store.get(id))) continue;
-    if (!dryRun) await store.delete(id);
-    report.deleted.push(id);
-  }
-  for (const list of [report.created, report.updated, report.paused, report.unpaused, report.deleted, report.unchanged]) list.sort();
-  return report;
+  return reconcileSchedules(desired, {
+    prefix,
+    dryRun,
+    upsert: (want) => upsertSchedule(want, store, dryRun),
+    listIds: (p) => store.listIds(p),
+    deletable: async (id) => (await store.get(id)) !== undefined,
+    delete: (id) => store.delete(id),
+  });
 }
 
 const OVERLAP: Record<ScheduleDefinition['policy']['overlap'], ScheduleOverlapPolicy> = {
@@ -146,22 +109,20 @@ const OVERLAP: Record<ScheduleDefinition['policy']['overlap'], ScheduleOverlapPo
   ALLOW_ALL: ScheduleOverlapPolicy.ALLOW_ALL,
 };
 
-function scheduleAction(d: DesiredSchedule): ScheduleOptionsStartWorkflowAction<Workflow> {
-  return {
-    type: 'startWorkflow',
+function scheduleAction(d: DesiredSchedule) {
+  return startWorkflowAction({
     workflowType: MEMBER_CRON_WORKFLOW_TYPE,
-    // The schedule appends the scheduled time to this id, so each tick has its own workflow id.
-    workflowId: d.scheduleId,
+    scheduleId: d.scheduleId,
     taskQueue: d.taskQueue,
-    args: [d.input],
-    // Schedule memos cannot be updated; the action memo can, so it holds the authoritative hash.
+    input: d.input,
+    // The action memo holds the authoritative hash.
     memo: { [SPEC_HASH_MEMO_KEY]: d.specHash },
-    typedSearchAttributes: new TypedSearchAttributes([
+    searchAttributes: [
       { key: RteScheduleName, value: d.definition.name },
       { key: RteJobType, value: MEMBER_CRON_JOB_TYPE },
-    ]),
-    staticSummary: `member cron ${d.definition.name} (${d.definition.cron})`,
-  };
+    ],
+    summary: `member cron ${d.definition.name} (${d.definition.cron})`,
+  });
 }
 
 function policies(d: DesiredSchedule) {
@@ -179,19 +140,10 @@ function hashOf(desc: ScheduleDescription): string | undefined {
 /** The Temporal adapter of `ScheduleStore`. */
 export function createTemporalScheduleStore(client: Client): ScheduleStore {
   return {
-    async listIds(prefix) {
-      const ids: string[] = [];
-      for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(prefix)) ids.push(s.scheduleId);
-      return ids;
-    },
+    listIds: (prefix) => temporalSchedules.listIds(client, prefix),
     async get(scheduleId) {
-      try {
-        const desc = await client.schedule.getHandle(scheduleId).describe();
-        return { scheduleId, specHash: hashOf(desc), paused: desc.state.paused };
-      } catch (err) {
-        if (err instanceof ScheduleNotFoundError) return undefined;
-        throw err;
-      }
+      const desc = await temporalSchedules.describe(client, scheduleId);
+      return desc && { scheduleId, specHash: hashOf(desc), paused: desc.state.paused };
     },
     async create(d) {
       await client.schedule.create({
@@ -203,46 +155,15 @@ export function createTemporalScheduleStore(client: Client): ScheduleStore {
         state: { paused: d.paused, note: d.paused ? PAUSED_BY_FILE_NOTE : 'created by schedules apply' },
       });
     },
-    async update(d) {
-      await client.schedule.getHandle(d.scheduleId).update((prev) => ({
-        spec: d.spec,
-        action: scheduleAction(d),
-        policies: policies(d),
-        // Pause state is reconciled separately (setPaused) so an update never flips it by accident.
-        state: { paused: prev.state.paused, note: prev.state.note },
-      }));
-    },
-    async setPaused(scheduleId, paused, note) {
-      const handle = client.schedule.getHandle(scheduleId);
-      if (paused) await handle.pause(note);
-      else await handle.unpause(note);
-    },
-    async delete(scheduleId) {
-      try {
-        await client.schedule.getHandle(scheduleId).delete();
-      } catch (err) {
-        if (!(err instanceof ScheduleNotFoundError)) throw err;
-      }
-    },
+    update: (d) => temporalSchedules.update(client, d.scheduleId, { spec: d.spec, action: scheduleAction(d), policies: policies(d) }),
+    setPaused: (scheduleId, paused, note) => temporalSchedules.setPaused(client, scheduleId, paused, note),
+    delete: (scheduleId) => temporalSchedules.delete(client, scheduleId),
   };
 }
 
 export function formatReport(r: ApplyReport): string {
-  const lines = [`member-cron schedules${r.dryRun ? ' (dry run: nothing changed)' : ''}:`];
-  const section = (label: string, ids: string[]) => {
-    for (const id of ids) lines.push(`  ${label.padEnd(9)} ${id}`);
-  };
-  section('created', r.created);
-  section('updated', r.updated);
-  section('paused', r.paused);
-  section('unpaused', r.unpaused);
-  section('deleted', r.deleted);
-  section('unchanged', r.unchanged);
-  lines.push(
-    `  total: ${r.created.length} created, ${r.updated.length} updated, ${r.paused.length} paused, ${r.unpaused.length} unpaused, ${r.deleted.length} deleted, ${r.unchanged.length} unchanged`,
-  );
-  return lines.join('\n');
+  return formatScheduleReport('member-cron schedules', r);
 }
 
 /** Shared with the warming schedules (schedules/warming.ts): one canonical form for spec hashes. */
-export { canonicalJson };
+export { canonicalJson } from './reconcile';

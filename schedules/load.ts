@@ -209,33 +209,8 @@ function filtersToMemberQuery(filters: readonly RawFilter[], at: (index: number,
 
 /** Parses and validates a schedule file; throws `ScheduleFileError` listing every problem with its line. */
 export function parseScheduleFile(text: string, source = 'member-cron-schedules.yaml'): ScheduleDefinition[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ScheduleFileError(
-      source,
-      doc.errors.map((e) => {
-        const pos = lineCounter.linePos(e.pos[0]);
-        return { line: pos.line, column: pos.col, field: '(yaml)', message: e.message.split('\n')[0] ?? e.message };
-      }),
-    );
-  }
-  const data: unknown = doc.toJS();
-  const issueAt = (segments: Segment[], message: string, key?: string): ScheduleFileIssue => ({
-    ...locate(doc, lineCounter, segments, key),
-    field: fieldName(segments),
-    message,
-  });
-  if (!validateFile(data)) {
-    const issues = (validateFile.errors ?? [])
-      // oneOf/anyOf wrappers add noise; the leaf errors already name the field.
-      .filter((e) => e.keyword !== 'if')
-      .map((e) => {
-        const d = describeAjvError(e);
-        return issueAt(d.segments, d.message, d.key);
-      });
-    throw new ScheduleFileError(source, dedupe(issues));
-  }
+  // oneOf/anyOf wrappers add noise; the leaf errors already name the field.
+  const { data, issueAt } = parseYamlAgainstSchema(text, source, validateFile, (e) => e.keyword !== 'if');
   const file = data as unknown as RawFile;
   const issues: ScheduleFileIssue[] = [];
   const defaults = mergePolicy(DEFAULT_POLICY, file.defaults);
@@ -289,10 +264,16 @@ export interface ValidatedYaml {
 }
 
 /**
- * The YAML + JSON Schema half of `parseScheduleFile`, for other schedule files (schedules/warming-load.ts):
+ * The YAML + JSON Schema half of every schedule file parser (`parseScheduleFile`, schedules/warming-load.ts):
  * throws `ScheduleFileError` with line numbers for YAML syntax errors and schema violations.
  */
-export function parseYamlAgainstSchema(text: string, source: string, validate: ValidateFunction): ValidatedYaml {
+export function parseYamlAgainstSchema(
+  text: string,
+  source: string,
+  validate: ValidateFunction,
+  /** Which schema errors to report (default all). */
+  keep: (e: ErrorObject) => boolean = () => true,
+): ValidatedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -311,7 +292,7 @@ export function parseYamlAgainstSchema(text: string, source: string, validate: V
     message,
   });
   if (!validate(data)) {
-    const issues = (validate.errors ?? []).map((e) => {
+    const issues = (validate.errors ?? []).filter(keep).map((e) => {
       const d = describeAjvError(e);
       return issueAt(d.segments, d.message, d.key);
     });

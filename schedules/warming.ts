@@ -1,19 +1,8 @@
-import { createHash } from 'node:crypto';
-import {
-  ScheduleAlreadyRunning,
-  ScheduleNotFoundError,
-  ScheduleOverlapPolicy,
-  type Client,
-  type ScheduleDescription,
-  type ScheduleOptionsStartWorkflowAction,
-  type ScheduleSpec,
-  type Workflow,
-} from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
 import { cronToScheduleSpec } from '../lib/cron';
 import { CACHE_WARMING_JOB_TYPE } from '../lib/warming/types';
 import { RteJobType, RtePriority, RteScheduleName, RteStrategy } from '../workflows/search-attributes';
-import { canonicalJson } from './apply';
+import { formatScheduleReport, reconcileSchedules, specHashOf, startWorkflowAction, temporalSchedules, type ScheduleApplyReport, type ScheduleOutcome, type UpsertAction } from './reconcile';
 import { resolveOperations } from '../lib/warming/decide';
 import { CACHE_WARMING_WORKFLOW_TYPE, type CacheWarmingWorkflowInput } from '../workflows/warming.defs';
 import type { WarmingScheduleDefinition } from './warming-request';
@@ -73,10 +62,7 @@ export function desiredWarmingSchedule(def: WarmingScheduleDefinition, taskQueue
   const spec = cronToScheduleSpec(def.cron);
   const input = buildScheduledWarmingInput(def);
   // `enabled` is state (pause/unpause), not spec: flipping it must not count as a spec change.
-  const specHash = createHash('sha256')
-    .update(canonicalJson({ v: 1, spec, input, taskQueue, policy: WARMING_SCHEDULE_POLICY, description: def.description }))
-    .digest('hex')
-    .slice(0, 32);
+  const specHash = specHashOf({ v: 1, spec, input, taskQueue, policy: WARMING_SCHEDULE_POLICY, description: def.description });
   return { scheduleId: `${idPrefix}${def.name}`, definition: def, spec, input, taskQueue, specHash, paused: !def.enabled };
 }
 
@@ -104,13 +90,9 @@ export interface WarmingScheduleStore {
 
 export class WarmingScheduleExists extends Error {}
 
-export type UpsertAction = 'created' | 'updated' | 'unchanged';
+export type { UpsertAction };
 
-export interface UpsertResult {
-  scheduleId: string;
-  action: UpsertAction;
-  /** Set when the pause state changed. */
-  pausedChange?: 'paused' | 'unpaused';
+export interface UpsertResult extends ScheduleOutcome {
   /** Temporal's next action time; undefined when the schedule is paused (disabled). */
   nextRun: Date | undefined;
 }
@@ -163,15 +145,7 @@ export async function upsertWarmingSchedule(
   };
 }
 
-export interface WarmingApplyReport {
-  dryRun: boolean;
-  created: string[];
-  updated: string[];
-  paused: string[];
-  unpaused: string[];
-  deleted: string[];
-  unchanged: string[];
-}
+export type WarmingApplyReport = ScheduleApplyReport;
 
 /**
  * Reconciles the schedules file: upserts every entry (the file wins for the names it lists) and deletes
@@ -185,60 +159,35 @@ export async function applyWarmingSchedules(
 ): Promise<WarmingApplyReport> {
   const prefix = opts.idPrefix ?? WARMING_SCHEDULE_ID_PREFIX;
   const dryRun = opts.dryRun ?? false;
-  const report: WarmingApplyReport = { dryRun, created: [], updated: [], paused: [], unpaused: [], deleted: [], unchanged: [] };
-  const wanted = new Set<string>();
-  for (const def of defs) {
-    const desired = desiredWarmingSchedule(def, opts.taskQueue, prefix);
-    wanted.add(desired.scheduleId);
-    const r = await upsertWarmingSchedule(desired, store, 'file', { dryRun });
-    if (r.action !== 'unchanged') report[r.action].push(r.scheduleId);
-    if (r.pausedChange) report[r.pausedChange].push(r.scheduleId);
-    if (r.action === 'unchanged' && !r.pausedChange) report.unchanged.push(r.scheduleId);
-  }
-  for (const id of await store.listIds(prefix)) {
-    if (wanted.has(id) || !id.startsWith(prefix)) continue;
-    const existing = await store.get(id); // list is eventually consistent: confirm before deleting
-    if (existing?.managedBy !== 'file') continue;
-    if (!dryRun) await store.delete(id);
-    report.deleted.push(id);
-  }
-  for (const list of Object.values(report)) if (Array.isArray(list)) list.sort();
-  return report;
+  return reconcileSchedules(defs, {
+    prefix,
+    dryRun,
+    upsert: (def) => upsertWarmingSchedule(desiredWarmingSchedule(def, opts.taskQueue, prefix), store, 'file', { dryRun }),
+    listIds: (p) => store.listIds(p),
+    deletable: async (id) => (await store.get(id))?.managedBy === 'file',
+    delete: (id) => store.delete(id),
+  });
 }
 
 export function formatWarmingReport(r: WarmingApplyReport): string {
-  const lines = [`warming schedules${r.dryRun ? ' (dry run: nothing changed)' : ''}:`];
-  for (const [label, ids] of [
-    ['created', r.created],
-    ['updated', r.updated],
-    ['paused', r.paused],
-    ['unpaused', r.unpaused],
-    ['deleted', r.deleted],
-    ['unchanged', r.unchanged],
-  ] as const) {
-    for (const id of ids) lines.push(`  ${label.padEnd(9)} ${id}`);
-  }
-  lines.push(`  total: ${r.created.length} created, ${r.updated.length} updated, ${r.paused.length} paused, ${r.unpaused.length} unpaused, ${r.deleted.length} deleted, ${r.unchanged.length} unchanged`);
-  return lines.join('\n');
+  return formatScheduleReport('warming schedules', r);
 }
 
-function scheduleAction(d: DesiredWarmingSchedule, writer: WarmingScheduleWriter): ScheduleOptionsStartWorkflowAction<Workflow> {
-  return {
-    type: 'startWorkflow',
+function scheduleAction(d: DesiredWarmingSchedule, writer: WarmingScheduleWriter) {
+  return startWorkflowAction({
     workflowType: CACHE_WARMING_WORKFLOW_TYPE,
-    // The schedule appends the scheduled time to this id, so each tick has its own workflow id.
-    workflowId: d.scheduleId,
+    scheduleId: d.scheduleId,
     taskQueue: d.taskQueue,
-    args: [d.input],
+    input: d.input,
     memo: { [WARMING_SPEC_HASH_MEMO_KEY]: d.specHash, [WARMING_MANAGED_BY_MEMO_KEY]: writer },
-    typedSearchAttributes: new TypedSearchAttributes([
+    searchAttributes: [
       { key: RteScheduleName, value: d.definition.name },
       { key: RteJobType, value: CACHE_WARMING_JOB_TYPE },
       { key: RtePriority, value: d.definition.priority },
       { key: RteStrategy, value: d.definition.strategy },
-    ]),
-    staticSummary: `cache warming ${d.definition.name} (${d.definition.cron}, ${d.definition.strategy}, ${d.definition.priority})`,
-  };
+    ],
+    summary: `cache warming ${d.definition.name} (${d.definition.cron}, ${d.definition.strategy}, ${d.definition.priority})`,
+  });
 }
 
 const policies = () => ({ overlap: WARMING_SCHEDULE_POLICY.overlap, catchupWindow: WARMING_SCHEDULE_POLICY.catchupWindowMs, pauseOnFailure: false });
@@ -260,12 +209,8 @@ function readExisting(scheduleId: string, desc: ScheduleDescription): ExistingWa
 export function createTemporalWarmingScheduleStore(client: Client): WarmingScheduleStore {
   return {
     async get(scheduleId) {
-      try {
-        return readExisting(scheduleId, await client.schedule.getHandle(scheduleId).describe());
-      } catch (err) {
-        if (err instanceof ScheduleNotFoundError) return undefined;
-        throw err;
-      }
+      const desc = await temporalSchedules.describe(client, scheduleId);
+      return desc && readExisting(scheduleId, desc);
     },
     async create(d, writer) {
       try {
@@ -282,31 +227,9 @@ export function createTemporalWarmingScheduleStore(client: Client): WarmingSched
         throw err;
       }
     },
-    async update(d, writer) {
-      await client.schedule.getHandle(d.scheduleId).update((prev) => ({
-        spec: d.spec,
-        action: scheduleAction(d, writer),
-        policies: policies(),
-        // Pause state is reconciled separately (setPaused) so an update never flips it by accident.
-        state: { paused: prev.state.paused, note: prev.state.note },
-      }));
-    },
-    async setPaused(scheduleId, paused, note) {
-      const handle = client.schedule.getHandle(scheduleId);
-      if (paused) await handle.pause(note);
-      else await handle.unpause(note);
-    },
-    async listIds(prefix) {
-      const ids: string[] = [];
-      for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(prefix)) ids.push(s.scheduleId);
-      return ids;
-    },
-    async delete(scheduleId) {
-      try {
-        await client.schedule.getHandle(scheduleId).delete();
-      } catch (err) {
-        if (!(err instanceof ScheduleNotFoundError)) throw err;
-      }
-    },
+    update: (d, writer) => temporalSchedules.update(client, d.scheduleId, { spec: d.spec, action: scheduleAction(d, writer), policies: policies() }),
+    setPaused: (scheduleId, paused, note) => temporalSchedules.setPaused(client, scheduleId, paused, note),
+    listIds: (prefix) => temporalSchedules.listIds(client, prefix),
+    delete: (scheduleId) => temporalSchedules.delete(client, scheduleId),
   };
 }
