@@ -201,7 +201,8 @@ test('member-cron events → consumer → intake → warming jobs: >0.9 real tim
     expect(r!.not_before).not.toBeNull();
     expect(r!.not_before!.getTime()).toBeGreaterThan(emittedAt);
     expect(r!.not_before!.getTime()).toBeLessThanOrEqual(emittedAt + windowIn.urgent * LEAD_SCALE - 2 * H * LEAD_SCALE + 1);
-    if (r!.started_at) expect(r!.started_at.getTime()).toBeGreaterThanOrEqual(r!.not_before!.getTime());
+    expect(r!.started_at).not.toBeNull();
+    expect(r!.started_at!.getTime()).toBeGreaterThanOrEqual(r!.not_before!.getTime());
     expect(r!.completed_at!.getTime()).toBeGreaterThanOrEqual(r!.not_before!.getTime());
   }
   for (const m of bands.preload) expect(byHash.get(hash(m))).toMatchObject({ source: SOURCE, priority: 'PRELOAD', path: 'batch_api', outcome: 'warmed' });
