@@ -24,8 +24,9 @@ import { startTestPlatform, type TestPlatform } from '../helpers/platform';
  * Issue 9 end to end, on the real stack: MemberCronEvents on a unique Kafka topic → the real member-cron consumer
  * (own group, own DLQ topic, lead times ×1/3600 so an hour of lead lasts a second) → the real warming intake →
  * cacheWarmingWorkflow jobs on the test platform's worker → Redis cache, cache_warms in PostgreSQL, and the
- * Stedi simulator's own request counts per path. Then a replay of the topic under a new group (no new Stedi call),
- * and GetWarmingStats through the real API against figures counted independently.
+ * Stedi simulator's own request counts per path. Then a replay of the topic under a new group (joins the finished
+ * jobs: no new Stedi call), a re-emission of the same events (new jobs; INTELLIGENT skips every fresh entry: no new
+ * Stedi call either), and GetWarmingStats through the real API against figures counted independently.
  */
 jest.setTimeout(240_000);
 
@@ -234,13 +235,37 @@ test('member-cron events → consumer → intake → warming jobs: >0.9 real tim
   expect((await p.directory.pool.query('SELECT 1 FROM cache_warms')).rowCount).toBe(toWarm);
   await replayConsumer.stop();
 
+  // ---- 2b. the producer emits the same events again (new offsets → new dedupe keys → new jobs) ------------------
+  // The original group resumes from its committed offsets and sees only the duplicates; their jobs run, and
+  // INTELLIGENT finds every entry fresh: each member is recorded skipped_fresh, and Stedi sees nothing more.
+  await publisher.publish(events.map((e) => ({ ...e, eventId: `${e.eventId}-again` })));
+  const again = recording(realIntake);
+  const resumed = consumerFor(groupId, again.intake);
+  await resumed.start();
+  await eventually('the re-emitted members to reach the intake', () => again.accepted.reduce((n, a) => n + a.req.memberIds.length, 0) >= toWarm);
+  const againJobs = [...new Set(again.accepted.map((a) => a.jobId))];
+  for (const j of againJobs) expect(jobIds).not.toContain(j);
+  const againViews = await Promise.all(againJobs.map(async (j) => (await p.temporal.workflow.getHandle(j).result()) as WarmingStatusView));
+  for (const v of againViews) {
+    expect(v.status).toBe('COMPLETED');
+    expect(v.counters.outcomes.warmed).toBe(0);
+  }
+  expect(simCounts(p.sim)).toEqual(sim1);
+  const skippedRows = await p.directory.pool.query<{ member_hash: string; path: string; outcome: string }>('SELECT member_hash, path, outcome FROM cache_warms WHERE job_id = ANY($1::text[])', [againJobs]);
+  expect(skippedRows.rows.map((r) => r.member_hash).sort()).toEqual([...bands.urgent, ...bands.preload].map(hash).sort());
+  for (const r of skippedRows.rows) expect({ path: r.path, outcome: r.outcome }).toEqual({ path: 'none', outcome: 'skipped_fresh' });
+  await resumed.stop();
+
   // ---- 3. GetWarmingStats through the API ------------------------------------------------------------------------
   const token = await p.token(['rte:warming:read'], 'svc-warm-stats');
   const warming = createClient(CacheWarmingService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1' }));
   const range = { startTime: timestampFromMs(testStart - 60_000), endTime: timestampFromMs(Date.now() + 60_000) };
   const { stats } = await warming.getWarmingStats(range, { headers: { authorization: `Bearer ${token}` } });
   // Independently: the simulator's URGENT real-time calls + PRELOAD batch items, and the warmed records.
-  const warmedRecords = rows.rows.filter((r) => r.outcome === 'warmed').length;
+  // (all records now: the first run's warms plus the re-emission's skipped_fresh ones, which are no warms)
+  const all = await p.directory.pool.query<{ outcome: string }>('SELECT outcome FROM cache_warms');
+  expect(all.rows).toHaveLength(2 * toWarm);
+  const warmedRecords = all.rows.filter((r) => r.outcome === 'warmed').length;
   expect(warmedRecords).toBe(sim1.realtimeCalls + sim1.batchItems);
   expect(stats?.totalMembersWarmed).toBe(sim1.realtimeCalls + sim1.batchItems);
   expect(stats?.bySource).toEqual({ [SOURCE]: warmedRecords });
@@ -248,6 +273,6 @@ test('member-cron events → consumer → intake → warming jobs: >0.9 real tim
   expect(filtered.stats?.totalMembersWarmed).toBe(0);
 
   console.log(
-    `warming e2e: ${events.length} events, ${jobIds.length} jobs; first run ${(firstRunMs / 1000).toFixed(1)} s (realtime ${sim1.realtimeCalls}, batch items ${sim1.batchItems} in ${sim1.batchesAccepted} batches); replay ${(replayMs / 1000).toFixed(1)} s, 0 Stedi calls`,
+    `warming e2e: ${events.length} events, ${jobIds.length} jobs; first run ${(firstRunMs / 1000).toFixed(1)} s (realtime ${sim1.realtimeCalls}, batch items ${sim1.batchItems} in ${sim1.batchesAccepted} batches); replay ${(replayMs / 1000).toFixed(1)} s, 0 Stedi calls; re-emission ${againJobs.length} jobs, all skipped_fresh`,
   );
 });
