@@ -21,7 +21,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createRedisSlotPool } from '../activities/slot-pool';
-import { startCacheWarmingJob } from '../activities/warming/intake';
+import { startCacheWarmingJob } from '../lib/temporal/warming-jobs';
 import { CacheWarmingService, WarmCacheRequest_Priority as P } from '../gen/rte/v1/warming_pb';
 import { silentLogger } from '../lib/logger';
 import { startTestPlatform, type TestPlatform } from '../test/helpers/platform';

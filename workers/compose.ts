@@ -29,9 +29,9 @@ import { createMemberCronConsumer, createMemberCronConsumerMetrics, type MemberC
 import { createWarmingActivities } from '../activities/warming/activities';
 import { createPromWarmingMetrics } from '../activities/warming/metrics';
 import { createPgWarmRecordStore } from '../activities/warming/pg-warm-store';
-// The WarmingIntake factory (member-cron consumer → cache-warming jobs): createWarmingIntake(client, pg, { taskQueue }).
-export { createWarmingIntake } from '../activities/warming/intake';
-import { createWarmingIntake as createWarmingIntakeAdapter } from '../activities/warming/intake';
+// The WarmingIntake factory (member-cron consumer → cache-warming jobs): createWarmingIntake(client, lists, { taskQueue }).
+export { createWarmingIntake } from '../lib/temporal/warming-jobs';
+import { createWarmingIntake as createWarmingIntakeAdapter } from '../lib/temporal/warming-jobs';
 import type { Client } from '@temporalio/client';
 
 export interface WorkerDeps {
@@ -207,5 +207,5 @@ export function createWorkerMemberCronConsumer(deps: WorkerDeps & { kafka: Kafka
  * (or joined, for a re-delivered group) through a Temporal client with the platform's data converter.
  */
 export function workerWarmingIntake(deps: WorkerDeps & { temporal: Client }): WarmingIntake {
-  return createWarmingIntakeAdapter(deps.temporal, deps.pg, { taskQueue: deps.config.temporal.taskQueue });
+  return createWarmingIntakeAdapter(deps.temporal, createPgMemberListStore(deps.pg), { taskQueue: deps.config.temporal.taskQueue });
 }

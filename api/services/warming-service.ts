@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { WarmCacheRequest_Priority, WarmCacheResponseSchema, WarmingStrategy, type CacheWarmingService, type WarmCacheRequest } from '../../gen/rte/v1/warming_pb';
 import type { MemberListStore } from '../../activities/batch/ports';
-import { startCacheWarmingJob } from '../../activities/warming/intake';
+import { startCacheWarmingJob } from '../../lib/temporal/warming-jobs';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
 import { resolveOperations, WARMABLE_OPERATIONS } from '../../lib/warming/decide';

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createConfiguredEligibilityCache, type EligibilityCache } from '../../activities/cache';
 import { KafkaEventPublisher } from '../../activities/kafka/kafka-publisher';
 import type { OutgoingEvent } from '../../activities/kafka/types';
-import { createWarmingIntake } from '../../activities/warming/intake';
+import { createWarmingIntake } from '../../lib/temporal/warming-jobs';
+import { createPgMemberListStore } from '../../activities/batch/pg-stores';
 import { createMemberCronConsumer, type MemberCronConsumer } from '../../activities/warming/member-cron-consumer';
 import { simCounts } from '../../bench/batch-harness';
 import { MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
@@ -163,7 +164,7 @@ test('member-cron events → consumer → intake → warming jobs: >0.9 real tim
   p.sim.resetStats();
 
   // ---- 1. the first run -----------------------------------------------------------------------------------------
-  const realIntake = createWarmingIntake(p.temporal, p.directory.pool, {
+  const realIntake = createWarmingIntake(p.temporal, createPgMemberListStore(p.directory.pool), {
     taskQueue: p.config.temporal.taskQueue,
     tuning: { batch: { pollBackoff: { initialMs: 500, maxMs: 1_000, multiplier: 2 } } },
   });

@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createConfiguredEligibilityCache } from '../../activities/cache';
-import { createWarmingIntake } from '../../activities/warming/intake';
+import { createWarmingIntake } from '../../lib/temporal/warming-jobs';
+import { createPgMemberListStore } from '../../activities/batch/pg-stores';
 import { simCounts } from '../../bench/batch-harness';
 import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
@@ -99,7 +100,7 @@ describe('cache warming: a worker killed mid-job (integration)', () => {
 
     // An URGENT INTELLIGENT job over members with no cache entry: every one takes the real-time path.
     platform.sim.resetStats();
-    const intake = createWarmingIntake(platform.temporal, platform.directory.pool, { taskQueue: platform.config.temporal.taskQueue });
+    const intake = createWarmingIntake(platform.temporal, createPgMemberListStore(platform.directory.pool), { taskQueue: platform.config.temporal.taskQueue });
     const { jobId } = await intake.accept({
       source: 'it-worker-kill',
       dedupeKey: `kill-${randomUUID()}`,

@@ -1,9 +1,13 @@
+/**
+ * The Temporal-client side of the cache-warming contract (workflows/warming.defs.ts): starting or joining a
+ * cacheWarmingWorkflow, for the API's WarmCache and the worker's member-cron consumer (the WarmingIntake port).
+ * Client plumbing like ./connect.ts, not an activity: activities never start workflows.
+ */
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import type { Pool } from 'pg';
-import { resolveOperations, WARMABLE_OPERATIONS } from '../../lib/warming/decide';
-import { CACHE_WARMING_JOB_TYPE, type WarmingIntake, type WarmingIntakeRequest, type WarmingIntakeResult, type WarmingPriority, type WarmingStrategyName } from '../../lib/warming/types';
+import { resolveOperations, WARMABLE_OPERATIONS } from '../warming/decide';
+import { CACHE_WARMING_JOB_TYPE, type WarmingIntake, type WarmingIntakeRequest, type WarmingIntakeResult, type WarmingPriority, type WarmingStrategyName } from '../warming/types';
 import { RteBatchStatus, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from '../../workflows/search-attributes';
 import {
   CACHE_WARMING_WORKFLOW_TYPE,
@@ -12,8 +16,7 @@ import {
   type CacheWarmingWorkflowInput,
   type WarmingTuning,
 } from '../../workflows/warming.defs';
-import type { MemberListStore } from '../batch/ports';
-import { createPgMemberListStore } from '../batch/pg-stores';
+import type { MemberListStore } from '../../activities/batch/ports';
 
 const PRIORITIES: readonly WarmingPriority[] = ['URGENT', 'PRELOAD', 'BACKGROUND'];
 const STRATEGIES: readonly WarmingStrategyName[] = ['INTELLIGENT', 'FORCE', 'FILL_ONLY'];
@@ -68,7 +71,7 @@ export function intakeJobId(source: string, dedupeKey: string): string {
  * USE_EXISTING, and resolves only after the start is durable, so the caller may commit its offsets.
  * A group whose job already finished (same dedupeKey) is accepted without a second job and its staged copy dropped.
  */
-export function createWarmingIntake(client: Client, pg: Pool, config: WarmingIntakeConfig, lists: MemberListStore = createPgMemberListStore(pg)): WarmingIntake {
+export function createWarmingIntake(client: Client, lists: MemberListStore, config: WarmingIntakeConfig): WarmingIntake {
   return {
     async accept(req: WarmingIntakeRequest): Promise<WarmingIntakeResult> {
       if (!req.source.trim()) throw new RangeError('source must not be empty');
