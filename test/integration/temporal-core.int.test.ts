@@ -134,7 +134,8 @@ describe('Temporal core (integration)', () => {
       }),
     );
     // Wait until the batches fill the main worker's activity slots (each parks cap + 5 = 20 activities).
-    const deadline = Date.now() + 60_000;
+    // Generous: on a loaded 2-core machine 20 batches take a while to be accepted and start dispatching.
+    const deadline = Date.now() + 180_000;
     while (p.workers[0]!.worker.getStatus().numInFlightActivities < p.config.worker.activitySlots && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const busySlots = p.workers[0]!.worker.getStatus().numInFlightActivities;
 
