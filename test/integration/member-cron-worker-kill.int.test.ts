@@ -1,9 +1,8 @@
 import { clone, fromBinary, fromJson } from '@bufbuild/protobuf';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { createEventConsumer, createKafkaEventPublisher, type ConsumedEvent, type EventConsumer, type EventPublisher } from '../../activities/kafka';
 import { createPgMemberDirectory } from '../../directory/pg-member-directory';
 import { MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
@@ -17,6 +16,7 @@ import {
   type MemberCronResult,
   type MemberQueryJson,
 } from '../../workflows/member-cron.defs';
+import { startWorkerProcess } from '../helpers/worker-process';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 
 /**
@@ -112,42 +112,11 @@ describe('member cron: a worker killed mid-run (integration)', () => {
     // A real worker process on the platform's task queue, Redis prefix and directory schema.
     // Random ports for /metrics and the SDK's Prometheus endpoint: their defaults (9464/9465) collide with
     // any other worker process on the machine, and a worker that cannot bind them never starts.
-    const metricsPort = 20_000 + Math.floor(Math.random() * 20_000);
-    child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-      cwd: path.resolve(__dirname, '../..'),
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'warn',
-        STEDI_BASE_URL: platform.config.stedi.baseUrl,
-        REDIS_KEY_PREFIX: platform.config.redisKeyPrefix,
-        TEMPORAL_TASK_QUEUE: platform.config.temporal.taskQueue,
-        DATABASE_SCHEMA: platform.directory.schema,
-        MEMBER_CRON_EMIT_RATE: String(EMIT_RATE),
-        WORKER_METRICS_PORT: String(metricsPort),
-        WORKER_SDK_METRICS_PORT: String(metricsPort + 1),
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let childStderr = '';
-    child.stderr?.on('data', (d: Buffer) => void (childStderr = (childStderr + d.toString()).slice(-4000)));
-    let childExit: string | undefined;
-    const childExited = new Promise<void>((r) =>
-      child?.once('exit', (code, signal) => {
-        childExit = `exit code ${code ?? '-'}, signal ${signal ?? '-'}`;
-        r();
-      }),
-    );
-    const childAlive = (what: string) => {
-      if (childExit !== undefined) throw new Error(`the worker process died before ${what} (${childExit}):\n${childStderr}`);
-      return true;
-    };
-    const started = Date.now();
-    await waitFor(
-      async () => childAlive('it was ready') && (await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.ok, () => false)),
-      120_000,
-      'the worker process to be ready',
-    );
-    const readyAfterMs = Date.now() - started;
+    const wp = await startWorkerProcess(platform, { MEMBER_CRON_EMIT_RATE: String(EMIT_RATE) }, waitFor);
+    child = wp.child;
+    const childAlive = wp.alive;
+    const childExited = wp.exited;
+    const readyAfterMs = wp.readyAfterMs;
 
     const input: MemberCronInput = {
       scheduleName: name,
@@ -167,7 +136,7 @@ describe('member cron: a worker killed mid-run (integration)', () => {
     // of its pages are part-way through their publishing.
     await waitFor(() => childAlive('the kill') && ours.length >= expected.length * 0.25, 90_000, 'the child worker to emit a quarter of the events').catch(
       (err: unknown) => {
-        throw new Error(`${String(err)} (${ours.length} of ${expected.length} seen; worker stderr:\n${childStderr})`);
+        throw new Error(`${String(err)} (${ours.length} of ${expected.length} seen; worker stderr:\n${wp.stderr()})`);
       },
     );
     child.kill('SIGKILL');

@@ -1,7 +1,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { createConfiguredEligibilityCache } from '../../activities/cache';
 import { createWarmingIntake } from '../../lib/temporal/warming-jobs';
 import { createPgMemberListStore } from '../../activities/batch/pg-stores';
@@ -10,6 +9,7 @@ import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
 import { isConnectivityCode, verdictFor } from '../../stedi-sim/answers';
 import type { WarmingStatusView } from '../../workflows/warming.defs';
+import { startWorkerProcess } from '../helpers/worker-process';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 
 /**
@@ -60,43 +60,11 @@ describe('cache warming: a worker killed mid-job (integration)', () => {
     const hash = (id: string) => hashMemberId(platform.config.cache.keySecret, id);
 
     // A real worker process on the platform's task queues, Redis prefix, directory schema and simulator.
-    const metricsPort = 20_000 + Math.floor(Math.random() * 20_000);
-    child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-      cwd: path.resolve(__dirname, '../..'),
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'warn',
-        STEDI_BASE_URL: platform.config.stedi.baseUrl,
-        REDIS_KEY_PREFIX: platform.config.redisKeyPrefix,
-        TEMPORAL_TASK_QUEUE: platform.config.temporal.taskQueue,
-        TEMPORAL_INTERACTIVE_TASK_QUEUE: platform.config.temporal.interactiveTaskQueue,
-        DATABASE_SCHEMA: platform.directory.schema,
-        MEMBER_CRON_CONSUMER_ENABLED: 'false',
-        WORKER_METRICS_PORT: String(metricsPort),
-        WORKER_SDK_METRICS_PORT: String(metricsPort + 1),
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let childStderr = '';
-    child.stderr?.on('data', (d: Buffer) => void (childStderr = (childStderr + d.toString()).slice(-4000)));
-    let childExit: string | undefined;
-    const childExited = new Promise<void>((r) =>
-      child?.once('exit', (code, signal) => {
-        childExit = `exit code ${code ?? '-'}, signal ${signal ?? '-'}`;
-        r();
-      }),
-    );
-    const childAlive = (what: string) => {
-      if (childExit !== undefined) throw new Error(`the worker process died before ${what} (${childExit}):\n${childStderr}`);
-      return true;
-    };
-    const started = Date.now();
-    await waitFor(
-      async () => childAlive('it was ready') && (await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.ok, () => false)),
-      120_000,
-      'the worker process to be ready',
-    );
-    const readyAfterMs = Date.now() - started;
+    const wp = await startWorkerProcess(platform, {}, waitFor);
+    child = wp.child;
+    const childAlive = wp.alive;
+    const childExited = wp.exited;
+    const readyAfterMs = wp.readyAfterMs;
 
     // An URGENT INTELLIGENT job over members with no cache entry: every one takes the real-time path.
     platform.sim.resetStats();
@@ -118,7 +86,7 @@ describe('cache warming: a worker killed mid-job (integration)', () => {
       90_000,
       'the worker process to be a quarter through the job with calls in flight',
     ).catch((err: unknown) => {
-      throw new Error(`${String(err)} (${answered()} answered; worker stderr:\n${childStderr})`);
+      throw new Error(`${String(err)} (${answered()} answered; worker stderr:\n${wp.stderr()})`);
     });
     child.kill('SIGKILL');
     await childExited;
