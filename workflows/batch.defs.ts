@@ -68,6 +68,8 @@ export interface BatchTuning {
   continueAsNewAfterEvents: number;
   /** Stedi's batch retry window for payer outages (8–24 h). */
   stediMaxRetryHours: number;
+  /** How often a batch deferred by Stedi load (ANY window) re-checks the load to start early (issue 10). */
+  loadRecheckMs: number;
 }
 
 export const DEFAULT_BATCH_TUNING: BatchTuning = {
@@ -79,6 +81,7 @@ export const DEFAULT_BATCH_TUNING: BatchTuning = {
   progressStepPercent: 10,
   continueAsNewAfterEvents: 8_000,
   stediMaxRetryHours: 8,
+  loadRecheckMs: 5 * 60_000,
 };
 
 export interface BatchWorkflowInput {

@@ -194,6 +194,14 @@ function spreadWithin(slot: WindowSlot, input: ScheduleInput): number {
   return Math.min(latest, Math.max(slot.startMs, slot.startMs + offset + jitter));
 }
 
+/**
+ * ANY's load rule in bands: 0 = start now (load < 0.3), 1 = 30–60 min later (< 0.7), 2 = the LOW_UTILIZATION window.
+ * A batch deferred by load re-checks it and re-plans when the band drops (workflows/batch-run.ts).
+ */
+export function anyWindowLoadBand(load: number): 0 | 1 | 2 {
+  return load < 0.3 ? 0 : load < 0.7 ? 1 : 2;
+}
+
 /** When one member of a batch should be checked. Never earlier than `nowMs`. */
 export function scheduleMember(input: ScheduleInput): ScheduleResult {
   const tz = isValidTimeZone(input.timeZone) ? input.timeZone : DEFAULT_TIME_ZONE;
@@ -201,9 +209,9 @@ export function scheduleMember(input: ScheduleInput): ScheduleResult {
   const clamp = (ms: number) => Math.max(now, Math.round(ms));
   switch (input.window) {
     case 'ANY': {
-      const load = input.load ?? 0;
-      if (load < 0.3) return { atMs: now, effectiveWindow: 'ANY' };
-      if (load < 0.7) {
+      const band = anyWindowLoadBand(input.load ?? 0);
+      if (band === 0) return { atMs: now, effectiveWindow: 'ANY' };
+      if (band === 1) {
         // One delay per batch (seeded by the batch, not the member): the batch moves as a whole.
         const delayMin = intFromSeed(input.seed, -1, 30, 60);
         return { atMs: now + delayMin * MINUTE_MS, effectiveWindow: 'ANY' };

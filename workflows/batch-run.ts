@@ -1,0 +1,886 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  sleep,
+  startChild,
+  allHandlersFinished,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { BatchActivities, RefreshItem } from '../activities/batch/activities';
+import type { EligibilityActivities } from '../activities/eligibility/activities';
+import { Bitmap } from '../lib/batch/bitmap';
+import { batchEventId, batchEventIdV2, eventPassesFilter, webhookBody, type BatchEventPayload } from '../lib/batch/events';
+import { nextPollDelayMs } from '../lib/batch/polling';
+import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progressMilestone, terminalStatus, type EndReason } from '../lib/batch/progress';
+import {
+  checkAnswered,
+  checkCancelled,
+  checkFailed,
+  chunkPolled,
+  chunkSubmitted,
+  errorRecorded,
+  membersResolved,
+  pagePlanned,
+  restAbandoned,
+  type BatchTally,
+  type PlannedPage,
+} from '../lib/batch/reducers';
+import { decideStrategy } from '../lib/batch/strategy';
+import { emptyCounters, isTerminalStatus, type BatchCounters, type BatchErrorRecord, type BatchEventName, type BatchStatusName } from '../lib/batch/types';
+import { anyWindowLoadBand, MULTI_WINDOW_THRESHOLD } from '../lib/batch/windows';
+import { batchDetails } from '../lib/batch/details';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES, STEDI_ANSWERED_FAILURE_TYPES, platformErrorCode } from '../lib/errors';
+import { webhookDeliveryWorkflow } from './batch-webhook-delivery';
+import {
+  BATCH_JOB_TYPE,
+  DEFAULT_BATCH_OPERATION,
+  DEFAULT_BATCH_TUNING,
+  PAYER_ERROR,
+  webhookDeliveryWorkflowId,
+  type BatchCarryState,
+  type BatchFailureInfo,
+  type BatchStatusView,
+  type BatchTuning,
+  type BatchWorkflowInput,
+  type BatchWorkflowResult,
+} from './batch.defs';
+import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from './search-attributes';
+
+const MAX_MEMBERS = 100_000;
+/** Stedi's real-time slots (the global pool's limit and the largest max_concurrent_requests a batch may ask for). */
+const POOL_SLOTS = 15;
+/** An idle wait for the next member longer than this shows the batch as WAITING (for its window). */
+const IDLE_WAIT_IS_WAITING_MS = 60_000;
+/** Checks a full-width batch keeps waiting at the slot pool beyond its in-flight cap. */
+const REALTIME_LOOKAHEAD = 5;
+
+const batchRetry = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] };
+// Store and planning activities do not heartbeat, so they carry no heartbeat timeout (it would only be a hidden
+// limit on planning a large batch); start-to-close bounds them.
+const batchActs = proxyActivities<BatchActivities>({ startToCloseTimeout: '10 minutes', retry: batchRetry });
+// The Stedi batch-API activities heartbeat (every 10 s while submitting, per results page while polling).
+const stediBatchActs = proxyActivities<BatchActivities>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: '2 minutes', retry: batchRetry });
+// Kafka can be down for a while: retry for ~15 min, then carry on (the batch must not stall on notifications).
+const eventActs = proxyActivities<BatchActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
+function initialState(input: BatchWorkflowInput): BatchCarryState {
+  const list = input.selector.kind === 'list' ? input.selector : undefined;
+  return {
+    phase: list ? 'WAITING_FOR_WINDOW' : 'RESOLVING',
+    status: 'PENDING',
+    counters: emptyCounters(list?.total ?? 0),
+    ...(list ? { listRef: list.listRef } : { listRef: `${input.batchId}#query` }),
+    nextIndex: 0,
+    chunks: [],
+    chunkSeq: 0,
+    lastMilestone: 0,
+    eventSeq: 0,
+    paused: false,
+    recentErrors: [],
+    totalErrors: 0,
+    runs: 0,
+  };
+}
+
+/**
+ * Load the ANY window sees. A HIGH-priority batch starts now whatever the load: the global slot pool's WDRR
+ * already shares capacity fairly between batches and protects interactive traffic, and deferring urgent
+ * work to the 2 AM window because another batch is busy would defeat the priority.
+ */
+function windowLoad(priority: string, load: number | undefined): number {
+  return priority === 'HIGH' ? 0 : (load ?? 0);
+}
+
+/**
+ * One batch's state and the steps of its life (design doc Component 3), in the shape of samples-typescript's
+ * safe-message-handlers: the workflow function (workflows/batch.ts) registers the message handlers against this
+ * object and runs its phases; every count changes through a pure reducer (lib/batch/reducers.ts).
+ *
+ * Deterministic orchestration only: member ids stay in PostgreSQL (activities read them by index), a real-time
+ * page's ids are the only ones in history at a time, and the run continues as new with compact state (counters,
+ * cursors, chunk bitmaps) before history grows large. The order of Temporal commands is the contract with
+ * histories already recorded: any change to it is versioned with patched().
+ */
+export class BatchRun {
+  readonly input: BatchWorkflowInput;
+  readonly tuning: BatchTuning;
+  readonly opts: BatchWorkflowInput['options'];
+  readonly operation: string;
+  /** Everything carried across continue-as-new. */
+  readonly s: BatchCarryState;
+  /** Set once the batch is final: queries and the cancel update answer from it. */
+  private finalView: BatchStatusView | undefined;
+  private failure: BatchFailureInfo | undefined;
+  private timedOut = false;
+  /** Bumped by every signal that should cut a wait short. */
+  private wake = 0;
+  /** Errors recorded since the last store (cleared only once stored). */
+  private readonly errorBuffer: BatchErrorRecord[] = [];
+  /** Batch events in order: each waits for the previous one. */
+  private eventChain: Promise<void> = Promise.resolve();
+  /**
+   * Batches that explain themselves: WAITING / PAUSED statuses (search attribute, query, events), Web UI current
+   * details and timer summaries. Versioned: runs started before this change replay their old commands.
+   */
+  private readonly explains: boolean;
+  /** Set while the workflow sleeps until a scheduling window opens for its next members. */
+  private waitingUntilMs: number | undefined;
+  /** The planned start a load-deferred page is re-checking against (see waitForPlannedStart). */
+  private recheckingUntilMs: number | undefined;
+  private shownStatus: BatchStatusName;
+  private readonly eligibility: EligibilityActivities;
+
+  constructor(input: BatchWorkflowInput) {
+    this.input = input;
+    this.tuning = { ...DEFAULT_BATCH_TUNING, ...input.tuning };
+    this.opts = input.options;
+    this.operation = input.operation ?? DEFAULT_BATCH_OPERATION;
+    this.s = input.carry ?? initialState(input);
+    this.s.runs += 1;
+    this.explains = patched('batch-explains-itself-v1');
+    this.shownStatus = (workflowInfo().typedSearchAttributes.get(RteBatchStatus) as BatchStatusName | undefined) ?? this.s.status;
+    const retry = this.opts.retry;
+    this.eligibility = proxyActivities<EligibilityActivities>({
+      // Waits for a fair share of the global slots, then one Stedi call (≤ 90 s); heartbeats every 5 s.
+      startToCloseTimeout: '15 minutes',
+      heartbeatTimeout: '1 minute',
+      retry: {
+        maximumAttempts: retry.maxAttempts,
+        initialInterval: retry.initialIntervalMs,
+        maximumInterval: retry.maxIntervalMs,
+        backoffCoefficient: retry.backoffMultiplier,
+        nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+      },
+    });
+  }
+
+  private get c(): BatchCounters {
+    return this.s.counters;
+  }
+
+  /** Applies a pure reducer to the counters and error totals. */
+  private tally(step: (t: BatchTally) => BatchTally): void {
+    const t = step({ counters: this.s.counters, totalErrors: this.s.totalErrors, recentErrors: this.s.recentErrors });
+    this.s.counters = t.counters;
+    this.s.totalErrors = t.totalErrors;
+    this.s.recentErrors = t.recentErrors;
+  }
+
+  // ---- messages (handlers registered in workflows/batch.ts) ---------------------------------------------------
+
+  /** batchStatus query: the final view once there is one. */
+  status(): BatchStatusView {
+    return this.finalView ?? this.view();
+  }
+
+  pause(): void {
+    this.s.paused = true;
+    this.wake++;
+    this.explain();
+  }
+
+  resume(): void {
+    this.s.paused = false;
+    this.wake++;
+    this.explain();
+  }
+
+  requestCancel(reason: string | undefined): void {
+    if (this.s.cancel || this.finalView) return;
+    this.s.cancel = { reason: reason && reason.length > 0 ? reason.slice(0, 500) : 'cancelled by client', atMs: Date.now() };
+    this.wake++;
+  }
+
+  /** cancelBatchAndWait: cancel, then answer with the final view. */
+  async cancelAndWait(reason: string | undefined): Promise<BatchStatusView> {
+    this.requestCancel(reason);
+    await condition(() => this.finalView !== undefined);
+    return this.finalView!;
+  }
+
+  /** batchAccepted: answers once the member count is known (and, briefly, the first page is planned). */
+  async accepted(): Promise<BatchStatusView> {
+    await condition(() => this.totalKnown() || this.finalView !== undefined);
+    // SubmitBatch answers with an estimate: wait (briefly) until the first page is planned, so a batch that
+    // waits for its window reports its scheduled start instead of "now". Versioned: older runs answer at once.
+    if (this.finalView === undefined && patched('accepted-after-first-plan-v1')) {
+      await condition(() => this.s.scheduledStartMs !== undefined || this.s.startedAtMs !== undefined || this.finalView !== undefined || this.c.total === 0, '15 seconds');
+    }
+    return this.finalView ?? this.view();
+  }
+
+  // ---- the life of a batch ------------------------------------------------------------------------------------
+
+  /** First steps of every run: the timeout timer, the status and identity search attributes, the Web UI details. */
+  announce(): void {
+    const input = this.input;
+    if (this.s.deadlineMs !== undefined) this.armDeadline();
+    if (this.s.status === 'PENDING' && input.carry === undefined) upsertSearchAttributes([{ key: RteBatchStatus, value: 'PENDING' }]);
+    // A batchWorkflow started directly by another Temporal service (README contract) carries the same identity search
+    // attributes as one started by SubmitBatch: set whichever the starter left out (issue 10).
+    if (input.carry === undefined && patched('rte-batch-identity-search-attributes')) {
+      const have = workflowInfo().typedSearchAttributes;
+      const missing = [
+        { key: RteClientService, value: input.clientService },
+        { key: RteClientJobId, value: input.clientJobId },
+        { key: RteJobType, value: BATCH_JOB_TYPE },
+        { key: RtePriority, value: this.opts.priority },
+      ].filter((u) => have.get(u.key) === undefined);
+      if (missing.length > 0) upsertSearchAttributes(missing);
+    }
+    this.explain(input.carry === undefined);
+  }
+
+  get needsResolving(): boolean {
+    return this.s.phase === 'RESOLVING';
+  }
+
+  get usesRealtime(): boolean {
+    return this.s.path === 'REALTIME';
+  }
+
+  stopRequested(): boolean {
+    return this.s.cancel !== undefined || this.timedOut;
+  }
+
+  /** A member_query is resolved page by page into the batch's member list in PostgreSQL. */
+  async resolveMembers(): Promise<void> {
+    const input = this.input;
+    if (input.selector.kind !== 'query') return;
+    while (!this.stopRequested()) {
+      const r = await batchActs.resolveQueryPage({
+        batchId: input.batchId,
+        listRef: this.s.listRef!,
+        query: input.selector.query,
+        ...(this.s.resolveCursor ? { cursor: this.s.resolveCursor } : {}),
+        start: this.c.total,
+        pageSize: this.tuning.resolvePageSize,
+        maxMembers: MAX_MEMBERS,
+      });
+      if (r.exceeded) {
+        throw ApplicationFailure.create({ type: ErrorType.MemberLimitExceeded, message: `member_query matches more than ${MAX_MEMBERS} members`, nonRetryable: true });
+      }
+      this.tally((t) => membersResolved(t, r.count));
+      if (!r.nextCursor) break;
+      this.s.resolveCursor = r.nextCursor;
+    }
+    this.s.resolveCursor = undefined;
+    this.s.phase = 'WAITING_FOR_WINDOW';
+  }
+
+  /** Strategy selection (design doc): real-time slots or Stedi's batch API, from size, priority and Stedi's load. */
+  async chooseStrategy(): Promise<void> {
+    const s = this.s;
+    if (s.path) return;
+    const load = await batchActs.getStediLoad();
+    s.load = load.load;
+    const d = decideStrategy({ requested: this.opts.strategy, size: this.c.total, priority: this.opts.priority, freeSlots: load.freeSlots, hour: new Date(Date.now()).getUTCHours() });
+    s.path = d.path;
+    s.strategyRule = d.rule;
+    s.scheduleBaseMs = Date.now();
+    upsertSearchAttributes([{ key: RteStrategy, value: d.path }]);
+  }
+
+  /** Real-time path: page by page, plan (cache lookup, schedule), then dispatch each page's checks to the slot pool. */
+  async runRealtime(): Promise<EndReason> {
+    const s = this.s;
+    const total = this.c.total;
+    while (s.nextIndex < total) {
+      await this.waitWhilePaused();
+      if (this.stopRequested()) break;
+      const now = Date.now();
+      if (s.nextPlanAtMs !== undefined && now < s.nextPlanAtMs) {
+        await this.waitForPlannedStart();
+        continue;
+      }
+      const count = Math.min(this.tuning.realtimePageSize, total - s.nextIndex);
+      const plan = await this.planPage(count, total, 'realtime');
+      if (plan.kind === 'wait') {
+        s.nextPlanAtMs = plan.notBeforeMs;
+        s.scheduledStartMs ??= plan.notBeforeMs;
+        continue;
+      }
+      s.nextPlanAtMs = undefined;
+      this.markRunning();
+      this.countPlanned(plan);
+      this.maybeProgress();
+      await this.dispatchPage(plan.refresh ?? []);
+      if (this.stopRequested()) break;
+      s.nextIndex += count;
+      await this.flushErrors();
+      await this.continueIfLong();
+    }
+    return this.endReason();
+  }
+
+  /** Stedi batch-API path: submit every chunk that is due, poll outstanding chunks with backoff, count results as deltas. */
+  async runBatchApi(): Promise<EndReason> {
+    const s = this.s;
+    const input = this.input;
+    const tuning = this.tuning;
+    const total = this.c.total;
+    for (;;) {
+      if (this.stopRequested()) break;
+      // Submit every chunk that is due.
+      while (!this.stopRequested() && !s.paused && s.nextIndex < total && s.chunks.length < tuning.maxOutstandingChunks) {
+        if (s.nextPlanAtMs !== undefined && Date.now() < s.nextPlanAtMs) break;
+        const size = Math.min(tuning.batchChunkSize, total - s.nextIndex);
+        const plan = await this.planPage(size, total, 'batch');
+        if (plan.kind === 'wait') {
+          s.nextPlanAtMs = plan.notBeforeMs;
+          s.scheduledStartMs ??= plan.notBeforeMs;
+          break;
+        }
+        s.nextPlanAtMs = undefined;
+        this.markRunning();
+        this.countPlanned(plan);
+        if (plan.refreshCount > 0) {
+          const chunkNo = s.chunkSeq++;
+          const sub = await stediBatchActs.submitStediChunk({
+            batchId: input.batchId,
+            chunkNo,
+            listRef: s.listRef!,
+            start: s.nextIndex,
+            size,
+            refreshBitmap: plan.refreshBitmap!,
+            operation: this.operation,
+            maxRetryHours: tuning.stediMaxRetryHours,
+            firstAttemptAtMs: Date.now(),
+          });
+          this.tally((t) => chunkSubmitted(t, sub));
+          if (sub.submittedCount > 0) {
+            s.chunks.push({
+              chunkNo,
+              start: s.nextIndex,
+              size,
+              submitted: sub.submitted,
+              submittedCount: sub.submittedCount,
+              stediBatchId: sub.stediBatchId,
+              seen: Bitmap.empty(size).encode(),
+              seenCount: 0,
+              pollAttempt: 0,
+              nextPollAtMs: Date.now() + nextPollDelayMs(0, Date.now(), s.deadlineMs!, tuning.pollBackoff),
+            });
+          }
+        }
+        s.nextIndex += size;
+        this.maybeProgress();
+      }
+      if (s.chunks.length === 0 && s.nextIndex >= total) break;
+
+      // Sleep until the next poll or the next chunk's window (signals and the deadline wake us early).
+      const wakeTimes = s.chunks.map((ch) => ch.nextPollAtMs);
+      if (!s.paused && s.nextIndex < total && s.nextPlanAtMs !== undefined) wakeTimes.push(s.nextPlanAtMs);
+      if (wakeTimes.length > 0) {
+        const next = Math.min(...wakeTimes);
+        if (s.chunks.length === 0 && next === s.nextPlanAtMs) await this.waitForPlannedStart();
+        else await this.waitFor(next - Date.now(), 'next Stedi batch poll');
+      } else await condition(() => this.stopRequested() || !s.paused);
+      if (this.stopRequested()) break;
+
+      for (const ch of [...s.chunks]) {
+        if (ch.nextPollAtMs > Date.now()) continue;
+        const r = await stediBatchActs.pollStediChunk({
+          batchId: input.batchId,
+          stediBatchId: ch.stediBatchId,
+          listRef: s.listRef!,
+          start: ch.start,
+          size: ch.size,
+          submitted: ch.submitted,
+          seen: ch.seen,
+          operation: this.operation,
+          ...(input.warming ? { warmJobId: input.warming.jobId } : {}),
+        });
+        this.tally((t) => chunkPolled(t, r));
+        ch.seen = r.seen;
+        ch.seenCount = r.seenCount;
+        ch.pollAttempt += 1;
+        ch.nextPollAtMs = Date.now() + nextPollDelayMs(ch.pollAttempt, Date.now(), s.deadlineMs!, tuning.pollBackoff);
+        if (r.done) s.chunks.splice(s.chunks.indexOf(ch), 1);
+        this.maybeProgress();
+      }
+      await this.continueIfLong();
+    }
+    return this.endReason();
+  }
+
+  endReason(): EndReason {
+    if (this.s.cancel) return 'cancelled';
+    if (this.timedOut) return 'timeout';
+    return 'finished';
+  }
+
+  /** An error the run cannot continue past (not a cancellation): the batch fails and says why. */
+  fail(err: unknown): EndReason {
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    this.failure = {
+      code: cause instanceof ApplicationFailure && cause.type ? cause.type : 'BATCH_ERROR',
+      message: cause instanceof Error ? cause.message.slice(0, 500) : String(cause),
+    };
+    return 'error';
+  }
+
+  /** Temporal-level cancellation (e.g. `temporal workflow cancel`): same semantics as CancelBatch. */
+  cancelledByTemporal(): EndReason {
+    this.s.cancel ??= { reason: 'workflow cancelled', atMs: Date.now() };
+    return 'cancelled';
+  }
+
+  /** The end: counts close, errors are stored, the final status and event go out, the member list is released. */
+  async finish(reason: EndReason): Promise<BatchWorkflowResult> {
+    const s = this.s;
+    s.phase = 'FINISHING';
+    // Whatever was not processed will not be: abandoned Stedi chunks' unseen members and undispatched members.
+    this.tally(restAbandoned);
+    s.chunks = [];
+    if (reason === 'cancelled') this.failure ??= { code: 'CANCELLED', message: s.cancel?.reason ?? 'cancelled' };
+    if (reason === 'timeout') this.failure ??= { code: 'TIMEOUT', message: `batch did not finish within its timeout of ${Math.round(this.opts.timeoutMs / 1000)} s` };
+    // Errors (and the failed members' outcomes) are stored before the status turns final, so whoever sees
+    // the final status also sees every error and every member outcome. Versioned: older runs flush after.
+    const flushBeforeFinal = patched('flush-before-final-v1');
+    if (flushBeforeFinal) await this.flushErrors();
+    const status = terminalStatus(this.c, reason);
+    this.setStatus(status);
+    const finishedAtMs = Date.now();
+    s.phase = 'DONE';
+    const finalView: BatchStatusView = { ...this.view(), finishedAtMs };
+    delete finalView.estimatedCompletionMs;
+    this.finalView = finalView;
+    this.emit(status === 'COMPLETED' ? 'COMPLETED' : status === 'PARTIALLY_COMPLETED' ? 'PARTIALLY_COMPLETED' : status === 'CANCELLED' ? 'CANCELLED' : 'FAILED');
+    await this.eventChain;
+    if (!flushBeforeFinal) await this.flushErrors();
+    if (s.listRef) {
+      try {
+        await batchActs.releaseMemberList({ listRef: s.listRef });
+      } catch (err) {
+        log.warn('member list not released', { error: String(err) });
+      }
+    }
+    await condition(allHandlersFinished);
+    return finalView;
+  }
+
+  // ---- status ---------------------------------------------------------------------------------------------------
+
+  private totalKnown(): boolean {
+    return this.s.phase !== 'RESOLVING';
+  }
+
+  private view(): BatchStatusView {
+    const s = this.s;
+    const c = this.c;
+    const now = Date.now();
+    const eta = s.startedAtMs !== undefined && !this.finalView ? estimateCompletionMs(c, s.startedAtMs, now) : undefined;
+    const avg = averageDurationMs(c);
+    const f = this.failure;
+    return {
+      batchId: this.input.batchId,
+      clientService: this.input.clientService,
+      clientJobId: this.input.clientJobId,
+      status: this.currentStatus(),
+      phase: s.phase,
+      paused: s.paused,
+      ...(s.path ? { path: s.path } : {}),
+      ...(s.strategyRule ? { strategyRule: s.strategyRule } : {}),
+      counters: { ...c },
+      pending: pendingOf(c),
+      percentDone: percentDone(c),
+      submittedAtMs: this.input.submittedAtMs,
+      ...(s.scheduledStartMs !== undefined ? { scheduledStartMs: s.scheduledStartMs } : {}),
+      ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
+      ...(this.finalView?.finishedAtMs !== undefined ? { finishedAtMs: this.finalView.finishedAtMs } : {}),
+      ...(eta !== undefined ? { estimatedCompletionMs: eta } : {}),
+      ...(avg !== undefined ? { avgDurationMs: avg } : {}),
+      options: this.opts,
+      recentErrors: [...s.recentErrors],
+      totalErrors: s.totalErrors,
+      ...(f ? { failure: f } : {}),
+      totalKnown: this.totalKnown(),
+      ...(s.listRef ? { listRef: s.listRef } : {}),
+    };
+  }
+
+  private setStatus(status: BatchStatusName): void {
+    if (this.s.status === status) return;
+    this.s.status = status;
+    if (this.explains) return this.explain();
+    upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
+  }
+
+  /** The status operators see: PAUSED and WAITING refine an open batch's PENDING / RUNNING. */
+  private currentStatus(): BatchStatusName {
+    const s = this.s;
+    if (!this.explains || isTerminalStatus(s.status)) return s.status;
+    if (s.paused) return 'PAUSED';
+    if (s.status === 'RUNNING' && this.waitingUntilMs !== undefined) return 'WAITING';
+    return s.status;
+  }
+
+  /**
+   * Publishes the current status (RteBatchStatus; a PROGRESS event when a started batch turns WAITING or PAUSED
+   * and back) and the Web UI's current details. Cheap: details are workflow memory, answered by a query.
+   */
+  private explain(milestone = false): void {
+    if (!this.explains) return;
+    const s = this.s;
+    const c = this.c;
+    const status = this.currentStatus();
+    const now = Date.now();
+    const waitingUntilMs = this.waitingUntilMs;
+    const failure = this.failure;
+    const details = (withEta: boolean) =>
+      batchDetails(
+        {
+          status,
+          counters: c,
+          totalKnown: this.totalKnown(),
+          ...(s.path ? { path: s.path } : {}),
+          maxConcurrentRequests: this.opts.maxConcurrentRequests,
+          window: this.opts.schedulingWindow,
+          chunksInFlight: s.chunks.length,
+          ...(withEta && s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, now) } : {}),
+          ...(waitingUntilMs !== undefined ? { waitingUntilMs } : s.status === 'PENDING' && s.nextPlanAtMs !== undefined ? { waitingUntilMs: s.nextPlanAtMs } : {}),
+          ...(failure ? { failure } : {}),
+        },
+        now,
+      );
+    if (status !== this.shownStatus || milestone) {
+      const prev = this.shownStatus;
+      this.shownStatus = status;
+      // RteBatchProgress: progress as a Web UI list column, refreshed on status changes and progress milestones only
+      // (each upsert is a history event).
+      upsertSearchAttributes([
+        { key: RteBatchStatus, value: status },
+        { key: RteBatchProgress, value: details(false) },
+      ]);
+      const open = (x: BatchStatusName) => x === 'RUNNING' || x === 'WAITING' || x === 'PAUSED';
+      if (prev !== status && s.startedAtMs !== undefined && open(prev) && open(status)) this.emit('PROGRESS');
+    }
+    setCurrentDetails(details(true));
+  }
+
+  private maybeProgress(): void {
+    this.explain();
+    const m = progressMilestone(this.s.lastMilestone, percentDone(this.c), this.tuning.progressStepPercent);
+    if (m !== null) {
+      this.s.lastMilestone = m;
+      this.explain(true);
+      this.emit('PROGRESS');
+    }
+  }
+
+  private markRunning(): void {
+    const s = this.s;
+    if (s.startedAtMs !== undefined) return;
+    s.startedAtMs = Date.now();
+    s.deadlineMs = s.startedAtMs + this.opts.timeoutMs;
+    s.phase = 'RUNNING';
+    this.setStatus('RUNNING');
+    if (this.explains) upsertSearchAttributes([{ key: RteBatchStartedAt, value: new Date(s.startedAtMs) }]);
+    this.armDeadline();
+    this.emit('STARTED');
+  }
+
+  // ---- events and errors ----------------------------------------------------------------------------------------
+
+  /** One BatchJobEvent to Kafka and, when the client asked for it, a webhook delivery child; in order per batch. */
+  private emit(eventType: BatchEventName): void {
+    const s = this.s;
+    const c = this.c;
+    const input = this.input;
+    const opts = this.opts;
+    const finalView = this.finalView;
+    const failure = this.failure;
+    s.eventSeq += 1;
+    const now = Date.now();
+    const eta = s.startedAtMs !== undefined ? estimateCompletionMs(c, s.startedAtMs, now) : undefined;
+    const event: BatchEventPayload = {
+      // Unambiguous ids (batch/a-b/c and batch/a/b-c no longer collide); old histories replay with the old form.
+      eventId: patched('rte-batch-event-id-v2') ? batchEventIdV2(input.batchId, s.eventSeq) : batchEventId(input.batchId, s.eventSeq),
+      eventType,
+      occurredAtMs: now,
+      batchId: input.batchId,
+      clientService: input.clientService,
+      clientJobId: input.clientJobId,
+      jobType: input.jobType ?? BATCH_JOB_TYPE,
+      ...(input.initiatedByUserId ? { initiatedByUserId: input.initiatedByUserId } : {}),
+      status: this.currentStatus(),
+      counters: { ...c },
+      percentDone: percentDone(c),
+      ...(eta !== undefined ? { estimatedCompletionMs: eta } : {}),
+      submittedAtMs: input.submittedAtMs,
+      ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
+      ...(finalView?.finishedAtMs !== undefined ? { finishedAtMs: finalView.finishedAtMs } : eventType !== 'STARTED' && eventType !== 'PROGRESS' ? { finishedAtMs: now } : {}),
+      options: opts,
+      ...(s.path ? { path: s.path } : {}),
+      ...(failure ? { failure } : {}),
+    };
+    const n = opts.notifications;
+    const webhookScheduleMs = this.tuning.webhookScheduleMs;
+    // Ordered per batch: each event waits for the previous one.
+    this.eventChain = this.eventChain.then(async () => {
+      try {
+        await eventActs.publishBatchEvent({ topic: n.kafkaTopic, event });
+      } catch (err) {
+        log.warn('batch event could not be published to Kafka', { eventId: event.eventId, error: String(err) });
+      }
+      if (n.callbackUrl && eventPassesFilter(eventType, n.eventTypes)) {
+        try {
+          await startChild(webhookDeliveryWorkflow, {
+            workflowId: webhookDeliveryWorkflowId(input.batchId, event.eventId),
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            args: [
+              {
+                url: n.callbackUrl,
+                webhookId: event.eventId,
+                body: webhookBody(event),
+                eventType,
+                batchId: input.batchId,
+                clientService: input.clientService,
+                mode: n.deliveryMode,
+                ...(webhookScheduleMs ? { scheduleMs: webhookScheduleMs } : {}),
+              },
+            ],
+          });
+        } catch (err) {
+          // Already started by an earlier run (same deterministic id): nothing to do.
+          log.info('webhook delivery not started', { eventId: event.eventId, error: String(err) });
+        }
+      }
+    });
+  }
+
+  private recordError(e: BatchErrorRecord): void {
+    this.tally((t) => errorRecorded(t, e));
+    this.errorBuffer.push(e);
+  }
+
+  private async flushErrors(): Promise<void> {
+    if (this.errorBuffer.length === 0 || !this.s.listRef) return;
+    // Cleared only once stored: if the activity fails (or is cancelled), the errors stay for the next flush.
+    const errors = this.errorBuffer.slice();
+    await batchActs.recordMemberErrors({ batchId: this.input.batchId, listRef: this.s.listRef, errors });
+    this.errorBuffer.splice(0, errors.length);
+  }
+
+  private countPlanned(plan: PlannedPage): void {
+    this.tally((t) => pagePlanned(t, plan));
+  }
+
+  // ---- planning and dispatch ------------------------------------------------------------------------------------
+
+  /** Pre-flight cache lookup and scheduling for the next `count` members from `s.nextIndex`. */
+  private planPage(count: number, total: number, mode: 'realtime' | 'batch') {
+    const s = this.s;
+    const opts = this.opts;
+    return batchActs.planMembers({
+      batchId: this.input.batchId,
+      listRef: s.listRef!,
+      start: s.nextIndex,
+      count,
+      total,
+      cacheMode: opts.cacheMode,
+      operation: this.operation,
+      window: opts.schedulingWindow,
+      scheduleBaseMs: s.scheduleBaseMs!,
+      nowMs: Date.now(),
+      // A CACHE_ONLY batch makes no Stedi call: Stedi's load must not defer it (issue 10; patched for old histories).
+      load: opts.cacheMode === 'CACHE_ONLY' && patched('rte-cache-only-ignores-stedi-load') ? 0 : windowLoad(opts.priority, s.load),
+      mode,
+    });
+  }
+
+  /** One real-time check through the global slot pool, counted when its result is in history. */
+  private async runOne(item: RefreshItem): Promise<void> {
+    const input = this.input;
+    const t0 = Date.now();
+    try {
+      const r = await this.eligibility.refreshEligibility({
+        memberId: item.memberId,
+        operation: this.operation,
+        requester: input.warming ? { kind: 'warming', jobId: input.warming.jobId, priority: input.warming.priority } : { kind: 'batch', clientService: input.clientService, priority: this.opts.priority },
+        source: input.warming ? 'warming' : 'batch',
+        batchMember: { batchId: input.batchId, index: item.i },
+      });
+      const ok = r.outcome === 'success';
+      this.tally((t) => checkAnswered(t, { ok, stediCalls: r.stediCalls, durationMs: Date.now() - t0 }));
+      if (!ok) this.recordError({ memberIndex: item.i, errorCode: PAYER_ERROR.code, errorMessage: PAYER_ERROR.message, occurredAtMs: Date.now() });
+    } catch (err) {
+      if (isCancellation(err)) {
+        this.tally(checkCancelled);
+        return;
+      }
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      const type = cause instanceof ApplicationFailure && cause.type ? cause.type : undefined;
+      this.tally((t) => checkFailed(t, type !== undefined && STEDI_ANSWERED_FAILURE_TYPES.includes(type)));
+      // Platform codes only: a library's class name (e.g. MaxRetriesPerRequestError) is never shown to callers.
+      const code = type ? platformErrorCode(type) : 'CHECK_FAILED';
+      this.recordError({ memberIndex: item.i, errorCode: code, errorMessage: cause instanceof Error ? cause.message.slice(0, 500) : String(cause), occurredAtMs: Date.now() });
+    } finally {
+      this.maybeProgress();
+    }
+  }
+
+  /** Dispatches one page's checks, each at its scheduled time, at most the batch's cap in flight. */
+  private async dispatchPage(items: RefreshItem[]): Promise<void> {
+    const s = this.s;
+    const opts = this.opts;
+    // With the whole pool allowed, keep a few checks queued at the slot pool so a freed slot is taken at once
+    // instead of idling for an activity round trip; the pool still bounds Stedi in-flight at its limit.
+    // Smaller caps are honoured exactly. Versioned: runs started before this change keep their old schedule.
+    const dispatchCap =
+      opts.maxConcurrentRequests >= POOL_SLOTS && patched('realtime-lookahead-v1') ? opts.maxConcurrentRequests + REALTIME_LOOKAHEAD : opts.maxConcurrentRequests;
+    const scope = new CancellationScope();
+    let inFlight = 0;
+    let pageDone = false;
+    const running: Promise<void>[] = [];
+    // Cancel and timeout reach running checks through the scope (activities see it via heartbeats).
+    const watcher = condition(() => this.stopRequested() || pageDone).then(() => {
+      if (this.stopRequested()) scope.cancel();
+    });
+    for (const item of items) {
+      // Pause holds new dispatches; checks already running finish.
+      for (;;) {
+        await this.waitWhilePaused();
+        if (this.stopRequested()) break;
+        if (item.atMs > Date.now()) {
+          // Nothing in flight and the next member's window opens later: the batch is waiting, not running. With
+          // checks still in flight, wait for them first (or the member), then look again.
+          const long = this.explains && item.atMs - Date.now() > IDLE_WAIT_IS_WAITING_MS;
+          if (long && inFlight === 0) await this.waitForWindow(item.atMs);
+          else if (long) await condition(() => inFlight === 0 || this.stopRequested() || s.paused, item.atMs - Date.now(), { summary: 'checks in flight finish' });
+          else await this.waitFor(item.atMs - Date.now(), 'next member due (spread within its window)');
+          continue;
+        }
+        await condition(() => inFlight < dispatchCap || this.stopRequested() || s.paused);
+        if (!s.paused) break;
+      }
+      if (this.stopRequested()) break;
+      inFlight += 1;
+      running.push(
+        scope.run(() => this.runOne(item)).finally(() => {
+          inFlight -= 1;
+        }),
+      );
+    }
+    await Promise.all(running);
+    pageDone = true;
+    await watcher;
+  }
+
+  // ---- waiting ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Was the next page deferred by Stedi's load (the ANY window's load rule) rather than by a window the client chose?
+   * HIGH priority and CACHE_ONLY batches never are (they plan with load 0); nor are batches over the multi-window
+   * threshold, whose ANY chunks rotate through fixed windows.
+   */
+  private deferredByLoad(): boolean {
+    const opts = this.opts;
+    return (
+      opts.schedulingWindow === 'ANY' &&
+      opts.cacheMode !== 'CACHE_ONLY' &&
+      this.c.total <= MULTI_WINDOW_THRESHOLD &&
+      anyWindowLoadBand(windowLoad(opts.priority, this.s.load)) > 0
+    );
+  }
+
+  /**
+   * Waits for the next page's planned start. A deferral caused by Stedi's load is re-evaluated: every
+   * `loadRecheckMs` (a named timer) the load is read again, and when its band dropped the page is planned again at
+   * once, so the batch starts as soon as load allows instead of waiting for the low-utilisation window (issue 10).
+   * Versioned: runs that waited before this change replay their single window timer.
+   */
+  private async waitForPlannedStart(): Promise<void> {
+    const s = this.s;
+    const untilMs = s.nextPlanAtMs!;
+    if (!this.deferredByLoad() || !patched('rte-any-window-load-recheck')) return this.waitForWindow(untilMs);
+    const recheckAtMs = Math.min(untilMs, Date.now() + this.tuning.loadRecheckMs);
+    // The first wait publishes the WAITING details; later re-checks of the same deferral add no search-attribute upsert.
+    const again = this.recheckingUntilMs === untilMs;
+    this.recheckingUntilMs = untilMs;
+    await this.waitForWindow(untilMs, recheckAtMs < untilMs ? { atMs: recheckAtMs, summary: 'Stedi load re-check' } : undefined, again);
+    if (this.stopRequested() || s.paused || Date.now() >= untilMs) return;
+    const load = await batchActs.getStediLoad();
+    const before = anyWindowLoadBand(windowLoad(this.opts.priority, s.load));
+    const now = anyWindowLoadBand(windowLoad(this.opts.priority, load.load));
+    if (now < before) {
+      s.load = load.load;
+      s.nextPlanAtMs = undefined;
+      s.scheduledStartMs = undefined;
+    }
+  }
+
+  /**
+   * Sleeps until a scheduling window opens (or a signal / the deadline wakes us), shown as WAITING once started.
+   * `wakeEarly` ends the sleep sooner (still shown as waiting for the window) for a re-check.
+   */
+  private async waitForWindow(untilMs: number, wakeEarly?: { atMs: number; summary: string }, quiet = false): Promise<void> {
+    this.waitingUntilMs = untilMs;
+    this.explain(!quiet);
+    try {
+      if (wakeEarly) await this.waitFor(wakeEarly.atMs - Date.now(), wakeEarly.summary);
+      else await this.waitFor(untilMs - Date.now(), `${this.opts.schedulingWindow} window opens`);
+    } finally {
+      this.waitingUntilMs = undefined;
+      this.explain();
+    }
+  }
+
+  private async waitFor(ms: number, summary?: string): Promise<void> {
+    if (ms <= 0) return;
+    const w = this.wake;
+    if (this.explains && summary) await condition(() => this.wake !== w || this.stopRequested(), ms, { summary });
+    else await condition(() => this.wake !== w || this.stopRequested(), ms);
+  }
+
+  private async waitWhilePaused(): Promise<void> {
+    if (this.s.paused) await condition(() => !this.s.paused || this.stopRequested());
+  }
+
+  private armDeadline(): void {
+    const s = this.s;
+    if (s.deadlineMs === undefined) return;
+    const left = s.deadlineMs - Date.now();
+    if (left <= 0) {
+      this.timedOut = true;
+      return;
+    }
+    // Not awaited on purpose: it only flips a flag. Cancelled with the workflow, hence the catch.
+    sleep(left, this.explains ? { summary: 'batch timeout' } : undefined).then(
+      () => {
+        this.timedOut = true;
+        this.wake++;
+      },
+      () => undefined,
+    );
+  }
+
+  // ---- continue-as-new ------------------------------------------------------------------------------------------
+
+  private shouldContinueAsNew(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= this.tuning.continueAsNewAfterEvents;
+  }
+
+  private async continueIfLong(): Promise<void> {
+    if (!this.shouldContinueAsNew() || this.stopRequested()) return;
+    await this.eventChain;
+    await this.flushErrors();
+    await condition(allHandlersFinished);
+    await continueAsNew<(input: BatchWorkflowInput) => Promise<BatchWorkflowResult>>({ ...this.input, carry: this.s });
+  }
+}
