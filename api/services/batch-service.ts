@@ -1,259 +1,32 @@
-import { batchSummary } from '../../lib/batch/details';
-import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
-import { durationFromMs, timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { create, toJson } from '@bufbuild/protobuf';
+import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
-import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
-import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  BatchEventType,
   BatchStatus,
-  BatchStatusUpdateSchema,
   BatchSummarySchema,
   CancelBatchResponseSchema,
   GetBatchStatusResponseSchema,
   ListBatchesResponseSchema,
-  SubmitBatchRequestSchema,
   SubmitBatchResponseSchema,
   type BatchEligibilityService,
-  type BatchStatusUpdate,
   type BatchSummary,
 } from '../../gen/rte/v1/batch_pb';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore } from '../../activities/batch/ports';
-import { isTerminalStatus, type BatchStatusName, type ExecutionPath } from '../../lib/batch/types';
+import { isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
 import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
 import { createPageTokenCodec } from '../../lib/page-token';
-import {
-  BATCH_JOB_TYPE,
-  BATCH_WORKFLOW_TYPE,
-  batchAcceptedUpdate,
-  batchStatusQuery,
-  batchWorkflowId,
-  cancelBatchUpdate,
-  legacyCancelBatchUpdate,
-  parseBatchId,
-  type BatchStatusView,
-  type BatchTuning,
-  type BatchWorkflowInput,
-} from '../../workflows/batch.defs';
-import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../../workflows/search-attributes';
+import { BATCH_WORKFLOW_TYPE, batchWorkflowId, parseBatchId, type BatchStatusView, type BatchTuning, type BatchWorkflowInput } from '../../workflows/batch.defs';
 import { actingService, requirePrincipal, Scope, type Principal } from '../auth';
 
-// ---- the Temporal-facing port -------------------------------------------------------------------------------
-
-export interface BatchListItem {
-  batchId: string;
-  clientService: string;
-  clientJobId: string;
-  status: BatchStatusName;
-  priority?: string;
-  strategy?: string;
-  startedAtMs?: number;
-  closedAtMs?: number;
-}
-
-/** What the batch API needs from Temporal. `createTemporalBatchPort` adapts a Temporal Client; tests use fakes. */
-export interface BatchTemporalPort {
-  /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
-  start(input: BatchWorkflowInput, taskQueue: string): Promise<void>;
-  /** Start (or join) the batch and wait until it is accepted, in one call (update-with-start). */
-  startAndAccept(input: BatchWorkflowInput, taskQueue: string): Promise<BatchStatusView>;
-  exists(batchId: string): Promise<boolean>;
-  /** The canonical request hash stored with the batch at start (memo `requestHash`); undefined for older batches. */
-  requestHash?(batchId: string): Promise<string | undefined>;
-  /** Waits until the member count is known; answers closed batches from their result. */
-  accepted(batchId: string): Promise<BatchStatusView>;
-  /** Undefined for unknown batches. Closed batches are answered from their result. */
-  status(batchId: string): Promise<BatchStatusView | undefined>;
-  cancel(batchId: string, reason: string): Promise<BatchStatusView>;
-  list(query: string, pageSize: number, pageToken?: Uint8Array): Promise<{ items: BatchListItem[]; nextPageToken?: Uint8Array }>;
-}
-
-function isNotFound(err: unknown): boolean {
-  return err instanceof WorkflowNotFoundError || (err instanceof Error && /not found/i.test(err.message));
-}
-
-export function createTemporalBatchPort(client: Client): BatchTemporalPort {
-  async function closedView(batchId: string): Promise<BatchStatusView | undefined> {
-    const handle = client.workflow.getHandle(batchId);
-    const desc = await handle.describe();
-    if (desc.status.name === 'RUNNING' || desc.status.name === 'CONTINUED_AS_NEW') return handle.query(batchStatusQuery);
-    if (desc.status.name === 'COMPLETED') return (await handle.result()) as BatchStatusView;
-    // Terminated / timed out / failed at the Temporal level: report FAILED from what visibility knows.
-    const parsed = parseBatchId(batchId);
-    return {
-      batchId,
-      clientService: parsed?.clientService ?? '',
-      clientJobId: parsed?.clientJobId ?? '',
-      status: 'FAILED',
-      phase: 'DONE',
-      paused: false,
-      counters: { total: 0, completed: 0, failed: 0, cancelled: 0, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 },
-      pending: 0,
-      percentDone: 0,
-      submittedAtMs: desc.startTime.getTime(),
-      ...(desc.closeTime ? { finishedAtMs: desc.closeTime.getTime() } : {}),
-      options: (desc.memo?.['options'] as BatchStatusView['options']) ?? DEFAULT_VIEW_OPTIONS,
-      recentErrors: [],
-      totalErrors: 0,
-      failure: { code: `WORKFLOW_${desc.status.name}`, message: `the batch workflow ended ${desc.status.name.toLowerCase()}` },
-      totalKnown: true,
-    };
-  }
-
-  const startOptions = (input: BatchWorkflowInput, taskQueue: string): WorkflowStartOptions & { workflowIdConflictPolicy: WorkflowIdConflictPolicy } => ({
-      taskQueue,
-      workflowId: input.batchId,
-      args: [input] as [BatchWorkflowInput],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
-      typedSearchAttributes: [
-        { key: RteBatchStatus, value: 'PENDING' },
-        { key: RteClientService, value: input.clientService },
-        { key: RteClientJobId, value: input.clientJobId },
-        { key: RtePriority, value: input.options.priority },
-        { key: RteStrategy, value: input.options.strategy },
-        { key: RteJobType, value: BATCH_JOB_TYPE },
-      ],
-    });
-
-  return {
-    async startAndAccept(input, taskQueue) {
-      try {
-        return await client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
-          startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue)),
-        });
-      } catch (err) {
-        // REJECT_DUPLICATE: a closed batch with this id exists (same job, same batch): answer from its result.
-        const v = await closedView(input.batchId).catch(() => undefined);
-        if (v) return v;
-        throw err;
-      }
-    },
-    async start(input, taskQueue) {
-      try {
-        await client.workflow.start(BATCH_WORKFLOW_TYPE, {
-          taskQueue,
-          workflowId: input.batchId,
-          args: [input],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
-          // Web UI user metadata: what this batch is, without a click (current details come from the workflow).
-          staticSummary: batchSummary({
-            clientService: input.clientService,
-            clientJobId: input.clientJobId,
-            ...(input.selector.kind === 'list' ? { totalMembers: input.selector.total } : {}),
-            strategy: input.options.strategy,
-            priority: input.options.priority,
-            window: input.options.schedulingWindow,
-          }),
-          typedSearchAttributes: [
-            { key: RteBatchStatus, value: 'PENDING' },
-            { key: RteClientService, value: input.clientService },
-            { key: RteClientJobId, value: input.clientJobId },
-            { key: RtePriority, value: input.options.priority },
-            { key: RteStrategy, value: input.options.strategy },
-            { key: RteJobType, value: BATCH_JOB_TYPE },
-          ],
-        });
-      } catch (err) {
-        // REJECT_DUPLICATE: a closed batch with this id exists. Same job, same batch.
-        if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-        throw err;
-      }
-    },
-    async exists(batchId) {
-      try {
-        await client.workflow.getHandle(batchId).describe();
-        return true;
-      } catch (err) {
-        if (isNotFound(err)) return false;
-        throw err;
-      }
-    },
-    async requestHash(batchId) {
-      const memo = (await client.workflow.getHandle(batchId).describe()).memo;
-      const h = memo?.['requestHash'];
-      return typeof h === 'string' ? h : undefined;
-    },
-    async accepted(batchId) {
-      try {
-        return await client.workflow.getHandle(batchId).executeUpdate(batchAcceptedUpdate);
-      } catch (err) {
-        const v = await closedView(batchId);
-        if (v) return v;
-        throw err;
-      }
-    },
-    async status(batchId) {
-      try {
-        return await closedView(batchId);
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
-    },
-    async cancel(batchId, reason) {
-      try {
-        const handle = client.workflow.getHandle(batchId);
-        try {
-          return await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
-        } catch (err) {
-          // A batch started by an older release knows the update only by its old name.
-          if (err instanceof WorkflowUpdateFailedError && /handler|unknown update/i.test(String(err.cause?.message ?? err.message))) {
-            return await handle.executeUpdate(legacyCancelBatchUpdate, { args: [{ reason }] });
-          }
-          throw err;
-        }
-      } catch (err) {
-        // Already closed: cancelling is a no-op; report the final state.
-        const v = await closedView(batchId);
-        if (v) return v;
-        throw err;
-      }
-    },
-    async list(query, pageSize, pageToken) {
-      const r = await client.workflowService.listWorkflowExecutions({
-        namespace: client.options.namespace,
-        query,
-        pageSize,
-        ...(pageToken ? { nextPageToken: pageToken } : {}),
-      });
-      const items: BatchListItem[] = (r.executions ?? []).map((e) => {
-        const sa = decodeTypedSearchAttributes(e.searchAttributes?.indexedFields);
-        const id = e.execution?.workflowId ?? '';
-        const parsed = parseBatchId(id);
-        const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t?.seconds !== undefined && t?.seconds !== null ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : undefined);
-        const started = ms(e.startTime);
-        const closed = ms(e.closeTime);
-        return {
-          batchId: id,
-          clientService: sa.get(RteClientService) ?? parsed?.clientService ?? '',
-          clientJobId: sa.get(RteClientJobId) ?? parsed?.clientJobId ?? '',
-          status: (sa.get(RteBatchStatus) as BatchStatusName | undefined) ?? 'PENDING',
-          ...(sa.get(RtePriority) ? { priority: sa.get(RtePriority)! } : {}),
-          ...(sa.get(RteStrategy) ? { strategy: sa.get(RteStrategy)! } : {}),
-          ...(started !== undefined ? { startedAtMs: started } : {}),
-          ...(closed !== undefined && closed > 0 ? { closedAtMs: closed } : {}),
-        };
-      });
-      const next = r.nextPageToken && r.nextPageToken.length > 0 ? r.nextPageToken : undefined;
-      return { items, ...(next ? { nextPageToken: next } : {}) };
-    },
-  };
-}
-
-/** Options of a batch whose memo predates them: what SubmitBatch resolves for a request that sets none. */
-const DEFAULT_VIEW_OPTIONS: BatchStatusView['options'] = validateSubmitBatch(
-  create(SubmitBatchRequestSchema, { clientJobId: 'defaults', memberSelector: { case: 'memberIds', value: { memberIds: ['m'] } } }),
-).options;
+// The Temporal adapter and the status stream live beside this file; re-exported so existing imports keep working.
+export { createTemporalBatchPort, type BatchListItem, type BatchTemporalPort } from './batch-temporal-port';
+import type { BatchTemporalPort } from './batch-temporal-port';
+import { batchStatusStream } from './batch-status-stream';
 
 // ---- the service ----------------------------------------------------------------------------------------------
 
@@ -290,7 +63,6 @@ export interface BatchServiceDeps {
 }
 
 const ERRORS_PAGE_DEFAULT = 100;
-const OUTCOME_READ_PAGE = 1000;
 const ERRORS_PAGE_MAX = 1000;
 const LIST_PAGE_DEFAULT = 50;
 const LIST_PAGE_MAX = 200;
@@ -550,115 +322,10 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     },
 
     async *watchBatchStatus(req, ctx) {
-      let view = await viewFor(ctx, req.batchId);
-      const wanted = new Set(req.eventTypes);
-      const want = (t: BatchEventType) => wanted.size === 0 || wanted.has(t);
-      const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate =>
-        create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
-      let sentStarted = false;
-      let lastProgressKey = '';
-      let lastSentAt = now();
-      // MEMBER_COMPLETED only when asked for by name (a stream of up to 100,000 updates is opt-in). Every
-      // member's outcome is sent once: from the batch's first member on, also to a watcher that joins late.
-      const memberUpdates = wanted.has(BatchEventType.EVENT_TYPE_MEMBER_COMPLETED) && deps.outcomes !== undefined;
-      let outcomeCursor = 0;
-      const sentMembers = new Set<number>();
-      async function* memberCompletions(fromStart: boolean): AsyncGenerator<BatchStatusUpdate> {
-        // Sequence numbers are assigned at insert but rows commit in any order, so a live pass can step over a
-        // row that commits late; the final pass (after the batch is terminal, when every row is in) reads the
-        // whole feed again and sends whatever was missed.
-        let cursor = fromStart ? 0 : outcomeCursor;
-        for (;;) {
-          const rows = await deps.outcomes!.read(req.batchId, cursor, OUTCOME_READ_PAGE);
-          for (const o of rows) {
-            cursor = Math.max(cursor, o.seq);
-            if (sentMembers.has(o.memberIndex)) continue;
-            sentMembers.add(o.memberIndex);
-            lastSentAt = now();
-            yield update(BatchEventType.EVENT_TYPE_MEMBER_COMPLETED, {
-              case: 'memberCompleted',
-              value: {
-                accountId: o.memberId,
-                success: o.success,
-                ...(o.durationMs !== undefined ? { duration: durationFromMs(o.durationMs) } : {}),
-                ...(o.errorMessage !== undefined ? { errorMessage: o.errorMessage } : {}),
-              },
-            });
-          }
-          if (!fromStart) outcomeCursor = cursor;
-          if (rows.length < OUTCOME_READ_PAGE) return;
-        }
-      }
-      for (;;) {
-        // A batch paused before it started has not started either.
-        if (!sentStarted && view.status !== 'PENDING' && !(view.status === 'PAUSED' && view.startedAtMs === undefined)) {
-          sentStarted = true;
-          // A batch cancelled while it waited for its window never started: no STARTED for it.
-          if (want(BatchEventType.EVENT_TYPE_STARTED) && (view.startedAtMs !== undefined || !isTerminalStatus(view.status))) {
-            lastSentAt = now();
-            yield update(BatchEventType.EVENT_TYPE_STARTED, {
-              case: 'started',
-              value: { totalMembers: view.counters.total, startedAt: tsOrUndefined(view.startedAtMs), resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined) },
-            });
-          }
-        }
-        const c = view.counters;
-        const key = `${c.completed}/${c.failed}/${c.cancelled}/${c.total}/${view.status}`;
-        // Progress follows STARTED: a PENDING batch (waiting for its window) only gets keepalives.
-        if (key !== lastProgressKey && sentStarted && !isTerminalStatus(view.status)) {
-          lastProgressKey = key;
-          if (want(BatchEventType.EVENT_TYPE_PROGRESS)) {
-            lastSentAt = now();
-            yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: 'progress', value: progressToProto(c, view.startedAtMs, now(), view.estimatedCompletionMs) });
-          }
-        }
-        if (memberUpdates && sentStarted) yield* memberCompletions(isTerminalStatus(view.status));
-        if (isTerminalStatus(view.status)) {
-          const finalProgress = progressToProto(c, view.startedAtMs, now());
-          if (view.status === 'COMPLETED' || view.status === 'PARTIALLY_COMPLETED') {
-            if (want(BatchEventType.EVENT_TYPE_COMPLETED)) {
-              yield update(BatchEventType.EVENT_TYPE_COMPLETED, { case: 'completed', value: { status: STATUS_TO_PROTO[view.status], finalProgress, completedAt: tsOrUndefined(view.finishedAtMs) } });
-            }
-          } else if (want(BatchEventType.EVENT_TYPE_FAILED)) {
-            yield update(BatchEventType.EVENT_TYPE_FAILED, {
-              case: 'failed',
-              value: {
-                status: STATUS_TO_PROTO[view.status],
-                errorCode: view.failure?.code ?? view.status,
-                errorMessage: view.failure?.message ?? '',
-                finalProgress,
-                failedAt: tsOrUndefined(view.finishedAtMs),
-              },
-            });
-          }
-          return;
-        }
-        await sleepUnlessAborted(watch.pollIntervalMs, ctx.signal);
-        if (ctx.signal.aborted) return;
-        if (now() - lastSentAt >= watch.keepaliveMs) {
-          // Keepalive (doc): an empty PROGRESS update, so proxies and load balancers keep the stream open.
-          lastSentAt = now();
-          yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: undefined });
-        }
-        const next = await deps.temporal.status(req.batchId);
-        if (!next) throw new ConnectError(`batch ${req.batchId} not found`, Code.NotFound);
-        view = next;
-      }
+      const view = await viewFor(ctx, req.batchId);
+      yield* batchStatusStream({ temporal: deps.temporal, ...(deps.outcomes ? { outcomes: deps.outcomes } : {}), now, watch }, req, ctx.signal, view);
     },
   };
-}
-
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 // Exported for tests and docs.

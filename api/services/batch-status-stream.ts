@@ -1,0 +1,135 @@
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { BatchEventType, BatchStatus, BatchStatusUpdateSchema, type BatchStatusUpdate, type WatchBatchRequest } from '../../gen/rte/v1/batch_pb';
+import type { BatchOutcomeStore } from '../../activities/batch/ports';
+import { optionsToProto, progressToProto, STATUS_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
+import { isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
+import type { BatchStatusView } from '../../workflows/batch.defs';
+import type { BatchTemporalPort } from './batch-temporal-port';
+
+const OUTCOME_READ_PAGE = 1000;
+
+export interface BatchStatusStreamDeps {
+  temporal: Pick<BatchTemporalPort, 'status'>;
+  /** Per-member outcomes for MEMBER_COMPLETED updates; absent: none are streamed. */
+  outcomes?: Pick<BatchOutcomeStore, 'read'>;
+  now: () => number;
+  /** How often the workflow is queried and how often a keepalive goes out. */
+  watch: { pollIntervalMs: number; keepaliveMs: number };
+}
+
+/**
+ * WatchBatchStatus's stream for one authorized batch, from its current `view`: STARTED, PROGRESS on every change,
+ * MEMBER_COMPLETED when asked for by name, keepalives, and the terminal COMPLETED / FAILED update.
+ */
+export async function* batchStatusStream(deps: BatchStatusStreamDeps, req: WatchBatchRequest, signal: AbortSignal, first: BatchStatusView): AsyncGenerator<BatchStatusUpdate> {
+  const { now, watch } = deps;
+  let view = first;
+  const wanted = new Set(req.eventTypes);
+  const want = (t: BatchEventType) => wanted.size === 0 || wanted.has(t);
+  const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate =>
+    create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
+  let sentStarted = false;
+  let lastProgressKey = '';
+  let lastSentAt = now();
+  // MEMBER_COMPLETED only when asked for by name (a stream of up to 100,000 updates is opt-in). Every
+  // member's outcome is sent once: from the batch's first member on, also to a watcher that joins late.
+  const memberUpdates = wanted.has(BatchEventType.EVENT_TYPE_MEMBER_COMPLETED) && deps.outcomes !== undefined;
+  let outcomeCursor = 0;
+  const sentMembers = new Set<number>();
+  async function* memberCompletions(fromStart: boolean): AsyncGenerator<BatchStatusUpdate> {
+    // Sequence numbers are assigned at insert but rows commit in any order, so a live pass can step over a
+    // row that commits late; the final pass (after the batch is terminal, when every row is in) reads the
+    // whole feed again and sends whatever was missed.
+    let cursor = fromStart ? 0 : outcomeCursor;
+    for (;;) {
+      const rows = await deps.outcomes!.read(req.batchId, cursor, OUTCOME_READ_PAGE);
+      for (const o of rows) {
+        cursor = Math.max(cursor, o.seq);
+        if (sentMembers.has(o.memberIndex)) continue;
+        sentMembers.add(o.memberIndex);
+        lastSentAt = now();
+        yield update(BatchEventType.EVENT_TYPE_MEMBER_COMPLETED, {
+          case: 'memberCompleted',
+          value: {
+            accountId: o.memberId,
+            success: o.success,
+            ...(o.durationMs !== undefined ? { duration: durationFromMs(o.durationMs) } : {}),
+            ...(o.errorMessage !== undefined ? { errorMessage: o.errorMessage } : {}),
+          },
+        });
+      }
+      if (!fromStart) outcomeCursor = cursor;
+      if (rows.length < OUTCOME_READ_PAGE) return;
+    }
+  }
+  for (;;) {
+    // A batch paused before it started has not started either.
+    if (!sentStarted && view.status !== 'PENDING' && !(view.status === 'PAUSED' && view.startedAtMs === undefined)) {
+      sentStarted = true;
+      // A batch cancelled while it waited for its window never started: no STARTED for it.
+      if (want(BatchEventType.EVENT_TYPE_STARTED) && (view.startedAtMs !== undefined || !isTerminalStatus(view.status))) {
+        lastSentAt = now();
+        yield update(BatchEventType.EVENT_TYPE_STARTED, {
+          case: 'started',
+          value: { totalMembers: view.counters.total, startedAt: tsOrUndefined(view.startedAtMs), resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined) },
+        });
+      }
+    }
+    const c = view.counters;
+    const key = `${c.completed}/${c.failed}/${c.cancelled}/${c.total}/${view.status}`;
+    // Progress follows STARTED: a PENDING batch (waiting for its window) only gets keepalives.
+    if (key !== lastProgressKey && sentStarted && !isTerminalStatus(view.status)) {
+      lastProgressKey = key;
+      if (want(BatchEventType.EVENT_TYPE_PROGRESS)) {
+        lastSentAt = now();
+        yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: 'progress', value: progressToProto(c, view.startedAtMs, now(), view.estimatedCompletionMs) });
+      }
+    }
+    if (memberUpdates && sentStarted) yield* memberCompletions(isTerminalStatus(view.status));
+    if (isTerminalStatus(view.status)) {
+      const finalProgress = progressToProto(c, view.startedAtMs, now());
+      if (view.status === 'COMPLETED' || view.status === 'PARTIALLY_COMPLETED') {
+        if (want(BatchEventType.EVENT_TYPE_COMPLETED)) {
+          yield update(BatchEventType.EVENT_TYPE_COMPLETED, { case: 'completed', value: { status: STATUS_TO_PROTO[view.status], finalProgress, completedAt: tsOrUndefined(view.finishedAtMs) } });
+        }
+      } else if (want(BatchEventType.EVENT_TYPE_FAILED)) {
+        yield update(BatchEventType.EVENT_TYPE_FAILED, {
+          case: 'failed',
+          value: {
+            status: STATUS_TO_PROTO[view.status],
+            errorCode: view.failure?.code ?? view.status,
+            errorMessage: view.failure?.message ?? '',
+            finalProgress,
+            failedAt: tsOrUndefined(view.finishedAtMs),
+          },
+        });
+      }
+      return;
+    }
+    await sleepUnlessAborted(watch.pollIntervalMs, signal);
+    if (signal.aborted) return;
+    if (now() - lastSentAt >= watch.keepaliveMs) {
+      // Keepalive (doc): an empty PROGRESS update, so proxies and load balancers keep the stream open.
+      lastSentAt = now();
+      yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: undefined });
+    }
+    const next = await deps.temporal.status(req.batchId);
+    if (!next) throw new ConnectError(`batch ${req.batchId} not found`, Code.NotFound);
+    view = next;
+  }
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,234 @@
+import { create } from '@bufbuild/protobuf';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowStartOptions } from '@temporalio/client';
+import { SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
+import { batchSummary } from '../../lib/batch/details';
+import { validateSubmitBatch } from '../../lib/batch/submit-validation';
+import type { BatchStatusName } from '../../lib/batch/types';
+import {
+  BATCH_JOB_TYPE,
+  BATCH_WORKFLOW_TYPE,
+  batchAcceptedUpdate,
+  batchStatusQuery,
+  cancelBatchUpdate,
+  legacyCancelBatchUpdate,
+  parseBatchId,
+  type BatchStatusView,
+  type BatchWorkflowInput,
+} from '../../workflows/batch.defs';
+import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../../workflows/search-attributes';
+
+/**
+ * The batch API's Temporal adapter: starts, joins, queries, updates and lists batch workflows. The service
+ * (batch-service.ts) depends on the BatchTemporalPort interface only; tests give it fakes.
+ */
+
+export interface BatchListItem {
+  batchId: string;
+  clientService: string;
+  clientJobId: string;
+  status: BatchStatusName;
+  priority?: string;
+  strategy?: string;
+  startedAtMs?: number;
+  closedAtMs?: number;
+}
+
+/** What the batch API needs from Temporal. `createTemporalBatchPort` adapts a Temporal Client; tests use fakes. */
+export interface BatchTemporalPort {
+  /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
+  start(input: BatchWorkflowInput, taskQueue: string): Promise<void>;
+  /** Start (or join) the batch and wait until it is accepted, in one call (update-with-start). */
+  startAndAccept(input: BatchWorkflowInput, taskQueue: string): Promise<BatchStatusView>;
+  exists(batchId: string): Promise<boolean>;
+  /** The canonical request hash stored with the batch at start (memo `requestHash`); undefined for older batches. */
+  requestHash?(batchId: string): Promise<string | undefined>;
+  /** Waits until the member count is known; answers closed batches from their result. */
+  accepted(batchId: string): Promise<BatchStatusView>;
+  /** Undefined for unknown batches. Closed batches are answered from their result. */
+  status(batchId: string): Promise<BatchStatusView | undefined>;
+  cancel(batchId: string, reason: string): Promise<BatchStatusView>;
+  list(query: string, pageSize: number, pageToken?: Uint8Array): Promise<{ items: BatchListItem[]; nextPageToken?: Uint8Array }>;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || (err instanceof Error && /not found/i.test(err.message));
+}
+
+export function createTemporalBatchPort(client: Client): BatchTemporalPort {
+  async function closedView(batchId: string): Promise<BatchStatusView | undefined> {
+    const handle = client.workflow.getHandle(batchId);
+    const desc = await handle.describe();
+    if (desc.status.name === 'RUNNING' || desc.status.name === 'CONTINUED_AS_NEW') return handle.query(batchStatusQuery);
+    if (desc.status.name === 'COMPLETED') return (await handle.result()) as BatchStatusView;
+    // Terminated / timed out / failed at the Temporal level: report FAILED from what visibility knows.
+    const parsed = parseBatchId(batchId);
+    return {
+      batchId,
+      clientService: parsed?.clientService ?? '',
+      clientJobId: parsed?.clientJobId ?? '',
+      status: 'FAILED',
+      phase: 'DONE',
+      paused: false,
+      counters: { total: 0, completed: 0, failed: 0, cancelled: 0, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 },
+      pending: 0,
+      percentDone: 0,
+      submittedAtMs: desc.startTime.getTime(),
+      ...(desc.closeTime ? { finishedAtMs: desc.closeTime.getTime() } : {}),
+      options: (desc.memo?.['options'] as BatchStatusView['options']) ?? DEFAULT_VIEW_OPTIONS,
+      recentErrors: [],
+      totalErrors: 0,
+      failure: { code: `WORKFLOW_${desc.status.name}`, message: `the batch workflow ended ${desc.status.name.toLowerCase()}` },
+      totalKnown: true,
+    };
+  }
+
+  const startOptions = (input: BatchWorkflowInput, taskQueue: string): WorkflowStartOptions & { workflowIdConflictPolicy: WorkflowIdConflictPolicy } => ({
+      taskQueue,
+      workflowId: input.batchId,
+      args: [input] as [BatchWorkflowInput],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
+      typedSearchAttributes: [
+        { key: RteBatchStatus, value: 'PENDING' },
+        { key: RteClientService, value: input.clientService },
+        { key: RteClientJobId, value: input.clientJobId },
+        { key: RtePriority, value: input.options.priority },
+        { key: RteStrategy, value: input.options.strategy },
+        { key: RteJobType, value: BATCH_JOB_TYPE },
+      ],
+    });
+
+  return {
+    async startAndAccept(input, taskQueue) {
+      try {
+        return await client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
+          startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue)),
+        });
+      } catch (err) {
+        // REJECT_DUPLICATE: a closed batch with this id exists (same job, same batch): answer from its result.
+        const v = await closedView(input.batchId).catch(() => undefined);
+        if (v) return v;
+        throw err;
+      }
+    },
+    async start(input, taskQueue) {
+      try {
+        await client.workflow.start(BATCH_WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: input.batchId,
+          args: [input],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
+          // Web UI user metadata: what this batch is, without a click (current details come from the workflow).
+          staticSummary: batchSummary({
+            clientService: input.clientService,
+            clientJobId: input.clientJobId,
+            ...(input.selector.kind === 'list' ? { totalMembers: input.selector.total } : {}),
+            strategy: input.options.strategy,
+            priority: input.options.priority,
+            window: input.options.schedulingWindow,
+          }),
+          typedSearchAttributes: [
+            { key: RteBatchStatus, value: 'PENDING' },
+            { key: RteClientService, value: input.clientService },
+            { key: RteClientJobId, value: input.clientJobId },
+            { key: RtePriority, value: input.options.priority },
+            { key: RteStrategy, value: input.options.strategy },
+            { key: RteJobType, value: BATCH_JOB_TYPE },
+          ],
+        });
+      } catch (err) {
+        // REJECT_DUPLICATE: a closed batch with this id exists. Same job, same batch.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+        throw err;
+      }
+    },
+    async exists(batchId) {
+      try {
+        await client.workflow.getHandle(batchId).describe();
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+    },
+    async requestHash(batchId) {
+      const memo = (await client.workflow.getHandle(batchId).describe()).memo;
+      const h = memo?.['requestHash'];
+      return typeof h === 'string' ? h : undefined;
+    },
+    async accepted(batchId) {
+      try {
+        return await client.workflow.getHandle(batchId).executeUpdate(batchAcceptedUpdate);
+      } catch (err) {
+        const v = await closedView(batchId);
+        if (v) return v;
+        throw err;
+      }
+    },
+    async status(batchId) {
+      try {
+        return await closedView(batchId);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    async cancel(batchId, reason) {
+      try {
+        const handle = client.workflow.getHandle(batchId);
+        try {
+          return await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
+        } catch (err) {
+          // A batch started by an older release knows the update only by its old name.
+          if (err instanceof WorkflowUpdateFailedError && /handler|unknown update/i.test(String(err.cause?.message ?? err.message))) {
+            return await handle.executeUpdate(legacyCancelBatchUpdate, { args: [{ reason }] });
+          }
+          throw err;
+        }
+      } catch (err) {
+        // Already closed: cancelling is a no-op; report the final state.
+        const v = await closedView(batchId);
+        if (v) return v;
+        throw err;
+      }
+    },
+    async list(query, pageSize, pageToken) {
+      const r = await client.workflowService.listWorkflowExecutions({
+        namespace: client.options.namespace,
+        query,
+        pageSize,
+        ...(pageToken ? { nextPageToken: pageToken } : {}),
+      });
+      const items: BatchListItem[] = (r.executions ?? []).map((e) => {
+        const sa = decodeTypedSearchAttributes(e.searchAttributes?.indexedFields);
+        const id = e.execution?.workflowId ?? '';
+        const parsed = parseBatchId(id);
+        const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t?.seconds !== undefined && t?.seconds !== null ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : undefined);
+        const started = ms(e.startTime);
+        const closed = ms(e.closeTime);
+        return {
+          batchId: id,
+          clientService: sa.get(RteClientService) ?? parsed?.clientService ?? '',
+          clientJobId: sa.get(RteClientJobId) ?? parsed?.clientJobId ?? '',
+          status: (sa.get(RteBatchStatus) as BatchStatusName | undefined) ?? 'PENDING',
+          ...(sa.get(RtePriority) ? { priority: sa.get(RtePriority)! } : {}),
+          ...(sa.get(RteStrategy) ? { strategy: sa.get(RteStrategy)! } : {}),
+          ...(started !== undefined ? { startedAtMs: started } : {}),
+          ...(closed !== undefined && closed > 0 ? { closedAtMs: closed } : {}),
+        };
+      });
+      const next = r.nextPageToken && r.nextPageToken.length > 0 ? r.nextPageToken : undefined;
+      return { items, ...(next ? { nextPageToken: next } : {}) };
+    },
+  };
+}
+
+/** Options of a batch whose memo predates them: what SubmitBatch resolves for a request that sets none. */
+const DEFAULT_VIEW_OPTIONS: BatchStatusView['options'] = validateSubmitBatch(
+  create(SubmitBatchRequestSchema, { clientJobId: 'defaults', memberSelector: { case: 'memberIds', value: { memberIds: ['m'] } } }),
+).options;
