@@ -1,3 +1,4 @@
+/* global process, URL, fetch, WebSocket, setTimeout, Buffer */
 // Headless Chromium screenshot of a page after it has rendered, over the DevTools protocol (Node 22's WebSocket; no
 // npm dependency). Usage: node scripts/ui-screenshot.mjs <url> <out.png> [wait ms]. Used by scripts/codec-screenshots.sh.
 import { spawn } from 'node:child_process';
