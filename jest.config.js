@@ -7,7 +7,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.stack/', '\\.int\\.test\\.ts$', '\\.faults\\.test\\.ts$', '\\.contract\\.test\\.ts$'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.stack/', '\\.int\\.test\\.ts$', '\\.faults\\.test\\.ts$', '\\.contract\\.test\\.ts$', '\\.timeskip\\.test\\.ts$'],
     },
     {
       displayName: 'integration',
@@ -37,6 +37,15 @@ module.exports = {
       testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.stack/'],
       setupFiles: ['<rootDir>/test/helpers/setup-integration.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/helpers/jest-timeout.ts'],
+    },
+    {
+      // Time-skipping TestWorkflowEnvironment tests (docs/temporal.md): Temporal's Java test server from Maven Central
+      // (stack/test-server/, installed by `./stack/stack install`), mocked activities, hours of workflow time in seconds.
+      displayName: 'timeskip',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/**/*.timeskip.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.stack/'],
     },
   ],
 };
