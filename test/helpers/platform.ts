@@ -134,6 +134,8 @@ export async function startTestPlatform(
     verifyToken: createTokenVerifier(config.auth),
     routes: createRoutes({ config, logger, metrics, temporal, redis, pg: dir.pool }),
     checks: { redis: async () => void (await redis.ping()) },
+    // As api/main.ts: browser origins from CORS_ALLOWED_ORIGINS.
+    corsAllowedOrigins: config.api.corsAllowedOrigins,
   });
   const port = await api.server.listen(0, '127.0.0.1');
   const apiUrl = `http://127.0.0.1:${port}`;
