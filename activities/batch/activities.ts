@@ -22,7 +22,7 @@ import { toApplicationFailure } from '../stedi/classify';
 import { StediRequestError, type StediGateway } from '../stedi/gateway';
 import { batchNameFromSeed, buildBatchItem, type StediProviderConfig } from '../stedi/request-builder';
 import type { BatchEligibilityItem } from '../stedi/types';
-import { memberFailureText } from '../../lib/batch/member-failure';
+import { batchFailureOf, memberFailureText } from '../../lib/batch/member-failure';
 import type { WarmCompletion, WarmRecordStore } from '../warming/ports';
 import type { BatchErrorStore, BatchMemberDirectory, BatchMetrics, BatchOutcomeStore, MemberListStore, StediLoadSource, StoredBatchError, StoredMemberOutcome } from './ports';
 
@@ -532,7 +532,8 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       } else if (e.eventType === 'COMPLETED' || e.eventType === 'PARTIALLY_COMPLETED') {
         result = { case: 'completed', value: completedResult };
       } else {
-        result = { case: 'failed', value: { errorCode: e.failure?.code ?? e.eventType, errorMessage: e.failure?.message ?? '', partialResult: completedResult } };
+        const failure = batchFailureOf(e.status, e.failure, c);
+        result = { case: 'failed', value: { errorCode: failure?.code ?? e.eventType, errorMessage: failure?.message ?? '', partialResult: completedResult } };
       }
       const msg = create(BatchJobEventSchema, {
         eventId: e.eventId,
