@@ -78,6 +78,8 @@ describe('payer connectivity errors are cached for the error TTL (integration)',
     );
     const done = await waitForBatchEnd(batches, submitted.batchId, 120_000);
     expect(done.status).toBe(BatchStatus.FAILED);
+    // A FAILED batch says why even when it is only because every member failed.
+    expect([done.failureCode, done.failureMessage]).toEqual(['ALL_MEMBERS_FAILED', expect.stringContaining('no member succeeded: 1 failed')]);
     expect([done.progress?.failed, done.progress?.cacheMisses, done.progress?.cacheHits]).toEqual([1, 0, 1]);
     expect(done.errors.map((e) => e.errorCode)).toEqual(['CACHED_ERROR']);
     expect(done.errors[0]!.errorMessage).toContain(`payer was unavailable (AAA ${code})`);
