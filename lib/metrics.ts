@@ -83,6 +83,23 @@ export function createMetrics(processName: string) {
       help: 'Slot pool limit after Stedi 429s lowered it (recovers to STEDI_SLOTS), as last seen by this process',
       registers: [registry],
     }),
+    // Design doc "Batch vs real-time": rate(rte_requests_total{source="batch"}) against {source="realtime"}. The API
+    // counts CheckEligibility by the caller's declared source (rte-request-source; none = realtime); workers count
+    // batch members looked up (the same registry name is reused by activities/batch/metrics.ts).
+    requests: new Counter({
+      name: 'rte_requests_total',
+      help: 'Eligibility requests by source: realtime (CheckEligibility from an app), batch (batch members), or the source a caller declares',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    // Design doc "Batch Job Metrics": real-time Stedi calls in flight (pool-wide, all workers) when a batch's call
+    // is granted a slot, as last seen by this process.
+    stediConcurrencyDuringBatch: new Histogram({
+      name: 'stedi_concurrency_during_batch',
+      help: 'Real-time Stedi calls in flight across the slot pool when a batch member is granted a slot',
+      buckets: [1, 2, 4, 6, 8, 10, 12, 14, 15, 20],
+      registers: [registry],
+    }),
     slotPoolFaults: new Counter({
       name: 'rte_slot_pool_faults_total',
       help: 'Slot pool fault events: stedi_429 (limit lowered), lease_reregistered (a running call re-added its lease), state_loss (new pool epoch)',

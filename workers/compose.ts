@@ -58,6 +58,7 @@ export function batchDirectoryOver(directory: MemberDirectory): BatchMemberDirec
 /** Builds every activity the worker registers from already-open connections. */
 export function createWorkerActivities(deps: WorkerDeps): { activities: Record<string, (...args: never[]) => unknown>; slotPool: SlotPool } {
   const { config, logger, metrics } = deps;
+  let slotsInUseSeen = 0;
   const slotPool = createRedisSlotPool({
     redis: deps.redis,
     keyPrefix: config.redisKeyPrefix,
@@ -66,8 +67,14 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     leaseTtlMs: config.slots.leaseMs,
     logger,
     metrics: {
-      onAcquire: (queue, _kind, waitMs) => metrics.slotWait.observe({ queue: queue.split(':')[0] ?? queue }, waitMs / 1000),
-      slotsInUse: (inUse) => metrics.slotsInUse.set(inUse.total),
+      onAcquire: (queue, kind, waitMs) => {
+        metrics.slotWait.observe({ queue: queue.split(':')[0] ?? queue }, waitMs / 1000);
+        if (kind === 'batch') metrics.stediConcurrencyDuringBatch.observe(Math.max(1, slotsInUseSeen));
+      },
+      slotsInUse: (inUse) => {
+        slotsInUseSeen = inUse.total;
+        metrics.slotsInUse.set(inUse.total);
+      },
       onThrottled: (_queue, _kind, effectiveLimit) => {
         metrics.slotPoolFaults.inc({ event: 'stedi_429' });
         metrics.slotPoolEffectiveLimit.set(effectiveLimit);

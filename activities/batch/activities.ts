@@ -11,6 +11,7 @@ import { CACHE_TO_PROTO, PRIORITY_TO_PROTO, STATUS_TO_PROTO, STRATEGY_TO_PROTO, 
 import type { BatchCacheMode, WindowName } from '../../lib/batch/types';
 import { scheduleMember, windowForMember, type EngagementHint } from '../../lib/batch/windows';
 import { decideCacheAction } from '../../lib/cache-policy';
+import { CONNECTIVITY_AAA_CODES } from '../../lib/stedi-codes';
 import { normalizeEligibilityResponse } from '../../lib/coverage-summary';
 import { ErrorType } from '../../lib/errors';
 import { EventHeaders } from '../../lib/kafka-topics';
@@ -21,7 +22,7 @@ import { toApplicationFailure } from '../stedi/classify';
 import { StediRequestError, type StediGateway } from '../stedi/gateway';
 import { batchNameFromSeed, buildBatchItem, type StediProviderConfig } from '../stedi/request-builder';
 import type { BatchEligibilityItem } from '../stedi/types';
-import { memberFailureText } from '../../lib/batch/member-failure';
+import { batchFailureOf, memberFailureText } from '../../lib/batch/member-failure';
 import type { WarmCompletion, WarmRecordStore } from '../warming/ports';
 import type { BatchErrorStore, BatchMemberDirectory, BatchMetrics, BatchOutcomeStore, MemberListStore, StediLoadSource, StoredBatchError, StoredMemberOutcome } from './ports';
 
@@ -181,6 +182,16 @@ function heartbeat(details?: unknown): void {
   }
 }
 
+/**
+ * Why a member served from a cached payer error failed. A payer connectivity answer (AAA 42/79/80, "retry later")
+ * says until when it is cached: the batch made no Stedi call for it, and a later run after that time will.
+ */
+function cachedErrorMessage(entry: { summary: { errors: { code: string }[] }; expiresAt: number }): string {
+  const connectivity = [...new Set(entry.summary.errors.map((e) => e.code).filter((c) => CONNECTIVITY_AAA_CODES.has(c)))];
+  if (connectivity.length === 0) return 'the cached eligibility answer is a payer error';
+  return `the payer was unavailable (AAA ${connectivity.join(',')}); this answer is cached until ${new Date(entry.expiresAt).toISOString()}, retry after that`;
+}
+
 export function createBatchActivities(deps: BatchActivityDeps) {
   const now = deps.now ?? Date.now;
 
@@ -290,7 +301,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         if (d.action === 'serve' || d.action === 'serve-and-refresh') {
           if (entry?.outcome === 'error') {
             hitErrors++;
-            errors.push({ memberIndex: input.start + k, memberId, errorCode: 'CACHED_ERROR', errorMessage: 'the cached eligibility answer is a payer error', occurredAtMs: entry.fetchedAt });
+            errors.push({ memberIndex: input.start + k, memberId, errorCode: 'CACHED_ERROR', errorMessage: cachedErrorMessage(entry), occurredAtMs: entry.fetchedAt });
           } else {
             hits++;
             served.push({ memberIndex: input.start + k, memberId, success: true, durationMs: 0 });
@@ -521,7 +532,8 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       } else if (e.eventType === 'COMPLETED' || e.eventType === 'PARTIALLY_COMPLETED') {
         result = { case: 'completed', value: completedResult };
       } else {
-        result = { case: 'failed', value: { errorCode: e.failure?.code ?? e.eventType, errorMessage: e.failure?.message ?? '', partialResult: completedResult } };
+        const failure = batchFailureOf(e.status, e.failure, c);
+        result = { case: 'failed', value: { errorCode: failure?.code ?? e.eventType, errorMessage: failure?.message ?? '', partialResult: completedResult } };
       }
       const msg = create(BatchJobEventSchema, {
         eventId: e.eventId,
@@ -554,7 +566,13 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           headers: { [EventHeaders.eventId]: e.eventId, 'event-type': e.eventType },
         },
       ]);
-      deps.metrics?.onBatchEvent(e.eventType, { eventId: e.eventId, started: e.startedAtMs !== undefined, ...(e.eventType !== 'STARTED' && e.eventType !== 'PROGRESS' ? { durationSeconds: durationMs / 1000 } : {}) });
+      deps.metrics?.onBatchEvent(e.eventType, {
+        eventId: e.eventId,
+        started: e.startedAtMs !== undefined,
+        window: e.options.schedulingWindow,
+        mode: e.options.cacheMode === 'CACHE_ONLY' ? 'cache_only' : e.path === 'BATCH_API' ? 'batch_api' : e.path === 'REALTIME' ? 'realtime' : 'unknown',
+        ...(e.eventType !== 'STARTED' && e.eventType !== 'PROGRESS' ? { durationSeconds: durationMs / 1000 } : {}),
+      });
       if (e.eventType === 'STARTED') deps.metrics?.onExecutionHour(new Date(e.occurredAtMs).getUTCHours());
       deps.logger.info({ batchId: e.batchId, eventType: e.eventType, pending: pendingOf(c) }, 'batch event published');
     },

@@ -17,7 +17,21 @@ export function createPromBatchMetrics(registry: Registry): BatchMetrics & Webho
     buckets: [10, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 57_600],
     registers: [registry],
   });
-  const scheduled = new Counter({ name: 'batch_jobs_scheduled_total', help: 'Members scheduled, by effective scheduling window', labelNames: ['window'] as const, registers: [registry] });
+  // Design doc: batch_jobs_scheduled_total{window} counts batches (once per batch, at STARTED, by requested window);
+  // members per effective window (ANY resolved by load) are batch_members_scheduled_total.
+  const scheduled = new Counter({ name: 'batch_jobs_scheduled_total', help: 'Batches scheduled, by requested scheduling window', labelNames: ['window'] as const, registers: [registry] });
+  const membersScheduled = new Counter({ name: 'batch_members_scheduled_total', help: 'Batch members scheduled, by effective scheduling window', labelNames: ['window'] as const, registers: [registry] });
+  const jobDuration = new Histogram({
+    name: 'rte_batch_job_duration_seconds',
+    help: 'Batch wall time from first dispatch to terminal status, by execution mode (batch_api, realtime, cache_only) and status',
+    labelNames: ['mode', 'status'] as const,
+    buckets: [10, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 57_600],
+    registers: [registry],
+  });
+  // The same series the API counts CheckEligibility into (lib/metrics.ts registers it when the registry came from createMetrics).
+  const requestsBySource =
+    (registry.getSingleMetric('rte_requests_total') as Counter<'source'> | undefined) ??
+    new Counter({ name: 'rte_requests_total', help: 'Eligibility requests by source', labelNames: ['source'] as const, registers: [registry] });
   const hour = new Counter({ name: 'batch_execution_hour_of_day_total', help: 'Batches started, by UTC hour of day', labelNames: ['hour'] as const, registers: [registry] });
   const requests = new Counter({ name: 'rte_batch_stedi_requests_total', help: 'Stedi checks made for batches, by source (batch_api items, realtime calls)', labelNames: ['source'] as const, registers: [registry] });
   const cache = new Counter({ name: 'rte_batch_cache_lookups_total', help: 'Pre-flight cache lookups of batch members, by result', labelNames: ['result'] as const, registers: [registry] });
@@ -36,14 +50,19 @@ export function createPromBatchMetrics(registry: Registry): BatchMetrics & Webho
         seenEvents.add(info.eventId);
         if (seenEvents.size > 10_000) seenEvents.delete(seenEvents.values().next().value as string);
       }
-      if (eventType === 'STARTED') active.inc();
-      else {
+      if (eventType === 'STARTED') {
+        active.inc();
+        if (info.window !== undefined) scheduled.inc({ window: info.window.toLowerCase() });
+      } else {
         if (info.started !== false) active.dec();
-        if (info.durationSeconds !== undefined) duration.observe({ status: eventType }, info.durationSeconds);
+        if (info.durationSeconds !== undefined) {
+          duration.observe({ status: eventType }, info.durationSeconds);
+          jobDuration.observe({ mode: info.mode ?? 'unknown', status: eventType }, info.durationSeconds);
+        }
       }
     },
     onScheduled(window, members) {
-      scheduled.inc({ window: window.toLowerCase() }, members);
+      membersScheduled.inc({ window: window.toLowerCase() }, members);
     },
     onExecutionHour(h) {
       hour.inc({ hour: String(h).padStart(2, '0') });
@@ -53,6 +72,7 @@ export function createPromBatchMetrics(registry: Registry): BatchMetrics & Webho
       if (misses > 0) cache.inc({ result: 'miss' }, misses);
       if (hits > 0) batchCacheHits.inc(hits);
       if (hits + misses > 0) batchRequests.inc(hits + misses);
+      if (hits + misses > 0) requestsBySource.inc({ source: 'batch' }, hits + misses);
     },
     onStediRequests(source, count) {
       requests.inc({ source }, count);

@@ -69,7 +69,8 @@ export interface StediLoadSource {
 /** prom-client adapter in metrics.ts; optional everywhere. */
 export interface BatchMetrics {
   /** `eventId` dedupes retried event activities; `started: false` marks a batch that ended without STARTED. */
-  onBatchEvent(eventType: string, info: { durationSeconds?: number; eventId?: string; started?: boolean }): void;
+  /** `window`: the requested scheduling window (counted once per batch at STARTED); `mode`: batch_api, realtime or cache_only. */
+  onBatchEvent(eventType: string, info: { durationSeconds?: number; eventId?: string; started?: boolean; window?: string; mode?: string }): void;
   onScheduled(window: string, members: number): void;
   onExecutionHour(hourUtc: number): void;
   onCacheLookup(hits: number, misses: number): void;

@@ -175,8 +175,9 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
   return {
     /**
      * Waits for a fair share of the global real-time slots, makes one Stedi check, writes the normalized
-     * result to the cache. Payer verdicts (active, inactive, "do not resubmit" AAA errors) are cached;
-     * transient failures are thrown for Temporal to retry with backoff.
+     * result to the cache. Payer verdicts (active, inactive, "do not resubmit" AAA errors, and payer
+     * connectivity "retry later" AAA 42/79/80 answers, with the error TTL) are cached; transient failures
+     * (429, HTTP 5xx, network) are thrown for Temporal to retry with backoff.
      */
     async refreshEligibility(input: EligibilityRefreshInput): Promise<EligibilityRefreshResult> {
       const memberHash = hashMemberId(deps.memberHashSecret, input.memberId);
@@ -262,7 +263,9 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           fetchedAt,
         }));
         // A kept entry (newer answer, or a fresh success that an error must not replace) is what callers see.
-        log.info({ outcome: result, status: summary.status, aaaCodes: c.aaaCodes, written: put.written }, 'eligibility refreshed');
+        // A payer connectivity answer (AAA 42/79/80) is cached like any payer error (error TTL, 5 min by default) and
+        // not retried here: the next request inside the TTL is answered from the cache instead of 5 more Stedi calls.
+        log.info({ outcome: result, status: summary.status, aaaCodes: c.aaaCodes, retryLater: verdict.retryLater, written: put.written }, 'eligibility refreshed');
         await recordBatchOutcome(put.entry);
         await recordWarm(put);
         return { ...resultOf(put.entry), stediCalls: 1 };

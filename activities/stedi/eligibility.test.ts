@@ -47,9 +47,16 @@ describe('checkEligibilityToVerdict (member record -> request -> simulator -> su
     expect(v.summary.errors.map((e) => e.code)).toEqual(['75']);
   });
 
-  it('throws a retryable failure for payer connectivity and a 5xx', async () => {
-    const f42 = await failureOf(check(STEDI_MOCK_MEMBERS.uhcAaa42));
-    expect([f42.type, f42.nonRetryable]).toEqual([ErrorType.StediPayerUnavailable, false]);
+  it('returns a payer connectivity answer (AAA 42) as a retry-later error summary, cached with the error TTL', async () => {
+    const v = await check(STEDI_MOCK_MEMBERS.uhcAaa42);
+    expect([v.coverageAnswer, v.retryLater, v.classification.kind]).toEqual([false, true, 'payer-unavailable']);
+    expect(v.summary.status).toBe('error');
+    expect(v.summary.errors.map((e) => e.code)).toEqual(['42']);
+    const definitive = await check(STEDI_MOCK_MEMBERS.uhcAaa75);
+    expect(definitive.retryLater).toBe(false);
+  });
+
+  it('throws a retryable failure for a 5xx', async () => {
     sim.setFaults({ burst5xx: { count: 1, status: 500 } });
     const f500 = await failureOf(check(STEDI_MOCK_MEMBERS.aetnaActive));
     expect([f500.type, f500.nonRetryable]).toEqual([ErrorType.StediServer, false]);
@@ -69,7 +76,7 @@ describe('checkEligibilityToVerdict (member record -> request -> simulator -> su
       const first = await check(m).then((v) => v.summary.status, (e: ApplicationFailure) => e.type);
       const second = await check(m).then((v) => v.summary.status, (e: ApplicationFailure) => e.type);
       expect(second).toBe(first);
-      expect(['active', 'inactive', 'error', ErrorType.StediPayerUnavailable]).toContain(first);
+      expect(['active', 'inactive', 'error']).toContain(first);
     }
   });
 });

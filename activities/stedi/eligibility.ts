@@ -3,19 +3,26 @@ import { toApplicationFailure, type StediClassification } from './classify';
 import { StediRequestError, type StediCallOptions, type StediGateway } from './gateway';
 import type { EligibilityCheckRequest } from './types';
 
-/** A payer verdict worth caching: coverage (ok) or a definitive rejection (do-not-resubmit, status 'error'). */
+/**
+ * A payer verdict worth caching: coverage (ok), a definitive rejection (do-not-resubmit, status 'error'), or a
+ * payer connectivity answer (AAA 42/79/80 in a payer body: "retry later"), which is cached with the error TTL
+ * like any error (design doc: 5 min) so the next request inside that TTL does not call Stedi again.
+ */
 export interface EligibilityVerdict {
   summary: CoverageSummary;
   classification: StediClassification;
   httpStatus: number;
-  /** True for coverage answers (22 h TTL), false for definitive AAA rejections (error TTL). */
+  /** True for coverage answers (22 h TTL), false for AAA rejections and connectivity answers (error TTL). */
   coverageAnswer: boolean;
+  /** A payer connectivity answer (classification 'payer-unavailable' with the payer's AAA body): retry after the error TTL. */
+  retryLater: boolean;
 }
 
 /**
- * One real-time check, as an activity body wants it: returns a cacheable verdict, or throws the Temporal
- * ApplicationFailure that the classification calls for (retryable with backoff for throttling / payer
- * connectivity / 5xx / network; non-retryable for validation and auth). The caller's cancellation propagates.
+ * One real-time check, as an activity body wants it: returns a cacheable verdict (coverage, a definitive AAA
+ * rejection, or a payer connectivity AAA answer marked `retryLater`), or throws the Temporal ApplicationFailure
+ * that the classification calls for (retryable with backoff for throttling / HTTP 503-504 / 5xx / network;
+ * non-retryable for validation and auth). The caller's cancellation propagates.
  */
 export async function checkEligibilityToVerdict(
   gateway: StediGateway,
@@ -30,7 +37,7 @@ export async function checkEligibilityToVerdict(
     throw err;
   }
   const { classification } = outcome;
-  if (classification.kind !== 'ok' && classification.kind !== 'do-not-resubmit') {
+  if (classification.kind !== 'ok' && classification.kind !== 'do-not-resubmit' && classification.kind !== 'payer-unavailable') {
     throw toApplicationFailure(classification);
   }
   return {
@@ -38,5 +45,6 @@ export async function checkEligibilityToVerdict(
     classification,
     httpStatus: outcome.httpStatus,
     coverageAnswer: classification.kind === 'ok',
+    retryLater: classification.kind === 'payer-unavailable',
   };
 }

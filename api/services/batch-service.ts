@@ -19,6 +19,7 @@ import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, prog
 import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
+import { batchFailureOf } from '../../lib/batch/member-failure';
 import { createPageTokenCodec } from '../../lib/page-token';
 import { BATCH_WORKFLOW_TYPE, batchWorkflowId, parseBatchId, type BatchStatusView, type BatchTuning, type BatchWorkflowInput } from '../../workflows/batch.defs';
 import { actingService, requirePrincipal, Scope, type Principal } from '../auth';
@@ -130,6 +131,10 @@ function estimateMs(view: BatchStatusView, now: number, latencyMs: number): numb
   return start + Math.min(o.timeoutMs, 3_600_000);
 }
 
+/** Why a finished batch did not complete (a FAILED batch whose members all failed says so too): lib/batch/member-failure.ts. */
+const failureOf = (view: { status: string; failure?: { code: string; message: string }; counters: { failed: number; cancelled: number } }) =>
+  batchFailureOf(view.status, view.failure, view.counters);
+
 function statusResponseFields(view: BatchStatusView, now: number, latencyMs: number) {
   // A batch waiting for its window has no running estimate yet: estimate from its scheduled start.
   // Finished: the estimate is the finish time (it must not keep moving); CACHE_ONLY is estimated as cache reads.
@@ -149,7 +154,7 @@ function statusResponseFields(view: BatchStatusView, now: number, latencyMs: num
     finishedAt: tsOrUndefined(view.finishedAtMs),
     resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
     // A FAILED batch says why (the same code and message as the stream's, Kafka's and the webhook's FAILED event).
-    ...(view.failure && isTerminalStatus(view.status) && view.status !== 'COMPLETED' ? { failureCode: view.failure.code, failureMessage: view.failure.message } : {}),
+    ...(failureOf(view) && isTerminalStatus(view.status) && view.status !== 'COMPLETED' ? { failureCode: failureOf(view)!.code, failureMessage: failureOf(view)!.message } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import { BatchEventType, BatchStatus, BatchStatusUpdateSchema, type BatchStatusU
 import type { BatchOutcomeStore } from '../../activities/batch/ports';
 import { optionsToProto, progressToProto, STATUS_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
 import { isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
+import { batchFailureOf } from '../../lib/batch/member-failure';
 import type { BatchStatusView } from '../../workflows/batch.defs';
 import type { BatchTemporalPort } from './batch-temporal-port';
 
@@ -99,8 +100,8 @@ export async function* batchStatusStream(deps: BatchStatusStreamDeps, req: Watch
           case: 'failed',
           value: {
             status: STATUS_TO_PROTO[view.status],
-            errorCode: view.failure?.code ?? view.status,
-            errorMessage: view.failure?.message ?? '',
+            errorCode: batchFailureOf(view.status, view.failure, view.counters)?.code ?? view.status,
+            errorMessage: batchFailureOf(view.status, view.failure, view.counters)?.message ?? '',
             finalProgress,
             failedAt: tsOrUndefined(view.finishedAtMs),
           },

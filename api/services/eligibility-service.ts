@@ -70,6 +70,18 @@ export interface EligibilityServiceDeps {
   warmUsage?: WarmUsageRecorder;
 }
 
+const DECLARED_SOURCES: ReadonlySet<string> = new Set(['batch', 'warming', 'verification', 'bench']);
+
+/**
+ * The `source` label of rte_requests_total for a CheckEligibility: `realtime` for an app (no header, or
+ * `interactive`), the declared source when it is a known one, else `other` (the header is free text: never a label).
+ */
+export function requestSourceLabel(sourceHeader: string | null): string {
+  const source = sourceHeader?.trim().toLowerCase();
+  if (!source || source === 'interactive') return 'realtime';
+  return DECLARED_SOURCES.has(source) ? source : 'other';
+}
+
 /** Whether a validated CheckEligibility is a person using an app (see REQUEST_SOURCE_HEADER). */
 export function isInteractiveUsage(sourceHeader: string | null, caller: string | undefined, nonInteractiveCallers: ReadonlySet<string>): boolean {
   const source = sourceHeader?.trim().toLowerCase();
@@ -177,6 +189,7 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
       const started = now();
       const v = validateCheckEligibility(req, ctx.requestHeader.get('cache-control'));
       const modeLabel = v.mode.toLowerCase();
+      deps.metrics.requests.inc({ source: requestSourceLabel(ctx.requestHeader.get(REQUEST_SOURCE_HEADER)) });
       let result = 'failure';
       const memberHash = hashMemberId(deps.memberHashSecret, v.memberId);
       const interactive = isInteractiveUsage(ctx.requestHeader.get(REQUEST_SOURCE_HEADER), ctx.values.get(principalKey)?.service, nonInteractiveCallers);

@@ -1,3 +1,4 @@
+import { batchFailureOf } from './member-failure';
 import { averageDurationMs, pendingOf } from './progress';
 import type { BatchCounters, BatchEventName, BatchStatusName, ExecutionPath, ResolvedBatchOptions } from './types';
 
@@ -108,6 +109,7 @@ export function webhookBody(e: BatchEventPayload): string {
       stedi_realtime_calls: c.stediRealtimeCalls,
     };
   }
-  if (e.failure) data['error'] = { code: e.failure.code, message: e.failure.message };
+  const failure = terminal ? batchFailureOf(e.status, e.failure, c) : e.failure;
+  if (failure) data['error'] = { code: failure.code, message: failure.message };
   return JSON.stringify({ type: `batch.${e.eventType.toLowerCase()}`, timestamp: iso(e.occurredAtMs), data });
 }

@@ -5,3 +5,21 @@ export const PAYER_ERROR = { code: 'PAYER_ERROR', message: 'the payer answered w
 export function memberFailureText(code: string, message: string): string {
   return `${code}: ${message}`;
 }
+
+/**
+ * Why a finished batch did not complete, as GetBatchStatus, the stream, Kafka and webhooks report it: the failure
+ * the workflow recorded (an error, CANCELLED, TIMEOUT), else, for a batch that ended FAILED because no member
+ * succeeded, ALL_MEMBERS_FAILED with the counts (issue 10: a FAILED batch must say why). Pure, bundle-safe.
+ */
+export function batchFailureOf(
+  status: string,
+  failure: { code: string; message: string } | undefined,
+  counters: { failed: number; cancelled: number },
+): { code: string; message: string } | undefined {
+  if (failure) return failure;
+  if (status !== 'FAILED') return undefined;
+  const notRun = counters.cancelled > 0 ? `, ${counters.cancelled} not processed` : '';
+  return { code: ALL_MEMBERS_FAILED, message: `no member succeeded: ${counters.failed} failed${notRun}; GetBatchStatus errors list each member's error` };
+}
+
+export const ALL_MEMBERS_FAILED = 'ALL_MEMBERS_FAILED';

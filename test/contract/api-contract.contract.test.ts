@@ -3,7 +3,7 @@ import { codeFromString } from '@connectrpc/connect/protocol-connect';
 import { randomUUID } from 'node:crypto';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { CASES, RPCS, type ContractCase } from './cases';
+import { CASES, CONTRACT_SCHEDULE_PREFIX, RPCS, type ContractCase } from './cases';
 
 /**
  * The client contract, walked the way a client nobody on the team wrote would: raw Connect JSON, Connect binary
@@ -44,7 +44,7 @@ async function callConnect(c: ContractCase, body: Uint8Array, json: boolean): Pr
   const t0 = Date.now();
   const res = await fetch(`${platform.apiUrl}${rpc.path}`, {
     method: 'POST',
-    headers: { 'content-type': contentType, 'connect-protocol-version': '1', authorization: `Bearer ${token}` },
+    headers: { 'content-type': contentType, 'connect-protocol-version': '1', authorization: `Bearer ${token}`, ...c.headers },
     body: stream ? envelope(0, body) : body,
     signal: AbortSignal.timeout(30_000),
   });
@@ -79,6 +79,7 @@ function callGrpc(c: ContractCase, body: Uint8Array): Promise<Answer> {
       'content-type': 'application/grpc+proto',
       te: 'trailers',
       authorization: `Bearer ${token}`,
+      ...c.headers,
     });
     let status: string | undefined;
     let message = '';
@@ -168,13 +169,24 @@ describe('client contract: every malformed input is refused at once with its fie
       for await (const _ of platform.temporal.workflow.list({ query: `TaskQueue = '${tq}'` })) n++;
       return n;
     };
-    const rateKeys = () => platform.redis.keys(`${platform.config.redisKeyPrefix}*submit*`);
+    // SubmitBatch's and WarmCache's rate limiters (their own key prefixes).
+    const rateKeys = async () => [
+      ...(await platform.redis.keys(`${platform.config.redisKeyPrefix}*submit*`)),
+      ...(await platform.redis.keys(`${platform.config.redisKeyPrefix}warm-cache:*`)),
+    ];
+    // ScheduleWarming rows use a per-run name prefix: no schedule with it may exist.
+    const contractSchedules = async () => {
+      const ids: string[] = [];
+      for await (const sch of platform.temporal.schedule.list()) if (sch.scheduleId.includes(CONTRACT_SCHEDULE_PREFIX)) ids.push(sch.scheduleId);
+      return ids;
+    };
     const stediCalls = () => Object.values(platform.sim.stats().calls).reduce((s, byStatus) => s + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
     // Visibility is eventually consistent: give it a moment before concluding "nothing".
     await new Promise((r) => setTimeout(r, 2_000));
     expect(await workflowsOnQueue()).toBe(0);
     expect(await rateKeys()).toEqual([]);
     expect(stediCalls()).toBe(0);
+    expect(await contractSchedules()).toEqual([]);
 
     // Positive control: one valid submission is seen by each detector that applies.
     const ok = await callConnect(

@@ -1,6 +1,8 @@
 import { create, toBinary, type DescMessage, type MessageInitShape } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code } from '@connectrpc/connect';
+import { randomUUID } from 'node:crypto';
 import { CancelBatchRequestSchema, GetBatchStatusRequestSchema, ListBatchesRequestSchema, SubmitBatchRequestSchema, WatchBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
 import { CheckEligibilityRequestSchema } from '../../gen/rte/v1/eligibility_pb';
 import { GetWarmingStatsRequestSchema, ScheduleWarmingRequestSchema, WarmCacheRequestSchema } from '../../gen/rte/v1/warming_pb';
@@ -26,7 +28,7 @@ export const RPCS = {
   ListBatches: { path: '/rte.v1.BatchEligibilityService/ListBatches', input: ListBatchesRequestSchema },
   CancelBatch: { path: '/rte.v1.BatchEligibilityService/CancelBatch', input: CancelBatchRequestSchema },
   WatchBatchStatus: { path: '/rte.v1.BatchEligibilityService/WatchBatchStatus', input: WatchBatchRequestSchema, stream: true },
-  // CacheWarmingService: only what main has (the handlers answer unimplemented); strict input applies already.
+  // CacheWarmingService: field validation of every RPC, then the handlers (warming-service.ts, warming-admin.ts).
   WarmCache: { path: '/rte.v1.CacheWarmingService/WarmCache', input: WarmCacheRequestSchema },
   ScheduleWarming: { path: '/rte.v1.CacheWarmingService/ScheduleWarming', input: ScheduleWarmingRequestSchema },
   GetWarmingStats: { path: '/rte.v1.CacheWarmingService/GetWarmingStats', input: GetWarmingStatsRequestSchema },
@@ -43,6 +45,8 @@ export interface ContractCase {
   code: Code;
   /** Text the error message must contain (the field path); per encoding when they differ. */
   field?: string | { json?: string; bin?: string };
+  /** Extra request headers (every protocol), e.g. WarmCache's idempotency-key. */
+  headers?: Record<string, string>;
 }
 
 /** The bytes of field 999 (varint 1): a field no rte.v1 message has. */
@@ -73,6 +77,7 @@ interface RowSpec {
   rawBin?: Uint8Array;
   code?: Code;
   field?: ContractCase['field'];
+  headers?: Record<string, string>;
 }
 
 function rows(rpc: RpcName, baseJson: Init, baseInit: Init, specs: RowSpec[]): ContractCase[] {
@@ -84,6 +89,7 @@ function rows(rpc: RpcName, baseJson: Init, baseInit: Init, specs: RowSpec[]): C
     ...(s.rawBin ? { bin: s.rawBin } : s.bin || s.unknownField ? { bin: bin(schema, deepMerge(baseInit, s.bin ?? {}) as never, s.unknownField ? UNKNOWN_FIELD : undefined) } : {}),
     code: s.code ?? Code.InvalidArgument,
     ...(s.field !== undefined ? { field: s.field } : {}),
+    ...(s.headers ? { headers: s.headers } : {}),
   }));
 }
 
@@ -115,6 +121,15 @@ const asQueryRow = (r: ReturnType<typeof q>): ContractCase => ({
 });
 
 const batchId = 'batch/contract-svc/no-such-job';
+
+const WARM_1001 = Array.from({ length: 1_001 }, (_, i) => `m_${i}`);
+/** Unique per run: the side-effect check looks for a schedule with this name prefix (none may exist). */
+export const CONTRACT_SCHEDULE_PREFIX = `contract-${randomUUID().slice(0, 8)}`;
+const scheduleJson = { scheduleName: `${CONTRACT_SCHEDULE_PREFIX}-s`, cronExpression: '0 4 * * *', memberQuery: {} };
+const ts = (iso: string) => timestampFromDate(new Date(iso));
+const statsJson = { startTime: '2026-01-01T00:00:00Z', endTime: '2026-01-02T00:00:00Z' };
+const statsInit = { startTime: ts(statsJson.startTime), endTime: ts(statsJson.endTime) };
+const SOURCES_101 = Array.from({ length: 101 }, (_, i) => `source-${i}`);
 
 export const CASES: ContractCase[] = [
   // ---- EligibilityService/CheckEligibility
@@ -214,15 +229,62 @@ export const CASES: ContractCase[] = [
     { what: 'well-formed id of no batch', json: { batchId }, bin: { batchId }, code: Code.NotFound, field: batchId },
   ]),
 
-  // ---- CacheWarmingService: strict input only (the handlers are not built on main)
+  // ---- CacheWarmingService/WarmCache (the base request is valid: one member, defaults)
   ...commonRows('WarmCache', { memberIds: ['m_0000001'] }, { memberIds: ['m_0000001'] }),
   ...rows('WarmCache', { memberIds: ['m_0000001'] }, { memberIds: ['m_0000001'] }, [
     { what: 'unknown strategy', json: { strategy: 'WARMING_STRATEGY_MAGIC' }, bin: { strategy: BAD_ENUM }, field: 'strategy' },
     { what: 'unknown priority', json: { priority: 'PRIORITY_NOW' }, bin: { priority: BAD_ENUM }, field: 'priority' },
+    { what: 'unknown strategy number in JSON', json: { strategy: BAD_ENUM }, field: 'strategy' },
+    { what: 'unknown priority number in JSON', json: { priority: BAD_ENUM }, field: 'priority' },
+    { what: 'strategy without its prefix', json: { strategy: 'FORCE' }, field: 'strategy' },
+    { what: 'empty member_ids', json: { memberIds: [] }, bin: { memberIds: [] }, field: 'member_ids' },
+    { what: 'oversize member_ids (1,001)', json: { memberIds: WARM_1001 }, bin: { memberIds: WARM_1001 }, field: 'member_ids' },
+    { what: 'blank member id', json: { memberIds: ['m_1', ' '] }, bin: { memberIds: ['m_1', ' '] }, field: 'member_ids[1]' },
+    { what: 'duplicate member id', json: { memberIds: ['m_1', 'm_1'] }, bin: { memberIds: ['m_1', 'm_1'] }, field: 'member_ids[1]' },
+    { what: 'member id too long', json: { memberIds: ['m'.repeat(129)] }, bin: { memberIds: ['m'.repeat(129)] }, field: 'member_ids[0]' },
+    { what: 'unknown operation', json: { operations: ['teleport'] }, bin: { operations: ['teleport'] }, field: 'operations[0]' },
+    { what: 'duplicate operation', json: { operations: ['check_eligibility', 'check_eligibility'] }, bin: { operations: ['check_eligibility', 'check_eligibility'] }, field: 'operations[1]' },
+    { what: 'oversize source (101 characters)', json: { source: 's'.repeat(101) }, bin: { source: 's'.repeat(101) }, field: 'source' },
+    { what: 'source with a space', json: { source: 'manual trigger' }, bin: { source: 'manual trigger' }, field: 'source' },
+    { what: 'idempotency key too long', json: {}, bin: {}, headers: { 'idempotency-key': 'k'.repeat(201) }, field: 'idempotency-key' },
+    { what: 'idempotency key with a space', json: {}, bin: {}, headers: { 'idempotency-key': 'my key' }, field: 'idempotency-key' },
   ]),
-  ...commonRows('ScheduleWarming', { scheduleName: 's' }, { scheduleName: 's' }),
-  ...rows('ScheduleWarming', { scheduleName: 's' }, { scheduleName: 's' }, [
+
+  // ---- CacheWarmingService/ScheduleWarming (the base request is valid; no row may create a schedule)
+  ...commonRows('ScheduleWarming', scheduleJson, scheduleJson),
+  ...rows('ScheduleWarming', scheduleJson, scheduleJson, [
     { what: 'unknown enum inside member_query', json: { memberQuery: { accountStatuses: ['ZOMBIE'] } }, bin: { memberQuery: { accountStatuses: [BAD_ENUM] } }, field: { json: 'account_statuses', bin: 'member_query.account_statuses[0]' } },
+    { what: 'unknown strategy', json: { strategy: 'WARMING_STRATEGY_MAGIC' }, bin: { strategy: BAD_ENUM }, field: 'strategy' },
+    { what: 'unknown priority', json: { priority: 'PRIORITY_NOW' }, bin: { priority: BAD_ENUM }, field: 'priority' },
+    { what: 'unknown priority number in JSON', json: { priority: BAD_ENUM }, field: 'priority' },
+    { what: 'empty schedule_name', json: { scheduleName: '' }, bin: { scheduleName: '' }, field: 'schedule_name' },
+    { what: 'oversize schedule_name (64 characters)', json: { scheduleName: 'a'.repeat(64) }, bin: { scheduleName: 'a'.repeat(64) }, field: 'schedule_name' },
+    { what: 'schedule_name with upper case and a slash', json: { scheduleName: 'Morning/x' }, bin: { scheduleName: 'Morning/x' }, field: 'schedule_name' },
+    { what: 'cron_expression missing', json: { cronExpression: '' }, bin: { cronExpression: '' }, field: 'cron_expression' },
+    { what: 'cron_expression not a cron', json: { cronExpression: 'every morning' }, bin: { cronExpression: 'every morning' }, field: 'cron_expression' },
+    { what: 'cron_expression minute out of range', json: { cronExpression: '61 4 * * *' }, bin: { cronExpression: '61 4 * * *' }, field: 'cron_expression' },
+    { what: 'member_query missing', json: { memberQuery: null }, bin: { memberQuery: undefined }, field: 'member_query' },
+    { what: 'member_query malformed predicate', json: { memberQuery: { predicateFilter: { expression: 'age >>> 3' } } }, bin: { memberQuery: { predicateFilter: { expression: 'age >>> 3' } } }, field: 'member_query.predicate_filter.expression' },
+    { what: 'member_query predicate over an unknown field', json: { memberQuery: { predicateFilter: { expression: 'shoe_size > 3' } } }, bin: { memberQuery: { predicateFilter: { expression: 'shoe_size > 3' } } }, field: 'member_query.predicate_filter.expression' },
+    { what: 'member_query min_age > max_age', json: { memberQuery: { demographicsFilter: { minAge: 50, maxAge: 20 } } }, bin: { memberQuery: { demographicsFilter: { minAge: 50, maxAge: 20 } } }, field: 'member_query.demographics_filter.min_age' },
+    { what: 'member_query.cursor set', json: { memberQuery: { cursor: 'abc' } }, bin: { memberQuery: { cursor: 'abc' } }, field: 'member_query.cursor' },
+    { what: 'member_query.limit set', json: { memberQuery: { limit: 10 } }, bin: { memberQuery: { limit: 10 } }, field: 'member_query.limit' },
   ]),
-  ...commonRows('GetWarmingStats', {}, {}),
+
+  // ---- CacheWarmingService/GetWarmingStats (the base request is valid: one day). A well-formed source that no
+  // warm carries is not an error: it answers zeros (docs/warming-stats.md).
+  ...commonRows('GetWarmingStats', statsJson, statsInit),
+  ...rows('GetWarmingStats', statsJson, statsInit, [
+    { what: 'start_time missing', json: { startTime: null }, bin: { startTime: undefined }, field: 'start_time' },
+    { what: 'end_time missing', json: { endTime: null }, bin: { endTime: undefined }, field: 'end_time' },
+    { what: 'inverted range', json: { startTime: '2026-01-03T00:00:00Z' }, bin: { startTime: ts('2026-01-03T00:00:00Z') }, field: 'end_time' },
+    { what: 'empty range', json: { endTime: '2026-01-01T00:00:00Z' }, bin: { endTime: ts('2026-01-01T00:00:00Z') }, field: 'end_time' },
+    { what: 'oversize range (94 days)', json: { endTime: '2026-04-05T00:00:00Z' }, bin: { endTime: ts('2026-04-05T00:00:00Z') }, field: 'end_time' },
+    { what: 'start_time before 2000', json: { startTime: '1999-12-31T00:00:00Z' }, bin: { startTime: ts('1999-12-31T00:00:00Z') }, field: 'start_time' },
+    { what: 'start_time not a timestamp', json: { startTime: 'yesterday' }, field: 'start_time' },
+    { what: 'too many sources (101)', json: { sources: SOURCES_101 }, bin: { sources: SOURCES_101 }, field: 'sources' },
+    { what: 'source with a control character', json: { sources: ['ok', 'bad\u0001'] }, bin: { sources: ['ok', 'bad\u0001'] }, field: 'sources[1]' },
+    { what: 'source starting with a space', json: { sources: [' member-cron'] }, bin: { sources: [' member-cron'] }, field: 'sources[0]' },
+    { what: 'oversize source (129 characters)', json: { sources: ['s'.repeat(129)] }, bin: { sources: ['s'.repeat(129)] }, field: 'sources[0]' },
+  ]),
 ];

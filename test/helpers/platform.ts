@@ -17,7 +17,7 @@ import { createKafkaEventPublisher } from '../../activities/kafka';
 import { ensureTopics } from '../../lib/kafka-topics';
 import { createPgMemberDirectory } from '../../directory/pg-member-directory';
 import { createTestDirectory, type TestDirectory } from '../../directory/test-support';
-import { createMetrics } from '../../lib/metrics';
+import { createMetrics, type Metrics } from '../../lib/metrics';
 import { createStediSim, type StediSim, type StediSimOptions } from '../../stedi-sim/server';
 import { createWorkerActivities } from '../../workers/compose';
 import type { SlotPool } from '../../activities/slot-pool';
@@ -50,6 +50,8 @@ export interface TestPlatform {
 
 export interface TestWorker {
   worker: Worker;
+  /** This worker's metrics registry (what its /metrics page would serve). */
+  metrics: Metrics;
   interactiveWorker: Worker;
   slotPool: SlotPool;
   stop(): Promise<void>;
@@ -87,10 +89,11 @@ export async function startTestPlatform(
   const addWorker = async (): Promise<TestWorker> => {
     const workerRedis = new Redis(config.redisUrl);
     const native = await NativeConnection.connect({ address: config.temporal.address });
+    const workerMetrics = createMetrics('test-worker');
     const { activities, slotPool } = createWorkerActivities({
       config,
       logger,
-      metrics: createMetrics('test-worker'),
+      metrics: workerMetrics,
       redis: workerRedis,
       pg: dir.pool,
       directory,
@@ -107,6 +110,7 @@ export async function startTestPlatform(
     const running = Promise.all([worker.run(), interactiveWorker.run()]);
     const tw: TestWorker = {
       worker,
+      metrics: workerMetrics,
       interactiveWorker,
       slotPool,
       stop: async () => {
@@ -130,6 +134,8 @@ export async function startTestPlatform(
     verifyToken: createTokenVerifier(config.auth),
     routes: createRoutes({ config, logger, metrics, temporal, redis, pg: dir.pool }),
     checks: { redis: async () => void (await redis.ping()) },
+    // As api/main.ts: browser origins from CORS_ALLOWED_ORIGINS.
+    corsAllowedOrigins: config.api.corsAllowedOrigins,
   });
   const port = await api.server.listen(0, '127.0.0.1');
   const apiUrl = `http://127.0.0.1:${port}`;

@@ -1,0 +1,35 @@
+import { webhookBody, type BatchEventPayload } from './events';
+import { ALL_MEMBERS_FAILED, batchFailureOf } from './member-failure';
+import { emptyCounters } from './types';
+
+describe('a finished batch that did not complete says why (issue 10)', () => {
+  test.each([
+    ['FAILED', undefined, { failed: 5, cancelled: 0 }, { code: ALL_MEMBERS_FAILED, message: "no member succeeded: 5 failed; GetBatchStatus errors list each member's error" }],
+    ['FAILED', undefined, { failed: 2, cancelled: 3 }, { code: ALL_MEMBERS_FAILED, message: "no member succeeded: 2 failed, 3 not processed; GetBatchStatus errors list each member's error" }],
+    ['FAILED', { code: 'InvalidArgumentError', message: 'member_query: …' }, { failed: 0, cancelled: 9 }, { code: 'InvalidArgumentError', message: 'member_query: …' }],
+    ['CANCELLED', { code: 'CANCELLED', message: 'by ops' }, { failed: 0, cancelled: 9 }, { code: 'CANCELLED', message: 'by ops' }],
+    ['PARTIALLY_COMPLETED', undefined, { failed: 1, cancelled: 0 }, undefined],
+    ['COMPLETED', undefined, { failed: 0, cancelled: 0 }, undefined],
+  ] as const)('%s with failure %j and counters %j', (status, failure, counters, want) => {
+    expect(batchFailureOf(status, failure, counters)).toEqual(want);
+  });
+
+  test('the webhook body of a FAILED batch whose members all failed carries data.error', () => {
+    const e: BatchEventPayload = {
+      eventId: 'evt_3_x',
+      eventType: 'FAILED',
+      occurredAtMs: Date.UTC(2026, 0, 1),
+      batchId: 'batch/svc/job',
+      clientService: 'svc',
+      clientJobId: 'job',
+      jobType: 'batch',
+      status: 'FAILED',
+      counters: { ...emptyCounters(3), failed: 3 },
+      percentDone: 100,
+      submittedAtMs: Date.UTC(2026, 0, 1),
+      options: {} as BatchEventPayload['options'],
+    };
+    const body = JSON.parse(webhookBody(e)) as { data: { error?: { code: string } } };
+    expect(body.data.error?.code).toBe(ALL_MEMBERS_FAILED);
+  });
+});
