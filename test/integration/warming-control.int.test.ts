@@ -6,11 +6,10 @@ import { createConfiguredEligibilityCache, type EligibilityCache } from '../../a
 import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecord } from '../../lib/member-record';
-import type { SimCheck } from '../../stedi-sim/server';
-import { MOCK_MEMBERS, verdictFor } from '../../stedi-sim/answers';
 import { batchStatusQuery, type BatchStatusView } from '../../workflows/batch.defs';
 import { cancelWarmingUpdate, pauseWarmingSignal, resumeWarmingSignal, warmingStatusQuery, type WarmingStatusView } from '../../workflows/warming.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { createSimCheckRecorder, eventually, plainMembers } from '../helpers/sim-checks';
 
 /**
  * Issue 9: pause / resume / cancel of a RUNNING cacheWarmingWorkflow on the real platform (WarmCache through the API,
@@ -27,29 +26,10 @@ const MAX_DISPATCHED = 20;
 
 let p: TestPlatform;
 let cache: EligibilityCache;
-const checks: SimCheck[] = [];
-const keyOf = (m: MemberRecord) => `${m.payerId}|${m.payerMemberId}`;
+const sim = createSimCheckRecorder();
+const checks = sim.checks;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-/** Real-time / batch-API checks Stedi saw, per member of `members`. */
-function callsOf(members: MemberRecord[], path: SimCheck['path']): Map<string, number> {
-  const keys = new Map(members.map((m) => [keyOf(m), m.memberId]));
-  const out = new Map(members.map((m) => [m.memberId, 0]));
-  for (const c of checks) {
-    const id = keys.get(c.memberKey);
-    if (c.path === path && id !== undefined) out.set(id, out.get(id)! + 1);
-  }
-  return out;
-}
-const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+const total = (members: MemberRecord[]) => sim.count(members, 'realtime');
 
 /** Waits until nothing is in flight at Stedi and the call count has not moved for `quietMs`. */
 async function settled(quietMs = 1_500): Promise<number> {
@@ -69,7 +49,7 @@ beforeAll(async () => {
   p = await startTestPlatform({
     population: 400,
     // ~1.1 s per real-time call (13.5 s mean × 0.08), capped under the payer timeout (no AAA 80 retries).
-    sim: { logger: silentLogger(), timeScale: 0.08, latency: { maxMs: 50_000 }, onCheck: (c) => checks.push(c) },
+    sim: { logger: silentLogger(), timeScale: 0.08, latency: { maxMs: 50_000 }, onCheck: sim.onCheck },
     env: { BATCH_POLL_INITIAL_MS: '500', BATCH_POLL_MAX_MS: '1000' },
   });
   cache = createConfiguredEligibilityCache(p.redis, p.config, silentLogger());
@@ -85,7 +65,7 @@ describe('a running warming job (integration)', () => {
 
   beforeAll(async () => {
     // Members the simulator answers with a plain active coverage on the first try (no AAA retry, no mock).
-    plain = p.members.filter((m) => verdictFor(keyOf(m)).kind === 'active' && !MOCK_MEMBERS[keyOf(m)] && !['TEST', 'BADPAYER'].includes(m.payerId));
+    plain = plainMembers(p.members);
     expect(plain.length).toBeGreaterThanOrEqual(2 * PER_JOB);
     const token = await p.token(['rte:warming:write', 'rte:warming:read'], 'svc-warm-control');
     const client = createClient(CacheWarmingService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1' }));
@@ -100,18 +80,18 @@ describe('a running warming job (integration)', () => {
       'it-pause',
     );
     const h = p.temporal.workflow.getHandle(jobId);
-    await eventually('the job to be mid-flight', () => total(callsOf(members, 'realtime')) >= 10);
+    await eventually('the job to be mid-flight', () => total(members) >= 10);
 
-    const atPause = total(callsOf(members, 'realtime'));
+    const atPause = total(members);
     await h.signal(pauseWarmingSignal);
     await eventually('the pause to be seen', async () => (await h.query(warmingStatusQuery)).paused);
     // Checks already handed to the slot pool finish; after that Stedi sees nothing from this job.
     await settled();
-    const heldAt = total(callsOf(members, 'realtime'));
+    const heldAt = total(members);
     expect(heldAt - atPause).toBeLessThanOrEqual(MAX_DISPATCHED);
     expect(heldAt).toBeLessThan(PER_JOB);
     await sleep(5_000);
-    expect(total(callsOf(members, 'realtime'))).toBe(heldAt);
+    expect(total(members)).toBe(heldAt);
     expect(p.sim.stats().inFlight.current).toBe(0);
     const paused = await h.query(warmingStatusQuery);
     expect(paused.paused).toBe(true);
@@ -129,9 +109,9 @@ describe('a running warming job (integration)', () => {
     expect(v.counters.outcomes).toMatchObject({ warmed: PER_JOB, pending: 0, failed: 0, cancelled: 0 });
 
     // The simulator's own count: one real-time call per member, none through the batch API.
-    const rt = callsOf(members, 'realtime');
+    const rt = sim.callsOf(members, 'realtime');
     for (const m of members) expect({ m: m.memberId, calls: rt.get(m.memberId) }).toEqual({ m: m.memberId, calls: 1 });
-    expect(total(callsOf(members, 'batch'))).toBe(0);
+    expect(sim.count(members, 'batch')).toBe(0);
     for (const m of members) expect((await cache.get(m.memberId, OP))?.source).toBe('warming');
     console.log(`warming pause: ${atPause} calls at pause, ${heldAt - atPause} already dispatched finished, 0 in 5 s paused, ${PER_JOB} after resume`);
   });
@@ -143,7 +123,7 @@ describe('a running warming job (integration)', () => {
       'it-cancel',
     );
     const h = p.temporal.workflow.getHandle(jobId);
-    await eventually('the job to be mid-flight', () => total(callsOf(members, 'realtime')) >= 10);
+    await eventually('the job to be mid-flight', () => total(members) >= 10);
 
     // Bad input is refused by the validator, with the field, and changes nothing.
     const refused = async (args: unknown): Promise<string> => {
@@ -165,7 +145,7 @@ describe('a running warming job (integration)', () => {
     expect(children.length).toBeGreaterThanOrEqual(1);
 
     const reason = 'operator stop: wrong member list';
-    const atCancel = total(callsOf(members, 'realtime'));
+    const atCancel = total(members);
     const v = await h.executeUpdate(cancelWarmingUpdate, { args: [{ reason: `  ${reason} ` }] });
     expect(v.status).toBe('CANCELLED');
     expect(v.cancel?.reason).toBe(reason);
@@ -178,7 +158,7 @@ describe('a running warming job (integration)', () => {
 
     // No Stedi call after the cancel beyond those already in flight; nothing after that at all.
     const after = await settled();
-    expect(total(callsOf(members, 'realtime')) - atCancel).toBeLessThanOrEqual(MAX_DISPATCHED);
+    expect(total(members) - atCancel).toBeLessThanOrEqual(MAX_DISPATCHED);
     await sleep(3_000);
     expect(checks.length).toBe(after);
 
@@ -190,7 +170,7 @@ describe('a running warming job (integration)', () => {
     );
     expect(rows.rows).toHaveLength(PER_JOB);
     const byHash = new Map(rows.rows.map((r) => [r.member_hash, r]));
-    const rt = callsOf(members, 'realtime');
+    const rt = sim.callsOf(members, 'realtime');
     let warmed = 0;
     for (const m of members) {
       const r = byHash.get(hashMemberId(p.config.cache.keySecret, m.memberId))!;
@@ -205,7 +185,7 @@ describe('a running warming job (integration)', () => {
       }
     }
     expect(warmed).toBe(o.warmed);
-    expect(total(callsOf(members, 'batch'))).toBe(0);
+    expect(sim.count(members, 'batch')).toBe(0);
     const job = await p.directory.pool.query<{ status: string }>('SELECT status FROM cache_warming_jobs WHERE job_id = $1', [jobId]);
     expect(job.rows[0]?.status).toBe('CANCELLED');
 
