@@ -39,7 +39,7 @@ import { workflowBundle } from '../helpers/temporal';
  * (not before) its planned time, every member in 0.7–0.9 through one Stedi batch-API item, and no member below 0.7
  * is touched — by the simulator's own per-member, per-path record.
  */
-jest.setTimeout(300_000);
+jest.setTimeout(180_000);
 
 const OP = 'check_eligibility';
 const H = 3_600_000;
@@ -207,7 +207,12 @@ test('memberCronWorkflow → MemberCronEvents → consumer → intake → warmin
   const toWarm = bands.urgent.length + bands.preload.length;
   await eventually('the consumer to hand every member ≥ 0.7 to the intake', () => accepted.reduce((n, a) => n + a.req.memberIds.length, 0) >= toWarm, 120_000, 200);
   const jobIds = [...new Set(accepted.map((a) => a.jobId))];
+  const diag = setTimeout(() => {
+    const pool = p.directory.pool;
+    console.log(`warming-member-cron diagnostics: pg pool total ${pool.totalCount} idle ${pool.idleCount} waiting ${pool.waitingCount}; sim in flight ${p.sim.stats().inFlight.current}`);
+  }, 90_000);
   const views = await Promise.all(jobIds.map(async (j) => (await p.temporal.workflow.getHandle(j).result()) as WarmingStatusView));
+  clearTimeout(diag);
   const wallMs = performance.now() - t0;
   for (const v of views) expect({ job: v.jobId, status: v.status, pending: v.counters.outcomes.pending }).toEqual({ job: v.jobId, status: 'COMPLETED', pending: 0 });
   expect(accepted.reduce((n, a) => n + a.req.memberIds.length, 0)).toBe(toWarm);
