@@ -20,6 +20,7 @@ import { createWarmingService } from './services/warming-service';
 import { createGetWarmingStatsHandler, createScheduleWarmingHandler } from './services/warming-admin';
 import { createPgWarmingStatsReader, createPgWarmUsageStore, createWarmUsageRecorder } from '../activities/warming-usage';
 import { createTemporalWarmingScheduleStore } from '../schedules/warming';
+import { warmingTuningFromConfig } from '../lib/temporal/warming-jobs';
 import { createPgMemberDirectory } from '../directory/pg-member-directory';
 import { hasWebhookSecret } from '../activities/webhooks/activities';
 
@@ -84,9 +85,14 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
         rateLimiter: createRedisSubmitRateLimiter(deps.redis, { limit: config.warmCache.rateLimit, windowMs: config.warmCache.rateWindowMs }, `${config.redisKeyPrefix}warm-cache:`),
         logger: deps.logger,
         batchLatencyMs: config.warmCache.batchLatencyMs,
-        tuning: { batch: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } } },
+        tuning: warmingTuningFromConfig(config),
       }),
-      scheduleWarming: createScheduleWarmingHandler({ schedules: createTemporalWarmingScheduleStore(deps.temporal), taskQueue: config.temporal.taskQueue, logger: deps.logger }),
+      scheduleWarming: createScheduleWarmingHandler({
+        schedules: createTemporalWarmingScheduleStore(deps.temporal),
+        taskQueue: config.temporal.taskQueue,
+        tuning: warmingTuningFromConfig(config),
+        logger: deps.logger,
+      }),
       getWarmingStats: createGetWarmingStatsHandler({ records: warmRecords }),
     });
   };

@@ -11,11 +11,15 @@ import path from 'node:path';
 import { applyWarmingSchedules, createTemporalWarmingScheduleStore, formatWarmingReport } from '../schedules/warming';
 import { loadWarmingScheduleFile } from '../schedules/warming-load';
 import { runScheduleCli } from './schedule-cli';
+import { loadConfig } from '../lib/config';
+import { warmingTuningFromConfig } from '../lib/temporal/warming-jobs';
 
 runScheduleCli({
   usage: 'warming-schedules.ts <apply|validate> [--file <path>] [--dry-run] [--prefix warming/]',
   defaultFile: path.resolve(__dirname, '../schedules/warming-schedules.yaml'),
   noun: 'warming schedule(s)',
   load: loadWarmingScheduleFile,
-  apply: async (defs, client, opts) => formatWarmingReport(await applyWarmingSchedules(defs, createTemporalWarmingScheduleStore(client), opts)),
+  // The same tuning the ScheduleWarming RPC puts in a schedule's action (api/routes.ts), so both writers agree.
+  apply: async (defs, client, opts) =>
+    formatWarmingReport(await applyWarmingSchedules(defs, createTemporalWarmingScheduleStore(client), { ...opts, tuning: warmingTuningFromConfig(loadConfig()) })),
 });

@@ -19,6 +19,12 @@ describe('loadConfig', () => {
     expect(c.slots.total).toBe(20);
   });
 
+  it('warming paging: defaults, overrides, and a page above 10,000 refused', () => {
+    expect(loadConfig({}).warming).toEqual({ pageSize: 10_000, continueAsNewAfterEvents: 5_000 });
+    expect(loadConfig({ WARMING_PAGE_SIZE: '20', WARMING_CONTINUE_AS_NEW_AFTER_EVENTS: '1' }).warming).toEqual({ pageSize: 20, continueAsNewAfterEvents: 1 });
+    expect(() => loadConfig({ WARMING_PAGE_SIZE: '10001' })).toThrow(/WARMING_PAGE_SIZE/);
+  });
+
   it('names every bad variable at once', () => {
     try {
       loadConfig({ API_PORT: 'eighty', PROVIDER_NPI: '123', REDIS_URL: 'not a url' });

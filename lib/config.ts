@@ -95,6 +95,10 @@ const envSchema = z.object({
   WARM_CACHE_RATE_WINDOW_SECONDS: positiveInt.default(60),
   /** Stedi batch-API turnaround WarmCache's estimated_completion assumes for batch-API warms. */
   WARM_CACHE_BATCH_LATENCY_SECONDS: positiveInt.default(600),
+  /** Members per warming page (one bulk cache read, one child batch per operation × path); ≤ 10,000. */
+  WARMING_PAGE_SIZE: positiveInt.max(10_000).default(10_000),
+  /** A warming job continues-as-new between pages once its history has this many events. */
+  WARMING_CONTINUE_AS_NEW_AFTER_EVENTS: positiveInt.default(5_000),
   MEMBER_CRON_EMIT_RATE: positiveInt.default(1000),
   MEMBER_CRON_DEDUPE_TTL_SECONDS: positiveInt.default(8 * 24 * 3600),
   MEMBER_CRON_SNAPSHOT_FLAGS: csv.default([]),
@@ -149,6 +153,8 @@ export interface AppConfig {
   webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
   warmCache: { rateLimit: number; rateWindowMs: number; batchLatencyMs: number };
+  /** Paging of cache-warming jobs, for every way a job starts (WarmCache, warming schedules, the member-cron intake). */
+  warming: { pageSize: number; continueAsNewAfterEvents: number };
   predictionAccuracy: { lookbackMs: number; excludedCallers: string[] };
   kafkaLagGroups: WatchedGroup[];
   memberCronConsumer: { enabled: boolean; groupId: string; topic: string; dlqTopic: string; maxGroupSize: number; maxDelayMs: number; leadScale: number };
@@ -296,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       allowHttp: e.RTE_PROFILE === 'local',
       secrets,
     },
+    warming: { pageSize: e.WARMING_PAGE_SIZE, continueAsNewAfterEvents: e.WARMING_CONTINUE_AS_NEW_AFTER_EVENTS },
     warmCache: { rateLimit: e.WARM_CACHE_RATE_LIMIT, rateWindowMs: e.WARM_CACHE_RATE_WINDOW_SECONDS * 1000, batchLatencyMs: e.WARM_CACHE_BATCH_LATENCY_SECONDS * 1000 },
     memberCron: {
       emitRatePerSecond: e.MEMBER_CRON_EMIT_RATE,

@@ -135,6 +135,19 @@ class FakeStore implements WarmingScheduleStore {
 
 const desired = (init: Init = {}) => desiredWarmingSchedule(validateScheduleWarming(req(init), NOW), 'rte-main');
 
+describe('desiredWarmingSchedule tuning', () => {
+  it('carries the platform tuning in the action input (a tick pages and polls like every other job) and in the spec hash', () => {
+    const def = validateScheduleWarming(req(), NOW);
+    const tuning = { pageSize: 20, continueAsNewAfterEvents: 1, batch: { pollBackoff: { initialMs: 500, maxMs: 1_000, multiplier: 2 } } };
+    const plain = desiredWarmingSchedule(def, 'rte-main');
+    const tuned = desiredWarmingSchedule(def, 'rte-main', undefined, tuning);
+    expect(plain.input.tuning).toBeUndefined();
+    expect(tuned.input.tuning).toEqual(tuning);
+    expect(tuned.scheduleId).toBe(plain.scheduleId);
+    expect(tuned.specHash).not.toBe(plain.specHash);
+  });
+});
+
 describe('upsertWarmingSchedule', () => {
   it('create → same request again (no call) → update → disable (pause, no next run) → enable', async () => {
     const store = new FakeStore();

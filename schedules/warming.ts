@@ -4,7 +4,7 @@ import { CACHE_WARMING_JOB_TYPE } from '../lib/warming/types';
 import { RteJobType, RtePriority, RteScheduleName, RteStrategy } from '../workflows/search-attributes';
 import { formatScheduleReport, reconcileSchedules, specHashOf, startWorkflowAction, temporalSchedules, type ScheduleApplyReport, type ScheduleOutcome, type UpsertAction } from './reconcile';
 import { resolveOperations } from '../lib/warming/decide';
-import { CACHE_WARMING_WORKFLOW_TYPE, type CacheWarmingWorkflowInput } from '../workflows/warming.defs';
+import { CACHE_WARMING_WORKFLOW_TYPE, type CacheWarmingWorkflowInput, type WarmingTuning } from '../workflows/warming.defs';
 import type { WarmingScheduleDefinition } from './warming-request';
 
 /**
@@ -28,7 +28,8 @@ export function warmingScheduleSource(name: string): string {
   return `schedule-${name}`;
 }
 
-export function buildScheduledWarmingInput(def: WarmingScheduleDefinition): ScheduledWarmingInput {
+/** `tuning`: the platform's warming tuning (warmingTuningFromConfig); absent = the workflow's defaults. */
+export function buildScheduledWarmingInput(def: WarmingScheduleDefinition, tuning?: Partial<WarmingTuning>): ScheduledWarmingInput {
   return {
     // A Schedule action cannot know its run's id: the workflow uses its own id as the job id.
     jobId: '',
@@ -38,6 +39,7 @@ export function buildScheduledWarmingInput(def: WarmingScheduleDefinition): Sche
     strategy: def.strategy,
     priority: def.priority,
     operations: resolveOperations([]),
+    ...(tuning ? { tuning } : {}),
   };
 }
 
@@ -58,9 +60,14 @@ export interface DesiredWarmingSchedule {
   paused: boolean;
 }
 
-export function desiredWarmingSchedule(def: WarmingScheduleDefinition, taskQueue: string, idPrefix = WARMING_SCHEDULE_ID_PREFIX): DesiredWarmingSchedule {
+export function desiredWarmingSchedule(
+  def: WarmingScheduleDefinition,
+  taskQueue: string,
+  idPrefix = WARMING_SCHEDULE_ID_PREFIX,
+  tuning?: Partial<WarmingTuning>,
+): DesiredWarmingSchedule {
   const spec = cronToScheduleSpec(def.cron);
-  const input = buildScheduledWarmingInput(def);
+  const input = buildScheduledWarmingInput(def, tuning);
   // `enabled` is state (pause/unpause), not spec: flipping it must not count as a spec change.
   const specHash = specHashOf({ v: 1, spec, input, taskQueue, policy: WARMING_SCHEDULE_POLICY, description: def.description });
   return { scheduleId: `${idPrefix}${def.name}`, definition: def, spec, input, taskQueue, specHash, paused: !def.enabled };
@@ -155,14 +162,14 @@ export type WarmingApplyReport = ScheduleApplyReport;
 export async function applyWarmingSchedules(
   defs: readonly WarmingScheduleDefinition[],
   store: WarmingScheduleStore,
-  opts: { taskQueue: string; dryRun?: boolean; idPrefix?: string },
+  opts: { taskQueue: string; dryRun?: boolean; idPrefix?: string; tuning?: Partial<WarmingTuning> },
 ): Promise<WarmingApplyReport> {
   const prefix = opts.idPrefix ?? WARMING_SCHEDULE_ID_PREFIX;
   const dryRun = opts.dryRun ?? false;
   return reconcileSchedules(defs, {
     prefix,
     dryRun,
-    upsert: (def) => upsertWarmingSchedule(desiredWarmingSchedule(def, opts.taskQueue, prefix), store, 'file', { dryRun }),
+    upsert: (def) => upsertWarmingSchedule(desiredWarmingSchedule(def, opts.taskQueue, prefix, opts.tuning), store, 'file', { dryRun }),
     listIds: (p) => store.listIds(p),
     deletable: async (id) => (await store.get(id))?.managedBy === 'file',
     delete: (id) => store.delete(id),

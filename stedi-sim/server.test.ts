@@ -397,3 +397,23 @@ describe('stedi-sim reliability faults', () => {
     expect(s.answers['connection-reset']).toBe(1);
   });
 });
+
+describe('stedi-sim onCheck (per-member record for tests)', () => {
+  it('reports each real-time call that took a slot and each item of an accepted batch, keyed <payer>|<member id>', async () => {
+    const seen: Array<{ path: string; memberKey: string }> = [];
+    const { gateway } = await startSim({ onCheck: (c) => seen.push({ path: c.path, memberKey: c.memberKey }) });
+    const gw = gateway();
+    const id = memberWith('active');
+    await gw.checkEligibility(request(id));
+    await failureOf(gw.checkEligibility({ ...request(id), subscriber: undefined } as unknown as EligibilityCheckRequest));
+    await gw.submitBatch({
+      name: 'on-check',
+      items: ['B1', 'B2'].map((m, i) => ({ ...request(m, '60054'), submitterTransactionIdentifier: `tx-${i}` })),
+    });
+    expect(seen).toEqual([
+      { path: 'realtime', memberKey: `60054|${id}` },
+      { path: 'batch', memberKey: '60054|B1' },
+      { path: 'batch', memberKey: '60054|B2' },
+    ]);
+  });
+});

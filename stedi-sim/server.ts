@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { createLogger, type Logger } from '../lib/logger';
-import { answerEligibility, connectivityAnswer, findMock, type AnswerContext, type SimAnswer } from './answers';
+import { answerEligibility, connectivityAnswer, findMock, memberKey, type AnswerContext, type SimAnswer } from './answers';
 import { BatchStore, PageTokenError } from './batches';
 import { createRng, DEFAULT_LATENCY, sampleLatencyMs, type LatencyModel } from './rng';
 import { loadSpecValidators, validateWith } from './validation';
@@ -43,6 +43,18 @@ export interface StediSimOptions {
   delay?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Directory holding healthcare.json and manager.json (default: stedi-sim/openapi). */
   specDir?: string;
+  /**
+   * Told of every check that reached Stedi, per member (`memberKey`: `<payer id>|<subscriber member id>`): a
+   * real-time call once it holds a slot (before its latency), each item of an accepted batch at submission. Tests
+   * count calls per member and path with it.
+   */
+  onCheck?: (check: SimCheck) => void;
+}
+
+export interface SimCheck {
+  path: 'realtime' | 'batch';
+  memberKey: string;
+  atMs: number;
 }
 
 /** Run-time faults (POST /__sim/faults). */
@@ -311,6 +323,7 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
     gate.peakTotal = Math.max(gate.peakTotal, gate.current + faults.otherTenantSlots);
     stats.peak = Math.max(stats.peak, currentInFlight());
     stats.peakWithOthers = Math.max(stats.peakWithOthers, gate.current + faults.otherTenantSlots);
+    options.onCheck?.({ path: 'realtime', memberKey: memberKey(request), atMs: Date.now() });
     try {
       if (faults.burst.remaining > 0) {
         faults.burst.remaining -= 1;
@@ -378,6 +391,7 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
     if (!result.ok) return send(res, result.status, result.body);
     stats.batchesSubmitted += 1;
     stats.itemsSubmitted += b.items.length;
+    if (options.onCheck) for (const item of b.items) options.onCheck({ path: 'batch', memberKey: memberKey(item), atMs: Date.now() });
     log.info({ batchId: result.batchId, items: b.items.length }, 'batch submitted');
     send(res, 200, { batchId: result.batchId, submittedAt: result.submittedAt });
   });

@@ -31,7 +31,7 @@ import { createPromWarmingMetrics } from '../activities/warming/metrics';
 import { createPgWarmRecordStore } from '../activities/warming/pg-warm-store';
 // The WarmingIntake factory (member-cron consumer → cache-warming jobs): createWarmingIntake(client, lists, { taskQueue }).
 export { createWarmingIntake } from '../lib/temporal/warming-jobs';
-import { createWarmingIntake as createWarmingIntakeAdapter } from '../lib/temporal/warming-jobs';
+import { createWarmingIntake as createWarmingIntakeAdapter, warmingTuningFromConfig } from '../lib/temporal/warming-jobs';
 import type { Client } from '@temporalio/client';
 
 export interface WorkerDeps {
@@ -214,5 +214,5 @@ export function createWorkerMemberCronConsumer(deps: WorkerDeps & { kafka: Kafka
  * (or joined, for a re-delivered group) through a Temporal client with the platform's data converter.
  */
 export function workerWarmingIntake(deps: WorkerDeps & { temporal: Client }): WarmingIntake {
-  return createWarmingIntakeAdapter(deps.temporal, createPgMemberListStore(deps.pg), { taskQueue: deps.config.temporal.taskQueue });
+  return createWarmingIntakeAdapter(deps.temporal, createPgMemberListStore(deps.pg), { taskQueue: deps.config.temporal.taskQueue, tuning: warmingTuningFromConfig(deps.config) });
 }

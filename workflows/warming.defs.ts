@@ -140,6 +140,8 @@ export interface WarmingStatusView {
   /** Child batch ids currently running. */
   children: string[];
   failure?: { code: string; message: string };
+  /** Set once cancelWarming (or a workflow cancel) was received: the reason given and when. */
+  cancel?: { reason: string; atMs: number };
 }
 
 export interface CancelWarmingArgs {

@@ -24,7 +24,7 @@ import { batchPriorityFor } from '../lib/warming/decide';
 import { CACHE_WARMING_JOB_TYPE, type WarmOutcome } from '../lib/warming/types';
 import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
 import type { batchWorkflow } from './batch';
-import { cancelBatchSignal, pauseBatchSignal, resumeBatchSignal, type BatchWorkflowInput } from './batch.defs';
+import { cancelBatchSignal, pauseBatchSignal, resumeBatchSignal, validateCancelBatchArgs, type BatchWorkflowInput } from './batch.defs';
 import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from './search-attributes';
 import {
   cancelWarmingUpdate,
@@ -113,6 +113,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       ...(s.freeSlots !== undefined ? { freeSlots: s.freeSlots } : {}),
       children: [...children.keys()],
       ...(failure ? { failure } : {}),
+      ...(s.cancel ? { cancel: { ...s.cancel } } : {}),
     };
   }
 
@@ -131,16 +132,18 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     cancelWarmingUpdate,
     async (args) => {
       if (!finalView) {
-        s.cancel ??= { reason: args.reason?.trim() || 'cancelled', atMs: Date.now() };
+        s.cancel ??= { reason: args?.reason?.trim() || 'cancelled', atMs: Date.now() };
         for (const h of children.values()) void h.signal(cancelBatchSignal, { reason: s.cancel.reason }).catch(() => undefined);
       }
       await condition(() => finalView !== undefined);
       return finalView!;
     },
     {
+      // The batch's rules for the arguments (an object, only `reason`, a string of at most 500 characters); a job
+      // that already finished refuses with its final status instead of answering as if it had been cancelled now.
       validator: (args) => {
-        if (args !== undefined && (typeof args !== 'object' || args === null)) throw new Error('cancel arguments must be an object');
-        if (args?.reason !== undefined && (typeof args.reason !== 'string' || args.reason.length > 500)) throw new Error('reason must be a string of at most 500 characters');
+        validateCancelBatchArgs(args);
+        if (finalView) throw new Error(`warming job already finished (${finalView.status}): nothing to cancel`);
       },
     },
   );

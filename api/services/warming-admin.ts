@@ -15,6 +15,7 @@ import type { WarmingStatsReader } from '../../activities/warming-usage/ports';
 import { computeWarmingStats, validateGetWarmingStats } from '../../lib/warming/stats';
 import { validateScheduleWarming } from '../../schedules/warming-request';
 import { desiredWarmingSchedule, upsertWarmingSchedule, type WarmingScheduleStore } from '../../schedules/warming';
+import type { WarmingTuning } from '../../workflows/warming.defs';
 import { principalKey } from '../auth';
 
 /**
@@ -27,6 +28,8 @@ export interface ScheduleWarmingDeps {
   schedules: WarmingScheduleStore;
   /** Task queue the scheduled cacheWarmingWorkflow runs on (the main queue). */
   taskQueue: string;
+  /** The platform's warming tuning (warmingTuningFromConfig), carried in the schedule's action input. */
+  tuning?: Partial<WarmingTuning>;
   logger: Logger;
   now?: () => Date;
 }
@@ -43,7 +46,7 @@ export function createScheduleWarmingHandler(deps: ScheduleWarmingDeps): Schedul
   const now = deps.now ?? (() => new Date());
   return async (req, ctx) => {
     const def = validateScheduleWarming(req, now());
-    const result = await upsertWarmingSchedule(desiredWarmingSchedule(def, deps.taskQueue), deps.schedules, 'api');
+    const result = await upsertWarmingSchedule(desiredWarmingSchedule(def, deps.taskQueue, undefined, deps.tuning), deps.schedules, 'api');
     deps.logger.info(
       {
         caller: ctx.values.get(principalKey)?.service,

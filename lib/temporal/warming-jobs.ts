@@ -17,9 +17,23 @@ import {
   type WarmingTuning,
 } from '../../workflows/warming.defs';
 import type { MemberListStore } from '../../activities/batch/ports';
+import type { AppConfig } from '../config';
 
 const PRIORITIES: readonly WarmingPriority[] = ['URGENT', 'PRELOAD', 'BACKGROUND'];
 const STRATEGIES: readonly WarmingStrategyName[] = ['INTELLIGENT', 'FORCE', 'FILL_ONLY'];
+
+/**
+ * The warming tuning every job start uses (WarmCache, warming schedules, the member-cron intake): paging
+ * (WARMING_PAGE_SIZE, WARMING_CONTINUE_AS_NEW_AFTER_EVENTS) and the child batches' Stedi batch-API polling
+ * (BATCH_POLL_INITIAL_MS / BATCH_POLL_MAX_MS, as SubmitBatch's batches).
+ */
+export function warmingTuningFromConfig(config: Pick<AppConfig, 'warming' | 'batch'>): Partial<WarmingTuning> {
+  return {
+    pageSize: config.warming.pageSize,
+    continueAsNewAfterEvents: config.warming.continueAsNewAfterEvents,
+    batch: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } },
+  };
+}
 
 export interface StartWarmingJobOptions {
   taskQueue: string;

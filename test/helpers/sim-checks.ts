@@ -1,0 +1,60 @@
+import type { MemberRecord } from '../../lib/member-record';
+import { MOCK_MEMBERS, verdictFor } from '../../stedi-sim/answers';
+import type { SimCheck } from '../../stedi-sim/server';
+
+/**
+ * The Stedi simulator's own per-member record of every check that reached it (its `onCheck` hook), for tests that
+ * must show which member was called how often on which path. Pass `onCheck` in the platform's `sim` options.
+ */
+export interface SimCheckRecorder {
+  readonly checks: SimCheck[];
+  onCheck(check: SimCheck): void;
+  /** Checks per member of `members` on `path` (0 for members Stedi never saw). */
+  callsOf(members: readonly MemberRecord[], path: SimCheck['path']): Map<string, number>;
+  /** Checks of `members` on `path`, in total. */
+  count(members: readonly MemberRecord[], path: SimCheck['path']): number;
+  /** Time of each member's first check on `path`. */
+  firstAt(members: readonly MemberRecord[], path: SimCheck['path']): Map<string, number>;
+}
+
+/** What the simulator keys a member by (`<payer id>|<subscriber member id>`). */
+export const simKeyOf = (m: MemberRecord): string => `${m.payerId}|${m.payerMemberId}`;
+
+export function createSimCheckRecorder(): SimCheckRecorder {
+  const checks: SimCheck[] = [];
+  const ofPath = (members: readonly MemberRecord[], path: SimCheck['path']) => {
+    const ids = new Map(members.map((m) => [simKeyOf(m), m.memberId]));
+    return checks.flatMap((c) => {
+      const id = c.path === path ? ids.get(c.memberKey) : undefined;
+      return id === undefined ? [] : [{ id, atMs: c.atMs }];
+    });
+  };
+  return {
+    checks,
+    onCheck: (c) => void checks.push(c),
+    callsOf(members, path) {
+      const out = new Map(members.map((m) => [m.memberId, 0]));
+      for (const c of ofPath(members, path)) out.set(c.id, out.get(c.id)! + 1);
+      return out;
+    },
+    count: (members, path) => ofPath(members, path).length,
+    firstAt(members, path) {
+      const out = new Map<string, number>();
+      for (const c of ofPath(members, path)) if (!out.has(c.id)) out.set(c.id, c.atMs);
+      return out;
+    },
+  };
+}
+
+/** Members the simulator answers with a plain active coverage on the first try (no AAA retry, no mock, known payer). */
+export function plainMembers(members: readonly MemberRecord[]): MemberRecord[] {
+  return members.filter((m) => verdictFor(simKeyOf(m)).kind === 'active' && !MOCK_MEMBERS[simKeyOf(m)] && !['TEST', 'BADPAYER'].includes(m.payerId));
+}
+
+export async function eventually(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
