@@ -10,7 +10,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { DEFAULT_REFERENCE_TIME } from '../directory/generator';
-import { ceilingOrders, freshThroughUseOrders, intelligentRoute, PredictionTable, shippedOrders, topKOrders } from '../lib/synthetic-day/policies';
+import { ceilingOrders, freshNowOrders, intelligentRoute, PredictionTable, shippedOrders, thresholdOrders, topKOrders } from '../lib/synthetic-day/policies';
 import { buildWorld, defaultDaySeed, loadDay } from '../lib/synthetic-day/population';
 import { DEFAULT_SIM_OPTIONS, simulateArm, type ArmCounts, type ArmRun, type SimOptions, type SimWorld, type WarmOrder } from '../lib/synthetic-day/sim';
 import type { CacheMode } from '../lib/cache-policy';
@@ -88,7 +88,9 @@ for (const o of shipped) {
 }
 for (const b of [0.01, 0.02, 0.05, 0.1]) rows.push(withCeiling(world, `top ${b * 100} % budget`, 'DEFAULT', topKOrders(predictions, Math.round(b * members)), reactive));
 rows.push(withCeiling(world, 'shipped warming + SWR', 'STALE_WHILE_REVALIDATE', shipped, reactiveSwr));
-rows.push(withCeiling(world, 'preview: fresh through use', 'DEFAULT', freshThroughUseOrders(predictions), reactive));
+rows.push(withCeiling(world, 'before tuning: fresh now', 'DEFAULT', freshNowOrders(shipped), reactive));
+for (const p of [0.6, 0.5]) rows.push(withCeiling(world, `operating point P >= ${p}`, 'DEFAULT', thresholdOrders(predictions, p), reactive));
+rows.push(withCeiling(world, 'P >= 0.6 + SWR', 'STALE_WHILE_REVALIDATE', thresholdOrders(predictions, 0.6), reactiveSwr));
 
 // The doc's world: re-reads per session calibrated so that reactive DEFAULT hits 65 % of reads.
 let calib: { lambda: number; world: SimWorld } | null = null;

@@ -150,3 +150,17 @@ export function warmTiming(
   const bucketStartMs = Math.floor((asap ? base : ideal) / width) * width;
   return { bucketStartMs, notBeforeMs: asap ? null : bucketStartMs + width, horizonUntilMs: windowEnd };
 }
+
+/**
+ * The group label of a routed member (the member-cron feed groups a block's members by priority, label, source and
+ * operations): its notBefore bucket; a member warmed at once (no hold) also by the (scaled) hour its predicted
+ * window ends. A group's horizon is the latest window end of its members and INTELLIGENT judges freshness through
+ * it (lib/warming/decide.ts), so this keeps the horizon within an hour of every member's own (issue 11 tuning:
+ * without it, one group spans the whole 24 h horizon and refreshes entries that would have lasted through the
+ * member's own use).
+ */
+export function warmGroupLabel(timing: Pick<WarmTiming, 'bucketStartMs' | 'notBeforeMs' | 'horizonUntilMs'>, leadScale: number): string {
+  if (timing.notBeforeMs !== null) return String(timing.bucketStartMs);
+  const hour = Math.max(1, Math.floor(HOUR * leadScale));
+  return `now${timing.bucketStartMs}u${Math.floor(timing.horizonUntilMs / hour)}`;
+}
