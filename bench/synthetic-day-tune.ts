@@ -40,6 +40,8 @@ interface Variant {
   urgentBatch?: boolean;
   /** rank budget by P x P(not fresh at use) */
   rankStale?: boolean;
+  /** PRELOAD members whose window starts within this many hours are routed URGENT */
+  promoteH?: number;
 }
 const nan = (x: number) => (Number.isNaN(x) ? null : x);
 
@@ -59,7 +61,8 @@ function orders(v: Variant): WarmOrder[] {
   } else chosen = idx.filter((i) => t.p[i]! >= Math.fround(v.skipBelow));
   const groups = new Map<string, number>();
   const rows = chosen.map((i) => {
-    const pr: 'URGENT' | 'PRELOAD' = t.p[i]! > Math.fround(v.urgentAbove) ? 'URGENT' : 'PRELOAD';
+    let pr: 'URGENT' | 'PRELOAD' = t.p[i]! > Math.fround(v.urgentAbove) ? 'URGENT' : 'PRELOAD';
+    if (v.promoteH !== undefined && (nan(t.windowStart[i]!) ?? now) < now + v.promoteH * H) pr = 'URGENT';
     const [minL, maxL] = v.leads[pr];
     const ws = nan(t.windowStart[i]!) ?? now;
     const we = nan(t.windowEnd[i]!) ?? now + 24 * H;
@@ -91,7 +94,7 @@ const rtRush = (c: ArmCounts) => c.realtimeCallsRush.interactive + c.realtimeCal
 const calls = (c: ArmCounts) => c.realtimeCalls.interactive + c.realtimeCalls.warm + c.realtimeCalls.swr + c.batchItems;
 const R = reactive.counts;
 console.log(`reactive ${pct(R.hits / R.reads)} rush ${rtRush(R)} calls ${calls(R)}`);
-const base: Variant = { name: 'shipped', skipBelow: 0.7, urgentAbove: 0.9, leads: { URGENT: [2, 4], PRELOAD: [12, 24] }, fresh: 'now' };
+const base: Variant = { name: 'shipped', skipBelow: 0.7, urgentAbove: 0.9, leads: { URGENT: [2, 4], PRELOAD: [12, 24] }, fresh: 'groupUseAsap' };
 const variants: Variant[] = JSON.parse(process.env.VARIANTS ?? '[]').map((x: Partial<Variant>) => ({ ...base, ...x }));
 if (variants.length === 0) variants.push(base);
 for (const v of variants) {
@@ -102,4 +105,19 @@ for (const v of variants) {
   console.log(
     [v.name.padEnd(40), `orders ${o.length}`, `hit ${pct(a.hits / a.reads)}`, `waited ${pct(a.sessionsWaited / a.sessions)}`, `exec ${a.warmsExecuted}`, `wasted ${a.warmsWasted}`, `ceil ${pct(c.hits / c.reads)}`, `cap ${cap.toFixed(2)}`, `rush ${rtRush(a)}`, `calls ${calls(a)}`, `$/d ${(calls(a) * 0.1).toFixed(0)}`, `d$/d ${((calls(a) - calls(R)) * 0.1).toFixed(0)}`].join('  '),
   );
+}
+
+if (process.env.DIAG) {
+  // Calibration of the predictor on this day: per P bin, members, share with a read, share whose first read would miss (reactive).
+  const readers = new Uint8Array(members);
+  for (let r = 0; r < world.readAt.length; r++) readers[world.sessionMember[world.readSession[r]!]!] = 1;
+  const bins = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.01];
+  for (let b = 0; b < bins.length - 1; b++) {
+    let n = 0, sumP = 0, read = 0, miss = 0;
+    for (let i = 0; i < members; i++) {
+      if (t.eligible[i] !== 1 || t.p[i]! < bins[b]! || t.p[i]! >= bins[b + 1]!) continue;
+      n++; sumP += t.p[i]!; read += readers[i]!; if (reactive.trace.firstNonHitWaits[i]! > 0) miss++;
+    }
+    console.log(`P [${bins[b]}, ${bins[b + 1]}): ${n} members, mean P ${(sumP / Math.max(1, n)).toFixed(3)}, read ${(read / Math.max(1, n)).toFixed(3)}, waited reactive ${(miss / Math.max(1, n)).toFixed(3)}`);
+  }
 }

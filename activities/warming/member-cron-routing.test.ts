@@ -39,6 +39,17 @@ describe('member-cron routing', () => {
     expect(priorityFor(Math.fround(p))).toBe(expected);
   });
 
+  it('WARMING_MIN_PROBABILITY (skipBelow) moves the skip threshold only; URGENT stays above 0.9', () => {
+    const route = (p: number, skipBelow?: number) => {
+      const d = routeMemberCronEvent(wire(event(p)), 0, { leadScale: 1, ...(skipBelow !== undefined ? { skipBelow } : {}) });
+      return d.action === 'warm' ? d.priority : d.reason;
+    };
+    expect([0.59, 0.6, 0.69, 0.95].map((p) => route(p, 0.6))).toEqual(['below_threshold', 'PRELOAD', 'PRELOAD', 'URGENT']);
+    expect([0.69, 0.7].map((p) => route(p))).toEqual(['below_threshold', 'PRELOAD']);
+    expect(priorityFor(Math.fround(0.5), 0.5)).toBe('PRELOAD');
+    expect(priorityFor(Math.fround(0.49), 0.5)).toBeNull();
+  });
+
   it('skips events without a prediction and names the reason', () => {
     const e = event(0.95);
     e.context = undefined;

@@ -127,10 +127,9 @@ export function topKOrders(t: PredictionTable, k: number): WarmOrder[] {
  */
 export function thresholdOrders(t: PredictionTable, skipBelow: number): WarmOrder[] {
   const out: { member: number; priority: 'URGENT' | 'PRELOAD' }[] = [];
-  const min = Math.fround(skipBelow);
   for (let i = 0; i < t.members; i++) {
-    if (t.eligible[i] !== 1 || !(t.p[i]! >= min)) continue;
-    out.push({ member: i, priority: routePrediction(t.p[i]!) === 'URGENT' ? 'URGENT' : 'PRELOAD' });
+    const route = t.eligible[i] === 1 ? priorityFor(t.p[i]!, skipBelow) : null; // warm-feed's routing, WARMING_MIN_PROBABILITY = skipBelow
+    if (route) out.push({ member: i, priority: route });
   }
   return ordersFor(t, out);
 }
