@@ -18,7 +18,10 @@
  *    warmed at once when the predicted window starts sooner than the longest lead (null);
  *  - the predicted usage window: the predictor's own `predictedWindow` (lib/prediction/rule-based.ts); none =
  *    the whole horizon [now, now + 24 h), as the consumer reads an event without a window;
- *  - strategy: warm-core's `decideWarm` (lib/warming/decide.ts) on the entry at execution time.
+ *  - grouping: warm-feed's `warmGroupLabel` (a member warmed at once also by the hour its window ends); the order's
+ *    horizon (`classifyAt`) is its group's latest window end, as the warming job's `horizonUntilMs`;
+ *  - strategy: warm-core's `decideWarm` (lib/warming/decide.ts) on the entry at execution time, "fresh" judged
+ *    through the horizon (issue 11 tuning, as planWarmingPage does).
  */
 import { priorityFor, warmGroupLabel, warmTiming } from '../../activities/warming/member-cron-routing';
 import type { CachePolicyEntry } from '../cache-policy';
