@@ -38,6 +38,13 @@ describe('loadConfig', () => {
     }
   });
 
+  it('WARMING_MIN_PROBABILITY: the member-cron warming threshold, default 0.7, refused outside [0, 0.9]', () => {
+    expect(loadConfig({}).memberCronConsumer.skipBelow).toBe(0.7);
+    expect(loadConfig({ WARMING_MIN_PROBABILITY: '0.6' }).memberCronConsumer.skipBelow).toBe(0.6);
+    expect(() => loadConfig({ WARMING_MIN_PROBABILITY: '0.95' })).toThrow(/WARMING_MIN_PROBABILITY/);
+    expect(() => loadConfig({ WARMING_MIN_PROBABILITY: 'high' })).toThrow(/WARMING_MIN_PROBABILITY/);
+  });
+
   it('refuses dev secrets and HS256 in production', () => {
     expect(() => loadConfig({ RTE_PROFILE: 'production' })).toThrow(/AUTH_MODE.*jwks[\s\S]*CACHE_KEY_SECRET/);
   });

@@ -120,6 +120,8 @@ const envSchema = z.object({
   MEMBER_CRON_CONSUMER_MAX_DELAY_MS: positiveInt.default(5000),
   /** Multiplies every warming lead interval measured from an event's emitted_at (tests: 1/3600 → an hour is a second). */
   WARMING_LEAD_SCALE: z.coerce.number().positive().max(1).default(1),
+  /** The member-cron consumer warms members with predicted P at or above this (design doc 0.7; docs/synthetic-day.md). */
+  WARMING_MIN_PROBABILITY: z.coerce.number().min(0).max(0.9).default(0.7),
 
   AUTH_MODE: z.enum(['dev-hs256', 'jwks']).default('dev-hs256'),
   /** Containers whose published ports are loopback-only (temporal-dev.yml) may run dev auth on 0.0.0.0. */
@@ -157,7 +159,7 @@ export interface AppConfig {
   warming: { pageSize: number; continueAsNewAfterEvents: number };
   predictionAccuracy: { lookbackMs: number; excludedCallers: string[] };
   kafkaLagGroups: WatchedGroup[];
-  memberCronConsumer: { enabled: boolean; groupId: string; topic: string; dlqTopic: string; maxGroupSize: number; maxDelayMs: number; leadScale: number };
+  memberCronConsumer: { enabled: boolean; groupId: string; topic: string; dlqTopic: string; maxGroupSize: number; maxDelayMs: number; leadScale: number; skipBelow?: number };
   auth:
     | { mode: 'dev-hs256'; devSecret: string }
     | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
@@ -322,6 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxGroupSize: e.MEMBER_CRON_CONSUMER_MAX_GROUP,
       maxDelayMs: e.MEMBER_CRON_CONSUMER_MAX_DELAY_MS,
       leadScale: e.WARMING_LEAD_SCALE,
+      skipBelow: e.WARMING_MIN_PROBABILITY,
     },
     auth,
   };

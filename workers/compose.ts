@@ -200,7 +200,7 @@ export function createWorkerMemberCronConsumer(deps: WorkerDeps & { kafka: Kafka
     dlqTopic: c.dlqTopic,
     publisher: deps.publisher,
     intake: deps.intake,
-    routing: { leadScale: c.leadScale },
+    routing: { leadScale: c.leadScale, ...(c.skipBelow !== undefined ? { skipBelow: c.skipBelow } : {}) },
     maxGroupSize: c.maxGroupSize,
     maxDelayMs: c.maxDelayMs,
     shutdownFlushMs: Math.max(1_000, Math.floor(deps.config.shutdownGraceMs / 3)),

@@ -123,7 +123,8 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
       const entries = await deps.cache.getMany(pairs);
       const at = now();
       const rows: WarmDecisionRow[] = pairs.map((p, k) => {
-        const d = decideWarm(input.strategy, input.priority, entries[k] ?? null, at);
+        // INTELLIGENT judges freshness through the job's horizon (the predicted use), when it has one.
+        const d = decideWarm(input.strategy, input.priority, entries[k] ?? null, at, input.horizonUntilMs);
         return d.action === 'skip'
           ? { ...p, path: 'none', outcome: d.outcome, reason: d.reason }
           : { ...p, path: d.path, outcome: 'pending', startedAtMs: at };

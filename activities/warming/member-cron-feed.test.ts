@@ -91,6 +91,20 @@ describe('MemberCronWarmingFeed', () => {
     expect(h.lastCommit()).toBe('8');
   });
 
+  it('splits members warmed at once by the hour their predicted window ends; each group carries its own horizon', async () => {
+    const h = new Harness(8);
+    // PRELOAD windows within 24 h: no hold. Two end in the same hour, one 10 h later.
+    const starts = [EMITTED + 2 * H, EMITTED + 2 * H + 60_000, EMITTED + 12 * H];
+    for (let i = 0; i < starts.length; i++) await h.feed.handle(rec(i, value(`p${i}`, 0.8, starts[i])));
+    await h.feed.flushAll();
+    const groups = h.accepted.map((r) => [r.memberIds, r.notBeforeMs, r.horizonUntilMs]);
+    expect(groups).toEqual([
+      [['p0', 'p1'], undefined, EMITTED + 3 * H + 60_000],
+      [['p2'], undefined, EMITTED + 13 * H],
+    ]);
+    expect(new Set(h.accepted.map((r) => r.dedupeKey)).size).toBe(2);
+  });
+
   it('bounds a group by the block size', async () => {
     const h = new Harness(3);
     for (let i = 0; i < 7; i++) await h.feed.handle(rec(i, value(`m${i}`, 0.95)));

@@ -1,13 +1,14 @@
 import type { Logger } from '../../lib/logger';
 import type { WarmingIntake, WarmingIntakeRequest, WarmingPriority } from '../../lib/warming/types';
-import { decodeMemberCronEvent, routeMemberCronEvent, type RoutingConfig } from './member-cron-routing';
+import { decodeMemberCronEvent, routeMemberCronEvent, warmGroupLabel, type RoutingConfig } from './member-cron-routing';
 
 /**
  * The member-cron consumer's core, free of Kafka (unit-tested with fakes; member-cron-consumer.ts drives it from
  * a kafkajs consumer group). Per partition:
  *
  *  - every record is decoded and routed (member-cron-routing.ts); undecodable → dead letter; below 0.7 → skip;
- *  - routed members are grouped by (offset block, priority, notBefore bucket, source, operations). An offset block
+ *  - routed members are grouped by (offset block, priority, notBefore bucket, source, operations; members warmed at
+ *    once also by the hour their predicted window ends: warmGroupLabel, so the group's horizon is each member's use). An offset block
  *    is `maxGroupSize` consecutive offsets of the partition, so a group never exceeds maxGroupSize members and
  *    its membership depends only on the topic's contents;
  *  - a group is handed to `WarmingIntake.accept()` when its block is complete (a later offset arrived) or when it
@@ -160,7 +161,7 @@ export class MemberCronWarmingFeed {
 
     this.opts.metrics?.routed(decision.priority);
     const block = offset / BigInt(this.opts.maxGroupSize);
-    const bucketLabel = decision.notBeforeMs === null ? `now${decision.bucketStartMs}` : String(decision.bucketStartMs);
+    const bucketLabel = warmGroupLabel(decision, this.opts.routing.leadScale);
     const opsLabel = decision.operations.length > 0 ? decision.operations.join('+') : 'all';
     const key = [block, decision.priority, bucketLabel, decision.source, opsLabel].join('|');
     let g = p.groups.get(key);

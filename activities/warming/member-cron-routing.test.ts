@@ -1,7 +1,7 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
-import { decodeMemberCronEvent, DEFAULT_WINDOW_MS, priorityFor, routeMemberCronEvent, warmTiming } from './member-cron-routing';
+import { decodeMemberCronEvent, DEFAULT_WINDOW_MS, priorityFor, routeMemberCronEvent, warmGroupLabel, warmTiming } from './member-cron-routing';
 
 const H = 3_600_000;
 const EMITTED = Date.parse('2026-01-05T04:00:00Z');
@@ -37,6 +37,17 @@ describe('member-cron routing', () => {
     const d = routeMemberCronEvent(wire(event(p)), 0, { leadScale: 1 });
     expect(d.action === 'warm' ? d.priority : null).toBe(expected);
     expect(priorityFor(Math.fround(p))).toBe(expected);
+  });
+
+  it('WARMING_MIN_PROBABILITY (skipBelow) moves the skip threshold only; URGENT stays above 0.9', () => {
+    const route = (p: number, skipBelow?: number) => {
+      const d = routeMemberCronEvent(wire(event(p)), 0, { leadScale: 1, ...(skipBelow !== undefined ? { skipBelow } : {}) });
+      return d.action === 'warm' ? d.priority : d.reason;
+    };
+    expect([0.59, 0.6, 0.69, 0.95].map((p) => route(p, 0.6))).toEqual(['below_threshold', 'PRELOAD', 'PRELOAD', 'URGENT']);
+    expect([0.69, 0.7].map((p) => route(p))).toEqual(['below_threshold', 'PRELOAD']);
+    expect(priorityFor(Math.fround(0.5), 0.5)).toBe('PRELOAD');
+    expect(priorityFor(Math.fround(0.49), 0.5)).toBeNull();
   });
 
   it('skips events without a prediction and names the reason', () => {
@@ -127,5 +138,24 @@ describe('member-cron routing', () => {
     expect(t.notBeforeMs).toBeGreaterThanOrEqual(EMITTED + 2 * H);
     expect(t.notBeforeMs).toBeLessThanOrEqual(EMITTED + 4 * H);
     expect(warmTiming('PRELOAD', EMITTED, null, null, 1)).toMatchObject({ notBeforeMs: null, horizonUntilMs: EMITTED + DEFAULT_WINDOW_MS });
+  });
+
+  it('warmGroupLabel: a held member by its bucket; a member warmed at once also by the hour its window ends', () => {
+    const held = warmTiming('URGENT', EMITTED, EMITTED + 6 * H, EMITTED + 9 * H, 1);
+    const heldLater = warmTiming('URGENT', EMITTED, EMITTED + 6 * H + 10 * 60_000, EMITTED + 12 * H, 1);
+    expect(warmGroupLabel(held, 1)).toBe(String(held.bucketStartMs));
+    expect(warmGroupLabel(heldLater, 1)).toBe(warmGroupLabel(held, 1)); // same bucket, whatever the window end
+    const soon = warmTiming('PRELOAD', EMITTED, EMITTED + 2 * H, EMITTED + 5 * H, 1);
+    const soonSameHour = warmTiming('PRELOAD', EMITTED, EMITTED + 2 * H + 60_000, EMITTED + 5 * H + 60_000, 1);
+    const late = warmTiming('PRELOAD', EMITTED, EMITTED + 20 * H, EMITTED + 23 * H, 1);
+    expect(soon.notBeforeMs).toBeNull();
+    expect(late.notBeforeMs).toBeNull();
+    expect(warmGroupLabel(soon, 1)).toBe(warmGroupLabel(soonSameHour, 1));
+    expect(warmGroupLabel(soon, 1)).not.toBe(warmGroupLabel(late, 1));
+    expect(warmGroupLabel(soon, 1)).toMatch(/^now\d+u\d+$/);
+    // Scaled (1 h = 1 s): the hour is a scaled hour.
+    const a = warmTiming('PRELOAD', EMITTED, EMITTED + 2 * H, EMITTED + 5 * H, 1 / 3600);
+    const b = warmTiming('PRELOAD', EMITTED, EMITTED + 20 * H, EMITTED + 23 * H, 1 / 3600);
+    expect(warmGroupLabel(a, 1 / 3600)).not.toBe(warmGroupLabel(b, 1 / 3600));
   });
 });

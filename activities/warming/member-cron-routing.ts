@@ -45,6 +45,11 @@ export interface RoutingConfig {
    * the predicted window, leads, buckets) is multiplied by it. Tests use e.g. 1/3600 so an hour lasts a second.
    */
   leadScale: number;
+  /**
+   * Warm members with P at or above this (WARMING_MIN_PROBABILITY, default the design doc's 0.7; the operating
+   * point of docs/synthetic-day.md). Below 0.9 → PRELOAD, above → URGENT, whatever this is.
+   */
+  skipBelow?: number;
 }
 
 export type RouteDecision =
@@ -68,8 +73,8 @@ export type RouteDecision =
       horizonUntilMs: number;
     };
 
-export function priorityFor(probability: number): 'URGENT' | 'PRELOAD' | null {
-  if (!(probability >= SKIP_BELOW)) return null; // NaN too
+export function priorityFor(probability: number, skipBelow?: number): 'URGENT' | 'PRELOAD' | null {
+  if (!(probability >= (skipBelow === undefined ? SKIP_BELOW : Math.fround(skipBelow)))) return null; // NaN too
   return probability > URGENT_ABOVE ? 'URGENT' : 'PRELOAD';
 }
 
@@ -88,7 +93,7 @@ export function decodeMemberCronEvent(value: Uint8Array): MemberCronEvent {
 export function routeMemberCronEvent(ev: MemberCronEvent, recordTimestampMs: number, cfg: RoutingConfig): RouteDecision {
   const prediction = ev.context?.predictedActivity;
   if (!prediction) return { action: 'skip', reason: 'no_prediction' };
-  const priority = priorityFor(prediction.appUsageProbability);
+  const priority = priorityFor(prediction.appUsageProbability, cfg.skipBelow);
   if (!priority) return { action: 'skip', reason: 'below_threshold' };
   if (!ev.memberId) return { action: 'skip', reason: 'no_member' };
 
@@ -149,4 +154,18 @@ export function warmTiming(
   const asap = ideal <= base;
   const bucketStartMs = Math.floor((asap ? base : ideal) / width) * width;
   return { bucketStartMs, notBeforeMs: asap ? null : bucketStartMs + width, horizonUntilMs: windowEnd };
+}
+
+/**
+ * The group label of a routed member (the member-cron feed groups a block's members by priority, label, source and
+ * operations): its notBefore bucket; a member warmed at once (no hold) also by the (scaled) hour its predicted
+ * window ends. A group's horizon is the latest window end of its members and INTELLIGENT judges freshness through
+ * it (lib/warming/decide.ts), so this keeps the horizon within an hour of every member's own (issue 11 tuning:
+ * without it, one group spans the whole 24 h horizon and refreshes entries that would have lasted through the
+ * member's own use).
+ */
+export function warmGroupLabel(timing: Pick<WarmTiming, 'bucketStartMs' | 'notBeforeMs' | 'horizonUntilMs'>, leadScale: number): string {
+  if (timing.notBeforeMs !== null) return String(timing.bucketStartMs);
+  const hour = Math.max(1, Math.floor(HOUR * leadScale));
+  return `now${timing.bucketStartMs}u${Math.floor(timing.horizonUntilMs / hour)}`;
 }

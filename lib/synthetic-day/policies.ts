@@ -18,9 +18,12 @@
  *    warmed at once when the predicted window starts sooner than the longest lead (null);
  *  - the predicted usage window: the predictor's own `predictedWindow` (lib/prediction/rule-based.ts); none =
  *    the whole horizon [now, now + 24 h), as the consumer reads an event without a window;
- *  - strategy: warm-core's `decideWarm` (lib/warming/decide.ts) on the entry at execution time.
+ *  - grouping: warm-feed's `warmGroupLabel` (a member warmed at once also by the hour its window ends); the order's
+ *    horizon (`classifyAt`) is its group's latest window end, as the warming job's `horizonUntilMs`;
+ *  - strategy: warm-core's `decideWarm` (lib/warming/decide.ts) on the entry at execution time, "fresh" judged
+ *    through the horizon (issue 11 tuning, as planWarmingPage does).
  */
-import { priorityFor, warmTiming } from '../../activities/warming/member-cron-routing';
+import { priorityFor, warmGroupLabel, warmTiming } from '../../activities/warming/member-cron-routing';
 import type { CachePolicyEntry } from '../cache-policy';
 import { RuleBasedActivityPredictor } from '../prediction/rule-based';
 import type { ActivityPredictor } from '../prediction/types';
@@ -34,9 +37,12 @@ export function routePrediction(p: number): 'skip' | 'PRELOAD' | 'URGENT' {
   return priorityFor(p) ?? 'skip';
 }
 
-/** Warm-core's INTELLIGENT / FORCE / FILL_ONLY decision (its `decideWarm`) on the entry as of `nowMs`. */
-export function intelligentRoute(strategy: WarmingStrategyName, priority: WarmingPriority, entry: CachePolicyEntry | null, nowMs: number): WarmRoute {
-  const d = decideWarm(strategy, priority, entry, nowMs);
+/**
+ * Warm-core's INTELLIGENT / FORCE / FILL_ONLY decision (its `decideWarm`) on the entry as of `nowMs`, fresh judged
+ * through `freshThroughMs` (the job's horizon, as planWarmingPage passes it) when given.
+ */
+export function intelligentRoute(strategy: WarmingStrategyName, priority: WarmingPriority, entry: CachePolicyEntry | null, nowMs: number, freshThroughMs?: number): WarmRoute {
+  const d = decideWarm(strategy, priority, entry, nowMs, freshThroughMs);
   return d.action === 'skip' ? 'skip' : d.path;
 }
 
@@ -83,21 +89,31 @@ export class PredictionTable {
 
 const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x);
 
-/** The member's warm order as warm-feed times it for an event emitted at the reference time (lead scale 1). */
-function order(t: PredictionTable, member: number, priority: 'URGENT' | 'PRELOAD'): WarmOrder {
-  const timing = warmTiming(priority, t.now, orNull(t.windowStart[member]!), orNull(t.windowEnd[member]!), 1);
-  return { member, at: timing.notBeforeMs ?? t.now, priority, strategy: 'INTELLIGENT' };
+/**
+ * Warm orders as warm-feed times and groups them for events emitted at the reference time (lead scale 1): each
+ * member's time is its bucket's `notBeforeMs` (or now), and its horizon (`classifyAt`, what INTELLIGENT judges
+ * freshness through) is the latest window end of its group, grouped by priority and `warmGroupLabel` as the feed
+ * does (the feed also cuts groups by offset block; one block here, which only widens a group's horizon).
+ */
+function ordersFor(t: PredictionTable, members: readonly { member: number; priority: 'URGENT' | 'PRELOAD' }[]): WarmOrder[] {
+  const rows = members.map(({ member, priority }) => {
+    const timing = warmTiming(priority, t.now, orNull(t.windowStart[member]!), orNull(t.windowEnd[member]!), 1);
+    return { member, priority, timing, group: `${priority}|${warmGroupLabel(timing, 1)}` };
+  });
+  const horizon = new Map<string, number>();
+  for (const r of rows) horizon.set(r.group, Math.max(horizon.get(r.group) ?? -Infinity, r.timing.horizonUntilMs));
+  return rows.map((r) => ({ member: r.member, at: r.timing.notBeforeMs ?? t.now, priority: r.priority, strategy: 'INTELLIGENT' as const, classifyAt: horizon.get(r.group)! }));
 }
 
-/** The shipped policy: every member the consumer routing keeps, timed by priority. */
+/** The shipped policy: every member the consumer routing keeps, timed and grouped by priority. */
 export function shippedOrders(t: PredictionTable): WarmOrder[] {
-  const out: WarmOrder[] = [];
+  const out: { member: number; priority: 'URGENT' | 'PRELOAD' }[] = [];
   for (let i = 0; i < t.members; i++) {
     if (t.eligible[i] !== 1) continue;
     const route = routePrediction(t.p[i]!);
-    if (route !== 'skip') out.push(order(t, i, route));
+    if (route !== 'skip') out.push({ member: i, priority: route });
   }
-  return out;
+  return ordersFor(t, out);
 }
 
 /** A fixed budget: the top-k members by predicted P (ties by member index), routed like the shipped policy (below 0.7: PRELOAD). */
@@ -105,7 +121,25 @@ export function topKOrders(t: PredictionTable, k: number): WarmOrder[] {
   const idx: number[] = [];
   for (let i = 0; i < t.members; i++) if (t.eligible[i] === 1) idx.push(i);
   idx.sort((a, b) => t.p[b]! - t.p[a]! || a - b);
-  return idx.slice(0, k).map((i) => order(t, i, routePrediction(t.p[i]!) === 'URGENT' ? 'URGENT' : 'PRELOAD'));
+  return ordersFor(t, idx.slice(0, k).map((i) => ({ member: i, priority: routePrediction(t.p[i]!) === 'URGENT' ? ('URGENT' as const) : ('PRELOAD' as const) })));
+}
+
+/**
+ * The shipped routing with another skip threshold (an operating point: members with P >= `skipBelow` are warmed,
+ * P > 0.9 URGENT, the rest PRELOAD), timed and grouped like the shipped policy.
+ */
+export function thresholdOrders(t: PredictionTable, skipBelow: number): WarmOrder[] {
+  const out: { member: number; priority: 'URGENT' | 'PRELOAD' }[] = [];
+  for (let i = 0; i < t.members; i++) {
+    const route = t.eligible[i] === 1 ? priorityFor(t.p[i]!, skipBelow) : null; // warm-feed's routing, WARMING_MIN_PROBABILITY = skipBelow
+    if (route) out.push({ member: i, priority: route });
+  }
+  return ordersFor(t, out);
+}
+
+/** The policy before issue 11's tuning (for the record of each change's effect): INTELLIGENT judged fresh now. */
+export function freshNowOrders(orders: readonly WarmOrder[]): WarmOrder[] {
+  return orders.map(({ classifyAt: _drop, ...o }) => o);
 }
 
 /**
@@ -122,13 +156,4 @@ export function ceilingOrders(trace: ArmTrace, k: number, isRush: (member: numbe
     const readyAt = trace.firstNonHitAt[i]! - leadMs;
     return { member: i, at: readyAt - 30 * 60_000, priority: 'PRELOAD' as const, strategy: 'INTELLIGENT' as const, oracleReadyAt: readyAt };
   });
-}
-
-/**
- * Tuning preview (not the shipped policy): the shipped orders with INTELLIGENT judging the entry as of the
- * start of the predicted usage window (none: the order's time), so an entry that is fresh now but expires before
- * the use is refreshed.
- */
-export function freshThroughUseOrders(t: PredictionTable): WarmOrder[] {
-  return shippedOrders(t).map((o) => ({ ...o, classifyAt: orNull(t.windowStart[o.member]!) ?? o.at }));
 }

@@ -25,8 +25,11 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
 export type WarmRoute = 'realtime' | 'batch_api' | 'skip';
-/** Warm-core's strategy decision for one order, from the member's cache entry as of `nowMs` (policies.ts: decideWarm). */
-export type WarmRouter = (strategy: WarmingStrategyName, priority: WarmingPriority, entry: CachePolicyEntry | null, nowMs: number) => WarmRoute;
+/**
+ * Warm-core's strategy decision for one order, from the member's cache entry as of `nowMs`, fresh judged through
+ * `freshThroughMs` when given (policies.ts: decideWarm with the job's horizon).
+ */
+export type WarmRouter = (strategy: WarmingStrategyName, priority: WarmingPriority, entry: CachePolicyEntry | null, nowMs: number, freshThroughMs?: number) => WarmRoute;
 
 /** The day as the simulator needs it. Sessions and reads sorted by time; reads point at their session. */
 export interface SimWorld {
@@ -50,8 +53,8 @@ export interface WarmOrder {
   priority: WarmingPriority;
   strategy: WarmingStrategyName;
   /**
-   * Judge the entry as of this time instead of the order's time (e.g. the predicted usage: "fresh through
-   * the use" rather than "fresh now"). Absent: the order's time.
+   * The order's horizon: INTELLIGENT counts the entry as fresh only if it is still fresh at this time ("fresh
+   * through the use", decideWarm's freshThroughMs: the warming job's horizonUntilMs). Absent: fresh now.
    */
   classifyAt?: number;
   /** Perfect foresight: the entry lands exactly at this time (one batch-API item, counted at `at`). */
@@ -419,7 +422,7 @@ export function simulateArm(world: SimWorld, orders: readonly WarmOrder[], optio
           heap.push(Math.max(t, ord.oracleReadyAt), ORACLE_DONE, m);
           break;
         }
-        const route = o.router(ord.strategy, ord.priority, entryOf(m), Math.max(t, ord.classifyAt ?? t));
+        const route = o.router(ord.strategy, ord.priority, entryOf(m), t, ord.classifyAt);
         if (route === 'skip') {
           c.warmsSkipped++;
           if (outcome[m] === 1 && t < expiresAt[m]!) skippedFresh[m] = 1;

@@ -49,6 +49,35 @@ describe('decideWarm (design doc strategy table)', () => {
   });
 });
 
+describe('decideWarm with a horizon: INTELLIGENT judges "fresh" through the use (issue 11)', () => {
+  const H = 3_600_000;
+  // Fresh now, expires in 1 h (entries.fresh); the predicted use ends in 5 h.
+  it.each([
+    ['URGENT', 'fresh', NOW + 5 * H, 'batch_api'], // fresh now, stale at the use: refreshed like a stale entry
+    ['PRELOAD', 'fresh', NOW + 5 * H, 'batch_api'],
+    ['URGENT', 'fresh', NOW + 30 * 60_000, 'skipped_fresh'], // still fresh through the horizon
+    ['PRELOAD', 'fresh', NOW - H, 'skipped_fresh'], // a horizon already past: judged now
+    ['URGENT', 'missing', NOW + 5 * H, 'realtime'], // a miss stays a miss: URGENT real time
+    ['PRELOAD', 'missing', NOW + 5 * H, 'batch_api'],
+    ['URGENT', 'stale', NOW + 5 * H, 'batch_api'],
+    ['URGENT', 'freshError', NOW + 5 * H, 'batch_api'], // the cached payer error will have expired by the use
+    ['URGENT', 'freshError', NOW + 60_000, 'skipped_fresh'],
+  ] as Array<[WarmingPriority, State, number, string]>)('INTELLIGENT %s, %s entry, horizon %d → %s', (priority, state, horizon, expected) => {
+    const d = decideWarm('INTELLIGENT', priority, entries[state], NOW, horizon);
+    expect(d.action === RT ? d.path : d.outcome).toBe(expected);
+  });
+
+  it('the skip says why: fresh through the horizon', () => {
+    expect(decideWarm('INTELLIGENT', 'PRELOAD', entries.fresh, NOW, NOW + 60_000)).toEqual({ action: 'skip', outcome: 'skipped_fresh', reason: 'entry fresh through the horizon' });
+  });
+
+  it('FORCE and FILL_ONLY ignore the horizon', () => {
+    expect(decideWarm('FILL_ONLY', 'PRELOAD', entries.fresh, NOW, NOW + 5 * H)).toMatchObject({ action: 'skip', outcome: 'skipped_cached' });
+    expect(decideWarm('FILL_ONLY', 'PRELOAD', entries.stale, NOW, NOW + 5 * H)).toMatchObject({ action: 'skip', outcome: 'skipped_cached' });
+    expect(decideWarm('FORCE', 'PRELOAD', entries.fresh, NOW, NOW + 5 * H)).toEqual({ action: 'fetch', path: 'realtime' });
+  });
+});
+
 describe('resolveOperations', () => {
   it('empty means every warmable operation; duplicates collapse', () => {
     expect(resolveOperations([])).toEqual(['check_eligibility']);

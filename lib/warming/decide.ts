@@ -16,13 +16,24 @@ import type { WarmingPriority, WarmingStrategyName } from './types';
  * FORCE is BYPASS semantics: a live answer whatever the cache holds, written back to the cache. A fresh cached
  * payer error is skipped by INTELLIGENT for the same reason CheckEligibility serves it: no payer call per retry
  * during an outage. `priority` only changes INTELLIGENT misses (the doc's "miss → real-time if urgent").
+ *
+ * "Fresh" for INTELLIGENT means fresh through the use the warm is for (issue 11 tuning): with `freshThroughMs`
+ * (the job's horizon, the end of the members' predicted usage window) an entry counts as fresh only if it is
+ * still fresh at max(now, freshThroughMs); an entry fresh now that expires before the use is refreshed like a
+ * stale one (batch API). Without it, fresh = fresh now. A miss is judged now (none is none at any time).
  */
 export type WarmDecision =
   | { action: 'skip'; outcome: 'skipped_fresh' | 'skipped_cached'; reason: string }
   | { action: 'fetch'; path: 'realtime' | 'batch_api' };
 
-export function decideWarm(strategy: WarmingStrategyName, priority: WarmingPriority, entry: CachePolicyEntry | null | undefined, nowMs: number): WarmDecision {
-  const cls = classifyEntry(entry, nowMs);
+export function decideWarm(
+  strategy: WarmingStrategyName,
+  priority: WarmingPriority,
+  entry: CachePolicyEntry | null | undefined,
+  nowMs: number,
+  freshThroughMs?: number,
+): WarmDecision {
+  const cls = classifyEntry(entry, strategy === 'INTELLIGENT' && freshThroughMs !== undefined ? Math.max(nowMs, freshThroughMs) : nowMs);
   switch (strategy) {
     case 'FORCE':
       return { action: 'fetch', path: 'realtime' };
@@ -31,7 +42,7 @@ export function decideWarm(strategy: WarmingStrategyName, priority: WarmingPrior
       return { action: 'skip', outcome: 'skipped_cached', reason: cls.endsWith('error') ? 'a cached payer error is present (FILL_ONLY)' : 'an entry is cached (FILL_ONLY)' };
     case 'INTELLIGENT':
       if (cls === 'none') return { action: 'fetch', path: priority === 'URGENT' ? 'realtime' : 'batch_api' };
-      if (cls === 'fresh-success') return { action: 'skip', outcome: 'skipped_fresh', reason: 'fresh entry' };
+      if (cls === 'fresh-success') return { action: 'skip', outcome: 'skipped_fresh', reason: freshThroughMs !== undefined && freshThroughMs > nowMs ? 'entry fresh through the horizon' : 'fresh entry' };
       if (cls === 'fresh-error') return { action: 'skip', outcome: 'skipped_fresh', reason: 'cached payer error within its TTL' };
       return { action: 'fetch', path: 'batch_api' };
     default: {
