@@ -176,7 +176,7 @@ async function fullReads(pool: Pool, dir: PgMemberDirectory, now: Date, opts: { 
       }),
     },
     {
-      name: "combined: states=[CA,TX] + NOT (METAL_TIER = 'NONE') OR STATE = 'NY'",
+      name: "combined: states=[CA,TX,NY] + (NOT (METAL_TIER = 'NONE') OR STATE = 'NY')",
       query: create(MemberQuerySchema, { demographicsFilter: { states: ['CA', 'TX', 'NY'] }, predicateFilter: { expression: "NOT (METAL_TIER = 'NONE') OR STATE = 'NY'" } }),
     },
   ].filter((x) => x.name.includes(opts.only));
