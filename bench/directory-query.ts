@@ -1,8 +1,12 @@
 /**
- * Member directory benchmark: first-page latency per complexity tier and full-scan throughput.
+ * Member directory benchmark: first-page latency per complexity tier, and full reads and counts.
  *   DATABASE_URL        (default postgres://rte:rte@127.0.0.1:5432/rte)
  *   BENCH_POPULATION    members (default 1000000); loaded into BENCH_SCHEMA if that schema is empty
- *   BENCH_SCHEMA        (default dir_bench_<population>)
+ *   BENCH_SCHEMA        (default dir_bench_<population>). A loaded schema is reused by later runs (generating
+ *                       1,000,000 members takes a while); BENCH_PART=load only loads it.
+ *   BENCH_PART          all (default) | pages (first-page latency per tier) | reads (full reads and counts of
+ *                       plain, plan-field and combined queries, old vs new plan-field compilation) | load
+ *   BENCH_DROP_SCHEMA   1: drop BENCH_SCHEMA when done
  *   BENCH_SEED          (default 42)
  *   BENCH_RUNS          timed runs per query (default 5)
  *   BENCH_SCAN_SECONDS  cap on the full-scan measurement (default 120)
@@ -21,6 +25,7 @@ import { DEFAULT_REFERENCE_TIME } from '../directory/generator';
 import { isDirectoryEmpty, loadPopulation, readPopulationInfo } from '../directory/loader';
 import { migrate } from '../directory/migrate';
 import { PgMemberDirectory } from '../directory/pg-member-directory';
+import { compileMemberQuery } from '../directory/query/compile';
 import { createDirectoryPool, quoteIdent } from '../directory/pool';
 
 const TARGET_MS: Record<Tier, number> = { low: 100, medium: 500, high: 2000 };
@@ -71,6 +76,9 @@ async function main(): Promise<void> {
   const scanSeconds = Number(env('BENCH_SCAN_SECONDS', '120'));
   const only = env('BENCH_ONLY', '');
   const jit = env('BENCH_JIT', '');
+  const part = env('BENCH_PART', 'all');
+  if (!['all', 'pages', 'reads', 'load'].includes(part)) throw new Error('BENCH_PART must be all, pages, reads or load');
+  const dropSchema = env('BENCH_DROP_SCHEMA', '') === '1';
   if (jit !== '' && jit !== 'on' && jit !== 'off') throw new Error('BENCH_JIT must be on or off');
   const connectionString = env('DATABASE_URL', 'postgres://rte:rte@127.0.0.1:5432/rte');
   // Same sessions as createDirectoryPool, plus the jit override as a startup option when asked for.
@@ -93,61 +101,159 @@ async function main(): Promise<void> {
       `\npopulation ${info.population.toLocaleString()} (seed ${info.seed}, as of ${info.referenceTime.toISOString()}), ${runs} timed runs per query, page size 1000, jit=${jitSetting}\n`,
     );
 
-    const queries: { name: string; tier: Tier; query: MemberQuery }[] = [
-      ...COMPLEXITY_EXAMPLES.map((e) => ({ name: e.name, tier: e.tier, query: e.query })),
-      ...DOC_EXAMPLES.map((e) => ({ name: e.name, tier: EXAMPLE_TIERS[e.name.split(':')[0] ?? ''] ?? 'high', query: e.query })),
-    ].filter((x) => x.name.includes(only));
-    const rows: string[][] = [];
-    const byTier: Record<Tier, number[]> = { low: [], medium: [], high: [] };
-    for (const { name, tier, query } of queries) {
-      const q = clone(MemberQuerySchema, query);
-      q.limit = 1000;
-      await dir.queryMembers(q); // warm-up (plans, caches)
-      const samples: number[] = [];
-      let returned = 0;
-      for (let i = 0; i < runs; i++) {
-        const [ms, page] = await time(() => dir.queryMembers(q));
-        samples.push(ms);
-        returned = page.members.length;
-      }
-      samples.sort((a, b) => a - b);
-      const p50 = pct(samples, 0.5);
-      byTier[tier].push(p50);
-      const target = TARGET_MS[tier];
-      rows.push([tier, name.slice(0, 70), String(returned), p50.toFixed(1), pct(samples, 0.95).toFixed(1), String(target), (p50 / target).toFixed(2), p50 <= target ? 'ok' : 'OVER']);
+    if (part === 'load') return;
+    if (part === 'all' || part === 'pages') await firstPages(dir, { runs, only });
+    if (part === 'all' || part === 'reads') await fullReads(pool, dir, info.referenceTime, { runs, scanSeconds, only });
+  } finally {
+    if (dropSchema) {
+      await pool.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+      console.log(`\ndropped schema ${schema}`);
     }
-    const header = ['tier', 'query', 'rows', 'p50 ms', 'p95 ms', 'target', 'p50/target', ''];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-    const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-    console.log(line(header));
-    console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-    for (const r of rows) console.log(line(r));
-    console.log('');
-    for (const tier of ['low', 'medium', 'high'] as Tier[]) {
-      const xs = [...byTier[tier]].sort((a, b) => a - b);
-      if (xs.length === 0) continue;
-      console.log(`${tier.padEnd(6)} median of p50s ${pct(xs, 0.5).toFixed(1)} ms, worst ${Math.max(...xs).toFixed(1)} ms, target ${TARGET_MS[tier]} ms`);
-    }
+    await pool.end();
+  }
+}
 
-    // Full scan through the cursor: every ACTIVE member, 10,000 per page.
-    const scan = create(MemberQuerySchema, { accountStatuses: [AccountStatus.ACTIVE], limit: 10_000 });
-    let scanned = 0;
+/** First page (1,000 rows) of every doc and complexity example: p50/p95 against the tier targets. */
+async function firstPages(dir: PgMemberDirectory, opts: { runs: number; only: string }): Promise<void> {
+  const { runs, only } = opts;
+  const queries: { name: string; tier: Tier; query: MemberQuery }[] = [
+    ...COMPLEXITY_EXAMPLES.map((e) => ({ name: e.name, tier: e.tier, query: e.query })),
+    ...DOC_EXAMPLES.map((e) => ({ name: e.name, tier: EXAMPLE_TIERS[e.name.split(':')[0] ?? ''] ?? 'high', query: e.query })),
+  ].filter((x) => x.name.includes(only));
+  const rows: string[][] = [];
+  const byTier: Record<Tier, number[]> = { low: [], medium: [], high: [] };
+  for (const { name, tier, query } of queries) {
+    const q = clone(MemberQuerySchema, query);
+    q.limit = 1000;
+    await dir.queryMembers(q); // warm-up (plans, caches)
+    const samples: number[] = [];
+    let returned = 0;
+    for (let i = 0; i < runs; i++) {
+      const [ms, page] = await time(() => dir.queryMembers(q));
+      samples.push(ms);
+      returned = page.members.length;
+    }
+    samples.sort((a, b) => a - b);
+    const p50 = pct(samples, 0.5);
+    byTier[tier].push(p50);
+    const target = TARGET_MS[tier];
+    rows.push([tier, name.slice(0, 70), String(returned), p50.toFixed(1), pct(samples, 0.95).toFixed(1), String(target), (p50 / target).toFixed(2), p50 <= target ? 'ok' : 'OVER']);
+  }
+  const header = ['tier', 'query', 'rows', 'p50 ms', 'p95 ms', 'target', 'p50/target', ''];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+  console.log('');
+  for (const tier of ['low', 'medium', 'high'] as Tier[]) {
+    const xs = [...byTier[tier]].sort((a, b) => a - b);
+    if (xs.length === 0) continue;
+    console.log(`${tier.padEnd(6)} median of p50s ${pct(xs, 0.5).toFixed(1)} ms, worst ${Math.max(...xs).toFixed(1)} ms, target ${TARGET_MS[tier]} ms`);
+  }
+}
+
+/**
+ * Full reads and counts. For each query: count (median of runs), every matching member through the cursor in
+ * pages of 10,000 (rows/s, capped at BENCH_SCAN_SECONDS), and for queries with a predicate_filter the same with
+ * the former compilation of plan attributes (a scalar subquery per member) plus both count plans.
+ */
+async function fullReads(pool: Pool, dir: PgMemberDirectory, now: Date, opts: { runs: number; scanSeconds: number; only: string }): Promise<void> {
+  const queries: { name: string; query: MemberQuery }[] = [
+    { name: 'plain: account_statuses=[ACTIVE]', query: create(MemberQuerySchema, { accountStatuses: [AccountStatus.ACTIVE] }) },
+    { name: 'plain: states=[CA,TX,NY], age 30-64', query: create(MemberQuerySchema, { demographicsFilter: { states: ['CA', 'TX', 'NY'], minAge: 30, maxAge: 64 } }) },
+    { name: "plan: PLAN_TYPE = 'HDHP'", query: create(MemberQuerySchema, { predicateFilter: { expression: "PLAN_TYPE = 'HDHP'" } }) },
+    { name: "plan: PAYER_ID = '60054'", query: create(MemberQuerySchema, { predicateFilter: { expression: "PAYER_ID = '60054'" } }) },
+    {
+      name: 'plan: HAS_HSA OR INDIVIDUAL_DEDUCTIBLE >= 3000',
+      query: create(MemberQuerySchema, { predicateFilter: { expression: 'HAS_HSA OR INDIVIDUAL_DEDUCTIBLE >= 3000' } }),
+    },
+    {
+      name: "combined: ACTIVE + (PLAN_TYPE IN (..) OR IS_VIP) AND NOT HAS_DENTAL_COVERAGE AND AGE >= 30",
+      query: create(MemberQuerySchema, {
+        accountStatuses: [AccountStatus.ACTIVE],
+        predicateFilter: { expression: "(PLAN_TYPE IN ('HDHP', 'PPO') OR IS_VIP) AND NOT HAS_DENTAL_COVERAGE AND AGE >= 30" },
+      }),
+    },
+    {
+      name: "combined: states=[CA,TX,NY] + (NOT (METAL_TIER = 'NONE') OR STATE = 'NY')",
+      query: create(MemberQuerySchema, { demographicsFilter: { states: ['CA', 'TX', 'NY'] }, predicateFilter: { expression: "NOT (METAL_TIER = 'NONE') OR STATE = 'NY'" } }),
+    },
+  ].filter((x) => x.name.includes(opts.only));
+
+  const read = async (query: MemberQuery, run: (q: MemberQuery) => Promise<{ ids: number; cursor: string | null }>): Promise<{ rows: number; pages: number; secs: number; capped: boolean }> => {
+    const q = clone(MemberQuerySchema, query);
+    q.limit = 10_000;
+    let rows = 0;
     let pages = 0;
     const t0 = Date.now();
     for (;;) {
-      const page = await dir.queryMembers(scan);
-      scanned += page.members.length;
+      const page = await run(q);
+      rows += page.ids;
       pages++;
-      if (!page.nextCursor || Date.now() - t0 > scanSeconds * 1000) break;
-      scan.cursor = page.nextCursor;
+      if (!page.cursor) return { rows, pages, secs: (Date.now() - t0) / 1000, capped: false };
+      if (Date.now() - t0 > opts.scanSeconds * 1000) return { rows, pages, secs: (Date.now() - t0) / 1000, capped: true };
+      q.cursor = page.cursor;
     }
-    const secs = (Date.now() - t0) / 1000;
-    console.log(`\nfull scan (account_statuses=[ACTIVE], page 10,000): ${scanned.toLocaleString()} members in ${pages} pages, ${secs.toFixed(1)} s → ${Math.round(scanned / secs).toLocaleString()} members/s`);
-    const total = await dir.countMembers(create(MemberQuerySchema, { accountStatuses: [AccountStatus.ACTIVE] }));
-    console.log(`(${total.toLocaleString()} ACTIVE members in total${scanned < total ? '; scan stopped at the time cap' : ''})`);
-  } finally {
-    await pool.end();
+  };
+  const newRun = async (q: MemberQuery) => {
+    const page = await dir.queryMembers(q);
+    return { ids: page.members.length, cursor: page.nextCursor };
+  };
+  // The former compilation, run directly (these queries need no feature flags or contract predicates).
+  const oldRun = async (q: MemberQuery) => {
+    const c = compileMemberQuery(q, { now, planAttributes: 'subquery' });
+    const rows = (await pool.query<{ member_id: string; sort_key: unknown }>(c.sql, c.params)).rows;
+    const last = rows[Math.min(rows.length, c.limit) - 1];
+    return { ids: Math.min(rows.length, c.limit), cursor: rows.length > c.limit && last ? c.cursorAfter(last) : null };
+  };
+  const oldCount = async (q: MemberQuery): Promise<number> => {
+    const c = compileMemberQuery(q, { now, planAttributes: 'subquery' });
+    return (await pool.query<{ count: number }>(c.countSql, c.countParams)).rows[0]?.count ?? 0;
+  };
+  const explain = async (q: MemberQuery, planAttributes: 'join' | 'subquery', analyze: boolean): Promise<string> => {
+    const c = compileMemberQuery(q, { now, planAttributes });
+    const r = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (${analyze ? 'ANALYZE, ' : ''}COSTS OFF) ${c.countSql}`, c.countParams);
+    return r.rows.map((x) => `      ${x['QUERY PLAN']}`).join('\n');
+  };
+
+  console.log('\nfull reads (cursor, pages of 10,000) and counts');
+  const rows: string[][] = [];
+  const plans: string[] = [];
+  for (const { name, query } of queries) {
+    await dir.countMembers(query); // warm-up
+    const samples: number[] = [];
+    let total = 0;
+    for (let i = 0; i < Math.min(opts.runs, 3); i++) {
+      const [ms, n] = await time(() => dir.countMembers(query));
+      samples.push(ms);
+      total = n;
+    }
+    samples.sort((a, b) => a - b);
+    const r = await read(query, newRun);
+    const row = [name, total.toLocaleString(), pct(samples, 0.5).toFixed(0), r.rows.toLocaleString() + (r.capped ? ' (cap)' : ''), r.secs.toFixed(1), Math.round(r.rows / r.secs).toLocaleString(), '', '', ''];
+    if (r.rows !== total && !r.capped) throw new Error(`${name}: the full read returned ${r.rows} members, the count says ${total}`);
+    if (query.predicateFilter) {
+      const [oldMs, oldTotal] = await time(() => oldCount(query));
+      if (oldTotal !== total) throw new Error(`${name}: the former compilation counts ${oldTotal}, the join ${total}`);
+      const o = await read(query, oldRun);
+      row[6] = oldMs.toFixed(0);
+      row[7] = Math.round(o.rows / o.secs).toLocaleString() + (o.capped ? ' (cap)' : '');
+      row[8] = (oldMs / (pct(samples, 0.5) || 1)).toFixed(1) + '×';
+      plans.push(`  ${name}\n    former (scalar subquery per member), EXPLAIN:\n${await explain(query, 'subquery', false)}\n    now (plan join), EXPLAIN ANALYZE:\n${await explain(query, 'join', true)}`);
+    }
+    rows.push(row);
+    console.log(`  ${name}: done`);
   }
+  const header = ['query', 'matches', 'count ms', 'read rows', 'read s', 'rows/s', 'former count ms', 'former rows/s', 'count speed-up'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  console.log('');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+  console.log('\ncount plans, former vs now:');
+  for (const p of plans) console.log(p);
 }
 
 main().catch((err: unknown) => {

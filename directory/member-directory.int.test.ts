@@ -7,6 +7,7 @@ import { MemberQuerySchema, type InsurancePlanFilter_PlanType, type MemberQuery 
 import { COMPLEXITY_EXAMPLES, DOC_EXAMPLES } from './doc-examples';
 import { PgFeatureFlagProvider, resolveFlagSponsors } from './feature-flags';
 import { PgMemberDirectory } from './pg-member-directory';
+import { compileMemberQuery } from './query/compile';
 import { evaluateReference, loadReferenceData, type ReferenceData } from './reference-evaluator';
 import { createTestDirectory, TEST_REFERENCE_TIME, type TestDirectory } from './test-support';
 
@@ -114,6 +115,85 @@ describe('bad input is rejected with the field path', () => {
     // ...but the same query with a different page size accepts it.
     const c = create(MemberQuerySchema, { demographicsFilter: { states: ['CA'] }, limit: 50, cursor: page.nextCursor ?? '' });
     await expect(dir.queryMembers(c)).resolves.toBeDefined();
+  });
+});
+
+describe('plan-field predicates compile as a join (issue 10) and select what the reference evaluator does', () => {
+  // Plan-only, mixed with member attributes, under NOT / OR / NOT IN, numeric and COALESCEd (METAL_TIER) columns.
+  const expressions = [
+    "PLAN_TYPE = 'HDHP'",
+    "PAYER_ID IN ('60054', '62308', '00611')",
+    'HAS_HSA OR INDIVIDUAL_DEDUCTIBLE >= 3000',
+    "NOT (PLAN_TYPE IN ('HMO', 'PPO')) AND AGE >= 30",
+    "(PLAN_TYPE = 'HDHP' OR IS_VIP) AND NOT HAS_DENTAL_COVERAGE",
+    "NOT (METAL_TIER = 'NONE') OR STATE = 'CA'",
+    "PAYER NOT IN ('Aetna', 'Cigna') AND NOT IS_SELF_FUNDED AND FAMILY_DEDUCTIBLE < 8000",
+    "NOT (NETWORK_TYPE = 'HMO' OR HAS_TELEHEALTH_COVERAGE)",
+  ];
+
+  /** The former compilation (a scalar subquery per member), paged with its own cursor. */
+  async function pageAllFormer(query: MemberQuery, pageSize: number): Promise<string[]> {
+    const q = clone(MemberQuerySchema, query);
+    q.limit = pageSize;
+    const ids: string[] = [];
+    for (;;) {
+      const c = compileMemberQuery(q, { now: TEST_REFERENCE_TIME, planAttributes: 'subquery' });
+      const rows = (await db.pool.query<{ member_id: string; sort_key: unknown }>(c.sql, c.params)).rows;
+      const page = rows.slice(0, c.limit);
+      ids.push(...page.map((r) => r.member_id));
+      const last = page[page.length - 1];
+      if (rows.length <= c.limit || !last) return ids;
+      q.cursor = c.cursorAfter(last);
+    }
+  }
+
+  test.each(expressions)('%s', async (expression) => {
+    let nonEmptyPages = 0;
+    for (const [field, direction] of [
+      [0, 0],
+      [1, 2],
+      [2, 1],
+      [3, 2],
+      [4, 2],
+      [5, 1],
+    ] as const) {
+      const query = create(MemberQuerySchema, { predicateFilter: { expression }, sortOrder: { field, direction } });
+      const want = await expected(query);
+      // Pages of 37 cross the join at many cursor positions: no member twice, none skipped, same order.
+      const small = await pageAll(query, 37);
+      expect(small.ids).toEqual(want);
+      expect(new Set(small.ids).size).toBe(small.ids.length);
+      expect((await pageAll(query, 1000)).ids).toEqual(want);
+      expect(await dir.countMembers(query)).toBe(want.length);
+      expect(await pageAllFormer(query, 101)).toEqual(want);
+      if (want.length > 37) nonEmptyPages++;
+    }
+    expect(nonEmptyPages).toBeGreaterThan(0); // not vacuous: every expression spans several pages
+  });
+
+  test('combined with other filters and a contract scope, the page and the count agree with the reference', async () => {
+    const queries = [
+      create(MemberQuerySchema, { accountStatuses: [1], demographicsFilter: { states: ['CA', 'TX', 'NY'] }, predicateFilter: { expression: "PLAN_TYPE IN ('HDHP', 'PPO') OR NOT HAS_HSA" } }),
+      create(MemberQuerySchema, { engagementFilter: { hasCompletedOnboarding: true }, predicateFilter: { expression: "NOT (PAYER_ID = '60054') AND AGE < 65" }, sortOrder: { field: 3, direction: 1 } }),
+      ...DOC_EXAMPLES.filter((e) => /PLAN_TYPE|PAYER|HAS_|DEDUCTIBLE|METAL_TIER|NETWORK_TYPE/.test(e.query.predicateFilter?.expression ?? '')).map((e) => e.query),
+    ];
+    for (const query of queries) {
+      const want = await expected(query);
+      expect((await pageAll(query, 37)).ids).toEqual(want);
+      expect(await dir.countMembers(query)).toBe(want.length);
+    }
+  });
+
+  test('the count plan reads the plans once instead of a subquery per member', async () => {
+    const query = create(MemberQuerySchema, { predicateFilter: { expression: "(PLAN_TYPE = 'HDHP' OR IS_VIP) AND NOT HAS_DENTAL_COVERAGE" } });
+    const plan = async (planAttributes: 'join' | 'subquery'): Promise<string> => {
+      const c = compileMemberQuery(query, { now: TEST_REFERENCE_TIME, planAttributes });
+      return (await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${c.countSql}`, c.countParams)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+    expect(await plan('subquery')).toContain('SubPlan'); // the former shape, for contrast
+    const now = await plan('join');
+    expect(now).not.toContain('SubPlan');
+    expect(now).toMatch(/insurance_plans mpl/);
   });
 });
 

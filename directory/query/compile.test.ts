@@ -172,6 +172,38 @@ describe('query shape for the planner (results are covered by the differential t
   });
 });
 
+describe('predicate_filter plan attributes (issue 10)', () => {
+  const correlated = /FROM insurance_plans pp WHERE pp\.plan_id = m\.primary_plan_id/;
+  const join = 'LEFT JOIN insurance_plans mpl ON mpl.plan_id = m.primary_plan_id';
+
+  test('read through one join on the primary plan, in the page and the count, not a subquery per member', () => {
+    for (const expression of ["PLAN_TYPE = 'HDHP'", "NOT (PAYER_ID IN ('60054', '62308')) OR STATE = 'CA'", 'HAS_HSA AND INDIVIDUAL_DEDUCTIBLE >= 3000']) {
+      const c = compile({ predicateFilter: { expression } });
+      for (const sql of [c.sql, c.countSql]) {
+        expect(sql).toContain(join);
+        expect(sql).not.toMatch(correlated);
+        expect(sql.split('insurance_plans').length - 1).toBe(1);
+      }
+    }
+    expect(compile({ predicateFilter: { expression: 'HAS_HSA' } }).sql).toContain('(mpl.has_hsa = TRUE)');
+    expect(compile({ predicateFilter: { expression: "METAL_TIER = 'GOLD'" } }).sql).toContain("COALESCE(mpl.metal_tier, 'NONE')");
+  });
+
+  test('the plan join is added only when an expression reads a plan attribute', () => {
+    expect(compile({ predicateFilter: { expression: "STATE = 'CA' AND AGE >= 30" } }).sql).not.toContain('insurance_plans');
+    expect(compile({ demographicsFilter: { states: ['CA'] } }).sql).not.toContain('insurance_plans');
+  });
+
+  test("the former compilation ('subquery', kept for the bench) differs only in how plan columns are read", () => {
+    const query = q({ predicateFilter: { expression: "PLAN_TYPE = 'HDHP' OR IS_VIP" } });
+    const before = compileMemberQuery(query, { now, planAttributes: 'subquery' });
+    const after = compileMemberQuery(query, { now });
+    expect(before.sql).toMatch(correlated);
+    expect(before.sql).not.toContain(join);
+    expect(before.params).toEqual(after.params);
+  });
+});
+
 describe('within_last (issue 10)', () => {
   test('is [now - N, now]: events after "now" are outside the window', () => {
     const c = compile({ recentEventFilter: { withinLast: { seconds: 3600n, nanos: 0 }, minEventCount: 1 } });

@@ -35,7 +35,7 @@ import {
 } from '../../gen/rte/v1/member_query_pb';
 import { EVENT_TYPES } from '../catalog';
 import type { PredicateExpr } from '../predicate/ast';
-import { compilePredicate } from '../predicate/compile';
+import { compilePredicate, PLAN_JOIN_ALIAS } from '../predicate/compile';
 import { parsePredicate, PredicateError } from '../predicate/parser';
 import { decodeCursor, encodeCursor, queryHash, type CursorState } from './cursor';
 import { SqlParams } from './params';
@@ -70,6 +70,12 @@ export interface CompileContext {
   flagSponsors?: ReadonlyMap<string, readonly string[]>;
   /** benefit_predicates: predicate id → expression (needed when predicate_filter scopes to contracts). */
   contractPredicates?: ReadonlyMap<string, string>;
+  /**
+   * How predicate_filter expressions read primary-plan attributes: 'join' (default) through one LEFT JOIN on the
+   * plan; 'subquery' as the former scalar subquery per member, kept only so bench/directory-query.ts can show
+   * both plans side by side. Both select the same members.
+   */
+  planAttributes?: 'join' | 'subquery';
 }
 
 export type SortKeyKind = 'none' | 'timestamp' | 'date' | 'number' | 'text';
@@ -175,7 +181,7 @@ function dateBeforeBound(t: number): ['<' | '<=', string] {
 class Builder {
   readonly params = new SqlParams();
   readonly where: string[] = [];
-  readonly joins = new Set<'me' | 'mc' | 'mh'>();
+  readonly joins = new Set<'me' | 'mc' | 'mh' | 'plan'>();
   lateral: string | null = null;
 
   constructor(readonly now: number) {}
@@ -256,6 +262,9 @@ export function compileMemberQuery(query: MemberQuery, ctx: CompileContext): Com
     ...(b.joins.has('me') ? ['JOIN member_engagement me ON me.member_key = m.member_key'] : []),
     ...(b.joins.has('mc') ? ['JOIN member_care mc ON mc.member_key = m.member_key'] : []),
     ...(b.joins.has('mh') ? ['JOIN member_health mh ON mh.member_key = m.member_key'] : []),
+    // Primary-plan attributes of a predicate_filter expression (see PLAN_JOIN_ALIAS). LEFT keeps the scalar
+    // subquery's NULL for a member without a plan row; a strict top-level condition lets PostgreSQL make it inner.
+    ...(b.joins.has('plan') ? [`LEFT JOIN insurance_plans ${PLAN_JOIN_ALIAS} ON ${PLAN_JOIN_ALIAS}.plan_id = m.primary_plan_id`] : []),
     ...(b.lateral ? [b.lateral] : []),
   ].join('\n  ');
   const whereSql = b.where.length > 0 ? `WHERE ${b.where.join('\n  AND ')}` : '';
@@ -435,9 +444,15 @@ function compilePredicateFilter(q: MemberQuery, b: Builder, ctx: CompileContext)
   const path = `${ROOT}.predicate_filter`;
   const at = ts(f.evaluatedAt, `${path}.evaluated_at`) ?? b.now;
   const atYmd = ymd(new Date(at));
+  const usePlanJoin =
+    ctx.planAttributes === 'subquery'
+      ? undefined
+      : (): void => {
+          b.joins.add('plan');
+        };
   if (f.expression.trim() !== '') {
     const ast = parsePredicate(f.expression, `${path}.expression`);
-    b.where.push(compilePredicate(ast, { params: b.params, evaluatedAtYmd: atYmd }));
+    b.where.push(compilePredicate(ast, { params: b.params, evaluatedAtYmd: atYmd, usePlanJoin }));
   }
   if (f.benefitContractId === undefined && f.healthcareServiceId === undefined) return;
   if (f.benefitContractId === '') throw new FieldError(`${path}.benefit_contract_id`, 'must not be empty');
@@ -455,7 +470,7 @@ function compilePredicateFilter(q: MemberQuery, b: Builder, ctx: CompileContext)
     } catch (err) {
       if (!(err instanceof PredicateError)) throw err;
     }
-    cases.push(`WHEN bc.predicate_id = ${b.p(id, 'text')} THEN ${ast ? compilePredicate(ast, { params: b.params, evaluatedAtYmd: atYmd }) : 'FALSE'}`);
+    cases.push(`WHEN bc.predicate_id = ${b.p(id, 'text')} THEN ${ast ? compilePredicate(ast, { params: b.params, evaluatedAtYmd: atYmd, usePlanJoin }) : 'FALSE'}`);
   }
   const holds = `(CASE WHEN bc.predicate_id IS NULL THEN TRUE ${cases.join(' ')} ELSE FALSE END)`;
   const scoped = scope.join('\n      AND ');
