@@ -43,6 +43,7 @@ import {
 } from '../../workflows/batch.defs';
 import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../../workflows/search-attributes';
 import { actingService, requirePrincipal, Scope, type Principal } from '../auth';
+import { lastKnownFields } from './batch-status-fallback';
 
 // ---- the Temporal-facing port -------------------------------------------------------------------------------
 
@@ -485,6 +486,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         errors: page.errors.map((e) => ({ memberId: e.memberId, errorCode: e.errorCode, errorMessage: e.errorMessage, occurredAt: timestampFromMs(e.occurredAtMs) })),
         nextErrorsPageToken: last && page.errors.length === size ? tokens.encode('errors', req.batchId, { a: last.memberIndex }) : '',
         totalErrors: Math.max(page.total, view.totalErrors),
+        // Issue 12: a view read from durable state (the workflow could not be asked) says so.
+        ...lastKnownFields(view),
       });
     },
 
