@@ -7,6 +7,7 @@ import { fromProgress, lastKnownFields, parseProgressText, withStatusFallback, t
 const ID = 'batch/svc-a/job-1';
 const grpcError = (code: number, message: string) => Object.assign(new Error(message), { code });
 const never = <T>() => new Promise<T>(() => undefined);
+const fake = (status: (batchId: string) => Promise<BatchStatusView | undefined>) => ({ status });
 const live = { batchId: ID, status: 'RUNNING', counters: { total: 60 } } as unknown as BatchStatusView;
 
 function description(sa: Record<string, unknown>, status = 'RUNNING') {
@@ -35,7 +36,7 @@ function deps(over: { describe?: () => Promise<unknown>; progress?: () => Promis
 
 describe('GetBatchStatus fallback to the last durable state (issue 12)', () => {
   it('answers live when the workflow answers in time (no last_known)', async () => {
-    const port = withStatusFallback({ status: async () => live }, deps({}));
+    const port = withStatusFallback(fake(async () => live), deps({}));
     const v = await port.status(ID);
     expect(v).toBe(live);
     expect(lastKnownFields(v!)).toEqual({});
@@ -43,7 +44,7 @@ describe('GetBatchStatus fallback to the last durable state (issue 12)', () => {
 
   it('no worker answers the query: last-known from search attributes + PostgreSQL, within the budget', async () => {
     const port = withStatusFallback(
-      { status: () => never<BatchStatusView>() },
+      fake(() => never<BatchStatusView>()),
       deps({
         describe: async () => description({ status: 'RUNNING', progress: '20 / 60 done · 2 failed · real-time, 12 slots', startedAt: new Date(2_000) }),
         progress: async () => ({ completed: 25, failed: 3, listed: 60, listedAtMs: 900, lastOutcomeAtMs: 9_000 }),
@@ -60,7 +61,7 @@ describe('GetBatchStatus fallback to the last durable state (issue 12)', () => {
 
   it('PostgreSQL down too: counts from RteBatchProgress', async () => {
     const port = withStatusFallback(
-      { status: async () => Promise.reject(grpcError(4, 'DEADLINE_EXCEEDED')) },
+      fake(async () => Promise.reject(grpcError(4, 'DEADLINE_EXCEEDED'))),
       deps({ describe: async () => description({ status: 'RUNNING', progress: '1,020 / 2,000 done · 20 failed' }), progress: () => Promise.reject(new Error('connect ECONNREFUSED')) }),
     );
     const v = (await port.status(ID))!;
@@ -70,13 +71,13 @@ describe('GetBatchStatus fallback to the last durable state (issue 12)', () => {
 
   it('Temporal unreachable: last-known from PostgreSQL alone', async () => {
     const down = () => Promise.reject(grpcError(14, '14 UNAVAILABLE: No connection established'));
-    const port = withStatusFallback({ status: down }, deps({ describe: down, progress: async () => ({ completed: 60, failed: 0, listed: 60, listedAtMs: 1_000, firstOutcomeAtMs: 2_000, lastOutcomeAtMs: 5_000 }) }));
+    const port = withStatusFallback(fake(down), deps({ describe: down, progress: async () => ({ completed: 60, failed: 0, listed: 60, listedAtMs: 1_000, firstOutcomeAtMs: 2_000, lastOutcomeAtMs: 5_000 }) }));
     const v = (await port.status(ID))!;
     expect(v).toMatchObject({ status: 'COMPLETED', clientService: 'svc-a', clientJobId: 'job-1', finishedAtMs: 5_000, lastKnownAsOfMs: 5_000 });
   });
 
   it('Temporal and PostgreSQL both unreachable: unavailable with retry-after, within the budget', async () => {
-    const port = withStatusFallback({ status: () => never<BatchStatusView>() }, deps({ describe: () => never(), progress: () => never() }));
+    const port = withStatusFallback(fake(() => never<BatchStatusView>()), deps({ describe: () => never(), progress: () => never() }));
     const t0 = Date.now();
     const err = await port.status(ID).then(() => undefined, (e: unknown) => e);
     expect(Date.now() - t0).toBeLessThan(1_000);
@@ -86,11 +87,11 @@ describe('GetBatchStatus fallback to the last durable state (issue 12)', () => {
   });
 
   it('an unknown batch stays not found, and a request error is not hidden', async () => {
-    const notFound = withStatusFallback({ status: async () => undefined }, deps({}));
+    const notFound = withStatusFallback(fake(async () => undefined), deps({}));
     await expect(notFound.status(ID)).resolves.toBeUndefined();
-    const gone = withStatusFallback({ status: () => never<BatchStatusView>() }, deps({ describe: () => Promise.reject(grpcError(5, 'workflow not found')), progress: async () => ({ completed: 1, failed: 0 }) }));
+    const gone = withStatusFallback(fake(() => never<BatchStatusView>()), deps({ describe: () => Promise.reject(grpcError(5, 'workflow not found')), progress: async () => ({ completed: 1, failed: 0 }) }));
     await expect(gone.status(ID)).resolves.toBeUndefined();
-    const bad = withStatusFallback({ status: () => Promise.reject(new TypeError('bug')) }, deps({}));
+    const bad = withStatusFallback(fake(() => Promise.reject(new TypeError('bug'))), deps({}));
     await expect(bad.status(ID)).rejects.toThrow('bug');
   });
 
