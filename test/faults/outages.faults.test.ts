@@ -25,6 +25,7 @@ import { startOwnRedis, type OwnRedis } from '../helpers/own-redis';
 import { startOwnTemporal, type OwnTemporal } from '../helpers/own-temporal';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { uniqueName } from '../helpers/temporal';
+import { startWorkerProcess } from '../helpers/worker-process';
 
 const FULL = process.env['FAULTS_FULL'] === '1';
 const TEMPORAL_OUTAGE_MS = FULL ? 60_000 : 10_000;
@@ -102,6 +103,15 @@ async function probeAll(label: string, batchId: string): Promise<Record<string, 
   };
 }
 
+const stopped = new Set<unknown>();
+async function stopInProcessWorkers(): Promise<void> {
+  for (const w of p.workers) {
+    if (stopped.has(w)) continue;
+    stopped.add(w);
+    await w.stop();
+  }
+}
+
 async function liveEnd(batchId: string, timeoutMs: number): Promise<GetBatchStatusResponse> {
   let last: GetBatchStatusResponse | undefined;
   await waitFor(`batch ${batchId} to end (live answer)`, async () => {
@@ -138,7 +148,7 @@ describe('outages answered within 5 s, batches survive a Temporal outage (own Te
       const s = await client.getBatchStatus({ batchId: r.batchId, errorsPageSize: 1 });
       return (s.progress?.completed ?? 0) + (s.progress?.failed ?? 0) >= 5;
     }, 120_000, 200);
-    await p.workers[0]!.stop();
+    await stopInProcessWorkers();
     const a = await timed('no worker: GetBatchStatus', () => client.getBatchStatus({ batchId: r.batchId, errorsPageSize: 1 }));
     expect(a.ms).toBeLessThan(BOUND_MS);
     expect(a.code).toBe('ok');
@@ -151,6 +161,54 @@ describe('outages answered within 5 s, batches survive a Temporal outage (own Te
     await p.addWorker();
     const end = await liveEnd(r.batchId, 300_000);
     expect((end.progress?.completed ?? 0) + (end.progress?.failed ?? 0)).toBe(30);
+  });
+
+  it('worker process kill -9 mid-batch: every member once, redone calls ≤ calls in flight', async () => {
+    await stopInProcessWorkers();
+    const env = { REDIS_URL: own.url, TEMPORAL_ADDRESS: temporal.address };
+    const until = (cond: () => boolean | Promise<boolean>, ms: number, what: string) => waitFor(what, cond, ms, 100);
+    const a = await startWorkerProcess(p, env, until);
+    const n = 60;
+    const members = take(n);
+    p.sim.resetStats();
+    const r = await client.submitBatch({
+      clientJobId: uniqueName('wkill'),
+      memberSelector: { case: 'memberIds', value: { memberIds: members.map((m) => m.memberId) } },
+      options: { strategy: Strategy.REALTIME_ONLY, priority: Priority.HIGH, maxConcurrentRequests: 15, retryConfig },
+    });
+    await waitFor('10 calls in flight', () => p.sim.stats().inFlight.current >= 10, 120_000, 20);
+    const inFlightAtKill = p.sim.stats().inFlight.current;
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const b = await startWorkerProcess(p, env, until);
+    try {
+      const end = await liveEnd(r.batchId, 600_000);
+      const errors = await allBatchErrors(client, r.batchId);
+      const st = p.sim.stats();
+      const calls = st.calls[`POST ${SIM_PATHS.eligibilityV3}`] ?? {};
+      const stediCalls = Object.entries(calls).reduce((s, [status, c]) => (status === '429' ? s : s + c), 0);
+      const row = {
+        scenario: 'worker kill -9 mid-batch, new worker process',
+        members: n,
+        stediCalls,
+        redone: Math.max(0, stediCalls - n),
+        inFlightAtKill,
+        lost: n - ((end.progress?.completed ?? 0) + (end.progress?.failed ?? 0)),
+        failedByInfra: errors.filter((e) => e.errorCode !== 'PAYER_ERROR').length,
+        peakInFlight: st.inFlight.peakWithOtherTenants,
+        caused429: st.throttled,
+      };
+      console.log(JSON.stringify(row));
+      expect(row.lost).toBe(0);
+      expect(row.failedByInfra).toBe(0);
+      expect(row.redone).toBeLessThanOrEqual(inFlightAtKill);
+      expect(row.caused429).toBe(0);
+    } finally {
+      b.child.kill('SIGTERM');
+      await Promise.race([b.exited, sleep(30_000)]);
+      if (b.child.exitCode === null) b.child.kill('SIGKILL');
+      await p.addWorker();
+    }
   });
 
   it(`Temporal killed ${TEMPORAL_OUTAGE_MS / 1000} s mid-batch: every RPC answered within 5 s; no member failed; duplicates ≤ in flight`, async () => {
@@ -166,7 +224,13 @@ describe('outages answered within 5 s, batches survive a Temporal outage (own Te
     const inFlightAtKill = p.sim.stats().inFlight.current;
     await temporal.kill();
     const killedAt = Date.now();
-    const a = await probeAll('Temporal down:', r.batchId);
+    let a: Record<string, Answer>;
+    try {
+      a = await probeAll('Temporal down:', r.batchId);
+    } finally {
+      await sleep(Math.max(0, TEMPORAL_OUTAGE_MS - (Date.now() - killedAt)));
+      await temporal.start();
+    }
     for (const x of Object.values(a)) expect(x.ms).toBeLessThan(BOUND_MS);
     // GetBatchStatus: last-known from PostgreSQL; the others say unavailable with a retry hint.
     expect(a['getBatchStatus']!.code).toBe('ok');
@@ -175,8 +239,6 @@ describe('outages answered within 5 s, batches survive a Temporal outage (own Te
       expect(a[k]!.code).toBe('14');
       expect(a[k]!.retryAfter).toBe('5');
     }
-    await sleep(Math.max(0, TEMPORAL_OUTAGE_MS - (Date.now() - killedAt)));
-    await temporal.start();
     const end = await liveEnd(r.batchId, 600_000);
     const errors = await allBatchErrors(client, r.batchId);
     const st = p.sim.stats();

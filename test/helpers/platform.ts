@@ -67,9 +67,11 @@ export async function startTestPlatform(
     workers?: number;
     /** Build the API's clients like api/main.ts (bounded Temporal calls, Redis/PostgreSQL timeouts): issue 12's fault tests. */
     boundedApi?: boolean;
+    /** PostgreSQL of the directory and the batch stores (default: the stack's, TEST_DATABASE_URL). */
+    databaseUrl?: string;
   } = {},
 ): Promise<TestPlatform> {
-  const dir = await createTestDirectory({ seed: opts.seed ?? 7, population: opts.population ?? 400 });
+  const dir = await createTestDirectory({ seed: opts.seed ?? 7, population: opts.population ?? 400, ...(opts.databaseUrl ? { connectionString: opts.databaseUrl } : {}) });
   const directory = createPgMemberDirectory(dir.pool);
   const ids = (await dir.pool.query<{ member_id: string }>('select member_id from members order by member_id')).rows.map((r) => r.member_id);
   const members = [...(await directory.getMemberRecords(ids)).values()];
@@ -139,7 +141,7 @@ export async function startTestPlatform(
   const apiTemporal = bounded?.client ?? temporal;
   const apiRedis = opts.boundedApi ? new Redis(config.redisUrl, API_REDIS_OPTIONS) : redis;
   const apiPg = opts.boundedApi
-    ? createDirectoryPool({ connectionString: TEST_DATABASE_URL, schema: dir.schema, max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS })
+    ? createDirectoryPool({ connectionString: opts.databaseUrl ?? TEST_DATABASE_URL, schema: dir.schema, max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS })
     : dir.pool;
   const api: ApiServer = createApiServer({
     logger,
