@@ -63,7 +63,16 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
 
   async function start(): Promise<void> {
-    await asPg(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'postgres.log'), '-w', '-t', '60', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${sock} -c fsync=off -c max_connections=200`, 'start']);
+    // After a kill -9 the orphaned backends may still hold the shared memory for a moment: retry the start.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await asPg(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'postgres.log'), '-w', '-t', '60', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -c unix_socket_directories=${sock} -c fsync=off -c max_connections=200`, 'start']);
+        break;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await sleep(500);
+      }
+    }
     for (let i = 0; i < 200; i++) {
       const c = new Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
       try {
