@@ -30,5 +30,10 @@ export function createDirectoryPool(opts: DirectoryPoolOptions): Pool {
     options: options.join(' '),
     ...(opts.connectionTimeoutMillis !== undefined ? { connectionTimeoutMillis: opts.connectionTimeoutMillis } : {}),
   };
-  return new Pool(config);
+  const pool = new Pool(config);
+  // An idle pooled client whose server went away (PostgreSQL killed or restarted) emits 'error' on the pool; without
+  // a listener Node treats it as unhandled and the process dies (seen in the fault suite, issue 12). The pool drops
+  // that client by itself; the next query connects anew (and fails as an infrastructure error while PG is down).
+  pool.on('error', () => undefined);
+  return pool;
 }

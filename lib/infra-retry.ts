@@ -31,6 +31,9 @@ const MESSAGE_PATTERNS = [
   /timeout exceeded when trying to connect/i,
   /Client has encountered a connection error/i,
   /Command timed out/i,
+  // pg: a pooled client whose server went away (PostgreSQL killed or restarted).
+  /not queryable/i,
+  /unexpected postmaster exit/i,
 ];
 
 const ERROR_NAMES = new Set(['MaxRetriesPerRequestError', 'SlotAcquireTimeoutError', 'SlotLeaseLostError', 'InfrastructureUnavailableError']);
