@@ -11,6 +11,8 @@ import { createRoutes } from './routes';
 import { createBatchVisibilityReader } from './batch-visibility';
 import { registerBatchVisibilityGauges } from '../lib/ops-gauges';
 import { connectTemporalClient } from '../lib/temporal/connect';
+import { DEFAULT_BOUNDED_CALLS } from '../lib/temporal/bounded-calls';
+import { API_PG_CONNECTION_TIMEOUT_MS, API_REDIS_OPTIONS } from './outage-bounds';
 
 /** API composition root: config, connections, services, one port for all protocols, graceful drain. */
 async function main(): Promise<void> {
@@ -18,9 +20,12 @@ async function main(): Promise<void> {
   const logger = createLogger('rte-api', config.logLevel);
   const metrics = createMetrics('api');
 
-  const { connection, client: temporal } = await connectTemporalClient(config);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
-  const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 4 });
+  // Issue 12: every dependency call is bounded so an outage is answered `unavailable` within 5 s: Temporal calls
+  // get deadlines and a small retry budget (lib/temporal/bounded-calls.ts), Redis commands a timeout, PostgreSQL a
+  // connection timeout. GetBatchStatus then falls back to the last durable state (services/batch-status-fallback.ts).
+  const { connection, client: temporal } = await connectTemporalClient(config, { bounded: DEFAULT_BOUNDED_CALLS });
+  const redis = new Redis(config.redisUrl, API_REDIS_OPTIONS);
+  const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS });
 
   registerBatchVisibilityGauges(metrics.registry, createBatchVisibilityReader(temporal));
 

@@ -13,6 +13,8 @@ import type { Metrics } from '../lib/metrics';
 import { createTemporalRefresher } from './eligibility-refresher';
 import { createEligibilityService } from './services/eligibility-service';
 import { createBatchService, createTemporalBatchPort } from './services/batch-service';
+import { withStatusFallback } from './services/batch-status-fallback';
+import { createPgBatchProgressReader } from '../activities/batch/pg-progress-reader';
 import { createPgBatchErrorStore, createPgBatchOutcomeStore, createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createRedisSubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
 import { DEFAULT_SUBMIT_LIMITS } from '../lib/batch/submit-validation';
@@ -57,7 +59,12 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
   });
   const queryChecker = createPgMemberDirectory(deps.pg);
   const batch = createBatchService({
-    temporal: createTemporalBatchPort(deps.temporal),
+    // Issue 12: GetBatchStatus answers within 5 s: live, or last-known from visibility + PostgreSQL, or unavailable.
+    temporal: withStatusFallback(createTemporalBatchPort(deps.temporal), {
+      client: deps.temporal,
+      progress: createPgBatchProgressReader(deps.pg),
+      onFallback: (batchId, source) => deps.logger.warn({ batchId, source }, 'batch status served last-known: the workflow could not be asked'),
+    }),
     lists: createPgMemberListStore(deps.pg),
     errors: createPgBatchErrorStore(deps.pg),
     outcomes: createPgBatchOutcomeStore(deps.pg),

@@ -11,6 +11,8 @@ export interface DirectoryPoolOptions {
   /** Schema holding the directory tables (search_path); default: the server's default (public). */
   schema?: string;
   max?: number;
+  /** Bound on getting a connection (ms); pg's default waits forever. The API sets one (issue 12: outages answered fast). */
+  connectionTimeoutMillis?: number;
 }
 
 /** A pg pool whose sessions resolve directory tables in `schema` (tests and benches use private schemas). */
@@ -22,6 +24,16 @@ export function createDirectoryPool(opts: DirectoryPoolOptions): Pool {
     quoteIdent(opts.schema);
     options.push(`-c search_path=${opts.schema},public`);
   }
-  const config: PoolConfig = { connectionString: opts.connectionString, max: opts.max ?? 4, options: options.join(' ') };
-  return new Pool(config);
+  const config: PoolConfig = {
+    connectionString: opts.connectionString,
+    max: opts.max ?? 4,
+    options: options.join(' '),
+    ...(opts.connectionTimeoutMillis !== undefined ? { connectionTimeoutMillis: opts.connectionTimeoutMillis } : {}),
+  };
+  const pool = new Pool(config);
+  // An idle pooled client whose server went away (PostgreSQL killed or restarted) emits 'error' on the pool; without
+  // a listener Node treats it as unhandled and the process dies (seen in the fault suite, issue 12). The pool drops
+  // that client by itself; the next query connects anew (and fails as an infrastructure error while PG is down).
+  pool.on('error', () => undefined);
+  return pool;
 }

@@ -19,9 +19,9 @@ export interface TestDirectory {
  * A fresh private schema (search_path), migrated and loaded with a small seeded population, plus (unless
  * `predictions: false`) the bootstrap prediction pass at TEST_REFERENCE_TIME, as the up path does.
  */
-export async function createTestDirectory(opts: { seed: number; population: number; predictions?: boolean }): Promise<TestDirectory> {
+export async function createTestDirectory(opts: { seed: number; population: number; predictions?: boolean; connectionString?: string }): Promise<TestDirectory> {
   const schema = `dir_test_${randomBytes(5).toString('hex')}`;
-  const pool = createDirectoryPool({ connectionString: TEST_DATABASE_URL, schema, max: 4 });
+  const pool = createDirectoryPool({ connectionString: opts.connectionString ?? TEST_DATABASE_URL, schema, max: 4 });
   await migrate(pool, { schema });
   if (opts.population > 0) await loadPopulation(pool, { seed: opts.seed, population: opts.population, referenceTime: TEST_REFERENCE_TIME });
   if (opts.population > 0 && opts.predictions !== false) await predictPopulation(pool, new RuleBasedActivityPredictor(), { now: TEST_REFERENCE_TIME });

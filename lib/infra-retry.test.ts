@@ -14,6 +14,8 @@ describe('infrastructure errors', () => {
     expect(isInfrastructureError(named('Error', 'Connection is closed.'))).toBe(true);
     expect(isInfrastructureError(named('Error', 'connect ECONNREFUSED 127.0.0.1:6379', 'ECONNREFUSED'))).toBe(true);
     expect(isInfrastructureError(named('error', 'terminating connection due to administrator command', '57P01'))).toBe(true);
+    expect(isInfrastructureError(named('Error', 'Client has encountered a connection error and is not queryable'))).toBe(true);
+    expect(isInfrastructureError(named('Error', 'Client was closed and is not queryable'))).toBe(true);
     expect(isInfrastructureError(named('ReplyError', 'LOADING Redis is loading the dataset in memory'))).toBe(true);
     expect(isInfrastructureError(new Error('wrapped', { cause: named('Error', 'x', 'ECONNRESET') }))).toBe(true);
     expect(isInfrastructureError(new TypeError('cannot read properties of undefined'))).toBe(false);

@@ -31,13 +31,22 @@ const MESSAGE_PATTERNS = [
   /timeout exceeded when trying to connect/i,
   /Client has encountered a connection error/i,
   /Command timed out/i,
+  // pg: a pooled client whose server went away (PostgreSQL killed or restarted).
+  /not queryable/i,
+  /unexpected postmaster exit/i,
 ];
 
 const ERROR_NAMES = new Set(['MaxRetriesPerRequestError', 'SlotAcquireTimeoutError', 'SlotLeaseLostError', 'InfrastructureUnavailableError']);
 
+function isErrorLike(e: unknown): e is Error {
+  return typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string' && typeof (e as { name?: unknown }).name === 'string';
+}
+
 /** True for errors that say a backing service was unreachable or restarting (worth retrying the same operation). */
 export function isInfrastructureError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
+  // Error-like, not `instanceof Error`: Node's own socket errors (ECONNREFUSED from net) come from another realm
+  // than the caller's Error under a vm sandbox such as Jest's, and must still be recognised.
+  if (!isErrorLike(err)) return false;
   // A classified failure (e.g. a Stedi network error) has its own retry policy: never retried as infrastructure.
   if (err.name === 'ApplicationFailure') return err.message.startsWith('infrastructure unavailable:');
   if (ERROR_NAMES.has(err.name)) return true;

@@ -76,3 +76,20 @@ export interface BatchMetrics {
   onCacheLookup(hits: number, misses: number): void;
   onStediRequests(source: 'batch_api' | 'realtime', count: number): void;
 }
+
+/** A batch's progress as PostgreSQL durably recorded it (no workflow involved). */
+export interface BatchDurableProgress {
+  /** Members with a recorded outcome, by result. */
+  completed: number;
+  failed: number;
+  /** Size of the submitted id list (absent for member_query batches) and when it was staged. */
+  listed?: number;
+  listedAtMs?: number;
+  firstOutcomeAtMs?: number;
+  lastOutcomeAtMs?: number;
+}
+
+/** Reads a batch's durable progress; undefined when PostgreSQL holds nothing for it. */
+export interface BatchDurableProgressReader {
+  read(batchId: string): Promise<BatchDurableProgress | undefined>;
+}

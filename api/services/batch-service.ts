@@ -23,6 +23,7 @@ import { batchFailureOf } from '../../lib/batch/member-failure';
 import { createPageTokenCodec } from '../../lib/page-token';
 import { BATCH_WORKFLOW_TYPE, batchWorkflowId, parseBatchId, type BatchStatusView, type BatchTuning, type BatchWorkflowInput } from '../../workflows/batch.defs';
 import { actingService, requirePrincipal, Scope, type Principal } from '../auth';
+import { lastKnownFields } from './batch-status-fallback';
 
 // The Temporal adapter and the status stream live beside this file; re-exported so existing imports keep working.
 export { createTemporalBatchPort, type BatchListItem, type BatchTemporalPort } from './batch-temporal-port';
@@ -262,6 +263,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         errors: page.errors.map((e) => ({ memberId: e.memberId, errorCode: e.errorCode, errorMessage: e.errorMessage, occurredAt: timestampFromMs(e.occurredAtMs) })),
         nextErrorsPageToken: last && page.errors.length === size ? tokens.encode('errors', req.batchId, { a: last.memberIndex }) : '',
         totalErrors: Math.max(page.total, view.totalErrors),
+        // Issue 12: a view read from durable state (the workflow could not be asked) says so.
+        ...lastKnownFields(view),
       });
     },
 

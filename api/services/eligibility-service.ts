@@ -1,3 +1,5 @@
+import { isTemporalUnavailable } from '../interceptors';
+import { isInfrastructureError } from '../../lib/infra-retry';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
@@ -248,6 +250,9 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
             read = { result: 'STALE', entry };
             return respond(ctx, v.memberId, entry, 'STALE', true, now());
           }
+          // Temporal (or Redis/PostgreSQL) unreachable is the platform's outage, not the payer's: the interceptor
+          // answers it `unavailable` with retry-after (issue 12).
+          if (isTemporalUnavailable(err) || isInfrastructureError(err)) throw err;
           throw refreshFailureToConnectError(err);
         }
         const fresh = await deps.cache.get(v.memberId, v.operationKey);

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { AppConfig } from '../config';
+import { boundedCallInterceptors, type BoundedCallOptions } from './bounded-calls';
 import { EncryptionCodec } from './codec';
 
 /**
@@ -16,8 +17,12 @@ export interface TemporalClientHandle {
   client: Client;
 }
 
-export async function connectTemporalClient(config: Pick<AppConfig, 'temporal' | 'codec'>): Promise<TemporalClientHandle> {
-  const connection = await Connection.connect({ address: config.temporal.address });
+/**
+ * `bounded`: call deadlines and a small retry budget for clients that answer people (the API; lib/temporal/
+ * bounded-calls.ts), so a Temporal outage is answered within seconds. Workers and scripts keep the SDK defaults.
+ */
+export async function connectTemporalClient(config: Pick<AppConfig, 'temporal' | 'codec'>, opts: { bounded?: BoundedCallOptions } = {}): Promise<TemporalClientHandle> {
+  const connection = await Connection.connect({ address: config.temporal.address, ...(opts.bounded ? { interceptors: boundedCallInterceptors(opts.bounded) } : {}) });
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: temporalDataConverter(config) });
   return { connection, client };
 }

@@ -16,13 +16,16 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createKafkaEventPublisher } from '../../activities/kafka';
 import { ensureTopics } from '../../lib/kafka-topics';
 import { createPgMemberDirectory } from '../../directory/pg-member-directory';
-import { createTestDirectory, type TestDirectory } from '../../directory/test-support';
+import { createTestDirectory, TEST_DATABASE_URL, type TestDirectory } from '../../directory/test-support';
 import { createMetrics, type Metrics } from '../../lib/metrics';
 import { createStediSim, type StediSim, type StediSimOptions } from '../../stedi-sim/server';
 import { createWorkerActivities } from '../../workers/compose';
 import type { SlotPool } from '../../activities/slot-pool';
 import { workflowBundle } from './temporal';
 import { connectTemporalClient, temporalDataConverter } from '../../lib/temporal/connect';
+import { DEFAULT_BOUNDED_CALLS } from '../../lib/temporal/bounded-calls';
+import { API_PG_CONNECTION_TIMEOUT_MS, API_REDIS_OPTIONS } from '../../api/outage-bounds';
+import { createDirectoryPool } from '../../directory/pool';
 
 /**
  * The real platform in one test process: the Stedi simulator on a random port, a worker on a unique task
@@ -58,9 +61,19 @@ export interface TestWorker {
 }
 
 export async function startTestPlatform(
-  opts: { population?: number; seed?: number; sim?: StediSimOptions; env?: Record<string, string>; workers?: number } = {},
+  opts: {
+    population?: number;
+    seed?: number;
+    sim?: StediSimOptions;
+    env?: Record<string, string>;
+    workers?: number;
+    /** Build the API's clients like api/main.ts (bounded Temporal calls, Redis/PostgreSQL timeouts): issue 12's fault tests. */
+    boundedApi?: boolean;
+    /** PostgreSQL of the directory and the batch stores (default: the stack's, TEST_DATABASE_URL). */
+    databaseUrl?: string;
+  } = {},
 ): Promise<TestPlatform> {
-  const dir = await createTestDirectory({ seed: opts.seed ?? 7, population: opts.population ?? 400 });
+  const dir = await createTestDirectory({ seed: opts.seed ?? 7, population: opts.population ?? 400, ...(opts.databaseUrl ? { connectionString: opts.databaseUrl } : {}) });
   const directory = createPgMemberDirectory(dir.pool);
   const ids = (await dir.pool.query<{ member_id: string }>('select member_id from members order by member_id')).rows.map((r) => r.member_id);
   const members = [...(await directory.getMemberRecords(ids)).values()];
@@ -128,11 +141,17 @@ export async function startTestPlatform(
   for (let i = 0; i < (opts.workers ?? 1); i++) await addWorker();
 
   const metrics = createMetrics('test-api');
+  const bounded = opts.boundedApi ? await connectTemporalClient(config, { bounded: DEFAULT_BOUNDED_CALLS }) : undefined;
+  const apiTemporal = bounded?.client ?? temporal;
+  const apiRedis = opts.boundedApi ? new Redis(config.redisUrl, API_REDIS_OPTIONS) : redis;
+  const apiPg = opts.boundedApi
+    ? createDirectoryPool({ connectionString: opts.databaseUrl ?? TEST_DATABASE_URL, schema: dir.schema, max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS })
+    : dir.pool;
   const api: ApiServer = createApiServer({
     logger,
     metrics,
     verifyToken: createTokenVerifier(config.auth),
-    routes: createRoutes({ config, logger, metrics, temporal, redis, pg: dir.pool }),
+    routes: createRoutes({ config, logger, metrics, temporal: apiTemporal, redis: apiRedis, pg: apiPg }),
     checks: { redis: async () => void (await redis.ping()) },
     // As api/main.ts: browser origins from CORS_ALLOWED_ORIGINS.
     corsAllowedOrigins: config.api.corsAllowedOrigins,
@@ -158,6 +177,10 @@ export async function startTestPlatform(
     workers,
     close: async () => {
       await api.server.close(1_000);
+      if (bounded) {
+        apiRedis.disconnect();
+        await Promise.allSettled([bounded.connection.close(), apiPg.end()]);
+      }
       await Promise.all(workers.map((w) => w.stop()));
       const keys = await redis.keys(`${config.redisKeyPrefix}*`);
       if (keys.length > 0) await redis.del(...keys);
