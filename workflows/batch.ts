@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   ContinueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   ParentClosePolicy,
@@ -51,6 +52,7 @@ import {
   type BatchWorkflowInput,
   type BatchWorkflowResult,
 } from './batch.defs';
+import { warmingChildStatusSignal, type WarmingChildStatus } from './warming.defs';
 import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from './search-attributes';
 
 const RECENT_ERRORS = 20;
@@ -132,6 +134,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   /** Set while the workflow sleeps until a scheduling window opens for its next members. */
   let waitingUntilMs: number | undefined;
   let shownStatus: BatchStatusName = (workflowInfo().typedSearchAttributes.get(RteBatchStatus) as BatchStatusName | undefined) ?? s.status;
+  /** What a warming job's child last told its parent job (status + window), so it reports changes only. */
+  let reportedToParent = '';
 
   const eligibility = proxyActivities<EligibilityActivities>({
     // Waits for a fair share of the global slots, then one Stedi call (≤ 90 s); heartbeats every 5 s.
@@ -268,6 +272,32 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
       if (prev !== status && s.startedAtMs !== undefined && open(prev) && open(status)) emit('PROGRESS');
     }
     setCurrentDetails(details(true));
+    reportToWarmingJob(status, milestone);
+  }
+
+  /**
+   * A warming job's child batch tells its job (signal warmingChildStatus) when its status or window changes and at
+   * progress milestones, so the job can show WAITING / progress itself. Versioned: older children do not report.
+   */
+  function reportToWarmingJob(status: BatchStatusName, milestone: boolean): void {
+    const parent = workflowInfo().parent;
+    if (!input.warming || !parent || !patched('warming-child-status-v1')) return;
+    const waitingUntil = waitingUntilMs ?? (s.status === 'PENDING' ? s.nextPlanAtMs : undefined);
+    const key = `${status}|${waitingUntil ?? ''}`;
+    if (key === reportedToParent && !milestone) return;
+    reportedToParent = key;
+    const report: WarmingChildStatus = {
+      batchId: input.batchId,
+      status,
+      ...(waitingUntil !== undefined && !isTerminalStatus(status) ? { waitingUntilMs: waitingUntil, window: opts.schedulingWindow } : {}),
+      completed: c.completed,
+      failed: c.failed,
+      ...(s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, Date.now()) } : {}),
+    };
+    // Best effort, to the job's current run (it may have continued as new); it re-reads outcomes from cache_warms anyway.
+    void getExternalWorkflowHandle(parent.workflowId)
+      .signal(warmingChildStatusSignal, report)
+      .catch(() => undefined);
   }
 
   /** Sleeps until a scheduling window opens (or a signal / the deadline wakes us), shown as WAITING once started. */
