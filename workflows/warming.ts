@@ -110,7 +110,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
 
   /** The status operators see: PAUSED and WAITING refine an open job's PENDING / RUNNING (s.status stays as it was). */
   function currentStatus(): WarmingStatusName {
-    if (!explains || s.phase === 'DONE' || finalView) return s.status;
+    if (!explains || s.phase === 'DONE' || finalView || (s.status !== 'PENDING' && s.status !== 'RUNNING')) return s.status;
     if (s.paused) return 'PAUSED';
     if (s.status === 'RUNNING' && waitingUntil() !== undefined) return 'WAITING';
     return s.status;

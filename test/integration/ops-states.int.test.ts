@@ -154,7 +154,7 @@ describe('WAITING and PAUSED, as operators and clients see them (integration)', 
     const memberIds = byZone.get(zone)!.slice(1, 4);
     const token = await p.token(['rte:warming:write', 'rte:warming:read'], 'svc-ops-states');
     const warming = createClient(CacheWarmingService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1' }));
-    const res = await warming.warmCache({ memberIds, strategy: S.FORCE, priority: P.BACKGROUND, source: 'it-ops-states' }, { headers: { authorization: `Bearer ${token}` } });
+    const res = await warming.warmCache({ memberIds, strategy: S.INTELLIGENT, priority: P.BACKGROUND, source: 'it-ops-states' }, { headers: { authorization: `Bearer ${token}` } });
     const jobId = res.warmingJobId;
     const job = p.temporal.workflow.getHandle(jobId);
     try {
@@ -163,8 +163,8 @@ describe('WAITING and PAUSED, as operators and clients see them (integration)', 
       expect(v.children).toHaveLength(1);
       expect(v.waitingUntilMs).toBeGreaterThan(Date.now() + 20 * MINUTE_MS);
       await waitFor('RteBatchStatus = WAITING on the job', async () => (await attr(p, jobId)).get(RteBatchStatus) === 'WAITING', 10_000, 200);
-      expect((await attr(p, jobId)).get(RteBatchProgress)).toMatch(/^0 \/ 3 warmed · BACKGROUND via (real-time|batch API) · waiting for LOW_UTILIZATION window until /);
-      expect((await metadata(p, jobId)).currentDetails).toMatch(/^0 \/ 3 warmed · BACKGROUND via .* · waiting for LOW_UTILIZATION window until /);
+      expect((await attr(p, jobId)).get(RteBatchProgress)).toMatch(/^0 \/ 3 warmed · BACKGROUND via batch API · waiting for LOW_UTILIZATION window until /);
+      expect((await metadata(p, jobId)).currentDetails).toMatch(/^0 \/ 3 warmed · BACKGROUND via batch API · waiting for LOW_UTILIZATION window until /);
       // Its child batch has not started: PENDING, waiting for its first window.
       const child = v.children[0]!;
       expect((await p.temporal.workflow.getHandle(child).query(batchStatusQuery)).status).toBe('PENDING');
