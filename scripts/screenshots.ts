@@ -95,7 +95,7 @@ async function chromium(width: number, height: number) {
 }
 
 async function main(): Promise<void> {
-  const p = await startTestPlatform({ population: 400, sim: { logger: silentLogger(), timeScale: 0.2 }, env: { BATCH_POLL_INITIAL_MS: '1000', BATCH_POLL_MAX_MS: '5000' } });
+  const p = await startTestPlatform({ population: 1000, sim: { logger: silentLogger(), timeScale: 0.2 }, env: { BATCH_POLL_INITIAL_MS: '1000', BATCH_POLL_MAX_MS: '5000' } });
   const cleanup: Array<() => Promise<unknown>> = [];
   try {
     const service = 'care-ops';
@@ -139,7 +139,8 @@ async function main(): Promise<void> {
         const d = localParts(now, z);
         return hourWindowSlot(window, now, z).startMs === now && zonedTimeToUtc(z, d.year, d.month, d.day, HOUR_WINDOWS[window].endHour) - now >= 5 * MINUTE_MS;
       });
-      const closed = zones.find((z) => hourWindowSlot(window, now, z).startMs - now >= 30 * MINUTE_MS);
+      // The closed zone with the most members (the PENDING batch below takes 20 of them).
+      const closed = zones.filter((z) => hourWindowSlot(window, now, z).startMs - now >= 30 * MINUTE_MS).sort((a, b) => byZone.get(b)!.length - byZone.get(a)!.length)[0];
       if (!open || !closed) continue;
       let jobId = '';
       for (let i = 0; ; i++) {
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
       const w = await c.submitBatch({ clientJobId: jobId, memberSelector: { case: 'memberIds', value: { memberIds: [...take(open, 1), ...take(closed, 1)] } }, options: { strategy: Strategy.REALTIME_ONLY, schedulingWindow: WINDOW_TO_PROTO[window] } });
       cancelBatch(w.batchId);
       // PENDING: the closed zone alone, before its first window.
-      const pending = await c.submitBatch({ clientJobId: `west-coast-${window.toLowerCase()}-${day}`, memberSelector: { case: 'memberIds', value: { memberIds: take(closed, 20) } }, options: { strategy: Strategy.REALTIME_ONLY, schedulingWindow: WINDOW_TO_PROTO[window] } });
+      const pending = await c.submitBatch({ clientJobId: `west-coast-${window.toLowerCase()}-${day}`, memberSelector: { case: 'memberIds', value: { memberIds: take(closed, 3) } }, options: { strategy: Strategy.REALTIME_ONLY, schedulingWindow: WINDOW_TO_PROTO[window] } });
       cancelBatch(pending.batchId);
       await waitFor('the WAITING batch', async () => (await c.getBatchStatus({ batchId: w.batchId })).status === BatchStatus.WAITING, 120_000, 500);
       break;
@@ -159,11 +160,11 @@ async function main(): Promise<void> {
     // Cache warming: URGENT real-time (RUNNING), BACKGROUND where LOW_UTILIZATION is closed (WAITING), and one paused.
     const urgent = await warming.warmCache({ memberIds: any(40), strategy: WarmingStrategy.FORCE, priority: Priority.URGENT, source: 'member-cron-daily-rte-warmup' }, { headers });
     cancelJob(urgent.warmingJobId);
-    const lowClosed = zones.find((z) => hourWindowSlot('LOW_UTILIZATION', now, z).startMs - now >= 30 * MINUTE_MS);
+    const lowClosed = zones.filter((z) => hourWindowSlot('LOW_UTILIZATION', now, z).startMs - now >= 30 * MINUTE_MS).sort((a, b) => byZone.get(b)!.length - byZone.get(a)!.length)[0];
     if (lowClosed) {
-      const bg = await warming.warmCache({ memberIds: take(lowClosed, 5), strategy: WarmingStrategy.INTELLIGENT, priority: Priority.BACKGROUND, source: 'weekly-refresh' }, { headers });
+      const bg = await warming.warmCache({ memberIds: take(lowClosed, 2), strategy: WarmingStrategy.INTELLIGENT, priority: Priority.BACKGROUND, source: 'weekly-refresh' }, { headers });
       cancelJob(bg.warmingJobId);
-      const bg2 = await warming.warmCache({ memberIds: take(lowClosed, 5), strategy: WarmingStrategy.INTELLIGENT, priority: Priority.BACKGROUND, source: 'appointment-preload' }, { headers });
+      const bg2 = await warming.warmCache({ memberIds: take(lowClosed, 2), strategy: WarmingStrategy.INTELLIGENT, priority: Priority.BACKGROUND, source: 'appointment-preload' }, { headers });
       cancelJob(bg2.warmingJobId);
       const h = p.temporal.workflow.getHandle(bg2.warmingJobId);
       await waitFor('the BACKGROUND job to wait', async () => (await p.temporal.workflow.getHandle(bg.warmingJobId).query(warmingStatusQuery)).status === 'WAITING', 120_000, 500);
