@@ -121,7 +121,8 @@ async function main(): Promise<void> {
       out.forEach((id) => used.add(id));
       return out;
     };
-    const day = new Date(now).toISOString().slice(5, 10);
+    // Client job ids are single-use (SubmitBatch idempotency): a short run suffix keeps reruns apart.
+    const day = `${new Date(now).toISOString().slice(5, 10)}-${Math.random().toString(36).slice(2, 6)}`;
     const cancelBatch = (batchId: string) => cleanup.push(() => c.cancelBatch({ batchId, reason: 'screenshots: done' }).catch(() => undefined));
     const cancelJob = (jobId: string) =>
       cleanup.push(() => p.temporal.workflow.getHandle(jobId).executeUpdate(cancelWarmingUpdate, { args: [{ reason: 'screenshots: done' }] }).catch(() => undefined));
