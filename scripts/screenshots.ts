@@ -163,9 +163,9 @@ async function main(): Promise<void> {
     cancelJob(urgent.warmingJobId);
     const lowClosed = zones.filter((z) => hourWindowSlot('LOW_UTILIZATION', now, z).startMs - now >= 30 * MINUTE_MS).sort((a, b) => byZone.get(b)!.length - byZone.get(a)!.length)[0];
     if (lowClosed) {
-      const bg = await warming.warmCache({ memberIds: take(lowClosed, 2), strategy: WarmingStrategy.INTELLIGENT, priority: Priority.BACKGROUND, source: 'weekly-refresh' }, { headers });
+      const bg = await warming.warmCache({ memberIds: (byZone.get(lowClosed) ?? []).slice(0, 2), strategy: WarmingStrategy.INTELLIGENT, priority: Priority.BACKGROUND, source: 'weekly-refresh' }, { headers });
       cancelJob(bg.warmingJobId);
-      const bg2 = await warming.warmCache({ memberIds: take(lowClosed, 2), strategy: WarmingStrategy.INTELLIGENT, priority: Priority.BACKGROUND, source: 'appointment-preload' }, { headers });
+      const bg2 = await warming.warmCache({ memberIds: (byZone.get(lowClosed) ?? []).slice(-2), strategy: WarmingStrategy.INTELLIGENT, priority: Priority.BACKGROUND, source: 'appointment-preload' }, { headers });
       cancelJob(bg2.warmingJobId);
       const h = p.temporal.workflow.getHandle(bg2.warmingJobId);
       await waitFor('the BACKGROUND job to wait', async () => (await p.temporal.workflow.getHandle(bg.warmingJobId).query(warmingStatusQuery)).status === 'WAITING', 120_000, 500);
