@@ -89,7 +89,12 @@ async function chromium(width: number, height: number) {
     close: () => {
       ws.close();
       child.kill();
-      rmSync(dir, { recursive: true, force: true });
+      // Chromium may still be writing its profile while it exits: best effort.
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+      } catch {
+        // left in the temp dir
+      }
     },
   };
 }
@@ -181,10 +186,10 @@ async function main(): Promise<void> {
     await waitFor('the RUNNING batch to show progress', async () => (await c.getBatchStatus({ batchId: running.batchId })).progress!.completed >= 10, 180_000, 500);
     await sleep(3_000); // visibility is eventually consistent
 
-    const browser = await chromium(1700, 950);
+    const browser = await chromium(2100, 760);
     try {
       await browser.goto(`${UI}/namespaces/default/workflows`, 3_000);
-      const columns = ['Status', 'Workflow ID', 'RteBatchStatus', 'RteBatchProgress', 'Start'].map((label) => ({ label }));
+      const columns = ['Workflow ID', 'RteBatchStatus', 'RteBatchProgress'].map((label) => ({ label }));
       await browser.evaluate(`localStorage.setItem('namespace-workflow-table-columns', ${JSON.stringify(JSON.stringify({ default: columns }))})`);
       const query = `TaskQueue='${p.config.temporal.taskQueue}' AND ExecutionStatus='Running' AND WorkflowType IN ('batchWorkflow','cacheWarmingWorkflow')`;
       await browser.goto(`${UI}/namespaces/default/workflows?query=${encodeURIComponent(query)}`, 8_000);

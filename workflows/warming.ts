@@ -209,7 +209,8 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
   setHandler(warmingChildStatusSignal, (r) => {
     if (!children.has(r.batchId) || finalView) return;
     childStatus.set(r.batchId, r);
-    explain();
+    // Children report on status changes and progress milestones only: refresh the list column with them.
+    explain(true);
   });
   setHandler(
     cancelWarmingUpdate,
@@ -421,7 +422,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       c.batchApi += plan.entries.batchApi;
       if (plan.freeSlots !== undefined) s.freeSlots ??= plan.freeSlots;
       s.firstPlanned = true;
-      explain();
+      explain(true);
       const results = await runGroups(plan.groups);
       c.outcomes = await acts.finalizeWarmPage({ jobId: input.jobId, listRef: s.listRef, start: s.nextIndex, count, operations: input.operations, children: results });
       s.nextIndex += count;
