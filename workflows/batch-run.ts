@@ -4,6 +4,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   ParentClosePolicy,
@@ -54,6 +55,7 @@ import {
   type BatchWorkflowInput,
   type BatchWorkflowResult,
 } from './batch.defs';
+import { warmingChildStatusSignal, type WarmingChildStatus } from './warming.defs';
 import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from './search-attributes';
 
 const MAX_MEMBERS = 100_000;
@@ -141,6 +143,8 @@ export class BatchRun {
   /** The planned start a load-deferred page is re-checking against (see waitForPlannedStart). */
   private recheckingUntilMs: number | undefined;
   private shownStatus: BatchStatusName;
+  /** What a warming job's child last told its parent job (status + window), so it reports changes only. */
+  private reportedToParent = '';
   private readonly eligibility: EligibilityActivities;
 
   constructor(input: BatchWorkflowInput) {
@@ -570,6 +574,34 @@ export class BatchRun {
       if (prev !== status && s.startedAtMs !== undefined && open(prev) && open(status)) this.emit('PROGRESS');
     }
     setCurrentDetails(details(true));
+    this.reportToWarmingJob(status, milestone);
+  }
+
+  /**
+   * A warming job's child batch tells its job (signal warmingChildStatus) when its status or window changes and at
+   * progress milestones, so the job can show WAITING / progress itself. Versioned: older children do not report.
+   */
+  private reportToWarmingJob(status: BatchStatusName, milestone: boolean): void {
+    const parent = workflowInfo().parent;
+    if (!this.input.warming || !parent || !patched('warming-child-status-v1')) return;
+    const s = this.s;
+    const c = this.c;
+    const waitingUntil = this.waitingUntilMs ?? (s.status === 'PENDING' ? s.nextPlanAtMs : undefined);
+    const key = `${status}|${waitingUntil ?? ''}`;
+    if (key === this.reportedToParent && !milestone) return;
+    this.reportedToParent = key;
+    const report: WarmingChildStatus = {
+      batchId: this.input.batchId,
+      status,
+      ...(waitingUntil !== undefined && !isTerminalStatus(status) ? { waitingUntilMs: waitingUntil, window: this.opts.schedulingWindow } : {}),
+      completed: c.completed,
+      failed: c.failed,
+      ...(s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, Date.now()) } : {}),
+    };
+    // Best effort, to the job's current run (it may have continued as new); it re-reads outcomes from cache_warms anyway.
+    void getExternalWorkflowHandle(parent.workflowId)
+      .signal(warmingChildStatusSignal, report)
+      .catch(() => undefined);
   }
 
   private maybeProgress(): void {

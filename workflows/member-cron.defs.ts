@@ -1,4 +1,4 @@
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 /**
  * Member cron workflow contract: types, ids and query names shared by the workflow bodies, the schedule
@@ -7,8 +7,10 @@ import { defineQuery } from '@temporalio/workflow';
  * - Scheduled workflow `memberCronWorkflow`, started by the Temporal Schedule `member-cron/<name>`
  *   (workflow id `member-cron/<name>-<scheduled time>`, assigned by the schedule).
  * - Child `memberCronShardWorkflow` per page, id `member-cron/<name>/<scheduled time ISO>/<page>`.
- * - Search attributes: RteScheduleName=<name>, RteJobType=member-cron, RteBatchStatus=RUNNING|COMPLETED|DISABLED.
- * - Query `memberCronProgress` → MemberCronProgress.
+ * - Search attributes: RteScheduleName=<name>, RteJobType=member-cron, RteBatchStatus=RUNNING|PAUSED|COMPLETED|DISABLED
+ *   (the batches' words; a run never waits for a window, so it has no WAITING).
+ * - Query `memberCronProgress` → MemberCronProgress; signals `pauseMemberCron({by?})` (no new page is fetched or
+ *   shard started; shards in flight finish) and `resumeMemberCron`. The Web UI shows current details.
  */
 export const MEMBER_CRON_WORKFLOW_TYPE = 'memberCronWorkflow';
 export const MEMBER_CRON_SHARD_WORKFLOW_TYPE = 'memberCronShardWorkflow';
@@ -51,6 +53,8 @@ export interface MemberCronCarry {
   nextPage: number;
   counts: MemberCronCounts;
   runs: number;
+  /** Paused by an operator when the run continued as new (kept paused). */
+  paused?: { by?: string };
 }
 
 export interface MemberCronInput {
@@ -73,7 +77,7 @@ export interface MemberCronInput {
   carry?: MemberCronCarry;
 }
 
-export type MemberCronStatus = 'RUNNING' | 'COMPLETED' | 'DISABLED';
+export type MemberCronStatus = 'RUNNING' | 'PAUSED' | 'COMPLETED' | 'DISABLED';
 
 export interface MemberCronProgress extends MemberCronCounts {
   scheduleName: string;
@@ -83,6 +87,8 @@ export interface MemberCronProgress extends MemberCronCounts {
   pagesCompleted: number;
   /** Workflow runs so far (continue-as-new count + 1). */
   runs: number;
+  /** PAUSED: who paused it, when the signal said. */
+  pausedBy?: string;
 }
 
 export type MemberCronResult = MemberCronProgress;
@@ -97,6 +103,12 @@ export interface MemberCronShardInput {
 }
 
 export const memberCronProgressQuery = defineQuery<MemberCronProgress>('memberCronProgress');
+export interface PauseMemberCronArgs {
+  by?: string;
+}
+/** Holds the run before its next page (shards in flight finish); status PAUSED until resumeMemberCron. */
+export const pauseMemberCronSignal = defineSignal<[PauseMemberCronArgs?]>('pauseMemberCron');
+export const resumeMemberCronSignal = defineSignal<[]>('resumeMemberCron');
 
 /** Deterministic child id: a rerun of the same tick reuses the same ids. */
 export function memberCronShardWorkflowId(scheduleName: string, scheduledTime: string, page: number): string {

@@ -24,7 +24,17 @@ import { RULE_BASED_MODEL_VERSION, RuleBasedActivityPredictor } from '../lib/pre
 import { applySchedules, createTemporalScheduleStore, type ApplyReport } from '../schedules/apply';
 import { parseScheduleFile, ScheduleFileError } from '../schedules/load';
 import { connectTemporal, type TemporalTestContext } from '../test/helpers/temporal';
-import { MEMBER_CRON_WORKFLOW_TYPE, type MemberCronInput, type MemberCronResult, type MemberQueryJson } from './member-cron.defs';
+import {
+  MEMBER_CRON_WORKFLOW_TYPE,
+  memberCronProgressQuery,
+  pauseMemberCronSignal,
+  resumeMemberCronSignal,
+  type MemberCronInput,
+  type MemberCronResult,
+  type MemberQueryJson,
+  type PauseMemberCronArgs,
+} from './member-cron.defs';
+import { RteBatchStatus } from './search-attributes';
 
 /**
  * The issue's acceptance test against the real stack: Temporal Schedules from the file, a worker on a
@@ -265,4 +275,31 @@ test('member cron end to end: apply, run, rerun, edit, malformed file', async ()
   const removed = await apply(FILE.replace(/ {2}- name: "monthly-full-sync"[\s\S]*$/, '').replace('"0 2 * * 0"', '"0 3 * * 0"'));
   expect(removed.deleted).toEqual([`${prefix}monthly-full-sync`]);
   expect(removed.unchanged).toHaveLength(2);
+});
+
+test('a run paused by pauseMemberCron is PAUSED (query, RteBatchStatus, Web UI) and fetches nothing until resumeMemberCron', async () => {
+  const handle = await temporal.client.workflow.signalWithStart<(i: MemberCronInput) => Promise<MemberCronResult>, [PauseMemberCronArgs?]>(MEMBER_CRON_WORKFLOW_TYPE, {
+    taskQueue,
+    workflowId: `${prefix}weekly-bulk-refresh-paused`,
+    args: [{ scheduleName: 'weekly-bulk-refresh', cronExpression: '0 2 * * 0', memberQuery: parseScheduleFile(FILE)[1]?.memberQuery ?? {}, pageSize: 100, maxConcurrentShards: 1, scheduledTime: '2026-01-04T02:00:00.000Z' }],
+    signal: pauseMemberCronSignal,
+    signalArgs: [{ by: 'ops-oncall' }],
+  });
+  const progress = await eventually('the run to report PAUSED', async () => {
+    const p = await handle.query(memberCronProgressQuery);
+    return p.status === 'PAUSED' ? p : undefined;
+  });
+  expect(progress).toMatchObject({ pausedBy: 'ops-oncall', pagesStarted: 0, scanned: 0 });
+  await eventually('RteBatchStatus = PAUSED', async () => ((await handle.describe()).typedSearchAttributes.get(RteBatchStatus) === 'PAUSED' ? true : undefined));
+  const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+  expect(metadata.currentDetails).toMatch(/^PAUSED by ops-oncall \(resume with signal resumeMemberCron\) · weekly-bulk-refresh/);
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect((await handle.query(memberCronProgressQuery)).scanned).toBe(0);
+
+  await handle.signal(resumeMemberCronSignal);
+  const result = await handle.result();
+  expect(result.status).toBe('COMPLETED');
+  expect(result.scanned).toBeGreaterThan(0);
+  expect(result.pausedBy).toBeUndefined();
+  expect((await handle.describe()).typedSearchAttributes.get(RteBatchStatus)).toBe('COMPLETED');
 });

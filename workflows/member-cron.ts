@@ -1,9 +1,11 @@
 import {
   ApplicationFailure,
+  condition,
   continueAsNew,
   executeChild,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -17,6 +19,8 @@ import {
   MEMBER_CRON_JOB_TYPE,
   memberCronProgressQuery,
   memberCronShardWorkflowId,
+  pauseMemberCronSignal,
+  resumeMemberCronSignal,
   ZERO_COUNTS,
   type MemberCronCarry,
   type MemberCronCounts,
@@ -71,22 +75,28 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
   let pagesStarted = carry.nextPage;
   let pagesCompleted = carry.nextPage;
   let status: MemberCronStatus = 'RUNNING';
+  // PAUSED as a status of its own (issue 15), like batches and warming jobs. Versioned: older runs never pause.
+  const pausable = patched('member-cron-pause-v1');
+  let paused = carry.paused;
+  const shownStatus = (): MemberCronStatus => (status === 'RUNNING' && paused ? 'PAUSED' : status);
   const progress = (): MemberCronProgress => ({
     ...counts,
     scheduleName: input.scheduleName,
     scheduledTime,
-    status,
+    status: shownStatus(),
     pagesStarted,
     pagesCompleted,
     runs: carry.runs + 1,
+    ...(paused?.by ? { pausedBy: paused.by } : {}),
   });
   setHandler(memberCronProgressQuery, progress);
   // Web UI current details (workflow memory, answered by a query; no history events).
   const explain = () => {
     const p = progress();
     const n = (x: number) => x.toLocaleString('en-US');
+    const who = p.status === 'PAUSED' ? `${p.pausedBy ? ` by ${p.pausedBy}` : ''} (resume with signal resumeMemberCron)` : '';
     setCurrentDetails(
-      `${p.status} · ${input.scheduleName} tick ${p.scheduledTime} · pages ${p.pagesCompleted} / ${p.pagesStarted} started · ` +
+      `${p.status}${who} · ${input.scheduleName} tick ${p.scheduledTime} · pages ${p.pagesCompleted} / ${p.pagesStarted} started · ` +
         `${n(p.scanned)} scanned · ${n(p.matched)} matched · ${n(p.emitted)} emitted · ${n(p.duplicates)} duplicates · ${n(p.deadLettered)} dead-lettered`,
     );
   };
@@ -94,8 +104,22 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
   upsertSearchAttributes([
     { key: RteScheduleName, value: input.scheduleName },
     { key: RteJobType, value: MEMBER_CRON_JOB_TYPE },
-    { key: RteBatchStatus, value: status },
+    { key: RteBatchStatus, value: shownStatus() },
   ]);
+  if (pausable) {
+    setHandler(pauseMemberCronSignal, (args) => {
+      if (paused || status !== 'RUNNING') return;
+      paused = typeof args?.by === 'string' && args.by.trim() ? { by: args.by.trim().slice(0, 100) } : {};
+      upsertSearchAttributes([{ key: RteBatchStatus, value: shownStatus() }]);
+      explain();
+    });
+    setHandler(resumeMemberCronSignal, () => {
+      if (!paused) return;
+      paused = undefined;
+      if (status === 'RUNNING') upsertSearchAttributes([{ key: RteBatchStatus, value: shownStatus() }]);
+      explain();
+    });
+  }
 
   if (!input.carry && !(await memberCronIsEnabled({ scheduleName: input.scheduleName }))) {
     status = 'DISABLED';
@@ -147,6 +171,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
   };
 
   while (!exhausted && pagesThisRun < pagesPerRun) {
+    if (paused) await condition(() => paused === undefined);
     const page = await memberCronFetchPage({ memberQuery: input.memberQuery, cursor, pageSize: input.pageSize });
     pagesThisRun++;
     counts = addCounts(counts, { ...ZERO_COUNTS, scanned: page.memberIds.length });
@@ -166,7 +191,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
     await continueAsNew<typeof memberCronWorkflow>({
       ...input,
       scheduledTime,
-      carry: { cursor, nextPage: pagesStarted, counts, runs: carry.runs + 1 },
+      carry: { cursor, nextPage: pagesStarted, counts, runs: carry.runs + 1, ...(paused ? { paused } : {}) },
     });
   }
   status = 'COMPLETED';

@@ -10,8 +10,13 @@ import type { BatchTuning } from './batch.defs';
  * public warming_job_id. Job keys: WarmCache `api-<caller>-<idempotency key or uuid>`, intake `i-<sha256(dedupeKey)>`,
  * schedules whatever they like (e.g. the schedule's action id). Start with WorkflowIdConflictPolicy.USE_EXISTING so a
  * repeated request joins the running job. Search attributes: RteJobType=CACHE_WARMING, RteWarmingSource,
- * RtePriority (URGENT/PRELOAD/BACKGROUND), RteStrategy (INTELLIGENT/FORCE/FILL_ONLY), RteBatchStatus
- * (PENDING while held, RUNNING, then COMPLETED/FAILED/CANCELLED/PARTIALLY_COMPLETED).
+ * RtePriority (URGENT/PRELOAD/BACKGROUND), RteStrategy (INTELLIGENT/FORCE/FILL_ONLY), RteBatchStatus (the batches'
+ * words: PENDING while held until notBefore, RUNNING, WAITING while every running child batch waits for its scheduling
+ * window (e.g. BACKGROUND → LOW_UTILIZATION), PAUSED after pauseWarming, then COMPLETED/FAILED/CANCELLED/
+ * PARTIALLY_COMPLETED), RteBatchProgress (progress in words, a Web UI list column). The Web UI shows the job's static
+ * summary (set by the starter: lib/warming/details.ts warmingSummary) and current details (e.g. "412 / 1,000 warmed ·
+ * 3 failed · PRELOAD via batch API · ETA 04:31 UTC"). Child batches report their status and progress to the job with
+ * the signal `warmingChildStatus`.
  *
  * The fetches ride the batch machinery: each page's members to fetch run as child `batchWorkflow`s (one per
  * operation × path: REALTIME_ONLY for real-time warms, BATCH_ONLY for the Stedi batch API) with id
@@ -87,7 +92,8 @@ export interface CacheWarmingWorkflowInput {
   carry?: WarmingCarryState;
 }
 
-export type WarmingStatusName = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'PARTIALLY_COMPLETED';
+/** WAITING and PAUSED refine a running job's RUNNING (as for batches); the job record in PostgreSQL keeps RUNNING. */
+export type WarmingStatusName = 'PENDING' | 'RUNNING' | 'WAITING' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'PARTIALLY_COMPLETED';
 export type WarmingPhase = 'WAITING' | 'RESOLVING' | 'RUNNING' | 'DONE';
 
 /** Member × operation counts (one cache entry each), plus member-level skip counts for WarmCache. */
@@ -139,9 +145,31 @@ export interface WarmingStatusView {
   freeSlots?: number;
   /** Child batch ids currently running. */
   children: string[];
+  /** WAITING: when the earliest waiting child's window opens; PENDING: notBefore. */
+  waitingUntilMs?: number;
+  /** PAUSED: who paused it (pauseWarming's `by`), when given. */
+  pausedBy?: string;
   failure?: { code: string; message: string };
   /** Set once cancelWarming (or a workflow cancel) was received: the reason given and when. */
   cancel?: { reason: string; atMs: number };
+}
+
+export interface PauseWarmingArgs {
+  /** Who pauses (shown in the Web UI: "paused by …"). */
+  by?: string;
+}
+
+/** A child batch's status as it reports it to its warming job (on status changes and progress milestones). */
+export interface WarmingChildStatus {
+  batchId: string;
+  /** The batch's shown status (lib/batch/types BatchStatusName). */
+  status: string;
+  /** Set while the child waits for its scheduling window (PENDING before its first members, or WAITING). */
+  waitingUntilMs?: number;
+  window?: string;
+  completed: number;
+  failed: number;
+  estimatedCompletionMs?: number;
 }
 
 export interface CancelWarmingArgs {
@@ -149,8 +177,10 @@ export interface CancelWarmingArgs {
 }
 
 export const warmingStatusQuery = defineQuery<WarmingStatusView>('warmingStatus');
-/** Holds new pages and pauses running child batches. */
-export const pauseWarmingSignal = defineSignal<[]>('pauseWarming');
+/** Holds new pages and pauses running child batches; optional `{ by }` names who paused. */
+export const pauseWarmingSignal = defineSignal<[PauseWarmingArgs?]>('pauseWarming');
+/** Sent by a warming job's child batch to its parent job (workflows/batch.ts). */
+export const warmingChildStatusSignal = defineSignal<[WarmingChildStatus]>('warmingChildStatus');
 export const resumeWarmingSignal = defineSignal<[]>('resumeWarming');
 /** Cancels the job (running children are cancelled; their undone warms become `cancelled`); returns the final view. */
 export const cancelWarmingUpdate = defineUpdate<WarmingStatusView, [CancelWarmingArgs]>('cancelWarming');

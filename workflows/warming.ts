@@ -10,7 +10,9 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   startChild,
@@ -20,12 +22,14 @@ import {
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities/batch/activities';
 import type { WarmGroup, WarmingActivities } from '../activities/warming/activities';
+import { batchSummary } from '../lib/batch/details';
 import { batchPriorityFor } from '../lib/warming/decide';
+import { warmingDetails } from '../lib/warming/details';
 import { CACHE_WARMING_JOB_TYPE, type WarmOutcome } from '../lib/warming/types';
 import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
 import type { batchWorkflow } from './batch';
 import { cancelBatchSignal, pauseBatchSignal, resumeBatchSignal, validateCancelBatchArgs, type BatchWorkflowInput } from './batch.defs';
-import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from './search-attributes';
+import { RteBatchProgress, RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from './search-attributes';
 import {
   cancelWarmingUpdate,
   DEFAULT_WARMING_TUNING,
@@ -33,8 +37,10 @@ import {
   resumeWarmingSignal,
   WARMING_CLIENT_SERVICE,
   warmingAcceptedUpdate,
+  warmingChildStatusSignal,
   warmingStatusQuery,
   type CacheWarmingWorkflowInput,
+  type WarmingChildStatus,
   type WarmingCarryState,
   type WarmingStatusName,
   type WarmingStatusView,
@@ -94,6 +100,73 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
   /** True while the job waits for notBefore (warmingAccepted answers then: nothing is decided before it). */
   let holding = false;
   const stopRequested = () => s.cancel !== undefined;
+  // Jobs that explain themselves (issue 15): WAITING / PAUSED statuses, Web UI current details, RteBatchProgress.
+  // Versioned: jobs started before this change replay their old commands.
+  const explains = patched('warming-explains-itself-v1');
+  /** Running children's last reports (warmingChildStatus). */
+  const childStatus = new Map<string, WarmingChildStatus>();
+  let pausedBy: string | undefined;
+  let shownStatus: WarmingStatusName = (workflowInfo().typedSearchAttributes.get(RteBatchStatus) as WarmingStatusName | undefined) ?? s.status;
+
+  /** The status operators see: PAUSED and WAITING refine an open job's PENDING / RUNNING (s.status stays as it was). */
+  function currentStatus(): WarmingStatusName {
+    if (!explains || s.phase === 'DONE' || finalView || (s.status !== 'PENDING' && s.status !== 'RUNNING')) return s.status;
+    if (s.paused) return 'PAUSED';
+    if (s.status === 'RUNNING' && waitingUntil() !== undefined) return 'WAITING';
+    return s.status;
+  }
+
+  /** While held: notBefore. While running: when the earliest child window opens, if every running child waits. */
+  function waitingUntil(): number | undefined {
+    if (holding) return input.notBeforeMs;
+    if (s.status !== 'RUNNING' || children.size === 0) return undefined;
+    let earliest: number | undefined;
+    for (const id of children.keys()) {
+      const r = childStatus.get(id);
+      if (r?.waitingUntilMs === undefined || r.status === 'RUNNING' || r.status === 'PAUSED') return undefined;
+      earliest = earliest === undefined ? r.waitingUntilMs : Math.min(earliest, r.waitingUntilMs);
+    }
+    return earliest;
+  }
+
+  /** Publishes the shown status (RteBatchStatus, RteBatchProgress on changes / pages) and the Web UI's current details. */
+  function explain(progressed = false): void {
+    if (!explains) return;
+    const status = currentStatus();
+    const reports = [...children.keys()].map((id) => childStatus.get(id)).filter((r): r is WarmingChildStatus => r !== undefined);
+    const until = waitingUntil();
+    const etas = reports.map((r) => r.estimatedCompletionMs).filter((x): x is number => x !== undefined);
+    const details = (live: boolean) =>
+      warmingDetails(
+        {
+          status,
+          priority: input.priority,
+          members: c.members,
+          membersPlanned: c.membersPlanned,
+          membersSkipped: c.membersSkipped,
+          realtime: c.realtime,
+          batchApi: c.batchApi,
+          outcomes: c.outcomes,
+          inFlightCompleted: reports.reduce((x, r) => x + r.completed, 0),
+          inFlightFailed: reports.reduce((x, r) => x + r.failed, 0),
+          resolving: s.phase === 'RESOLVING',
+          ...(until !== undefined ? { waitingUntilMs: until } : {}),
+          ...(reports[0]?.window ? { window: reports[0].window } : {}),
+          ...(live && etas.length > 0 && status === 'RUNNING' ? { estimatedCompletionMs: Math.max(...etas) } : {}),
+          ...(pausedBy ? { pausedBy } : {}),
+          ...(failure ? { failure } : {}),
+        },
+        Date.now(),
+      );
+    if (status !== shownStatus || progressed) {
+      shownStatus = status;
+      upsertSearchAttributes([
+        { key: RteBatchStatus, value: status },
+        { key: RteBatchProgress, value: details(false) },
+      ]);
+    }
+    setCurrentDetails(details(true));
+  }
 
   function view(): WarmingStatusView {
     return {
@@ -102,7 +175,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       priority: input.priority,
       strategy: input.strategy,
       operations: input.operations,
-      status: s.status,
+      status: currentStatus(),
       phase: s.phase,
       paused: s.paused,
       counters: { ...c, outcomes: { ...c.outcomes } },
@@ -112,21 +185,33 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
       ...(s.freeSlots !== undefined ? { freeSlots: s.freeSlots } : {}),
       children: [...children.keys()],
+      ...(explains && waitingUntil() !== undefined ? { waitingUntilMs: waitingUntil() } : {}),
+      ...(pausedBy ? { pausedBy } : {}),
       ...(failure ? { failure } : {}),
       ...(s.cancel ? { cancel: { ...s.cancel } } : {}),
     };
   }
 
   setHandler(warmingStatusQuery, () => finalView ?? view());
-  setHandler(pauseWarmingSignal, () => {
+  setHandler(pauseWarmingSignal, (args) => {
     if (finalView || s.paused) return;
     s.paused = true;
+    if (typeof args?.by === 'string' && args.by.trim()) pausedBy = args.by.trim().slice(0, 100);
     for (const h of children.values()) void h.signal(pauseBatchSignal).catch(() => undefined);
+    explain();
   });
   setHandler(resumeWarmingSignal, () => {
     if (!s.paused) return;
     s.paused = false;
+    pausedBy = undefined;
     for (const h of children.values()) void h.signal(resumeBatchSignal).catch(() => undefined);
+    explain();
+  });
+  setHandler(warmingChildStatusSignal, (r) => {
+    if (!children.has(r.batchId) || finalView) return;
+    childStatus.set(r.batchId, r);
+    // Children report on status changes and progress milestones only: refresh the list column with them.
+    explain(true);
   });
   setHandler(
     cancelWarmingUpdate,
@@ -159,6 +244,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
   function setStatus(status: WarmingStatusName): void {
     if (s.status === status) return;
     s.status = status;
+    if (explains) return explain();
     upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
   }
 
@@ -193,7 +279,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       source: input.source,
       priority: input.priority,
       strategy: input.strategy,
-      status: s.status === 'PENDING' ? 'WAITING' : s.status,
+      status: s.status === 'PENDING' ? 'WAITING' : s.status === 'WAITING' || s.status === 'PAUSED' ? 'RUNNING' : s.status,
       createdAtMs: input.acceptedAtMs,
       ...(finishedAtMs !== undefined ? { finishedAtMs } : {}),
     });
@@ -203,16 +289,19 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     const wait = (input.notBeforeMs ?? 0) - Date.now();
     if (wait <= 0) return;
     holding = true;
+    explain(true);
     const scope = new CancellationScope();
     const timer = scope.run(() => sleep(wait, { summary: 'warming: hold until notBefore' }));
     await Promise.race([timer.catch(() => undefined), condition(stopRequested)]);
     if (stopRequested()) scope.cancel();
     holding = false;
+    explain();
   }
 
   async function resolveQuery(): Promise<void> {
     if (input.selector.kind !== 'query') return;
     s.phase = 'RESOLVING';
+    explain();
     while (!stopRequested()) {
       const r = await acts.resolveQueryPage({
         batchId: input.jobId,
@@ -263,9 +352,15 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
         .filter((g) => g.count > 0)
         .map(async (g) => {
           const childId = `${input.jobId}/p${s.page}/${g.operation}/${g.path}`;
+          const childArgs = childInput(g, childId);
           const h = await startChild<typeof batchWorkflow>('batchWorkflow', {
             workflowId: childId,
-            args: [childInput(g, childId)],
+            args: [childArgs],
+            ...(explains
+              ? {
+                  staticSummary: `${batchSummary({ clientService: WARMING_CLIENT_SERVICE, clientJobId: childArgs.clientJobId, totalMembers: g.count, strategy: childArgs.options.strategy, priority: childArgs.options.priority, window: childArgs.options.schedulingWindow })} · for ${input.jobId}`,
+                }
+              : {}),
             parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
             typedSearchAttributes: [
               { key: RteBatchStatus, value: 'PENDING' },
@@ -293,6 +388,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
           return { batchId: childId, operation: g.operation, path: g.path, status: 'FAILED', failure: cause instanceof Error ? cause.message.slice(0, 500) : String(cause) };
         } finally {
           children.delete(childId);
+          childStatus.delete(childId);
         }
       }),
     );
@@ -329,10 +425,12 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       c.batchApi += plan.entries.batchApi;
       if (plan.freeSlots !== undefined) s.freeSlots ??= plan.freeSlots;
       s.firstPlanned = true;
+      explain(true);
       const results = await runGroups(plan.groups);
       c.outcomes = await acts.finalizeWarmPage({ jobId: input.jobId, listRef: s.listRef, start: s.nextIndex, count, operations: input.operations, children: results });
       s.nextIndex += count;
       s.page += 1;
+      explain(true);
       if (s.nextIndex < c.members && shouldContinueAsNew() && !stopRequested()) {
         await condition(allHandlersFinished);
         await continueAsNew<typeof cacheWarmingWorkflow>({ ...input, carry: s });
@@ -383,6 +481,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
   }
 
   try {
+    if (input.carry !== undefined) explain();
     if (input.carry === undefined) {
       // Set here too, so jobs started without them (e.g. by a Schedule action) are still typed.
       upsertSearchAttributes([
@@ -392,6 +491,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
         { key: RteStrategy, value: input.strategy },
         { key: RteBatchStatus, value: s.status },
       ]);
+      explain();
       await jobRecord();
       await emit('QUEUED');
       await holdUntilNotBefore();

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { resolveOperations, WARMABLE_OPERATIONS } from '../warming/decide';
+import { warmingSummary } from '../warming/details';
 import { CACHE_WARMING_JOB_TYPE, type WarmingIntake, type WarmingIntakeRequest, type WarmingIntakeResult, type WarmingPriority, type WarmingStrategyName } from '../warming/types';
 import { RteBatchStatus, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from '../../workflows/search-attributes';
 import {
@@ -53,6 +54,18 @@ export async function startCacheWarmingJob(client: Client, input: CacheWarmingWo
       args: [input],
       workflowIdConflictPolicy: options.conflict ?? WorkflowIdConflictPolicy.USE_EXISTING,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      // The Web UI's one-line summary; the job keeps its current details up to date itself (issue 15).
+      staticSummary: warmingSummary(
+        {
+          source: input.source,
+          priority: input.priority,
+          strategy: input.strategy,
+          operations: input.operations,
+          ...(input.selector.kind === 'list' ? { members: input.selector.total } : {}),
+          ...(input.notBeforeMs !== undefined ? { notBeforeMs: input.notBeforeMs } : {}),
+        },
+        Date.now(),
+      ),
       typedSearchAttributes: [
         { key: RteJobType, value: CACHE_WARMING_JOB_TYPE },
         { key: RteWarmingSource, value: input.source },
