@@ -84,22 +84,32 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
     };
   }
 
+  /** One set of start options for both ways a batch starts (update-with-start and plain start). */
   const startOptions = (input: BatchWorkflowInput, taskQueue: string): WorkflowStartOptions & { workflowIdConflictPolicy: WorkflowIdConflictPolicy } => ({
-      taskQueue,
-      workflowId: input.batchId,
-      args: [input] as [BatchWorkflowInput],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
-      typedSearchAttributes: [
-        { key: RteBatchStatus, value: 'PENDING' },
-        { key: RteClientService, value: input.clientService },
-        { key: RteClientJobId, value: input.clientJobId },
-        { key: RtePriority, value: input.options.priority },
-        { key: RteStrategy, value: input.options.strategy },
-        { key: RteJobType, value: BATCH_JOB_TYPE },
-      ],
-    });
+    taskQueue,
+    workflowId: input.batchId,
+    args: [input] as [BatchWorkflowInput],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
+    // Web UI user metadata: what this batch is, without a click (current details come from the workflow).
+    staticSummary: batchSummary({
+      clientService: input.clientService,
+      clientJobId: input.clientJobId,
+      ...(input.selector.kind === 'list' ? { totalMembers: input.selector.total } : {}),
+      strategy: input.options.strategy,
+      priority: input.options.priority,
+      window: input.options.schedulingWindow,
+    }),
+    typedSearchAttributes: [
+      { key: RteBatchStatus, value: 'PENDING' },
+      { key: RteClientService, value: input.clientService },
+      { key: RteClientJobId, value: input.clientJobId },
+      { key: RtePriority, value: input.options.priority },
+      { key: RteStrategy, value: input.options.strategy },
+      { key: RteJobType, value: BATCH_JOB_TYPE },
+    ],
+  });
 
   return {
     async startAndAccept(input, taskQueue) {
@@ -116,31 +126,7 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
     },
     async start(input, taskQueue) {
       try {
-        await client.workflow.start(BATCH_WORKFLOW_TYPE, {
-          taskQueue,
-          workflowId: input.batchId,
-          args: [input],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
-          // Web UI user metadata: what this batch is, without a click (current details come from the workflow).
-          staticSummary: batchSummary({
-            clientService: input.clientService,
-            clientJobId: input.clientJobId,
-            ...(input.selector.kind === 'list' ? { totalMembers: input.selector.total } : {}),
-            strategy: input.options.strategy,
-            priority: input.options.priority,
-            window: input.options.schedulingWindow,
-          }),
-          typedSearchAttributes: [
-            { key: RteBatchStatus, value: 'PENDING' },
-            { key: RteClientService, value: input.clientService },
-            { key: RteClientJobId, value: input.clientJobId },
-            { key: RtePriority, value: input.options.priority },
-            { key: RteStrategy, value: input.options.strategy },
-            { key: RteJobType, value: BATCH_JOB_TYPE },
-          ],
-        });
+        await client.workflow.start(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue));
       } catch (err) {
         // REJECT_DUPLICATE: a closed batch with this id exists. Same job, same batch.
         if (err instanceof WorkflowExecutionAlreadyStartedError) return;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { sigkillAndWait } from './kill-process';
 
 /**
  * A throwaway redis-server for fault tests (never the shared stack's Redis): a free port, a temp dir, and
@@ -72,10 +73,7 @@ export async function startOwnRedis(opts: { persistence?: 'none' | 'aof' } = {})
   async function kill(): Promise<void> {
     const p = proc;
     proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGKILL');
-    await exited;
+    await sigkillAndWait(p);
   }
 
   await start();

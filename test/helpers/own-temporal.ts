@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { freePort } from './own-redis';
+import { sigkillAndWait } from './kill-process';
 
 /**
  * A throwaway Temporal dev server for fault tests (never the shared stack's): started like `stack/stack` starts
@@ -72,10 +73,7 @@ export async function startOwnTemporal(): Promise<OwnTemporal> {
   async function kill(): Promise<void> {
     const p = proc;
     proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill('SIGKILL');
-    await exited;
+    await sigkillAndWait(p);
   }
 
   await start();
