@@ -9,6 +9,7 @@ import { headersToRecord } from '../kafka/consumer';
 import { KafkaEventPublisher } from '../kafka/kafka-publisher';
 import type { OutgoingEvent } from '../kafka/types';
 import { createMemberCronConsumer, type MemberCronConsumer } from './member-cron-consumer';
+import { eventually as waitUntil } from '../../test/helpers/sim-checks';
 
 /**
  * The member-cron consumer on the real broker: MemberCronEvents on a unique two-partition topic, a recording fake
@@ -32,13 +33,7 @@ let admin: Admin;
 let publisher: KafkaEventPublisher;
 const consumers: MemberCronConsumer[] = [];
 
-async function eventually(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const eventually = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 90_000): Promise<void> => waitUntil(what, cond, timeoutMs, 100);
 
 /** Recording intake; while `gate` is set, accept() waits for it (so the test can look at commits meanwhile). */
 class RecordingIntake implements WarmingIntake {

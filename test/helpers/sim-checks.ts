@@ -1,3 +1,4 @@
+import { waitFor } from '../../bench/batch-harness';
 import type { MemberRecord } from '../../lib/member-record';
 import { MOCK_MEMBERS, verdictFor } from '../../stedi-sim/answers';
 import type { SimCheck } from '../../stedi-sim/server';
@@ -51,10 +52,6 @@ export function plainMembers(members: readonly MemberRecord[]): MemberRecord[] {
   return members.filter((m) => verdictFor(simKeyOf(m)).kind === 'active' && !MOCK_MEMBERS[simKeyOf(m)] && !['TEST', 'BADPAYER'].includes(m.payerId));
 }
 
-export async function eventually(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** Polls `cond` until it holds (the harness's waitFor, with test defaults). */
+export const eventually = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 100): Promise<void> =>
+  waitFor(what, cond, timeoutMs, everyMs);

@@ -20,6 +20,7 @@ import type { WarmingIntake, WarmingIntakeRequest } from '../../lib/warming/type
 import { MOCK_MEMBERS, verdictFor } from '../../stedi-sim/answers';
 import type { WarmingStatusView } from '../../workflows/warming.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { eventually as waitUntil } from '../helpers/sim-checks';
 
 /**
  * Issue 9 end to end, on the real stack: MemberCronEvents on a unique Kafka topic → the real member-cron consumer
@@ -53,13 +54,7 @@ let admin: Admin;
 let publisher: KafkaEventPublisher;
 const consumers: MemberCronConsumer[] = [];
 
-async function eventually(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const eventually = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> => waitUntil(what, cond, timeoutMs, 200);
 
 /** The real intake, with each accepted request and its job id noted (so the test can wait for the jobs). */
 function recording(intake: WarmingIntake) {
