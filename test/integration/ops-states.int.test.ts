@@ -12,6 +12,7 @@ import { RteBatchProgress, RteBatchStatus } from '../../workflows/search-attribu
 import { cancelWarmingUpdate, pauseWarmingSignal, resumeWarmingSignal, warmingStatusQuery } from '../../workflows/warming.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { uniqueName } from '../helpers/temporal';
+import { moveMemberToZone, WORLD_ZONES } from '../helpers/world-zones';
 
 /**
  * Issue 15, "batches that explain themselves", end to end on the real platform (Temporal dev server, production
@@ -57,26 +58,33 @@ describe('WAITING and PAUSED, as operators and clients see them (integration)', 
     await p?.close();
   }, 60_000);
 
-  /** A window open now in one member zone (with 5 min to spare) and closed for ≥ 30 min in another. */
+  /**
+   * A window open now in one zone (with 5 min to spare) and closed for ≥ 30 min in another. The population's zones
+   * are all American, and some evenings (UTC) no window is open in any of them, so the zones are chosen from
+   * WORLD_ZONES and two members are moved into them in the test's private directory.
+   */
   function openAndClosed(): { window: HourWindowName; open: string; closed: string; opensAtMs: number } {
     const now = Date.now();
-    const zones = [...byZone.keys()];
     for (const window of Object.keys(HOUR_WINDOWS) as HourWindowName[]) {
-      const open = zones.find((z) => {
+      const open = WORLD_ZONES.find((z) => {
         const slot = hourWindowSlot(window, now, z);
         const d = localParts(now, z);
         return slot.startMs === now && zonedTimeToUtc(z, d.year, d.month, d.day, HOUR_WINDOWS[window].endHour) - now >= 5 * MINUTE_MS;
       });
-      const closed = zones.find((z) => hourWindowSlot(window, now, z).startMs - now >= CLOSED_MARGIN_MS);
+      const closed = WORLD_ZONES.find((z) => hourWindowSlot(window, now, z).startMs - now >= CLOSED_MARGIN_MS);
       if (open && closed) return { window, open, closed, opensAtMs: hourWindowSlot(window, now, closed).startMs };
     }
-    throw new Error(`no window open in one member zone and closed in another at ${new Date(now).toISOString()} (zones: ${zones.join(', ')})`);
+    throw new Error(`no window open in one zone and closed in another at ${new Date(now).toISOString()} (zones: ${WORLD_ZONES.join(', ')})`);
   }
 
   it('a started batch waiting for its next window is WAITING in GetBatchStatus, RteBatchStatus, WatchBatchStatus, Kafka and the Web UI; paused it is PAUSED in each', async () => {
     const { window, open, closed, opensAtMs } = openAndClosed();
-    const memberIds = [byZone.get(open)![0]!, byZone.get(closed)![0]!];
+    // Two members of the largest zone (the second test keeps to the population's own zones and skips these).
+    const [largest] = [...byZone.values()].sort((a, b) => b.length - a.length);
+    const memberIds = [largest![0]!, largest![1]!];
     memberIds.forEach((m) => used.add(m));
+    await moveMemberToZone(p, memberIds[0]!, open);
+    await moveMemberToZone(p, memberIds[1]!, closed);
     // The first member's seeded jitter must not push it later than now (then it too would wait).
     let jobId = '';
     let batchId = '';
