@@ -110,7 +110,7 @@ export async function watchBatch(client: Client<typeof BatchEligibilityService>,
     ? new cliProgress.MultiBar(
         {
           stream: io.stderrStream,
-          format: `{bar} {percentage}% | {value}/{total} done | {failed} failed | {eta} | {status}`,
+          format: `{bar} {percentage}% | {value}/{total} done | {failed} failed | {etaText} | {status}`,
           hideCursor: true,
           clearOnComplete: false,
           stopOnComplete: false,
@@ -121,13 +121,13 @@ export async function watchBatch(client: Client<typeof BatchEligibilityService>,
         cliProgress.Presets.shades_classic,
       )
     : undefined;
-  const bar = multibar?.create(Math.max(1, state.total), 0, { failed: 0, eta: 'ETA --', status: 'PENDING' });
+  const bar = multibar?.create(Math.max(1, state.total), 0, { failed: 0, etaText: 'ETA --', status: 'PENDING' });
   let lastPlain = 0;
   const render = (force = false) => {
     const now = Date.now();
     if (bar) {
       bar.setTotal(Math.max(1, state.total));
-      bar.update(state.completed + state.failed, { failed: state.failed, eta: formatEta(state.terminal ? undefined : state.etaMs, now), status: statusName(state.status) });
+      bar.update(state.completed + state.failed, { failed: state.failed, etaText: formatEta(state.terminal ? undefined : state.etaMs, now), status: statusName(state.status) });
     } else if (!opts.json && (force || now - lastPlain >= 1_000)) {
       lastPlain = now;
       io.err(progressLine(state, now));
