@@ -4,7 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRteClient, type RteClient } from '../../client';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { createRteClient, type RetryInfo, type RteClient } from '../../client';
+import { WarmCacheRequest_Priority } from '../../gen/rte/v1/warming_pb';
 import { captureIo } from '../../cli/rtectl/io';
 import { runRtectl, type TemporalAccess } from '../../cli/rtectl/program';
 import { BatchStatus } from '../../gen/rte/v1/batch_pb';
@@ -48,7 +50,8 @@ describe('rtectl and the typed client (integration)', () => {
   const schedulesToDelete: string[] = [];
 
   beforeAll(async () => {
-    p = await startTestPlatform({ population: 300, sim: { timeScale: 0.1, logger: silentLogger() } });
+    // WarmCache rate limit 2 per 5 s per caller: the typed client's retry-after test below meets it.
+    p = await startTestPlatform({ population: 300, sim: { timeScale: 0.1, logger: silentLogger() }, env: { WARM_CACHE_RATE_LIMIT: '2', WARM_CACHE_RATE_WINDOW_SECONDS: '5' } });
     token = await p.token(['rte:admin'], 'svc-rtectl');
     client = createRteClient({ baseUrl: p.apiUrl, token });
     members = answerable(p.members).map((m) => m.memberId);
@@ -151,6 +154,35 @@ describe('rtectl and the typed client (integration)', () => {
     expect(listed['schedules']).toEqual([expect.objectContaining({ scheduleId: `warming/${name}`, kind: 'warming', paused: false })]);
     const apply = await rtectlJson('schedules-apply', ['schedules', 'apply', '--dry-run']);
     expect(apply['dryRun']).toBe(true);
+  });
+
+  it('typed client: a rate-limited WarmCache carries retry-after from the real API, and the client waits it out', async () => {
+    const t = await p.token(['rte:warming:write'], 'svc-retry');
+    const retries: RetryInfo[] = [];
+    const retrying = createRteClient({ baseUrl: p.apiUrl, token: t, retry: { maxAttempts: 4, onRetry: (i) => retries.push(i) } });
+    const plain = createRteClient({ baseUrl: p.apiUrl, token: t, retry: false });
+    let n = 200;
+    const req = () => ({ memberIds: [members[n++]!], priority: WarmCacheRequest_Priority.URGENT, source: 'rtectl-retry' });
+    // Without retries: calls until the limit answers (2 per 5 s window), with the header the client will honour.
+    let refused: ConnectError | undefined;
+    for (let i = 0; i < 6 && !refused; i++) {
+      refused = await plain.warming.warmCache(req()).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+    }
+    expect(refused?.code).toBe(Code.ResourceExhausted);
+    const retryAfterS = Number(refused!.metadata.get('retry-after'));
+    expect(retryAfterS).toBeGreaterThanOrEqual(1);
+    expect(retryAfterS).toBeLessThanOrEqual(5);
+    // With retries: three quick calls in the same or the next window; at least one is refused and retried after the
+    // server's retry-after, and all three succeed.
+    const t0 = Date.now();
+    const jobs = [await retrying.warming.warmCache(req()), await retrying.warming.warmCache(req()), await retrying.warming.warmCache(req())];
+    expect(jobs.every((j) => j.warmingJobId.startsWith('warming/'))).toBe(true);
+    expect(retries.length).toBeGreaterThanOrEqual(1);
+    for (const r of retries) expect(r).toMatchObject({ method: 'rte.v1.CacheWarmingService/WarmCache', code: Code.ResourceExhausted, fromRetryAfter: true });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(retries[0]!.delayMs);
   });
 
   // ---- tmux ------------------------------------------------------------------------------------------------------
