@@ -115,6 +115,7 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     },
     batchOutcomes,
     warms,
+    lists: memberLists,
   });
 
   const batch = createBatchActivities({

@@ -84,12 +84,18 @@ export interface PlanMembersInput {
   load: number;
   /** 'realtime' returns members to refresh with their times; 'batch' a bitmap and one submission time. */
   mode: 'realtime' | 'batch';
+  /**
+   * Set by workflows from patch `batch-member-refs-v1` on: refresh items carry only the member's index (the refresh
+   * activity reads the id from the list), so no member id enters history. Absent (older runs): items carry `memberId`.
+   */
+  refsOnly?: boolean;
 }
 
 export interface RefreshItem {
-  /** Global member index. */
+  /** Global member index (the member's place in the batch's list `listRef`). */
   i: number;
-  memberId: string;
+  /** Only in results for older runs (no `refsOnly`): the raw id. New runs resolve it from the list by index. */
+  memberId?: string;
   atMs: number;
 }
 
@@ -310,7 +316,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           notCached++;
           errors.push({ memberIndex: input.start + k, memberId, errorCode: 'NOT_CACHED', errorMessage: 'CACHE_ONLY: no cached eligibility for this member', occurredAtMs: lookupAt });
         } else if (input.mode === 'realtime') {
-          refresh.push({ i: input.start + k, memberId, atMs: times[k]! });
+          refresh.push({ i: input.start + k, ...(input.refsOnly ? {} : { memberId }), atMs: times[k]! });
         } else {
           bitmap.add(k);
         }
