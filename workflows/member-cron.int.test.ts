@@ -4,6 +4,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
+import { createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createMemberCronActivities } from '../activities/member-cron/activities';
 import { RedisEmissionLedger } from '../activities/member-cron/emission-ledger';
 import { PgMemberCronSources } from '../activities/member-cron/pg-member-sources';
@@ -155,6 +156,7 @@ beforeAll(async () => {
     directory: new PgMemberDirectory(db.pool, { now: () => TEST_REFERENCE_TIME, flags }),
     members: sources,
     activity: sources,
+    lists: createPgMemberListStore(db.pool),
     flags,
     predictor: new RuleBasedActivityPredictor(),
     publisher,

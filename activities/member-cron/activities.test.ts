@@ -1,3 +1,4 @@
+import { createInMemoryMemberListStore } from '../batch/memory-stores';
 import { fromBinary } from '@bufbuild/protobuf';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { FeatureFlagProvider, FlagContext } from '../../directory/feature-flags';
@@ -40,6 +41,7 @@ function setup(extra: Partial<MemberCronActivityDeps> = {}) {
   const flags = new FakeFlags();
   const acts = createMemberCronActivities({
     directory: { queryMembers: async () => ({ members: [], nextCursor: null }) },
+    lists: createInMemoryMemberListStore(),
     members: { getMemberSnapshots: async (ids) => new Map(members.filter((m) => ids.includes(m.memberId)).map((m) => [m.memberId, m])) },
     activity: {
       getRecentEvents: async (ids, _since, until) =>
