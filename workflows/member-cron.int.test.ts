@@ -310,13 +310,15 @@ test('a run paused by pauseMemberCron is PAUSED (query, RteBatchStatus, Web UI) 
 
 test('no member id (nor a directory cursor naming one) in the histories of a run, its continued runs and its shards', async () => {
   // Small pages, two per run: several shards and continue-as-new, each crossing a page boundary by reference.
+  // A tick of its own (shard ids derive from it), so no other run of this test shares its shards.
+  const scheduledTime = new Date(Date.UTC(2026, 0, 11, 2) + (parseInt(id.slice(0, 6), 16) % 500_000) * 60_000).toISOString();
   const memberQuery = parseScheduleFile(FILE)[1]?.memberQuery ?? {};
   const expected = await expectedMembers(memberQuery);
   expect(expected.length).toBeGreaterThan(20);
   const handle = await temporal.client.workflow.start<(i: MemberCronInput) => Promise<MemberCronResult>>(MEMBER_CRON_WORKFLOW_TYPE, {
     taskQueue,
     workflowId: `${prefix}weekly-bulk-refresh-refs`,
-    args: [{ scheduleName: 'weekly-bulk-refresh', cronExpression: '0 2 * * 0', memberQuery, pageSize: 40, maxConcurrentShards: 2, pagesPerRun: 2, scheduledTime: '2026-01-11T02:00:00.000Z' }],
+    args: [{ scheduleName: 'weekly-bulk-refresh', cronExpression: '0 2 * * 0', memberQuery, pageSize: 40, maxConcurrentShards: 2, pagesPerRun: 2, scheduledTime }],
   });
   const result = await handle.result();
   // Every member exactly once across pages fetched from stored cursors (this tick is new: all emitted).
