@@ -13,6 +13,7 @@
  *      observed events/s and the observed/configured ratio.
  * Uses a throw-away topic and Redis keys, removed at the end.
  */
+import { createInMemoryMemberListStore } from '../activities/batch/memory-stores';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
     publishers.push(publisher);
     return createMemberCronActivities({
       directory: { queryMembers: async () => ({ members: [], nextCursor: null }) },
+      lists: createInMemoryMemberListStore(),
       members: {
         getMemberSnapshots: async (ids) => new Map(ids.map((memberId) => [memberId, { ...template(memberId)!.snap, memberId }])),
       },

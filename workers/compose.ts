@@ -115,6 +115,7 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     },
     batchOutcomes,
     warms,
+    lists: memberLists,
   });
 
   const batch = createBatchActivities({
@@ -171,6 +172,7 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
       doneTtlSeconds: config.memberCron.dedupeTtlSeconds,
     }),
     hashMemberId: (id) => hashMemberId(config.cache.keySecret, id),
+    lists: memberLists,
     logger,
     metrics: createMemberCronMetrics(metrics.registry),
     snapshotFlagKeys: config.memberCron.snapshotFlagKeys,

@@ -732,6 +732,9 @@ export class BatchRun {
       // A CACHE_ONLY batch makes no Stedi call: Stedi's load must not defer it (issue 10; patched for old histories).
       load: opts.cacheMode === 'CACHE_ONLY' && patched('rte-cache-only-ignores-stedi-load') ? 0 : windowLoad(opts.priority, s.load),
       mode,
+      // Refresh items carry the member's list index only; the refresh activity reads the id (issue 13: no member data
+      // in histories). Versioned: older runs keep ids in their recorded plans and pass them on.
+      ...(patched('batch-member-refs-v1') ? { refsOnly: true } : {}),
     });
   }
 
@@ -741,11 +744,12 @@ export class BatchRun {
     const t0 = Date.now();
     try {
       const r = await this.eligibility.refreshEligibility({
-        memberId: item.memberId,
+        // New plans carry no id: the activity resolves member `item.i` from the batch's list.
+        ...(item.memberId !== undefined ? { memberId: item.memberId } : {}),
         operation: this.operation,
         requester: input.warming ? { kind: 'warming', jobId: input.warming.jobId, priority: input.warming.priority } : { kind: 'batch', clientService: input.clientService, priority: this.opts.priority },
         source: input.warming ? 'warming' : 'batch',
-        batchMember: { batchId: input.batchId, index: item.i },
+        batchMember: { batchId: input.batchId, index: item.i, ...(item.memberId === undefined ? { listRef: this.s.listRef! } : {}) },
       });
       const ok = r.outcome === 'success';
       this.tally((t) => checkAnswered(t, { ok, stediCalls: r.stediCalls, durationMs: Date.now() - t0 }));

@@ -39,6 +39,16 @@ export interface EligibilityRefreshInput {
   batchMember?: { batchId: string; index: number };
 }
 
+/**
+ * The refresh activity's input: the workflow's, or (a batch member since patch `batch-member-refs-v1`) without
+ * `memberId` and with the batch's list reference: the activity reads the id at `batchMember.index` from the stored
+ * list, so no member id enters the batch's history.
+ */
+export type RefreshActivityInput = Omit<EligibilityRefreshInput, 'memberId' | 'batchMember'> & {
+  memberId?: string;
+  batchMember?: { batchId: string; index: number; listRef?: string };
+};
+
 export type RefreshPhase = 'refreshing' | 'completed' | 'failed';
 
 export interface EligibilityRefreshStatus {

@@ -49,7 +49,10 @@ export function addCounts(a: MemberCronCounts, b: MemberCronCounts): MemberCronC
 
 /** State carried across continue-as-new. */
 export interface MemberCronCarry {
+  /** Directory cursor of the next page (runs before patch member-cron-page-refs-v1; it encodes a member id). */
   cursor: string;
+  /** Since member-cron-page-refs-v1: the next page's cursor is stored with page `nextPage`'s ref (`cursor` is ''). */
+  cursorStored?: boolean;
   nextPage: number;
   counts: MemberCronCounts;
   runs: number;
@@ -98,8 +101,23 @@ export interface MemberCronShardInput {
   cronExpression: string;
   scheduledTime: string;
   page: number;
-  /** One bounded page of member ids (≤ pageSize). */
-  memberIds: string[];
+  /** One bounded page of member ids (≤ pageSize): shards started before patch member-cron-page-refs-v1. */
+  memberIds?: string[];
+  /**
+   * Since member-cron-page-refs-v1: the page's stored member list (PostgreSQL, written by memberCronFetchPage) and
+   * its size. The shard's activities read the ids; no member id enters history. The shard drops the list when done.
+   */
+  pageRef?: string;
+  count?: number;
+}
+
+/**
+ * Where a member cron run (chain of continued-as-new runs, by its first run id) stores page `page`'s member ids; the
+ * directory cursor that page is fetched from is stored at `<ref>#cursor` (it encodes a member id, so it stays out of
+ * history too).
+ */
+export function memberCronPageRef(firstRunId: string, page: number): string {
+  return `member-cron-page/${firstRunId}/${page}`;
 }
 
 export const memberCronProgressQuery = defineQuery<MemberCronProgress>('memberCronProgress');

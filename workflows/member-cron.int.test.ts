@@ -4,6 +4,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
+import { createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createMemberCronActivities } from '../activities/member-cron/activities';
 import { RedisEmissionLedger } from '../activities/member-cron/emission-ledger';
 import { PgMemberCronSources } from '../activities/member-cron/pg-member-sources';
@@ -24,6 +25,8 @@ import { RULE_BASED_MODEL_VERSION, RuleBasedActivityPredictor } from '../lib/pre
 import { applySchedules, createTemporalScheduleStore, type ApplyReport } from '../schedules/apply';
 import { parseScheduleFile, ScheduleFileError } from '../schedules/load';
 import { connectTemporal, type TemporalTestContext } from '../test/helpers/temporal';
+import { decodedHistoryText, memberIdsIn } from '../test/helpers/history-text';
+import { EncryptionCodec } from '../lib/temporal/codec';
 import {
   MEMBER_CRON_WORKFLOW_TYPE,
   memberCronProgressQuery,
@@ -155,6 +158,7 @@ beforeAll(async () => {
     directory: new PgMemberDirectory(db.pool, { now: () => TEST_REFERENCE_TIME, flags }),
     members: sources,
     activity: sources,
+    lists: createPgMemberListStore(db.pool),
     flags,
     predictor: new RuleBasedActivityPredictor(),
     publisher,
@@ -302,4 +306,32 @@ test('a run paused by pauseMemberCron is PAUSED (query, RteBatchStatus, Web UI) 
   expect(result.scanned).toBeGreaterThan(0);
   expect(result.pausedBy).toBeUndefined();
   expect((await handle.describe()).typedSearchAttributes.get(RteBatchStatus)).toBe('COMPLETED');
+});
+
+test('no member id (nor a directory cursor naming one) in the histories of a run, its continued runs and its shards', async () => {
+  // Small pages, two per run: several shards and continue-as-new, each crossing a page boundary by reference.
+  // A tick of its own (shard ids derive from it), so no other run of this test shares its shards.
+  const scheduledTime = new Date(Date.UTC(2026, 0, 11, 2) + (parseInt(id.slice(0, 6), 16) % 500_000) * 60_000).toISOString();
+  const memberQuery = parseScheduleFile(FILE)[1]?.memberQuery ?? {};
+  const expected = await expectedMembers(memberQuery);
+  expect(expected.length).toBeGreaterThan(20);
+  const handle = await temporal.client.workflow.start<(i: MemberCronInput) => Promise<MemberCronResult>>(MEMBER_CRON_WORKFLOW_TYPE, {
+    taskQueue,
+    workflowId: `${prefix}weekly-bulk-refresh-refs`,
+    args: [{ scheduleName: 'weekly-bulk-refresh', cronExpression: '0 2 * * 0', memberQuery, pageSize: 40, maxConcurrentShards: 2, pagesPerRun: 2, scheduledTime }],
+  });
+  const result = await handle.result();
+  // Every member exactly once across pages fetched from stored cursors (this tick is new: all emitted).
+  expect(result).toMatchObject({ status: 'COMPLETED', scanned: expected.length, matched: expected.length, emitted: expected.length, duplicates: 0 });
+  expect(result.runs).toBeGreaterThan(1);
+
+  // Read as an operator with the key would (codec decrypts every payload): the ids are not there at all.
+  const text = await decodedHistoryText(temporal.client, new EncryptionCodec(config.codec.keys), handle.workflowId, handle.firstExecutionRunId);
+  expect(text).toContain('memberCronEmitShard'); // the shards' histories were read
+  const allIds = (await db.pool.query<{ member_id: string }>('SELECT member_id FROM members')).rows.map((r) => r.member_id);
+  expect(memberIdsIn(text, allIds)).toEqual([]);
+  expect(text).toContain('member-cron-page/'); // the references are what travels
+  // Finished shards dropped their stored pages (and the cursors they were fetched from).
+  const left = await db.pool.query("SELECT count(*)::int AS n FROM batch_member_lists WHERE list_ref LIKE $1", [`member-cron-page/${handle.firstExecutionRunId}/%`]);
+  expect(left.rows[0].n).toBe(0);
 });

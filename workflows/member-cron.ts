@@ -18,6 +18,7 @@ import {
   addCounts,
   MEMBER_CRON_JOB_TYPE,
   memberCronProgressQuery,
+  memberCronPageRef,
   memberCronShardWorkflowId,
   pauseMemberCronSignal,
   resumeMemberCronSignal,
@@ -40,7 +41,7 @@ const DEFAULT_PAGES_PER_RUN = 50;
 /** From this attempt on, the shard activity dead-letters events it still cannot publish. */
 const DEAD_LETTER_AFTER_ATTEMPTS = 5;
 
-const { memberCronIsEnabled, memberCronFetchPage } = proxyActivities<MemberCronActivities>({
+const { memberCronIsEnabled, memberCronFetchPage, memberCronReleasePage } = proxyActivities<MemberCronActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
 });
@@ -65,7 +66,7 @@ function resolveScheduledTime(input: MemberCronInput): string {
 
 /**
  * Scheduled member cron run: pages the schedule's MemberQuery through the directory (only ids and the
- * cursor enter history) and fans each page out to a child shard workflow with a deterministic id, with
+ * cursor enter history; since member-cron-page-refs-v1 not even those: pages are stored in PostgreSQL and referenced) and fans each page out to a child shard workflow with a deterministic id, with
  * at most `maxConcurrentShards` in flight; continues as new every `pagesPerRun` pages.
  */
 export async function memberCronWorkflow(input: MemberCronInput): Promise<MemberCronResult> {
@@ -135,13 +136,19 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
   let exhausted = false;
   let pagesThisRun = 0;
 
-  const startShard = (page: number, memberIds: string[]): Promise<void> => {
+  // Pages travel as references to their stored member lists (issue 13: no member id, nor a directory cursor that
+  // encodes one, in history). Versioned: older runs keep passing ids and cursors.
+  const pageRefs = patched('member-cron-page-refs-v1');
+  const firstRunId = workflowInfo().firstExecutionRunId;
+  let cursorStored = carry.cursorStored === true;
+
+  const startShard = (page: number, members: Pick<MemberCronShardInput, 'memberIds' | 'pageRef' | 'count'>): Promise<void> => {
     const shard: MemberCronShardInput = {
       scheduleName: input.scheduleName,
       cronExpression: input.cronExpression,
       scheduledTime,
       page,
-      memberIds,
+      ...members,
     };
     return executeChild(memberCronShardWorkflow, {
       workflowId: memberCronShardWorkflowId(input.scheduleName, scheduledTime, page),
@@ -172,18 +179,38 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
 
   while (!exhausted && pagesThisRun < pagesPerRun) {
     if (paused) await condition(() => paused === undefined);
-    const page = await memberCronFetchPage({ memberQuery: input.memberQuery, cursor, pageSize: input.pageSize });
+    let found: number;
+    let members: Pick<MemberCronShardInput, 'memberIds' | 'pageRef' | 'count'>;
+    if (pageRefs) {
+      const pageRef = memberCronPageRef(firstRunId, pagesStarted);
+      const page = await memberCronFetchPage({
+        memberQuery: input.memberQuery,
+        pageSize: input.pageSize,
+        pageRef,
+        nextPageRef: memberCronPageRef(firstRunId, pagesStarted + 1),
+        ...(cursorStored ? { cursorStored: true } : cursor !== '' ? { cursor } : {}),
+      });
+      found = page.count;
+      members = { pageRef, count: page.count };
+      cursor = '';
+      cursorStored = page.more;
+      exhausted = !page.more;
+    } else {
+      const page = await memberCronFetchPage({ memberQuery: input.memberQuery, cursor, pageSize: input.pageSize });
+      found = page.memberIds.length;
+      members = { memberIds: page.memberIds };
+      cursor = page.nextCursor;
+      exhausted = cursor === '';
+    }
     pagesThisRun++;
-    counts = addCounts(counts, { ...ZERO_COUNTS, scanned: page.memberIds.length });
+    counts = addCounts(counts, { ...ZERO_COUNTS, scanned: found });
     explain();
-    if (page.memberIds.length > 0) {
+    if (found > 0) {
       const pageNo = pagesStarted++;
-      const p = startShard(pageNo, page.memberIds).finally(() => inFlight.delete(pageNo));
+      const p = startShard(pageNo, members).finally(() => inFlight.delete(pageNo));
       inFlight.set(pageNo, p);
       if (inFlight.size >= maxInFlight) await Promise.race(inFlight.values());
     }
-    cursor = page.nextCursor;
-    exhausted = cursor === '';
   }
   await Promise.all(inFlight.values());
 
@@ -191,7 +218,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
     await continueAsNew<typeof memberCronWorkflow>({
       ...input,
       scheduledTime,
-      carry: { cursor, nextPage: pagesStarted, counts, runs: carry.runs + 1, ...(paused ? { paused } : {}) },
+      carry: { cursor, nextPage: pagesStarted, counts, runs: carry.runs + 1, ...(cursorStored ? { cursorStored } : {}), ...(paused ? { paused } : {}) },
     });
   }
   status = 'COMPLETED';
@@ -203,7 +230,11 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
 
 /** One page of members: predict and emit their events (see memberCronEmitShard). */
 export async function memberCronShardWorkflow(input: MemberCronShardInput): Promise<MemberCronCounts> {
-  if (input.memberIds.length === 0) return ZERO_COUNTS;
+  // Shards started before member-cron-page-refs-v1 carry the ids; newer ones a reference to the stored page.
+  if ((input.memberIds?.length ?? input.count ?? 0) === 0) return ZERO_COUNTS;
   if (!input.scheduledTime) throw ApplicationFailure.nonRetryable('scheduledTime is required', ErrorType.InvalidArgument);
-  return memberCronEmitShard({ ...input, deadLetterAfterAttempts: DEAD_LETTER_AFTER_ATTEMPTS });
+  const counts = await memberCronEmitShard({ ...input, deadLetterAfterAttempts: DEAD_LETTER_AFTER_ATTEMPTS });
+  // The page's ids are no longer needed (a rerun of the tick is a new run with its own pages).
+  if (input.pageRef !== undefined) await memberCronReleasePage({ pageRef: input.pageRef });
+  return counts;
 }

@@ -62,6 +62,11 @@ export interface ResolveQueryPageInput {
 }
 export interface ResolveQueryPageResult {
   count: number;
+  /**
+   * Opaque position of the next page, passed back as `cursor`. A reference `stored:<start>` to the directory cursor kept
+   * in PostgreSQL (`<listRef>#cursor`, index = the next page's start): the directory's cursor is base64 JSON naming the
+   * last member, so it stays out of history. A cursor without the prefix (runs from before) is used as it is.
+   */
   nextCursor?: string;
   /** The query matches more members than maxMembers. */
   exceeded: boolean;
@@ -84,12 +89,18 @@ export interface PlanMembersInput {
   load: number;
   /** 'realtime' returns members to refresh with their times; 'batch' a bitmap and one submission time. */
   mode: 'realtime' | 'batch';
+  /**
+   * Set by workflows from patch `batch-member-refs-v1` on: refresh items carry only the member's index (the refresh
+   * activity reads the id from the list), so no member id enters history. Absent (older runs): items carry `memberId`.
+   */
+  refsOnly?: boolean;
 }
 
 export interface RefreshItem {
-  /** Global member index. */
+  /** Global member index (the member's place in the batch's list `listRef`). */
   i: number;
-  memberId: string;
+  /** Only in results for older runs (no `refsOnly`): the raw id. New runs resolve it from the list by index. */
+  memberId?: string;
   atMs: number;
 }
 
@@ -169,6 +180,10 @@ export interface PublishBatchEventInput {
 
 export const STEDI_BATCH_NAME_PREFIX = 'rte';
 
+const STORED_CURSOR = 'stored:';
+/** Where resolveQueryPage keeps a query's directory cursors (dropped with the list). */
+export const queryCursorListRef = (listRef: string): string => `${listRef}#cursor`;
+
 /** Deterministic Stedi batch name per chunk: a retried submission collides with the first one (409) instead of duplicating it. */
 export function stediBatchName(batchId: string, chunkNo: number): string {
   return batchNameFromSeed(`${STEDI_BATCH_NAME_PREFIX}/${batchId}/chunk-${chunkNo}`);
@@ -238,7 +253,15 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       const room = (capped ? query.limit : input.maxMembers) - input.start;
       if (room <= 0) return { count: 0, exceeded: false };
       const limit = Math.max(1, Math.min(input.pageSize, room + 1));
-      const page = await deps.directory.queryMemberIds(query, input.cursor, limit);
+      let cursor = input.cursor;
+      if (cursor?.startsWith(STORED_CURSOR)) {
+        const at = Number(cursor.slice(STORED_CURSOR.length));
+        [cursor] = await deps.lists.read(queryCursorListRef(input.listRef), at, 1);
+        if (cursor === undefined) {
+          throw ApplicationFailure.create({ type: ErrorType.BatchMemberListIncomplete, message: `stored query cursor ${input.cursor} is gone`, nonRetryable: true });
+        }
+      }
+      const page = await deps.directory.queryMemberIds(query, cursor, limit);
       let ids = page.memberIds;
       if (ids.length > room) {
         if (!capped) return { count: 0, exceeded: true };
@@ -246,7 +269,10 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       }
       await deps.lists.write(input.listRef, input.start, ids);
       const more = page.nextCursor && ids.length > 0 && ids.length < room;
-      return { count: ids.length, exceeded: false, ...(more ? { nextCursor: page.nextCursor } : {}) };
+      if (!more) return { count: ids.length, exceeded: false };
+      const next = input.start + ids.length;
+      await deps.lists.write(queryCursorListRef(input.listRef), next, [page.nextCursor!]);
+      return { count: ids.length, exceeded: false, nextCursor: `${STORED_CURSOR}${next}` };
     },
 
     /** Real-time slot utilisation, for the strategy matrix and the ANY window. */
@@ -310,7 +336,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           notCached++;
           errors.push({ memberIndex: input.start + k, memberId, errorCode: 'NOT_CACHED', errorMessage: 'CACHE_ONLY: no cached eligibility for this member', occurredAtMs: lookupAt });
         } else if (input.mode === 'realtime') {
-          refresh.push({ i: input.start + k, memberId, atMs: times[k]! });
+          refresh.push({ i: input.start + k, ...(input.refsOnly ? {} : { memberId }), atMs: times[k]! });
         } else {
           bitmap.add(k);
         }
@@ -580,6 +606,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
     /** Drops the staged member list once the batch is final (errors keep their own copy of the ids). */
     async releaseMemberList(input: { listRef: string }): Promise<void> {
       await deps.lists.delete(input.listRef);
+      await deps.lists.delete(queryCursorListRef(input.listRef));
       if (deps.outcomes) {
         // Housekeeping piggybacks on batch ends: outcomes only serve watchers, so old ones go.
         const purged = await deps.outcomes.purge(deps.outcomeRetentionMs ?? 7 * 24 * 3_600_000);

@@ -14,6 +14,8 @@ import type { SlotLease, SlotPool } from '../slot-pool';
 import { createHttpStediGateway } from '../stedi/gateway';
 import type { EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
 import { createEligibilityActivities } from './activities';
+import { createInMemoryMemberListStore } from '../batch/memory-stores';
+import type { MemberListStore } from '../batch/ports';
 
 const members = syntheticMembers(5);
 const member = members[0]!;
@@ -73,8 +75,9 @@ beforeEach(async () => {
 });
 afterEach(() => sim.stop());
 
-function activities(cache = memoryCache(), slots = fakeSlots()) {
+function activities(cache = memoryCache(), slots = fakeSlots(), lists?: MemberListStore) {
   return createEligibilityActivities({
+    ...(lists ? { lists } : {}),
     members: createFixtureMemberSource(members),
     stedi: createHttpStediGateway({ baseUrl: url, apiKey: 'k', timeoutMs: 5_000 }),
     slots,
@@ -154,5 +157,34 @@ describe('refreshEligibility under faults', () => {
     // An entry older than the activity's first schedule is not reused: a real refresh happens.
     await env({ attempt: 2, scheduledTimestampMs: Date.now() + 1 }).run(activities(cache).refreshEligibility, input);
     expect(sim.stats().calls['POST /2024-04-01/change/medicalnetwork/eligibility/v3']).toEqual({ '200': 2 });
+  });
+});
+
+describe('refreshEligibility for a batch member given by reference (issue 13: no member id in batch histories)', () => {
+  const ref = { operation: 'coverage', requester: { kind: 'batch' as const, clientService: 'svc', priority: 'HIGH' as const }, source: 'batch' as const };
+
+  it('reads the member id from the batch list by index and refreshes that member', async () => {
+    const lists = createInMemoryMemberListStore();
+    await lists.write('b1#members', 0, [members[1]!.memberId, member.memberId]);
+    const cache = memoryCache();
+    const r: EligibilityRefreshResult = await env().run(activities(cache, fakeSlots(), lists).refreshEligibility, { ...ref, batchMember: { batchId: 'b1', index: 1, listRef: 'b1#members' } });
+    expect(r.outcome).toBe('success');
+    expect([...cache.entries.keys()]).toEqual([`${member.memberId}:coverage`]);
+  });
+
+  it('an index the list does not hold fails non-retryably, naming the index; no Stedi call', async () => {
+    const lists = createInMemoryMemberListStore();
+    const slots = fakeSlots();
+    const f = await failureOf(env().run(activities(memoryCache(), slots, lists).refreshEligibility, { ...ref, batchMember: { batchId: 'b1', index: 7, listRef: 'b1#members' } }));
+    expect(f.type).toBe(ErrorType.BatchMemberListIncomplete);
+    expect(f.message).toContain('at 7');
+    expect(f.nonRetryable).toBe(true);
+    expect(slots.acquired).toBe(0);
+  });
+
+  it('an input with neither memberId nor a list reference is refused', async () => {
+    const f = await failureOf(env().run(activities().refreshEligibility, { ...ref, batchMember: { batchId: 'b1', index: 0 } }));
+    expect(f.type).toBe(ErrorType.InvalidArgument);
+    expect(f.nonRetryable).toBe(true);
   });
 });

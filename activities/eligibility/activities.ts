@@ -5,8 +5,8 @@ import { isInfrastructureError, withInfraRetry } from '../../lib/infra-retry';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecordSource } from '../../lib/member-record';
 import type { CachePutResult, EligibilityCache, EligibilityCacheEntry } from '../cache';
-import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshSource } from '../../workflows/eligibility-refresh.defs';
-import type { BatchOutcomeStore } from '../batch/ports';
+import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshActivityInput, RefreshSource } from '../../workflows/eligibility-refresh.defs';
+import type { BatchOutcomeStore, MemberListStore } from '../batch/ports';
 import { memberFailureText, PAYER_ERROR } from '../../lib/batch/member-failure';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
@@ -30,6 +30,8 @@ export interface EligibilityActivityDeps {
   metrics?: StediCallMetrics;
   /** Where batch members' outcomes go (WatchBatchStatus MEMBER_COMPLETED); absent: not recorded. */
   batchOutcomes?: Pick<BatchOutcomeStore, 'record'>;
+  /** Batch member lists: a batch member's refresh names its list and index instead of the id (patch batch-member-refs-v1). */
+  lists?: Pick<MemberListStore, 'read'>;
   /** Where warming jobs' real-time warms are recorded (cache_warms); absent: not recorded. */
   warms?: Pick<WarmRecordStore, 'complete'>;
   now?: () => number;
@@ -172,6 +174,22 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
     );
   }
 
+  /** The input with its member id: given (interactive, older batches) or read from the batch's list by index. */
+  async function resolveMember(given: RefreshActivityInput): Promise<EligibilityRefreshInput> {
+    if (typeof given.memberId === 'string' && given.memberId !== '') return { ...given, memberId: given.memberId };
+    const ref = given.batchMember;
+    if (!ref?.listRef || !deps.lists) {
+      throw ApplicationFailure.create({ type: ErrorType.InvalidArgument, message: 'refresh input has neither memberId nor batchMember.listRef', nonRetryable: true });
+    }
+    const lists = deps.lists;
+    const listRef = ref.listRef;
+    const [memberId] = await infra('member list', deps.logger, () => lists.read(listRef, ref.index, 1));
+    if (!memberId) {
+      throw ApplicationFailure.create({ type: ErrorType.BatchMemberListIncomplete, message: `member list has no id at ${ref.index}`, nonRetryable: true });
+    }
+    return { ...given, memberId, batchMember: { batchId: ref.batchId, index: ref.index } };
+  }
+
   return {
     /**
      * Waits for a fair share of the global real-time slots, makes one Stedi check, writes the normalized
@@ -179,7 +197,8 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
      * connectivity "retry later" AAA 42/79/80 answers, with the error TTL) are cached; transient failures
      * (429, HTTP 5xx, network) are thrown for Temporal to retry with backoff.
      */
-    async refreshEligibility(input: EligibilityRefreshInput): Promise<EligibilityRefreshResult> {
+    async refreshEligibility(given: RefreshActivityInput): Promise<EligibilityRefreshResult> {
+      const input = await resolveMember(given);
       const memberHash = hashMemberId(deps.memberHashSecret, input.memberId);
       const log = deps.logger.child({ memberHash, operation: input.operation, requester: input.requester.kind });
       const ctx = Context.current();

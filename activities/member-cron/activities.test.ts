@@ -1,3 +1,4 @@
+import { createInMemoryMemberListStore } from '../batch/memory-stores';
 import { fromBinary } from '@bufbuild/protobuf';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { FeatureFlagProvider, FlagContext } from '../../directory/feature-flags';
@@ -40,6 +41,7 @@ function setup(extra: Partial<MemberCronActivityDeps> = {}) {
   const flags = new FakeFlags();
   const acts = createMemberCronActivities({
     directory: { queryMembers: async () => ({ members: [], nextCursor: null }) },
+    lists: createInMemoryMemberListStore(),
     members: { getMemberSnapshots: async (ids) => new Map(members.filter((m) => ids.includes(m.memberId)).map((m) => [m.memberId, m])) },
     activity: {
       getRecentEvents: async (ids, _since, until) =>
@@ -271,5 +273,48 @@ describe('memberCronEmitShard records high-confidence predictions for the accura
     const counts: MemberCronCounts = await inRun('run-1').run(acts.memberCronEmitShard, input);
     expect(counts).toMatchObject({ emitted: 4, deadLettered: 0 });
     expect(publisher.byTopic(Topics.memberCronEvents)).toHaveLength(4);
+  });
+});
+
+describe('member cron pages by reference (issue 13: no member id or cursor in history)', () => {
+  const ids = Array.from({ length: 5 }, (_, i) => `m${i + 1}`);
+  /** A directory paging `ids` with cursors that (like the real one) encode the last member id. */
+  const directory = {
+    queryMembers: async (q: { cursor: string; limit: number }) => {
+      const from = q.cursor === '' ? 0 : ids.indexOf(Buffer.from(q.cursor, 'base64url').toString()) + 1;
+      const page = ids.slice(from, from + q.limit);
+      const more = from + q.limit < ids.length;
+      return { members: page.map((memberId) => ({ memberId })), nextCursor: more ? Buffer.from(page.at(-1)!).toString('base64url') : null };
+    },
+  } as unknown as MemberCronActivityDeps['directory'];
+
+  it('stores each page and its successor cursor, returns only counts, and a shard reads then drops its page', async () => {
+    const lists = createInMemoryMemberListStore();
+    const { acts, publisher } = setup({ directory, lists });
+    const env = new MockActivityEnvironment();
+    const fetch = (page: number, extra: object) =>
+      env.run(acts.memberCronFetchPage, { memberQuery: {}, pageSize: 2, pageRef: `r/${page}`, nextPageRef: `r/${page + 1}`, ...extra });
+    const results = [await fetch(0, {}), await fetch(1, { cursorStored: true }), await fetch(2, { cursorStored: true })];
+    expect(results).toEqual([
+      { count: 2, more: true },
+      { count: 2, more: true },
+      { count: 1, more: false },
+    ]);
+    expect(JSON.stringify(results)).not.toMatch(/m\d/);
+    expect(await lists.read('r/1', 0, 10)).toEqual(['m3', 'm4']);
+    // A retried fetch reports what the first attempt stored.
+    expect(await fetch(1, { cursorStored: true })).toEqual({ count: 2, more: true });
+
+    const counts: MemberCronCounts = await env.run(acts.memberCronEmitShard, { ...input, memberIds: undefined, pageRef: 'r/1', count: 2 } as EmitShardInput);
+    expect(counts.scanned).toBe(2);
+    expect(publisher.byTopic(Topics.memberCronEvents).map((e) => e.key).sort()).toEqual(['m3', 'm4']);
+    await env.run(acts.memberCronReleasePage, { pageRef: 'r/1' });
+    expect(lists.size('r/1') + lists.size('r/1#cursor')).toBe(0);
+    expect(lists.size('r/2')).toBe(1);
+  });
+
+  it('a page whose stored ids are gone fails non-retryably instead of emitting a partial page', async () => {
+    const { acts } = setup({ lists: createInMemoryMemberListStore() });
+    await expect(new MockActivityEnvironment().run(acts.memberCronEmitShard, { ...input, memberIds: undefined, pageRef: 'gone', count: 3 } as EmitShardInput)).rejects.toThrow('has 0 of 3 ids');
   });
 });

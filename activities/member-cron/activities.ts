@@ -12,6 +12,7 @@ import type { Logger } from '../../lib/logger';
 import { isHighConfidencePrediction, PREDICTION_HORIZON_MS } from '../../lib/prediction/high-confidence';
 import type { ActivityPredictor } from '../../lib/prediction/types';
 import type { MemberCronCounts, MemberCronShardInput, MemberQueryJson } from '../../workflows/member-cron.defs';
+import type { MemberListStore } from '../batch/ports';
 import type { EmissionRateLimiter } from '../kafka/rate-limiter';
 import type { EventPublisher, OutgoingEvent } from '../kafka/types';
 import type { PredictionRecorder, RecordedPrediction } from '../prediction-accuracy/ports';
@@ -65,6 +66,11 @@ export interface MemberCronActivityDeps {
    * sort). Written for the claimed members of a page before anything is published; see memberCronEmitShard.
    */
   predictions?: MemberPredictionStore;
+  /**
+   * Stored pages (the batch member-list table): since patch member-cron-page-refs-v1 a page's ids and the directory
+   * cursor it is fetched from live here, and workflows pass references (see memberCronPageRef).
+   */
+  lists: MemberListStore;
 }
 
 export interface FetchPageInput {
@@ -77,6 +83,28 @@ export interface FetchPageResult {
   /** '' when this was the last page. */
   nextCursor: string;
 }
+
+/** A page fetched into the page store (member-cron-page-refs-v1): only references and counts cross history. */
+export interface FetchPageRefInput {
+  memberQuery: MemberQueryJson;
+  pageSize: number;
+  /** Where this page's ids go. */
+  pageRef: string;
+  /** The next page's ref: the cursor it is fetched from is stored at `<nextPageRef>#cursor`. */
+  nextPageRef: string;
+  /** Continue from the cursor stored at `<pageRef>#cursor` (written by the previous page's fetch). */
+  cursorStored?: boolean;
+  /** Continue from this cursor (carried over from a run before the patch). Neither: the first page. */
+  cursor?: string;
+}
+export interface FetchPageRefResult {
+  /** Ids stored at `pageRef` (first write wins, so a retried fetch reports what is stored). */
+  count: number;
+  /** Another page follows (its cursor is stored at `<nextPageRef>#cursor`). */
+  more: boolean;
+}
+
+const cursorRef = (pageRef: string) => `${pageRef}#cursor`;
 
 export interface EmitShardInput extends MemberCronShardInput {
   /** From this attempt on, events that still cannot be published go to the dead-letter topic. */
@@ -132,31 +160,63 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
     return out;
   }
 
+  function pageStore(): MemberListStore {
+    return deps.lists;
+  }
+
+  async function fetchPage(memberQuery: MemberQueryJson, cursor: string, pageSize: number): Promise<FetchPageResult> {
+    let query;
+    try {
+      query = fromJson(MemberQuerySchema, memberQuery as never);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`member_query: ${errMessage(err)}`, ErrorType.InvalidArgument);
+    }
+    query.cursor = cursor;
+    query.limit = pageSize;
+    try {
+      const page = await deps.directory.queryMembers(query);
+      return { memberIds: page.members.map((m) => m.memberId), nextCursor: page.nextCursor ?? '' };
+    } catch (err) {
+      if (err instanceof FieldError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidArgument);
+      throw err;
+    }
+  }
+
   return {
     /** Schedule enablement (feature flag), consulted at the start of every run. */
     async memberCronIsEnabled(input: { scheduleName: string }): Promise<boolean> {
       return deps.flags.variation(SCHEDULE_ENABLED_FLAG, { kind: 'schedule', key: input.scheduleName }, true);
     },
 
-    /** One bounded page of matching member ids plus the cursor of the next page. */
-    async memberCronFetchPage(input: FetchPageInput): Promise<FetchPageResult> {
-      let query;
-      try {
-        query = fromJson(MemberQuerySchema, input.memberQuery as never);
-      } catch (err) {
-        throw ApplicationFailure.nonRetryable(`member_query: ${errMessage(err)}`, ErrorType.InvalidArgument);
+    /**
+     * One bounded page of matching members. Old runs: the ids plus the cursor of the next page. Since
+     * member-cron-page-refs-v1 (input with `pageRef`): ids and next cursor are stored, and only a count returns.
+     */
+    async memberCronFetchPage<I extends FetchPageInput | FetchPageRefInput>(input: I): Promise<I extends FetchPageRefInput ? FetchPageRefResult : FetchPageResult> {
+      type R = I extends FetchPageRefInput ? FetchPageRefResult : FetchPageResult;
+      if (!('pageRef' in input)) return (await fetchPage(input.memberQuery, input.cursor, input.pageSize)) as R;
+      const lists = pageStore();
+      let cursor = input.cursor ?? '';
+      if (input.cursorStored) {
+        const [stored] = await lists.read(cursorRef(input.pageRef), 0, 1);
+        if (stored === undefined) throw ApplicationFailure.nonRetryable(`member cron page ${input.pageRef}: its stored cursor is gone`, ErrorType.InvalidArgument);
+        cursor = stored;
       }
-      query.cursor = input.cursor;
-      query.limit = input.pageSize;
-      try {
-        const page = await deps.directory.queryMembers(query);
-        return { memberIds: page.members.map((m) => m.memberId), nextCursor: page.nextCursor ?? '' };
-      } catch (err) {
-        if (err instanceof FieldError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidArgument);
-        throw err;
-      }
+      const page = await fetchPage(input.memberQuery, cursor, input.pageSize);
+      await lists.write(input.pageRef, 0, page.memberIds);
+      // The directory never returns an empty page with a next cursor; if it did, the run would end here.
+      if (page.nextCursor !== '' && page.memberIds.length > 0) await lists.write(cursorRef(input.nextPageRef), 0, [page.nextCursor]);
+      // Read back: a retried attempt reports what the first one stored (writes keep the first id at each index).
+      const [count, next] = await Promise.all([lists.read(input.pageRef, 0, input.pageSize), lists.read(cursorRef(input.nextPageRef), 0, 1)]);
+      return { count: count.length, more: next.length > 0 } as R;
     },
 
+    /** Drops a finished shard's stored page and the cursor it was fetched from. */
+    async memberCronReleasePage(input: { pageRef: string }): Promise<void> {
+      const lists = pageStore();
+      await lists.delete(input.pageRef);
+      await lists.delete(cursorRef(input.pageRef));
+    },
     /**
      * Predicts and emits one MemberCronEvent per member of the page, at most once per schedule tick:
      * claim markers (SET NX) → rate limit → publish (acks=all) → mark done. Events that still fail on
@@ -167,13 +227,22 @@ export function createMemberCronActivities(deps: MemberCronActivityDeps) {
       const scheduled = new Date(input.scheduledTime);
       const now = (deps.predictionTime ?? ((d: Date) => d))(scheduled);
       const frameShiftMs = scheduled.getTime() - now.getTime();
-      const counts: MemberCronCounts = { scanned: input.memberIds.length, matched: 0, emitted: 0, duplicates: 0, skipped: 0, deadLettered: 0 };
+      // Shards since member-cron-page-refs-v1 name their stored page; older ones carry the ids.
+      let memberIds: string[];
+      if (input.memberIds) memberIds = input.memberIds;
+      else if (input.pageRef !== undefined) {
+        memberIds = await pageStore().read(input.pageRef, 0, input.count ?? 0);
+        if (memberIds.length !== (input.count ?? 0)) {
+          throw ApplicationFailure.nonRetryable(`member cron page ${input.pageRef} has ${memberIds.length} of ${input.count ?? 0} ids`, ErrorType.BatchMemberListIncomplete);
+        }
+      } else throw ApplicationFailure.nonRetryable('shard input has neither memberIds nor pageRef', ErrorType.InvalidArgument);
+      const counts: MemberCronCounts = { scanned: memberIds.length, matched: 0, emitted: 0, duplicates: 0, skipped: 0, deadLettered: 0 };
 
-      const snapshots = await deps.members.getMemberSnapshots(input.memberIds);
+      const snapshots = await deps.members.getMemberSnapshots(memberIds);
       const sponsors = new Set([...snapshots.values()].map((m) => m.sponsorId));
       const included = await sponsorIncluded(input.scheduleName, sponsors);
       const due: MemberSnapshot[] = [];
-      for (const id of input.memberIds) {
+      for (const id of memberIds) {
         const m = snapshots.get(id);
         if (!m || !included.get(m.sponsorId)) counts.skipped++;
         else due.push(m);

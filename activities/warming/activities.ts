@@ -219,6 +219,8 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
 
     async releaseWarmingList(input: { listRef: string }): Promise<void> {
       await deps.lists.delete(input.listRef);
+      // A member_query job's directory cursors (resolveQueryPage keeps them next to the list).
+      await deps.lists.delete(`${input.listRef}#cursor`);
     },
 
     /** CacheWarmingEvent (protobuf) on domain.rte.v1.cache_warming_events, keyed by job id. */

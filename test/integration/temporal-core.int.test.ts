@@ -14,11 +14,18 @@ import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { uniqueName } from '../helpers/temporal';
 import { hashMemberId } from '../../lib/member-hash';
 import { DEFAULT_ELIGIBILITY_OPERATION } from '../../lib/operations';
+import { createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { CacheWarmingService, WarmCacheRequest_Priority as WarmPriority, WarmingStrategy } from '../../gen/rte/v1/warming_pb';
+import type { WarmingStatusView } from '../../workflows/warming.defs';
+import { decodedHistoryText, memberIdsIn } from '../helpers/history-text';
 
 /**
  * Temporal core guarantees on the real platform (Temporal dev server, worker built by the composition root, API,
  * Redis, PostgreSQL, Stedi simulator):
  *  - member data never reaches Temporal in the clear: histories read WITHOUT the codec hold no member id;
+ *  - and, where the value is not needed, not even encrypted: decrypted batch and warming histories (children
+ *    included) hold references and list indexes, never a member id;
  *  - interactive refreshes run on their own task queue and worker slots, so real-time batches filling the main
  *    worker do not delay their start.
  */
@@ -48,7 +55,7 @@ describe('Temporal core (integration)', () => {
 
   beforeAll(async () => {
     // A Stedi call takes 13.5 s × 0.05 ≈ 0.7 s, so batches hold their activity slots for a while.
-    p = await startTestPlatform({ population: 600, sim: { timeScale: 0.05, logger: silentLogger() }, env: { BATCH_SUBMIT_RATE_LIMIT: '100' } });
+    p = await startTestPlatform({ population: 600, sim: { timeScale: 0.05, logger: silentLogger() }, env: { BATCH_SUBMIT_RATE_LIMIT: '100', BATCH_POLL_INITIAL_MS: '500', BATCH_POLL_MAX_MS: '1000' } });
     rawConnection = await Connection.connect({ address: p.config.temporal.address });
     raw = new Client({ connection: rawConnection, namespace: p.config.temporal.namespace }); // no codec
   }, 240_000);
@@ -97,7 +104,12 @@ describe('Temporal core (integration)', () => {
       for (const m of members) expect(text).not.toContain(m);
     }
 
-    // The ids are really there, encrypted: the refresh's input decodes to the member id with the dev key...
+    // Decrypted, the batch's history still names no member: plans carry list indexes, refreshes the list reference.
+    const batchText = await decodedHistoryText(raw, devCodec, submitted.batchId);
+    expect(batchText).toContain('refreshEligibility');
+    expect(memberIdsIn(batchText, batchMembers)).toEqual([]);
+
+    // An interactive refresh needs its member: there the id is really present, encrypted; its input decodes to it with the dev key...
     expect((await startInput(refreshWf))['memberId']).toBe(m1!.memberId);
     // ...and after rotation (a new first key, the old one kept) a client still reads the old run's result.
     const rotated = new Client({
@@ -163,4 +175,23 @@ describe('Temporal core (integration)', () => {
 
     await Promise.all(batchIds.map((id) => p.temporal.workflow.getHandle(id).terminate('test done').catch(() => undefined)));
   }, 600_000);
+
+  it('decrypted histories of warming jobs (real-time and Stedi batch-API children) hold no member id', async () => {
+    const token = await p.token(['rte:warming:write', 'rte:warming:read'], 'svc-warm-refs');
+    const warming = createClient(CacheWarmingService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1' }));
+    const members = p.members.slice(40, 52).map((m) => m.memberId);
+    // FORCE URGENT warms in real time; INTELLIGENT PRELOAD sends cache misses to the Stedi batch API.
+    const jobs = [
+      { ids: members.slice(0, 6), strategy: WarmingStrategy.FORCE, priority: WarmPriority.URGENT },
+      { ids: members.slice(6), strategy: WarmingStrategy.INTELLIGENT, priority: WarmPriority.PRELOAD },
+    ];
+    for (const j of jobs) {
+      const res = await warming.warmCache({ memberIds: j.ids, strategy: j.strategy, priority: j.priority, source: 'it-refs' }, { headers: { authorization: `Bearer ${token}` } });
+      const view = (await p.temporal.workflow.getHandle(res.warmingJobId).result()) as WarmingStatusView;
+      expect(['COMPLETED', 'PARTIALLY_COMPLETED']).toContain(view.status);
+      const text = await decodedHistoryText(raw, devCodec, res.warmingJobId);
+      expect(text).toContain(j.priority === WarmPriority.URGENT ? 'refreshEligibility' : 'submitStediChunk'); // the children's histories were read
+      expect(memberIdsIn(text, members)).toEqual([]);
+    }
+  }, 300_000);
 });

@@ -105,6 +105,7 @@ beforeAll(async () => {
       directory: new PgMemberDirectory(pool, { now: () => TEST_REFERENCE_TIME, flags }),
       members: sources,
       activity: sources,
+      lists: createPgMemberListStore(pool),
       flags,
       predictor: new RuleBasedActivityPredictor(),
       publisher,
