@@ -40,6 +40,8 @@ const MEMBERS = arg('members', 500);
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 32);
 const ROUNDS = arg('rounds', 1);
+/** `--cpu-prof DIR`: the API process writes a V8 CPU profile into DIR when it exits (open it in Chrome DevTools). */
+const CPU_PROF_DIR = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
 const ROOT = path.resolve(__dirname, '..');
 const PATH = '/rte.v1.EligibilityService/CheckEligibility';
 
@@ -81,8 +83,8 @@ interface Child {
 }
 
 /** Spawns a node process (tsx) and waits for the stdout line that carries its port. */
-function spawnServer(args: string[], env: Record<string, string>, portOf: (line: Record<string, unknown>) => number | undefined): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnServer(args: string[], env: Record<string, string>, portOf: (line: Record<string, unknown>) => number | undefined, nodeFlags: string[] = []): Promise<Child> {
+  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let buf = '';
   return new Promise((resolve, reject) => {
@@ -162,9 +164,12 @@ async function main(): Promise<void> {
         API_HOST: '127.0.0.1',
         REDIS_KEY_PREFIX: prefix,
         DATABASE_SCHEMA: dir.schema,
+        // Stop quickly at the end (keep-alive connections are cut after 2 s).
+        SHUTDOWN_GRACE_MS: '2000',
         TEMPORAL_TASK_QUEUE: `tq-bench-${randomUUID().slice(0, 8)}`,
       },
       (l) => (l['msg'] === 'api listening (Connect, gRPC, gRPC-Web)' && typeof l['port'] === 'number' ? l['port'] : undefined),
+      CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [],
     );
     children.push(api);
 
@@ -204,7 +209,25 @@ async function main(): Promise<void> {
     const bad = runs.filter((r) => r.non2xx > 0 || r.errors > 0);
     if (bad.length > 0) throw new Error(`failed requests: ${JSON.stringify(bad)}`);
   } finally {
-    for (const c of children) c.proc.kill('SIGTERM');
+    // Wait for the servers to exit (the API drains, and writes its CPU profile when asked to).
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.proc.exitCode !== null || c.proc.signalCode !== null) return resolve();
+            const timer = setTimeout(() => {
+              console.error(`a server did not exit within 30 s of SIGTERM; killed:\n${c.tail()}`);
+              c.proc.kill('SIGKILL');
+              resolve();
+            }, 30_000);
+            c.proc.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            c.proc.kill('SIGTERM');
+          }),
+      ),
+    );
     const keys = await redis.keys(`${prefix}*`);
     for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
     redis.disconnect();
