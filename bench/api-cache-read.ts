@@ -42,6 +42,11 @@ const CONNECTIONS = arg('connections', 32);
 const ROUNDS = arg('rounds', 1);
 /** `--cpu-prof DIR`: the API process writes a V8 CPU profile into DIR when it exits (open it in Chrome DevTools). */
 const CPU_PROF_DIR = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
+/**
+ * `--compare DIR`: also runs DIR's api/main.ts (another checkout, e.g. `git archive <commit> | tar -x -C DIR` with a
+ * node_modules link) as target `api-before`, so before and after are measured under the same load.
+ */
+const COMPARE_DIR = process.argv.includes('--compare') ? path.resolve(process.argv[process.argv.indexOf('--compare') + 1]!) : undefined;
 const ROOT = path.resolve(__dirname, '..');
 const PATH = '/rte.v1.EligibilityService/CheckEligibility';
 
@@ -83,8 +88,8 @@ interface Child {
 }
 
 /** Spawns a node process (tsx) and waits for the stdout line that carries its port. */
-function spawnServer(args: string[], env: Record<string, string>, portOf: (line: Record<string, unknown>) => number | undefined, nodeFlags: string[] = []): Promise<Child> {
-  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnServer(args: string[], env: Record<string, string>, portOf: (line: Record<string, unknown>) => number | undefined, nodeFlags: string[] = [], cwd = ROOT): Promise<Child> {
+  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let buf = '';
   return new Promise((resolve, reject) => {
@@ -156,56 +161,68 @@ async function main(): Promise<void> {
 
     const floor = await spawnServer(['bench/api-cache-read.ts', '--serve-floor'], { REDIS_URL: config.redisUrl, FLOOR_PREFIX: floorPrefix }, (l) => (typeof l['port'] === 'number' ? l['port'] : undefined));
     children.push(floor);
-    const api = await spawnServer(
-      ['api/main.ts'],
-      {
-        LOG_LEVEL: 'info',
-        API_PORT: '0',
-        API_HOST: '127.0.0.1',
-        REDIS_KEY_PREFIX: prefix,
-        DATABASE_SCHEMA: dir.schema,
-        // Stop quickly at the end (keep-alive connections are cut after 2 s).
-        SHUTDOWN_GRACE_MS: '2000',
-        TEMPORAL_TASK_QUEUE: `tq-bench-${randomUUID().slice(0, 8)}`,
-      },
-      (l) => (l['msg'] === 'api listening (Connect, gRPC, gRPC-Web)' && typeof l['port'] === 'number' ? l['port'] : undefined),
-      CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [],
-    );
+    const apiEnv = {
+      LOG_LEVEL: 'info',
+      API_PORT: '0',
+      API_HOST: '127.0.0.1',
+      REDIS_KEY_PREFIX: prefix,
+      DATABASE_SCHEMA: dir.schema,
+      // Stop quickly at the end (keep-alive connections are cut after 2 s).
+      SHUTDOWN_GRACE_MS: '2000',
+      TEMPORAL_TASK_QUEUE: `tq-bench-${randomUUID().slice(0, 8)}`,
+    };
+    const listening = (l: Record<string, unknown>) => (l['msg'] === 'api listening (Connect, gRPC, gRPC-Web)' && typeof l['port'] === 'number' ? l['port'] : undefined);
+    const api = await spawnServer(['api/main.ts'], apiEnv, listening, CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []);
     children.push(api);
+    const targets: [string, number][] = [
+      ['floor', floor.port],
+      ['api', api.port],
+    ];
+    if (COMPARE_DIR) {
+      const before = await spawnServer(['api/main.ts'], apiEnv, listening, [], COMPARE_DIR);
+      children.push(before);
+      targets.splice(1, 0, ['api-before', before.port]);
+    }
 
     const token = await mintDevToken({ service: 'bench-member-app', scopes: ['rte:eligibility:read'], secret: config.auth.mode === 'dev-hs256' ? config.auth.devSecret : '' });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const requests = members.slice(0, 200).map((m) => ({ method: 'POST' as const, path: PATH, body: JSON.stringify({ memberId: m.memberId, cacheControl: 'CACHE_CONTROL_CACHE_ONLY' }) }));
 
     // Both answer, and the API answers a HIT (a broken API must not look fast).
-    for (const [name, port] of [
-      ['floor', floor.port],
-      ['api', api.port],
-    ] as const) {
+    for (const [name, port] of targets) {
       const res = await fetch(`http://127.0.0.1:${port}${PATH}`, { method: 'POST', headers, body: requests[0]!.body });
       const text = await res.text();
-      if (res.status !== 200 || (name === 'api' && !text.includes('"CACHE_STATUS_HIT"'))) throw new Error(`${name} answered ${res.status}: ${text.slice(0, 300)}`);
+      if (res.status !== 200 || (name !== 'floor' && !text.includes('"CACHE_STATUS_HIT"'))) throw new Error(`${name} answered ${res.status}: ${text.slice(0, 300)}`);
     }
     const apiBytes = (await (await fetch(`http://127.0.0.1:${api.port}${PATH}`, { method: 'POST', headers, body: requests[0]!.body })).text()).length;
 
     const runs: Run[] = [];
-    const ratios: { round: number; throughput: number; p99Single: string }[] = [];
+    const ratios: Record<string, string | number>[] = [];
+    const single = Math.max(3, SECONDS / 2);
     for (let round = 1; round <= ROUNDS; round++) {
       // Warm-up (JIT, connection pools), not measured.
-      await load('floor', floor.port, CONNECTIONS, 2, requests, headers);
-      await load('api', api.port, CONNECTIONS, 2, requests, headers);
-      const f = await load('floor', floor.port, CONNECTIONS, SECONDS, requests, headers);
-      const a = await load('api', api.port, CONNECTIONS, SECONDS, requests, headers);
-      const f1 = await load('floor', floor.port, 1, Math.max(3, SECONDS / 2), requests, headers);
-      const a1 = await load('api', api.port, 1, Math.max(3, SECONDS / 2), requests, headers);
-      runs.push(f, a, f1, a1);
-      ratios.push({ round, throughput: a.reqPerSec / f.reqPerSec, p99Single: `${a1.p99} ms (floor ${f1.p99} ms)` });
+      for (const [name, port] of targets) await load(name, port, CONNECTIONS, 2, requests, headers);
+      const many: Run[] = [];
+      const one: Run[] = [];
+      for (const [name, port] of targets) many.push(await load(name, port, CONNECTIONS, SECONDS, requests, headers));
+      for (const [name, port] of targets) one.push(await load(name, port, 1, single, requests, headers));
+      runs.push(...many, ...one);
+      const floorRps = many[0]!.reqPerSec;
+      for (let i = 1; i < targets.length; i++) {
+        ratios.push({
+          round,
+          target: targets[i]![0],
+          'req/s ÷ floor (target ≥ 0.5)': (many[i]!.reqPerSec / floorRps).toFixed(3),
+          'single-client p99 ms (target ≤ 5)': one[i]!.p99,
+          'floor single-client p99 ms': one[0]!.p99,
+        });
+      }
     }
 
     console.log('== CheckEligibility CACHE_ONLY hits (Connect JSON) vs a bare Redis-GET floor, one run ==');
     console.log(`members ${members.length}; cache value ${Math.round(valueBytes / members.length)} bytes; API answer ${apiBytes} bytes; load average (1 min) ${loadavg()[0]!.toFixed(2)}`);
     console.table(runs.map((r) => ({ target: r.target, connections: r.connections, 'req/s': Math.round(r.reqPerSec), 'p50 ms': r.p50, 'p99 ms': r.p99, non2xx: r.non2xx, errors: r.errors })));
-    console.table(ratios.map((r) => ({ round: r.round, 'api ÷ floor req/s (target ≥ 0.5)': r.throughput.toFixed(3), 'api single-client p99 (target ≤ 5 ms)': r.p99Single })));
+    console.table(ratios);
     const bad = runs.filter((r) => r.non2xx > 0 || r.errors > 0);
     if (bad.length > 0) throw new Error(`failed requests: ${JSON.stringify(bad)}`);
   } finally {
