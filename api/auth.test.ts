@@ -107,3 +107,28 @@ describe('actingService', () => {
     expect(actingService(p([Scope.Admin]), 'billing', 'client_service_name')).toBe('billing');
   });
 });
+
+describe('token verifier cache (issue 14)', () => {
+  it('remembers a verified token only until its exp: past it the token is refused', async () => {
+    let clock = Date.now();
+    const v = createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }, { now: () => clock, cacheMaxMs: 3_600_000 });
+    const token = await mintDevToken({ service: 'svc', scopes: [Scope.BatchRead], secret, expiresInSeconds: 60 });
+    expect((await v(token)).service).toBe('svc');
+    clock += 30_000;
+    expect((await v(token)).scopes.has(Scope.BatchRead)).toBe(true);
+    clock += 31_000;
+    await expect(v(token)).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it('never remembers a refused token, and forgets the oldest beyond its size', async () => {
+    const v = createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }, { cacheSize: 1 });
+    const forged = await mintDevToken({ service: 'svc', scopes: [Scope.Admin], secret: 'another-secret' });
+    await expect(v(forged)).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(v(forged)).rejects.toMatchObject({ code: Code.Unauthenticated });
+    const a = await mintDevToken({ service: 'a', scopes: [], secret });
+    const b = await mintDevToken({ service: 'b', scopes: [], secret });
+    expect((await v(a)).service).toBe('a');
+    expect((await v(b)).service).toBe('b');
+    expect((await v(a)).service).toBe('a');
+  });
+});

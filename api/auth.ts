@@ -45,7 +45,25 @@ export type AuthSettings =
 
 export type TokenVerifier = (token: string) => Promise<Principal>;
 
-export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
+export interface TokenVerifierOptions {
+  /** Verified tokens remembered (by token string) so a client reusing its token skips signature checks. Default 10,000; 0 = off. */
+  cacheSize?: number;
+  /** Longest a verified token is remembered (a JWKS key removed by the identity provider stops working after this). Default 60 s. */
+  cacheMaxMs?: number;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+/**
+ * Bearer-token verification. A token that verified is remembered until the earlier of its `exp` and `cacheMaxMs`
+ * (issue 14: HMAC/RSA verification and claim parsing were a large share of a cached CheckEligibility); a remembered
+ * token past its `exp` is verified again and so refused. Refused tokens are never remembered.
+ */
+export function createTokenVerifier(settings: AuthSettings, opts: TokenVerifierOptions = {}): TokenVerifier {
+  const cacheSize = opts.cacheSize ?? 10_000;
+  const cacheMaxMs = opts.cacheMaxMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  const verified = new Map<string, { principal: Principal; until: number }>();
   let key: Uint8Array | JWTVerifyGetKey;
   let options: Parameters<typeof jwtVerify>[2];
   if (settings.mode === 'dev-hs256') {
@@ -56,10 +74,27 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
     options = { issuer: settings.issuer, audience: settings.audience, algorithms: ['RS256', 'ES256', 'PS256', 'EdDSA'] };
   }
   return async (token) => {
+    const at = now();
+    const known = verified.get(token);
+    if (known) {
+      if (at < known.until) return known.principal;
+      verified.delete(token);
+    }
+    const { principal, expiresAtMs } = await verifyOnce(token, at);
+    if (cacheSize > 0) {
+      // Oldest first out (Map keeps insertion order): bounded memory whatever tokens clients send.
+      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
+      verified.set(token, { principal, until: Math.min(expiresAtMs, at + cacheMaxMs) });
+    }
+    return principal;
+  };
+
+  async function verifyOnce(token: string, at: number): Promise<{ principal: Principal; expiresAtMs: number }> {
     let payload: JWTPayload;
+    const verifyOptions = { ...options, currentDate: new Date(at) };
     try {
       // jose's overloads differ only by key type; both branches are valid.
-      ({ payload } = typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options));
+      ({ payload } = typeof key === 'function' ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions));
     } catch (cause) {
       throw new ConnectError('invalid or expired bearer token', Code.Unauthenticated, undefined, undefined, cause);
     }
@@ -71,8 +106,8 @@ export function createTokenVerifier(settings: AuthSettings): TokenVerifier {
       throw new ConnectError('bearer token has no sub (service identity)', Code.Unauthenticated);
     }
     const scopeClaim = typeof payload['scope'] === 'string' ? payload['scope'] : '';
-    return { service: payload.sub, scopes: new Set(scopeClaim.split(' ').filter(Boolean)) };
-  };
+    return { principal: { service: payload.sub, scopes: new Set(scopeClaim.split(' ').filter(Boolean)) }, expiresAtMs: payload.exp * 1000 };
+  }
 }
 
 export function hasScope(p: Principal, scope: ScopeName): boolean {

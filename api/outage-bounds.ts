@@ -11,6 +11,9 @@ export const API_REDIS_OPTIONS: RedisOptions = {
   // …and never waits more than 2 s for an answer (a hung or paused Redis, a half-open connection).
   commandTimeout: 2_000,
   connectTimeout: 2_000,
+  // Issue 14: commands issued in the same event-loop turn (a read's GET and its prediction-usage script, and
+  // concurrent reads' GETs) go out in one write; per-command timeouts and retries are unchanged.
+  enableAutoPipelining: true,
 };
 
 /** Getting a PostgreSQL connection gives up after this (pg waits forever by default). */

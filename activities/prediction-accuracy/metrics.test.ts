@@ -58,4 +58,22 @@ describe('createPredictionUsageObserver', () => {
     await new Promise((r) => setImmediate(r));
     expect(await registry.metrics()).toContain('rte_cache_warming_prediction_usage_observations_total{source="member-cron",result="error"} 1');
   });
+
+  it('bounds store calls in flight: beyond the bound an observation is dropped and counted, and a finished call frees its place', async () => {
+    const registry = new Registry();
+    const pending: ((n: number) => void)[] = [];
+    const store = { observeUsage: jest.fn(() => new Promise<number>((resolve) => pending.push(resolve))) };
+    const observer = createPredictionUsageObserver({ store, registry, logger: silentLogger(), maxInFlight: 2 });
+    observer.observe('h1', 1);
+    observer.observe('h2', 1);
+    observer.observe('h3', 1);
+    expect(store.observeUsage).toHaveBeenCalledTimes(2);
+    pending[0]!(1);
+    await new Promise((r) => setImmediate(r));
+    observer.observe('h4', 1);
+    expect(store.observeUsage).toHaveBeenCalledTimes(3);
+    const text = await registry.metrics();
+    expect(text).toContain('rte_cache_warming_prediction_usage_observations_total{source="member-cron",result="dropped"} 1');
+    expect(text).toContain('rte_cache_warming_prediction_usage_observations_total{source="member-cron",result="used"} 1');
+  });
 });

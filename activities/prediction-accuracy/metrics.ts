@@ -157,11 +157,20 @@ export interface PredictionUsageObserver {
   observe(memberHash: string, at: number): void;
 }
 
-export function createPredictionUsageObserver(deps: { store: UsageObserverStore; registry: Registry; logger: Logger; source?: string }): PredictionUsageObserver {
+export function createPredictionUsageObserver(deps: {
+  store: UsageObserverStore;
+  registry: Registry;
+  logger: Logger;
+  source?: string;
+  /** Store calls in flight at most; beyond it an observation is dropped and counted (result `dropped`). Default 2,000. */
+  maxInFlight?: number;
+}): PredictionUsageObserver {
   const source = deps.source ?? 'member-cron';
+  const maxInFlight = deps.maxInFlight ?? 2_000;
+  let inFlight = 0;
   const observations = new Counter({
     name: 'rte_cache_warming_prediction_usage_observations_total',
-    help: 'Interactive eligibility checks offered to the prediction accuracy loop, by result (used: marked an open prediction; none: no open prediction; error: store failed, not retried)',
+    help: 'Interactive eligibility checks offered to the prediction accuracy loop, by result (used: marked an open prediction; none: no open prediction; error: store failed, not retried; dropped: too many store calls in flight, e.g. Redis slow)',
     labelNames: ['source', 'result'] as const,
     registers: [deps.registry],
   });
@@ -171,12 +180,26 @@ export function createPredictionUsageObserver(deps: { store: UsageObserverStore;
   };
   return {
     observe(memberHash, at) {
+      // Bounded: a slow or hung Redis must not let pending calls (and their memory) grow with the request rate.
+      if (inFlight >= maxInFlight) {
+        observations.inc({ source, result: 'dropped' });
+        return;
+      }
+      inFlight++;
+      const done = () => void inFlight--;
       try {
         deps.store.observeUsage(memberHash, at).then(
-          (marked) => observations.inc({ source, result: marked > 0 ? 'used' : 'none' }),
-          (err: unknown) => failed(err, memberHash),
+          (marked) => {
+            done();
+            observations.inc({ source, result: marked > 0 ? 'used' : 'none' });
+          },
+          (err: unknown) => {
+            done();
+            failed(err, memberHash);
+          },
         );
       } catch (err) {
+        done();
         failed(err, memberHash);
       }
     },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AccuracySnapshot, PredictionOutcomeStore, PredictionRun, RecordedPrediction } from './ports';
 
@@ -64,6 +65,9 @@ end
 return marked
 `;
 
+/** Sent by hash (EVALSHA) on the request path: the script body is not re-sent and re-hashed per interactive read. */
+const OBSERVE_SHA = createHash('sha1').update(LUA_OBSERVE).digest('hex');
+
 // KEYS[1] runs zset, KEYS[2] counts hash; ARGV[1] from (inclusive), ARGV[2] now (inclusive).
 const LUA_ACCURACY = `
 local runs = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
@@ -116,7 +120,14 @@ export class RedisPredictionOutcomeStore implements PredictionOutcomeStore {
   }
 
   async observeUsage(memberHash: string, at: number): Promise<number> {
-    return Number(await this.redis.eval(LUA_OBSERVE, 2, this.memberKey(memberHash), `${this.base}counts`, Math.floor(at)));
+    const args = [this.memberKey(memberHash), `${this.base}counts`, Math.floor(at)] as const;
+    try {
+      return Number(await this.redis.evalsha(OBSERVE_SHA, 2, ...args));
+    } catch (err) {
+      // First call on this Redis (or after SCRIPT FLUSH / a restart): EVAL loads the script.
+      if (!(err instanceof Error && err.message.includes('NOSCRIPT'))) throw err;
+      return Number(await this.redis.eval(LUA_OBSERVE, 2, ...args));
+    }
   }
 
   async accuracy(now: number, lookbackMs: number): Promise<AccuracySnapshot> {
