@@ -115,7 +115,8 @@ describe('SubmitBatchStreaming on the real platform (integration)', () => {
     );
     const batchId = batchWorkflowId(service, jobId);
     expect(updates[0]!.batchId).toBe(batchId);
-    expect(firstMs).toBeLessThan(5_000); // at acceptance, not at the end or the first 30 s keepalive
+    // At acceptance (SubmitBatch's own bound is 15 s on a busy machine), not at the end or the first 30 s keepalive.
+    expect(firstMs).toBeLessThan(15_000);
     const last = expectWholeStream(updates, batchId, 30);
     expect(updates.filter((u) => u.update.case === 'progress').length).toBeGreaterThan(1);
     if (last.update.case !== 'completed') throw new Error(`stream ended with ${last.update.case}`);
