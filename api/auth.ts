@@ -34,6 +34,8 @@ export const REQUIRED_SCOPES: Readonly<Record<string, ScopeName>> = {
   'rte.v1.BatchEligibilityService/ListBatches': Scope.BatchRead,
   'rte.v1.BatchEligibilityService/WatchBatchStatus': Scope.BatchRead,
   'rte.v1.BatchEligibilityService/CancelBatch': Scope.BatchCancel,
+  // A submission first (its stream is the submitter's own batch, as SubmitBatch's answer is).
+  'rte.v1.BatchEligibilityService/SubmitBatchStreaming': Scope.BatchSubmit,
   'rte.v1.CacheWarmingService/WarmCache': Scope.WarmingWrite,
   'rte.v1.CacheWarmingService/ScheduleWarming': Scope.WarmingWrite,
   'rte.v1.CacheWarmingService/GetWarmingStats': Scope.WarmingRead,

@@ -10,6 +10,7 @@ import { principalKey } from './auth';
 export const MUTATING_METHODS: ReadonlySet<string> = new Set([
   'rte.v1.BatchEligibilityService/SubmitBatch',
   'rte.v1.BatchEligibilityService/CancelBatch',
+  'rte.v1.BatchEligibilityService/SubmitBatchStreaming',
   'rte.v1.CacheWarmingService/WarmCache',
   'rte.v1.CacheWarmingService/ScheduleWarming',
 ]);
@@ -83,10 +84,52 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
     const started = process.hrtime.bigint();
     let code: Code | 'ok' = 'ok';
     let responseMessage: unknown;
+    // A mutating server stream (SubmitBatchStreaming): its handler runs only once the response is read, so its audit
+    // line is written then, with the request (captured as it is read), the outcome, and the first update's batch id.
+    const auditStream = MUTATING_METHODS.has(method) && req.stream;
+    let streamRequest: unknown;
+    let auditDeferred = false;
+    const writeAudit = (codeName: string, request: unknown, response: unknown) => {
+      const line = { requestId, method, code: codeName, durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6), caller: req.contextValues.get(principalKey)?.service };
+      metrics.auditEvents.inc({ method, outcome: codeName === 'ok' ? 'allowed' : codeName });
+      logger.info({ ...line, ...auditTarget(request, response), audit: true }, 'audit');
+    };
+    const capture = <T>(input: AsyncIterable<T>) =>
+      (async function* () {
+        for await (const m of input) yield (streamRequest = m);
+      })();
     try {
-      const res = await next(req);
+      const res = await next(auditStream && req.stream ? { ...req, message: capture(req.message) } : req);
       if (!res.stream) responseMessage = res.message;
       res.header.set('x-request-id', requestId);
+      if (res.stream && auditStream) {
+        auditDeferred = true;
+        const messages = res.message;
+        let audited = false;
+        const auditOnce = (codeName: string, first?: unknown) => {
+          if (audited) return;
+          audited = true;
+          writeAudit(codeName, streamRequest, first);
+        };
+        const audited$ = async function* () {
+          try {
+            for await (const m of messages) {
+              auditOnce('ok', m);
+              yield m;
+            }
+            auditOnce('ok');
+          } catch (err) {
+            const ce = toConnectError(err, logger, method);
+            ce.metadata.set('x-request-id', requestId);
+            auditOnce(Code[ce.code]);
+            throw ce;
+          } finally {
+            // The caller went away before the first update (the handler may still have started the batch).
+            auditOnce(Code[Code.Canceled]);
+          }
+        };
+        return { ...res, message: audited$() };
+      }
       if (res.stream) {
         // Streaming handlers throw while the response is being read, after next() returned: map those errors the
         // same way (a FieldError from WatchBatchStatus is invalid_argument, not internal).
@@ -117,9 +160,11 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
       metrics.rpcDuration.observe({ method }, seconds);
       const principal = req.contextValues.get(principalKey);
       const line = { requestId, method, code: codeName, durationMs: Math.round(seconds * 1000), caller: principal?.service };
-      if (MUTATING_METHODS.has(method)) {
+      if (auditDeferred) {
+        logger.debug(line, 'rpc');
+      } else if (MUTATING_METHODS.has(method)) {
         metrics.auditEvents.inc({ method, outcome: code === 'ok' ? 'allowed' : codeName });
-        logger.info({ ...line, ...auditTarget(req.stream ? undefined : req.message, responseMessage), audit: true }, 'audit');
+        logger.info({ ...line, ...auditTarget(req.stream ? streamRequest : req.message, responseMessage), audit: true }, 'audit');
       } else {
         logger.debug(line, 'rpc');
       }

@@ -282,9 +282,13 @@ describe('MemberCronEvent', () => {
 describe('service descriptors', () => {
   it('exposes the RPCs of the design doc with the right streaming kinds', () => {
     expect(Object.keys(BatchEligibilityService.method).sort()).toEqual(
-      ['cancelBatch', 'getBatchStatus', 'listBatches', 'submitBatch', 'watchBatchStatus'].sort(),
+      ['cancelBatch', 'getBatchStatus', 'listBatches', 'submitBatch', 'submitBatchStreaming', 'watchBatchStatus'].sort(),
     );
     expect(BatchEligibilityService.method.watchBatchStatus.methodKind).toBe('server_streaming');
+    // Option 2's other streaming RPC (issue 16): SubmitBatch's request, WatchBatchStatus's stream.
+    expect(BatchEligibilityService.method.submitBatchStreaming.methodKind).toBe('server_streaming');
+    expect(BatchEligibilityService.method.submitBatchStreaming.input).toBe(BatchEligibilityService.method.submitBatch.input);
+    expect(BatchEligibilityService.method.submitBatchStreaming.output).toBe(BatchEligibilityService.method.watchBatchStatus.output);
     expect(BatchEligibilityService.method.submitBatch.methodKind).toBe('unary');
     expect(BatchEligibilityService.typeName).toBe('rte.v1.BatchEligibilityService');
     expect(EligibilityService.method.checkEligibility.methodKind).toBe('unary');

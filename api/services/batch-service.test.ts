@@ -13,6 +13,7 @@ import { CacheControl, SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { FieldError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
+import pino, { type Logger } from 'pino';
 import { createAuthInterceptor, createTokenVerifier } from '../auth';
 import { createObservabilityInterceptor } from '../interceptors';
 import { createBatchService, type BatchListItem, type BatchTemporalPort } from './batch-service';
@@ -83,7 +84,7 @@ function fakeTemporal() {
   return { port, views, started, queries };
 }
 
-async function setup(opts: { rateLimit?: number; checkMemberQuery?: (q: MemberQuery) => Promise<void> } = {}) {
+async function setup(opts: { rateLimit?: number; checkMemberQuery?: (q: MemberQuery) => Promise<void>; logger?: Logger } = {}) {
   const t = fakeTemporal();
   const lists = createInMemoryMemberListStore();
   const errors = createInMemoryBatchErrorStore();
@@ -102,7 +103,7 @@ async function setup(opts: { rateLimit?: number; checkMemberQuery?: (q: MemberQu
     ...(opts.checkMemberQuery ? { checkMemberQuery: opts.checkMemberQuery } : {}),
   });
   const transport = createRouterTransport((router) => router.service(BatchEligibilityService, service), {
-    router: { interceptors: [createObservabilityInterceptor(silentLogger(), metrics), createAuthInterceptor(createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }))] },
+    router: { interceptors: [createObservabilityInterceptor(opts.logger ?? silentLogger(), metrics), createAuthInterceptor(createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }))] },
   });
   const client = createClient(BatchEligibilityService, transport);
   const as = async (service: string, scopes: string[]) => ({ headers: { authorization: `Bearer ${await mintDevToken({ service, scopes, secret })}` } });
@@ -485,5 +486,87 @@ describe('estimated completion (issue 10)', () => {
     s.advance(3_600_000);
     const st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
     expect(st.progress?.estimatedCompletion).toEqual(st.finishedAt);
+  });
+});
+
+describe('SubmitBatchStreaming (issue 16)', () => {
+  type Seen = { type: BatchEventType; case: string | undefined; batchId: string; status: BatchStatus };
+  const collect = async (it: AsyncIterable<{ eventType: BatchEventType; update: { case: string | undefined }; batchId: string; status: BatchStatus }>) => {
+    const seen: Seen[] = [];
+    for await (const u of it) seen.push({ type: u.eventType, case: u.update.case, batchId: u.batchId, status: u.status });
+    return seen;
+  };
+
+  test('submits once and streams from an immediate first update with the batch id (a PENDING batch: an empty PROGRESS) to the terminal one', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', ['rte:batch:submit']);
+    let calls = 0;
+    const realStatus = s.t.port.status.bind(s.t.port);
+    // The first status() (right after acceptance) still says PENDING; later ones run the batch to its end.
+    s.t.port.status = async (id) => {
+      const v = s.t.views.get(id)!;
+      calls++;
+      if (calls === 3) s.t.views.set(id, { ...v, status: 'RUNNING', startedAtMs: 10, counters: { ...v.counters, completed: 1 } });
+      if (calls === 5) s.t.views.set(id, { ...v, status: 'PARTIALLY_COMPLETED', counters: { ...v.counters, completed: 2, failed: 1 }, finishedAtMs: 60 });
+      return realStatus(id);
+    };
+    const seen = await collect(s.client.submitBatchStreaming(submit('job-s', ['a', 'b', 'c']), opts));
+    expect(s.t.started).toHaveLength(1);
+    expect(seen[0]).toEqual({ type: BatchEventType.EVENT_TYPE_PROGRESS, case: undefined, batchId: 'batch/svc-a/job-s', status: BatchStatus.PENDING });
+    expect(seen.every((u) => u.batchId === 'batch/svc-a/job-s')).toBe(true);
+    expect(seen.filter((u) => u.case !== undefined).map((u) => u.case)).toEqual(['started', 'progress', 'completed']);
+    expect(seen[seen.length - 1]!.status).toBe(BatchStatus.PARTIALLY_COMPLETED);
+  });
+
+  test('a started batch: STARTED is the first update; a retry with the same client_job_id attaches (no second workflow), a different request with it is already_exists', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', ['rte:batch:submit']);
+    const first = await s.client.submitBatch(submit('job-r'), opts);
+    const v = s.t.views.get(first.batchId)!;
+    s.t.views.set(first.batchId, { ...v, status: 'COMPLETED', startedAtMs: 10, counters: { ...v.counters, completed: 3 }, finishedAtMs: 20 });
+    const seen = await collect(s.client.submitBatchStreaming(submit('job-r', ['m_3', 'm_1', 'm_2']), opts));
+    expect(s.t.started).toHaveLength(1);
+    expect(seen.map((u) => u.case)).toEqual(['started', 'completed']);
+    expect(seen[0]!.batchId).toBe(first.batchId);
+    const e = await errorOf(collect(s.client.submitBatchStreaming(submit('job-r', ['m_9']), opts)));
+    expect(e.code).toBe(Code.AlreadyExists);
+  });
+
+  test('bad input is refused with its field before anything is started or staged; a read-only caller is permission_denied', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', ['rte:batch:submit']);
+    let writes = 0;
+    const write = s.lists.write.bind(s.lists);
+    s.lists.write = async (...a) => {
+      writes++;
+      return write(...a);
+    };
+    const bad = await errorOf(collect(s.client.submitBatchStreaming(submit('job-b', ['m_1'], { options: { maxConcurrentRequests: 40 } }), opts)));
+    expect(bad.code).toBe(Code.InvalidArgument);
+    expect(bad.message).toContain('options.max_concurrent_requests');
+    const noSel = await errorOf(collect(s.client.submitBatchStreaming(create(SubmitBatchRequestSchema, { clientJobId: 'job-b2' }), opts)));
+    expect(noSel.code).toBe(Code.InvalidArgument);
+    expect(noSel.message).toContain('member_selector');
+    const reader = await errorOf(collect(s.client.submitBatchStreaming(submit('job-b3'), await s.as('svc-a', ['rte:batch:read']))));
+    expect(reader.code).toBe(Code.PermissionDenied);
+    expect(s.t.started).toHaveLength(0);
+    expect(writes).toBe(0);
+  });
+
+  test('the audit line is written once the outcome is known: allowed with batch id and client job id, or the refusal code', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const s = await setup({ logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) }) });
+    const opts = await s.as('svc-a', ['rte:batch:submit']);
+    const it = s.client.submitBatchStreaming(submit('job-a'), opts)[Symbol.asyncIterator]();
+    expect((await it.next()).value?.batchId).toBe('batch/svc-a/job-a');
+    await it.return?.();
+    await errorOf(collect(s.client.submitBatchStreaming(submit('job-a2', ['m 1']), opts)));
+    await errorOf(collect(s.client.submitBatchStreaming(submit('job-a3'), await s.as('svc-r', ['rte:batch:read']))));
+    const audits = lines.filter((l) => l['audit'] === true);
+    expect(audits).toHaveLength(3);
+    expect(audits[0]).toMatchObject({ method: 'rte.v1.BatchEligibilityService/SubmitBatchStreaming', code: 'ok', caller: 'svc-a', clientJobId: 'job-a', batchId: 'batch/svc-a/job-a' });
+    expect(audits[1]).toMatchObject({ method: 'rte.v1.BatchEligibilityService/SubmitBatchStreaming', code: 'InvalidArgument', caller: 'svc-a', clientJobId: 'job-a2' });
+    expect(audits[2]).toMatchObject({ method: 'rte.v1.BatchEligibilityService/SubmitBatchStreaming', code: 'PermissionDenied', caller: 'svc-r' });
+    expect(JSON.stringify(lines)).not.toContain('m 1');
   });
 });

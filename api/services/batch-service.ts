@@ -9,8 +9,10 @@ import {
   GetBatchStatusResponseSchema,
   ListBatchesResponseSchema,
   SubmitBatchResponseSchema,
+  WatchBatchRequestSchema,
   type BatchEligibilityService,
   type BatchSummary,
+  type SubmitBatchResponse,
 } from '../../gen/rte/v1/batch_pb';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore } from '../../activities/batch/ports';
@@ -176,7 +178,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     return authorizeBatch(p, await deps.temporal.status(batchId), batchId);
   }
 
-  return {
+  const service: ServiceImpl<typeof BatchEligibilityService> = {
     async submitBatch(req, ctx) {
       const p = requirePrincipal(ctx.values);
       const v = validateSubmitBatch(req, limits);
@@ -333,7 +335,19 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const view = await viewFor(ctx, req.batchId);
       yield* batchStatusStream({ temporal: deps.temporal, ...(deps.outcomes ? { outcomes: deps.outcomes } : {}), now, watch }, req, ctx.signal, view);
     },
+
+    async *submitBatchStreaming(req, ctx) {
+      // Accepted (or attached to the existing batch of this client_job_id) by SubmitBatch itself: the same validation,
+      // auth, idempotency, rate limit and start. Then WatchBatchStatus's stream of that batch (no MEMBER_COMPLETED:
+      // those are opt-in by name there), whose first update goes out at once with the batch id.
+      const { batchId } = (await service.submitBatch(req, ctx)) as SubmitBatchResponse;
+      const view = await deps.temporal.status(batchId);
+      if (!view) throw new ConnectError(`batch ${batchId} not found`, Code.NotFound);
+      const watchReq = create(WatchBatchRequestSchema, { batchId });
+      yield* batchStatusStream({ temporal: deps.temporal, now, watch }, watchReq, ctx.signal, view, { announce: true });
+    },
   };
+  return service;
 }
 
 // Exported for tests and docs.

@@ -24,13 +24,23 @@ export interface BatchStatusStreamDeps {
  * WatchBatchStatus's stream for one authorized batch, from its current `view`: STARTED, PROGRESS on every change,
  * MEMBER_COMPLETED when asked for by name, keepalives, and the terminal COMPLETED / FAILED update.
  */
-export async function* batchStatusStream(deps: BatchStatusStreamDeps, req: WatchBatchRequest, signal: AbortSignal, first: BatchStatusView): AsyncGenerator<BatchStatusUpdate> {
+export async function* batchStatusStream(
+  deps: BatchStatusStreamDeps,
+  req: WatchBatchRequest,
+  signal: AbortSignal,
+  first: BatchStatusView,
+  /** announce (SubmitBatchStreaming): when the first view has nothing to send (a PENDING batch), an empty PROGRESS goes out at once. */
+  opts: { announce?: boolean } = {},
+): AsyncGenerator<BatchStatusUpdate> {
   const { now, watch } = deps;
   let view = first;
   const wanted = new Set(req.eventTypes);
   const want = (t: BatchEventType) => wanted.size === 0 || wanted.has(t);
-  const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate =>
-    create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
+  let sent = 0;
+  const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate => {
+    sent++;
+    return create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
+  };
   let sentStarted = false;
   let lastProgressKey = '';
   let lastSentAt = now();
@@ -108,6 +118,11 @@ export async function* batchStatusStream(deps: BatchStatusStreamDeps, req: Watch
         });
       }
       return;
+    }
+    if (opts.announce && sent === 0) {
+      // The submitter learns its batch id (and that the batch waits) now, not at the first keepalive.
+      lastSentAt = now();
+      yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: undefined });
     }
     await sleepUnlessAborted(watch.pollIntervalMs, signal);
     if (signal.aborted) return;

@@ -28,6 +28,7 @@ export const RPCS = {
   ListBatches: { path: '/rte.v1.BatchEligibilityService/ListBatches', input: ListBatchesRequestSchema },
   CancelBatch: { path: '/rte.v1.BatchEligibilityService/CancelBatch', input: CancelBatchRequestSchema },
   WatchBatchStatus: { path: '/rte.v1.BatchEligibilityService/WatchBatchStatus', input: WatchBatchRequestSchema, stream: true },
+  SubmitBatchStreaming: { path: '/rte.v1.BatchEligibilityService/SubmitBatchStreaming', input: SubmitBatchRequestSchema, stream: true },
   // CacheWarmingService: field validation of every RPC, then the handlers (warming-service.ts, warming-admin.ts).
   WarmCache: { path: '/rte.v1.CacheWarmingService/WarmCache', input: WarmCacheRequestSchema },
   ScheduleWarming: { path: '/rte.v1.CacheWarmingService/ScheduleWarming', input: ScheduleWarmingRequestSchema },
@@ -288,3 +289,7 @@ export const CASES: ContractCase[] = [
     { what: 'oversize source (129 characters)', json: { sources: ['s'.repeat(129)] }, bin: { sources: ['s'.repeat(129)] }, field: 'sources[0]' },
   ]),
 ];
+
+// ---- SubmitBatchStreaming (server streaming): SubmitBatch's request and validation, so every SubmitBatch row
+// (member_query rows included) must be refused the same way, at once, before the stream's first update.
+CASES.push(...CASES.filter((c) => c.rpc === 'SubmitBatch').map((c) => ({ ...c, rpc: 'SubmitBatchStreaming' as const })));
