@@ -20,7 +20,7 @@ function setup() {
     throw new ConnectError('batch not found', Code.NotFound);
   };
   const service = createBatchService({
-    temporal: { start: notHere, startAndAccept: notHere, exists: async () => false, accepted: notHere, status: async () => undefined, cancel: notHere, list: notHere },
+    temporal: { start: notHere, startAndAccept: notHere, exists: async () => false, accepted: notHere, status: async () => undefined, cancel: notHere, pause: notHere, resume: notHere, list: notHere },
     lists: createInMemoryMemberListStore(),
     errors: createInMemoryBatchErrorStore(),
     rateLimiter: createInMemorySubmitRateLimiter({ limit: 10, windowMs: 3_600_000 }),

@@ -16,7 +16,7 @@ const unreachable = () => {
   throw new Error('auth let a call through to the handler');
 };
 const batchDeps: BatchServiceDeps = {
-  temporal: { start: unreachable, startAndAccept: unreachable, exists: unreachable, accepted: unreachable, status: unreachable, cancel: unreachable, list: unreachable },
+  temporal: { start: unreachable, startAndAccept: unreachable, exists: unreachable, accepted: unreachable, status: unreachable, cancel: unreachable, pause: unreachable, resume: unreachable, list: unreachable },
   lists: createInMemoryMemberListStore(),
   errors: createInMemoryBatchErrorStore(),
   rateLimiter: createInMemorySubmitRateLimiter({ limit: 10, windowMs: 3_600_000 }),

@@ -34,6 +34,9 @@ export const REQUIRED_SCOPES: Readonly<Record<string, ScopeName>> = {
   'rte.v1.BatchEligibilityService/ListBatches': Scope.BatchRead,
   'rte.v1.BatchEligibilityService/WatchBatchStatus': Scope.BatchRead,
   'rte.v1.BatchEligibilityService/CancelBatch': Scope.BatchCancel,
+  // Pausing and resuming stop and restart work the way cancelling does: the same scope.
+  'rte.v1.BatchEligibilityService/PauseBatch': Scope.BatchCancel,
+  'rte.v1.BatchEligibilityService/ResumeBatch': Scope.BatchCancel,
   // A submission first (its stream is the submitter's own batch, as SubmitBatch's answer is).
   'rte.v1.BatchEligibilityService/SubmitBatchStreaming': Scope.BatchSubmit,
   'rte.v1.CacheWarmingService/WarmCache': Scope.WarmingWrite,

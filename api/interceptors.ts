@@ -10,6 +10,8 @@ import { principalKey } from './auth';
 export const MUTATING_METHODS: ReadonlySet<string> = new Set([
   'rte.v1.BatchEligibilityService/SubmitBatch',
   'rte.v1.BatchEligibilityService/CancelBatch',
+  'rte.v1.BatchEligibilityService/PauseBatch',
+  'rte.v1.BatchEligibilityService/ResumeBatch',
   'rte.v1.BatchEligibilityService/SubmitBatchStreaming',
   'rte.v1.CacheWarmingService/WarmCache',
   'rte.v1.CacheWarmingService/ScheduleWarming',

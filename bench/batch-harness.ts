@@ -174,6 +174,7 @@ export function spawnWorkerProcess(p: TestPlatform, env: Record<string, string> 
       STEDI_BASE_URL: p.config.stedi.baseUrl,
       REDIS_KEY_PREFIX: p.config.redisKeyPrefix,
       TEMPORAL_TASK_QUEUE: p.config.temporal.taskQueue,
+      CACHE_KEY_SECRET: p.config.cache.keySecret,
       DATABASE_SCHEMA: p.directory.schema,
       WORKER_METRICS_PORT: '0',
       WORKER_SDK_METRICS_PORT: '0',

@@ -282,7 +282,7 @@ describe('MemberCronEvent', () => {
 describe('service descriptors', () => {
   it('exposes the RPCs of the design doc with the right streaming kinds', () => {
     expect(Object.keys(BatchEligibilityService.method).sort()).toEqual(
-      ['cancelBatch', 'getBatchStatus', 'listBatches', 'submitBatch', 'submitBatchStreaming', 'watchBatchStatus'].sort(),
+      ['cancelBatch', 'getBatchStatus', 'listBatches', 'pauseBatch', 'resumeBatch', 'submitBatch', 'submitBatchStreaming', 'watchBatchStatus'].sort(),
     );
     expect(BatchEligibilityService.method.watchBatchStatus.methodKind).toBe('server_streaming');
     // Option 2's other streaming RPC (issue 16): SubmitBatch's request, WatchBatchStatus's stream.

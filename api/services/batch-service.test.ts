@@ -73,6 +73,14 @@ function fakeTemporal() {
       views.set(id, done);
       return done;
     },
+    async pause(id) {
+      const v = views.get(id)!;
+      views.set(id, { ...v, paused: true, status: 'PAUSED' });
+    },
+    async resume(id) {
+      const v = views.get(id)!;
+      views.set(id, { ...v, paused: false, status: 'PENDING' });
+    },
     async list(query, pageSize, pageToken) {
       queries.push(query);
       const items: BatchListItem[] = [...views.values()].map((v) => ({ batchId: v.batchId, clientService: v.clientService, clientJobId: v.clientJobId, status: v.status, priority: v.options.priority, strategy: 'BATCH_API', startedAtMs: v.submittedAtMs }));
@@ -232,6 +240,39 @@ describe('BatchEligibilityService', () => {
     s.t.views.set(batchId, { ...v, status: 'RUNNING', counters: { ...v.counters, completed: 1 } });
     const r = await s.client.cancelBatch({ batchId, reason: 'no longer needed' }, opts);
     expect(r).toMatchObject({ batchId, status: BatchStatus.CANCELLED, completed: 1, failed: 0, cancelled: 2 });
+  });
+
+  test('PauseBatch and ResumeBatch: PAUSED once the batch shows it, a second pause is a no-op, resume only from PAUSED, finished batches refused', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-p'), opts);
+    s.t.views.set(batchId, { ...s.t.views.get(batchId)!, status: 'RUNNING' });
+    expect(await s.client.pauseBatch({ batchId, reason: 'payer maintenance' }, opts)).toMatchObject({ batchId, status: BatchStatus.PAUSED });
+    expect(s.t.views.get(batchId)!.paused).toBe(true);
+    expect(await s.client.pauseBatch({ batchId }, opts)).toMatchObject({ status: BatchStatus.PAUSED });
+    const resumed = await s.client.resumeBatch({ batchId }, opts);
+    expect(resumed.status).not.toBe(BatchStatus.PAUSED);
+    expect(s.t.views.get(batchId)!.paused).toBe(false);
+    const notPaused = await errorOf(s.client.resumeBatch({ batchId }, opts));
+    expect(notPaused.code).toBe(Code.FailedPrecondition);
+    expect(notPaused.rawMessage).toMatch(/not PAUSED/);
+    await s.client.cancelBatch({ batchId, reason: 'done' }, opts);
+    const finished = await errorOf(s.client.pauseBatch({ batchId }, opts));
+    expect(finished.code).toBe(Code.FailedPrecondition);
+    expect(finished.rawMessage).toMatch(/CANCELLED/);
+  });
+
+  test('PauseBatch refuses a long reason (with its field), a reader, and another service\'s batch, without signalling', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-p2'), opts);
+    const long = await errorOf(s.client.pauseBatch({ batchId, reason: 'x'.repeat(501) }, opts));
+    expect(long.code).toBe(Code.InvalidArgument);
+    expect(long.rawMessage).toContain('reason');
+    expect((await errorOf(s.client.pauseBatch({ batchId }, await s.as('svc-a', ['rte:batch:read'])))).code).toBe(Code.PermissionDenied);
+    expect((await errorOf(s.client.pauseBatch({ batchId }, await s.as('svc-b', s.all)))).code).toBe(Code.NotFound);
+    expect((await errorOf(s.client.resumeBatch({ batchId: 'nope' }, opts))).code).toBe(Code.InvalidArgument);
+    expect(s.t.views.get(batchId)!.paused).toBe(false);
   });
 
   test('WatchBatchStatus streams STARTED, PROGRESS, keepalives and COMPLETED, then closes', async () => {

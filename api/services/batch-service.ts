@@ -6,6 +6,8 @@ import {
   BatchStatus,
   BatchSummarySchema,
   CancelBatchResponseSchema,
+  PauseBatchResponseSchema,
+  ResumeBatchResponseSchema,
   GetBatchStatusResponseSchema,
   ListBatchesResponseSchema,
   SubmitBatchResponseSchema,
@@ -114,6 +116,15 @@ function authorizeBatch(p: Principal, view: BatchStatusView | undefined, batchId
   return view;
 }
 
+/** Longest reason a pause or resume may carry (the same bound as a cancel's). */
+const MAX_PAUSE_REASON_LENGTH = 500;
+/** How long PauseBatch / ResumeBatch wait for the batch to show the change before saying it has not yet. */
+const PAUSE_APPLIED_TIMEOUT_MS = 10_000;
+
+function requireReason(reason: string): void {
+  if (reason.length > MAX_PAUSE_REASON_LENGTH) throw new FieldError('reason', `at most ${MAX_PAUSE_REASON_LENGTH} characters`);
+}
+
 function requireBatchId(batchId: string): void {
   if (!parseBatchId(batchId)) throw new FieldError('batch_id', 'must be a batch id as returned by SubmitBatch (batch/<service>/<job>)');
 }
@@ -176,6 +187,23 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     const parsed = parseBatchId(batchId)!;
     if (parsed.clientService !== p.service && !p.scopes.has(Scope.Admin)) throw new ConnectError(`batch ${batchId} not found`, Code.NotFound);
     return authorizeBatch(p, await deps.temporal.status(batchId), batchId);
+  }
+
+  /**
+   * A pause or resume is a signal the batch applies on its next workflow task: wait (briefly) until its status shows
+   * it, so the answer never reports a change that has not happened. The signal is durable; if the batch is slow to
+   * show it, the caller is told so (deadline_exceeded) instead of being told it worked.
+   */
+  async function appliedWithin(batchId: string, what: string, done: (v: BatchStatusView) => boolean): Promise<BatchStatusView> {
+    const until = Date.now() + PAUSE_APPLIED_TIMEOUT_MS;
+    for (;;) {
+      const v = await deps.temporal.status(batchId);
+      if (v && done(v)) return v;
+      if (Date.now() >= until) {
+        throw new ConnectError(`batch ${batchId} has the request but has not reported ${what} within ${PAUSE_APPLIED_TIMEOUT_MS / 1000} s; check GetBatchStatus`, Code.DeadlineExceeded);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   const service: ServiceImpl<typeof BatchEligibilityService> = {
@@ -329,6 +357,27 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         failed: c.failed,
         cancelled: c.cancelled,
       });
+    },
+
+    async pauseBatch(req, ctx) {
+      requireReason(req.reason);
+      const view = await viewFor(ctx, req.batchId);
+      if (isTerminalStatus(view.status)) throw new ConnectError(`batch ${req.batchId} is ${view.status}; only an open batch can be paused`, Code.FailedPrecondition);
+      if (!view.paused) {
+        await deps.temporal.pause(req.batchId);
+        await appliedWithin(req.batchId, 'PAUSED', (v) => v.paused || isTerminalStatus(v.status));
+      }
+      const after = (await deps.temporal.status(req.batchId)) ?? view;
+      return create(PauseBatchResponseSchema, { batchId: req.batchId, status: STATUS_TO_PROTO[after.status] });
+    },
+
+    async resumeBatch(req, ctx) {
+      requireReason(req.reason);
+      const view = await viewFor(ctx, req.batchId);
+      if (!view.paused) throw new ConnectError(`batch ${req.batchId} is ${view.status}, not PAUSED; only a paused batch can be resumed`, Code.FailedPrecondition);
+      await deps.temporal.resume(req.batchId);
+      const after = await appliedWithin(req.batchId, 'resumed', (v) => !v.paused);
+      return create(ResumeBatchResponseSchema, { batchId: req.batchId, status: STATUS_TO_PROTO[after.status] });
     },
 
     async *watchBatchStatus(req, ctx) {

@@ -14,6 +14,8 @@ import {
   cancelBatchUpdate,
   legacyCancelBatchUpdate,
   parseBatchId,
+  pauseBatchSignal,
+  resumeBatchSignal,
   type BatchStatusView,
   type BatchWorkflowInput,
 } from '../../workflows/batch.defs';
@@ -49,6 +51,9 @@ export interface BatchTemporalPort {
   /** Undefined for unknown batches. Closed batches are answered from their result. */
   status(batchId: string): Promise<BatchStatusView | undefined>;
   cancel(batchId: string, reason: string): Promise<BatchStatusView>;
+  /** Sends the pause (or resume) signal to an open batch; the batch applies it on its next workflow task. */
+  pause(batchId: string): Promise<void>;
+  resume(batchId: string): Promise<void>;
   list(query: string, pageSize: number, pageToken?: Uint8Array): Promise<{ items: BatchListItem[]; nextPageToken?: Uint8Array }>;
 }
 
@@ -182,6 +187,12 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
         if (v) return v;
         throw err;
       }
+    },
+    async pause(batchId) {
+      await client.workflow.getHandle(batchId).signal(pauseBatchSignal);
+    },
+    async resume(batchId) {
+      await client.workflow.getHandle(batchId).signal(resumeBatchSignal);
     },
     async list(query, pageSize, pageToken) {
       const r = await client.workflowService.listWorkflowExecutions({

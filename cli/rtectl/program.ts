@@ -1,6 +1,6 @@
 /**
  * rtectl: one CLI for client services and operators (docs/rtectl.md). Every command talks to the API through the
- * typed client (client/), except `batch pause|resume` and `schedules apply|list`, which have no RPC and use Temporal
+ * typed client (client/), except `schedules apply|list`, which have no RPC and use Temporal
  * directly (operator access: TEMPORAL_ADDRESS), and `token`, which signs locally. `--json` prints one JSON document
  * (NDJSON for --watch) on stdout; errors then go to stdout as {"error":{...}} too. Exit codes: cli/rtectl/exit-codes.ts.
  */
@@ -8,18 +8,18 @@ import { create, toJson, type DescMessage, type MessageShape } from '@bufbuild/p
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Client as TemporalClient } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Scope } from '../../api/auth';
 import { createRteClient, type RteClient } from '../../client';
 import {
-  BatchStatus,
   CancelBatchResponseSchema,
   GetBatchStatusResponseSchema,
   ListBatchesResponseSchema,
   MemberIdListSchema,
+  PauseBatchResponseSchema,
+  ResumeBatchResponseSchema,
   SubmitBatchResponseSchema,
   type SubmitBatchRequest,
 } from '../../gen/rte/v1/batch_pb';
@@ -69,8 +69,6 @@ export interface RtectlDeps {
   io: CliIo;
   /** Default: connect with lib/config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, codec keys from the environment). */
   temporal?: () => Promise<TemporalAccess>;
-  /** How long pause/resume wait for GetBatchStatus to show the change (default 10 s). */
-  confirmTimeoutMs?: number;
 }
 
 interface GlobalOpts {
@@ -277,45 +275,24 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
       const r = await api().batch.cancelBatch({ batchId, reason: o.reason });
       emit(protoJson(CancelBatchResponseSchema, r), () => `${batchId}: ${statusName(r.status)} · ${r.completed} completed · ${r.failed} failed · ${r.cancelled} not processed`);
     });
-  for (const [verb, signal, wanted] of [
-    ['pause', 'pauseBatch', (s: BatchStatus) => s === BatchStatus.PAUSED],
-    ['resume', 'resumeBatch', (s: BatchStatus) => s !== BatchStatus.PAUSED],
-  ] as const) {
-    batch
-      .command(`${verb} <batch-id>`)
-      .description(
-        `${verb} a batch: the Temporal signal ${signal} (the Connect API has no ${verb} RPC; needs Temporal access: TEMPORAL_ADDRESS), then waits for GetBatchStatus to show it`,
-      )
-      .action(async (id: string) => {
-        const batchId = parseBatchId(id);
-        const client = api();
-        const before = await client.batch.getBatchStatus({ batchId, errorsPageSize: 1 });
-        if ([BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.CANCELLED, BatchStatus.PARTIALLY_COMPLETED].includes(before.status)) {
-          throw new ConnectError(`${batchId} already finished (${statusName(before.status)}); nothing to ${verb}`, Code.FailedPrecondition);
-        }
-        await withTemporal(async (t) => {
-          try {
-            await t.client.workflow.getHandle(batchId).signal(signal);
-          } catch (err) {
-            if (err instanceof WorkflowNotFoundError) throw new ConnectError(`${batchId} is not running (it may have just finished)`, Code.FailedPrecondition);
-            throw err;
-          }
-        });
-        const deadline = Date.now() + (deps.confirmTimeoutMs ?? 10_000);
-        let st = before;
-        while (!wanted(st.status) && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 250));
-          st = await client.batch.getBatchStatus({ batchId, errorsPageSize: 1 });
-        }
-        const confirmed = wanted(st.status);
-        emit({ batchId, signal, signalSent: true, confirmed, status: statusName(st.status) }, () =>
-          confirmed
-            ? `${batchId}: ${verb}d (${statusName(st.status)})`
-            : `${batchId}: signal ${signal} sent, but GetBatchStatus still says ${statusName(st.status)} after ${Math.round((deps.confirmTimeoutMs ?? 10_000) / 1000)} s`,
-        );
-        if (!confirmed) exitCode = EXIT.CONFLICT;
-      });
-  }
+  batch
+    .command('pause <batch-id>')
+    .description('PauseBatch: no further member is dispatched (checks in flight finish); answers once the batch reports PAUSED')
+    .option('--reason <text>', 'recorded for audit (at most 500 characters)', 'paused with rtectl')
+    .action(async (id: string, o: { reason: string }) => {
+      const batchId = parseBatchId(id);
+      const r = await api().batch.pauseBatch({ batchId, reason: o.reason });
+      emit(protoJson(PauseBatchResponseSchema, r), () => `${batchId}: ${statusName(r.status)}`);
+    });
+  batch
+    .command('resume <batch-id>')
+    .description('ResumeBatch: a paused batch goes back to RUNNING, WAITING or PENDING as its schedule says')
+    .option('--reason <text>', 'recorded for audit (at most 500 characters)', 'resumed with rtectl')
+    .action(async (id: string, o: { reason: string }) => {
+      const batchId = parseBatchId(id);
+      const r = await api().batch.resumeBatch({ batchId, reason: o.reason });
+      emit(protoJson(ResumeBatchResponseSchema, r), () => `${batchId}: resumed (${statusName(r.status)})`);
+    });
 
   // ---- warm -----------------------------------------------------------------------------------------------------
   const warm = program

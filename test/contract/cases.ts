@@ -3,7 +3,15 @@ import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code } from '@connectrpc/connect';
 import { randomUUID } from 'node:crypto';
-import { CancelBatchRequestSchema, GetBatchStatusRequestSchema, ListBatchesRequestSchema, SubmitBatchRequestSchema, WatchBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
+import {
+  CancelBatchRequestSchema,
+  GetBatchStatusRequestSchema,
+  ListBatchesRequestSchema,
+  PauseBatchRequestSchema,
+  ResumeBatchRequestSchema,
+  SubmitBatchRequestSchema,
+  WatchBatchRequestSchema,
+} from '../../gen/rte/v1/batch_pb';
 import { CheckEligibilityRequestSchema } from '../../gen/rte/v1/eligibility_pb';
 import { GetWarmingStatsRequestSchema, ScheduleWarmingRequestSchema, WarmCacheRequestSchema } from '../../gen/rte/v1/warming_pb';
 
@@ -27,6 +35,8 @@ export const RPCS = {
   GetBatchStatus: { path: '/rte.v1.BatchEligibilityService/GetBatchStatus', input: GetBatchStatusRequestSchema },
   ListBatches: { path: '/rte.v1.BatchEligibilityService/ListBatches', input: ListBatchesRequestSchema },
   CancelBatch: { path: '/rte.v1.BatchEligibilityService/CancelBatch', input: CancelBatchRequestSchema },
+  PauseBatch: { path: '/rte.v1.BatchEligibilityService/PauseBatch', input: PauseBatchRequestSchema },
+  ResumeBatch: { path: '/rte.v1.BatchEligibilityService/ResumeBatch', input: ResumeBatchRequestSchema },
   WatchBatchStatus: { path: '/rte.v1.BatchEligibilityService/WatchBatchStatus', input: WatchBatchRequestSchema, stream: true },
   SubmitBatchStreaming: { path: '/rte.v1.BatchEligibilityService/SubmitBatchStreaming', input: SubmitBatchRequestSchema, stream: true },
   // CacheWarmingService: field validation of every RPC, then the handlers (warming-service.ts, warming-admin.ts).
@@ -220,6 +230,17 @@ export const CASES: ContractCase[] = [
     { what: 'batch_id missing', json: { batchId: '' }, bin: { batchId: '' }, field: 'batch_id' },
     { what: 'batch_id not a batch id', json: { batchId: 'batch/x' }, bin: { batchId: 'batch/x' }, field: 'batch_id' },
     { what: 'well-formed id of no batch', json: { batchId }, bin: { batchId }, code: Code.NotFound, field: batchId },
+  ]),
+
+  // ---- PauseBatch / ResumeBatch
+  ...(['PauseBatch', 'ResumeBatch'] as const).flatMap((rpc) => [
+    ...commonRows(rpc, { batchId }, { batchId }),
+    ...rows(rpc, { batchId }, { batchId }, [
+      { what: 'batch_id missing', json: { batchId: '' }, bin: { batchId: '' }, field: 'batch_id' },
+      { what: 'batch_id not a batch id', json: { batchId: 'batch/x' }, bin: { batchId: 'batch/x' }, field: 'batch_id' },
+      { what: 'reason over 500 characters', json: { reason: 'r'.repeat(501) }, bin: { reason: 'r'.repeat(501) }, field: 'reason' },
+      { what: 'well-formed id of no batch', json: { batchId }, bin: { batchId }, code: Code.NotFound, field: batchId },
+    ]),
   ]),
 
   // ---- WatchBatchStatus (server streaming)

@@ -85,6 +85,10 @@ export async function startTestPlatform(
     STEDI_BASE_URL: simUrl,
     REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}:`,
     TEMPORAL_TASK_QUEUE: `tq-e2e-${randomUUID().slice(0, 8)}`,
+    // Its own member-hash secret: refresh workflow ids are `eligibility/<member hash>/<op>` on the shared namespace, so
+    // platforms sharing a secret (two at once, or a refresh left running by an earlier test file) would join each
+    // other's refreshes, which run on another platform's task queue and write another platform's Redis keys.
+    CACHE_KEY_SECRET: `test-member-hash-${randomUUID()}`,
     API_PORT: '0',
     ...opts.env,
   });

@@ -31,6 +31,7 @@ export async function startWorkerProcess(
       STEDI_BASE_URL: platform.config.stedi.baseUrl,
       REDIS_KEY_PREFIX: platform.config.redisKeyPrefix,
       TEMPORAL_TASK_QUEUE: platform.config.temporal.taskQueue,
+      CACHE_KEY_SECRET: platform.config.cache.keySecret,
       TEMPORAL_INTERACTIVE_TASK_QUEUE: platform.config.temporal.interactiveTaskQueue,
       DATABASE_SCHEMA: platform.directory.schema,
       WORKER_METRICS_PORT: String(metricsPort),

@@ -129,12 +129,13 @@ describe('rtectl and the typed client (integration)', () => {
     // pause / resume / cancel on a slow batch (2 checks in flight at ≈1.35 s each)
     const slow = await rtectlJson('batch-submit', ['batch', 'submit', '--members', memberFile(members.slice(10, 40)), '--job-id', uniqueName('slow'), '--priority', 'high', '--strategy', 'realtime-only', '--max-concurrent', '2']);
     const slowId = String(slow['batchId']);
-    const paused = await rtectlJson('batch-signal', ['batch', 'pause', slowId]);
-    expect(paused).toMatchObject({ signal: 'pauseBatch', confirmed: true, status: 'PAUSED' });
+    const paused = await rtectlJson('batch-pause', ['batch', 'pause', slowId, '--reason', 'rtectl test']);
+    expect(paused).toEqual({ batchId: slowId, status: 'BATCH_STATUS_PAUSED' });
     expect((await client.batch.getBatchStatus({ batchId: slowId })).status).toBe(BatchStatus.PAUSED);
-    const resumed = await rtectlJson('batch-signal', ['batch', 'resume', slowId]);
-    expect(resumed).toMatchObject({ signal: 'resumeBatch', confirmed: true });
-    expect(resumed['status']).not.toBe('PAUSED');
+    const resumed = await rtectlJson('batch-pause', ['batch', 'resume', slowId]);
+    expect(resumed['batchId']).toBe(slowId);
+    expect(resumed['status']).not.toBe('BATCH_STATUS_PAUSED');
+    await rtectlJson('error', ['batch', 'resume', slowId], 6);
     const cancelled = await rtectlJson('batch-cancel', ['batch', 'cancel', slowId, '--reason', 'rtectl test']);
     expect(cancelled['status']).toBe('BATCH_STATUS_CANCELLED');
     expect(Number(cancelled['cancelled'])).toBeGreaterThan(0);

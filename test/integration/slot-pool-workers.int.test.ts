@@ -50,6 +50,7 @@ describe('the global 15-slot pool across worker processes (integration)', () => 
         STEDI_BASE_URL: p.config.stedi.baseUrl,
         REDIS_KEY_PREFIX: p.config.redisKeyPrefix,
         TEMPORAL_TASK_QUEUE: p.config.temporal.taskQueue,
+        CACHE_KEY_SECRET: p.config.cache.keySecret,
         DATABASE_SCHEMA: p.directory.schema,
         SLOT_LEASE_MS: '3000',
         WORKER_METRICS_PORT: '0',
