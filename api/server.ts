@@ -23,6 +23,8 @@ export interface ApiServerDeps {
   degradedChecks?: Record<string, DependencyCheck>;
   /** Connect unary GET (side-effect-free RPCs) responses may be cached by HTTP caches; see api/http-caching.ts. */
   extraInterceptors?: Interceptor[];
+  /** GraphQL over HTTP/1.1 at /graphql (issue 16, api/graphql/), given the same token verifier as Connect. */
+  graphql?: (verifyToken: TokenVerifier) => (req: express.Request, res: express.Response) => unknown;
 }
 
 export interface ApiServer {
@@ -69,6 +71,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       })
       .catch(next);
   });
+  if (deps.graphql) {
+    const graphql = deps.graphql(deps.verifyToken);
+    app.all('/graphql', (req, res) => void graphql(req, res));
+  }
   app.use(expressConnectMiddleware(connectOptions));
   app.use((_req: express.Request, res: express.Response) => sendJson(res, 404, { error: 'not found' }));
 
