@@ -81,16 +81,9 @@ interface MemberView {
   timeZone: string | null;
 }
 
-/** Finds the schema files next to this module, or in the source tree when run from dist/ without them. */
+/** The schema files sit next to this module (`npm run build` copies them into dist/api/graphql). */
 function readSdl(name: string): string {
-  for (const dir of [__dirname, join(__dirname, '..', '..', '..', 'api', 'graphql')]) {
-    try {
-      return readFileSync(join(dir, name), 'utf8');
-    } catch {
-      // try the next place
-    }
-  }
-  throw new Error(`GraphQL schema file ${name} not found next to ${__dirname}`);
+  return readFileSync(join(__dirname, name), 'utf8');
 }
 
 export function loadPersistedOperations(): ReadonlyMap<string, string> {
