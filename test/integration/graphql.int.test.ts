@@ -146,7 +146,9 @@ describe('GraphQL on the real API: every cache mode, the bulk CACHE_ONLY export,
     );
 
     // Redis MONITOR sees every command from every client; count the ones on this test's key prefix.
-    const monitor = await new Redis(p.config.redisUrl).monitor();
+    // ioredis' monitor() opens a second connection of its own: both are closed below.
+    const base = new Redis(p.config.redisUrl);
+    const monitor = await base.monitor();
     const seen: string[][] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args.slice(1).some((a) => a.startsWith(`${p.config.redisKeyPrefix}elig:`))) seen.push(args);
@@ -201,6 +203,7 @@ describe('GraphQL on the real API: every cache mode, the bulk CACHE_ONLY export,
       console.log(`[graphql] 1,000-member CACHE_ONLY export: ${ms} ms, ${commands.length} Redis command (MGET of ${commands[0]!.length - 1} keys); statuses ${JSON.stringify(statuses)}; pages of 250: ${pagedCommands.length} MGETs`);
     } finally {
       monitor.disconnect();
+      base.disconnect();
     }
   });
 
