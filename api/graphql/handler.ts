@@ -8,7 +8,6 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import DataLoader from 'dataloader';
 import type { GraphQLError} from 'graphql';
-import { type DocumentNode } from 'graphql';
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
@@ -196,7 +195,6 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
   const local = deps.profile === 'local';
   const persisted = deps.persistedOperations ?? loadPersistedOperations();
   const principals = new WeakMap<Request, Principal>();
-  const documents = new WeakMap<object, DocumentNode>();
 
   const fail = (operation: string) => (err: unknown) => {
     throw toGraphqlError(err, deps.logger, operation, { member_query: 'query', member_id: 'memberId', cache_control: 'cacheControl' });
@@ -299,18 +297,24 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
       };
     },
     onExecute({ args, setResultAndStopExecution }) {
-      documents.set(args.contextValue as object, args.document);
       try {
         requireRootFieldScopes(args.document, args.operationName, (args.contextValue as Ctx).principal);
       } catch (err) {
         setResultAndStopExecution({ errors: [err as GraphQLError] });
         return undefined;
       }
+      const started = now();
       return {
         onExecuteDone({ result, setResult }) {
-          if (!('errors' in result) || !result.errors?.length) return;
-          // Variable coercion failures (an unknown enum value in $variables) happen at execution: same mapping.
-          setResult({ ...result, errors: result.errors.map((e) => (e.path ? e : asInvalidArgument(e, args.document))) });
+          let errors = 'errors' in result ? (result.errors ?? []) : [];
+          if (errors.length > 0) {
+            // Variable coercion failures (an unknown enum value in $variables) happen at execution: same mapping.
+            errors = errors.map((e) => (e.path ? e : asInvalidArgument(e, args.document)));
+            setResult({ ...result, errors });
+          }
+          // Read-only API: an access line at debug like Connect's non-mutating RPCs; no audit line (nothing changes state).
+          const caller = (args.contextValue as Ctx).principal.service;
+          deps.logger.debug({ operation: args.operationName ?? 'anonymous', caller, codes: errors.map((e) => e.extensions['code']), durationMs: now() - started }, 'graphql');
         },
       };
     },
