@@ -84,6 +84,9 @@ describe('GraphQL handler', () => {
     const { call } = setup();
     const lit = await call({ query: '{ coverage(memberId: "m_1", cacheControl: SOMETIMES) { cacheStatus } }' });
     expect(lit.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'coverage.cacheControl' });
+    expect(lit.body.errors?.[0]?.extensions?.['http']).toBeUndefined();
+    const mutation = await call({ query: 'mutation { coverage(memberId: "m_1") { cacheStatus } }' });
+    expect(mutation.body.errors?.[0]?.extensions).toMatchObject({ code: 'PERMISSION_DENIED' });
     const v = await call({ query: 'query Q($m: CacheControl) { coverage(memberId: "m_1", cacheControl: $m) { cacheStatus } }', variables: { m: 'SOMETIMES' } });
     expect(v.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'coverage.cacheControl' });
     const bulk = await call({ query: '{ members { nodes { coverage(cacheControl: DEFAULT) { cacheStatus } } } }' });

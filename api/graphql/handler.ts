@@ -7,7 +7,7 @@ import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import DataLoader from 'dataloader';
-import type { GraphQLError} from 'graphql';
+import type { GraphQLError } from 'graphql';
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
