@@ -226,6 +226,10 @@ describe('GraphQL on the real API: every cache mode, the bulk CACHE_ONLY export,
     expect(extensions(badEnum)).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'coverage.cacheControl' });
     const literal = await reader.query(`{ coverage(memberId: "${m.memberId}", cacheControl: FRESHEST) { cacheStatus } }`, {}).toPromise();
     expect(extensions(literal)).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'coverage.cacheControl' });
+    const badId = await coverage('not a member id!', 'CACHE_ONLY');
+    expect(extensions(badId)).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'memberId' });
+    const badAge = await reader.query(`{ members(query: { demographicsFilter: { minAge: -3 } }) { nodes { memberId } } }`, {}).toPromise();
+    expect(extensions(badAge)).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'query.demographicsFilter.minAge' });
     const badQuery = await reader.query(`{ members(query: { demographicsFilter: { ageGroups: [TODDLER] } }) { nodes { memberId } } }`, {}).toPromise();
     expect(extensions(badQuery)).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'members.query.demographicsFilter.ageGroups' });
     const deep = await reader
