@@ -29,12 +29,14 @@ async function main(): Promise<void> {
 
   registerBatchVisibilityGauges(metrics.registry, createBatchVisibilityReader(temporal));
 
+  const routes = createRoutes({ config, logger, metrics, temporal, redis, pg });
   const api = createApiServer({
     logger,
     metrics,
     verifyToken: createTokenVerifier(config.auth),
     corsAllowedOrigins: config.api.corsAllowedOrigins,
-    routes: createRoutes({ config, logger, metrics, temporal, redis, pg }),
+    routes,
+    graphql: routes.graphql,
     // Ready = cache reads work (Redis). Kafka is never used by the API. Temporal, PostgreSQL and the workers serve
     // live checks and batches: their absence is reported as degraded, so a worker outage does not drain every API
     // replica while cached answers can still be served.

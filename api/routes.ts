@@ -25,6 +25,8 @@ import { createTemporalWarmingScheduleStore } from '../schedules/warming';
 import { warmingTuningFromConfig } from '../lib/temporal/warming-jobs';
 import { createPgMemberDirectory } from '../directory/pg-member-directory';
 import { hasWebhookSecret } from '../activities/webhooks/activities';
+import type { TokenVerifier } from './auth';
+import { createGraphqlHandler, MAX_MEMBERS_PAGE } from './graphql/handler';
 
 export interface RouteDeps {
   config: AppConfig;
@@ -35,8 +37,11 @@ export interface RouteDeps {
   pg: Pool;
 }
 
+/** The Connect routes, plus the GraphQL handler factory built over the same services (issue 16; api/server.ts mounts it). */
+export type ApiRoutes = ((router: ConnectRouter) => void) & { graphql: (verifyToken: TokenVerifier) => ReturnType<typeof createGraphqlHandler> };
+
 /** One implementation per proto service. The API reads the cache; it never writes it or calls Stedi. */
-export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
+export function createRoutes(deps: RouteDeps): ApiRoutes {
   const { config } = deps;
   const cache = createConfiguredEligibilityCache(deps.redis, config, deps.logger);
   // Online prediction accuracy: interactive checks record usage; /metrics computes the ratio from Redis
@@ -81,7 +86,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     pageTokenSecret: config.cache.keySecret,
     canSignWebhooks: (svc) => hasWebhookSecret(config.webhooks.secrets, svc),
   });
-  return (router) => {
+  const routes = (router: ConnectRouter): void => {
     router.service(EligibilityService, eligibility);
     router.service(BatchEligibilityService, batch);
     router.service(CacheWarmingService, {
@@ -103,4 +108,10 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
       getWarmingStats: createGetWarmingStatsHandler({ records: warmRecords }),
     });
   };
+  // GraphQL (issue 16): `coverage` calls the same CheckEligibility implementation; bulk `members { coverage }` reads a
+  // page's entries with one MGET (maxKeysPerRead = the largest page) and selects members like SubmitBatch's member_query.
+  const graphqlCache = createConfiguredEligibilityCache(deps.redis, config, deps.logger, { maxKeysPerRead: MAX_MEMBERS_PAGE });
+  const graphql = (verifyToken: TokenVerifier) =>
+    createGraphqlHandler({ eligibility, cache: graphqlCache, directory: queryChecker, verifyToken, logger: deps.logger, metrics: deps.metrics, profile: config.profile });
+  return Object.assign(routes, { graphql });
 }

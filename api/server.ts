@@ -1,4 +1,5 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import type { Metrics } from '../lib/metrics';
@@ -21,6 +22,8 @@ export interface ApiServerDeps {
   degradedChecks?: Record<string, DependencyCheck>;
   /** Connect unary GET (side-effect-free RPCs) responses may be cached by HTTP caches; see api/http-caching.ts. */
   extraInterceptors?: Interceptor[];
+  /** GraphQL at /graphql (issue 16, api/graphql/), given the same token verifier as Connect. */
+  graphql?: (verifyToken: TokenVerifier) => (req: IncomingMessage, res: ServerResponse) => unknown;
 }
 
 export interface ApiServer {
@@ -57,6 +60,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   // One handler for HTTP/1.1 (Connect, gRPC-Web, health, metrics) and HTTP/2 (gRPC, Connect): connect-node's
   // adapter serves both. No Express in front of it: its router walk cost ~10 % of a cached CheckEligibility (issue 14).
   const cors = createCorsHandler(deps.corsAllowedOrigins ?? []);
+  // GraphQL (api/graphql/, Yoga is itself a Node request listener) at /graphql; everything else is Connect's.
+  const graphql = deps.graphql ? deps.graphql(deps.verifyToken) : undefined;
   const rpc = connectNodeAdapter({
     ...connectOptions,
     fallback: (req, res) => {
@@ -67,8 +72,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
         .catch(() => sendJson(res as never, 500, { error: 'internal error' }));
     },
   });
-  const handler = (req: never, res: never) => {
-    if (!cors(req, res)) (rpc as (req: never, res: never) => void)(req, res);
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (cors(req as never, res as never)) return;
+    if (graphql && (req.url === '/graphql' || req.url?.startsWith('/graphql?'))) void graphql(req, res);
+    else (rpc as (req: IncomingMessage, res: ServerResponse) => void)(req, res);
   };
   const server = createDualProtocolServer(handler as never, handler as never);
   return {

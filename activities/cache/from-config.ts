@@ -1,11 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../lib/config';
-import { createRedisEligibilityCache } from './redis-eligibility-cache';
+import { createRedisEligibilityCache, type RedisEligibilityCacheOptions } from './redis-eligibility-cache';
 import type { EligibilityCache } from './types';
 
 /** The eligibility cache as configured for this deployment (worker and API must agree on keys and TTLs). */
-export function createConfiguredEligibilityCache(redis: Redis, config: AppConfig, logger: Logger): EligibilityCache {
+export function createConfiguredEligibilityCache(
+  redis: Redis,
+  config: AppConfig,
+  logger: Logger,
+  overrides: Pick<RedisEligibilityCacheOptions, 'maxKeysPerRead'> = {},
+): EligibilityCache {
   return createRedisEligibilityCache({
     redis,
     keySecret: config.cache.keySecret,
@@ -13,5 +18,6 @@ export function createConfiguredEligibilityCache(redis: Redis, config: AppConfig
     ttl: { successSeconds: config.cache.successTtlSeconds, errorSeconds: config.cache.errorTtlSeconds },
     retentionSeconds: config.cache.retentionSeconds,
     logger,
+    ...overrides,
   });
 }

@@ -26,6 +26,8 @@ export interface RedisEligibilityCacheOptions {
   /** Default 'rte:' → entries at `rte:elig:<hash>`, refresh claims at `rte:elig-refresh:<hash>`. */
   readonly keyPrefix?: string;
   readonly logger?: Logger;
+  /** Keys per MGET in getMany (default 500); GraphQL's bulk read uses its page size so a page is one round trip. */
+  readonly maxKeysPerRead?: number;
 }
 
 /**
@@ -91,8 +93,9 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
 
   async function mget(keys: readonly string[]): Promise<(string | null)[]> {
     const out: (string | null)[] = [];
-    for (let i = 0; i < keys.length; i += CHUNK) {
-      const chunk = keys.slice(i, i + CHUNK);
+    const chunkSize = options.maxKeysPerRead ?? CHUNK;
+    for (let i = 0; i < keys.length; i += chunkSize) {
+      const chunk = keys.slice(i, i + chunkSize);
       if (!isCluster) {
         out.push(...(await redis.mget(...chunk)));
         continue;

@@ -45,7 +45,7 @@ async function callConnect(c: ContractCase, body: Uint8Array, json: boolean): Pr
   const res = await fetch(`${platform.apiUrl}${rpc.path}`, {
     method: 'POST',
     headers: { 'content-type': contentType, 'connect-protocol-version': '1', authorization: `Bearer ${token}`, ...c.headers },
-    body: stream ? envelope(0, body) : body,
+    body: new Uint8Array(stream ? envelope(0, body) : body),
     signal: AbortSignal.timeout(30_000),
   });
   const bytes = Buffer.from(await res.arrayBuffer());

@@ -151,11 +151,13 @@ export async function startTestPlatform(
   const apiPg = opts.boundedApi
     ? createDirectoryPool({ connectionString: opts.databaseUrl ?? TEST_DATABASE_URL, schema: dir.schema, max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS })
     : dir.pool;
+  const routes = createRoutes({ config, logger, metrics, temporal: apiTemporal, redis: apiRedis, pg: apiPg });
   const api: ApiServer = createApiServer({
     logger,
     metrics,
     verifyToken: createTokenVerifier(config.auth),
-    routes: createRoutes({ config, logger, metrics, temporal: apiTemporal, redis: apiRedis, pg: apiPg }),
+    routes,
+    graphql: routes.graphql,
     checks: { redis: async () => void (await redis.ping()) },
     // As api/main.ts: browser origins from CORS_ALLOWED_ORIGINS.
     corsAllowedOrigins: config.api.corsAllowedOrigins,

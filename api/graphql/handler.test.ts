@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { CacheStatus } from '../../gen/rte/v1/common_pb';
+import { CheckEligibilityResponseSchema } from '../../gen/rte/v1/eligibility_pb';
+import type { EligibilityCacheEntry, MemberOperation } from '../../activities/cache';
+import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
+import { mintDevToken } from '../../lib/dev-token';
+import { silentLogger } from '../../lib/logger';
+import { createTokenVerifier, Scope } from '../auth';
+import { createGraphqlHandler, loadPersistedOperations, type GraphqlDeps } from './handler';
+import { memberQuerySdl } from './member-query-sdl';
+
+const SECRET = 'unit-secret';
+const NOW = Date.parse('2026-12-02T10:00:00Z');
+
+function entry(at: number): EligibilityCacheEntry {
+  return {
+    summary: { status: 'active', payer: { id: 'P1', name: 'Aetna' }, plan: {}, coverage: {}, benefits: [], errors: [] } as never,
+    fetchedAt: at,
+    expiresAt: at + 22 * 3600_000,
+    source: 'realtime',
+    outcome: 'success',
+  };
+}
+
+function setup(profile: 'local' | 'production' = 'local') {
+  const getManyCalls: MemberOperation[][] = [];
+  const queries: MemberQuery[] = [];
+  const members = Array.from({ length: 5 }, (_, i) => `m_${i}`);
+  const deps: GraphqlDeps = {
+    eligibility: {
+      checkEligibility: async (req) => {
+        if (req.memberId === 'm_missing') throw new ConnectError('cache miss', Code.NotFound);
+        return create(CheckEligibilityResponseSchema, { memberId: req.memberId, cacheStatus: CacheStatus.HIT });
+      },
+    },
+    cache: {
+      getMany: async (pairs) => {
+        getManyCalls.push([...pairs]);
+        return pairs.map((p) => (p.memberId === 'm_0' ? null : entry(NOW - 60_000)));
+      },
+    },
+    directory: {
+      queryMembers: async (q) => {
+        queries.push(q);
+        return {
+          members: members.slice(0, q.limit).map((memberId) => ({ memberId, sponsorId: 's1', timeZone: 'UTC' }) as never),
+          nextCursor: q.limit < members.length ? 'c1' : null,
+        };
+      },
+      getMemberRecords: async () => new Map(),
+    },
+    verifyToken: createTokenVerifier({ mode: 'dev-hs256', devSecret: SECRET }),
+    logger: silentLogger(),
+    metrics: { cacheControlRequests: { inc: () => undefined } as never },
+    profile,
+    now: () => NOW,
+  };
+  const yoga = createGraphqlHandler(deps);
+  const call = async (body: unknown, scopes: string[] | null = [Scope.EligibilityRead]) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    if (scopes) headers['authorization'] = `Bearer ${await mintDevToken({ service: 'unit', scopes, secret: SECRET })}`;
+    const res = await yoga.fetch('http://localhost/graphql', { method: 'POST', headers, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
+  };
+  return { yoga, call, getManyCalls, queries };
+}
+
+describe('GraphQL handler', () => {
+  it('refuses a request without a token (UNAUTHENTICATED, 401) and without the scope (PERMISSION_DENIED)', async () => {
+    const { call } = setup();
+    const none = await call({ query: '{ coverage(memberId: "m_1") { cacheStatus } }' }, null);
+    expect(none.status).toBe(401);
+    expect(none.body.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+    const wrong = await call({ query: '{ coverage(memberId: "m_1") { cacheStatus } }' }, [Scope.BatchRead]);
+    expect(wrong.body.errors?.[0]?.extensions?.['code']).toBe('PERMISSION_DENIED');
+    expect(wrong.body.data ?? null).toBeNull();
+  });
+
+  it('names the argument of an unknown enum value, as a literal and through a variable', async () => {
+    const { call } = setup();
+    const lit = await call({ query: '{ coverage(memberId: "m_1", cacheControl: SOMETIMES) { cacheStatus } }' });
+    expect(lit.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'coverage.cacheControl' });
+    expect(lit.body.errors?.[0]?.extensions?.['http']).toBeUndefined();
+    const mutation = await call({ query: 'mutation { coverage(memberId: "m_1") { cacheStatus } }' });
+    expect(mutation.body.errors?.[0]?.extensions).toMatchObject({ code: 'PERMISSION_DENIED' });
+    const v = await call({ query: 'query Q($m: CacheControl) { coverage(memberId: "m_1", cacheControl: $m) { cacheStatus } }', variables: { m: 'SOMETIMES' } });
+    expect(v.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'coverage.cacheControl' });
+    const bulk = await call({ query: '{ members { nodes { coverage(cacheControl: DEFAULT) { cacheStatus } } } }' });
+    expect(bulk.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'members.nodes.coverage.cacheControl' });
+  });
+
+  it('refuses a query over the depth limit before running it', async () => {
+    const { call, queries } = setup();
+    const deep = await call({ query: '{ members { nodes { coverage { member { coverage { member { coverage { member { memberId } } } } } } } } }' });
+    expect(deep.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'QUERY_TOO_DEEP' });
+    expect(queries).toHaveLength(0);
+  });
+
+  it('reads a page of member coverage with one getMany and reports misses per member', async () => {
+    const { call, getManyCalls, queries } = setup();
+    const r = await call({ query: '{ members(first: 5) { nodes { memberId coverage { cacheStatus error { code } data { status payer } } } pageInfo { hasNextPage } } }' });
+    expect(r.body.errors).toBeUndefined();
+    expect(getManyCalls).toHaveLength(1);
+    expect(getManyCalls[0]).toHaveLength(5);
+    expect(queries[0]?.limit).toBe(5);
+    const nodes = (r.body.data?.['members'] as { nodes: { memberId: string; coverage: { cacheStatus: string; error: { code: string } | null; data: unknown } }[] }).nodes;
+    expect(nodes[0]?.coverage).toEqual({ cacheStatus: 'MISS', error: { code: 'NOT_FOUND' }, data: null });
+    expect(nodes[1]?.coverage).toEqual({ cacheStatus: 'HIT', error: null, data: { status: 'ACTIVE', payer: 'Aetna' } });
+    const tooMany = await call({ query: '{ members(first: 1001) { nodes { memberId } } }' });
+    expect(tooMany.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'first' });
+    const twoPages = await call({ query: '{ a: members { nodes { memberId } } b: members { nodes { memberId } } }' });
+    expect(twoPages.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'members' });
+  });
+
+  it('answers a Connect NOT_FOUND as the member outcome, not a request error', async () => {
+    const { call } = setup();
+    const r = await call({ query: '{ coverage(memberId: "m_missing", cacheControl: CACHE_ONLY) { cacheStatus error { code } data { status } } }' });
+    expect(r.body.errors).toBeUndefined();
+    expect(r.body.data?.['coverage']).toMatchObject({ error: { code: 'NOT_FOUND' }, data: null });
+  });
+
+  it('production: only persisted operations, no GraphiQL', async () => {
+    const { yoga, call } = setup('production');
+    const arbitrary = await call({ query: '{ coverage(memberId: "m_1") { cacheStatus } }' });
+    expect(arbitrary.body.errors?.[0]?.extensions?.['code']).toBe('PERMISSION_DENIED');
+    const [hash] = [...loadPersistedOperations().entries()].find(([, q]) => q.startsWith('query Coverage(')) ?? [];
+    const persisted = await call({ variables: { memberId: 'm_1' }, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } });
+    expect(persisted.body.errors).toBeUndefined();
+    expect(persisted.body.data?.['coverage']).toMatchObject({ cacheStatus: 'HIT' });
+    const page = await yoga.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
+    expect(await page.text()).not.toContain('<html');
+    const localPage = await setup('local').yoga.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
+    expect(await localPage.text()).toContain('GraphiQL');
+  });
+
+  it('keeps the allow-list keyed by the sha256 of each operation and the generated MemberQueryInput current', () => {
+    for (const [hash, text] of loadPersistedOperations()) expect(createHash('sha256').update(text).digest('hex')).toBe(hash);
+    expect(readFileSync(join(__dirname, 'member-query.generated.graphql'), 'utf8')).toBe(memberQuerySdl());
+  });
+});
