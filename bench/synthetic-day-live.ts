@@ -22,9 +22,10 @@
  *    warming intake → warming jobs on the platform's worker → Stedi (real time or batch API).
  *
  * The starting cache (fast model: from the observed history) is written into each arm's Redis before W0 with its
- * times mapped the same way. Members whose payer the Stedi simulator does not answer plainly on the first try
- * (AAA retries, connectivity errors, mock members) are switched off for RTE in BOTH fidelities: the fast model has
- * no per-payer errors (its error rate is 0), and the live retries wait in unscaled wall time.
+ * times mapped the same way. Members the Stedi simulator answers with an AAA error (about 8 %: connectivity codes
+ * that the platform retries, payer errors cached for 5 min) or as a mock are switched off for RTE in BOTH
+ * fidelities: the fast model has no per-payer errors (its error rate is 0), and the live retries wait in unscaled
+ * wall time.
  *
  * Then the fast model (lib/synthetic-day/sim.ts) runs on the same seed, members, mask and TTLs, and the bench prints
  * both side by side with the difference: hit/read, sessions that waited, real-time rush calls, calls/day, warms
@@ -67,7 +68,9 @@ import type { WarmingIntake } from '../lib/warming/types';
 import type { CoverageSummary } from '../lib/coverage-summary';
 import { MEMBER_CRON_WORKFLOW_TYPE, type MemberCronInput, type MemberCronResult } from '../workflows/member-cron.defs';
 import { startTestPlatform, type TestPlatform } from '../test/helpers/platform';
-import { createSimCheckRecorder, plainMembers, simKeyOf, type SimCheckRecorder } from '../test/helpers/sim-checks';
+import { createSimCheckRecorder, simKeyOf, type SimCheckRecorder } from '../test/helpers/sim-checks';
+import { MOCK_MEMBERS, verdictFor } from '../stedi-sim/answers';
+import type { MemberRecord } from '../lib/member-record';
 import { workflowBundle } from '../test/helpers/temporal';
 
 const DAY = 86_400_000;
@@ -137,6 +140,10 @@ async function startArm(name: ArmName): Promise<LiveArm> {
     seed,
     sim: { logger: silentLogger(), timeScale: scale, batchDurationMs: BATCH_DURATION_MS, onCheck: sim.onCheck },
     env: {
+      // Each arm its own member-hash secret: the single-flight refresh workflow id is eligibility/<member hash>/<op> on
+      // the shared Temporal namespace, so with one secret the two arms' reads of the same member at the same moment
+      // would join each other's refresh (running on the other arm's task queue, writing the other arm's Redis).
+      CACHE_KEY_SECRET: `synthetic-day-${name}-${randomUUID()}`,
       CACHE_SUCCESS_TTL_SECONDS: String(SUCCESS_TTL_S),
       CACHE_ERROR_TTL_SECONDS: String(ERROR_TTL_S),
       CACHE_RETENTION_SECONDS: String(RETENTION_S),
@@ -245,6 +252,10 @@ async function startArm(name: ArmName): Promise<LiveArm> {
   return arm;
 }
 
+/** Members the simulator answers with coverage (active or inactive) on the first try: no AAA error, no mock, known payer. */
+const answeredMembers = (rs: readonly MemberRecord[]): MemberRecord[] =>
+  rs.filter((m) => verdictFor(simKeyOf(m)).kind !== 'aaa' && !MOCK_MEMBERS[simKeyOf(m)] && !['TEST', 'BADPAYER'].includes(m.payerId));
+
 const sleepUntil = (wall: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, wall - Date.now())));
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const quantile = (xs: number[], q: number): number => {
@@ -295,7 +306,7 @@ async function main(): Promise<void> {
   const live: LiveArm[] = [];
   for (const a of arms) live.push(await startArm(a));
   const records = live[0]!.p.members;
-  const plain = new Set(plainMembers(records).map((m) => m.memberId));
+  const plain = new Set(answeredMembers(records).map((m) => m.memberId));
   const indexOf = new Map(records.map((m) => [simKeyOf(m), Number(m.memberId.slice(2)) - 1]));
   for (const a of live) await a.p.directory.pool.query('UPDATE members SET rte_enabled = false WHERE NOT (member_id = ANY($1::text[]))', [[...plain]]);
   const setupS = (Date.now() - tStart) / 1000;
@@ -322,12 +333,12 @@ async function main(): Promise<void> {
   const fastReactive = simulateArm(world, [], fastOpts);
   const fastShipped = simulateArm(world, shipped, fastOpts);
   const rteMembers = day.rteEnabled.reduce((n, x) => n + x, 0);
-  console.log(`  population: ${rteMembers} RTE-enabled members the simulator answers plainly (${members - plain.size} others switched off in both fidelities); setup ${setupS.toFixed(0)} s`);
+  console.log(`  population: ${rteMembers} RTE-enabled members the simulator answers with coverage (${members - plain.size} members with an AAA answer switched off for RTE in both fidelities); setup ${setupS.toFixed(0)} s`);
   console.log(`  the day: ${world.sessionAt.length} sessions of RTE-enabled members, ${world.readAt.length} reads (1 per session); fast shipped policy routes ${shipped.length} members`);
 
   // ---- the starting cache, mapped onto the wall clock
   const w0 = Date.now() + 5_000;
-  const toWall = (t: number): number => w0 + (t - ref) * scale;
+  const toWall = (t: number): number => Math.round(w0 + (t - ref) * scale); // whole ms, as the platform writes them
   let startEntries = 0;
   for (const a of live) {
     const cache = createConfiguredEligibilityCache(a.p.redis, a.p.config, silentLogger());
@@ -348,6 +359,7 @@ async function main(): Promise<void> {
   await sleepUntil(w0);
   const cronRuns = live.filter((a) => a.startDay).map((a) => a.startDay!(w0));
   const inflight: Promise<void>[] = [];
+  const failures = new Map<string, number>();
   const progressEvery = Math.max(1, Math.floor(world.readAt.length / 10));
   for (let r = 0; r < world.readAt.length; r++) {
     const at = toWall(world.readAt[r]!);
@@ -367,8 +379,10 @@ async function main(): Promise<void> {
               waitMs: Date.now() - t0,
             };
           })
-          .catch(() => {
+          .catch((err: unknown) => {
             a.reads[r] = { status: 'FAILED', source: '', fetchedAt: 0, waitMs: Date.now() - t0 };
+            const k = `${a.name}: ${(err instanceof Error ? err.message : String(err)).slice(0, 120)}`;
+            failures.set(k, (failures.get(k) ?? 0) + 1);
           }),
       );
     });
@@ -379,6 +393,7 @@ async function main(): Promise<void> {
   await Promise.all(inflight);
   await Promise.all(cronRuns);
   const dayWallS = (Date.now() - w0) / 1000;
+  for (const [k, n] of failures) console.log(`  failed reads: ${n} x ${k}`);
 
   // ---- live metrics
   const liveMetrics = async (a: LiveArm): Promise<Metrics> => {
