@@ -7,7 +7,7 @@
  *
  * Model, definitions, tuning and held-out figures: docs/synthetic-day.md (the sweep of variants:
  * bench/synthetic-day-tune.ts). The live fidelity (the real stack with one time-scale factor) and the live/fast
- * agreement line are NOT built yet.
+ * agreement line: bench/synthetic-day-live.ts (npm run bench:day-live).
  */
 import { writeFileSync } from 'node:fs';
 import { DEFAULT_REFERENCE_TIME } from '../directory/generator';
@@ -123,7 +123,7 @@ console.log(`  day: ${sessionsAll} sessions (${day.activeMembers} members active
 console.log(`  start cache: ${Array.from(world.startOutcome).filter((x, i) => x === 1 && world.startFetchedAt[i]! + base.successTtlMs > now).length} fresh entries at the reference time`);
 console.log(`  shipped policy: ${shipped.length} members routed (${shipped.filter((o) => o.priority === 'URGENT').length} URGENT, ${shipped.filter((o) => o.priority === 'PRELOAD').length} PRELOAD)`);
 console.log(`  shipped policy diagnostic: ${routedWaited} routed members still waited for a live check; ${routedWaitedSkippedFresh} of them were skipped as fresh at warm time (entry expired before their read)`);
-console.log('  live fidelity / live-fast agreement: NOT BUILT (docs/synthetic-day.md, Known limits)');
+console.log('  live fidelity / live-fast agreement: bench/synthetic-day-live.ts (the real stack, reactive + shipped arms; docs/synthetic-day.md, Live fidelity)');
 console.log('');
 const head = ['arm', 'hit/read', 'waited sess', 'stale', 'RT rush/day', 'of which warm/swr', 'batch rush/day', 'warms exec', 'wasted', 'precision', 'ceiling hit', 'capture', 'calls/day', '$/day', '$/month'];
 const table: string[][] = [head];
