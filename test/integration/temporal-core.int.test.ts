@@ -3,7 +3,7 @@ import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { Client, Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { randomBytes } from 'node:crypto';
-import { batchClient, TERMINAL_STATUSES, waitForBatchEnd } from '../../bench/batch-harness';
+import { batchClient, TERMINAL_STATUSES, waitFor, waitForBatchEnd } from '../../bench/batch-harness';
 import { BatchExecutionOptions_Priority as Priority, BatchExecutionOptions_Strategy as Strategy, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
 import { CacheControl } from '../../gen/rte/v1/common_pb';
 import { DEV_CODEC_KEYS } from '../../lib/config';
@@ -180,6 +180,18 @@ describe('Temporal core (integration)', () => {
     const token = await p.token(['rte:warming:write', 'rte:warming:read'], 'svc-warm-refs');
     const warming = createClient(CacheWarmingService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1' }));
     const members = p.members.slice(40, 52).map((m) => m.memberId);
+    // The previous test terminates 20 batches whose checks still hold slot-pool leases for a while. The PRELOAD job's
+    // child batch reads Stedi's load from that pool and would (rightly) defer itself 30-60 min under it: start on an
+    // idle pool.
+    await waitFor(
+      'the slot pool to drain',
+      async () => {
+        const st = await p.workers[0]!.slotPool.stats();
+        return st.batchInUse + st.interactiveInUse === 0 && Object.values(st.waiting).every((n) => n === 0);
+      },
+      180_000,
+      500,
+    );
     // FORCE URGENT warms in real time; INTELLIGENT PRELOAD sends cache misses to the Stedi batch API.
     const jobs = [
       { ids: members.slice(0, 6), strategy: WarmingStrategy.FORCE, priority: WarmPriority.URGENT },
@@ -193,5 +205,5 @@ describe('Temporal core (integration)', () => {
       expect(text).toContain(j.priority === WarmPriority.URGENT ? 'refreshEligibility' : 'submitStediChunk'); // the children's histories were read
       expect(memberIdsIn(text, members)).toEqual([]);
     }
-  }, 300_000);
+  }, 480_000);
 });
