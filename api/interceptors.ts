@@ -96,6 +96,15 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
       metrics.auditEvents.inc({ method, outcome: codeName === 'ok' ? 'allowed' : codeName });
       logger.info({ ...line, ...auditTarget(request, response), audit: true }, 'audit');
     };
+    // A server stream's outcome is known only when it ends (WatchBatchStatus and SubmitBatchStreaming refuse a bad
+    // request while the response is read): its rpc_requests_total line is counted then, once, with that code.
+    let countDeferred = false;
+    let counted = false;
+    const countOnce = (codeName: string) => {
+      if (counted) return;
+      counted = true;
+      metrics.rpcRequests.inc({ method, code: codeName });
+    };
     const capture = <T>(input: AsyncIterable<T>) =>
       (async function* () {
         for await (const m of input) yield (streamRequest = m);
@@ -104,6 +113,7 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
       const res = await next(auditStream && req.stream ? { ...req, message: capture(req.message) } : req);
       if (!res.stream) responseMessage = res.message;
       res.header.set('x-request-id', requestId);
+      if (res.stream) countDeferred = true;
       if (res.stream && auditStream) {
         auditDeferred = true;
         const messages = res.message;
@@ -120,14 +130,17 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
               yield m;
             }
             auditOnce('ok');
+            countOnce('ok');
           } catch (err) {
             const ce = toConnectError(err, logger, method);
             ce.metadata.set('x-request-id', requestId);
             auditOnce(Code[ce.code]);
+            countOnce(Code[ce.code]);
             throw ce;
           } finally {
             // The caller went away before the first update (the handler may still have started the batch).
             auditOnce(Code[Code.Canceled]);
+            countOnce(Code[Code.Canceled]);
           }
         };
         return { ...res, message: audited$() };
@@ -139,10 +152,15 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
         const mapped = async function* () {
           try {
             yield* messages;
+            countOnce('ok');
           } catch (err) {
             const ce = toConnectError(err, logger, method);
             ce.metadata.set('x-request-id', requestId);
+            countOnce(Code[ce.code]);
             throw ce;
+          } finally {
+            // The caller went away before the stream ended.
+            countOnce(Code[Code.Canceled]);
           }
         };
         return { ...res, message: mapped() };
@@ -158,7 +176,7 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const codeName = code === 'ok' ? 'ok' : Code[code];
-      metrics.rpcRequests.inc({ method, code: codeName });
+      if (!countDeferred) countOnce(codeName);
       metrics.rpcDuration.observe({ method }, seconds);
       const principal = req.contextValues.get(principalKey);
       const line = { requestId, method, code: codeName, durationMs: Math.round(seconds * 1000), caller: principal?.service };

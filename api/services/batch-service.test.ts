@@ -611,3 +611,40 @@ describe('SubmitBatchStreaming (issue 16)', () => {
     expect(JSON.stringify(lines)).not.toContain('m 1');
   });
 });
+
+describe('rpc_requests_total for the streaming RPCs', () => {
+  /** rte_rpc_requests_total by code for one method (the counter is shared by the file's tests, so read deltas). */
+  const counts = async (rpc: string) => {
+    const out: Record<string, number> = {};
+    for (const v of (await metrics.rpcRequests.get()).values) {
+      if (v.labels['method'] === `rte.v1.BatchEligibilityService/${rpc}`) out[String(v.labels['code'])] = v.value;
+    }
+    return out;
+  };
+  const delta = (before: Record<string, number>, after: Record<string, number>) =>
+    Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
+  const drain = async (it: AsyncIterable<unknown>) => {
+    for await (const _ of it) void _;
+  };
+
+  test('a refused WatchBatchStatus / SubmitBatchStreaming is counted with its error code, not ok; a stream that ends is ok', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const watch0 = await counts('WatchBatchStatus');
+    await errorOf(drain(s.client.watchBatchStatus({ batchId: 'batch/svc-a/nope' }, opts)));
+    await errorOf(drain(s.client.watchBatchStatus({ batchId: '' }, opts)));
+    expect(delta(watch0, await counts('WatchBatchStatus'))).toEqual({ NotFound: 1, InvalidArgument: 1 });
+
+    const sub0 = await counts('SubmitBatchStreaming');
+    await errorOf(drain(s.client.submitBatchStreaming(create(SubmitBatchRequestSchema, { clientJobId: 'job-m1' }), opts)));
+    await errorOf(drain(s.client.submitBatchStreaming(submit('job-m2'), await s.as('svc-a', ['rte:batch:read']))));
+    expect(delta(sub0, await counts('SubmitBatchStreaming'))).toEqual({ InvalidArgument: 1, PermissionDenied: 1 });
+
+    const { batchId } = await s.client.submitBatch(submit('job-m3'), opts);
+    const v = s.t.views.get(batchId)!;
+    s.t.views.set(batchId, { ...v, status: 'COMPLETED', startedAtMs: 10, counters: { ...v.counters, completed: 3 }, finishedAtMs: 20 });
+    const watch1 = await counts('WatchBatchStatus');
+    await drain(s.client.watchBatchStatus({ batchId }, opts));
+    expect(delta(watch1, await counts('WatchBatchStatus'))).toEqual({ ok: 1 });
+  });
+});
