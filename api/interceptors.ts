@@ -52,6 +52,25 @@ export function auditTarget(request: unknown, response?: unknown): Record<string
   return out;
 }
 
+/** The client closed the call (HTTP/1.1 socket closed, HTTP/2 stream reset): its signal aborted for a reason other than a deadline. */
+export function clientGone(signal: AbortSignal): boolean {
+  if (!signal.aborted) return false;
+  const reason: unknown = signal.reason;
+  return !(reason instanceof ConnectError && reason.code === Code.DeadlineExceeded);
+}
+
+/**
+ * A write to a client that went away. Matched by code, not class: Node's errors are not `instanceof Error` inside
+ * jest's sandbox, which is why connect-node itself sometimes misses them.
+ */
+export function isClientDisconnect(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END' || code === 'ERR_HTTP2_INVALID_STREAM' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  }
+  return false;
+}
+
 /**
  * Maps whatever a handler throws to a ConnectError from the closed Code set. Domain validation errors
  * keep their field path in the message; anything unexpected becomes `internal` with the cause kept
@@ -113,57 +132,49 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
       const res = await next(auditStream && req.stream ? { ...req, message: capture(req.message) } : req);
       if (!res.stream) responseMessage = res.message;
       res.header.set('x-request-id', requestId);
-      if (res.stream) countDeferred = true;
-      if (res.stream && auditStream) {
-        auditDeferred = true;
+      if (res.stream) {
+        // Server streams (WatchBatchStatus, SubmitBatchStreaming). Their handlers throw while the response is read,
+        // after next() returned: map those errors the same way (a FieldError is invalid_argument, not internal). A
+        // mutating stream's audit line is written once its outcome is known (ok at the first update). A client that
+        // goes away is normal: the stream stops at once (ending the handler's watch loop), is counted Canceled and
+        // logged at debug, and nothing more is written to its closed socket.
+        countDeferred = true;
+        auditDeferred = auditStream;
         const messages = res.message;
         let audited = false;
         const auditOnce = (codeName: string, first?: unknown) => {
-          if (audited) return;
+          if (!auditStream || audited) return;
           audited = true;
           writeAudit(codeName, streamRequest, first);
         };
-        const audited$ = async function* () {
+        const wrapped = async function* () {
+          metrics.rpcStreamsOpen.inc({ method });
           try {
             for await (const m of messages) {
               auditOnce('ok', m);
+              if (clientGone(req.signal)) return;
               yield m;
             }
+            // A watch loop ends quietly when its client goes away (batch-status-stream.ts): that is not an ok stream.
+            if (clientGone(req.signal)) return;
             auditOnce('ok');
             countOnce('ok');
           } catch (err) {
+            if (clientGone(req.signal) || isClientDisconnect(err)) return;
             const ce = toConnectError(err, logger, method);
             ce.metadata.set('x-request-id', requestId);
             auditOnce(Code[ce.code]);
             countOnce(Code[ce.code]);
             throw ce;
           } finally {
-            // The caller went away before the first update (the handler may still have started the batch).
+            metrics.rpcStreamsOpen.dec({ method });
+            if (!counted) logger.debug({ requestId, method, caller: req.contextValues.get(principalKey)?.service }, 'client closed the stream');
+            // The caller went away (before the first update: the handler may still have started the batch).
             auditOnce(Code[Code.Canceled]);
             countOnce(Code[Code.Canceled]);
           }
         };
-        return { ...res, message: audited$() };
-      }
-      if (res.stream) {
-        // Streaming handlers throw while the response is being read, after next() returned: map those errors the
-        // same way (a FieldError from WatchBatchStatus is invalid_argument, not internal).
-        const messages = res.message;
-        const mapped = async function* () {
-          try {
-            yield* messages;
-            countOnce('ok');
-          } catch (err) {
-            const ce = toConnectError(err, logger, method);
-            ce.metadata.set('x-request-id', requestId);
-            countOnce(Code[ce.code]);
-            throw ce;
-          } finally {
-            // The caller went away before the stream ended.
-            countOnce(Code[Code.Canceled]);
-          }
-        };
-        return { ...res, message: mapped() };
+        return { ...res, message: wrapped() };
       }
       return res;
     } catch (err) {

@@ -100,6 +100,13 @@ export function createMetrics(processName: string) {
       buckets: [1, 2, 4, 6, 8, 10, 12, 14, 15, 20],
       registers: [registry],
     }),
+    // Server streams (WatchBatchStatus, SubmitBatchStreaming) open now: a stream whose client went away leaves it.
+    rpcStreamsOpen: new Gauge({
+      name: 'rte_rpc_streams_open',
+      help: 'Server-streaming RPCs open now, by method (each holds a watch loop that polls Temporal)',
+      labelNames: ['method'] as const,
+      registers: [registry],
+    }),
     slotPoolFaults: new Counter({
       name: 'rte_slot_pool_faults_total',
       help: 'Slot pool fault events: stedi_429 (limit lowered), lease_reregistered (a running call re-added its lease), state_loss (new pool epoch)',

@@ -5,9 +5,8 @@ import { BatchEligibilityService, BatchEventType, BatchStatus, SubmitBatchReques
 import { createInMemoryBatchErrorStore, createInMemoryBatchOutcomeStore, createInMemoryMemberListStore } from '../../activities/batch/memory-stores';
 import { createInMemorySubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { DEFAULT_SUBMIT_LIMITS } from '../../lib/batch/submit-validation';
-import { emptyCounters } from '../../lib/batch/types';
 import { mintDevToken } from '../../lib/dev-token';
-import type { BatchStatusView, BatchWorkflowInput } from '../../workflows/batch.defs';
+import type { BatchStatusView } from '../../workflows/batch.defs';
 import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import { CacheControl, SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { FieldError } from '../../lib/errors';
@@ -16,81 +15,11 @@ import { createMetrics } from '../../lib/metrics';
 import pino, { type Logger } from 'pino';
 import { createAuthInterceptor, createTokenVerifier } from '../auth';
 import { createObservabilityInterceptor } from '../interceptors';
-import { createBatchService, type BatchListItem, type BatchTemporalPort } from './batch-service';
+import { createBatchService } from './batch-service';
+import { fakeTemporal } from '../../test/helpers/fake-batch-temporal';
 
 const secret = 'unit-test-secret';
 const metrics = createMetrics('batch-service-test');
-
-/** A Temporal stand-in: batches live in a map; the test drives their state. */
-function fakeTemporal() {
-  const views = new Map<string, BatchStatusView>();
-  const hashes = new Map<string, string | undefined>();
-  const started: BatchWorkflowInput[] = [];
-  const queries: string[] = [];
-  const port: BatchTemporalPort = {
-    async start(input) {
-      if (views.has(input.batchId)) return;
-      started.push(input);
-      hashes.set(input.batchId, input.requestHash);
-      const total = input.selector.kind === 'list' ? input.selector.total : 0;
-      views.set(input.batchId, {
-        batchId: input.batchId,
-        clientService: input.clientService,
-        clientJobId: input.clientJobId,
-        status: 'PENDING',
-        phase: 'WAITING_FOR_WINDOW',
-        paused: false,
-        counters: emptyCounters(total),
-        pending: total,
-        percentDone: 0,
-        submittedAtMs: input.submittedAtMs,
-        options: input.options,
-        recentErrors: [],
-        totalErrors: 0,
-        totalKnown: true,
-      });
-    },
-    async startAndAccept(input, taskQueue) {
-      await port.start(input, taskQueue);
-      return views.get(input.batchId)!;
-    },
-    async exists(id) {
-      return views.has(id);
-    },
-    async requestHash(id) {
-      return hashes.get(id);
-    },
-    async accepted(id) {
-      return views.get(id)!;
-    },
-    async status(id) {
-      return views.get(id);
-    },
-    async cancel(id, reason) {
-      const v = views.get(id)!;
-      const c = { ...v.counters, cancelled: v.counters.total - v.counters.completed - v.counters.failed };
-      const done: BatchStatusView = { ...v, status: 'CANCELLED', counters: c, finishedAtMs: 5_000, failure: { code: 'CANCELLED', message: reason } };
-      views.set(id, done);
-      return done;
-    },
-    async pause(id) {
-      const v = views.get(id)!;
-      views.set(id, { ...v, paused: true, status: 'PAUSED' });
-    },
-    async resume(id) {
-      const v = views.get(id)!;
-      views.set(id, { ...v, paused: false, status: 'PENDING' });
-    },
-    async list(query, pageSize, pageToken) {
-      queries.push(query);
-      const items: BatchListItem[] = [...views.values()].map((v) => ({ batchId: v.batchId, clientService: v.clientService, clientJobId: v.clientJobId, status: v.status, priority: v.options.priority, strategy: 'BATCH_API', startedAtMs: v.submittedAtMs }));
-      const from = pageToken ? Number(Buffer.from(pageToken).toString()) : 0;
-      const next = from + pageSize < items.length ? Buffer.from(String(from + pageSize)) : undefined;
-      return { items: items.slice(from, from + pageSize), ...(next ? { nextPageToken: next } : {}) };
-    },
-  };
-  return { port, views, started, queries };
-}
 
 async function setup(opts: { rateLimit?: number; checkMemberQuery?: (q: MemberQuery) => Promise<void>; logger?: Logger } = {}) {
   const t = fakeTemporal();

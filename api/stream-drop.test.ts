@@ -1,0 +1,125 @@
+import { createClient } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import pino from 'pino';
+import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
+import { createInMemoryBatchErrorStore, createInMemoryMemberListStore } from '../activities/batch/memory-stores';
+import { createInMemorySubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
+import { mintDevToken } from '../lib/dev-token';
+import { createMetrics } from '../lib/metrics';
+import { fakeTemporal } from '../test/helpers/fake-batch-temporal';
+import { createTokenVerifier } from './auth';
+import { createApiServer, type ApiServer } from './server';
+import { createBatchService } from './services/batch-service';
+
+/**
+ * A client that drops a server stream (WatchBatchStatus / SubmitBatchStreaming) is normal: nothing is logged as an
+ * error, the server's watch loop stops polling Temporal, and the open-stream gauge returns to 0. On a real HTTP
+ * server (HTTP/1.1 Connect and HTTP/2 gRPC), because the in-memory transport does not carry a disconnect.
+ */
+describe('a dropped stream', () => {
+  const secret = 'stream-drop-test';
+  const lines: Array<Record<string, unknown>> = [];
+  const metrics = createMetrics('stream-drop-test');
+  const t = fakeTemporal();
+  let statusCalls = 0;
+  const realStatus = t.port.status.bind(t.port);
+  t.port.status = async (id) => {
+    statusCalls++;
+    return realStatus(id);
+  };
+  let api: ApiServer;
+  let cancels = 0;
+  let url: string;
+  const consoleErrors: unknown[][] = [];
+  let restoreConsole: () => void;
+
+  beforeAll(async () => {
+    const orig = console.error;
+    console.error = (...a: unknown[]) => void consoleErrors.push(a);
+    // Outside jest, Node's own errors are `instanceof Error`; inside jest's sandbox they are not, so connect-node
+    // classes a write to a closed socket (ERR_STREAM_DESTROYED) as internal instead of aborted and console.errors it.
+    // Restore the production behaviour here, so the test sees what a dropped stream prints in a real process.
+    const hasInstance = Object.getOwnPropertyDescriptor(Error, Symbol.hasInstance);
+    Object.defineProperty(Error, Symbol.hasInstance, {
+      configurable: true,
+      value: (v: unknown) => Function.prototype[Symbol.hasInstance].call(Error, v) || Object.prototype.toString.call(v) === '[object Error]',
+    });
+    restoreConsole = () => {
+      console.error = orig;
+      if (hasInstance) Object.defineProperty(Error, Symbol.hasInstance, hasInstance);
+      else delete (Error as unknown as Record<symbol, unknown>)[Symbol.hasInstance];
+    };
+    api = createApiServer({
+      logger: pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) }),
+      metrics,
+      verifyToken: createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }),
+      routes: (router) =>
+        router.service(
+          BatchEligibilityService,
+          createBatchService({
+            temporal: t.port,
+            lists: createInMemoryMemberListStore(),
+            errors: createInMemoryBatchErrorStore(),
+            rateLimiter: createInMemorySubmitRateLimiter({ limit: 100, windowMs: 3_600_000 }),
+            taskQueue: 'rte-main',
+            // A keepalive on every poll: the server writes every few ms, so a write lands on the closed socket.
+            watch: { pollIntervalMs: 2, keepaliveMs: 0 },
+          }),
+        ),
+      checks: {},
+    });
+    url = `http://127.0.0.1:${await api.server.listen(0, '127.0.0.1')}`;
+  });
+  afterAll(async () => {
+    restoreConsole();
+    await api.server.close(500);
+  });
+
+  const openStreams = async () => (await metrics.rpcStreamsOpen.get()).values.reduce((n, v) => n + v.value, 0);
+  const waitFor = async (ok: () => Promise<boolean> | boolean, ms = 5_000) => {
+    for (const until = Date.now() + ms; Date.now() < until; ) {
+      if (await ok()) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return ok();
+  };
+
+  test.each([
+    ['Connect over HTTP/1.1', () => createConnectTransport({ baseUrl: url, httpVersion: '1.1' })],
+    ['gRPC over HTTP/2', () => createGrpcTransport({ baseUrl: url })],
+  ])('%s: WatchBatchStatus and SubmitBatchStreaming dropped mid-stream log no error and stop their watch', async (_name, transport) => {
+    const client = createClient(BatchEligibilityService, transport());
+    const headers = { authorization: `Bearer ${await mintDevToken({ service: 'svc-a', scopes: ['rte:batch:submit', 'rte:batch:read'], secret })}` };
+    const jobId = `job-${Math.random().toString(36).slice(2)}`;
+    const { batchId } = await client.submitBatch({ clientJobId: jobId, memberSelector: { case: 'memberIds', value: { memberIds: ['m_1', 'm_2'] } } }, { headers });
+    const v = t.views.get(batchId)!;
+    t.views.set(batchId, { ...v, status: 'RUNNING', startedAtMs: 1 });
+    const drop = async (stream: (signal: AbortSignal) => AsyncIterable<unknown>) => {
+      const ac = new AbortController();
+      let seen = 0;
+      await (async () => {
+        for await (const _ of stream(ac.signal)) if (++seen === 20) ac.abort();
+      })().catch(() => undefined);
+      expect(seen).toBe(20);
+    };
+    const before = lines.length;
+    await drop((signal) => client.watchBatchStatus({ batchId }, { headers, signal }));
+    await drop((signal) => client.submitBatchStreaming({ clientJobId: jobId, memberSelector: { case: 'memberIds', value: { memberIds: ['m_1', 'm_2'] } } }, { headers, signal }));
+
+    expect(await waitFor(async () => (await openStreams()) === 0)).toBe(true);
+    // No poll after the streams closed.
+    const calls = statusCalls;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(statusCalls).toBe(calls);
+    const logged = lines.slice(before);
+    expect(logged.filter((l) => (l['level'] as number) >= 40)).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+    const counted = Object.fromEntries((await metrics.rpcRequests.get()).values.filter((v) => v.labels['code'] === 'Canceled').map((v) => [v.labels['method'], v.value]));
+    expect(counted).toEqual({ 'rte.v1.BatchEligibilityService/WatchBatchStatus': ++cancels, 'rte.v1.BatchEligibilityService/SubmitBatchStreaming': cancels });
+    // Counted as the client's cancel, and said at debug level.
+    expect(logged.filter((l) => l['msg'] === 'client closed the stream').map((l) => l['method'])).toEqual([
+      'rte.v1.BatchEligibilityService/WatchBatchStatus',
+      'rte.v1.BatchEligibilityService/SubmitBatchStreaming',
+    ]);
+  });
+});
