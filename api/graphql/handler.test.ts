@@ -9,6 +9,7 @@ import type { EligibilityCacheEntry, MemberOperation } from '../../activities/ca
 import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import { mintDevToken } from '../../lib/dev-token';
 import { silentLogger } from '../../lib/logger';
+import { createMetrics } from '../../lib/metrics';
 import { createTokenVerifier, Scope } from '../auth';
 import { createGraphqlHandler, loadPersistedOperations, type GraphqlDeps } from './handler';
 import { memberQuerySdl } from './member-query-sdl';
@@ -30,6 +31,7 @@ function setup(profile: 'local' | 'production' = 'local') {
   const getManyCalls: MemberOperation[][] = [];
   const queries: MemberQuery[] = [];
   const members = Array.from({ length: 5 }, (_, i) => `m_${i}`);
+  const metrics = createMetrics('graphql-unit');
   const deps: GraphqlDeps = {
     eligibility: {
       checkEligibility: async (req) => {
@@ -55,7 +57,7 @@ function setup(profile: 'local' | 'production' = 'local') {
     },
     verifyToken: createTokenVerifier({ mode: 'dev-hs256', devSecret: SECRET }),
     logger: silentLogger(),
-    metrics: { cacheControlRequests: { inc: () => undefined } as never },
+    metrics,
     profile,
     now: () => NOW,
   };
@@ -66,7 +68,7 @@ function setup(profile: 'local' | 'production' = 'local') {
     const res = await yoga.fetch('http://localhost/graphql', { method: 'POST', headers, body: JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
   };
-  return { yoga, call, getManyCalls, queries };
+  return { yoga, call, getManyCalls, queries, metrics };
 }
 
 describe('GraphQL handler', () => {
@@ -140,5 +142,41 @@ describe('GraphQL handler', () => {
   it('keeps the allow-list keyed by the sha256 of each operation and the generated MemberQueryInput current', () => {
     for (const [hash, text] of loadPersistedOperations()) expect(createHash('sha256').update(text).digest('hex')).toBe(hash);
     expect(readFileSync(join(__dirname, 'member-query.generated.graphql'), 'utf8')).toBe(memberQuerySdl());
+  });
+
+  it('counts every request in rte_rpc_requests_total as graphql:<root fields> with its code, refusals included', async () => {
+    const { call, metrics, queries } = setup();
+    await call({ query: 'query Anything { coverage(memberId: "m_1", cacheControl: CACHE_ONLY) { cacheStatus } }', operationName: 'Anything' });
+    await call({ query: '{ coverage(memberId: "m_missing", cacheControl: CACHE_ONLY) { cacheStatus } }' });
+    await call({ query: '{ members(first: 2) { nodes { memberId } } }' });
+    await call({ query: '{ members(first: 1001) { nodes { memberId } } }' });
+    await call({ query: '{ members { nodes { coverage { member { coverage { member { coverage { member { memberId } } } } } } } } }' });
+    await call({ query: '{ coverage(memberId: "m_1") { cacheStatus } }' }, [Scope.BatchRead]);
+    await call({ query: '{ coverage(memberId: "m_1") { cacheStatus } }' }, null);
+    await call({ query: '{ coverage(' });
+    const counted = (await metrics.rpcRequests.get()).values.map((v) => `${v.labels['method']} ${v.labels['code']} ${v.value}`).sort();
+    expect(counted).toEqual([
+      'graphql InvalidArgument 1',
+      'graphql Unauthenticated 1',
+      'graphql:coverage PermissionDenied 1',
+      'graphql:coverage ok 2',
+      'graphql:members InvalidArgument 2',
+      'graphql:members ok 1',
+    ]);
+    expect((await metrics.rpcDuration.get()).values.find((v) => v.metricName === 'rte_rpc_duration_seconds_count' && v.labels['method'] === 'graphql:members')?.value).toBe(3);
+    expect(queries).toHaveLength(1);
+  });
+
+  it('refuses an oversized `first` at once with its field, as a literal or a variable, before the directory is asked', async () => {
+    const { call, queries } = setup();
+    for (const r of [
+      await call({ query: '{ members(first: 100000) { nodes { memberId } } }' }),
+      await call({ query: 'query P($n: Int) { members(first: $n) { nodes { memberId } } }', variables: { n: 100000 } }),
+      await call({ query: 'query P($n: Int) { members(first: $n) { nodes { memberId } } }', variables: { n: 0 } }),
+    ]) {
+      expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'first' });
+      expect(r.body.errors?.[0]?.message).toContain('1..1000');
+    }
+    expect(queries).toHaveLength(0);
   });
 });

@@ -7,7 +7,7 @@ import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import DataLoader from 'dataloader';
-import type { GraphQLError } from 'graphql';
+import { Kind, type ASTVisitor, type DocumentNode, type FieldNode, type GraphQLError, type OperationDefinitionNode, type ValidationContext } from 'graphql';
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
@@ -52,7 +52,8 @@ export interface GraphqlDeps {
   directory: Pick<MemberDirectory, 'queryMembers' | 'getMemberRecords'>;
   verifyToken: TokenVerifier;
   logger: Logger;
-  metrics: Pick<Metrics, 'cacheControlRequests'>;
+  /** rpcRequests / rpcDuration: every GraphQL request, as `graphql:<root fields>` beside Connect's RPCs. */
+  metrics: Pick<Metrics, 'cacheControlRequests' | 'rpcRequests' | 'rpcDuration'>;
   /** local: GraphiQL and arbitrary operations; production: persisted operations only, no GraphiQL. */
   profile: 'local' | 'production';
   /** Allow-listed operations, sha256 hex of the exact text → text (persisted-operations.json when absent). */
@@ -283,6 +284,35 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
     },
   };
 
+  // Every request is counted in rte_rpc_requests_total / rte_rpc_duration_seconds like a Connect RPC, its method
+  // `graphql:<root fields>` (schema names, so the label set is bounded; never the client's operation name) and its
+  // code the first error's Connect code (`ok` without errors: a member's own outcome in `error` is data). A request
+  // refused before its document is known (no token, a syntax error, an unknown persisted operation) is `graphql`.
+  const requests = new WeakMap<Request, { started: bigint; method: string; operationName?: string | null }>();
+  const metricsPlugin: Plugin<Ctx> = {
+    onRequest({ request }) {
+      requests.set(request, { started: process.hrtime.bigint(), method: 'graphql' });
+    },
+    onParams({ request, params }) {
+      const r = requests.get(request);
+      if (r) r.operationName = params.operationName ?? null;
+    },
+    onValidate({ params, context }) {
+      const r = requests.get((context as Partial<Ctx>).request as Request);
+      if (r) r.method = graphqlMethod(params.documentAST, r.operationName);
+    },
+    onResultProcess({ request, result }) {
+      const r = requests.get(request);
+      if (!r) return;
+      requests.delete(request);
+      const first = Array.isArray(result) ? result[0] : result;
+      const errors = first && !(Symbol.asyncIterator in first) ? (first.errors ?? []) : [];
+      const code = errors.length === 0 ? 'ok' : connectCodeName(errors[0]?.extensions?.['code']);
+      deps.metrics.rpcRequests.inc({ method: r.method, code });
+      deps.metrics.rpcDuration.observe({ method: r.method }, Number(process.hrtime.bigint() - r.started) / 1e9);
+    },
+  };
+
   const authPlugin: Plugin<Ctx> = {
     async onParams({ request, setResult }) {
       try {
@@ -291,9 +321,31 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
         setResult({ errors: [err as GraphQLError] });
       }
     },
-    onValidate({ params }) {
+    onParse() {
+      // A syntax error is bad input like any other: INVALID_ARGUMENT (it had no code at all).
+      return ({ result, replaceParseResult }) => {
+        if (result instanceof Error && !('code' in ((result as GraphQLError).extensions ?? {}))) replaceParseResult(asInvalidArgument(result as GraphQLError, undefined));
+      };
+    },
+    onValidate({ params, addValidationRule }) {
+      // The page size is checked by name before the cost limit sees it, so an oversized literal `first` is refused
+      // naming its field (like the Connect API's page_size), not as a query too complex. A `$first` is checked by the
+      // resolver (the same 1..MAX_MEMBERS_PAGE) before the directory is asked.
+      addValidationRule((context: ValidationContext): ASTVisitor => ({
+        Field(node: FieldNode) {
+          if (node.name.value !== 'members') return;
+          const first = node.arguments?.find((a) => a.name.value === 'first');
+          if (first?.value.kind !== Kind.INT) return;
+          const n = Number(first.value.value);
+          if (n < 1 || n > MAX_MEMBERS_PAGE) context.reportError(graphqlError(`first: must be 1..${MAX_MEMBERS_PAGE}`, Code.InvalidArgument, { field: 'first', http: { status: 400 } }));
+        },
+      }));
       return ({ result, setResult }) => {
-        if (result.length > 0) setResult(result.map((e) => asInvalidArgument(e, params.documentAST)));
+        if (result.length === 0) return;
+        const errors = result.map((e) => asInvalidArgument(e, params.documentAST));
+        // An oversized page is the cause of its cost: say that alone.
+        const page = errors.some((e) => e.extensions['field'] === 'first');
+        setResult(page ? errors.filter((e) => e.extensions['reason'] !== 'QUERY_TOO_COMPLEX') : errors);
       };
     },
     onExecute({ args, setResultAndStopExecution }) {
@@ -334,6 +386,7 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
       return { principal, loaders: newLoaders() };
     },
     plugins: [
+      metricsPlugin,
       authPlugin,
       usePersistedOperations<Ctx>({
         getPersistedOperation: (key) => persisted.get(key) ?? null,
@@ -354,4 +407,20 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
 
 function memberView(m: MemberSummary): MemberView {
   return { memberId: m.memberId, sponsorId: m.sponsorId, timeZone: m.timeZone };
+}
+
+/** `graphql:coverage`, `graphql:members`, `graphql:coverage+members`: the executed operation's root fields. */
+export function graphqlMethod(document: DocumentNode, operationName?: string | null): string {
+  const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const op = (operationName ? ops.find((o) => o.name?.value === operationName) : undefined) ?? (ops.length === 1 ? ops[0] : undefined);
+  const names = new Set<string>();
+  for (const sel of op?.selectionSet.selections ?? []) if (sel.kind === Kind.FIELD) names.add(sel.name.value);
+  return names.size > 0 ? `graphql:${[...names].sort().join('+')}` : 'graphql';
+}
+
+/** INVALID_ARGUMENT → InvalidArgument (the spelling of rte_rpc_requests_total's code label); anything else Unknown. */
+function connectCodeName(code: unknown): string {
+  if (typeof code !== 'string') return 'Unknown';
+  const name = code.toLowerCase().replace(/(^|_)([a-z])/g, (_, __: string, c: string) => c.toUpperCase());
+  return typeof (Code as unknown as Record<string, unknown>)[name] === 'number' ? name : 'Unknown';
 }
