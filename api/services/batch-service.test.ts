@@ -523,6 +523,37 @@ describe('SubmitBatchStreaming (issue 16)', () => {
     expect(writes).toBe(0);
   });
 
+  test('emits exactly what docs/batch.md lists: no MEMBER_COMPLETED even as members finish; those stay opt-in on WatchBatchStatus', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const ids = ['a', 'b', 'c'];
+    let calls = 0;
+    const realStatus = s.t.port.status.bind(s.t.port);
+    s.t.port.status = async (id) => {
+      const v = s.t.views.get(id)!;
+      calls++;
+      if (calls === 3) {
+        await s.outcomes.record(id, [{ memberIndex: 0, memberId: 'a', success: true, durationMs: 5 }]);
+        s.t.views.set(id, { ...v, status: 'RUNNING', startedAtMs: 10, counters: { ...v.counters, completed: 1 } });
+      }
+      if (calls === 5) {
+        await s.outcomes.record(id, [{ memberIndex: 1, memberId: 'b', success: true, durationMs: 5 }, { memberIndex: 2, memberId: 'c', success: true, durationMs: 5 }]);
+        s.t.views.set(id, { ...v, status: 'COMPLETED', startedAtMs: 10, counters: { ...v.counters, completed: 3 }, finishedAtMs: 60 });
+      }
+      return realStatus(id);
+    };
+    const seen = await collect(s.client.submitBatchStreaming(submit('job-mc', ids), opts));
+    expect(seen.some((u) => u.type === BatchEventType.EVENT_TYPE_MEMBER_COMPLETED)).toBe(false);
+    // First update at once (PENDING: an empty PROGRESS), STARTED, PROGRESS on a change, the terminal update; keepalives between.
+    expect(seen[0]).toMatchObject({ type: BatchEventType.EVENT_TYPE_PROGRESS, case: undefined, status: BatchStatus.PENDING });
+    expect(seen.filter((u) => u.case !== undefined).map((u) => u.case)).toEqual(['started', 'progress', 'completed']);
+    const members: string[] = [];
+    for await (const u of s.client.watchBatchStatus({ batchId: 'batch/svc-a/job-mc', eventTypes: [BatchEventType.EVENT_TYPE_MEMBER_COMPLETED] }, opts)) {
+      if (u.update.case === 'memberCompleted') members.push(u.update.value.accountId);
+    }
+    expect(members.sort()).toEqual(ids);
+  });
+
   test('the audit line is written once the outcome is known: allowed with batch id and client job id, or the refusal code', async () => {
     const lines: Record<string, unknown>[] = [];
     const s = await setup({ logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) }) });
