@@ -190,14 +190,17 @@ export class BatchRun {
     return this.finalView ?? this.view();
   }
 
-  pause(): void {
+  /** `by`: who pauses (kept while paused; state only, no command, so older histories replay unchanged). */
+  pause(by?: unknown): void {
     this.s.paused = true;
+    if (typeof by === 'string' && by.trim()) this.s.pausedBy = by.trim().slice(0, 100);
     this.wake++;
     this.explain();
   }
 
   resume(): void {
     this.s.paused = false;
+    delete this.s.pausedBy;
     this.wake++;
     this.explain();
   }
@@ -497,6 +500,7 @@ export class BatchRun {
       status: this.currentStatus(),
       phase: s.phase,
       paused: s.paused,
+      ...(s.paused && s.pausedBy ? { pausedBy: s.pausedBy } : {}),
       ...(s.path ? { path: s.path } : {}),
       ...(s.strategyRule ? { strategyRule: s.strategyRule } : {}),
       counters: { ...c },
@@ -558,6 +562,7 @@ export class BatchRun {
           ...(withEta && s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, now) } : {}),
           ...(waitingUntilMs !== undefined ? { waitingUntilMs } : s.status === 'PENDING' && s.nextPlanAtMs !== undefined ? { waitingUntilMs: s.nextPlanAtMs } : {}),
           ...(failure ? { failure } : {}),
+          ...(s.paused && s.pausedBy ? { pausedBy: s.pausedBy } : {}),
         },
         now,
       );

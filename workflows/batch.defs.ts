@@ -153,6 +153,8 @@ export interface BatchCarryState {
   lastMilestone: number;
   eventSeq: number;
   paused: boolean;
+  /** `by` of the pause that holds the batch (absent when not paused or when the signal said nothing). */
+  pausedBy?: string;
   cancel?: { reason: string; atMs: number };
   recentErrors: BatchErrorRecord[];
   totalErrors: number;
@@ -168,6 +170,8 @@ export interface BatchStatusView {
   status: BatchStatusName;
   phase: BatchPhase;
   paused: boolean;
+  /** Who paused it, while paused (see BatchCarryState.pausedBy). */
+  pausedBy?: string;
   path?: ExecutionPath;
   strategyRule?: string;
   counters: BatchCounters;
@@ -199,7 +203,11 @@ export interface CancelBatchArgs {
 /** Current status, progress and newest errors. */
 export const batchStatusQuery = defineQuery<BatchStatusView>('batchStatus');
 /** Stops dispatching new members; running work continues. */
-export const pauseBatchSignal = defineSignal<[]>('pauseBatch');
+export interface PauseBatchArgs {
+  /** Who pauses (PauseBatch: the caller's client service), shown in GetBatchStatus and the Web UI while PAUSED. */
+  by?: string;
+}
+export const pauseBatchSignal = defineSignal<[PauseBatchArgs?]>('pauseBatch');
 export const resumeBatchSignal = defineSignal<[]>('resumeBatch');
 /** Fire-and-forget cancel (same semantics as the update). */
 export const cancelBatchSignal = defineSignal<[CancelBatchArgs]>('cancelBatch');

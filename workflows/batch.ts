@@ -33,7 +33,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
 
   // Messages: status query; pause / resume / cancel signals; cancel-and-wait and accepted updates (validated).
   setHandler(batchStatusQuery, () => batch.status());
-  setHandler(pauseBatchSignal, () => batch.pause());
+  setHandler(pauseBatchSignal, (a) => batch.pause(a?.by));
   setHandler(resumeBatchSignal, () => batch.resume());
   setHandler(cancelBatchSignal, (a) => batch.requestCancel(a?.reason));
   setHandler(cancelBatchUpdate, (a) => batch.cancelAndWait(a?.reason), { validator: validateCancelBatchArgs });

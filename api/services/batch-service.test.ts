@@ -178,10 +178,13 @@ describe('BatchEligibilityService', () => {
     s.t.views.set(batchId, { ...s.t.views.get(batchId)!, status: 'RUNNING' });
     expect(await s.client.pauseBatch({ batchId, reason: 'payer maintenance' }, opts)).toMatchObject({ batchId, status: BatchStatus.PAUSED });
     expect(s.t.views.get(batchId)!.paused).toBe(true);
+    // The caller's client service (from its token) is who paused it, shown by GetBatchStatus while paused.
+    expect((await s.client.getBatchStatus({ batchId }, opts)).pausedBy).toBe('svc-a');
     expect(await s.client.pauseBatch({ batchId }, opts)).toMatchObject({ status: BatchStatus.PAUSED });
     const resumed = await s.client.resumeBatch({ batchId }, opts);
     expect(resumed.status).not.toBe(BatchStatus.PAUSED);
     expect(s.t.views.get(batchId)!.paused).toBe(false);
+    expect((await s.client.getBatchStatus({ batchId }, opts)).pausedBy).toBe('');
     const notPaused = await errorOf(s.client.resumeBatch({ batchId }, opts));
     expect(notPaused.code).toBe(Code.FailedPrecondition);
     expect(notPaused.rawMessage).toMatch(/not PAUSED/);

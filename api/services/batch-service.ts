@@ -293,6 +293,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         errors: page.errors.map((e) => ({ memberId: e.memberId, errorCode: e.errorCode, errorMessage: e.errorMessage, occurredAt: timestampFromMs(e.occurredAtMs) })),
         nextErrorsPageToken: last && page.errors.length === size ? tokens.encode('errors', req.batchId, { a: last.memberIndex }) : '',
         totalErrors: Math.max(page.total, view.totalErrors),
+        ...(view.paused && view.pausedBy ? { pausedBy: view.pausedBy } : {}),
         // Issue 12: a view read from durable state (the workflow could not be asked) says so.
         ...lastKnownFields(view),
       });
@@ -364,7 +365,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const view = await viewFor(ctx, req.batchId);
       if (isTerminalStatus(view.status)) throw new ConnectError(`batch ${req.batchId} is ${view.status}; only an open batch can be paused`, Code.FailedPrecondition);
       if (!view.paused) {
-        await deps.temporal.pause(req.batchId);
+        // Who paused it (the caller's client service, from its token) travels with the signal, for GetBatchStatus.
+        await deps.temporal.pause(req.batchId, requirePrincipal(ctx.values).service);
         await appliedWithin(req.batchId, 'PAUSED', (v) => v.paused || isTerminalStatus(v.status));
       }
       const after = (await deps.temporal.status(req.batchId)) ?? view;

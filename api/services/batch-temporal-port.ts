@@ -52,7 +52,7 @@ export interface BatchTemporalPort {
   status(batchId: string): Promise<BatchStatusView | undefined>;
   cancel(batchId: string, reason: string): Promise<BatchStatusView>;
   /** Sends the pause (or resume) signal to an open batch; the batch applies it on its next workflow task. */
-  pause(batchId: string): Promise<void>;
+  pause(batchId: string, by?: string): Promise<void>;
   resume(batchId: string): Promise<void>;
   list(query: string, pageSize: number, pageToken?: Uint8Array): Promise<{ items: BatchListItem[]; nextPageToken?: Uint8Array }>;
 }
@@ -188,8 +188,8 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
         throw err;
       }
     },
-    async pause(batchId) {
-      await client.workflow.getHandle(batchId).signal(pauseBatchSignal);
+    async pause(batchId, by) {
+      await client.workflow.getHandle(batchId).signal(pauseBatchSignal, by ? { by } : {});
     },
     async resume(batchId) {
       await client.workflow.getHandle(batchId).signal(resumeBatchSignal);

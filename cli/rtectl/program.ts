@@ -231,7 +231,7 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
       emit(protoJson(GetBatchStatusResponseSchema, msg), () => {
         const p = first.progress;
         return [
-          `${batchId}: ${statusName(first.status)}${first.lastKnown ? ` (last known, as of ${first.asOf ? timestampDate(first.asOf).toISOString() : '?'})` : ''}`,
+          `${batchId}: ${statusName(first.status)}${first.pausedBy ? ` by ${first.pausedBy}` : ''}${first.lastKnown ? ` (last known, as of ${first.asOf ? timestampDate(first.asOf).toISOString() : '?'})` : ''}`,
           `  ${p ? `${p.completed + p.failed}/${p.totalMembers} done · ${p.completed} ok · ${p.failed} failed · ${p.cacheHits} cache hits` : 'no progress yet'}`,
           ...(first.failureCode ? [`  ${first.failureCode}: ${first.failureMessage}`] : []),
           ...errors.map((e) => `  ✗ ${e.memberId} ${e.errorCode}: ${e.errorMessage}`),

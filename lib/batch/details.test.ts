@@ -11,6 +11,7 @@ describe('batch details (Temporal Web UI current details)', () => {
     ['running on the Stedi batch API', { path: 'BATCH_API', chunksInFlight: 2 }, '412 / 1,000 done · 3 failed · Stedi batch API, 2 chunks in flight'],
     ['waiting for the window after starting', { status: 'WAITING', waitingUntilMs: Date.parse('2026-12-02T02:07:00Z') }, '412 / 1,000 done · 3 failed · waiting for LOW_UTILIZATION window until 02:07 UTC'],
     ['paused', { status: 'PAUSED' }, 'paused · 412 / 1,000 done · 3 failed · resume with signal resumeBatch'],
+    ['paused by someone', { status: 'PAUSED', pausedBy: 'svc-ops' }, 'paused by svc-ops · 412 / 1,000 done · 3 failed · resume with signal resumeBatch'],
     ['pending, waiting for its first window tomorrow', { status: 'PENDING', counters: emptyCounters(1000), waitingUntilMs: Date.parse('2026-12-03T02:07:00Z') }, 'waiting for LOW_UTILIZATION window until 2026-12-03 02:07 UTC · 1,000 members'],
     ['resolving a member query', { status: 'PENDING', totalKnown: false, counters: emptyCounters(250) }, 'resolving member query · 250 members so far'],
     ['cancelled, with why', { status: 'CANCELLED', counters: { ...counters, cancelled: 588 }, failure: { code: 'CANCELLED', message: 'stop' } }, 'CANCELLED · 412 / 1,000 done · 3 failed · 588 cancelled · CANCELLED: stop'],

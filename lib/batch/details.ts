@@ -41,6 +41,8 @@ export interface BatchDetailsInput {
   /** When the workflow waits for a scheduling window: when its next members are due. */
   waitingUntilMs?: number;
   failure?: { code: string; message: string };
+  /** Who paused it (PAUSED only). */
+  pausedBy?: string;
 }
 
 export function batchDetails(d: BatchDetailsInput, nowMs: number): string {
@@ -61,7 +63,7 @@ export function batchDetails(d: BatchDetailsInput, nowMs: number): string {
     case 'WAITING':
       return `${done}${failed} · ${waiting ?? `waiting for ${d.window} window`}`;
     case 'PAUSED':
-      return `paused · ${done}${failed} · resume with signal resumeBatch`;
+      return `paused${d.pausedBy ? ` by ${d.pausedBy}` : ''} · ${done}${failed} · resume with signal resumeBatch`;
     case 'RUNNING': {
       const eta = d.estimatedCompletionMs !== undefined ? ` · ETA ${clock(d.estimatedCompletionMs, nowMs)}` : '';
       return `${done}${failed}${how ? ` · ${how}` : ''}${eta}`;

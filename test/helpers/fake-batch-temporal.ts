@@ -54,13 +54,14 @@ export function fakeTemporal() {
       views.set(id, done);
       return done;
     },
-    async pause(id) {
+    async pause(id, by) {
       const v = views.get(id)!;
-      views.set(id, { ...v, paused: true, status: 'PAUSED' });
+      views.set(id, { ...v, paused: true, status: 'PAUSED', ...(by ? { pausedBy: by } : {}) });
     },
     async resume(id) {
       const v = views.get(id)!;
-      views.set(id, { ...v, paused: false, status: 'PENDING' });
+      const { pausedBy: _, ...rest } = v;
+      views.set(id, { ...rest, paused: false, status: 'PENDING' });
     },
     async list(query, pageSize, pageToken) {
       queries.push(query);

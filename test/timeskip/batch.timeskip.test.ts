@@ -144,14 +144,15 @@ describe('batchWorkflow timers (time-skipping)', () => {
     });
   }, 120_000);
 
-  it('pause holds every check past its window until resume; PAUSED is shown meanwhile', async () => {
+  it('pause holds every check past its window until resume; PAUSED (and by whom) is shown meanwhile', async () => {
     const timeZone = zoneWhereHourIsAhead(HOUR_WINDOWS.LOW_UTILIZATION.anchorHour, 2, await clock());
     const fakes = fakeBatchActivities({ timeZone, clock });
     await run(fakes, async (tq) => {
       const h = await start(tq, 3, batchOptions({ schedulingWindow: 'LOW_UTILIZATION' }));
       await until('planned', async () => ((await h.query(batchStatusQuery)).scheduledStartMs !== undefined ? true : undefined));
-      await h.signal(pauseBatchSignal);
+      await h.signal(pauseBatchSignal, { by: 'ops-oncall' });
       await until('PAUSED', async () => ((await h.query(batchStatusQuery)).status === 'PAUSED' ? true : undefined));
+      expect((await h.query(batchStatusQuery)).pausedBy).toBe('ops-oncall');
       // A whole day passes: the window opens and closes, nothing is checked.
       await env.sleep(24 * HOUR_MS);
       expect(fakes.named('refreshEligibility')).toHaveLength(0);
@@ -160,6 +161,7 @@ describe('batchWorkflow timers (time-skipping)', () => {
       const view = (await h.result()) as BatchStatusView;
       expect(view.status).toBe('COMPLETED');
       expect(view.counters.completed).toBe(3);
+      expect(view.pausedBy).toBeUndefined();
       const at = fakes.named('refreshEligibility').map((c) => c.atMs);
       const submitted = (await h.describe()).startTime.getTime();
       expect(at).toHaveLength(3);
