@@ -132,9 +132,12 @@ describe('rtectl and the typed client (integration)', () => {
     const paused = await rtectlJson('batch-pause', ['batch', 'pause', slowId, '--reason', 'rtectl test']);
     expect(paused).toEqual({ batchId: slowId, status: 'BATCH_STATUS_PAUSED' });
     expect((await client.batch.getBatchStatus({ batchId: slowId })).status).toBe(BatchStatus.PAUSED);
+    // Who paused it: the caller's client service, through the real workflow.
+    expect(await rtectlJson('batch-status', ['batch', 'status', slowId])).toMatchObject({ status: 'BATCH_STATUS_PAUSED', pausedBy: 'svc-rtectl' });
     const resumed = await rtectlJson('batch-pause', ['batch', 'resume', slowId]);
     expect(resumed['batchId']).toBe(slowId);
     expect(resumed['status']).not.toBe('BATCH_STATUS_PAUSED');
+    expect((await client.batch.getBatchStatus({ batchId: slowId })).pausedBy).toBe('');
     await rtectlJson('error', ['batch', 'resume', slowId], 6);
     const cancelled = await rtectlJson('batch-cancel', ['batch', 'cancel', slowId, '--reason', 'rtectl test']);
     expect(cancelled['status']).toBe('BATCH_STATUS_CANCELLED');
