@@ -36,42 +36,32 @@
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
-import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
+import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createConfiguredEligibilityCache } from '../activities/cache';
 import { KafkaEventPublisher } from '../activities/kafka/kafka-publisher';
-import { RedisTokenBucket } from '../activities/kafka/rate-limiter';
-import { createMemberCronActivities } from '../activities/member-cron/activities';
-import { RedisEmissionLedger } from '../activities/member-cron/emission-ledger';
-import { PgMemberCronSources } from '../activities/member-cron/pg-member-sources';
 import { createMemberCronConsumer, type MemberCronConsumer } from '../activities/warming/member-cron-consumer';
-import { PgFeatureFlagProvider } from '../directory/feature-flags';
 import { DEFAULT_REFERENCE_TIME } from '../directory/generator';
 import { memberIdOf } from '../directory/generator-common';
-import { createPgMemberPredictionStore } from '../directory/member-predictions';
-import { PgMemberDirectory } from '../directory/pg-member-directory';
 import { TEST_REFERENCE_TIME } from '../directory/test-support';
 import { CacheControl, CacheStatus } from '../gen/rte/v1/common_pb';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { silentLogger } from '../lib/logger';
-import { hashMemberId } from '../lib/member-hash';
-import { RuleBasedActivityPredictor } from '../lib/prediction/rule-based';
 import { ceilingOrders, intelligentRoute, PredictionTable, shippedOrders } from '../lib/synthetic-day/policies';
 import { buildWorld, defaultDaySeed, loadDay } from '../lib/synthetic-day/population';
 import { DEFAULT_SIM_OPTIONS, simulateArm, type ArmCounts, type SimOptions, type SimWorld, type WarmOrder } from '../lib/synthetic-day/sim';
-import { temporalDataConverter } from '../lib/temporal/connect';
 import { createWarmingIntake, warmingTuningFromConfig } from '../lib/temporal/warming-jobs';
 import type { WarmingIntake } from '../lib/warming/types';
 import type { CoverageSummary } from '../lib/coverage-summary';
 import { MEMBER_CRON_WORKFLOW_TYPE, type MemberCronInput, type MemberCronResult } from '../workflows/member-cron.defs';
+import { startMemberCronWorker } from '../test/helpers/member-cron-worker';
 import { startTestPlatform, type TestPlatform } from '../test/helpers/platform';
 import { createSimCheckRecorder, simKeyOf, type SimCheckRecorder } from '../test/helpers/sim-checks';
 import { MOCK_MEMBERS, verdictFor } from '../stedi-sim/answers';
 import type { MemberRecord } from '../lib/member-record';
-import { workflowBundle } from '../test/helpers/temporal';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -171,39 +161,9 @@ async function startArm(name: ArmName): Promise<LiveArm> {
   });
   const publisher = new KafkaEventPublisher(kafka);
   const pool = p.directory.pool;
-  const sources = new PgMemberCronSources(pool);
-  const flags = new PgFeatureFlagProvider(pool);
   let w0 = Number.NaN;
-  const cronConnection = await NativeConnection.connect({ address: p.config.temporal.address });
-  const cronWorker = await Worker.create({
-    connection: cronConnection,
-    namespace: p.config.temporal.namespace,
-    taskQueue: cronTaskQueue,
-    dataConverter: temporalDataConverter(p.config),
-    workflowBundle: await workflowBundle(),
-    activities: createMemberCronActivities({
-      directory: new PgMemberDirectory(pool, { now: () => TEST_REFERENCE_TIME, flags }),
-      members: sources,
-      activity: sources,
-      flags,
-      predictor: new RuleBasedActivityPredictor(),
-      publisher,
-      rateLimiter: new RedisTokenBucket(p.redis, { ratePerSecond: 5000, key: `${p.config.redisKeyPrefix}{member-cron-emit}:bucket` }),
-      ledger: new RedisEmissionLedger(p.redis, { keyPrefix: `${p.config.redisKeyPrefix}member-cron:emitted:`, doneTtlSeconds: 3600 }),
-      hashMemberId: (m) => hashMemberId(p.config.cache.keySecret, m),
-      // Member-cron pages are stored by reference (issue 13), in the platform's own PostgreSQL schema.
-      lists: createPgMemberListStore(pool),
-      logger: silentLogger(),
-      // Predictions for the population's reference time, windows shifted to the run's scheduled time W0; emitted_at
-      // pinned to W0 (the fast model emits every event at the reference time).
-      predictionTime: () => TEST_REFERENCE_TIME,
-      clock: () => w0,
-      predictions: createPgMemberPredictionStore(pool),
-      topic,
-      dlqTopic,
-    }),
-  });
-  const cronWorkerRun = cronWorker.run();
+  // emitted_at pinned to W0 (the fast model emits every event at the reference time).
+  const cronWorker = await startMemberCronWorker(p, { taskQueue: cronTaskQueue, topic, dlqTopic, publisher, clock: () => w0 });
   const real = createWarmingIntake(p.temporal, createPgMemberListStore(pool), { taskQueue: p.config.temporal.taskQueue, tuning: warmingTuningFromConfig(p.config) });
   const intake: WarmingIntake = {
     async accept(req) {
@@ -242,9 +202,7 @@ async function startArm(name: ArmName): Promise<LiveArm> {
     // Warming jobs still held for a time after the day: terminated (nothing else would ever run them).
     await Promise.all([...new Set(arm.jobIds)].map((j) => p.temporal.workflow.getHandle(j).terminate('synthetic day over').catch(() => undefined)));
     await consumer.stop().catch(() => undefined);
-    cronWorker.shutdown();
-    await cronWorkerRun.catch(() => undefined);
-    await cronConnection.close();
+    await cronWorker.stop();
     await publisher.close();
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.deleteTopics({ topics: [topic, dlqTopic, consumerDlq] }).catch(() => undefined);

@@ -1,34 +1,23 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { createConfiguredEligibilityCache, type EligibilityCache } from '../../activities/cache';
 import { createPgMemberListStore } from '../../activities/batch/pg-stores';
 import { createEventConsumer, type ConsumedEvent, type EventConsumer } from '../../activities/kafka/consumer';
 import { KafkaEventPublisher } from '../../activities/kafka/kafka-publisher';
-import { RedisTokenBucket } from '../../activities/kafka/rate-limiter';
-import { createMemberCronActivities } from '../../activities/member-cron/activities';
-import { RedisEmissionLedger } from '../../activities/member-cron/emission-ledger';
-import { PgMemberCronSources } from '../../activities/member-cron/pg-member-sources';
 import { createMemberCronConsumer, type MemberCronConsumer } from '../../activities/warming/member-cron-consumer';
-import { PgFeatureFlagProvider } from '../../directory/feature-flags';
-import { createPgMemberPredictionStore } from '../../directory/member-predictions';
-import { PgMemberDirectory } from '../../directory/pg-member-directory';
-import { TEST_REFERENCE_TIME } from '../../directory/test-support';
 import { MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
 import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecord } from '../../lib/member-record';
-import { RuleBasedActivityPredictor } from '../../lib/prediction/rule-based';
-import { temporalDataConverter } from '../../lib/temporal/connect';
 import { createWarmingIntake, warmingTuningFromConfig } from '../../lib/temporal/warming-jobs';
 import type { WarmingIntake, WarmingIntakeRequest } from '../../lib/warming/types';
 import { MEMBER_CRON_WORKFLOW_TYPE, type MemberCronInput, type MemberCronResult } from '../../workflows/member-cron.defs';
 import type { WarmingStatusView } from '../../workflows/warming.defs';
+import { startMemberCronWorker, type MemberCronTestWorker } from '../helpers/member-cron-worker';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { createSimCheckRecorder, eventually, plainMembers } from '../helpers/sim-checks';
-import { workflowBundle } from '../helpers/temporal';
 
 /**
  * Issue 9 end to end through a REAL member-cron run: a seeded private-schema population; memberCronWorkflow (its own
@@ -65,9 +54,7 @@ let cache: EligibilityCache;
 let kafka: Kafka;
 let admin: Admin;
 let publisher: KafkaEventPublisher;
-let cronWorker: Worker;
-let cronConnection: NativeConnection;
-let cronWorkerRun: Promise<void>;
+let cronWorker: MemberCronTestWorker | undefined;
 let observer: EventConsumer;
 let consumer: MemberCronConsumer | undefined;
 const sim = createSimCheckRecorder();
@@ -91,37 +78,7 @@ beforeAll(async () => {
   publisher = new KafkaEventPublisher(kafka);
 
   // The member-cron side exactly as the worker composes it (workers/compose.ts), on its own task queue and topic.
-  const pool = p.directory.pool;
-  const sources = new PgMemberCronSources(pool);
-  const flags = new PgFeatureFlagProvider(pool);
-  cronConnection = await NativeConnection.connect({ address: p.config.temporal.address });
-  cronWorker = await Worker.create({
-    connection: cronConnection,
-    namespace: p.config.temporal.namespace,
-    taskQueue: cronTaskQueue,
-    dataConverter: temporalDataConverter(p.config),
-    workflowBundle: await workflowBundle(),
-    activities: createMemberCronActivities({
-      directory: new PgMemberDirectory(pool, { now: () => TEST_REFERENCE_TIME, flags }),
-      members: sources,
-      activity: sources,
-      lists: createPgMemberListStore(pool),
-      flags,
-      predictor: new RuleBasedActivityPredictor(),
-      publisher,
-      rateLimiter: new RedisTokenBucket(p.redis, { ratePerSecond: 5000, key: `${p.config.redisKeyPrefix}{member-cron-emit}:bucket` }),
-      ledger: new RedisEmissionLedger(p.redis, { keyPrefix: `${p.config.redisKeyPrefix}member-cron:emitted:`, doneTtlSeconds: 3600 }),
-      hashMemberId: (m) => hashMemberId(p.config.cache.keySecret, m),
-      logger: silentLogger(),
-      // The synthetic population's clock (as the worker pins it): predictions are made for its reference time and
-      // their windows shifted to the run's scheduled time.
-      predictionTime: () => TEST_REFERENCE_TIME,
-      predictions: createPgMemberPredictionStore(pool),
-      topic,
-      dlqTopic,
-    }),
-  });
-  cronWorkerRun = cronWorker.run();
+  cronWorker = await startMemberCronWorker(p, { taskQueue: cronTaskQueue, topic, dlqTopic, publisher });
 
   // An independent reader of the topic (its own group): what the run emitted, with emitted_at and windows.
   observer = createEventConsumer({ kafka, groupId: observerGroup, topic, dlqTopic: `${topic}.observer.dlq`, publisher, fromBeginning: true, handler: async (e) => void observed.push(e) });
@@ -131,9 +88,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await consumer?.stop().catch(() => undefined);
   await observer?.stop().catch(() => undefined);
-  cronWorker?.shutdown();
-  await cronWorkerRun?.catch(() => undefined);
-  await cronConnection?.close();
+  await cronWorker?.stop();
   await publisher?.close();
   await admin?.deleteGroups([groupId, observerGroup]).catch(() => undefined);
   await admin?.deleteTopics({ topics: [topic, dlqTopic, consumerDlq, `${topic}.observer.dlq`] }).catch(() => undefined);
