@@ -31,7 +31,7 @@ import { silentLogger } from '../lib/logger';
 import type { MemberRecord } from '../lib/member-record';
 import { startTestPlatform } from '../test/helpers/platform';
 import { batchClient, simCounts, waitForBatchEnd } from './batch-harness';
-import { idealMakespan, tailBreakdown } from './tail-ideal';
+import { idealMakespan, randomOrderGreedy, tailBreakdown } from './tail-ideal';
 
 const SLOTS = 15;
 
@@ -124,6 +124,7 @@ async function main(): Promise<void> {
       const wallMs = endMs - startMs;
       const calls = p.sim.calls();
       const ideal = idealMakespan(calls, SLOTS);
+      const oblivious = randomOrderGreedy(calls, SLOTS, 500, seed);
       const tail = tailBreakdown(calls, SLOTS, startMs, endMs);
       const meanFloorMs = (calls.length * latencyMs * timeScale) / SLOTS;
       const sim = simCounts(p.sim);
@@ -142,13 +143,19 @@ async function main(): Promise<void> {
           simPeakInFlight: sim.peakInFlight,
           wallSeconds: s2(wallMs),
           idealSeconds: s2(ideal.lptMs),
+          onlineIdealSeconds: s2(ideal.greedyMs),
           lowerBoundSeconds: s2(ideal.lowerBoundMs),
           recordedFloorSeconds: s2(ideal.recordedFloorMs),
           meanFloorSeconds: s2(meanFloorMs),
           wallOverIdeal: r3(wallMs / ideal.lptMs),
+          wallOverOnlineIdeal: r3(wallMs / ideal.greedyMs),
           wallOverLowerBound: r3(wallMs / ideal.lowerBoundMs),
           wallOverMeanFloor: r3(wallMs / meanFloorMs),
           idealOverLowerBound: r3(ideal.lptMs / ideal.lowerBoundMs),
+          onlineIdealOverIdeal: r3(ideal.greedyMs / ideal.lptMs),
+          // A zero-overhead latency-oblivious scheduler on these latencies, over 500 random member orders.
+          obliviousMeanOverIdeal: r3(oblivious.meanMs / ideal.lptMs),
+          obliviousP90OverIdeal: r3(oblivious.p90Ms / ideal.lptMs),
           recordedMeanLatencySeconds: s2(ideal.meanLatencyMs),
           longestChainSeconds: s2(ideal.longestChainMs),
           tail: {
