@@ -18,11 +18,13 @@
  *     (last answer → batch finished), retry gaps.
  *
  *   npx tsx bench/batch-tail.ts [--members 150] [--failing 20] [--latency-ms 13500] [--time-scale 1] [--runs 1] [--seed 1]
+ *                               [--calls-out FILE]   (writes FILE.<run>.json: the batch's times and the call log)
  * Needs the dev stack's servers. Asserts nothing; run it under the shared lock (flock /tmp/rte-int.lock).
  */
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { BatchExecutionOptions_Priority as Priority, BatchExecutionOptions_Strategy as Strategy, BatchStatus } from '../gen/rte/v1/batch_pb';
 import { CacheControl } from '../gen/rte/v1/common_pb';
@@ -123,6 +125,8 @@ async function main(): Promise<void> {
       const endMs = timestampMs(end.finishedAt!);
       const wallMs = endMs - startMs;
       const calls = p.sim.calls();
+      const callsOut = process.argv.indexOf('--calls-out');
+      if (callsOut >= 0) writeFileSync(`${process.argv[callsOut + 1]}.${run + 1}.json`, JSON.stringify({ startMs, endMs, calls }));
       const ideal = idealMakespan(calls, SLOTS);
       const oblivious = randomOrderGreedy(calls, SLOTS, 500, seed);
       const tail = tailBreakdown(calls, SLOTS, startMs, endMs);
