@@ -299,6 +299,7 @@ describe('stedi-sim fault injection', () => {
       otherTenantSlots: 0,
       slowPayers: {},
       connectionReset: { remaining: 0, afterLatency: false },
+      failingPayers: {},
     });
     await expect(gw.checkEligibility(request(memberWith('active')))).resolves.toMatchObject({ httpStatus: 200 });
     const bad = await fetch(`${url}/__sim/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 2 }) });
@@ -395,6 +396,56 @@ describe('stedi-sim reliability faults', () => {
     const s = sim.stats();
     expect(s.connectionResets).toBe(2);
     expect(s.answers['connection-reset']).toBe(1);
+  });
+});
+
+describe('stedi-sim failing payers and the call log (finite-batch tail bench)', () => {
+  it("fails a failing payer's checks with its 5xx after the latency: every call, or each member's first n", async () => {
+    const { sim, url, gateway } = await startSim({ timeScale: 0.001 });
+    const gw = gateway();
+    const a = memberWith('active', '87726');
+    const b = memberWith('active', '87726', 1);
+    const other = memberWith('active');
+    sim.setFaults({ failingPayer: { payerId: '87726', failFirst: 1 } });
+    const first = await failureOf(gw.checkEligibility(request(a, '87726')));
+    expect(first.classification).toMatchObject({ kind: 'payer-unavailable', retryable: true, httpStatus: 503, errorType: ErrorType.StediPayerUnavailable });
+    await expect(gw.checkEligibility(request(a, '87726'))).resolves.toMatchObject({ httpStatus: 200 });
+    await expect(failureOf(gw.checkEligibility(request(b, '87726')))).resolves.toMatchObject({ httpStatus: 503 });
+    await expect(gw.checkEligibility(request(other))).resolves.toMatchObject({ httpStatus: 200 });
+    expect(sim.setFaults({ failingPayer: { payerId: '87726', status: 504 } }).failingPayers).toEqual({ '87726': { status: 504, failFirst: null } });
+    for (let i = 0; i < 2; i++) await expect(failureOf(gw.checkEligibility(request(a, '87726')))).resolves.toMatchObject({ httpStatus: 504 });
+    expect(sim.stats().answers['payer-5xx']).toBe(4);
+    sim.setFaults({ failingPayer: { payerId: '87726', down: false } });
+    await expect(gw.checkEligibility(request(a, '87726'))).resolves.toMatchObject({ httpStatus: 200 });
+    for (const bad of [{ payerId: '87726', status: 429 }, { payerId: '87726', failFirst: 0 }, { payerId: '' }]) {
+      const res = await fetch(`${url}/__sim/faults`, { method: 'POST', body: JSON.stringify({ failingPayer: bad }) });
+      expect(res.status).toBe(400);
+    }
+  });
+
+  it('records every call that took a slot with its applied latency, by member hash, until the stats reset', async () => {
+    const { sim, url, gateway } = await startSim({ timeScale: 0.01, latency: { meanMs: 1000, sigma: 0 } });
+    const gw = gateway();
+    const a = memberWith('active');
+    sim.setFaults({ failingPayer: { payerId: '60054', failFirst: 1 } });
+    await failureOf(gw.checkEligibility(request(a)));
+    await gw.checkEligibility(request(a));
+    await gw.checkEligibility(request(memberWith('inactive', '87726'), '87726'));
+    const res = await fetch(`${url}/__sim/calls`);
+    const { calls } = (await res.json()) as { calls: ReturnType<StediSim['calls']> };
+    expect(calls).toEqual(sim.calls());
+    expect(calls.map((c) => [c.seq, c.status, c.answer, c.latencyMs])).toEqual([
+      [0, 503, 'payer-5xx', 10],
+      [1, 200, 'active', 10],
+      [2, 200, 'inactive', 10],
+    ]);
+    expect(calls[0]!.member).toBe(calls[1]!.member);
+    expect(calls[0]!.member).not.toBe(calls[2]!.member);
+    expect(calls[0]!.member).toMatch(/^[0-9a-f]{16}$/);
+    expect(JSON.stringify(calls)).not.toContain(a);
+    for (const c of calls) expect(c.endedAtMs).toBeGreaterThanOrEqual(c.startedAtMs);
+    sim.resetStats();
+    expect(sim.calls()).toEqual([]);
   });
 });
 

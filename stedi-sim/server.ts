@@ -80,6 +80,13 @@ export interface SimFaultUpdate {
    */
   slowPayer?: { payerId: string | null; extraLatencyMs?: number; hang?: boolean };
   /**
+   * A failing payer: its real-time checks answer HTTP `status` (500/502/503/504, default 503) after their full
+   * latency (the slot is held: Stedi waited for the payer). With `failFirst: n` only each member's first n calls
+   * fail and later ones answer normally (a payer that recovers on a retry); without it every call fails.
+   * `down: false` clears one payer, `payerId: null` clears all (and forgets the per-member attempt counts).
+   */
+  failingPayer?: { payerId: string | null; status?: number; failFirst?: number; down?: boolean };
+  /**
    * The next `count` real-time calls have their connection reset: at once (no slot taken), or with
    * `afterLatency: true` after the full latency (Stedi held a slot and did the work; the client gets no answer).
    */
@@ -97,6 +104,28 @@ export interface SimFaultsView {
   otherTenantSlots: number;
   slowPayers: Record<string, { extraLatencyMs: number; hang: boolean }>;
   connectionReset: { remaining: number; afterLatency: boolean };
+  failingPayers: Record<string, { status: number; failFirst: number | null }>;
+}
+
+/**
+ * One real-time call as Stedi served it (GET /__sim/calls): recorded when its answer leaves, for calls that took a
+ * slot (not 429s or immediate resets). Benches replay the recorded latencies offline (bench/batch-tail.ts).
+ */
+export interface SimCallRecord {
+  /** Order in which calls took their slot (0-based since the last stats reset). */
+  seq: number;
+  /** sha256 of `<payer id>|<subscriber member id>`, 16 hex chars: the same member on every call, never the id. */
+  member: string;
+  payerId: string;
+  /** Wall time the call took its slot and answered (ms since epoch, the simulator's clock). */
+  startedAtMs: number;
+  endedAtMs: number;
+  /** The latency the simulator applied (after time scaling, extra latencies included), ms. */
+  latencyMs: number;
+  /** HTTP status answered (0: connection reset after the latency). */
+  status: number;
+  /** Answer kind, as counted in stats.answers. */
+  answer: string;
 }
 
 export interface SimStats {
@@ -135,7 +164,12 @@ export interface StediSim {
   stats(): SimStats;
   resetStats(): void;
   setFaults(update: SimFaultUpdate): SimFaultsView;
+  /** Real-time calls served since the last stats reset (the last 100,000 to 110,000), in slot order. */
+  calls(): SimCallRecord[];
 }
+
+/** Calls kept in the call log (the oldest are dropped beyond it). */
+const CALL_LOG_LIMIT = 100_000;
 
 const ERROR_BODIES: Record<number, { code: string; message: string }> = {
   500: { code: 'INTERNAL_FAILURE', message: 'Internal failure' },
@@ -194,7 +228,13 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
     otherTenantSlots: 0,
     slowPayers: new Map<string, { extraLatencyMs: number; hang: boolean }>(),
     reset: { remaining: 0, afterLatency: false },
+    failingPayers: new Map<string, { status: number; failFirst: number | null }>(),
   };
+  /** Calls per member on a failing payer with `failFirst` (member hash -> calls seen). */
+  const failingAttempts = new Map<string, number>();
+  let callLog: SimCallRecord[] = [];
+  let callSeq = 0;
+  const memberDigest = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 16);
   /** Hung checks wait on this; clearing a hang aborts it (and a fresh one is made for later hangs). */
   let hangRelease = new AbortController();
   setMaxListeners(0, hangRelease.signal);
@@ -324,16 +364,36 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
     stats.peak = Math.max(stats.peak, currentInFlight());
     stats.peakWithOthers = Math.max(stats.peakWithOthers, gate.current + faults.otherTenantSlots);
     options.onCheck?.({ path: 'realtime', memberKey: memberKey(request), atMs: Date.now() });
+    const record: SimCallRecord = {
+      seq: callSeq++,
+      member: memberDigest(memberKey(request)),
+      payerId: String(request['tradingPartnerServiceId']),
+      startedAtMs: now(),
+      endedAtMs: 0,
+      latencyMs: 0,
+      status: 0,
+      answer: '',
+    };
+    const logCall = (status: number, answer: string) => {
+      record.endedAtMs = now();
+      record.status = status;
+      record.answer = answer;
+      callLog.push(record);
+      // Trimmed in steps of a tenth, so a long-running simulator does not copy the log on every call.
+      if (callLog.length > CALL_LOG_LIMIT * 1.1) callLog = callLog.slice(-CALL_LOG_LIMIT);
+    };
     try {
       if (faults.burst.remaining > 0) {
         faults.burst.remaining -= 1;
         bump(stats.answers, 'fault-5xx');
         const status = faults.burst.status;
+        logCall(status, 'fault-5xx');
         return send(res, status, ERROR_BODIES[status] ?? { message: `HTTP ${status}` });
       }
       if (faults.errorRate > 0 && rng() < faults.errorRate) {
         bump(stats.answers, 'fault-5xx');
         const status = rng() < 0.5 ? 500 : 503;
+        logCall(status, 'fault-5xx');
         return send(res, status, ERROR_BODIES[status]);
       }
       const sampled = sampleLatencyMs(rng, latency);
@@ -351,23 +411,38 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
           lifetime.signal.addEventListener('abort', () => reject(new Error('stopped')), { once: true });
         });
       }
-      await delay((Math.min(sampled, payerTimeoutMs) + faults.extraLatencyMs + (slow?.extraLatencyMs ?? 0)) * timeScale, lifetime.signal);
+      record.latencyMs = (Math.min(sampled, payerTimeoutMs) + faults.extraLatencyMs + (slow?.extraLatencyMs ?? 0)) * timeScale;
+      await delay(record.latencyMs, lifetime.signal);
       if (faults.reset.remaining > 0 && faults.reset.afterLatency) {
         faults.reset.remaining -= 1;
         stats.connectionResets += 1;
         bump(stats.answers, 'connection-reset');
+        logCall(0, 'connection-reset');
         req.socket.destroy();
         return;
+      }
+      const failing = faults.failingPayers.get(payerId);
+      if (failing) {
+        const seen = failingAttempts.get(record.member) ?? 0;
+        failingAttempts.set(record.member, seen + 1);
+        if (failing.failFirst === null || seen < failing.failFirst) {
+          bump(stats.answers, 'payer-5xx');
+          logCall(failing.status, 'payer-5xx');
+          return send(res, failing.status, ERROR_BODIES[failing.status]);
+        }
       }
       const ctx = answerContext(account.test);
       let answer: SimAnswer;
       if (faults.outages.has(payerId)) answer = connectivityAnswer(request, '42', ctx);
       else if (sampled > payerTimeoutMs) answer = connectivityAnswer(request, '80', ctx);
       else answer = answerEligibility(request, ctx);
-      bump(stats.answers, answer.kind === 'aaa' ? `aaa-${answer.aaaCode ?? '?'}` : answer.kind);
+      const kind = answer.kind === 'aaa' ? `aaa-${answer.aaaCode ?? '?'}` : answer.kind;
+      bump(stats.answers, kind);
+      logCall(answer.httpStatus, kind);
       send(res, answer.httpStatus, answer.body);
     } catch (err) {
       if (lifetime.signal.aborted) {
+        logCall(503, 'stopped');
         send(res, 503, ERROR_BODIES[503]);
         return;
       }
@@ -499,6 +574,7 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       otherTenantSlots: faults.otherTenantSlots,
       slowPayers: Object.fromEntries([...faults.slowPayers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, { ...v }])),
       connectionReset: { ...faults.reset },
+      failingPayers: Object.fromEntries([...faults.failingPayers].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, { ...v }])),
     };
   }
 
@@ -519,6 +595,8 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       if ([...faults.slowPayers.values()].some((p) => p.hang)) releaseHung();
       faults.slowPayers.clear();
       faults.reset = { remaining: 0, afterLatency: false };
+      faults.failingPayers.clear();
+      failingAttempts.clear();
     }
     if (update.errorRate !== undefined) {
       if (!(update.errorRate >= 0 && update.errorRate <= 1)) throw new RangeError('errorRate must be within 0..1');
@@ -570,6 +648,17 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       if (!(Number.isInteger(count) && count >= 0)) throw new RangeError('connectionReset.count must be a non-negative integer');
       faults.reset = { remaining: count, afterLatency };
     }
+    if (update.failingPayer !== undefined) {
+      const { payerId, status = 503, failFirst, down } = update.failingPayer;
+      if (![500, 502, 503, 504].includes(status)) throw new RangeError('failingPayer.status must be 500, 502, 503 or 504');
+      if (failFirst !== undefined && !(Number.isInteger(failFirst) && failFirst >= 1)) throw new RangeError('failingPayer.failFirst must be an integer >= 1');
+      if (payerId === null) {
+        faults.failingPayers.clear();
+        failingAttempts.clear();
+      } else if (typeof payerId !== 'string' || payerId === '') throw new RangeError('failingPayer.payerId must be a payer id or null');
+      else if (down === false) faults.failingPayers.delete(payerId);
+      else faults.failingPayers.set(payerId, { status, failFirst: failFirst ?? null });
+    }
     const view = faultsView();
     log.info({ faults: view }, 'faults updated');
     return view;
@@ -611,6 +700,8 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
 
   function resetStats(): void {
     stats = freshCounters();
+    callLog = [];
+    callSeq = 0;
     stats.peak = currentInFlight();
     for (const g of gates.values()) {
       g.peak = g.current;
@@ -622,6 +713,10 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
   app.get('/__sim/stats', (_req: Request, res: Response) => {
     route(res, 'GET /__sim/stats');
     send(res, 200, snapshot());
+  });
+  app.get('/__sim/calls', (_req: Request, res: Response) => {
+    route(res, 'GET /__sim/calls');
+    send(res, 200, { calls: callLog });
   });
   app.post('/__sim/stats/reset', (_req: Request, res: Response) => {
     route(res, 'POST /__sim/stats/reset');
@@ -675,5 +770,6 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
     stats: snapshot,
     resetStats,
     setFaults,
+    calls: () => callLog.map((c) => ({ ...c })),
   };
 }

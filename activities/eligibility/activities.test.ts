@@ -10,7 +10,7 @@ import { silentLogger } from '../../lib/logger';
 import { createFixtureMemberSource, syntheticMembers } from '../../lib/member-fixtures';
 import { createStediSim, type StediSim } from '../../stedi-sim/server';
 import type { CachePutInput, EligibilityCacheEntry } from '../cache';
-import type { SlotLease, SlotPool } from '../slot-pool';
+import type { AcquireOptions, SlotLease, SlotPool } from '../slot-pool';
 import { createHttpStediGateway } from '../stedi/gateway';
 import type { EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
 import { createEligibilityActivities } from './activities';
@@ -20,14 +20,16 @@ import type { MemberListStore } from '../batch/ports';
 const members = syntheticMembers(5);
 const member = members[0]!;
 
-function fakeSlots(): SlotPool & { throttledReports: number; acquired: number } {
+function fakeSlots(): SlotPool & { throttledReports: number; acquired: number; aheadRequests: number } {
   const lease: SlotLease = { id: 'l', queue: 'interactive', kind: 'interactive', signal: new AbortController().signal, release: async () => undefined };
   const pool = {
     throttledReports: 0,
     acquired: 0,
+    aheadRequests: 0,
     acquire: async () => lease,
-    async withSlot<T>(_r: unknown, fn: (l: SlotLease) => Promise<T>): Promise<T> {
+    async withSlot<T>(_r: unknown, fn: (l: SlotLease) => Promise<T>, options?: AcquireOptions): Promise<T> {
       pool.acquired += 1;
+      if (options?.ahead) pool.aheadRequests += 1;
       return fn(lease);
     },
     stats: async () => ({ limit: 15, interactiveInUse: 0, batchInUse: 0, waiting: {} }),
@@ -157,6 +159,22 @@ describe('refreshEligibility under faults', () => {
     // An entry older than the activity's first schedule is not reused: a real refresh happens.
     await env({ attempt: 2, scheduledTimestampMs: Date.now() + 1 }).run(activities(cache).refreshEligibility, input);
     expect(sim.stats().calls['POST /2024-04-01/change/medicalnetwork/eligibility/v3']).toEqual({ '200': 2 });
+  });
+});
+
+describe('refreshEligibility retries at the slot pool (issue 14, finite-batch tail)', () => {
+  it('a retried attempt waits ahead of its queue; a first attempt does not', async () => {
+    sim.setFaults({ failingPayer: { payerId: member.payerId, failFirst: 1 } });
+    const slots = fakeSlots();
+    const acts = activities(memoryCache(), slots);
+    const err = await failureOf(env().run(acts.refreshEligibility, input));
+    expect(err.type).toBe(ErrorType.StediPayerUnavailable);
+    expect(err.nonRetryable).toBe(false);
+    expect(slots.aheadRequests).toBe(0);
+    const r = (await env({ attempt: 2 }).run(acts.refreshEligibility, input)) as EligibilityRefreshResult;
+    expect(['success', 'error']).toContain(r.outcome);
+    expect(slots.acquired).toBe(2);
+    expect(slots.aheadRequests).toBe(1);
   });
 });
 

@@ -170,7 +170,10 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           throw err;
         }
       },
-      { signal: ctx.cancellationSignal },
+      // A retry (the member's earlier attempt already had its turn at the pool, and usually reached Stedi) waits
+      // ahead of its queue's first-time callers: a finite batch's retries take the next free slot instead of
+      // queueing behind its look-ahead and ending last (issue 14, finite-batch tail).
+      { signal: ctx.cancellationSignal, ...(ctx.info.attempt > 1 ? { ahead: true } : {}) },
     );
   }
 

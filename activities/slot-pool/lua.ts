@@ -200,14 +200,20 @@ local function schedule(now)
 end
 `;
 
-/** ARGV[6] ticket, [7] queue, [8] 'i'|'b', [9] quantum, [10] ticket ttl ms. Returns {inter, batch, grantedToMe}. */
+/**
+ * ARGV[6] ticket, [7] queue, [8] 'i'|'b', [9] quantum, [10] ticket ttl ms, [11] '1' = wait ahead of the queue's
+ * other tickets (a retry; score seq - 2^50, so still FIFO among tickets that wait ahead; absent = '0').
+ * Returns {inter, batch, grantedToMe}.
+ */
 export const ENQUEUE_SCRIPT = `${LUA_PROLOGUE}
 local now = now_ms()
 local ticket, q, kind = ARGV[6], ARGV[7], ARGV[8]
 local seq = redis.call('INCR', K_SEQ)
+local score = seq
+if ARGV[11] == '1' then score = seq - 1125899906842624 end
 redis.call('ZADD', K_T, now + tonumber(ARGV[10]), ticket)
 redis.call('HSET', K_TQ, ticket, q)
-redis.call('ZADD', qkey(q), seq, ticket)
+redis.call('ZADD', qkey(q), score, ticket)
 if kind == 'b' then
   redis.call('ZADD', K_BQ, 0, q)
   redis.call('HSET', K_W, q, ARGV[9])

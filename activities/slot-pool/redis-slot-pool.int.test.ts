@@ -208,6 +208,29 @@ describe('Redis slot pool', () => {
     expect(order).toEqual(['interactive', 'interactive', 'interactive', 'batch', 'batch', 'batch', 'batch']);
   });
 
+  it('grants a retry (ahead) before first-time waiters of its queue, FIFO among retries, other queues keep their WDRR share', async () => {
+    // One slot, so the grant order is `order`. Queue lab: first-time f1..f3, then retries r1, r2; queue pharmacy: p1, p2.
+    const clientWeights = { lab: 1, pharmacy: 1 };
+    const w = pool({ limit: 1, reservedInteractive: 0, adaptive: false, clientWeights });
+    const holder = await w.acquire({ kind: 'interactive' });
+    const order: string[] = [];
+    const runs: Promise<void>[] = [];
+    const queue = async (name: string, clientService: string, ahead: boolean, waiting: number): Promise<void> => {
+      runs.push(w.withSlot({ kind: 'batch', clientService }, async () => void order.push(name), ahead ? { ahead } : {}));
+      await until(w, (st) => totalWaiting(st) === waiting, `${name} queued`);
+    };
+    let n = 0;
+    for (const f of ['f1', 'f2', 'f3']) await queue(f, 'lab', false, ++n);
+    for (const p of ['p1', 'p2']) await queue(p, 'pharmacy', false, ++n);
+    for (const r of ['r1', 'r2']) await queue(r, 'lab', true, ++n);
+    await holder.release();
+    await Promise.all(runs);
+    // Within lab: r1, r2 before f1..f3. Between the queues: equal weights alternate as before.
+    expect(order.filter((x) => x.startsWith('r') || x.startsWith('f'))).toEqual(['r1', 'r2', 'f1', 'f2', 'f3']);
+    expect(order.filter((x) => x.startsWith('p'))).toEqual(['p1', 'p2']);
+    expect(order.slice(0, 4).filter((x) => x.startsWith('p'))).toHaveLength(2);
+  });
+
   it('serves two saturating client services with weights 2:1 in a 2:1 ratio', async () => {
     const clientWeights = { lab: 2, pharmacy: 1 };
     const w1 = pool({ limit: 1, reservedInteractive: 0, adaptive: false, clientWeights });

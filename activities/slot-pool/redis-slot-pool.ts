@@ -119,6 +119,8 @@ interface Waiter {
   ticket: string;
   readonly route: Route;
   readonly startedAt: number;
+  /** AcquireOptions.ahead: waits ahead of its queue's first-time tickets. */
+  readonly ahead: boolean;
   settled: boolean;
   resolve(lease: SlotLease): void;
   reject(err: unknown): void;
@@ -252,6 +254,7 @@ class RedisSlotPool implements SlotPool {
         ticket: '',
         route,
         startedAt,
+        ahead: options.ahead === true,
         settled: false,
         resolve,
         reject,
@@ -295,6 +298,7 @@ class RedisSlotPool implements SlotPool {
         w.route.kind === 'interactive' ? 'i' : 'b',
         w.route.quantum,
         this.ticketTtlMs,
+        w.ahead ? '1' : '0',
       ])) as number[];
       this.gauge(res);
       if (res[2] === 1) this.onGranted(ticket);

@@ -17,6 +17,13 @@ export interface AcquireOptions {
   readonly signal?: AbortSignal;
   /** Overrides the pool's acquire timeout for this call. */
   readonly timeoutMs?: number;
+  /**
+   * Wait ahead of the first-time callers of the same queue (FIFO among those that wait ahead): a retry of a member
+   * that already had its turn, so a finite batch's retries do not queue behind its look-ahead and end last. Only
+   * the order inside the caller's own queue changes; interactive precedence, the reservation, the adaptive cap and
+   * the WDRR shares between queues are unchanged.
+   */
+  readonly ahead?: boolean;
 }
 
 /** A held slot. Renewed in the background until released. */
