@@ -26,9 +26,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { createConfiguredEligibilityCache } from '../activities/cache';
 import { createRedisSlotPool } from '../activities/slot-pool';
-import { buildEligibilityRequest } from '../activities/stedi/request-builder';
 import {
   BatchEligibilityService,
   BatchEventType,
@@ -39,12 +37,11 @@ import {
 } from '../gen/rte/v1/batch_pb';
 import { CacheControl, CacheStatus } from '../gen/rte/v1/common_pb';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
-import { normalizeEligibilityResponse } from '../lib/coverage-summary';
 import { silentLogger } from '../lib/logger';
 import type { MemberRecord } from '../lib/member-record';
-import { answerEligibility, isConnectivityCode, verdictFor } from '../stedi-sim/answers';
-import { startApiProcesses, type ApiProcesses } from '../test/helpers/api-processes';
-import { startTestPlatform, type TestPlatform } from '../test/helpers/platform';
+import { isConnectivityCode, verdictFor } from '../stedi-sim/answers';
+import { prefillCacheHits, startApiProcesses, type ApiProcesses } from '../test/helpers/api-processes';
+import { startTestPlatform } from '../test/helpers/platform';
 import { createSimCheckRecorder, simKeyOf } from '../test/helpers/sim-checks';
 import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process';
 import { BATCH_SCOPES, TERMINAL_STATUSES, simCounts } from './batch-harness';
@@ -79,18 +76,6 @@ const RETRYABLE = new Set([Code.Unavailable, Code.Aborted, Code.DeadlineExceeded
 
 /** Members the simulator answers on the first try (no payer-connectivity retries), so calls per member are exact. */
 const answerable = (ms: readonly MemberRecord[]) => ms.filter((m) => !isConnectivityCode(verdictFor(simKeyOf(m)).aaaCode));
-
-/** Writes a cache entry for each member as a worker would (the simulator's answer, normalised): CACHE_ONLY hits. */
-async function prefill(p: TestPlatform, members: readonly MemberRecord[]): Promise<void> {
-  const cache = createConfiguredEligibilityCache(p.redis, p.config, silentLogger());
-  const ctx = { now: new Date(), applicationMode: 'test' as const, newCheckId: () => `ec_${randomUUID()}`, unknownPayerIds: new Set<string>() };
-  const provider = { npi: p.config.stedi.providerNpi, organizationName: p.config.stedi.providerOrganizationName };
-  for (const m of members) {
-    const request = buildEligibilityRequest({ member: m, provider, controlNumberSeed: m.memberId });
-    const summary = normalizeEligibilityResponse(answerEligibility(request as never, ctx).body);
-    await cache.put({ memberId: m.memberId, operation: 'check_eligibility', summary, outcome: 'success', source: 'realtime', stediCheckId: summary.stediCheckId ?? 'ec_bench', fetchedAt: Date.now() });
-  }
-}
 
 async function readRate(url: string, token: string, members: readonly MemberRecord[]): Promise<{ reqPerSec: number; p99: number; bad: number }> {
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -154,7 +139,7 @@ async function main(): Promise<void> {
     const liveMembers = pool3.slice(READ_MEMBERS, READ_MEMBERS + 200);
     const batchMembers = pool3.slice(READ_MEMBERS + 200, READ_MEMBERS + 200 + MEMBERS);
     if (batchMembers.length < MEMBERS) throw new Error(`only ${batchMembers.length} answerable members for the batch`);
-    await prefill(p, readMembers);
+    await prefillCacheHits(p, readMembers);
     const readToken = await p.token(['rte:eligibility:read'], 'bench-reader');
 
     // ---- phase 1: reads with 1 API process, then with APIS ----------------------------------------------------

@@ -1,6 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { createConfiguredEligibilityCache } from '../../activities/cache';
+import { buildEligibilityRequest } from '../../activities/stedi/request-builder';
+import { normalizeEligibilityResponse } from '../../lib/coverage-summary';
+import { silentLogger } from '../../lib/logger';
+import type { MemberRecord } from '../../lib/member-record';
+import { answerEligibility } from '../../stedi-sim/answers';
 import type { TestPlatform } from './platform';
+
+/** Writes a cache entry for each member as a worker would (the simulator's answer, normalised): CACHE_ONLY hits. */
+export async function prefillCacheHits(p: TestPlatform, members: readonly MemberRecord[]): Promise<void> {
+  const cache = createConfiguredEligibilityCache(p.redis, p.config, silentLogger());
+  const ctx = { now: new Date(), applicationMode: 'test' as const, newCheckId: () => `ec_${randomUUID()}`, unknownPayerIds: new Set<string>() };
+  const provider = { npi: p.config.stedi.providerNpi, organizationName: p.config.stedi.providerOrganizationName };
+  for (const m of members) {
+    const request = buildEligibilityRequest({ member: m, provider, controlNumberSeed: m.memberId });
+    const summary = normalizeEligibilityResponse(answerEligibility(request as never, ctx).body);
+    await cache.put({ memberId: m.memberId, operation: 'check_eligibility', summary, outcome: 'success', source: 'realtime', stediCheckId: summary.stediCheckId ?? 'ec_test', fetchedAt: Date.now() });
+  }
+}
 
 /**
  * The real API (api/main.ts) as its own OS processes on a test platform's Redis prefix, task queues, member-hash
