@@ -11,6 +11,8 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
  *    cancel answers the batch's terminal status), SubmitBatch (idempotent per client_service_name + client_job_id,
  *    which the API requires), ScheduleWarming (idempotent create-or-update on schedule_name), and WarmCache only when
  *    the call carries an `idempotency-key` header (the same caller + key answers the same job).
+ *  - A connection that broke before its answer (ECONNRESET: e.g. the API process serving it died, docs/scaling.md) is
+ *    treated as `unavailable`: connect-node reports it as `aborted`, a code the server itself never sends for it.
  *  - Streams (WatchBatchStatus) are never retried here: a dropped stream leaves the batch running; call
  *    WatchBatchStatus again to resume (it starts with the batch's current state).
  *  - Nothing else (invalid_argument, permission_denied, not_found, failed_precondition, deadline_exceeded, ...).
@@ -75,6 +77,20 @@ export function isRetryable(method: string, code: Code, requestHeader?: Headers)
   return method === WARM_CACHE && !!requestHeader?.get('idempotency-key');
 }
 
+/**
+ * True when the client's connection was reset before the answer came (connect-node: `aborted` caused by ECONNRESET).
+ * The request may or may not have run, exactly as with `unavailable`, so the same RPCs may be repeated.
+ */
+export function isConnectionReset(err: ConnectError): boolean {
+  if (err.code !== Code.Aborted) return false;
+  const seen = new Set<unknown>();
+  for (let c: unknown = err.cause; c !== undefined && c !== null && !seen.has(c); c = (c as { cause?: unknown }).cause) {
+    seen.add(c);
+    if ((c as { code?: unknown }).code === 'ECONNRESET') return true;
+  }
+  return false;
+}
+
 const defaultSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
@@ -103,12 +119,13 @@ export function createRetryInterceptor(opts: RetryOptions = {}): Interceptor {
         return await next(req);
       } catch (err) {
         const ce = ConnectError.from(err);
-        if (attempt >= maxAttempts || !isRetryable(method, ce.code, req.header)) throw err;
+        const code = isConnectionReset(ce) ? Code.Unavailable : ce.code;
+        if (attempt >= maxAttempts || !isRetryable(method, code, req.header)) throw err;
         const retryAfter = parseRetryAfterMs(ce.metadata.get('retry-after'));
         if (retryAfter !== undefined && retryAfter > maxRetryAfterMs) throw err;
         const backoff = Math.round(base * 2 ** (attempt - 1) * (0.8 + 0.4 * random()));
         const delayMs = retryAfter ?? backoff;
-        opts.onRetry?.({ method, attempt, code: ce.code, delayMs, fromRetryAfter: retryAfter !== undefined });
+        opts.onRetry?.({ method, attempt, code, delayMs, fromRetryAfter: retryAfter !== undefined });
         await sleep(delayMs, req.signal);
       }
     }
