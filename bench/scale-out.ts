@@ -7,16 +7,19 @@
  *   - the API (api/main.ts) with API_PROCESSES=1, then API_PROCESSES=`--apis` (2): one port, node:cluster.
  *
  * Phase 1, reads: CheckEligibility CACHE_ONLY hits (pre-filled cache, Connect JSON, `--connections` 32, autocannon
- * here) for `--read-seconds` against 1 API process, then against `--apis` processes; prints req/s and the ratio.
+ * here) for `--read-seconds` against 1 API process and against `--apis` processes, `--rounds` (2) times in alternating
+ * order; prints req/s, the API processes' CPU (from /proc) and reads per API CPU-second, and both ratios. On a small
+ * machine the load generator shares the CPUs, so req/s cannot grow past them; reads per CPU-second show whether a
+ * second process costs efficiency.
  * Phase 2, a real-time batch of `--members` (900) members (BYPASS_CACHE, HIGH) through the `--apis` processes while
  * `--readers` (8) clients keep reading (CACHE_ONLY, retrying a retryable failure) and 2 clients make live interactive
- * checks. At 25 % of the batch one worker process is SIGKILLed, at 50 % one API process. It samples the slot pool's
+ * checks, all through the typed client (client/, its retry policy with 6 attempts). At 25 % of the batch one worker process is SIGKILLed, at 50 % one API process. It samples the slot pool's
  * in-flight count in Redis (every 20 ms) and takes the simulator's own peak of concurrent calls, and prints: max in
  * flight (≤ 15), members counted vs submitted (GetBatchStatus counters and each member's MEMBER_COMPLETED event,
  * watched through an API that is not killed), Stedi calls per member, and what the kills did to the clients.
  *
  * Run under the shared lock: flock /tmp/rte-int.lock npm run bench:scale -- [--workers 3] [--apis 2] [--members 900]
- *   [--latency-ms 300] [--read-seconds 8] [--connections 32] [--readers 8]
+ *   [--latency-ms 300] [--read-seconds 8] [--rounds 2] [--connections 32] [--readers 8]
  * Exits non-zero if a property fails (more than 15 in flight, a member lost or counted twice, a client RPC that
  * failed for good); the figures are printed either way.
  */
@@ -25,7 +28,9 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { createRteClient } from '../client';
 import { createRedisSlotPool } from '../activities/slot-pool';
 import {
   BatchEligibilityService,
@@ -36,7 +41,6 @@ import {
   type GetBatchStatusResponse,
 } from '../gen/rte/v1/batch_pb';
 import { CacheControl, CacheStatus } from '../gen/rte/v1/common_pb';
-import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { silentLogger } from '../lib/logger';
 import type { MemberRecord } from '../lib/member-record';
 import { isConnectivityCode, verdictFor } from '../stedi-sim/answers';
@@ -57,6 +61,7 @@ const LATENCY_MS = arg('latency-ms', 300);
 const READ_SECONDS = arg('read-seconds', 8);
 const CONNECTIONS = arg('connections', 32);
 const READERS = arg('readers', 8);
+const ROUNDS = arg('rounds', 2);
 const READ_MEMBERS = 200;
 const LIVE_CHECKERS = 2;
 const SLOT_LIMIT = 15;
@@ -71,53 +76,60 @@ const waitFor = async (what: string, cond: () => boolean | Promise<boolean>, tim
     await sleep(everyMs);
   }
 };
-/** Codes a client retries (on a new connection; the cluster hands it to a live API process). */
-const RETRYABLE = new Set([Code.Unavailable, Code.Aborted, Code.DeadlineExceeded, Code.Unknown]);
-
 /** Members the simulator answers on the first try (no payer-connectivity retries), so calls per member are exact. */
 const answerable = (ms: readonly MemberRecord[]) => ms.filter((m) => !isConnectivityCode(verdictFor(simKeyOf(m)).aaaCode));
 
-async function readRate(url: string, token: string, members: readonly MemberRecord[]): Promise<{ reqPerSec: number; p99: number; bad: number }> {
+async function readRate(url: string, token: string, members: readonly MemberRecord[], cpu: () => number): Promise<{ reqPerSec: number; p99: number; bad: number; cpuCores: number }> {
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const requests = members.map((m) => ({ method: 'POST' as const, path: PATH, body: JSON.stringify({ memberId: m.memberId, cacheControl: 'CACHE_CONTROL_CACHE_ONLY' }) }));
   const first = await fetch(`${url}${PATH}`, { method: 'POST', headers, body: requests[0]!.body });
   const text = await first.text();
   if (first.status !== 200 || !text.includes('"CACHE_STATUS_HIT"')) throw new Error(`the API did not answer a hit: ${first.status} ${text.slice(0, 300)}`);
   await autocannon({ url: `${url}${PATH}`, method: 'POST', headers, connections: CONNECTIONS, duration: 2, requests }); // warm-up
+  const cpu0 = cpu();
+  const t0 = Date.now();
   const r = await autocannon({ url: `${url}${PATH}`, method: 'POST', headers, connections: CONNECTIONS, duration: READ_SECONDS, requests });
-  return { reqPerSec: r.requests.average, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts };
+  const cpuCores = (cpu() - cpu0) / ((Date.now() - t0) / 1000);
+  return { reqPerSec: r.requests.average, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts, cpuCores };
 }
 
 interface ClientTally {
   ok: number;
-  /** Attempts that failed with a retryable code, by code name. */
-  retryable: Record<string, number>;
-  /** RPCs that failed at least once and then succeeded on a retry. */
-  recovered: number;
-  /** RPCs that failed for good (a non-retryable code, or retries exhausted). */
+  /** Attempts the typed client (client/retry.ts) retried, by method and code. */
+  retried: Record<string, number>;
+  /** RPCs that failed for good (a code the client does not retry, or its attempts ran out). */
   failed: string[];
 }
-const newTally = (): ClientTally => ({ ok: 0, retryable: {}, recovered: 0, failed: [] });
+const newTally = (): ClientTally => ({ ok: 0, retried: {}, failed: [] });
 
-/** Calls `fn`; a retryable ConnectError is counted and the call retried (up to 6 times, 200 ms apart). */
-async function withRetry<T>(t: ClientTally, fn: () => Promise<T>): Promise<T | undefined> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const r = await fn();
-      t.ok++;
-      if (attempt > 1) t.recovered++;
-      return r;
-    } catch (e) {
-      const err = ConnectError.from(e);
-      if (!RETRYABLE.has(err.code) || attempt >= 6) {
-        t.failed.push(`${Code[err.code]}: ${err.rawMessage.slice(0, 120)}`);
-        return undefined;
-      }
-      t.retryable[Code[err.code]] = (t.retryable[Code[err.code]] ?? 0) + 1;
-      await sleep(200);
-    }
+/** The typed client as a caller ships it (6 attempts), counting its retries into `t`. */
+const typedClient = (baseUrl: string, token: string, t: ClientTally) =>
+  createRteClient({ baseUrl, token, retry: { maxAttempts: 6, baseBackoffMs: 100, onRetry: (i) => void (t.retried[`${i.method.split('/')[1]} ${Code[i.code]}`] = (t.retried[`${i.method.split('/')[1]} ${Code[i.code]}`] ?? 0) + 1) } });
+
+/** Runs one RPC; counts its success or its final failure. */
+async function tallied<T>(t: ClientTally, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    const r = await fn();
+    t.ok++;
+    return r;
+  } catch (e) {
+    const err = ConnectError.from(e);
+    t.failed.push(`${Code[err.code]}: ${err.rawMessage.slice(0, 120)}`);
+    return undefined;
   }
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+const apiCpu = (a: ApiProcesses) => [a.child.pid!, ...a.pids()].filter((x, i, all) => all.indexOf(x) === i).reduce((n, pid) => n + cpuSeconds(pid), 0);
 
 async function main(): Promise<void> {
   const recorder = createSimCheckRecorder();
@@ -143,15 +155,17 @@ async function main(): Promise<void> {
     const readToken = await p.token(['rte:eligibility:read'], 'bench-reader');
 
     // ---- phase 1: reads with 1 API process, then with APIS ----------------------------------------------------
-    const reads: { processes: number; reqPerSec: number; p99: number; load: number }[] = [];
-    for (const n of [1, APIS]) {
-      const a = await startApiProcesses(p, n);
-      try {
-        const r = await readRate(a.url, readToken, readMembers);
-        if (r.bad > 0) problems.push(`${r.bad} failed reads with ${n} API process(es)`);
-        reads.push({ processes: n, reqPerSec: Math.round(r.reqPerSec), p99: r.p99, load: loadAvg() });
-      } finally {
-        await a.stop();
+    const reads: { round: number; processes: number; reqPerSec: number; p99: number; apiCpuCores: number; readsPerApiCpuSecond: number; load: number }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const n of round % 2 === 1 ? [1, APIS] : [APIS, 1]) {
+        const a = await startApiProcesses(p, n);
+        try {
+          const r = await readRate(a.url, readToken, readMembers, () => apiCpu(a));
+          if (r.bad > 0) problems.push(`${r.bad} failed reads with ${n} API process(es)`);
+          reads.push({ round, processes: n, reqPerSec: Math.round(r.reqPerSec), p99: r.p99, apiCpuCores: +r.cpuCores.toFixed(2), readsPerApiCpuSecond: Math.round(r.reqPerSec / r.cpuCores), load: loadAvg() });
+        } finally {
+          await a.stop();
+        }
       }
     }
 
@@ -164,8 +178,6 @@ async function main(): Promise<void> {
       req.header.set('authorization', `Bearer ${token}`);
       return next(req);
     };
-    const clusterBatch = createClient(BatchEligibilityService, createConnectTransport({ baseUrl: api.url, httpVersion: '1.1', interceptors: [auth(batchToken)] }));
-    const clusterElig = createClient(EligibilityService, createConnectTransport({ baseUrl: api.url, httpVersion: '1.1', interceptors: [auth(readToken)] }));
     // The observer: the platform's own in-process API (never killed) streams each member's outcome.
     const observerBatch = createClient(BatchEligibilityService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1', interceptors: [auth(batchToken)] }));
 
@@ -187,19 +199,23 @@ async function main(): Promise<void> {
     recorder.checks.length = 0;
     const reads2 = newTally();
     const live = newTally();
+    const submitTally = newTally();
     const liveStatuses: Record<string, number> = {};
     const polls = newTally();
+    const clusterElig = typedClient(api.url, readToken, reads2).eligibility;
+    const liveElig = typedClient(api.url, readToken, live).eligibility;
+    const clusterBatch = typedClient(api.url, batchToken, polls).batch;
     let clientsRunning = true;
     const readers = Array.from({ length: READERS }, async (_, r) => {
       for (let i = r; clientsRunning; i += READERS) {
         const m = readMembers[i % readMembers.length]!;
-        const a = await withRetry(reads2, () => clusterElig.checkEligibility({ memberId: m.memberId, cacheControl: CacheControl.CACHE_ONLY }));
+        const a = await tallied(reads2, () => clusterElig.checkEligibility({ memberId: m.memberId, cacheControl: CacheControl.CACHE_ONLY }));
         if (a && a.cacheStatus !== CacheStatus.HIT) reads2.failed.push(`not a hit: ${CacheStatus[a.cacheStatus]}`);
       }
     });
     const checkers = Array.from({ length: LIVE_CHECKERS }, async (_, r) => {
       for (let i = r; clientsRunning && i < liveMembers.length; i += LIVE_CHECKERS) {
-        const a = await withRetry(live, () => clusterElig.checkEligibility({ memberId: liveMembers[i]!.memberId, cacheControl: CacheControl.BYPASS_CACHE }, { timeoutMs: 120_000 }));
+        const a = await tallied(live, () => liveElig.checkEligibility({ memberId: liveMembers[i]!.memberId, cacheControl: CacheControl.BYPASS_CACHE }, { timeoutMs: 120_000 }));
         if (a) liveStatuses[CacheStatus[a.cacheStatus]] = (liveStatuses[CacheStatus[a.cacheStatus]] ?? 0) + 1;
       }
     });
@@ -207,13 +223,13 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const clientJobId = `scale-${randomUUID().slice(0, 8)}`;
     const submit = () =>
-      clusterBatch.submitBatch({
+      typedClient(api.url, batchToken, submitTally).batch.submitBatch({
         clientJobId,
         memberSelector: { case: 'memberIds', value: { memberIds: batchMembers.map((m) => m.memberId) } },
         cacheControl: CacheControl.BYPASS_CACHE,
         options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: SLOT_LIMIT },
       });
-    const submitted = await withRetry(newTally(), submit);
+    const submitted = await tallied(submitTally, submit);
     if (!submitted) throw new Error('SubmitBatch failed');
     const outcomes = new Map<string, number>();
     let terminalEvent = '';
@@ -234,7 +250,7 @@ async function main(): Promise<void> {
     await waitFor(
       'the batch to end',
       async () => {
-        last = (await withRetry(polls, () => clusterBatch.getBatchStatus({ batchId: submitted.batchId, errorsPageSize: 1 }))) ?? last;
+        last = (await tallied(polls, () => clusterBatch.getBatchStatus({ batchId: submitted.batchId, errorsPageSize: 1 }))) ?? last;
         const done = last ? last.progress!.completed + last.progress!.failed : 0;
         if (!workerKilled && done >= MEMBERS * 0.25) {
           workerKilled = true;
@@ -247,7 +263,7 @@ async function main(): Promise<void> {
         if (workerKilled && !apiKilled && done >= MEMBERS * 0.5) {
           apiKilled = true;
           const victim = api.pids()[0]!;
-          const retriesBefore = Object.values(reads2.retryable).reduce((a, b) => a + b, 0);
+          const retriesBefore = Object.values(reads2.retried).reduce((a, b) => a + b, 0);
           replacement = api.nextListening();
           process.kill(victim, 'SIGKILL');
           kills.push({ killed: `API process pid ${victim} (SIGKILL)`, atSeconds: +((Date.now() - t0) / 1000).toFixed(1), membersDone: done, readRetriesBefore: retriesBefore });
@@ -275,11 +291,13 @@ async function main(): Promise<void> {
     const eachOnce = batchMembers.every((m) => outcomes.get(m.memberId) === 1);
     const sim = simCounts(p.sim);
 
-    const readRatio = reads[1]!.reqPerSec / reads[0]!.reqPerSec;
+    const mean = (n: number, k: 'reqPerSec' | 'readsPerApiCpuSecond') => reads.filter((r) => r.processes === n).reduce((a, r) => a + r[k], 0) / ROUNDS;
+    const readRatio = mean(APIS, 'reqPerSec') / mean(1, 'reqPerSec');
+    const perCpuRatio = mean(APIS, 'readsPerApiCpuSecond') / mean(1, 'readsPerApiCpuSecond');
     console.log(`== scale out: ${WORKERS} worker processes, ${APIS} API processes (node:cluster, one port); ${os.cpus().length} CPUs ==`);
-    console.log(`-- CheckEligibility CACHE_ONLY hits, ${CONNECTIONS} connections, ${READ_SECONDS} s each --`);
-    console.table(reads.map((r) => ({ 'API processes': r.processes, 'req/s': r.reqPerSec, 'p99 ms': r.p99, 'load avg (1 min)': r.load })));
-    console.log(`reads/s with ${APIS} API processes ÷ with 1: ${readRatio.toFixed(2)}`);
+    console.log(`-- CheckEligibility CACHE_ONLY hits, ${CONNECTIONS} connections, ${READ_SECONDS} s each, ${ROUNDS} round(s) alternating the order (the load generator runs on the same CPUs) --`);
+    console.table(reads.map((r) => ({ round: r.round, 'API processes': r.processes, 'req/s': r.reqPerSec, 'p99 ms': r.p99, 'API CPU cores busy': r.apiCpuCores, 'reads per API CPU-second': r.readsPerApiCpuSecond, 'load avg (1 min)': r.load })));
+    console.log(`reads/s with ${APIS} API processes ÷ with 1: ${readRatio.toFixed(2)}; reads per API CPU-second, ${APIS} ÷ 1: ${perCpuRatio.toFixed(2)}`);
     console.log(`-- real-time batch of ${MEMBERS} members (simulated latency mean ${LATENCY_MS} ms), kills at 25 % and 50 % --`);
     console.table(kills);
     console.log(
@@ -290,9 +308,9 @@ async function main(): Promise<void> {
           stediCallsPerBatchMember: callHistogram,
           inFlight: { slotPoolMaxSampled: maxInFlight, samples, simulatorPeak: sim.peakInFlight, limit: SLOT_LIMIT },
           clients: {
-            cacheOnlyReads: { ok: reads2.ok, retryableAttempts: reads2.retryable, recoveredByRetry: reads2.recovered, failedForGood: reads2.failed.length },
-            liveChecks: { ok: live.ok, statuses: liveStatuses, retryableAttempts: live.retryable, recoveredByRetry: live.recovered, failedForGood: live.failed.length },
-            statusPolls: { ok: polls.ok, retryableAttempts: polls.retryable, recoveredByRetry: polls.recovered, failedForGood: polls.failed.length },
+            cacheOnlyReads: { ok: reads2.ok, retriedByTheClient: reads2.retried, failedForGood: reads2.failed.length },
+            liveChecks: { ok: live.ok, statuses: liveStatuses, retriedByTheClient: live.retried, failedForGood: live.failed.length },
+            statusPolls: { ok: polls.ok, retriedByTheClient: polls.retried, failedForGood: polls.failed.length },
           },
           apiReplacement: replacedBy ? `pid ${replacedBy} listening` : 'none seen within 30 s',
           loadAvg: loadAvg(),
