@@ -12,9 +12,9 @@
  * machine the load generator shares the CPUs, so req/s cannot grow past them; reads per CPU-second show whether a
  * second process costs efficiency.
  * Phase 2, a real-time batch of `--members` (900) members (BYPASS_CACHE, HIGH) through the `--apis` processes while
- * `--readers` (8) clients keep reading (CACHE_ONLY, retrying a retryable failure) and 2 clients make live interactive
- * checks, all through the typed client (client/, its retry policy with 6 attempts). At 25 % of the batch one worker process is SIGKILLed, at 50 % one API process. It samples the slot pool's
- * in-flight count in Redis (every 20 ms) and takes the simulator's own peak of concurrent calls, and prints: max in
+ * `--readers` (8) clients keep reading (CACHE_ONLY) and 2 clients make live interactive checks, all through the typed
+ * client (client/: its retry policy, 6 attempts). At 25 % of the batch one worker process is SIGKILLed, at 50 % one
+ * API process. It samples the slot pool's in-flight count in Redis (every 20 ms) and takes the simulator's own peak of concurrent calls, and prints: max in
  * flight (≤ 15), members counted vs submitted (GetBatchStatus counters and each member's MEMBER_COMPLETED event,
  * watched through an API that is not killed), Stedi calls per member, and what the kills did to the clients.
  *
