@@ -36,6 +36,7 @@ export function startApiCluster(opts: ApiClusterOptions): 'primary' | 'api' {
   const { logger } = opts;
   const restartDelayMs = opts.restartDelayMs ?? 1_000;
   let stopping = false;
+  let exitCode = 0;
   const listened = new WeakSet<Worker>();
 
   const fork = () => {
@@ -48,15 +49,16 @@ export function startApiCluster(opts: ApiClusterOptions): 'primary' | 'api' {
     if (stopping) {
       if (alive === 0) {
         logger.info('api cluster: every api process has stopped');
-        process.exit(0);
+        process.exit(exitCode);
       }
       return;
     }
     if (!listened.has(w)) {
       logger.fatal({ apiPid: w.process.pid, code, signal }, 'api cluster: an api process exited before it listened; stopping');
       stopping = true;
-      for (const x of Object.values(cluster.workers ?? {})) x?.process.kill('SIGTERM');
-      setTimeout(() => process.exit(1), opts.graceMs).unref();
+      exitCode = 1;
+      for (const x of Object.values(cluster.workers ?? {})) if (x && !x.isDead()) x.process.kill('SIGTERM');
+      setTimeout(() => process.exit(1), opts.graceMs + 5_000).unref();
       if (alive === 0) process.exit(1);
       return;
     }
