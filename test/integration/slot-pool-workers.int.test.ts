@@ -156,11 +156,11 @@ describe('scale out: worker processes and API processes on the same servers (int
     // Four watchers of every member's outcome through the API processes, each on its own connection (the cluster hands
     // connections out in turn, so both processes serve some). A watcher cut off by the kill watches again: the
     // stream sends every member's outcome from the first member on, also to a watcher that joins late.
-    const watchers = Array.from({ length: 4 }, async () => {
+    const watch = async () => {
       const c = batchVia(cluster.url);
       const members = new Set<string>();
       let cutOff = 0;
-      for (;;) {
+      for (let attempt = 1; ; attempt++) {
         try {
           let terminal = false;
           const eventTypes = [BatchEventType.EVENT_TYPE_MEMBER_COMPLETED, BatchEventType.EVENT_TYPE_COMPLETED, BatchEventType.EVENT_TYPE_FAILED];
@@ -169,12 +169,19 @@ describe('scale out: worker processes and API processes on the same servers (int
             else if (u.update.case !== undefined) terminal = true;
           }
           if (terminal) return { members, cutOff };
+          if (attempt > 5) throw new Error('the stream kept ending without the batch\'s terminal update');
         } catch (e) {
           const err = ConnectError.from(e);
           if (!(err.code === Code.Unavailable || isConnectionReset(err)) || ++cutOff > 5) throw err;
         }
       }
-    });
+    };
+    // Opened one after another, so the supervisor's round-robin puts some on each API process.
+    const watchers: ReturnType<typeof watch>[] = [];
+    for (let i = 0; i < 4; i++) {
+      watchers.push(watch());
+      await new Promise((r) => setTimeout(r, 150));
+    }
     let reading = true;
     let reads = 0;
     const reader = rte(readToken);
