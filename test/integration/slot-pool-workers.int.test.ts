@@ -179,7 +179,9 @@ describe('scale out: worker processes and API processes on the same servers (int
     // Opened one after another, so the supervisor's round-robin puts some on each API process.
     const watchers: ReturnType<typeof watch>[] = [];
     for (let i = 0; i < 4; i++) {
-      watchers.push(watch());
+      const w = watch();
+      w.catch(() => undefined); // judged below, with the others
+      watchers.push(w);
       await new Promise((r) => setTimeout(r, 150));
     }
     let reading = true;
