@@ -148,7 +148,7 @@ describe('typed client: retries', () => {
     expect(stream.seen).toHaveLength(1);
   });
 
-  it('retries a connection reset (the API process died: connect-node says aborted, caused by ECONNRESET) like unavailable, and no other aborted', async () => {
+  it('retries a connection reset (the API process died: connect-node says aborted or internal, caused by ECONNRESET) like unavailable, and no other aborted or internal', async () => {
     // A reset happens in the client's transport, below the interceptors: a fake `next` stands in for it.
     const reset = () => {
       const e = new ConnectError('socket hang up', Code.Aborted);
@@ -175,6 +175,13 @@ describe('typed client: retries', () => {
     expect(read.attempts).toBe(2);
     expect(read.retries[0]).toMatchObject({ code: Code.Unavailable, attempt: 1 });
     expect(isConnectionReset(reset())).toBe(true);
+    // A stream or a request still being written: connect-node says internal, with the same cause.
+    const streamReset = new ConnectError('read ECONNRESET', Code.Internal);
+    streamReset.cause = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect(isConnectionReset(streamReset)).toBe(true);
+    expect(isConnectionReset(new ConnectError('boom', Code.Internal))).toBe(false);
+    const written = await call('rte.v1.BatchEligibilityService/GetBatchStatus', [streamReset]);
+    expect(written.result).toBe('answer');
 
     const serverAborted = await call('rte.v1.EligibilityService/CheckEligibility', [new ConnectError('aborted by the server', Code.Aborted)]);
     expect((serverAborted.result as ConnectError).code).toBe(Code.Aborted);

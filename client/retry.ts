@@ -11,8 +11,9 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
  *    cancel answers the batch's terminal status), SubmitBatch (idempotent per client_service_name + client_job_id,
  *    which the API requires), ScheduleWarming (idempotent create-or-update on schedule_name), and WarmCache only when
  *    the call carries an `idempotency-key` header (the same caller + key answers the same job).
- *  - A connection that broke before its answer (ECONNRESET: e.g. the API process serving it died, docs/scaling.md) is
- *    treated as `unavailable`: connect-node reports it as `aborted`, a code the server itself never sends for it.
+ *  - A connection that broke before its answer (ECONNRESET / EPIPE: e.g. the API process serving it died,
+ *    docs/scaling.md) is treated as `unavailable`: connect-node reports it as `aborted` or `internal` (see
+ *    isConnectionReset); an error the server sent is never taken for one.
  *  - Streams (WatchBatchStatus) are never retried here: a dropped stream leaves the batch running; call
  *    WatchBatchStatus again to resume (it starts with the batch's current state).
  *  - Nothing else (invalid_argument, permission_denied, not_found, failed_precondition, deadline_exceeded, ...).
@@ -78,15 +79,18 @@ export function isRetryable(method: string, code: Code, requestHeader?: Headers)
 }
 
 /**
- * True when the client's connection was reset before the answer came (connect-node: `aborted` caused by ECONNRESET).
- * The request may or may not have run, exactly as with `unavailable`, so the same RPCs may be repeated.
+ * True when the client's connection broke before the answer came (ECONNRESET or EPIPE in the error's cause chain:
+ * e.g. the API process serving it died). connect-node reports that as `aborted` (a unary call) or `internal` (a stream
+ * or a request still being written); an error the server sent has no such cause. The request may or may not have
+ * run, exactly as with `unavailable`, so the same RPCs may be repeated.
  */
 export function isConnectionReset(err: ConnectError): boolean {
-  if (err.code !== Code.Aborted) return false;
+  if (err.code !== Code.Aborted && err.code !== Code.Internal && err.code !== Code.Unknown) return false;
   const seen = new Set<unknown>();
   for (let c: unknown = err.cause; c !== undefined && c !== null && !seen.has(c); c = (c as { cause?: unknown }).cause) {
     seen.add(c);
-    if ((c as { code?: unknown }).code === 'ECONNRESET') return true;
+    const code = (c as { code?: unknown }).code;
+    if (code === 'ECONNRESET' || code === 'EPIPE') return true;
   }
   return false;
 }

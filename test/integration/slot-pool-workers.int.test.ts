@@ -143,8 +143,8 @@ describe('scale out: worker processes and API processes on the same servers (int
     // Progress is read through the platform's own API, which is never killed.
     const observer = batchVia(platform.apiUrl);
 
-    // The typed client (client/), whose retry policy a caller ships with: a call cut off by the kill is retried on a
-    // new connection, which the cluster hands to the live API process.
+    // The typed client (client/), whose retry policy a caller ships with: a call cut off by the kill (a reset
+    // connection) is retried on a new connection, which the cluster hands to the live API process.
     const retried: string[] = [];
     const rte = (token: string) => createRteClient({ baseUrl: cluster.url, token, retry: { maxAttempts: 6, baseBackoffMs: 100, onRetry: (i) => retried.push(`${i.method} ${Code[i.code]}`) } });
     const submitted = await rte(batchToken).batch.submitBatch({
