@@ -13,6 +13,7 @@ import { registerBatchVisibilityGauges } from '../lib/ops-gauges';
 import { connectTemporalClient } from '../lib/temporal/connect';
 import { DEFAULT_BOUNDED_CALLS } from '../lib/temporal/bounded-calls';
 import { API_PG_CONNECTION_TIMEOUT_MS, API_REDIS_OPTIONS } from './outage-bounds';
+import { announceDraining, startApiCluster } from './cluster';
 
 /** API composition root: config, connections, services, one port for all protocols, graceful drain. */
 async function main(): Promise<void> {
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
     },
   });
   const port = await api.server.listen(config.api.port, config.api.host);
-  logger.info({ port, host: config.api.host }, 'api listening (Connect, gRPC, gRPC-Web)');
+  logger.info({ port, host: config.api.host, pid: process.pid }, 'api listening (Connect, gRPC, gRPC-Web)');
 
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     api.stopAccepting();
@@ -74,7 +75,20 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((err: unknown) => {
+function start(): void {
+  // API_PROCESSES > 1: this process supervises that many API processes on the same port (api/cluster.ts).
+  const config = loadConfig();
+  if (startApiCluster({ processes: config.api.processes, logger: createLogger('rte-api', config.logLevel), graceMs: config.shutdownGraceMs }) === 'primary') return;
+  announceDraining();
+  main().catch((err: unknown) => {
+    createLogger('rte-api').fatal({ err }, 'api failed to start');
+    process.exit(1);
+  });
+}
+
+try {
+  start();
+} catch (err: unknown) {
   createLogger('rte-api').fatal({ err }, 'api failed to start');
   process.exit(1);
-});
+}

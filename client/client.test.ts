@@ -3,7 +3,7 @@ import { Code, ConnectError, createClient, createRouterTransport, type ServiceIm
 import { BatchEligibilityService, GetBatchStatusResponseSchema, SubmitBatchResponseSchema } from '../gen/rte/v1/batch_pb';
 import { CheckEligibilityResponseSchema, EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { CacheWarmingService, WarmCacheResponseSchema } from '../gen/rte/v1/warming_pb';
-import { createRteClient, createRteInterceptors, isRetryable, parseRetryAfterMs, type RetryInfo, type RetryOptions } from './index';
+import { createRetryInterceptor, createRteClient, createRteInterceptors, isConnectionReset, isRetryable, parseRetryAfterMs, type RetryInfo, type RetryOptions } from './index';
 
 /** The client's interceptor chain over an in-memory Connect router (fake services that fail on cue). */
 function harness(opts: { failures: ConnectError[]; retry?: RetryOptions | false; token?: string; tokenProvider?: () => Promise<string> }) {
@@ -146,6 +146,50 @@ describe('typed client: retries', () => {
     };
     await expect(consume()).rejects.toThrow(/down/);
     expect(stream.seen).toHaveLength(1);
+  });
+
+  it('retries a connection reset (the API process died: connect-node says aborted or internal, caused by ECONNRESET) like unavailable, and no other aborted or internal', async () => {
+    // A reset happens in the client's transport, below the interceptors: a fake `next` stands in for it.
+    const reset = () => {
+      const e = new ConnectError('socket hang up', Code.Aborted);
+      e.cause = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      return e;
+    };
+    const call = async (method: string, failures: ConnectError[]) => {
+      const retries: RetryInfo[] = [];
+      let attempts = 0;
+      const next = async () => {
+        attempts++;
+        const f = failures.shift();
+        if (f) throw f;
+        return 'answer';
+      };
+      const [service, name] = method.split('/');
+      const req = { stream: false, service: { typeName: service }, method: { name }, header: new Headers(), signal: new AbortController().signal };
+      const intercepted = createRetryInterceptor({ sleep: async () => undefined, onRetry: (i) => retries.push(i) })(next as never);
+      const result = await (intercepted(req as never) as Promise<unknown>).catch((e: unknown) => ConnectError.from(e));
+      return { result, attempts, retries };
+    };
+    const read = await call('rte.v1.EligibilityService/CheckEligibility', [reset()]);
+    expect(read.result).toBe('answer');
+    expect(read.attempts).toBe(2);
+    expect(read.retries[0]).toMatchObject({ code: Code.Unavailable, attempt: 1 });
+    expect(isConnectionReset(reset())).toBe(true);
+    // A stream or a request still being written: connect-node says internal, with the same cause.
+    const streamReset = new ConnectError('read ECONNRESET', Code.Internal);
+    streamReset.cause = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect(isConnectionReset(streamReset)).toBe(true);
+    expect(isConnectionReset(new ConnectError('boom', Code.Internal))).toBe(false);
+    const written = await call('rte.v1.BatchEligibilityService/GetBatchStatus', [streamReset]);
+    expect(written.result).toBe('answer');
+
+    const serverAborted = await call('rte.v1.EligibilityService/CheckEligibility', [new ConnectError('aborted by the server', Code.Aborted)]);
+    expect((serverAborted.result as ConnectError).code).toBe(Code.Aborted);
+    expect(serverAborted.attempts).toBe(1);
+
+    const warm = await call('rte.v1.CacheWarmingService/WarmCache', [reset()]);
+    expect((warm.result as ConnectError).code).toBe(Code.Aborted);
+    expect(warm.attempts).toBe(1);
   });
 
   it('retry: false turns retries off', async () => {

@@ -12,7 +12,7 @@ import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { CacheWarmingService } from '../gen/rte/v1/warming_pb';
 import { createRetryInterceptor, type RetryOptions } from './retry';
 
-export { createRetryInterceptor, isRetryable, parseRetryAfterMs, RETRY_SAFE_ON_UNAVAILABLE, type RetryInfo, type RetryOptions } from './retry';
+export { createRetryInterceptor, isConnectionReset, isRetryable, parseRetryAfterMs, RETRY_SAFE_ON_UNAVAILABLE, type RetryInfo, type RetryOptions } from './retry';
 export { BatchEligibilityService, EligibilityService, CacheWarmingService };
 
 export type TokenProvider = () => string | Promise<string>;

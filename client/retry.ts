@@ -11,6 +11,9 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
  *    cancel answers the batch's terminal status), SubmitBatch (idempotent per client_service_name + client_job_id,
  *    which the API requires), ScheduleWarming (idempotent create-or-update on schedule_name), and WarmCache only when
  *    the call carries an `idempotency-key` header (the same caller + key answers the same job).
+ *  - A connection that broke before its answer (ECONNRESET / EPIPE: e.g. the API process serving it died,
+ *    docs/scaling.md) is treated as `unavailable`: connect-node reports it as `aborted` or `internal` (see
+ *    isConnectionReset); an error the server sent is never taken for one.
  *  - Streams (WatchBatchStatus) are never retried here: a dropped stream leaves the batch running; call
  *    WatchBatchStatus again to resume (it starts with the batch's current state).
  *  - Nothing else (invalid_argument, permission_denied, not_found, failed_precondition, deadline_exceeded, ...).
@@ -75,6 +78,23 @@ export function isRetryable(method: string, code: Code, requestHeader?: Headers)
   return method === WARM_CACHE && !!requestHeader?.get('idempotency-key');
 }
 
+/**
+ * True when the client's connection broke before the answer came (ECONNRESET or EPIPE in the error's cause chain:
+ * e.g. the API process serving it died). connect-node reports that as `aborted` (a unary call) or `internal` (a stream
+ * or a request still being written); an error the server sent has no such cause. The request may or may not have
+ * run, exactly as with `unavailable`, so the same RPCs may be repeated.
+ */
+export function isConnectionReset(err: ConnectError): boolean {
+  if (err.code !== Code.Aborted && err.code !== Code.Internal && err.code !== Code.Unknown) return false;
+  const seen = new Set<unknown>();
+  for (let c: unknown = err.cause; c !== undefined && c !== null && !seen.has(c); c = (c as { cause?: unknown }).cause) {
+    seen.add(c);
+    const code = (c as { code?: unknown }).code;
+    if (code === 'ECONNRESET' || code === 'EPIPE') return true;
+  }
+  return false;
+}
+
 const defaultSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
@@ -103,12 +123,13 @@ export function createRetryInterceptor(opts: RetryOptions = {}): Interceptor {
         return await next(req);
       } catch (err) {
         const ce = ConnectError.from(err);
-        if (attempt >= maxAttempts || !isRetryable(method, ce.code, req.header)) throw err;
+        const code = isConnectionReset(ce) ? Code.Unavailable : ce.code;
+        if (attempt >= maxAttempts || !isRetryable(method, code, req.header)) throw err;
         const retryAfter = parseRetryAfterMs(ce.metadata.get('retry-after'));
         if (retryAfter !== undefined && retryAfter > maxRetryAfterMs) throw err;
         const backoff = Math.round(base * 2 ** (attempt - 1) * (0.8 + 0.4 * random()));
         const delayMs = retryAfter ?? backoff;
-        opts.onRetry?.({ method, attempt, code: ce.code, delayMs, fromRetryAfter: retryAfter !== undefined });
+        opts.onRetry?.({ method, attempt, code, delayMs, fromRetryAfter: retryAfter !== undefined });
         await sleep(delayMs, req.signal);
       }
     }

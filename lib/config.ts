@@ -71,6 +71,8 @@ const envSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port.default(8080),
   API_REFRESH_WAIT_MS: positiveInt.default(60_000),
+  /** API processes sharing API_PORT through node:cluster (docs/scaling.md); 1 = a single process, no cluster. */
+  API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   /** Browser origins allowed to call the API (Connect, gRPC-Web) cross-origin, comma-separated; empty: none. */
   CORS_ALLOWED_ORIGINS: z.string().default(''),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
@@ -148,7 +150,7 @@ export interface AppConfig {
   stedi: { baseUrl: string; batchBaseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
   slots: { total: number; reservedInteractive: number; leaseMs: number };
   cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
-  api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[] };
+  api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[]; processes: number };
   workerMetrics: { host: string; port: number; sdkPort: number };
   shutdownGraceMs: number;
   batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number; outcomeRetentionMs: number };
@@ -286,6 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       host: e.API_HOST,
       port: e.API_PORT,
       refreshWaitMs: e.API_REFRESH_WAIT_MS,
+      processes: e.API_PROCESSES,
       corsAllowedOrigins: e.CORS_ALLOWED_ORIGINS.split(',')
         .map((o) => o.trim())
         .filter(Boolean),

@@ -1,11 +1,24 @@
+import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
 import { createRedisSlotPool } from '../../activities/slot-pool';
+import { BATCH_SCOPES, TERMINAL_STATUSES } from '../../bench/batch-harness';
+import {
+  BatchEligibilityService,
+  BatchEventType,
+  BatchExecutionOptions_Priority as Priority,
+  BatchExecutionOptions_Strategy as Strategy,
+  BatchStatus,
+} from '../../gen/rte/v1/batch_pb';
+import { createRteClient, isConnectionReset } from '../../client';
 import type { MemberRecord } from '../../lib/member-record';
 import { isConnectivityCode, verdictFor } from '../../stedi-sim/answers';
+import { prefillCacheHits, startApiProcesses, type ApiProcesses } from '../helpers/api-processes';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
 /** Members the simulator answers on the first try (no payer outage codes), so counts are exact. */
 const answerable = (members: MemberRecord[]) => members.filter((m) => !isConnectivityCode(verdictFor(`${m.payerId}|${m.payerMemberId}`).aaaCode));
@@ -89,6 +102,148 @@ describe('the global 15-slot pool across worker processes (integration)', () => 
       expect(p.sim.stats().inFlight.peak).toBeLessThanOrEqual(15);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('scale out: worker processes and API processes on the same servers (integration)', () => {
+  let p: TestPlatform | undefined;
+  const workers: WorkerProcess[] = [];
+  let api: ApiProcesses | undefined;
+  afterEach(async () => {
+    await api?.stop();
+    for (const w of workers.splice(0)) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+    await p?.close();
+  });
+
+  it('a real-time batch across 2 worker processes and 2 API processes, one of each SIGKILLed mid-run: every member counted once, ≤ 15 calls in flight, every client RPC succeeds on retry', async () => {
+    const platform = await startTestPlatform({ population: 500, workers: 0, sim: { latency: { meanMs: 150, sigma: 0.5, minMs: 50, maxMs: 900 }, timeScale: 1 }, env: { SLOT_LEASE_MS: '3000' } });
+    p = platform;
+    const pool = answerable(platform.members);
+    const readMembers = pool.slice(0, 40);
+    const batchMembers = pool.slice(40, 280);
+    expect(batchMembers).toHaveLength(240);
+    const waitForIt = (c: () => boolean | Promise<boolean>, ms: number, what: string) => waitFor(c, ms, what);
+    const [w1, w2, a] = await Promise.all([
+      startWorkerProcess(platform, { SLOT_LEASE_MS: '3000' }, waitForIt),
+      startWorkerProcess(platform, { SLOT_LEASE_MS: '3000' }, waitForIt),
+      startApiProcesses(platform, 2),
+      prefillCacheHits(platform, readMembers),
+    ]);
+    workers.push(w1!, w2!);
+    api = a!;
+    const cluster = a!;
+    const auth = (token: string): Interceptor => (next) => (req) => {
+      req.header.set('authorization', `Bearer ${token}`);
+      return next(req);
+    };
+    const batchToken = await platform.token(BATCH_SCOPES, 'svc-scale');
+    const readToken = await platform.token(['rte:eligibility:read'], 'svc-scale-reader');
+    const batchVia = (url: string) => createClient(BatchEligibilityService, createConnectTransport({ baseUrl: url, httpVersion: '1.1', interceptors: [auth(batchToken)] }));
+    // Progress is read through the platform's own API, which is never killed.
+    const observer = batchVia(platform.apiUrl);
+
+    // The typed client (client/), whose retry policy a caller ships with: a call cut off by the kill (a reset
+    // connection) is retried on a new connection, which the cluster hands to the live API process.
+    const retried: string[] = [];
+    const rte = (token: string) => createRteClient({ baseUrl: cluster.url, token, retry: { maxAttempts: 6, baseBackoffMs: 100, onRetry: (i) => retried.push(`${i.method} ${Code[i.code]}`) } });
+    const submitted = await rte(batchToken).batch.submitBatch({
+      clientJobId: `scale-${Date.now()}`,
+      memberSelector: { case: 'memberIds', value: { memberIds: batchMembers.map((m) => m.memberId) } },
+      cacheControl: CacheControl.BYPASS_CACHE,
+      options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 15 },
+    });
+    // Four watchers of every member's outcome through the API processes, each on its own connection (the cluster hands
+    // connections out in turn, so both processes serve some). A watcher cut off by the kill watches again: the
+    // stream sends every member's outcome from the first member on, also to a watcher that joins late.
+    const watch = async () => {
+      const c = batchVia(cluster.url);
+      const members = new Set<string>();
+      let cutOff = 0;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          let terminal = false;
+          const eventTypes = [BatchEventType.EVENT_TYPE_MEMBER_COMPLETED, BatchEventType.EVENT_TYPE_COMPLETED, BatchEventType.EVENT_TYPE_FAILED];
+          for await (const u of c.watchBatchStatus({ batchId: submitted.batchId, eventTypes }, { timeoutMs: 170_000 })) {
+            if (u.update.case === 'memberCompleted') members.add(u.update.value.accountId);
+            else if (u.update.case !== undefined) terminal = true;
+          }
+          if (terminal) return { members, cutOff };
+          if (attempt > 5) throw new Error('the stream kept ending without the batch\'s terminal update');
+        } catch (e) {
+          const err = ConnectError.from(e);
+          if (!(err.code === Code.Unavailable || isConnectionReset(err)) || ++cutOff > 5) throw err;
+        }
+      }
+    };
+    // Opened one after another, so the supervisor's round-robin puts some on each API process.
+    const watchers: ReturnType<typeof watch>[] = [];
+    for (let i = 0; i < 4; i++) {
+      const w = watch();
+      w.catch(() => undefined); // judged below, with the others
+      watchers.push(w);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    let reading = true;
+    let reads = 0;
+    const reader = rte(readToken);
+    const readers = Array.from({ length: 3 }, async (_, r) => {
+      for (let i = r; reading; i += 3) {
+        const answer = await reader.eligibility.checkEligibility({ memberId: readMembers[i % readMembers.length]!.memberId, cacheControl: CacheControl.CACHE_ONLY });
+        expect(answer.cacheStatus).toBe(CacheStatus.HIT);
+        reads++;
+      }
+    });
+
+    const observerRedis = new Redis(platform.config.redisUrl);
+    const slotPool = createRedisSlotPool({ redis: observerRedis, keyPrefix: platform.config.redisKeyPrefix, limit: 15 });
+    let maxInUse = 0;
+    let killedApiPid = 0;
+    let replacement: Promise<number> | undefined;
+    let status = BatchStatus.PENDING;
+    let counted = 0;
+    try {
+      await waitFor(
+        async () => {
+          const s = await slotPool.stats();
+          maxInUse = Math.max(maxInUse, s.interactiveInUse + s.batchInUse);
+          const st = await observer.getBatchStatus({ batchId: submitted.batchId, errorsPageSize: 1 });
+          status = st.status;
+          counted = st.progress!.completed + st.progress!.failed;
+          if (workers[0]!.child.exitCode === null && workers[0]!.child.signalCode === null && counted >= 40) workers[0]!.child.kill('SIGKILL');
+          if (killedApiPid === 0 && counted >= 60) {
+            killedApiPid = cluster.pids()[0]!;
+            replacement = cluster.nextListening();
+            process.kill(killedApiPid, 'SIGKILL');
+          }
+          return TERMINAL_STATUSES.has(status);
+        },
+        170_000,
+        'the batch to end',
+      );
+      reading = false;
+      await Promise.all(readers);
+      const watched = await Promise.all(watchers);
+      expect(workers[0]!.child.signalCode).toBe('SIGKILL');
+      expect(killedApiPid).toBeGreaterThan(0);
+      // No member lost and none counted twice: the counters add up to the batch, and every member has its outcome.
+      expect([BatchStatus.COMPLETED, BatchStatus.PARTIALLY_COMPLETED]).toContain(status);
+      expect(counted).toBe(batchMembers.length);
+      for (const w of watched) expect([...w.members].sort()).toEqual(batchMembers.map((m) => m.memberId).sort());
+      // The watchers on the killed API process were cut off with a retryable code and finished on the other one.
+      expect(watched.reduce((n, w) => n + w.cutOff, 0)).toBeGreaterThanOrEqual(1);
+      expect(reads).toBeGreaterThan(0);
+      // The supervisor replaced the killed API process.
+      expect(await replacement).not.toBe(killedApiPid);
+      // The global limit held across both worker processes (the simulator's own count and the pool's).
+      expect(platform.sim.stats().inFlight.peak).toBeLessThanOrEqual(15);
+      expect(platform.sim.stats().throttled).toBe(0);
+      expect(maxInUse).toBeLessThanOrEqual(15);
+      console.log(`scale-out: watchers cut off ${watched.map((w) => w.cutOff).join('/')}; client retries: ${retried.join(', ') || 'none'}; ${reads} reads, pool max ${maxInUse}, Stedi peak ${platform.sim.stats().inFlight.peak}`);
+    } finally {
+      reading = false;
+      await slotPool.close();
+      observerRedis.disconnect();
     }
   });
 });
