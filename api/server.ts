@@ -26,6 +26,8 @@ export interface ApiServerDeps {
   extraInterceptors?: Interceptor[];
   /** GraphQL at /graphql (issue 16, api/graphql/), given the same token verifier as Connect. */
   graphql?: (verifyToken: TokenVerifier) => (req: IncomingMessage, res: ServerResponse) => unknown;
+  /** CheckEligibility over Connect JSON on HTTP/1.1 through api/fast-unary.ts (default on; off: connect-node only). */
+  fastUnary?: boolean;
 }
 
 export interface ApiServer {
@@ -91,7 +93,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   // same interceptors, implementation, parser and error JSON (api/fast-unary.ts). Anything unusual goes to Connect.
   const fastRoutes: FastUnaryRoute[] = [];
   const eligibility = implementations.get(EligibilityService.typeName);
-  if (typeof eligibility?.['checkEligibility'] === 'function') {
+  if (deps.fastUnary !== false && typeof eligibility?.['checkEligibility'] === 'function') {
     fastRoutes.push({ method: EligibilityService.method.checkEligibility, impl: (eligibility['checkEligibility'] as FastUnaryRoute['impl']).bind(eligibility) });
   }
   const fast = createFastUnaryHandler(fastRoutes, { interceptors, jsonOptions: STRICT_JSON_OPTIONS });
