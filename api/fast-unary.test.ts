@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { CacheStatus } from '../gen/rte/v1/common_pb';
-import { CheckEligibilityResponseSchema, EligibilityService } from '../gen/rte/v1/eligibility_pb';
+import { CheckEligibilityResponseSchema, CoverageSummary_Status, CoverageSummarySchema, EligibilityErrorDetailSchema, EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { FieldError } from '../lib/errors';
 import { mintDevToken } from '../lib/dev-token';
 import { silentLogger } from '../lib/logger';
@@ -16,6 +16,12 @@ import { createApiServer, type ApiServer } from './server';
 const SECRET = 'fast-unary-test';
 const PATH = '/rte.v1.EligibilityService/CheckEligibility';
 
+// Reused across calls, as the eligibility service reuses a cached entry's messages (the fast path memoizes their JSON).
+const SHARED = {
+  coverage: create(CoverageSummarySchema, { status: CoverageSummary_Status.ACTIVE, payerId: 'P1', payerName: 'Payer "One"', planName: 'Plan ü' }),
+  errors: [create(EligibilityErrorDetailSchema, { code: '72', description: 'Invalid member id' })],
+};
+
 function routes(calls: string[]) {
   return (router: Parameters<Parameters<typeof createApiServer>[0]['routes']>[0]) =>
     router.service(EligibilityService, {
@@ -29,6 +35,7 @@ function routes(calls: string[]) {
         ctx.responseTrailer.set('x-note', 'trailing');
         // BIG: a response over connect-node's 1 KiB compression threshold.
         const stediCheckId = req.memberId === 'BIG' ? 'x'.repeat(3000) : `ec_${req.memberId}`;
+        if (req.memberId === 'SHARED') return create(CheckEligibilityResponseSchema, { memberId: req.memberId, stediCheckId, cacheStatus: CacheStatus.HIT, ...SHARED });
         return create(CheckEligibilityResponseSchema, { memberId: req.memberId, stediCheckId, cacheStatus: CacheStatus.HIT });
       },
     });
@@ -80,6 +87,13 @@ describe('the CheckEligibility fast path answers like connect-node', () => {
     expect(JSON.parse(r.body)).toMatchObject({ memberId: 'M1', stediCheckId: 'ec_M1', cacheStatus: 'CACHE_STATUS_HIT' });
     expect(r.headers).toMatchObject({ 'content-type': 'application/json', 'rte-cache-status': 'HIT', 'trailer-x-note': 'trailing' });
     expect(r.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test('an answer with reused coverage and error messages: the same bytes on first and later calls', async () => {
+    const first = await both(JSON.stringify({ memberId: 'SHARED' }));
+    const again = await both(JSON.stringify({ memberId: 'SHARED' }));
+    expect(again.body).toBe(first.body);
+    expect(JSON.parse(first.body)).toMatchObject({ coverage: { status: 'STATUS_ACTIVE', payerName: 'Payer "One"', planName: 'Plan ü' }, errors: [{ code: '72' }] });
   });
 
   test('a caller-sent x-request-id is echoed by both', async () => {

@@ -1,4 +1,4 @@
-import { create, isMessage, type DescMessage, type DescMethodUnary, type JsonReadOptions, type JsonWriteOptions } from '@bufbuild/protobuf';
+import { create, isMessage, toJson, type DescField, type DescMessage, type DescMethodUnary, type JsonReadOptions, type JsonWriteOptions } from '@bufbuild/protobuf';
 import { Code, ConnectError, createContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from '@connectrpc/connect';
 import { compressionNegotiate, createMethodSerializationLookup, mergeNonProtocolHeaders } from '@connectrpc/connect/protocol';
 import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
@@ -24,6 +24,12 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 export interface FastUnaryRoute {
   method: DescMethodUnary;
   impl: (request: never, context: HandlerContext) => unknown;
+  /**
+   * Message (or repeated message) fields of the answer whose message objects the implementation reuses across calls
+   * (CheckEligibility's coverage and errors, memoized per cache entry): their JSON is written once per object and
+   * spliced into the answer, which is otherwise serialized by protobuf-es as usual. Same bytes as a full toJson.
+   */
+  memoFields?: string[];
 }
 
 export interface FastUnaryOptions {
@@ -147,6 +153,7 @@ function createMethodHandler(route: FastUnaryRoute, opts: FastUnaryOptions): (re
   const serialization = createMethodSerializationLookup(method, undefined, opts.jsonOptions, { writeMaxBytes: 0xffffffff, readMaxBytes: 0xffffffff });
   const parser = serialization.getI(false);
   const serializer = serialization.getO(false);
+  const serialize = route.memoFields?.length ? createMemoSerializer(method.output, route.memoFields, opts.jsonOptions) : (m: unknown) => serializer.serialize(m as never);
   const output: DescMessage = method.output;
   const impl = route.impl as (request: unknown, context: HandlerContext) => unknown;
   return (req, res) => {
@@ -214,7 +221,7 @@ function createMethodHandler(route: FastUnaryRoute, opts: FastUnaryOptions): (re
           const response = await chain(request);
           copyHeaders(response.header, responseHeader);
           copyHeaders(response.trailer, responseTrailer);
-          body = serializer.serialize(response.message);
+          body = serialize(response.message);
         } catch (e) {
           const error = e instanceof ConnectError ? e : new ConnectError('internal error', Code.Internal, undefined, undefined, e);
           status = codeToHttpStatus(error.code);
@@ -238,6 +245,49 @@ function createMethodHandler(route: FastUnaryRoute, opts: FastUnaryOptions): (re
         // A failed read or write (the client went away): nothing left to answer.
         if (!res.headersSent) res.destroy(err instanceof Error ? err : undefined);
       });
+  };
+}
+
+/** toJson + JSON.stringify of a message, with the JSON of the named message fields' objects remembered per object. */
+export function createMemoSerializer(schema: DescMessage, memoFields: string[], jsonOptions: Partial<JsonWriteOptions>): (message: unknown) => Uint8Array {
+  const fields = schema.fields.concat().sort((a, b) => a.number - b.number);
+  const memoed = new Set<DescField>();
+  for (const name of memoFields) {
+    const f = schema.fields.find((x) => x.localName === name);
+    if (!f || f.oneof || !(f.fieldKind === 'message' || (f.fieldKind === 'list' && f.listKind === 'message'))) throw new Error(`${schema.typeName}.${name}: not a message or repeated message field outside a oneof`);
+    memoed.add(f);
+  }
+  const keyOf = (f: DescField) => JSON.stringify(jsonOptions.useProtoFieldName ? f.name : f.jsonName);
+  const memo = new WeakMap<object, string>();
+  const jsonOf = (desc: DescMessage, m: object): string => {
+    let j = memo.get(m);
+    if (j === undefined) {
+      j = JSON.stringify(toJson(desc, m as never, jsonOptions));
+      memo.set(m, j);
+    }
+    return j;
+  };
+  return (message) => {
+    const msg = message as Record<string, unknown>;
+    const rest: Record<string, unknown> = { ...msg };
+    for (const f of memoed) rest[f.localName] = f.fieldKind === 'list' ? [] : undefined;
+    const base = toJson(schema, rest as never, jsonOptions) as Record<string, unknown>;
+    const parts: string[] = [];
+    for (const f of fields) {
+      if (memoed.has(f)) {
+        const v = msg[f.localName];
+        if (f.fieldKind === 'message') {
+          if (v !== undefined) parts.push(`${keyOf(f)}:${jsonOf(f.message, v as object)}`);
+        } else if (f.fieldKind === 'list' && f.listKind === 'message') {
+          const list = v as object[];
+          if (list.length > 0 || jsonOptions.alwaysEmitImplicit) parts.push(`${keyOf(f)}:[${list.map((e) => jsonOf(f.message, e)).join(',')}]`);
+        }
+      } else {
+        const key = jsonOptions.useProtoFieldName ? f.name : f.jsonName;
+        if (key in base) parts.push(`${JSON.stringify(key)}:${JSON.stringify(base[key])}`);
+      }
+    }
+    return Buffer.from(`{${parts.join(',')}}`);
   };
 }
 
