@@ -9,6 +9,8 @@ import { createObservabilityInterceptor } from './interceptors';
 import { createDualProtocolServer, type DualProtocolServer } from './listener';
 import { createCorsHandler } from './cors';
 import { createStrictInputInterceptor, installBinaryParseErrorMapping, STRICT_JSON_OPTIONS } from './strict-input';
+import { createFastUnaryHandler, type FastUnaryRoute } from './fast-unary';
+import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 
 export interface ApiServerDeps {
   logger: Logger;
@@ -24,6 +26,8 @@ export interface ApiServerDeps {
   extraInterceptors?: Interceptor[];
   /** GraphQL at /graphql (issue 16, api/graphql/), given the same token verifier as Connect. */
   graphql?: (verifyToken: TokenVerifier) => (req: IncomingMessage, res: ServerResponse) => unknown;
+  /** CheckEligibility over Connect JSON on HTTP/1.1 through api/fast-unary.ts (default on; off: connect-node only). */
+  fastUnary?: boolean;
 }
 
 export interface ApiServer {
@@ -62,8 +66,21 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const cors = createCorsHandler(deps.corsAllowedOrigins ?? []);
   // GraphQL (api/graphql/, Yoga is itself a Node request listener) at /graphql; everything else is Connect's.
   const graphql = deps.graphql ? deps.graphql(deps.verifyToken) : undefined;
+  // Issue 14: the implementations the routes register, so the hottest unary RPC can be served by api/fast-unary.ts.
+  const implementations = new Map<string, Record<string, unknown>>();
   const rpc = connectNodeAdapter({
     ...connectOptions,
+    routes: (router) =>
+      deps.routes({
+        get handlers() {
+          return router.handlers;
+        },
+        service(service, impl, options) {
+          implementations.set(service.typeName, impl as Record<string, unknown>);
+          return router.service(service, impl, options);
+        },
+        rpc: router.rpc.bind(router),
+      } as ConnectRouter),
     fallback: (req, res) => {
       handleHealthRequest(req as never, res as never, health)
         .then((handled) => {
@@ -72,8 +89,17 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
         .catch(() => sendJson(res as never, 500, { error: 'internal error' }));
     },
   });
+  // CheckEligibility over Connect JSON on HTTP/1.1 (the cache-read path) skips connect-node's generic machinery;
+  // same interceptors, implementation, parser and error JSON (api/fast-unary.ts). Anything unusual goes to Connect.
+  const fastRoutes: FastUnaryRoute[] = [];
+  const eligibility = implementations.get(EligibilityService.typeName);
+  if (deps.fastUnary !== false && typeof eligibility?.['checkEligibility'] === 'function') {
+    fastRoutes.push({ method: EligibilityService.method.checkEligibility, impl: (eligibility['checkEligibility'] as FastUnaryRoute['impl']).bind(eligibility), memoFields: ['coverage', 'errors'] });
+  }
+  const fast = createFastUnaryHandler(fastRoutes, { interceptors, jsonOptions: STRICT_JSON_OPTIONS });
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (cors(req as never, res as never)) return;
+    if (fast(req, res)) return;
     if (graphql && (req.url === '/graphql' || req.url?.startsWith('/graphql?'))) void graphql(req, res);
     else (rpc as (req: IncomingMessage, res: ServerResponse) => void)(req, res);
   };

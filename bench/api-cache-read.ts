@@ -47,6 +47,11 @@ const CPU_PROF_DIR = process.argv.includes('--cpu-prof') ? process.argv[process.
  * node_modules link) as target `api-before`, so before and after are measured under the same load.
  */
 const COMPARE_DIR = process.argv.includes('--compare') ? path.resolve(process.argv[process.argv.indexOf('--compare') + 1]!) : undefined;
+/**
+ * `--dist`: run the API (and `--compare DIR`'s) as production does, `node dist/api/main.js` (the stack's entry; build
+ * first with `npm run build`, in DIR too), instead of api/main.ts under tsx (whose loader and source maps cost ~1 %).
+ */
+const DIST = process.argv.includes('--dist');
 const ROOT = path.resolve(__dirname, '..');
 const PATH = '/rte.v1.EligibilityService/CheckEligibility';
 
@@ -88,8 +93,8 @@ interface Child {
 }
 
 /** Spawns a node process (tsx) and waits for the stdout line that carries its port. */
-function spawnServer(args: string[], env: Record<string, string>, portOf: (line: Record<string, unknown>) => number | undefined, nodeFlags: string[] = [], cwd = ROOT): Promise<Child> {
-  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnServer(args: string[], env: Record<string, string>, portOf: (line: Record<string, unknown>) => number | undefined, nodeFlags: string[] = [], cwd = ROOT, tsx = true): Promise<Child> {
+  const proc = spawn(process.execPath, [...nodeFlags, ...(tsx ? ['--import', 'tsx'] : []), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let buf = '';
   return new Promise((resolve, reject) => {
@@ -172,14 +177,15 @@ async function main(): Promise<void> {
       TEMPORAL_TASK_QUEUE: `tq-bench-${randomUUID().slice(0, 8)}`,
     };
     const listening = (l: Record<string, unknown>) => (l['msg'] === 'api listening (Connect, gRPC, gRPC-Web)' && typeof l['port'] === 'number' ? l['port'] : undefined);
-    const api = await spawnServer(['api/main.ts'], apiEnv, listening, CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []);
+    const apiEntry = DIST ? 'dist/api/main.js' : 'api/main.ts';
+    const api = await spawnServer([apiEntry], apiEnv, listening, CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [], ROOT, !DIST);
     children.push(api);
     const targets: [string, number][] = [
       ['floor', floor.port],
       ['api', api.port],
     ];
     if (COMPARE_DIR) {
-      const before = await spawnServer(['api/main.ts'], apiEnv, listening, [], COMPARE_DIR);
+      const before = await spawnServer([apiEntry], apiEnv, listening, [], COMPARE_DIR, !DIST);
       children.push(before);
       targets.splice(1, 0, ['api-before', before.port]);
     }
@@ -220,7 +226,7 @@ async function main(): Promise<void> {
     }
 
     console.log('== CheckEligibility CACHE_ONLY hits (Connect JSON) vs a bare Redis-GET floor, one run ==');
-    console.log(`members ${members.length}; cache value ${Math.round(valueBytes / members.length)} bytes; API answer ${apiBytes} bytes; load average (1 min) ${loadavg()[0]!.toFixed(2)}`);
+    console.log(`members ${members.length}; cache value ${Math.round(valueBytes / members.length)} bytes; API answer ${apiBytes} bytes; API run as ${DIST ? 'dist/api/main.js (node)' : 'api/main.ts (tsx)'}; load average (1 min) ${loadavg()[0]!.toFixed(2)}`);
     console.table(runs.map((r) => ({ target: r.target, connections: r.connections, 'req/s': Math.round(r.reqPerSec), 'p50 ms': r.p50, 'p99 ms': r.p99, non2xx: r.non2xx, errors: r.errors })));
     console.table(ratios);
     const bad = runs.filter((r) => r.non2xx > 0 || r.errors > 0);

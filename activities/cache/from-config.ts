@@ -9,7 +9,7 @@ export function createConfiguredEligibilityCache(
   redis: Redis,
   config: AppConfig,
   logger: Logger,
-  overrides: Pick<RedisEligibilityCacheOptions, 'maxKeysPerRead'> = {},
+  overrides: Pick<RedisEligibilityCacheOptions, 'maxKeysPerRead' | 'parsedEntryMemo'> = {},
 ): EligibilityCache {
   return createRedisEligibilityCache({
     redis,

@@ -42,6 +42,26 @@ afterEach(async () => {
 });
 
 describe('Redis eligibility cache', () => {
+  it('with parsedEntryMemo, the same stored bytes give the same frozen entry; a rewrite gives the new one', async () => {
+    const memoCache = createRedisEligibilityCache({ redis, keySecret: SECRET, keyPrefix: prefix, parsedEntryMemo: 10 });
+    await memoCache.put({ memberId: 'M-1', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', stediCheckId: 'ec_1', fetchedAt: NOW });
+    const a = await memoCache.get('M-1', 'coverage');
+    const b = await memoCache.get('M-1', 'coverage');
+    expect(b).toBe(a);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(Object.isFrozen(a!.summary.payer)).toBe(true);
+    expect(a!.summary).toEqual(active);
+    const newer = { ...active, plan: { ...active.plan, name: 'Choice POS II' }, stediCheckId: 'ec_2' };
+    await memoCache.put({ memberId: 'M-1', operation: 'coverage', summary: newer, outcome: 'success', source: 'realtime', stediCheckId: 'ec_2', fetchedAt: NOW + 1 });
+    const c = await memoCache.get('M-1', 'coverage');
+    expect(c).not.toBe(a);
+    expect(c!.summary).toEqual(newer);
+    // Without the option, entries are fresh objects the caller may change.
+    const plain = await cache.get('M-1', 'coverage');
+    expect(plain).not.toBe(await cache.get('M-1', 'coverage'));
+    expect(Object.isFrozen(plain)).toBe(false);
+  });
+
   it('round-trips an entry with its metadata and keeps raw member ids out of Redis', async () => {
     const put = await cache.put({ memberId: 'M-123456', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', stediCheckId: 'ec_1', fetchedAt: NOW });
     expect(put.written).toBe(true);

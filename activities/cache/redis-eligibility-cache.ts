@@ -28,6 +28,12 @@ export interface RedisEligibilityCacheOptions {
   readonly logger?: Logger;
   /** Keys per MGET in getMany (default 500); GraphQL's bulk read uses its page size so a page is one round trip. */
   readonly maxKeysPerRead?: number;
+  /**
+   * Issue 14 (the API's read path): remember up to this many parsed entries by their stored JSON, so a hot entry is
+   * parsed once and the same (deep-frozen) object is returned for the same stored bytes; callers may then memoize
+   * what they derive from it. Default 0 (off: every read parses, and entries are the caller's to change).
+   */
+  readonly parsedEntryMemo?: number;
 }
 
 /**
@@ -55,6 +61,14 @@ const PUT_SHA = createHash('sha1').update(PUT_SCRIPT).digest('hex');
 
 const CHUNK = 500;
 
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
+
 export function createRedisEligibilityCache(options: RedisEligibilityCacheOptions): EligibilityCache {
   const { redis, keySecret } = options;
   const ttl = options.ttl ?? DEFAULT_CACHE_TTL;
@@ -69,8 +83,25 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
   const entryKey = (memberId: string, operation: string): string => `${prefix}elig:${memberOperationHash(keySecret, memberId, operation)}`;
   const claimKey = (memberId: string, operation: string): string => `${prefix}elig-refresh:${memberOperationHash(keySecret, memberId, operation)}`;
 
+  const memoMax = options.parsedEntryMemo ?? 0;
+  const memo = new Map<string, EligibilityCacheEntry>();
+
   function parse(raw: string | null, key: string): EligibilityCacheEntry | null {
     if (raw === null) return null;
+    if (memoMax > 0) {
+      const known = memo.get(raw);
+      if (known) return known;
+      const entry = parseRaw(raw, key);
+      if (entry) {
+        if (memo.size >= memoMax) memo.delete(memo.keys().next().value as string);
+        memo.set(raw, deepFreeze(entry));
+      }
+      return entry;
+    }
+    return parseRaw(raw, key);
+  }
+
+  function parseRaw(raw: string, key: string): EligibilityCacheEntry | null {
     try {
       const v = JSON.parse(raw) as Partial<EligibilityCacheEntry>;
       if (

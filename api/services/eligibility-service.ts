@@ -159,6 +159,18 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
   const now = deps.now ?? Date.now;
   const nonInteractiveCallers = deps.nonInteractiveCallers ?? new Set<string>();
 
+  // Issue 14: an entry the cache returns frozen (its parsed-entry memo: the same object for the same stored bytes)
+  // is mapped to its coverage and error messages once; the response messages share them (nothing mutates them).
+  const parts = new WeakMap<EligibilityCacheEntry, { coverage: ReturnType<typeof toCoverageMessage>; errors: ReturnType<typeof toErrorDetails> }>();
+  function partsOf(entry: EligibilityCacheEntry) {
+    let p = parts.get(entry);
+    if (!p) {
+      p = { coverage: toCoverageMessage(entry.summary), errors: toErrorDetails(entry.summary) };
+      if (Object.isFrozen(entry)) parts.set(entry, p);
+    }
+    return p;
+  }
+
   function respond(
     ctx: HandlerContext,
     memberId: string,
@@ -170,9 +182,10 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
     ctx.responseHeader.set('cache-control', httpCacheControlHeader(entry, at));
     ctx.responseHeader.set('vary', 'Authorization');
     ctx.responseHeader.set(CACHE_STATUS_HEADER, status);
+    const { coverage, errors } = partsOf(entry);
     return create(CheckEligibilityResponseSchema, {
       memberId,
-      coverage: toCoverageMessage(entry.summary),
+      coverage,
       stediCheckId: entry.stediCheckId ?? '',
       cacheStatus: STATUS_ENUM[status],
       cacheMetadata: create(CacheMetadataSchema, {
@@ -182,7 +195,7 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
         fetchedAt: timestampFromMs(entry.fetchedAt),
         source: entry.source,
       }),
-      errors: toErrorDetails(entry.summary),
+      errors,
     });
   }
 

@@ -1,0 +1,300 @@
+import { create, isMessage, toJson, type DescField, type DescMessage, type DescMethodUnary, type JsonReadOptions, type JsonWriteOptions } from '@bufbuild/protobuf';
+import { Code, ConnectError, createContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from '@connectrpc/connect';
+import { compressionNegotiate, createMethodSerializationLookup, mergeNonProtocolHeaders } from '@connectrpc/connect/protocol';
+import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
+import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * Issue 14: a dedicated handler for the Connect unary JSON protocol over HTTP/1.1, for the few hottest RPCs
+ * (CheckEligibility). Hand-written because connect-node's generic path costs more than the cache read itself:
+ * per call it builds a `URL`, three undici `Headers`, a deadline `AbortController` linked to a request
+ * `AbortController`, and aborts both when the call ends (each abort allocates a `DOMException` with a stack
+ * trace); then an async-iterable body in and out. Together ~20 % of a cached read (docs/performance.md).
+ *
+ * It is the same protocol, served by the same pieces: the same interceptors (observability, auth, strict input)
+ * in the same order, the same service implementation, connect-es's own JSON parser for the method (with the
+ * strict-input error mapping, so a bad field is refused with the same message), its own error JSON, HTTP status
+ * mapping, header merging and compression negotiation. It only takes the requests whose handling it can match
+ * exactly from the headers alone, and leaves everything else to connect-node untouched:
+ * POST, HTTP/1.x, `Content-Type: application/json` (optionally `charset=utf-8`), a `Content-Length` up to
+ * `maxBodyBytes`, no `Content-Encoding` (compressed request), no `Connect-Timeout-Ms`.
+ */
+
+export interface FastUnaryRoute {
+  method: DescMethodUnary;
+  impl: (request: never, context: HandlerContext) => unknown;
+  /**
+   * Message (or repeated message) fields of the answer whose message objects the implementation reuses across calls
+   * (CheckEligibility's coverage and errors, memoized per cache entry): their JSON is written once per object and
+   * spliced into the answer, which is otherwise serialized by protobuf-es as usual. Same bytes as a full toJson.
+   */
+  memoFields?: string[];
+}
+
+export interface FastUnaryOptions {
+  interceptors: Interceptor[];
+  jsonOptions: Partial<JsonReadOptions & JsonWriteOptions>;
+  /** Larger bodies (or a body without Content-Length) go to connect-node, which applies readMaxBytes. */
+  maxBodyBytes?: number;
+}
+
+const JSON_CONTENT_TYPE = /^application\/json(?:; ?charset=utf-?8)?$/i;
+// connect-node's defaults (connectNodeAdapter): gzip and brotli, compressed from 1 KiB.
+const ACCEPT_COMPRESSION = [compressionGzip, compressionBrotli];
+const COMPRESS_MIN_BYTES = 1024;
+
+/**
+ * The fetch API's `Headers` over a plain map (lower-case names, as Node gives them): what interceptors and handlers
+ * use of it (get/has/set/append/delete/forEach/iteration) without undici's per-instance validation and copying.
+ */
+export class LightHeaders {
+  private readonly map = new Map<string, string>();
+
+  constructor(init?: IncomingHttpHeaders | Record<string, string>) {
+    if (init) {
+      for (const key in init) {
+        const v = init[key];
+        if (v === undefined) continue;
+        this.map.set(key.toLowerCase(), Array.isArray(v) ? v.join(', ') : v);
+      }
+    }
+  }
+  get(name: string): string | null {
+    return this.map.get(name.toLowerCase()) ?? null;
+  }
+  has(name: string): boolean {
+    return this.map.has(name.toLowerCase());
+  }
+  set(name: string, value: string): void {
+    this.map.set(name.toLowerCase(), String(value));
+  }
+  append(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const prev = this.map.get(key);
+    this.map.set(key, prev === undefined ? String(value) : `${prev}, ${value}`);
+  }
+  delete(name: string): void {
+    this.map.delete(name.toLowerCase());
+  }
+  getSetCookie(): string[] {
+    const v = this.map.get('set-cookie');
+    return v === undefined ? [] : [v];
+  }
+  forEach(cb: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
+    for (const [k, v] of [...this.map].sort((a, b) => (a[0] < b[0] ? -1 : 1))) cb.call(thisArg, v, k, this as unknown as Headers);
+  }
+  *entries(): HeadersIterator<[string, string]> {
+    yield* [...this.map].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  }
+  *keys(): HeadersIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+  *values(): HeadersIterator<string> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  [Symbol.iterator](): HeadersIterator<[string, string]> {
+    return this.entries();
+  }
+  /** Node's `writeHead` form. */
+  toNode(): Record<string, string> {
+    return Object.fromEntries(this.map);
+  }
+}
+
+/** Whether the fast path can answer this request exactly as connect-node would; decided from the headers only. */
+function eligible(req: IncomingMessage, maxBodyBytes: number): boolean {
+  if (req.method !== 'POST' || req.httpVersionMajor !== 1) return false;
+  const h = req.headers;
+  const ct = h['content-type'];
+  if (ct === undefined || !JSON_CONTENT_TYPE.test(ct)) return false;
+  if (h['content-encoding'] !== undefined || h['connect-timeout-ms'] !== undefined || h['transfer-encoding'] !== undefined) return false;
+  const len = h['content-length'];
+  if (len === undefined) return false;
+  const n = Number(len);
+  return Number.isInteger(n) && n >= 0 && n <= maxBodyBytes;
+}
+
+function readBody(req: IncomingMessage, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+    });
+    req.once('end', () => resolve(chunks.length === 1 && size === length ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+/**
+ * Returns a request listener that answers the given unary RPCs over Connect JSON on HTTP/1.1 and returns true, or
+ * returns false (touching nothing) for any request it does not take.
+ */
+export function createFastUnaryHandler(routes: FastUnaryRoute[], opts: FastUnaryOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024;
+  const byPath = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>();
+  for (const route of routes) {
+    const path = `/${route.method.parent.typeName}/${route.method.name}`;
+    byPath.set(path, createMethodHandler(route, opts));
+  }
+  return (req, res) => {
+    const handle = byPath.get(req.url ?? '');
+    if (!handle || !eligible(req, maxBodyBytes)) return false;
+    handle(req, res);
+    return true;
+  };
+}
+
+function createMethodHandler(route: FastUnaryRoute, opts: FastUnaryOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { method } = route;
+  // connect-es's own (de)serialiser for the method, including api/strict-input.ts's error mapping (installed first).
+  const serialization = createMethodSerializationLookup(method, undefined, opts.jsonOptions, { writeMaxBytes: 0xffffffff, readMaxBytes: 0xffffffff });
+  const parser = serialization.getI(false);
+  const serializer = serialization.getO(false);
+  const serialize = route.memoFields?.length ? createMemoSerializer(method.output, route.memoFields, opts.jsonOptions) : (m: unknown) => serializer.serialize(m as never);
+  const output: DescMessage = method.output;
+  const impl = route.impl as (request: unknown, context: HandlerContext) => unknown;
+  return (req, res) => {
+    let controller: AbortController | undefined;
+    // Created only if something asks for it (a live check waits on it): aborting a signal nobody holds is pure cost.
+    const signalOf = () => {
+      if (!controller) {
+        const c = (controller = new AbortController());
+        res.once('close', () => {
+          if (!res.writableFinished) c.abort(new ConnectError('the client closed the connection', Code.Canceled));
+        });
+      }
+      return controller.signal;
+    };
+    const requestHeader = new LightHeaders(req.headers) as unknown as Headers;
+    const responseHeader = new LightHeaders({ 'content-type': 'application/json' }) as unknown as Headers;
+    const responseTrailer = new LightHeaders() as unknown as Headers;
+    const values = createContextValues();
+    const url = `http://${req.headers.host ?? 'localhost'}${req.url ?? ''}`;
+    const ctx = {
+      method,
+      service: method.parent,
+      requestMethod: 'POST',
+      protocolName: 'connect',
+      url,
+      timeoutMs: () => undefined,
+      get signal() {
+        return signalOf();
+      },
+      requestHeader,
+      responseHeader,
+      responseTrailer,
+      values,
+    } as unknown as HandlerContext;
+    const compression = compressionNegotiate(ACCEPT_COMPRESSION, null, req.headers['accept-encoding'] ?? null, 'accept-encoding');
+
+    void readBody(req, Number(req.headers['content-length']))
+      .then(async (bytes) => {
+        let status = 200;
+        let body: Uint8Array;
+        try {
+          if (compression.error) throw compression.error;
+          const input = parser.parse(bytes);
+          const request = {
+            stream: false,
+            message: input,
+            method,
+            service: method.parent,
+            requestMethod: 'POST',
+            url,
+            get signal() {
+              return signalOf();
+            },
+            header: requestHeader,
+            contextValues: values,
+          } as unknown as UnaryRequest;
+          // The interceptor chain around the implementation, as connect-es builds it (applyInterceptors).
+          const innermost = async (r: UnaryRequest): Promise<UnaryResponse> => {
+            const callCtx = r.header === requestHeader && r.contextValues === values ? ctx : ({ ...ctx, requestHeader: r.header, values: r.contextValues } as HandlerContext);
+            let message = await impl(r.message, callCtx);
+            if (!isMessage(message, output)) message = create(output, message as never);
+            return { stream: false, message: message as never, method, service: method.parent, header: responseHeader, trailer: responseTrailer };
+          };
+          const chain = opts.interceptors.reduceRight<(r: UnaryRequest) => Promise<UnaryResponse>>((next, interceptor) => interceptor(next as never) as never, innermost);
+          const response = await chain(request);
+          copyHeaders(response.header, responseHeader);
+          copyHeaders(response.trailer, responseTrailer);
+          body = serialize(response.message);
+        } catch (e) {
+          const error = e instanceof ConnectError ? e : new ConnectError('internal error', Code.Internal, undefined, undefined, e);
+          status = codeToHttpStatus(error.code);
+          responseHeader.set('content-type', 'application/json');
+          if (!error.isWireError) mergeNonProtocolHeaders(responseHeader, error.metadata);
+          body = errorToJsonBytes(error, opts.jsonOptions);
+        }
+        if (compression.response && body.byteLength >= COMPRESS_MIN_BYTES) {
+          body = await compression.response.compress(body);
+          responseHeader.set('content-encoding', compression.response.name);
+        }
+        const header = (responseHeader as unknown as LightHeaders).toNode();
+        (responseTrailer as unknown as LightHeaders).forEach((v, k) => {
+          header[`trailer-${k}`] = v;
+        });
+        header['content-length'] = String(body.byteLength);
+        res.writeHead(status, header);
+        res.end(body);
+      })
+      .catch((err: unknown) => {
+        // A failed read or write (the client went away): nothing left to answer.
+        if (!res.headersSent) res.destroy(err instanceof Error ? err : undefined);
+      });
+  };
+}
+
+/** toJson + JSON.stringify of a message, with the JSON of the named message fields' objects remembered per object. */
+export function createMemoSerializer(schema: DescMessage, memoFields: string[], jsonOptions: Partial<JsonWriteOptions>): (message: unknown) => Uint8Array {
+  const fields = schema.fields.concat().sort((a, b) => a.number - b.number);
+  const memoed = new Set<DescField>();
+  for (const name of memoFields) {
+    const f = schema.fields.find((x) => x.localName === name);
+    if (!f || f.oneof || !(f.fieldKind === 'message' || (f.fieldKind === 'list' && f.listKind === 'message'))) throw new Error(`${schema.typeName}.${name}: not a message or repeated message field outside a oneof`);
+    memoed.add(f);
+  }
+  const keyOf = (f: DescField) => JSON.stringify(jsonOptions.useProtoFieldName ? f.name : f.jsonName);
+  const memo = new WeakMap<object, string>();
+  const jsonOf = (desc: DescMessage, m: object): string => {
+    let j = memo.get(m);
+    if (j === undefined) {
+      j = JSON.stringify(toJson(desc, m as never, jsonOptions));
+      memo.set(m, j);
+    }
+    return j;
+  };
+  return (message) => {
+    const msg = message as Record<string, unknown>;
+    const rest: Record<string, unknown> = { ...msg };
+    for (const f of memoed) rest[f.localName] = f.fieldKind === 'list' ? [] : undefined;
+    const base = toJson(schema, rest as never, jsonOptions) as Record<string, unknown>;
+    const parts: string[] = [];
+    for (const f of fields) {
+      if (memoed.has(f)) {
+        const v = msg[f.localName];
+        if (f.fieldKind === 'message') {
+          if (v !== undefined) parts.push(`${keyOf(f)}:${jsonOf(f.message, v as object)}`);
+        } else if (f.fieldKind === 'list' && f.listKind === 'message') {
+          const list = v as object[];
+          if (list.length > 0 || jsonOptions.alwaysEmitImplicit) parts.push(`${keyOf(f)}:[${list.map((e) => jsonOf(f.message, e)).join(',')}]`);
+        }
+      } else {
+        const key = jsonOptions.useProtoFieldName ? f.name : f.jsonName;
+        if (key in base) parts.push(`${JSON.stringify(key)}:${JSON.stringify(base[key])}`);
+      }
+    }
+    return Buffer.from(`{${parts.join(',')}}`);
+  };
+}
+
+function copyHeaders(from: Headers, to: Headers): void {
+  if (from === to) return;
+  const keys: string[] = [];
+  to.forEach((_, k) => keys.push(k));
+  for (const k of keys) to.delete(k);
+  from.forEach((v, k) => to.set(k, v));
+}
