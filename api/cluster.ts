@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 
 export interface ApiClusterOptions {
   /** API processes to keep running (API_PROCESSES). */
@@ -23,6 +24,53 @@ export interface ApiClusterOptions {
  * `processes` is 1 (no cluster at all: the behaviour of a single API process is unchanged).
  */
 const DRAINING_MESSAGE = 'rte-api-draining';
+const METRICS_REQUEST = 'rte-api-metrics-request';
+const METRICS_ANSWER = 'rte-api-metrics-answer';
+const METRICS_TIMEOUT_MS = 8_000;
+
+interface MetricsAnswer {
+  type: typeof METRICS_ANSWER;
+  id: number;
+  text?: string;
+  error?: string;
+}
+
+/**
+ * /metrics of an API process under the cluster: a scrape reaches whichever copy the primary hands the connection to,
+ * so each copy answers with the metrics of ALL copies, which the primary collects over IPC (prom-client's
+ * AggregatorRegistry: counters and histograms summed, gauges as each metric's `aggregator` says). Returns undefined
+ * outside a cluster (the process serves its own registry, as before).
+ */
+export function clusterMetricsText(registry: Registry): (() => Promise<string>) | undefined {
+  if (!cluster.isWorker) return undefined;
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one installs prom-client's listener that answers the primary's collection requests.
+  new AggregatorRegistry();
+  let next = 0;
+  const pending = new Map<number, { resolve: (t: string) => void; reject: (e: Error) => void }>();
+  process.on('message', (m: unknown) => {
+    const a = m as Partial<MetricsAnswer> | null;
+    if (a?.type !== METRICS_ANSWER || typeof a.id !== 'number') return;
+    const p = pending.get(a.id);
+    if (!p) return;
+    pending.delete(a.id);
+    if (typeof a.text === 'string') p.resolve(a.text);
+    else p.reject(new Error(`metrics of the api processes could not be collected: ${a.error ?? 'no answer'}`));
+  });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const id = next++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error('metrics of the api processes were not collected in time'));
+      }, METRICS_TIMEOUT_MS);
+      pending.set(id, {
+        resolve: (t) => (clearTimeout(timer), resolve(t)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      process.send?.({ type: METRICS_REQUEST, id });
+    });
+}
 const FORWARD_DELAY_MS = 1_000;
 
 /** In an API copy under the cluster: tells the primary when this copy got a shutdown signal itself. */
@@ -68,8 +116,18 @@ export function startApiCluster(opts: ApiClusterOptions): 'primary' | 'api' {
   // A copy that got the signal itself (sent to the whole process group: a terminal's Ctrl-C, systemd, `timeout`) says
   // so; it must not get a second one, which would cut its drain short. The others get SIGTERM from here.
   const draining = new WeakSet<Worker>();
+  // A copy asked for everyone's metrics (clusterMetricsText): collect them from every copy and answer it.
+  const aggregator = new AggregatorRegistry();
   cluster.on('message', (w, m: unknown) => {
-    if ((m as { type?: unknown } | null)?.type === DRAINING_MESSAGE) draining.add(w);
+    const type = (m as { type?: unknown } | null)?.type;
+    if (type === DRAINING_MESSAGE) draining.add(w);
+    if (type === METRICS_REQUEST) {
+      const id = (m as { id: number }).id;
+      aggregator.clusterMetrics().then(
+        (text) => w.isConnected() && w.send({ type: METRICS_ANSWER, id, text } satisfies MetricsAnswer),
+        (err: unknown) => w.isConnected() && w.send({ type: METRICS_ANSWER, id, error: err instanceof Error ? err.message : String(err) } satisfies MetricsAnswer),
+      );
+    }
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;

@@ -13,7 +13,7 @@ import { registerBatchVisibilityGauges } from '../lib/ops-gauges';
 import { connectTemporalClient } from '../lib/temporal/connect';
 import { DEFAULT_BOUNDED_CALLS } from '../lib/temporal/bounded-calls';
 import { API_PG_CONNECTION_TIMEOUT_MS, API_REDIS_OPTIONS } from './outage-bounds';
-import { announceDraining, startApiCluster } from './cluster';
+import { announceDraining, clusterMetricsText, startApiCluster } from './cluster';
 
 /** API composition root: config, connections, services, one port for all protocols, graceful drain. */
 async function main(): Promise<void> {
@@ -30,6 +30,8 @@ async function main(): Promise<void> {
 
   registerBatchVisibilityGauges(metrics.registry, createBatchVisibilityReader(temporal));
 
+  // API_PROCESSES > 1: a scrape of any copy answers with the metrics of every copy (api/cluster.ts).
+  const metricsText = clusterMetricsText(metrics.registry);
   const routes = createRoutes({ config, logger, metrics, temporal, redis, pg });
   const api = createApiServer({
     logger,
@@ -38,6 +40,7 @@ async function main(): Promise<void> {
     corsAllowedOrigins: config.api.corsAllowedOrigins,
     routes,
     graphql: routes.graphql,
+    ...(metricsText ? { metricsText } : {}),
     // Ready = cache reads work (Redis). Kafka is never used by the API. Temporal, PostgreSQL and the workers serve
     // live checks and batches: their absence is reported as degraded, so a worker outage does not drain every API
     // replica while cached answers can still be served.

@@ -28,6 +28,8 @@ export interface ApiServerDeps {
   graphql?: (verifyToken: TokenVerifier) => (req: IncomingMessage, res: ServerResponse) => unknown;
   /** CheckEligibility over Connect JSON on HTTP/1.1 through api/fast-unary.ts (default on; off: connect-node only). */
   fastUnary?: boolean;
+  /** /metrics text other than this process's registry (API_PROCESSES > 1: all copies', api/cluster.ts). */
+  metricsText?: () => Promise<string>;
 }
 
 export interface ApiServer {
@@ -50,7 +52,13 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     createStrictInputInterceptor(),
     ...(deps.extraInterceptors ?? []),
   ];
-  const health = { registry: deps.metrics.registry, checks: deps.checks, ...(deps.degradedChecks ? { degradedChecks: deps.degradedChecks } : {}), isAccepting: () => accepting };
+  const health = {
+    registry: deps.metrics.registry,
+    checks: deps.checks,
+    ...(deps.degradedChecks ? { degradedChecks: deps.degradedChecks } : {}),
+    ...(deps.metricsText ? { metricsText: deps.metricsText } : {}),
+    isAccepting: () => accepting,
+  };
   const connectOptions = {
     routes: deps.routes,
     interceptors,
@@ -86,7 +94,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
         .then((handled) => {
           if (!handled) sendJson(res as never, 404, { error: 'not found' });
         })
-        .catch(() => sendJson(res as never, 500, { error: 'internal error' }));
+        .catch((err: unknown) => {
+          deps.logger.warn({ err, path: req.url }, 'health/metrics request failed');
+          sendJson(res as never, 500, { error: 'internal error' });
+        });
     },
   });
   // CheckEligibility over Connect JSON on HTTP/1.1 (the cache-read path) skips connect-node's generic machinery;

@@ -46,6 +46,8 @@ export interface HealthHandlers {
   degradedChecks?: Record<string, DependencyCheck>;
   /** False once shutdown starts, so load balancers stop sending work before we drain. */
   isAccepting: () => boolean;
+  /** The /metrics text when it is not just `registry`'s (an API process under the cluster answers for all copies). */
+  metricsText?: () => Promise<string>;
 }
 
 /**
@@ -75,8 +77,9 @@ export async function handleHealthRequest(req: IncomingMessage, res: ServerRespo
     return true;
   }
   if (path === '/metrics') {
+    const text = await (h.metricsText ?? (() => h.registry.metrics()))();
     res.writeHead(200, { 'content-type': h.registry.contentType });
-    res.end(await h.registry.metrics());
+    res.end(text);
     return true;
   }
   return false;

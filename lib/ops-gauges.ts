@@ -128,6 +128,8 @@ export function registerBatchVisibilityGauges(registry: Registry, read: () => Pr
     help: 'Open batch workflows by status (PENDING, WAITING, RUNNING, PAUSED), from Temporal visibility',
     labelNames: ['status'] as const,
     registers: [registry],
+    // Every API process reads the same visibility: several processes' scrapes (api/cluster.ts) agree, not add up.
+    aggregator: 'max',
     async collect() {
       try {
         const v = await read();
@@ -142,5 +144,6 @@ export function registerBatchVisibilityGauges(registry: Registry, read: () => Pr
     name: 'rte_batch_oldest_running_age_seconds',
     help: 'Seconds the oldest RUNNING batch has been processing (RteBatchStartedAt in Temporal visibility)',
     registers: [registry],
+    aggregator: 'max',
   });
 }

@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
@@ -245,5 +246,46 @@ describe('scale out: worker processes and API processes on the same servers (int
       await slotPool.close();
       observerRedis.disconnect();
     }
+  });
+
+  it('with 2 API processes, /metrics on the shared port counts the reads of both (any copy answers for all)', async () => {
+    const platform = await startTestPlatform({ population: 60, workers: 0 });
+    p = platform;
+    const members = answerable(platform.members).slice(0, 10);
+    const [a] = await Promise.all([startApiProcesses(platform, 2), prefillCacheHits(platform, members)]);
+    api = a!;
+    const token = await platform.token(['rte:eligibility:read'], 'svc-metrics');
+    // 8 clients, each on its own connection: the cluster hands connections out in turn, so both processes serve reads.
+    const reads = 48;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, c) => {
+        const client = createRteClient({ baseUrl: a!.url, token });
+        for (let i = 0; i < reads / 8; i++) {
+          const r = await client.eligibility.checkEligibility({ memberId: members[(c + i) % members.length]!.memberId, cacheControl: CacheControl.CACHE_ONLY });
+          expect(r.cacheStatus).toBe(CacheStatus.HIT);
+        }
+      }),
+    );
+    const hits = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('rte_cache_control_requests_total{') && l.includes('mode="cache_only"') && l.includes('result="hit"'))
+        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    // Several scrapes, each on a new connection (so both copies answer some): every one counts all reads.
+    const scrapes: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        http
+          .get(`${a!.url}/metrics`, { agent: false }, (r) => {
+            let body = '';
+            r.setEncoding('utf8').on('data', (d: string) => (body += d));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+          })
+          .on('error', reject);
+      });
+      expect(res.status).toBe(200);
+      scrapes.push(hits(res.body));
+    }
+    expect(scrapes).toEqual([reads, reads, reads, reads]);
   });
 });
