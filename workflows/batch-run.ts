@@ -918,9 +918,11 @@ export class BatchRun {
         start(1, () => this.retryChunkMember(retryItem));
         continue;
       }
+      // The members due now, shared between the chunks that can still start (two share the lanes).
       const now = Date.now();
-      let n = 0;
-      while (n < queue.length && n < chunkMembers && queue[n]!.atMs <= now) n++;
+      let due = 0;
+      while (due < queue.length && queue[due]!.atMs <= now) due++;
+      const n = Math.min(chunkMembers, Math.ceil(due / Math.max(1, Math.floor((lanesTotal - lanesInFlight) / lanesPerChunk))));
       const take = queue.splice(0, n);
       const lanes = Math.max(1, Math.min(lanesPerChunk, lanesTotal - lanesInFlight, take.length));
       chunksInFlight += 1;
