@@ -971,7 +971,11 @@ export class BatchRun {
       return;
     }
     const byIndex = new Map(take.map((x) => [x.i, x]));
-    for (const o of result.outcomes) this.countChunkOutcome(o, byIndex.get(o.i), retryQueue);
+    for (const o of result.outcomes) {
+      this.countChunkOutcome(o, byIndex.get(o.i), retryQueue);
+      // Every progress step a chunk crosses gets its own PROGRESS event (as one activity per member did).
+      if (progressMilestone(this.s.lastMilestone, percentDone(this.c), this.tuning.progressStepPercent) !== null) this.maybeProgress();
+    }
     const back = result.notStarted.map((i) => byIndex.get(i)).filter((x): x is RefreshItem => x !== undefined);
     queue.unshift(...back);
     this.maybeProgress();
