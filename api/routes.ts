@@ -80,7 +80,7 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
       config.redisKeyPrefix,
     ),
     taskQueue: config.temporal.taskQueue,
-    tuning: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } },
+    tuning: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 }, realtimeChunkMembers: config.batch.realtimeChunkMembers },
     limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: config.webhooks.allowedHosts, allowHttp: config.webhooks.allowHttp } },
     // Issue 10: member queries compiled before acceptance; page tokens signed with a server secret.
     checkMemberQuery: (q) => queryChecker.checkQuery(q),

@@ -7,10 +7,13 @@
  *      target ≤ 1.05. Run with no interactive reservation (STEDI_SLOTS_RESERVED_INTERACTIVE=0, so batch may use all
  *      15 slots) and with the production default of 3 reserved (batch floor = members × latency ÷ 12).
  *   2. orchestration ceiling: the same batch with ~1 ms simulated latency → members/s through the whole workflow
- *      path, and Temporal history events per member (all runs, continue-as-new included).
+ *      path, and Temporal history events per member (all runs, continue-as-new included). Run twice: with one
+ *      activity per member (BATCH_REALTIME_CHUNK_MEMBERS=0, the floor of issue 14's "before") and with chunked
+ *      dispatch (the default, issue 14 target ≥ 500 members/s and ≤ 0.05 events per member).
  *
  * Needs the dev stack (`./stack/stack up --infra`). Prints one JSON line per run; asserts nothing.
- *   npx tsx bench/batch-realtime.ts [--members 1000] [--latency-ms 13500] [--time-scale 0.05] [--skip-reserved] [--floor-only]
+ *   npx tsx bench/batch-realtime.ts [--members 1000] [--ceiling-members 5000] [--latency-ms 13500] [--time-scale 0.05]
+ *     [--skip-reserved] [--floor-only] [--ceiling-only] [--skip-per-member]
  * Wall time is the workflow's own (submitted → finished, from GetBatchStatus), so API polling does not inflate it.
  * The floor uses the simulator's mean latency × time scale (lognormal, sigma 0.5: the mean is the right divisor).
  * Every member is one Stedi call (retries off), so the floor is exact in calls too.
@@ -33,12 +36,19 @@ function arg(name: string, dflt: number): number {
 
 const load = () => os.loadavg().map((x) => +x.toFixed(2));
 
-async function runOnce(label: string, o: { members: number; latency: StediSimOptions['latency'] & { meanMs: number }; timeScale: number; reservedInteractive: number }): Promise<void> {
+async function runOnce(
+  label: string,
+  o: { members: number; latency: StediSimOptions['latency'] & { meanMs: number }; timeScale: number; reservedInteractive: number; chunkMembers?: number },
+): Promise<void> {
   const loadBefore = load();
   const p = await startTestPlatform({
     population: o.members,
     sim: { latency: o.latency, timeScale: o.timeScale, logger: silentLogger() },
-    env: { STEDI_SLOTS_RESERVED_INTERACTIVE: String(o.reservedInteractive), BATCH_SUBMIT_RATE_LIMIT: '1000' },
+    env: {
+      STEDI_SLOTS_RESERVED_INTERACTIVE: String(o.reservedInteractive),
+      BATCH_SUBMIT_RATE_LIMIT: '1000',
+      ...(o.chunkMembers !== undefined ? { BATCH_REALTIME_CHUNK_MEMBERS: String(o.chunkMembers) } : {}),
+    },
   });
   try {
     const c = await batchClient(p, 'bench');
@@ -70,6 +80,7 @@ async function runOnce(label: string, o: { members: number; latency: StediSimOpt
         stediRealtimeCalls: sim.realtimeCalls,
         simPeakInFlight: sim.peakInFlight,
         reservedInteractive: o.reservedInteractive,
+        ...(o.chunkMembers !== undefined ? { chunkMembers: o.chunkMembers } : {}),
         meanLatencyMs,
         wallSeconds: +(wallMs / 1000).toFixed(2),
         observedThroughApiSeconds: +(observedMs / 1000).toFixed(2),
@@ -96,11 +107,17 @@ async function main(): Promise<void> {
   const latencyMs = arg('latency-ms', 13_500);
   const timeScale = arg('time-scale', 0.05);
   const latency = { meanMs: latencyMs, sigma: 0.5 };
-  await runOnce('slot-floor', { members, latency, timeScale, reservedInteractive: 0 });
-  if (process.argv.includes('--floor-only')) return;
-  if (!process.argv.includes('--skip-reserved')) await runOnce('slot-floor-3-reserved', { members, latency, timeScale, reservedInteractive: 3 });
-  // Orchestration ceiling: ~1 ms per check, no spread.
-  await runOnce('orchestration-ceiling', { members, latency: { meanMs: 1, sigma: 0, minMs: 0, maxMs: 1 }, timeScale: 1, reservedInteractive: 0 });
+  const ceilingOnly = process.argv.includes('--ceiling-only');
+  if (!ceilingOnly) {
+    await runOnce('slot-floor', { members, latency, timeScale, reservedInteractive: 0 });
+    if (process.argv.includes('--floor-only')) return;
+    if (!process.argv.includes('--skip-reserved')) await runOnce('slot-floor-3-reserved', { members, latency, timeScale, reservedInteractive: 3 });
+  }
+  // Orchestration ceiling: ~1 ms per check, no spread; one activity per member ("before"), then chunks (issue 14).
+  const ceilingMembers = arg('ceiling-members', members);
+  const fast = { meanMs: 1, sigma: 0, minMs: 0, maxMs: 1 };
+  if (!process.argv.includes('--skip-per-member')) await runOnce('orchestration-ceiling-per-member', { members: ceilingMembers, latency: fast, timeScale: 1, reservedInteractive: 0, chunkMembers: 0 });
+  await runOnce('orchestration-ceiling-chunked', { members: ceilingMembers, latency: fast, timeScale: 1, reservedInteractive: 0, chunkMembers: arg('chunk-members', 500) });
 }
 
 main().then(

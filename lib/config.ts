@@ -85,6 +85,8 @@ const envSchema = z.object({
   /** Stedi batch-API polling backoff (design doc: 2 min doubling to 8 h). */
   BATCH_POLL_INITIAL_MS: positiveInt.default(2 * 60_000),
   BATCH_POLL_MAX_MS: positiveInt.default(8 * 3_600_000),
+  /** Real-time batch members per chunk activity (issue 14); 0 (default) = one activity per member. */
+  BATCH_REALTIME_CHUNK_MEMBERS: z.coerce.number().int().min(0).max(5_000).default(0),
   BATCH_SUBMIT_RATE_WINDOW_SECONDS: positiveInt.default(3600),
   /** Per-member batch outcomes (WatchBatchStatus MEMBER_COMPLETED) are purged after this many days. */
   BATCH_OUTCOME_RETENTION_DAYS: positiveInt.default(7),
@@ -153,7 +155,7 @@ export interface AppConfig {
   api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[]; processes: number };
   workerMetrics: { host: string; port: number; sdkPort: number };
   shutdownGraceMs: number;
-  batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number; outcomeRetentionMs: number };
+  batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number; outcomeRetentionMs: number; realtimeChunkMembers: number };
   webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
   warmCache: { rateLimit: number; rateWindowMs: number; batchLatencyMs: number };
@@ -300,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       submitRateWindowMs: e.BATCH_SUBMIT_RATE_WINDOW_SECONDS * 1000,
       pollInitialMs: e.BATCH_POLL_INITIAL_MS,
       pollMaxMs: e.BATCH_POLL_MAX_MS,
+      realtimeChunkMembers: e.BATCH_REALTIME_CHUNK_MEMBERS,
       outcomeRetentionMs: e.BATCH_OUTCOME_RETENTION_DAYS * 24 * 3_600_000,
     },
     webhooks: {

@@ -171,6 +171,49 @@ const SCENARIOS: Record<string, Scenario> = {
     activities: baseActivities(() => 0),
     input: (batchId) => ({ selector: list(batchId, 8), options: OPTIONS, tuning: { realtimePageSize: 2, continueAsNewAfterEvents: 40 } }),
   },
+  // Real-time members in chunks (issue 14, realtime-chunks-v1): a full-width batch whose plans carry list indices;
+  // chunks of 4 answer success, a payer error, a non-retryable failure, a retryable failure (retried on its own with
+  // the batch's policy) and hand members back not started; a pause and resume between chunks.
+  'batch-realtime-chunks': {
+    activities: (() => {
+      let calls = 0;
+      return {
+        ...baseActivities(() => 0),
+        async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
+          const refresh = Array.from({ length: input.count }, (_, k) => ({ i: input.start + k, atMs: 0 }));
+          return { kind: 'plan', hits: 0, hitErrors: 0, notCached: 0, refreshCount: refresh.length, refresh, windows: { ANY: refresh.length } };
+        },
+        async refreshEligibilityChunk(input: { items: number[] }) {
+          await sleep(300);
+          const first = ++calls === 1;
+          const run = first ? input.items.slice(0, 2) : input.items;
+          const outcomes = run.map((i) =>
+            i === 1
+              ? { i, r: 'err' as const, calls: 1, ms: 5 }
+              : i === 2
+                ? { i, r: 'failed' as const, ms: 5, type: ErrorType.MemberNotFound, msg: 'not in the directory' }
+                : i === 3
+                  ? { i, r: 'retry' as const, ms: 5, type: ErrorType.Internal, msg: 'internal error' }
+                  : { i, r: 'ok' as const, calls: 1, ms: 5 },
+          );
+          return { outcomes, notStarted: first ? input.items.slice(2) : [] };
+        },
+      };
+    })(),
+    input: (batchId) => ({
+      selector: list(batchId, 10),
+      options: { ...OPTIONS, maxConcurrentRequests: 15, retry: { ...OPTIONS.retry, maxAttempts: 2 } },
+      tuning: { realtimeChunkMembers: 4, progressStepPercent: 50 },
+    }),
+    drive: async (ctx, batchId) => {
+      const h = ctx.client.workflow.getHandle(batchId);
+      await h.executeUpdate(batchAcceptedUpdate);
+      await h.signal(pauseBatchSignal);
+      await sleep(800);
+      await h.query('batchDispatchGate');
+      await h.signal(resumeBatchSignal);
+    },
+  },
   // ANY window deferred by Stedi load (0.9 at the start, 0.1 from the third reading on); re-checked every second
   // where the workflow code re-checks, else started when the deferral ends.
   'batch-load-deferred': {

@@ -10,6 +10,7 @@ import type { BatchMemberDirectory } from '../activities/batch/ports';
 import { createPgBatchErrorStore, createPgBatchOutcomeStore, createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createConfiguredEligibilityCache } from '../activities/cache';
 import { createEligibilityActivities } from '../activities/eligibility/activities';
+import { createRealtimeChunkActivities } from '../activities/eligibility/realtime-chunk';
 import { RedisTokenBucket, type EventPublisher } from '../activities/kafka';
 import { createMemberCronActivities, createMemberCronMetrics, PgMemberCronSources, RedisEmissionLedger } from '../activities/member-cron';
 import { RedisPredictionOutcomeStore } from '../activities/prediction-accuracy';
@@ -117,6 +118,8 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     warms,
     lists: memberLists,
   });
+  // Real-time batch members in chunks (issue 14): the same refreshEligibility per member, many per activity.
+  const realtimeChunks = createRealtimeChunkActivities({ refreshEligibility: eligibility.refreshEligibility, lists: memberLists, logger });
 
   const batch = createBatchActivities({
     lists: createPgMemberListStore(deps.pg),
@@ -186,7 +189,7 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
   });
 
   // FieldErrors (bad queries/inputs) are non-retryable InvalidArgumentError failures in every activity.
-  return { activities: withNonRetryableFieldErrors({ ...eligibility, ...batch, ...webhooks, ...memberCron, ...warming }), slotPool };
+  return { activities: withNonRetryableFieldErrors({ ...eligibility, ...realtimeChunks, ...batch, ...webhooks, ...memberCron, ...warming }), slotPool };
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { BatchActivities, RefreshItem } from '../activities/batch/activities';
 import type { EligibilityActivities } from '../activities/eligibility/activities';
+import type { ChunkMemberOutcome, RealtimeChunkActivities } from '../activities/eligibility/realtime-chunk';
 import { Bitmap } from '../lib/batch/bitmap';
 import { batchEventId, batchEventIdV2, eventPassesFilter, webhookBody, type BatchEventPayload } from '../lib/batch/events';
 import { nextPollDelayMs } from '../lib/batch/polling';
@@ -49,6 +50,7 @@ import {
   PAYER_ERROR,
   webhookDeliveryWorkflowId,
   type BatchCarryState,
+  type BatchDispatchGate,
   type BatchFailureInfo,
   type BatchStatusView,
   type BatchTuning,
@@ -65,6 +67,8 @@ const POOL_SLOTS = 15;
 const IDLE_WAIT_IS_WAITING_MS = 60_000;
 /** Checks a full-width batch keeps waiting at the slot pool beyond its in-flight cap. */
 const REALTIME_LOOKAHEAD = 5;
+/** A chunk of real-time members not yet back when the batch stops gets this long to return what it did. */
+const CHUNK_STOP_GRACE_MS = 10_000;
 
 const batchRetry = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] };
 // Store and planning activities do not heartbeat, so they carry no heartbeat timeout (it would only be a hidden
@@ -146,6 +150,9 @@ export class BatchRun {
   /** What a warming job's child last told its parent job (status + window), so it reports changes only. */
   private reportedToParent = '';
   private readonly eligibility: EligibilityActivities;
+  /** A chunk member's retry: the batch's policy less the attempt the chunk made. */
+  private readonly eligibilityRetry: EligibilityActivities | undefined;
+  private readonly chunkActs: RealtimeChunkActivities;
 
   constructor(input: BatchWorkflowInput) {
     this.input = input;
@@ -169,6 +176,26 @@ export class BatchRun {
         nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
       },
     });
+    this.eligibilityRetry =
+      retry.maxAttempts === 1
+        ? undefined
+        : proxyActivities<EligibilityActivities>({
+            startToCloseTimeout: '15 minutes',
+            heartbeatTimeout: '1 minute',
+            retry: {
+              maximumAttempts: retry.maxAttempts > 1 ? retry.maxAttempts - 1 : retry.maxAttempts,
+              initialInterval: Math.min(retry.maxIntervalMs, retry.initialIntervalMs * retry.backoffMultiplier),
+              maximumInterval: retry.maxIntervalMs,
+              backoffCoefficient: retry.backoffMultiplier,
+              nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+            },
+          });
+    // A chunk heartbeats every second with its members' outcomes; a retry (worker lost) resumes from them.
+    this.chunkActs = proxyActivities<RealtimeChunkActivities>({
+      startToCloseTimeout: '15 minutes',
+      heartbeatTimeout: '1 minute',
+      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+    });
   }
 
   private get c(): BatchCounters {
@@ -188,6 +215,12 @@ export class BatchRun {
   /** batchStatus query: the final view once there is one. */
   status(): BatchStatusView {
     return this.finalView ?? this.view();
+  }
+
+  /** batchDispatchGate query: what running chunks of real-time members poll. */
+  dispatchGate(): BatchDispatchGate {
+    const stop = this.stopRequested() || this.finalView !== undefined;
+    return { hold: stop || this.s.paused, stop };
   }
 
   /** `by`: who pauses (kept while paused; state only, no command, so older histories replay unchanged). */
@@ -744,11 +777,11 @@ export class BatchRun {
   }
 
   /** One real-time check through the global slot pool, counted when its result is in history. */
-  private async runOne(item: RefreshItem): Promise<void> {
+  private async runOne(item: RefreshItem, acts: EligibilityActivities = this.eligibility): Promise<void> {
     const input = this.input;
     const t0 = Date.now();
     try {
-      const r = await this.eligibility.refreshEligibility({
+      const r = await acts.refreshEligibility({
         // New plans carry no id: the activity resolves member `item.i` from the batch's list.
         ...(item.memberId !== undefined ? { memberId: item.memberId } : {}),
         operation: this.operation,
@@ -779,6 +812,12 @@ export class BatchRun {
   private async dispatchPage(items: RefreshItem[]): Promise<void> {
     const s = this.s;
     const opts = this.opts;
+    // Chunks of members per activity (issue 14): full-width batches whose plans carry list indices only.
+    // Versioned: runs started before this change keep one activity per member.
+    const chunkMembers = this.tuning.realtimeChunkMembers ?? 0;
+    if (chunkMembers > 1 && opts.maxConcurrentRequests >= POOL_SLOTS && items.length > 0 && items.every((x) => x.memberId === undefined) && patched('realtime-chunks-v1')) {
+      return this.dispatchChunks(items, chunkMembers);
+    }
     // With the whole pool allowed, keep a few checks queued at the slot pool so a freed slot is taken at once
     // instead of idling for an activity round trip; the pool still bounds Stedi in-flight at its limit.
     // Smaller caps are honoured exactly. Versioned: runs started before this change keep their old schedule.
@@ -820,6 +859,157 @@ export class BatchRun {
     await Promise.all(running);
     pageDone = true;
     await watcher;
+  }
+
+  /**
+   * Dispatches one page's checks in chunks (issue 14): each chunk is one activity that runs up to `chunkMembers`
+   * members due now, `lanes` at a time (two chunks share the batch's cap plus look-ahead), heartbeats its members'
+   * outcomes and returns them; every outcome is counted once, when the chunk's result is in history. Members a chunk
+   * did not start (pause, its time bound) come back to the queue; members that failed with a retryable error are
+   * retried one by one with the batch's retry policy. Pause, cancel and timeout reach running chunks through the
+   * batchDispatchGate query they poll; members not yet due wait here as before.
+   */
+  private async dispatchChunks(items: RefreshItem[], chunkMembers: number): Promise<void> {
+    const s = this.s;
+    const lanesTotal = this.opts.maxConcurrentRequests + REALTIME_LOOKAHEAD;
+    const lanesPerChunk = Math.ceil(lanesTotal / 2);
+    const queue = items.slice();
+    const retryQueue: RefreshItem[] = [];
+    const scope = new CancellationScope();
+    let lanesInFlight = 0;
+    let chunksInFlight = 0;
+    let pageDone = false;
+    const running: Promise<void>[] = [];
+    // Cancel and timeout: running chunks see them through the gate and return what they did; any chunk still out
+    // after the grace period (and every single retry) is cancelled through the scope.
+    const watcher = condition(() => this.stopRequested() || pageDone).then(async () => {
+      if (!this.stopRequested()) return;
+      if (chunksInFlight > 0) await condition(() => chunksInFlight === 0, CHUNK_STOP_GRACE_MS);
+      scope.cancel();
+    });
+    const start = (lanes: number, fn: () => Promise<void>): void => {
+      lanesInFlight += lanes;
+      running.push(
+        scope.run(fn).finally(() => {
+          lanesInFlight -= lanes;
+        }),
+      );
+    };
+    while (queue.length > 0 || retryQueue.length > 0 || lanesInFlight > 0) {
+      if (queue.length === 0 && retryQueue.length === 0) {
+        // Chunks out: they may hand members back.
+        await condition(() => queue.length > 0 || retryQueue.length > 0 || lanesInFlight === 0 || this.stopRequested());
+        if (this.stopRequested()) break;
+        continue;
+      }
+      // Pause holds new dispatches; checks already running finish.
+      for (;;) {
+        await this.waitWhilePaused();
+        if (this.stopRequested()) break;
+        const head = retryQueue[0] ?? queue[0]!;
+        if (head.atMs > Date.now()) {
+          const long = this.explains && head.atMs - Date.now() > IDLE_WAIT_IS_WAITING_MS;
+          if (long && lanesInFlight === 0) await this.waitForWindow(head.atMs);
+          else if (long) await condition(() => lanesInFlight === 0 || this.stopRequested() || s.paused || queue[0] !== head, head.atMs - Date.now(), { summary: 'checks in flight finish' });
+          else await this.waitFor(head.atMs - Date.now(), 'next member due (spread within its window)');
+          continue;
+        }
+        await condition(() => lanesInFlight < lanesTotal || this.stopRequested() || s.paused);
+        if (!s.paused) break;
+      }
+      if (this.stopRequested()) break;
+      const retryItem = retryQueue.shift();
+      if (retryItem) {
+        start(1, () => this.retryChunkMember(retryItem));
+        continue;
+      }
+      // The members due now, shared between the chunks that can still start (two share the lanes).
+      const now = Date.now();
+      let due = 0;
+      while (due < queue.length && queue[due]!.atMs <= now) due++;
+      const n = Math.min(chunkMembers, Math.ceil(due / Math.max(1, Math.floor((lanesTotal - lanesInFlight) / lanesPerChunk))));
+      const take = queue.splice(0, n);
+      const lanes = Math.max(1, Math.min(lanesPerChunk, lanesTotal - lanesInFlight, take.length));
+      chunksInFlight += 1;
+      start(lanes, () =>
+        this.runChunk(take, lanes, queue, retryQueue).finally(() => {
+          chunksInFlight -= 1;
+        }),
+      );
+    }
+    await Promise.all(running);
+    // Members never handed out (cancel or timeout) are counted by finish() (restAbandoned).
+    pageDone = true;
+    await watcher;
+  }
+
+  /** One chunk activity; its outcomes are counted here, once, from its recorded result. */
+  private async runChunk(take: RefreshItem[], lanes: number, queue: RefreshItem[], retryQueue: RefreshItem[]): Promise<void> {
+    const input = this.input;
+    let result;
+    try {
+      result = await this.chunkActs.refreshEligibilityChunk({
+        batchId: input.batchId,
+        workflowId: workflowInfo().workflowId,
+        listRef: this.s.listRef!,
+        operation: this.operation,
+        requester: input.warming ? { kind: 'warming', jobId: input.warming.jobId, priority: input.warming.priority } : { kind: 'batch', clientService: input.clientService, priority: this.opts.priority },
+        source: input.warming ? 'warming' : 'batch',
+        items: take.map((x) => x.i),
+        lanes,
+        maxStartMs: this.tuning.realtimeChunkMaxStartMs ?? 2_000,
+      });
+    } catch (err) {
+      if (isCancellation(err)) {
+        for (let k = 0; k < take.length; k++) this.tally(checkCancelled);
+        this.maybeProgress();
+        return;
+      }
+      // The chunk itself failed after its retries (e.g. the member list unreadable): each member gets its own check.
+      log.warn('real-time chunk failed; checking its members one by one', { error: String(err) });
+      let k = 0;
+      await Promise.all(
+        Array.from({ length: lanes }, async () => {
+          while (k < take.length) await this.runOne(take[k++]!);
+        }),
+      );
+      return;
+    }
+    const byIndex = new Map(take.map((x) => [x.i, x]));
+    for (const o of result.outcomes) {
+      this.countChunkOutcome(o, byIndex.get(o.i), retryQueue);
+      // Every progress step a chunk crosses gets its own PROGRESS event (as one activity per member did).
+      if (progressMilestone(this.s.lastMilestone, percentDone(this.c), this.tuning.progressStepPercent) !== null) this.maybeProgress();
+    }
+    const back = result.notStarted.map((i) => byIndex.get(i)).filter((x): x is RefreshItem => x !== undefined);
+    queue.unshift(...back);
+    this.maybeProgress();
+  }
+
+  private countChunkOutcome(o: ChunkMemberOutcome, item: RefreshItem | undefined, retryQueue: RefreshItem[]): void {
+    if (o.r === 'ok' || o.r === 'err') {
+      const ok = o.r === 'ok';
+      this.tally((t) => checkAnswered(t, { ok, stediCalls: o.calls ?? 1, durationMs: o.ms }));
+      if (!ok) this.recordError({ memberIndex: o.i, errorCode: PAYER_ERROR.code, errorMessage: PAYER_ERROR.message, occurredAtMs: Date.now() });
+      return;
+    }
+    if (o.r === 'cancelled') {
+      this.tally(checkCancelled);
+      return;
+    }
+    if (o.r === 'retry' && item && this.eligibilityRetry) {
+      retryQueue.push({ i: item.i, atMs: item.atMs });
+      return;
+    }
+    const type = o.type;
+    this.tally((t) => checkFailed(t, type !== undefined && STEDI_ANSWERED_FAILURE_TYPES.includes(type)));
+    this.recordError({ memberIndex: o.i, errorCode: type ? platformErrorCode(type) : 'CHECK_FAILED', errorMessage: o.msg ?? 'check failed', occurredAtMs: Date.now() });
+  }
+
+  /** A chunk member whose attempt failed with a retryable error: its next attempts, one activity, as before. */
+  private async retryChunkMember(item: RefreshItem): Promise<void> {
+    await sleep(this.opts.retry.initialIntervalMs);
+    await this.runOne(item, this.eligibilityRetry);
   }
 
   // ---- waiting ----------------------------------------------------------------------------------------------------

@@ -70,6 +70,13 @@ export interface BatchTuning {
   stediMaxRetryHours: number;
   /** How often a batch deferred by Stedi load (ANY window) re-checks the load to start early (issue 10). */
   loadRecheckMs: number;
+  /**
+   * Real-time members per chunk activity (issue 14; 0 or absent: one activity per member). Full-width batches
+   * (max_concurrent_requests 15) only; smaller caps keep one activity per member.
+   */
+  realtimeChunkMembers?: number;
+  /** A chunk starts no member after this long, so progress reaches the workflow every few seconds (default 2 s). */
+  realtimeChunkMaxStartMs?: number;
 }
 
 export const DEFAULT_BATCH_TUNING: BatchTuning = {
@@ -202,6 +209,14 @@ export interface CancelBatchArgs {
 
 /** Current status, progress and newest errors. */
 export const batchStatusQuery = defineQuery<BatchStatusView>('batchStatus');
+/** What a running chunk of real-time members polls (issue 14): may members start, must running ones stop. */
+export interface BatchDispatchGate {
+  /** No new member may start (paused, cancelled or timed out). */
+  hold: boolean;
+  /** Cancel or timeout: running members are cancelled too. */
+  stop: boolean;
+}
+export const batchDispatchGateQuery = defineQuery<BatchDispatchGate>('batchDispatchGate');
 /** Stops dispatching new members; running work continues. */
 export interface PauseBatchArgs {
   /** Who pauses (PauseBatch: the caller's client service), shown in GetBatchStatus and the Web UI while PAUSED. */

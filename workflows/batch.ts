@@ -3,6 +3,7 @@ import type { EndReason } from '../lib/batch/progress';
 import { BatchRun } from './batch-run';
 import {
   batchAcceptedUpdate,
+  batchDispatchGateQuery,
   batchStatusQuery,
   cancelBatchSignal,
   cancelBatchUpdate,
@@ -33,6 +34,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
 
   // Messages: status query; pause / resume / cancel signals; cancel-and-wait and accepted updates (validated).
   setHandler(batchStatusQuery, () => batch.status());
+  setHandler(batchDispatchGateQuery, () => batch.dispatchGate());
   setHandler(pauseBatchSignal, (a) => batch.pause(a?.by));
   setHandler(resumeBatchSignal, () => batch.resume());
   setHandler(cancelBatchSignal, (a) => batch.requestCancel(a?.reason));

@@ -32,7 +32,7 @@ export function warmingTuningFromConfig(config: Pick<AppConfig, 'warming' | 'bat
   return {
     pageSize: config.warming.pageSize,
     continueAsNewAfterEvents: config.warming.continueAsNewAfterEvents,
-    batch: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 } },
+    batch: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 }, realtimeChunkMembers: config.batch.realtimeChunkMembers },
   };
 }
 
