@@ -34,6 +34,7 @@ import type { MemberRecord } from '../lib/member-record';
 import { startTestPlatform } from '../test/helpers/platform';
 import { batchClient, simCounts, waitForBatchEnd } from './batch-harness';
 import { idealMakespan, randomOrderGreedy, tailBreakdown } from './tail-ideal';
+import { createRng } from '../stedi-sim/rng';
 
 const SLOTS = 15;
 
@@ -46,16 +47,9 @@ const load = () => os.loadavg().map((x) => +x.toFixed(2));
 const s2 = (ms: number) => +(ms / 1000).toFixed(2);
 const r3 = (x: number) => +x.toFixed(3);
 
-/** Deterministic shuffle (mulberry32). */
+/** Deterministic shuffle (the simulator's seeded mulberry32). */
 function shuffle<T>(items: T[], seed: number): T[] {
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = createRng(seed);
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));

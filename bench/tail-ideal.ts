@@ -1,3 +1,5 @@
+import { createRng } from '../stedi-sim/rng';
+
 /**
  * The ideal makespan of a finite real-time batch (issue 14, "Finite-batch tail"): the same Stedi calls, with the
  * latencies the simulator actually applied to them (GET /__sim/calls), scheduled offline on `slots` slots.
@@ -99,14 +101,7 @@ export function greedyMakespan(calls: readonly RecordedCall[], slots: number): n
  */
 export function randomOrderGreedy(calls: readonly RecordedCall[], slots: number, samples = 200, seed = 1): { meanMs: number; p90Ms: number } {
   const chains = [...memberChains(calls).values()];
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = createRng(seed);
   const out: number[] = [];
   for (let n = 0; n < samples; n++) {
     const order = [...chains];
