@@ -23,6 +23,8 @@ describe('loadConfig', () => {
     expect(loadConfig({}).warming).toEqual({ pageSize: 10_000, continueAsNewAfterEvents: 5_000 });
     expect(loadConfig({ WARMING_PAGE_SIZE: '20', WARMING_CONTINUE_AS_NEW_AFTER_EVENTS: '1' }).warming).toEqual({ pageSize: 20, continueAsNewAfterEvents: 1 });
     expect(() => loadConfig({ WARMING_PAGE_SIZE: '10001' })).toThrow(/WARMING_PAGE_SIZE/);
+    expect(() => loadConfig({ BATCH_REALTIME_CHUNK_MEMBERS: '1' })).toThrow(/BATCH_REALTIME_CHUNK_MEMBERS.*at least 2/);
+    expect(loadConfig({ BATCH_REALTIME_CHUNK_MEMBERS: '0' }).batch.realtimeChunkMembers).toBe(0);
   });
 
   it('names every bad variable at once', () => {
