@@ -71,6 +71,26 @@ export function validateWarmCache(req: Pick<WarmCacheRequest, 'memberIds' | 'ope
   return { memberIds: [...req.memberIds], operations: resolveOperations(req.operations), strategy, priority, source };
 }
 
+/**
+ * The canonical hash of what a WarmCache asks for (ids as a set, operations as a set, strategy, priority, source),
+ * stored in the job's memo: a repeat with the same idempotency-key must hash the same to be answered with that job.
+ */
+export function warmCacheRequestHash(v: ValidWarmCache): string {
+  const canonical = JSON.stringify({ v: 1, ids: [...v.memberIds].sort(), operations: [...v.operations].sort(), strategy: v.strategy, priority: v.priority, source: v.source });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** The request hash in a job's memo; undefined for a job started without one (before this check, or not by WarmCache). */
+async function storedRequestHash(client: Client, jobId: string): Promise<{ exists: boolean; hash?: string }> {
+  try {
+    const memo = (await client.workflow.getHandle(jobId).describe()).memo;
+    const h = memo?.['requestHash'];
+    return typeof h === 'string' ? { exists: true, hash: h } : { exists: true };
+  } catch {
+    return { exists: false };
+  }
+}
+
 export interface WarmCacheDeps {
   temporal: Client;
   taskQueue: string;
@@ -115,8 +135,20 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
     const jobKey = key ? `api-${createHash('sha256').update(`${p.service}\n${key}`).digest('hex').slice(0, 32)}` : `api-${randomUUID()}`;
     const jobId = warmingWorkflowId(v.source, jobKey);
 
+    const requestHash = warmCacheRequestHash(v);
     let existing = false;
-    if (key) existing = await deps.temporal.workflow.getHandle(jobId).describe().then(() => true, () => false);
+    if (key) {
+      const stored = await storedRequestHash(deps.temporal, jobId);
+      existing = stored.exists;
+      // A reused key with a different request is refused, not answered with the other request's job (as SubmitBatch's
+      // client_job_id): the caller would otherwise be told its members were queued when they were not.
+      if (stored.hash !== undefined && stored.hash !== requestHash) {
+        throw new ConnectError(
+          `${IDEMPOTENCY_KEY_HEADER} was already used for a different WarmCache request (job ${jobId}); repeat the same request to get that job, or use a new key`,
+          Code.AlreadyExists,
+        );
+      }
+    }
     if (!existing) {
       const rate = await deps.rateLimiter.take(p.service, now());
       if (!rate.allowed) {
@@ -137,7 +169,7 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
         acceptedAtMs: now(),
         ...(deps.tuning ? { tuning: deps.tuning } : {}),
       };
-      await startCacheWarmingJob(deps.temporal, input, { taskQueue: deps.taskQueue });
+      await startCacheWarmingJob(deps.temporal, input, { taskQueue: deps.taskQueue, requestHash });
     }
     const view = await acceptedView(deps.temporal, jobId);
     const c = view.counters;

@@ -40,6 +40,8 @@ export interface StartWarmingJobOptions {
   taskQueue: string;
   /** Default: USE_EXISTING (a repeated start joins the running job). */
   conflict?: WorkflowIdConflictPolicy;
+  /** Stored in the job's memo (`requestHash`): WarmCache compares an idempotent repeat's request with it. */
+  requestHash?: string;
 }
 
 /**
@@ -54,6 +56,7 @@ export async function startCacheWarmingJob(client: Client, input: CacheWarmingWo
       args: [input],
       workflowIdConflictPolicy: options.conflict ?? WorkflowIdConflictPolicy.USE_EXISTING,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      ...(options.requestHash ? { memo: { requestHash: options.requestHash } } : {}),
       // The Web UI's one-line summary; the job keeps its current details up to date itself (issue 15).
       staticSummary: warmingSummary(
         {

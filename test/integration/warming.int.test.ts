@@ -145,6 +145,23 @@ describe('cache warming (integration)', () => {
     await finalView(a.warmingJobId);
     const b = await client().warmCache({ memberIds: ids, priority: P.URGENT, source: 'it-idem' }, auth({ 'idempotency-key': key }));
     expect(b.warmingJobId).toBe(a.warmingJobId);
+    // The same ids in another order are the same request.
+    const c = await client().warmCache({ memberIds: [...ids].reverse(), priority: P.URGENT, source: 'it-idem' }, auth({ 'idempotency-key': key }));
+    expect(c.warmingJobId).toBe(a.warmingJobId);
+    // The key reused for a different request (other members; another strategy) is refused, not answered with the
+    // first request's job: nothing of the second request would have been warmed.
+    const other = pool.slice(offset, offset + 2).map((m) => m.memberId);
+    offset += 2;
+    for (const req of [
+      { memberIds: other, priority: P.URGENT, source: 'it-idem' },
+      { memberIds: ids, priority: P.URGENT, strategy: S.FORCE, source: 'it-idem' },
+    ]) {
+      const err = await client()
+        .warmCache(req, auth({ 'idempotency-key': key }))
+        .then(() => undefined, (e: unknown) => ConnectError.from(e));
+      expect(err?.code).toBe(Code.AlreadyExists);
+      expect(err?.rawMessage).toMatch(/idempotency-key/);
+    }
     expect(simCounts(p.sim).realtimeCalls).toBe(4);
   }, 120_000);
 
