@@ -161,6 +161,26 @@ describe('BatchEligibilityService', () => {
     expect((await errorOf(s.client.listBatches({ clientServiceName: 'svc-b' }, opts))).code).toBe(Code.PermissionDenied);
   });
 
+  test('ListBatches refuses out-of-range timestamps and an empty or inverted range with the field, before any query', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ submittedAfter: { seconds: 1_000_000_000_000_000n, nanos: 0 } }, 'submitted_after'],
+      [{ submittedBefore: { seconds: -1_000_000_000_000n, nanos: 0 } }, 'submitted_before'],
+      [{ submittedAfter: { seconds: 1n, nanos: -5 } }, 'submitted_after'],
+      [{ submittedAfter: timestampFromMs(Date.UTC(2027, 0, 1)), submittedBefore: timestampFromMs(Date.UTC(2026, 0, 1)) }, 'submitted_before'],
+      [{ submittedAfter: timestampFromMs(Date.UTC(2026, 0, 1)), submittedBefore: timestampFromMs(Date.UTC(2026, 0, 1)) }, 'submitted_before'],
+    ];
+    for (const [req, field] of cases) {
+      const err = await errorOf(s.client.listBatches(req as never, opts));
+      expect([err.code, err.rawMessage.split(':')[0]]).toEqual([Code.InvalidArgument, field]);
+    }
+    expect(s.t.queries).toEqual([]);
+    // The edges of the range are fine.
+    await s.client.listBatches({ submittedAfter: { seconds: -62_135_596_800n, nanos: 0 }, submittedBefore: { seconds: 253_402_300_799n, nanos: 999_999_999 } }, opts);
+    expect(s.t.queries[0]).toContain("StartTime >= '0001-01-01T00:00:00.000Z' AND StartTime < '9999-12-31T23:59:59.999Z'");
+  });
+
   test('CancelBatch ends CANCELLED with counts', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);

@@ -1,5 +1,5 @@
 import { create, toJson } from '@bufbuild/protobuf';
-import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { timestampFromMs, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -101,6 +101,19 @@ function listRefFor(batchId: string, ids: readonly string[]): string {
   const h = createHash('sha256');
   for (const id of ids) h.update(id).update('\n');
   return `${batchId}#${h.digest('hex').slice(0, 16)}`;
+}
+
+/** protobuf's Timestamp range (0001-01-01 … 9999-12-31, as its JSON form allows), in seconds since the epoch. */
+const TIMESTAMP_MIN_S = -62_135_596_800n;
+const TIMESTAMP_MAX_S = 253_402_300_799n;
+
+/** A ListBatches time bound as an ISO string, or a FieldError naming it (a binary client can send any seconds/nanos). */
+function listTime(t: Timestamp | undefined, field: string): string | undefined {
+  if (!t) return undefined;
+  if (t.seconds < TIMESTAMP_MIN_S || t.seconds > TIMESTAMP_MAX_S) throw new FieldError(field, 'timestamp out of range (0001-01-01 to 9999-12-31)');
+  if (!Number.isInteger(t.nanos) || t.nanos < 0 || t.nanos > 999_999_999) throw new FieldError(field, 'invalid timestamp: nanos must be 0 to 999,999,999');
+  // Milliseconds rounded down (timestampDate rounds 9999-12-31T23:59:59.999999999 up into year 10000).
+  return new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1_000_000)).toISOString();
 }
 
 function pageSize(requested: number, dflt: number, max: number, field: string): number {
@@ -318,8 +331,14 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         });
         clauses.push(`RteBatchStatus IN (${names.join(', ')})`);
       }
-      if (req.submittedAfter) clauses.push(`StartTime >= '${timestampDate(req.submittedAfter).toISOString()}'`);
-      if (req.submittedBefore) clauses.push(`StartTime < '${timestampDate(req.submittedBefore).toISOString()}'`);
+      const after = listTime(req.submittedAfter, 'submitted_after');
+      const before = listTime(req.submittedBefore, 'submitted_before');
+      // An empty or inverted range is a client mistake (swapped bounds), not "no batches".
+      if (after !== undefined && before !== undefined && before <= after) {
+        throw new FieldError('submitted_before', 'must be later than submitted_after (the range is [submitted_after, submitted_before))');
+      }
+      if (after !== undefined) clauses.push(`StartTime >= '${after}'`);
+      if (before !== undefined) clauses.push(`StartTime < '${before}'`);
       // Temporal's own token is wrapped in one of ours, bound to this visibility query: a token that is not ours
       // (or was issued for another filter) is invalid_argument at once instead of an opaque Temporal failure.
       const visibilityQuery = clauses.join(' AND ');

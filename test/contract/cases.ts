@@ -222,6 +222,14 @@ export const CASES: ContractCase[] = [
     { what: 'page_token forged (raw Temporal token)', json: { pageToken: Buffer.from('temporal').toString('base64url') }, bin: { pageToken: Buffer.from('temporal').toString('base64url') }, field: 'page_token' },
     { what: 'client_service_name malformed', json: { clientServiceName: "x' OR 1=1" }, bin: { clientServiceName: "x' OR 1=1" }, field: 'client_service_name' },
     { what: 'submitted_after not a timestamp', json: { submittedAfter: 'yesterday' }, field: 'submitted_after' },
+    { what: 'submitted_after beyond year 9999', bin: { submittedAfter: { seconds: 1_000_000_000_000_000n, nanos: 0 } }, field: 'submitted_after' },
+    { what: 'submitted_before with negative nanos', bin: { submittedBefore: { seconds: 1n, nanos: -5 } }, field: 'submitted_before' },
+    {
+      what: 'inverted submitted range',
+      json: { submittedAfter: '2027-01-01T00:00:00Z', submittedBefore: '2026-01-01T00:00:00Z' },
+      bin: { submittedAfter: ts('2027-01-01T00:00:00Z'), submittedBefore: ts('2026-01-01T00:00:00Z') },
+      field: 'submitted_before',
+    },
   ]),
 
   // ---- CancelBatch
