@@ -2,7 +2,8 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { BatchDurableProgress } from '../../activities/batch/ports';
 import type { BatchStatusView } from '../../workflows/batch.defs';
 import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus } from '../../workflows/search-attributes';
-import { fromProgress, lastKnownFields, parseProgressText, withStatusFallback, type StatusFallbackDeps } from './batch-status-fallback';
+import { batchDetails } from '../../lib/batch/details';
+import { fromProgress, lastKnownFields, parseProgressText, pausedByFromProgressText, withStatusFallback, type StatusFallbackDeps } from './batch-status-fallback';
 
 const ID = 'batch/svc-a/job-1';
 const grpcError = (code: number, message: string) => Object.assign(new Error(message), { code });
@@ -57,6 +58,21 @@ describe('GetBatchStatus fallback to the last durable state (issue 12)', () => {
     expect(v.counters).toMatchObject({ total: 60, completed: 25, failed: 3 });
     expect(v.startedAtMs).toBe(2_000);
     expect(lastKnownFields(v)).toMatchObject({ lastKnown: true, asOf: { seconds: 9n } });
+  });
+
+  it('a PAUSED batch says who paused it, from the progress text it wrote when it paused (GetBatchStatus.paused_by)', async () => {
+    const counters = { total: 60, completed: 12, failed: 2, cancelled: 0, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 };
+    const text = (pausedBy?: string) =>
+      batchDetails({ status: 'PAUSED', counters, totalKnown: true, maxConcurrentRequests: 15, window: 'ANY', chunksInFlight: 0, ...(pausedBy ? { pausedBy } : {}) }, 0);
+    const viewWith = async (progress: string, status = 'PAUSED') =>
+      (await withStatusFallback(fake(() => never<BatchStatusView>()), deps({ describe: async () => description({ status, progress }) })).status(ID))!;
+    const v = await viewWith(text('svc-ops'));
+    expect([v.status, v.paused, v.pausedBy]).toEqual(['PAUSED', true, 'svc-ops']);
+    expect(v.counters).toMatchObject({ total: 60, completed: 12, failed: 2 });
+    // A pause that did not say who: none; a batch no longer paused: none.
+    expect((await viewWith(text())).pausedBy).toBeUndefined();
+    expect((await viewWith(text('svc-ops'), 'RUNNING')).pausedBy).toBeUndefined();
+    expect(pausedByFromProgressText('paused by warming/manual-trigger/api-1 · 1 / 2 done · resume with signal resumeBatch')).toBe('warming/manual-trigger/api-1');
   });
 
   it('PostgreSQL down too: counts from RteBatchProgress', async () => {

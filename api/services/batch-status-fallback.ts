@@ -94,11 +94,20 @@ export function parseProgressText(text: string | undefined): { done?: number; to
   return members ? { total: num(members[1]) } : {};
 }
 
+/**
+ * Who paused a PAUSED batch, from its RteBatchProgress text ("paused by svc-ops · 12 / 60 done · …",
+ * lib/batch/details.ts); undefined when the text names nobody (a pause that did not say).
+ */
+export function pausedByFromProgressText(text: string | undefined): string | undefined {
+  const m = text ? /^paused by (.+?) · /.exec(text) : null;
+  return m ? m[1] : undefined;
+}
+
 function counters(total: number, completed: number, failed: number): BatchCounters {
   return { total, completed, failed, cancelled: 0, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 };
 }
 
-function viewOf(batchId: string, f: { status: BatchStatusName; total: number; completed: number; failed: number; totalKnown: boolean; submittedAtMs: number; startedAtMs?: number; finishedAtMs?: number; options?: BatchStatusView['options']; asOfMs: number }): LastKnownView {
+function viewOf(batchId: string, f: { status: BatchStatusName; total: number; completed: number; failed: number; totalKnown: boolean; submittedAtMs: number; startedAtMs?: number; finishedAtMs?: number; options?: BatchStatusView['options']; asOfMs: number; pausedBy?: string }): LastKnownView {
   const parsed = parseBatchId(batchId);
   const done = f.completed + f.failed;
   return {
@@ -108,6 +117,7 @@ function viewOf(batchId: string, f: { status: BatchStatusName; total: number; co
     status: f.status,
     phase: isTerminalStatus(f.status) ? 'DONE' : f.status === 'PENDING' ? 'RESOLVING' : 'RUNNING',
     paused: f.status === 'PAUSED',
+    ...(f.status === 'PAUSED' && f.pausedBy ? { pausedBy: f.pausedBy } : {}),
     counters: counters(f.total, f.completed, f.failed),
     pending: Math.max(0, f.total - done),
     percentDone: f.total > 0 ? Math.min(100, (100 * done) / f.total) : 0,
@@ -126,7 +136,8 @@ function viewOf(batchId: string, f: { status: BatchStatusName; total: number; co
 export function fromVisibility(batchId: string, desc: Pick<WorkflowExecutionDescription, 'status' | 'startTime' | 'closeTime' | 'memo' | 'typedSearchAttributes'>, pg: BatchDurableProgress | undefined): LastKnownView {
   const sa = desc.typedSearchAttributes;
   const shown = sa.get(RteBatchStatus);
-  const text = parseProgressText(sa.get(RteBatchProgress));
+  const progressText = sa.get(RteBatchProgress);
+  const text = parseProgressText(progressText);
   const startedAt = sa.get(RteBatchStartedAt);
   const closed = desc.status.name !== 'RUNNING' && desc.status.name !== 'CONTINUED_AS_NEW';
   let status: BatchStatusName = shown && STATUS_NAMES.has(shown) ? (shown as BatchStatusName) : 'PENDING';
@@ -150,6 +161,8 @@ export function fromVisibility(batchId: string, desc: Pick<WorkflowExecutionDesc
     ...(closeMs !== undefined ? { finishedAtMs: closeMs } : {}),
     ...(memo['options'] ? { options: memo['options'] as BatchStatusView['options'] } : {}),
     asOfMs,
+    // The pause's `by` is in the progress text the batch wrote when it turned PAUSED (no extra search attribute).
+    ...(status === 'PAUSED' && pausedByFromProgressText(progressText) ? { pausedBy: pausedByFromProgressText(progressText)! } : {}),
   });
 }
 
