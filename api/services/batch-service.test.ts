@@ -191,6 +191,50 @@ describe('BatchEligibilityService', () => {
     expect(r).toMatchObject({ batchId, status: BatchStatus.CANCELLED, completed: 1, failed: 0, cancelled: 2 });
   });
 
+  test('CancelBatch refuses a reason over 500 characters naming reason, and cancels nothing', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-long-reason'), opts);
+    const err = await errorOf(s.client.cancelBatch({ batchId, reason: 'r'.repeat(501) }, opts));
+    expect([err.code, err.rawMessage.split(':')[0]]).toEqual([Code.InvalidArgument, 'reason']);
+    expect(s.t.views.get(batchId)!.status).toBe('PENDING');
+    expect((await s.client.cancelBatch({ batchId, reason: 'r'.repeat(500) }, opts)).status).toBe(BatchStatus.CANCELLED);
+  });
+
+  test('a batch cancelled while PAUSED is finished, not paused: no paused_by, and ResumeBatch is failed_precondition', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-pc'), opts);
+    s.t.views.set(batchId, { ...s.t.views.get(batchId)!, status: 'RUNNING' });
+    await s.client.pauseBatch({ batchId }, opts);
+    await s.client.cancelBatch({ batchId, reason: 'done' }, opts);
+    // The final view keeps the workflow's paused flag (as the real batch's does).
+    expect(s.t.views.get(batchId)).toMatchObject({ status: 'CANCELLED', paused: true, pausedBy: 'svc-a' });
+    const st = await s.client.getBatchStatus({ batchId }, opts);
+    expect([st.status, st.pausedBy]).toEqual([BatchStatus.CANCELLED, '']);
+    const err = await errorOf(s.client.resumeBatch({ batchId }, opts));
+    expect(err.code).toBe(Code.FailedPrecondition);
+    expect(err.rawMessage).toMatch(/is CANCELLED, not PAUSED/);
+  });
+
+  test('a batch that finishes between the check and the pause/resume signal is failed_precondition, not internal', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-race'), opts);
+    s.t.views.set(batchId, { ...s.t.views.get(batchId)!, status: 'RUNNING' });
+    const closeThenFail = async () => {
+      s.t.views.set(batchId, { ...s.t.views.get(batchId)!, status: 'COMPLETED', finishedAtMs: 9_000 });
+      throw new Error('workflow execution already completed');
+    };
+    s.t.port.pause = closeThenFail;
+    const p = await errorOf(s.client.pauseBatch({ batchId }, opts));
+    expect([p.code, p.rawMessage]).toEqual([Code.FailedPrecondition, `batch ${batchId} is COMPLETED; only an open batch can be paused`]);
+    s.t.views.set(batchId, { ...s.t.views.get(batchId)!, status: 'PAUSED', paused: true });
+    s.t.port.resume = closeThenFail;
+    const r = await errorOf(s.client.resumeBatch({ batchId }, opts));
+    expect([r.code, r.rawMessage]).toEqual([Code.FailedPrecondition, `batch ${batchId} is COMPLETED; only an open batch can be resumed`]);
+  });
+
   test('PauseBatch and ResumeBatch: PAUSED once the batch shows it, a second pause is a no-op, resume only from PAUSED, finished batches refused', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);

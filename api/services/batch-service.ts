@@ -129,6 +129,14 @@ function authorizeBatch(p: Principal, view: BatchStatusView | undefined, batchId
   return view;
 }
 
+/**
+ * Whether a batch is paused now. A batch cancelled (or timed out) while paused keeps `paused` in its final view; it is
+ * finished, not paused: nothing to resume, and nobody "paused" it any more (paused_by is for PAUSED batches).
+ */
+function pausedNow(view: BatchStatusView): boolean {
+  return view.paused && !isTerminalStatus(view.status);
+}
+
 /** Longest reason a pause or resume may carry (the same bound as a cancel's). */
 const MAX_PAUSE_REASON_LENGTH = 500;
 /** How long PauseBatch / ResumeBatch wait for the batch to show the change before saying it has not yet. */
@@ -219,6 +227,20 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     }
   }
 
+  /**
+   * Sends a pause/resume signal; a batch that finished between the check and the signal (the signal then fails: no
+   * open workflow) is failed_precondition with its status, as if it had finished before, not an internal error.
+   */
+  async function finishedMeanwhile(batchId: string, what: string, send: () => Promise<void>): Promise<void> {
+    try {
+      await send();
+    } catch (err) {
+      const v = await deps.temporal.status(batchId).catch(() => undefined);
+      if (v && isTerminalStatus(v.status)) throw new ConnectError(`batch ${batchId} is ${v.status}; only an open batch can be ${what}`, Code.FailedPrecondition);
+      throw err;
+    }
+  }
+
   const service: ServiceImpl<typeof BatchEligibilityService> = {
     async submitBatch(req, ctx) {
       const p = requirePrincipal(ctx.values);
@@ -306,7 +328,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         errors: page.errors.map((e) => ({ memberId: e.memberId, errorCode: e.errorCode, errorMessage: e.errorMessage, occurredAt: timestampFromMs(e.occurredAtMs) })),
         nextErrorsPageToken: last && page.errors.length === size ? tokens.encode('errors', req.batchId, { a: last.memberIndex }) : '',
         totalErrors: Math.max(page.total, view.totalErrors),
-        ...(view.paused && view.pausedBy ? { pausedBy: view.pausedBy } : {}),
+        ...(pausedNow(view) && view.pausedBy ? { pausedBy: view.pausedBy } : {}),
         // Issue 12: a view read from durable state (the workflow could not be asked) says so.
         ...lastKnownFields(view),
       });
@@ -366,6 +388,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     },
 
     async cancelBatch(req, ctx) {
+      // The workflow's update refuses a longer reason; refused here first, naming the field, with nothing cancelled.
+      requireReason(req.reason);
       await viewFor(ctx, req.batchId);
       const view = await deps.temporal.cancel(req.batchId, req.reason);
       const c = view.counters;
@@ -385,7 +409,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       if (isTerminalStatus(view.status)) throw new ConnectError(`batch ${req.batchId} is ${view.status}; only an open batch can be paused`, Code.FailedPrecondition);
       if (!view.paused) {
         // Who paused it (the caller's client service, from its token) travels with the signal, for GetBatchStatus.
-        await deps.temporal.pause(req.batchId, requirePrincipal(ctx.values).service);
+        await finishedMeanwhile(req.batchId, 'paused', () => deps.temporal.pause(req.batchId, requirePrincipal(ctx.values).service));
         await appliedWithin(req.batchId, 'PAUSED', (v) => v.paused || isTerminalStatus(v.status));
       }
       const after = (await deps.temporal.status(req.batchId)) ?? view;
@@ -395,8 +419,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     async resumeBatch(req, ctx) {
       requireReason(req.reason);
       const view = await viewFor(ctx, req.batchId);
-      if (!view.paused) throw new ConnectError(`batch ${req.batchId} is ${view.status}, not PAUSED; only a paused batch can be resumed`, Code.FailedPrecondition);
-      await deps.temporal.resume(req.batchId);
+      if (!pausedNow(view)) throw new ConnectError(`batch ${req.batchId} is ${view.status}, not PAUSED; only a paused batch can be resumed`, Code.FailedPrecondition);
+      await finishedMeanwhile(req.batchId, 'resumed', () => deps.temporal.resume(req.batchId));
       const after = await appliedWithin(req.batchId, 'resumed', (v) => !v.paused);
       return create(ResumeBatchResponseSchema, { batchId: req.batchId, status: STATUS_TO_PROTO[after.status] });
     },

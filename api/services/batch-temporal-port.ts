@@ -5,7 +5,7 @@ import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, Workf
 import { SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
 import { batchSummary } from '../../lib/batch/details';
 import { validateSubmitBatch } from '../../lib/batch/submit-validation';
-import type { BatchStatusName } from '../../lib/batch/types';
+import { isTerminalStatus, type BatchStatusName } from '../../lib/batch/types';
 import {
   BATCH_JOB_TYPE,
   BATCH_WORKFLOW_TYPE,
@@ -182,9 +182,10 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
           throw err;
         }
       } catch (err) {
-        // Already closed: cancelling is a no-op; report the final state.
-        const v = await closedView(batchId);
-        if (v) return v;
+        // Already finished: cancelling is a no-op; report the final state. A batch still open was NOT cancelled
+        // (the update was refused or did not complete in time): the error stands, never the open view as if it had.
+        const v = await closedView(batchId).catch(() => undefined);
+        if (v && isTerminalStatus(v.status)) return v;
         throw err;
       }
     },
