@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { FieldError } from '../../lib/errors';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
@@ -48,6 +49,8 @@ function setup(profile: 'local' | 'production' = 'local') {
     directory: {
       queryMembers: async (q) => {
         queries.push(q);
+        // As the directory: a cursor it did not issue is refused naming the proto field.
+        if (q.cursor === 'garbage') throw new FieldError('query.cursor', 'malformed cursor');
         return {
           members: members.slice(0, q.limit).map((memberId) => ({ memberId, sponsorId: 's1', timeZone: 'UTC' }) as never),
           nextCursor: q.limit < members.length ? 'c1' : null,
@@ -114,6 +117,9 @@ describe('GraphQL handler', () => {
     expect(nodes[1]?.coverage).toEqual({ cacheStatus: 'HIT', error: null, data: { status: 'ACTIVE', payer: 'Aetna' } });
     const tooMany = await call({ query: '{ members(first: 1001) { nodes { memberId } } }' });
     expect(tooMany.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'first' });
+    // A bad cursor is named as the client wrote it: the `after` argument.
+    const badCursor = await call({ query: '{ members(first: 2, after: "garbage") { nodes { memberId } } }' });
+    expect(badCursor.body.errors?.[0]).toMatchObject({ message: 'after: malformed cursor', extensions: { code: 'INVALID_ARGUMENT', field: 'after' } });
     const twoPages = await call({ query: '{ a: members { nodes { memberId } } b: members { nodes { memberId } } }' });
     expect(twoPages.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'members' });
   });

@@ -254,7 +254,10 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
           const query = memberQueryFromInput(args.query);
           query.limit = args.first;
           query.cursor = args.after ?? '';
-          const page = await deps.directory.queryMembers(query);
+          // The directory names the cursor `query.cursor` (the proto field); here the client wrote it as `after`.
+          const page = await deps.directory.queryMembers(query).catch((err: unknown) => {
+            throw err instanceof FieldError && err.fieldPath === 'query.cursor' ? new FieldError('after', err.message.replace(/^query\.cursor: /, '')) : err;
+          });
           for (const m of page.members) ctx.loaders.member.prime(m.memberId, memberView(m));
           return { nodes: page.members.map(memberView), pageInfo: { hasNextPage: page.nextCursor !== null, endCursor: page.nextCursor } };
         } catch (err) {
