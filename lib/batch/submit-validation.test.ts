@@ -108,6 +108,7 @@ describe('validateSubmitBatch', () => {
     ['not a URL', { options: { callbackUrl: 'hooks.example.com/x' } }, 'options.callback_url'],
     ['unknown event type', { options: { notifications: { eventTypes: ['STARTED', 'EXPLODED'] } } }, 'options.notifications.event_types[1]'],
     ['unknown delivery mode', { options: { notifications: { deliveryMode: 7 } } }, 'options.notifications.delivery_mode'],
+    ['event types without a callback (they would filter nothing)', { options: { notifications: { eventTypes: ['COMPLETED'] } } }, 'options.notifications.event_types'],
     ['foreign kafka topic', { options: { notifications: { kafkaTopic: 'payments.events' } } }, 'options.notifications.kafka_topic'],
   ] as const)('%s → FieldError at %s', (_name, init, field) => {
     expect(fieldOf(() => validateSubmitBatch(req(init as Record<string, unknown>), limits))).toBe(field);

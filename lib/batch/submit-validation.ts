@@ -266,6 +266,14 @@ export function validateSubmitBatch(req: SubmitBatchRequest, limits: SubmitLimit
     if (!name) throw new FieldError(`options.notifications.event_types[${i}]`, `unknown event type "${t}" (one of ${Object.keys(EVENT_ALIASES).join(', ')})`);
     if (!eventTypes.includes(name)) eventTypes.push(name);
   });
+  // The filter applies to webhook deliveries only: without a callback URL it would be silently ignored (Kafka gets
+  // every event of the batch; the shared topic is not filtered per batch).
+  if (eventTypes.length > 0 && !callback) {
+    throw new FieldError(
+      'options.notifications.event_types',
+      'filters webhook deliveries only, and no callback_url is set: Kafka always gets every event (filter them on the consumer side), or set notifications.callback_url',
+    );
+  }
   // proto3 numbers BEST_EFFORT 0, but the doc calls AT_LEAST_ONCE the default: an absent notifications message
   // means AT_LEAST_ONCE; a present one is taken literally (docs/proto-notes.md).
   const deliveryMode: DeliveryMode = n ? enumValue(DELIVERY, n.deliveryMode, 'options.notifications.delivery_mode') : 'AT_LEAST_ONCE';

@@ -182,6 +182,7 @@ export const CASES: ContractCase[] = [
     { what: 'retry backoff_multiplier over 10', json: { options: { retryConfig: { backoffMultiplier: 100 } } }, bin: { options: { retryConfig: { backoffMultiplier: 100 } } }, field: 'options.retry_config.backoff_multiplier' },
     { what: 'callback_url not allowed', json: { options: { callbackUrl: 'https://evil.example/hook' } }, bin: { options: { callbackUrl: 'https://evil.example/hook' } }, field: 'options.callback_url' },
     { what: 'kafka_topic not allowed', json: { options: { notifications: { kafkaTopic: 'other.topic' } } }, bin: { options: { notifications: { kafkaTopic: 'other.topic' } } }, field: 'options.notifications.kafka_topic' },
+    { what: 'webhook event types without a callback_url', json: { options: { notifications: { eventTypes: ['COMPLETED'] } } }, bin: { options: { notifications: { eventTypes: ['COMPLETED'] } } }, field: 'options.notifications.event_types' },
     { what: 'unknown webhook event type', json: { options: { notifications: { eventTypes: ['EXPLODED'] } } }, bin: { options: { notifications: { eventTypes: ['EXPLODED'] } } }, field: 'options.notifications.event_types[0]' },
   ]),
   ...[
