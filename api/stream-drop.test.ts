@@ -10,6 +10,7 @@ import { fakeTemporal } from '../test/helpers/fake-batch-temporal';
 import { createTokenVerifier } from './auth';
 import { createApiServer, type ApiServer } from './server';
 import { createBatchService } from './services/batch-service';
+import { acceptErrorsOfEveryRealm } from '../test/helpers/node-error-realm';
 
 /**
  * A client that drops a server stream (WatchBatchStatus / SubmitBatchStreaming) is normal: nothing is logged as an
@@ -39,15 +40,10 @@ describe('a dropped stream', () => {
     // Outside jest, Node's own errors are `instanceof Error`; inside jest's sandbox they are not, so connect-node
     // classes a write to a closed socket (ERR_STREAM_DESTROYED) as internal instead of aborted and console.errors it.
     // Restore the production behaviour here, so the test sees what a dropped stream prints in a real process.
-    const hasInstance = Object.getOwnPropertyDescriptor(Error, Symbol.hasInstance);
-    Object.defineProperty(Error, Symbol.hasInstance, {
-      configurable: true,
-      value: (v: unknown) => Function.prototype[Symbol.hasInstance].call(Error, v) || Object.prototype.toString.call(v) === '[object Error]',
-    });
+    const restoreRealm = acceptErrorsOfEveryRealm();
     restoreConsole = () => {
       console.error = orig;
-      if (hasInstance) Object.defineProperty(Error, Symbol.hasInstance, hasInstance);
-      else delete (Error as unknown as Record<symbol, unknown>)[Symbol.hasInstance];
+      restoreRealm();
     };
     api = createApiServer({
       logger: pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) }),
