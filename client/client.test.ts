@@ -117,6 +117,14 @@ describe('typed client: retries', () => {
     expect(h.sleeps).toEqual([5_000, 500]); // retry-after 5 s, then 250 ms × 2 (attempt 2), no jitter at random 0.5
   });
 
+  it('does not retry resource_exhausted without retry-after (a body over the size limit, not a rate limit)', async () => {
+    const h = harness({ failures: [new ConnectError('message size 4500058 is larger than configured readMaxBytes 4194304', Code.ResourceExhausted)] });
+    const err = ConnectError.from(await h.batch.submitBatch({ clientJobId: 'j' }).catch((e: unknown) => e));
+    expect(err.code).toBe(Code.ResourceExhausted);
+    expect(h.seen).toHaveLength(1);
+    expect(h.sleeps).toEqual([]);
+  });
+
   it('does not wait a retry-after longer than maxRetryAfterMs: the caller gets the error and the header', async () => {
     const h = harness({ failures: [exhausted('3600')], retry: { maxRetryAfterMs: 10_000 } });
     const err = ConnectError.from(await h.batch.submitBatch({ clientJobId: 'j' }).catch((e: unknown) => e));

@@ -5,7 +5,9 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
  *
  * What is retried, and why it is safe:
  *  - `resource_exhausted` (a rate limit: SubmitBatch, WarmCache) on every unary RPC. The API refuses these before any
- *    side effect (docs/api-errors.md), so a later attempt is the first one that counts.
+ *    side effect (docs/api-errors.md), so a later attempt is the first one that counts. Only when it carries
+ *    `retry-after`, as every rate limit of the API does: without it (a request body over the API's 4 MiB) a repeat
+ *    would be refused the same way, so the error goes to the caller at once.
  *  - `unavailable` (a platform dependency is down, or the API is unreachable) only on RPCs that are safe to repeat:
  *    CheckEligibility (NO_SIDE_EFFECTS), GetBatchStatus, ListBatches, GetWarmingStats (reads), CancelBatch (a second
  *    cancel answers the batch's terminal status), SubmitBatch (idempotent per client_service_name + client_job_id,
@@ -127,6 +129,7 @@ export function createRetryInterceptor(opts: RetryOptions = {}): Interceptor {
         if (attempt >= maxAttempts || !isRetryable(method, code, req.header)) throw err;
         const retryAfter = parseRetryAfterMs(ce.metadata.get('retry-after'));
         if (retryAfter !== undefined && retryAfter > maxRetryAfterMs) throw err;
+        if (code === Code.ResourceExhausted && retryAfter === undefined) throw err;
         const backoff = Math.round(base * 2 ** (attempt - 1) * (0.8 + 0.4 * random()));
         const delayMs = retryAfter ?? backoff;
         opts.onRetry?.({ method, attempt, code, delayMs, fromRetryAfter: retryAfter !== undefined });
