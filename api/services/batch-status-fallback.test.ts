@@ -3,7 +3,7 @@ import type { BatchDurableProgress } from '../../activities/batch/ports';
 import type { BatchStatusView } from '../../workflows/batch.defs';
 import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus } from '../../workflows/search-attributes';
 import { batchDetails } from '../../lib/batch/details';
-import { fromProgress, lastKnownFields, parseProgressText, pausedByFromProgressText, withStatusFallback, type StatusFallbackDeps } from './batch-status-fallback';
+import { failureFromProgressText, fromProgress, lastKnownFields, parseProgressText, pausedByFromProgressText, withStatusFallback, type StatusFallbackDeps } from './batch-status-fallback';
 
 const ID = 'batch/svc-a/job-1';
 const grpcError = (code: number, message: string) => Object.assign(new Error(message), { code });
@@ -73,6 +73,20 @@ describe('GetBatchStatus fallback to the last durable state (issue 12)', () => {
     expect((await viewWith(text())).pausedBy).toBeUndefined();
     expect((await viewWith(text('svc-ops'), 'RUNNING')).pausedBy).toBeUndefined();
     expect(pausedByFromProgressText('paused by warming/manual-trigger/api-1 · 1 / 2 done · resume with signal resumeBatch')).toBe('warming/manual-trigger/api-1');
+  });
+
+  it('a finished batch says why it ended: its own failure from the progress text, or how Temporal closed it', async () => {
+    const counters = { total: 60, completed: 3, failed: 2, cancelled: 55, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 };
+    const failure = { code: 'TIMEOUT', message: 'the batch timed out after 60 s · 55 members not processed' };
+    const text = batchDetails({ status: 'PARTIALLY_COMPLETED', counters, totalKnown: true, maxConcurrentRequests: 15, window: 'ANY', chunksInFlight: 0, failure }, 0);
+    const viewWith = async (sa: Record<string, unknown>, closedAs: string) =>
+      (await withStatusFallback(fake(() => never<BatchStatusView>()), deps({ describe: async () => description(sa, closedAs) })).status(ID))!;
+    const timedOut = await viewWith({ status: 'PARTIALLY_COMPLETED', progress: text }, 'COMPLETED');
+    expect([timedOut.status, timedOut.failure]).toEqual(['PARTIALLY_COMPLETED', failure]);
+    const terminated = await viewWith({ status: 'RUNNING', progress: '20 / 60 done' }, 'TERMINATED');
+    expect([terminated.status, terminated.failure]).toEqual(['FAILED', { code: 'WORKFLOW_TERMINATED', message: 'the batch workflow ended terminated' }]);
+    expect(failureFromProgressText('RUNNING · 20 / 60 done')).toBeUndefined();
+    expect(failureFromProgressText('CANCELLED · 0 / 1 done · 1 cancelled · CANCELLED: no longer needed')).toEqual({ code: 'CANCELLED', message: 'no longer needed' });
   });
 
   it('PostgreSQL down too: counts from RteBatchProgress', async () => {

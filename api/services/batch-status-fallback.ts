@@ -103,11 +103,23 @@ export function pausedByFromProgressText(text: string | undefined): string | und
   return m ? m[1] : undefined;
 }
 
+/**
+ * Why a finished batch ended, from the RteBatchProgress text it wrote at the end ("FAILED · 3 / 60 done · 3 failed ·
+ * TIMEOUT: the batch timed out after 60 s", lib/batch/details.ts; the message is cut at 120 characters there).
+ */
+export function failureFromProgressText(text: string | undefined): { code: string; message: string } | undefined {
+  const m = text ? /^(?:FAILED|CANCELLED|PARTIALLY_COMPLETED) · .*? done(?: · [\d,]+ failed)?(?: · [\d,]+ cancelled)? · ([A-Za-z][A-Za-z0-9_]*): (.*)$/s.exec(text) : null;
+  return m ? { code: m[1]!, message: m[2]! } : undefined;
+}
+
 function counters(total: number, completed: number, failed: number): BatchCounters {
   return { total, completed, failed, cancelled: 0, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 };
 }
 
-function viewOf(batchId: string, f: { status: BatchStatusName; total: number; completed: number; failed: number; totalKnown: boolean; submittedAtMs: number; startedAtMs?: number; finishedAtMs?: number; options?: BatchStatusView['options']; asOfMs: number; pausedBy?: string }): LastKnownView {
+function viewOf(
+  batchId: string,
+  f: { status: BatchStatusName; total: number; completed: number; failed: number; totalKnown: boolean; submittedAtMs: number; startedAtMs?: number; finishedAtMs?: number; options?: BatchStatusView['options']; asOfMs: number; pausedBy?: string; failure?: { code: string; message: string } },
+): LastKnownView {
   const parsed = parseBatchId(batchId);
   const done = f.completed + f.failed;
   return {
@@ -127,6 +139,7 @@ function viewOf(batchId: string, f: { status: BatchStatusName; total: number; co
     options: f.options ?? DEFAULT_OPTIONS,
     recentErrors: [],
     totalErrors: f.failed,
+    ...(f.failure ? { failure: f.failure } : {}),
     totalKnown: f.totalKnown,
     lastKnownAsOfMs: f.asOfMs,
   };
@@ -141,8 +154,14 @@ export function fromVisibility(batchId: string, desc: Pick<WorkflowExecutionDesc
   const startedAt = sa.get(RteBatchStartedAt);
   const closed = desc.status.name !== 'RUNNING' && desc.status.name !== 'CONTINUED_AS_NEW';
   let status: BatchStatusName = shown && STATUS_NAMES.has(shown) ? (shown as BatchStatusName) : 'PENDING';
+  // Why it ended: the workflow's own words (its last progress text), else how Temporal closed it. Without this a
+  // last-known FAILED answer would fall back to "no member succeeded", which is not why a terminated batch failed.
+  let failure = isTerminalStatus(status) ? failureFromProgressText(progressText) : undefined;
   // Closed at the Temporal level without the workflow's own terminal status (terminated, timed out): FAILED.
-  if (closed && !isTerminalStatus(status)) status = 'FAILED';
+  if (closed && !isTerminalStatus(status)) {
+    status = 'FAILED';
+    failure = { code: `WORKFLOW_${desc.status.name}`, message: `the batch workflow ended ${desc.status.name.toLowerCase()}` };
+  }
   const completed = pg ? pg.completed : Math.max(0, (text.done ?? 0) - (text.failed ?? 0));
   const failed = pg ? pg.failed : (text.failed ?? 0);
   const total = Math.max(text.total ?? 0, pg?.listed ?? 0, completed + failed);
@@ -163,6 +182,7 @@ export function fromVisibility(batchId: string, desc: Pick<WorkflowExecutionDesc
     asOfMs,
     // The pause's `by` is in the progress text the batch wrote when it turned PAUSED (no extra search attribute).
     ...(status === 'PAUSED' && pausedByFromProgressText(progressText) ? { pausedBy: pausedByFromProgressText(progressText)! } : {}),
+    ...(failure ? { failure } : {}),
   });
 }
 
