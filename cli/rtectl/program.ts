@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Scope } from '../../api/auth';
 import { createRteClient, type RteClient } from '../../client';
 import {
+  BatchStatus,
   CancelBatchResponseSchema,
   GetBatchStatusResponseSchema,
   ListBatchesResponseSchema,
@@ -21,8 +22,11 @@ import {
   PauseBatchResponseSchema,
   ResumeBatchResponseSchema,
   SubmitBatchResponseSchema,
+  type BatchError,
+  type GetBatchStatusResponse,
   type SubmitBatchRequest,
 } from '../../gen/rte/v1/batch_pb';
+import { SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { CheckEligibilityResponseSchema } from '../../gen/rte/v1/eligibility_pb';
 import { GetWarmingStatsResponseSchema, ScheduleWarmingResponseSchema, WarmCacheResponseSchema } from '../../gen/rte/v1/warming_pb';
 import { loadConfig } from '../../lib/config';
@@ -52,6 +56,29 @@ import {
   WINDOWS,
 } from './parse';
 import { statusName, watchBatch } from './watch';
+
+const OPEN_STATUSES: ReadonlySet<BatchStatus> = new Set([BatchStatus.PENDING, BatchStatus.WAITING, BatchStatus.RUNNING, BatchStatus.PAUSED]);
+
+/**
+ * `rtectl batch status` as text. An open batch also says when it is expected to finish, and a batch that has not
+ * started (PENDING) or waits between windows (WAITING) says which scheduling window it waits for: without it a batch
+ * waiting hours for LOW_UTILIZATION reads like one about to run.
+ */
+export function batchStatusLines(r: GetBatchStatusResponse, errors: readonly BatchError[], allErrors: boolean): string[] {
+  const p = r.progress;
+  const window = r.resolvedOptions?.schedulingWindow ?? SchedulingWindow.ANY;
+  const waits = (r.status === BatchStatus.PENDING || r.status === BatchStatus.WAITING) && window !== SchedulingWindow.ANY;
+  const eta = OPEN_STATUSES.has(r.status) && p?.estimatedCompletion ? `estimated completion ${timestampDate(p.estimatedCompletion).toISOString()}` : undefined;
+  const schedule = [waits ? `waiting for the ${SchedulingWindow[window]} window` : undefined, eta].filter((x) => x !== undefined).join(' · ');
+  return [
+    `${r.batchId}: ${statusName(r.status)}${r.pausedBy ? ` by ${r.pausedBy}` : ''}${r.lastKnown ? ` (last known, as of ${r.asOf ? timestampDate(r.asOf).toISOString() : '?'})` : ''}`,
+    `  ${p ? `${p.completed + p.failed}/${p.totalMembers} done · ${p.completed} ok · ${p.failed} failed · ${p.cacheHits} cache hits` : 'no progress yet'}`,
+    ...(schedule ? [`  ${schedule}`] : []),
+    ...(r.failureCode ? [`  ${r.failureCode}: ${r.failureMessage}`] : []),
+    ...errors.map((e) => `  ✗ ${e.memberId} ${e.errorCode}: ${e.errorMessage}`),
+    ...(!allErrors && r.totalErrors > errors.length ? [`  … ${r.totalErrors - errors.length} more errors (--errors)`] : []),
+  ];
+}
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 /** Scopes `rtectl token` puts in a dev token by default: every client scope, not rte:admin. */
@@ -228,16 +255,7 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
         token = page.nextErrorsPageToken;
       }
       const msg = create(GetBatchStatusResponseSchema, { ...first, errors, nextErrorsPageToken: o.errors ? '' : first.nextErrorsPageToken });
-      emit(protoJson(GetBatchStatusResponseSchema, msg), () => {
-        const p = first.progress;
-        return [
-          `${batchId}: ${statusName(first.status)}${first.pausedBy ? ` by ${first.pausedBy}` : ''}${first.lastKnown ? ` (last known, as of ${first.asOf ? timestampDate(first.asOf).toISOString() : '?'})` : ''}`,
-          `  ${p ? `${p.completed + p.failed}/${p.totalMembers} done · ${p.completed} ok · ${p.failed} failed · ${p.cacheHits} cache hits` : 'no progress yet'}`,
-          ...(first.failureCode ? [`  ${first.failureCode}: ${first.failureMessage}`] : []),
-          ...errors.map((e) => `  ✗ ${e.memberId} ${e.errorCode}: ${e.errorMessage}`),
-          ...(!o.errors && first.totalErrors > errors.length ? [`  … ${first.totalErrors - errors.length} more errors (--errors)`] : []),
-        ];
-      });
+      emit(protoJson(GetBatchStatusResponseSchema, msg), () => batchStatusLines(first, errors, !!o.errors));
     });
   batch
     .command('list')

@@ -1,10 +1,10 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { BatchEventType, BatchStatus, BatchStatusUpdateSchema } from '../../gen/rte/v1/batch_pb';
-import { CacheControl } from '../../gen/rte/v1/common_pb';
+import { BatchEventType, BatchStatus, BatchStatusUpdateSchema, GetBatchStatusResponseSchema } from '../../gen/rte/v1/batch_pb';
+import { CacheControl, SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { captureIo } from './io';
 import { InputError, parseMemberList, parseMemberQuery, parseMode, parseTimeArg } from './parse';
-import { runRtectl } from './program';
+import { batchStatusLines, runRtectl } from './program';
 import { applyUpdate, formatEta, type WatchState } from './watch';
 
 describe('rtectl input parsing', () => {
@@ -40,6 +40,30 @@ describe('rtectl watch state', () => {
     expect(formatEta(60_000, 0)).toBe('ETA 1m00s');
     expect(formatEta(7_200_000, 0)).toBe('ETA 2h00m');
     expect(formatEta(undefined, 0)).toBe('ETA --');
+  });
+});
+
+describe('rtectl batch status text', () => {
+  const status = (s: BatchStatus, window: SchedulingWindow, extra: Record<string, unknown> = {}) =>
+    create(GetBatchStatusResponseSchema, {
+      batchId: 'batch/svc/j',
+      status: s,
+      progress: { totalMembers: 2, estimatedCompletion: timestampFromMs(Date.UTC(2026, 11, 3, 7)) },
+      resolvedOptions: { schedulingWindow: window },
+      ...extra,
+    });
+  it('a batch waiting for its window says which window and when it should finish; a finished one does not', () => {
+    expect(batchStatusLines(status(BatchStatus.PENDING, SchedulingWindow.LOW_UTILIZATION), [], false)).toEqual([
+      'batch/svc/j: PENDING',
+      '  0/2 done · 0 ok · 0 failed · 0 cache hits',
+      '  waiting for the LOW_UTILIZATION window · estimated completion 2026-12-03T07:00:00.000Z',
+    ]);
+    expect(batchStatusLines(status(BatchStatus.RUNNING, SchedulingWindow.ANY), [], false)[2]).toBe('  estimated completion 2026-12-03T07:00:00.000Z');
+    expect(batchStatusLines(status(BatchStatus.CANCELLED, SchedulingWindow.LOW_UTILIZATION, { failureCode: 'CANCELLED', failureMessage: 'ok' }), [], false)).toEqual([
+      'batch/svc/j: CANCELLED',
+      '  0/2 done · 0 ok · 0 failed · 0 cache hits',
+      '  CANCELLED: ok',
+    ]);
   });
 });
 
