@@ -524,6 +524,14 @@ describe('estimated completion (issue 10)', () => {
     const st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
     expect(st.progress?.estimatedCompletion).toEqual(st.finishedAt);
   });
+
+  test('a member query that selected nobody is estimated to finish now, not in an hour', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const r = await s.client.submitBatch(create(SubmitBatchRequestSchema, { clientJobId: 'nobody', memberSelector: { case: 'memberQuery', value: { sponsorIds: ['no-such-sponsor'] } } }), opts);
+    expect(r.totalMembers).toBe(0);
+    expect(r.estimatedCompletion).toEqual(r.submittedAt);
+  });
 });
 
 describe('SubmitBatchStreaming (issue 16)', () => {

@@ -158,6 +158,8 @@ function estimateMs(view: BatchStatusView, now: number, latencyMs: number): numb
   if (view.finishedAtMs !== undefined) return view.finishedAtMs;
   if (view.estimatedCompletionMs !== undefined) return view.estimatedCompletionMs;
   const start = Math.max(now, view.scheduledStartMs ?? now);
+  // A query that selected nobody: there is nothing to do (it finishes at once), not an hour of Stedi batch API.
+  if (view.totalKnown && view.counters.total === 0) return now;
   const o = view.options;
   if (o.cacheMode === 'CACHE_ONLY') return start + Math.max(1_000, view.counters.total * CACHE_ONLY_MS_PER_MEMBER);
   const realtime = view.path === 'REALTIME' || (view.path === undefined && o.strategy === 'REALTIME_ONLY');
