@@ -238,6 +238,7 @@ export const CASES: ContractCase[] = [
   ...rows('CancelBatch', { batchId }, { batchId }, [
     { what: 'batch_id missing', json: { batchId: '' }, bin: { batchId: '' }, field: 'batch_id' },
     { what: 'batch_id not a batch id', json: { batchId: 'batch/x' }, bin: { batchId: 'batch/x' }, field: 'batch_id' },
+    { what: 'reason over 500 characters', json: { reason: 'r'.repeat(501) }, bin: { reason: 'r'.repeat(501) }, field: 'reason' },
     { what: 'well-formed id of no batch', json: { batchId }, bin: { batchId }, code: Code.NotFound, field: batchId },
   ]),
 
