@@ -91,10 +91,17 @@ async function storedRequestHash(client: Client, jobId: string): Promise<{ exist
   }
 }
 
+function reusedKeyError(jobId: string): ConnectError {
+  return new ConnectError(
+    `${IDEMPOTENCY_KEY_HEADER} was already used for a different WarmCache request (job ${jobId}); repeat the same request to get that job, or use a new key`,
+    Code.AlreadyExists,
+  );
+}
+
 export interface WarmCacheDeps {
   temporal: Client;
   taskQueue: string;
-  lists: Pick<MemberListStore, 'write'>;
+  lists: Pick<MemberListStore, 'write' | 'delete'>;
   /** Per caller service, like SubmitBatch's (use its own key prefix). */
   rateLimiter: SubmitRateLimiter;
   logger: Logger;
@@ -143,10 +150,7 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
       // A reused key with a different request is refused, not answered with the other request's job (as SubmitBatch's
       // client_job_id): the caller would otherwise be told its members were queued when they were not.
       if (stored.hash !== undefined && stored.hash !== requestHash) {
-        throw new ConnectError(
-          `${IDEMPOTENCY_KEY_HEADER} was already used for a different WarmCache request (job ${jobId}); repeat the same request to get that job, or use a new key`,
-          Code.AlreadyExists,
-        );
+        throw reusedKeyError(jobId);
       }
     }
     if (!existing) {
@@ -157,7 +161,10 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
         err.metadata.set('retry-after', String(retryAfterS));
         throw err;
       }
-      const listRef = warmingMemberListRef(jobId);
+      // With a key, the ids are staged under a ref of this request's own hash: two concurrent first calls with the
+      // same key and different requests both pass the check above, and one list per request keeps the second from
+      // overwriting the ids of the job the first one started.
+      const listRef = key ? `${warmingMemberListRef(jobId)}:${requestHash.slice(0, 16)}` : warmingMemberListRef(jobId);
       await deps.lists.write(listRef, 0, v.memberIds);
       const input: CacheWarmingWorkflowInput = {
         jobId,
@@ -170,6 +177,15 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
         ...(deps.tuning ? { tuning: deps.tuning } : {}),
       };
       await startCacheWarmingJob(deps.temporal, input, { taskQueue: deps.taskQueue, requestHash });
+      if (key) {
+        // The start joins (USE_EXISTING) a job a concurrent call with the same key started a moment earlier: answer
+        // it only if that call asked for the same thing.
+        const started = await storedRequestHash(deps.temporal, jobId);
+        if (started.hash !== undefined && started.hash !== requestHash) {
+          await deps.lists.delete(listRef).catch((err: unknown) => deps.logger.warn({ err, jobId }, 'WarmCache: dropping a refused request\'s staged ids failed'));
+          throw reusedKeyError(jobId);
+        }
+      }
     }
     const view = await acceptedView(deps.temporal, jobId);
     const c = view.counters;

@@ -165,6 +165,27 @@ describe('cache warming (integration)', () => {
     expect(simCounts(p.sim).realtimeCalls).toBe(4);
   }, 120_000);
 
+  it('two concurrent first calls with one idempotency-key and different members: one job, of one request, and the other is refused', async () => {
+    // Both calls find no job for the key and start at once. The job that runs must warm the members of the call it
+    // answered, never the other call's (before, both staged their ids under one list, so a job could warm the
+    // other request's members while its caller was told its own were queued).
+    for (let round = 0; round < 3; round++) {
+      const a = pool.slice(offset, offset + 3).map((m) => m.memberId);
+      const b = pool.slice(offset + 3, offset + 6).map((m) => m.memberId);
+      offset += 6;
+      const key = uniqueName('idem-race');
+      const settled = await Promise.allSettled([a, b].map((ids) => client().warmCache({ memberIds: ids, priority: P.URGENT, source: 'it-idem-race' }, auth({ 'idempotency-key': key }))));
+      const won = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [{ ids: i === 0 ? a : b, other: i === 0 ? b : a, res: r.value }] : []));
+      const refused = settled.flatMap((r) => (r.status === 'rejected' ? [ConnectError.from(r.reason)] : []));
+      expect(won).toHaveLength(1);
+      expect(refused.map((e) => e.code)).toEqual([Code.AlreadyExists]);
+      const view = await finalView(won[0]!.res.warmingJobId);
+      expect(view.counters.members).toBe(3);
+      for (const id of won[0]!.ids) expect(await cache.get(id, OP)).not.toBeNull();
+      for (const id of won[0]!.other) expect(await cache.get(id, OP)).toBeNull();
+    }
+  }, 180_000);
+
   it('1,001 member ids are refused naming member_ids, and no job starts', async () => {
     const source = uniqueName('it-limit').replace(/[^A-Za-z0-9._:-]/g, '-');
     const ids = Array.from({ length: 1_001 }, (_, i) => `M-${i}`);
