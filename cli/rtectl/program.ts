@@ -33,6 +33,7 @@ import { loadConfig } from '../../lib/config';
 import { mintDevToken } from '../../lib/dev-token';
 import { connectTemporalClient } from '../../lib/temporal/connect';
 import { warmingTuningFromConfig } from '../../lib/temporal/warming-jobs';
+import { MAX_STATS_RANGE_MS } from '../../lib/warming/stats';
 import { applySchedules, createTemporalScheduleStore } from '../../schedules/apply';
 import { loadScheduleFile, ScheduleFileError } from '../../schedules/load';
 import { applyWarmingSchedules, createTemporalWarmingScheduleStore } from '../../schedules/warming';
@@ -369,6 +370,8 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
       const start = parseTimeArg('--since', o.since);
       const end = o.until ? parseTimeArg('--until', o.until) : new Date();
       if (end.getTime() <= start.getTime()) throw new InputError('--until', 'must be after --since');
+      // The API's own limit, checked here so the refusal names the flag the operator wrote (not end_time).
+      if (end.getTime() - start.getTime() > MAX_STATS_RANGE_MS) throw new InputError('--since', `the range may span at most ${MAX_STATS_RANGE_MS / 86_400_000} days`);
       const r = await api().warming.getWarmingStats({ startTime: timestampFromDate(start), endTime: timestampFromDate(end), sources: o.source ?? [] });
       const s = r.stats;
       emit(protoJson(GetWarmingStatsResponseSchema, r), () => [

@@ -83,5 +83,9 @@ describe('rtectl commands without the platform', () => {
     const badScope = captureIo({});
     expect(await runRtectl(['token', '--scopes', 'rte:nope', '--json'], { io: badScope })).toBe(2);
     expect(JSON.parse(badScope.stdout[0]!).error.field).toBe('--scopes');
+    // A stats range over the API's 93 days names the flag the operator wrote.
+    const longRange = captureIo({});
+    expect(await runRtectl(['warm', 'stats', '--since', '200d', '--json'], { io: longRange })).toBe(2);
+    expect(JSON.parse(longRange.stdout[0]!).error).toMatchObject({ code: 'invalid_argument', field: '--since' });
   });
 });
