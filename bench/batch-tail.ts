@@ -152,6 +152,7 @@ async function main(): Promise<void> {
           completed: end.progress!.completed,
           failed: end.progress!.failed,
           hedge,
+          ...(hedge === 'on' ? { hedgePercentile: p.config.hedge.percentile } : {}),
           stediCalls: ideal.calls,
           hedgeCalls: hedges.length,
           stediCallsBilled: calls.length,
