@@ -248,23 +248,29 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
         const thresholdMs = hedgeThresholdMs(latencies, hedge.config);
         if (thresholdMs === undefined || elapsedMs < thresholdMs) continue;
         let decision: HedgeDecision;
+        let taken = false;
         try {
           decision = await decideHedgeNow(hedge, batchId, elapsedMs, thresholdMs);
+          if (!settled && decision.hedge) taken = await hedge.budget.take(batchId, decision.budget);
         } catch (err) {
+          // Never fails the member: without the facts (Redis, PostgreSQL) there is simply no hedge now.
           log.debug({ err: err instanceof Error ? err.message : String(err) }, 'hedge check failed; not hedging now');
           continue;
         }
-        if (settled || !decision.hedge) continue;
-        if (!(await hedge.budget.take(batchId, decision.budget))) continue;
+        if (!decision.hedge) continue;
+        // Answered meanwhile, or the batch's hedges are used up: the original's answer, without asking again.
+        if (!taken) return await primary;
         if (settled) {
           await hedge.budget.giveBack(batchId);
           continue;
         }
         let hedgeStarted = false;
+        let decided = false;
         const second = deps.slots.withSlot(
           slotRequest,
           (lease) =>
-            stediCall(lease, request, input, callSignal(), () => {
+            // The original answered while the duplicate waited for its slot: no call (and its slot goes back).
+            decided ? Promise.reject(new Error('hedge not needed')) : stediCall(lease, request, input, callSignal(), () => {
               hedgeStarted = true;
               calls.extra += 1;
               hedge.metrics?.onHedge('started');
@@ -273,7 +279,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           { signal: ctx.cancellationSignal, timeoutMs: HEDGE_ACQUIRE_TIMEOUT_MS, ahead: true },
         );
         second.catch(() => (hedgeStarted ? undefined : hedge.budget.giveBack(batchId)));
-        const race = await firstGood(primary, second);
+        const race = await firstGood(primary, second).finally(() => (decided = true));
         if (hedgeStarted) hedge.metrics?.onHedge(race.winner === 'hedge' ? 'won' : 'lost');
         if (race.winner === 'hedge') log.info('hedge answered first; the original call keeps its slot until Stedi answers it');
         return race.value;
