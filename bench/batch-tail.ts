@@ -17,8 +17,15 @@
  *   - where the time went: startup (submit → first call), slot idle while calls waited, the last wave, finish
  *     (last answer → batch finished), retry gaps.
  *
+ * With `--hedge on` the worker runs with STEDI_HEDGE=on (activities/eligibility/hedge-policy.ts): a last-wave
+ * straggler may get a duplicate Stedi call. Those duplicates are billed calls: printed as `hedgeCalls` (and
+ * `stediCallsBilled`). The ideal is computed from the ORIGINAL calls only (a duplicate is recognised in the call log
+ * as a call of a member that started while that member's earlier call was still running), so hedging cannot inflate
+ * its own ideal; `idealWithHedgesSeconds` / `wallOverIdealWithHedges` treat the duplicates as ordinary calls, for
+ * comparison.
+ *
  *   npx tsx bench/batch-tail.ts [--members 150] [--failing 20] [--latency-ms 13500] [--time-scale 1] [--runs 1] [--seed 1]
- *                               [--calls-out FILE]   (writes FILE.<run>.json: the batch's times and the call log)
+ *                               [--hedge on|off] [--calls-out FILE]   (writes FILE.<run>.json: the batch's times and the call log)
  * Needs the dev stack's servers. Asserts nothing; run it under the shared lock (flock /tmp/rte-int.lock).
  */
 import { timestampMs } from '@bufbuild/protobuf/wkt';
@@ -32,8 +39,8 @@ import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { silentLogger } from '../lib/logger';
 import type { MemberRecord } from '../lib/member-record';
 import { startTestPlatform } from '../test/helpers/platform';
-import { batchClient, simCounts, waitForBatchEnd } from './batch-harness';
-import { idealMakespan, randomOrderGreedy, tailBreakdown } from './tail-ideal';
+import { batchClient, simCounts, waitFor, waitForBatchEnd } from './batch-harness';
+import { idealMakespan, randomOrderGreedy, splitHedges, tailBreakdown } from './tail-ideal';
 import { createRng } from '../stedi-sim/rng';
 
 const SLOTS = 15;
@@ -84,10 +91,13 @@ async function main(): Promise<void> {
   const timeScale = arg('time-scale', 1);
   const runs = arg('runs', 1);
   const seed = arg('seed', 1);
+  const hedgeAt = process.argv.indexOf('--hedge');
+  const hedge = hedgeAt >= 0 ? process.argv[hedgeAt + 1] : 'off';
+  if (hedge !== 'on' && hedge !== 'off') throw new Error('--hedge takes on or off');
   const p = await startTestPlatform({
     population: Math.max(600, members * 4),
     sim: { latency: { meanMs: latencyMs, sigma: 0.5 }, timeScale, seed, logger: silentLogger() },
-    env: { STEDI_SLOTS_RESERVED_INTERACTIVE: '0', BATCH_SUBMIT_RATE_LIMIT: '1000' },
+    env: { STEDI_SLOTS_RESERVED_INTERACTIVE: '0', BATCH_SUBMIT_RATE_LIMIT: '1000', STEDI_HEDGE: hedge },
   });
   try {
     const c = await batchClient(p, 'bench-tail');
@@ -118,13 +128,18 @@ async function main(): Promise<void> {
       const startMs = timestampMs(end.submittedAt!);
       const endMs = timestampMs(end.finishedAt!);
       const wallMs = endMs - startMs;
+      // A hedged call's loser is still running at Stedi when the batch ends; its latency belongs to the ideal.
+      await waitFor('Stedi to answer every call', () => p.sim.stats().inFlight.current === 0, 5 * 60_000, 100);
       const calls = p.sim.calls();
       const callsOut = process.argv.indexOf('--calls-out');
       if (callsOut >= 0) writeFileSync(`${process.argv[callsOut + 1]}.${run + 1}.json`, JSON.stringify({ startMs, endMs, calls }));
-      const ideal = idealMakespan(calls, SLOTS);
-      const oblivious = randomOrderGreedy(calls, SLOTS, 500, seed);
+      const hedgeCount = async (event: string) => (await p.workers[0]!.metrics.stediHedges.get()).values.find((v) => v.labels['event'] === event)?.value ?? 0;
+      const { originals, hedges } = splitHedges(calls);
+      const ideal = idealMakespan(originals, SLOTS);
+      const idealWithHedges = idealMakespan(calls, SLOTS);
+      const oblivious = randomOrderGreedy(originals, SLOTS, 500, seed);
       const tail = tailBreakdown(calls, SLOTS, startMs, endMs);
-      const meanFloorMs = (calls.length * latencyMs * timeScale) / SLOTS;
+      const meanFloorMs = (originals.length * latencyMs * timeScale) / SLOTS;
       const sim = simCounts(p.sim);
       console.log(
         JSON.stringify({
@@ -136,7 +151,13 @@ async function main(): Promise<void> {
           status: BatchStatus[end.status],
           completed: end.progress!.completed,
           failed: end.progress!.failed,
+          hedge,
+          ...(hedge === 'on' ? { hedgePercentile: p.config.hedge.percentile } : {}),
           stediCalls: ideal.calls,
+          hedgeCalls: hedges.length,
+          stediCallsBilled: calls.length,
+          hedgesStarted: await hedgeCount('started'),
+          hedgesWon: await hedgeCount('won'),
           retriedMembers: ideal.retriedMembers,
           simPeakInFlight: sim.peakInFlight,
           wallSeconds: s2(wallMs),
@@ -146,6 +167,8 @@ async function main(): Promise<void> {
           recordedFloorSeconds: s2(ideal.recordedFloorMs),
           meanFloorSeconds: s2(meanFloorMs),
           wallOverIdeal: r3(wallMs / ideal.lptMs),
+          idealWithHedgesSeconds: s2(idealWithHedges.lptMs),
+          wallOverIdealWithHedges: r3(wallMs / idealWithHedges.lptMs),
           wallOverOnlineIdeal: r3(wallMs / ideal.greedyMs),
           wallOverLowerBound: r3(wallMs / ideal.lowerBoundMs),
           wallOverMeanFloor: r3(wallMs / meanFloorMs),

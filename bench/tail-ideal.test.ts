@@ -1,4 +1,4 @@
-import { greedyMakespan, idealMakespan, lptMakespan, randomOrderGreedy, tailBreakdown, type RecordedCall } from './tail-ideal';
+import { greedyMakespan, idealMakespan, lptMakespan, randomOrderGreedy, splitHedges, tailBreakdown, type RecordedCall } from './tail-ideal';
 
 let seq = 0;
 function call(member: string, latencyMs: number, startedAtMs = seq++, endedAtMs = startedAtMs + latencyMs): RecordedCall {
@@ -6,6 +6,18 @@ function call(member: string, latencyMs: number, startedAtMs = seq++, endedAtMs 
 }
 
 describe('ideal makespan of recorded calls', () => {
+  it('splitHedges: a call that started while the same member was still at Stedi is a hedge; a retry after the answer is not', () => {
+    const original = call('a', 30_000, 0);
+    const hedge = call('a', 8_000, 25_000);
+    const retryOfB = call('b', 5_000, 12_000);
+    const failedB = call('b', 10_000, 1_000);
+    const { originals, hedges } = splitHedges([hedge, retryOfB, original, failedB]);
+    expect(hedges).toEqual([hedge]);
+    expect(originals).toEqual([original, failedB, retryOfB]);
+    // The ideal counts the original's 30 s, not the hedge's shorter answer nor both.
+    expect(idealMakespan(originals, 15).longestChainMs).toBe(30_000);
+  });
+
   it('LPT puts the longest jobs first', () => {
     // 2 slots: LPT gives {7}, {5,3} (not the 8 a first-come order 3,5,7 gives).
     expect(lptMakespan([3, 5, 7], 2)).toBe(8);

@@ -41,6 +41,26 @@ export interface IdealMakespan {
   greedyMs: number;
 }
 
+/**
+ * Calls split into the originals and the hedges (STEDI_HEDGE, issue 14): a call that took its slot while an earlier
+ * call of the same member was still running at Stedi is a hedge (a retry starts only after its failed call answered).
+ * The ideal is computed from the originals only, so hedging cannot inflate its own yardstick.
+ */
+export function splitHedges(calls: readonly RecordedCall[]): { originals: RecordedCall[]; hedges: RecordedCall[] } {
+  const originals: RecordedCall[] = [];
+  const hedges: RecordedCall[] = [];
+  const runningUntil = new Map<string, number>();
+  for (const c of [...calls].sort((a, b) => a.startedAtMs - b.startedAtMs)) {
+    const until = runningUntil.get(c.member);
+    if (until !== undefined && c.startedAtMs < until) hedges.push(c);
+    else {
+      originals.push(c);
+      runningUntil.set(c.member, c.endedAtMs);
+    }
+  }
+  return { originals, hedges };
+}
+
 /** Chains of calls per member, each as the sum of its latencies. */
 export function memberChains(calls: readonly RecordedCall[]): Map<string, number[]> {
   const out = new Map<string, number[]>();

@@ -27,6 +27,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ BATCH_REALTIME_CHUNK_MEMBERS: '0' }).batch.realtimeChunkMembers).toBe(0);
   });
 
+  it('hedging (STEDI_HEDGE_*): off by default; bad values are refused with their names', () => {
+    expect(loadConfig({}).hedge).toEqual({ enabled: false, percentile: 0.9, minMs: 5_000, maxFraction: 0.1, freeSlotsKept: 2 });
+    expect(loadConfig({ STEDI_HEDGE: 'on', STEDI_HEDGE_PERCENTILE: '0.75' }).hedge).toMatchObject({ enabled: true, percentile: 0.75 });
+    expect(() => loadConfig({ STEDI_HEDGE: 'yes' })).toThrow(/STEDI_HEDGE/);
+    expect(() => loadConfig({ STEDI_HEDGE_PERCENTILE: '1' })).toThrow(/STEDI_HEDGE_PERCENTILE/);
+    expect(() => loadConfig({ STEDI_HEDGE_MAX_FRACTION: '0.9' })).toThrow(/STEDI_HEDGE_MAX_FRACTION/);
+    expect(() => loadConfig({ STEDI_HEDGE_FREE_SLOTS_KEPT: '15' })).toThrow(/STEDI_HEDGE_FREE_SLOTS_KEPT: must be smaller than STEDI_SLOTS/);
+  });
+
   it('names every bad variable at once', () => {
     try {
       loadConfig({ API_PORT: 'eighty', PROVIDER_NPI: '123', REDIS_URL: 'not a url' });

@@ -62,6 +62,12 @@ const envSchema = z.object({
   STEDI_SLOTS: positiveInt.default(15),
   STEDI_SLOTS_RESERVED_INTERACTIVE: z.coerce.number().int().min(0).default(3),
   SLOT_LEASE_MS: positiveInt.default(30_000),
+  /** Hedging of a finite batch's last-wave stragglers (activities/eligibility/hedge-policy.ts, docs/performance.md). */
+  STEDI_HEDGE: z.enum(['on', 'off']).default('off'),
+  STEDI_HEDGE_PERCENTILE: z.coerce.number().min(0.5).max(0.999).default(0.9),
+  STEDI_HEDGE_MIN_MS: z.coerce.number().int().min(0).default(5_000),
+  STEDI_HEDGE_MAX_FRACTION: z.coerce.number().min(0).max(0.5).default(0.1),
+  STEDI_HEDGE_FREE_SLOTS_KEPT: z.coerce.number().int().min(0).default(2),
 
   CACHE_KEY_SECRET: z.string().min(16).default(DEV_CACHE_KEY_SECRET),
   CACHE_SUCCESS_TTL_SECONDS: positiveInt.default(22 * 3600),
@@ -152,6 +158,7 @@ export interface AppConfig {
   kafka: { brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
   stedi: { baseUrl: string; batchBaseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
   slots: { total: number; reservedInteractive: number; leaseMs: number };
+  hedge: { enabled: boolean; percentile: number; minMs: number; maxFraction: number; freeSlotsKept: number };
   cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
   api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[]; processes: number };
   workerMetrics: { host: string; port: number; sdkPort: number };
@@ -213,6 +220,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   if (e.STEDI_SLOTS_RESERVED_INTERACTIVE >= e.STEDI_SLOTS) {
     problems.push('STEDI_SLOTS_RESERVED_INTERACTIVE: must be smaller than STEDI_SLOTS');
+  }
+  if (e.STEDI_HEDGE_FREE_SLOTS_KEPT >= e.STEDI_SLOTS) {
+    problems.push('STEDI_HEDGE_FREE_SLOTS_KEPT: must be smaller than STEDI_SLOTS');
   }
   // Anyone who can reach a listener can mint dev tokens (the secret is public): dev auth only on loopback.
   if (e.AUTH_MODE === 'dev-hs256' && e.AUTH_DEV_ALLOW_NON_LOOPBACK !== 'true') {
@@ -281,6 +291,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       providerOrganizationName: e.PROVIDER_ORGANIZATION_NAME,
     },
     slots: { total: e.STEDI_SLOTS, reservedInteractive: e.STEDI_SLOTS_RESERVED_INTERACTIVE, leaseMs: e.SLOT_LEASE_MS },
+    hedge: {
+      enabled: e.STEDI_HEDGE === 'on',
+      percentile: e.STEDI_HEDGE_PERCENTILE,
+      minMs: e.STEDI_HEDGE_MIN_MS,
+      maxFraction: e.STEDI_HEDGE_MAX_FRACTION,
+      freeSlotsKept: e.STEDI_HEDGE_FREE_SLOTS_KEPT,
+    },
     cache: {
       keySecret: e.CACHE_KEY_SECRET,
       successTtlSeconds: e.CACHE_SUCCESS_TTL_SECONDS,

@@ -113,6 +113,13 @@ export function createMetrics(processName: string) {
       labelNames: ['event'] as const,
       registers: [registry],
     }),
+    // Issue 14, finite-batch tail: duplicate Stedi calls for a batch's last-wave stragglers (STEDI_HEDGE_*).
+    stediHedges: new Counter({
+      name: 'rte_stedi_hedges_total',
+      help: 'Hedged real-time Stedi calls: started (a duplicate call took an idle slot, one more billed call), won (it answered first), lost (the original answered first)',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

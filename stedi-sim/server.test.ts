@@ -381,7 +381,20 @@ describe('stedi-sim reliability faults', () => {
     expect(sim.stats().inFlight.current).toBe(1);
     sim.setFaults({ slowPayer: { payerId: '87726', hang: false } });
     await expect(hung).resolves.toMatchObject({ httpStatus: 200 });
-    expect(sim.setFaults({ slowPayer: { payerId: '87726', extraLatencyMs: 500 } }).slowPayers).toEqual({ '87726': { extraLatencyMs: 500, hang: false } });
+    expect(sim.setFaults({ slowPayer: { payerId: '87726', extraLatencyMs: 500 } }).slowPayers).toEqual({ '87726': { extraLatencyMs: 500, hang: false, slowFirst: null } });
+  });
+
+  it("slows only each member's first n calls on a payer with slowFirst (a straggler whose repeat is normal)", async () => {
+    const { sim, url, gateway } = await startSim({ timeScale: 0.01, latency: { meanMs: 1000, sigma: 0 } });
+    const gw = gateway();
+    const a = memberWith('active', '87726');
+    sim.setFaults({ slowPayer: { payerId: '87726', extraLatencyMs: 5000, slowFirst: 1 } });
+    await gw.checkEligibility(request(a, '87726'));
+    await gw.checkEligibility(request(a, '87726'));
+    await gw.checkEligibility(request(memberWith('active', '87726', 1), '87726'));
+    expect(sim.calls().map((c) => c.latencyMs)).toEqual([60, 10, 60]);
+    const res = await fetch(`${url}/__sim/faults`, { method: 'POST', body: JSON.stringify({ slowPayer: { payerId: '87726', extraLatencyMs: 5, slowFirst: 0 } }) });
+    expect(res.status).toBe(400);
   });
 
   it('resets the next N connections, before or after the payer latency', async () => {

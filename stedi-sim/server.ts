@@ -77,8 +77,10 @@ export interface SimFaultUpdate {
   /**
    * A slow or hanging payer: its real-time checks take `extraLatencyMs` more (time-scaled), or with `hang: true`
    * never answer until the fault is cleared (`hang: false` or `payerId: null`). Hung checks hold their slot.
+   * With `slowFirst: n` only each member's first n calls (counted as they start) are slow: a straggler whose repeat
+   * answers normally (the hedging tests, issue 14).
    */
-  slowPayer?: { payerId: string | null; extraLatencyMs?: number; hang?: boolean };
+  slowPayer?: { payerId: string | null; extraLatencyMs?: number; hang?: boolean; slowFirst?: number };
   /**
    * A failing payer: its real-time checks answer HTTP `status` (500/502/503/504, default 503) after their full
    * latency (the slot is held: Stedi waited for the payer). With `failFirst: n` only each member's first n calls
@@ -102,7 +104,7 @@ export interface SimFaultsView {
   extraLatencyMs: number;
   throttle429: { remaining: number; untilMs: number | null; retryAfterSeconds: number };
   otherTenantSlots: number;
-  slowPayers: Record<string, { extraLatencyMs: number; hang: boolean }>;
+  slowPayers: Record<string, { extraLatencyMs: number; hang: boolean; slowFirst: number | null }>;
   connectionReset: { remaining: number; afterLatency: boolean };
   failingPayers: Record<string, { status: number; failFirst: number | null }>;
 }
@@ -226,12 +228,14 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
     extraLatencyMs: 0,
     throttle: { remaining: 0, untilMs: 0, retryAfterSeconds: 1 },
     otherTenantSlots: 0,
-    slowPayers: new Map<string, { extraLatencyMs: number; hang: boolean }>(),
+    slowPayers: new Map<string, { extraLatencyMs: number; hang: boolean; slowFirst: number | null }>(),
     reset: { remaining: 0, afterLatency: false },
     failingPayers: new Map<string, { status: number; failFirst: number | null }>(),
   };
   /** Calls per member on a failing payer with `failFirst` (member hash -> calls seen). */
   const failingAttempts = new Map<string, number>();
+  /** Calls started per member on a slow payer with `slowFirst` (member hash -> calls seen). */
+  const slowAttempts = new Map<string, number>();
   let callLog: SimCallRecord[] = [];
   let callSeq = 0;
   const memberDigest = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 16);
@@ -400,7 +404,12 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       // Stedi keeps the slot until the payer answers, even if the client gave up (stedi-api.md §1.8): no abort on
       // client disconnect, only on simulator shutdown.
       const payerId = String(request['tradingPartnerServiceId']);
-      const slow = faults.slowPayers.get(payerId);
+      let slow = faults.slowPayers.get(payerId);
+      if (slow && slow.slowFirst !== null) {
+        const seen = slowAttempts.get(record.member) ?? 0;
+        slowAttempts.set(record.member, seen + 1);
+        if (seen >= slow.slowFirst) slow = undefined;
+      }
       if (slow?.hang) {
         // Holds the slot until the hang is cleared (or the simulator stops), then answers normally.
         await new Promise<void>((resolve, reject) => {
@@ -594,6 +603,7 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       faults.otherTenantSlots = 0;
       if ([...faults.slowPayers.values()].some((p) => p.hang)) releaseHung();
       faults.slowPayers.clear();
+      slowAttempts.clear();
       faults.reset = { remaining: 0, afterLatency: false };
       faults.failingPayers.clear();
       failingAttempts.clear();
@@ -635,12 +645,13 @@ export function createStediSim(options: StediSimOptions = {}): StediSim {
       for (const g of gates.values()) g.peakTotal = Math.max(g.peakTotal, g.current + slots);
     }
     if (update.slowPayer !== undefined) {
-      const { payerId, extraLatencyMs = 0, hang = false } = update.slowPayer;
+      const { payerId, extraLatencyMs = 0, hang = false, slowFirst } = update.slowPayer;
       if (!(Number.isFinite(extraLatencyMs) && extraLatencyMs >= 0)) throw new RangeError('slowPayer.extraLatencyMs must be >= 0');
+      if (slowFirst !== undefined && !(Number.isInteger(slowFirst) && slowFirst >= 1)) throw new RangeError('slowPayer.slowFirst must be a positive integer');
       const wasHanging = payerId === null ? [...faults.slowPayers.values()].some((p) => p.hang) : faults.slowPayers.get(payerId)?.hang === true;
       if (payerId === null) faults.slowPayers.clear();
       else if (extraLatencyMs === 0 && !hang) faults.slowPayers.delete(payerId);
-      else faults.slowPayers.set(payerId, { extraLatencyMs, hang });
+      else faults.slowPayers.set(payerId, { extraLatencyMs, hang, slowFirst: slowFirst ?? null });
       if (wasHanging && !(payerId !== null && hang)) releaseHung();
     }
     if (update.connectionReset !== undefined) {

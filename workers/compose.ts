@@ -11,6 +11,9 @@ import { createPgBatchErrorStore, createPgBatchOutcomeStore, createPgMemberListS
 import { createConfiguredEligibilityCache } from '../activities/cache';
 import { createEligibilityActivities } from '../activities/eligibility/activities';
 import { createRealtimeChunkActivities } from '../activities/eligibility/realtime-chunk';
+import { createRedisHedgeBudget } from '../activities/eligibility/hedge-budget';
+import { DEFAULT_HEDGE_CONFIG } from '../activities/eligibility/hedge-policy';
+import { createPgBatchProgressReader } from '../activities/batch/pg-progress-reader';
 import { RedisTokenBucket, type EventPublisher } from '../activities/kafka';
 import { createMemberCronActivities, createMemberCronMetrics, PgMemberCronSources, RedisEmissionLedger } from '../activities/member-cron';
 import { RedisPredictionOutcomeStore } from '../activities/prediction-accuracy';
@@ -117,6 +120,13 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     batchOutcomes,
     warms,
     lists: memberLists,
+    // Hedging of batches' last-wave stragglers (STEDI_HEDGE, docs/performance.md).
+    hedge: {
+      config: { ...DEFAULT_HEDGE_CONFIG, ...config.hedge },
+      budget: createRedisHedgeBudget(deps.redis, config.redisKeyPrefix),
+      batches: createPgBatchProgressReader(deps.pg),
+      metrics: { onHedge: (event) => metrics.stediHedges.inc({ event }) },
+    },
   });
   // Real-time batch members in chunks (issue 14): the same refreshEligibility per member, many per activity.
   const realtimeChunks = createRealtimeChunkActivities({ refreshEligibility: eligibility.refreshEligibility, lists: memberLists, logger });

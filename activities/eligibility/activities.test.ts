@@ -14,6 +14,8 @@ import type { AcquireOptions, SlotLease, SlotPool } from '../slot-pool';
 import { createHttpStediGateway } from '../stedi/gateway';
 import type { EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
 import { createEligibilityActivities } from './activities';
+import { createMemoryHedgeBudget } from './hedge-budget';
+import { DEFAULT_HEDGE_CONFIG } from './hedge-policy';
 import { createInMemoryMemberListStore } from '../batch/memory-stores';
 import type { MemberListStore } from '../batch/ports';
 
@@ -205,4 +207,95 @@ describe('refreshEligibility for a batch member given by reference (issue 13: no
     expect(f.type).toBe(ErrorType.InvalidArgument);
     expect(f.nonRetryable).toBe(true);
   });
+});
+
+describe('refreshEligibility hedging a straggler (issue 14; policy in hedge-policy.ts)', () => {
+  const batchInput = {
+    memberId: member.memberId,
+    operation: 'coverage',
+    requester: { kind: 'batch' as const, clientService: 'svc', priority: 'HIGH' as const },
+    source: 'batch' as const,
+    batchMember: { batchId: 'b1', index: 0 },
+  };
+  const config = { ...DEFAULT_HEDGE_CONFIG, enabled: true, minMs: 0, minSamples: 3, window: 10, checkEveryMs: 20, maxFraction: 0.5 };
+
+  /** A pool that counts the slots held (a slot is held until the call under it returns). */
+  function countingSlots(waiting = 0) {
+    const lease: SlotLease = { id: 'l', queue: 'batch:svc:HIGH', kind: 'batch', signal: new AbortController().signal, release: async () => undefined };
+    const pool = {
+      held: 0,
+      peak: 0,
+      acquire: async () => lease,
+      async withSlot<T>(_r: unknown, fn: (l: SlotLease) => Promise<T>): Promise<T> {
+        pool.held += 1;
+        pool.peak = Math.max(pool.peak, pool.held);
+        try {
+          return await fn(lease);
+        } finally {
+          pool.held -= 1;
+        }
+      },
+      stats: async () => ({ limit: 15, interactiveInUse: 0, batchInUse: pool.held, waiting: (waiting > 0 ? { 'batch:svc:HIGH': waiting } : {}) as Record<string, number> }),
+      close: async () => undefined,
+    };
+    return pool;
+  }
+
+  async function setup(waiting = 0) {
+    // 10 ms calls; the member's first call on its payer after the fault takes 2 s more (a straggler).
+    const slowSim = createStediSim({ timeScale: 0.01, latency: { meanMs: 1_000, sigma: 0 }, logger: silentLogger() });
+    const { url: slowUrl } = await slowSim.start(0);
+    const slots = countingSlots(waiting);
+    const budget = createMemoryHedgeBudget();
+    const events: string[] = [];
+    const acts = createEligibilityActivities({
+      members: createFixtureMemberSource(members),
+      stedi: createHttpStediGateway({ baseUrl: slowUrl, apiKey: 'k', timeoutMs: 30_000 }),
+      slots,
+      cache: memoryCache(),
+      provider: { npi: '1999999984', organizationName: 'Included Health' },
+      memberHashSecret: 's',
+      logger: silentLogger(),
+      hedge: { config, budget, batches: { read: async () => ({ completed: 9, failed: 0, listed: 10 }) }, metrics: { onHedge: (e) => events.push(e) } },
+    });
+    // Three observed latencies (interactive refreshes never hedge) make the threshold.
+    for (let i = 0; i < 3; i++) await env().run(acts.refreshEligibility, input);
+    slowSim.setFaults({ slowPayer: { payerId: member.payerId, extraLatencyMs: 200_000, slowFirst: 1 } });
+    return { slowSim, slots, budget, events, acts };
+  }
+
+  it('the last member, in flight long past the threshold on an idle pool, gets one duplicate: it answers first, counted once, the original keeps its slot until Stedi answers', async () => {
+    const { slowSim, slots, budget, events, acts } = await setup();
+    try {
+      const r: EligibilityRefreshResult = await env().run(acts.refreshEligibility, batchInput);
+      expect(r).toMatchObject({ outcome: 'success', stediCalls: 2 });
+      expect(events).toEqual(['started', 'won']);
+      expect(budget.taken('b1')).toBe(1);
+      // The original is still at Stedi and still holds its slot: never more slots than calls at Stedi.
+      expect(slots.held).toBe(1);
+      expect(slowSim.stats().inFlight.current).toBe(1);
+      expect(slots.peak).toBe(2);
+      // Its slot goes back when Stedi answers it; its answer is dropped (the cache holds the duplicate's).
+      const deadline = Date.now() + 10_000;
+      while (slots.held > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+      expect(slots.held).toBe(0);
+      expect(slowSim.calls().map((c) => c.latencyMs >= 2_000)).toEqual([false, false, false, false, true]);
+    } finally {
+      await slowSim.stop();
+    }
+  }, 20_000);
+
+  it('never hedges while someone waits for a slot: the member waits for its own slow answer', async () => {
+    const { slowSim, slots, budget, events, acts } = await setup(1);
+    try {
+      const r: EligibilityRefreshResult = await env().run(acts.refreshEligibility, batchInput);
+      expect(r).toMatchObject({ outcome: 'success', stediCalls: 1 });
+      expect(events).toEqual([]);
+      expect(budget.taken('b1')).toBe(0);
+      expect(slots.peak).toBe(1);
+      expect(slowSim.calls().at(-1)!.latencyMs).toBeGreaterThanOrEqual(2_000);
+    } finally {
+      await slowSim.stop();
+    }
+  }, 30_000);
 });

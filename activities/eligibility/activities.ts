@@ -11,12 +11,29 @@ import { memberFailureText, PAYER_ERROR } from '../../lib/batch/member-failure';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
-import type { SlotPool, SlotRequest } from '../slot-pool';
+import type { SlotLease, SlotPool, SlotRequest } from '../slot-pool';
 import type { WarmRecordStore } from '../warming/ports';
+import type { BatchDurableProgressReader } from '../batch/ports';
+import type { HedgeBudgetStore } from './hedge-budget';
+import { decideHedge, firstGood, hedgeThresholdMs, LatencyWindow, type HedgeConfig, type HedgeDecision } from './hedge-policy';
 
 export interface StediCallMetrics {
   /** One real-time Stedi call; `source` says who it was for (interactive refresh, warming, a batch). */
   onStediCall(api: 'realtime', outcome: string, seconds: number, source: RefreshSource): void;
+}
+
+/** Hedged Stedi calls (hedge-policy.ts): started (a duplicate took a slot), won (it answered first), lost. */
+export interface HedgeMetrics {
+  onHedge(event: 'started' | 'won' | 'lost'): void;
+}
+
+/** Hedging of a finite batch's last-wave stragglers (issue 14; hedge-policy.ts). */
+export interface HedgeDeps {
+  config: HedgeConfig;
+  budget: HedgeBudgetStore;
+  /** The batch's size and finished members (PostgreSQL), read only when the pool is idle enough to hedge. */
+  batches: Pick<BatchDurableProgressReader, 'read'>;
+  metrics?: HedgeMetrics;
 }
 
 export interface EligibilityActivityDeps {
@@ -37,7 +54,12 @@ export interface EligibilityActivityDeps {
   now?: () => number;
   /** Waits (Retry-After, infrastructure backoff); injected by tests. Must reject when `signal` aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Hedging of last-wave stragglers of batches; absent or `config.enabled` false: never hedges. */
+  hedge?: HedgeDeps;
 }
+
+/** How long a hedge waits for its slot before giving up (the pool was idle a moment ago). */
+const HEDGE_ACQUIRE_TIMEOUT_MS = 2_000;
 
 /** Time an attempt keeps for its last Stedi call (Stedi's own ~90 s limit) and the cache write after it. */
 const FINAL_CALL_RESERVE_MS = 100_000;
@@ -88,6 +110,15 @@ function anySignal(signals: AbortSignal[]): AbortSignal {
   return AbortSignal.any(signals);
 }
 
+/** Stedi calls an attempt made beyond its one: hedges that reached Stedi. */
+interface CallTally {
+  extra: number;
+}
+
+function waitMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 function resultOf(entry: EligibilityCacheEntry): EligibilityRefreshResult {
   return {
     outcome: entry.outcome,
@@ -100,6 +131,8 @@ function resultOf(entry: EligibilityCacheEntry): EligibilityRefreshResult {
 export function createEligibilityActivities(deps: EligibilityActivityDeps) {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? abortableSleep;
+  /** Recent Stedi latencies of this process: the hedging threshold (hedge-policy.ts). */
+  const latencies = new LatencyWindow(deps.hedge?.config.window ?? 1);
 
   /** This attempt's time budget: infrastructure retries and 429 waits stop where the last call must start. */
   function attemptDeadline(): number {
@@ -125,11 +158,11 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
    * the account is shared (lower effective limit), the slot is released, and after Retry-After the member
    * queues for a slot again, for as long as this attempt's budget allows.
    */
-  async function callStediUntilAdmitted(input: EligibilityRefreshInput, memberHash: string, log: Logger): Promise<EligibilityVerdict> {
+  async function callStediUntilAdmitted(input: EligibilityRefreshInput, memberHash: string, log: Logger, calls: CallTally): Promise<EligibilityVerdict> {
     const ctx = Context.current();
     for (let throttled = 0; ; throttled++) {
       try {
-        return await infra('slot pool', log, () => callStedi(input, memberHash, log));
+        return await infra('slot pool', log, () => callStedi(input, memberHash, log, calls));
       } catch (err) {
         if (!isThrottled(err)) throw err;
         const wait = (err.nextRetryDelay !== undefined && err.nextRetryDelay !== null ? Number(err.nextRetryDelay) : 1_000) * (1 + Math.random() / 2);
@@ -141,7 +174,26 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
     }
   }
 
-  async function callStedi(input: EligibilityRefreshInput, memberHash: string, log: Logger): Promise<EligibilityVerdict> {
+  /** One Stedi call under `lease`; feeds the latency window and the metrics. */
+  async function stediCall(lease: SlotLease, request: ReturnType<typeof buildEligibilityRequest>, input: EligibilityRefreshInput, signal: AbortSignal, onStart?: (atMs: number) => void): Promise<EligibilityVerdict> {
+    const started = now();
+    onStart?.(started);
+    try {
+      const verdict = await checkEligibilityToVerdict(deps.stedi, request, { signal: anySignal([lease.signal, signal]) });
+      latencies.push(now() - started);
+      deps.metrics?.onStediCall('realtime', verdict.classification.kind, (now() - started) / 1000, input.source);
+      return verdict;
+    } catch (err) {
+      const kind = err instanceof ApplicationFailure && err.type ? err.type : 'exception';
+      // A payer 5xx took its full latency; a 429 or an abort says nothing about Stedi's latency.
+      if (err instanceof ApplicationFailure && !isThrottled(err) && !lease.signal.aborted && !signal.aborted) latencies.push(now() - started);
+      deps.metrics?.onStediCall('realtime', kind, (now() - started) / 1000, input.source);
+      if (isThrottled(err)) await deps.slots.reportThrottled?.(lease);
+      throw err;
+    }
+  }
+
+  async function callStedi(input: EligibilityRefreshInput, memberHash: string, log: Logger, calls: CallTally): Promise<EligibilityVerdict> {
     const found = await infra('member directory', log, () => deps.members.getMemberRecords([input.memberId]));
     const member = found.get(input.memberId);
     if (!member) {
@@ -155,26 +207,102 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       // Same seed on every retry of this refresh, so Stedi sees the same control number.
       controlNumberSeed: `${ctx.info.workflowExecution?.workflowId ?? memberHash}:${input.operation}`,
     });
-    return deps.slots.withSlot(
-      slotRequestFor(input),
-      async (lease) => {
-        const started = now();
-        try {
-          const verdict = await checkEligibilityToVerdict(deps.stedi, request, { signal: anySignal([lease.signal, ctx.cancellationSignal]) });
-          deps.metrics?.onStediCall('realtime', verdict.classification.kind, (now() - started) / 1000, input.source);
-          return verdict;
-        } catch (err) {
-          const kind = err instanceof ApplicationFailure && err.type ? err.type : 'exception';
-          deps.metrics?.onStediCall('realtime', kind, (now() - started) / 1000, input.source);
-          if (isThrottled(err)) await deps.slots.reportThrottled?.(lease);
-          throw err;
-        }
-      },
-      // A retry (the member's earlier attempt already had its turn at the pool, and usually reached Stedi) waits
-      // ahead of its queue's first-time callers: a finite batch's retries take the next free slot instead of
-      // queueing behind its look-ahead and ending last (issue 14, finite-batch tail).
-      { signal: ctx.cancellationSignal, ...(ctx.info.attempt > 1 ? { ahead: true } : {}) },
+    const slotRequest = slotRequestFor(input);
+    // A retry (the member's earlier attempt already had its turn at the pool, and usually reached Stedi) waits
+    // ahead of its queue's first-time callers: a finite batch's retries take the next free slot instead of
+    // queueing behind its look-ahead and ending last (issue 14, finite-batch tail).
+    const acquire = { signal: ctx.cancellationSignal, ...(ctx.info.attempt > 1 ? { ahead: true } : {}) };
+    const hedge = deps.hedge;
+    const batchId = input.batchMember?.batchId;
+    if (!hedge?.config.enabled || batchId === undefined) {
+      return deps.slots.withSlot(slotRequest, (lease) => stediCall(lease, request, input, ctx.cancellationSignal), acquire);
+    }
+
+    // Hedged: each call gets its own abort, tied to the activity's cancellation only until this function returns.
+    // The loser then runs to its answer (or the gateway's timeout) and keeps its slot until then: Stedi keeps
+    // working on an abandoned call, so releasing its slot early would let more than the limit run at Stedi.
+    const detach: Array<() => void> = [];
+    const callSignal = (): AbortSignal => {
+      const c = new AbortController();
+      const cancel = ctx.cancellationSignal;
+      const onAbort = (): void => c.abort(cancel.reason);
+      if (cancel.aborted) onAbort();
+      else {
+        cancel.addEventListener('abort', onAbort, { once: true });
+        detach.push(() => cancel.removeEventListener('abort', onAbort));
+      }
+      return c.signal;
+    };
+    let primaryStartedAt: number | undefined;
+    const primary = deps.slots.withSlot(slotRequest, (lease) => stediCall(lease, request, input, callSignal(), (t) => (primaryStartedAt = t)), acquire);
+    let settled = false;
+    const primaryDone = primary.then(
+      () => void (settled = true),
+      () => void (settled = true),
     );
+    try {
+      while (!settled) {
+        await Promise.race([primaryDone, waitMs(hedge.config.checkEveryMs)]);
+        if (settled || primaryStartedAt === undefined) continue;
+        const elapsedMs = now() - primaryStartedAt;
+        const thresholdMs = hedgeThresholdMs(latencies, hedge.config);
+        if (thresholdMs === undefined || elapsedMs < thresholdMs) continue;
+        let decision: HedgeDecision;
+        let taken = false;
+        try {
+          decision = await decideHedgeNow(hedge, batchId, elapsedMs, thresholdMs);
+          if (!settled && decision.hedge) taken = await hedge.budget.take(batchId, decision.budget);
+        } catch (err) {
+          // Never fails the member: without the facts (Redis, PostgreSQL) there is simply no hedge now.
+          log.debug({ err: err instanceof Error ? err.message : String(err) }, 'hedge check failed; not hedging now');
+          continue;
+        }
+        if (!decision.hedge) continue;
+        // Answered meanwhile, or the batch's hedges are used up: the original's answer, without asking again.
+        if (!taken) return await primary;
+        if (settled) {
+          await hedge.budget.giveBack(batchId);
+          continue;
+        }
+        let hedgeStarted = false;
+        let decided = false;
+        const second = deps.slots.withSlot(
+          slotRequest,
+          (lease) =>
+            // The original answered while the duplicate waited for its slot: no call (and its slot goes back).
+            decided ? Promise.reject(new Error('hedge not needed')) : stediCall(lease, request, input, callSignal(), () => {
+              hedgeStarted = true;
+              calls.extra += 1;
+              hedge.metrics?.onHedge('started');
+              log.info({ elapsedMs: Math.round(elapsedMs), thresholdMs: Math.round(thresholdMs) }, 'Stedi call running long: hedged with a duplicate call on an idle slot');
+            }),
+          { signal: ctx.cancellationSignal, timeoutMs: HEDGE_ACQUIRE_TIMEOUT_MS, ahead: true },
+        );
+        second.catch(() => (hedgeStarted ? undefined : hedge.budget.giveBack(batchId)));
+        const race = await firstGood(primary, second).finally(() => (decided = true));
+        if (hedgeStarted) hedge.metrics?.onHedge(race.winner === 'hedge' ? 'won' : 'lost');
+        if (race.winner === 'hedge') log.info('hedge answered first; the original call keeps its slot until Stedi answers it');
+        return race.value;
+      }
+      return await primary;
+    } finally {
+      for (const d of detach) d();
+    }
+  }
+
+  async function decideHedgeNow(hedge: HedgeDeps, batchId: string, elapsedMs: number, thresholdMs: number): Promise<HedgeDecision> {
+    const stats = await deps.slots.stats();
+    const pool = {
+      limit: stats.effectiveLimit ?? stats.limit,
+      interactiveInUse: stats.interactiveInUse,
+      batchInUse: stats.batchInUse,
+      waiting: Object.values(stats.waiting).reduce((a, b) => a + b, 0),
+    };
+    const first = decideHedge({ elapsedMs, thresholdMs, pool, batch: undefined }, hedge.config);
+    if (first.hedge || first.reason !== 'batch-unknown') return first;
+    const progress = await hedge.batches.read(batchId);
+    const batch = progress?.listed !== undefined ? { members: progress.listed, finished: progress.completed + progress.failed } : undefined;
+    return decideHedge({ elapsedMs, thresholdMs, pool, batch }, hedge.config);
   }
 
   /** The input with its member id: given (interactive, older batches) or read from the batch's list by index. */
@@ -266,8 +394,9 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           }
         }
         let verdict: EligibilityVerdict;
+        const calls: CallTally = { extra: 0 };
         try {
-          verdict = await callStediUntilAdmitted(input, memberHash, log);
+          verdict = await callStediUntilAdmitted(input, memberHash, log, calls);
         } catch (err) {
           log.warn({ err: err instanceof Error ? err.message : String(err) }, 'eligibility refresh attempt failed');
           throw platformFailure(err);
@@ -290,7 +419,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
         log.info({ outcome: result, status: summary.status, aaaCodes: c.aaaCodes, retryLater: verdict.retryLater, written: put.written }, 'eligibility refreshed');
         await recordBatchOutcome(put.entry);
         await recordWarm(put);
-        return { ...resultOf(put.entry), stediCalls: 1 };
+        return { ...resultOf(put.entry), stediCalls: 1 + calls.extra };
       } catch (err) {
         throw platformFailure(err);
       } finally {

@@ -1,0 +1,92 @@
+import { create } from '@bufbuild/protobuf';
+import { randomUUID } from 'node:crypto';
+import { batchClient, subscribeToBatchEvents, waitFor, waitForBatchEnd, type BatchEventSubscriber } from '../../bench/batch-harness';
+import { BatchExecutionOptions_Priority as Priority, BatchExecutionOptions_Strategy as Strategy, BatchStatus, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
+import { CacheControl } from '../../gen/rte/v1/common_pb';
+import { silentLogger } from '../../lib/logger';
+import { verdictFor } from '../../stedi-sim/answers';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { uniqueName } from '../helpers/temporal';
+
+/**
+ * Hedging a finite batch's last-wave straggler (issue 14; activities/eligibility/hedge-policy.ts) on the real platform
+ * (Temporal, the production worker composition with the Redis slot pool, PostgreSQL, Kafka, the API) and the Stedi
+ * simulator at 1/50 of real time (mean latency 270 ms). One member's payer is slow on each member's FIRST call only
+ * (`slowPayer.slowFirst`): its original call takes 10 s, a repeat answers normally. With STEDI_HEDGE=on the
+ * straggler gets a duplicate call once the other 39 members are done, the batch ends on the duplicate's answer while
+ * the original is still running at Stedi (its slot held), and the member is counted once.
+ */
+const SLOW_EXTRA_MS = 500_000; // × time scale 0.02 = 10 s
+
+describe('hedging a batch straggler (integration)', () => {
+  let p: TestPlatform;
+  let events: BatchEventSubscriber;
+
+  beforeAll(async () => {
+    p = await startTestPlatform({
+      population: 400,
+      sim: { latency: { meanMs: 13_500, sigma: 0.5 }, timeScale: 0.02, seed: 7, logger: silentLogger() },
+      env: { STEDI_HEDGE: 'on', STEDI_HEDGE_MIN_MS: '0', STEDI_SLOTS_RESERVED_INTERACTIVE: '0' },
+    });
+    events = await subscribeToBatchEvents(p, `hedge-${randomUUID().slice(0, 8)}`);
+  }, 120_000);
+
+  afterAll(async () => {
+    await events?.stop();
+    await p?.close();
+  }, 60_000);
+
+  it('a straggler gets one duplicate call on an idle slot; the first answer wins, counted once; never more than 15 calls in flight', async () => {
+    // Members the simulator answers with coverage; the straggler alone on its payer.
+    const ok = p.members.filter((m) => verdictFor(`${m.payerId}|${m.payerMemberId}`).kind !== 'aaa');
+    const straggler = ok[0]!;
+    const others = ok.filter((m) => m.payerId !== straggler.payerId).slice(0, 39);
+    expect(others).toHaveLength(39);
+    p.sim.setFaults({ reset: true });
+    p.sim.setFaults({ slowPayer: { payerId: straggler.payerId, extraLatencyMs: SLOW_EXTRA_MS, slowFirst: 1 } });
+    p.sim.resetStats();
+    const hedges = async (event: string) => (await p.workers[0]!.metrics.stediHedges.get()).values.find((v) => v.labels['event'] === event)?.value ?? 0;
+
+    const c = await batchClient(p, 'svc-hedge');
+    const r = await c.submitBatch(
+      create(SubmitBatchRequestSchema, {
+        clientJobId: uniqueName('hedge'),
+        // The straggler first: its slow call starts in the first wave and is still running when the rest are done.
+        memberSelector: { case: 'memberIds', value: { memberIds: [straggler.memberId, ...others.map((m) => m.memberId)] } },
+        cacheControl: CacheControl.BYPASS_CACHE,
+        options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 15 },
+      }),
+    );
+    const end = await waitForBatchEnd(c, r.batchId, 120_000, 100);
+    const stragglerCallsAtEnd = p.sim.calls().filter((x) => x.payerId === straggler.payerId);
+    const inFlightAtEnd = p.sim.stats().inFlight.current;
+
+    expect(end.status).toBe(BatchStatus.COMPLETED);
+    expect(end.progress).toMatchObject({ completed: 40, failed: 0 });
+    // The batch ended on the duplicate's answer: Stedi had answered one call for the straggler (the short hedge) and
+    // was still working on the original.
+    expect(stragglerCallsAtEnd).toHaveLength(1);
+    expect(stragglerCallsAtEnd[0]!.latencyMs).toBeLessThan(SLOW_EXTRA_MS * 0.02);
+    expect(inFlightAtEnd).toBeGreaterThanOrEqual(1);
+    expect(await hedges('won')).toBeGreaterThanOrEqual(1);
+    // At most floor(10 % × 40) = 4 hedges for the batch.
+    const started = await hedges('started');
+    expect(started).toBeGreaterThanOrEqual(1);
+    expect(started).toBeLessThanOrEqual(4);
+    expect((await hedges('won')) + (await hedges('lost'))).toBe(started);
+
+    // The loser keeps its slot until Stedi answers it: afterwards the straggler has two calls, the slow one among them.
+    await waitFor('the original call to answer', () => p.sim.calls().filter((x) => x.payerId === straggler.payerId).length === 2, 30_000);
+    expect(Math.max(...p.sim.calls().filter((x) => x.payerId === straggler.payerId).map((x) => x.latencyMs))).toBeGreaterThanOrEqual(SLOW_EXTRA_MS * 0.02);
+    expect(p.sim.stats().inFlight.peak).toBeLessThanOrEqual(15);
+    expect(p.sim.calls()).toHaveLength(40 + started);
+
+    // Counted once on Kafka: one terminal event, 40 successful, and every billed Stedi call (hedges included).
+    await waitFor('the COMPLETED event on Kafka', () => events.of(r.batchId).some((e) => e.event.eventType === 'COMPLETED'), 30_000);
+    const mine = events.of(r.batchId).map((e) => e.event);
+    expect(mine.filter((e) => ['COMPLETED', 'FAILED', 'PARTIALLY_COMPLETED', 'CANCELLED'].includes(e.eventType))).toHaveLength(1);
+    const done = mine.find((e) => e.eventType === 'COMPLETED')!;
+    if (done.result.case !== 'completed') throw new Error(`terminal event carries ${done.result.case}`);
+    expect(done.result.value).toMatchObject({ totalMembers: 40, successful: 40, failed: 0, stediRealtimeCalls: 40 + started });
+  }, 180_000);
+});
