@@ -10,6 +10,11 @@ export interface FlagContext {
 /** The subset of a LaunchDarkly client the directory needs; an LD SDK client can be adapted to it. */
 export interface FeatureFlagProvider {
   variation(flagKey: string, context: FlagContext, defaultValue: boolean): Promise<boolean>;
+  /**
+   * Whether the flag exists (not cached as missing: a flag created a moment ago counts). Optional: a provider
+   * without it (e.g. an LD client without flag listing) lets SubmitBatch accept any key, evaluated as unknown.
+   */
+  exists?(flagKey: string): Promise<boolean>;
 }
 
 interface FlagRow {
@@ -57,6 +62,13 @@ export class PgFeatureFlagProvider implements FeatureFlagProvider {
     }
     this.cache.set(flagKey, { at: this.clock(), row });
     return row;
+  }
+
+  async exists(flagKey: string): Promise<boolean> {
+    const cached = this.cache.get(flagKey);
+    if (cached?.row && this.clock() - cached.at < this.ttlMs) return true;
+    this.cache.delete(flagKey);
+    return (await this.load(flagKey)) !== null;
   }
 
   async variation(flagKey: string, context: FlagContext, defaultValue: boolean): Promise<boolean> {

@@ -106,6 +106,27 @@ describe('bad input is rejected with the field path', () => {
     expect((err as FieldError).fieldPath).toBe(path);
   });
 
+  test('SubmitBatch\'s check refuses a sponsor id or a feature flag the directory does not know, naming it; a search still answers', async () => {
+    const known = sponsors[0]!;
+    await expect(dir.checkQuery(create(MemberQuerySchema, { sponsorIds: [known] }))).resolves.toBeUndefined();
+    const typo = create(MemberQuerySchema, { sponsorIds: [known, `${known}_TYPO`] });
+    const err = await dir.checkQuery(typo).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FieldError);
+    expect((err as FieldError).fieldPath).toBe('member_query.sponsor_ids[1]');
+    // A typo required false would otherwise select every sponsor; required true, nobody.
+    for (const wanted of [false, true]) {
+      const flagErr = await dir.checkQuery(create(MemberQuerySchema, { requiredFeatureFlags: { 'vpc-expanson': wanted } })).catch((e: unknown) => e);
+      expect((flagErr as FieldError).fieldPath).toBe('member_query.required_feature_flags["vpc-expanson"]');
+    }
+    await expect(dir.checkQuery(create(MemberQuerySchema, { requiredFeatureFlags: { 'vpc-expansion': true } }))).resolves.toBeUndefined();
+    // A sponsor added after the catalog was cached is known at once.
+    await db.pool.query("INSERT INTO sponsors (sponsor_id, sponsor_name, sponsor_type, is_file_based_enrollment) VALUES ('NEW_SPONSOR_X', 'New', 'EMPLOYER', false)");
+    await expect(dir.checkQuery(create(MemberQuerySchema, { sponsorIds: ['NEW_SPONSOR_X'] }))).resolves.toBeUndefined();
+    await db.pool.query("DELETE FROM sponsors WHERE sponsor_id = 'NEW_SPONSOR_X'");
+    // A search (queryMembers) is not refused: it answers with what the query selects.
+    await expect(dir.queryMembers(typo)).resolves.toBeDefined();
+  });
+
   test('a cursor from one query is rejected by another', async () => {
     const a = create(MemberQuerySchema, { demographicsFilter: { states: ['CA'] }, limit: 5 });
     const page = await dir.queryMembers(a);

@@ -2,6 +2,7 @@ import { clone } from '@bufbuild/protobuf';
 import type { Pool } from 'pg';
 import { MemberQuerySchema, type MemberQuery } from '../gen/rte/v1/member_query_pb';
 import type { MemberRecord } from '../lib/member-record';
+import { FieldError } from '../lib/errors';
 import { PgFeatureFlagProvider, resolveFlagSponsors, type FeatureFlagProvider } from './feature-flags';
 import type { MemberDirectory, MemberPage, MemberSummary } from './member-directory';
 import { compileMemberQuery, type CompileContext } from './query/compile';
@@ -41,9 +42,9 @@ export class PgMemberDirectory implements MemberDirectory {
     this.flags = opts.flags ?? new PgFeatureFlagProvider(pool);
   }
 
-  private async loadCatalog(): Promise<{ sponsors: string[]; predicates: Map<string, string> }> {
+  private async loadCatalog(fresh = false): Promise<{ sponsors: string[]; predicates: Map<string, string> }> {
     const ttl = this.opts.catalogTtlMs ?? 60_000;
-    if (this.catalog && Date.now() - this.catalog.at < ttl) return this.catalog;
+    if (!fresh && this.catalog && Date.now() - this.catalog.at < ttl) return this.catalog;
     const [sponsors, predicates] = await Promise.all([
       this.pool.query<{ sponsor_id: string }>('SELECT sponsor_id FROM sponsors ORDER BY sponsor_id'),
       this.pool.query<{ predicate_id: string; expression: string }>('SELECT predicate_id, expression FROM benefit_predicates'),
@@ -102,6 +103,29 @@ export class PgMemberDirectory implements MemberDirectory {
    */
   async checkQuery(query: MemberQuery): Promise<void> {
     compileMemberQuery(query, await this.context(query));
+    await this.checkKnownKeys(query);
+  }
+
+  /**
+   * A sponsor id or feature-flag key the directory does not know is refused, naming it: a typo would otherwise
+   * select nobody (a batch COMPLETED with 0 members) or, for a flag required false, every sponsor. queryMembers
+   * (a search) still answers such a query with what it selects.
+   */
+  private async checkKnownKeys(query: MemberQuery): Promise<void> {
+    if (query.sponsorIds.length > 0) {
+      let known = new Set((await this.loadCatalog()).sponsors);
+      // A sponsor added since the cached catalog was read is not refused.
+      if (query.sponsorIds.some((id) => !known.has(id))) known = new Set((await this.loadCatalog(true)).sponsors);
+      const i = query.sponsorIds.findIndex((id) => !known.has(id));
+      if (i >= 0) throw new FieldError(`member_query.sponsor_ids[${i}]`, `unknown sponsor id ${JSON.stringify(query.sponsorIds[i])}`);
+    }
+    if (this.flags.exists) {
+      for (const key of Object.keys(query.requiredFeatureFlags)) {
+        if (!(await this.flags.exists(key))) {
+          throw new FieldError(`member_query.required_feature_flags[${JSON.stringify(key)}]`, 'unknown feature flag (an unknown flag evaluates to false for every sponsor)');
+        }
+      }
+    }
   }
 
   async countMembers(query: MemberQuery): Promise<number> {

@@ -196,6 +196,8 @@ export const CASES: ContractCase[] = [
     q('member_query unknown scheduling_window', { schedulingWindow: BAD_ENUM }, 'scheduling_window', { schedulingWindow: 'SCHEDULING_WINDOW_NIGHT' }),
     q('member_query unknown sort field', { sortOrder: { field: BAD_ENUM } }, 'sort_order.field', { sortOrder: { field: 'BY_MOOD' } }),
     q('member_query empty sponsor id', { sponsorIds: [''] }, 'member_query.sponsor_ids[0]'),
+    q('member_query unknown sponsor id', { sponsorIds: ['NO_SUCH_SPONSOR_TYPO'] }, 'member_query.sponsor_ids[0]'),
+    q('member_query unknown feature flag', { requiredFeatureFlags: { 'no-such-flag': false } }, 'member_query.required_feature_flags["no-such-flag"]'),
   ].map(asQueryRow),
 
   // ---- GetBatchStatus
