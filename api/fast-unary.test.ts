@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { CacheStatus } from '../gen/rte/v1/common_pb';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { CacheMetadataSchema, CacheStatus } from '../gen/rte/v1/common_pb';
 import { CheckEligibilityResponseSchema, CoverageSummary_Status, CoverageSummarySchema, EligibilityErrorDetailSchema, EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { FieldError } from '../lib/errors';
 import { mintDevToken } from '../lib/dev-token';
@@ -20,6 +21,7 @@ const PATH = '/rte.v1.EligibilityService/CheckEligibility';
 const SHARED = {
   coverage: create(CoverageSummarySchema, { status: CoverageSummary_Status.ACTIVE, payerId: 'P1', payerName: 'Payer "One"', planName: 'Plan ü' }),
   errors: [create(EligibilityErrorDetailSchema, { code: '72', description: 'Invalid member id' })],
+  cacheMetadata: create(CacheMetadataSchema, { cached: true, ageSeconds: 7, expiresAt: timestampFromMs(1_732_000_000_123), fetchedAt: timestampFromMs(1_731_990_000_000), source: 'warming' }),
 };
 
 function routes(calls: string[]) {
@@ -93,7 +95,11 @@ describe('the CheckEligibility fast path answers like connect-node', () => {
     const first = await both(JSON.stringify({ memberId: 'SHARED' }));
     const again = await both(JSON.stringify({ memberId: 'SHARED' }));
     expect(again.body).toBe(first.body);
-    expect(JSON.parse(first.body)).toMatchObject({ coverage: { status: 'STATUS_ACTIVE', payerName: 'Payer "One"', planName: 'Plan ü' }, errors: [{ code: '72' }] });
+    expect(JSON.parse(first.body)).toMatchObject({
+      coverage: { status: 'STATUS_ACTIVE', payerName: 'Payer "One"', planName: 'Plan ü' },
+      errors: [{ code: '72' }],
+      cacheMetadata: { cached: true, ageSeconds: 7, expiresAt: '2024-11-19T07:06:40.123Z', fetchedAt: '2024-11-19T04:20:00Z', source: 'warming' },
+    });
   });
 
   test('a caller-sent x-request-id is echoed by both', async () => {
