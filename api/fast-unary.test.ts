@@ -1,4 +1,4 @@
-import { create } from '@bufbuild/protobuf';
+import { create, toJson } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { CacheMetadataSchema, CacheStatus } from '../gen/rte/v1/common_pb';
@@ -8,6 +8,7 @@ import { mintDevToken } from '../lib/dev-token';
 import { silentLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { createTokenVerifier, Scope } from './auth';
+import { createMemoSerializer } from './fast-unary';
 import { createApiServer, type ApiServer } from './server';
 
 /**
@@ -151,5 +152,21 @@ describe('the CheckEligibility fast path answers like connect-node', () => {
     expect(get.status).toBe(200);
     expect(calls.fast).toContain('M5');
     expect(calls.fast).toContain('M6');
+  });
+});
+
+describe('createMemoSerializer', () => {
+  it('writes the same bytes as toJson + JSON.stringify (strings, enums, unknown enum numbers, memoized parts; both implicit-field options)', () => {
+    const messages = [
+      create(CheckEligibilityResponseSchema, { memberId: 'M "1" ü', stediCheckId: 'ec_1', cacheStatus: CacheStatus.HIT, ...SHARED }),
+      create(CheckEligibilityResponseSchema, { memberId: '', stediCheckId: '', cacheStatus: CacheStatus.UNSPECIFIED }),
+      create(CheckEligibilityResponseSchema, { memberId: 'M2', cacheStatus: 99 as CacheStatus, errors: SHARED.errors }),
+    ];
+    for (const jsonOptions of [{ alwaysEmitImplicit: true }, { alwaysEmitImplicit: false }]) {
+      const serialize = createMemoSerializer(CheckEligibilityResponseSchema, ['coverage', 'errors', 'cacheMetadata'], jsonOptions);
+      for (const m of [...messages, ...messages]) {
+        expect(Buffer.from(serialize(m)).toString()).toBe(JSON.stringify(toJson(CheckEligibilityResponseSchema, m, jsonOptions)));
+      }
+    }
   });
 });
