@@ -12,7 +12,7 @@
  * target: `--connections` (32) connections for `--seconds` (10), then one connection for the single-client p50/p99.
  * With `--rounds` > 1 the targets alternate; the ratio of each round is printed (the machine is shared: the ratio
  * within one run is what counts). Each run also reads the server process's CPU time (user + system, Linux /proc) and
- * prints CPU µs per answered request: a figure the other load on a shared machine moves much less than req/s. Needs the stack's infrastructure (`./stack/stack up --infra`). Usage:
+ * prints CPU µs per answered request, also at one fixed offered rate for every target (`--rate`). Needs the stack's infrastructure (`./stack/stack up --infra`). Usage:
  *   npm run bench:api -- [--members 500] [--seconds 10] [--connections 32] [--rounds 1]
  *   (under the shared lock: flock /tmp/rte-int.lock npx tsx bench/api-cache-read.ts)
  */
@@ -42,6 +42,12 @@ const MEMBERS = arg('members', 500);
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 32);
 const ROUNDS = arg('rounds', 1);
+/**
+ * `--rate N` (default 1500; 0 = off): each round also offers every target the same N req/s (32 connections) and reads
+ * its CPU per request there. CPU per request falls as throughput rises (fixed costs per event-loop turn and per socket
+ * write are shared by more requests), so it is compared at the same rate, not at each target's own maximum.
+ */
+const RATE = arg('rate', 1500);
 /** `--cpu-prof DIR`: the API process writes a V8 CPU profile into DIR when it exits (open it in Chrome DevTools). */
 const CPU_PROF_DIR = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
 /**
@@ -150,9 +156,9 @@ function cpuMs(pid: number | undefined): number | undefined {
 }
 const CLOCK_TICKS = 100;
 
-async function load(target: string, port: number, connections: number, seconds: number, requests: autocannon.Request[], headers: Record<string, string>, pid?: number): Promise<Run> {
+async function load(target: string, port: number, connections: number, seconds: number, requests: autocannon.Request[], headers: Record<string, string>, pid?: number, overallRate?: number): Promise<Run> {
   const cpuBefore = cpuMs(pid);
-  const r = await autocannon({ url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers, connections, duration: seconds, requests });
+  const r = await autocannon({ url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers, connections, duration: seconds, requests, ...(overallRate ? { overallRate } : {}) });
   const cpuAfter = cpuMs(pid);
   const cpuUsPerReq = cpuBefore !== undefined && cpuAfter !== undefined && r.requests.total > 0 ? ((cpuAfter - cpuBefore) * 1000) / r.requests.total : undefined;
   return { target, connections, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, cpuUsPerReq };
@@ -233,7 +239,9 @@ async function main(): Promise<void> {
       const one: Run[] = [];
       for (const [name, port, pid] of targets) many.push(await load(name, port, CONNECTIONS, SECONDS, requests, headers, pid));
       for (const [name, port, pid] of targets) one.push(await load(name, port, 1, single, requests, headers, pid));
-      runs.push(...many, ...one);
+      const fixed: Run[] = [];
+      if (RATE > 0) for (const [name, port, pid] of targets) fixed.push({ ...(await load(name, port, CONNECTIONS, single, requests, headers, pid, RATE)), target: `${name} @${RATE}/s` });
+      runs.push(...many, ...one, ...fixed);
       const floorRps = many[0]!.reqPerSec;
       for (let i = 1; i < targets.length; i++) {
         ratios.push({
@@ -244,7 +252,8 @@ async function main(): Promise<void> {
           'floor single-client p99 ms': one[0]!.p99,
           // Load-independent: the server's own CPU per answer (the shared machine moves req/s, much less this).
           'CPU µs/req (32 conn.)': many[i]!.cpuUsPerReq?.toFixed(0) ?? '-',
-          'floor CPU µs/req ÷ this': many[i]!.cpuUsPerReq ? (many[0]!.cpuUsPerReq! / many[i]!.cpuUsPerReq!).toFixed(3) : '-',
+          [`CPU µs/req @${RATE}/s`]: fixed[i]?.cpuUsPerReq?.toFixed(0) ?? '-',
+          [`floor CPU µs/req ÷ this @${RATE}/s`]: fixed[i]?.cpuUsPerReq ? (fixed[0]!.cpuUsPerReq! / fixed[i]!.cpuUsPerReq!).toFixed(3) : '-',
         });
       }
     }
