@@ -60,6 +60,11 @@ const COMPARE_DIR = process.argv.includes('--compare') ? path.resolve(process.ar
  * first with `npm run build`, in DIR too), instead of api/main.ts under tsx (whose loader and source maps cost ~1 %).
  */
 const DIST = process.argv.includes('--dist');
+/**
+ * `--api-node-flag FLAG`: an extra node flag for the `api` target only (not `api-before`), e.g.
+ * `--api-node-flag --experimental-async-context-frame` with `--compare` on the same checkout to measure a flag alone.
+ */
+const API_NODE_FLAG = process.argv.includes('--api-node-flag') ? process.argv[process.argv.indexOf('--api-node-flag') + 1] : undefined;
 const ROOT = path.resolve(__dirname, '..');
 const PATH = '/rte.v1.EligibilityService/CheckEligibility';
 
@@ -205,7 +210,8 @@ async function main(): Promise<void> {
     };
     const listening = (l: Record<string, unknown>) => (l['msg'] === 'api listening (Connect, gRPC, gRPC-Web)' && typeof l['port'] === 'number' ? l['port'] : undefined);
     const apiEntry = DIST ? 'dist/api/main.js' : 'api/main.ts';
-    const api = await spawnServer([apiEntry], apiEnv, listening, CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [], ROOT, !DIST);
+    const apiFlags = [...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []), ...(API_NODE_FLAG ? [API_NODE_FLAG] : [])];
+    const api = await spawnServer([apiEntry], apiEnv, listening, apiFlags, ROOT, !DIST);
     children.push(api);
     const targets: [string, number, number | undefined][] = [
       ['floor', floor.port, floor.proc.pid],
