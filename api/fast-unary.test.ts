@@ -1,12 +1,14 @@
-import { create } from '@bufbuild/protobuf';
+import { create, toJson } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { CacheStatus } from '../gen/rte/v1/common_pb';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { CacheMetadataSchema, CacheStatus } from '../gen/rte/v1/common_pb';
 import { CheckEligibilityResponseSchema, CoverageSummary_Status, CoverageSummarySchema, EligibilityErrorDetailSchema, EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { FieldError } from '../lib/errors';
 import { mintDevToken } from '../lib/dev-token';
 import { silentLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { createTokenVerifier, Scope } from './auth';
+import { createMemoSerializer } from './fast-unary';
 import { createApiServer, type ApiServer } from './server';
 
 /**
@@ -20,6 +22,7 @@ const PATH = '/rte.v1.EligibilityService/CheckEligibility';
 const SHARED = {
   coverage: create(CoverageSummarySchema, { status: CoverageSummary_Status.ACTIVE, payerId: 'P1', payerName: 'Payer "One"', planName: 'Plan ü' }),
   errors: [create(EligibilityErrorDetailSchema, { code: '72', description: 'Invalid member id' })],
+  cacheMetadata: create(CacheMetadataSchema, { cached: true, ageSeconds: 7, expiresAt: timestampFromMs(1_732_000_000_123), fetchedAt: timestampFromMs(1_731_990_000_000), source: 'warming' }),
 };
 
 function routes(calls: string[]) {
@@ -93,7 +96,11 @@ describe('the CheckEligibility fast path answers like connect-node', () => {
     const first = await both(JSON.stringify({ memberId: 'SHARED' }));
     const again = await both(JSON.stringify({ memberId: 'SHARED' }));
     expect(again.body).toBe(first.body);
-    expect(JSON.parse(first.body)).toMatchObject({ coverage: { status: 'STATUS_ACTIVE', payerName: 'Payer "One"', planName: 'Plan ü' }, errors: [{ code: '72' }] });
+    expect(JSON.parse(first.body)).toMatchObject({
+      coverage: { status: 'STATUS_ACTIVE', payerName: 'Payer "One"', planName: 'Plan ü' },
+      errors: [{ code: '72' }],
+      cacheMetadata: { cached: true, ageSeconds: 7, expiresAt: '2024-11-19T07:06:40.123Z', fetchedAt: '2024-11-19T04:20:00Z', source: 'warming' },
+    });
   });
 
   test('a caller-sent x-request-id is echoed by both', async () => {
@@ -145,5 +152,21 @@ describe('the CheckEligibility fast path answers like connect-node', () => {
     expect(get.status).toBe(200);
     expect(calls.fast).toContain('M5');
     expect(calls.fast).toContain('M6');
+  });
+});
+
+describe('createMemoSerializer', () => {
+  it('writes the same bytes as toJson + JSON.stringify (strings, enums, unknown enum numbers, memoized parts; both implicit-field options)', () => {
+    const messages = [
+      create(CheckEligibilityResponseSchema, { memberId: 'M "1" ü', stediCheckId: 'ec_1', cacheStatus: CacheStatus.HIT, ...SHARED }),
+      create(CheckEligibilityResponseSchema, { memberId: '', stediCheckId: '', cacheStatus: CacheStatus.UNSPECIFIED }),
+      create(CheckEligibilityResponseSchema, { memberId: 'M2', cacheStatus: 99 as CacheStatus, errors: SHARED.errors }),
+    ];
+    for (const jsonOptions of [{ alwaysEmitImplicit: true }, { alwaysEmitImplicit: false }]) {
+      const serialize = createMemoSerializer(CheckEligibilityResponseSchema, ['coverage', 'errors', 'cacheMetadata'], jsonOptions);
+      for (const m of [...messages, ...messages]) {
+        expect(Buffer.from(serialize(m)).toString()).toBe(JSON.stringify(toJson(CheckEligibilityResponseSchema, m, jsonOptions)));
+      }
+    }
   });
 });

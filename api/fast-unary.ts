@@ -1,4 +1,4 @@
-import { create, isMessage, toJson, type DescField, type DescMessage, type DescMethodUnary, type JsonReadOptions, type JsonWriteOptions } from '@bufbuild/protobuf';
+import { create, isMessage, ScalarType, toJson, type DescField, type DescMessage, type DescMethodUnary, type JsonReadOptions, type JsonWriteOptions } from '@bufbuild/protobuf';
 import { Code, ConnectError, createContextValues, type HandlerContext, type Interceptor, type UnaryRequest, type UnaryResponse } from '@connectrpc/connect';
 import { compressionNegotiate, createMethodSerializationLookup, mergeNonProtocolHeaders } from '@connectrpc/connect/protocol';
 import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
@@ -258,6 +258,11 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
     memoed.add(f);
   }
   const keyOf = (f: DescField) => JSON.stringify(jsonOptions.useProtoFieldName ? f.name : f.jsonName);
+  // Issue 14: when every other field is a plain string or enum (implicit presence, outside a oneof), they are written
+  // directly, as toJson + JSON.stringify would write them; otherwise toJson writes the rest of the message.
+  const direct = fields.filter((f) => !memoed.has(f)).map((f) => directWriter(f, keyOf(f), jsonOptions));
+  const allDirect = direct.every((w) => w !== undefined);
+  const memoKeys = new Map([...memoed].map((f) => [f, keyOf(f)] as const));
   const memo = new WeakMap<object, string>();
   const jsonOf = (desc: DescMessage, m: object): string => {
     let j = memo.get(m);
@@ -267,8 +272,28 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
     }
     return j;
   };
+  const writeMemo = (f: DescField, v: unknown, parts: string[]) => {
+    if (f.fieldKind === 'message') {
+      if (v !== undefined) parts.push(`${memoKeys.get(f)!}:${jsonOf(f.message, v as object)}`);
+    } else if (f.fieldKind === 'list' && f.listKind === 'message') {
+      const list = v as object[];
+      if (list.length > 0 || jsonOptions.alwaysEmitImplicit) parts.push(`${memoKeys.get(f)!}:[${list.map((e) => jsonOf(f.message, e)).join(',')}]`);
+    }
+  };
   return (message) => {
     const msg = message as Record<string, unknown>;
+    if (allDirect) {
+      const parts: string[] = [];
+      let d = 0;
+      for (const f of fields) {
+        if (memoed.has(f)) writeMemo(f, msg[f.localName], parts);
+        else {
+          const part = direct[d++]!(msg);
+          if (part !== undefined) parts.push(part);
+        }
+      }
+      return Buffer.from(`{${parts.join(',')}}`);
+    }
     const rest: Record<string, unknown> = { ...msg };
     for (const f of memoed) rest[f.localName] = f.fieldKind === 'list' ? [] : undefined;
     const base = toJson(schema, rest as never, jsonOptions) as Record<string, unknown>;
@@ -290,6 +315,34 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
     return Buffer.from(`{${parts.join(',')}}`);
   };
 }
+
+/**
+ * A field's `"key":value` as toJson + JSON.stringify write it, for implicit-presence string and enum fields outside a
+ * oneof (undefined when not set and implicit values are not emitted); undefined (no direct writer) for anything else.
+ */
+function directWriter(f: DescField, key: string, jsonOptions: Partial<JsonWriteOptions>): ((msg: Record<string, unknown>) => string | undefined) | undefined {
+  if (f.oneof || f.presence !== IMPLICIT_PRESENCE) return undefined;
+  const name = f.localName;
+  const always = jsonOptions.alwaysEmitImplicit === true;
+  if (f.fieldKind === 'scalar' && f.scalar === ScalarType.STRING) {
+    return (msg) => {
+      const v = msg[name] as string;
+      return v === '' && !always ? undefined : `${key}:${JSON.stringify(v)}`;
+    };
+  }
+  if (f.fieldKind === 'enum' && f.enum.typeName !== 'google.protobuf.NullValue' && !jsonOptions.enumAsInteger) {
+    const e = f.enum;
+    return (msg) => {
+      const v = msg[name] as number;
+      if (v === 0 && !always) return undefined;
+      const known = e.value[v];
+      return `${key}:${known ? JSON.stringify(known.jsonName) : String(v)}`;
+    };
+  }
+  return undefined;
+}
+/** FeatureSet_FieldPresence.IMPLICIT (proto3 scalars without `optional`). */
+const IMPLICIT_PRESENCE = 2;
 
 function copyHeaders(from: Headers, to: Headers): void {
   if (from === to) return;

@@ -189,15 +189,17 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
       const codeName = code === 'ok' ? 'ok' : Code[code];
       if (!countDeferred) countOnce(codeName);
       metrics.rpcDuration.observe({ method }, seconds);
-      const principal = req.contextValues.get(principalKey);
-      const line = { requestId, method, code: codeName, durationMs: Math.round(seconds * 1000), caller: principal?.service };
-      if (auditDeferred) {
-        logger.debug(line, 'rpc');
-      } else if (MUTATING_METHODS.has(method)) {
-        metrics.auditEvents.inc({ method, outcome: code === 'ok' ? 'allowed' : codeName });
-        logger.info({ ...line, ...auditTarget(req.stream ? streamRequest : req.message, responseMessage), audit: true }, 'audit');
-      } else {
-        logger.debug(line, 'rpc');
+      const audit = !auditDeferred && MUTATING_METHODS.has(method);
+      // Issue 14: the debug line of a read is not even built unless debug is on (one object fewer per call).
+      if (audit || logger.isLevelEnabled('debug')) {
+        const principal = req.contextValues.get(principalKey);
+        const line = { requestId, method, code: codeName, durationMs: Math.round(seconds * 1000), caller: principal?.service };
+        if (audit) {
+          metrics.auditEvents.inc({ method, outcome: code === 'ok' ? 'allowed' : codeName });
+          logger.info({ ...line, ...auditTarget(req.stream ? streamRequest : req.message, responseMessage), audit: true }, 'audit');
+        } else {
+          logger.debug(line, 'rpc');
+        }
       }
     }
   };

@@ -74,6 +74,8 @@ async function main(): Promise<void> {
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     api.stopAccepting();
     await api.server.close(config.shutdownGraceMs);
+    // Usage buffered by the last reads (prediction usage, warm usage) is written before Redis and PostgreSQL close.
+    await routes.close();
     await Promise.allSettled([connection.close(), redis.quit(), pg.end()]);
   });
 }

@@ -38,7 +38,11 @@ export interface RouteDeps {
 }
 
 /** The Connect routes, plus the GraphQL handler factory built over the same services (issue 16; api/server.ts mounts it). */
-export type ApiRoutes = ((router: ConnectRouter) => void) & { graphql: (verifyToken: TokenVerifier) => ReturnType<typeof createGraphqlHandler> };
+export type ApiRoutes = ((router: ConnectRouter) => void) & {
+  graphql: (verifyToken: TokenVerifier) => ReturnType<typeof createGraphqlHandler>;
+  /** Drain, after the server stopped taking requests and before Redis/PostgreSQL close: writes the buffered usage. Never rejects. */
+  close: () => Promise<void>;
+};
 
 /** One implementation per proto service. The API reads the cache; it never writes it or calls Stedi. */
 export function createRoutes(deps: RouteDeps): ApiRoutes {
@@ -52,6 +56,8 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
   const warmRecords = createPgWarmingStatsReader(deps.pg);
   registerPredictionAccuracyMetrics(deps.metrics.registry, { store: predictionOutcomes, lookbackMs: config.predictionAccuracy.lookbackMs, logger: deps.logger, warms: warmRecords });
   const warmUsage = createWarmUsageRecorder({ store: createPgWarmUsageStore(deps.pg), registry: deps.metrics.registry, logger: deps.logger });
+  // Issue 14: the usage observations of reads made within 2 ms go to Redis as one script call (flushed on drain).
+  const predictionUsage = createPredictionUsageObserver({ store: predictionOutcomes, registry: deps.metrics.registry, logger: deps.logger, coalesce: { maxBatch: 64, maxDelayMs: 2 } });
   const eligibility = createEligibilityService({
     cache,
     refresher: createTemporalRefresher(deps.temporal, config.temporal.interactiveTaskQueue, config.cache.keySecret),
@@ -59,7 +65,7 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
     metrics: deps.metrics,
     logger: deps.logger,
     refreshWaitMs: config.api.refreshWaitMs,
-    predictionUsage: createPredictionUsageObserver({ store: predictionOutcomes, registry: deps.metrics.registry, logger: deps.logger }),
+    predictionUsage,
     nonInteractiveCallers: new Set(config.predictionAccuracy.excludedCallers),
     warmUsage,
   });
@@ -114,5 +120,8 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
   const graphqlCache = createConfiguredEligibilityCache(deps.redis, config, deps.logger, { maxKeysPerRead: MAX_MEMBERS_PAGE });
   const graphql = (verifyToken: TokenVerifier) =>
     createGraphqlHandler({ eligibility, cache: graphqlCache, directory: queryChecker, verifyToken, logger: deps.logger, metrics: deps.metrics, profile: config.profile });
-  return Object.assign(routes, { graphql });
+  const close = async (): Promise<void> => {
+    await Promise.all([predictionUsage.close(), warmUsage.close()]);
+  };
+  return Object.assign(routes, { graphql, close });
 }

@@ -105,7 +105,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const fastRoutes: FastUnaryRoute[] = [];
   const eligibility = implementations.get(EligibilityService.typeName);
   if (deps.fastUnary !== false && typeof eligibility?.['checkEligibility'] === 'function') {
-    fastRoutes.push({ method: EligibilityService.method.checkEligibility, impl: (eligibility['checkEligibility'] as FastUnaryRoute['impl']).bind(eligibility), memoFields: ['coverage', 'errors'] });
+    fastRoutes.push({ method: EligibilityService.method.checkEligibility, impl: (eligibility['checkEligibility'] as FastUnaryRoute['impl']).bind(eligibility), memoFields: ['coverage', 'errors', 'cacheMetadata'] });
   }
   const fast = createFastUnaryHandler(fastRoutes, { interceptors, jsonOptions: STRICT_JSON_OPTIONS });
   const handler = (req: IncomingMessage, res: ServerResponse) => {

@@ -11,7 +11,8 @@
  * (Authorization: Bearer <dev JWT>, a member id cycling over the pre-filled members), sent to each. For each
  * target: `--connections` (32) connections for `--seconds` (10), then one connection for the single-client p50/p99.
  * With `--rounds` > 1 the targets alternate; the ratio of each round is printed (the machine is shared: the ratio
- * within one run is what counts). Needs the stack's infrastructure (`./stack/stack up --infra`). Usage:
+ * within one run is what counts). Each run also reads the server process's CPU time (user + system, Linux /proc) and
+ * prints CPU µs per answered request, also at one fixed offered rate for every target (`--rate`). Needs the stack's infrastructure (`./stack/stack up --infra`). Usage:
  *   npm run bench:api -- [--members 500] [--seconds 10] [--connections 32] [--rounds 1]
  *   (under the shared lock: flock /tmp/rte-int.lock npx tsx bench/api-cache-read.ts)
  */
@@ -20,6 +21,7 @@ import { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createConfiguredEligibilityCache } from '../activities/cache';
@@ -40,6 +42,12 @@ const MEMBERS = arg('members', 500);
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 32);
 const ROUNDS = arg('rounds', 1);
+/**
+ * `--rate N` (default 1500; 0 = off): each round also offers every target the same N req/s (32 connections) and reads
+ * its CPU per request there. CPU per request falls as throughput rises (fixed costs per event-loop turn and per socket
+ * write are shared by more requests), so it is compared at the same rate, not at each target's own maximum.
+ */
+const RATE = arg('rate', 1500);
 /** `--cpu-prof DIR`: the API process writes a V8 CPU profile into DIR when it exits (open it in Chrome DevTools). */
 const CPU_PROF_DIR = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
 /**
@@ -52,6 +60,11 @@ const COMPARE_DIR = process.argv.includes('--compare') ? path.resolve(process.ar
  * first with `npm run build`, in DIR too), instead of api/main.ts under tsx (whose loader and source maps cost ~1 %).
  */
 const DIST = process.argv.includes('--dist');
+/**
+ * `--api-node-flag FLAG`: an extra node flag for the `api` target only (not `api-before`), e.g.
+ * `--api-node-flag --experimental-async-context-frame` with `--compare` on the same checkout to measure a flag alone.
+ */
+const API_NODE_FLAG = process.argv.includes('--api-node-flag') ? process.argv[process.argv.indexOf('--api-node-flag') + 1] : undefined;
 const ROOT = path.resolve(__dirname, '..');
 const PATH = '/rte.v1.EligibilityService/CheckEligibility';
 
@@ -130,11 +143,30 @@ interface Run {
   p99: number;
   non2xx: number;
   errors: number;
+  /** CPU time (user + system) the server process spent per answered request, in µs; undefined off Linux. */
+  cpuUsPerReq: number | undefined;
 }
 
-async function load(target: string, port: number, connections: number, seconds: number, requests: autocannon.Request[], headers: Record<string, string>): Promise<Run> {
-  const r = await autocannon({ url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers, connections, duration: seconds, requests });
-  return { target, connections, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+/** User + system CPU time of a process so far, in ms (Linux /proc; undefined elsewhere). */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15 (clock ticks).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100;
+
+async function load(target: string, port: number, connections: number, seconds: number, requests: autocannon.Request[], headers: Record<string, string>, pid?: number, overallRate?: number): Promise<Run> {
+  const cpuBefore = cpuMs(pid);
+  const r = await autocannon({ url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers, connections, duration: seconds, requests, ...(overallRate ? { overallRate } : {}) });
+  const cpuAfter = cpuMs(pid);
+  const cpuUsPerReq = cpuBefore !== undefined && cpuAfter !== undefined && r.requests.total > 0 ? ((cpuAfter - cpuBefore) * 1000) / r.requests.total : undefined;
+  return { target, connections, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, cpuUsPerReq };
 }
 
 async function main(): Promise<void> {
@@ -178,16 +210,17 @@ async function main(): Promise<void> {
     };
     const listening = (l: Record<string, unknown>) => (l['msg'] === 'api listening (Connect, gRPC, gRPC-Web)' && typeof l['port'] === 'number' ? l['port'] : undefined);
     const apiEntry = DIST ? 'dist/api/main.js' : 'api/main.ts';
-    const api = await spawnServer([apiEntry], apiEnv, listening, CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [], ROOT, !DIST);
+    const apiFlags = [...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []), ...(API_NODE_FLAG ? [API_NODE_FLAG] : [])];
+    const api = await spawnServer([apiEntry], apiEnv, listening, apiFlags, ROOT, !DIST);
     children.push(api);
-    const targets: [string, number][] = [
-      ['floor', floor.port],
-      ['api', api.port],
+    const targets: [string, number, number | undefined][] = [
+      ['floor', floor.port, floor.proc.pid],
+      ['api', api.port, api.proc.pid],
     ];
     if (COMPARE_DIR) {
       const before = await spawnServer([apiEntry], apiEnv, listening, [], COMPARE_DIR, !DIST);
       children.push(before);
-      targets.splice(1, 0, ['api-before', before.port]);
+      targets.splice(1, 0, ['api-before', before.port, before.proc.pid]);
     }
 
     const token = await mintDevToken({ service: 'bench-member-app', scopes: ['rte:eligibility:read'], secret: config.auth.mode === 'dev-hs256' ? config.auth.devSecret : '' });
@@ -210,9 +243,11 @@ async function main(): Promise<void> {
       for (const [name, port] of targets) await load(name, port, CONNECTIONS, 2, requests, headers);
       const many: Run[] = [];
       const one: Run[] = [];
-      for (const [name, port] of targets) many.push(await load(name, port, CONNECTIONS, SECONDS, requests, headers));
-      for (const [name, port] of targets) one.push(await load(name, port, 1, single, requests, headers));
-      runs.push(...many, ...one);
+      for (const [name, port, pid] of targets) many.push(await load(name, port, CONNECTIONS, SECONDS, requests, headers, pid));
+      for (const [name, port, pid] of targets) one.push(await load(name, port, 1, single, requests, headers, pid));
+      const fixed: Run[] = [];
+      if (RATE > 0) for (const [name, port, pid] of targets) fixed.push({ ...(await load(name, port, CONNECTIONS, single, requests, headers, pid, RATE)), target: `${name} @${RATE}/s` });
+      runs.push(...many, ...one, ...fixed);
       const floorRps = many[0]!.reqPerSec;
       for (let i = 1; i < targets.length; i++) {
         ratios.push({
@@ -221,13 +256,17 @@ async function main(): Promise<void> {
           'req/s ÷ floor (target ≥ 0.5)': (many[i]!.reqPerSec / floorRps).toFixed(3),
           'single-client p99 ms (target ≤ 5)': one[i]!.p99,
           'floor single-client p99 ms': one[0]!.p99,
+          // Load-independent: the server's own CPU per answer (the shared machine moves req/s, much less this).
+          'CPU µs/req (32 conn.)': many[i]!.cpuUsPerReq?.toFixed(0) ?? '-',
+          [`CPU µs/req @${RATE}/s`]: fixed[i]?.cpuUsPerReq?.toFixed(0) ?? '-',
+          [`floor CPU µs/req ÷ this @${RATE}/s`]: fixed[i]?.cpuUsPerReq ? (fixed[0]!.cpuUsPerReq! / fixed[i]!.cpuUsPerReq!).toFixed(3) : '-',
         });
       }
     }
 
     console.log('== CheckEligibility CACHE_ONLY hits (Connect JSON) vs a bare Redis-GET floor, one run ==');
     console.log(`members ${members.length}; cache value ${Math.round(valueBytes / members.length)} bytes; API answer ${apiBytes} bytes; API run as ${DIST ? 'dist/api/main.js (node)' : 'api/main.ts (tsx)'}; load average (1 min) ${loadavg()[0]!.toFixed(2)}`);
-    console.table(runs.map((r) => ({ target: r.target, connections: r.connections, 'req/s': Math.round(r.reqPerSec), 'p50 ms': r.p50, 'p99 ms': r.p99, non2xx: r.non2xx, errors: r.errors })));
+    console.table(runs.map((r) => ({ target: r.target, connections: r.connections, 'req/s': Math.round(r.reqPerSec), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU µs/req': r.cpuUsPerReq?.toFixed(0) ?? '-', non2xx: r.non2xx, errors: r.errors })));
     console.table(ratios);
     const bad = runs.filter((r) => r.non2xx > 0 || r.errors > 0);
     if (bad.length > 0) throw new Error(`failed requests: ${JSON.stringify(bad)}`);

@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../lib/logger';
-import type { AccuracySnapshot, PredictionOutcomeStore, UsageObserverStore } from './ports';
+import type { AccuracySnapshot, PredictionOutcomeStore, UsageObservation, UsageObserverStore } from './ports';
 
 export const ACCURACY_METRIC = 'rte_cache_warming_prediction_accuracy';
 
@@ -155,6 +155,17 @@ export interface PredictionUsageObserver {
    * throws: the caller's response does not wait for Redis, and a failure is only logged and counted.
    */
   observe(memberHash: string, at: number): void;
+  /** Sends what is buffered now and waits for every store call started so far. Never rejects. */
+  flush(): Promise<void>;
+  /** Drain (shutdown): stops buffering (later observations go out one by one) and flushes. Never rejects. */
+  close(): Promise<void>;
+}
+
+export interface UsageCoalescing {
+  /** A buffer this long is sent at once (default 64). */
+  maxBatch?: number;
+  /** A buffered observation waits at most this long for others (default 2 ms). */
+  maxDelayMs?: number;
 }
 
 export function createPredictionUsageObserver(deps: {
@@ -162,46 +173,122 @@ export function createPredictionUsageObserver(deps: {
   registry: Registry;
   logger: Logger;
   source?: string;
-  /** Store calls in flight at most; beyond it an observation is dropped and counted (result `dropped`). Default 2,000. */
+  /**
+   * Observations waiting (buffered or in a store call) at most; beyond it an observation is dropped and counted
+   * (result `dropped`). Default 2,000.
+   */
   maxInFlight?: number;
+  /**
+   * Issue 14: when the store can take several observations in one call (`observeUsageBatch`), the observations of
+   * reads made within `maxDelayMs` are sent together (one Redis round trip instead of one per read). `false`: one
+   * call per observation.
+   */
+  coalesce?: UsageCoalescing | false;
 }): PredictionUsageObserver {
   const source = deps.source ?? 'member-cron';
   const maxInFlight = deps.maxInFlight ?? 2_000;
-  let inFlight = 0;
+  const batchCall = deps.coalesce === false ? undefined : deps.store.observeUsageBatch?.bind(deps.store);
+  const coalesce = deps.coalesce || {};
+  const maxBatch = Math.max(1, coalesce.maxBatch ?? 64);
+  const maxDelayMs = Math.max(0, coalesce.maxDelayMs ?? 2);
+  let waiting = 0;
+  let buffer: UsageObservation[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const calls = new Set<Promise<void>>();
   const observations = new Counter({
     name: 'rte_cache_warming_prediction_usage_observations_total',
-    help: 'Interactive eligibility checks offered to the prediction accuracy loop, by result (used: marked an open prediction; none: no open prediction; error: store failed, not retried; dropped: too many store calls in flight, e.g. Redis slow)',
+    help: 'Interactive eligibility checks offered to the prediction accuracy loop, by result (used: marked an open prediction; none: no open prediction; error: store failed, not retried; dropped: too many observations waiting for the store, e.g. Redis slow)',
     labelNames: ['source', 'result'] as const,
     registers: [deps.registry],
   });
-  const failed = (err: unknown, memberHash: string) => {
-    observations.inc({ source, result: 'error' });
-    deps.logger.warn({ err, memberHash }, 'prediction accuracy: usage not recorded');
+  const used = observations.labels({ source, result: 'used' });
+  const none = observations.labels({ source, result: 'none' });
+  const errors = observations.labels({ source, result: 'error' });
+  const dropped = observations.labels({ source, result: 'dropped' });
+
+  const track = (p: Promise<void>) => {
+    calls.add(p);
+    void p.finally(() => calls.delete(p));
   };
+
+  function observeOne(memberHash: string, at: number): void {
+    const failed = (err: unknown) => {
+      waiting--;
+      errors.inc();
+      deps.logger.warn({ err, memberHash }, 'prediction accuracy: usage not recorded');
+    };
+    try {
+      track(
+        deps.store.observeUsage(memberHash, at).then((marked) => {
+          waiting--;
+          (marked > 0 ? used : none).inc();
+        }, failed),
+      );
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  function send(): void {
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (buffer.length === 0 || !batchCall) return;
+    const batch = buffer;
+    buffer = [];
+    const failed = (err: unknown) => {
+      waiting -= batch.length;
+      errors.inc(batch.length);
+      deps.logger.warn({ err, observations: batch.length }, 'prediction accuracy: usage not recorded (one batched store call failed)');
+    };
+    try {
+      track(
+        batchCall(batch).then((marked) => {
+          if (marked.length !== batch.length) throw new Error(`the store answered ${marked.length} results for ${batch.length} observations`);
+          waiting -= batch.length;
+          let n = 0;
+          for (const m of marked) if (m > 0) n++;
+          if (n > 0) used.inc(n);
+          if (batch.length > n) none.inc(batch.length - n);
+        }).catch(failed),
+      );
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  async function flush(): Promise<void> {
+    send();
+    // Calls settle into counters and logs; none rejects.
+    await Promise.all([...calls]);
+  }
+
   return {
     observe(memberHash, at) {
-      // Bounded: a slow or hung Redis must not let pending calls (and their memory) grow with the request rate.
-      if (inFlight >= maxInFlight) {
-        observations.inc({ source, result: 'dropped' });
+      // Bounded: a slow or hung Redis must not let pending observations (and their memory) grow with the request rate.
+      if (waiting >= maxInFlight) {
+        dropped.inc();
         return;
       }
-      inFlight++;
-      const done = () => void inFlight--;
-      try {
-        deps.store.observeUsage(memberHash, at).then(
-          (marked) => {
-            done();
-            observations.inc({ source, result: marked > 0 ? 'used' : 'none' });
-          },
-          (err: unknown) => {
-            done();
-            failed(err, memberHash);
-          },
-        );
-      } catch (err) {
-        done();
-        failed(err, memberHash);
+      waiting++;
+      if (!batchCall || closed) {
+        observeOne(memberHash, at);
+        return;
       }
+      buffer.push({ memberHash, at });
+      if (buffer.length >= maxBatch) send();
+      else if (!timer) {
+        timer = setTimeout(send, maxDelayMs);
+        // The drain flushes (close()); a buffered observation never keeps a process alive on its own.
+        timer.unref();
+      }
+    },
+    flush,
+    async close() {
+      closed = true;
+      await flush();
     },
   };
 }

@@ -46,5 +46,17 @@ export interface PredictionOutcomeStore {
 
 /** What member-cron needs. */
 export type PredictionRecorder = Pick<PredictionOutcomeStore, 'recordPredictions'>;
-/** What the eligibility API needs. */
-export type UsageObserverStore = Pick<PredictionOutcomeStore, 'observeUsage'>;
+/** One interactive use, as the API saw it. */
+export interface UsageObservation {
+  memberHash: string;
+  at: number;
+}
+
+/**
+ * What the eligibility API needs. `observeUsageBatch` (optional): several observations in one store call, each
+ * handled exactly as `observeUsage` would, in order; returns the marked count per observation. The API coalesces
+ * the observations of reads made within a few milliseconds into one such call (issue 14).
+ */
+export type UsageObserverStore = Pick<PredictionOutcomeStore, 'observeUsage'> & {
+  observeUsageBatch?(observations: readonly UsageObservation[]): Promise<number[]>;
+};

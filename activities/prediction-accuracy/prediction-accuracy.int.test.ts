@@ -103,6 +103,23 @@ describe('prediction accuracy on real Redis (integration)', () => {
     expect(await scrape()).toMatchObject({ rte_cache_warming_prediction_accuracy: 1, rte_cache_warming_prediction_sample_size: 1, rte_cache_warming_prediction_used: 1 });
   });
 
+  it('a batched observation call marks exactly what the same observations one by one would (issue 14 coalescing)', async () => {
+    const daily = runAt('daily-rte-warmup', T0);
+    await store.recordPredictions(daily, ['MBR-1', 'MBR-2', 'MBR-3'].map((m) => ({ memberHash: hash(m), probability: 0.7 })), T0);
+    expect(
+      await store.observeUsageBatch([
+        { memberHash: hash('MBR-1'), at: T0 + HOUR },
+        { memberHash: hash('MBR-1'), at: T0 + 2 * HOUR }, // the same member again in the same call: once per prediction
+        { memberHash: hash('MBR-2'), at: T0 - 60_000 }, // before the horizon
+        { memberHash: hash('MBR-NOT-PREDICTED'), at: T0 + HOUR },
+        { memberHash: hash('MBR-3'), at: T0 + 23 * HOUR },
+      ]),
+    ).toEqual([1, 0, 0, 0, 1]);
+    expect(await store.observeUsageBatch([])).toEqual([]);
+    now = T0 + DAY + 60_000;
+    expect(await scrape()).toMatchObject({ rte_cache_warming_prediction_accuracy: 2 / 3, rte_cache_warming_prediction_sample_size: 3, rte_cache_warming_prediction_used: 2 });
+  });
+
   it('every process reading the store reports the same value (computed at scrape time, not per process)', async () => {
     const other = new Redis(REDIS_URL);
     try {

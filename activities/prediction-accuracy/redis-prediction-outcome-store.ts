@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { AccuracySnapshot, PredictionOutcomeStore, PredictionRun, RecordedPrediction } from './ports';
+import type { AccuracySnapshot, PredictionOutcomeStore, PredictionRun, RecordedPrediction, UsageObservation } from './ports';
 
 export interface RedisPredictionOutcomeStoreOptions {
   /** Prefix of every key (the platform's REDIS_KEY_PREFIX); keys share the hash tag `{prediction-accuracy}`. */
@@ -68,6 +68,32 @@ return marked
 /** Sent by hash (EVALSHA) on the request path: the script body is not re-sent and re-hashed per interactive read. */
 const OBSERVE_SHA = createHash('sha1').update(LUA_OBSERVE).digest('hex');
 
+// Issue 14: several observations in one call. KEYS[1] counts hash, KEYS[2..] member keys (one per observation, a
+// member may repeat); ARGV[i] the time of KEYS[i + 1]'s observation. The same steps as LUA_OBSERVE, in order, so a
+// member observed twice is marked once; returns the marked count per observation.
+const LUA_OBSERVE_MANY = `
+local out = {}
+for k = 2, #KEYS do
+  local now = tonumber(ARGV[k - 1])
+  local f = redis.call('HGETALL', KEYS[k])
+  local marked = 0
+  for i = 1, #f, 2 do
+    local run, v = f[i], f[i + 1]
+    local at, hend, p, used = string.match(v, '^(%d+)|(%d+)|([^|]*)|(%d)$')
+    if at == nil or now >= tonumber(hend) then
+      redis.call('HDEL', KEYS[k], run)
+    elseif now >= tonumber(at) and used == '0' then
+      redis.call('HSET', KEYS[k], run, at .. '|' .. hend .. '|' .. p .. '|1')
+      if redis.call('HEXISTS', KEYS[1], run .. '|predicted') == 1 then redis.call('HINCRBY', KEYS[1], run .. '|used', 1) end
+      marked = marked + 1
+    end
+  end
+  out[k - 1] = marked
+end
+return out
+`;
+const OBSERVE_MANY_SHA = createHash('sha1').update(LUA_OBSERVE_MANY).digest('hex');
+
 // KEYS[1] runs zset, KEYS[2] counts hash; ARGV[1] from (inclusive), ARGV[2] now (inclusive).
 const LUA_ACCURACY = `
 local runs = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
@@ -128,6 +154,22 @@ export class RedisPredictionOutcomeStore implements PredictionOutcomeStore {
       if (!(err instanceof Error && err.message.includes('NOSCRIPT'))) throw err;
       return Number(await this.redis.eval(LUA_OBSERVE, 2, ...args));
     }
+  }
+
+  /** Several observations in one round trip (one script call; every key shares the hash tag, so one cluster slot). */
+  async observeUsageBatch(observations: readonly UsageObservation[]): Promise<number[]> {
+    if (observations.length === 0) return [];
+    const args: (string | number)[] = [`${this.base}counts`];
+    for (const o of observations) args.push(this.memberKey(o.memberHash));
+    for (const o of observations) args.push(Math.floor(o.at));
+    let res: unknown;
+    try {
+      res = await this.redis.evalsha(OBSERVE_MANY_SHA, 1 + observations.length, ...args);
+    } catch (err) {
+      if (!(err instanceof Error && err.message.includes('NOSCRIPT'))) throw err;
+      res = await this.redis.eval(LUA_OBSERVE_MANY, 1 + observations.length, ...args);
+    }
+    return (res as unknown[]).map(Number);
   }
 
   async accuracy(now: number, lookbackMs: number): Promise<AccuracySnapshot> {

@@ -1,12 +1,12 @@
 import { isTemporalUnavailable } from '../interceptors';
 import { isInfrastructureError } from '../../lib/infra-retry';
 import { create } from '@bufbuild/protobuf';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { timestampFromMs, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { CacheControl, CacheMetadataSchema, CacheStatus } from '../../gen/rte/v1/common_pb';
+import { CacheControl, CacheMetadataSchema, CacheStatus, type CacheMetadata } from '../../gen/rte/v1/common_pb';
 import {
   CheckEligibilityResponseSchema,
   type CheckEligibilityRequest,
@@ -161,14 +161,29 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
 
   // Issue 14: an entry the cache returns frozen (its parsed-entry memo: the same object for the same stored bytes)
   // is mapped to its coverage and error messages once; the response messages share them (nothing mutates them).
-  const parts = new WeakMap<EligibilityCacheEntry, { coverage: ReturnType<typeof toCoverageMessage>; errors: ReturnType<typeof toErrorDetails> }>();
-  function partsOf(entry: EligibilityCacheEntry) {
+  // Its cache metadata too, while its age (whole seconds) and `cached` are the same: the timestamps are converted
+  // once per entry, and an answer within the same second shares the previous answer's metadata message.
+  interface EntryParts {
+    coverage: ReturnType<typeof toCoverageMessage>;
+    errors: ReturnType<typeof toErrorDetails>;
+    expiresAt: Timestamp;
+    fetchedAt: Timestamp;
+    meta?: CacheMetadata;
+  }
+  const parts = new WeakMap<EligibilityCacheEntry, EntryParts>();
+  function partsOf(entry: EligibilityCacheEntry): EntryParts {
     let p = parts.get(entry);
     if (!p) {
-      p = { coverage: toCoverageMessage(entry.summary), errors: toErrorDetails(entry.summary) };
+      p = { coverage: toCoverageMessage(entry.summary), errors: toErrorDetails(entry.summary), expiresAt: timestampFromMs(entry.expiresAt), fetchedAt: timestampFromMs(entry.fetchedAt) };
       if (Object.isFrozen(entry)) parts.set(entry, p);
     }
     return p;
+  }
+  function metadataOf(p: EntryParts, entry: EligibilityCacheEntry, cached: boolean, at: number): CacheMetadata {
+    const ageSeconds = Math.max(0, Math.floor((at - entry.fetchedAt) / 1000));
+    const m = p.meta;
+    if (m && m.ageSeconds === ageSeconds && m.cached === cached) return m;
+    return (p.meta = create(CacheMetadataSchema, { cached, ageSeconds, expiresAt: p.expiresAt, fetchedAt: p.fetchedAt, source: entry.source }));
   }
 
   function respond(
@@ -182,20 +197,14 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
     ctx.responseHeader.set('cache-control', httpCacheControlHeader(entry, at));
     ctx.responseHeader.set('vary', 'Authorization');
     ctx.responseHeader.set(CACHE_STATUS_HEADER, status);
-    const { coverage, errors } = partsOf(entry);
+    const p = partsOf(entry);
     return create(CheckEligibilityResponseSchema, {
       memberId,
-      coverage,
+      coverage: p.coverage,
       stediCheckId: entry.stediCheckId ?? '',
       cacheStatus: STATUS_ENUM[status],
-      cacheMetadata: create(CacheMetadataSchema, {
-        cached,
-        ageSeconds: Math.max(0, Math.floor((at - entry.fetchedAt) / 1000)),
-        expiresAt: timestampFromMs(entry.expiresAt),
-        fetchedAt: timestampFromMs(entry.fetchedAt),
-        source: entry.source,
-      }),
-      errors,
+      cacheMetadata: metadataOf(p, entry, cached, at),
+      errors: p.errors,
     });
   }
 

@@ -183,6 +183,7 @@ export async function startTestPlatform(
     workers,
     close: async () => {
       await api.server.close(1_000);
+      await routes.close();
       if (bounded) {
         apiRedis.disconnect();
         await Promise.allSettled([bounded.connection.close(), apiPg.end()]);
