@@ -92,6 +92,7 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
     checkMemberQuery: (q) => queryChecker.checkQuery(q),
     pageTokenSecret: config.cache.keySecret,
     canSignWebhooks: (svc) => hasWebhookSecret(config.webhooks.secrets, svc),
+    logger: deps.logger,
   });
   const routes = (router: ConnectRouter): void => {
     router.service(EligibilityService, eligibility);

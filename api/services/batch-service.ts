@@ -15,7 +15,10 @@ import {
   type BatchEligibilityService,
   type BatchSummary,
   type SubmitBatchResponse,
+  type WebhookDeliveries,
+  WebhookDeliveriesSchema,
 } from '../../gen/rte/v1/batch_pb';
+import type { Logger } from 'pino';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore } from '../../activities/batch/ports';
 import { isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
@@ -66,9 +69,13 @@ export interface BatchServiceDeps {
   canSignWebhooks?: (clientService: string) => boolean;
   /** Server secret page tokens are signed with (shared by every API replica). Absent: a per-process random one. */
   pageTokenSecret?: string;
+  /** Warnings that do not fail a call (e.g. webhook deliveries unreadable); absent: not logged. */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 const ERRORS_PAGE_DEFAULT = 100;
+/** How long GetBatchStatus waits for a batch's webhook deliveries from Temporal visibility. */
+const WEBHOOK_DELIVERIES_WAIT_MS = 2_000;
 const ERRORS_PAGE_MAX = 1000;
 const LIST_PAGE_DEFAULT = 50;
 const LIST_PAGE_MAX = 200;
@@ -243,6 +250,36 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     }
   }
 
+  /**
+   * A batch with a callback_url: how its webhooks fared, so a client sees a refused or undelivered callback itself.
+   * Visibility that cannot be read leaves the field unset (unknown), never zeros, and never fails the status.
+   */
+  async function webhookDeliveriesOf(view: BatchStatusView): Promise<WebhookDeliveries | undefined> {
+    if (!view.options.notifications.callbackUrl || !deps.temporal.webhookDeliveries) return undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      // Bounded: GetBatchStatus keeps its 5 s promise when visibility is slow (the field is then unset).
+      const w = await Promise.race([
+        deps.temporal.webhookDeliveries(view.batchId),
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), WEBHOOK_DELIVERIES_WAIT_MS);
+        }),
+      ]);
+      if (!w) return undefined;
+      return create(WebhookDeliveriesSchema, {
+        delivered: w.delivered,
+        pending: w.pending,
+        failed: w.failed,
+        ...(w.lastFailure ? { lastFailure: w.lastFailure.message, lastFailureAt: timestampFromMs(w.lastFailure.atMs) } : {}),
+      });
+    } catch (err) {
+      deps.logger?.warn({ err, batchId: view.batchId }, 'GetBatchStatus: webhook deliveries could not be read from Temporal visibility');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   const service: ServiceImpl<typeof BatchEligibilityService> = {
     async submitBatch(req, ctx) {
       const p = requirePrincipal(ctx.values);
@@ -323,7 +360,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const after = req.errorsPageToken ? tokens.decode<{ a: number }>('errors', req.batchId, req.errorsPageToken, 'errors_page_token').a : -1;
       if (!Number.isSafeInteger(after) || after < -1) throw new FieldError('errors_page_token', 'invalid page token');
       const view = await viewFor(ctx, req.batchId);
-      const page = await deps.errors.page(req.batchId, after, size);
+      const [page, webhooks] = await Promise.all([deps.errors.page(req.batchId, after, size), webhookDeliveriesOf(view)]);
       const last = page.errors[page.errors.length - 1];
       return create(GetBatchStatusResponseSchema, {
         ...statusResponseFields(view, now(), latencyMs),
@@ -331,6 +368,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         nextErrorsPageToken: last && page.errors.length === size ? tokens.encode('errors', req.batchId, { a: last.memberIndex }) : '',
         totalErrors: Math.max(page.total, view.totalErrors),
         ...(pausedNow(view) && view.pausedBy ? { pausedBy: view.pausedBy } : {}),
+        ...(webhooks ? { webhookDeliveries: webhooks } : {}),
         // Issue 12: a view read from durable state (the workflow could not be asked) says so.
         ...lastKnownFields(view),
       });

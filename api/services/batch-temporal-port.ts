@@ -9,6 +9,7 @@ import { isTerminalStatus, type BatchStatusName } from '../../lib/batch/types';
 import {
   BATCH_JOB_TYPE,
   BATCH_WORKFLOW_TYPE,
+  WEBHOOK_DELIVERY_WORKFLOW_TYPE,
   batchAcceptedUpdate,
   batchStatusQuery,
   cancelBatchUpdate,
@@ -37,6 +38,18 @@ export interface BatchListItem {
   closedAtMs?: number;
 }
 
+/** A batch's webhook deliveries as Temporal visibility sees them (one webhookDeliveryWorkflow per event). */
+export interface WebhookDeliveriesView {
+  delivered: number;
+  pending: number;
+  failed: number;
+  /** The most recent failed delivery: its failure message and when it gave up. */
+  lastFailure?: { message: string; atMs: number };
+}
+
+/** Deliveries counted per GetBatchStatus at most (a batch sends a dozen or so events). */
+const MAX_DELIVERIES_COUNTED = 1_000;
+
 /** What the batch API needs from Temporal. `createTemporalBatchPort` adapts a Temporal Client; tests use fakes. */
 export interface BatchTemporalPort {
   /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
@@ -55,6 +68,8 @@ export interface BatchTemporalPort {
   pause(batchId: string, by?: string): Promise<void>;
   resume(batchId: string): Promise<void>;
   list(query: string, pageSize: number, pageToken?: Uint8Array): Promise<{ items: BatchListItem[]; nextPageToken?: Uint8Array }>;
+  /** The batch's webhook deliveries, counted by how their delivery workflows ended; undefined for an id it cannot query. */
+  webhookDeliveries?(batchId: string): Promise<WebhookDeliveriesView | undefined>;
 }
 
 function isNotFound(err: unknown): boolean {
@@ -194,6 +209,41 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
     },
     async resume(batchId) {
       await client.workflow.getHandle(batchId).signal(resumeBatchSignal);
+    },
+    async webhookDeliveries(batchId) {
+      // Batch ids are batch/<service>/<job> of letters, digits and . _ : @ - (validated at submit); anything else
+      // is not put into a visibility query.
+      if (!/^[A-Za-z0-9._:@/-]+$/.test(batchId)) return undefined;
+      const view: WebhookDeliveriesView = { delivered: 0, pending: 0, failed: 0 };
+      let lastFailed: { workflowId: string; atMs: number; status: string } | undefined;
+      let n = 0;
+      const query = `WorkflowType = '${WEBHOOK_DELIVERY_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH '${batchId}/webhook/'`;
+      for await (const w of client.workflow.list({ query, pageSize: 100 })) {
+        if (++n > MAX_DELIVERIES_COUNTED) break;
+        const status = w.status.name;
+        if (status === 'COMPLETED') view.delivered++;
+        else if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') view.pending++;
+        else {
+          view.failed++;
+          const atMs = w.closeTime?.getTime() ?? 0;
+          if (!lastFailed || atMs > lastFailed.atMs) lastFailed = { workflowId: w.workflowId, atMs, status };
+        }
+      }
+      if (lastFailed) {
+        // The delivery workflow fails with WebhookNotDelivered, its message saying why (outcome, attempts, last HTTP).
+        const message = await client.workflow
+          .getHandle(lastFailed.workflowId)
+          .result()
+          .then(
+            () => `delivery ${lastFailed.status.toLowerCase()}`,
+            (err: unknown) => {
+              const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+              return cause instanceof Error ? cause.message : String(cause);
+            },
+          );
+        view.lastFailure = { message, atMs: lastFailed.atMs };
+      }
+      return view;
     },
     async list(query, pageSize, pageToken) {
       const r = await client.workflowService.listWorkflowExecutions({

@@ -300,6 +300,35 @@ describe('Batch RPC on the real platform (integration)', () => {
     }
   });
 
+  it('webhooks: a delivery the receiver refuses (410) shows in GetBatchStatus as failed, saying why, beside the delivered one', async () => {
+    const receiver = await startWebhookReceiver([410]); // STARTED is answered 410 Gone; the terminal event 200
+    try {
+      const c = await batchClient(main, HOOK_SERVICE);
+      const r = await c.submitBatch({
+        clientJobId: uniqueName('hooks-gone'),
+        memberSelector: { case: 'memberIds', value: { memberIds: ids(1_440, 3) } },
+        cacheControl: CacheControl.CACHE_ONLY,
+        options: { notifications: { callbackUrl: receiver.url, eventTypes: ['STARTED', 'COMPLETED', 'PARTIALLY_COMPLETED', 'FAILED'], deliveryMode: DeliveryMode.DELIVERY_AT_LEAST_ONCE } },
+      });
+      await waitForBatchEnd(c, r.batchId, 120_000);
+      await waitFor('both events answered by the receiver', () => receiver.received.length >= 2, 60_000);
+      let st = await c.getBatchStatus({ batchId: r.batchId });
+      await waitFor(
+        'the deliveries in GetBatchStatus (visibility lags a little)',
+        async () => {
+          st = await c.getBatchStatus({ batchId: r.batchId });
+          return st.webhookDeliveries?.pending === 0 && (st.webhookDeliveries?.delivered ?? 0) + (st.webhookDeliveries?.failed ?? 0) === 2;
+        },
+        30_000,
+      );
+      expect(st.webhookDeliveries).toMatchObject({ delivered: 1, failed: 1, pending: 0 });
+      expect(st.webhookDeliveries?.lastFailure).toMatch(/gone after 1 attempt\(s\) \(last HTTP 410\)/);
+      expect(st.webhookDeliveries?.lastFailureAt).toBeDefined();
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('Kafka: a subscriber (own consumer group, real broker) reads STARTED, PROGRESS and the terminal BatchJobEvent, keyed by batch id', async () => {
     const c = await batchClient(main, 'svc-kafka');
     const r = await c.submitBatch({

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rte/v1/batch.proto.
  */
 export const file_rte_v1_batch: GenFile = /*@__PURE__*/
-  fileDesc("ChJydGUvdjEvYmF0Y2gucHJvdG8SBnJ0ZS52MSKRAgoSU3VibWl0QmF0Y2hSZXF1ZXN0EhsKE2NsaWVudF9zZXJ2aWNlX25hbWUYASABKAkSFQoNY2xpZW50X2pvYl9pZBgCIAEoCRIqCgptZW1iZXJfaWRzGAMgASgLMhQucnRlLnYxLk1lbWJlcklkTGlzdEgAEisKDG1lbWJlcl9xdWVyeRgEIAEoCzITLnJ0ZS52MS5NZW1iZXJRdWVyeUgAEi4KB29wdGlvbnMYBSABKAsyHS5ydGUudjEuQmF0Y2hFeGVjdXRpb25PcHRpb25zEisKDWNhY2hlX2NvbnRyb2wYBiABKA4yFC5ydGUudjEuQ2FjaGVDb250cm9sQhEKD21lbWJlcl9zZWxlY3RvciIiCgxNZW1iZXJJZExpc3QSEgoKbWVtYmVyX2lkcxgBIAMoCSKjBAoVQmF0Y2hFeGVjdXRpb25PcHRpb25zEjgKCHByaW9yaXR5GAEgASgOMiYucnRlLnYxLkJhdGNoRXhlY3V0aW9uT3B0aW9ucy5Qcmlvcml0eRI4CghzdHJhdGVneRgCIAEoDjImLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMuU3RyYXRlZ3kSMwoRc2NoZWR1bGluZ193aW5kb3cYAyABKA4yGC5ydGUudjEuU2NoZWR1bGluZ1dpbmRvdxIfChdtYXhfY29uY3VycmVudF9yZXF1ZXN0cxgEIAEoBRIqCgd0aW1lb3V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKDHJldHJ5X2NvbmZpZxgGIAEoCzITLnJ0ZS52MS5SZXRyeUNvbmZpZxIUCgxjYWxsYmFja191cmwYByABKAkSNgoNbm90aWZpY2F0aW9ucxgKIAEoCzIfLnJ0ZS52MS5Ob3RpZmljYXRpb25QcmVmZXJlbmNlcyJECghQcmlvcml0eRIQCgxQUklPUklUWV9MT1cQABITCg9QUklPUklUWV9OT1JNQUwQARIRCg1QUklPUklUWV9ISUdIEAIiVQoIU3RyYXRlZ3kSFAoQU1RSQVRFR1lfT1BUSU1BTBAAEhcKE1NUUkFURUdZX0JBVENIX09OTFkQARIaChZTVFJBVEVHWV9SRUFMVElNRV9PTkxZEAIijwIKF05vdGlmaWNhdGlvblByZWZlcmVuY2VzEhgKC2thZmthX3RvcGljGAEgASgJSACIAQESGQoMY2FsbGJhY2tfdXJsGAIgASgJSAGIAQESEwoLZXZlbnRfdHlwZXMYAyADKAkSQwoNZGVsaXZlcnlfbW9kZRgEIAEoDjIsLnJ0ZS52MS5Ob3RpZmljYXRpb25QcmVmZXJlbmNlcy5EZWxpdmVyeU1vZGUiRAoMRGVsaXZlcnlNb2RlEhgKFERFTElWRVJZX0JFU1RfRUZGT1JUEAASGgoWREVMSVZFUllfQVRfTEVBU1RfT05DRRABQg4KDF9rYWZrYV90b3BpY0IPCg1fY2FsbGJhY2tfdXJsIqUBCgtSZXRyeUNvbmZpZxIUCgxtYXhfYXR0ZW1wdHMYASABKAUSMwoQaW5pdGlhbF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCgxtYXhfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoSYmFja29mZl9tdWx0aXBsaWVyGAQgASgCIuMBChNTdWJtaXRCYXRjaFJlc3BvbnNlEhAKCGJhdGNoX2lkGAEgASgJEhUKDXRvdGFsX21lbWJlcnMYAiABKAUSMAoMc3VibWl0dGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4ChRlc3RpbWF0ZWRfY29tcGxldGlvbhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoQcmVzb2x2ZWRfb3B0aW9ucxgFIAEoCzIdLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMiXgoVR2V0QmF0Y2hTdGF0dXNSZXF1ZXN0EhAKCGJhdGNoX2lkGAEgASgJEhgKEGVycm9yc19wYWdlX3NpemUYAiABKAUSGQoRZXJyb3JzX3BhZ2VfdG9rZW4YAyABKAkiowQKFkdldEJhdGNoU3RhdHVzUmVzcG9uc2USEAoIYmF0Y2hfaWQYASABKAkSIwoGc3RhdHVzGAIgASgOMhMucnRlLnYxLkJhdGNoU3RhdHVzEicKCHByb2dyZXNzGAMgASgLMhUucnRlLnYxLkJhdGNoUHJvZ3Jlc3MSIgoGZXJyb3JzGAQgAygLMhIucnRlLnYxLkJhdGNoRXJyb3ISHgoWbmV4dF9lcnJvcnNfcGFnZV90b2tlbhgFIAEoCRIbChNjbGllbnRfc2VydmljZV9uYW1lGAYgASgJEhUKDWNsaWVudF9qb2JfaWQYByABKAkSMAoMc3VibWl0dGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoQcmVzb2x2ZWRfb3B0aW9ucxgKIAEoCzIdLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMSFAoMdG90YWxfZXJyb3JzGAsgASgFEhQKDGZhaWx1cmVfY29kZRgUIAEoCRIXCg9mYWlsdXJlX21lc3NhZ2UYFSABKAkSEgoKbGFzdF9rbm93bhgWIAEoCBIpCgVhc19vZhgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGF1c2VkX2J5GBggASgJIp8CCg1CYXRjaFByb2dyZXNzEhUKDXRvdGFsX21lbWJlcnMYASABKAUSEQoJY29tcGxldGVkGAIgASgFEg4KBmZhaWxlZBgDIAEoBRIPCgdwZW5kaW5nGAQgASgFEhIKCmNhY2hlX2hpdHMYBSABKAUSFAoMY2FjaGVfbWlzc2VzGAYgASgFEi8KDGF2Z19kdXJhdGlvbhgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4ChRlc3RpbWF0ZWRfY29tcGxldGlvbhgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiewoKQmF0Y2hFcnJvchIRCgltZW1iZXJfaWQYASABKAkSEgoKZXJyb3JfY29kZRgCIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAMgASgJEi8KC29jY3VycmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLqAQoSTGlzdEJhdGNoZXNSZXF1ZXN0EhsKE2NsaWVudF9zZXJ2aWNlX25hbWUYASABKAkSJQoIc3RhdHVzZXMYAiADKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSMwoPc3VibWl0dGVkX2FmdGVyGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBzdWJtaXR0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJVChNMaXN0QmF0Y2hlc1Jlc3BvbnNlEiUKB2JhdGNoZXMYASADKAsyFC5ydGUudjEuQmF0Y2hTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSL5AgoMQmF0Y2hTdW1tYXJ5EhAKCGJhdGNoX2lkGAEgASgJEhsKE2NsaWVudF9zZXJ2aWNlX25hbWUYAiABKAkSFQoNY2xpZW50X2pvYl9pZBgDIAEoCRIjCgZzdGF0dXMYBCABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSJwoIcHJvZ3Jlc3MYBSABKAsyFS5ydGUudjEuQmF0Y2hQcm9ncmVzcxI4Cghwcmlvcml0eRgGIAEoDjImLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMuUHJpb3JpdHkSOAoIc3RyYXRlZ3kYByABKA4yJi5ydGUudjEuQmF0Y2hFeGVjdXRpb25PcHRpb25zLlN0cmF0ZWd5EjAKDHN1Ym1pdHRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjYKEkNhbmNlbEJhdGNoUmVxdWVzdBIQCghiYXRjaF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiNQoRUGF1c2VCYXRjaFJlcXVlc3QSEAoIYmF0Y2hfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIksKElBhdXNlQmF0Y2hSZXNwb25zZRIQCghiYXRjaF9pZBgBIAEoCRIjCgZzdGF0dXMYAiABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMiNgoSUmVzdW1lQmF0Y2hSZXF1ZXN0EhAKCGJhdGNoX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJMChNSZXN1bWVCYXRjaFJlc3BvbnNlEhAKCGJhdGNoX2lkGAEgASgJEiMKBnN0YXR1cxgCIAEoDjITLnJ0ZS52MS5CYXRjaFN0YXR1cyK0AQoTQ2FuY2VsQmF0Y2hSZXNwb25zZRIQCghiYXRjaF9pZBgBIAEoCRIjCgZzdGF0dXMYAiABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSMAoMY2FuY2VsbGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljb21wbGV0ZWQYBCABKAUSDgoGZmFpbGVkGAUgASgFEhEKCWNhbmNlbGxlZBgGIAEoBSJSChFXYXRjaEJhdGNoUmVxdWVzdBIQCghiYXRjaF9pZBgBIAEoCRIrCgtldmVudF90eXBlcxgCIAMoDjIWLnJ0ZS52MS5CYXRjaEV2ZW50VHlwZSKMAwoRQmF0Y2hTdGF0dXNVcGRhdGUSLQoJdGltZXN0YW1wGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgpldmVudF90eXBlGAIgASgOMhYucnRlLnYxLkJhdGNoRXZlbnRUeXBlEicKB3N0YXJ0ZWQYAyABKAsyFC5ydGUudjEuQmF0Y2hTdGFydGVkSAASKQoIcHJvZ3Jlc3MYBCABKAsyFS5ydGUudjEuQmF0Y2hQcm9ncmVzc0gAEjMKEG1lbWJlcl9jb21wbGV0ZWQYBSABKAsyFy5ydGUudjEuTWVtYmVyQ29tcGxldGVkSAASKwoJY29tcGxldGVkGAYgASgLMhYucnRlLnYxLkJhdGNoQ29tcGxldGVkSAASJQoGZmFpbGVkGAcgASgLMhMucnRlLnYxLkJhdGNoRmFpbGVkSAASEAoIYmF0Y2hfaWQYCCABKAkSIwoGc3RhdHVzGAkgASgOMhMucnRlLnYxLkJhdGNoU3RhdHVzQggKBnVwZGF0ZSKOAQoMQmF0Y2hTdGFydGVkEhUKDXRvdGFsX21lbWJlcnMYASABKAUSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoQcmVzb2x2ZWRfb3B0aW9ucxgDIAEoCzIdLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMikQEKD01lbWJlckNvbXBsZXRlZBISCgphY2NvdW50X2lkGAEgASgJEg8KB3N1Y2Nlc3MYAiABKAgSKwoIZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoNZXJyb3JfbWVzc2FnZRgEIAEoCUgAiAEBQhAKDl9lcnJvcl9tZXNzYWdlIpYBCg5CYXRjaENvbXBsZXRlZBIjCgZzdGF0dXMYASABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSLQoOZmluYWxfcHJvZ3Jlc3MYAiABKAsyFS5ydGUudjEuQmF0Y2hQcm9ncmVzcxIwCgxjb21wbGV0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrsBCgtCYXRjaEZhaWxlZBIjCgZzdGF0dXMYASABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSEgoKZXJyb3JfY29kZRgCIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAMgASgJEi0KDmZpbmFsX3Byb2dyZXNzGAQgASgLMhUucnRlLnYxLkJhdGNoUHJvZ3Jlc3MSLQoJZmFpbGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrrAQoLQmF0Y2hTdGF0dXMSGAoUQkFUQ0hfU1RBVFVTX1BFTkRJTkcQABIYChRCQVRDSF9TVEFUVVNfUlVOTklORxABEhoKFkJBVENIX1NUQVRVU19DT01QTEVURUQQAhIXChNCQVRDSF9TVEFUVVNfRkFJTEVEEAMSGgoWQkFUQ0hfU1RBVFVTX0NBTkNFTExFRBAEEiQKIEJBVENIX1NUQVRVU19QQVJUSUFMTFlfQ09NUExFVEVEEAUSGAoUQkFUQ0hfU1RBVFVTX1dBSVRJTkcQBhIXChNCQVRDSF9TVEFUVVNfUEFVU0VEEAcqkwEKDkJhdGNoRXZlbnRUeXBlEhYKEkVWRU5UX1RZUEVfU1RBUlRFRBAAEhcKE0VWRU5UX1RZUEVfUFJPR1JFU1MQARIfChtFVkVOVF9UWVBFX01FTUJFUl9DT01QTEVURUQQAhIYChRFVkVOVF9UWVBFX0NPTVBMRVRFRBADEhUKEUVWRU5UX1RZUEVfRkFJTEVEEAQy7AQKF0JhdGNoRWxpZ2liaWxpdHlTZXJ2aWNlEkYKC1N1Ym1pdEJhdGNoEhoucnRlLnYxLlN1Ym1pdEJhdGNoUmVxdWVzdBobLnJ0ZS52MS5TdWJtaXRCYXRjaFJlc3BvbnNlEk8KDkdldEJhdGNoU3RhdHVzEh0ucnRlLnYxLkdldEJhdGNoU3RhdHVzUmVxdWVzdBoeLnJ0ZS52MS5HZXRCYXRjaFN0YXR1c1Jlc3BvbnNlEkYKC0xpc3RCYXRjaGVzEhoucnRlLnYxLkxpc3RCYXRjaGVzUmVxdWVzdBobLnJ0ZS52MS5MaXN0QmF0Y2hlc1Jlc3BvbnNlEkYKC0NhbmNlbEJhdGNoEhoucnRlLnYxLkNhbmNlbEJhdGNoUmVxdWVzdBobLnJ0ZS52MS5DYW5jZWxCYXRjaFJlc3BvbnNlEkMKClBhdXNlQmF0Y2gSGS5ydGUudjEuUGF1c2VCYXRjaFJlcXVlc3QaGi5ydGUudjEuUGF1c2VCYXRjaFJlc3BvbnNlEkYKC1Jlc3VtZUJhdGNoEhoucnRlLnYxLlJlc3VtZUJhdGNoUmVxdWVzdBobLnJ0ZS52MS5SZXN1bWVCYXRjaFJlc3BvbnNlEkoKEFdhdGNoQmF0Y2hTdGF0dXMSGS5ydGUudjEuV2F0Y2hCYXRjaFJlcXVlc3QaGS5ydGUudjEuQmF0Y2hTdGF0dXNVcGRhdGUwARJPChRTdWJtaXRCYXRjaFN0cmVhbWluZxIaLnJ0ZS52MS5TdWJtaXRCYXRjaFJlcXVlc3QaGS5ydGUudjEuQmF0Y2hTdGF0dXNVcGRhdGUwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_rte_v1_common, file_rte_v1_member_query]);
+  fileDesc("ChJydGUvdjEvYmF0Y2gucHJvdG8SBnJ0ZS52MSKRAgoSU3VibWl0QmF0Y2hSZXF1ZXN0EhsKE2NsaWVudF9zZXJ2aWNlX25hbWUYASABKAkSFQoNY2xpZW50X2pvYl9pZBgCIAEoCRIqCgptZW1iZXJfaWRzGAMgASgLMhQucnRlLnYxLk1lbWJlcklkTGlzdEgAEisKDG1lbWJlcl9xdWVyeRgEIAEoCzITLnJ0ZS52MS5NZW1iZXJRdWVyeUgAEi4KB29wdGlvbnMYBSABKAsyHS5ydGUudjEuQmF0Y2hFeGVjdXRpb25PcHRpb25zEisKDWNhY2hlX2NvbnRyb2wYBiABKA4yFC5ydGUudjEuQ2FjaGVDb250cm9sQhEKD21lbWJlcl9zZWxlY3RvciIiCgxNZW1iZXJJZExpc3QSEgoKbWVtYmVyX2lkcxgBIAMoCSKjBAoVQmF0Y2hFeGVjdXRpb25PcHRpb25zEjgKCHByaW9yaXR5GAEgASgOMiYucnRlLnYxLkJhdGNoRXhlY3V0aW9uT3B0aW9ucy5Qcmlvcml0eRI4CghzdHJhdGVneRgCIAEoDjImLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMuU3RyYXRlZ3kSMwoRc2NoZWR1bGluZ193aW5kb3cYAyABKA4yGC5ydGUudjEuU2NoZWR1bGluZ1dpbmRvdxIfChdtYXhfY29uY3VycmVudF9yZXF1ZXN0cxgEIAEoBRIqCgd0aW1lb3V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKDHJldHJ5X2NvbmZpZxgGIAEoCzITLnJ0ZS52MS5SZXRyeUNvbmZpZxIUCgxjYWxsYmFja191cmwYByABKAkSNgoNbm90aWZpY2F0aW9ucxgKIAEoCzIfLnJ0ZS52MS5Ob3RpZmljYXRpb25QcmVmZXJlbmNlcyJECghQcmlvcml0eRIQCgxQUklPUklUWV9MT1cQABITCg9QUklPUklUWV9OT1JNQUwQARIRCg1QUklPUklUWV9ISUdIEAIiVQoIU3RyYXRlZ3kSFAoQU1RSQVRFR1lfT1BUSU1BTBAAEhcKE1NUUkFURUdZX0JBVENIX09OTFkQARIaChZTVFJBVEVHWV9SRUFMVElNRV9PTkxZEAIijwIKF05vdGlmaWNhdGlvblByZWZlcmVuY2VzEhgKC2thZmthX3RvcGljGAEgASgJSACIAQESGQoMY2FsbGJhY2tfdXJsGAIgASgJSAGIAQESEwoLZXZlbnRfdHlwZXMYAyADKAkSQwoNZGVsaXZlcnlfbW9kZRgEIAEoDjIsLnJ0ZS52MS5Ob3RpZmljYXRpb25QcmVmZXJlbmNlcy5EZWxpdmVyeU1vZGUiRAoMRGVsaXZlcnlNb2RlEhgKFERFTElWRVJZX0JFU1RfRUZGT1JUEAASGgoWREVMSVZFUllfQVRfTEVBU1RfT05DRRABQg4KDF9rYWZrYV90b3BpY0IPCg1fY2FsbGJhY2tfdXJsIqUBCgtSZXRyeUNvbmZpZxIUCgxtYXhfYXR0ZW1wdHMYASABKAUSMwoQaW5pdGlhbF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCgxtYXhfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoSYmFja29mZl9tdWx0aXBsaWVyGAQgASgCIuMBChNTdWJtaXRCYXRjaFJlc3BvbnNlEhAKCGJhdGNoX2lkGAEgASgJEhUKDXRvdGFsX21lbWJlcnMYAiABKAUSMAoMc3VibWl0dGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4ChRlc3RpbWF0ZWRfY29tcGxldGlvbhgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoQcmVzb2x2ZWRfb3B0aW9ucxgFIAEoCzIdLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMiXgoVR2V0QmF0Y2hTdGF0dXNSZXF1ZXN0EhAKCGJhdGNoX2lkGAEgASgJEhgKEGVycm9yc19wYWdlX3NpemUYAiABKAUSGQoRZXJyb3JzX3BhZ2VfdG9rZW4YAyABKAki2gQKFkdldEJhdGNoU3RhdHVzUmVzcG9uc2USEAoIYmF0Y2hfaWQYASABKAkSIwoGc3RhdHVzGAIgASgOMhMucnRlLnYxLkJhdGNoU3RhdHVzEicKCHByb2dyZXNzGAMgASgLMhUucnRlLnYxLkJhdGNoUHJvZ3Jlc3MSIgoGZXJyb3JzGAQgAygLMhIucnRlLnYxLkJhdGNoRXJyb3ISHgoWbmV4dF9lcnJvcnNfcGFnZV90b2tlbhgFIAEoCRIbChNjbGllbnRfc2VydmljZV9uYW1lGAYgASgJEhUKDWNsaWVudF9qb2JfaWQYByABKAkSMAoMc3VibWl0dGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoQcmVzb2x2ZWRfb3B0aW9ucxgKIAEoCzIdLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMSFAoMdG90YWxfZXJyb3JzGAsgASgFEhQKDGZhaWx1cmVfY29kZRgUIAEoCRIXCg9mYWlsdXJlX21lc3NhZ2UYFSABKAkSEgoKbGFzdF9rbm93bhgWIAEoCBIpCgVhc19vZhgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGF1c2VkX2J5GBggASgJEjUKEndlYmhvb2tfZGVsaXZlcmllcxgZIAEoCzIZLnJ0ZS52MS5XZWJob29rRGVsaXZlcmllcyKSAQoRV2ViaG9va0RlbGl2ZXJpZXMSEQoJZGVsaXZlcmVkGAEgASgFEg8KB3BlbmRpbmcYAiABKAUSDgoGZmFpbGVkGAMgASgFEhQKDGxhc3RfZmFpbHVyZRgEIAEoCRIzCg9sYXN0X2ZhaWx1cmVfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp8CCg1CYXRjaFByb2dyZXNzEhUKDXRvdGFsX21lbWJlcnMYASABKAUSEQoJY29tcGxldGVkGAIgASgFEg4KBmZhaWxlZBgDIAEoBRIPCgdwZW5kaW5nGAQgASgFEhIKCmNhY2hlX2hpdHMYBSABKAUSFAoMY2FjaGVfbWlzc2VzGAYgASgFEi8KDGF2Z19kdXJhdGlvbhgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4ChRlc3RpbWF0ZWRfY29tcGxldGlvbhgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiewoKQmF0Y2hFcnJvchIRCgltZW1iZXJfaWQYASABKAkSEgoKZXJyb3JfY29kZRgCIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAMgASgJEi8KC29jY3VycmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLqAQoSTGlzdEJhdGNoZXNSZXF1ZXN0EhsKE2NsaWVudF9zZXJ2aWNlX25hbWUYASABKAkSJQoIc3RhdHVzZXMYAiADKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSMwoPc3VibWl0dGVkX2FmdGVyGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBzdWJtaXR0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJVChNMaXN0QmF0Y2hlc1Jlc3BvbnNlEiUKB2JhdGNoZXMYASADKAsyFC5ydGUudjEuQmF0Y2hTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSL5AgoMQmF0Y2hTdW1tYXJ5EhAKCGJhdGNoX2lkGAEgASgJEhsKE2NsaWVudF9zZXJ2aWNlX25hbWUYAiABKAkSFQoNY2xpZW50X2pvYl9pZBgDIAEoCRIjCgZzdGF0dXMYBCABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSJwoIcHJvZ3Jlc3MYBSABKAsyFS5ydGUudjEuQmF0Y2hQcm9ncmVzcxI4Cghwcmlvcml0eRgGIAEoDjImLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMuUHJpb3JpdHkSOAoIc3RyYXRlZ3kYByABKA4yJi5ydGUudjEuQmF0Y2hFeGVjdXRpb25PcHRpb25zLlN0cmF0ZWd5EjAKDHN1Ym1pdHRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjYKEkNhbmNlbEJhdGNoUmVxdWVzdBIQCghiYXRjaF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiNQoRUGF1c2VCYXRjaFJlcXVlc3QSEAoIYmF0Y2hfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIksKElBhdXNlQmF0Y2hSZXNwb25zZRIQCghiYXRjaF9pZBgBIAEoCRIjCgZzdGF0dXMYAiABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMiNgoSUmVzdW1lQmF0Y2hSZXF1ZXN0EhAKCGJhdGNoX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJMChNSZXN1bWVCYXRjaFJlc3BvbnNlEhAKCGJhdGNoX2lkGAEgASgJEiMKBnN0YXR1cxgCIAEoDjITLnJ0ZS52MS5CYXRjaFN0YXR1cyK0AQoTQ2FuY2VsQmF0Y2hSZXNwb25zZRIQCghiYXRjaF9pZBgBIAEoCRIjCgZzdGF0dXMYAiABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSMAoMY2FuY2VsbGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljb21wbGV0ZWQYBCABKAUSDgoGZmFpbGVkGAUgASgFEhEKCWNhbmNlbGxlZBgGIAEoBSJSChFXYXRjaEJhdGNoUmVxdWVzdBIQCghiYXRjaF9pZBgBIAEoCRIrCgtldmVudF90eXBlcxgCIAMoDjIWLnJ0ZS52MS5CYXRjaEV2ZW50VHlwZSKMAwoRQmF0Y2hTdGF0dXNVcGRhdGUSLQoJdGltZXN0YW1wGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgpldmVudF90eXBlGAIgASgOMhYucnRlLnYxLkJhdGNoRXZlbnRUeXBlEicKB3N0YXJ0ZWQYAyABKAsyFC5ydGUudjEuQmF0Y2hTdGFydGVkSAASKQoIcHJvZ3Jlc3MYBCABKAsyFS5ydGUudjEuQmF0Y2hQcm9ncmVzc0gAEjMKEG1lbWJlcl9jb21wbGV0ZWQYBSABKAsyFy5ydGUudjEuTWVtYmVyQ29tcGxldGVkSAASKwoJY29tcGxldGVkGAYgASgLMhYucnRlLnYxLkJhdGNoQ29tcGxldGVkSAASJQoGZmFpbGVkGAcgASgLMhMucnRlLnYxLkJhdGNoRmFpbGVkSAASEAoIYmF0Y2hfaWQYCCABKAkSIwoGc3RhdHVzGAkgASgOMhMucnRlLnYxLkJhdGNoU3RhdHVzQggKBnVwZGF0ZSKOAQoMQmF0Y2hTdGFydGVkEhUKDXRvdGFsX21lbWJlcnMYASABKAUSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoQcmVzb2x2ZWRfb3B0aW9ucxgDIAEoCzIdLnJ0ZS52MS5CYXRjaEV4ZWN1dGlvbk9wdGlvbnMikQEKD01lbWJlckNvbXBsZXRlZBISCgphY2NvdW50X2lkGAEgASgJEg8KB3N1Y2Nlc3MYAiABKAgSKwoIZHVyYXRpb24YAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoNZXJyb3JfbWVzc2FnZRgEIAEoCUgAiAEBQhAKDl9lcnJvcl9tZXNzYWdlIpYBCg5CYXRjaENvbXBsZXRlZBIjCgZzdGF0dXMYASABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSLQoOZmluYWxfcHJvZ3Jlc3MYAiABKAsyFS5ydGUudjEuQmF0Y2hQcm9ncmVzcxIwCgxjb21wbGV0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrsBCgtCYXRjaEZhaWxlZBIjCgZzdGF0dXMYASABKA4yEy5ydGUudjEuQmF0Y2hTdGF0dXMSEgoKZXJyb3JfY29kZRgCIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAMgASgJEi0KDmZpbmFsX3Byb2dyZXNzGAQgASgLMhUucnRlLnYxLkJhdGNoUHJvZ3Jlc3MSLQoJZmFpbGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrrAQoLQmF0Y2hTdGF0dXMSGAoUQkFUQ0hfU1RBVFVTX1BFTkRJTkcQABIYChRCQVRDSF9TVEFUVVNfUlVOTklORxABEhoKFkJBVENIX1NUQVRVU19DT01QTEVURUQQAhIXChNCQVRDSF9TVEFUVVNfRkFJTEVEEAMSGgoWQkFUQ0hfU1RBVFVTX0NBTkNFTExFRBAEEiQKIEJBVENIX1NUQVRVU19QQVJUSUFMTFlfQ09NUExFVEVEEAUSGAoUQkFUQ0hfU1RBVFVTX1dBSVRJTkcQBhIXChNCQVRDSF9TVEFUVVNfUEFVU0VEEAcqkwEKDkJhdGNoRXZlbnRUeXBlEhYKEkVWRU5UX1RZUEVfU1RBUlRFRBAAEhcKE0VWRU5UX1RZUEVfUFJPR1JFU1MQARIfChtFVkVOVF9UWVBFX01FTUJFUl9DT01QTEVURUQQAhIYChRFVkVOVF9UWVBFX0NPTVBMRVRFRBADEhUKEUVWRU5UX1RZUEVfRkFJTEVEEAQy7AQKF0JhdGNoRWxpZ2liaWxpdHlTZXJ2aWNlEkYKC1N1Ym1pdEJhdGNoEhoucnRlLnYxLlN1Ym1pdEJhdGNoUmVxdWVzdBobLnJ0ZS52MS5TdWJtaXRCYXRjaFJlc3BvbnNlEk8KDkdldEJhdGNoU3RhdHVzEh0ucnRlLnYxLkdldEJhdGNoU3RhdHVzUmVxdWVzdBoeLnJ0ZS52MS5HZXRCYXRjaFN0YXR1c1Jlc3BvbnNlEkYKC0xpc3RCYXRjaGVzEhoucnRlLnYxLkxpc3RCYXRjaGVzUmVxdWVzdBobLnJ0ZS52MS5MaXN0QmF0Y2hlc1Jlc3BvbnNlEkYKC0NhbmNlbEJhdGNoEhoucnRlLnYxLkNhbmNlbEJhdGNoUmVxdWVzdBobLnJ0ZS52MS5DYW5jZWxCYXRjaFJlc3BvbnNlEkMKClBhdXNlQmF0Y2gSGS5ydGUudjEuUGF1c2VCYXRjaFJlcXVlc3QaGi5ydGUudjEuUGF1c2VCYXRjaFJlc3BvbnNlEkYKC1Jlc3VtZUJhdGNoEhoucnRlLnYxLlJlc3VtZUJhdGNoUmVxdWVzdBobLnJ0ZS52MS5SZXN1bWVCYXRjaFJlc3BvbnNlEkoKEFdhdGNoQmF0Y2hTdGF0dXMSGS5ydGUudjEuV2F0Y2hCYXRjaFJlcXVlc3QaGS5ydGUudjEuQmF0Y2hTdGF0dXNVcGRhdGUwARJPChRTdWJtaXRCYXRjaFN0cmVhbWluZxIaLnJ0ZS52MS5TdWJtaXRCYXRjaFJlcXVlc3QaGS5ydGUudjEuQmF0Y2hTdGF0dXNVcGRhdGUwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_rte_v1_common, file_rte_v1_member_query]);
 
 /**
  * Request to submit a batch job.
@@ -563,6 +563,14 @@ export type GetBatchStatusResponse = Message<"rte.v1.GetBatchStatusResponse"> & 
    * @generated from field: string paused_by = 24;
    */
   pausedBy: string;
+
+  /**
+   * Delivery of this batch's webhooks, so a client can see a callback that was refused or never arrived. Set only
+   * for a batch with a callback_url, and only when Temporal visibility could be read (it may lag a few seconds).
+   *
+   * @generated from field: rte.v1.WebhookDeliveries webhook_deliveries = 25;
+   */
+  webhookDeliveries?: WebhookDeliveries | undefined;
 };
 
 /**
@@ -571,6 +579,55 @@ export type GetBatchStatusResponse = Message<"rte.v1.GetBatchStatusResponse"> & 
  */
 export const GetBatchStatusResponseSchema: GenMessage<GetBatchStatusResponse> = /*@__PURE__*/
   messageDesc(file_rte_v1_batch, 7);
+
+/**
+ * Webhook delivery state of one batch: one delivery per event that passed notifications.event_types.
+ *
+ * @generated from message rte.v1.WebhookDeliveries
+ */
+export type WebhookDeliveries = Message<"rte.v1.WebhookDeliveries"> & {
+  /**
+   * Events the receiver acknowledged with a 2xx.
+   *
+   * @generated from field: int32 delivered = 1;
+   */
+  delivered: number;
+
+  /**
+   * Events still being delivered (first attempt, or retrying on the Standard Webhooks schedule).
+   *
+   * @generated from field: int32 pending = 2;
+   */
+  pending: number;
+
+  /**
+   * Events not delivered: the receiver answered 410, the target or signing was refused, or retries ran out.
+   *
+   * @generated from field: int32 failed = 3;
+   */
+  failed: number;
+
+  /**
+   * Why the most recent failed delivery failed, e.g. "webhook gone after 1 attempt(s) (last HTTP 410)".
+   *
+   * @generated from field: string last_failure = 4;
+   */
+  lastFailure: string;
+
+  /**
+   * When that delivery gave up.
+   *
+   * @generated from field: google.protobuf.Timestamp last_failure_at = 5;
+   */
+  lastFailureAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message rte.v1.WebhookDeliveries.
+ * Use `create(WebhookDeliveriesSchema)` to create a new message.
+ */
+export const WebhookDeliveriesSchema: GenMessage<WebhookDeliveries> = /*@__PURE__*/
+  messageDesc(file_rte_v1_batch, 8);
 
 /**
  * Progress counters of a batch.
@@ -647,7 +704,7 @@ export type BatchProgress = Message<"rte.v1.BatchProgress"> & {
  * Use `create(BatchProgressSchema)` to create a new message.
  */
 export const BatchProgressSchema: GenMessage<BatchProgress> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 8);
+  messageDesc(file_rte_v1_batch, 9);
 
 /**
  * A per-member failure in a batch.
@@ -689,7 +746,7 @@ export type BatchError = Message<"rte.v1.BatchError"> & {
  * Use `create(BatchErrorSchema)` to create a new message.
  */
 export const BatchErrorSchema: GenMessage<BatchError> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 9);
+  messageDesc(file_rte_v1_batch, 10);
 
 /**
  * Request to list batches.
@@ -745,7 +802,7 @@ export type ListBatchesRequest = Message<"rte.v1.ListBatchesRequest"> & {
  * Use `create(ListBatchesRequestSchema)` to create a new message.
  */
 export const ListBatchesRequestSchema: GenMessage<ListBatchesRequest> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 10);
+  messageDesc(file_rte_v1_batch, 11);
 
 /**
  * One page of batches, newest first.
@@ -773,7 +830,7 @@ export type ListBatchesResponse = Message<"rte.v1.ListBatchesResponse"> & {
  * Use `create(ListBatchesResponseSchema)` to create a new message.
  */
 export const ListBatchesResponseSchema: GenMessage<ListBatchesResponse> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 11);
+  messageDesc(file_rte_v1_batch, 12);
 
 /**
  * Summary of a batch in a listing.
@@ -850,7 +907,7 @@ export type BatchSummary = Message<"rte.v1.BatchSummary"> & {
  * Use `create(BatchSummarySchema)` to create a new message.
  */
 export const BatchSummarySchema: GenMessage<BatchSummary> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 12);
+  messageDesc(file_rte_v1_batch, 13);
 
 /**
  * Request to cancel a batch.
@@ -878,7 +935,7 @@ export type CancelBatchRequest = Message<"rte.v1.CancelBatchRequest"> & {
  * Use `create(CancelBatchRequestSchema)` to create a new message.
  */
 export const CancelBatchRequestSchema: GenMessage<CancelBatchRequest> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 13);
+  messageDesc(file_rte_v1_batch, 14);
 
 /**
  * Request to pause a batch.
@@ -906,7 +963,7 @@ export type PauseBatchRequest = Message<"rte.v1.PauseBatchRequest"> & {
  * Use `create(PauseBatchRequestSchema)` to create a new message.
  */
 export const PauseBatchRequestSchema: GenMessage<PauseBatchRequest> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 14);
+  messageDesc(file_rte_v1_batch, 15);
 
 /**
  * Result of a pause.
@@ -934,7 +991,7 @@ export type PauseBatchResponse = Message<"rte.v1.PauseBatchResponse"> & {
  * Use `create(PauseBatchResponseSchema)` to create a new message.
  */
 export const PauseBatchResponseSchema: GenMessage<PauseBatchResponse> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 15);
+  messageDesc(file_rte_v1_batch, 16);
 
 /**
  * Request to resume a paused batch.
@@ -962,7 +1019,7 @@ export type ResumeBatchRequest = Message<"rte.v1.ResumeBatchRequest"> & {
  * Use `create(ResumeBatchRequestSchema)` to create a new message.
  */
 export const ResumeBatchRequestSchema: GenMessage<ResumeBatchRequest> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 16);
+  messageDesc(file_rte_v1_batch, 17);
 
 /**
  * Result of a resume.
@@ -990,7 +1047,7 @@ export type ResumeBatchResponse = Message<"rte.v1.ResumeBatchResponse"> & {
  * Use `create(ResumeBatchResponseSchema)` to create a new message.
  */
 export const ResumeBatchResponseSchema: GenMessage<ResumeBatchResponse> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 17);
+  messageDesc(file_rte_v1_batch, 18);
 
 /**
  * Result of a cancellation.
@@ -1046,7 +1103,7 @@ export type CancelBatchResponse = Message<"rte.v1.CancelBatchResponse"> & {
  * Use `create(CancelBatchResponseSchema)` to create a new message.
  */
 export const CancelBatchResponseSchema: GenMessage<CancelBatchResponse> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 18);
+  messageDesc(file_rte_v1_batch, 19);
 
 /**
  * Request to watch a batch's updates.
@@ -1074,7 +1131,7 @@ export type WatchBatchRequest = Message<"rte.v1.WatchBatchRequest"> & {
  * Use `create(WatchBatchRequestSchema)` to create a new message.
  */
 export const WatchBatchRequestSchema: GenMessage<WatchBatchRequest> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 19);
+  messageDesc(file_rte_v1_batch, 20);
 
 /**
  * One streamed update of a batch.
@@ -1164,7 +1221,7 @@ export type BatchStatusUpdate = Message<"rte.v1.BatchStatusUpdate"> & {
  * Use `create(BatchStatusUpdateSchema)` to create a new message.
  */
 export const BatchStatusUpdateSchema: GenMessage<BatchStatusUpdate> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 20);
+  messageDesc(file_rte_v1_batch, 21);
 
 /**
  * Payload of EVENT_TYPE_STARTED (not defined in the doc).
@@ -1199,7 +1256,7 @@ export type BatchStarted = Message<"rte.v1.BatchStarted"> & {
  * Use `create(BatchStartedSchema)` to create a new message.
  */
 export const BatchStartedSchema: GenMessage<BatchStarted> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 21);
+  messageDesc(file_rte_v1_batch, 22);
 
 /**
  * Payload of EVENT_TYPE_MEMBER_COMPLETED.
@@ -1241,7 +1298,7 @@ export type MemberCompleted = Message<"rte.v1.MemberCompleted"> & {
  * Use `create(MemberCompletedSchema)` to create a new message.
  */
 export const MemberCompletedSchema: GenMessage<MemberCompleted> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 22);
+  messageDesc(file_rte_v1_batch, 23);
 
 /**
  * Payload of EVENT_TYPE_COMPLETED (not defined in the doc).
@@ -1276,7 +1333,7 @@ export type BatchCompleted = Message<"rte.v1.BatchCompleted"> & {
  * Use `create(BatchCompletedSchema)` to create a new message.
  */
 export const BatchCompletedSchema: GenMessage<BatchCompleted> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 23);
+  messageDesc(file_rte_v1_batch, 24);
 
 /**
  * Payload of EVENT_TYPE_FAILED (not defined in the doc).
@@ -1325,7 +1382,7 @@ export type BatchFailed = Message<"rte.v1.BatchFailed"> & {
  * Use `create(BatchFailedSchema)` to create a new message.
  */
 export const BatchFailedSchema: GenMessage<BatchFailed> = /*@__PURE__*/
-  messageDesc(file_rte_v1_batch, 24);
+  messageDesc(file_rte_v1_batch, 25);
 
 /**
  * Lifecycle status of a batch. The zero value is meaningful (PENDING), as in the doc.
