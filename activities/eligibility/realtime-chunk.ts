@@ -94,7 +94,7 @@ const GROUP_MAX = 200;
  * - outcome records: likewise one INSERT for the members that finished meanwhile.
  * Every member still waits for its own write before it reports, so nothing is reported that was not stored.
  */
-async function chunkPorts(base: EligibilityActivityDeps, memberIds: string[], logger: Logger): Promise<EligibilityActivityDeps> {
+export async function chunkPorts(base: EligibilityActivityDeps, memberIds: string[], logger: Logger): Promise<EligibilityActivityDeps> {
   const known = new Map<string, MemberRecord | undefined>();
   if (memberIds.length > 0) {
     try {
