@@ -27,6 +27,7 @@ import { createPgMemberDirectory } from '../directory/pg-member-directory';
 import { hasWebhookSecret } from '../activities/webhooks/activities';
 import type { TokenVerifier } from './auth';
 import { createGraphqlHandler, MAX_MEMBERS_PAGE } from './graphql/handler';
+import { realtimeChunkTuning } from '../workflows/batch.defs';
 
 export interface RouteDeps {
   config: AppConfig;
@@ -86,7 +87,7 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
       config.redisKeyPrefix,
     ),
     taskQueue: config.temporal.taskQueue,
-    tuning: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 }, realtimeChunkMembers: config.batch.realtimeChunkMembers },
+    tuning: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 }, ...realtimeChunkTuning(config.batch.realtimeChunkMembers) },
     limits: { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: config.webhooks.allowedHosts, allowHttp: config.webhooks.allowHttp } },
     // Issue 10: member queries compiled before acceptance; page tokens signed with a server secret.
     checkMemberQuery: (q) => queryChecker.checkQuery(q),

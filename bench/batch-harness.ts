@@ -2,6 +2,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { createClient, type Client as RpcClient, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import type { Client as TemporalClient } from '@temporalio/client';
+import { temporal as temporal_ } from '@temporalio/proto';
 import { Kafka, logLevel } from 'kafkajs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -214,13 +215,18 @@ export function spawnWorkerProcess(p: TestPlatform, env: Record<string, string> 
 // ---- Temporal history ------------------------------------------------------------------------------------------
 
 /** History events of a workflow id summed over all its runs (continue-as-new included). */
-export async function historyEvents(temporal: TemporalClient, workflowId: string): Promise<{ events: number; runs: number }> {
+export async function historyEvents(temporal: TemporalClient, workflowId: string): Promise<{ events: number; runs: number; byType: Record<string, number> }> {
   let events = 0;
   let runs = 0;
+  const byType: Record<string, number> = {};
   for await (const w of temporal.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) {
     const history = await temporal.workflow.getHandle(workflowId, w.runId).fetchHistory();
     events += history.events?.length ?? 0;
     runs += 1;
+    for (const e of history.events ?? []) {
+      const t = (temporal_.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType)).replace(/^EVENT_TYPE_/, '');
+      byType[t] = (byType[t] ?? 0) + 1;
+    }
   }
-  return { events, runs };
+  return { events, runs, byType };
 }

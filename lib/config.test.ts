@@ -25,6 +25,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ WARMING_PAGE_SIZE: '10001' })).toThrow(/WARMING_PAGE_SIZE/);
     expect(() => loadConfig({ BATCH_REALTIME_CHUNK_MEMBERS: '1' })).toThrow(/BATCH_REALTIME_CHUNK_MEMBERS.*at least 2/);
     expect(loadConfig({ BATCH_REALTIME_CHUNK_MEMBERS: '0' }).batch.realtimeChunkMembers).toBe(0);
+    expect(loadConfig({}).batch.realtimeChunkMembers).toBe(500);
   });
 
   it('hedging (STEDI_HEDGE_*): off by default; bad values are refused with their names', () => {

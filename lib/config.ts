@@ -91,9 +91,9 @@ const envSchema = z.object({
   /** Stedi batch-API polling backoff (design doc: 2 min doubling to 8 h). */
   BATCH_POLL_INITIAL_MS: positiveInt.default(2 * 60_000),
   BATCH_POLL_MAX_MS: positiveInt.default(8 * 3_600_000),
-  /** Real-time batch members per chunk activity (issue 14); 0 (default) = one activity per member. */
+  /** Real-time batch members per chunk activity (issue 14; default 500); 0 = one activity per member. */
   // 0 = off; a chunk of one member would be the per-member path in disguise, so 1 is refused rather than ignored.
-  BATCH_REALTIME_CHUNK_MEMBERS: z.coerce.number().int().min(0).max(5_000).refine((n) => n !== 1, '0 (off) or at least 2 members per chunk').default(0),
+  BATCH_REALTIME_CHUNK_MEMBERS: z.coerce.number().int().min(0).max(5_000).refine((n) => n !== 1, '0 (off) or at least 2 members per chunk').default(500),
   BATCH_SUBMIT_RATE_WINDOW_SECONDS: positiveInt.default(3600),
   /** Per-member batch outcomes (WatchBatchStatus MEMBER_COMPLETED) are purged after this many days. */
   BATCH_OUTCOME_RETENTION_DAYS: positiveInt.default(7),

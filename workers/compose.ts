@@ -9,7 +9,7 @@ import { createPromBatchMetrics } from '../activities/batch/metrics';
 import type { BatchMemberDirectory } from '../activities/batch/ports';
 import { createPgBatchErrorStore, createPgBatchOutcomeStore, createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createConfiguredEligibilityCache } from '../activities/cache';
-import { createEligibilityActivities } from '../activities/eligibility/activities';
+import { createEligibilityActivities, type EligibilityActivityDeps } from '../activities/eligibility/activities';
 import { createRealtimeChunkActivities } from '../activities/eligibility/realtime-chunk';
 import { createRedisHedgeBudget } from '../activities/eligibility/hedge-budget';
 import { DEFAULT_HEDGE_CONFIG } from '../activities/eligibility/hedge-policy';
@@ -102,7 +102,7 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
       return { limit: s.limit, inUse: s.interactiveInUse + s.batchInUse };
     },
   };
-  const eligibility = createEligibilityActivities({
+  const eligibilityDeps: EligibilityActivityDeps = {
     members: deps.directory,
     stedi,
     slots: slotPool,
@@ -127,9 +127,10 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
       batches: createPgBatchProgressReader(deps.pg),
       metrics: { onHedge: (event) => metrics.stediHedges.inc({ event }) },
     },
-  });
+  };
+  const eligibility = createEligibilityActivities(eligibilityDeps);
   // Real-time batch members in chunks (issue 14): the same refreshEligibility per member, many per activity.
-  const realtimeChunks = createRealtimeChunkActivities({ refreshEligibility: eligibility.refreshEligibility, lists: memberLists, logger });
+  const realtimeChunks = createRealtimeChunkActivities({ eligibility: eligibilityDeps, lists: memberLists, logger });
 
   const batch = createBatchActivities({
     lists: createPgMemberListStore(deps.pg),

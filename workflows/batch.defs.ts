@@ -79,6 +79,18 @@ export interface BatchTuning {
   realtimeChunkMaxStartMs?: number;
 }
 
+/**
+ * Real-time page size of batches started with chunks on (issue 14): fewer plan and error-flush activities, and fewer
+ * page ends where the lanes drain. A page's plan (≈ 30 bytes per member in history) stays far below Temporal's
+ * payload limits. Set by the starters (SubmitBatch, warming jobs), so runs already started keep their tuning.
+ */
+export const CHUNKED_REALTIME_PAGE_SIZE = 2_000;
+
+/** The chunking part of a starter's batch tuning (BATCH_REALTIME_CHUNK_MEMBERS; 0: one activity per member). */
+export function realtimeChunkTuning(chunkMembers: number): Pick<BatchTuning, 'realtimeChunkMembers'> & Partial<Pick<BatchTuning, 'realtimePageSize'>> {
+  return { realtimeChunkMembers: chunkMembers, ...(chunkMembers > 1 ? { realtimePageSize: CHUNKED_REALTIME_PAGE_SIZE } : {}) };
+}
+
 export const DEFAULT_BATCH_TUNING: BatchTuning = {
   pollBackoff: { initialMs: 2 * 60_000, maxMs: 8 * 3_600_000, multiplier: 2 },
   realtimePageSize: 500,

@@ -116,6 +116,19 @@ describe('Redis eligibility cache', () => {
     expect((await cache.get('m', 'coverage'))?.outcome).toBe('error');
   });
 
+  it('putMany makes the same conditional write per entry in one pipeline', async () => {
+    await cache.put({ memberId: 'kept', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+    const res = await cache.putMany!([
+      { memberId: 'new', operation: 'coverage', summary: active, outcome: 'success', source: 'batch', stediCheckId: 'ec_9', fetchedAt: NOW },
+      { memberId: 'kept', operation: 'coverage', summary: active, outcome: 'success', source: 'batch', fetchedAt: NOW - H },
+      { memberId: 'kept', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'batch', fetchedAt: NOW + H },
+    ]);
+    expect(res.map((r) => (r.status === 'fulfilled' ? (r.value.written ? 'written' : r.value.reason) : 'rejected'))).toEqual(['written', 'newer-entry', 'fresh-success-kept']);
+    expect(await cache.get('new', 'coverage')).toMatchObject({ source: 'batch', stediCheckId: 'ec_9', outcome: 'success' });
+    expect((await cache.get('kept', 'coverage'))?.source).toBe('realtime');
+    expect(await cache.putMany!([])).toEqual([]);
+  });
+
   it('lets exactly one of many concurrent callers claim the background refresh', async () => {
     // Five more processes' worth of connections racing for the same member.
     const conns = Array.from({ length: 5 }, () => new Redis(REDIS_URL));

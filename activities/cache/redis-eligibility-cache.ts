@@ -141,7 +141,34 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
     return out;
   }
 
-  return {
+  type PutReply = [number, string?, string?];
+  interface PutWrite {
+    key: string;
+    entry: EligibilityCacheEntry;
+    args: (string | number)[];
+  }
+  function putArgs(input: CachePutInput): PutWrite {
+    const key = entryKey(input.memberId, input.operation);
+    const ttlSeconds = input.outcome === 'success' ? ttl.successSeconds : ttl.errorSeconds;
+    const entry: EligibilityCacheEntry = {
+      summary: input.summary,
+      fetchedAt: input.fetchedAt,
+      expiresAt: input.fetchedAt + ttlSeconds * 1000,
+      source: input.source,
+      ...(input.stediCheckId !== undefined ? { stediCheckId: input.stediCheckId } : {}),
+      outcome: input.outcome,
+    };
+    return { key, entry, args: [JSON.stringify(entry), input.fetchedAt, input.outcome, retentionSeconds] };
+  }
+  function putResult(w: PutWrite, res: PutReply): CachePutResult {
+    if (res[0] === 1) return { written: true, entry: w.entry };
+    const existing = parse(res[2] ?? null, w.key);
+    if (!existing) throw new Error('eligibility cache: conditional put kept an unreadable entry');
+    return { written: false, reason: res[1] === 'newer-entry' ? 'newer-entry' : 'fresh-success-kept', entry: existing };
+  }
+  const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.includes('NOSCRIPT');
+
+  const cache: EligibilityCache = {
     async get(memberId, operation) {
       const key = entryKey(memberId, operation);
       return parse(await redis.get(key), key);
@@ -155,28 +182,47 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
     },
 
     async put(input: CachePutInput): Promise<CachePutResult> {
-      const key = entryKey(input.memberId, input.operation);
-      const ttlSeconds = input.outcome === 'success' ? ttl.successSeconds : ttl.errorSeconds;
-      const entry: EligibilityCacheEntry = {
-        summary: input.summary,
-        fetchedAt: input.fetchedAt,
-        expiresAt: input.fetchedAt + ttlSeconds * 1000,
-        source: input.source,
-        ...(input.stediCheckId !== undefined ? { stediCheckId: input.stediCheckId } : {}),
-        outcome: input.outcome,
-      };
-      const args = [JSON.stringify(entry), input.fetchedAt, input.outcome, retentionSeconds];
-      let res: [number, string?, string?];
+      const w = putArgs(input);
+      let res: PutReply;
       try {
-        res = (await redis.evalsha(PUT_SHA, 1, key, ...args)) as typeof res;
+        res = (await redis.evalsha(PUT_SHA, 1, w.key, ...w.args)) as PutReply;
       } catch (err) {
-        if (!(err instanceof Error && err.message.includes('NOSCRIPT'))) throw err;
-        res = (await redis.eval(PUT_SCRIPT, 1, key, ...args)) as typeof res;
+        if (!isNoScript(err)) throw err;
+        res = (await redis.eval(PUT_SCRIPT, 1, w.key, ...w.args)) as PutReply;
       }
-      if (res[0] === 1) return { written: true, entry };
-      const existing = parse(res[2] ?? null, key);
-      if (!existing) throw new Error('eligibility cache: conditional put kept an unreadable entry');
-      return { written: false, reason: res[1] === 'newer-entry' ? 'newer-entry' : 'fresh-success-kept', entry: existing };
+      return putResult(w, res);
+    },
+
+    async putMany(inputs: readonly CachePutInput[]): Promise<PromiseSettledResult<CachePutResult>[]> {
+      if (inputs.length === 0) return [];
+      // Entry keys hash to different cluster slots, so one pipeline only on a single Redis.
+      if (isCluster) return Promise.allSettled(inputs.map((i) => cache.put(i)));
+      const writes = inputs.map(putArgs);
+      const run = async (script: boolean, which: number[]): Promise<(readonly [Error | null, unknown])[]> => {
+        const p = redis.pipeline();
+        for (const k of which) {
+          const w = writes[k]!;
+          if (script) p.eval(PUT_SCRIPT, 1, w.key, ...w.args);
+          else p.evalsha(PUT_SHA, 1, w.key, ...w.args);
+        }
+        return ((await p.exec()) ?? []) as (readonly [Error | null, unknown])[];
+      };
+      const replies = await run(false, writes.map((_, k) => k));
+      // The script cache was flushed (Redis restarted): the writes that missed it run the script itself.
+      const missed = replies.flatMap((r, k) => (r[0] && isNoScript(r[0]) ? [k] : []));
+      if (missed.length > 0) {
+        const again = await run(true, missed);
+        missed.forEach((k, j) => (replies[k] = again[j] ?? [new Error('eligibility cache: pipeline reply missing'), null]));
+      }
+      return writes.map((w, k): PromiseSettledResult<CachePutResult> => {
+        const [err, res] = replies[k] ?? [new Error('eligibility cache: pipeline reply missing'), null];
+        if (err) return { status: 'rejected', reason: err };
+        try {
+          return { status: 'fulfilled', value: putResult(w, res as PutReply) };
+        } catch (e) {
+          return { status: 'rejected', reason: e };
+        }
+      });
     },
 
     async invalidate(memberId, operation) {
@@ -192,4 +238,5 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
       await redis.del(claimKey(memberId, operation));
     },
   };
+  return cache;
 }

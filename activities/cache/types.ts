@@ -40,6 +40,11 @@ export interface EligibilityCache {
   /** Bulk lookup; result[i] answers pairs[i]. */
   getMany(pairs: readonly MemberOperation[]): Promise<(EligibilityCacheEntry | null)[]>;
   put(input: CachePutInput): Promise<CachePutResult>;
+  /**
+   * Several puts, each exactly as `put` (the same conditional write), in one round trip where the store can;
+   * result[i] settles inputs[i]. Optional: callers fall back to `put` one by one.
+   */
+  putMany?(inputs: readonly CachePutInput[]): Promise<PromiseSettledResult<CachePutResult>[]>;
   /** Drops the entry (manual invalidation). */
   invalidate(memberId: string, operation: string): Promise<void>;
   /**

@@ -40,7 +40,7 @@ export interface EligibilityActivityDeps {
   members: MemberRecordSource;
   stedi: StediGateway;
   slots: SlotPool;
-  cache: Pick<EligibilityCache, 'get' | 'put'>;
+  cache: Pick<EligibilityCache, 'get' | 'put' | 'putMany'>;
   provider: StediProviderConfig;
   memberHashSecret: string;
   logger: Logger;

@@ -4,7 +4,11 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../../lib/errors';
 import type { RefreshActivityInput, RefreshRequester, RefreshSource } from '../../workflows/eligibility-refresh.defs';
 import type { MemberListStore } from '../batch/ports';
 import type { BatchDispatchGate } from '../../workflows/batch.defs';
-import type { EligibilityActivities } from './activities';
+import type { MemberRecord, MemberRecordSource } from '../../lib/member-record';
+import { createGroupCommit } from '../../lib/group-commit';
+import type { CachePutInput, CachePutResult } from '../cache';
+import type { StoredMemberOutcome } from '../batch/ports';
+import { createEligibilityActivities, type EligibilityActivityDeps } from './activities';
 
 /**
  * Real-time batch members in chunks (issue 14): one activity runs many members of a batch, each through exactly the
@@ -73,9 +77,65 @@ interface ChunkProgress {
 }
 
 export interface RealtimeChunkDeps {
-  refreshEligibility: EligibilityActivities['refreshEligibility'];
+  /** What refreshEligibility runs on; a chunk shares its members' directory read, cache writes and outcome records. */
+  eligibility: EligibilityActivityDeps;
   lists: Pick<MemberListStore, 'read'>;
   logger: Logger;
+}
+
+/** Most writes in one group (cache pipeline, outcome INSERT). */
+const GROUP_MAX = 200;
+
+/**
+ * The eligibility ports of one chunk (issue 14), each member still going through refreshEligibility's own code:
+ * - directory: the chunk's members are read in one query up front; a member's lookup is answered from it (an id
+ *   the read did not cover, or a failed read, goes to the directory as before);
+ * - cache writes: the same conditional put per member, written together (one Redis pipeline) while a write is out;
+ * - outcome records: likewise one INSERT for the members that finished meanwhile.
+ * Every member still waits for its own write before it reports, so nothing is reported that was not stored.
+ */
+export async function chunkPorts(base: EligibilityActivityDeps, memberIds: string[], logger: Logger): Promise<EligibilityActivityDeps> {
+  const known = new Map<string, MemberRecord | undefined>();
+  if (memberIds.length > 0) {
+    try {
+      const found = await base.members.getMemberRecords(memberIds);
+      for (const id of memberIds) known.set(id, found.get(id));
+    } catch (err) {
+      logger.warn({ err: err instanceof Error ? err.message : String(err), members: memberIds.length }, 'chunk directory read failed; members read their own records');
+    }
+  }
+  const members: MemberRecordSource = {
+    async getMemberRecords(ids) {
+      if (!ids.every((id) => known.has(id))) return base.members.getMemberRecords(ids);
+      const out = new Map<string, MemberRecord>();
+      for (const id of ids) {
+        const r = known.get(id);
+        if (r) out.set(id, r);
+      }
+      return out;
+    },
+  };
+  const baseCache = base.cache;
+  const putMany = baseCache.putMany?.bind(baseCache);
+  const cacheWrites = putMany ? createGroupCommit<CachePutInput, CachePutResult>((items) => putMany(items), { maxItems: GROUP_MAX }) : undefined;
+  const outcomeStore = base.batchOutcomes;
+  const outcomeWrites = outcomeStore
+    ? createGroupCommit<{ batchId: string; outcomes: readonly StoredMemberOutcome[] }, void>(
+        async (items) => {
+          const byBatch = new Map<string, StoredMemberOutcome[]>();
+          for (const it of items) byBatch.set(it.batchId, [...(byBatch.get(it.batchId) ?? []), ...it.outcomes]);
+          for (const [batchId, outcomes] of byBatch) await outcomeStore.record(batchId, outcomes);
+          return items.map(() => ({ status: 'fulfilled', value: undefined }));
+        },
+        { maxItems: GROUP_MAX },
+      )
+    : undefined;
+  return {
+    ...base,
+    members,
+    cache: { get: (id, op) => baseCache.get(id, op), put: cacheWrites ? (i) => cacheWrites.add(i) : (i) => baseCache.put(i) },
+    ...(outcomeWrites ? { batchOutcomes: { record: (batchId, outcomes) => outcomeWrites.add({ batchId, outcomes }) } } : {}),
+  };
 }
 
 function errorType(err: unknown): string | undefined {
@@ -119,6 +179,7 @@ export function createRealtimeChunkActivities(deps: RealtimeChunkDeps) {
       });
       memberCancelled.catch(() => undefined);
       const o = outer as unknown as { _client: unknown; _cancellationDetails: unknown };
+      const { refreshEligibility } = createEligibilityActivities(await chunkPorts(deps.eligibility, [...new Set(ids.values())], deps.logger));
       const memberCtx = new (Context as unknown as new (...args: unknown[]) => Context)(
         outer.info,
         memberCancelled,
@@ -164,7 +225,7 @@ export function createRealtimeChunkActivities(deps: RealtimeChunkDeps) {
         };
         let out: ChunkMemberOutcome;
         try {
-          const r = await asyncLocalStorage.run(memberCtx, () => deps.refreshEligibility(given));
+          const r = await asyncLocalStorage.run(memberCtx, () => refreshEligibility(given));
           out = { i, r: r.outcome === 'success' ? 'ok' : 'err', calls: r.stediCalls ?? 1, ms: Date.now() - t0 };
         } catch (err) {
           const type = errorType(err);

@@ -10,6 +10,7 @@ import { resolveOperations, WARMABLE_OPERATIONS } from '../warming/decide';
 import { warmingSummary } from '../warming/details';
 import { CACHE_WARMING_JOB_TYPE, type WarmingIntake, type WarmingIntakeRequest, type WarmingIntakeResult, type WarmingPriority, type WarmingStrategyName } from '../warming/types';
 import { RteBatchStatus, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from '../../workflows/search-attributes';
+import { realtimeChunkTuning } from '../../workflows/batch.defs';
 import {
   CACHE_WARMING_WORKFLOW_TYPE,
   warmingMemberListRef,
@@ -32,7 +33,7 @@ export function warmingTuningFromConfig(config: Pick<AppConfig, 'warming' | 'bat
   return {
     pageSize: config.warming.pageSize,
     continueAsNewAfterEvents: config.warming.continueAsNewAfterEvents,
-    batch: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 }, realtimeChunkMembers: config.batch.realtimeChunkMembers },
+    batch: { pollBackoff: { initialMs: config.batch.pollInitialMs, maxMs: config.batch.pollMaxMs, multiplier: 2 }, ...realtimeChunkTuning(config.batch.realtimeChunkMembers) },
   };
 }
 

@@ -139,13 +139,15 @@ describe('Temporal core (integration)', () => {
           create(SubmitBatchRequestSchema, {
             clientJobId: uniqueName(`load-${i}`),
             memberSelector: { case: 'memberIds', value: { memberIds: pool.slice(10 + i * 20, 30 + i * 20).map((m) => m.memberId) } },
-            options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 15, retryConfig: { maxAttempts: 2, initialInterval: durationFromMs(200), maxInterval: durationFromMs(1_000), backoffMultiplier: 2 } },
+            // Cap 14: one activity per member whatever BATCH_REALTIME_CHUNK_MEMBERS says (chunks, for full-width
+            // batches only, run a batch's members in one or two activities and never fill the worker's slots).
+            options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 14, retryConfig: { maxAttempts: 2, initialInterval: durationFromMs(200), maxInterval: durationFromMs(1_000), backoffMultiplier: 2 } },
           }),
         );
         batchIds.push(r.batchId);
       }),
     );
-    // Wait until the batches fill the main worker's activity slots (each parks cap + 5 = 20 activities).
+    // Wait until the batches fill the main worker's activity slots (each parks up to its cap, 14 activities).
     // Generous: on a loaded 2-core machine 20 batches take a while to be accepted and start dispatching.
     const deadline = Date.now() + 180_000;
     while (p.workers[0]!.worker.getStatus().numInFlightActivities < p.config.worker.activitySlots && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
