@@ -26,7 +26,9 @@ describe('hedging a batch straggler (integration)', () => {
     p = await startTestPlatform({
       population: 400,
       sim: { latency: { meanMs: 13_500, sigma: 0.5 }, timeScale: 0.02, seed: 7, logger: silentLogger() },
-      env: { STEDI_HEDGE: 'on', STEDI_HEDGE_MIN_MS: '0', STEDI_SLOTS_RESERVED_INTERACTIVE: '0' },
+      // Hedging covers members dispatched one activity each; chunked members (the default for full-width batches) are
+      // not hedged yet (docs/performance.md), so this batch runs per member.
+      env: { STEDI_HEDGE: 'on', STEDI_HEDGE_MIN_MS: '0', STEDI_SLOTS_RESERVED_INTERACTIVE: '0', BATCH_REALTIME_CHUNK_MEMBERS: '0' },
     });
     events = await subscribeToBatchEvents(p, `hedge-${randomUUID().slice(0, 8)}`);
   }, 120_000);
