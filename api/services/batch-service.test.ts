@@ -16,6 +16,7 @@ import pino, { type Logger } from 'pino';
 import { createAuthInterceptor, createTokenVerifier } from '../auth';
 import { createObservabilityInterceptor } from '../interceptors';
 import { createBatchService } from './batch-service';
+import type { WebhookDeliveriesView } from './batch-temporal-port';
 import { fakeTemporal } from '../../test/helpers/fake-batch-temporal';
 
 const secret = 'unit-test-secret';
@@ -215,6 +216,31 @@ describe('BatchEligibilityService', () => {
     const err = await errorOf(s.client.resumeBatch({ batchId }, opts));
     expect(err.code).toBe(Code.FailedPrecondition);
     expect(err.rawMessage).toMatch(/is CANCELLED, not PAUSED/);
+  });
+
+  test('GetBatchStatus shows a callback batch its webhook deliveries; unreadable visibility leaves them unset, never zeros', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const asked: string[] = [];
+    let answer: () => Promise<WebhookDeliveriesView> = async () => ({ delivered: 1, pending: 0, failed: 1, lastFailure: { message: 'webhook gone after 1 attempt(s) (last HTTP 410)', atMs: 1_700_000_001_000 } });
+    s.t.port.webhookDeliveries = async (batchId) => {
+      asked.push(batchId);
+      return answer();
+    };
+    const hooked = await s.client.submitBatch(submit('job-wh', ['m_1'], { options: { callbackUrl: 'https://hooks.example.com/h' } }), opts);
+    const st = await s.client.getBatchStatus({ batchId: hooked.batchId }, opts);
+    expect(st.webhookDeliveries).toMatchObject({ delivered: 1, pending: 0, failed: 1, lastFailure: 'webhook gone after 1 attempt(s) (last HTTP 410)' });
+    expect(st.webhookDeliveries?.lastFailureAt?.seconds).toBe(1_700_000_001n);
+    answer = async () => {
+      throw new Error('visibility unavailable');
+    };
+    const unreadable = await s.client.getBatchStatus({ batchId: hooked.batchId }, opts);
+    expect(unreadable.webhookDeliveries).toBeUndefined();
+    expect(unreadable.batchId).toBe(hooked.batchId);
+    // A batch without a callback_url has no deliveries to count: visibility is not asked.
+    const plain = await s.client.submitBatch(submit('job-plain', ['m_1']), opts);
+    expect((await s.client.getBatchStatus({ batchId: plain.batchId }, opts)).webhookDeliveries).toBeUndefined();
+    expect(asked).toEqual([hooked.batchId, hooked.batchId]);
   });
 
   test('a batch that finishes between the check and the pause/resume signal is failed_precondition, not internal', async () => {
