@@ -2,19 +2,13 @@ import { createClient, createRouterTransport } from '@connectrpc/connect';
 import { EligibilityService } from '../../gen/rte/v1/eligibility_pb';
 import type { EligibilityCacheEntry } from '../../activities/cache';
 import type { CoverageSummary } from '../../lib/coverage-summary';
+import { ACTIVE_COVERAGE } from '../../test/helpers/coverage-fixtures';
 import { silentLogger } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
 import { createEligibilityService } from './eligibility-service';
 
 const NOW = Date.parse('2024-11-15T09:30:00Z');
-const summary: CoverageSummary = {
-  status: 'active',
-  payer: { id: 'P1', name: 'Payer' },
-  plan: { name: 'Gold', number: null, groupNumber: null, insuranceType: null },
-  coverage: { start: '2024-01-01', end: null },
-  benefits: [],
-  errors: [],
-};
+const summary: CoverageSummary = ACTIVE_COVERAGE;
 
 /** Issue 14: a frozen (memoized) cache entry's metadata message is shared only while its age in seconds is the same. */
 describe('CheckEligibility cache metadata of a memoized entry', () => {

@@ -5,6 +5,7 @@ import type { EligibilityCacheEntry } from '../../activities/cache';
 import { createPredictionUsageObserver } from '../../activities/prediction-accuracy/metrics';
 import { InMemoryPredictionOutcomeStore } from '../../activities/prediction-accuracy/in-memory-prediction-outcome-store';
 import type { CoverageSummary } from '../../lib/coverage-summary';
+import { ACTIVE_COVERAGE } from '../../test/helpers/coverage-fixtures';
 import { mintDevToken } from '../../lib/dev-token';
 import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
@@ -17,14 +18,7 @@ const SECRET = 'auth-secret-for-tests';
 const HASH_SECRET = 'member-hash-secret-for-tests';
 const NOW = Date.parse('2024-11-15T09:30:00Z');
 const HOUR = 3_600_000;
-const active: CoverageSummary = {
-  status: 'active',
-  payer: { id: 'P1', name: 'Payer' },
-  plan: { name: 'Gold', number: null, groupNumber: null, insuranceType: null },
-  coverage: { start: '2024-01-01', end: null },
-  benefits: [],
-  errors: [],
-};
+const active: CoverageSummary = ACTIVE_COVERAGE;
 const fresh: EligibilityCacheEntry = { summary: active, fetchedAt: NOW - HOUR, expiresAt: NOW + 20 * HOUR, source: 'warming', outcome: 'success' };
 
 /** A member-cron run at 06:00 predicted MBR-1 (high confidence); the app calls at 09:30. */

@@ -4,6 +4,7 @@ import { EligibilityService } from '../../gen/rte/v1/eligibility_pb';
 import type { EligibilityCacheEntry } from '../../activities/cache';
 import type { InteractiveRead, WarmUsageRecorder } from '../../activities/warming-usage/recorder';
 import type { CoverageSummary } from '../../lib/coverage-summary';
+import { ACTIVE_COVERAGE } from '../../test/helpers/coverage-fixtures';
 import { mintDevToken } from '../../lib/dev-token';
 import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
@@ -16,14 +17,7 @@ const SECRET = 'auth-secret-for-tests';
 const HASH_SECRET = 'member-hash-secret-for-tests';
 const NOW = Date.parse('2024-11-15T09:30:00Z');
 const HOUR = 3_600_000;
-const active: CoverageSummary = {
-  status: 'active',
-  payer: { id: 'P1', name: 'Payer' },
-  plan: { name: 'Gold', number: null, groupNumber: null, insuranceType: null },
-  coverage: { start: '2024-01-01', end: null },
-  benefits: [],
-  errors: [],
-};
+const active: CoverageSummary = ACTIVE_COVERAGE;
 
 function setup(entry: EligibilityCacheEntry | null) {
   const reads: InteractiveRead[] = [];
