@@ -42,6 +42,8 @@ export const REQUIRED_SCOPES: Readonly<Record<string, ScopeName>> = {
   'rte.v1.CacheWarmingService/WarmCache': Scope.WarmingWrite,
   'rte.v1.CacheWarmingService/ScheduleWarming': Scope.WarmingWrite,
   'rte.v1.CacheWarmingService/GetWarmingStats': Scope.WarmingRead,
+  // One warming job's state; a WarmCache job is further limited to the service that asked for it (warming-job.ts).
+  'rte.v1.CacheWarmingService/GetWarmingJob': Scope.WarmingRead,
 };
 
 export type AuthSettings =

@@ -20,6 +20,8 @@ import { createRedisSubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
 import { DEFAULT_SUBMIT_LIMITS } from '../lib/batch/submit-validation';
 import { createWarmingService } from './services/warming-service';
 import { createGetWarmingStatsHandler, createScheduleWarmingHandler } from './services/warming-admin';
+import { createGetWarmingJobHandler } from './services/warming-job';
+import { createPgWarmJobReader } from '../activities/warming/pg-warm-job-reader';
 import { createPgWarmingStatsReader, createPgWarmUsageStore, createWarmUsageRecorder } from '../activities/warming-usage';
 import { createTemporalWarmingScheduleStore } from '../schedules/warming';
 import { warmingTuningFromConfig } from '../lib/temporal/warming-jobs';
@@ -115,6 +117,7 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
         logger: deps.logger,
       }),
       getWarmingStats: createGetWarmingStatsHandler({ records: warmRecords }),
+      getWarmingJob: createGetWarmingJobHandler({ client: deps.temporal, jobs: createPgWarmJobReader(deps.pg), logger: deps.logger }),
     });
   };
   // GraphQL (issue 16): `coverage` calls the same CheckEligibility implementation; bulk `members { coverage }` reads a

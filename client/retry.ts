@@ -9,7 +9,7 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
  *    `retry-after`, as every rate limit of the API does: without it (a request body over the API's 4 MiB) a repeat
  *    would be refused the same way, so the error goes to the caller at once.
  *  - `unavailable` (a platform dependency is down, or the API is unreachable) only on RPCs that are safe to repeat:
- *    CheckEligibility (NO_SIDE_EFFECTS), GetBatchStatus, ListBatches, GetWarmingStats (reads), CancelBatch (a second
+ *    CheckEligibility (NO_SIDE_EFFECTS), GetBatchStatus, ListBatches, GetWarmingStats, GetWarmingJob (reads), CancelBatch (a second
  *    cancel answers the batch's terminal status), SubmitBatch (idempotent per client_service_name + client_job_id,
  *    which the API requires), ScheduleWarming (idempotent create-or-update on schedule_name), and WarmCache only when
  *    the call carries an `idempotency-key` header (the same caller + key answers the same job).
@@ -59,6 +59,7 @@ export const RETRY_SAFE_ON_UNAVAILABLE: ReadonlySet<string> = new Set([
   'rte.v1.BatchEligibilityService/SubmitBatch',
   'rte.v1.CacheWarmingService/ScheduleWarming',
   'rte.v1.CacheWarmingService/GetWarmingStats',
+  'rte.v1.CacheWarmingService/GetWarmingJob',
 ]);
 
 const WARM_CACHE = 'rte.v1.CacheWarmingService/WarmCache';

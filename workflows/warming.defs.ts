@@ -89,6 +89,8 @@ export interface CacheWarmingWorkflowInput {
   warmingEventsTopic?: string;
   batchEventsTopic?: string;
   tuning?: Partial<WarmingTuning>;
+  /** The WarmCache caller's service (GetWarmingJob shows the job to that service only); absent for platform jobs. */
+  requestedBy?: string;
   carry?: WarmingCarryState;
 }
 

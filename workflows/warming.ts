@@ -274,6 +274,8 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
   }
 
   async function jobRecord(finishedAtMs?: number): Promise<void> {
+    // Why it ended, for GetWarmingJob when the workflow cannot be asked (activity input only: replay-safe).
+    const reason = failure ? `${failure.code}: ${failure.message}` : s.cancel && finishedAtMs !== undefined ? `cancelled: ${s.cancel.reason}` : undefined;
     await acts.warmingUpsertJob({
       jobId: input.jobId,
       source: input.source,
@@ -282,6 +284,11 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       status: s.status === 'PENDING' ? 'WAITING' : s.status === 'WAITING' || s.status === 'PAUSED' ? 'RUNNING' : s.status,
       createdAtMs: input.acceptedAtMs,
       ...(finishedAtMs !== undefined ? { finishedAtMs } : {}),
+      ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}),
+      ...(reason ? { reason } : {}),
+      ...(input.selector.kind === 'list' || s.phase !== 'WAITING' ? { members: c.members } : {}),
+      operations: input.operations,
+      ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
     });
   }
 

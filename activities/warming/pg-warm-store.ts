@@ -9,11 +9,31 @@ export function createPgWarmRecordStore(pool: Pool, hash: (memberId: string) => 
   const ts = (ms: number | undefined | null) => (ms === undefined || ms === null ? null : ms);
   return {
     async upsertJob(job) {
+      // requested_by is kept from the first write; the rest follows the job (a retried write is harmless).
       await pool.query(
-        `INSERT INTO cache_warming_jobs (job_id, source, priority, strategy, created_at, finished_at, status)
-         VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), to_timestamp($6 / 1000.0), $7)
-         ON CONFLICT (job_id) DO UPDATE SET status = EXCLUDED.status, finished_at = COALESCE(EXCLUDED.finished_at, cache_warming_jobs.finished_at)`,
-        [job.jobId, job.source, job.priority, job.strategy, job.createdAtMs, ts(job.finishedAtMs), job.status],
+        `INSERT INTO cache_warming_jobs (job_id, source, priority, strategy, created_at, finished_at, status, requested_by, status_reason, members, operations, started_at, updated_at)
+         VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), to_timestamp($6 / 1000.0), $7, $8, $9, $10, $11, to_timestamp($12 / 1000.0), now())
+         ON CONFLICT (job_id) DO UPDATE SET status = EXCLUDED.status, finished_at = COALESCE(EXCLUDED.finished_at, cache_warming_jobs.finished_at),
+           requested_by = COALESCE(cache_warming_jobs.requested_by, EXCLUDED.requested_by),
+           status_reason = COALESCE(EXCLUDED.status_reason, cache_warming_jobs.status_reason),
+           members = COALESCE(EXCLUDED.members, cache_warming_jobs.members),
+           operations = COALESCE(EXCLUDED.operations, cache_warming_jobs.operations),
+           started_at = COALESCE(cache_warming_jobs.started_at, EXCLUDED.started_at),
+           updated_at = now()`,
+        [
+          job.jobId,
+          job.source,
+          job.priority,
+          job.strategy,
+          job.createdAtMs,
+          ts(job.finishedAtMs),
+          job.status,
+          job.requestedBy ?? null,
+          job.reason?.slice(0, 500) ?? null,
+          job.members ?? null,
+          job.operations ?? null,
+          ts(job.startedAtMs),
+        ],
       );
     },
 

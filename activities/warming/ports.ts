@@ -15,6 +15,14 @@ export interface WarmJobRecord {
   status: WarmJobStatus;
   createdAtMs: number;
   finishedAtMs?: number;
+  /** The WarmCache caller's service (absent for platform jobs: member-cron, schedules). Kept from the first write. */
+  requestedBy?: string;
+  /** Why a FAILED / CANCELLED job ended. */
+  reason?: string;
+  /** Members in the job (known once its query is resolved). */
+  members?: number;
+  operations?: string[];
+  startedAtMs?: number;
 }
 
 /** One (member, operation) decision of a job, written when the job plans the member's page. */
@@ -65,4 +73,33 @@ export interface WarmRecordStore {
 
 export function decisionKey(memberHash: string, operation: string): string {
   return `${memberHash}|${operation}`;
+}
+
+/** A warming job as its durable record says (cache_warming_jobs + its cache_warms rows), for GetWarmingJob. */
+export interface WarmJobDurableState {
+  jobId: string;
+  source: string;
+  priority: WarmingPriority;
+  strategy: WarmingStrategyName;
+  /** The record's status: WAITING (held / resolving) and RUNNING are open; the rest are terminal. */
+  status: WarmJobStatus;
+  createdAtMs: number;
+  startedAtMs?: number;
+  finishedAtMs?: number;
+  requestedBy?: string;
+  reason?: string;
+  members?: number;
+  operations?: string[];
+  /** When the record or one of its warms was last written. */
+  updatedAtMs: number;
+  counts: Record<WarmOutcome, number>;
+  /** Members all of whose operations were decided as skips (path none). */
+  membersSkipped: number;
+  /** Reasons of failed and cancelled warms, most frequent first (at most 10). */
+  failureReasons: Array<{ reason: string; count: number }>;
+}
+
+export interface WarmJobReader {
+  /** undefined when there is no record of the job. */
+  read(jobId: string): Promise<WarmJobDurableState | undefined>;
 }

@@ -174,6 +174,7 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
         operations: v.operations,
         selector: { kind: 'list', listRef, total: v.memberIds.length },
         acceptedAtMs: now(),
+        requestedBy: p.service,
         ...(deps.tuning ? { tuning: deps.tuning } : {}),
       };
       await startCacheWarmingJob(deps.temporal, input, { taskQueue: deps.taskQueue, requestHash });
@@ -214,7 +215,7 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
   };
 }
 
-/** WarmCache when its deps are given (else `unimplemented`); ScheduleWarming / GetWarmingStats are provided separately. */
+/** WarmCache when its deps are given (else `unimplemented`); ScheduleWarming / GetWarmingStats / GetWarmingJob are provided separately. */
 export function createWarmingService(warm?: WarmCacheDeps): ServiceImpl<typeof CacheWarmingService> {
   const warmCache = warm ? createWarmCacheHandler(warm) : undefined;
   return {
@@ -227,6 +228,9 @@ export function createWarmingService(warm?: WarmCacheDeps): ServiceImpl<typeof C
     },
     getWarmingStats() {
       throw notYet('GetWarmingStats');
+    },
+    getWarmingJob() {
+      throw notYet('GetWarmingJob');
     },
   };
 }

@@ -57,7 +57,10 @@ export async function startCacheWarmingJob(client: Client, input: CacheWarmingWo
       args: [input],
       workflowIdConflictPolicy: options.conflict ?? WorkflowIdConflictPolicy.USE_EXISTING,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      ...(options.requestHash ? { memo: { requestHash: options.requestHash } } : {}),
+      // Memo: the WarmCache request hash (idempotent repeats) and who asked (GetWarmingJob shows a job to that service).
+      ...(options.requestHash || input.requestedBy
+        ? { memo: { ...(options.requestHash ? { requestHash: options.requestHash } : {}), ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}) } }
+        : {}),
       // The Web UI's one-line summary; the job keeps its current details up to date itself (issue 15).
       staticSummary: warmingSummary(
         {
