@@ -3,15 +3,19 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { createConfiguredEligibilityCache, type EligibilityCache } from '../../activities/cache';
 import { simCounts } from '../../bench/batch-harness';
 import { CacheWarmingService, WarmCacheRequest_Priority as P, WarmingStrategy as S } from '../../gen/rte/v1/warming_pb';
+import { BatchStatus } from '../../gen/rte/v1/batch_pb';
+import { createPgMemberListStore } from '../../activities/batch/pg-stores';
+import { createWarmingIntake } from '../../lib/temporal/warming-jobs';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
 import type { CoverageSummary } from '../../lib/coverage-summary';
 import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecord } from '../../lib/member-record';
 import { isConnectivityCode, verdictFor } from '../../stedi-sim/answers';
-import type { WarmingStatusView } from '../../workflows/warming.defs';
+import { pauseWarmingSignal, warmingStatusQuery, type WarmingStatusView } from '../../workflows/warming.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { uniqueName } from '../helpers/temporal';
+import { eventually } from '../helpers/sim-checks';
 
 /**
  * Cache warming end to end on the real platform: WarmCache through the API, cacheWarmingWorkflow and its child
@@ -184,6 +188,71 @@ describe('cache warming (integration)', () => {
       for (const id of won[0]!.ids) expect(await cache.get(id, OP)).not.toBeNull();
       for (const id of won[0]!.other) expect(await cache.get(id, OP)).toBeNull();
     }
+  }, 180_000);
+
+  it('GetWarmingJob: the caller reads its job (status, counts and failure reasons = cache_warms, times); others see not_found; held, paused, terminated and past-retention jobs say why', async () => {
+    const ids = pool.slice(offset, offset + 3).map((m) => m.memberId);
+    offset += 3;
+    const res = await client().warmCache({ memberIds: [...ids, 'NO-SUCH-MEMBER-1'], priority: P.URGENT, source: 'it-job' }, auth());
+    await finalView(res.warmingJobId);
+    const job = await client().getWarmingJob({ jobId: res.warmingJobId }, auth());
+    expect(job.lastKnown).toBe(false);
+    expect(job).toMatchObject({ jobId: res.warmingJobId, source: 'it-job', priority: P.URGENT, strategy: S.INTELLIGENT, operations: [OP], members: 4 });
+    expect(job.status).toBe(BatchStatus.PARTIALLY_COMPLETED);
+    // Counts are the durable records', and the unknown member's failure says why.
+    const rows = await p.directory.pool.query<{ outcome: string; n: string }>('SELECT outcome, count(*) AS n FROM cache_warms WHERE job_id = $1 GROUP BY outcome', [res.warmingJobId]);
+    const byOutcome = Object.fromEntries(rows.rows.map((r) => [r.outcome, Number(r.n)]));
+    expect(job.counts).toMatchObject({ warmed: byOutcome['warmed'] ?? 0, failed: byOutcome['failed'] ?? 0, pending: 0 });
+    expect(job.counts!.failed).toBeGreaterThanOrEqual(1);
+    expect(job.failureReasons.some((r) => /not in the directory/.test(r.reason) && r.count >= 1)).toBe(true);
+    expect(job.reason).toMatch(/failed of 4 warms; most common: /);
+    expect(Number(job.finishedAt!.seconds)).toBeGreaterThanOrEqual(Number(job.createdAt!.seconds));
+
+    const codeOf = (pr: Promise<unknown>) => pr.then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const other = { headers: { authorization: `Bearer ${await p.token(['rte:warming:read'], 'svc-other')}` } };
+    const unknown = await codeOf(client().getWarmingJob({ jobId: 'warming/it-job/api-00000000000000000000000000000000' }, auth()));
+    const foreign = await codeOf(client().getWarmingJob({ jobId: res.warmingJobId }, other));
+    expect([unknown?.code, foreign?.code]).toEqual([Code.NotFound, Code.NotFound]);
+    expect(foreign?.rawMessage).toBe(unknown?.rawMessage.replace('api-00000000000000000000000000000000', res.warmingJobId.split('/')[2]!));
+    const admin = { headers: { authorization: `Bearer ${await p.token(['rte:admin'], 'svc-ops')}` } };
+    expect((await client().getWarmingJob({ jobId: res.warmingJobId }, admin)).jobId).toBe(res.warmingJobId);
+    const malformed = await codeOf(client().getWarmingJob({ jobId: 'batch/svc-warm/x' }, auth()));
+    expect(malformed?.code).toBe(Code.InvalidArgument);
+    expect(malformed?.rawMessage).toMatch(/^job_id: /);
+    const writeOnly = { headers: { authorization: `Bearer ${await p.token(['rte:warming:write'], 'svc-warm')}` } };
+    expect((await codeOf(client().getWarmingJob({ jobId: res.warmingJobId }, writeOnly)))?.code).toBe(Code.PermissionDenied);
+
+    // A platform job (the member-cron intake; no owner) held until notBefore: PENDING, held until; then paused; then
+    // terminated by an operator. Visible to every warming reader.
+    const intake = createWarmingIntake(p.temporal, createPgMemberListStore(p.directory.pool), { taskQueue: p.config.temporal.taskQueue });
+    const notBeforeMs = Date.now() + H;
+    const { jobId } = await intake.accept({ source: 'it-job-held', priority: 'PRELOAD', strategy: 'INTELLIGENT', operations: [], memberIds: [pool[offset++]!.memberId], notBeforeMs, dedupeKey: uniqueName('held') });
+    const h = p.temporal.workflow.getHandle(jobId);
+    await eventually('the job to hold', async () => (await h.query(warmingStatusQuery)).waitingUntilMs !== undefined);
+    const held = await client().getWarmingJob({ jobId }, other);
+    expect(held.status).toBe(BatchStatus.PENDING);
+    expect(Number(held.waitingUntil!.seconds)).toBe(Math.floor(notBeforeMs / 1000));
+    expect(held.reason).toMatch(/^held until .* \(not before\)$/);
+    await h.signal(pauseWarmingSignal, { by: 'ops-oncall' });
+    await eventually('the job to pause', async () => (await h.query(warmingStatusQuery)).status === 'PAUSED');
+    const paused = await client().getWarmingJob({ jobId }, other);
+    expect([paused.status, paused.pausedBy, paused.reason]).toEqual([BatchStatus.PAUSED, 'ops-oncall', 'paused by ops-oncall']);
+    await h.terminate('stuck job, see INC-42');
+    const ended = await client().getWarmingJob({ jobId }, other);
+    expect(ended.status).toBe(BatchStatus.FAILED);
+    expect(ended.reason).toMatch(/terminated in Temporal.*INC-42/);
+    expect(ended.finishedAt).toBeDefined();
+
+    // Past Temporal's retention only the durable record is left: answered from it, marked last-known.
+    const oldId = `warming/it-job/api-${uniqueName('old').replace(/[^A-Za-z0-9]/g, '').slice(-32)}`;
+    await p.directory.pool.query(
+      `INSERT INTO cache_warming_jobs (job_id, source, priority, strategy, created_at, finished_at, status, requested_by, status_reason, members, operations, updated_at)
+       VALUES ($1, 'it-job', 'PRELOAD', 'FORCE', now() - interval '40 days', now() - interval '39 days', 'CANCELLED', 'svc-warm', 'cancelled: superseded', 7, ARRAY['check_eligibility'], now() - interval '39 days')`,
+      [oldId],
+    );
+    const old = await client().getWarmingJob({ jobId: oldId }, auth());
+    expect(old).toMatchObject({ status: BatchStatus.CANCELLED, reason: 'cancelled: superseded', members: 7, lastKnown: true, strategy: S.FORCE, priority: P.PRELOAD });
+    expect((await codeOf(client().getWarmingJob({ jobId: oldId }, other)))?.code).toBe(Code.NotFound);
   }, 180_000);
 
   it('1,001 member ids are refused naming member_ids, and no job starts', async () => {
