@@ -13,7 +13,7 @@ import {
   WatchBatchRequestSchema,
 } from '../../gen/rte/v1/batch_pb';
 import { CheckEligibilityRequestSchema } from '../../gen/rte/v1/eligibility_pb';
-import { GetWarmingStatsRequestSchema, ScheduleWarmingRequestSchema, WarmCacheRequestSchema } from '../../gen/rte/v1/warming_pb';
+import { GetWarmingJobRequestSchema, GetWarmingStatsRequestSchema, ScheduleWarmingRequestSchema, WarmCacheRequestSchema } from '../../gen/rte/v1/warming_pb';
 
 /**
  * The contract table: per RPC, malformed inputs and the answer the API documents for them (docs/api-errors.md).
@@ -43,6 +43,7 @@ export const RPCS = {
   WarmCache: { path: '/rte.v1.CacheWarmingService/WarmCache', input: WarmCacheRequestSchema },
   ScheduleWarming: { path: '/rte.v1.CacheWarmingService/ScheduleWarming', input: ScheduleWarmingRequestSchema },
   GetWarmingStats: { path: '/rte.v1.CacheWarmingService/GetWarmingStats', input: GetWarmingStatsRequestSchema },
+  GetWarmingJob: { path: '/rte.v1.CacheWarmingService/GetWarmingJob', input: GetWarmingJobRequestSchema },
 } satisfies Record<string, RpcInfo>;
 export type RpcName = keyof typeof RPCS;
 
@@ -132,6 +133,7 @@ const asQueryRow = (r: ReturnType<typeof q>): ContractCase => ({
 });
 
 const batchId = 'batch/contract-svc/no-such-job';
+const warmingJobId = 'warming/contract/api-00000000000000000000000000000000';
 
 const WARM_1001 = Array.from({ length: 1_001 }, (_, i) => `m_${i}`);
 /** Unique per run: the side-effect check looks for a schedule with this name prefix (none may exist). */
@@ -320,6 +322,17 @@ export const CASES: ContractCase[] = [
     { what: 'source with a control character', json: { sources: ['ok', 'bad\u0001'] }, bin: { sources: ['ok', 'bad\u0001'] }, field: 'sources[1]' },
     { what: 'source starting with a space', json: { sources: [' member-cron'] }, bin: { sources: [' member-cron'] }, field: 'sources[0]' },
     { what: 'oversize source (129 characters)', json: { sources: ['s'.repeat(129)] }, bin: { sources: ['s'.repeat(129)] }, field: 'sources[0]' },
+  ]),
+
+  // ---- CacheWarmingService/GetWarmingJob (the base request is a well-formed id of no job: not_found naming it)
+  ...commonRows('GetWarmingJob', { jobId: warmingJobId }, { jobId: warmingJobId }),
+  ...rows('GetWarmingJob', { jobId: warmingJobId }, { jobId: warmingJobId }, [
+    { what: 'job_id missing', json: { jobId: '' }, bin: { jobId: '' }, field: 'job_id' },
+    { what: 'job_id a batch id', json: { jobId: 'batch/svc/job-1' }, bin: { jobId: 'batch/svc/job-1' }, field: 'job_id' },
+    { what: 'job_id of a child batch', json: { jobId: `${warmingJobId}/p0/check_eligibility/realtime` }, bin: { jobId: `${warmingJobId}/p0/check_eligibility/realtime` }, field: 'job_id' },
+    { what: 'job_id with a space', json: { jobId: 'warming/manual trigger/x' }, bin: { jobId: 'warming/manual trigger/x' }, field: 'job_id' },
+    { what: 'job_id not a string', rawJson: '{"jobId":42}', field: 'job_id' },
+    { what: 'well-formed id of no job', json: {}, bin: {}, code: Code.NotFound, field: warmingJobId },
   ]),
 ];
 
