@@ -28,7 +28,7 @@ import {
 } from '../../gen/rte/v1/batch_pb';
 import { SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { CheckEligibilityResponseSchema } from '../../gen/rte/v1/eligibility_pb';
-import { GetWarmingStatsResponseSchema, ScheduleWarmingResponseSchema, WarmCacheResponseSchema } from '../../gen/rte/v1/warming_pb';
+import { GetWarmingJobResponseSchema, GetWarmingStatsResponseSchema, ScheduleWarmingResponseSchema, WarmCacheRequest_Priority, WarmCacheResponseSchema, WarmingStrategy, type GetWarmingJobResponse } from '../../gen/rte/v1/warming_pb';
 import { loadConfig } from '../../lib/config';
 import { mintDevToken } from '../../lib/dev-token';
 import { connectTemporalClient } from '../../lib/temporal/connect';
@@ -78,6 +78,25 @@ export function batchStatusLines(r: GetBatchStatusResponse, errors: readonly Bat
     ...(r.failureCode ? [`  ${r.failureCode}: ${r.failureMessage}`] : []),
     ...errors.map((e) => `  ✗ ${e.memberId} ${e.errorCode}: ${e.errorMessage}`),
     ...(!allErrors && r.totalErrors > errors.length ? [`  … ${r.totalErrors - errors.length} more errors (--errors)`] : []),
+  ];
+}
+
+/** `rtectl warm job`: a warming job's status and why, counts, failure reasons and times (pure, for tests). */
+export function warmingJobLines(r: GetWarmingJobResponse): string[] {
+  const t = (x: GetWarmingJobResponse['createdAt']) => (x ? timestampDate(x).toISOString() : undefined);
+  const c = r.counts;
+  const times = [`created ${t(r.createdAt) ?? '?'}`, r.startedAt ? `started ${t(r.startedAt)}` : '', r.finishedAt ? `finished ${t(r.finishedAt)}` : '', r.waitingUntil ? `until ${t(r.waitingUntil)}` : '']
+    .filter(Boolean)
+    .join(' · ');
+  return [
+    `${r.jobId}: ${statusName(r.status)}${r.reason ? ` — ${r.reason}` : ''}`,
+    `  ${r.source} · ${WarmCacheRequest_Priority[r.priority]} ${WarmingStrategy[r.strategy]} · ${r.operations.join(', ') || '?'} · ${r.members} members${r.membersSkipped > 0 ? ` (${r.membersSkipped} already fresh)` : ''}`,
+    c
+      ? `  ${c.warmed} warmed · ${c.alreadyFresh} already fresh · ${c.skippedCached} skipped (cached) · ${c.failed} failed · ${c.cancelled} cancelled · ${c.pending} pending`
+      : '  counts unknown (the warm records could not be read)',
+    `  ${times}`,
+    ...r.failureReasons.map((f) => `  ${f.count} × ${f.reason}`),
+    ...(r.lastKnown ? [`  last known as of ${t(r.asOf) ?? '?'}: the job's workflow could not be asked; ask again for the live state`] : []),
   ];
 }
 
@@ -316,7 +335,7 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
   // ---- warm -----------------------------------------------------------------------------------------------------
   const warm = program
     .command('warm')
-    .description('WarmCache for members (subcommands: schedule, stats)')
+    .description('WarmCache for members (subcommands: schedule, stats, job)')
     .argument('[members...]', 'member ids (or --members <file>)')
     .option('--members <file>', 'member ids, one per line (at most 1,000)')
     .option('--priority <p>', `priority: ${Object.keys(WARM_PRIORITIES).join(' | ')}`, enumOpt('--priority', WARM_PRIORITIES, 'priority-'))
@@ -359,6 +378,13 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
         ...(o.strategy !== undefined ? { strategy: o.strategy } : {}),
       });
       emit(protoJson(ScheduleWarmingResponseSchema, r), () => `${r.scheduleId}: ${r.nextRun ? `next run ${timestampDate(r.nextRun).toISOString()}` : 'disabled (no next run)'}`);
+    });
+  warm
+    .command('job <job-id>')
+    .description('GetWarmingJob: a warming job\'s status (and why), counts, failure reasons and times')
+    .action(async (jobId: string) => {
+      const r = await api().warming.getWarmingJob({ jobId });
+      emit(protoJson(GetWarmingJobResponseSchema, r), () => warmingJobLines(r));
     });
   warm
     .command('stats')

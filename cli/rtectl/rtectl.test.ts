@@ -4,7 +4,8 @@ import { BatchEventType, BatchStatus, BatchStatusUpdateSchema, GetBatchStatusRes
 import { CacheControl, SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { captureIo } from './io';
 import { InputError, parseMemberList, parseMemberQuery, parseMode, parseTimeArg } from './parse';
-import { batchStatusLines, runRtectl } from './program';
+import { GetWarmingJobResponseSchema, WarmCacheRequest_Priority, WarmingStrategy } from '../../gen/rte/v1/warming_pb';
+import { batchStatusLines, runRtectl, warmingJobLines } from './program';
 import { applyUpdate, formatEta, type WatchState } from './watch';
 
 describe('rtectl input parsing', () => {
@@ -63,6 +64,38 @@ describe('rtectl batch status text', () => {
       'batch/svc/j: CANCELLED',
       '  0/2 done · 0 ok · 0 failed · 0 cache hits',
       '  CANCELLED: ok',
+    ]);
+  });
+});
+
+describe('rtectl warm job text', () => {
+  it('says the status and why, the counts, the failure reasons, and when the answer is last-known', () => {
+    const r = create(GetWarmingJobResponseSchema, {
+      jobId: 'warming/manual-trigger/api-1',
+      status: BatchStatus.PARTIALLY_COMPLETED,
+      reason: '1 failed of 3 warms; most common: MemberNotFoundError: member h is not in the directory (1)',
+      source: 'manual-trigger',
+      priority: WarmCacheRequest_Priority.URGENT,
+      strategy: WarmingStrategy.INTELLIGENT,
+      operations: ['check_eligibility'],
+      members: 3,
+      counts: { warmed: 2, failed: 1 },
+      failureReasons: [{ reason: 'MemberNotFoundError: member h is not in the directory', count: 1 }],
+      createdAt: timestampFromMs(Date.UTC(2026, 11, 3, 1)),
+      finishedAt: timestampFromMs(Date.UTC(2026, 11, 3, 1, 1)),
+    });
+    expect(warmingJobLines(r)).toEqual([
+      'warming/manual-trigger/api-1: PARTIALLY_COMPLETED — 1 failed of 3 warms; most common: MemberNotFoundError: member h is not in the directory (1)',
+      '  manual-trigger · URGENT INTELLIGENT · check_eligibility · 3 members',
+      '  2 warmed · 0 already fresh · 0 skipped (cached) · 1 failed · 0 cancelled · 0 pending',
+      '  created 2026-12-03T01:00:00.000Z · finished 2026-12-03T01:01:00.000Z',
+      '  1 × MemberNotFoundError: member h is not in the directory',
+    ]);
+    const old = warmingJobLines(create(GetWarmingJobResponseSchema, { ...r, counts: undefined, failureReasons: [], lastKnown: true, asOf: timestampFromMs(Date.UTC(2026, 11, 3, 2)) }));
+    expect(old.slice(2)).toEqual([
+      '  counts unknown (the warm records could not be read)',
+      '  created 2026-12-03T01:00:00.000Z · finished 2026-12-03T01:01:00.000Z',
+      "  last known as of 2026-12-03T02:00:00.000Z: the job's workflow could not be asked; ask again for the live state",
     ]);
   });
 });
