@@ -146,6 +146,10 @@ describe('rtectl and the typed client (integration)', () => {
     // warm, warm stats, warm schedule, schedules list / apply --dry-run
     const w = await rtectlJson('warm', ['warm', members[50]!, members[51]!, '--priority', 'urgent', '--source', 'rtectl-test']);
     expect(Number(w['membersQueued']) + Number(w['membersSkipped'])).toBe(2);
+    const wj = await rtectlJson('warm-job', ['warm', 'job', String(w['warmingJobId'])]);
+    expect(wj).toMatchObject({ jobId: w['warmingJobId'], source: 'rtectl-test', priority: 'PRIORITY_URGENT', members: 2, lastKnown: false });
+    await rtectlJson('error', ['warm', 'job', 'warming/rtectl-test/api-00000000000000000000000000000000'], 3);
+    await rtectlJson('error', ['warm', 'job', 'batch/x/y'], 2);
     await rtectlJson('warm-stats', ['warm', 'stats', '--since', '1h', '--source', 'rtectl-test']);
     const name = uniqueName('rtectl');
     const q = path.join(dir, 'query.yaml');
