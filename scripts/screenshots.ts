@@ -105,7 +105,8 @@ async function main(): Promise<void> {
   try {
     const service = 'care-ops';
     const c = await batchClient(p, service);
-    const token = await p.token(['rte:warming:write', 'rte:warming:read'], 'care-ops');
+    // rte:admin: the screenshot's member-cron-like job uses a platform source (reserved, api/services/warming-service.ts).
+    const token = await p.token(['rte:warming:write', 'rte:warming:read', 'rte:admin'], 'care-ops');
     const warming = createClient(CacheWarmingService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1' }));
     const headers = { authorization: `Bearer ${token}` };
     const byZone = new Map<string, string[]>();

@@ -14,7 +14,7 @@ import { resolveOperations, WARMABLE_OPERATIONS } from '../../lib/warming/decide
 import { estimateWarmCompletionMs } from '../../lib/warming/estimate';
 import type { WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
 import { warmingAcceptedUpdate, warmingMemberListRef, warmingWorkflowId, type CacheWarmingWorkflowInput, type WarmingStatusView, type WarmingTuning } from '../../workflows/warming.defs';
-import { requirePrincipal } from '../auth';
+import { requirePrincipal, Scope, type Principal } from '../auth';
 
 const notYet = (method: string) => new ConnectError(`${method} is not implemented yet (cache warming is not built yet)`, Code.Unimplemented);
 
@@ -52,6 +52,9 @@ export function validateWarmCache(req: Pick<WarmCacheRequest, 'memberIds' | 'ope
   req.memberIds.forEach((id, i) => {
     if (id.trim() === '') throw new FieldError(`member_ids[${i}]`, 'must not be blank');
     if (id.length > MEMBER_ID_MAX_LENGTH) throw new FieldError(`member_ids[${i}]`, `must be at most ${MEMBER_ID_MAX_LENGTH} characters`);
+    // As SubmitBatch: an id with a space or a control character is no directory id (before, " m_1" was "queued" and
+    // failed MemberNotFound, and a NUL reached PostgreSQL as an internal error).
+    if (/[\s\p{Cc}]/u.test(id)) throw new FieldError(`member_ids[${i}]`, 'must not contain whitespace or control characters');
     const prev = seen.get(id);
     if (prev !== undefined) throw new FieldError(`member_ids[${i}]`, `duplicate of member_ids[${prev}]`);
     seen.set(id, i);
@@ -98,6 +101,23 @@ function reusedKeyError(jobId: string): ConnectError {
   );
 }
 
+/**
+ * Sources the platform's own jobs carry: `member-cron-<schedule>` (the member-cron consumer) and `schedule-<name>`
+ * (warming schedules). Their warms feed the prediction-accuracy gauge and GetWarmingStats per source, so a WarmCache
+ * under one of them would pass a client's manual warms off as the platform's predictions: rte:admin only.
+ */
+export const RESERVED_SOURCE_PREFIXES: readonly string[] = ['member-cron-', 'schedule-'];
+
+export function checkWarmCacheSource(source: string, p: Principal): void {
+  const reserved = RESERVED_SOURCE_PREFIXES.find((x) => source.startsWith(x));
+  if (reserved && !p.scopes.has(Scope.Admin)) {
+    throw new ConnectError(
+      `source: "${source}" is reserved for the platform's own warming jobs (prefix "${reserved}"); choose another source, or call with ${Scope.Admin}`,
+      Code.PermissionDenied,
+    );
+  }
+}
+
 export interface WarmCacheDeps {
   temporal: Client;
   taskQueue: string;
@@ -137,6 +157,7 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
   return async (req: WarmCacheRequest, ctx: HandlerContext) => {
     const p = requirePrincipal(ctx.values);
     const v = validateWarmCache(req);
+    checkWarmCacheSource(v.source, p);
     const key = ctx.requestHeader.get(IDEMPOTENCY_KEY_HEADER);
     if (key !== null && !IDEMPOTENCY_KEY_RE.test(key)) throw new FieldError(IDEMPOTENCY_KEY_HEADER, 'must be 1–200 visible ASCII characters');
     const jobKey = key ? `api-${createHash('sha256').update(`${p.service}\n${key}`).digest('hex').slice(0, 32)}` : `api-${randomUUID()}`;

@@ -271,6 +271,13 @@ describe('cache warming (integration)', () => {
       .warmCache({ memberIds: ['A'], operations: ['nope'], source }, auth())
       .then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(op?.rawMessage).toMatch(/^operations\[0\]:/);
+    // A NUL reached PostgreSQL (internal) and " A" was queued to fail MemberNotFound: now refused with the field.
+    for (const bad of ['A\u0000', ' A']) {
+      const e = await client()
+        .warmCache({ memberIds: ['B', bad], source }, auth())
+        .then(() => undefined, (x: unknown) => ConnectError.from(x));
+      expect([e?.code, e?.rawMessage]).toEqual([Code.InvalidArgument, 'member_ids[1]: must not contain whitespace or control characters']);
+    }
     await new Promise((r) => setTimeout(r, 1_500));
     let started = 0;
     for await (const w of p.temporal.workflow.list({ query: `RteJobType = 'CACHE_WARMING' AND RteWarmingSource = '${source}'` })) if (w) started++;
@@ -283,6 +290,11 @@ describe('cache warming (integration)', () => {
       .warmCache({ memberIds: ['A'] }, { headers: { authorization: `Bearer ${t}` } })
       .then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(err?.code).toBe(Code.PermissionDenied);
+    // A platform source (member-cron-*, schedule-*) would count a client's warms as the platform's predictions.
+    const reserved = await client()
+      .warmCache({ memberIds: ['A'], source: 'member-cron-daily-rte-warmup' }, auth())
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect([reserved?.code, reserved?.rawMessage]).toEqual([Code.PermissionDenied, expect.stringMatching(/^source: "member-cron-daily-rte-warmup" is reserved/)]);
   });
 
   it('fairness: while URGENT warming saturates the pool, interactive BYPASS checks keep their reserved slots and all complete', async () => {
