@@ -58,6 +58,8 @@ export interface DesiredWarmingSchedule {
   taskQueue: string;
   specHash: string;
   paused: boolean;
+  /** The ScheduleWarming caller's service, named in the pause note operators see (not part of the spec hash). */
+  requestedBy?: string;
 }
 
 export function desiredWarmingSchedule(
@@ -104,8 +106,9 @@ export interface UpsertResult extends ScheduleOutcome {
   nextRun: Date | undefined;
 }
 
-function pauseNote(writer: WarmingScheduleWriter, paused: boolean): string {
-  const by = writer === 'api' ? 'ScheduleWarming' : 'warming-schedules.yaml';
+function pauseNote(writer: WarmingScheduleWriter, paused: boolean, requestedBy?: string): string {
+  // Operators see this note (`temporal schedule describe`, the Web UI): it names the calling service, not just the RPC.
+  const by = writer === 'api' ? `ScheduleWarming${requestedBy ? ` (caller ${requestedBy.slice(0, 100)})` : ''}` : 'warming-schedules.yaml';
   return paused ? `paused by ${by}: enabled=false` : `enabled by ${by}`;
 }
 
@@ -139,7 +142,7 @@ export async function upsertWarmingSchedule(
   }
   let pausedChange: UpsertResult['pausedChange'];
   if (existing.paused !== desired.paused) {
-    if (!opts.dryRun) await store.setPaused(desired.scheduleId, desired.paused, pauseNote(writer, desired.paused));
+    if (!opts.dryRun) await store.setPaused(desired.scheduleId, desired.paused, pauseNote(writer, desired.paused, desired.requestedBy));
     pausedChange = desired.paused ? 'paused' : 'unpaused';
   }
   if (opts.dryRun) return { scheduleId: desired.scheduleId, action, ...(pausedChange ? { pausedChange } : {}), nextRun: existing.nextRun };
@@ -227,7 +230,7 @@ export function createTemporalWarmingScheduleStore(client: Client): WarmingSched
           action: scheduleAction(d, writer),
           policies: policies(),
           memo: { description: d.definition.description },
-          state: { paused: d.paused, note: pauseNote(writer, d.paused) },
+          state: { paused: d.paused, note: pauseNote(writer, d.paused, d.requestedBy) },
         });
       } catch (err) {
         if (err instanceof ScheduleAlreadyRunning) throw new WarmingScheduleExists(d.scheduleId);

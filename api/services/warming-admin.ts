@@ -46,10 +46,12 @@ export function createScheduleWarmingHandler(deps: ScheduleWarmingDeps): Schedul
   const now = deps.now ?? (() => new Date());
   return async (req, ctx) => {
     const def = validateScheduleWarming(req, now());
-    const result = await upsertWarmingSchedule(desiredWarmingSchedule(def, deps.taskQueue, undefined, deps.tuning), deps.schedules, 'api');
+    const caller = ctx.values.get(principalKey)?.service;
+    const desired = { ...desiredWarmingSchedule(def, deps.taskQueue, undefined, deps.tuning), ...(caller ? { requestedBy: caller } : {}) };
+    const result = await upsertWarmingSchedule(desired, deps.schedules, 'api');
     deps.logger.info(
       {
-        caller: ctx.values.get(principalKey)?.service,
+        caller,
         scheduleId: result.scheduleId,
         action: result.action,
         pausedChange: result.pausedChange,

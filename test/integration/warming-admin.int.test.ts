@@ -144,7 +144,10 @@ describe('ScheduleWarming on real Temporal (integration)', () => {
     const disabled = await warming.scheduleWarming({ ...base, cronExpression: '30 5 * * *', enabled: false }, { headers: writeHeaders });
     expect(disabled.scheduleId).toBe(id);
     expect(disabled.nextRun).toBeUndefined();
-    expect((await temporal.schedule.getHandle(id).describe()).state.paused).toBe(true);
+    const pausedDesc = await temporal.schedule.getHandle(id).describe();
+    expect(pausedDesc.state.paused).toBe(true);
+    // An operator sees who disabled it (before: "paused by ScheduleWarming: enabled=false", no service).
+    expect(pausedDesc.state.note).toBe('paused by ScheduleWarming (caller ops-test): enabled=false');
 
     const enabled = await warming.scheduleWarming({ ...base, cronExpression: '30 5 * * *' }, { headers: writeHeaders });
     expect(enabled.nextRun).toBeDefined();
