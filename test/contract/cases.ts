@@ -278,6 +278,8 @@ export const CASES: ContractCase[] = [
     { what: 'blank member id', json: { memberIds: ['m_1', ' '] }, bin: { memberIds: ['m_1', ' '] }, field: 'member_ids[1]' },
     { what: 'duplicate member id', json: { memberIds: ['m_1', 'm_1'] }, bin: { memberIds: ['m_1', 'm_1'] }, field: 'member_ids[1]' },
     { what: 'member id too long', json: { memberIds: ['m'.repeat(129)] }, bin: { memberIds: ['m'.repeat(129)] }, field: 'member_ids[0]' },
+    { what: 'member id with a leading space', json: { memberIds: ['m_1', ' m_2'] }, bin: { memberIds: ['m_1', ' m_2'] }, field: 'member_ids[1]' },
+    { what: 'member id with a NUL', json: { memberIds: ['m_1\u0000'] }, bin: { memberIds: ['m_1\u0000'] }, field: 'member_ids[0]' },
     { what: 'unknown operation', json: { operations: ['teleport'] }, bin: { operations: ['teleport'] }, field: 'operations[0]' },
     { what: 'duplicate operation', json: { operations: ['check_eligibility', 'check_eligibility'] }, bin: { operations: ['check_eligibility', 'check_eligibility'] }, field: 'operations[1]' },
     { what: 'oversize source (101 characters)', json: { source: 's'.repeat(101) }, bin: { source: 's'.repeat(101) }, field: 'source' },
