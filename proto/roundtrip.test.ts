@@ -292,7 +292,9 @@ describe('service descriptors', () => {
     expect(BatchEligibilityService.method.submitBatch.methodKind).toBe('unary');
     expect(BatchEligibilityService.typeName).toBe('rte.v1.BatchEligibilityService');
     expect(EligibilityService.method.checkEligibility.methodKind).toBe('unary');
-    expect(Object.keys(CacheWarmingService.method).sort()).toEqual(['getWarmingStats', 'scheduleWarming', 'warmCache']);
+    // GetWarmingJob (not in the design doc): one warming job's state for the client that asked for it.
+    expect(Object.keys(CacheWarmingService.method).sort()).toEqual(['getWarmingJob', 'getWarmingStats', 'scheduleWarming', 'warmCache']);
+    expect(CacheWarmingService.method.getWarmingJob.methodKind).toBe('unary');
     expect(WarmingStrategy.INTELLIGENT).toBe(0);
     expect(WarmCacheRequest_Priority.URGENT).toBe(2);
   });
