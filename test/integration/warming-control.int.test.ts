@@ -1,7 +1,8 @@
-import { createClient } from '@connectrpc/connect';
+import { createClient, type Client as RpcClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { CacheWarmingService, WarmCacheRequest_Priority as P, WarmingStrategy as S } from '../../gen/rte/v1/warming_pb';
+import { BatchStatus } from '../../gen/rte/v1/batch_pb';
 import { createConfiguredEligibilityCache, type EligibilityCache } from '../../activities/cache';
 import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
@@ -62,6 +63,7 @@ afterAll(async () => {
 describe('a running warming job (integration)', () => {
   let plain: MemberRecord[];
   let warmCache: (ids: string[], source: string) => Promise<string>;
+  let getJob: (jobId: string) => ReturnType<RpcClient<typeof CacheWarmingService>['getWarmingJob']>;
 
   beforeAll(async () => {
     // Members the simulator answers with a plain active coverage on the first try (no AAA retry, no mock).
@@ -71,6 +73,7 @@ describe('a running warming job (integration)', () => {
     const client = createClient(CacheWarmingService, createConnectTransport({ baseUrl: p.apiUrl, httpVersion: '1.1' }));
     warmCache = async (ids, source) =>
       (await client.warmCache({ memberIds: ids, strategy: S.INTELLIGENT, priority: P.URGENT, source }, { headers: { authorization: `Bearer ${token}` } })).warmingJobId;
+    getJob = (jobId) => client.getWarmingJob({ jobId }, { headers: { authorization: `Bearer ${token}` } });
   });
 
   test('pauseWarming holds every new Stedi call and the status says paused; resumeWarming completes it, each member warmed once', async () => {
@@ -186,8 +189,16 @@ describe('a running warming job (integration)', () => {
     }
     expect(warmed).toBe(o.warmed);
     expect(sim.count(members, 'batch')).toBe(0);
-    const job = await p.directory.pool.query<{ status: string }>('SELECT status FROM cache_warming_jobs WHERE job_id = $1', [jobId]);
-    expect(job.rows[0]?.status).toBe('CANCELLED');
+    const job = await p.directory.pool.query<{ status: string; status_reason: string | null; requested_by: string | null }>(
+      'SELECT status, status_reason, requested_by FROM cache_warming_jobs WHERE job_id = $1',
+      [jobId],
+    );
+    // The record keeps why and for whom (GetWarmingJob's last-known answer when the workflow cannot be asked).
+    expect(job.rows[0]).toEqual({ status: 'CANCELLED', status_reason: `cancelled: ${reason}`, requested_by: 'svc-warm-control' });
+    // The client that asked sees it: CANCELLED, its reason, the counts of the records.
+    const seen = await getJob(jobId);
+    expect([seen.status, seen.reason, seen.lastKnown]).toEqual([BatchStatus.CANCELLED, `cancelled: ${reason}`, false]);
+    expect(seen.counts).toMatchObject({ warmed: o.warmed, cancelled: o.cancelled, pending: 0 });
 
     // The child batches were cancelled too (their own final status).
     for (const c of children) expect(((await p.temporal.workflow.getHandle(c).result()) as BatchStatusView).status).toBe('CANCELLED');
