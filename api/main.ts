@@ -1,6 +1,6 @@
 import { createRedisClient } from '../lib/redis-client';
 import { liveWorkerCount, workerLivenessKey } from '../lib/worker-liveness';
-import { createDirectoryPool } from '../directory/pool';
+import { createDirectoryPools } from '../directory/pool';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
@@ -27,12 +27,9 @@ async function main(): Promise<void> {
   const { connection, client: temporal } = await connectTemporalClient(config, { bounded: DEFAULT_BOUNDED_CALLS });
   // A single Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES), docs/scaling.md.
   const redis = createRedisClient(config, API_REDIS_OPTIONS);
-  const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS });
   // DATABASE_READ_URL (a replica): the member directory's read-only queries; every write stays on pg.
-  const readPg =
-    config.databaseReadUrl === config.databaseUrl
-      ? pg
-      : createDirectoryPool({ connectionString: config.databaseReadUrl, schema: config.databaseSchema, max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS });
+  const pools = createDirectoryPools(config, { max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS });
+  const { pg, readPg } = pools;
 
   registerBatchVisibilityGauges(metrics.registry, createBatchVisibilityReader(temporal));
 
@@ -61,6 +58,7 @@ async function main(): Promise<void> {
       },
       postgres: async () => {
         await pg.query('select 1');
+        if (readPg !== pg) await readPg.query('select 1');
       },
       worker: async () => {
         for (const name of [config.temporal.taskQueue, config.temporal.interactiveTaskQueue]) {
@@ -82,7 +80,7 @@ async function main(): Promise<void> {
     await api.server.close(config.shutdownGraceMs);
     // Usage buffered by the last reads (prediction usage, warm usage) is written before Redis and PostgreSQL close.
     await routes.close();
-    await Promise.allSettled([connection.close(), redis.quit(), pg.end(), ...(readPg !== pg ? [readPg.end()] : [])]);
+    await Promise.allSettled([connection.close(), redis.quit(), pools.close()]);
   });
 }
 

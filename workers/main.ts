@@ -2,7 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterSt
 import { createRedisClient } from '../lib/redis-client';
 import { startWorkerLiveness, workerLivenessKey } from '../lib/worker-liveness';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
-import { createDirectoryPool } from '../directory/pool';
+import { createDirectoryPools } from '../directory/pool';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
@@ -42,9 +42,9 @@ async function main(): Promise<void> {
 
   // A single Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES), docs/scaling.md.
   const redis = createRedisClient(config, { maxRetriesPerRequest: 3, lazyConnect: false });
-  const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 10 });
   // DATABASE_READ_URL (a replica): the directory's and the member-cron sources' read-only queries; writes stay on pg.
-  const readPg = config.databaseReadUrl === config.databaseUrl ? pg : createDirectoryPool({ connectionString: config.databaseReadUrl, schema: config.databaseSchema, max: 10 });
+  const pools = createDirectoryPools(config, { max: 10 });
+  const { pg, readPg } = pools;
   const kafka = new Kafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
   const admin = kafka.admin();
   await admin.connect();
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     await runPromise;
     await slotPool.close();
     await Promise.allSettled([publisher.close(), connection.close(), admin.disconnect(), ...(temporalClient ? [temporalClient.connection.close()] : [])]);
-    await Promise.allSettled([pg.end(), ...(readPg !== pg ? [readPg.end()] : []), redis.quit()]);
+    await Promise.allSettled([pools.close(), redis.quit()]);
     health.close();
   });
 
