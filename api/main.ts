@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../lib/redis-client';
 import { liveWorkerCount, workerLivenessKey } from '../lib/worker-liveness';
-import { createDirectoryPool } from '../directory/pool';
+import { createDirectoryPools } from '../directory/pool';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
@@ -25,14 +25,17 @@ async function main(): Promise<void> {
   // get deadlines and a small retry budget (lib/temporal/bounded-calls.ts), Redis commands a timeout, PostgreSQL a
   // connection timeout. GetBatchStatus then falls back to the last durable state (services/batch-status-fallback.ts).
   const { connection, client: temporal } = await connectTemporalClient(config, { bounded: DEFAULT_BOUNDED_CALLS });
-  const redis = new Redis(config.redisUrl, API_REDIS_OPTIONS);
-  const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS });
+  // A single Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES), docs/scaling.md.
+  const redis = createRedisClient(config, API_REDIS_OPTIONS);
+  // DATABASE_READ_URL (a replica): the member directory's read-only queries; every write stays on pg.
+  const pools = createDirectoryPools(config, { max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS });
+  const { pg, readPg } = pools;
 
   registerBatchVisibilityGauges(metrics.registry, createBatchVisibilityReader(temporal));
 
   // API_PROCESSES > 1: a scrape of any copy answers with the metrics of every copy (api/cluster.ts).
   const metricsText = clusterMetricsText(metrics.registry);
-  const routes = createRoutes({ config, logger, metrics, temporal, redis, pg });
+  const routes = createRoutes({ config, logger, metrics, temporal, redis, pg, readPg });
   const api = createApiServer({
     logger,
     metrics,
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
       },
       postgres: async () => {
         await pg.query('select 1');
+        if (readPg !== pg) await readPg.query('select 1');
       },
       worker: async () => {
         for (const name of [config.temporal.taskQueue, config.temporal.interactiveTaskQueue]) {
@@ -76,7 +80,7 @@ async function main(): Promise<void> {
     await api.server.close(config.shutdownGraceMs);
     // Usage buffered by the last reads (prediction usage, warm usage) is written before Redis and PostgreSQL close.
     await routes.close();
-    await Promise.allSettled([connection.close(), redis.quit(), pg.end()]);
+    await Promise.allSettled([connection.close(), redis.quit(), pools.close()]);
   });
 }
 

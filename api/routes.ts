@@ -1,6 +1,6 @@
 import type { ConnectRouter } from '@connectrpc/connect';
 import type { Client } from '@temporalio/client';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-client';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
@@ -36,8 +36,10 @@ export interface RouteDeps {
   logger: Logger;
   metrics: Metrics;
   temporal: Client;
-  redis: Redis;
+  redis: RedisClient;
   pg: Pool;
+  /** DATABASE_READ_URL's pool: the member directory's read-only queries (default `pg`). */
+  readPg?: Pool;
 }
 
 /** The Connect routes, plus the GraphQL handler factory built over the same services (issue 16; api/server.ts mounts it). */
@@ -72,7 +74,8 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
     nonInteractiveCallers: new Set(config.predictionAccuracy.excludedCallers),
     warmUsage,
   });
-  const queryChecker = createPgMemberDirectory(deps.pg);
+  // The member directory reads only (DATABASE_READ_URL, a replica, when set).
+  const queryChecker = createPgMemberDirectory(deps.readPg ?? deps.pg);
   const batch = createBatchService({
     // Issue 12: GetBatchStatus answers within 5 s: live, or last-known from visibility + PostgreSQL, or unavailable.
     temporal: withStatusFallback(createTemporalBatchPort(deps.temporal), {

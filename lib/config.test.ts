@@ -83,3 +83,27 @@ describe('fail-closed configuration (Temporal core)', () => {
     expect(() => loadConfig({ RTE_PROFILE: 'production' })).toThrow(/STEDI_BATCH_BASE_URL/);
   });
 });
+
+describe('scale-out settings (issue 14): REDIS_CLUSTER_NODES and DATABASE_READ_URL', () => {
+  it('REDIS_CLUSTER_NODES: unset is a single Redis; seeds are parsed (IPv6 in brackets); a bad value is refused by name', () => {
+    expect(loadConfig({}).redisClusterNodes).toEqual([]);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis-0:7000, 10.0.0.2:7001,[::1]:7002' }).redisClusterNodes).toEqual([
+      { host: 'redis-0', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    for (const bad of ['', 'redis-0', 'redis-0:0', 'redis-0:70000', 'redis://a:1', 'a:1,,b:2', 'a:1;b:2']) {
+      expect(() => loadConfig({ REDIS_CLUSTER_NODES: bad })).toThrow(/REDIS_CLUSTER_NODES: /);
+    }
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:1,b' })).toThrow(/REDIS_CLUSTER_NODES: entry 2 "b" is not host:port/);
+  });
+
+  it('DATABASE_READ_URL: defaults to DATABASE_URL; a value that is not a postgres URL is refused by name', () => {
+    expect(loadConfig({}).databaseReadUrl).toBe(loadConfig({}).databaseUrl);
+    expect(loadConfig({ DATABASE_URL: 'postgres://w@db/rte' }).databaseReadUrl).toBe('postgres://w@db/rte');
+    const c = loadConfig({ DATABASE_URL: 'postgres://w@db/rte', DATABASE_READ_URL: 'postgresql://r@replica/rte' });
+    expect([c.databaseUrl, c.databaseReadUrl]).toEqual(['postgres://w@db/rte', 'postgresql://r@replica/rte']);
+    expect(() => loadConfig({ DATABASE_READ_URL: 'replica:5432' })).toThrow(/DATABASE_READ_URL: expected a postgres/);
+    expect(() => loadConfig({ DATABASE_READ_URL: '' })).toThrow(/DATABASE_READ_URL/);
+  });
+});

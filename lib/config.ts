@@ -41,9 +41,17 @@ const envSchema = z.object({
   WORKER_INTERACTIVE_ACTIVITY_SLOTS: positiveInt.default(60),
 
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /**
+   * Redis Cluster seed nodes "host:port,host:port" (docs/scaling.md). When set, every process builds an ioredis
+   * Cluster client on these seeds instead of a single connection to REDIS_URL; REDIS_URL then only supplies the
+   * username, password and TLS (rediss:) used for every node, and its host and port are ignored.
+   */
+  REDIS_CLUSTER_NODES: z.string().optional(),
   /** Prefix of every Redis key the platform writes (tests use a random one). */
   REDIS_KEY_PREFIX: z.string().regex(/^[a-z0-9:_-]*$/).default('rte:'),
   DATABASE_URL: z.string().min(1).default('postgres://rte:rte@127.0.0.1:5432/rte'),
+  /** Read-only queries of the member directory and the member-cron sources (a streaming replica); default DATABASE_URL. */
+  DATABASE_READ_URL: z.string().min(1).optional(),
   /** Schema of the platform's tables (search_path); default: the server's default (public). */
   DATABASE_SCHEMA: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/).optional(),
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
@@ -153,7 +161,11 @@ export interface AppConfig {
   codec: { keys: CodecKey[]; serverHost: string; serverPort: number; corsOrigins: string[]; serverAuth: 'jwt' | 'none' };
   redisUrl: string;
   redisKeyPrefix: string;
+  /** REDIS_CLUSTER_NODES parsed; empty: a single Redis at redisUrl. */
+  redisClusterNodes: RedisNode[];
   databaseUrl: string;
+  /** DATABASE_READ_URL, or databaseUrl when unset: the member directory's and member-cron sources' read-only queries. */
+  databaseReadUrl: string;
   databaseSchema: string | undefined;
   kafka: { brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
   stedi: { baseUrl: string; batchBaseUrl: string; apiKey: string; timeoutMs: number; providerNpi: string; providerOrganizationName: string };
@@ -180,6 +192,24 @@ export interface AppConfig {
 /** True for hosts only this machine can reach (127.0.0.0/8, ::1, localhost). */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** "host:port,host:port" (IPv6 as "[::1]:7000") → nodes; throws an Error saying which entry is wrong. */
+export function parseRedisClusterNodes(value: string): RedisNode[] {
+  const entries = value.split(',').map((x) => x.trim());
+  if (entries.every((x) => x === '')) throw new Error('expected comma-separated host:port seeds, got an empty value');
+  return entries.map((entry, i) => {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || !(port >= 1 && port <= 65535)) throw new Error(`entry ${i + 1} ${JSON.stringify(entry)} is not host:port (port 1-65535)`);
+    const host = m[1]!;
+    return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
+  });
 }
 
 export class ConfigError extends Error {
@@ -254,6 +284,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }
     (secrets[svc] ??= []).push(secret);
   }
+  let redisClusterNodes: RedisNode[] = [];
+  if (e.REDIS_CLUSTER_NODES !== undefined) {
+    try {
+      redisClusterNodes = parseRedisClusterNodes(e.REDIS_CLUSTER_NODES);
+    } catch (err) {
+      problems.push(`REDIS_CLUSTER_NODES: ${(err as Error).message}`);
+    }
+  }
+  if (e.DATABASE_READ_URL !== undefined && !/^postgres(ql)?:\/\/./.test(e.DATABASE_READ_URL)) {
+    problems.push('DATABASE_READ_URL: expected a postgres:// or postgresql:// connection URL');
+  }
   let kafkaLagGroups: WatchedGroup[] = [];
   try {
     kafkaLagGroups = parseWatchedGroups(e.KAFKA_LAG_GROUPS);
@@ -274,7 +315,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     codec: { keys: codecKeys, serverHost: e.CODEC_SERVER_HOST, serverPort: e.CODEC_SERVER_PORT, corsOrigins: e.CODEC_SERVER_CORS_ORIGINS, serverAuth: e.CODEC_SERVER_AUTH },
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisClusterNodes,
     databaseUrl: e.DATABASE_URL,
+    databaseReadUrl: e.DATABASE_READ_URL ?? e.DATABASE_URL,
     databaseSchema: e.DATABASE_SCHEMA,
     kafka: {
       brokers: e.KAFKA_BROKERS,

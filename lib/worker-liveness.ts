@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client';
 
 /**
  * Worker liveness for the API's /readyz. Temporal's DescribeTaskQueue keeps listing a poller for up to a
@@ -21,7 +21,7 @@ export function workerLivenessKey(redisKeyPrefix: string, taskQueue: string): st
   return `${redisKeyPrefix}workers:${taskQueue}`;
 }
 
-export function startWorkerLiveness(redis: Redis, o: WorkerLivenessOptions): { id: string; stop(): Promise<void> } {
+export function startWorkerLiveness(redis: RedisClient, o: WorkerLivenessOptions): { id: string; stop(): Promise<void> } {
   const id = randomUUID();
   const interval = o.intervalMs ?? 2_000;
   const ttl = o.ttlMs ?? 6_000;
@@ -43,6 +43,6 @@ export function startWorkerLiveness(redis: Redis, o: WorkerLivenessOptions): { i
 }
 
 /** Workers that beat within their TTL. */
-export async function liveWorkerCount(redis: Redis, key: string): Promise<number> {
+export async function liveWorkerCount(redis: RedisClient, key: string): Promise<number> {
   return redis.zcount(key, `(${Date.now()}`, '+inf');
 }

@@ -42,6 +42,8 @@ export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-${STACK_HOST}:${TEMPORAL_PORT}}"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 export REDIS_URL="${REDIS_URL:-redis://${STACK_HOST}:${REDIS_PORT}}"
 export DATABASE_URL="${DATABASE_URL:-postgres://${PG_USER}:${PG_PASSWORD}@${STACK_HOST}:${PG_PORT}/${PG_DB}}"
+# Unset locally (docs/scaling.md): REDIS_CLUSTER_NODES=host:port,... makes every process use a Redis Cluster client
+# (REDIS_URL then gives only credentials/TLS); DATABASE_READ_URL sends the directory's reads to a replica (default DATABASE_URL).
 export KAFKA_BROKERS="${KAFKA_BROKERS:-${STACK_HOST}:${KAFKA_PORT}}"
 export STEDI_BASE_URL="${STEDI_BASE_URL:-http://${STACK_HOST}:${STEDI_SIM_PORT}}"
 # Local-only webhook signing secret for every client service ("*"), so callback_url works out of the box.

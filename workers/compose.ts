@@ -1,6 +1,6 @@
 import { withNonRetryableFieldErrors } from '../activities/field-errors';
 import { create } from '@bufbuild/protobuf';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-client';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { MemberQuerySchema } from '../gen/rte/v1/member_query_pb';
@@ -42,8 +42,10 @@ export interface WorkerDeps {
   config: AppConfig;
   logger: Logger;
   metrics: Metrics;
-  redis: Redis;
+  redis: RedisClient;
   pg: Pool;
+  /** DATABASE_READ_URL's pool: the member-cron sources' and flags' read-only queries (default `pg`). */
+  readPg?: Pool;
   directory: MemberDirectory;
   publisher: EventPublisher;
 }
@@ -169,12 +171,13 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
     metrics: batchMetrics,
   });
 
-  const cronSources = new PgMemberCronSources(deps.pg);
+  // Read-only directory queries (DATABASE_READ_URL when set); the prediction upserts below stay on the writer.
+  const cronSources = new PgMemberCronSources(deps.readPg ?? deps.pg);
   const memberCron = createMemberCronActivities({
     directory: deps.directory,
     members: cronSources,
     activity: cronSources,
-    flags: new PgFeatureFlagProvider(deps.pg),
+    flags: new PgFeatureFlagProvider(deps.readPg ?? deps.pg),
     predictor: new RuleBasedActivityPredictor(),
     publisher: deps.publisher,
     rateLimiter: new RedisTokenBucket(deps.redis, {

@@ -1,8 +1,8 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../lib/redis-client';
 import { startWorkerLiveness, workerLivenessKey } from '../lib/worker-liveness';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
-import { createDirectoryPool } from '../directory/pool';
+import { createDirectoryPools } from '../directory/pool';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
@@ -40,8 +40,11 @@ async function main(): Promise<void> {
     shutdownSignals: [],
   });
 
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
-  const pg = createDirectoryPool({ connectionString: config.databaseUrl, schema: config.databaseSchema, max: 10 });
+  // A single Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES), docs/scaling.md.
+  const redis = createRedisClient(config, { maxRetriesPerRequest: 3, lazyConnect: false });
+  // DATABASE_READ_URL (a replica): the directory's and the member-cron sources' read-only queries; writes stay on pg.
+  const pools = createDirectoryPools(config, { max: 10 });
+  const { pg, readPg } = pools;
   const kafka = new Kafka({ clientId: config.kafka.clientId, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
   const admin = kafka.admin();
   await admin.connect();
@@ -50,9 +53,9 @@ async function main(): Promise<void> {
 
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   // Synthetic data: relative filters evaluated at the population's reference time (pinned clock), not wall time.
-  const directory = createPgMemberDirectory(pg, { now: await directoryClock(pg) });
+  const directory = createPgMemberDirectory(readPg, { now: await directoryClock(readPg) });
   const publisher = createKafkaEventPublisher(kafka);
-  const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, pg, directory, publisher });
+  const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, pg, readPg, directory, publisher });
   const dataConverter = temporalDataConverter(config);
   const workflowCode = await workflowCodeOption();
   const common = { connection, namespace: config.temporal.namespace, dataConverter, activities, shutdownGraceTime: config.shutdownGraceMs };
@@ -74,7 +77,7 @@ async function main(): Promise<void> {
   registerConsumerLagGauge(metrics.registry, createConsumerLagReader(admin, config.kafkaLagGroups));
 
   // The member-cron consumer (issue 9): MemberCronEvents → warming jobs, behind MEMBER_CRON_CONSUMER_ENABLED.
-  const deps = { config, logger, metrics, redis, pg, directory, publisher };
+  const deps = { config, logger, metrics, redis, pg, readPg, directory, publisher };
   const temporalClient = config.memberCronConsumer.enabled ? await connectTemporalClient(config) : undefined;
   const memberCronConsumer = temporalClient
     ? createWorkerMemberCronConsumer({ ...deps, kafka, intake: workerWarmingIntake({ ...deps, temporal: temporalClient.client }) })
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
       },
       postgres: async () => {
         await pg.query('select 1');
+        if (readPg !== pg) await readPg.query('select 1');
       },
       kafka: async () => {
         await admin.describeCluster();
@@ -122,7 +126,7 @@ async function main(): Promise<void> {
     await runPromise;
     await slotPool.close();
     await Promise.allSettled([publisher.close(), connection.close(), admin.disconnect(), ...(temporalClient ? [temporalClient.connection.close()] : [])]);
-    await Promise.allSettled([pg.end(), redis.quit()]);
+    await Promise.allSettled([pools.close(), redis.quit()]);
     health.close();
   });
 

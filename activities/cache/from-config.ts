@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/redis-client';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../lib/config';
 import { createRedisEligibilityCache, type RedisEligibilityCacheOptions } from './redis-eligibility-cache';
@@ -6,7 +6,7 @@ import type { EligibilityCache } from './types';
 
 /** The eligibility cache as configured for this deployment (worker and API must agree on keys and TTLs). */
 export function createConfiguredEligibilityCache(
-  redis: Redis,
+  redis: RedisClient,
   config: AppConfig,
   logger: Logger,
   overrides: Pick<RedisEligibilityCacheOptions, 'maxKeysPerRead' | 'parsedEntryMemo'> = {},

@@ -131,12 +131,9 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
         out.push(...(await redis.mget(...chunk)));
         continue;
       }
-      // Entry keys hash to different cluster slots, so MGET would fail there; a pipeline of GETs is routed per key.
-      const res = await chunk.reduce((p, k) => p.get(k), redis.pipeline()).exec();
-      for (const [err, value] of res ?? []) {
-        if (err) throw err;
-        out.push((value as string | null) ?? null);
-      }
+      // Entry keys hash to different cluster slots, so MGET would fail there (CROSSSLOT), and so would one pipeline
+      // (ioredis keeps a cluster pipeline on one node): one GET per key, all sent at once, each routed to its node.
+      out.push(...(await Promise.all(chunk.map((k) => redis.get(k)))));
     }
     return out;
   }

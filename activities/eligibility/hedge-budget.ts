@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/redis-client';
 
 /** Hedges started per batch, shared by every worker (hedge-policy.ts caps them per batch). */
 export interface HedgeBudgetStore {
@@ -18,7 +18,7 @@ end
 return 1`;
 
 /** Counters `<prefix>hedges:<batchId>`, kept for a day (longer than any batch's tail). */
-export function createRedisHedgeBudget(redis: Redis, keyPrefix: string, ttlMs = 24 * 3600_000): HedgeBudgetStore {
+export function createRedisHedgeBudget(redis: RedisClient, keyPrefix: string, ttlMs = 24 * 3600_000): HedgeBudgetStore {
   const key = (batchId: string) => `${keyPrefix}hedges:${batchId}`;
   return {
     async take(batchId, max) {

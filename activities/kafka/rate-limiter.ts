@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/redis-client';
 
 /**
  * Global emission rate limit shared by every worker process: a token bucket in Redis. Refill uses the
@@ -53,7 +53,7 @@ export class RedisTokenBucket implements EmissionRateLimiter {
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly opts: TokenBucketOptions,
   ) {
     if (!(opts.ratePerSecond > 0)) throw new Error('ratePerSecond must be positive');

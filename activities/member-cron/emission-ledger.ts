@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { isClusterClient, type RedisClient } from '../../lib/redis-client';
 import type { ClaimOutcome, EmissionLedger } from './ports';
 
 export interface RedisEmissionLedgerOptions {
@@ -44,9 +45,16 @@ end
 return n
 `;
 
+const LUA_CLAIM_SHA = createHash('sha1').update(LUA_CLAIM).digest('hex');
+const LUA_RELEASE_SHA = createHash('sha1').update(LUA_RELEASE).digest('hex');
+
 /**
- * Redis emission markers. Keys are per event id (no hash tag: each key is independent, and the scripts
- * are called with keys of one page; in Redis Cluster call them per slot or add a tag per schedule tick).
+ * Redis emission markers, one key per event id, `<prefix><event id>`, without a hash tag: each marker is decided on
+ * its own (the scripts loop over their keys with no condition across keys), so a page's claim is exactly the claims
+ * of its events one by one. On a single Redis a page is one script call. On a Redis Cluster (docs/scaling.md) the
+ * keys of a page hash to different slots (CROSSSLOT in one call), so each event's marker is claimed, released and
+ * marked by its own call, all sent at once; the key layout is the same in both, so markers written before a move to
+ * a cluster, or by an older version, are still seen by every claim.
  */
 export class RedisEmissionLedger implements EmissionLedger {
   private readonly prefix: string;
@@ -54,7 +62,7 @@ export class RedisEmissionLedger implements EmissionLedger {
   private readonly leaseMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: RedisEmissionLedgerOptions = {},
   ) {
     this.prefix = opts.keyPrefix ?? 'rte:member-cron:emitted:';
@@ -66,33 +74,52 @@ export class RedisEmissionLedger implements EmissionLedger {
     return ids.map((id) => this.prefix + id);
   }
 
+  /** One script call on a single Redis; on a cluster one call per key (a page's keys span slots). */
+  private async script(lua: string, sha: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown[]> {
+    const run = async (ks: readonly string[]): Promise<unknown> => {
+      try {
+        return await this.redis.evalsha(sha, ks.length, ...ks, ...args);
+      } catch (err) {
+        if (!(err instanceof Error && err.message.includes('NOSCRIPT'))) throw err;
+        return this.redis.eval(lua, ks.length, ...ks, ...args);
+      }
+    };
+    if (!isClusterClient(this.redis)) return [await run(keys)];
+    return Promise.all(keys.map((k) => run([k])));
+  }
+
+  /** SET of every key: one pipeline on a single Redis; on a cluster one command per key (a pipeline must stay on one node). */
+  private async setAll(keys: readonly string[], value: string): Promise<void> {
+    if (isClusterClient(this.redis)) {
+      await Promise.all(keys.map((k) => this.redis.set(k, value, 'EX', this.doneTtl)));
+      return;
+    }
+    const p = this.redis.pipeline();
+    for (const k of keys) p.set(k, value, 'EX', this.doneTtl);
+    const res = await p.exec();
+    const failed = res?.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+  }
+
   async claim(eventIds: readonly string[], token: string): Promise<ClaimOutcome[]> {
     if (eventIds.length === 0) return [];
-    const r = (await this.redis.eval(LUA_CLAIM, eventIds.length, ...this.keys(eventIds), token, this.leaseMs)) as number[];
+    const r = (await this.script(LUA_CLAIM, LUA_CLAIM_SHA, this.keys(eventIds), [token, this.leaseMs])).flat() as number[];
     return r.map((x) => (x === 1 ? 'claimed' : x === 2 ? 'done' : x === 4 ? 'emitted-by-token' : x === 5 ? 'dead-lettered-by-token' : 'busy'));
   }
 
   async markDone(eventIds: readonly string[], token: string): Promise<void> {
     if (eventIds.length === 0) return;
-    const p = this.redis.pipeline();
-    for (const k of this.keys(eventIds)) p.set(k, doneBy(token), 'EX', this.doneTtl);
-    const res = await p.exec();
-    const failed = res?.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
+    await this.setAll(this.keys(eventIds), doneBy(token));
   }
 
   async markDeadLettered(eventIds: readonly string[], token: string): Promise<void> {
     if (eventIds.length === 0) return;
-    const p = this.redis.pipeline();
-    for (const k of this.keys(eventIds)) p.set(k, deadBy(token), 'EX', this.doneTtl);
-    const res = await p.exec();
-    const failed = res?.find(([err]) => err);
-    if (failed?.[0]) throw failed[0];
+    await this.setAll(this.keys(eventIds), deadBy(token));
   }
 
   async release(eventIds: readonly string[], token: string): Promise<void> {
     if (eventIds.length === 0) return;
-    await this.redis.eval(LUA_RELEASE, eventIds.length, ...this.keys(eventIds), token);
+    await this.script(LUA_RELEASE, LUA_RELEASE_SHA, this.keys(eventIds), [token]);
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../lib/redis-client';
 import type { AccuracySnapshot, PredictionOutcomeStore, PredictionRun, RecordedPrediction, UsageObservation } from './ports';
 
 export interface RedisPredictionOutcomeStoreOptions {
@@ -112,7 +112,7 @@ export class RedisPredictionOutcomeStore implements PredictionOutcomeStore {
   private readonly marginMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: RedisPredictionOutcomeStoreOptions = {},
   ) {
     this.base = `${opts.keyPrefix ?? 'rte:'}{prediction-accuracy}:`;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-client';
 import { randomUUID } from 'node:crypto';
 
 /**
@@ -41,7 +41,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {1, n + 1, tonumber(first[2])}`;
 
-export function createRedisSubmitRateLimiter(redis: Redis, settings: RateLimitSettings = DEFAULT_SUBMIT_RATE, keyPrefix = 'rte:'): SubmitRateLimiter {
+export function createRedisSubmitRateLimiter(redis: RedisClient, settings: RateLimitSettings = DEFAULT_SUBMIT_RATE, keyPrefix = 'rte:'): SubmitRateLimiter {
   return {
     async take(clientService, nowMs) {
       const key = `${keyPrefix}batch-submit-rate:{${clientService}}`;
