@@ -3,6 +3,7 @@ import { Code, ConnectError, createContextValues, type HandlerContext, type Inte
 import { compressionNegotiate, createMethodSerializationLookup, mergeNonProtocolHeaders } from '@connectrpc/connect/protocol';
 import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
 import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
+import { createPlainJsonParser } from './fast-json-input';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 
 /**
@@ -227,6 +228,9 @@ function createMethodHandler(route: FastUnaryRoute, opts: FastUnaryOptions): (re
   // connect-es's own (de)serialiser for the method, including api/strict-input.ts's error mapping (installed first).
   const serialization = createMethodSerializationLookup(method, undefined, opts.jsonOptions, { writeMaxBytes: 0xffffffff, readMaxBytes: 0xffffffff });
   const parser = serialization.getI(false);
+  // Issue 14: the request's plain JSON shape without connect-es's reflection and duplicate-key scan (the same message,
+  // api/fast-json-input.test.ts); any other body goes to connect-es's parser, which answers or refuses it as before.
+  const plain = createPlainJsonParser(method.input);
   const serializer = serialization.getO(false);
   // The answer as a string (issue 14): Node then writes headers and body in one write of one string, as the floor does.
   const serialize = route.memoFields?.length ? createMemoSerializer(method.output, route.memoFields, opts.jsonOptions) : (m: unknown) => serializer.serialize(m as never);
@@ -253,7 +257,7 @@ function createMethodHandler(route: FastUnaryRoute, opts: FastUnaryOptions): (re
     let body: Uint8Array | string;
     try {
       if (compression.error) throw compression.error;
-      const input = parser.parse(bytes);
+      const input = plain?.(bytes) ?? parser.parse(bytes);
       const request = {
         stream: false,
         message: input,
