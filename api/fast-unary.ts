@@ -371,9 +371,23 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
       if (list.length > 0 || jsonOptions.alwaysEmitImplicit) parts.push(`${memoKeys.get(f)!}:[${list.map((e) => jsonOf(f.message, e)).join(',')}]`);
     }
   };
+  // Issue 14: the whole answer, remembered per object of the first memoized message field (CheckEligibility: a cached
+  // entry's coverage) with the field values it was written from; the same values (the same objects, strings and
+  // numbers) give the same JSON, so a hot entry's answer within one age second is written once.
+  const answerKey = fields.find((f) => memoed.has(f) && f.fieldKind === 'message');
+  const answers = new WeakMap<object, { values: unknown[]; json: string }>();
+  const sameValues = (values: unknown[], msg: Record<string, unknown>) => {
+    for (let i = 0; i < fields.length; i++) if (values[i] !== msg[fields[i]!.localName]) return false;
+    return true;
+  };
   return (message) => {
     const msg = message as Record<string, unknown>;
     if (allDirect) {
+      const keyObject = answerKey ? (msg[answerKey.localName] as object | undefined) : undefined;
+      if (keyObject !== undefined) {
+        const known = answers.get(keyObject);
+        if (known && sameValues(known.values, msg)) return known.json;
+      }
       const parts: string[] = [];
       let d = 0;
       for (const f of fields) {
@@ -383,7 +397,9 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
           if (part !== undefined) parts.push(part);
         }
       }
-      return `{${parts.join(',')}}`;
+      const json = `{${parts.join(',')}}`;
+      if (keyObject !== undefined) answers.set(keyObject, { values: fields.map((f) => msg[f.localName]), json });
+      return json;
     }
     const rest: Record<string, unknown> = { ...msg };
     for (const f of memoed) rest[f.localName] = f.fieldKind === 'list' ? [] : undefined;
