@@ -120,6 +120,20 @@ describe('token verifier cache (issue 14)', () => {
     await expect(v(token)).rejects.toMatchObject({ code: Code.Unauthenticated });
   });
 
+  it('cached() gives a remembered token\'s principal only before its exp, and nothing for a token never verified', async () => {
+    let clock = Date.now();
+    const v = createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }, { now: () => clock, cacheMaxMs: 3_600_000 });
+    const token = await mintDevToken({ service: 'svc', scopes: [Scope.BatchRead], secret, expiresInSeconds: 60 });
+    const forged = await mintDevToken({ service: 'svc', scopes: [Scope.Admin], secret: 'another-secret' });
+    expect(v.cached?.(token)).toBeUndefined();
+    await v(token);
+    expect(v.cached?.(token)?.service).toBe('svc');
+    await expect(v(forged)).rejects.toMatchObject({ code: Code.Unauthenticated });
+    expect(v.cached?.(forged)).toBeUndefined();
+    clock += 61_000;
+    expect(v.cached?.(token)).toBeUndefined();
+  });
+
   it('never remembers a refused token, and forgets the oldest beyond its size', async () => {
     const v = createTokenVerifier({ mode: 'dev-hs256', devSecret: secret }, { cacheSize: 1 });
     const forged = await mintDevToken({ service: 'svc', scopes: [Scope.Admin], secret: 'another-secret' });

@@ -50,7 +50,10 @@ export type AuthSettings =
   | { mode: 'dev-hs256'; devSecret: string }
   | { mode: 'jwks'; jwksUrl: string; issuer: string; audience: string };
 
-export type TokenVerifier = (token: string) => Promise<Principal>;
+export type TokenVerifier = ((token: string) => Promise<Principal>) & {
+  /** The principal of a token verified before and still remembered (before its exp), without a promise; else undefined. */
+  cached?: (token: string) => Principal | undefined;
+};
 
 export interface TokenVerifierOptions {
   /** Verified tokens remembered (by token string) so a client reusing its token skips signature checks. Default 10,000; 0 = off. */
@@ -80,7 +83,11 @@ export function createTokenVerifier(settings: AuthSettings, opts: TokenVerifierO
     key = createRemoteJWKSet(new URL(settings.jwksUrl));
     options = { issuer: settings.issuer, audience: settings.audience, algorithms: ['RS256', 'ES256', 'PS256', 'EdDSA'] };
   }
-  return async (token) => {
+  const cached = (token: string): Principal | undefined => {
+    const known = verified.get(token);
+    return known && now() < known.until ? known.principal : undefined;
+  };
+  const verify = async (token: string): Promise<Principal> => {
     const at = now();
     const known = verified.get(token);
     if (known) {
@@ -95,6 +102,7 @@ export function createTokenVerifier(settings: AuthSettings, opts: TokenVerifierO
     }
     return principal;
   };
+  return Object.assign(verify, { cached });
 
   async function verifyOnce(token: string, at: number): Promise<{ principal: Principal; expiresAtMs: number }> {
     let payload: JWTPayload;
@@ -149,7 +157,8 @@ export function createAuthInterceptor(verify: TokenVerifier): Interceptor {
     if (!match?.[1]) {
       throw new ConnectError('missing bearer token (Authorization: Bearer <JWT>)', Code.Unauthenticated);
     }
-    const principal = await verify(match[1]);
+    // Issue 14: a remembered token is taken without a promise (the same check verify makes first).
+    const principal = verify.cached?.(match[1]) ?? (await verify(match[1]));
     // Known before the scope check, so a permission-denied audit line names the caller.
     req.contextValues.set(principalKey, principal);
     if (!required) {

@@ -169,4 +169,24 @@ describe('createMemoSerializer', () => {
       }
     }
   });
+
+  it('a remembered answer is reused only for the same field values (another member, status, id or metadata on the same coverage: rewritten)', () => {
+    const serialize = createMemoSerializer(CheckEligibilityResponseSchema, ['coverage', 'errors', 'cacheMetadata'], {});
+    const base = { memberId: 'M1', stediCheckId: 'ec_1', cacheStatus: CacheStatus.HIT, ...SHARED };
+    const variants = [
+      base,
+      { ...base, memberId: 'M2' },
+      { ...base, cacheStatus: CacheStatus.STALE },
+      { ...base, stediCheckId: 'ec_2' },
+      { ...base, cacheMetadata: create(CacheMetadataSchema, { cached: true, ageSeconds: 8, source: 'warming' }) },
+      { ...base, errors: [] },
+      base,
+    ].map((v) => create(CheckEligibilityResponseSchema, v));
+    const outputs = [...variants, ...variants].map((m) => {
+      const out = serialize(m);
+      expect(out).toBe(JSON.stringify(toJson(CheckEligibilityResponseSchema, m)));
+      return out;
+    });
+    expect(new Set(outputs).size).toBe(6);
+  });
 });

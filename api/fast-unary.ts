@@ -3,6 +3,7 @@ import { Code, ConnectError, createContextValues, type HandlerContext, type Inte
 import { compressionNegotiate, createMethodSerializationLookup, mergeNonProtocolHeaders } from '@connectrpc/connect/protocol';
 import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
 import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
+import { createPlainJsonParser } from './fast-json-input';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 
 /**
@@ -115,19 +116,6 @@ function eligible(req: IncomingMessage, maxBodyBytes: number): boolean {
   return Number.isInteger(n) && n >= 0 && n <= maxBodyBytes;
 }
 
-function readBody(req: IncomingMessage, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      chunks.push(c);
-      size += c.length;
-    });
-    req.once('end', () => resolve(chunks.length === 1 && size === length ? chunks[0]! : Buffer.concat(chunks, size)));
-    req.once('error', reject);
-  });
-}
-
 /**
  * Returns a request listener that answers the given unary RPCs over Connect JSON on HTTP/1.1 and returns true, or
  * returns false (touching nothing) for any request it does not take.
@@ -147,109 +135,212 @@ export function createFastUnaryHandler(routes: FastUnaryRoute[], opts: FastUnary
   };
 }
 
+/**
+ * The request's headers as the fetch API's `Headers`, read straight from Node's (already lower-case) header object:
+ * no copy per request unless something writes to them (then a LightHeaders copy takes over). Issue 14.
+ */
+class RequestHeaders {
+  private copy: LightHeaders | undefined;
+
+  constructor(private readonly src: IncomingHttpHeaders) {}
+  private writable(): LightHeaders {
+    return (this.copy ??= new LightHeaders(this.src));
+  }
+  get(name: string): string | null {
+    if (this.copy) return this.copy.get(name);
+    const v = this.src[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+  has(name: string): boolean {
+    return this.copy ? this.copy.has(name) : this.src[name.toLowerCase()] !== undefined;
+  }
+  set(name: string, value: string): void {
+    this.writable().set(name, value);
+  }
+  append(name: string, value: string): void {
+    this.writable().append(name, value);
+  }
+  delete(name: string): void {
+    this.writable().delete(name);
+  }
+  getSetCookie(): string[] {
+    return this.writable().getSetCookie();
+  }
+  forEach(cb: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
+    this.writable().forEach(cb, thisArg);
+  }
+  entries(): HeadersIterator<[string, string]> {
+    return this.writable().entries();
+  }
+  keys(): HeadersIterator<string> {
+    return this.writable().keys();
+  }
+  values(): HeadersIterator<string> {
+    return this.writable().values();
+  }
+  [Symbol.iterator](): HeadersIterator<[string, string]> {
+    return this.writable().entries();
+  }
+}
+
+/** Where a request object carries its call (interceptors that spread the request keep it: own symbol keys are copied). */
+const CALL = Symbol('fast-unary call');
+
+/** One call's state: the handler context the implementation sees (HandlerContext's fields, no per-call closures). */
+class FastCall {
+  readonly requestMethod = 'POST';
+  readonly protocolName = 'connect';
+  readonly responseHeader = new LightHeaders({ 'content-type': 'application/json' }) as unknown as Headers;
+  readonly responseTrailer = new LightHeaders() as unknown as Headers;
+  readonly values = createContextValues();
+  readonly requestHeader: Headers;
+  readonly url: string;
+  private controller: AbortController | undefined;
+
+  constructor(
+    readonly method: DescMethodUnary,
+    readonly service: DescMethodUnary['parent'],
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    this.requestHeader = new RequestHeaders(req.headers) as unknown as Headers;
+    this.url = `http://${req.headers.host ?? 'localhost'}${req.url ?? ''}`;
+  }
+  timeoutMs(): undefined {
+    return undefined;
+  }
+  /** Created only if something asks for it (a live check waits on it): aborting a signal nobody holds is pure cost. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      const c = (this.controller = new AbortController());
+      const res = this.res;
+      res.once('close', () => {
+        if (!res.writableFinished) c.abort(new ConnectError('the client closed the connection', Code.Canceled));
+      });
+    }
+    return this.controller.signal;
+  }
+}
+
 function createMethodHandler(route: FastUnaryRoute, opts: FastUnaryOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { method } = route;
+  const service = method.parent;
   // connect-es's own (de)serialiser for the method, including api/strict-input.ts's error mapping (installed first).
   const serialization = createMethodSerializationLookup(method, undefined, opts.jsonOptions, { writeMaxBytes: 0xffffffff, readMaxBytes: 0xffffffff });
   const parser = serialization.getI(false);
+  // Issue 14: the request's plain JSON shape without connect-es's reflection and duplicate-key scan (the same message,
+  // api/fast-json-input.test.ts); any other body goes to connect-es's parser, which answers or refuses it as before.
+  const plain = createPlainJsonParser(method.input);
   const serializer = serialization.getO(false);
+  // The answer as a string (issue 14): Node then writes headers and body in one write of one string, as the floor does.
   const serialize = route.memoFields?.length ? createMemoSerializer(method.output, route.memoFields, opts.jsonOptions) : (m: unknown) => serializer.serialize(m as never);
   const output: DescMessage = method.output;
   const impl = route.impl as (request: unknown, context: HandlerContext) => unknown;
-  return (req, res) => {
-    let controller: AbortController | undefined;
-    // Created only if something asks for it (a live check waits on it): aborting a signal nobody holds is pure cost.
-    const signalOf = () => {
-      if (!controller) {
-        const c = (controller = new AbortController());
-        res.once('close', () => {
-          if (!res.writableFinished) c.abort(new ConnectError('the client closed the connection', Code.Canceled));
-        });
-      }
-      return controller.signal;
-    };
-    const requestHeader = new LightHeaders(req.headers) as unknown as Headers;
-    const responseHeader = new LightHeaders({ 'content-type': 'application/json' }) as unknown as Headers;
-    const responseTrailer = new LightHeaders() as unknown as Headers;
-    const values = createContextValues();
-    const url = `http://${req.headers.host ?? 'localhost'}${req.url ?? ''}`;
-    const ctx = {
-      method,
-      service: method.parent,
-      requestMethod: 'POST',
-      protocolName: 'connect',
-      url,
-      timeoutMs: () => undefined,
-      get signal() {
-        return signalOf();
-      },
-      requestHeader,
-      responseHeader,
-      responseTrailer,
-      values,
-    } as unknown as HandlerContext;
-    const compression = compressionNegotiate(ACCEPT_COMPRESSION, null, req.headers['accept-encoding'] ?? null, 'accept-encoding');
+  // The interceptor chain around the implementation, as connect-es builds it (applyInterceptors), built once: the
+  // interceptors keep no per-chain state, and the innermost step finds its call on the request it is given.
+  const innermost = async (r: UnaryRequest): Promise<UnaryResponse> => {
+    const call = (r as unknown as Record<typeof CALL, FastCall | undefined>)[CALL];
+    if (!call) throw new ConnectError('fast-unary: an interceptor dropped the call from the request', Code.Internal);
+    const ctx = call as unknown as HandlerContext;
+    const callCtx = r.header === ctx.requestHeader && r.contextValues === ctx.values ? ctx : ({ ...contextFields(call), requestHeader: r.header, values: r.contextValues } as HandlerContext);
+    let message = await impl(r.message, callCtx);
+    if (!isMessage(message, output)) message = create(output, message as never);
+    return { stream: false, message: message as never, method, service, header: ctx.responseHeader, trailer: ctx.responseTrailer };
+  };
+  const chain = opts.interceptors.reduceRight<(r: UnaryRequest) => Promise<UnaryResponse>>((next, interceptor) => interceptor(next as never) as never, innermost);
 
-    void readBody(req, Number(req.headers['content-length']))
-      .then(async (bytes) => {
-        let status = 200;
-        let body: Uint8Array;
-        try {
-          if (compression.error) throw compression.error;
-          const input = parser.parse(bytes);
-          const request = {
-            stream: false,
-            message: input,
-            method,
-            service: method.parent,
-            requestMethod: 'POST',
-            url,
-            get signal() {
-              return signalOf();
-            },
-            header: requestHeader,
-            contextValues: values,
-          } as unknown as UnaryRequest;
-          // The interceptor chain around the implementation, as connect-es builds it (applyInterceptors).
-          const innermost = async (r: UnaryRequest): Promise<UnaryResponse> => {
-            const callCtx = r.header === requestHeader && r.contextValues === values ? ctx : ({ ...ctx, requestHeader: r.header, values: r.contextValues } as HandlerContext);
-            let message = await impl(r.message, callCtx);
-            if (!isMessage(message, output)) message = create(output, message as never);
-            return { stream: false, message: message as never, method, service: method.parent, header: responseHeader, trailer: responseTrailer };
-          };
-          const chain = opts.interceptors.reduceRight<(r: UnaryRequest) => Promise<UnaryResponse>>((next, interceptor) => interceptor(next as never) as never, innermost);
-          const response = await chain(request);
-          copyHeaders(response.header, responseHeader);
-          copyHeaders(response.trailer, responseTrailer);
-          body = serialize(response.message);
-        } catch (e) {
-          const error = e instanceof ConnectError ? e : new ConnectError('internal error', Code.Internal, undefined, undefined, e);
-          status = codeToHttpStatus(error.code);
-          responseHeader.set('content-type', 'application/json');
-          if (!error.isWireError) mergeNonProtocolHeaders(responseHeader, error.metadata);
-          body = errorToJsonBytes(error, opts.jsonOptions);
-        }
-        if (compression.response && body.byteLength >= COMPRESS_MIN_BYTES) {
-          body = await compression.response.compress(body);
-          responseHeader.set('content-encoding', compression.response.name);
-        }
-        const header = (responseHeader as unknown as LightHeaders).toNode();
-        (responseTrailer as unknown as LightHeaders).forEach((v, k) => {
-          header[`trailer-${k}`] = v;
-        });
-        header['content-length'] = String(body.byteLength);
-        res.writeHead(status, header);
-        res.end(body);
-      })
-      .catch((err: unknown) => {
-        // A failed read or write (the client went away): nothing left to answer.
-        if (!res.headersSent) res.destroy(err instanceof Error ? err : undefined);
-      });
+  const answer = async (call: FastCall, res: ServerResponse, acceptEncoding: string | null, bytes: Uint8Array): Promise<void> => {
+    const responseHeader = call.responseHeader;
+    const responseTrailer = call.responseTrailer;
+    const compression = compressionNegotiate(ACCEPT_COMPRESSION, null, acceptEncoding, 'accept-encoding');
+    let status = 200;
+    let body: Uint8Array | string;
+    try {
+      if (compression.error) throw compression.error;
+      const input = plain?.(bytes) ?? parser.parse(bytes);
+      const request = {
+        stream: false,
+        message: input,
+        method,
+        service,
+        requestMethod: 'POST',
+        url: call.url,
+        get signal() {
+          return call.signal;
+        },
+        header: call.requestHeader,
+        contextValues: call.values,
+        [CALL]: call,
+      } as unknown as UnaryRequest;
+      const response = await chain(request);
+      copyHeaders(response.header, responseHeader);
+      copyHeaders(response.trailer, responseTrailer);
+      body = serialize(response.message);
+    } catch (e) {
+      const error = e instanceof ConnectError ? e : new ConnectError('internal error', Code.Internal, undefined, undefined, e);
+      status = codeToHttpStatus(error.code);
+      responseHeader.set('content-type', 'application/json');
+      if (!error.isWireError) mergeNonProtocolHeaders(responseHeader, error.metadata);
+      body = errorToJsonBytes(error, opts.jsonOptions);
+    }
+    let length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (compression.response && length >= COMPRESS_MIN_BYTES) {
+      body = await compression.response.compress(typeof body === 'string' ? Buffer.from(body) : body);
+      length = body.byteLength;
+      responseHeader.set('content-encoding', compression.response.name);
+    }
+    const header = (responseHeader as unknown as LightHeaders).toNode();
+    (responseTrailer as unknown as LightHeaders).forEach((v, k) => {
+      header[`trailer-${k}`] = v;
+    });
+    header['content-length'] = String(length);
+    res.writeHead(status, header);
+    res.end(body);
+  };
+  const failed = (res: ServerResponse, err: unknown) => {
+    // A failed read or write (the client went away): nothing left to answer.
+    if (!res.headersSent) res.destroy(err instanceof Error ? err : undefined);
+  };
+
+  return (req, res) => {
+    const call = new FastCall(method, service, req, res);
+    const acceptEncoding = req.headers['accept-encoding'] ?? null;
+    const length = Number(req.headers['content-length']);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+    });
+    req.once('end', () => {
+      const bytes = chunks.length === 1 && size === length ? chunks[0]! : Buffer.concat(chunks, size);
+      answer(call, res, acceptEncoding, bytes).catch((err: unknown) => failed(res, err));
+    });
+    req.once('error', (err) => failed(res, err));
   };
 }
 
-/** toJson + JSON.stringify of a message, with the JSON of the named message fields' objects remembered per object. */
-export function createMemoSerializer(schema: DescMessage, memoFields: string[], jsonOptions: Partial<JsonWriteOptions>): (message: unknown) => Uint8Array {
+/** A FastCall's HandlerContext fields as a plain object (an interceptor replaced the request's headers or values). */
+function contextFields(call: FastCall): Record<string, unknown> {
+  return {
+    method: call.method,
+    service: call.service,
+    requestMethod: call.requestMethod,
+    protocolName: call.protocolName,
+    url: call.url,
+    timeoutMs: () => undefined,
+    get signal() {
+      return call.signal;
+    },
+    requestHeader: call.requestHeader,
+    responseHeader: call.responseHeader,
+    responseTrailer: call.responseTrailer,
+    values: call.values,
+  };
+}
+
+/** toJson + JSON.stringify of a message (the JSON text), with the JSON of the named message fields' objects remembered per object. */
+export function createMemoSerializer(schema: DescMessage, memoFields: string[], jsonOptions: Partial<JsonWriteOptions>): (message: unknown) => string {
   const fields = schema.fields.concat().sort((a, b) => a.number - b.number);
   const memoed = new Set<DescField>();
   for (const name of memoFields) {
@@ -280,9 +371,23 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
       if (list.length > 0 || jsonOptions.alwaysEmitImplicit) parts.push(`${memoKeys.get(f)!}:[${list.map((e) => jsonOf(f.message, e)).join(',')}]`);
     }
   };
+  // Issue 14: the whole answer, remembered per object of the first memoized message field (CheckEligibility: a cached
+  // entry's coverage) with the field values it was written from; the same values (the same objects, strings and
+  // numbers) give the same JSON, so a hot entry's answer within one age second is written once.
+  const answerKey = fields.find((f) => memoed.has(f) && f.fieldKind === 'message');
+  const answers = new WeakMap<object, { values: unknown[]; json: string }>();
+  const sameValues = (values: unknown[], msg: Record<string, unknown>) => {
+    for (let i = 0; i < fields.length; i++) if (values[i] !== msg[fields[i]!.localName]) return false;
+    return true;
+  };
   return (message) => {
     const msg = message as Record<string, unknown>;
     if (allDirect) {
+      const keyObject = answerKey ? (msg[answerKey.localName] as object | undefined) : undefined;
+      if (keyObject !== undefined) {
+        const known = answers.get(keyObject);
+        if (known && sameValues(known.values, msg)) return known.json;
+      }
       const parts: string[] = [];
       let d = 0;
       for (const f of fields) {
@@ -292,7 +397,9 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
           if (part !== undefined) parts.push(part);
         }
       }
-      return Buffer.from(`{${parts.join(',')}}`);
+      const json = `{${parts.join(',')}}`;
+      if (keyObject !== undefined) answers.set(keyObject, { values: fields.map((f) => msg[f.localName]), json });
+      return json;
     }
     const rest: Record<string, unknown> = { ...msg };
     for (const f of memoed) rest[f.localName] = f.fieldKind === 'list' ? [] : undefined;
@@ -312,7 +419,7 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
         if (key in base) parts.push(`${JSON.stringify(key)}:${JSON.stringify(base[key])}`);
       }
     }
-    return Buffer.from(`{${parts.join(',')}}`);
+    return `{${parts.join(',')}}`;
   };
 }
 

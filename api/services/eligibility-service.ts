@@ -118,6 +118,10 @@ export function validateCheckEligibility(req: CheckEligibilityRequest, cacheCont
   if (!fromEnum) throw new FieldError('cache_control', `unknown value ${req.cacheControl}`);
   const mode = req.cacheControl === CacheControl.DEFAULT ? (parseRequestCacheControl(cacheControlHeader) ?? 'DEFAULT') : fromEnum;
 
+  // Issue 14: the usual read names no service types, payer or NPI: its key and refresh input need no sorting or joins.
+  if (req.serviceTypeCodes.length === 0 && req.payerId === '' && req.providerNpi === '') {
+    return { memberId: req.memberId, operationKey: operation, mode, refreshInput: { memberId: req.memberId, operation } };
+  }
   const stcs = [...new Set(req.serviceTypeCodes)].sort();
   // Requests that ask Stedi something different must not share a cache entry.
   const suffix = [stcs.length > 0 && !(stcs.length === 1 && stcs[0] === '30') ? `stc-${stcs.join('-')}` : '', req.payerId ? `payer-${req.payerId}` : '', req.providerNpi ? `npi-${req.providerNpi}` : '']
