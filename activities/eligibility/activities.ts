@@ -128,11 +128,30 @@ function resultOf(entry: EligibilityCacheEntry): EligibilityRefreshResult {
   };
 }
 
+/**
+ * One latency window per hedging setup (a worker's `HedgeDeps`), shared by every activity set built on it: the worker's
+ * own refreshEligibility and each real-time chunk's (a chunk builds its own set over `chunkPorts`, which keeps the
+ * same `hedge`). A window per set would start empty in every chunk, and a chunk rarely sees `minSamples` answers of
+ * its own before its last member is the straggler (a 40-member batch runs as two chunks of 20), so chunked members
+ * were never hedged.
+ */
+const latencyWindows = new WeakMap<HedgeDeps, LatencyWindow>();
+
+function latencyWindowOf(hedge: HedgeDeps | undefined): LatencyWindow {
+  if (!hedge) return new LatencyWindow(1);
+  let w = latencyWindows.get(hedge);
+  if (!w) {
+    w = new LatencyWindow(hedge.config.window);
+    latencyWindows.set(hedge, w);
+  }
+  return w;
+}
+
 export function createEligibilityActivities(deps: EligibilityActivityDeps) {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? abortableSleep;
-  /** Recent Stedi latencies of this process: the hedging threshold (hedge-policy.ts). */
-  const latencies = new LatencyWindow(deps.hedge?.config.window ?? 1);
+  /** Recent Stedi latencies of this process (every activity set on the same hedge deps): the hedging threshold. */
+  const latencies = latencyWindowOf(deps.hedge);
 
   /** This attempt's time budget: infrastructure retries and 429 waits stop where the last call must start. */
   function attemptDeadline(): number {

@@ -15,20 +15,27 @@ import { uniqueName } from '../helpers/temporal';
  * (`slowPayer.slowFirst`): its original call takes 10 s, a repeat answers normally. With STEDI_HEDGE=on the
  * straggler gets a duplicate call once the other 39 members are done, the batch ends on the duplicate's answer while
  * the original is still running at Stedi (its slot held), and the member is counted once.
+ *
+ * Both ways real-time members run: in chunks (the default, BATCH_REALTIME_CHUNK_MEMBERS=500, for a batch whose cap is
+ * the pool's 15: this 40-member batch runs as two chunk activities of 20) and one activity per member (a cap under
+ * 15). Chunked members were once never hedged: each chunk had a latency window of its own, and a chunk of 20 never
+ * saw the 20 latencies a threshold needs.
  */
 const SLOW_EXTRA_MS = 500_000; // × time scale 0.02 = 10 s
 
 describe('hedging a batch straggler (integration)', () => {
   let p: TestPlatform;
   let events: BatchEventSubscriber;
+  /** Stragglers' payers used by earlier cases (the slow fault is per payer). */
+  const usedPayers = new Set<string>();
+  const usedMembers = new Set<string>();
 
   beforeAll(async () => {
     p = await startTestPlatform({
       population: 400,
       sim: { latency: { meanMs: 13_500, sigma: 0.5 }, timeScale: 0.02, seed: 7, logger: silentLogger() },
-      // Hedging covers members dispatched one activity each; chunked members (the default for full-width batches) are
-      // not hedged yet (docs/performance.md), so this batch runs per member.
-      env: { STEDI_HEDGE: 'on', STEDI_HEDGE_MIN_MS: '0', STEDI_SLOTS_RESERVED_INTERACTIVE: '0', BATCH_REALTIME_CHUNK_MEMBERS: '0' },
+      // BATCH_REALTIME_CHUNK_MEMBERS is left at its default (chunks of 500).
+      env: { STEDI_HEDGE: 'on', STEDI_HEDGE_MIN_MS: '0', STEDI_SLOTS_RESERVED_INTERACTIVE: '0' },
     });
     events = await subscribeToBatchEvents(p, `hedge-${randomUUID().slice(0, 8)}`);
   }, 120_000);
@@ -38,16 +45,34 @@ describe('hedging a batch straggler (integration)', () => {
     await p?.close();
   }, 60_000);
 
-  it('a straggler gets one duplicate call on an idle slot; the first answer wins, counted once; never more than 15 calls in flight', async () => {
-    // Members the simulator answers with coverage; the straggler alone on its payer.
-    const ok = p.members.filter((m) => verdictFor(`${m.payerId}|${m.payerMemberId}`).kind !== 'aaa');
-    const straggler = ok[0]!;
-    const others = ok.filter((m) => m.payerId !== straggler.payerId).slice(0, 39);
+  /** Activity types the batch's workflow scheduled, with counts. */
+  async function scheduledActivities(batchId: string): Promise<Record<string, number>> {
+    const history = await p.temporal.workflow.getHandle(batchId).fetchHistory();
+    const byType: Record<string, number> = {};
+    for (const e of history.events ?? []) {
+      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      if (name) byType[name] = (byType[name] ?? 0) + 1;
+    }
+    return byType;
+  }
+
+  /** Runs a 40-member batch with one staged straggler (listed first) at `cap` and checks the hedge; returns the batch id. */
+  async function stragglerBatch(cap: number): Promise<string> {
+    // Members the simulator answers with coverage; the straggler alone on its payer (one no earlier case used).
+    const ok = p.members.filter((m) => verdictFor(`${m.payerId}|${m.payerMemberId}`).kind !== 'aaa' && !usedMembers.has(m.memberId));
+    const straggler = ok.find((m) => !usedPayers.has(m.payerId))!;
+    expect(straggler).toBeDefined();
+    usedPayers.add(straggler.payerId);
+    const others = ok.filter((m) => !usedPayers.has(m.payerId)).slice(0, 39);
     expect(others).toHaveLength(39);
+    for (const m of [straggler, ...others]) usedMembers.add(m.memberId);
     p.sim.setFaults({ reset: true });
     p.sim.setFaults({ slowPayer: { payerId: straggler.payerId, extraLatencyMs: SLOW_EXTRA_MS, slowFirst: 1 } });
     p.sim.resetStats();
-    const hedges = async (event: string) => (await p.workers[0]!.metrics.stediHedges.get()).values.find((v) => v.labels['event'] === event)?.value ?? 0;
+    // The worker's counters, as deltas from before this batch.
+    const count = async (event: string) => (await p.workers[0]!.metrics.stediHedges.get()).values.find((v) => v.labels['event'] === event)?.value ?? 0;
+    const before = { started: await count('started'), won: await count('won'), lost: await count('lost') };
+    const hedges = async (event: 'started' | 'won' | 'lost') => (await count(event)) - before[event];
 
     const c = await batchClient(p, 'svc-hedge');
     const r = await c.submitBatch(
@@ -56,7 +81,7 @@ describe('hedging a batch straggler (integration)', () => {
         // The straggler first: its slow call starts in the first wave and is still running when the rest are done.
         memberSelector: { case: 'memberIds', value: { memberIds: [straggler.memberId, ...others.map((m) => m.memberId)] } },
         cacheControl: CacheControl.BYPASS_CACHE,
-        options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 15 },
+        options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: cap },
       }),
     );
     const end = await waitForBatchEnd(c, r.batchId, 120_000, 100);
@@ -90,5 +115,21 @@ describe('hedging a batch straggler (integration)', () => {
     const done = mine.find((e) => e.eventType === 'COMPLETED')!;
     if (done.result.case !== 'completed') throw new Error(`terminal event carries ${done.result.case}`);
     expect(done.result.value).toMatchObject({ totalMembers: 40, successful: 40, failed: 0, stediRealtimeCalls: 40 + started });
+    return r.batchId;
+  }
+
+  it('in chunks (the default): a straggler gets one duplicate call on an idle slot; the first answer wins, counted once; never more than 15 calls in flight', async () => {
+    const batchId = await stragglerBatch(15);
+    // Its members ran inside chunk activities, none as an activity of its own.
+    const acts = await scheduledActivities(batchId);
+    expect(acts['refreshEligibilityChunk']).toBeGreaterThanOrEqual(1);
+    expect(acts['refreshEligibility']).toBeUndefined();
+  }, 180_000);
+
+  it('one activity per member (a cap under 15): the same', async () => {
+    const batchId = await stragglerBatch(14);
+    const acts = await scheduledActivities(batchId);
+    expect(acts['refreshEligibility']).toBeGreaterThanOrEqual(40);
+    expect(acts['refreshEligibilityChunk']).toBeUndefined();
   }, 180_000);
 });
