@@ -13,7 +13,7 @@ import type { CachePutInput, EligibilityCacheEntry } from '../cache';
 import type { AcquireOptions, SlotLease, SlotPool } from '../slot-pool';
 import { createHttpStediGateway } from '../stedi/gateway';
 import type { EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
-import { createEligibilityActivities, type EligibilityActivityDeps } from './activities';
+import { createEligibilityActivities, hedgeLosersSettled, type EligibilityActivityDeps } from './activities';
 import { createMemoryHedgeBudget } from './hedge-budget';
 import { DEFAULT_HEDGE_CONFIG } from './hedge-policy';
 import { chunkPorts } from './realtime-chunk';
@@ -299,6 +299,24 @@ describe('refreshEligibility hedging a straggler (issue 14; policy in hedge-poli
       const deadline = Date.now() + 10_000;
       while (slots.held > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
       expect(slots.peak).toBe(2);
+    } finally {
+      await slowSim.stop();
+    }
+  }, 20_000);
+
+  it('a worker shutting down can wait for a hedge loser: its slot goes back only when Stedi answered it', async () => {
+    const { slowSim, slots, deps, acts } = await setup();
+    try {
+      const r: EligibilityRefreshResult = await env().run(acts.refreshEligibility, batchInput);
+      expect(r).toMatchObject({ stediCalls: 2 });
+      // Not waited for: one loser still at Stedi, holding its slot.
+      expect(await hedgeLosersSettled(deps.hedge, 0)).toBe(1);
+      expect(slots.held).toBe(1);
+      // Waited for (what workers/main.ts does before closing the pool): answered, its slot back, nothing left.
+      expect(await hedgeLosersSettled(deps.hedge, 10_000)).toBe(0);
+      expect(slots.held).toBe(0);
+      expect(slowSim.stats().inFlight.current).toBe(0);
+      expect(await hedgeLosersSettled(undefined, 0)).toBe(0);
     } finally {
       await slowSim.stop();
     }

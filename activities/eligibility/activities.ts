@@ -147,6 +147,39 @@ function latencyWindowOf(hedge: HedgeDeps | undefined): LatencyWindow {
   return w;
 }
 
+/** Hedge losers still at Stedi, per hedging setup: each holds its slot until Stedi answers it (or the gateway times out). */
+const hedgeLosers = new WeakMap<HedgeDeps, Set<Promise<void>>>();
+
+function trackHedgeLoser(hedge: HedgeDeps, loser: Promise<unknown>): void {
+  let running = hedgeLosers.get(hedge);
+  if (!running) {
+    running = new Set();
+    hedgeLosers.set(hedge, running);
+  }
+  const done = loser.then(
+    () => undefined,
+    () => undefined,
+  );
+  running.add(done);
+  void done.then(() => running.delete(done));
+}
+
+/**
+ * Waits up to `timeoutMs` for the hedge losers of `hedge` still at Stedi to be answered and their slots released;
+ * resolves with how many still run then. A worker shutting down awaits this before closing its slot pool, which
+ * releases every slot still held: a loser's slot released early would let one more call than the limit reach Stedi.
+ */
+export async function hedgeLosersSettled(hedge: HedgeDeps | undefined, timeoutMs: number): Promise<number> {
+  const running = hedge ? hedgeLosers.get(hedge) : undefined;
+  if (!running || running.size === 0) return 0;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all([...running]), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeoutMs))))]);
+  clearTimeout(timer);
+  // A settled loser leaves the set one tick after it settles.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return running.size;
+}
+
 export function createEligibilityActivities(deps: EligibilityActivityDeps) {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? abortableSleep;
@@ -299,6 +332,8 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
         );
         second.catch(() => (hedgeStarted ? undefined : hedge.budget.giveBack(batchId)));
         const race = await firstGood(primary, second).finally(() => (decided = true));
+        // The other call runs on (holding its slot) until Stedi answers it; a worker shutting down waits for it.
+        trackHedgeLoser(hedge, race.winner === 'hedge' ? primary : second);
         if (hedgeStarted) hedge.metrics?.onHedge(race.winner === 'hedge' ? 'won' : 'lost');
         if (race.winner === 'hedge') log.info('hedge answered first; the original call keeps its slot until Stedi answers it');
         return race.value;
