@@ -9,7 +9,7 @@ import { createPromBatchMetrics } from '../activities/batch/metrics';
 import type { BatchMemberDirectory } from '../activities/batch/ports';
 import { createPgBatchErrorStore, createPgBatchOutcomeStore, createPgMemberListStore } from '../activities/batch/pg-stores';
 import { createConfiguredEligibilityCache } from '../activities/cache';
-import { createEligibilityActivities, type EligibilityActivityDeps } from '../activities/eligibility/activities';
+import { createEligibilityActivities, hedgeLosersSettled, type EligibilityActivityDeps } from '../activities/eligibility/activities';
 import { createRealtimeChunkActivities } from '../activities/eligibility/realtime-chunk';
 import { createRedisHedgeBudget } from '../activities/eligibility/hedge-budget';
 import { DEFAULT_HEDGE_CONFIG } from '../activities/eligibility/hedge-policy';
@@ -62,7 +62,12 @@ export function batchDirectoryOver(directory: MemberDirectory): BatchMemberDirec
 }
 
 /** Builds every activity the worker registers from already-open connections. */
-export function createWorkerActivities(deps: WorkerDeps): { activities: Record<string, (...args: never[]) => unknown>; slotPool: SlotPool } {
+export function createWorkerActivities(deps: WorkerDeps): {
+  activities: Record<string, (...args: never[]) => unknown>;
+  slotPool: SlotPool;
+  /** Waits (at most `timeoutMs`) for hedge losers still at Stedi; call before `slotPool.close()`. Resolves with those left. */
+  hedgeLosersSettled: (timeoutMs: number) => Promise<number>;
+} {
   const { config, logger, metrics } = deps;
   let slotsInUseSeen = 0;
   const slotPool = createRedisSlotPool({
@@ -203,7 +208,11 @@ export function createWorkerActivities(deps: WorkerDeps): { activities: Record<s
   });
 
   // FieldErrors (bad queries/inputs) are non-retryable InvalidArgumentError failures in every activity.
-  return { activities: withNonRetryableFieldErrors({ ...eligibility, ...realtimeChunks, ...batch, ...webhooks, ...memberCron, ...warming }), slotPool };
+  return {
+    activities: withNonRetryableFieldErrors({ ...eligibility, ...realtimeChunks, ...batch, ...webhooks, ...memberCron, ...warming }),
+    slotPool,
+    hedgeLosersSettled: (timeoutMs) => hedgeLosersSettled(eligibilityDeps.hedge, timeoutMs),
+  };
 }
 
 /**

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   // Synthetic data: relative filters evaluated at the population's reference time (pinned clock), not wall time.
   const directory = createPgMemberDirectory(readPg, { now: await directoryClock(readPg) });
   const publisher = createKafkaEventPublisher(kafka);
-  const { activities, slotPool } = createWorkerActivities({ config, logger, metrics, redis, pg, readPg, directory, publisher });
+  const { activities, slotPool, hedgeLosersSettled } = createWorkerActivities({ config, logger, metrics, redis, pg, readPg, directory, publisher });
   const dataConverter = temporalDataConverter(config);
   const workflowCode = await workflowCodeOption();
   const common = { connection, namespace: config.temporal.namespace, dataConverter, activities, shutdownGraceTime: config.shutdownGraceMs };
@@ -118,12 +118,16 @@ async function main(): Promise<void> {
 
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     accepting = false;
+    const graceEndsAt = Date.now() + config.shutdownGraceMs;
     // Stop fetching and hand open groups to the intake while its workflows can still be started.
     await memberCronConsumer?.stop().catch((err: unknown) => logger.warn({ err }, 'member-cron consumer stop failed'));
     await liveness.stop();
     worker.shutdown(); // stops polling; run() resolves after in-flight tasks finish or the grace time passes
     interactiveWorker.shutdown();
     await runPromise;
+    // Hedge losers still at Stedi keep their slots until answered (docs/performance.md), within the grace period.
+    const losers = await hedgeLosersSettled(graceEndsAt - Date.now());
+    if (losers > 0) logger.warn({ losers }, 'shutdown: hedge losers still at Stedi; their slots are released now');
     await slotPool.close();
     await Promise.allSettled([publisher.close(), connection.close(), admin.disconnect(), ...(temporalClient ? [temporalClient.connection.close()] : [])]);
     await Promise.allSettled([pools.close(), redis.quit()]);

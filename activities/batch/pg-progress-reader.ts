@@ -4,7 +4,8 @@ import type { BatchDurableProgress, BatchDurableProgressReader } from './ports';
 /**
  * What PostgreSQL durably knows about a batch without asking its workflow (issue 12: GetBatchStatus when the
  * workflow cannot be queried): per-member outcomes recorded so far (batch_member_outcomes) and the size of the
- * submitted id list (batch_member_lists, refs `<batchId>#<hash>`; member_query batches have none).
+ * batch's member list (batch_member_lists: an id list under `<batchId>#<hash>`, a member_query's resolved members
+ * under `<batchId>#query`, complete once the query is resolved, before any member is checked).
  */
 export function createPgBatchProgressReader(pool: Pool): BatchDurableProgressReader {
   return {

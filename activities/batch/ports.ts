@@ -82,7 +82,7 @@ export interface BatchDurableProgress {
   /** Members with a recorded outcome, by result. */
   completed: number;
   failed: number;
-  /** Size of the submitted id list (absent for member_query batches) and when it was staged. */
+  /** Size of the batch's member list (a member_query's: what is resolved so far) and when it was staged. */
   listed?: number;
   listedAtMs?: number;
   firstOutcomeAtMs?: number;

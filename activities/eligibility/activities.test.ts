@@ -13,9 +13,10 @@ import type { CachePutInput, EligibilityCacheEntry } from '../cache';
 import type { AcquireOptions, SlotLease, SlotPool } from '../slot-pool';
 import { createHttpStediGateway } from '../stedi/gateway';
 import type { EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
-import { createEligibilityActivities } from './activities';
+import { createEligibilityActivities, hedgeLosersSettled, type EligibilityActivityDeps } from './activities';
 import { createMemoryHedgeBudget } from './hedge-budget';
 import { DEFAULT_HEDGE_CONFIG } from './hedge-policy';
+import { chunkPorts } from './realtime-chunk';
 import { createInMemoryMemberListStore } from '../batch/memory-stores';
 import type { MemberListStore } from '../batch/ports';
 
@@ -248,7 +249,7 @@ describe('refreshEligibility hedging a straggler (issue 14; policy in hedge-poli
     const slots = countingSlots(waiting);
     const budget = createMemoryHedgeBudget();
     const events: string[] = [];
-    const acts = createEligibilityActivities({
+    const deps: EligibilityActivityDeps = {
       members: createFixtureMemberSource(members),
       stedi: createHttpStediGateway({ baseUrl: slowUrl, apiKey: 'k', timeoutMs: 30_000 }),
       slots,
@@ -257,11 +258,12 @@ describe('refreshEligibility hedging a straggler (issue 14; policy in hedge-poli
       memberHashSecret: 's',
       logger: silentLogger(),
       hedge: { config, budget, batches: { read: async () => ({ completed: 9, failed: 0, listed: 10 }) }, metrics: { onHedge: (e) => events.push(e) } },
-    });
+    };
+    const acts = createEligibilityActivities(deps);
     // Three observed latencies (interactive refreshes never hedge) make the threshold.
     for (let i = 0; i < 3; i++) await env().run(acts.refreshEligibility, input);
     slowSim.setFaults({ slowPayer: { payerId: member.payerId, extraLatencyMs: 200_000, slowFirst: 1 } });
-    return { slowSim, slots, budget, events, acts };
+    return { slowSim, slots, budget, events, acts, deps };
   }
 
   it('the last member, in flight long past the threshold on an idle pool, gets one duplicate: it answers first, counted once, the original keeps its slot until Stedi answers', async () => {
@@ -280,6 +282,41 @@ describe('refreshEligibility hedging a straggler (issue 14; policy in hedge-poli
       while (slots.held > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
       expect(slots.held).toBe(0);
       expect(slowSim.calls().map((c) => c.latencyMs >= 2_000)).toEqual([false, false, false, false, true]);
+    } finally {
+      await slowSim.stop();
+    }
+  }, 20_000);
+
+  it('a member run inside a real-time chunk is hedged on the latencies the worker observed before the chunk (one window per worker, not per chunk)', async () => {
+    const { slowSim, slots, budget, events, deps } = await setup();
+    try {
+      // A chunk builds its own activity set over its shared ports (realtime-chunk.ts); it has observed no latency.
+      const chunk = createEligibilityActivities(await chunkPorts(deps, [member.memberId], silentLogger()));
+      const r: EligibilityRefreshResult = await env().run(chunk.refreshEligibility, batchInput);
+      expect(r).toMatchObject({ outcome: 'success', stediCalls: 2 });
+      expect(events).toEqual(['started', 'won']);
+      expect(budget.taken('b1')).toBe(1);
+      const deadline = Date.now() + 10_000;
+      while (slots.held > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+      expect(slots.peak).toBe(2);
+    } finally {
+      await slowSim.stop();
+    }
+  }, 20_000);
+
+  it('a worker shutting down can wait for a hedge loser: its slot goes back only when Stedi answered it', async () => {
+    const { slowSim, slots, deps, acts } = await setup();
+    try {
+      const r: EligibilityRefreshResult = await env().run(acts.refreshEligibility, batchInput);
+      expect(r).toMatchObject({ stediCalls: 2 });
+      // Not waited for: one loser still at Stedi, holding its slot.
+      expect(await hedgeLosersSettled(deps.hedge, 0)).toBe(1);
+      expect(slots.held).toBe(1);
+      // Waited for (what workers/main.ts does before closing the pool): answered, its slot back, nothing left.
+      expect(await hedgeLosersSettled(deps.hedge, 10_000)).toBe(0);
+      expect(slots.held).toBe(0);
+      expect(slowSim.stats().inFlight.current).toBe(0);
+      expect(await hedgeLosersSettled(undefined, 0)).toBe(0);
     } finally {
       await slowSim.stop();
     }

@@ -128,11 +128,63 @@ function resultOf(entry: EligibilityCacheEntry): EligibilityRefreshResult {
   };
 }
 
+/**
+ * One latency window per hedging setup (a worker's `HedgeDeps`), shared by every activity set built on it: the worker's
+ * own refreshEligibility and each real-time chunk's (a chunk builds its own set over `chunkPorts`, which keeps the
+ * same `hedge`). A window per set would start empty in every chunk, and a chunk rarely sees `minSamples` answers of
+ * its own before its last member is the straggler (a 40-member batch runs as two chunks of 20), so chunked members
+ * were never hedged.
+ */
+const latencyWindows = new WeakMap<HedgeDeps, LatencyWindow>();
+
+function latencyWindowOf(hedge: HedgeDeps | undefined): LatencyWindow {
+  if (!hedge) return new LatencyWindow(1);
+  let w = latencyWindows.get(hedge);
+  if (!w) {
+    w = new LatencyWindow(hedge.config.window);
+    latencyWindows.set(hedge, w);
+  }
+  return w;
+}
+
+/** Hedge losers still at Stedi, per hedging setup: each holds its slot until Stedi answers it (or the gateway times out). */
+const hedgeLosers = new WeakMap<HedgeDeps, Set<Promise<void>>>();
+
+function trackHedgeLoser(hedge: HedgeDeps, loser: Promise<unknown>): void {
+  let running = hedgeLosers.get(hedge);
+  if (!running) {
+    running = new Set();
+    hedgeLosers.set(hedge, running);
+  }
+  const done = loser.then(
+    () => undefined,
+    () => undefined,
+  );
+  running.add(done);
+  void done.then(() => running.delete(done));
+}
+
+/**
+ * Waits up to `timeoutMs` for the hedge losers of `hedge` still at Stedi to be answered and their slots released;
+ * resolves with how many still run then. A worker shutting down awaits this before closing its slot pool, which
+ * releases every slot still held: a loser's slot released early would let one more call than the limit reach Stedi.
+ */
+export async function hedgeLosersSettled(hedge: HedgeDeps | undefined, timeoutMs: number): Promise<number> {
+  const running = hedge ? hedgeLosers.get(hedge) : undefined;
+  if (!running || running.size === 0) return 0;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all([...running]), new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, timeoutMs))))]);
+  clearTimeout(timer);
+  // A settled loser leaves the set one tick after it settles.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return running.size;
+}
+
 export function createEligibilityActivities(deps: EligibilityActivityDeps) {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? abortableSleep;
-  /** Recent Stedi latencies of this process: the hedging threshold (hedge-policy.ts). */
-  const latencies = new LatencyWindow(deps.hedge?.config.window ?? 1);
+  /** Recent Stedi latencies of this process (every activity set on the same hedge deps): the hedging threshold. */
+  const latencies = latencyWindowOf(deps.hedge);
 
   /** This attempt's time budget: infrastructure retries and 429 waits stop where the last call must start. */
   function attemptDeadline(): number {
@@ -280,6 +332,8 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
         );
         second.catch(() => (hedgeStarted ? undefined : hedge.budget.giveBack(batchId)));
         const race = await firstGood(primary, second).finally(() => (decided = true));
+        // The other call runs on (holding its slot) until Stedi answers it; a worker shutting down waits for it.
+        trackHedgeLoser(hedge, race.winner === 'hedge' ? primary : second);
         if (hedgeStarted) hedge.metrics?.onHedge(race.winner === 'hedge' ? 'won' : 'lost');
         if (race.winner === 'hedge') log.info('hedge answered first; the original call keeps its slot until Stedi answers it');
         return race.value;

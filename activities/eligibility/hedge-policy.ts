@@ -5,7 +5,7 @@
  * while most slots sit idle. When every member the batch still owes is already in flight and the slot pool is idle,
  * a call that has run longer than a high percentile of recent latencies gets ONE duplicate Stedi call on an idle
  * slot; the first good answer wins. The policy is deliberately narrow:
- *   - only batch members whose batch size is known (an id-list batch), and at most `floor(maxFraction × members)`
+ *   - only batch members whose batch size is known (its member list: an id list, or a resolved member_query), and at most `floor(maxFraction × members)`
  *     hedges per batch (across every worker);
  *   - only when nobody waits for a slot (no queue of the pool has a waiter), and only into free slots beyond
  *     `freeSlotsKept` (kept for interactive reads), so live users and other batches never wait because of a hedge;
@@ -96,7 +96,7 @@ export interface HedgeSituation {
     /** Waiters across every queue. */
     waiting: number;
   };
-  /** The batch as PostgreSQL knows it; undefined when its size is unknown (member-query batches). */
+  /** The batch as PostgreSQL knows it; undefined when it has no member list there. */
   batch: { members: number; finished: number } | undefined;
 }
 
