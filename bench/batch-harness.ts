@@ -10,7 +10,7 @@ import { createEventConsumer, createKafkaEventPublisher } from '../activities/ka
 import { BatchEligibilityService, BatchStatus, type GetBatchStatusResponse } from '../gen/rte/v1/batch_pb';
 import { BatchJobEventSchema, type BatchJobEvent } from '../gen/rte/v1/events_pb';
 import { EventHeaders, Topics } from '../lib/kafka-topics';
-import { SIM_PATHS, type StediSim } from '../stedi-sim/server';
+import { SIM_PATHS, type SimStats, type StediSim } from '../stedi-sim/server';
 import type { TestPlatform } from '../test/helpers/platform';
 
 /**
@@ -90,7 +90,11 @@ export interface SimCounts {
 }
 
 export function simCounts(sim: StediSim): SimCounts {
-  const st = sim.stats();
+  return simCountsOf(sim.stats());
+}
+
+/** simCounts from a stats snapshot (e.g. GET /__sim/stats of a simulator in another process). */
+export function simCountsOf(st: SimStats): SimCounts {
   const sum = (byStatus: Record<string, number> | undefined) => Object.values(byStatus ?? {}).reduce((a, b) => a + b, 0);
   return {
     peakInFlight: st.inFlight.peak,
@@ -208,6 +212,59 @@ export function spawnWorkerProcess(p: TestPlatform, env: Record<string, string> 
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+/** The Stedi simulator (`stedi-sim/main.ts`) as its own OS process, as a remote Stedi would be; stats over HTTP. */
+export interface SimProcess {
+  url: string;
+  child: ChildProcess;
+  stats(): Promise<SimStats>;
+  resetStats(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts `stedi-sim/main.ts` on a random port with `env` (STEDI_SIM_* settings, see stedi-sim/README.md). */
+export async function spawnSimProcess(env: Record<string, string> = {}): Promise<SimProcess> {
+  const root = path.resolve(__dirname, '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'stedi-sim/main.ts'], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'info', STEDI_SIM_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.includes('"stedi-sim ready"')) resolve((JSON.parse(line) as { url: string }).url);
+      }
+    });
+    child.once('exit', (code, signal) => reject(new Error(`stedi-sim process exited (${code ?? signal}) before it started`)));
+    setTimeout(() => reject(new Error('stedi-sim process not ready within 60 s')), 60_000).unref();
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  const call = async (method: string, route: string): Promise<unknown> => {
+    const res = await fetch(`${url}${route}`, { method });
+    if (!res.ok) throw new Error(`stedi-sim ${method} ${route}: HTTP ${res.status}`);
+    return res.json();
+  };
+  return {
+    url,
+    child,
+    stats: async () => (await call('GET', '/__sim/stats')) as SimStats,
+    resetStats: async () => void (await call('POST', '/__sim/stats/reset')),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }

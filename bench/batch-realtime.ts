@@ -13,7 +13,11 @@
  *
  * Needs the dev stack (`./stack/stack up --infra`). Prints one JSON line per run; asserts nothing.
  *   npx tsx bench/batch-realtime.ts [--members 1000] [--ceiling-members 5000] [--latency-ms 13500] [--time-scale 0.05]
- *     [--skip-reserved] [--floor-only] [--ceiling-only] [--skip-per-member]
+ *     [--skip-reserved] [--floor-only] [--ceiling-only] [--skip-per-member] [--layout split|one-process] [--prof-dir DIR]
+ * Layout (printed per run): `split` (default) runs the simulator and the worker as their own OS processes, as Stedi and
+ * a production worker are; `one-process` (the layout of the figures before issue 14's third pass) runs simulator,
+ * worker and API in this process, so the simulator's HTTP server shared the worker's event loop. A measurement
+ * choice, not a platform change.
  * Wall time is the workflow's own (submitted → finished, from GetBatchStatus), so API polling does not inflate it.
  * The floor uses the simulator's mean latency × time scale (lognormal, sigma 0.5: the mean is the right divisor).
  * Every member is one Stedi call (retries off), so the floor is exact in calls too.
@@ -27,33 +31,69 @@ import { CacheControl } from '../gen/rte/v1/common_pb';
 import { silentLogger } from '../lib/logger';
 import type { StediSimOptions } from '../stedi-sim/server';
 import { startTestPlatform } from '../test/helpers/platform';
-import { batchClient, historyEvents, simCounts, waitForBatchEnd } from './batch-harness';
+import { batchClient, historyEvents, simCounts, simCountsOf, spawnSimProcess, spawnWorkerProcess, waitForBatchEnd } from './batch-harness';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
+function argStr(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 const load = () => os.loadavg().map((x) => +x.toFixed(2));
+
+type Layout = 'split' | 'one-process';
+const LAYOUTS: Record<Layout, string> = {
+  split:
+    'three OS processes: the Stedi simulator (stedi-sim/main.ts, as a remote Stedi), the worker (workers/main.ts, as in production, LOG_LEVEL info), and this bench (API, Temporal/Redis/PostgreSQL clients)',
+  'one-process': 'one OS process: simulator, worker (silent logger) and API share this bench\'s event loop (the layout before issue 14\'s third pass)',
+};
 
 async function runOnce(
   label: string,
-  o: { members: number; latency: StediSimOptions['latency'] & { meanMs: number }; timeScale: number; reservedInteractive: number; chunkMembers?: number },
+  o: { members: number; latency: StediSimOptions['latency'] & { meanMs: number }; timeScale: number; reservedInteractive: number; chunkMembers?: number; layout: Layout },
 ): Promise<void> {
   const loadBefore = load();
-  const p = await startTestPlatform({
-    population: o.members,
-    sim: { latency: o.latency, timeScale: o.timeScale, logger: silentLogger() },
-    env: {
-      STEDI_SLOTS_RESERVED_INTERACTIVE: String(o.reservedInteractive),
-      BATCH_SUBMIT_RATE_LIMIT: '1000',
-      ...(o.chunkMembers !== undefined ? { BATCH_REALTIME_CHUNK_MEMBERS: String(o.chunkMembers) } : {}),
-    },
-  });
+  const split = o.layout === 'split';
+  // --prof-dir DIR: CPU profiles of the simulator and worker processes (split layout), written when they exit.
+  const profDir = argStr('prof-dir');
+  const profEnv: Record<string, string> = profDir ? { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${profDir}`.trim() } : {};
+  const simProc = split
+    ? await spawnSimProcess({
+        STEDI_SIM_LATENCY_MEAN_MS: String(o.latency.meanMs),
+        STEDI_SIM_LATENCY_SIGMA: String(o.latency.sigma ?? 0.5),
+        ...(o.latency.minMs !== undefined ? { STEDI_SIM_LATENCY_MIN_MS: String(o.latency.minMs) } : {}),
+        ...(o.latency.maxMs !== undefined ? { STEDI_SIM_LATENCY_MAX_MS: String(o.latency.maxMs) } : {}),
+        STEDI_SIM_TIME_SCALE: String(o.timeScale),
+        ...profEnv,
+      })
+    : undefined;
+  const workerEnv = {
+    STEDI_SLOTS_RESERVED_INTERACTIVE: String(o.reservedInteractive),
+    ...(o.chunkMembers !== undefined ? { BATCH_REALTIME_CHUNK_MEMBERS: String(o.chunkMembers) } : {}),
+  };
+  let p: Awaited<ReturnType<typeof startTestPlatform>>;
   try {
+    p = await startTestPlatform({
+      population: o.members,
+      sim: { latency: o.latency, timeScale: o.timeScale, logger: silentLogger() },
+      ...(split ? { workers: 0 } : {}),
+      env: { ...workerEnv, BATCH_SUBMIT_RATE_LIMIT: '1000', ...(simProc ? { STEDI_BASE_URL: simProc.url } : {}) },
+    });
+  } catch (err) {
+    await simProc?.stop();
+    throw err;
+  }
+  const workerProc = split ? spawnWorkerProcess(p, { ...workerEnv, ...profEnv }) : undefined;
+  try {
+    await workerProc?.ready;
     const c = await batchClient(p, 'bench');
     const memberIds = p.members.map((m) => m.memberId);
-    p.sim.resetStats();
+    if (simProc) await simProc.resetStats();
+    else p.sim.resetStats();
     const t0 = Date.now();
     const r = await c.submitBatch({
       clientJobId: `${label}-${randomUUID().slice(0, 8)}`,
@@ -69,10 +109,12 @@ async function runOnce(
     const batchSlots = 15 - o.reservedInteractive;
     const floorBatchMs = (o.members * meanLatencyMs) / batchSlots;
     const hist = await historyEvents(p.temporal, r.batchId);
-    const sim = simCounts(p.sim);
+    const sim = simProc ? simCountsOf(await simProc.stats()) : simCounts(p.sim);
     console.log(
       JSON.stringify({
         run: label,
+        layout: o.layout,
+        processes: LAYOUTS[o.layout],
         members: o.members,
         status: BatchStatus[end.status],
         completed: end.progress!.completed,
@@ -98,7 +140,9 @@ async function runOnce(
       }),
     );
   } finally {
+    await workerProc?.stop();
     await p.close();
+    await simProc?.stop();
   }
 }
 
@@ -109,16 +153,19 @@ async function main(): Promise<void> {
   const timeScale = arg('time-scale', 0.05);
   const latency = { meanMs: latencyMs, sigma: 0.5 };
   const ceilingOnly = process.argv.includes('--ceiling-only');
+  const layoutArg = argStr('layout') ?? 'split';
+  if (!(layoutArg in LAYOUTS)) throw new Error(`--layout: split or one-process, not '${layoutArg}'`);
+  const layout = layoutArg as Layout;
   if (!ceilingOnly) {
-    await runOnce('slot-floor', { members, latency, timeScale, reservedInteractive: 0 });
+    await runOnce('slot-floor', { members, latency, timeScale, reservedInteractive: 0, layout });
     if (process.argv.includes('--floor-only')) return;
-    if (!process.argv.includes('--skip-reserved')) await runOnce('slot-floor-3-reserved', { members, latency, timeScale, reservedInteractive: 3 });
+    if (!process.argv.includes('--skip-reserved')) await runOnce('slot-floor-3-reserved', { members, latency, timeScale, reservedInteractive: 3, layout });
   }
   // Orchestration ceiling: ~1 ms per check, no spread; one activity per member ("before"), then chunks (issue 14).
   const ceilingMembers = arg('ceiling-members', members);
   const fast = { meanMs: 1, sigma: 0, minMs: 0, maxMs: 1 };
-  if (!process.argv.includes('--skip-per-member')) await runOnce('orchestration-ceiling-per-member', { members: ceilingMembers, latency: fast, timeScale: 1, reservedInteractive: 0, chunkMembers: 0 });
-  await runOnce('orchestration-ceiling-chunked', { members: ceilingMembers, latency: fast, timeScale: 1, reservedInteractive: 0, chunkMembers: arg('chunk-members', 500) });
+  if (!process.argv.includes('--skip-per-member')) await runOnce('orchestration-ceiling-per-member', { members: ceilingMembers, latency: fast, timeScale: 1, reservedInteractive: 0, chunkMembers: 0, layout });
+  await runOnce('orchestration-ceiling-chunked', { members: ceilingMembers, latency: fast, timeScale: 1, reservedInteractive: 0, chunkMembers: arg('chunk-members', 500), layout });
 }
 
 main().then(
