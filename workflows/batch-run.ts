@@ -20,6 +20,7 @@ import {
 import type { BatchActivities, RefreshItem } from '../activities/batch/activities';
 import type { EligibilityActivities } from '../activities/eligibility/activities';
 import type { ChunkMemberOutcome, RealtimeChunkActivities } from '../activities/eligibility/realtime-chunk';
+import { chunkMembersSlow, medianMemberMs } from './chunk-latency';
 import { Bitmap } from '../lib/batch/bitmap';
 import { batchEventId, batchEventIdV2, eventPassesFilter, webhookBody, type BatchEventPayload } from '../lib/batch/events';
 import { nextPollDelayMs } from '../lib/batch/polling';
@@ -153,6 +154,10 @@ export class BatchRun {
   /** A chunk member's retry: the batch's policy less the attempt the chunk made. */
   private readonly eligibilityRetry: EligibilityActivities | undefined;
   private readonly chunkActs: RealtimeChunkActivities;
+  /** A chunk's members were slow (CHUNK_SLOW_MEMBER_MS): this run dispatches its remaining members one by one. */
+  private chunksSlow = false;
+  /** Chunks back in this run (their members' latency is known once one is). */
+  private chunksBack = 0;
 
   constructor(input: BatchWorkflowInput) {
     this.input = input;
@@ -872,6 +877,12 @@ export class BatchRun {
   private async dispatchChunks(items: RefreshItem[], chunkMembers: number): Promise<void> {
     const s = this.s;
     const lanesTotal = this.opts.maxConcurrentRequests + REALTIME_LOOKAHEAD;
+    // Until a chunk has come back this run, its members' latency is unknown: the first chunks have one lane each and
+    // take no look-ahead lanes, so if members turn out slow no slot idles behind another member and no member waits
+    // at the slot pool behind the first wave.
+    // Versioned: runs started before this change keep chunking whatever their members' latency, with look-ahead.
+    const adaptive = patched('realtime-chunks-slow-v1');
+    const probeLanes = adaptive ? Math.min(lanesTotal, POOL_SLOTS) : lanesTotal;
     const lanesPerChunk = Math.ceil(lanesTotal / 2);
     const queue = items.slice();
     const retryQueue: RefreshItem[] = [];
@@ -914,7 +925,7 @@ export class BatchRun {
           else await this.waitFor(head.atMs - Date.now(), 'next member due (spread within its window)');
           continue;
         }
-        await condition(() => lanesInFlight < lanesTotal || this.stopRequested() || s.paused);
+        await condition(() => lanesInFlight < (this.chunksBack > 0 || this.chunksSlow ? lanesTotal : probeLanes) || this.stopRequested() || s.paused);
         if (!s.paused) break;
       }
       if (this.stopRequested()) break;
@@ -923,17 +934,29 @@ export class BatchRun {
         start(1, () => this.retryChunkMember(retryItem));
         continue;
       }
+      if (this.chunksSlow) {
+        // Slow members: one activity each from here on (CHUNK_SLOW_MEMBER_MS), as a per-member batch runs.
+        const item = queue.shift()!;
+        start(1, () => this.runOne(item));
+        continue;
+      }
       // The members due now, shared between the chunks that can still start (two share the lanes).
       const now = Date.now();
       let due = 0;
       while (due < queue.length && queue[due]!.atMs <= now) due++;
-      const n = Math.min(chunkMembers, Math.ceil(due / Math.max(1, Math.floor((lanesTotal - lanesInFlight) / lanesPerChunk))));
+      // Probing (no chunk back yet, adaptive runs): chunks of one lane each, up to the pool's 15, so a slow member
+      // holds only its own lane and the first chunk back tells the members' latency.
+      const probing = adaptive && this.chunksBack === 0;
+      const n = probing
+        ? Math.min(chunkMembers, Math.ceil(due / Math.max(1, probeLanes - lanesInFlight)))
+        : Math.min(chunkMembers, Math.ceil(due / Math.max(1, Math.floor((lanesTotal - lanesInFlight) / lanesPerChunk))));
       const take = queue.splice(0, n);
-      const lanes = Math.max(1, Math.min(lanesPerChunk, lanesTotal - lanesInFlight, take.length));
+      const lanes = probing ? 1 : Math.max(1, Math.min(lanesPerChunk, lanesTotal - lanesInFlight, take.length));
       chunksInFlight += 1;
       start(lanes, () =>
-        this.runChunk(take, lanes, queue, retryQueue).finally(() => {
+        this.runChunk(take, lanes, queue, retryQueue, adaptive).finally(() => {
           chunksInFlight -= 1;
+          this.chunksBack += 1;
         }),
       );
     }
@@ -944,7 +967,7 @@ export class BatchRun {
   }
 
   /** One chunk activity; its outcomes are counted here, once, from its recorded result. */
-  private async runChunk(take: RefreshItem[], lanes: number, queue: RefreshItem[], retryQueue: RefreshItem[]): Promise<void> {
+  private async runChunk(take: RefreshItem[], lanes: number, queue: RefreshItem[], retryQueue: RefreshItem[], adaptive: boolean): Promise<void> {
     const input = this.input;
     let result;
     try {
@@ -974,6 +997,10 @@ export class BatchRun {
         }),
       );
       return;
+    }
+    if (adaptive && !this.chunksSlow && chunkMembersSlow(result.outcomes)) {
+      this.chunksSlow = true;
+      log.info('real-time chunk members are slow; the rest of this run goes one activity per member', { medianMs: medianMemberMs(result.outcomes) });
     }
     const byIndex = new Map(take.map((x) => [x.i, x]));
     for (const o of result.outcomes) {
@@ -1115,3 +1142,4 @@ export class BatchRun {
     await continueAsNew<(input: BatchWorkflowInput) => Promise<BatchWorkflowResult>>({ ...this.input, carry: this.s });
   }
 }
+

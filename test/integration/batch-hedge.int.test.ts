@@ -21,9 +21,9 @@ import { uniqueName } from '../helpers/temporal';
  * the original is still running at Stedi (its slot held), and the member is counted once.
  *
  * Both ways real-time members run: in chunks (the default, BATCH_REALTIME_CHUNK_MEMBERS=500, for a batch whose cap is
- * the pool's 15: this 40-member batch runs as two chunk activities of 20) and one activity per member (a cap under
- * 15). Chunked members were once never hedged: each chunk had a latency window of its own, and a chunk of 20 never
- * saw the 20 latencies a threshold needs.
+ * the pool's 15: at 270 ms this 40-member batch runs in one-lane probe chunks of 3 and stays in chunks, as its members
+ * are quick) and one activity per member (a cap under 15). Chunked members were once never hedged: each chunk had a
+ * latency window of its own, and a chunk never saw the 20 latencies a threshold needs.
  */
 type MemberSelector = SubmitBatchRequest['memberSelector'];
 const SLOW_EXTRA_MS = 500_000; // × time scale 0.02 = 10 s
