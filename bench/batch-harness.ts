@@ -6,6 +6,7 @@ import { temporal as temporal_ } from '@temporalio/proto';
 import { Kafka, logLevel } from 'kafkajs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { createEventConsumer, createKafkaEventPublisher } from '../activities/kafka';
 import { BatchEligibilityService, BatchStatus, type GetBatchStatusResponse } from '../gen/rte/v1/batch_pb';
 import { BatchJobEventSchema, type BatchJobEvent } from '../gen/rte/v1/events_pb';
@@ -165,6 +166,22 @@ export interface WorkerProcess {
 }
 
 /**
+ * Resolves with `pick(line)` for the first line of a child's stdout that `pick` gives a value for; rejects if the child
+ * exits first (or after `timeoutMs`). Its stdout keeps being read (and dropped) afterwards, so the child never blocks
+ * on a full pipe.
+ */
+function firstLine<T>(child: ChildProcess, what: string, pick: (line: string) => T | undefined, timeoutMs?: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const v = pick(line);
+      if (v !== undefined) resolve(v);
+    });
+    child.once('exit', (code, signal) => reject(new Error(`${what} process exited (${code ?? signal}) before it started`)));
+    if (timeoutMs !== undefined) setTimeout(() => reject(new Error(`${what} process not ready within ${timeoutMs / 1000} s`)), timeoutMs).unref();
+  });
+}
+
+/**
  * Starts `workers/main.ts` — the production worker entry point — as its own OS process, wired to the platform's
  * simulator, Redis key prefix, task queue and PostgreSQL schema. `env` overrides or adds settings (e.g. a different
  * STEDI_BASE_URL, WEBHOOK_SECRETS).
@@ -188,19 +205,7 @@ export function spawnWorkerProcess(p: TestPlatform, env: Record<string, string> 
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const ready = new Promise<void>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.includes('"worker started"')) resolve();
-      }
-    });
-    child.once('exit', (code, signal) => reject(new Error(`worker process exited (${code ?? signal}) before it started`)));
-  });
+  const ready = firstLine(child, 'worker', (line) => (line.includes('"worker started"') ? true : undefined)).then(() => undefined);
   ready.catch(() => undefined);
   return {
     child,
@@ -234,20 +239,7 @@ export async function spawnSimProcess(env: Record<string, string> = {}): Promise
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.includes('"stedi-sim ready"')) resolve((JSON.parse(line) as { url: string }).url);
-      }
-    });
-    child.once('exit', (code, signal) => reject(new Error(`stedi-sim process exited (${code ?? signal}) before it started`)));
-    setTimeout(() => reject(new Error('stedi-sim process not ready within 60 s')), 60_000).unref();
-  }).catch((err: unknown) => {
+  const url = await firstLine(child, 'stedi-sim', (line) => (line.includes('"stedi-sim ready"') ? (JSON.parse(line) as { url: string }).url : undefined), 60_000).catch((err: unknown) => {
     child.kill('SIGKILL');
     throw err;
   });

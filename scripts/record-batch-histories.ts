@@ -171,6 +171,22 @@ const SCENARIOS: Record<string, Scenario> = {
     activities: baseActivities(() => 0),
     input: (batchId) => ({ selector: list(batchId, 8), options: OPTIONS, tuning: { realtimePageSize: 2, continueAsNewAfterEvents: 40 } }),
   },
+  // Real-time chunks at Stedi latency (issue 14, realtime-chunks-slow-v1): the run's first chunks are probes of 3
+  // members; their members took 13 s (median), so the rest of the batch goes one refreshEligibility activity each.
+  'batch-realtime-chunks-slow': {
+    activities: {
+      ...baseActivities(() => 0),
+      async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
+        const refresh = Array.from({ length: input.count }, (_, k) => ({ i: input.start + k, atMs: 0 }));
+        return { kind: 'plan', hits: 0, hitErrors: 0, notCached: 0, refreshCount: refresh.length, refresh, windows: { ANY: refresh.length } };
+      },
+      async refreshEligibilityChunk(input: { items: number[] }) {
+        await sleep(200);
+        return { outcomes: input.items.map((i) => ({ i, r: 'ok' as const, calls: 1, ms: 13_000 })), notStarted: [] };
+      },
+    },
+    input: (batchId) => ({ selector: list(batchId, 20), options: { ...OPTIONS, maxConcurrentRequests: 15 }, tuning: { realtimeChunkMembers: 4 } }),
+  },
   // Real-time members in chunks (issue 14, realtime-chunks-v1): a full-width batch whose plans carry list indices;
   // chunks of 4 answer success, a payer error, a non-retryable failure, a retryable failure (retried on its own with
   // the batch's policy) and hand members back not started; a pause and resume between chunks.

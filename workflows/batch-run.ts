@@ -70,6 +70,8 @@ const IDLE_WAIT_IS_WAITING_MS = 60_000;
 const REALTIME_LOOKAHEAD = 5;
 /** A chunk of real-time members not yet back when the batch stops gets this long to return what it did. */
 const CHUNK_STOP_GRACE_MS = 10_000;
+/** Lanes (= members) of the chunks a run starts before its first chunk is back (their members' latency unknown). */
+const PROBE_CHUNK_LANES = 3;
 
 const batchRetry = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] };
 // Store and planning activities do not heartbeat, so they carry no heartbeat timeout (it would only be a hidden
@@ -877,9 +879,9 @@ export class BatchRun {
   private async dispatchChunks(items: RefreshItem[], chunkMembers: number): Promise<void> {
     const s = this.s;
     const lanesTotal = this.opts.maxConcurrentRequests + REALTIME_LOOKAHEAD;
-    // Until a chunk has come back this run, its members' latency is unknown: the first chunks have one lane each and
-    // take no look-ahead lanes, so if members turn out slow no slot idles behind another member and no member waits
-    // at the slot pool behind the first wave.
+    // Until a chunk has come back this run, its members' latency is unknown: the first chunks are small (one member
+    // per lane, PROBE_CHUNK_LANES) and take no look-ahead lanes, so if members turn out slow few slots idle behind a
+    // chunk's slowest and no member waits at the slot pool behind the first wave.
     // Versioned: runs started before this change keep chunking whatever their members' latency, with look-ahead.
     const adaptive = patched('realtime-chunks-slow-v1');
     const probeLanes = adaptive ? Math.min(lanesTotal, POOL_SLOTS) : lanesTotal;
@@ -944,14 +946,15 @@ export class BatchRun {
       const now = Date.now();
       let due = 0;
       while (due < queue.length && queue[due]!.atMs <= now) due++;
-      // Probing (no chunk back yet, adaptive runs): chunks of one lane each, up to the pool's 15, so a slow member
-      // holds only its own lane and the first chunk back tells the members' latency.
+      // Probing (no chunk back yet, adaptive runs): small chunks, one member per lane, up to the pool's 15 lanes, so a
+      // slow member idles at most its chunk's two other lanes, holds back no member behind it, and the first chunk
+      // back tells the members' latency.
       const probing = adaptive && this.chunksBack === 0;
       const n = probing
-        ? Math.min(chunkMembers, Math.ceil(due / Math.max(1, probeLanes - lanesInFlight)))
+        ? Math.min(chunkMembers, PROBE_CHUNK_LANES, probeLanes - lanesInFlight)
         : Math.min(chunkMembers, Math.ceil(due / Math.max(1, Math.floor((lanesTotal - lanesInFlight) / lanesPerChunk))));
       const take = queue.splice(0, n);
-      const lanes = probing ? 1 : Math.max(1, Math.min(lanesPerChunk, lanesTotal - lanesInFlight, take.length));
+      const lanes = probing ? take.length : Math.max(1, Math.min(lanesPerChunk, lanesTotal - lanesInFlight, take.length));
       chunksInFlight += 1;
       start(lanes, () =>
         this.runChunk(take, lanes, queue, retryQueue, adaptive).finally(() => {

@@ -3,9 +3,9 @@ import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { CacheWarmingEvent_EventType, CacheWarmingEventSchema } from '../../gen/rte/v1/events_pb';
-import { WarmCacheRequest_Priority, WarmingStrategy } from '../../gen/rte/v1/warming_pb';
 import { EventHeaders } from '../../lib/kafka-topics';
 import { decideWarm } from '../../lib/warming/decide';
+import { WARMING_PRIORITY_PROTO, WARMING_STRATEGY_PROTO } from '../../lib/warming/proto-enums';
 import type { WarmOutcome, WarmPath, WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
 import type { BatchErrorStore, MemberListStore, StediLoadSource } from '../batch/ports';
 import type { EligibilityCache } from '../cache';
@@ -91,16 +91,6 @@ export function warmGroupListRef(jobId: string, page: number, operation: string,
   return `${jobId}/p${page}/${operation}/${path}`;
 }
 
-const STRATEGY_PROTO: Record<WarmingStrategyName, WarmingStrategy> = {
-  INTELLIGENT: WarmingStrategy.INTELLIGENT,
-  FORCE: WarmingStrategy.FORCE,
-  FILL_ONLY: WarmingStrategy.FILL_ONLY,
-};
-const PRIORITY_PROTO: Record<WarmingPriority, WarmCacheRequest_Priority> = {
-  URGENT: WarmCacheRequest_Priority.URGENT,
-  PRELOAD: WarmCacheRequest_Priority.PRELOAD,
-  BACKGROUND: WarmCacheRequest_Priority.BACKGROUND,
-};
 
 export function createWarmingActivities(deps: WarmingActivityDeps) {
   const now = deps.now ?? Date.now;
@@ -233,8 +223,8 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
         warmingJobId: input.jobId,
         source: input.source,
         scheduleName: input.scheduleName ?? '',
-        strategy: STRATEGY_PROTO[input.strategy],
-        priority: PRIORITY_PROTO[input.priority],
+        strategy: WARMING_STRATEGY_PROTO[input.strategy],
+        priority: WARMING_PRIORITY_PROTO[input.priority],
         membersRequested: input.membersRequested,
         membersWarmed: input.membersWarmed,
         membersSkipped: input.membersSkipped,

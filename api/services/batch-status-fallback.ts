@@ -9,6 +9,7 @@ import { validateSubmitBatch } from '../../lib/batch/submit-validation';
 import { parseBatchId, type BatchStatusView } from '../../workflows/batch.defs';
 import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus } from '../../workflows/search-attributes';
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../interceptors';
+import { within } from '../../lib/within';
 
 /**
  * Issue 12: GetBatchStatus when the batch's workflow cannot be asked.
@@ -67,16 +68,6 @@ function isNotFound(err: unknown): boolean {
   return grpcCode(err) === NOT_FOUND || (err instanceof Error && err.name === 'WorkflowNotFoundError');
 }
 
-function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`DEADLINE_EXCEEDED after ${ms} ms`)), ms);
-    t.unref();
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e: unknown) => (clearTimeout(t), reject(e instanceof Error ? e : new Error(String(e)))),
-    );
-  });
-}
 
 const DEFAULT_OPTIONS: BatchStatusView['options'] = validateSubmitBatch(
   create(SubmitBatchRequestSchema, { clientJobId: 'defaults', memberSelector: { case: 'memberIds', value: { memberIds: ['m'] } } }),

@@ -6,14 +6,14 @@ import type { Logger } from 'pino';
 import { BatchStatus } from '../../gen/rte/v1/batch_pb';
 import {
   GetWarmingJobResponseSchema,
-  WarmCacheRequest_Priority,
   WarmingJobCountsSchema,
-  WarmingStrategy,
   type GetWarmingJobRequest,
   type GetWarmingJobResponse,
 } from '../../gen/rte/v1/warming_pb';
 import type { WarmJobDurableState, WarmJobReader } from '../../activities/warming/ports';
 import { FieldError } from '../../lib/errors';
+import { within } from '../../lib/within';
+import { WARMING_PRIORITY_PROTO, WARMING_STRATEGY_PROTO } from '../../lib/warming/proto-enums';
 import type { WarmOutcome, WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
 import { CACHE_WARMING_WORKFLOW_TYPE, warmingStatusQuery, type WarmingStatusName, type WarmingStatusView } from '../../workflows/warming.defs';
 import { RteBatchProgress, RteBatchStatus, RtePriority, RteStrategy, RteWarmingSource } from '../../workflows/search-attributes';
@@ -64,27 +64,7 @@ export interface GetWarmingJobDeps {
 export type GetWarmingJobHandler = (req: GetWarmingJobRequest, ctx: HandlerContext) => Promise<GetWarmingJobResponse>;
 
 const STATUS_NAMES: ReadonlySet<string> = new Set(['PENDING', 'RUNNING', 'WAITING', 'PAUSED', 'COMPLETED', 'PARTIALLY_COMPLETED', 'FAILED', 'CANCELLED']);
-const PRIORITY: Record<WarmingPriority, WarmCacheRequest_Priority> = {
-  URGENT: WarmCacheRequest_Priority.URGENT,
-  PRELOAD: WarmCacheRequest_Priority.PRELOAD,
-  BACKGROUND: WarmCacheRequest_Priority.BACKGROUND,
-};
-const STRATEGY: Record<WarmingStrategyName, WarmingStrategy> = {
-  INTELLIGENT: WarmingStrategy.INTELLIGENT,
-  FORCE: WarmingStrategy.FORCE,
-  FILL_ONLY: WarmingStrategy.FILL_ONLY,
-};
 
-function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`DEADLINE_EXCEEDED after ${ms} ms`)), ms);
-    t.unref();
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e: unknown) => (clearTimeout(t), reject(e instanceof Error ? e : new Error(String(e)))),
-    );
-  });
-}
 
 function isNotFound(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
@@ -250,8 +230,8 @@ function toResponse(s: Shape): GetWarmingJobResponse {
     status: BatchStatus[s.status],
     reason: s.reason,
     source: s.source,
-    priority: PRIORITY[s.priority],
-    strategy: STRATEGY[s.strategy],
+    priority: WARMING_PRIORITY_PROTO[s.priority],
+    strategy: WARMING_STRATEGY_PROTO[s.strategy],
     operations: s.operations,
     members: s.members,
     membersSkipped: s.membersSkipped,
@@ -380,7 +360,7 @@ export function createGetWarmingJobHandler(deps: GetWarmingJobDeps): GetWarmingJ
     if (t.kind === 'ended') {
       if (pg) return toResponse(fromDurable(pg, { status: t.status, reason: t.reason, ...(t.closedAtMs !== undefined ? { finishedAtMs: t.closedAtMs } : {}) }));
       // Ended before it wrote its record (terminated at once): what Temporal holds (the start's search attributes).
-      if (!pgRead.ok || !t.priority || !(t.priority in PRIORITY) || !t.strategy || !(t.strategy in STRATEGY)) {
+      if (!pgRead.ok || !t.priority || !(t.priority in WARMING_PRIORITY_PROTO) || !t.strategy || !(t.strategy in WARMING_STRATEGY_PROTO)) {
         throw unavailable(jobId, `${t.reason}, and its durable record could not be read`, pgRead.ok ? undefined : pgRead.err);
       }
       return toResponse({

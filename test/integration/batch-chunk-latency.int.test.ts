@@ -11,8 +11,8 @@ import { uniqueName } from '../helpers/temporal';
  * Chunks only while members are quick (issue 14, workflows/chunk-latency.ts). A chunk holds its lanes until its
  * slowest member answers but starts members only in its first 2 s, so at Stedi latency its lanes idle behind the
  * slowest (the "chunk convoy": 1.66–1.78 × the ideal makespan against 1.10 one activity per member). Here the
- * simulator answers in ~1.5 s (mean, lognormal σ 0.3), at real time: the batch's first chunks come back with slow
- * members, and the rest of the batch runs one activity per member. Every member is still checked and counted once,
+ * simulator answers in ~1.5 s (mean, lognormal σ 0.3), at real time: the batch's first chunks (probes of 3 members)
+ * come back with slow members, and the rest of the batch runs one activity per member. Every member is still checked and counted once,
  * and Stedi never sees more than 15 calls at once.
  */
 describe('real-time chunks at Stedi-like latency (integration)', () => {
@@ -54,10 +54,11 @@ describe('real-time chunks at Stedi-like latency (integration)', () => {
       const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
       if (name) byType[name] = (byType[name] ?? 0) + 1;
     }
-    // It started in chunks (latency unknown) and switched once their members were seen to be slow.
+    // It started with probe chunks (latency unknown: 3 members each, 15 lanes at most) and, once one came back with
+    // slow members, ran the other members one activity each.
     expect(byType['refreshEligibilityChunk']).toBeGreaterThanOrEqual(1);
-    expect(byType['refreshEligibilityChunk']).toBeLessThanOrEqual(2);
-    expect(byType['refreshEligibility']).toBeGreaterThanOrEqual(20);
+    expect(byType['refreshEligibilityChunk']).toBeLessThanOrEqual(5);
+    expect(byType['refreshEligibility']).toBeGreaterThanOrEqual(60 - 15);
     // Each member checked once; the pool's 15 held.
     const calls = p.sim.calls();
     expect(calls).toHaveLength(60);
