@@ -888,6 +888,12 @@ export class BatchRun {
     const lanesPerChunk = Math.ceil(lanesTotal / 2);
     const queue = items.slice();
     const retryQueue: RefreshItem[] = [];
+    const probing = (): boolean => adaptive && this.chunksBack === 0 && !this.chunksSlow;
+    // Lanes free for what starts next: probes share the pool's 15; the rest share the cap plus look-ahead.
+    const lanesFree = (): number => (probing() && retryQueue.length === 0 ? probeLanes : lanesTotal) - lanesInFlight;
+    // A chunk after the probes waits for a full share of lanes (adaptive runs), so chunks that end at different
+    // times do not split the lanes into ever more, smaller chunks (each costs history events and gate queries).
+    const lanesNeeded = (): number => (adaptive && !probing() && !this.chunksSlow && retryQueue.length === 0 ? lanesPerChunk : 1);
     const scope = new CancellationScope();
     let lanesInFlight = 0;
     let chunksInFlight = 0;
@@ -927,7 +933,7 @@ export class BatchRun {
           else await this.waitFor(head.atMs - Date.now(), 'next member due (spread within its window)');
           continue;
         }
-        await condition(() => lanesInFlight < (this.chunksBack > 0 || this.chunksSlow ? lanesTotal : probeLanes) || this.stopRequested() || s.paused);
+        await condition(() => lanesFree() >= lanesNeeded() || this.stopRequested() || s.paused);
         if (!s.paused) break;
       }
       if (this.stopRequested()) break;
@@ -949,12 +955,12 @@ export class BatchRun {
       // Probing (no chunk back yet, adaptive runs): small chunks, one member per lane, up to the pool's 15 lanes, so a
       // slow member idles at most its chunk's two other lanes, holds back no member behind it, and the first chunk
       // back tells the members' latency.
-      const probing = adaptive && this.chunksBack === 0;
-      const n = probing
+      const probe = probing();
+      const n = probe
         ? Math.min(chunkMembers, PROBE_CHUNK_LANES, probeLanes - lanesInFlight)
         : Math.min(chunkMembers, Math.ceil(due / Math.max(1, Math.floor((lanesTotal - lanesInFlight) / lanesPerChunk))));
       const take = queue.splice(0, n);
-      const lanes = probing ? take.length : Math.max(1, Math.min(lanesPerChunk, lanesTotal - lanesInFlight, take.length));
+      const lanes = probe ? take.length : Math.max(1, Math.min(lanesPerChunk, lanesTotal - lanesInFlight, take.length));
       chunksInFlight += 1;
       start(lanes, () =>
         this.runChunk(take, lanes, queue, retryQueue, adaptive).finally(() => {
