@@ -118,6 +118,7 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
         taskQueue: config.temporal.taskQueue,
         tuning: warmingTuningFromConfig(config),
         logger: deps.logger,
+        checkMemberQuery: (q) => queryChecker.checkQuery(q),
       }),
       getWarmingStats: createGetWarmingStatsHandler({ records: warmRecords }),
       getWarmingJob: createGetWarmingJobHandler({ client: deps.temporal, jobs: createPgWarmJobReader(deps.pg), logger: deps.logger }),

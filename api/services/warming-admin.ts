@@ -11,6 +11,7 @@ import {
   type ScheduleWarmingRequest,
   type ScheduleWarmingResponse,
 } from '../../gen/rte/v1/warming_pb';
+import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { WarmingStatsReader } from '../../activities/warming-usage/ports';
 import { computeWarmingStats, validateGetWarmingStats } from '../../lib/warming/stats';
 import { validateScheduleWarming } from '../../schedules/warming-request';
@@ -32,6 +33,12 @@ export interface ScheduleWarmingDeps {
   tuning?: Partial<WarmingTuning>;
   logger: Logger;
   now?: () => Date;
+  /**
+   * The directory's own check of a member_query (catalog lookups: unknown sponsor ids and feature-flag keys refused,
+   * naming them), as SubmitBatch makes: a typo would otherwise warm nobody on every run or, for a flag required
+   * false, every sponsor's members.
+   */
+  checkMemberQuery?: (query: MemberQuery) => Promise<void>;
 }
 
 export type ScheduleWarmingHandler = (req: ScheduleWarmingRequest, ctx: HandlerContext) => Promise<ScheduleWarmingResponse>;
@@ -46,6 +53,7 @@ export function createScheduleWarmingHandler(deps: ScheduleWarmingDeps): Schedul
   const now = deps.now ?? (() => new Date());
   return async (req, ctx) => {
     const def = validateScheduleWarming(req, now());
+    if (deps.checkMemberQuery && req.memberQuery) await deps.checkMemberQuery(req.memberQuery);
     const caller = ctx.values.get(principalKey)?.service;
     const desired = { ...desiredWarmingSchedule(def, deps.taskQueue, undefined, deps.tuning), ...(caller ? { requestedBy: caller } : {}) };
     const result = await upsertWarmingSchedule(desired, deps.schedules, 'api');

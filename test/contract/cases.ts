@@ -307,6 +307,8 @@ export const CASES: ContractCase[] = [
     { what: 'member_query min_age > max_age', json: { memberQuery: { demographicsFilter: { minAge: 50, maxAge: 20 } } }, bin: { memberQuery: { demographicsFilter: { minAge: 50, maxAge: 20 } } }, field: 'member_query.demographics_filter.min_age' },
     { what: 'member_query.cursor set', json: { memberQuery: { cursor: 'abc' } }, bin: { memberQuery: { cursor: 'abc' } }, field: 'member_query.cursor' },
     { what: 'member_query.limit set', json: { memberQuery: { limit: 10 } }, bin: { memberQuery: { limit: 10 } }, field: 'member_query.limit' },
+    { what: 'member_query unknown sponsor id', json: { memberQuery: { sponsorIds: ['NO_SUCH_SPONSOR_TYPO'] } }, bin: { memberQuery: { sponsorIds: ['NO_SUCH_SPONSOR_TYPO'] } }, field: 'member_query.sponsor_ids[0]' },
+    { what: 'member_query unknown feature flag', json: { memberQuery: { requiredFeatureFlags: { 'no-such-flag': false } } }, bin: { memberQuery: { requiredFeatureFlags: { 'no-such-flag': false } } }, field: 'member_query.required_feature_flags["no-such-flag"]' },
   ]),
 
   // ---- CacheWarmingService/GetWarmingStats (the base request is valid: one day). A well-formed source that no

@@ -18,6 +18,7 @@ import { createApiServer, type ApiServer } from '../../api/server';
 import { createGetWarmingStatsHandler, createScheduleWarmingHandler } from '../../api/services/warming-admin';
 import { createWarmingService } from '../../api/services/warming-service';
 import { createTestDirectory, type TestDirectory } from '../../directory/test-support';
+import { createPgMemberDirectory } from '../../directory/pg-member-directory';
 import { loadConfig } from '../../lib/config';
 import { nextCronTimes, parseCron } from '../../lib/cron';
 import { mintDevToken } from '../../lib/dev-token';
@@ -56,7 +57,7 @@ beforeAll(async () => {
     routes: (router) =>
       router.service(CacheWarmingService, {
         ...createWarmingService(),
-        scheduleWarming: createScheduleWarmingHandler({ schedules: createTemporalWarmingScheduleStore(temporal), taskQueue, logger }),
+        scheduleWarming: createScheduleWarmingHandler({ schedules: createTemporalWarmingScheduleStore(temporal), taskQueue, logger, checkMemberQuery: (q) => createPgMemberDirectory(dir.pool).checkQuery(q) }),
         getWarmingStats: createGetWarmingStatsHandler({ records: createPgWarmingStatsReader(dir.pool), now: () => NOW }),
       }),
     checks: {},
@@ -159,6 +160,10 @@ describe('ScheduleWarming on real Temporal (integration)', () => {
     ['a query the directory cannot compile', { memberQuery: { demographicsFilter: { minAge: 70, maxAge: 20 } } }, 'member_query.demographics_filter.min_age'],
     ['a bad predicate', { memberQuery: { predicateFilter: { expression: 'age >>> 3' } } }, 'member_query.predicate_filter.expression'],
     ['no query', { memberQuery: undefined }, 'member_query'],
+    // The directory's catalog check, as SubmitBatch's: a typo would warm nobody on every run (or, for a flag required
+    // false, every sponsor's members).
+    ['an unknown sponsor id', { memberQuery: { sponsorIds: ['NO_SUCH_SPONSOR_TYPO'] } }, 'member_query.sponsor_ids[0]'],
+    ['an unknown feature flag', { memberQuery: { requiredFeatureFlags: { 'no-such-flag': false } } }, 'member_query.required_feature_flags["no-such-flag"]'],
   ])('refuses %s with invalid_argument naming the field, and creates no schedule', async (_n, override, field) => {
     const name = `ops-bad-${randomUUID().slice(0, 8)}`;
     const r = await codeOf(warming.scheduleWarming({ scheduleName: name, cronExpression: '0 4 * * *', memberQuery: { hasRteEnabled: true }, enabled: true, ...override }, { headers: writeHeaders }));
