@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { DurationSchema, timestampFromMs, type Duration } from '@bufbuild/protobuf/wkt';
-import type { HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import {
   GetWarmingStatsResponseSchema,
@@ -56,6 +56,14 @@ export function createScheduleWarmingHandler(deps: ScheduleWarmingDeps): Schedul
     if (deps.checkMemberQuery && req.memberQuery) await deps.checkMemberQuery(req.memberQuery);
     const caller = ctx.values.get(principalKey)?.service;
     const desired = { ...desiredWarmingSchedule(def, deps.taskQueue, undefined, deps.tuning), ...(caller ? { requestedBy: caller } : {}) };
+    // The operators' schedules file owns the names it lists: a client's change would be undone at the next apply
+    // (the file wins), so it is refused rather than answered OK.
+    if ((await deps.schedules.get(desired.scheduleId))?.managedBy === 'file') {
+      throw new ConnectError(
+        `schedule_name: "${def.name}" is managed by the operators' warming schedules file (schedules/warming-schedules.yaml); a change through ScheduleWarming would be undone at its next apply. Choose another name, or change the file`,
+        Code.FailedPrecondition,
+      );
+    }
     const result = await upsertWarmingSchedule(desired, deps.schedules, 'api');
     deps.logger.info(
       {

@@ -25,7 +25,7 @@ import { mintDevToken } from '../../lib/dev-token';
 import { silentLogger } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
 import { aggregateWarmRows, computeWarmingStats, type WarmRow } from '../../lib/warming/stats';
-import { applyWarmingSchedules, createTemporalWarmingScheduleStore } from '../../schedules/warming';
+import { applyWarmingSchedules, createTemporalWarmingScheduleStore, desiredWarmingSchedule, upsertWarmingSchedule } from '../../schedules/warming';
 import { parseWarmingScheduleFile } from '../../schedules/warming-load';
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', API_PORT: '0' });
@@ -170,6 +170,21 @@ describe('ScheduleWarming on real Temporal (integration)', () => {
     expect(r.code).toBe(Code.InvalidArgument);
     expect(r.message.startsWith(`${field}:`)).toBe(true);
     expect(await exists(`warming/${name}`)).toBe(false);
+  });
+
+  it('refuses a name the schedules file manages with failed_precondition, and leaves that schedule as the file made it', async () => {
+    const name = `ops-file-${randomUUID().slice(0, 8)}`;
+    const store = createTemporalWarmingScheduleStore(temporal);
+    const def = { name, cron: '0 4 * * *', memberQuery: { hasRteEnabled: true }, strategy: 'INTELLIGENT' as const, priority: 'PRELOAD' as const, enabled: true, description: 'from the file' };
+    await upsertWarmingSchedule(desiredWarmingSchedule(def, taskQueue), store, 'file');
+    created.push(`warming/${name}`);
+    const before = await store.get(`warming/${name}`);
+    expect(before?.managedBy).toBe('file');
+    const r = await codeOf(warming.scheduleWarming({ scheduleName: name, cronExpression: '30 5 * * *', memberQuery: {}, enabled: false }, { headers: writeHeaders }));
+    expect(r.code).toBe(Code.FailedPrecondition);
+    expect(r.message).toMatch(/^schedule_name: .*managed by the operators' warming schedules file/);
+    const after = await store.get(`warming/${name}`);
+    expect(after).toMatchObject({ managedBy: 'file', specHash: before!.specHash, paused: false });
   });
 
   it('needs rte:warming:write', async () => {
