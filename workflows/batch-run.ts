@@ -957,7 +957,7 @@ export class BatchRun {
       // back tells the members' latency.
       const probe = probing();
       const n = probe
-        ? Math.min(chunkMembers, PROBE_CHUNK_LANES, probeLanes - lanesInFlight)
+        ? Math.max(1, Math.min(chunkMembers, PROBE_CHUNK_LANES, probeLanes - lanesInFlight, due))
         : Math.min(chunkMembers, Math.ceil(due / Math.max(1, Math.floor((lanesTotal - lanesInFlight) / lanesPerChunk))));
       const take = queue.splice(0, n);
       const lanes = probe ? take.length : Math.max(1, Math.min(lanesPerChunk, lanesTotal - lanesInFlight, take.length));
