@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { freePort } from './own-redis';
 import type { TestPlatform } from './platform';
 
 /** A real worker process (workers/main.ts) on a test platform's task queue, Redis prefix, schema and simulator. */
@@ -22,7 +23,9 @@ export async function startWorkerProcess(
   env: Record<string, string>,
   waitFor: (cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => Promise<void>,
 ): Promise<WorkerProcess> {
-  const metricsPort = 20_000 + Math.floor(Math.random() * 20_000);
+  // Ports the kernel just handed out, not random ones: a random port in the ephemeral range could be taken by an
+  // outgoing connection (slot-pool-workers.int once died on EADDRINUSE that way).
+  const [metricsPort, sdkMetricsPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
     cwd: path.resolve(__dirname, '../..'),
     env: {
@@ -35,7 +38,7 @@ export async function startWorkerProcess(
       TEMPORAL_INTERACTIVE_TASK_QUEUE: platform.config.temporal.interactiveTaskQueue,
       DATABASE_SCHEMA: platform.directory.schema,
       WORKER_METRICS_PORT: String(metricsPort),
-      WORKER_SDK_METRICS_PORT: String(metricsPort + 1),
+      WORKER_SDK_METRICS_PORT: String(sdkMetricsPort),
       // The member-cron consumer would join the shared topic's default group: off unless a test asks for it.
       MEMBER_CRON_CONSUMER_ENABLED: 'false',
       ...env,

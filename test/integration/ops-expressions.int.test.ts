@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createClient } from '@connectrpc/connect';
@@ -15,6 +14,7 @@ import { CacheWarmingService, WarmCacheRequest_Priority as Priority, WarmingStra
 import { loadConfig } from '../../lib/config';
 import { mintDevToken } from '../../lib/dev-token';
 import { silentLogger } from '../../lib/logger';
+import { freePort } from '../helpers/own-redis';
 import { exportedNames, metricNames } from '../helpers/promql-names';
 
 /**
@@ -57,16 +57,6 @@ function collectExpressions(): Expr[] {
   return out;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
