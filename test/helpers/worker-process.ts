@@ -59,10 +59,16 @@ export async function startWorkerProcess(
     return true;
   };
   const started = Date.now();
-  await waitFor(
-    async () => alive('it was ready') && (await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.ok, () => false)),
-    120_000,
-    'the worker process to be ready',
-  );
+  try {
+    await waitFor(
+      async () => alive('it was ready') && (await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.ok, () => false)),
+      120_000,
+      'the worker process to be ready',
+    );
+  } catch (err) {
+    // Never leave a half-started worker behind: it would keep polling and loading the machine for later tests.
+    if (exit === undefined) child.kill('SIGKILL');
+    throw err;
+  }
   return { child, exited, alive, stderr: () => stderr, readyAfterMs: Date.now() - started };
 }

@@ -125,14 +125,18 @@ describe('scale out: worker processes and API processes on the same servers (int
     const batchMembers = pool.slice(40, 280);
     expect(batchMembers).toHaveLength(240);
     const waitForIt = (c: () => boolean | Promise<boolean>, ms: number, what: string) => waitFor(c, ms, what);
-    const [w1, w2, a] = await Promise.all([
-      startWorkerProcess(platform, { SLOT_LEASE_MS: '3000' }, waitForIt),
-      startWorkerProcess(platform, { SLOT_LEASE_MS: '3000' }, waitForIt),
-      startApiProcesses(platform, 2),
+    // Each process is recorded as soon as it is up, so afterEach stops it even when another one fails to start.
+    const startWorker = async () => {
+      const w = await startWorkerProcess(platform, { SLOT_LEASE_MS: '3000' }, waitForIt);
+      workers.push(w);
+      return w;
+    };
+    const [, , a] = await Promise.all([
+      startWorker(),
+      startWorker(),
+      startApiProcesses(platform, 2).then((x) => (api = x)),
       prefillCacheHits(platform, readMembers),
     ]);
-    workers.push(w1!, w2!);
-    api = a!;
     const cluster = a!;
     const auth = (token: string): Interceptor => (next) => (req) => {
       req.header.set('authorization', `Bearer ${token}`);

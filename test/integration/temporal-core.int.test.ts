@@ -139,6 +139,9 @@ describe('Temporal core (integration)', () => {
           create(SubmitBatchRequestSchema, {
             clientJobId: uniqueName(`load-${i}`),
             memberSelector: { case: 'memberIds', value: { memberIds: pool.slice(10 + i * 20, 30 + i * 20).map((m) => m.memberId) } },
+            // Every member goes to Stedi whatever the cache holds (a member cached fresh is answered in planning and
+            // parks no activity).
+            cacheControl: CacheControl.BYPASS_CACHE,
             // Cap 14: one activity per member whatever BATCH_REALTIME_CHUNK_MEMBERS says (chunks, for full-width
             // batches only, run a batch's members in one or two activities and never fill the worker's slots).
             options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 14, retryConfig: { maxAttempts: 2, initialInterval: durationFromMs(200), maxInterval: durationFromMs(1_000), backoffMultiplier: 2 } },
