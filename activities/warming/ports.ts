@@ -75,21 +75,11 @@ export function decisionKey(memberHash: string, operation: string): string {
   return `${memberHash}|${operation}`;
 }
 
-/** A warming job as its durable record says (cache_warming_jobs + its cache_warms rows), for GetWarmingJob. */
-export interface WarmJobDurableState {
-  jobId: string;
-  source: string;
-  priority: WarmingPriority;
-  strategy: WarmingStrategyName;
-  /** The record's status: WAITING (held / resolving) and RUNNING are open; the rest are terminal. */
-  status: WarmJobStatus;
-  createdAtMs: number;
-  startedAtMs?: number;
-  finishedAtMs?: number;
-  requestedBy?: string;
-  reason?: string;
-  members?: number;
-  operations?: string[];
+/**
+ * A warming job as its durable record says (cache_warming_jobs + its cache_warms rows), for GetWarmingJob. Its
+ * status: WAITING (held / resolving) and RUNNING are open; the rest are terminal.
+ */
+export interface WarmJobDurableState extends WarmJobRecord {
   /** When the record or one of its warms was last written. */
   updatedAtMs: number;
   counts: Record<WarmOutcome, number>;
