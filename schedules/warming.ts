@@ -99,6 +99,16 @@ export interface WarmingScheduleStore {
 
 export class WarmingScheduleExists extends Error {}
 
+/** The schedule exists and another writer manages it (`upsertWarmingSchedule`'s `refuseManagedBy`). */
+export class WarmingScheduleManagedElsewhere extends Error {
+  constructor(
+    readonly scheduleId: string,
+    readonly managedBy: WarmingScheduleWriter,
+  ) {
+    super(`schedule ${scheduleId} is managed by the ${managedBy}`);
+  }
+}
+
 export type { UpsertAction };
 
 export interface UpsertResult extends ScheduleOutcome {
@@ -120,9 +130,11 @@ export async function upsertWarmingSchedule(
   desired: DesiredWarmingSchedule,
   store: WarmingScheduleStore,
   writer: WarmingScheduleWriter,
-  opts: { dryRun?: boolean } = {},
+  opts: { dryRun?: boolean; refuseManagedBy?: WarmingScheduleWriter } = {},
 ): Promise<UpsertResult> {
   let existing = await store.get(desired.scheduleId);
+  // Checked on the same read the upsert decides from, before anything is written.
+  if (opts.refuseManagedBy && existing?.managedBy === opts.refuseManagedBy) throw new WarmingScheduleManagedElsewhere(desired.scheduleId, opts.refuseManagedBy);
   let action: UpsertAction = 'unchanged';
   if (!existing) {
     if (opts.dryRun) return { scheduleId: desired.scheduleId, action: 'created', nextRun: undefined };

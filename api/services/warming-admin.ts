@@ -15,7 +15,7 @@ import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { WarmingStatsReader } from '../../activities/warming-usage/ports';
 import { computeWarmingStats, validateGetWarmingStats } from '../../lib/warming/stats';
 import { validateScheduleWarming } from '../../schedules/warming-request';
-import { desiredWarmingSchedule, upsertWarmingSchedule, type WarmingScheduleStore } from '../../schedules/warming';
+import { desiredWarmingSchedule, upsertWarmingSchedule, WarmingScheduleManagedElsewhere, type WarmingScheduleStore } from '../../schedules/warming';
 import type { WarmingTuning } from '../../workflows/warming.defs';
 import { principalKey } from '../auth';
 
@@ -58,13 +58,13 @@ export function createScheduleWarmingHandler(deps: ScheduleWarmingDeps): Schedul
     const desired = { ...desiredWarmingSchedule(def, deps.taskQueue, undefined, deps.tuning), ...(caller ? { requestedBy: caller } : {}) };
     // The operators' schedules file owns the names it lists: a client's change would be undone at the next apply
     // (the file wins), so it is refused rather than answered OK.
-    if ((await deps.schedules.get(desired.scheduleId))?.managedBy === 'file') {
+    const result = await upsertWarmingSchedule(desired, deps.schedules, 'api', { refuseManagedBy: 'file' }).catch((err: unknown) => {
+      if (!(err instanceof WarmingScheduleManagedElsewhere)) throw err;
       throw new ConnectError(
         `schedule_name: "${def.name}" is managed by the operators' warming schedules file (schedules/warming-schedules.yaml); a change through ScheduleWarming would be undone at its next apply. Choose another name, or change the file`,
         Code.FailedPrecondition,
       );
-    }
-    const result = await upsertWarmingSchedule(desired, deps.schedules, 'api');
+    });
     deps.logger.info(
       {
         caller,
