@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { randomBytes } from 'node:crypto';
 import { batchClient, TERMINAL_STATUSES, waitFor, waitForBatchEnd } from '../../bench/batch-harness';
-import { BatchExecutionOptions_Priority as Priority, BatchExecutionOptions_Strategy as Strategy, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
+import { BatchExecutionOptions_Priority as Priority, BatchExecutionOptions_Strategy as Strategy, BatchStatus, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
 import { CacheControl } from '../../gen/rte/v1/common_pb';
 import { DEV_CODEC_KEYS } from '../../lib/config';
 import { silentLogger } from '../../lib/logger';
@@ -155,6 +155,11 @@ describe('Temporal core (integration)', () => {
     const deadline = Date.now() + 180_000;
     while (p.workers[0]!.worker.getStatus().numInFlightActivities < p.config.worker.activitySlots && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const busySlots = p.workers[0]!.worker.getStatus().numInFlightActivities;
+    if (busySlots < p.config.worker.activitySlots) {
+      // Diagnostics for a run that never saturated the worker (seen in CI, not locally): what the batches were doing.
+      const views = await Promise.all(batchIds.map(async (id) => c.getBatchStatus({ batchId: id }).then((v) => `${BatchStatus[v.status]} ${v.progress?.completed ?? 0}/${v.progress?.totalMembers ?? 0}`, (e: unknown) => `error ${String(e)}`)));
+      console.log(`worker not saturated (${busySlots} busy): batches: ${views.join(' | ')}`);
+    }
 
     const loaded = await refresh(pool[1]!.memberId);
     // Control: the same refresh started on the MAIN task queue (where everything ran before) waits behind the batches.
