@@ -55,3 +55,49 @@ export function plainMembers(members: readonly MemberRecord[]): MemberRecord[] {
 /** Polls `cond` until it holds (the harness's waitFor, with test defaults). */
 export const eventually = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000, everyMs = 100): Promise<void> =>
   waitFor(what, cond, timeoutMs, everyMs);
+
+/**
+ * A gate over the simulator's latency (its `delay` option): while held, every real-time answer waits after its
+ * latency until release, so the checks holding Stedi's slots stay in flight and everything behind them stays parked.
+ * Tests use it to hold a load for as long as they need instead of racing the simulator's drain rate.
+ */
+export interface SimGate {
+  /** Pass as the simulator's `delay` option. Rejects when the simulator stops (its `signal` aborts). */
+  delay(ms: number, signal: AbortSignal): Promise<void>;
+  hold(): void;
+  release(): void;
+}
+
+export function createSimGate(): SimGate {
+  let gate: { promise: Promise<void>; resolve: () => void } | undefined;
+  const wait = (p: Promise<void> | undefined, ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(new Error('stopped'));
+      const done = (err?: Error) => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onAbort = () => done(new Error('stopped'));
+      const t = p ? undefined : setTimeout(() => done(), Math.max(0, ms));
+      signal.addEventListener('abort', onAbort, { once: true });
+      void p?.then(() => done());
+    });
+  return {
+    async delay(ms, signal) {
+      await wait(undefined, ms, signal);
+      while (gate) await wait(gate.promise, 0, signal);
+    },
+    hold() {
+      if (gate) return;
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      gate = { promise, resolve };
+    },
+    release() {
+      gate?.resolve();
+      gate = undefined;
+    },
+  };
+}

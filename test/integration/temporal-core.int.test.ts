@@ -19,6 +19,7 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { CacheWarmingService, WarmCacheRequest_Priority as WarmPriority, WarmingStrategy } from '../../gen/rte/v1/warming_pb';
 import type { WarmingStatusView } from '../../workflows/warming.defs';
 import { decodedHistoryText, memberIdsIn } from '../helpers/history-text';
+import { createSimGate } from '../helpers/sim-checks';
 
 /**
  * Temporal core guarantees on the real platform (Temporal dev server, worker built by the composition root, API,
@@ -37,6 +38,15 @@ async function rawHistoryText(raw: Client, workflowId: string): Promise<string> 
   return Buffer.from(proto.api.history.v1.History.encode(history).finish()).toString('latin1');
 }
 
+/** Whether a workflow's (first) activity has started on a worker and is still running. */
+async function activityRunning(client: Client, workflowId: string): Promise<boolean> {
+  const d = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch(() => undefined);
+  return (d?.raw.pendingActivities ?? []).some((a) => a.state === proto.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED);
+}
+
 /** Seconds from workflow start to its first activity starting on a worker (Temporal-side queueing). */
 async function activityStartLatencyS(client: Client, workflowId: string): Promise<number> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
@@ -50,12 +60,13 @@ async function activityStartLatencyS(client: Client, workflowId: string): Promis
 
 describe('Temporal core (integration)', () => {
   let p: TestPlatform;
+  const simGate = createSimGate();
   let rawConnection: Connection;
   let raw: Client;
 
   beforeAll(async () => {
     // A Stedi call takes 13.5 s × 0.05 ≈ 0.7 s, so batches hold their activity slots for a while.
-    p = await startTestPlatform({ population: 600, sim: { timeScale: 0.05, logger: silentLogger() }, env: { BATCH_SUBMIT_RATE_LIMIT: '100', BATCH_POLL_INITIAL_MS: '500', BATCH_POLL_MAX_MS: '1000' } });
+    p = await startTestPlatform({ population: 600, sim: { timeScale: 0.05, logger: silentLogger(), delay: simGate.delay }, env: { BATCH_SUBMIT_RATE_LIMIT: '100', BATCH_POLL_INITIAL_MS: '500', BATCH_POLL_MAX_MS: '1000' } });
     rawConnection = await Connection.connect({ address: p.config.temporal.address });
     raw = new Client({ connection: rawConnection, namespace: p.config.temporal.namespace }); // no codec
   }, 240_000);
@@ -133,44 +144,62 @@ describe('Temporal core (integration)', () => {
 
     const c = await batchClient(p, 'svc-load');
     const batchIds: string[] = [];
-    await Promise.all(
-      Array.from({ length: 20 }, async (_, i) => {
-        const r = await c.submitBatch(
-          create(SubmitBatchRequestSchema, {
-            clientJobId: uniqueName(`load-${i}`),
-            memberSelector: { case: 'memberIds', value: { memberIds: pool.slice(10 + i * 20, 30 + i * 20).map((m) => m.memberId) } },
-            // Every member goes to Stedi whatever the cache holds (a member cached fresh is answered in planning and
-            // parks no activity).
-            cacheControl: CacheControl.BYPASS_CACHE,
-            // Cap 14: one activity per member whatever BATCH_REALTIME_CHUNK_MEMBERS says (chunks, for full-width
-            // batches only, run a batch's members in one or two activities and never fill the worker's slots).
-            options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 14, retryConfig: { maxAttempts: 2, initialInterval: durationFromMs(200), maxInterval: durationFromMs(1_000), backoffMultiplier: 2 } },
-          }),
-        );
-        batchIds.push(r.batchId);
-      }),
-    );
-    // Wait until the batches fill the main worker's activity slots (each parks up to its cap, 14 activities).
-    // Generous: on a loaded 2-core machine 20 batches take a while to be accepted and start dispatching.
-    const deadline = Date.now() + 180_000;
-    while (p.workers[0]!.worker.getStatus().numInFlightActivities < p.config.worker.activitySlots && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    const busySlots = p.workers[0]!.worker.getStatus().numInFlightActivities;
-    if (busySlots < p.config.worker.activitySlots) {
-      // Diagnostics for a run that never saturated the worker (seen in CI, not locally): what the batches were doing.
-      const views = await Promise.all(batchIds.map(async (id) => c.getBatchStatus({ batchId: id }).then((v) => `${BatchStatus[v.status]} ${v.progress?.completed ?? 0}/${v.progress?.totalMembers ?? 0}`, (e: unknown) => `error ${String(e)}`)));
-      console.log(`worker not saturated (${busySlots} busy): batches: ${views.join(' | ')}`);
-    }
-
-    const loaded = await refresh(pool[1]!.memberId);
-    // Control: the same refresh started on the MAIN task queue (where everything ran before) waits behind the batches.
+    const loadedMember = pool[1]!.memberId;
     const controlMember = pool[2]!.memberId;
     const controlId = `control/${uniqueName('refresh')}`;
-    await p.temporal.workflow.start(ELIGIBILITY_REFRESH_WORKFLOW_TYPE, {
-      taskQueue: p.config.temporal.taskQueue,
-      workflowId: controlId,
-      args: [{ ...(await startInput(refreshId(pool[1]!.memberId))), memberId: controlMember }],
-    });
-    const stillRunning = await Promise.all(batchIds.map(async (id) => (await p.temporal.workflow.getHandle(id).describe()).status.name));
+    let busySlots = 0;
+    let stillRunning: string[] = [];
+    let loadedCall: Promise<unknown> = Promise.resolve();
+    // Stedi's answers are held while the load is measured: the 15 checks holding Stedi's slots stay in flight, so every
+    // other batch check parks on the main worker (waiting for a slot) however slowly the 20 batches start. Without the
+    // hold the batches' 400 checks drain at ~21/s, and on a loaded CI machine they were never all parked at once.
+    simGate.hold();
+    try {
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const r = await c.submitBatch(
+            create(SubmitBatchRequestSchema, {
+              clientJobId: uniqueName(`load-${i}`),
+              memberSelector: { case: 'memberIds', value: { memberIds: pool.slice(10 + i * 20, 30 + i * 20).map((m) => m.memberId) } },
+              // Every member goes to Stedi whatever the cache holds (a member cached fresh is answered in planning and
+              // parks no activity).
+              cacheControl: CacheControl.BYPASS_CACHE,
+              // Cap 14: one activity per member whatever BATCH_REALTIME_CHUNK_MEMBERS says (chunks, for full-width
+              // batches only, run a batch's members in one or two activities and never fill the worker's slots).
+              options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 14, retryConfig: { maxAttempts: 2, initialInterval: durationFromMs(200), maxInterval: durationFromMs(1_000), backoffMultiplier: 2 } },
+            }),
+          );
+          batchIds.push(r.batchId);
+        }),
+      );
+      // Wait until the batches fill the main worker's activity slots (each parks up to its cap, 14 activities).
+      // Generous: on a loaded 2-core machine 20 batches take a while to be accepted and start dispatching.
+      const deadline = Date.now() + 180_000;
+      while (p.workers[0]!.worker.getStatus().numInFlightActivities < p.config.worker.activitySlots && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      busySlots = p.workers[0]!.worker.getStatus().numInFlightActivities;
+      if (busySlots < p.config.worker.activitySlots) {
+        // Diagnostics for a run that never saturated the worker: what the batches were doing.
+        const views = await Promise.all(batchIds.map(async (id) => c.getBatchStatus({ batchId: id }).then((v) => `${BatchStatus[v.status]} ${v.progress?.completed ?? 0}/${v.progress?.totalMembers ?? 0}`, (e: unknown) => `error ${String(e)}`)));
+        console.log(`worker not saturated (${busySlots} busy): batches: ${views.join(' | ')}`);
+      }
+
+      // Under that load: an interactive refresh (its own task queue and worker), and as a control the same refresh
+      // started on the MAIN task queue (where everything ran before), which waits behind the batches.
+      loadedCall = p.eligibilityClient().checkEligibility({ memberId: loadedMember, cacheControl: CacheControl.BYPASS_CACHE }, { headers: await headers() }).catch(() => undefined);
+      await p.temporal.workflow.start(ELIGIBILITY_REFRESH_WORKFLOW_TYPE, {
+        taskQueue: p.config.temporal.taskQueue,
+        workflowId: controlId,
+        args: [{ ...(await startInput(refreshId(pool[0]!.memberId))), memberId: controlMember }],
+      });
+      // The interactive refresh's activity starts while the load holds (its Stedi call then waits for the release).
+      await waitFor('the interactive refresh to start its activity under load', () => activityRunning(p.temporal, refreshId(loadedMember)), 120_000, 100);
+      stillRunning = await Promise.all(batchIds.map(async (id) => (await p.temporal.workflow.getHandle(id).describe()).status.name));
+    } finally {
+      simGate.release();
+    }
+    await loadedCall;
+    await p.temporal.workflow.getHandle(refreshId(loadedMember)).result();
+    const loaded = await activityStartLatencyS(p.temporal, refreshId(loadedMember));
     await p.temporal.workflow.getHandle(controlId).result();
     const control = await activityStartLatencyS(p.temporal, controlId);
 
