@@ -9,13 +9,16 @@ describe('createRedisClient', () => {
     r.disconnect();
   });
 
-  it('builds a Cluster on the seeds, with REDIS_URL credentials/TLS and the caller options on every node', () => {
+  it('builds a Cluster on the seeds, with REDIS_URL credentials/TLS and the caller options on every node (auto-pipelining only on a single Redis)', () => {
     const config = loadConfig({ REDIS_URL: 'rediss://app:s%3Acret@ignored:1/3', REDIS_CLUSTER_NODES: 'n1:7000,n2:7001' });
     const c = createRedisClient(config, { lazyConnect: true, commandTimeout: 2_000, maxRetriesPerRequest: 2, enableAutoPipelining: true });
     expect(isClusterClient(c)).toBe(true);
     if (!isClusterClient(c)) return;
     expect(c.options.redisOptions).toMatchObject({ username: 'app', password: 's:cret', tls: {}, commandTimeout: 2_000, maxRetriesPerRequest: 2 });
-    expect(c.options).toMatchObject({ enableAutoPipelining: true, lazyConnect: true, scaleReads: 'master' });
+    expect(c.options).toMatchObject({ lazyConnect: true, scaleReads: 'master' });
+    // Never on a Cluster (ioredis re-routes no auto-pipelined command after a failover: redis-cluster-failover.int).
+    expect(c.options.enableAutoPipelining).toBe(false);
+    expect(c.options.redisOptions).not.toHaveProperty('enableAutoPipelining');
     const copy = c.duplicate();
     expect(isClusterClient(copy)).toBe(true);
     copy.disconnect();

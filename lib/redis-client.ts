@@ -30,14 +30,18 @@ function nodeOptionsFromUrl(redisUrl: string): RedisOptions {
 
 /**
  * A Redis client for this deployment. `options` are per-connection settings (timeouts, retries, autopipelining);
- * on a cluster they apply to each node's connection, and `enableAutoPipelining` to the cluster client.
+ * on a cluster they apply to each node's connection, except `enableAutoPipelining`, which a cluster client never uses.
  */
 export function createRedisClient(config: Pick<AppConfig, 'redisUrl' | 'redisClusterNodes'>, options: RedisOptions = {}): RedisClient {
   if (config.redisClusterNodes.length === 0) return new Redis(config.redisUrl, options);
   const { enableAutoPipelining, lazyConnect, ...nodeOptions } = options;
+  // Auto-pipelining is a single-Redis optimisation only. On a Cluster, ioredis (5.x) batches auto-pipelined commands
+  // per node and handles MOVED per pipeline: after a failover its commands kept answering MOVED and were never
+  // re-routed (redis-cluster-failover.int: the API's reads failed for good in half the runs; ioredis issue 2075,
+  // open). Without it every command follows MOVED on its own, and the reads came back within 5 s of the crash.
+  void enableAutoPipelining;
   const clusterOptions: ClusterOptions = {
     redisOptions: { ...nodeOptionsFromUrl(config.redisUrl), ...nodeOptions },
-    ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
     ...(lazyConnect !== undefined ? { lazyConnect } : {}),
     // Writes and reads go to the masters: the cache, claims and the slot pool must read their own writes.
     scaleReads: 'master',
