@@ -25,6 +25,7 @@
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { BatchExecutionOptions_Priority as Priority, BatchExecutionOptions_Strategy as Strategy, BatchStatus } from '../gen/rte/v1/batch_pb';
 import { CacheControl } from '../gen/rte/v1/common_pb';
@@ -44,6 +45,47 @@ function argStr(name: string): string | undefined {
 }
 
 const load = () => os.loadavg().map((x) => +x.toFixed(2));
+
+/**
+ * CPU seconds a process has used (user + system, Linux /proc; undefined elsewhere). On a shared machine members/s moves
+ * with everyone else's load; CPU per member of the worker, the simulator and Redis moves far less, so A/B runs print it.
+ */
+function processCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Redis server CPU seconds (INFO cpu; every client of the server counts, so only this bench's runs should use it). */
+async function redisCpuSeconds(p: { redis: { info(section: string): Promise<string> } }): Promise<number | undefined> {
+  const info = await p.redis.info('cpu');
+  const val = (k: string): number => Number(new RegExp(`^${k}:([0-9.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  const sec = val('used_cpu_user') + val('used_cpu_sys');
+  return Number.isFinite(sec) ? sec : undefined;
+}
+
+/** Commands the Redis server ran, by name (INFO commandstats; every client of the server counts). */
+async function redisCommands(p: { redis: { info(section: string): Promise<string> } }): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const m of (await p.redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+/** Commands per member between two readings, the busiest first (those at ≥ 0.01 per member). */
+function commandsPerMember(before: Map<string, number>, after: Map<string, number>, members: number): Record<string, number> {
+  const rows = [...after].map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / members] as const).filter(([, v]) => v >= 0.01);
+  return Object.fromEntries(rows.sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, +v.toFixed(2)]));
+}
+
+/** ms of CPU per member between two readings, 3 decimals. */
+function cpuMsPerMember(before: number | undefined, after: number | undefined, members: number): number | undefined {
+  return before === undefined || after === undefined ? undefined : +(((after - before) * 1000) / members).toFixed(3);
+}
 
 type Layout = 'split' | 'one-process';
 const LAYOUTS: Record<Layout, string> = {
@@ -94,6 +136,8 @@ async function runOnce(
     const memberIds = p.members.map((m) => m.memberId);
     if (simProc) await simProc.resetStats();
     else p.sim.resetStats();
+    const cpuBefore = { worker: processCpuSeconds(workerProc?.child.pid), sim: processCpuSeconds(simProc?.child.pid), redis: await redisCpuSeconds(p), bench: process.cpuUsage() };
+    const commandsBefore = await redisCommands(p);
     const t0 = Date.now();
     const r = await c.submitBatch({
       clientJobId: `${label}-${randomUUID().slice(0, 8)}`,
@@ -103,6 +147,8 @@ async function runOnce(
     });
     const end = await waitForBatchEnd(c, r.batchId, 60 * 60_000, 100);
     const observedMs = Date.now() - t0;
+    const cpuAfter = { worker: processCpuSeconds(workerProc?.child.pid), sim: processCpuSeconds(simProc?.child.pid), redis: await redisCpuSeconds(p), bench: process.cpuUsage(cpuBefore.bench) };
+    const commandsAfter = await redisCommands(p);
     const wallMs = timestampMs(end.finishedAt!) - timestampMs(end.submittedAt!);
     const meanLatencyMs = o.latency.meanMs * o.timeScale;
     const floor15Ms = (o.members * meanLatencyMs) / 15;
@@ -134,6 +180,13 @@ async function runOnce(
         workflowRuns: hist.runs,
         historyEventsPerMember: +(hist.events / o.members).toFixed(3),
         historyEventTypes: hist.byType,
+        // Submit → end as seen through the API (the bench polls every 100 ms); Redis counts every client of the server.
+        cpuMsPerMember: {
+          ...(split ? { worker: cpuMsPerMember(cpuBefore.worker, cpuAfter.worker, o.members), simulator: cpuMsPerMember(cpuBefore.sim, cpuAfter.sim, o.members) } : {}),
+          [split ? 'bench (API, client)' : 'bench (worker, simulator, API, client)']: +((cpuAfter.bench.user + cpuAfter.bench.system) / 1000 / o.members).toFixed(3),
+          redis: cpuMsPerMember(cpuBefore.redis, cpuAfter.redis, o.members),
+        },
+        redisCommandsPerMember: commandsPerMember(commandsBefore, commandsAfter, o.members),
         loadAvgBefore: loadBefore,
         loadAvgAfter: load(),
         cpus: os.cpus().length,

@@ -12,7 +12,8 @@
  *   P.d           hash batch queue -> integer WDRR deficit
  *   P.cur         WDRR cursor (queue id)
  *   P.seq         arrival counter
- *   P.ev          pub/sub channel; a JSON array of granted ticket ids is published after each grant
+ *   P.ev          pub/sub channel; a JSON array of ticket ids granted to waiters of other processes is published
+ *                 after each grant (a process's own grants come back in its OPS_SCRIPT reply)
  *   P.al          hash {base, at, rec}: adaptive limit after Stedi 429s (effective limit = base + 1 per rec ms since
  *                 at, up to the limit; the key is dropped once recovered). Absent: the full limit.
  *   P.ep / P.qu   pool epoch (set on first use, never expires) / quarantine end (ms): see STATE LOSS below.
@@ -21,7 +22,8 @@
  *
  * A granted ticket becomes a lease with the same id and a short pickup expiry; the waiter renews it to the
  * full lease TTL as soon as it sees the grant, so a waiter that died between heartbeat and grant costs the
- * pool at most the pickup window.
+ * pool at most the pickup window. Exception: a grant made by the waiter's own process's OPS_SCRIPT call is a lease
+ * of the full TTL at once, returned in that call's reply (the process is alive and reading it).
  */
 
 export const KEY_NAMES = ['li', 'lb', 't', 'tq', 'bq', 'w', 'd', 'cur', 'seq'] as const;
@@ -125,11 +127,22 @@ local function grants_allowed(now)
   return now >= tonumber(redis.call('GET', P .. 'qu') or '0')
 end
 
+-- OWN: the calling process's grants (OPS_SCRIPT): tickets whose id starts with OWN.prefix are the caller's own
+-- waiters, alive now and reading this script's reply, so their grant is a lease of the full TTL (no pickup window,
+-- nothing to publish) and is returned in OWN.granted. nil for the other scripts (every grant published).
+local OWN = nil
+local function is_own(t) return OWN ~= nil and string.sub(t, 1, #OWN.prefix) == OWN.prefix end
+
 local function grant(t, q, lease_key, now)
   redis.call('ZREM', qkey(q), t)
   redis.call('HDEL', K_TQ, t)
   redis.call('ZREM', K_T, t)
-  redis.call('ZADD', lease_key, now + PICKUP_MS, t)
+  if is_own(t) then
+    redis.call('ZADD', lease_key, now + OWN.ttl, t)
+    OWN.granted[#OWN.granted + 1] = t
+  else
+    redis.call('ZADD', lease_key, now + PICKUP_MS, t)
+  end
 end
 
 -- Grants free slots to waiters: interactive first, batch by WDRR within the reservation and adaptive cap.
@@ -138,6 +151,7 @@ local function schedule(now)
   local inter = redis.call('ZCARD', K_LI)
   local batch = redis.call('ZCARD', K_LB)
   local granted = {}
+  local published = {}
   if not grants_allowed(now) then return inter, batch, granted end
   local EFF = effective_limit(now)
   -- The interactive reservation shrinks with the effective limit, so batch keeps a share while others hold slots.
@@ -171,6 +185,7 @@ local function schedule(now)
     if #head > 0 then
       grant(head[1], '${INTERACTIVE_QUEUE}', K_LI, now)
       granted[#granted + 1] = head[1]
+      if not is_own(head[1]) then published[#published + 1] = head[1] end
       inter = inter + 1
     else
       local cap = CAP[inter + 1] or 0
@@ -181,6 +196,7 @@ local function schedule(now)
       local h = redis.call('ZRANGE', qkey(pick), 0, 0)
       grant(h[1], pick, K_LB, now)
       granted[#granted + 1] = h[1]
+      if not is_own(h[1]) then published[#published + 1] = h[1] end
       batch = batch + 1
       if redis.call('ZCARD', qkey(pick)) == 0 then
         for i, id in ipairs(ids) do if id == pick then table.remove(ids, i); break end end
@@ -195,33 +211,9 @@ local function schedule(now)
     for _, id in ipairs(ids) do redis.call('HSET', K_D, id, deficits[id]) end
     if cursor then redis.call('SET', K_CUR, cursor) end
   end
-  if #granted > 0 then redis.call('PUBLISH', P .. 'ev', cjson.encode(granted)) end
+  if #published > 0 then redis.call('PUBLISH', P .. 'ev', cjson.encode(published)) end
   return inter, batch, granted
 end
-`;
-
-/**
- * ARGV[6] ticket, [7] queue, [8] 'i'|'b', [9] quantum, [10] ticket ttl ms, [11] '1' = wait ahead of the queue's
- * other tickets (a retry; score seq - 2^50, so still FIFO among tickets that wait ahead; absent = '0').
- * Returns {inter, batch, grantedToMe}.
- */
-export const ENQUEUE_SCRIPT = `${LUA_PROLOGUE}
-local now = now_ms()
-local ticket, q, kind = ARGV[6], ARGV[7], ARGV[8]
-local seq = redis.call('INCR', K_SEQ)
-local score = seq
-if ARGV[11] == '1' then score = seq - 1125899906842624 end
-redis.call('ZADD', K_T, now + tonumber(ARGV[10]), ticket)
-redis.call('HSET', K_TQ, ticket, q)
-redis.call('ZADD', qkey(q), score, ticket)
-if kind == 'b' then
-  redis.call('ZADD', K_BQ, 0, q)
-  redis.call('HSET', K_W, q, ARGV[9])
-end
-local inter, batch, granted = schedule(now)
-local mine = 0
-for _, t in ipairs(granted) do if t == ticket then mine = 1 end end
-return {inter, batch, mine}
 `;
 
 /**
@@ -323,26 +315,75 @@ local inter, batch = schedule(now)
 return {inter, batch, base}
 `;
 
-/** ARGV[6] lease id. Frees the slot and hands it on. Returns {inter, batch, released}. */
-export const RELEASE_SCRIPT = `${LUA_PROLOGUE}
+/**
+ * Several slot operations of one process in one call (issue 14: multi-ticket grants; the client gathers what its
+ * waiters and holders ask for while its previous call is out). ARGV[6] owner prefix (this process's ticket ids start
+ * with it), [7] lease ttl ms (the caller's own grants), [8] ticket ttl ms, then the operations in order:
+ *   'e', ticket, queue, 'i'|'b', quantum, '0'|'1'  enqueue a waiter's ticket at the back of its queue; '1' (ahead, a
+ *                                                  retry): score seq - 2^50, ahead of the queue's first-time tickets
+ *                                                  and FIFO among those that wait ahead
+ *   'r', lease id                                  release: frees the slot
+ *   'c', ticket                                    cancel (timeout/abort): withdraws the waiter, and frees a slot
+ *                                                  granted to it meanwhile
+ * One scheduling pass after the operations (not one after each, as one script per operation had), except that slots
+ * a release or cancel freed are handed out before a later enqueue of the same call joins the queues, as with
+ * separate calls. Grants to the caller's own tickets are leases of the full TTL returned
+ * here (not published: the caller is alive and reads this reply, so they need no pickup window or confirmation);
+ * grants to other processes' tickets are published with the pickup window as always.
+ * Returns {inter, batch, own granted ticket...}.
+ */
+export const OPS_SCRIPT = `${LUA_PROLOGUE}
+if ARGV[6] == '' then return redis.error_reply('slot pool OPS_SCRIPT: empty owner prefix') end
 local now = now_ms()
-local id = ARGV[6]
-local released = redis.call('ZREM', K_LI, id) + redis.call('ZREM', K_LB, id)
+OWN = { prefix = ARGV[6], ttl = tonumber(ARGV[7]), granted = {} }
+local ticket_ttl = tonumber(ARGV[8])
+local WIDTH = { e = 6, r = 2, c = 2 }
+local i = 9
+-- Checked before any write: a malformed call changes nothing.
+while i <= #ARGV do
+  local w = WIDTH[ARGV[i]]
+  if not w or i + w - 1 > #ARGV then return redis.error_reply('slot pool OPS_SCRIPT: malformed operation at ' .. i) end
+  i = i + w
+end
+local freed = false
+i = 9
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'e' then
+    if freed then
+      schedule(now)
+      freed = false
+    end
+    local ticket, q, kind = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local seq = redis.call('INCR', K_SEQ)
+    local score = seq
+    if ARGV[i + 5] == '1' then score = seq - 1125899906842624 end
+    redis.call('ZADD', K_T, now + ticket_ttl, ticket)
+    redis.call('HSET', K_TQ, ticket, q)
+    redis.call('ZADD', qkey(q), score, ticket)
+    if kind == 'b' then
+      redis.call('ZADD', K_BQ, 0, q)
+      redis.call('HSET', K_W, q, ARGV[i + 4])
+    end
+    i = i + 6
+  elseif op == 'r' then
+    local id = ARGV[i + 1]
+    if redis.call('ZREM', K_LI, id) + redis.call('ZREM', K_LB, id) > 0 then freed = true end
+    i = i + 2
+  else -- 'c'
+    local t = ARGV[i + 1]
+    local q = redis.call('HGET', K_TQ, t)
+    if q then redis.call('ZREM', qkey(q), t) end
+    redis.call('HDEL', K_TQ, t)
+    redis.call('ZREM', K_T, t)
+    if redis.call('ZREM', K_LI, t) + redis.call('ZREM', K_LB, t) > 0 then freed = true end
+    i = i + 2
+  end
+end
 local inter, batch = schedule(now)
-return {inter, batch, released}
-`;
-
-/** ARGV[6] ticket. Withdraws a waiter (timeout/abort), freeing a slot granted in the meantime. */
-export const CANCEL_SCRIPT = `${LUA_PROLOGUE}
-local now = now_ms()
-local t = ARGV[6]
-local q = redis.call('HGET', K_TQ, t)
-if q then redis.call('ZREM', qkey(q), t) end
-redis.call('HDEL', K_TQ, t)
-redis.call('ZREM', K_T, t)
-local released = redis.call('ZREM', K_LI, t) + redis.call('ZREM', K_LB, t)
-local inter, batch = schedule(now)
-return {inter, batch, released}
+local out = {inter, batch}
+for _, t in ipairs(OWN.granted) do out[#out + 1] = t end
+return out
 `;
 
 /**

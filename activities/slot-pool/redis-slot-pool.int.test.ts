@@ -7,8 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { compareBytes, quantumForWeight, wdrrSimulate } from '../../lib/wdrr';
-import { WDRR_SIMULATE_SCRIPT } from './lua';
-import { createRedisSlotPool, slotQueueId, type RedisSlotPoolOptions } from './redis-slot-pool';
+import { OPS_SCRIPT, WDRR_SIMULATE_SCRIPT } from './lua';
+import { createRedisSlotPool, slotPoolKeys, slotQueueId, type RedisSlotPoolOptions } from './redis-slot-pool';
 import type { SlotLease, SlotPool, SlotPoolStats } from './types';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -302,5 +302,108 @@ describe('Redis slot pool', () => {
     await holder.release();
     const s = await until(w, (st) => totalWaiting(st) === 0, 'cancelled tickets removed');
     expect(s.interactiveInUse).toBe(0);
+  });
+});
+
+describe('multi-ticket operations: one call enqueues, releases and cancels for a process (OPS_SCRIPT)', () => {
+  /** Messages on the pool's grant channel, as JSON arrays of ticket ids. */
+  async function grantsPublished(): Promise<{ tickets: () => string[] }> {
+    const sub = connect();
+    const seen: string[] = [];
+    sub.on('message', (_channel: string, message: string) => seen.push(...(JSON.parse(message) as string[])));
+    await sub.subscribe(slotPoolKeys(prefix).channel);
+    return { tickets: () => seen };
+  }
+
+  async function redisNowMs(redis: Redis): Promise<number> {
+    const [sec, usec] = await redis.time();
+    return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+  }
+
+  it('grants a process its own waiter in the reply, as a lease of the full TTL that is not published; a grant to another process is published with the pickup window', async () => {
+    const admin = connect();
+    const published = await grantsPublished();
+    const w1 = pool({ limit: 1, reservedInteractive: 0, adaptive: false, leaseTtlMs: 30_000, ticketTtlMs: 5_000 });
+    const w2 = pool({ limit: 1, reservedInteractive: 0, adaptive: false, leaseTtlMs: 30_000, ticketTtlMs: 5_000 });
+    const { keys } = slotPoolKeys(prefix);
+    const lbKey = keys[1]!;
+
+    const own = await w1.acquire({ kind: 'batch', clientService: 'lab' });
+    const ownExpiry = Number(await admin.zscore(lbKey, own.id));
+    expect(ownExpiry - (await redisNowMs(admin))).toBeGreaterThan(25_000);
+
+    const other = w2.acquire({ kind: 'batch', clientService: 'pharmacy' }, { timeoutMs: 10_000 });
+    await until(w1, (s) => totalWaiting(s) === 1, 'the other process waits');
+    // w1's release call grants w2's ticket: published (w2 learns of it by pub/sub), with the pickup window only.
+    await own.release();
+    const lease = await other;
+    await sleep(100);
+    expect(published.tickets()).toContain(lease.id);
+    expect(published.tickets()).not.toContain(own.id);
+    await lease.release();
+    const s = await w1.stats();
+    expect(s.batchInUse + s.interactiveInUse).toBe(0);
+  });
+
+  it('hands slots a release freed to tickets already waiting before a later enqueue of the same call joins; a malformed call changes nothing', async () => {
+    const admin = connect();
+    const published = await grantsPublished();
+    // A pool creates the epoch (no grant happens without it); the calls below are made directly, as two processes A and B.
+    const p = pool({ limit: 1, reservedInteractive: 0, adaptive: false });
+    await (await p.acquire({ kind: 'interactive' })).release();
+    const { keys } = slotPoolKeys(prefix);
+    const common = [slotPoolKeys(prefix).prefix, 1, 0, '1,1', 5_000];
+    const ops = async (owner: string, ...args: (string | number)[]): Promise<(string | number)[]> =>
+      (await admin.eval(OPS_SCRIPT, keys.length, ...keys, ...common, owner, 30_000, 5_000, ...args)) as (string | number)[];
+    const lab = slotQueueId({ kind: 'batch', clientService: 'lab' });
+    const pharmacy = slotQueueId({ kind: 'batch', clientService: 'pharmacy' });
+    const quantum = quantumForWeight(2);
+
+    expect(await ops('A.', 'e', 'A.1', lab, 'b', quantum, '0')).toEqual([0, 1, 'A.1']);
+    expect(await ops('B.', 'e', 'B.1', pharmacy, 'b', quantum, '0')).toEqual([0, 1]);
+    // A frees its slot and queues its next member in one call: B's ticket, waiting already, takes the slot.
+    expect(await ops('A.', 'r', 'A.1', 'e', 'A.2', lab, 'b', quantum, '0')).toEqual([0, 1]);
+    expect(await admin.zscore(keys[1]!, 'B.1')).not.toBeNull();
+    expect(Number(await admin.zscore(keys[1]!, 'B.1')) - (await redisNowMs(admin))).toBeLessThanOrEqual(5_000);
+    await until(p, (s) => s.waiting[lab] === 1, 'A.2 queued');
+    await sleep(100);
+    expect(published.tickets()).toEqual(['B.1']);
+
+    // B releases and A cancels its waiter in calls of their own; then a malformed call is refused before any write.
+    expect(await ops('B.', 'r', 'B.1')).toEqual([0, 1]);
+    // The free slot went to A.2 by B's call (published for A); A's cancel frees it again.
+    await sleep(100);
+    expect(published.tickets()).toEqual(['B.1', 'A.2']);
+    expect(await ops('A.', 'c', 'A.2')).toEqual([0, 0]);
+    await expect(ops('A.', 'e', 'A.3', lab, 'b', quantum, '0', 'r')).rejects.toThrow(/malformed/);
+    await expect(ops('', 'e', 'A.3', lab, 'b', quantum, '0')).rejects.toThrow(/owner/);
+    expect(await admin.zscore(keys[2]!, 'A.3')).toBeNull();
+    const s = await p.stats();
+    expect(s.batchInUse + s.interactiveInUse + totalWaiting(s)).toBe(0);
+  });
+
+  it('one process with 20 lanes of quick checks (polls racing its gathered enqueues) never passes the limit and leaves nothing held or queued', async () => {
+    // Polls every few ms, so a poll often runs while an enqueue waits to go out with the next call: such a ticket must
+    // not be taken for expired (queued twice, its grant left held until the lease TTL).
+    const w = pool({ limit: 15, reservedInteractive: 0, adaptive: false, pollMinMs: 2, pollMaxMs: 5 });
+    let inFlight = 0;
+    let peak = 0;
+    let done = 0;
+    const lane = async (): Promise<void> => {
+      while (done < 1_500) {
+        done++;
+        await w.withSlot({ kind: 'batch', clientService: 'lab', priority: 'HIGH' }, async () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await sleep(1);
+          inFlight--;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, lane));
+    expect(peak).toBe(15);
+    const s = await w.stats();
+    expect(s.batchInUse + s.interactiveInUse).toBe(0);
+    expect(totalWaiting(s)).toBe(0);
   });
 });

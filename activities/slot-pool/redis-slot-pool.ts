@@ -1,17 +1,16 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Cluster, Redis } from 'ioredis';
+import { createGroupCommit, type GroupCommit } from '../../lib/group-commit';
 import { adaptiveBatchCapTable, DEFAULT_ADAPTIVE_BATCH_CONFIG, defaultReservedInteractive, type AdaptiveBatchConfig } from '../../lib/adaptive-rate';
 import { silentLogger, type Logger } from '../../lib/logger';
 import { DEFAULT_PRIORITY_WEIGHTS, quantumForWeight, type BatchPriority } from '../../lib/wdrr';
 import {
-  CANCEL_SCRIPT,
-  ENQUEUE_SCRIPT,
   EPOCH_SCRIPT,
   INTERACTIVE_QUEUE,
   KEY_NAMES,
+  OPS_SCRIPT,
   POLL_SCRIPT,
-  RELEASE_SCRIPT,
   RENEW_SCRIPT,
   STATS_SCRIPT,
   THROTTLED_SCRIPT,
@@ -99,15 +98,21 @@ class Script {
 }
 
 const SCRIPTS = {
-  enqueue: new Script(ENQUEUE_SCRIPT),
   poll: new Script(POLL_SCRIPT),
   renew: new Script(RENEW_SCRIPT),
-  release: new Script(RELEASE_SCRIPT),
-  cancel: new Script(CANCEL_SCRIPT),
   stats: new Script(STATS_SCRIPT),
   epoch: new Script(EPOCH_SCRIPT),
   throttled: new Script(THROTTLED_SCRIPT),
+  ops: new Script(OPS_SCRIPT),
 };
+
+/** One operation of OPS_SCRIPT: enqueue a waiter's ticket, release a lease, cancel a ticket. */
+type SlotOp =
+  | { readonly op: 'e'; readonly ticket: string; readonly route: Route; readonly ahead: boolean }
+  | { readonly op: 'r' | 'c'; readonly id: string };
+
+/** Most operations in one OPS_SCRIPT call. */
+const OPS_MAX = 200;
 
 interface Route {
   readonly queue: string;
@@ -121,6 +126,11 @@ interface Waiter {
   readonly startedAt: number;
   /** AcquireOptions.ahead: waits ahead of its queue's first-time tickets. */
   readonly ahead: boolean;
+  /**
+   * Redis has the ticket (its enqueue's reply is in). Only such tickets are polled: a ticket whose enqueue is still
+   * gathering with other operations would be reported gone and queued twice.
+   */
+  queued: boolean;
   settled: boolean;
   resolve(lease: SlotLease): void;
   reject(err: unknown): void;
@@ -178,6 +188,18 @@ class RedisSlotPool implements SlotPool {
   private readonly quarantineMs: number;
   readonly renewRetryMs: number;
   private readonly enqueueRetryMs: number;
+  /**
+   * This process's ticket ids start with it, so OPS_SCRIPT knows which grants are the caller's own (returned at once
+   * with the full lease TTL) and which belong to other processes (published with the pickup window).
+   */
+  private readonly owner = `${randomBytes(8).toString('hex')}.`;
+  private ticketSeq = 0;
+  /**
+   * Enqueues, releases and cancels of this process go to Redis together (issue 14, multi-ticket grants): an idle pool
+   * sends at once, a busy one gathers what its waiters and holders ask for while its previous call is out (group commit,
+   * no timer), so a call grants and frees several slots at a time, with one scheduling pass.
+   */
+  private readonly ops: GroupCommit<SlotOp, void> = createGroupCommit((items) => this.runOps(items), { maxItems: OPS_MAX });
 
   constructor(o: RedisSlotPoolOptions) {
     this.redis = o.redis;
@@ -255,6 +277,7 @@ class RedisSlotPool implements SlotPool {
         route,
         startedAt,
         ahead: options.ahead === true,
+        queued: false,
         settled: false,
         resolve,
         reject,
@@ -288,23 +311,19 @@ class RedisSlotPool implements SlotPool {
       if (w.settled) return;
       if (this.epoch === '') await this.checkEpoch();
       if (w.settled) return;
-      w.ticket = randomUUID();
+      w.ticket = `${this.owner}${(this.ticketSeq++).toString(36)}`;
+      w.queued = false;
       this.pending.set(w.ticket, w);
-      const ticket = w.ticket;
-      const res = (await SCRIPTS.enqueue.run(this.redis, this.keys, [
-        ...this.commonArgs,
-        ticket,
-        w.route.queue,
-        w.route.kind === 'interactive' ? 'i' : 'b',
-        w.route.quantum,
-        this.ticketTtlMs,
-        w.ahead ? '1' : '0',
-      ])) as number[];
-      this.gauge(res);
-      if (res[2] === 1) this.onGranted(ticket);
-      else this.schedulePoll();
+      // A grant in the reply settled the waiter already (runOps); otherwise it waits for a grant by pub/sub or poll.
+      await this.ops.add({ op: 'e', ticket: w.ticket, route: w.route, ahead: w.ahead });
+      w.queued = true;
+      if (!w.settled) this.schedulePoll();
     } catch (err) {
-      this.pending.delete(w.ticket);
+      if (w.ticket !== '' && this.pending.delete(w.ticket)) {
+        // The call may have run with its reply lost, leaving the ticket queued or granted as our own (full TTL):
+        // withdraw it (best effort; a queued ticket also expires by itself, a lease at its TTL).
+        this.sendCancel(w.ticket, w.route.queue);
+      }
       if (w.settled || this.closed) return this.giveUp(w, err);
       // Redis unreachable: an infrastructure fault is transient. Try again until the waiter's own timeout; a
       // ticket the failed call may have created expires by itself (no heartbeat).
@@ -319,30 +338,55 @@ class RedisSlotPool implements SlotPool {
     if (w.settled) return;
     w.settled = true;
     w.cleanup();
-    if (this.pending.delete(w.ticket)) {
-      SCRIPTS.cancel
-        .run(this.redis, this.keys, [...this.commonArgs, w.ticket])
-        .then((res) => this.gauge(res as number[]))
-        .catch((e: unknown) => this.log.warn({ err: e, queue: w.route.queue }, 'slot pool: cancel failed; ticket expires by itself'));
-    }
+    if (this.pending.delete(w.ticket)) this.sendCancel(w.ticket, w.route.queue);
     // A grant racing with this cancel is undone by the cancel script (it removes the lease too).
     w.reject(err);
   }
 
-  private onGranted(ticket: string): void {
+  private sendCancel(ticket: string, queue: string): void {
+    this.ops.add({ op: 'c', id: ticket }).catch((e: unknown) => this.log.warn({ err: e, queue }, 'slot pool: cancel failed; ticket expires by itself'));
+  }
+
+  /** One OPS_SCRIPT call for a group of operations; grants to this process's waiters in its reply settle them. */
+  private async runOps(items: SlotOp[]): Promise<PromiseSettledResult<void>[]> {
+    const args: (string | number)[] = [...this.commonArgs, this.owner, this.leaseTtlMs, this.ticketTtlMs];
+    for (const o of items) {
+      if (o.op === 'e') args.push('e', o.ticket, o.route.queue, o.route.kind === 'interactive' ? 'i' : 'b', o.route.quantum, o.ahead ? '1' : '0');
+      else args.push(o.op, o.id);
+    }
+    const sentAt = performance.now();
+    const res = (await SCRIPTS.ops.run(this.redis, this.keys, args)) as (number | string)[];
+    this.gauge(res);
+    for (let k = 2; k < res.length; k++) {
+      const ticket = String(res[k]);
+      // Granted to a ticket nobody here waits for any more (given up meanwhile): nobody holds it, so free it now
+      // rather than at the end of its TTL (a cancel already queued frees it too; the second free changes nothing).
+      if (!this.onGranted(ticket, sentAt)) void this.releaseLease(ticket).catch((e: unknown) => this.log.warn({ err: e }, 'slot pool: release failed; lease expires by itself'));
+    }
+    return items.map(() => ({ status: 'fulfilled', value: undefined }));
+  }
+
+  /**
+   * `confirmedSentAt`: the grant came in the reply of this process's own OPS_SCRIPT call sent then, as a lease of the
+   * full TTL that Redis has thereby confirmed (valid at least until sentAt + TTL). Otherwise (pub/sub, poll) it has
+   * the pickup window and is confirmed by its first renewal.
+   */
+  private onGranted(ticket: string, confirmedSentAt?: number): boolean {
     const w = this.pending.get(ticket);
-    if (!w || w.settled) return;
+    // Not waiting here any more: given up (its cancel, queued after the enqueue, frees the slot) or already settled.
+    if (!w || w.settled) return false;
     this.pending.delete(ticket);
     w.settled = true;
     w.cleanup();
-    const lease = new RedisSlotLease(this, ticket, w.route, this.leaseTtlMs, this.pickupMs);
+    const lease = new RedisSlotLease(this, ticket, w.route, this.leaseTtlMs, this.pickupMs, confirmedSentAt);
     this.held.add(lease);
-    // The grant is committed in Redis with a short pickup expiry; extend it to the full lease TTL without
-    // making the caller wait a round trip (it would cost ~3 % utilisation at 100 ms calls). If even the
-    // pickup window has passed, the lease's signal aborts.
-    lease.startRenewing(this.renewIntervalMs, true);
+    // A confirmed grant renews on the interval. A published one is committed in Redis with a short pickup expiry;
+    // extend it to the full lease TTL without making the caller wait a round trip (it would cost ~3 % utilisation at
+    // 100 ms calls). If even the pickup window has passed, the lease's signal aborts.
+    lease.startRenewing(this.renewIntervalMs, confirmedSentAt === undefined);
     this.metrics.onAcquire?.(w.route.queue, w.route.kind, performance.now() - w.startedAt);
     w.resolve(lease);
+    return true;
   }
 
   private ensureSubscribed(): Promise<void> {
@@ -388,7 +432,7 @@ class RedisSlotPool implements SlotPool {
       this.log.warn({ err }, 'slot pool: epoch check failed');
       return;
     }
-    const tickets = [...this.pending.keys()];
+    const tickets = [...this.pending].filter(([, w]) => w.queued).map(([t]) => t);
     for (let i = 0; i < tickets.length; i += 500) {
       const chunk = tickets.slice(i, i + 500);
       let res: (number | string)[];
@@ -425,10 +469,14 @@ class RedisSlotPool implements SlotPool {
     }
   }
 
-  /** Runs a script with the pool's keys; used by leases. */
-  run(script: keyof typeof SCRIPTS, args: readonly (string | number)[]): Promise<unknown> {
-    const s = SCRIPTS[script];
-    return script === 'renew' ? s.run(this.redis, this.keys.slice(0, 2), args) : s.run(this.redis, this.keys, [...this.commonArgs, ...args]);
+  /** Renews a lease (RENEW_SCRIPT); returns 1 renewed, 2 re-registered, 0 lost. */
+  renew(args: readonly (string | number)[]): Promise<unknown> {
+    return SCRIPTS.renew.run(this.redis, this.keys.slice(0, 2), args);
+  }
+
+  /** Frees a lease's slot, in the next OPS_SCRIPT call (with the other operations of this process meanwhile). */
+  releaseLease(id: string): Promise<void> {
+    return this.ops.add({ op: 'r', id });
   }
 
   gauge(res: readonly unknown[]): void {
@@ -507,8 +555,11 @@ class RedisSlotLease implements SlotLease {
     route: Route,
     private readonly ttlMs: number,
     pickupMs: number,
+    confirmedSentAt?: number,
   ) {
-    this.validUntil = performance.now() + pickupMs;
+    this.validUntil = confirmedSentAt === undefined ? performance.now() + pickupMs : confirmedSentAt + ttlMs;
+    // Redis confirmed the grant in the reply (full TTL): a call may run on it, so a lost lease is re-registered.
+    this.callMayRun = confirmedSentAt !== undefined;
     this.queue = route.queue;
     this.kind = route.kind;
   }
@@ -523,7 +574,7 @@ class RedisSlotLease implements SlotLease {
   async renewOnce(): Promise<boolean> {
     const sentAt = performance.now();
     const mode = this.callMayRun ? (this.kind === 'interactive' ? 'i' : 'b') : '';
-    const res = Number(await this.pool.run('renew', [this.id, this.ttlMs, mode]));
+    const res = Number(await this.pool.renew([this.id, this.ttlMs, mode]));
     if (res === 2) {
       // Redis lost or expired the lease while the call runs: Stedi still counts it, so count it again (the pool
       // may now be over its limit and grants nothing until it drains), and check the epoch (state loss).
@@ -590,8 +641,7 @@ class RedisSlotLease implements SlotLease {
     this.ended = true;
     this.stop();
     try {
-      const res = (await this.pool.run('release', [this.id])) as number[];
-      this.pool.gauge(res);
+      await this.pool.releaseLease(this.id);
     } catch (err) {
       this.pool.logger.warn({ err, queue: this.queue }, 'slot pool: release failed; lease expires by itself');
     }
