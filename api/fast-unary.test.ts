@@ -189,4 +189,23 @@ describe('createMemoSerializer', () => {
     });
     expect(new Set(outputs).size).toBe(6);
   });
+
+  it('a message created again with the same values (a fresh errors list of the same objects) gets the remembered answer; another error in the list does not', () => {
+    const serialize = createMemoSerializer(CheckEligibilityResponseSchema, ['coverage', 'errors', 'cacheMetadata'], {});
+    const base = { memberId: 'M1', stediCheckId: 'ec_1', cacheStatus: CacheStatus.HIT, ...SHARED };
+    const first = serialize(create(CheckEligibilityResponseSchema, base));
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      // protobuf-es's create copies a repeated field into a new array: the answer is still the remembered one.
+      expect(serialize(create(CheckEligibilityResponseSchema, base))).toBe(first);
+      expect(stringify).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+    }
+    const otherError = create(EligibilityErrorDetailSchema, { code: '75', description: 'Subscriber/Insured Not Found' });
+    for (const errors of [[otherError], [...SHARED.errors, otherError]]) {
+      const m = create(CheckEligibilityResponseSchema, { ...base, errors });
+      expect(serialize(m)).toBe(JSON.stringify(toJson(CheckEligibilityResponseSchema, m)));
+    }
+  });
 });

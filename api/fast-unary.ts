@@ -376,8 +376,16 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
   // numbers) give the same JSON, so a hot entry's answer within one age second is written once.
   const answerKey = fields.find((f) => memoed.has(f) && f.fieldKind === 'message');
   const answers = new WeakMap<object, { values: unknown[]; json: string }>();
+  // A repeated field is a fresh array in every message (protobuf-es's `create` maps the init list), so lists are
+  // compared by their elements (the same message objects, strings or numbers), other fields by identity.
+  const isList = fields.map((f) => f.fieldKind === 'list');
   const sameValues = (values: unknown[], msg: Record<string, unknown>) => {
-    for (let i = 0; i < fields.length; i++) if (values[i] !== msg[fields[i]!.localName]) return false;
+    for (let i = 0; i < fields.length; i++) {
+      const known = values[i];
+      const v = msg[fields[i]!.localName];
+      if (known === v) continue;
+      if (!isList[i] || !sameElements(known as readonly unknown[], v as readonly unknown[])) return false;
+    }
     return true;
   };
   return (message) => {
@@ -398,7 +406,7 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
         }
       }
       const json = `{${parts.join(',')}}`;
-      if (keyObject !== undefined) answers.set(keyObject, { values: fields.map((f) => msg[f.localName]), json });
+      if (keyObject !== undefined) answers.set(keyObject, { values: fields.map((f, i) => (isList[i] ? [...(msg[f.localName] as unknown[])] : msg[f.localName])), json });
       return json;
     }
     const rest: Record<string, unknown> = { ...msg };
@@ -448,6 +456,12 @@ function directWriter(f: DescField, key: string, jsonOptions: Partial<JsonWriteO
   }
   return undefined;
 }
+function sameElements(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** FeatureSet_FieldPresence.IMPLICIT (proto3 scalars without `optional`). */
 const IMPLICIT_PRESENCE = 2;
 
