@@ -202,6 +202,11 @@ describe('createMemoSerializer', () => {
     } finally {
       stringify.mockRestore();
     }
+    // As bytes (what the fast path writes): the same JSON, first as the string, then as its remembered UTF-8 bytes.
+    const again = create(CheckEligibilityResponseSchema, { ...base, memberId: 'M "3" ü' });
+    const expected = JSON.stringify(toJson(CheckEligibilityResponseSchema, again));
+    for (let i = 0; i < 3; i++) expect(Buffer.from(serialize.bytes(create(CheckEligibilityResponseSchema, { ...base, memberId: 'M "3" ü' }))).toString('utf8')).toBe(expected);
+    expect(serialize.bytes(again)).toBeInstanceOf(Uint8Array);
     const otherError = create(EligibilityErrorDetailSchema, { code: '75', description: 'Subscriber/Insured Not Found' });
     for (const errors of [[otherError], [...SHARED.errors, otherError]]) {
       const m = create(CheckEligibilityResponseSchema, { ...base, errors });
