@@ -11,9 +11,10 @@ export const API_REDIS_OPTIONS: RedisOptions = {
   // …and never waits more than 2 s for an answer (a hung or paused Redis, a half-open connection).
   commandTimeout: 2_000,
   connectTimeout: 2_000,
-  // Issue 14: commands issued in the same event-loop turn (a read's GET and its prediction-usage script, and
-  // concurrent reads' GETs) go out in one write; per-command timeouts and retries are unchanged.
-  enableAutoPipelining: true,
+  // Issue 14: no auto-pipelining. It once put a read's GET and its prediction-usage script in one write; since the
+  // usage observations are coalesced (one script call per 64 reads), it only added a pipeline object, a promise and
+  // argument copies per GET: measured in one run under the same load, the API spent 14-42 % less CPU per read without it.
+  enableAutoPipelining: false,
 };
 
 /** Getting a PostgreSQL connection gives up after this (pg waits forever by default). */
