@@ -1,5 +1,6 @@
 import { Code, ConnectError, createContextKey, type Interceptor } from '@connectrpc/connect';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { methodPath } from './method-path';
 
 /** Scopes from ARCHITECTURE.md §4. */
 export const Scope = {
@@ -150,7 +151,7 @@ export function requirePrincipal(values: { get<T>(key: { id: symbol; defaultValu
 
 export function createAuthInterceptor(verify: TokenVerifier): Interceptor {
   return (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
+    const method = methodPath(req);
     const required = REQUIRED_SCOPES[method];
     const header = req.header.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);

@@ -189,4 +189,28 @@ describe('createMemoSerializer', () => {
     });
     expect(new Set(outputs).size).toBe(6);
   });
+
+  it('a message created again with the same values (a fresh errors list of the same objects) gets the remembered answer; another error in the list does not', () => {
+    const serialize = createMemoSerializer(CheckEligibilityResponseSchema, ['coverage', 'errors', 'cacheMetadata'], {});
+    const base = { memberId: 'M1', stediCheckId: 'ec_1', cacheStatus: CacheStatus.HIT, ...SHARED };
+    const first = serialize(create(CheckEligibilityResponseSchema, base));
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      // protobuf-es's create copies a repeated field into a new array: the answer is still the remembered one.
+      expect(serialize(create(CheckEligibilityResponseSchema, base))).toBe(first);
+      expect(stringify).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+    }
+    // As bytes (what the fast path writes): the same JSON, first as the string, then as its remembered UTF-8 bytes.
+    const again = create(CheckEligibilityResponseSchema, { ...base, memberId: 'M "3" ü' });
+    const expected = JSON.stringify(toJson(CheckEligibilityResponseSchema, again));
+    for (let i = 0; i < 3; i++) expect(Buffer.from(serialize.bytes(create(CheckEligibilityResponseSchema, { ...base, memberId: 'M "3" ü' }))).toString('utf8')).toBe(expected);
+    expect(serialize.bytes(again)).toBeInstanceOf(Uint8Array);
+    const otherError = create(EligibilityErrorDetailSchema, { code: '75', description: 'Subscriber/Insured Not Found' });
+    for (const errors of [[otherError], [...SHARED.errors, otherError]]) {
+      const m = create(CheckEligibilityResponseSchema, { ...base, errors });
+      expect(serialize(m)).toBe(JSON.stringify(toJson(CheckEligibilityResponseSchema, m)));
+    }
+  });
 });

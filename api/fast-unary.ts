@@ -233,7 +233,7 @@ function createMethodHandler(route: FastUnaryRoute, opts: FastUnaryOptions): (re
   const plain = createPlainJsonParser(method.input);
   const serializer = serialization.getO(false);
   // The answer as a string (issue 14): Node then writes headers and body in one write of one string, as the floor does.
-  const serialize = route.memoFields?.length ? createMemoSerializer(method.output, route.memoFields, opts.jsonOptions) : (m: unknown) => serializer.serialize(m as never);
+  const serialize = route.memoFields?.length ? createMemoSerializer(method.output, route.memoFields, opts.jsonOptions).bytes : (m: unknown) => serializer.serialize(m as never);
   const output: DescMessage = method.output;
   const impl = route.impl as (request: unknown, context: HandlerContext) => unknown;
   // The interceptor chain around the implementation, as connect-es builds it (applyInterceptors), built once: the
@@ -339,8 +339,11 @@ function contextFields(call: FastCall): Record<string, unknown> {
   };
 }
 
+/** A message's JSON text; `bytes` gives the same JSON, as UTF-8 bytes when the answer was remembered. */
+export type MemoSerializer = ((message: unknown) => string) & { bytes: (message: unknown) => string | Uint8Array };
+
 /** toJson + JSON.stringify of a message (the JSON text), with the JSON of the named message fields' objects remembered per object. */
-export function createMemoSerializer(schema: DescMessage, memoFields: string[], jsonOptions: Partial<JsonWriteOptions>): (message: unknown) => string {
+export function createMemoSerializer(schema: DescMessage, memoFields: string[], jsonOptions: Partial<JsonWriteOptions>): MemoSerializer {
   const fields = schema.fields.concat().sort((a, b) => a.number - b.number);
   const memoed = new Set<DescField>();
   for (const name of memoFields) {
@@ -375,19 +378,31 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
   // entry's coverage) with the field values it was written from; the same values (the same objects, strings and
   // numbers) give the same JSON, so a hot entry's answer within one age second is written once.
   const answerKey = fields.find((f) => memoed.has(f) && f.fieldKind === 'message');
-  const answers = new WeakMap<object, { values: unknown[]; json: string }>();
+  const answers = new WeakMap<object, { values: unknown[]; json: string; bytes?: Buffer }>();
+  // A repeated field is a fresh array in every message (protobuf-es's `create` maps the init list), so lists are
+  // compared by their elements (the same message objects, strings or numbers), other fields by identity.
+  const isList = fields.map((f) => f.fieldKind === 'list');
   const sameValues = (values: unknown[], msg: Record<string, unknown>) => {
-    for (let i = 0; i < fields.length; i++) if (values[i] !== msg[fields[i]!.localName]) return false;
+    for (let i = 0; i < fields.length; i++) {
+      const known = values[i];
+      const v = msg[fields[i]!.localName];
+      if (known === v) continue;
+      if (!isList[i] || !sameElements(known as readonly unknown[], v as readonly unknown[])) return false;
+    }
     return true;
   };
-  return (message) => {
+  const remembered = (msg: Record<string, unknown>) => {
+    const keyObject = allDirect && answerKey ? (msg[answerKey.localName] as object | undefined) : undefined;
+    if (keyObject === undefined) return undefined;
+    const known = answers.get(keyObject);
+    return known && sameValues(known.values, msg) ? known : undefined;
+  };
+  const serialize = (message: unknown): string => {
     const msg = message as Record<string, unknown>;
     if (allDirect) {
       const keyObject = answerKey ? (msg[answerKey.localName] as object | undefined) : undefined;
-      if (keyObject !== undefined) {
-        const known = answers.get(keyObject);
-        if (known && sameValues(known.values, msg)) return known.json;
-      }
+      const known = remembered(msg);
+      if (known) return known.json;
       const parts: string[] = [];
       let d = 0;
       for (const f of fields) {
@@ -398,7 +413,7 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
         }
       }
       const json = `{${parts.join(',')}}`;
-      if (keyObject !== undefined) answers.set(keyObject, { values: fields.map((f) => msg[f.localName]), json });
+      if (keyObject !== undefined) answers.set(keyObject, { values: fields.map((f, i) => (isList[i] ? [...(msg[f.localName] as unknown[])] : msg[f.localName])), json });
       return json;
     }
     const rest: Record<string, unknown> = { ...msg };
@@ -421,6 +436,15 @@ export function createMemoSerializer(schema: DescMessage, memoFields: string[], 
     }
     return `{${parts.join(',')}}`;
   };
+  // Issue 14: an answer written again (a hot entry within its age second) goes out as the UTF-8 bytes encoded the
+  // first time it was repeated, instead of the string being encoded into the socket on every answer. The first
+  // answer of a set of values stays a string (Node writes headers and body in one string then).
+  const bytes = (message: unknown): string | Uint8Array => {
+    const known = remembered(message as Record<string, unknown>);
+    if (known) return (known.bytes ??= Buffer.from(known.json));
+    return serialize(message);
+  };
+  return Object.assign(serialize, { bytes });
 }
 
 /**
@@ -448,6 +472,12 @@ function directWriter(f: DescField, key: string, jsonOptions: Partial<JsonWriteO
   }
   return undefined;
 }
+function sameElements(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** FeatureSet_FieldPresence.IMPLICIT (proto3 scalars without `optional`). */
 const IMPLICIT_PRESENCE = 2;
 

@@ -1,10 +1,11 @@
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type Interceptor, type UnaryRequest, type UnaryResponse } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import type { Metrics } from '../lib/metrics';
 import { FieldError } from '../lib/errors';
 import { isInfrastructureError } from '../lib/infra-retry';
 import { principalKey } from './auth';
+import { methodPath } from './method-path';
 
 /** RPCs that change state: every call is written to the audit log, allowed or not. */
 export const MUTATING_METHODS: ReadonlySet<string> = new Set([
@@ -99,8 +100,46 @@ export function toConnectError(err: unknown, logger: Logger, method: string): Co
  * mutating calls. Runs before auth so refused calls are counted and audited too.
  */
 export function createObservabilityInterceptor(logger: Logger, metrics: Metrics): Interceptor {
+  // Issue 14: a unary call (CheckEligibility's cache reads) takes a path that builds only what a unary call uses;
+  // streams keep the general one below. Same ids, metrics, audit and log lines either way.
+  const unary = async (next: Parameters<Interceptor>[0], req: UnaryRequest, method: string): Promise<UnaryResponse> => {
+    const requestId = req.header.get('x-request-id') ?? randomUUID();
+    const started = performance.now();
+    let code: Code | 'ok' = 'ok';
+    let responseMessage: unknown;
+    try {
+      const res = (await next(req)) as UnaryResponse;
+      responseMessage = res.message;
+      res.header.set('x-request-id', requestId);
+      return res;
+    } catch (err) {
+      const ce = toConnectError(err, logger, method);
+      code = ce.code;
+      ce.metadata.set('x-request-id', requestId);
+      // An error is never a cacheable answer (a CACHE_ONLY miss over GET must not be replayed by an HTTP cache).
+      if (!ce.metadata.has('cache-control')) ce.metadata.set('cache-control', 'no-store');
+      throw ce;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      const codeName = code === 'ok' ? 'ok' : Code[code];
+      metrics.rpcRequests.inc({ method, code: codeName });
+      metrics.rpcDuration.observe({ method }, seconds);
+      const audit = MUTATING_METHODS.has(method);
+      if (audit || logger.isLevelEnabled('debug')) {
+        const principal = req.contextValues.get(principalKey);
+        const line = { requestId, method, code: codeName, durationMs: Math.round(seconds * 1000), caller: principal?.service };
+        if (audit) {
+          metrics.auditEvents.inc({ method, outcome: code === 'ok' ? 'allowed' : codeName });
+          logger.info({ ...line, ...auditTarget(req.message, responseMessage), audit: true }, 'audit');
+        } else {
+          logger.debug(line, 'rpc');
+        }
+      }
+    }
+  };
   return (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
+    const method = methodPath(req);
+    if (!req.stream && req.method.methodKind === 'unary') return unary(next, req, method);
     const requestId = req.header.get('x-request-id') ?? randomUUID();
     const started = process.hrtime.bigint();
     let code: Code | 'ok' = 'ok';

@@ -1,4 +1,3 @@
-import { createRedisClient } from '../lib/redis-client';
 import { liveWorkerCount, workerLivenessKey } from '../lib/worker-liveness';
 import { createDirectoryPools } from '../directory/pool';
 import { loadConfig } from '../lib/config';
@@ -12,7 +11,7 @@ import { createBatchVisibilityReader } from './batch-visibility';
 import { registerBatchVisibilityGauges } from '../lib/ops-gauges';
 import { connectTemporalClient } from '../lib/temporal/connect';
 import { DEFAULT_BOUNDED_CALLS } from '../lib/temporal/bounded-calls';
-import { API_PG_CONNECTION_TIMEOUT_MS, API_REDIS_OPTIONS } from './outage-bounds';
+import { API_PG_CONNECTION_TIMEOUT_MS, createApiRedisClient } from './outage-bounds';
 import { announceDraining, clusterMetricsText, startApiCluster } from './cluster';
 
 /** API composition root: config, connections, services, one port for all protocols, graceful drain. */
@@ -26,7 +25,7 @@ async function main(): Promise<void> {
   // connection timeout. GetBatchStatus then falls back to the last durable state (services/batch-status-fallback.ts).
   const { connection, client: temporal } = await connectTemporalClient(config, { bounded: DEFAULT_BOUNDED_CALLS });
   // A single Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES), docs/scaling.md.
-  const redis = createRedisClient(config, API_REDIS_OPTIONS);
+  const redis = createApiRedisClient(config);
   // DATABASE_READ_URL (a replica): the member directory's read-only queries; every write stays on pg.
   const pools = createDirectoryPools(config, { max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS });
   const { pg, readPg } = pools;

@@ -56,6 +56,17 @@ describe('Redis eligibility cache', () => {
     const c = await memoCache.get('M-1', 'coverage');
     expect(c).not.toBe(a);
     expect(c!.summary).toEqual(newer);
+    // A bulk read gives the same remembered entries (and null for a miss).
+    const many = await memoCache.getMany([{ memberId: 'M-1', operation: 'coverage' }, { memberId: 'M-none', operation: 'coverage' }]);
+    expect(many[0]).toBe(c);
+    expect(many[1]).toBeNull();
+    // Bytes that no longer parse are a miss, not the entry remembered for that key.
+    const [key] = await redis.keys(`${prefix}elig:*`);
+    const stored = await redis.getBuffer(key!);
+    await redis.set(key!, '{not json');
+    expect(await memoCache.get('M-1', 'coverage')).toBeNull();
+    await redis.set(key!, stored!);
+    expect((await memoCache.get('M-1', 'coverage'))!.summary).toEqual(newer);
     // Without the option, entries are fresh objects the caller may change.
     const plain = await cache.get('M-1', 'coverage');
     expect(plain).not.toBe(await cache.get('M-1', 'coverage'));

@@ -29,9 +29,10 @@ export interface RedisEligibilityCacheOptions {
   /** Keys per MGET in getMany (default 500); GraphQL's bulk read uses its page size so a page is one round trip. */
   readonly maxKeysPerRead?: number;
   /**
-   * Issue 14 (the API's read path): remember up to this many parsed entries by their stored JSON, so a hot entry is
-   * parsed once and the same (deep-frozen) object is returned for the same stored bytes; callers may then memoize
-   * what they derive from it. Default 0 (off: every read parses, and entries are the caller's to change).
+   * Issue 14 (the API's read path): remember, for up to this many keys, the stored bytes last read and their parsed
+   * entry, so a hot entry is parsed once and the same (deep-frozen) object is returned while its stored bytes are the
+   * same; callers may then memoize what they derive from it. Default 0 (off: every read parses, and entries are the
+   * caller's to change).
    */
   readonly parsedEntryMemo?: number;
 }
@@ -84,21 +85,27 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
   const claimKey = (memberId: string, operation: string): string => `${prefix}elig-refresh:${memberOperationHash(keySecret, memberId, operation)}`;
 
   const memoMax = options.parsedEntryMemo ?? 0;
-  const memo = new Map<string, EligibilityCacheEntry>();
+  // Issue 14: per key, the stored bytes last read there and their parsed, deep-frozen entry. A read compares the
+  // reply's bytes with them (a memcmp) instead of decoding the 1.6 KB reply to a string and hashing it as a map key.
+  const memo = new Map<string, { bytes: Buffer; entry: EligibilityCacheEntry }>();
 
   function parse(raw: string | null, key: string): EligibilityCacheEntry | null {
+    return raw === null ? null : parseRaw(raw, key);
+  }
+
+  function parseRemembered(raw: Buffer | null, key: string): EligibilityCacheEntry | null {
     if (raw === null) return null;
-    if (memoMax > 0) {
-      const known = memo.get(raw);
-      if (known) return known;
-      const entry = parseRaw(raw, key);
-      if (entry) {
-        if (memo.size >= memoMax) memo.delete(memo.keys().next().value as string);
-        memo.set(raw, deepFreeze(entry));
-      }
-      return entry;
+    const known = memo.get(key);
+    if (known && known.bytes.equals(raw)) return known.entry;
+    const entry = parseRaw(raw.toString('utf8'), key);
+    if (!entry) {
+      memo.delete(key);
+      return null;
     }
-    return parseRaw(raw, key);
+    if (!known && memo.size >= memoMax) memo.delete(memo.keys().next().value as string);
+    // A copy: the reply may be a view into a much larger socket or parser buffer, which it would keep alive.
+    memo.set(key, { bytes: Buffer.from(raw), entry: deepFreeze(entry) });
+    return entry;
   }
 
   function parseRaw(raw: string, key: string): EligibilityCacheEntry | null {
@@ -138,6 +145,17 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
     return out;
   }
 
+  async function mgetBuffers(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    const out: (Buffer | null)[] = [];
+    const chunkSize = options.maxKeysPerRead ?? CHUNK;
+    for (let i = 0; i < keys.length; i += chunkSize) {
+      const chunk = keys.slice(i, i + chunkSize);
+      if (!isCluster) out.push(...(await redis.mgetBuffer(...chunk)));
+      else out.push(...(await Promise.all(chunk.map((k) => redis.getBuffer(k)))));
+    }
+    return out;
+  }
+
   type PutReply = [number, string?, string?];
   interface PutWrite {
     key: string;
@@ -168,12 +186,14 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
   const cache: EligibilityCache = {
     async get(memberId, operation) {
       const key = entryKey(memberId, operation);
+      if (memoMax > 0) return parseRemembered(await redis.getBuffer(key), key);
       return parse(await redis.get(key), key);
     },
 
     async getMany(pairs: readonly MemberOperation[]) {
       if (pairs.length === 0) return [];
       const keys = pairs.map((p) => entryKey(p.memberId, p.operation));
+      if (memoMax > 0) return (await mgetBuffers(keys)).map((r, i) => parseRemembered(r, keys[i]!));
       const raw = await mget(keys);
       return raw.map((r, i) => parse(r, keys[i]!));
     },

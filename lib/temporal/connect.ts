@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { AppConfig } from '../config';
 import { boundedCallInterceptors, type BoundedCallOptions } from './bounded-calls';
+import { releaseCallContextWhenIdle } from './call-context';
 import { EncryptionCodec } from './codec';
 
 /**
@@ -23,6 +24,8 @@ export interface TemporalClientHandle {
  */
 export async function connectTemporalClient(config: Pick<AppConfig, 'temporal' | 'codec'>, opts: { bounded?: BoundedCallOptions } = {}): Promise<TemporalClientHandle> {
   const connection = await Connection.connect({ address: config.temporal.address, ...(opts.bounded ? { interceptors: boundedCallInterceptors(opts.bounded) } : {}) });
+  // Issue 14: Node's promise hooks only while a Temporal call is in progress, not for every promise of the process.
+  releaseCallContextWhenIdle(connection);
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: temporalDataConverter(config) });
   return { connection, client };
 }

@@ -24,7 +24,7 @@ import type { SlotPool } from '../../activities/slot-pool';
 import { workflowBundle } from './temporal';
 import { connectTemporalClient, temporalDataConverter } from '../../lib/temporal/connect';
 import { DEFAULT_BOUNDED_CALLS } from '../../lib/temporal/bounded-calls';
-import { API_PG_CONNECTION_TIMEOUT_MS, API_REDIS_OPTIONS } from '../../api/outage-bounds';
+import { API_PG_CONNECTION_TIMEOUT_MS, createApiRedisClient } from '../../api/outage-bounds';
 import { createDirectoryPool } from '../../directory/pool';
 
 /**
@@ -147,7 +147,7 @@ export async function startTestPlatform(
   const metrics = createMetrics('test-api');
   const bounded = opts.boundedApi ? await connectTemporalClient(config, { bounded: DEFAULT_BOUNDED_CALLS }) : undefined;
   const apiTemporal = bounded?.client ?? temporal;
-  const apiRedis = opts.boundedApi ? new Redis(config.redisUrl, API_REDIS_OPTIONS) : redis;
+  const apiRedis = opts.boundedApi ? createApiRedisClient(config) : redis;
   const apiPg = opts.boundedApi
     ? createDirectoryPool({ connectionString: opts.databaseUrl ?? TEST_DATABASE_URL, schema: dir.schema, max: 4, connectionTimeoutMillis: API_PG_CONNECTION_TIMEOUT_MS })
     : dir.pool;
