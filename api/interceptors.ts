@@ -100,6 +100,14 @@ export function toConnectError(err: unknown, logger: Logger, method: string): Co
  * mutating calls. Runs before auth so refused calls are counted and audited too.
  */
 export function createObservabilityInterceptor(logger: Logger, metrics: Metrics): Interceptor {
+  /** A failed unary call's error as the client gets it: its request id, and never cacheable. */
+  const failedCall = (err: unknown, requestId: string, method: string): ConnectError => {
+    const ce = toConnectError(err, logger, method);
+    ce.metadata.set('x-request-id', requestId);
+    // An error is never a cacheable answer (a CACHE_ONLY miss over GET must not be replayed by an HTTP cache).
+    if (!ce.metadata.has('cache-control')) ce.metadata.set('cache-control', 'no-store');
+    return ce;
+  };
   // Issue 14: a unary call (CheckEligibility's cache reads) takes a path that builds only what a unary call uses;
   // streams keep the general one below. Same ids, metrics, audit and log lines either way.
   const unary = async (next: Parameters<Interceptor>[0], req: UnaryRequest, method: string): Promise<UnaryResponse> => {
@@ -113,11 +121,8 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
       res.header.set('x-request-id', requestId);
       return res;
     } catch (err) {
-      const ce = toConnectError(err, logger, method);
+      const ce = failedCall(err, requestId, method);
       code = ce.code;
-      ce.metadata.set('x-request-id', requestId);
-      // An error is never a cacheable answer (a CACHE_ONLY miss over GET must not be replayed by an HTTP cache).
-      if (!ce.metadata.has('cache-control')) ce.metadata.set('cache-control', 'no-store');
       throw ce;
     } finally {
       const seconds = (performance.now() - started) / 1000;
@@ -217,11 +222,8 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
       }
       return res;
     } catch (err) {
-      const ce = toConnectError(err, logger, method);
+      const ce = failedCall(err, requestId, method);
       code = ce.code;
-      ce.metadata.set('x-request-id', requestId);
-      // An error is never a cacheable answer (a CACHE_ONLY miss over GET must not be replayed by an HTTP cache).
-      if (!ce.metadata.has('cache-control')) ce.metadata.set('cache-control', 'no-store');
       throw ce;
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
