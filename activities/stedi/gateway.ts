@@ -82,6 +82,8 @@ export interface HttpStediGatewayOptions {
   fetch?: typeof fetch;
   /** Sockets per Stedi host without `fetch`: the slot limit plus headroom (default 32). */
   maxSockets?: number;
+  /** Extra trusted CA certificates (PEM) for https without `fetch`. */
+  ca?: string;
 }
 
 function trimSlash(url: string): string {
@@ -98,7 +100,7 @@ export function createHttpStediGateway(options: HttpStediGatewayOptions): StediG
   const managerBase = trimSlash(options.managerBaseUrl ?? options.baseUrl);
   const timeoutMs = options.timeoutMs ?? DEFAULT_STEDI_TIMEOUT_MS;
   if (!options.apiKey) throw new Error('Stedi API key is required');
-  const transport = options.fetch ? fetchTransport(options.fetch) : createNodeHttpTransport({ maxSockets: options.maxSockets ?? 32 });
+  const transport = options.fetch ? fetchTransport(options.fetch) : createNodeHttpTransport({ maxSockets: options.maxSockets ?? 32, ...(options.ca ? { ca: options.ca } : {}) });
   const authorization = `Key ${options.apiKey}`;
 
   interface RawResponse {

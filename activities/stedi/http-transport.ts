@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import zlib from 'node:zlib';
 
 /**
@@ -52,6 +53,8 @@ export interface NodeHttpTransportOptions {
    * servers (the simulator), so a reused socket is not one the server is closing at the same moment.
    */
   idleSocketMs?: number;
+  /** Extra trusted CA certificates (PEM) for https, e.g. a private CA; Node's own list is trusted regardless. */
+  ca?: string;
 }
 
 function decode(encoding: string | undefined, raw: Buffer, done: (err: Error | null, out?: Buffer) => void): void {
@@ -82,7 +85,7 @@ function decode(encoding: string | undefined, raw: Buffer, done: (err: Error | n
 export function createNodeHttpTransport(options: NodeHttpTransportOptions): HttpTransport {
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, timeout: options.idleSocketMs ?? 4_000 };
   const httpAgent = new http.Agent(agentOptions);
-  const httpsAgent = new https.Agent(agentOptions);
+  const httpsAgent = new https.Agent(options.ca ? { ...agentOptions, ca: [...tls.rootCertificates, options.ca] } : agentOptions);
 
   return (call) =>
     new Promise<HttpAnswer>((resolve, reject) => {
