@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
  *
  * Why not Node's global `fetch`: a CPU profile of the worker (docs/performance.md, orchestration fourth pass) put
  * ≥ 19 % of its busy time in fetch's own layers (undici's fetch algorithm, web streams, `Headers`, `Response`) around
- * ~1 KB JSON answers. The standalone `undici` package (`Pool`/`request`, no web streams) would be the well-kept
+ * small JSON answers. The standalone `undici` package (`Pool`/`request`, no web streams) would be the well-kept
  * alternative, but it is not among this project's installed dependencies (Node's bundled copy is internal), so this
  * uses `node:http`/`node:https` with a keep-alive agent: no new dependency, and what little is hand-written here
  * (timeout, abort, gzip) is the part fetch did for us.
