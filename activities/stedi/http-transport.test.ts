@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ErrorType } from '../../lib/errors';
 import { createHttpStediGateway, StediRequestError, type HttpStediGatewayOptions } from './gateway';
+import { createNodeHttpTransport } from './http-transport';
 import type { EligibilityCheckRequest } from './types';
 
 /** The gateway's default transport (node:http(s), no injected fetch) against real servers on port 0. */
@@ -146,6 +147,15 @@ describe('the Stedi gateway over node:http', () => {
     const err = await failureOf(gateway(srv.url, { timeoutMs: 50 }).checkEligibility(request));
     expect(err.classification).toMatchObject({ kind: 'server', retryable: true, errorType: ErrorType.StediServer });
     expect(err.classification.message).toMatch(/timed out/);
+    for (let i = 0; i < 200 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(sockets.size).toBe(0);
+  });
+
+  it('waits for an answer slower than the idle-socket timeout (Stedi answers in seconds), then closes the idle socket', async () => {
+    const srv = await serve((_req, res) => setTimeout(() => sendJson(res, 200, { id: 'ec_slow' }), 150));
+    const transport = createNodeHttpTransport({ maxSockets: 2, idleSocketMs: 30 });
+    const answer = await transport({ method: 'GET', url: `${srv.url}/x`, headers: {}, timeoutMs: 5_000 });
+    expect([answer.status, answer.text]).toEqual([200, JSON.stringify({ id: 'ec_slow' })]);
     for (let i = 0; i < 200 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(sockets.size).toBe(0);
   });
