@@ -95,7 +95,14 @@ export function createWorkerActivities(deps: WorkerDeps): {
     },
   });
   const cache = createConfiguredEligibilityCache(deps.redis, config, logger);
-  const stedi = createHttpStediGateway({ baseUrl: config.stedi.baseUrl, managerBaseUrl: config.stedi.batchBaseUrl, apiKey: config.stedi.apiKey, timeoutMs: config.stedi.timeoutMs });
+  // Sockets per Stedi host: at most the slot limit of real-time calls are at Stedi at once, plus batch submits and polls.
+  const stedi = createHttpStediGateway({
+    baseUrl: config.stedi.baseUrl,
+    managerBaseUrl: config.stedi.batchBaseUrl,
+    apiKey: config.stedi.apiKey,
+    timeoutMs: config.stedi.timeoutMs,
+    maxSockets: config.slots.total + 16,
+  });
   const provider = { npi: config.stedi.providerNpi, organizationName: config.stedi.providerOrganizationName };
 
   const batchMetrics = createPromBatchMetrics(metrics.registry);

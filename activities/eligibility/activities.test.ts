@@ -124,6 +124,31 @@ describe('refreshEligibility under faults', () => {
     expect(sim.stats().throttledInjected).toBe(4);
   });
 
+  it('a slot lease lost mid-call, or the activity cancelled mid-call, stops the Stedi call at once (a hung payer is not waited for)', async () => {
+    sim.setFaults({ slowPayer: { payerId: member.payerId, hang: true } });
+    const inFlight = async (n: number): Promise<void> => {
+      for (let i = 0; i < 400 && sim.stats().inFlight.current !== n; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(sim.stats().inFlight.current).toBe(n);
+    };
+    const lost = new AbortController();
+    const base = fakeSlots();
+    const slots = { ...base, withSlot: <T>(_r: unknown, fn: (l: SlotLease) => Promise<T>) => fn({ id: 'l', queue: 'interactive', kind: 'interactive', signal: lost.signal, release: async () => undefined }) };
+    const leaseRun = env().run(activities(memoryCache(), slots).refreshEligibility, input);
+    await inFlight(1);
+    lost.abort(new Error('slot lease lost'));
+    const leaseErr = await failureOf(leaseRun);
+    expect(leaseErr.message).toMatch(/slot lease lost/);
+
+    const cancelEnv = env();
+    const cancelRun = cancelEnv.run(activities().refreshEligibility, input).then(
+      () => 'answered',
+      (err: unknown) => (err instanceof Error ? err.name : String(err)),
+    );
+    await inFlight(2);
+    cancelEnv.cancel();
+    await expect(cancelRun).resolves.toBe('CancelledFailure');
+  });
+
   it('gives a 429 up to Temporal only when the attempt has no time left for another call', async () => {
     const acts = activities();
     sim.setFaults({ throttle429: { forMs: 60_000 } });

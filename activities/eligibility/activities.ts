@@ -105,9 +105,27 @@ function slotRequestFor(input: EligibilityRefreshInput): SlotRequest {
   return { kind: 'batch', clientService: r.clientService, priority: r.priority };
 }
 
-/** Aborts when any of the given signals aborts. */
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  return AbortSignal.any(signals);
+/**
+ * A signal that aborts when `a` or `b` does, until `dispose()`. Not `AbortSignal.any`: in a chunk every member's
+ * Stedi call has the chunk's one cancellation signal as a source, and each `any` hangs a weakly held dependant on it
+ * (a WeakRef and a finalization-registry entry per call, left for GC to clear); two listeners that the call removes
+ * when it ends cost less (≈ 10 µs a call in a micro-benchmark, issue 14).
+ */
+function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  if (a.aborted) return { signal: a, dispose: () => undefined };
+  if (b.aborted) return { signal: b, dispose: () => undefined };
+  const c = new AbortController();
+  const onA = (): void => c.abort(a.reason);
+  const onB = (): void => c.abort(b.reason);
+  a.addEventListener('abort', onA, { once: true });
+  b.addEventListener('abort', onB, { once: true });
+  return {
+    signal: c.signal,
+    dispose: () => {
+      a.removeEventListener('abort', onA);
+      b.removeEventListener('abort', onB);
+    },
+  };
 }
 
 /** Stedi calls an attempt made beyond its one: hedges that reached Stedi. */
@@ -230,8 +248,9 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
   async function stediCall(lease: SlotLease, request: ReturnType<typeof buildEligibilityRequest>, input: EligibilityRefreshInput, signal: AbortSignal, onStart?: (atMs: number) => void): Promise<EligibilityVerdict> {
     const started = now();
     onStart?.(started);
+    const link = linkSignals(lease.signal, signal);
     try {
-      const verdict = await checkEligibilityToVerdict(deps.stedi, request, { signal: anySignal([lease.signal, signal]) });
+      const verdict = await checkEligibilityToVerdict(deps.stedi, request, { signal: link.signal });
       latencies.push(now() - started);
       deps.metrics?.onStediCall('realtime', verdict.classification.kind, (now() - started) / 1000, input.source);
       return verdict;
@@ -242,6 +261,8 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       deps.metrics?.onStediCall('realtime', kind, (now() - started) / 1000, input.source);
       if (isThrottled(err)) await deps.slots.reportThrottled?.(lease);
       throw err;
+    } finally {
+      link.dispose();
     }
   }
 

@@ -1,4 +1,5 @@
 import { classifyStediOutcome, collectAaaErrors, parseRetryAfterMs, type StediClassification } from './classify';
+import { createNodeHttpTransport, fetchTransport, type HttpAnswer } from './http-transport';
 import type {
   EligibilityCheckRequest,
   EligibilityCheckResponse,
@@ -74,8 +75,15 @@ export interface HttpStediGatewayOptions {
   apiKey: string;
   /** Per call; default 90 s. */
   timeoutMs?: number;
-  /** Injected for tests; defaults to the global fetch. */
+  /**
+   * Injected for tests: the gateway then calls through this fetch. Without it, calls go through `node:http(s)` on
+   * a keep-alive agent (http-transport.ts says why not the global fetch).
+   */
   fetch?: typeof fetch;
+  /** Sockets per Stedi host without `fetch`: the slot limit plus headroom (default 32). */
+  maxSockets?: number;
+  /** Extra trusted CA certificates (PEM) for https without `fetch`. */
+  ca?: string;
 }
 
 function trimSlash(url: string): string {
@@ -86,13 +94,14 @@ function isTimeout(err: unknown): boolean {
   return err instanceof Error && (err.name === 'TimeoutError' || (err.name === 'AbortError' && /timeout/i.test(err.message)));
 }
 
-/** The HTTP adapter of `StediGateway` over Node's fetch. */
+/** The HTTP adapter of `StediGateway` (over `node:http(s)`, or the injected fetch). */
 export function createHttpStediGateway(options: HttpStediGatewayOptions): StediGateway {
   const healthcareBase = trimSlash(options.baseUrl);
   const managerBase = trimSlash(options.managerBaseUrl ?? options.baseUrl);
   const timeoutMs = options.timeoutMs ?? DEFAULT_STEDI_TIMEOUT_MS;
-  const doFetch = options.fetch ?? fetch;
   if (!options.apiKey) throw new Error('Stedi API key is required');
+  const transport = options.fetch ? fetchTransport(options.fetch) : createNodeHttpTransport({ maxSockets: options.maxSockets ?? 32, ...(options.ca ? { ca: options.ca } : {}) });
+  const authorization = `Key ${options.apiKey}`;
 
   interface RawResponse {
     status: number;
@@ -102,31 +111,29 @@ export function createHttpStediGateway(options: HttpStediGatewayOptions): StediG
   }
 
   async function call(operation: string, url: string, init: { method: 'GET' | 'POST'; body?: unknown }, callOpts?: StediCallOptions): Promise<RawResponse> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = callOpts?.signal ? AbortSignal.any([callOpts.signal, timeout]) : timeout;
     const headers: Record<string, string> = {
-      Authorization: `Key ${options.apiKey}`,
+      Authorization: authorization,
       Accept: 'application/json',
       'Accept-Encoding': 'gzip',
     };
     if (init.body !== undefined) headers['Content-Type'] = 'application/json';
-    let res: Response;
-    let text: string;
+    let res: HttpAnswer;
     try {
-      res = await doFetch(url, {
+      res = await transport({
         method: init.method,
+        url,
         headers,
-        signal,
+        timeoutMs,
         ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+        ...(callOpts?.signal ? { signal: callOpts.signal } : {}),
       });
-      text = await res.text();
     } catch (err) {
       // The caller's own cancellation propagates untouched (Temporal activity cancellation).
       if (callOpts?.signal?.aborted) throw err;
-      const timedOut = timeout.aborted || isTimeout(err);
-      const c = classifyStediOutcome({ kind: 'network', timedOut, message: err instanceof Error ? err.message : String(err) });
+      const c = classifyStediOutcome({ kind: 'network', timedOut: isTimeout(err), message: err instanceof Error ? err.message : String(err) });
       throw new StediRequestError(operation, c, undefined, undefined, undefined);
     }
+    const text = res.text;
     let body: unknown = text;
     if (text.length > 0) {
       try {
@@ -135,8 +142,8 @@ export function createHttpStediGateway(options: HttpStediGatewayOptions): StediG
         body = text;
       }
     }
-    const requestId = res.headers.get('stedi-request-id') ?? res.headers.get('x-amzn-requestid') ?? undefined;
-    const retryAfterMs = parseRetryAfterMs(res.headers.get('retry-after'));
+    const requestId = res.header('stedi-request-id') ?? res.header('x-amzn-requestid') ?? undefined;
+    const retryAfterMs = parseRetryAfterMs(res.header('retry-after'));
     return { status: res.status, body, ...(requestId ? { requestId } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   }
 
