@@ -52,8 +52,9 @@ export type ApiRoutes = ((router: ConnectRouter) => void) & {
 /** One implementation per proto service. The API reads the cache; it never writes it or calls Stedi. */
 export function createRoutes(deps: RouteDeps): ApiRoutes {
   const { config } = deps;
-  // Issue 14: hot entries parsed once (frozen, shared); the eligibility service memoizes their response parts.
-  const cache = createConfiguredEligibilityCache(deps.redis, config, deps.logger, { parsedEntryMemo: 2_000 });
+  // Issue 14: hot entries parsed once (frozen, shared); the eligibility service memoizes their response parts;
+  // concurrent reads share one MGET.
+  const cache = createConfiguredEligibilityCache(deps.redis, config, deps.logger, { parsedEntryMemo: 2_000, groupReads: true });
   // Online prediction accuracy: interactive checks record usage; /metrics computes the ratio from Redis
   // at scrape time, so every API replica reports the same global value (aggregate with max()).
   const predictionOutcomes = new RedisPredictionOutcomeStore(deps.redis, { keyPrefix: config.redisKeyPrefix });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { createGroupCommit } from '../../lib/group-commit';
 import { silentLogger, type Logger } from '../../lib/logger';
 import { memberOperationHash } from './cache-key';
 import {
@@ -35,6 +36,13 @@ export interface RedisEligibilityCacheOptions {
    * caller's to change).
    */
   readonly parsedEntryMemo?: number;
+  /**
+   * Issue 14 (the API's read path): single-key reads made while an earlier one is out go to Redis together as one
+   * MGET (group commit: an idle cache reads at once, no timer, no added wait). Under load this turns N socket writes
+   * and N Redis command dispatches into one; with one caller nothing changes. On a Redis Cluster (entry keys span
+   * slots, so MGET would be refused with CROSSSLOT) reads stay one GET each. Default false.
+   */
+  readonly groupReads?: boolean;
 }
 
 /**
@@ -156,6 +164,16 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
     return out;
   }
 
+  // One MGET per group of concurrent single-key reads (see `groupReads`); each read gets its own key's reply.
+  const groupedReads =
+    options.groupReads === true && !isCluster
+      ? createGroupCommit<string, Buffer | null>(
+          async (keys) => (await (redis as Redis).mgetBuffer(...keys)).map((value) => ({ status: 'fulfilled' as const, value })),
+          { maxItems: options.maxKeysPerRead ?? CHUNK },
+        )
+      : undefined;
+  const readBuffer = (key: string): Promise<Buffer | null> => (groupedReads ? groupedReads.add(key) : redis.getBuffer(key));
+
   type PutReply = [number, string?, string?];
   interface PutWrite {
     key: string;
@@ -186,7 +204,8 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
   const cache: EligibilityCache = {
     async get(memberId, operation) {
       const key = entryKey(memberId, operation);
-      if (memoMax > 0) return parseRemembered(await redis.getBuffer(key), key);
+      if (memoMax > 0) return parseRemembered(await readBuffer(key), key);
+      if (groupedReads) return parse((await groupedReads.add(key))?.toString('utf8') ?? null, key);
       return parse(await redis.get(key), key);
     },
 
