@@ -134,6 +134,26 @@ describe('Redis eligibility cache', () => {
     expect(calls).toBe(4);
   });
 
+  it('with groupReads, reads made while an MGET is stalled go out on their own instead of queueing behind it', async () => {
+    let mgets = 0;
+    const stalled = new Proxy(redis, {
+      get(target, prop, receiver) {
+        // The first MGET never answers (a hung Redis as seen by that one command).
+        if (prop === 'mgetBuffer' && ++mgets === 1) return () => new Promise(() => undefined);
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const grouped = createRedisEligibilityCache({ redis: stalled, keySecret: SECRET, keyPrefix: prefix, groupReads: true, parsedEntryMemo: 10 });
+    await cache.put({ memberId: 'S-1', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+    void grouped.get('S-0', 'coverage');
+    await new Promise((r) => setTimeout(r, 150));
+    const [a, b] = await Promise.all([grouped.get('S-1', 'coverage'), grouped.get('S-2', 'coverage')]);
+    expect(a?.summary).toEqual(active);
+    expect(b).toBeNull();
+    expect(mgets).toBe(1);
+  });
+
   it('round-trips an entry with its metadata and keeps raw member ids out of Redis', async () => {
     const put = await cache.put({ memberId: 'M-123456', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', stediCheckId: 'ec_1', fetchedAt: NOW });
     expect(put.written).toBe(true);

@@ -69,6 +69,8 @@ return {1}
 const PUT_SHA = createHash('sha1').update(PUT_SCRIPT).digest('hex');
 
 const CHUNK = 500;
+/** An MGET out this long (ms) counts as stalled: later reads stop queueing behind it (see `groupReads`). */
+const GROUP_READ_STALL_MS = 100;
 
 function deepFreeze<T>(v: T): T {
   if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
@@ -165,14 +167,26 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
   }
 
   // One MGET per group of concurrent single-key reads (see `groupReads`); each read gets its own key's reply.
+  let mgetSentAt = 0;
   const groupedReads =
     options.groupReads === true && !isCluster
       ? createGroupCommit<string, Buffer | null>(
-          async (keys) => (await (redis as Redis).mgetBuffer(...keys)).map((value) => ({ status: 'fulfilled' as const, value })),
+          async (keys) => {
+            mgetSentAt = Date.now();
+            try {
+              return (await (redis as Redis).mgetBuffer(...keys)).map((value) => ({ status: 'fulfilled' as const, value }));
+            } finally {
+              mgetSentAt = 0;
+            }
+          },
           { maxItems: options.maxKeysPerRead ?? CHUNK },
         )
       : undefined;
-  const readBuffer = (key: string): Promise<Buffer | null> => (groupedReads ? groupedReads.add(key) : redis.getBuffer(key));
+  // While an MGET has been out for longer than a healthy round trip (Redis slow or hung), reads go out on their own
+  // instead of queueing behind it: each then meets the client's command deadline from its own start, as without
+  // grouping, rather than waiting for the stuck MGET's deadline first and then its own.
+  const readBuffer = (key: string): Promise<Buffer | null> =>
+    groupedReads && (mgetSentAt === 0 || Date.now() - mgetSentAt < GROUP_READ_STALL_MS) ? groupedReads.add(key) : redis.getBuffer(key);
 
   type PutReply = [number, string?, string?];
   interface PutWrite {
@@ -205,7 +219,7 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
     async get(memberId, operation) {
       const key = entryKey(memberId, operation);
       if (memoMax > 0) return parseRemembered(await readBuffer(key), key);
-      if (groupedReads) return parse((await groupedReads.add(key))?.toString('utf8') ?? null, key);
+      if (groupedReads) return parse((await readBuffer(key))?.toString('utf8') ?? null, key);
       return parse(await redis.get(key), key);
     },
 
