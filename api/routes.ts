@@ -52,8 +52,9 @@ export type ApiRoutes = ((router: ConnectRouter) => void) & {
 /** One implementation per proto service. The API reads the cache; it never writes it or calls Stedi. */
 export function createRoutes(deps: RouteDeps): ApiRoutes {
   const { config } = deps;
-  // Issue 14: hot entries parsed once (frozen, shared); the eligibility service memoizes their response parts.
-  const cache = createConfiguredEligibilityCache(deps.redis, config, deps.logger, { parsedEntryMemo: 2_000 });
+  // Issue 14: hot entries parsed once (frozen, shared); the eligibility service memoizes their response parts;
+  // concurrent reads share one MGET.
+  const cache = createConfiguredEligibilityCache(deps.redis, config, deps.logger, { parsedEntryMemo: 2_000, groupReads: true });
   // Online prediction accuracy: interactive checks record usage; /metrics computes the ratio from Redis
   // at scrape time, so every API replica reports the same global value (aggregate with max()).
   const predictionOutcomes = new RedisPredictionOutcomeStore(deps.redis, { keyPrefix: config.redisKeyPrefix });
@@ -61,8 +62,10 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
   const warmRecords = createPgWarmingStatsReader(deps.pg);
   registerPredictionAccuracyMetrics(deps.metrics.registry, { store: predictionOutcomes, lookbackMs: config.predictionAccuracy.lookbackMs, logger: deps.logger, warms: warmRecords });
   const warmUsage = createWarmUsageRecorder({ store: createPgWarmUsageStore(deps.pg), registry: deps.metrics.registry, logger: deps.logger });
-  // Issue 14: the usage observations of reads made within 2 ms go to Redis as one script call (flushed on drain).
-  const predictionUsage = createPredictionUsageObserver({ store: predictionOutcomes, registry: deps.metrics.registry, logger: deps.logger, coalesce: { maxBatch: 64, maxDelayMs: 2 } });
+  // Issue 14: the usage observations of reads made within 10 ms (up to 128) go to Redis as one script call (flushed
+  // on drain): at 12,000 reads/s ~100 calls/s instead of ~500 with 2 ms, each script call costing Redis ~2.5 µs per
+  // observation, so one call blocks it for ≤ ~0.3 ms.
+  const predictionUsage = createPredictionUsageObserver({ store: predictionOutcomes, registry: deps.metrics.registry, logger: deps.logger, coalesce: { maxBatch: 128, maxDelayMs: 10 } });
   const eligibility = createEligibilityService({
     cache,
     refresher: createTemporalRefresher(deps.temporal, config.temporal.interactiveTaskQueue, config.cache.keySecret),

@@ -34,13 +34,13 @@ function nodeOptionsFromUrl(redisUrl: string): RedisOptions {
  */
 export function createRedisClient(config: Pick<AppConfig, 'redisUrl' | 'redisClusterNodes'>, options: RedisOptions = {}): RedisClient {
   if (config.redisClusterNodes.length === 0) return new Redis(config.redisUrl, options);
-  const { enableAutoPipelining, lazyConnect, ...nodeOptions } = options;
+  const { enableAutoPipelining: _notOnCluster, lazyConnect, ...nodeOptions } = options;
   // Auto-pipelining is a single-Redis optimisation only. On a Cluster, ioredis (5.x) batches auto-pipelined commands
   // per node and handles MOVED per pipeline: after a failover its commands kept answering MOVED and were never
   // re-routed (redis-cluster-failover.int: the API's reads failed for good in half the runs; ioredis issue 2075,
   // open). Without it every command follows MOVED on its own, and the reads came back within 5 s of the crash.
-  void enableAutoPipelining;
   const clusterOptions: ClusterOptions = {
+    enableAutoPipelining: false,
     redisOptions: { ...nodeOptionsFromUrl(config.redisUrl), ...nodeOptions },
     ...(lazyConnect !== undefined ? { lazyConnect } : {}),
     // Writes and reads go to the masters: the cache, claims and the slot pool must read their own writes.

@@ -185,7 +185,8 @@ interface Account {
   test: boolean;
 }
 
-function defaultDelay(ms: number, signal: AbortSignal): Promise<void> {
+/** The simulator's own wait (no `delay` option): `ms`, or rejected as soon as `signal` aborts. */
+export function defaultDelay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new Error('stopped'));
     const t = setTimeout(() => {

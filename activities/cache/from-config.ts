@@ -9,7 +9,7 @@ export function createConfiguredEligibilityCache(
   redis: RedisClient,
   config: AppConfig,
   logger: Logger,
-  overrides: Pick<RedisEligibilityCacheOptions, 'maxKeysPerRead' | 'parsedEntryMemo'> = {},
+  overrides: Pick<RedisEligibilityCacheOptions, 'maxKeysPerRead' | 'parsedEntryMemo' | 'groupReads'> = {},
 ): EligibilityCache {
   return createRedisEligibilityCache({
     redis,

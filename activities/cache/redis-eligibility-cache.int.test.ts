@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { CoverageSummary } from '../../lib/coverage-summary';
 import { decideCacheAction } from '../../lib/cache-policy';
+import { memberOperationHash } from './cache-key';
 import { createRedisEligibilityCache } from './redis-eligibility-cache';
 import type { EligibilityCache } from './types';
 
@@ -71,6 +72,86 @@ describe('Redis eligibility cache', () => {
     const plain = await cache.get('M-1', 'coverage');
     expect(plain).not.toBe(await cache.get('M-1', 'coverage'));
     expect(Object.isFrozen(plain)).toBe(false);
+  });
+
+  it('with groupReads, concurrent reads share MGETs and each gets its own entry (hits, misses, unreadable)', async () => {
+    let mgets = 0;
+    let gets = 0;
+    // Count what the cache sends; the commands still go to the real Redis.
+    const counted = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop === 'mgetBuffer') mgets++;
+        if (prop === 'getBuffer' || prop === 'get') gets++;
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    for (const memo of [0, 10]) {
+      mgets = 0;
+      gets = 0;
+      const grouped = createRedisEligibilityCache({ redis: counted, keySecret: SECRET, keyPrefix: prefix, groupReads: true, parsedEntryMemo: memo });
+      const ids = Array.from({ length: 40 }, (_, i) => `G-${i}`);
+      // Even members are cached (each with its own plan name), odd ones are misses; G-1 holds unreadable bytes.
+      for (const [i, id] of ids.entries()) {
+        if (i % 2 === 0) await cache.put({ memberId: id, operation: 'coverage', summary: { ...active, plan: { ...active.plan, name: `plan ${id}` } }, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+      }
+      await redis.set(`${prefix}elig:${memberOperationHash(SECRET, 'G-1', 'coverage')}`, 'not json');
+      const got = await Promise.all(ids.map((id) => grouped.get(id, 'coverage')));
+      got.forEach((entry, i) => {
+        if (i % 2 === 0) expect(entry?.summary.plan.name).toBe(`plan ${ids[i]}`);
+        else expect(entry).toBeNull();
+      });
+      // The first read goes at once; the 39 made while it was out share the next MGET.
+      expect(mgets).toBe(2);
+      expect(gets).toBe(0);
+      // One caller alone: read at once, one MGET per read.
+      expect((await grouped.get('G-0', 'coverage'))?.summary.plan.name).toBe('plan G-0');
+      expect(mgets).toBe(3);
+    }
+  });
+
+  it('with groupReads, a failed MGET fails every read of its group, and later reads work again', async () => {
+    let calls = 0;
+    const flaky = new Proxy(redis, {
+      get(target, prop, receiver) {
+        // The second MGET fails.
+        if (prop === 'mgetBuffer' && ++calls === 2) return () => Promise.reject(new Error('Connection is closed.'));
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const grouped = createRedisEligibilityCache({ redis: flaky, keySecret: SECRET, keyPrefix: prefix, groupReads: true, parsedEntryMemo: 10 });
+    await cache.put({ memberId: 'F-2', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+    // The first read goes alone and succeeds; the two made meanwhile share the second MGET and both fail with its error.
+    const settled = await Promise.allSettled([grouped.get('F-2', 'coverage'), grouped.get('F-1', 'coverage'), grouped.get('F-2', 'coverage')]);
+    expect(settled[0]).toMatchObject({ status: 'fulfilled', value: { summary: active } });
+    expect(settled[1]).toMatchObject({ status: 'rejected', reason: new Error('Connection is closed.') });
+    expect(settled[2]).toMatchObject({ status: 'rejected', reason: new Error('Connection is closed.') });
+    // Reads after it go out again.
+    const [a, b] = await Promise.all([grouped.get('F-1', 'coverage'), grouped.get('F-2', 'coverage')]);
+    expect(a).toBeNull();
+    expect(b?.summary).toEqual(active);
+    expect(calls).toBe(4);
+  });
+
+  it('with groupReads, reads made while an MGET is stalled go out on their own instead of queueing behind it', async () => {
+    let mgets = 0;
+    const stalled = new Proxy(redis, {
+      get(target, prop, receiver) {
+        // The first MGET never answers (a hung Redis as seen by that one command).
+        if (prop === 'mgetBuffer' && ++mgets === 1) return () => new Promise(() => undefined);
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const grouped = createRedisEligibilityCache({ redis: stalled, keySecret: SECRET, keyPrefix: prefix, groupReads: true, parsedEntryMemo: 10 });
+    await cache.put({ memberId: 'S-1', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+    void grouped.get('S-0', 'coverage');
+    await new Promise((r) => setTimeout(r, 150));
+    const [a, b] = await Promise.all([grouped.get('S-1', 'coverage'), grouped.get('S-2', 'coverage')]);
+    expect(a?.summary).toEqual(active);
+    expect(b).toBeNull();
+    expect(mgets).toBe(1);
   });
 
   it('round-trips an entry with its metadata and keeps raw member ids out of Redis', async () => {

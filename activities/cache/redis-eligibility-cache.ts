@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { createGroupCommit } from '../../lib/group-commit';
 import { silentLogger, type Logger } from '../../lib/logger';
 import { memberOperationHash } from './cache-key';
 import {
@@ -35,6 +36,13 @@ export interface RedisEligibilityCacheOptions {
    * caller's to change).
    */
   readonly parsedEntryMemo?: number;
+  /**
+   * Issue 14 (the API's read path): single-key reads made while an earlier one is out go to Redis together as one
+   * MGET (group commit: an idle cache reads at once, no timer, no added wait). Under load this turns N socket writes
+   * and N Redis command dispatches into one; with one caller nothing changes. On a Redis Cluster (entry keys span
+   * slots, so MGET would be refused with CROSSSLOT) reads stay one GET each. Default false.
+   */
+  readonly groupReads?: boolean;
 }
 
 /**
@@ -61,6 +69,8 @@ return {1}
 const PUT_SHA = createHash('sha1').update(PUT_SCRIPT).digest('hex');
 
 const CHUNK = 500;
+/** An MGET out this long (ms) counts as stalled: later reads stop queueing behind it (see `groupReads`). */
+const GROUP_READ_STALL_MS = 100;
 
 function deepFreeze<T>(v: T): T {
   if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
@@ -156,6 +166,28 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
     return out;
   }
 
+  // One MGET per group of concurrent single-key reads (see `groupReads`); each read gets its own key's reply.
+  let mgetSentAt = 0;
+  const groupedReads =
+    options.groupReads === true && !isCluster
+      ? createGroupCommit<string, Buffer | null>(
+          async (keys) => {
+            mgetSentAt = Date.now();
+            try {
+              return (await (redis as Redis).mgetBuffer(...keys)).map((value) => ({ status: 'fulfilled' as const, value }));
+            } finally {
+              mgetSentAt = 0;
+            }
+          },
+          { maxItems: options.maxKeysPerRead ?? CHUNK },
+        )
+      : undefined;
+  // While an MGET has been out for longer than a healthy round trip (Redis slow or hung), reads go out on their own
+  // instead of queueing behind it: each then meets the client's command deadline from its own start, as without
+  // grouping, rather than waiting for the stuck MGET's deadline first and then its own.
+  const readBuffer = (key: string): Promise<Buffer | null> =>
+    groupedReads && (mgetSentAt === 0 || Date.now() - mgetSentAt < GROUP_READ_STALL_MS) ? groupedReads.add(key) : redis.getBuffer(key);
+
   type PutReply = [number, string?, string?];
   interface PutWrite {
     key: string;
@@ -186,7 +218,8 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
   const cache: EligibilityCache = {
     async get(memberId, operation) {
       const key = entryKey(memberId, operation);
-      if (memoMax > 0) return parseRemembered(await redis.getBuffer(key), key);
+      if (memoMax > 0) return parseRemembered(await readBuffer(key), key);
+      if (groupedReads) return parse((await readBuffer(key))?.toString('utf8') ?? null, key);
       return parse(await redis.get(key), key);
     },
 

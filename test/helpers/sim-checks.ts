@@ -1,7 +1,7 @@
 import { waitFor } from '../../bench/batch-harness';
 import type { MemberRecord } from '../../lib/member-record';
 import { MOCK_MEMBERS, verdictFor } from '../../stedi-sim/answers';
-import type { SimCheck } from '../../stedi-sim/server';
+import { defaultDelay, type SimCheck } from '../../stedi-sim/server';
 
 /**
  * The Stedi simulator's own per-member record of every check that reached it (its `onCheck` hook), for tests that
@@ -70,24 +70,20 @@ export interface SimGate {
 
 export function createSimGate(): SimGate {
   let gate: { promise: Promise<void>; resolve: () => void } | undefined;
-  const wait = (p: Promise<void> | undefined, ms: number, signal: AbortSignal) =>
+  const untilReleased = (p: Promise<void>, signal: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
       if (signal.aborted) return reject(new Error('stopped'));
-      const done = (err?: Error) => {
-        clearTimeout(t);
-        signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = () => done(new Error('stopped'));
-      const t = p ? undefined : setTimeout(() => done(), Math.max(0, ms));
+      const onAbort = () => reject(new Error('stopped'));
       signal.addEventListener('abort', onAbort, { once: true });
-      void p?.then(() => done());
+      void p.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
     });
   return {
     async delay(ms, signal) {
-      await wait(undefined, ms, signal);
-      while (gate) await wait(gate.promise, 0, signal);
+      await defaultDelay(ms, signal);
+      while (gate) await untilReleased(gate.promise, signal);
     },
     hold() {
       if (gate) return;
