@@ -8,10 +8,10 @@ import zlib from 'node:zlib';
  *
  * Why not Node's global `fetch`: a CPU profile of the worker (docs/performance.md, orchestration fourth pass) put
  * ≥ 19 % of its busy time in fetch's own layers (undici's fetch algorithm, web streams, `Headers`, `Response`) around
- * small JSON answers. The standalone `undici` package (`Pool`/`request`, no web streams) would be the well-kept
- * alternative, but it is not among this project's installed dependencies (Node's bundled copy is internal), so this
- * uses `node:http`/`node:https` with a keep-alive agent: no new dependency, and what little is hand-written here
- * (timeout, abort, gzip) is the part fetch did for us.
+ * small JSON answers. `node:http`/`node:https` with a keep-alive agent does the exchange with no new dependency;
+ * what is hand-written here (one deadline, abort, decoding the gzip we ask for) is the part fetch did for us. The
+ * standalone `undici` package's `request` (no web streams either) would be the library alternative; it is not a
+ * dependency of this project (Node's bundled copy is internal) and was not measured against this.
  */
 export interface HttpAnswer {
   status: number;
