@@ -1,10 +1,12 @@
-import { createHttpStediGateway, StediRequestError, type StediGateway } from '../activities/stedi/gateway';
+import type { StediRequestError } from '../activities/stedi/gateway';
+import { createHttpStediGateway, type StediGateway } from '../activities/stedi/gateway';
 import type { BatchEligibilityItem, EligibilityCheckRequest } from '../activities/stedi/types';
 import { ErrorType } from '../lib/errors';
 import { normalizeEligibilityResponse } from '../lib/coverage-summary';
 import { silentLogger } from '../lib/logger';
 import { verdictFor } from './answers';
 import { createStediSim, type StediSim, type StediSimOptions } from './server';
+import { failureOf } from '../activities/stedi/test-support';
 
 const provider = { organizationName: 'Included Health', npi: '1999999984' };
 
@@ -34,16 +36,6 @@ async function until(cond: () => boolean, what: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`condition never met: ${what}`);
-}
-
-async function failureOf(p: Promise<unknown>): Promise<StediRequestError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof StediRequestError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
 }
 
 interface Running {

@@ -1,6 +1,7 @@
 import { ErrorType } from '../../lib/errors';
-import { createHttpStediGateway, StediRequestError, type StediGateway } from './gateway';
+import { createHttpStediGateway, type StediGateway } from './gateway';
 import type { EligibilityCheckRequest } from './types';
+import { failureOf } from './test-support';
 
 interface Recorded {
   url: string;
@@ -40,16 +41,6 @@ const request: EligibilityCheckRequest = {
   subscriber: { memberId: 'AETNA12345', firstName: 'Jane', lastName: 'Doe', dateOfBirth: '20040404' },
   encounter: { serviceTypeCodes: ['30'] },
 };
-
-async function failureOf(p: Promise<unknown>): Promise<StediRequestError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof StediRequestError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('createHttpStediGateway', () => {
   it('posts the v3 request with Stedi\'s path and Key authorization', async () => {

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ErrorType } from '../../lib/errors';
-import { createHttpStediGateway, StediRequestError, type HttpStediGatewayOptions } from './gateway';
+import { createHttpStediGateway, type HttpStediGatewayOptions } from './gateway';
 import { createNodeHttpTransport } from './http-transport';
 import type { EligibilityCheckRequest } from './types';
+import { failureOf } from './test-support';
 
 /** The gateway's default transport (node:http(s), no injected fetch) against real servers on port 0. */
 
@@ -72,16 +73,6 @@ function gateway(url: string, extra: Partial<HttpStediGatewayOptions> = {}) {
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
-}
-
-async function failureOf(p: Promise<unknown>): Promise<StediRequestError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof StediRequestError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
 }
 
 afterEach(async () => {
