@@ -138,7 +138,7 @@ describe('the Stedi gateway over node:http', () => {
     const err = await failureOf(gateway(srv.url, { timeoutMs: 50 }).checkEligibility(request));
     expect(err.classification).toMatchObject({ kind: 'server', retryable: true, errorType: ErrorType.StediServer });
     expect(err.classification.message).toMatch(/timed out/);
-    for (let i = 0; i < 200 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2_000 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(sockets.size).toBe(0);
   });
 
@@ -147,7 +147,7 @@ describe('the Stedi gateway over node:http', () => {
     const transport = createNodeHttpTransport({ maxSockets: 2, idleSocketMs: 30 });
     const answer = await transport({ method: 'GET', url: `${srv.url}/x`, headers: {}, timeoutMs: 5_000 });
     expect([answer.status, answer.text]).toEqual([200, JSON.stringify({ id: 'ec_slow' })]);
-    for (let i = 0; i < 200 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2_000 && sockets.size > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(sockets.size).toBe(0);
   });
 
@@ -170,7 +170,7 @@ describe('the Stedi gateway over node:http', () => {
 
     const during = new AbortController();
     const p = gw.checkEligibility(request, { signal: during.signal });
-    for (let i = 0; i < 200 && srv.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2_000 && srv.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     const reason = new Error('activity cancelled');
     during.abort(reason);
     await expect(p).rejects.toBe(reason);
