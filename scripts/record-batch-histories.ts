@@ -1,8 +1,8 @@
 /**
  * Records batchWorkflow histories for the replay test (workflows/replay.test.ts), one per path a running batch can
- * take: the Stedi batch API with webhooks, real-time outcomes with pause/resume and the accepted update, a query
- * selector cancelled by the update, the timeout, CACHE_ONLY under load, continue-as-new, and a window deferred by
- * Stedi load (before and after the load re-check of issue 10).
+ * take: the Stedi batch API with webhooks and past its deadline, real-time outcomes with pause/resume and the
+ * accepted update, a query selector cancelled by the update, the timeout, CACHE_ONLY under load, continue-as-new, and
+ * a window deferred by Stedi load (before and after the load re-check of issue 10).
  *
  *   npx tsx scripts/record-batch-histories.ts [--workflows <path to a workflows/index.ts>] [--prefix <p>] [--suffix <s>] [only...]
  *
@@ -19,6 +19,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { PlanMembersInput, PlanMembersResult, PollStediChunkInput, ResolveQueryPageInput, SubmitStediChunkInput } from '../activities/batch/activities';
+import { Bitmap } from '../lib/batch/bitmap';
 import type { ResolvedBatchOptions } from '../lib/batch/types';
 import { loadConfig } from '../lib/config';
 import { ErrorType } from '../lib/errors';
@@ -107,6 +108,29 @@ const SCENARIOS: Record<string, Scenario> = {
       selector: list(batchId, 12),
       options: { ...OPTIONS, strategy: 'BATCH_ONLY', notifications: { ...OPTIONS.notifications, callbackUrl: 'https://hooks.example.test/rte' } },
       tuning: { batchChunkSize: 6, pollBackoff: { initialMs: 500, maxMs: 1_000, multiplier: 2 }, progressStepPercent: 25, webhookScheduleMs: [0] } satisfies Partial<BatchTuning>,
+    }),
+  },
+  // Stedi batch API past its deadline (deadline-ends-waits-v1): the poll backoff is cut to the deadline, so the wait
+  // for that poll has no timer of its own and the batch timeout ends it.
+  'batch-api-deadline': {
+    activities: {
+      ...baseActivities(() => 0),
+      async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
+        const all = Bitmap.empty(input.count);
+        for (let k = 0; k < input.count; k++) all.add(k);
+        return { kind: 'plan', hits: 0, hitErrors: 0, notCached: 0, refreshCount: input.count, refreshBitmap: all.encode(), windows: { ANY: input.count } };
+      },
+      async submitStediChunk(input: SubmitStediChunkInput) {
+        return { stediBatchId: `sb-${input.chunkNo}`, submitted: input.refreshBitmap, submittedCount: input.size, rejected: 0, recoveredByName: false };
+      },
+      async pollStediChunk(input: PollStediChunkInput) {
+        return { seen: input.seen, seenCount: 0, newCompleted: 0, newFailed: 0, missing: 0, stediStatus: 'IN_PROGRESS', done: false };
+      },
+    },
+    input: (batchId) => ({
+      selector: list(batchId, 3),
+      options: { ...OPTIONS, strategy: 'BATCH_ONLY', timeoutMs: 3_000 },
+      tuning: { pollBackoff: { initialMs: 1_000, maxMs: 8_000, multiplier: 2 } } satisfies Partial<BatchTuning>,
     }),
   },
   // Real time: success, payer error, rejected by Stedi, not in the directory, answered by a newer cache entry; paused

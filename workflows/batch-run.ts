@@ -1110,6 +1110,16 @@ export class BatchRun {
   private async waitFor(ms: number, summary?: string): Promise<void> {
     if (ms <= 0) return;
     const w = this.wake;
+    // A wait that ends at or after the batch deadline needs no timer of its own: the deadline's timer (armDeadline)
+    // wakes it. Two timers due at the same instant (a Stedi poll cut to the deadline) also wedge Temporal's
+    // time-skipping test server: when one fires while the workflow task cancelling it is in flight, the server refuses
+    // the CancelTimer and never hands the run another task (sdk-java issues 2606 and 3088; the real server accepts
+    // it). Versioned: older runs keep their timer.
+    const deadline = this.s.deadlineMs;
+    if (deadline !== undefined && !this.timedOut && Date.now() + ms >= deadline && patched('deadline-ends-waits-v1')) {
+      await condition(() => this.wake !== w || this.stopRequested());
+      return;
+    }
     if (this.explains && summary) await condition(() => this.wake !== w || this.stopRequested(), ms, { summary });
     else await condition(() => this.wake !== w || this.stopRequested(), ms);
   }
