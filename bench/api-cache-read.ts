@@ -10,7 +10,8 @@
  * Both servers run as their own processes; autocannon runs here. Every request is the same Connect JSON POST
  * (Authorization: Bearer <dev JWT>, a member id cycling over the pre-filled members), sent to each. For each
  * target: `--connections` (32) connections for `--seconds` (10), then one connection for the single-client p50/p99.
- * With `--rounds` > 1 the targets alternate; the ratio of each round is printed (the machine is shared: the ratio
+ * With `--rounds` > 1 the targets alternate (with `--compare`, the two APIs take turns going first: use an even
+ * number of rounds); the ratio of each round is printed (the machine is shared: the ratio
  * within one run is what counts). Each run also reads the server process's CPU time (user + system, Linux /proc) and
  * prints CPU µs per answered request, also at one fixed offered rate for every target (`--rate`). Needs the stack's infrastructure (`./stack/stack up --infra`). Usage:
  *   npm run bench:api -- [--members 500] [--seconds 10] [--connections 32] [--rounds 1]
@@ -238,7 +239,12 @@ async function main(): Promise<void> {
     const runs: Run[] = [];
     const ratios: Record<string, string | number>[] = [];
     const single = Math.max(3, SECONDS / 2);
+    const base = targets.slice(1);
     for (let round = 1; round <= ROUNDS; round++) {
+      // The API targets take turns going first: whichever runs right after another API process measured 4–10 % slower
+      // in A/A runs (the same code as both), so a fixed order would favour the first. The floor always leads its round.
+      const turn = (round - 1) % base.length;
+      targets.splice(1, base.length, ...base.slice(turn), ...base.slice(0, turn));
       // Warm-up (JIT, connection pools), not measured.
       for (const [name, port] of targets) await load(name, port, CONNECTIONS, 2, requests, headers);
       const many: Run[] = [];
