@@ -19,4 +19,4 @@ COPY --from=build /app/dist ./dist
 # The image's unprivileged user (uid 1000); nothing under /app is writable by it.
 USER node
 # temporal-dev.yml sets the command per service.
-CMD ["node", "--enable-source-maps", "dist/api/main.js"]
+CMD ["node", "--enable-source-maps", "--no-memory-reducer", "dist/api/main.js"]

@@ -26,6 +26,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createConfiguredEligibilityCache } from '../activities/cache';
+import { API_NODE_FLAGS } from '../api/node-flags';
 import { buildEligibilityRequest } from '../activities/stedi/request-builder';
 import { createTestDirectory } from '../directory/test-support';
 import { loadConfig } from '../lib/config';
@@ -211,7 +212,8 @@ async function main(): Promise<void> {
     };
     const listening = (l: Record<string, unknown>) => (l['msg'] === 'api listening (Connect, gRPC, gRPC-Web)' && typeof l['port'] === 'number' ? l['port'] : undefined);
     const apiEntry = DIST ? 'dist/api/main.js' : 'api/main.ts';
-    const apiFlags = [...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []), ...(API_NODE_FLAG ? [API_NODE_FLAG] : [])];
+    // Both APIs run with the node flags the API is deployed with (api/node-flags.ts), as the stack starts it.
+    const apiFlags = [...API_NODE_FLAGS, ...(CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : []), ...(API_NODE_FLAG ? [API_NODE_FLAG] : [])];
     const api = await spawnServer([apiEntry], apiEnv, listening, apiFlags, ROOT, !DIST);
     children.push(api);
     const targets: [string, number, number | undefined][] = [
@@ -219,7 +221,7 @@ async function main(): Promise<void> {
       ['api', api.port, api.proc.pid],
     ];
     if (COMPARE_DIR) {
-      const before = await spawnServer([apiEntry], apiEnv, listening, [], COMPARE_DIR, !DIST);
+      const before = await spawnServer([apiEntry], apiEnv, listening, [...API_NODE_FLAGS], COMPARE_DIR, !DIST);
       children.push(before);
       targets.splice(1, 0, ['api-before', before.port, before.proc.pid]);
     }
