@@ -9,6 +9,6 @@
  *   (an idle spell). The API then meets the next burst of reads with a small heap and pays for it in garbage
  *   collection until the heap has grown back. Measured on CACHE_ONLY hits, 4-round A/B runs with both orders: 5 %
  *   and 14 % more req/s, and less CPU per answer in 7 of 8 rounds (docs/performance.md). The price is that an idle
- *   API keeps the heap it last needed (tens of MB) instead of handing it back.
+ *   API keeps the heap it last needed instead of handing it back (not measured; expected tens of MB).
  */
 export const API_NODE_FLAGS: readonly string[] = ['--enable-source-maps', '--no-memory-reducer'];

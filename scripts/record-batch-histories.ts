@@ -116,8 +116,7 @@ const SCENARIOS: Record<string, Scenario> = {
     activities: {
       ...baseActivities(() => 0),
       async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
-        const all = Bitmap.empty(input.count);
-        for (let k = 0; k < input.count; k++) all.add(k);
+        const all = Bitmap.fromIndexes(input.count, Array.from({ length: input.count }, (_, k) => k));
         return { kind: 'plan', hits: 0, hitErrors: 0, notCached: 0, refreshCount: input.count, refreshBitmap: all.encode(), windows: { ANY: input.count } };
       },
       async submitStediChunk(input: SubmitStediChunkInput) {
