@@ -61,5 +61,17 @@ describe('codec server (Temporal codec-server protocol)', () => {
     const bad = await post('/decode', { nope: 1 }, token);
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('payloads');
+    const notArray = await post('/decode', { payloads: 'x' }, token);
+    expect(notArray.status).toBe(400);
+    expect(await notArray.text()).toContain('payloads: expected an array');
+  });
+
+  it('answers an empty payload list, which the temporal CLI sends as {} (a query or update with no arguments)', async () => {
+    const token = await mintDevToken({ service: 'operator', scopes: ['rte:codec:decode'], secret });
+    for (const path of ['/decode', '/encode']) {
+      const res = await post(path, {}, token);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ payloads: [] });
+    }
   });
 });

@@ -86,9 +86,15 @@ export function createCodecServer(deps: CodecServerDeps): Server {
       }
       let payloads: Payload[];
       try {
-        const body = JSON.parse(await readBody(req, limit)) as { payloads?: unknown };
-        if (!Array.isArray(body.payloads)) return send(res, 400, { error: 'payloads: expected an array' });
-        payloads = (body.payloads as JsonPayload[]).map(fromJson);
+        const body = JSON.parse(await readBody(req, limit)) as unknown;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) return send(res, 400, { error: 'body: expected a JSON object {"payloads": [...]}' });
+        const unknownField = Object.keys(body).find((k) => k !== 'payloads');
+        if (unknownField !== undefined) return send(res, 400, { error: `${unknownField}: unknown field (expected payloads)` });
+        // Proto3 JSON leaves out an empty repeated field: the temporal CLI sends `{}` for a query, signal or update
+        // with no arguments (and for a history event such as batchAccepted's update, which takes none).
+        const raw = (body as { payloads?: unknown }).payloads ?? [];
+        if (!Array.isArray(raw)) return send(res, 400, { error: 'payloads: expected an array' });
+        payloads = (raw as JsonPayload[]).map(fromJson);
       } catch (err) {
         return send(res, 400, { error: `body: ${(err as Error).message}` });
       }
