@@ -111,7 +111,7 @@ export function registerPredictionAccuracyMetrics(registry: Registry, opts: Pred
 
   const accuracy = new Gauge({
     name: ACCURACY_METRIC,
-    help: 'Share of high-confidence member-cron predictions (confidence > 0.8, P >= 0.5) followed by an interactive CheckEligibility within their 24 h horizon; runs whose horizon closed within the lookback. Other source values: real warms of that warm source (cache_warms) first used by an interactive read within their horizon, over warms whose horizon closed within the lookback. Absent when there is no sample.',
+    help: 'Share of high-confidence member-cron predictions (confidence > 0.8, P > 0.8) followed by an interactive CheckEligibility within their 24 h horizon; runs whose horizon closed within the lookback. Other source values: real warms of that warm source (cache_warms) first used by an interactive read within their horizon, over warms whose horizon closed within the lookback. Absent when there is no sample.',
     labelNames: ['source'] as const,
     registers: [registry],
     async collect() {
