@@ -155,10 +155,15 @@ describe('BatchEligibilityService', () => {
     const p2 = await s.client.listBatches({ ...filter, pageToken: p1.nextPageToken }, opts);
     expect(p2.batches).toHaveLength(1);
     expect(s.t.queries[0]).toBe(
-      "WorkflowType = 'batchWorkflow' AND ExecutionStatus != 'ContinuedAsNew' AND RteClientService = 'svc-a' AND RteBatchStatus IN ('RUNNING', 'PENDING') AND StartTime >= '1970-01-01T00:00:00.000Z'",
+      "WorkflowType = 'batchWorkflow' AND ExecutionStatus != 'ContinuedAsNew' AND RteClientService = 'svc-a' AND ((RteBatchStatus IN ('RUNNING', 'PENDING') AND ExecutionStatus = 'Running')) AND StartTime >= '1970-01-01T00:00:00.000Z'",
+    );
+    // A workflow terminated by an operator keeps its last RteBatchStatus (RUNNING): a FAILED filter finds it, an open one does not.
+    await s.client.listBatches({ statuses: [BatchStatus.FAILED, BatchStatus.CANCELLED] }, opts);
+    expect(s.t.queries.at(-1)).toBe(
+      "WorkflowType = 'batchWorkflow' AND ExecutionStatus != 'ContinuedAsNew' AND RteClientService = 'svc-a' AND (RteBatchStatus IN ('FAILED', 'CANCELLED') OR ExecutionStatus IN ('Terminated', 'TimedOut', 'Failed', 'Canceled'))",
     );
     await s.client.listBatches({}, await s.as('ops', ['rte:admin']));
-    expect(s.t.queries[2]).toBe("WorkflowType = 'batchWorkflow' AND ExecutionStatus != 'ContinuedAsNew'");
+    expect(s.t.queries.at(-1)).toBe("WorkflowType = 'batchWorkflow' AND ExecutionStatus != 'ContinuedAsNew'");
     expect((await errorOf(s.client.listBatches({ clientServiceName: 'svc-b' }, opts))).code).toBe(Code.PermissionDenied);
   });
 

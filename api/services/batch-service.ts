@@ -389,9 +389,17 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         const names = req.statuses.map((s, i) => {
           const n = PROTO_TO_STATUS[s];
           if (!n) throw new FieldError(`statuses[${i}]`, `unknown enum value ${s}`);
-          return `'${n}'`;
+          return n;
         });
-        clauses.push(`RteBatchStatus IN (${names.join(', ')})`);
+        // A workflow ended at the Temporal level (terminated, timed out) keeps its last RteBatchStatus, e.g. RUNNING;
+        // it is listed as FAILED (listedStatus), so it matches a FAILED filter and no open one.
+        const open = names.filter((n) => !isTerminalStatus(n)).map((n) => `'${n}'`);
+        const closed = names.filter((n) => isTerminalStatus(n)).map((n) => `'${n}'`);
+        const parts: string[] = [];
+        if (open.length > 0) parts.push(`(RteBatchStatus IN (${open.join(', ')}) AND ExecutionStatus = 'Running')`);
+        if (closed.length > 0) parts.push(`RteBatchStatus IN (${closed.join(', ')})`);
+        if (names.includes('FAILED')) parts.push(`ExecutionStatus IN ('Terminated', 'TimedOut', 'Failed', 'Canceled')`);
+        clauses.push(`(${parts.join(' OR ')})`);
       }
       const after = listTime(req.submittedAfter, 'submitted_after');
       const before = listTime(req.submittedBefore, 'submitted_before');

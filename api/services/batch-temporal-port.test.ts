@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { BatchStatusView } from '../../workflows/batch.defs';
-import { createTemporalBatchPort } from './batch-temporal-port';
+import { createTemporalBatchPort, listedStatus } from './batch-temporal-port';
 
 const ID = 'batch/svc-a/job-1';
 const view = (status: string) => ({ batchId: ID, status, paused: false, counters: { total: 3 } }) as unknown as BatchStatusView;
@@ -23,5 +23,19 @@ describe('createTemporalBatchPort.cancel', () => {
 
   it('a batch that had already finished answers with its final state', async () => {
     await expect(createTemporalBatchPort(clientWith({ closed: true, finalStatus: 'COMPLETED' })).cancel(ID, 'why')).resolves.toMatchObject({ status: 'COMPLETED' });
+  });
+});
+
+describe('listedStatus (ListBatches rows)', () => {
+  it('a batch workflow terminated or timed out while RUNNING is listed FAILED, as GetBatchStatus reports it', () => {
+    expect(listedStatus('RUNNING', 5)).toBe('FAILED'); // TERMINATED
+    expect(listedStatus('PAUSED', 7)).toBe('FAILED'); // TIMED_OUT
+    expect(listedStatus('WAITING', 4)).toBe('FAILED'); // CANCELED at the Temporal level
+  });
+  it('an open workflow and one that wrote its own final status keep it', () => {
+    expect(listedStatus('RUNNING', 1)).toBe('RUNNING');
+    expect(listedStatus('WAITING', undefined)).toBe('WAITING');
+    expect(listedStatus('COMPLETED', 2)).toBe('COMPLETED');
+    expect(listedStatus('CANCELLED', 5)).toBe('CANCELLED');
   });
 });

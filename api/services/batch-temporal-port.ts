@@ -263,7 +263,7 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
           batchId: id,
           clientService: sa.get(RteClientService) ?? parsed?.clientService ?? '',
           clientJobId: sa.get(RteClientJobId) ?? parsed?.clientJobId ?? '',
-          status: (sa.get(RteBatchStatus) as BatchStatusName | undefined) ?? 'PENDING',
+          status: listedStatus((sa.get(RteBatchStatus) as BatchStatusName | undefined) ?? 'PENDING', e.status),
           ...(sa.get(RtePriority) ? { priority: sa.get(RtePriority)! } : {}),
           ...(sa.get(RteStrategy) ? { strategy: sa.get(RteStrategy)! } : {}),
           ...(started !== undefined ? { startedAtMs: started } : {}),
@@ -274,6 +274,17 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
       return { items, ...(next ? { nextPageToken: next } : {}) };
     },
   };
+}
+
+/**
+ * A batch workflow terminated, timed out or failed at the Temporal level (an operator's `temporal workflow terminate`)
+ * keeps the last RteBatchStatus it wrote, e.g. RUNNING: listed as such it would look alive forever. It is FAILED,
+ * as GetBatchStatus reports it (closedView).
+ */
+export function listedStatus(saStatus: BatchStatusName, executionStatus: number | null | undefined): BatchStatusName {
+  const open = executionStatus === undefined || executionStatus === null || executionStatus === 0 || executionStatus === 1 || executionStatus === 6; // unspecified, RUNNING, CONTINUED_AS_NEW
+  if (open || executionStatus === 2 || isTerminalStatus(saStatus)) return saStatus; // COMPLETED wrote its own final status
+  return 'FAILED';
 }
 
 /** Options of a batch whose memo predates them: what SubmitBatch resolves for a request that sets none. */
