@@ -12,7 +12,7 @@ import { mintDevToken } from '../../lib/dev-token';
 import { silentLogger } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
 import { createTokenVerifier, Scope } from '../auth';
-import { createGraphqlHandler, loadPersistedOperations, type GraphqlDeps } from './handler';
+import { createGraphqlHandler, loadPersistedOperations, MAX_COVERAGE_FIELDS, type GraphqlDeps } from './handler';
 import { memberQuerySdl } from './member-query-sdl';
 
 const SECRET = 'unit-secret';
@@ -184,5 +184,34 @@ describe('GraphQL handler', () => {
       expect(r.body.errors?.[0]?.message).toContain('1..1000');
     }
     expect(queries).toHaveLength(0);
+  });
+
+  it('refuses more than MAX_COVERAGE_FIELDS root coverage fields (aliases, fragments) before any check runs', async () => {
+    const { call } = setup();
+    const aliases = (n: number) => Array.from({ length: n }, (_, i) => `c${i}: coverage(memberId: "m_${i}", cacheControl: PREFER_CACHED) { cacheStatus }`).join(' ');
+    const ok = await call({ query: `{ ${aliases(MAX_COVERAGE_FIELDS)} }` });
+    expect(ok.body.errors).toBeUndefined();
+    expect(Object.keys(ok.body.data ?? {})).toHaveLength(MAX_COVERAGE_FIELDS);
+    for (const query of [`{ ${aliases(MAX_COVERAGE_FIELDS + 1)} }`, `{ ...F a: members(first: 1) { nodes { memberId } } } fragment F on Query { ${aliases(MAX_COVERAGE_FIELDS + 1)} }`]) {
+      const r = await call({ query });
+      expect(r.body.data ?? null).toBeNull();
+      expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'coverage' });
+      expect(r.body.errors?.[0]?.message).toContain(`at most ${MAX_COVERAGE_FIELDS}`);
+    }
+  });
+
+  it('adds no CORS headers of its own: the API server decides origins (CORS_ALLOWED_ORIGINS)', async () => {
+    const { yoga } = setup();
+    const pre = await yoga.fetch('http://localhost/graphql', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    expect(pre.headers.get('access-control-allow-origin')).toBeNull();
+    const token = await mintDevToken({ service: 'unit', scopes: [Scope.EligibilityRead], secret: SECRET });
+    const res = await yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ coverage(memberId: "m_1") { cacheStatus } }' }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
   });
 });

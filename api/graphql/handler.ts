@@ -39,6 +39,12 @@ export const GRAPHQL_PATH = '/graphql';
 export const MAX_MEMBERS_PAGE = 1000;
 export const DEFAULT_MAX_DEPTH = 8;
 /**
+ * Root `coverage` fields (aliases included) per request. Each may be a live, interactive Stedi check, which outranks
+ * batches in the slot pool: one request must not fan out into hundreds of them. Many members are `members` (cache
+ * only) or SubmitBatch's job.
+ */
+export const MAX_COVERAGE_FIELDS = 25;
+/**
  * graphql-armor's cost: objects 2, scalars 1, ×1.5 per level, × a literal `first`. A page of 1,000 members with every
  * coverage field costs about 256,000 (the compact export 51,000); a single `coverage` about 20.
  */
@@ -334,15 +340,27 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
       // The page size is checked by name before the cost limit sees it, so an oversized literal `first` is refused
       // naming its field (like the Connect API's page_size), not as a query too complex. A `$first` is checked by the
       // resolver (the same 1..MAX_MEMBERS_PAGE) before the directory is asked.
-      addValidationRule((context: ValidationContext): ASTVisitor => ({
-        Field(node: FieldNode) {
-          if (node.name.value !== 'members') return;
-          const first = node.arguments?.find((a) => a.name.value === 'first');
-          if (first?.value.kind !== Kind.INT) return;
-          const n = Number(first.value.value);
-          if (n < 1 || n > MAX_MEMBERS_PAGE) context.reportError(graphqlError(`first: must be 1..${MAX_MEMBERS_PAGE}`, Code.InvalidArgument, { field: 'first', http: { status: 400 } }));
-        },
-      }));
+      addValidationRule((context: ValidationContext): ASTVisitor => {
+        // Counted over the document's AST (fragments included): an upper bound on the root coverage fields that run.
+        let coverageFields = 0;
+        return {
+          Field(node: FieldNode) {
+            if (node.name.value === 'coverage' && context.getParentType()?.name === 'Query' && ++coverageFields === MAX_COVERAGE_FIELDS + 1) {
+              context.reportError(
+                graphqlError(`coverage: at most ${MAX_COVERAGE_FIELDS} per request (aliases included); read many members with members(query:) (cache only) or SubmitBatch`, Code.InvalidArgument, {
+                  field: 'coverage',
+                  http: { status: 400 },
+                }),
+              );
+            }
+            if (node.name.value !== 'members') return;
+            const first = node.arguments?.find((a) => a.name.value === 'first');
+            if (first?.value.kind !== Kind.INT) return;
+            const n = Number(first.value.value);
+            if (n < 1 || n > MAX_MEMBERS_PAGE) context.reportError(graphqlError(`first: must be 1..${MAX_MEMBERS_PAGE}`, Code.InvalidArgument, { field: 'first', http: { status: 400 } }));
+          },
+        };
+      });
       return ({ result, setResult }) => {
         if (result.length === 0) return;
         const errors = result.map((e) => asInvalidArgument(e, params.documentAST));
@@ -381,6 +399,9 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
     graphiql: local ? { title: 'rte-platform GraphQL', defaultQuery: '{ coverage(memberId: "m_0000001", cacheControl: CACHE_ONLY) { cacheStatus data { status payer _metadata { age_seconds } } error { code message } } }' } : false,
     landingPage: false,
     logging: false,
+    // CORS is the API server's (api/cors.ts, CORS_ALLOWED_ORIGINS, default none), in front of every path; Yoga's own
+    // default would answer any origin, credentials included.
+    cors: false,
     // Resolvers throw only GraphQLErrors built from the Connect mapping; anything else is a bug and is masked.
     maskedErrors: true,
     context: ({ request }): UserCtx => {
