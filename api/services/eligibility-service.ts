@@ -100,8 +100,8 @@ interface ValidatedRequest {
 }
 
 /**
- * Validates a request; names the offending field. The request header `Cache-Control` selects the mode
- * when the message leaves cache_control at DEFAULT (HTTP GET clients and caches speak headers).
+ * Validates a request; names the offending field. The request header `Cache-Control` of an HTTP GET selects the
+ * mode when the message leaves cache_control at DEFAULT (HTTP GET clients and caches speak headers).
  */
 export function validateCheckEligibility(req: CheckEligibilityRequest, cacheControlHeader: string | null): ValidatedRequest {
   if (req.memberId === '') throw new FieldError('member_id', 'is required');
@@ -199,7 +199,8 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
     at: number,
   ): CheckEligibilityResponse {
     ctx.responseHeader.set('cache-control', httpCacheControlHeader(entry, at));
-    ctx.responseHeader.set('vary', 'Authorization');
+    // Origin too: with CORS_ALLOWED_ORIGINS the answer's CORS headers depend on it (this header replaces api/cors.ts's Vary).
+    ctx.responseHeader.set('vary', 'Authorization, Origin');
     ctx.responseHeader.set(CACHE_STATUS_HEADER, status);
     const p = partsOf(entry);
     return create(CheckEligibilityResponseSchema, {
@@ -215,7 +216,8 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
   return {
     async checkEligibility(req, ctx) {
       const started = now();
-      const v = validateCheckEligibility(req, ctx.requestHeader.get('cache-control'));
+      // The header is the GET form's (HTTP caches speak it); on a POST a browser or proxy may add no-cache unasked.
+      const v = validateCheckEligibility(req, ctx.requestMethod === 'GET' ? ctx.requestHeader.get('cache-control') : null);
       const modeLabel = v.mode.toLowerCase();
       deps.metrics.requests.inc({ source: requestSourceLabel(ctx.requestHeader.get(REQUEST_SOURCE_HEADER)) });
       let result = 'failure';

@@ -192,11 +192,20 @@ describe('CheckEligibility through the real API, worker, Temporal, Redis and the
     const body = (await live.json()) as { cacheStatus: string };
     expect(body.cacheStatus).toBe('CACHE_STATUS_MISS');
     expect(live.headers.get('cache-control')).toMatch(/^private, max-age=(79[0-9]{3}), stale-while-revalidate=\d+$/);
+    expect(live.headers.get('vary')).toBe('Authorization, Origin'); // CORS headers depend on Origin too
 
     const cached = await fetch(url(m.memberId), { headers: { ...headers, 'cache-control': 'only-if-cached' } });
     expect(((await cached.json()) as { cacheStatus: string }).cacheStatus).toBe('CACHE_STATUS_HIT');
     const bypass = await fetch(url(m.memberId), { headers: { ...headers, 'cache-control': 'no-cache' } });
     expect(((await bypass.json()) as { cacheStatus: string }).cacheStatus).toBe('CACHE_STATUS_MISS');
+    expect(realtimeCalls() - before).toBe(2);
+    // Only the GET form reads the header: a POST (a browser fetch, a proxy adding no-cache) keeps the message's mode.
+    const post = await fetch(`${p.apiUrl}/rte.v1.EligibilityService/CheckEligibility`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', 'cache-control': 'no-cache' },
+      body: JSON.stringify({ memberId: m.memberId, cacheControl: 'CACHE_CONTROL_DEFAULT' }),
+    });
+    expect(((await post.json()) as { cacheStatus: string }).cacheStatus).toBe('CACHE_STATUS_HIT');
     expect(realtimeCalls() - before).toBe(2);
   });
 });
