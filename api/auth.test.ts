@@ -2,6 +2,7 @@ import { Code, ConnectError, createClient, createRouterTransport } from '@connec
 import { create } from '@bufbuild/protobuf';
 import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
 import { CacheWarmingService } from '../gen/rte/v1/warming_pb';
+import { SignJWT } from 'jose';
 import { mintDevToken } from '../lib/dev-token';
 import { SubmitBatchRequestSchema } from '../gen/rte/v1/batch_pb';
 import { actingService, createAuthInterceptor, createTokenVerifier, REQUIRED_SCOPES, Scope } from './auth';
@@ -59,6 +60,23 @@ describe('auth interceptor', () => {
     const forged = await mintDevToken({ service: 'svc', scopes: [Scope.BatchRead], secret: 'not-the-secret' });
     const { batch, headers } = clients(forged);
     expect(await codeOf(batch.listBatches({}, { headers }))).toBe(Code.Unauthenticated);
+  });
+
+  it('refuses a token whose sub could not name its batches (a / or a space), before any handler runs', async () => {
+    for (const service of ['edge/r5', 'spiffe://example.org/ns/a', 'two words']) {
+      const token = await mintDevToken({ service, scopes: [Scope.BatchSubmit, Scope.BatchRead], secret });
+      const { batch, headers } = clients(token);
+      const err = await batch.listBatches({}, { headers }).catch((e: unknown) => ConnectError.from(e));
+      expect((err as ConnectError).code).toBe(Code.Unauthenticated);
+      expect((err as ConnectError).rawMessage).toContain('sub');
+    }
+  });
+
+  it('reads scopes given as a JSON array in scope or scp, as some identity providers issue them', async () => {
+    for (const claims of [{ scope: [Scope.WarmingRead] }, { scp: [Scope.WarmingRead] }, { scp: Scope.WarmingRead }]) {
+      const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('svc').setExpirationTime('60s').sign(new TextEncoder().encode(secret));
+      expect((await verify(token)).scopes.has(Scope.WarmingRead)).toBe(true);
+    }
   });
 
   it('refuses an expired token', async () => {

@@ -1,5 +1,6 @@
 import { Code, ConnectError, createContextKey, type Interceptor } from '@connectrpc/connect';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { CLIENT_SERVICE_PATTERN } from '../lib/batch/submit-validation';
 import { methodPath } from './method-path';
 
 /** Scopes from ARCHITECTURE.md §4. */
@@ -121,9 +122,26 @@ export function createTokenVerifier(settings: AuthSettings, opts: TokenVerifierO
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
       throw new ConnectError('bearer token has no sub (service identity)', Code.Unauthenticated);
     }
-    const scopeClaim = typeof payload['scope'] === 'string' ? payload['scope'] : '';
-    return { principal: { service: payload.sub, scopes: new Set(scopeClaim.split(' ').filter(Boolean)) }, expiresAtMs: payload.exp * 1000 };
+    // The service identity ends up in batch and warming ids (`batch/<service>/<job>`) and visibility queries: one the
+    // platform could not address again (a '/', a space) is refused here, before any call spends anything under it.
+    if (!CLIENT_SERVICE_PATTERN.test(payload.sub)) {
+      throw new ConnectError('bearer token sub (service identity) must be 1-128 letters, digits or . _ : @ -', Code.Unauthenticated);
+    }
+    return { principal: { service: payload.sub, scopes: scopesOf(payload) }, expiresAtMs: payload.exp * 1000 };
   }
+}
+
+/**
+ * Scopes: space-separated in `scope` (RFC 8693 / RFC 9068). Some identity providers issue a JSON array instead, in
+ * `scope` or `scp`; both are read, so a token that holds a scope is never refused for its spelling.
+ */
+function scopesOf(payload: JWTPayload): Set<string> {
+  const out = new Set<string>();
+  for (const claim of [payload['scope'], payload['scp']]) {
+    const parts = typeof claim === 'string' ? claim.split(' ') : Array.isArray(claim) ? claim.filter((c): c is string => typeof c === 'string') : [];
+    for (const p of parts) if (p.trim()) out.add(p.trim());
+  }
+  return out;
 }
 
 export function hasScope(p: Principal, scope: ScopeName): boolean {
