@@ -57,6 +57,11 @@ function setup(profile: 'local' | 'production' = 'local') {
         };
       },
       getMemberRecords: async () => new Map(),
+      // As the directory's check: a sponsor id it does not know is refused naming it.
+      checkQuery: async (q) => {
+        const i = q.sponsorIds.findIndex((id) => id !== 's1');
+        if (i >= 0) throw new FieldError(`member_query.sponsor_ids[${i}]`, `unknown sponsor id ${JSON.stringify(q.sponsorIds[i])}`);
+      },
     },
     verifyToken: createTokenVerifier({ mode: 'dev-hs256', devSecret: SECRET }),
     logger: silentLogger(),
@@ -213,5 +218,18 @@ describe('GraphQL handler', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
     expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
+  it('refuses a members query with a sponsor id the directory does not know, naming it, before any page is read', async () => {
+    const { call, queries, getManyCalls } = setup();
+    const r = await call({ query: '{ members(query: { sponsorIds: ["s1", "SPONSOR_027"] }, first: 2) { nodes { memberId coverage(cacheControl: CACHE_ONLY) { cacheStatus } } } }' });
+    expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(r.body.errors?.[0]?.message).toContain('SPONSOR_027');
+    expect(r.body.errors?.[0]?.extensions?.['field']).toBe('query.sponsorIds[1]');
+    expect(queries).toHaveLength(0);
+    expect(getManyCalls).toHaveLength(0);
+    const ok = await call({ query: '{ members(query: { sponsorIds: ["s1"] }, first: 2) { nodes { memberId } } }' });
+    expect(ok.body.errors).toBeUndefined();
+    expect(queries).toHaveLength(1);
   });
 });

@@ -11,6 +11,7 @@ import { Kind, type ASTVisitor, type DocumentNode, type FieldNode, type GraphQLE
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
+import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import {
   BenefitSummary_Network,
   CheckEligibilityRequestSchema,
@@ -55,7 +56,10 @@ export interface GraphqlDeps {
   eligibility: Pick<ServiceImpl<typeof EligibilityService>, 'checkEligibility'>;
   /** Bulk cache reads for `members { coverage }`; `getMany` must read a page in one round trip. */
   cache: Pick<EligibilityCache, 'getMany'>;
-  directory: Pick<MemberDirectory, 'queryMembers' | 'getMemberRecords'>;
+  directory: Pick<MemberDirectory, 'queryMembers' | 'getMemberRecords'> & {
+    /** The directory's check of a query (unknown sponsor ids and flag keys refused), as SubmitBatch runs it. */
+    checkQuery?(query: MemberQuery): Promise<void>;
+  };
   verifyToken: TokenVerifier;
   logger: Logger;
   /** rpcRequests / rpcDuration: every GraphQL request, as `graphql:<root fields>` beside Connect's RPCs. */
@@ -259,6 +263,10 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
           }
           const query = memberQueryFromInput(args.query);
           query.limit = args.first;
+          // A first page is checked as SubmitBatch checks its member_query: a sponsor id or flag key the directory
+          // does not know is refused naming it, not answered with an empty page (or, for a flag required false,
+          // every member). Later pages carry a cursor bound to the query the first page checked.
+          if (!args.after && deps.directory.checkQuery) await deps.directory.checkQuery(query);
           query.cursor = args.after ?? '';
           // The directory names the cursor `query.cursor` (the proto field); here the client wrote it as `after`.
           const page = await deps.directory.queryMembers(query).catch((err: unknown) => {
