@@ -25,6 +25,22 @@ export function graphqlFieldPath(protoPath: string, root: Record<string, string>
   return [mappedHead, ...rest.map(camel)].join('.');
 }
 
+/** INVALID_ARGUMENT, NOT_FOUND, …: the names `codeName` gives Connect's codes. */
+export function isConnectCodeName(code: unknown): boolean {
+  return typeof code === 'string' && Object.values(Code).some((c) => typeof c === 'number' && codeName(c) === code);
+}
+
+/** The same error with a Connect code (and that code's HTTP status where it has one; otherwise the error's own). */
+export function withCode(err: GraphQLError, code: Code): GraphQLError {
+  const status = HTTP_STATUS[code];
+  return new GraphQLError(err.message, {
+    nodes: err.nodes,
+    source: err.source,
+    positions: err.positions,
+    extensions: { ...err.extensions, code: codeName(code), ...(status ? { http: { status } } : {}) },
+  });
+}
+
 export function graphqlError(message: string, code: Code, extra: Record<string, unknown> = {}): GraphQLError {
   const status = HTTP_STATUS[code];
   return new GraphQLError(message, { extensions: { code: codeName(code), ...extra, ...(status ? { http: { status } } : {}) } });

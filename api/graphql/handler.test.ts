@@ -50,7 +50,7 @@ function setup(profile: 'local' | 'production' = 'local') {
       queryMembers: async (q) => {
         queries.push(q);
         // As the directory: a cursor it did not issue is refused naming the proto field.
-        if (q.cursor === 'garbage') throw new FieldError('query.cursor', 'malformed cursor');
+        if (q.cursor === 'garbage') throw new FieldError('member_query.cursor', 'malformed cursor');
         return {
           members: members.slice(0, q.limit).map((memberId) => ({ memberId, sponsorId: 's1', timeZone: 'UTC' }) as never),
           nextCursor: q.limit < members.length ? 'c1' : null,
@@ -231,5 +231,22 @@ describe('GraphQL handler', () => {
     const ok = await call({ query: '{ members(query: { sponsorIds: ["s1"] }, first: 2) { nodes { memberId } } }' });
     expect(ok.body.errors).toBeUndefined();
     expect(queries).toHaveLength(1);
+  });
+
+  it('refuses a subscription as a mutation is refused (PERMISSION_DENIED, read-only), even for a token without scopes', async () => {
+    const { call } = setup();
+    for (const scopes of [[], [Scope.EligibilityRead]]) {
+      const r = await call({ query: 'subscription { coverage(memberId: "m_1") { cacheStatus } }' }, scopes);
+      expect(r.status).toBe(403);
+      expect(r.body.errors?.[0]?.extensions?.['code']).toBe('PERMISSION_DENIED');
+    }
+  });
+
+  it("gives a Connect code to the GraphQL server's own request refusals (an unknown body key, a batched array)", async () => {
+    const { call } = setup();
+    for (const body of [{ query: '{ __typename }', turbo: 1 }, [{ query: '{ __typename }' }]]) {
+      const r = await call(body);
+      expect(r.body.errors?.[0]?.extensions?.['code']).toBe('INVALID_ARGUMENT');
+    }
   });
 });

@@ -31,7 +31,7 @@ import { principalKey, type Principal, type TokenVerifier } from '../auth';
 import { toCoverageMessage, toErrorDetails } from '../coverage-mapping';
 import { REQUEST_SOURCE_HEADER } from '../services/eligibility-service';
 import { authenticate, requireRootFieldScopes } from './auth';
-import { asInvalidArgument, codeName, graphqlError, toGraphqlError } from './errors';
+import { asInvalidArgument, codeName, graphqlError, isConnectCodeName, toGraphqlError, withCode } from './errors';
 import { memberQueryFromInput, memberQuerySdl } from './member-query-sdl';
 
 /** Where the API mounts GraphQL (HTTP/1.1 only: GraphQL over HTTP needs no HTTP/2). */
@@ -270,7 +270,7 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
           query.cursor = args.after ?? '';
           // The directory names the cursor `query.cursor` (the proto field); here the client wrote it as `after`.
           const page = await deps.directory.queryMembers(query).catch((err: unknown) => {
-            throw err instanceof FieldError && err.fieldPath === 'query.cursor' ? new FieldError('after', err.message.replace(/^query\.cursor: /, '')) : err;
+            throw err instanceof FieldError && (err.fieldPath === 'query.cursor' || err.fieldPath === 'member_query.cursor') ? new FieldError('after', err.message.replace(/^(member_)?query\.cursor: /, '')) : err;
           });
           for (const m of page.members) ctx.loaders.member.prime(m.memberId, memberView(m));
           return { nodes: page.members.map(memberView), pageInfo: { hasNextPage: page.nextCursor !== null, endCursor: page.nextCursor } };
@@ -318,12 +318,18 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
       const r = requests.get((context as Partial<Ctx>).request as Request);
       if (r) r.method = graphqlMethod(params.documentAST, r.operationName);
     },
-    onResultProcess({ request, result }) {
+    onResultProcess({ request, result, setResult }) {
       const r = requests.get(request);
       if (!r) return;
       requests.delete(request);
       const first = Array.isArray(result) ? result[0] : result;
-      const errors = first && !(Symbol.asyncIterator in first) ? (first.errors ?? []) : [];
+      let errors = first && !(Symbol.asyncIterator in first) ? (first.errors ?? []) : [];
+      // Yoga's own request refusals (an unknown body key, a batched array, a mutation over GET) carry BAD_REQUEST or
+      // no code: every error a client sees has a Connect code.
+      if (first && !Array.isArray(result) && errors.some((e) => !isConnectCodeName(e.extensions?.['code']))) {
+        errors = errors.map((e) => (isConnectCodeName(e.extensions?.['code']) ? e : withCode(e as GraphQLError, Code.InvalidArgument)));
+        setResult({ ...(first as object), errors } as typeof result);
+      }
       const code = errors.length === 0 ? 'ok' : connectCodeName(errors[0]?.extensions?.['code']);
       deps.metrics.rpcRequests.inc({ method: r.method, code });
       deps.metrics.rpcDuration.observe({ method: r.method }, Number(process.hrtime.bigint() - r.started) / 1e9);
@@ -376,6 +382,14 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
         const page = errors.some((e) => e.extensions['field'] === 'first');
         setResult(page ? errors.filter((e) => e.extensions['reason'] !== 'QUERY_TOO_COMPLEX') : errors);
       };
+    },
+    // Yoga runs a subscription through subscribe, not execute: the same refusal (read-only, scopes) applies.
+    onSubscribe({ args, setResultAndStopExecution }) {
+      try {
+        requireRootFieldScopes(args.document, args.operationName, (args.contextValue as Ctx).principal);
+      } catch (err) {
+        setResultAndStopExecution({ errors: [err as GraphQLError] });
+      }
     },
     onExecute({ args, setResultAndStopExecution }) {
       try {
