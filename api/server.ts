@@ -8,6 +8,7 @@ import { createAuthInterceptor, type TokenVerifier } from './auth';
 import { createObservabilityInterceptor } from './interceptors';
 import { createDualProtocolServer, type DualProtocolServer } from './listener';
 import { createCorsHandler } from './cors';
+import { createEdgeRefusalObserver } from './edge-refusals';
 import { createStrictInputInterceptor, installBinaryParseErrorMapping, STRICT_JSON_OPTIONS } from './strict-input';
 import { createFastUnaryHandler, type FastUnaryRoute } from './fast-unary';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
@@ -76,6 +77,9 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const graphql = deps.graphql ? deps.graphql(deps.verifyToken) : undefined;
   // Issue 14: the implementations the routes register, so the hottest unary RPC can be served by api/fast-unary.ts.
   const implementations = new Map<string, Record<string, unknown>>();
+  // Every RPC the routes serve (`rte.v1.X/Method`): requests refused while their body is decoded are observed per method.
+  const rpcMethods = new Set<string>();
+  const observeRefusals = createEdgeRefusalObserver({ methods: () => rpcMethods, logger: deps.logger, metrics: deps.metrics });
   const rpc = connectNodeAdapter({
     ...connectOptions,
     routes: (router) =>
@@ -85,6 +89,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
         },
         service(service, impl, options) {
           implementations.set(service.typeName, impl as Record<string, unknown>);
+          for (const m of service.methods) rpcMethods.add(`${service.typeName}/${m.name}`);
           return router.service(service, impl, options);
         },
         rpc: router.rpc.bind(router),
@@ -110,6 +115,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const fast = createFastUnaryHandler(fastRoutes, { interceptors, jsonOptions: STRICT_JSON_OPTIONS });
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (cors(req as never, res as never)) return;
+    observeRefusals(req, res);
     if (fast(req, res)) return;
     if (graphql && (req.url === '/graphql' || req.url?.startsWith('/graphql?'))) void graphql(req, res);
     else (rpc as (req: IncomingMessage, res: ServerResponse) => void)(req, res);
