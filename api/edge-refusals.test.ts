@@ -3,7 +3,7 @@ import { CacheWarmingService } from '../gen/rte/v1/warming_pb';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { createMetrics } from '../lib/metrics';
 import { createTokenVerifier } from './auth';
-import { createApiServer, type ApiServer } from './server';
+import { createApiServer, MAX_BODY_BYTES, type ApiServer } from './server';
 import { createWarmingService } from './services/warming-service';
 
 describe('requests refused while their body is decoded (before the interceptors)', () => {
@@ -11,6 +11,7 @@ describe('requests refused while their body is decoded (before the interceptors)
   let url: string;
   const lines: Record<string, unknown>[] = [];
   const metrics = createMetrics('edge-refusals-test');
+  let graphqlCalls = 0;
   beforeAll(async () => {
     const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
     api = createApiServer({
@@ -22,6 +23,10 @@ describe('requests refused while their body is decoded (before the interceptors)
         router.service(EligibilityService, { checkEligibility: () => Promise.reject(new Error('not reached')) } as never);
       },
       checks: {},
+      graphql: () => (_req, res) => {
+        graphqlCalls++;
+        res.end('{}');
+      },
     });
     url = `http://127.0.0.1:${await api.server.listen(0, '127.0.0.1')}`;
   });
@@ -67,5 +72,14 @@ describe('requests refused while their body is decoded (before the interceptors)
     const unknown = await post('CacheWarmingService/NoSuchMethod', '{}');
     expect(unknown.status).toBe(404);
     expect((await metrics.rpcRequests.get()).values.some((v) => String(v.labels['method']).includes('NoSuchMethod'))).toBe(false);
+  });
+
+  test('a GraphQL body over the 4 MiB cap is refused (413, RESOURCE_EXHAUSTED) before GraphQL reads it', async () => {
+    const big = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"query":"${'x'.repeat(MAX_BODY_BYTES)}"}` });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('RESOURCE_EXHAUSTED');
+    expect(graphqlCalls).toBe(0);
+    await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    expect(graphqlCalls).toBe(1);
   });
 });

@@ -13,6 +13,9 @@ import { createStrictInputInterceptor, installBinaryParseErrorMapping, STRICT_JS
 import { createFastUnaryHandler, type FastUnaryRoute } from './fast-unary';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 
+/** Largest request body (Connect's readMaxBytes; GraphQL by Content-Length). */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 export interface ApiServerDeps {
   logger: Logger;
   metrics: Metrics;
@@ -64,7 +67,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     routes: deps.routes,
     interceptors,
     // 4 MiB keeps a 10,000-id SubmitBatch well inside bounds while refusing abusive bodies.
-    readMaxBytes: 4 * 1024 * 1024,
+    readMaxBytes: MAX_BODY_BYTES,
     // Unknown JSON fields and enum strings are refused, never ignored (api/strict-input.ts).
     jsonOptions: STRICT_JSON_OPTIONS,
   };
@@ -117,7 +120,15 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     if (cors(req as never, res as never)) return;
     observeRefusals(req, res);
     if (fast(req, res)) return;
-    if (graphql && (req.url === '/graphql' || req.url?.startsWith('/graphql?'))) void graphql(req, res);
+    if (graphql && (req.url === '/graphql' || req.url?.startsWith('/graphql?'))) {
+      // The same body cap as Connect's readMaxBytes, before Yoga reads (and parses) anything.
+      if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+        sendJson(res as never, 413, { errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes`, extensions: { code: 'RESOURCE_EXHAUSTED' } }] });
+        req.resume();
+        return;
+      }
+      void graphql(req, res);
+    }
     else (rpc as (req: IncomingMessage, res: ServerResponse) => void)(req, res);
   };
   const server = createDualProtocolServer(handler as never, handler as never);
