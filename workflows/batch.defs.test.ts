@@ -9,6 +9,16 @@ describe('batch update validators (reject bad arguments before they enter histor
     expect(() => validateCancelBatchArgs({ reason: 'x'.repeat(501) })).toThrow(/reason: at most 500/);
     expect(() => validateCancelBatchArgs({ why: 'x' } as never)).toThrow(/unknown field why/);
     expect(() => validateCancelBatchArgs('stop' as never)).toThrow(/expected an object/);
+    // Refused arguments are refused again on a retry: the failure says so (not retryable) to the CLI and Web UI.
+    const refusal = (() => {
+      try {
+        validateCancelBatchArgs({ reason: 42 } as never);
+      } catch (err) {
+        return err as { nonRetryable?: boolean; type?: string };
+      }
+      return undefined;
+    })();
+    expect(refusal).toMatchObject({ nonRetryable: true, type: 'InvalidArgument' });
   });
 
   it('batchAccepted takes no arguments', () => {

@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PollBackoff } from '../lib/batch/polling';
 import type {
   BatchCounters,
@@ -253,21 +253,29 @@ export const cancelBatchUpdate = defineUpdate<BatchStatusView, [CancelBatchArgs]
 export const legacyCancelBatchUpdate = defineUpdate<BatchStatusView, [CancelBatchArgs]>('cancelBatch');
 export const MAX_CANCEL_REASON_LENGTH = 500;
 
+/**
+ * A validator's refusal: the same request would be refused again, so it is not retryable (a plain Error shows as
+ * `retryable: true` in the CLI and Web UI, inviting a retry of an invalid request).
+ */
+function invalidUpdate(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, 'InvalidArgument');
+}
+
 /** Update validator (runs before the update enters history): the cancel arguments are `{ reason?: string }`. */
 export function validateCancelBatchArgs(args: CancelBatchArgs | undefined): void {
   if (args === undefined || args === null) return;
-  if (typeof args !== 'object' || Array.isArray(args)) throw new TypeError('cancel arguments: expected an object { reason?: string }');
+  if (typeof args !== 'object' || Array.isArray(args)) throw invalidUpdate('cancel arguments: expected an object { reason?: string }');
   const extra = Object.keys(args).filter((k) => k !== 'reason');
-  if (extra.length > 0) throw new TypeError(`cancel arguments: unknown field ${extra[0]}`);
-  if (args.reason !== undefined && args.reason !== null && typeof args.reason !== 'string') throw new TypeError('reason: expected a string');
+  if (extra.length > 0) throw invalidUpdate(`cancel arguments: unknown field ${extra[0]}`);
+  if (args.reason !== undefined && args.reason !== null && typeof args.reason !== 'string') throw invalidUpdate('reason: expected a string');
   if (typeof args.reason === 'string' && args.reason.length > MAX_CANCEL_REASON_LENGTH) {
-    throw new TypeError(`reason: at most ${MAX_CANCEL_REASON_LENGTH} characters`);
+    throw invalidUpdate(`reason: at most ${MAX_CANCEL_REASON_LENGTH} characters`);
   }
 }
 
 /** Update validator: batchAccepted takes no arguments. */
 export function validateNoArgs(...args: unknown[]): void {
-  if (args.some((a) => a !== undefined)) throw new TypeError('batchAccepted takes no arguments');
+  if (args.some((a) => a !== undefined)) throw invalidUpdate('batchAccepted takes no arguments');
 }
 /** Waits until the member count is known (query selectors are resolved first) and returns the view. */
 export const batchAcceptedUpdate = defineUpdate<BatchStatusView, []>('batchAccepted');

@@ -228,7 +228,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       // that already finished refuses with its final status instead of answering as if it had been cancelled now.
       validator: (args) => {
         validateCancelBatchArgs(args);
-        if (finalView) throw new Error(`warming job already finished (${finalView.status}): nothing to cancel`);
+        if (finalView) throw ApplicationFailure.nonRetryable(`warming job already finished (${finalView.status}): nothing to cancel`, 'FailedPrecondition');
       },
     },
   );
