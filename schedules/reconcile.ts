@@ -93,15 +93,17 @@ export async function reconcileSchedules<T>(items: readonly T[], ops: ReconcileO
 
 export function formatScheduleReport(title: string, r: ScheduleApplyReport): string {
   const lines = [`${title}${r.dryRun ? ' (dry run: nothing changed)' : ''}:`];
+  // A dry run says what it would do, never that it did it.
+  const verb = (done: string, wouldDo: string) => (r.dryRun ? `would ${wouldDo}` : done);
   for (const [label, ids] of [
-    ['created', r.created],
-    ['updated', r.updated],
-    ['paused', r.paused],
-    ['unpaused', r.unpaused],
-    ['deleted', r.deleted],
+    [verb('created', 'create'), r.created],
+    [verb('updated', 'update'), r.updated],
+    [verb('paused', 'pause'), r.paused],
+    [verb('unpaused', 'unpause'), r.unpaused],
+    [verb('deleted', 'delete'), r.deleted],
     ['unchanged', r.unchanged],
   ] as const) {
-    for (const id of ids) lines.push(`  ${label.padEnd(9)} ${id}`);
+    for (const id of ids) lines.push(`  ${label.padEnd(r.dryRun ? 14 : 9)} ${id}`);
   }
   lines.push(
     `  total: ${r.created.length} created, ${r.updated.length} updated, ${r.paused.length} paused, ${r.unpaused.length} unpaused, ${r.deleted.length} deleted, ${r.unchanged.length} unchanged`,
