@@ -29,6 +29,16 @@ describe('strict input over the generated descriptors (every RPC)', () => {
     expect(findJsonInputProblem(SubmitBatchRequestSchema, { client_job_id: 'j', options: { priority: 'PRIORITY_HIGH' } })).toBeUndefined();
   });
 
+  test('JSON: a scalar of the wrong type is named by its request path (0-based list index), not its type name', () => {
+    const list = findJsonInputProblem(SubmitBatchRequestSchema, { memberIds: { memberIds: ['m_1', 7] } });
+    expect(list).toMatchObject({ path: 'member_ids.member_ids[1]' });
+    expect(list?.message).not.toContain('rte.v1.');
+    const nested = findJsonInputProblem(SubmitBatchRequestSchema, { clientJobId: 'j', options: { maxConcurrentRequests: 'lots' } });
+    expect(nested).toMatchObject({ path: 'options.max_concurrent_requests' });
+    expect(nested?.message).not.toContain('rte.v1.');
+    expect(findJsonInputProblem(SubmitBatchRequestSchema, { clientJobId: 'j', options: { maxConcurrentRequests: 3 } })).toBeUndefined();
+  });
+
   test('JSON answers spell out zero values (WatchBatchStatus STARTED keeps its eventType)', () => {
     const u = create(BatchStatusUpdateSchema, { eventType: BatchEventType.EVENT_TYPE_STARTED, batchId: 'b' });
     expect(toJson(BatchStatusUpdateSchema, u, STRICT_JSON_OPTIONS)).toMatchObject({ eventType: 'EVENT_TYPE_STARTED' });

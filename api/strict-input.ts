@@ -94,6 +94,21 @@ function jsonEnumProblem(e: DescEnum, v: Json, path: string): InputProblem | und
   return { path, message: `unknown ${e.typeName} value ${JSON.stringify(v)} (one of ${e.values.map((x) => x.name).join(', ')})` };
 }
 
+/**
+ * A scalar of the wrong JSON type (a number for a string, "1 hour" for an int): the codec's message names the field
+ * by its type-qualified name ("cannot decode field rte.v1.X.y from JSON: list item #1: …"); this asks the codec about
+ * that one field alone and answers with the request's field path instead. Runs only after decoding already failed.
+ */
+function scalarProblem(desc: DescMessage, jsonName: string, value: Json, path: string): InputProblem | undefined {
+  try {
+    fromJson(desc, { [jsonName]: value }, { ignoreUnknownFields: true });
+    return undefined;
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    return { path, message: text.replace(/^\[[a-z_]+\]\s*/, '').replace(/^cannot decode field [\w.]+ from JSON:\s*/, '').replace(/^list item #\d+:\s*/, '') };
+  }
+}
+
 function walkJson(desc: DescMessage, v: Json, path: string): InputProblem | undefined {
   if (v === null) return undefined;
   if (desc.typeName.startsWith('google.protobuf.')) {
@@ -126,9 +141,19 @@ function walkJson(desc: DescMessage, v: Json, path: string): InputProblem | unde
         if (!Array.isArray(value)) return { path: p, message: 'expected a JSON array' };
         for (let i = 0; i < value.length; i++) {
           const ip = `${p}[${i}]`;
-          const bad = field.listKind === 'enum' ? jsonEnumProblem(field.enum, value[i]!, ip) : field.listKind === 'message' ? walkJson(field.message, value[i]!, ip) : undefined;
+          const bad =
+            field.listKind === 'enum'
+              ? jsonEnumProblem(field.enum, value[i]!, ip)
+              : field.listKind === 'message'
+                ? walkJson(field.message, value[i]!, ip)
+                : scalarProblem(desc, field.jsonName, [value[i]!], ip);
           if (bad) return bad;
         }
+        break;
+      }
+      case 'scalar': {
+        const bad = scalarProblem(desc, field.jsonName, value, p);
+        if (bad) return bad;
         break;
       }
       case 'map': {
