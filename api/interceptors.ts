@@ -184,6 +184,8 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
         // logged at debug, and nothing more is written to its closed socket.
         countDeferred = true;
         auditDeferred = auditStream;
+        // A stream's headers go out before its outcome is known: never cacheable, its errors included (no-store).
+        if (!res.header.has('cache-control')) res.header.set('cache-control', 'no-store');
         const messages = res.message;
         let audited = false;
         const auditOnce = (codeName: string, first?: unknown) => {

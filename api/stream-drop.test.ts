@@ -118,4 +118,20 @@ describe('a dropped stream', () => {
       'rte.v1.BatchEligibilityService/SubmitBatchStreaming',
     ]);
   });
+
+  test('a stream answer is never cacheable: no-store on its headers, its errors included (an unknown batch)', async () => {
+    const token = await mintDevToken({ service: 'svc-a', scopes: ['rte:batch:read'], secret });
+    const json = Buffer.from(JSON.stringify({ batchId: 'batch/svc-a/no-such-job' }));
+    const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), json]);
+    envelope.writeUInt32BE(json.length, 1);
+    const res = await fetch(`${url}/rte.v1.BatchEligibilityService/WatchBatchStatus`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/connect+json', authorization: `Bearer ${token}` },
+      body: envelope,
+    });
+    const body = Buffer.from(await res.arrayBuffer()).toString('utf8');
+    expect(body).toContain('not_found');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+  });
 });
