@@ -110,14 +110,14 @@ describe('the CheckEligibility fast path answers like connect-node', () => {
 
   test.each([
     // Errors thrown past the interceptors are marked no-store by the observability interceptor; a body that cannot be
-    // parsed is refused before them, by both paths alike.
+    // parsed is refused before them, by both paths alike, and marked no-store by api/edge-refusals.ts.
     ['a field error from the implementation', JSON.stringify({ memberId: 'FIELD' }), 400, 'no-store'],
     ['a not_found with metadata', JSON.stringify({ memberId: 'MISS' }), 404, 'no-store'],
     ['an unexpected error (internal)', JSON.stringify({ memberId: 'BOOM' }), 500, 'no-store'],
-    ['an unknown field', JSON.stringify({ memberId: 'M3', bogus: 1 }), 400, undefined],
-    ['an unknown enum string', JSON.stringify({ memberId: 'M3', cacheControl: 'CACHE_CONTROL_NOPE' }), 400, undefined],
-    ['a body that is not JSON', '{"memberId":', 400, undefined],
-    ['a wrongly typed field', JSON.stringify({ memberId: 5 }), 400, undefined],
+    ['an unknown field', JSON.stringify({ memberId: 'M3', bogus: 1 }), 400, 'no-store'],
+    ['an unknown enum string', JSON.stringify({ memberId: 'M3', cacheControl: 'CACHE_CONTROL_NOPE' }), 400, 'no-store'],
+    ['a body that is not JSON', '{"memberId":', 400, 'no-store'],
+    ['a wrongly typed field', JSON.stringify({ memberId: 5 }), 400, 'no-store'],
   ])('%s: same Connect error JSON and status', async (_name, body, status, cacheControl) => {
     const r = await both(body);
     expect(r.status).toBe(status);
