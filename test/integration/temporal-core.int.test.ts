@@ -3,6 +3,11 @@ import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { Client, Connection } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createCodecServer } from '../../api/codec-server';
 import { batchClient, TERMINAL_STATUSES, waitFor, waitForBatchEnd } from '../../bench/batch-harness';
 import { BatchExecutionOptions_Priority as Priority, BatchExecutionOptions_Strategy as Strategy, BatchStatus, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
 import { CacheControl } from '../../gen/rte/v1/common_pb';
@@ -31,6 +36,9 @@ import { createSimGate } from '../helpers/sim-checks';
  *    worker do not delay their start.
  */
 const EventType = proto.api.enums.v1.EventType;
+const execFileAsync = promisify(execFile);
+/** The temporal CLI `./stack/stack install` builds (docs/temporal.md). */
+const TEMPORAL_CLI = join(__dirname, '../../.stack/bin/temporal');
 
 /** Every payload byte of a workflow's history as latin1 text (what an operator without the key can read). */
 async function rawHistoryText(raw: Client, workflowId: string): Promise<string> {
@@ -119,6 +127,25 @@ describe('Temporal core (integration)', () => {
     const batchText = await decodedHistoryText(raw, devCodec, submitted.batchId);
     expect(batchText).toContain('refreshEligibility');
     expect(memberIdsIn(batchText, batchMembers)).toEqual([]);
+
+    // The operator's way (docs/temporal.md): the temporal CLI through the codec server. A batch's history holds the
+    // batchAccepted update, which has no arguments: the CLI sends `{}` for it, which the codec server must answer.
+    const codecServer = createCodecServer({ codec: devCodec, logger: silentLogger(), corsOrigins: [], verifyToken: undefined });
+    await new Promise<void>((r) => codecServer.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(codecServer.address() as AddressInfo).port}`;
+      const cli = (...args: string[]) =>
+        execFileAsync(TEMPORAL_CLI, [...args, '--address', p.config.temporal.address, '--namespace', p.config.temporal.namespace, '--codec-endpoint', endpoint], { timeout: 60_000 });
+      const shown = await cli('workflow', 'show', '--workflow-id', submitted.batchId, '--output', 'json');
+      expect(shown.stdout).toContain('batchAccepted');
+      expect(shown.stdout).not.toContain('binary/encrypted');
+      // A query with no input (the CLI sends `{}` for its arguments too), decoded: the batch's own view.
+      const queried = JSON.parse((await cli('workflow', 'query', '--workflow-id', submitted.batchId, '--type', 'batchStatus', '--output', 'json')).stdout) as { queryResult: Array<{ status: string; counters: { total: number } }> };
+      expect(['COMPLETED', 'PARTIALLY_COMPLETED', 'FAILED']).toContain(queried.queryResult[0]!.status);
+      expect(queried.queryResult[0]!.counters.total).toBe(batchMembers.length);
+    } finally {
+      await new Promise<void>((r) => codecServer.close(() => r()));
+    }
 
     // An interactive refresh needs its member: there the id is really present, encrypted; its input decodes to it with the dev key...
     expect((await startInput(refreshWf))['memberId']).toBe(m1!.memberId);
