@@ -1,7 +1,7 @@
-import { ApplicationFailure, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { WebhookActivities } from '../activities/webhooks/activities';
 import { webhookRetryDelayMs } from '../lib/batch/webhook-schedule';
-import type { WebhookDeliveryInput, WebhookDeliveryResult } from './batch.defs';
+import { webhookDeliveryStatusQuery, type WebhookDeliveryInput, type WebhookDeliveryProgress, type WebhookDeliveryResult } from './batch.defs';
 
 const { deliverWebhook } = proxyActivities<WebhookActivities>({
   // One HTTP attempt (15 s timeout) per activity; the retry schedule below is ours, not Temporal's, so only
@@ -20,11 +20,17 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   let lastStatus: number | undefined;
   let retryAfterMs = 0;
   let attempts = 0;
+  let progress: WebhookDeliveryProgress = { attempts: 0 };
+  setHandler(webhookDeliveryStatusQuery, () => progress);
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const delay = webhookRetryDelayMs(attempt, input.webhookId, input.scheduleMs);
     if (delay === undefined) break;
     const wait = Math.max(delay, retryAfterMs);
-    if (wait > 0) await sleep(wait);
+    if (wait > 0) {
+      progress = { ...progress, nextAttemptAtMs: Date.now() + wait };
+      await sleep(wait);
+    }
+    progress = { attempts: progress.attempts, ...(progress.lastError ? { lastError: progress.lastError, lastAttemptAtMs: progress.lastAttemptAtMs! } : {}) };
     attempts = attempt + 1;
     const r = await deliverWebhook({
       url: input.url,
@@ -41,8 +47,19 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
     if (r.outcome === 'gone') return notDelivered({ delivered: false, outcome: 'gone', ...base }, r.error);
     if (r.outcome === 'refused') return notDelivered({ delivered: false, outcome: 'refused', ...base }, r.error);
     retryAfterMs = r.retryAfterMs ?? 0;
+    progress = { attempts: attempt + 1, lastError: attemptError(r.httpStatus, r.error), lastAttemptAtMs: Date.now() };
   }
-  return notDelivered({ delivered: false, outcome: 'exhausted', attempts, ...(lastStatus !== undefined ? { lastStatus } : {}) });
+  // The last attempt's cause, unless the message already says it ("(last HTTP 500)"): a timeout, a refused connection, a redirect.
+  const cause = progress.lastError !== undefined && progress.lastError !== `HTTP ${lastStatus}` ? progress.lastError : undefined;
+  return notDelivered({ delivered: false, outcome: 'exhausted', attempts, ...(lastStatus !== undefined ? { lastStatus } : {}) }, cause);
+}
+
+/** A failed attempt in words, for GetBatchStatus and the final failure. */
+function attemptError(httpStatus: number | undefined, error: string | undefined): string {
+  if (error) return httpStatus ? `HTTP ${httpStatus}: ${error}` : error;
+  if (httpStatus === undefined) return 'no answer';
+  if (httpStatus >= 300 && httpStatus < 400) return `HTTP ${httpStatus} (redirects are not followed)`;
+  return `HTTP ${httpStatus}`;
 }
 
 /**

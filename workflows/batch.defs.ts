@@ -302,6 +302,20 @@ export interface WebhookDeliveryResult {
   outcome: 'delivered' | 'gone' | 'refused' | 'exhausted';
 }
 
+/**
+ * Where a delivery stands while it retries (query `webhookDeliveryStatus`): GetBatchStatus shows a failing receiver
+ * from its first failed attempt, not only once the Standard Webhooks schedule (about 3 days) ran out.
+ */
+export interface WebhookDeliveryProgress {
+  attempts: number;
+  /** The last failed attempt: "HTTP 500", "HTTP 302 (redirects are not followed)", "connect ECONNREFUSED …". */
+  lastError?: string;
+  lastAttemptAtMs?: number;
+  /** When the next attempt is due (unset while an attempt runs, or when none is left). */
+  nextAttemptAtMs?: number;
+}
+export const webhookDeliveryStatusQuery = defineQuery<WebhookDeliveryProgress>('webhookDeliveryStatus');
+
 export function webhookDeliveryWorkflowId(batchId: string, eventId: string): string {
   return `${batchId}/webhook/${eventId}`;
 }

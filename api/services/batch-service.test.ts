@@ -236,6 +236,12 @@ describe('BatchEligibilityService', () => {
     const st = await s.client.getBatchStatus({ batchId: hooked.batchId }, opts);
     expect(st.webhookDeliveries).toMatchObject({ delivered: 1, pending: 0, failed: 1, lastFailure: 'webhook gone after 1 attempt(s) (last HTTP 410)' });
     expect(st.webhookDeliveries?.lastFailureAt?.seconds).toBe(1_700_000_001n);
+    // A delivery still retrying says why its last attempt failed and when it tries again.
+    answer = async () => ({ delivered: 0, pending: 2, failed: 0, retrying: 1, lastAttempt: { error: 'HTTP 500', atMs: 1_700_000_002_000, nextAtMs: 1_700_000_302_000 } });
+    const retrying = await s.client.getBatchStatus({ batchId: hooked.batchId }, opts);
+    expect(retrying.webhookDeliveries).toMatchObject({ pending: 2, retrying: 1, lastAttemptError: 'HTTP 500', lastFailure: '' });
+    expect(retrying.webhookDeliveries?.lastAttemptAt?.seconds).toBe(1_700_000_002n);
+    expect(retrying.webhookDeliveries?.nextAttemptAt?.seconds).toBe(1_700_000_302n);
     answer = async () => {
       throw new Error('visibility unavailable');
     };
@@ -245,7 +251,7 @@ describe('BatchEligibilityService', () => {
     // A batch without a callback_url has no deliveries to count: visibility is not asked.
     const plain = await s.client.submitBatch(submit('job-plain', ['m_1']), opts);
     expect((await s.client.getBatchStatus({ batchId: plain.batchId }, opts)).webhookDeliveries).toBeUndefined();
-    expect(asked).toEqual([hooked.batchId, hooked.batchId]);
+    expect(asked).toEqual([hooked.batchId, hooked.batchId, hooked.batchId]);
   });
 
   test('a batch that finishes between the check and the pause/resume signal is failed_precondition, not internal', async () => {

@@ -271,6 +271,14 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         pending: w.pending,
         failed: w.failed,
         ...(w.lastFailure ? { lastFailure: w.lastFailure.message, lastFailureAt: timestampFromMs(w.lastFailure.atMs) } : {}),
+        retrying: w.retrying ?? 0,
+        ...(w.lastAttempt
+          ? {
+              lastAttemptError: w.lastAttempt.error,
+              lastAttemptAt: timestampFromMs(w.lastAttempt.atMs),
+              ...(w.lastAttempt.nextAtMs !== undefined ? { nextAttemptAt: timestampFromMs(w.lastAttempt.nextAtMs) } : {}),
+            }
+          : {}),
       });
     } catch (err) {
       deps.logger?.warn({ err, batchId: view.batchId }, 'GetBatchStatus: webhook deliveries could not be read from Temporal visibility');

@@ -17,8 +17,10 @@ import {
   parseBatchId,
   pauseBatchSignal,
   resumeBatchSignal,
+  webhookDeliveryStatusQuery,
   type BatchStatusView,
   type BatchWorkflowInput,
+  type WebhookDeliveryProgress,
 } from '../../workflows/batch.defs';
 import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../../workflows/search-attributes';
 
@@ -45,10 +47,16 @@ export interface WebhookDeliveriesView {
   failed: number;
   /** The most recent failed delivery: its failure message and when it gave up. */
   lastFailure?: { message: string; atMs: number };
+  /** Pending deliveries whose last attempt failed (asked of the newest MAX_PENDING_ASKED pending ones). */
+  retrying?: number;
+  /** The most recent failed attempt of a delivery still retrying. */
+  lastAttempt?: { error: string; atMs: number; nextAtMs?: number };
 }
 
 /** Deliveries counted per GetBatchStatus at most (a batch sends a dozen or so events). */
 const MAX_DELIVERIES_COUNTED = 1_000;
+/** Pending deliveries asked where they stand per GetBatchStatus (one query each, in parallel). */
+const MAX_PENDING_ASKED = 10;
 
 /** What the batch API needs from Temporal. `createTemporalBatchPort` adapts a Temporal Client; tests use fakes. */
 export interface BatchTemporalPort {
@@ -216,13 +224,17 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
       if (!/^[A-Za-z0-9._:@/-]+$/.test(batchId)) return undefined;
       const view: WebhookDeliveriesView = { delivered: 0, pending: 0, failed: 0 };
       let lastFailed: { workflowId: string; atMs: number; status: string } | undefined;
+      const pendingIds: string[] = [];
       let n = 0;
       const query = `WorkflowType = '${WEBHOOK_DELIVERY_WORKFLOW_TYPE}' AND WorkflowId STARTS_WITH '${batchId}/webhook/'`;
       for await (const w of client.workflow.list({ query, pageSize: 100 })) {
         if (++n > MAX_DELIVERIES_COUNTED) break;
         const status = w.status.name;
         if (status === 'COMPLETED') view.delivered++;
-        else if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') view.pending++;
+        else if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') {
+          view.pending++;
+          if (pendingIds.length < MAX_PENDING_ASKED) pendingIds.push(w.workflowId);
+        }
         else {
           view.failed++;
           const atMs = w.closeTime?.getTime() ?? 0;
@@ -242,6 +254,15 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
             },
           );
         view.lastFailure = { message, atMs: lastFailed.atMs };
+      }
+      if (pendingIds.length > 0) {
+        // A receiver that keeps failing shows from its first failed attempt (the delivery itself gives up only after
+        // about 3 days). A delivery that cannot be asked (no worker, a run from before the query) is just pending.
+        const asked = await Promise.all(pendingIds.map((id) => client.workflow.getHandle(id).query(webhookDeliveryStatusQuery).catch(() => undefined)));
+        const failing = asked.filter((a): a is WebhookDeliveryProgress & { lastError: string; lastAttemptAtMs: number } => a?.lastError !== undefined && a.lastAttemptAtMs !== undefined);
+        view.retrying = failing.length;
+        const latest = failing.sort((a, b) => b.lastAttemptAtMs - a.lastAttemptAtMs)[0];
+        if (latest) view.lastAttempt = { error: latest.lastError, atMs: latest.lastAttemptAtMs, ...(latest.nextAttemptAtMs !== undefined ? { nextAtMs: latest.nextAttemptAtMs } : {}) };
       }
       return view;
     },

@@ -329,6 +329,43 @@ describe('Batch RPC on the real platform (integration)', () => {
     }
   });
 
+  it('webhooks: a receiver answering 500 shows in GetBatchStatus from its first failed attempt (retrying, why, when next), then delivered', async () => {
+    const receiver = await startWebhookReceiver([500, 500]); // the first attempt of each event fails; the retries (5 s later) get 200
+    try {
+      const c = await batchClient(main, HOOK_SERVICE);
+      const r = await c.submitBatch({
+        clientJobId: uniqueName('hooks-retry'),
+        memberSelector: { case: 'memberIds', value: { memberIds: ids(1_460, 2) } },
+        cacheControl: CacheControl.CACHE_ONLY,
+        options: { notifications: { callbackUrl: receiver.url, deliveryMode: DeliveryMode.DELIVERY_AT_LEAST_ONCE } },
+      });
+      let st = await c.getBatchStatus({ batchId: r.batchId });
+      await waitFor(
+        'a retrying delivery in GetBatchStatus',
+        async () => {
+          st = await c.getBatchStatus({ batchId: r.batchId });
+          return (st.webhookDeliveries?.retrying ?? 0) > 0;
+        },
+        30_000,
+        100,
+      );
+      expect(st.webhookDeliveries?.lastAttemptError).toBe('HTTP 500');
+      expect(st.webhookDeliveries?.pending).toBeGreaterThanOrEqual(st.webhookDeliveries!.retrying);
+      expect(Number(st.webhookDeliveries?.nextAttemptAt?.seconds ?? 0n) * 1000).toBeGreaterThan(Number(st.webhookDeliveries?.lastAttemptAt?.seconds ?? 0n) * 1000);
+      await waitFor(
+        'both events delivered on their retry',
+        async () => {
+          st = await c.getBatchStatus({ batchId: r.batchId });
+          return st.webhookDeliveries?.delivered === 2;
+        },
+        60_000,
+      );
+      expect(st.webhookDeliveries).toMatchObject({ delivered: 2, pending: 0, failed: 0, retrying: 0, lastAttemptError: '' });
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('Kafka: a subscriber (own consumer group, real broker) reads STARTED, PROGRESS and the terminal BatchJobEvent, keyed by batch id', async () => {
     const c = await batchClient(main, 'svc-kafka');
     const r = await c.submitBatch({
