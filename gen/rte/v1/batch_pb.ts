@@ -897,7 +897,8 @@ export type BatchSummary = Message<"rte.v1.BatchSummary"> & {
   status: BatchStatus;
 
   /**
-   * Progress counters.
+   * Progress counters. Unset in ListBatches, which reads Temporal visibility only (one page, no per-batch query):
+   * GetBatchStatus has them.
    *
    * @generated from field: rte.v1.BatchProgress progress = 5;
    */
@@ -918,14 +919,15 @@ export type BatchSummary = Message<"rte.v1.BatchSummary"> & {
   strategy: BatchExecutionOptions_Strategy;
 
   /**
-   * When the batch was submitted.
+   * When the batch workflow started (Temporal visibility; within milliseconds of GetBatchStatus's submitted_at).
    *
    * @generated from field: google.protobuf.Timestamp submitted_at = 8;
    */
   submittedAt?: Timestamp | undefined;
 
   /**
-   * When the batch reached a terminal status (unset while running).
+   * When the batch workflow closed (Temporal visibility; unset while it runs). GetBatchStatus's finished_at is when
+   * the batch itself finished, a moment earlier.
    *
    * @generated from field: google.protobuf.Timestamp finished_at = 9;
    */
