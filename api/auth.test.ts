@@ -79,6 +79,17 @@ describe('auth interceptor', () => {
     }
   });
 
+  it('refuses a token valid for longer than 31 days, or issued in the future', async () => {
+    const key = new TextEncoder().encode(secret);
+    const nowS = Math.floor(Date.now() / 1000);
+    const century = await new SignJWT({ scope: Scope.BatchRead }).setProtectedHeader({ alg: 'HS256' }).setSubject('svc').setIssuedAt().setExpirationTime(nowS + 100 * 365 * 86_400).sign(key);
+    await expect(verify(century)).rejects.toThrow(/more than 31 days/);
+    const future = await new SignJWT({ scope: Scope.BatchRead }).setProtectedHeader({ alg: 'HS256' }).setSubject('svc').setIssuedAt(nowS + 86_400).setExpirationTime(nowS + 2 * 86_400).sign(key);
+    await expect(verify(future)).rejects.toThrow(/in the future/);
+    const month = await new SignJWT({ scope: Scope.BatchRead }).setProtectedHeader({ alg: 'HS256' }).setSubject('svc').setIssuedAt().setExpirationTime(nowS + 30 * 86_400).sign(key);
+    expect((await verify(month)).service).toBe('svc');
+  });
+
   it('refuses an expired token', async () => {
     const expired = await mintDevToken({ service: 'svc', scopes: [Scope.BatchRead], secret, expiresInSeconds: -60 });
     const { batch, headers } = clients(expired);

@@ -71,6 +71,10 @@ export interface TokenVerifierOptions {
  * (issue 14: HMAC/RSA verification and claim parsing were a large share of a cached CheckEligibility); a remembered
  * token past its `exp` is verified again and so refused. Refused tokens are never remembered.
  */
+/** Longest remaining lifetime a token may have (rtectl token --ttl allows up to 30 days). */
+export const MAX_TOKEN_LIFETIME_MS = 31 * 86_400_000;
+const CLOCK_SKEW_MS = 60_000;
+
 export function createTokenVerifier(settings: AuthSettings, opts: TokenVerifierOptions = {}): TokenVerifier {
   const cacheSize = opts.cacheSize ?? 10_000;
   const cacheMaxMs = opts.cacheMaxMs ?? 60_000;
@@ -118,6 +122,14 @@ export function createTokenVerifier(settings: AuthSettings, opts: TokenVerifierO
     // A token without exp would be valid forever: refused (issue 10).
     if (typeof payload.exp !== 'number') {
       throw new ConnectError('bearer token has no exp (expiry) claim; tokens must expire', Code.Unauthenticated);
+    }
+    // "Must expire" means soon: a token valid for a century is as good as one without exp. And a token issued in the
+    // future comes from a wrong clock or a forger (a minute of clock skew is allowed).
+    if (payload.exp * 1000 - at > MAX_TOKEN_LIFETIME_MS) {
+      throw new ConnectError(`bearer token expires more than ${MAX_TOKEN_LIFETIME_MS / 86_400_000} days from now; issue shorter-lived tokens`, Code.Unauthenticated);
+    }
+    if (typeof payload.iat === 'number' && payload.iat * 1000 > at + CLOCK_SKEW_MS) {
+      throw new ConnectError('bearer token iat (issued at) is in the future', Code.Unauthenticated);
     }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
       throw new ConnectError('bearer token has no sub (service identity)', Code.Unauthenticated);
