@@ -333,9 +333,14 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
     });
 
   // ---- warm -----------------------------------------------------------------------------------------------------
-  const warm = program
-    .command('warm')
-    .description('WarmCache for members (subcommands: schedule, stats, job)')
+  // `warm <members...>` is the default subcommand `warm cache`: `warm` itself has no options. Options on `warm` named
+  // like its subcommands' (--priority, --strategy, --source) were taken by `warm` and never reached `warm schedule` /
+  // `warm stats` (commander parses a parent's options wherever they appear unless every ancestor is positional, which
+  // would stop the global flags working after the command).
+  const warm = program.command('warm').description('cache warming: WarmCache (the default: `warm [members...]`), schedule, stats, job');
+  warm
+    .command('cache', { isDefault: true })
+    .description('WarmCache for members (the default: `rtectl warm m_1 m_2` is `rtectl warm cache m_1 m_2`)')
     .argument('[members...]', 'member ids (or --members <file>)')
     .option('--members <file>', 'member ids, one per line (at most 1,000)')
     .option('--priority <p>', `priority: ${Object.keys(WARM_PRIORITIES).join(' | ')}`, enumOpt('--priority', WARM_PRIORITIES, 'priority-'))
