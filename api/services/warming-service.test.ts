@@ -1,7 +1,9 @@
 import { WarmCacheRequest_Priority as P, WarmingStrategy as S } from '../../gen/rte/v1/warming_pb';
 import { FieldError } from '../../lib/errors';
 import { ConnectError, Code } from '@connectrpc/connect';
-import { checkWarmCacheSource, validateWarmCache } from './warming-service';
+import { BatchStatus } from '../../gen/rte/v1/batch_pb';
+import type { WarmingStatusView } from '../../workflows/warming.defs';
+import { checkWarmCacheSource, validateWarmCache, warmCacheAnswer } from './warming-service';
 
 const base = { memberIds: ['M-1', 'M-2'], operations: [] as string[], strategy: S.INTELLIGENT, priority: P.URGENT, source: '' };
 const fieldOf = (f: () => unknown): string | undefined => {
@@ -56,5 +58,49 @@ describe('checkWarmCacheSource', () => {
     expect(codeOf(() => checkWarmCacheSource('schedule-morning-preload', who(['rte:admin'])))).toBe('ok');
     // The design doc's own examples stay open: "member-cron", "manual-trigger", "appointment-scheduled".
     for (const s of ['member-cron', 'manual-trigger', 'appointment-scheduled', 'scheduled-visit']) expect(codeOf(() => checkWarmCacheSource(s, who(['rte:warming:write'])))).toBe('ok');
+  });
+});
+
+describe('warmCacheAnswer', () => {
+  const view = (status: WarmingStatusView['status'], extra: Partial<WarmingStatusView> = {}): WarmingStatusView => ({
+    jobId: 'warming/s/api-1',
+    source: 's',
+    priority: 'URGENT',
+    strategy: 'INTELLIGENT',
+    operations: ['check_eligibility'],
+    status,
+    phase: 'RUNNING',
+    paused: false,
+    counters: { members: 5, membersPlanned: 5, membersSkipped: 1, realtime: 4, batchApi: 0, outcomes: { warmed: 0, skipped_fresh: 1, skipped_cached: 0, failed: 0, cancelled: 0, pending: 4 } },
+    firstPlanned: true,
+    acceptedAtMs: 1_000,
+    children: [],
+    ...extra,
+  });
+  const estimate = () => 99_000;
+
+  it('a job at work: the members it queued and the estimate', () => {
+    expect(warmCacheAnswer('j', view('RUNNING'), estimate, 5_000)).toEqual({ warmingJobId: 'j', membersQueued: 4, membersSkipped: 1, status: BatchStatus.RUNNING, reason: '', estimatedCompletionMs: 99_000 });
+  });
+
+  it('a repeat of a job that ended FAILED or CANCELLED: nothing queued, when it ended, and how it ended', () => {
+    const outcomes = { warmed: 0, skipped_fresh: 1, skipped_cached: 0, failed: 4, cancelled: 0, pending: 0 };
+    const failed = view('FAILED', { finishedAtMs: 3_000, counters: { ...view('FAILED').counters, outcomes } });
+    expect(warmCacheAnswer('j', failed, estimate, 50_000)).toEqual({ warmingJobId: 'j', membersQueued: 0, membersSkipped: 1, status: BatchStatus.FAILED, reason: '4 failed of 5 warms', estimatedCompletionMs: 3_000 });
+    const cancelled = view('CANCELLED', { finishedAtMs: 4_000, cancel: { reason: 'wrong list', atMs: 3_900 } });
+    expect(warmCacheAnswer('j', cancelled, estimate, 50_000)).toMatchObject({ membersQueued: 0, status: BatchStatus.CANCELLED, reason: 'cancelled: wrong list', estimatedCompletionMs: 4_000 });
+    const completed = view('COMPLETED', { finishedAtMs: 4_500 });
+    expect(warmCacheAnswer('j', completed, estimate, 50_000)).toMatchObject({ membersQueued: 0, status: BatchStatus.COMPLETED, reason: '', estimatedCompletionMs: 4_500 });
+  });
+
+  it('a job Temporal ended without its own result (terminated): FAILED with how it ended', () => {
+    expect(warmCacheAnswer('j', { kind: 'ended', status: 'FAILED', reason: 'the warming workflow was terminated in Temporal (terminated: INC-1)', closedAtMs: 7_000 }, estimate, 50_000)).toEqual({
+      warmingJobId: 'j',
+      membersQueued: 0,
+      membersSkipped: 0,
+      status: BatchStatus.FAILED,
+      reason: 'the warming workflow was terminated in Temporal (terminated: INC-1)',
+      estimatedCompletionMs: 7_000,
+    });
   });
 });

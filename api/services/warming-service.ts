@@ -5,7 +5,8 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { WarmCacheRequest_Priority, WarmCacheResponseSchema, WarmingStrategy, type CacheWarmingService, type WarmCacheRequest } from '../../gen/rte/v1/warming_pb';
+import { BatchStatus } from '../../gen/rte/v1/batch_pb';
+import { WarmCacheRequest_Priority, WarmCacheResponseSchema, WarmingStrategy, type CacheWarmingService, type WarmCacheRequest, type WarmCacheResponse } from '../../gen/rte/v1/warming_pb';
 import type { MemberListStore } from '../../activities/batch/ports';
 import { startCacheWarmingJob } from '../../lib/temporal/warming-jobs';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
@@ -13,8 +14,9 @@ import { FieldError } from '../../lib/errors';
 import { resolveOperations, WARMABLE_OPERATIONS } from '../../lib/warming/decide';
 import { estimateWarmCompletionMs } from '../../lib/warming/estimate';
 import type { WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
-import { warmingAcceptedUpdate, warmingMemberListRef, warmingWorkflowId, type CacheWarmingWorkflowInput, type WarmingStatusView, type WarmingTuning } from '../../workflows/warming.defs';
+import { warmingAcceptedUpdate, warmingMemberListRef, warmingWorkflowId, type CacheWarmingWorkflowInput, type WarmingStatusName, type WarmingStatusView, type WarmingTuning } from '../../workflows/warming.defs';
 import { requirePrincipal, Scope, type Principal } from '../auth';
+import { readWarmingJobFromTemporal, warmingJobReason } from './warming-job';
 
 const notYet = (method: string) => new ConnectError(`${method} is not implemented yet (cache warming is not built yet)`, Code.Unimplemented);
 
@@ -131,17 +133,68 @@ export interface WarmCacheDeps {
   now?: () => number;
 }
 
-async function acceptedView(client: Client, jobId: string): Promise<WarmingStatusView> {
+const ENDED: ReadonlySet<WarmingStatusName> = new Set(['COMPLETED', 'PARTIALLY_COMPLETED', 'FAILED', 'CANCELLED']);
+
+/** A job that ended at the Temporal level (terminated, timed out, failed) without its own final view. */
+interface EndedWithoutView {
+  kind: 'ended';
+  status: 'FAILED' | 'CANCELLED';
+  reason: string;
+  closedAtMs?: number;
+}
+
+async function acceptedView(client: Client, jobId: string, now: () => number): Promise<WarmingStatusView | EndedWithoutView> {
   const h = client.workflow.getHandle(jobId);
   try {
     return await h.executeUpdate(warmingAcceptedUpdate);
   } catch (err) {
-    // A finished job (an idempotent repeat after completion) answers from its result.
+    // A finished job (an idempotent repeat after it ended) answers from its result, or from how Temporal ended it.
     const d = await h.describe().catch(() => undefined);
     if (d && d.status.name === 'COMPLETED') return (await h.result()) as WarmingStatusView;
+    if (d && d.status.name !== 'RUNNING' && d.status.name !== 'CONTINUED_AS_NEW') {
+      const t = await readWarmingJobFromTemporal(client, jobId, 5_000, now);
+      if (t.kind === 'ended') return { kind: 'ended', status: t.status, reason: t.reason, ...(t.closedAtMs !== undefined ? { closedAtMs: t.closedAtMs } : {}) };
+      if (t.kind === 'live') return t.view;
+    }
     if (err instanceof WorkflowNotFoundError) throw new ConnectError(`warming job ${jobId} not found`, Code.NotFound);
     throw err;
   }
+}
+
+/**
+ * The WarmCache answer from the job's view (pure). A job at work: what it queued and when it should finish. A job that
+ * already ended (an idempotent repeat after it finished, failed or was cancelled): nothing is queued, the completion
+ * is when it ended (never an estimate in the past), and status and reason say how it ended.
+ */
+export function warmCacheAnswer(
+  jobId: string,
+  view: WarmingStatusView | EndedWithoutView,
+  estimate: (v: WarmingStatusView) => number,
+  nowMs: number,
+): Pick<WarmCacheResponse, 'warmingJobId' | 'membersQueued' | 'membersSkipped' | 'status' | 'reason'> & { estimatedCompletionMs: number } {
+  if ('kind' in view) {
+    return { warmingJobId: jobId, membersQueued: 0, membersSkipped: 0, status: BatchStatus[view.status], reason: view.reason, estimatedCompletionMs: view.closedAtMs ?? nowMs };
+  }
+  const c = view.counters;
+  if (ENDED.has(view.status)) {
+    const explicit = view.failure ? `${view.failure.code}: ${view.failure.message}` : view.cancel ? `cancelled: ${view.cancel.reason}` : undefined;
+    return {
+      warmingJobId: jobId,
+      membersQueued: 0,
+      membersSkipped: c.membersSkipped,
+      status: BatchStatus[view.status],
+      reason: warmingJobReason({ status: view.status, ...(explicit ? { explicit } : {}), counts: c.outcomes }),
+      estimatedCompletionMs: view.finishedAtMs ?? nowMs,
+    };
+  }
+  return {
+    warmingJobId: jobId,
+    membersQueued: Math.max(0, c.members - c.membersSkipped),
+    membersSkipped: c.membersSkipped,
+    status: BatchStatus[view.status],
+    reason: '',
+    estimatedCompletionMs: estimate(view),
+  };
 }
 
 /**
@@ -209,30 +262,41 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
         }
       }
     }
-    const view = await acceptedView(deps.temporal, jobId);
-    const c = view.counters;
-    const skipped = c.membersSkipped;
-    const queued = Math.max(0, c.members - skipped);
+    const view = await acceptedView(deps.temporal, jobId, now);
+    const answer = warmCacheAnswer(
+      jobId,
+      view,
+      (v) =>
+        estimateWarmCompletionMs({
+          nowMs: now(),
+          priority: v.priority,
+          realtime: v.counters.realtime,
+          batchApi: v.counters.batchApi,
+          ...(v.freeSlots !== undefined ? { freeSlots: v.freeSlots } : {}),
+          ...(deps.batchLatencyMs !== undefined ? { batchLatencyMs: deps.batchLatencyMs } : {}),
+        }),
+      now(),
+    );
+    const c = 'kind' in view ? undefined : view.counters;
     deps.logger.info(
-      { caller: p.service, jobId, source: v.source, priority: v.priority, strategy: v.strategy, members: c.members, queued, skipped, realtime: c.realtime, batchApi: c.batchApi, repeat: existing },
+      {
+        caller: p.service,
+        jobId,
+        source: v.source,
+        priority: v.priority,
+        strategy: v.strategy,
+        members: c?.members,
+        queued: answer.membersQueued,
+        skipped: answer.membersSkipped,
+        realtime: c?.realtime,
+        batchApi: c?.batchApi,
+        repeat: existing,
+        status: BatchStatus[answer.status],
+      },
       'WarmCache accepted',
     );
-    return create(WarmCacheResponseSchema, {
-      warmingJobId: jobId,
-      membersQueued: queued,
-      membersSkipped: skipped,
-      estimatedCompletion: timestampFromMs(
-        view.finishedAtMs ??
-          estimateWarmCompletionMs({
-            nowMs: now(),
-            priority: view.priority,
-            realtime: c.realtime,
-            batchApi: c.batchApi,
-            ...(view.freeSlots !== undefined ? { freeSlots: view.freeSlots } : {}),
-            ...(deps.batchLatencyMs !== undefined ? { batchLatencyMs: deps.batchLatencyMs } : {}),
-          }),
-      ),
-    });
+    const { estimatedCompletionMs, ...fields } = answer;
+    return create(WarmCacheResponseSchema, { ...fields, estimatedCompletion: timestampFromMs(estimatedCompletionMs) });
   };
 }
 

@@ -362,7 +362,12 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
         },
         o.idempotencyKey ? { headers: { 'idempotency-key': o.idempotencyKey } } : {},
       );
-      emit(protoJson(WarmCacheResponseSchema, r), () => `${r.warmingJobId}: ${r.membersQueued} queued, ${r.membersSkipped} already fresh${r.estimatedCompletion ? `, estimated completion ${timestampDate(r.estimatedCompletion).toISOString()}` : ''}`);
+      emit(protoJson(WarmCacheResponseSchema, r), () =>
+        OPEN_STATUSES.has(r.status)
+          ? `${r.warmingJobId}: ${r.membersQueued} queued, ${r.membersSkipped} already fresh${r.estimatedCompletion ? `, estimated completion ${timestampDate(r.estimatedCompletion).toISOString()}` : ''}`
+          : // A repeat (same --idempotency-key) of a job that already ended: nothing is queued; say how it ended.
+            `${r.warmingJobId}: already ended ${statusName(r.status)}${r.reason ? ` — ${r.reason}` : ''}${r.estimatedCompletion ? ` at ${timestampDate(r.estimatedCompletion).toISOString()}` : ''} (details: rtectl warm job ${r.warmingJobId})`,
+      );
     });
   warm
     .command('schedule <name>')

@@ -3,7 +3,8 @@
  * command sends. The CLI talks to a real HTTP server on port 0 that records the requests (fake CacheWarmingService).
  */
 import { create } from '@bufbuild/protobuf';
-import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { BatchStatus } from '../../gen/rte/v1/batch_pb';
 import { type ServiceImpl } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -37,8 +38,10 @@ describe('rtectl warm flags reach their request', () => {
   beforeAll(async () => {
     const impl: ServiceImpl<typeof CacheWarmingService> = {
       warmCache: (req, ctx) => {
-        seen.warm.push({ req, key: ctx.requestHeader.get('idempotency-key') });
-        return create(WarmCacheResponseSchema, { warmingJobId: 'warming/t/api-1', membersQueued: req.memberIds.length });
+        const key = ctx.requestHeader.get('idempotency-key');
+        seen.warm.push({ req, key });
+        if (key === 'ended') return create(WarmCacheResponseSchema, { warmingJobId: 'warming/t/api-2', status: BatchStatus.FAILED, reason: '2 failed of 2 warms', estimatedCompletion: timestampFromMs(Date.UTC(2026, 11, 4, 2)) });
+        return create(WarmCacheResponseSchema, { warmingJobId: 'warming/t/api-1', membersQueued: req.memberIds.length, status: BatchStatus.RUNNING });
       },
       scheduleWarming: (req) => {
         seen.schedule.push(req);
@@ -117,5 +120,14 @@ describe('rtectl warm flags reach their request', () => {
     expect(r.code).toBe(2);
     expect(r.out[0]).toMatchObject({ error: { code: 'invalid_argument', message: expect.stringContaining("unknown option '--idempotency-key'") } });
     expect(seen.stats).toHaveLength(0);
+  });
+
+  it('warm (text): a repeat of a job that already ended says how it ended, not "queued"', async () => {
+    const io = captureIo({ RTE_TOKEN: 't' });
+    expect(await runRtectl(['--api-url', url, 'warm', 'm_1', 'm_2', '--idempotency-key', 'ended'], { io })).toBe(0);
+    expect(io.stdout).toEqual(['warming/t/api-2: already ended FAILED — 2 failed of 2 warms at 2026-12-04T02:00:00.000Z (details: rtectl warm job warming/t/api-2)']);
+    const open = captureIo({ RTE_TOKEN: 't' });
+    expect(await runRtectl(['--api-url', url, 'warm', 'm_1'], { io: open })).toBe(0);
+    expect(open.stdout[0]).toMatch(/^warming\/t\/api-1: 1 queued, 0 already fresh/);
   });
 });

@@ -1,3 +1,4 @@
+import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { createConfiguredEligibilityCache, type EligibilityCache } from '../../activities/cache';
@@ -12,7 +13,7 @@ import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecord } from '../../lib/member-record';
 import { isConnectivityCode, verdictFor } from '../../stedi-sim/answers';
-import { pauseWarmingSignal, warmingStatusQuery, type WarmingStatusView } from '../../workflows/warming.defs';
+import { cancelWarmingUpdate, pauseWarmingSignal, warmingStatusQuery, type WarmingStatusView } from '../../workflows/warming.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { uniqueName } from '../helpers/temporal';
 import { eventually } from '../helpers/sim-checks';
@@ -167,6 +168,30 @@ describe('cache warming (integration)', () => {
       expect(err?.rawMessage).toMatch(/idempotency-key/);
     }
     expect(simCounts(p.sim).realtimeCalls).toBe(4);
+  }, 120_000);
+
+  it('a repeat of a job that already ended FAILED or CANCELLED says so: nothing queued, when it ended, its status and reason', async () => {
+    // All unknown members: every warm fails (no Stedi call), the job ends FAILED.
+    const keyF = uniqueName('idem-failed');
+    const unknownIds = [`NO-SUCH-${keyF}-1`, `NO-SUCH-${keyF}-2`];
+    const first = await client().warmCache({ memberIds: unknownIds, priority: P.URGENT, source: 'it-idem-ended' }, auth({ 'idempotency-key': keyF }));
+    expect(first.membersQueued).toBe(2);
+    const failed = await finalView(first.warmingJobId);
+    expect(failed.status).toBe('FAILED');
+    const again = await client().warmCache({ memberIds: unknownIds, priority: P.URGENT, source: 'it-idem-ended' }, auth({ 'idempotency-key': keyF }));
+    expect(again).toMatchObject({ warmingJobId: first.warmingJobId, membersQueued: 0, status: BatchStatus.FAILED, reason: '2 failed of 2 warms' });
+    expect(timestampMs(again.estimatedCompletion!)).toBe(failed.finishedAtMs);
+
+    // Cancelled through cancelWarming (BACKGROUND: its batch waits for the batch API), then repeated.
+    const keyC = uniqueName('idem-cancelled');
+    const ids = pool.slice(offset, offset + 2).map((m) => m.memberId);
+    offset += 2;
+    const started = await client().warmCache({ memberIds: ids, priority: P.BACKGROUND, source: 'it-idem-ended' }, auth({ 'idempotency-key': keyC }));
+    const cancelled = await p.temporal.workflow.getHandle(started.warmingJobId).executeUpdate(cancelWarmingUpdate, { args: [{ reason: 'wrong list' }] });
+    expect(cancelled.status).toBe('CANCELLED');
+    const repeat = await client().warmCache({ memberIds: ids, priority: P.BACKGROUND, source: 'it-idem-ended' }, auth({ 'idempotency-key': keyC }));
+    expect(repeat).toMatchObject({ warmingJobId: started.warmingJobId, membersQueued: 0, status: BatchStatus.CANCELLED, reason: 'cancelled: wrong list' });
+    expect(timestampMs(repeat.estimatedCompletion!)).toBe(cancelled.finishedAtMs);
   }, 120_000);
 
   it('two concurrent first calls with one idempotency-key and different members: one job, of one request, and the other is refused', async () => {
