@@ -8,6 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ErrorType } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
 import { createFixtureMemberSource, syntheticMembers } from '../../lib/member-fixtures';
+import { verdictFor } from '../../stedi-sim/answers';
 import { createStediSim, type StediSim } from '../../stedi-sim/server';
 import type { CachePutInput, EligibilityCacheEntry } from '../cache';
 import type { AcquireOptions, SlotLease, SlotPool } from '../slot-pool';
@@ -360,4 +361,42 @@ describe('refreshEligibility hedging a straggler (issue 14; policy in hedge-poli
       await slowSim.stop();
     }
   }, 30_000);
+});
+
+describe('refreshEligibility for a warming job: failure reasons group by cause (GetWarmingJob failure_reasons)', () => {
+  const warming = { operation: 'coverage', requester: { kind: 'warming' as const, jobId: 'warming/s/api-1', priority: 'URGENT' as const }, source: 'warming' as const };
+
+  it('an unknown member fails with the same text for every member (no per-member hash), non-retryably, without a Stedi call', async () => {
+    const slots = fakeSlots();
+    const a = await failureOf(env().run(activities(memoryCache(), slots).refreshEligibility, { ...warming, memberId: 'zz_unknown_1' }));
+    const b = await failureOf(env().run(activities(memoryCache(), slots).refreshEligibility, { ...warming, memberId: 'zz_unknown_2' }));
+    expect([a.type, a.message, a.nonRetryable]).toEqual([ErrorType.MemberNotFound, 'member is not in the directory', true]);
+    expect(b.message).toBe(a.message);
+    expect(slots.acquired).toBe(0);
+  });
+
+  it('a payer error records the AAA code and its description as the warm\'s reason', async () => {
+    const pool = syntheticMembers(400);
+    const withError = pool.find((m) => verdictFor(`${m.payerId}|${m.payerMemberId}`).aaaCode === '75');
+    if (!withError) throw new Error('no synthetic member answers AAA 75');
+    const completed: Array<{ outcome: string; reason?: string }> = [];
+    const acts = createEligibilityActivities({
+      members: createFixtureMemberSource(pool),
+      stedi: createHttpStediGateway({ baseUrl: url, apiKey: 'k', timeoutMs: 5_000 }),
+      slots: fakeSlots(),
+      cache: memoryCache(),
+      provider: { npi: '1999999984', organizationName: 'Included Health' },
+      memberHashSecret: 's',
+      logger: silentLogger(),
+      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
+      warms: {
+        complete: async (_jobId, rows) => {
+          completed.push(...rows);
+          return [...rows];
+        },
+      },
+    });
+    await env().run(acts.refreshEligibility, { ...warming, memberId: withError.memberId });
+    expect(completed).toEqual([expect.objectContaining({ outcome: 'failed', reason: 'PAYER_ERROR: AAA 75 Subscriber/Insured Not Found' })]);
+  });
 });

@@ -8,6 +8,7 @@ import type { CachePutResult, EligibilityCache, EligibilityCacheEntry } from '..
 import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshActivityInput, RefreshSource } from '../../workflows/eligibility-refresh.defs';
 import type { BatchOutcomeStore, MemberListStore } from '../batch/ports';
 import { memberFailureText, PAYER_ERROR } from '../../lib/batch/member-failure';
+import { payerErrorReason } from '../../lib/warming/reasons';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
@@ -270,7 +271,10 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
     const found = await infra('member directory', log, () => deps.members.getMemberRecords([input.memberId]));
     const member = found.get(input.memberId);
     if (!member) {
-      throw ApplicationFailure.create({ type: ErrorType.MemberNotFound, message: `member ${memberHash} is not in the directory`, nonRetryable: true });
+      // No per-member text in the message: it becomes the member's error in its batch (which names the member) and a
+      // warm's failure reason, which GetWarmingJob groups by text (as the batch-API path's). The log line has the hash.
+      log.info('member is not in the directory');
+      throw ApplicationFailure.create({ type: ErrorType.MemberNotFound, message: 'member is not in the directory', nonRetryable: true });
     }
     const ctx = Context.current();
     const request = buildEligibilityRequest({
@@ -440,7 +444,9 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
                   operation: input.operation,
                   fetchedAt: put.entry.fetchedAt,
                   outcome: put.entry.outcome === 'success' ? 'warmed' : 'failed',
-                  ...(put.entry.outcome === 'error' ? { reason: memberFailureText(PAYER_ERROR.code, PAYER_ERROR.message) } : {}),
+                  // The AAA code and its description: a retryable connectivity answer (42, 80) and a permanent one
+                  // (75, member not found at the payer) must read differently in GetWarmingJob's failure reasons.
+                  ...(put.entry.outcome === 'error' ? { reason: payerErrorReason(put.entry.summary.errors) } : {}),
                 }
               : put.reason === 'newer-entry'
                 ? { memberId: input.memberId, operation: input.operation, fetchedAt: null, outcome: 'skipped_fresh', reason: 'a newer entry was written meanwhile' }

@@ -14,6 +14,7 @@ import type { WarmJobDurableState, WarmJobReader } from '../../activities/warmin
 import { FieldError } from '../../lib/errors';
 import { within } from '../../lib/within';
 import { WARMING_PRIORITY_PROTO, WARMING_STRATEGY_PROTO } from '../../lib/warming/proto-enums';
+import { warmingJobReason } from '../../lib/warming/reasons';
 import type { WarmOutcome, WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
 import { CACHE_WARMING_WORKFLOW_TYPE, warmingStatusQuery, type WarmingStatusName, type WarmingStatusView } from '../../workflows/warming.defs';
 import { RteBatchProgress, RteBatchStatus, RtePriority, RteStrategy, RteWarmingSource } from '../../workflows/search-attributes';
@@ -38,6 +39,8 @@ import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../interceptors';
 
 /** warming/<source>/<key> (WarmCache, member-cron intake) or warming/<schedule>-<time> (a schedule's run). */
 const JOB_ID_RE = /^warming\/[A-Za-z0-9._:-]{1,120}(\/[A-Za-z0-9._:-]{1,120})?$/;
+
+export { warmingJobReason };
 
 export function validateWarmingJobId(jobId: string): string {
   if (jobId === '') throw new FieldError('job_id', 'is required (the warming_job_id WarmCache answered)');
@@ -144,47 +147,6 @@ export async function readWarmingJobFromTemporal(client: GetWarmingJobDeps['clie
     const shown = sa.get(RteBatchStatus);
     const progress = sa.get(RteBatchProgress);
     return { kind: 'visibility', ...base, ...(shown ? { shown } : {}), ...(progress ? { progress } : {}), startedAtMs: desc.startTime.getTime(), cause: err };
-  }
-}
-
-const fmt = (n: number) => n.toLocaleString('en-US');
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/**
- * Why a job is in its status (empty when there is no why). Pure. A FAILED / CANCELLED job's own reason first; a job
- * that ended with failed warms says how many and the most common reason.
- */
-export function warmingJobReason(f: {
-  status: WarmingStatusName;
-  explicit?: string;
-  counts?: Record<WarmOutcome, number>;
-  topReason?: { reason: string; count: number };
-  pausedBy?: string;
-  waitingUntilMs?: number;
-  resolving?: boolean;
-}): string {
-  switch (f.status) {
-    case 'PAUSED':
-      return f.pausedBy ? `paused by ${f.pausedBy}` : 'paused';
-    case 'WAITING':
-      return `waiting for the scheduling window of its batches${f.waitingUntilMs !== undefined ? ` until ${iso(f.waitingUntilMs)}` : ''}`;
-    case 'PENDING':
-      if (f.resolving) return 'resolving its member query';
-      return f.waitingUntilMs !== undefined ? `held until ${iso(f.waitingUntilMs)} (not before)` : 'starting';
-    case 'FAILED':
-    case 'CANCELLED':
-    case 'PARTIALLY_COMPLETED': {
-      if (f.explicit) return f.explicit;
-      const c = f.counts;
-      if (c && c.failed + c.cancelled > 0) {
-        const total = Object.values(c).reduce((a, b) => a + b, 0);
-        const parts = [c.failed > 0 ? `${fmt(c.failed)} failed` : '', c.cancelled > 0 ? `${fmt(c.cancelled)} cancelled` : ''].filter(Boolean).join(', ');
-        return `${parts} of ${fmt(total)} warms${f.topReason ? `; most common: ${f.topReason.reason} (${fmt(f.topReason.count)})` : ''}`;
-      }
-      return f.status === 'CANCELLED' ? 'cancelled' : f.status === 'FAILED' ? 'no warm succeeded' : '';
-    }
-    default:
-      return '';
   }
 }
 

@@ -73,23 +73,23 @@ describe('rtectl warm job text', () => {
     const r = create(GetWarmingJobResponseSchema, {
       jobId: 'warming/manual-trigger/api-1',
       status: BatchStatus.PARTIALLY_COMPLETED,
-      reason: '1 failed of 3 warms; most common: MemberNotFoundError: member h is not in the directory (1)',
+      reason: '1 failed of 3 warms; most common: MemberNotFoundError: member is not in the directory (1)',
       source: 'manual-trigger',
       priority: WarmCacheRequest_Priority.URGENT,
       strategy: WarmingStrategy.INTELLIGENT,
       operations: ['check_eligibility'],
       members: 3,
       counts: { warmed: 2, failed: 1 },
-      failureReasons: [{ reason: 'MemberNotFoundError: member h is not in the directory', count: 1 }],
+      failureReasons: [{ reason: 'MemberNotFoundError: member is not in the directory', count: 1 }],
       createdAt: timestampFromMs(Date.UTC(2026, 11, 3, 1)),
       finishedAt: timestampFromMs(Date.UTC(2026, 11, 3, 1, 1)),
     });
     expect(warmingJobLines(r)).toEqual([
-      'warming/manual-trigger/api-1: PARTIALLY_COMPLETED — 1 failed of 3 warms; most common: MemberNotFoundError: member h is not in the directory (1)',
+      'warming/manual-trigger/api-1: PARTIALLY_COMPLETED — 1 failed of 3 warms; most common: MemberNotFoundError: member is not in the directory (1)',
       '  manual-trigger · URGENT INTELLIGENT · check_eligibility · 3 members',
       '  2 warmed · 0 already fresh · 0 skipped (cached) · 1 failed · 0 cancelled · 0 pending',
       '  created 2026-12-03T01:00:00.000Z · finished 2026-12-03T01:01:00.000Z',
-      '  1 × MemberNotFoundError: member h is not in the directory',
+      '  1 × MemberNotFoundError: member is not in the directory',
     ]);
     const old = warmingJobLines(create(GetWarmingJobResponseSchema, { ...r, counts: undefined, failureReasons: [], lastKnown: true, asOf: timestampFromMs(Date.UTC(2026, 11, 3, 2)) }));
     expect(old.slice(2)).toEqual([

@@ -1,0 +1,58 @@
+import type { WarmingStatusName } from '../../workflows/warming.defs';
+import type { CoverageError } from '../coverage-summary';
+import type { WarmOutcome } from './types';
+
+/**
+ * Why a warm failed, as its warm record (cache_warms.reason) says it and GetWarmingJob groups it. Reasons carry no
+ * per-member text (ids, hashes), so the same cause reads the same for every member and `failure_reasons` counts it
+ * once with its number; members are listed where each is named (the child batch's errors). Pure.
+ */
+
+/** A payer error the real-time path cached: the AAA code and its description (proto: "PAYER_ERROR: AAA 42 …"). */
+export function payerErrorReason(errors: readonly Pick<CoverageError, 'code' | 'description'>[]): string {
+  const first = errors.find((e) => e.code || e.description);
+  if (!first) return 'PAYER_ERROR: the payer answered with an error';
+  const code = first.code ? `AAA ${first.code}` : '';
+  return `PAYER_ERROR: ${[code, first.description].filter(Boolean).join(' ')}`;
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Why a job is in its status (empty when there is no why). Pure (GetWarmingJob's reason, WarmCache's for an ended job, and a FAILED CacheWarmingEvent's error_message). A FAILED / CANCELLED job's own reason first; a job
+ * that ended with failed warms says how many and the most common reason.
+ */
+export function warmingJobReason(f: {
+  status: WarmingStatusName;
+  explicit?: string;
+  counts?: Record<WarmOutcome, number>;
+  topReason?: { reason: string; count: number };
+  pausedBy?: string;
+  waitingUntilMs?: number;
+  resolving?: boolean;
+}): string {
+  switch (f.status) {
+    case 'PAUSED':
+      return f.pausedBy ? `paused by ${f.pausedBy}` : 'paused';
+    case 'WAITING':
+      return `waiting for the scheduling window of its batches${f.waitingUntilMs !== undefined ? ` until ${iso(f.waitingUntilMs)}` : ''}`;
+    case 'PENDING':
+      if (f.resolving) return 'resolving its member query';
+      return f.waitingUntilMs !== undefined ? `held until ${iso(f.waitingUntilMs)} (not before)` : 'starting';
+    case 'FAILED':
+    case 'CANCELLED':
+    case 'PARTIALLY_COMPLETED': {
+      if (f.explicit) return f.explicit;
+      const c = f.counts;
+      if (c && c.failed + c.cancelled > 0) {
+        const total = Object.values(c).reduce((a, b) => a + b, 0);
+        const parts = [c.failed > 0 ? `${fmt(c.failed)} failed` : '', c.cancelled > 0 ? `${fmt(c.cancelled)} cancelled` : ''].filter(Boolean).join(', ');
+        return `${parts} of ${fmt(total)} warms${f.topReason ? `; most common: ${f.topReason.reason} (${fmt(f.topReason.count)})` : ''}`;
+      }
+      return f.status === 'CANCELLED' ? 'cancelled' : f.status === 'FAILED' ? 'no warm succeeded' : '';
+    }
+    default:
+      return '';
+  }
+}
