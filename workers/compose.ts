@@ -31,6 +31,7 @@ import type { Kafka } from 'kafkajs';
 import type { WarmingIntake } from '../lib/warming/types';
 import { createMemberCronConsumer, createMemberCronConsumerMetrics, type MemberCronConsumer } from '../activities/warming/member-cron-consumer';
 import { createWarmingActivities } from '../activities/warming/activities';
+import { createPgWarmJobReader } from '../activities/warming/pg-warm-job-reader';
 import { createPromWarmingMetrics } from '../activities/warming/metrics';
 import { createPgWarmRecordStore } from '../activities/warming/pg-warm-store';
 // The WarmingIntake factory (member-cron consumer → cache-warming jobs): createWarmingIntake(client, lists, { taskQueue }).
@@ -174,6 +175,7 @@ export function createWorkerActivities(deps: WorkerDeps): {
     events: deps.publisher,
     hash: hashMember,
     load: slotLoad,
+    jobs: createPgWarmJobReader(deps.pg),
     logger,
   });
   const webhooks = createWebhookActivities({

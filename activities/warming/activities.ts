@@ -6,11 +6,12 @@ import { CacheWarmingEvent_EventType, CacheWarmingEventSchema } from '../../gen/
 import { EventHeaders } from '../../lib/kafka-topics';
 import { decideWarm } from '../../lib/warming/decide';
 import { WARMING_PRIORITY_PROTO, WARMING_STRATEGY_PROTO } from '../../lib/warming/proto-enums';
+import { warmingJobReason } from '../../lib/warming/reasons';
 import type { WarmOutcome, WarmPath, WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
 import type { BatchErrorStore, MemberListStore, StediLoadSource } from '../batch/ports';
 import type { EligibilityCache } from '../cache';
 import type { EventPublisher } from '../kafka/types';
-import { decisionKey, type WarmDecisionRow, type WarmJobRecord, type WarmRecordStore } from './ports';
+import { decisionKey, type WarmDecisionRow, type WarmJobReader, type WarmJobRecord, type WarmRecordStore } from './ports';
 
 export interface WarmingActivityDeps {
   lists: MemberListStore;
@@ -22,6 +23,8 @@ export interface WarmingActivityDeps {
   hash: (memberId: string) => string;
   /** Real-time slot utilisation (estimates only). */
   load?: StediLoadSource;
+  /** The job's durable record (counts, failure reasons): a FAILED event without its own message says why from it. */
+  jobs?: WarmJobReader;
   logger: Logger;
   now?: () => number;
 }
@@ -216,6 +219,18 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
     /** CacheWarmingEvent (protobuf) on domain.rte.v1.cache_warming_events, keyed by job id. */
     async publishWarmingEvent(input: WarmingEventInput): Promise<void> {
       const type = input.eventType === 'QUEUED' ? CacheWarmingEvent_EventType.QUEUED : input.eventType === 'COMPLETED' ? CacheWarmingEvent_EventType.COMPLETED : CacheWarmingEvent_EventType.FAILED;
+      // A job that failed because every warm failed has no failure of its own: say why as GetWarmingJob does
+      // ("2 failed of 2 warms; most common: …"), from the job's warm records. Read here, not in the workflow, so
+      // the workflow's history is unchanged (saved histories replay).
+      let errorMessage = input.errorMessage ?? '';
+      if (input.eventType === 'FAILED' && !errorMessage) {
+        const job = await deps.jobs?.read(input.jobId).catch((err: unknown) => {
+          deps.logger.warn({ err, jobId: input.jobId }, 'warming job record not read for the FAILED event; it says only that no warm succeeded');
+          return undefined;
+        });
+        const top = job?.failureReasons[0];
+        errorMessage = warmingJobReason({ status: 'FAILED', ...(job ? { counts: job.counts } : {}), ...(top ? { topReason: top } : {}) });
+      }
       const msg = create(CacheWarmingEventSchema, {
         eventId: input.eventId,
         occurredAt: timestampFromMs(input.occurredAtMs),
@@ -231,7 +246,7 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
         membersFailed: input.membersFailed,
         operations: input.operations,
         ...(input.durationMs !== undefined ? { duration: durationFromMs(Math.max(0, input.durationMs)) } : {}),
-        errorMessage: input.errorMessage ?? '',
+        errorMessage,
       });
       await deps.events.publish([
         {

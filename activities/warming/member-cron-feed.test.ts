@@ -80,6 +80,7 @@ describe('MemberCronWarmingFeed', () => {
     ]);
     for (const r of h.accepted) {
       expect(r.source).toBe('member-cron-daily-rte-warmup');
+      expect(r.scheduleName).toBe('daily-rte-warmup');
       expect(r.strategy).toBe('INTELLIGENT');
       expect(r.operations).toEqual(['check_eligibility']);
     }

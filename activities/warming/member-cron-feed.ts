@@ -74,6 +74,8 @@ interface Group {
   partition: number;
   priority: 'URGENT' | 'PRELOAD';
   source: string;
+  /** The member-cron schedule of its events (one per source: source = member-cron-<schedule>). */
+  scheduleName: string;
   operations: string[];
   bucketLabel: string;
   notBeforeMs: number | null;
@@ -173,6 +175,7 @@ export class MemberCronWarmingFeed {
         partition: record.partition,
         priority: decision.priority,
         source: decision.source,
+        scheduleName: decision.scheduleName,
         operations: decision.operations,
         bucketLabel,
         notBeforeMs: decision.notBeforeMs,
@@ -270,6 +273,7 @@ export class MemberCronWarmingFeed {
     const last = g.offsets[g.offsets.length - 1];
     const request: WarmingIntakeRequest = {
       source: g.source,
+      scheduleName: g.scheduleName,
       priority: g.priority,
       strategy: 'INTELLIGENT',
       operations: g.operations,

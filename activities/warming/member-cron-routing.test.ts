@@ -62,6 +62,8 @@ describe('member-cron routing', () => {
     const d = routeMemberCronEvent(wire(event(0.95, [start, start + 3 * H])), 0, { leadScale: 1 });
     if (d.action !== 'warm') throw new Error('expected warm');
     expect(d.source).toBe('member-cron-daily-rte-warmup');
+    // The schedule travels to the job, which names it in its CacheWarmingEvents (schedule_name).
+    expect(d.scheduleName).toBe('daily-rte-warmup');
     expect(d.notBeforeMs).not.toBeNull();
     expect(d.notBeforeMs!).toBeGreaterThanOrEqual(start - 4 * H);
     expect(d.notBeforeMs!).toBeLessThanOrEqual(start - 2 * H);

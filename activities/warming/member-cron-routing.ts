@@ -60,6 +60,8 @@ export type RouteDecision =
       priority: Extract<WarmingPriority, 'URGENT' | 'PRELOAD'>;
       /** `member-cron-<schedule>`. */
       source: string;
+      /** The member-cron schedule the event came from (the job's CacheWarmingEvent.schedule_name). */
+      scheduleName: string;
       /** Cache operations (PREDICTED_TO_CACHE_OPERATION), sorted, de-duplicated; empty = all operations. */
       operations: string[];
       /** Start of the notBefore bucket (epoch ms); members of one bucket are held until `notBeforeMs`. */
@@ -111,6 +113,7 @@ export function routeMemberCronEvent(ev: MemberCronEvent, recordTimestampMs: num
     memberId: ev.memberId,
     priority,
     source: `member-cron-${ev.scheduleName}`,
+    scheduleName: ev.scheduleName,
     operations: [...new Set(prediction.predictedOperations.flatMap((o) => PREDICTED_TO_CACHE_OPERATION[o] ?? []))].sort(),
     ...timing,
   };

@@ -122,6 +122,7 @@ export function createWarmingIntake(client: Client, lists: MemberListStore, conf
       const input: CacheWarmingWorkflowInput = {
         jobId,
         source: req.source,
+        ...(req.scheduleName ? { scheduleName: req.scheduleName } : {}),
         priority: req.priority,
         strategy: req.strategy,
         operations: resolveOperations(req.operations),

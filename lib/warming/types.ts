@@ -24,6 +24,8 @@ export const WARMING_URGENT_ABOVE = 0.9;
 export interface WarmingIntakeRequest {
   /** e.g. `member-cron-daily-rte-warmup`. */
   source: string;
+  /** The schedule the group came from (member-cron: `daily-rte-warmup`), carried to the job's events. */
+  scheduleName?: string;
   priority: WarmingPriority;
   strategy: WarmingStrategyName;
   /** Cache operations to warm; empty = all. */

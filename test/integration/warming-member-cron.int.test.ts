@@ -7,7 +7,7 @@ import { createPgMemberListStore } from '../../activities/batch/pg-stores';
 import { createEventConsumer, type ConsumedEvent, type EventConsumer } from '../../activities/kafka/consumer';
 import { KafkaEventPublisher } from '../../activities/kafka/kafka-publisher';
 import { createMemberCronConsumer, type MemberCronConsumer } from '../../activities/warming/member-cron-consumer';
-import { MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
+import { CacheWarmingEvent_EventType, MemberCronEventSchema } from '../../gen/rte/v1/events_pb';
 import { silentLogger } from '../../lib/logger';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecord } from '../../lib/member-record';
@@ -18,6 +18,7 @@ import type { WarmingStatusView } from '../../workflows/warming.defs';
 import { startMemberCronWorker, type MemberCronTestWorker } from '../helpers/member-cron-worker';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { createSimCheckRecorder, eventually, plainMembers } from '../helpers/sim-checks';
+import { observeWarmingEvents } from '../helpers/warming-events';
 
 /**
  * Issue 9 end to end through a REAL member-cron run: a seeded private-schema population; memberCronWorkflow (its own
@@ -129,6 +130,7 @@ test('memberCronWorkflow → MemberCronEvents → consumer → intake → warmin
     shutdownFlushMs: 5_000,
   });
   await consumer.start();
+  const warmingEvents = await observeWarmingEvents(p.config.kafka.brokers);
 
   // ---- the member-cron run ---------------------------------------------------------------------------------------
   const t0 = performance.now();
@@ -172,6 +174,13 @@ test('memberCronWorkflow → MemberCronEvents → consumer → intake → warmin
   const wallMs = performance.now() - t0;
   for (const v of views) expect({ job: v.jobId, status: v.status, pending: v.counters.outcomes.pending }).toEqual({ job: v.jobId, status: 'COMPLETED', pending: 0 });
   expect(accepted.reduce((n, a) => n + a.req.memberIds.length, 0)).toBe(toWarm);
+  // Every job's CacheWarmingEvents name the member-cron schedule it came from.
+  try {
+    await eventually('every job\'s COMPLETED event', () => jobIds.every((j) => (warmingEvents.byJob.get(j) ?? []).some((e) => e.eventType === CacheWarmingEvent_EventType.COMPLETED)), 30_000, 200);
+    for (const j of jobIds) for (const e of warmingEvents.byJob.get(j)!) expect({ job: j, scheduleName: e.scheduleName }).toEqual({ job: j, scheduleName: SCHEDULE });
+  } finally {
+    await warmingEvents.stop();
+  }
 
   // The simulator's own record, per member and path.
   const rt = sim.callsOf(bands.urgent, 'realtime');

@@ -17,6 +17,8 @@ import { cancelWarmingUpdate, pauseWarmingSignal, warmingStatusQuery, type Warmi
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { uniqueName } from '../helpers/temporal';
 import { eventually } from '../helpers/sim-checks';
+import { observeWarmingEvents } from '../helpers/warming-events';
+import { CacheWarmingEvent_EventType } from '../../gen/rte/v1/events_pb';
 
 /**
  * Cache warming end to end on the real platform: WarmCache through the API, cacheWarmingWorkflow and its child
@@ -171,6 +173,7 @@ describe('cache warming (integration)', () => {
   }, 120_000);
 
   it('a repeat of a job that already ended FAILED or CANCELLED says so: nothing queued, when it ended, its status and reason', async () => {
+    const observer = await observeWarmingEvents(p.config.kafka.brokers);
     // All unknown members: every warm fails (no Stedi call), the job ends FAILED.
     const keyF = uniqueName('idem-failed');
     const unknownIds = [`NO-SUCH-${keyF}-1`, `NO-SUCH-${keyF}-2`];
@@ -181,6 +184,18 @@ describe('cache warming (integration)', () => {
     const again = await client().warmCache({ memberIds: unknownIds, priority: P.URGENT, source: 'it-idem-ended' }, auth({ 'idempotency-key': keyF }));
     expect(again).toMatchObject({ warmingJobId: first.warmingJobId, membersQueued: 0, status: BatchStatus.FAILED, reason: '2 failed of 2 warms' });
     expect(timestampMs(again.estimatedCompletion!)).toBe(failed.finishedAtMs);
+    // The real-time path's unknown-member failures group into one reason (no per-member text), as the batch API's.
+    const failedJob = await client().getWarmingJob({ jobId: first.warmingJobId }, auth());
+    expect(failedJob.failureReasons.map((r) => ({ reason: r.reason, count: r.count }))).toEqual([{ reason: 'MemberNotFoundError: member is not in the directory', count: 2 }]);
+    // Its FAILED CacheWarmingEvent says why, in GetWarmingJob's words.
+    try {
+      await eventually('the FAILED event', () => (observer.byJob.get(first.warmingJobId) ?? []).some((e) => e.eventType === CacheWarmingEvent_EventType.FAILED));
+      const failedEvent = observer.byJob.get(first.warmingJobId)!.find((e) => e.eventType === CacheWarmingEvent_EventType.FAILED)!;
+      expect(failedEvent.errorMessage).toBe(failedJob.reason);
+      expect(failedEvent.errorMessage).toBe('2 failed of 2 warms; most common: MemberNotFoundError: member is not in the directory (2)');
+    } finally {
+      await observer.stop();
+    }
 
     // Cancelled through cancelWarming (BACKGROUND: its batch waits for the batch API), then repeated.
     const keyC = uniqueName('idem-cancelled');

@@ -574,7 +574,8 @@ export type CacheWarmingEvent = Message<"rte.v1.CacheWarmingEvent"> & {
   source: string;
 
   /**
-   * Schedule that triggered the job, if any.
+   * Schedule that triggered the job, if any: a warming schedule's name, or for a member-cron job the member-cron
+   * schedule its events came from (e.g. "daily-rte-warmup").
    *
    * @generated from field: string schedule_name = 6;
    */
@@ -637,7 +638,8 @@ export type CacheWarmingEvent = Message<"rte.v1.CacheWarmingEvent"> & {
   duration?: Duration | undefined;
 
   /**
-   * Failure message (FAILED).
+   * Failure message (FAILED): the job's own failure, else why its warms failed, as GetWarmingJob's reason
+   * ("3 failed of 3 warms; most common: PAYER_ERROR: AAA 75 … (2)"). A cancelled job's COMPLETED event: "cancelled: …".
    *
    * @generated from field: string error_message = 15;
    */
