@@ -522,6 +522,15 @@ export class BatchRun {
 
   // ---- status ---------------------------------------------------------------------------------------------------
 
+  /** Why and until when a PENDING or WAITING batch waits, for GetBatchStatus (the Web UI's details say the same). */
+  private waitingFields(): { waitingUntilMs?: number; deferredByLoad?: boolean } {
+    const s = this.s;
+    if (this.finalView) return {};
+    const until = this.waitingUntilMs ?? (s.status === 'PENDING' ? s.nextPlanAtMs : undefined);
+    if (until === undefined) return {};
+    return { waitingUntilMs: until, ...(this.deferredByLoad() ? { deferredByLoad: true } : {}) };
+  }
+
   private totalKnown(): boolean {
     return this.s.phase !== 'RESOLVING';
   }
@@ -558,6 +567,8 @@ export class BatchRun {
       ...(f ? { failure: f } : {}),
       totalKnown: this.totalKnown(),
       ...(s.listRef ? { listRef: s.listRef } : {}),
+      ...this.waitingFields(),
+      ...(s.chunks.length > 0 ? { chunksInFlight: s.chunks.length } : {}),
     };
   }
 
@@ -601,6 +612,7 @@ export class BatchRun {
           chunksInFlight: s.chunks.length,
           ...(withEta && s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, now) } : {}),
           ...(waitingUntilMs !== undefined ? { waitingUntilMs } : s.status === 'PENDING' && s.nextPlanAtMs !== undefined ? { waitingUntilMs: s.nextPlanAtMs } : {}),
+          ...(this.waitingFields().deferredByLoad ? { deferredByLoad: true } : {}),
           ...(failure ? { failure } : {}),
           ...(s.paused && s.pausedBy ? { pausedBy: s.pausedBy } : {}),
         },

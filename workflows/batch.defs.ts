@@ -211,6 +211,12 @@ export interface BatchStatusView {
   /** True once the member count is final (a query selector has been resolved). */
   totalKnown: boolean;
   listRef?: string;
+  /** PENDING or WAITING for a scheduling window: when its next members are due. */
+  waitingUntilMs?: number;
+  /** That wait was chosen because Stedi's load is high (ANY window), not by a window the client asked for. */
+  deferredByLoad?: boolean;
+  /** Stedi batch-API chunks submitted and not yet complete. */
+  chunksInFlight?: number;
 }
 
 export type BatchWorkflowResult = BatchStatusView;

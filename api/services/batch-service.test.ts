@@ -569,6 +569,39 @@ describe('estimated completion (issue 10)', () => {
     expect(r.totalMembers).toBe(0);
     expect(r.estimatedCompletion).toEqual(r.submittedAt);
   });
+
+  test('waiting, load-deferred, paused and batch-API batches say why, until when, and never estimate the past', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const r = await s.client.submitBatch(submit('explain', ['m_1', 'm_2', 'm_3']), opts);
+    const v = s.t.views.get(r.batchId)!;
+    const t0 = v.submittedAtMs;
+    const secondsOf = (ts: { seconds: bigint } | undefined) => Number(ts?.seconds ?? 0n) * 1000;
+    // WAITING for a window: one member done long ago (a stale running estimate), the rest due at 18:00.
+    const until = t0 + 3 * 3_600_000;
+    s.t.views.set(r.batchId, { ...v, status: 'WAITING', startedAtMs: t0, estimatedCompletionMs: t0 + 60_000, pending: 2, counters: { ...v.counters, completed: 1 }, waitingUntilMs: until, options: { ...v.options, schedulingWindow: 'EVENING' } });
+    s.advance(600_000);
+    let st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+    expect(st.statusDetail).toMatch(/waiting for EVENING window until/);
+    expect(secondsOf(st.waitingUntil)).toBe(until);
+    expect(secondsOf(st.progress?.estimatedCompletion)).toBeGreaterThan(until);
+    // PENDING because Stedi's load is high: it says so.
+    s.t.views.set(r.batchId, { ...v, status: 'PENDING', waitingUntilMs: until, deferredByLoad: true });
+    st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+    expect(st.statusDetail).toMatch(/deferred by Stedi load: waiting until .* or sooner when the load drops/);
+    // PAUSED: nothing moves, so no estimate; who paused it.
+    s.t.views.set(r.batchId, { ...v, status: 'PAUSED', paused: true, pausedBy: 'ops', startedAtMs: t0, estimatedCompletionMs: t0 + 60_000 });
+    st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+    expect(st.progress?.estimatedCompletion).toBeUndefined();
+    expect(st.statusDetail).toMatch(/^paused by ops/);
+    expect(st.waitingUntil).toBeUndefined();
+    // A Stedi batch-API chunk in flight: not the extrapolation of one quick member, and never in the past.
+    const now = t0 + 600_000;
+    s.t.views.set(r.batchId, { ...v, status: 'RUNNING', path: 'BATCH_API', chunksInFlight: 1, startedAtMs: now - 1_000, estimatedCompletionMs: now - 500, pending: 2, counters: { ...v.counters, completed: 1 } });
+    st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+    expect(secondsOf(st.progress?.estimatedCompletion)).toBeGreaterThan(now + 30 * 60_000);
+    expect(st.statusDetail).toMatch(/Stedi batch API, 1 chunk in flight/);
+  });
 });
 
 describe('SubmitBatchStreaming (issue 16)', () => {

@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore } from '../../activities/batch/ports';
 import { isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
+import { batchDetails } from '../../lib/batch/details';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
 import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
@@ -179,16 +180,51 @@ function estimateMs(view: BatchStatusView, now: number, latencyMs: number): numb
 const failureOf = (view: { status: string; failure?: { code: string; message: string }; counters: { failed: number; cancelled: number } }) =>
   batchFailureOf(view.status, view.failure, view.counters);
 
+/**
+ * GetBatchStatus's estimate. Finished: the finish time (it must not keep moving). PAUSED: none (nothing moves until
+ * resumed). Waiting for a window: when the window opens plus the remaining members' time, never the stale estimate of
+ * the members done before. Otherwise the workflow's running estimate (from its own member durations) or, before any
+ * member finished, the path's estimate from now; never in the past, and never past the batch's own deadline.
+ */
+function liveEstimateMs(view: BatchStatusView, now: number, latencyMs: number): number | undefined {
+  if (view.finishedAtMs !== undefined) return view.finishedAtMs;
+  if (view.status === 'PAUSED') return undefined;
+  const remaining: BatchStatusView = { ...view, estimatedCompletionMs: undefined, counters: { ...view.counters, total: view.pending } };
+  let eta: number | undefined;
+  if (view.waitingUntilMs !== undefined) eta = estimateMs({ ...remaining, scheduledStartMs: view.waitingUntilMs }, now, latencyMs);
+  // Stedi batch-API chunks answer all at once ("15 minutes - 8 hours"): members finished before (cache hits, refusals)
+  // say nothing about when; most chunks are back within the hour of the start.
+  else if (view.path === 'BATCH_API' && (view.chunksInFlight ?? 0) > 0) eta = Math.max(view.estimatedCompletionMs ?? 0, (view.startedAtMs ?? now) + Math.min(view.options.timeoutMs, 3_600_000));
+  else if (view.options.cacheMode === 'CACHE_ONLY' && view.estimatedCompletionMs === undefined) eta = estimateMs(view, now, latencyMs);
+  else if (view.estimatedCompletionMs !== undefined) eta = view.estimatedCompletionMs;
+  else if (view.status === 'PENDING' || (view.status === 'RUNNING' && view.path === 'BATCH_API')) eta = estimateMs(remaining, now, latencyMs);
+  if (eta === undefined) return undefined;
+  eta = Math.max(eta, now);
+  const deadline = view.startedAtMs !== undefined ? view.startedAtMs + view.options.timeoutMs : undefined;
+  return deadline !== undefined && deadline >= now ? Math.min(eta, deadline) : eta;
+}
+
 function statusResponseFields(view: BatchStatusView, now: number, latencyMs: number) {
-  // A batch waiting for its window has no running estimate yet: estimate from its scheduled start.
-  // Finished: the estimate is the finish time (it must not keep moving); CACHE_ONLY is estimated as cache reads.
-  const estimate =
-    view.finishedAtMs !== undefined
-      ? view.finishedAtMs
-      : view.options.cacheMode === 'CACHE_ONLY' && view.estimatedCompletionMs === undefined
-        ? estimateMs(view, now, latencyMs)
-        : (view.estimatedCompletionMs ?? (view.status === 'PENDING' ? estimateMs(view, now, latencyMs) : undefined));
+  const estimate = liveEstimateMs(view, now, latencyMs);
   return {
+    statusDetail: batchDetails(
+      {
+        status: view.status,
+        counters: view.counters,
+        totalKnown: view.totalKnown,
+        ...(view.path ? { path: view.path } : {}),
+        maxConcurrentRequests: view.options.maxConcurrentRequests,
+        window: view.options.schedulingWindow,
+        chunksInFlight: view.chunksInFlight ?? 0,
+        ...(estimate !== undefined && view.finishedAtMs === undefined ? { estimatedCompletionMs: estimate } : {}),
+        ...(view.waitingUntilMs !== undefined ? { waitingUntilMs: view.waitingUntilMs } : {}),
+        ...(view.deferredByLoad ? { deferredByLoad: true } : {}),
+        ...(failureOf(view) ? { failure: failureOf(view)! } : {}),
+        ...(view.pausedBy ? { pausedBy: view.pausedBy } : {}),
+      },
+      now,
+    ),
+    waitingUntil: tsOrUndefined(view.finishedAtMs === undefined ? view.waitingUntilMs : undefined),
     batchId: view.batchId,
     status: STATUS_TO_PROTO[view.status],
     progress: progressToProto(view.counters, view.startedAtMs, now, estimate),

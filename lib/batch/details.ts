@@ -40,6 +40,8 @@ export interface BatchDetailsInput {
   estimatedCompletionMs?: number;
   /** When the workflow waits for a scheduling window: when its next members are due. */
   waitingUntilMs?: number;
+  /** The wait was chosen because Stedi's load is high (ANY window), not by a window the client asked for. */
+  deferredByLoad?: boolean;
   failure?: { code: string; message: string };
   /** Who paused it (PAUSED only). */
   pausedBy?: string;
@@ -55,7 +57,12 @@ export function batchDetails(d: BatchDetailsInput, nowMs: number): string {
       : d.path === 'BATCH_API'
         ? `Stedi batch API, ${d.chunksInFlight} chunk${d.chunksInFlight === 1 ? '' : 's'} in flight`
         : undefined;
-  const waiting = d.waitingUntilMs !== undefined ? `waiting for ${d.window} window until ${clock(d.waitingUntilMs, nowMs)}` : undefined;
+  const waiting =
+    d.waitingUntilMs === undefined
+      ? undefined
+      : d.deferredByLoad
+        ? `deferred by Stedi load: waiting until ${clock(d.waitingUntilMs, nowMs)} (the low-utilisation window), or sooner when the load drops`
+        : `waiting for ${d.window} window until ${clock(d.waitingUntilMs, nowMs)}`;
   switch (d.status) {
     case 'PENDING':
       if (!d.totalKnown) return `resolving member query · ${n(c.total)} members so far`;

@@ -126,6 +126,10 @@ describe('Batch scheduling windows on the real platform (integration)', () => {
     expect(st.resolvedOptions?.schedulingWindow).toBe(WINDOW_TO_PROTO[window]);
     expect(timestampMs(st.progress!.estimatedCompletion!)).toBeGreaterThanOrEqual(expectedStart);
     expect(timestampMs(st.progress!.estimatedCompletion!)).toBeLessThanOrEqual(windowEnd);
+    // It says why it waits and until when (the same words operators see in the Web UI).
+    expect(st.statusDetail).toMatch(new RegExp(`^waiting for ${window} window until `));
+    expect(timestampMs(st.waitingUntil!)).toBeGreaterThanOrEqual(expectedStart);
+    expect(timestampMs(st.waitingUntil!)).toBeLessThanOrEqual(windowEnd);
 
     // A client retry of SubmitBatch returns the same batch; its estimated completion is in the window, not "soon".
     const again = await c.submitBatch({
