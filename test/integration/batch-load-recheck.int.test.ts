@@ -104,6 +104,8 @@ describe('ANY-window load deferral is re-evaluated (integration)', () => {
       }
       expect(q.status).toBe('PENDING');
       expect(q.scheduledStartMs).toBeGreaterThanOrEqual(opensAtMs - 6 * MINUTE_MS); // the window start, ± the doc's jitter
+      // The view says why it waits (GetBatchStatus's status_detail is built from it): Stedi's load, not a chosen window.
+      expect(q).toMatchObject({ deferredByLoad: true, waitingUntilMs: q.scheduledStartMs });
       // Still busy: it keeps waiting (and keeps looking).
       await sleep(3_500);
       expect((await handle.query(batchStatusQuery)).status).toBe('PENDING');
