@@ -547,6 +547,30 @@ describe('SubmitBatch webhooks (issue 10)', () => {
   });
 });
 
+describe('GetBatchStatus errors before the error store has them', () => {
+  test('a failure the workflow already counted is listed (its member id read from the batch list), stored ones not twice', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const r = await s.client.submitBatch(submit('recent-errors', ['m_1', 'm_2', 'm_3']), opts);
+    const v = s.t.views.get(r.batchId)!;
+    await s.lists.write('list-recent', 0, ['m_a', 'm_b', 'm_c']);
+    const err = (memberIndex: number) => ({ memberIndex, errorCode: 'PAYER_ERROR', errorMessage: 'AAA 75', occurredAtMs: v.submittedAtMs + memberIndex });
+    s.t.views.set(r.batchId, { ...v, status: 'WAITING', listRef: 'list-recent', recentErrors: [err(2), err(0)], totalErrors: 2, counters: { ...v.counters, failed: 2 } });
+    await s.errors.record(r.batchId, [{ ...err(0), memberId: 'm_a' }]);
+    const st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+    expect(st.errors.map((e) => [e.memberId, e.errorCode])).toEqual([
+      ['m_a', 'PAYER_ERROR'],
+      ['m_c', 'PAYER_ERROR'],
+    ]);
+    expect(st.totalErrors).toBe(2);
+    // Paged: a page of one holds the first; the next page the other.
+    const p1 = await s.client.getBatchStatus({ batchId: r.batchId, errorsPageSize: 1 }, opts);
+    expect(p1.errors.map((e) => e.memberId)).toEqual(['m_a']);
+    const p2 = await s.client.getBatchStatus({ batchId: r.batchId, errorsPageSize: 1, errorsPageToken: p1.nextErrorsPageToken }, opts);
+    expect(p2.errors.map((e) => e.memberId)).toEqual(['m_c']);
+  });
+});
+
 describe('estimated completion (issue 10)', () => {
   test('a finished batch is estimated at its finish time; a CACHE_ONLY batch as cache reads, not Stedi calls', async () => {
     const s = await setup();

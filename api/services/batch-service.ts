@@ -20,7 +20,7 @@ import {
 } from '../../gen/rte/v1/batch_pb';
 import type { Logger } from 'pino';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
-import type { BatchErrorStore, BatchOutcomeStore, MemberListStore } from '../../activities/batch/ports';
+import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchError } from '../../activities/batch/ports';
 import { isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
 import { batchDetails } from '../../lib/batch/details';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
@@ -43,7 +43,7 @@ import { batchStatusStream } from './batch-status-stream';
 export interface BatchServiceDeps {
   temporal: BatchTemporalPort;
   /** Where submitted member ids are staged (PostgreSQL in production). */
-  lists: Pick<MemberListStore, 'write'>;
+  lists: Pick<MemberListStore, 'write' | 'read'>;
   errors: Pick<BatchErrorStore, 'page'>;
   /** Per-member outcomes for WatchBatchStatus's MEMBER_COMPLETED updates; absent: none are streamed. */
   outcomes?: Pick<BatchOutcomeStore, 'read'>;
@@ -287,6 +287,28 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
   }
 
   /**
+   * The error store is written when a page of members is done, which can be hours later for a batch waiting for the
+   * window of its other members; the workflow knows its newest errors (by list index) at once. Those that belong on
+   * this page and are not stored yet are added, their member ids read from the batch's member list, so a failure the
+   * counters show is also listed.
+   */
+  async function withRecentErrors(view: BatchStatusView, stored: StoredBatchError[], after: number, size: number): Promise<StoredBatchError[]> {
+    if (!view.listRef || view.recentErrors.length === 0) return stored;
+    const have = new Set(stored.map((e) => e.memberIndex));
+    const bound = stored.length === size ? stored[stored.length - 1]!.memberIndex : Number.POSITIVE_INFINITY;
+    const missing = view.recentErrors.filter((e) => e.memberIndex > after && e.memberIndex < bound && !have.has(e.memberIndex));
+    if (missing.length === 0) return stored;
+    const listRef = view.listRef;
+    const added = await Promise.all(
+      missing.map(async (e) => {
+        const [memberId] = await deps.lists.read(listRef, e.memberIndex, 1).catch(() => [] as string[]);
+        return memberId === undefined ? undefined : { ...e, memberId };
+      }),
+    );
+    return [...stored, ...added.filter((e): e is StoredBatchError => e !== undefined)].sort((a, b) => a.memberIndex - b.memberIndex).slice(0, size);
+  }
+
+  /**
    * A batch with a callback_url: how its webhooks fared, so a client sees a refused or undelivered callback itself.
    * Visibility that cannot be read leaves the field unset (unknown), never zeros, and never fails the status.
    */
@@ -404,7 +426,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const after = req.errorsPageToken ? tokens.decode<{ a: number }>('errors', req.batchId, req.errorsPageToken, 'errors_page_token').a : -1;
       if (!Number.isSafeInteger(after) || after < -1) throw new FieldError('errors_page_token', 'invalid page token');
       const view = await viewFor(ctx, req.batchId);
-      const [page, webhooks] = await Promise.all([deps.errors.page(req.batchId, after, size), webhookDeliveriesOf(view)]);
+      const [stored, webhooks] = await Promise.all([deps.errors.page(req.batchId, after, size), webhookDeliveriesOf(view)]);
+      const page = { ...stored, errors: await withRecentErrors(view, stored.errors, after, size) };
       const last = page.errors[page.errors.length - 1];
       return create(GetBatchStatusResponseSchema, {
         ...statusResponseFields(view, now(), latencyMs),
