@@ -195,6 +195,9 @@ describe('BatchEligibilityService', () => {
     s.t.views.set(batchId, { ...v, status: 'RUNNING', counters: { ...v.counters, completed: 1 } });
     const r = await s.client.cancelBatch({ batchId, reason: 'no longer needed' }, opts);
     expect(r).toMatchObject({ batchId, status: BatchStatus.CANCELLED, completed: 1, failed: 0, cancelled: 2 });
+    // GetBatchStatus's progress carries the cancelled count too: completed + failed + cancelled + pending = total.
+    const st = await s.client.getBatchStatus({ batchId }, opts);
+    expect(st.progress).toMatchObject({ totalMembers: 3, completed: 1, failed: 0, cancelled: 2, pending: 0 });
   });
 
   test('CancelBatch refuses a reason over 500 characters naming reason, and cancels nothing', async () => {

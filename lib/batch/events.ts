@@ -1,6 +1,7 @@
 import { batchFailureOf } from './member-failure';
 import { averageDurationMs, pendingOf } from './progress';
 import type { BatchCounters, BatchEventName, BatchStatusName, ExecutionPath, ResolvedBatchOptions } from './types';
+import { cacheRefreshedOf } from './types';
 
 /**
  * One batch lifecycle event, as the workflow records it. The Kafka activity encodes it as protobuf
@@ -102,7 +103,7 @@ export function webhookBody(e: BatchEventPayload): string {
       failed: c.failed,
       skipped: c.cancelled,
       cache_hits: c.cacheHits,
-      cache_refreshed: c.cacheMisses,
+      cache_refreshed: cacheRefreshedOf(c),
       ...(durationMs !== undefined ? { total_duration_seconds: Math.round(durationMs / 1000) } : {}),
       ...(averageDurationMs(c) !== undefined ? { avg_member_duration_ms: averageDurationMs(c) } : {}),
       stedi_batch_calls: c.stediBatches,
