@@ -266,7 +266,11 @@ export type NotificationPreferences = Message<"rte.v1.NotificationPreferences"> 
   callbackUrl?: string | undefined;
 
   /**
-   * Filter which event types to send: ["STARTED", "COMPLETED", "FAILED"] (empty = all).
+   * Filter which event types to send: ["STARTED", "COMPLETED", "FAILED"] (empty = all). Names: STARTED, PROGRESS,
+   * COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED. The terminal event counts as one: a filter naming any
+   * terminal kind receives the batch's terminal event whatever its kind (so the example above also hears of a
+   * CANCELLED or PARTIALLY_COMPLETED end; the delivery keeps its own type). A filter naming no terminal kind gets
+   * none.
    *
    * @generated from field: repeated string event_types = 3;
    */
