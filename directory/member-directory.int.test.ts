@@ -127,6 +127,47 @@ describe('bad input is rejected with the field path', () => {
     await expect(dir.queryMembers(typo)).resolves.toBeDefined();
   });
 
+  test('SubmitBatch\'s check refuses an unknown population, plan, contract or service id and a state that is not a US state code, naming the field and index', async () => {
+    const one = async <T>(sql: string) => (await db.pool.query<{ v: T }>(sql)).rows[0]!.v;
+    const population = await one<string>('SELECT population_id AS v FROM populations LIMIT 1');
+    const plan = await one<string>('SELECT plan_id AS v FROM insurance_plans LIMIT 1');
+    const contract = await one<string>('SELECT contract_id AS v FROM benefit_contracts LIMIT 1');
+    const service = await one<string>('SELECT healthcare_service_ids[1] AS v FROM benefit_contracts LIMIT 1');
+    const known: MessageInitShape<typeof MemberQuerySchema> = {
+      populationIds: [population],
+      benefitContractFilter: { healthcareServiceIds: [service], insurancePlanIds: [plan] },
+      predicateFilter: { benefitContractId: contract, healthcareServiceId: service },
+      insurancePlanFilter: { insurancePlanIds: [plan] },
+      demographicsFilter: { states: ['CA', 'DC', 'PR'] },
+    };
+    await expect(dir.checkQuery(create(MemberQuerySchema, known))).resolves.toBeUndefined();
+    const cases: [MessageInitShape<typeof MemberQuerySchema>, string, RegExp][] = [
+      [{ populationIds: [population, 'NOPE_POP'] }, 'member_query.population_ids[1]', /unknown population id "NOPE_POP"/],
+      [{ benefitContractFilter: { healthcareServiceIds: ['NOPE'] } }, 'member_query.benefit_contract_filter.healthcare_service_ids[0]', /unknown healthcare service id "NOPE"/],
+      [{ benefitContractFilter: { healthcareServiceIds: [service], insurancePlanIds: [plan, 'NOPE'] } }, 'member_query.benefit_contract_filter.insurance_plan_ids[1]', /unknown insurance plan id "NOPE"/],
+      [{ predicateFilter: { benefitContractId: 'nope' } }, 'member_query.predicate_filter.benefit_contract_id', /unknown benefit contract id "nope"/],
+      [{ predicateFilter: { healthcareServiceId: 'nope' } }, 'member_query.predicate_filter.healthcare_service_id', /unknown healthcare service id "nope"/],
+      [{ insurancePlanFilter: { insurancePlanIds: ['NOPE'] } }, 'member_query.insurance_plan_filter.insurance_plan_ids[0]', /unknown insurance plan id "NOPE"/],
+      [{ demographicsFilter: { states: ['CA', 'ZZ'] } }, 'member_query.demographics_filter.states[1]', /"ZZ" is not a US state code/],
+      [{ demographicsFilter: { states: ['ca'] } }, 'member_query.demographics_filter.states[0]', /not a US state code/],
+    ];
+    for (const [init, path, message] of cases) {
+      const err = await dir.checkQuery(create(MemberQuerySchema, init)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FieldError);
+      expect([(err as FieldError).fieldPath, (err as FieldError).message]).toEqual([path, expect.stringMatching(message)]);
+      // A search still answers (nobody selected).
+      await expect(dir.queryMembers(create(MemberQuerySchema, init))).resolves.toBeDefined();
+    }
+    // A population added after the catalog was cached is known at once.
+    const sponsor = sponsors[0]!;
+    await db.pool.query("INSERT INTO populations (population_id, sponsor_id, description) VALUES ('NEW_POP_X', $1, 'new')", [sponsor]);
+    try {
+      await expect(dir.checkQuery(create(MemberQuerySchema, { populationIds: ['NEW_POP_X'] }))).resolves.toBeUndefined();
+    } finally {
+      await db.pool.query("DELETE FROM populations WHERE population_id = 'NEW_POP_X'");
+    }
+  });
+
   test('a cursor from one query is rejected by another', async () => {
     const a = create(MemberQuerySchema, { demographicsFilter: { states: ['CA'] }, limit: 5 });
     const page = await dir.queryMembers(a);

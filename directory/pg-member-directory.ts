@@ -11,11 +11,36 @@ export interface PgMemberDirectoryOptions {
   /** Evaluation time for relative filters; default wall clock. Local synthetic data may pin it to the population's reference time. */
   now?: () => Date;
   flags?: FeatureFlagProvider;
-  /** How long sponsor ids and contract predicates are cached. */
+  /** How long the catalog (sponsor, population, plan, contract and service ids; contract predicates) is cached. */
   catalogTtlMs?: number;
   /** Per-statement timeout for member queries. */
   statementTimeoutMs?: number;
 }
+
+/** What the directory knows by id: a query naming an id outside these is refused at submit (checkQuery). */
+interface Catalog {
+  at: number;
+  sponsors: string[];
+  predicates: Map<string, string>;
+  populations: ReadonlySet<string>;
+  plans: ReadonlySet<string>;
+  contracts: ReadonlySet<string>;
+  /** Every healthcare service some benefit contract offers (active, future or expired). */
+  services: ReadonlySet<string>;
+}
+
+type CatalogIds = 'sponsors' | 'populations' | 'plans' | 'contracts' | 'services';
+
+/**
+ * USPS codes of the 50 states, DC, the inhabited territories and the armed-forces addresses: a fixed list of 59
+ * two-letter codes, written out rather than pulled in as a dependency.
+ */
+const US_STATE_CODES: ReadonlySet<string> = new Set(
+  (
+    'AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC ' +
+    'SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP AA AE AP'
+  ).split(' '),
+);
 
 interface SummaryRow {
   member_id: string;
@@ -32,7 +57,7 @@ interface SummaryRow {
 export class PgMemberDirectory implements MemberDirectory {
   private readonly now: () => Date;
   private readonly flags: FeatureFlagProvider;
-  private catalog: { at: number; sponsors: string[]; predicates: Map<string, string> } | null = null;
+  private catalog: Catalog | null = null;
 
   constructor(
     private readonly pool: Pool,
@@ -42,17 +67,24 @@ export class PgMemberDirectory implements MemberDirectory {
     this.flags = opts.flags ?? new PgFeatureFlagProvider(pool);
   }
 
-  private async loadCatalog(fresh = false): Promise<{ sponsors: string[]; predicates: Map<string, string> }> {
+  private async loadCatalog(fresh = false): Promise<Catalog> {
     const ttl = this.opts.catalogTtlMs ?? 60_000;
     if (!fresh && this.catalog && Date.now() - this.catalog.at < ttl) return this.catalog;
-    const [sponsors, predicates] = await Promise.all([
+    const [sponsors, predicates, populations, plans, contracts] = await Promise.all([
       this.pool.query<{ sponsor_id: string }>('SELECT sponsor_id FROM sponsors ORDER BY sponsor_id'),
       this.pool.query<{ predicate_id: string; expression: string }>('SELECT predicate_id, expression FROM benefit_predicates'),
+      this.pool.query<{ population_id: string }>('SELECT population_id FROM populations'),
+      this.pool.query<{ plan_id: string }>('SELECT plan_id FROM insurance_plans'),
+      this.pool.query<{ contract_id: string; healthcare_service_ids: string[] }>('SELECT contract_id, healthcare_service_ids FROM benefit_contracts'),
     ]);
     this.catalog = {
       at: Date.now(),
       sponsors: sponsors.rows.map((r) => r.sponsor_id),
       predicates: new Map(predicates.rows.map((r) => [r.predicate_id, r.expression])),
+      populations: new Set(populations.rows.map((r) => r.population_id)),
+      plans: new Set(plans.rows.map((r) => r.plan_id)),
+      contracts: new Set(contracts.rows.map((r) => r.contract_id)),
+      services: new Set(contracts.rows.flatMap((r) => r.healthcare_service_ids)),
     };
     return this.catalog;
   }
@@ -107,18 +139,37 @@ export class PgMemberDirectory implements MemberDirectory {
   }
 
   /**
-   * A sponsor id or feature-flag key the directory does not know is refused, naming it: a typo would otherwise
-   * select nobody (a batch COMPLETED with 0 members) or, for a flag required false, every sponsor. queryMembers
-   * (a search) still answers such a query with what it selects.
+   * An id the directory does not know (sponsor, population, insurance plan, benefit contract, healthcare service), a
+   * state that is not a US state code, or a feature-flag key it does not know is refused, naming the field and its
+   * index: a typo would otherwise select nobody (a batch COMPLETED with 0 members) or, for a flag required false,
+   * every sponsor. queryMembers (a search) still answers such a query with what it selects.
    */
   private async checkKnownKeys(query: MemberQuery): Promise<void> {
-    if (query.sponsorIds.length > 0) {
-      let known = new Set((await this.loadCatalog()).sponsors);
-      // A sponsor added since the cached catalog was read is not refused.
-      if (query.sponsorIds.some((id) => !known.has(id))) known = new Set((await this.loadCatalog(true)).sponsors);
-      const i = query.sponsorIds.findIndex((id) => !known.has(id));
-      if (i >= 0) throw new FieldError(`member_query.sponsor_ids[${i}]`, `unknown sponsor id ${JSON.stringify(query.sponsorIds[i])}`);
+    const bcf = query.benefitContractFilter;
+    const pf = query.predicateFilter;
+    // In the proto's field order, so the first unknown id reported is the first one the client wrote.
+    const checks: { path: string; values: readonly string[]; indexed: boolean; ids: CatalogIds; what: string; hint?: string }[] = [
+      { path: 'member_query.sponsor_ids', values: query.sponsorIds, indexed: true, ids: 'sponsors', what: 'sponsor id' },
+      { path: 'member_query.population_ids', values: query.populationIds, indexed: true, ids: 'populations', what: 'population id' },
+      { path: 'member_query.benefit_contract_filter.healthcare_service_ids', values: bcf?.healthcareServiceIds ?? [], indexed: true, ids: 'services', what: 'healthcare service id', hint: ' (no benefit contract offers it)' },
+      { path: 'member_query.benefit_contract_filter.insurance_plan_ids', values: bcf?.insurancePlanIds ?? [], indexed: true, ids: 'plans', what: 'insurance plan id' },
+      { path: 'member_query.predicate_filter.benefit_contract_id', values: pf?.benefitContractId !== undefined ? [pf.benefitContractId] : [], indexed: false, ids: 'contracts', what: 'benefit contract id' },
+      { path: 'member_query.predicate_filter.healthcare_service_id', values: pf?.healthcareServiceId !== undefined ? [pf.healthcareServiceId] : [], indexed: false, ids: 'services', what: 'healthcare service id', hint: ' (no benefit contract offers it)' },
+      { path: 'member_query.insurance_plan_filter.insurance_plan_ids', values: query.insurancePlanFilter?.insurancePlanIds ?? [], indexed: true, ids: 'plans', what: 'insurance plan id' },
+    ];
+    if (checks.some((c) => c.values.length > 0)) {
+      let catalog = await this.loadCatalog();
+      const has = (c: Catalog, ids: CatalogIds, v: string) => (ids === 'sponsors' ? c.sponsors.includes(v) : c[ids].has(v));
+      // An id added since the cached catalog was read is not refused.
+      if (checks.some((c) => c.values.some((v) => !has(catalog, c.ids, v)))) catalog = await this.loadCatalog(true);
+      for (const c of checks) {
+        const i = c.values.findIndex((v) => !has(catalog, c.ids, v));
+        if (i >= 0) throw new FieldError(c.indexed ? `${c.path}[${i}]` : c.path, `unknown ${c.what} ${JSON.stringify(c.values[i])}${c.hint ?? ''}`);
+      }
     }
+    const states = query.demographicsFilter?.states ?? [];
+    const badState = states.findIndex((s) => !US_STATE_CODES.has(s));
+    if (badState >= 0) throw new FieldError(`member_query.demographics_filter.states[${badState}]`, `${JSON.stringify(states[badState])} is not a US state code (two capital letters, e.g. "CA")`);
     if (this.flags.exists) {
       for (const key of Object.keys(query.requiredFeatureFlags)) {
         if (!(await this.flags.exists(key))) {

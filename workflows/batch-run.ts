@@ -726,7 +726,10 @@ export class BatchRun {
       } catch (err) {
         log.warn('batch event could not be published to Kafka', { eventId: event.eventId, error: String(err) });
       }
-      if (n.callbackUrl && eventPassesFilter(eventType, n.eventTypes)) {
+      // patched only where the new rule changes the outcome, so histories recorded before it replay unchanged.
+      const passes =
+        eventPassesFilter(eventType, n.eventTypes) || (eventPassesFilter(eventType, n.eventTypes, { terminalAsOne: true }) && patched('webhook-terminal-filter-v1'));
+      if (n.callbackUrl && passes) {
         try {
           await startChild(webhookDeliveryWorkflow, {
             workflowId: webhookDeliveryWorkflowId(input.batchId, event.eventId),

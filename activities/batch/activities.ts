@@ -9,6 +9,7 @@ import type { BatchEventPayload } from '../../lib/batch/events';
 import { averageDurationMs, pendingOf } from '../../lib/batch/progress';
 import { CACHE_TO_PROTO, PRIORITY_TO_PROTO, STATUS_TO_PROTO, STRATEGY_TO_PROTO, PATH_TO_PROTO, WINDOW_TO_PROTO } from '../../lib/batch/proto-mapping';
 import type { BatchCacheMode, WindowName } from '../../lib/batch/types';
+import { cacheRefreshedOf } from '../../lib/batch/types';
 import { scheduleMember, windowForMember, type EngagementHint } from '../../lib/batch/windows';
 import { decideCacheAction } from '../../lib/cache-policy';
 import { CONNECTIVITY_AAA_CODES } from '../../lib/stedi-codes';
@@ -161,6 +162,8 @@ export interface PollStediChunkResult {
   newFailed: number;
   /** Submitted members Stedi finished without returning a result (counted failed NO_RESULT). */
   missing: number;
+  /** New results written to the cache (a result older than the cached entry is not). */
+  refreshed: number;
   stediStatus: string;
   done: boolean;
 }
@@ -443,6 +446,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       }
       let newCompleted = 0;
       let newFailed = 0;
+      let refreshed = 0;
       const errors: StoredBatchError[] = [];
       const completed: StoredMemberOutcome[] = [];
       const warmed: WarmCompletion[] = [];
@@ -473,6 +477,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
             ...(summary.stediCheckId ? { stediCheckId: summary.stediCheckId } : {}),
             fetchedAt,
           });
+          if (put.written) refreshed++;
           if (input.warmJobId) {
             const payerError = failed ? `PAYER_ERROR: ${summary.errors?.[0]?.description ?? 'payer returned an error'}` : undefined;
             warmed.push(
@@ -511,7 +516,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       await recordOutcomes(input.batchId, completed);
       if (input.warmJobId && deps.warms) await deps.warms.complete(input.warmJobId, warmed);
       const seenCount = seen.count();
-      return { seen: seen.encode(), seenCount, newCompleted, newFailed, missing, stediStatus, done: seenCount >= submitted.count() };
+      return { seen: seen.encode(), seenCount, newCompleted, newFailed, missing, refreshed, stediStatus, done: seenCount >= submitted.count() };
     },
 
     /** Stores real-time failures (member ids resolved here, so they never enter workflow history twice). */
@@ -538,7 +543,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         failed: c.failed,
         skipped: c.cancelled,
         cacheHits: c.cacheHits,
-        cacheRefreshed: c.cacheMisses,
+        cacheRefreshed: cacheRefreshedOf(c),
         totalDuration: durationFromMs(Math.max(0, durationMs)),
         avgMemberDuration: durationFromMs(avg),
         stediBatchCalls: c.stediBatches,

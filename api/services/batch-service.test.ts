@@ -195,6 +195,9 @@ describe('BatchEligibilityService', () => {
     s.t.views.set(batchId, { ...v, status: 'RUNNING', counters: { ...v.counters, completed: 1 } });
     const r = await s.client.cancelBatch({ batchId, reason: 'no longer needed' }, opts);
     expect(r).toMatchObject({ batchId, status: BatchStatus.CANCELLED, completed: 1, failed: 0, cancelled: 2 });
+    // GetBatchStatus's progress carries the cancelled count too: completed + failed + cancelled + pending = total.
+    const st = await s.client.getBatchStatus({ batchId }, opts);
+    expect(st.progress).toMatchObject({ totalMembers: 3, completed: 1, failed: 0, cancelled: 2, pending: 0 });
   });
 
   test('CancelBatch refuses a reason over 500 characters naming reason, and cancels nothing', async () => {
@@ -444,6 +447,34 @@ describe('BatchEligibilityService client contract (issue 10)', () => {
     // Refusals spent nothing: one more new job still fits in the limit of 2.
     await s.client.submitBatch(submit('job-2'), opts);
     expect(s.t.started).toHaveLength(2);
+  });
+
+  test('a submit that loses the race to start its job (both passed the existence check) is already_exists if it asked for something else, and gives back its rate unit and staged list', async () => {
+    const s = await setup({ rateLimit: 2 });
+    const opts = await s.as('svc-a', s.all);
+    // As when two calls run at once: each finds no batch and goes on to start; the second joins the first's.
+    s.t.port.exists = async () => false;
+    const written: string[] = [];
+    const write = s.lists.write.bind(s.lists);
+    s.lists.write = async (ref, start, ids) => {
+      written.push(ref);
+      await write(ref, start, ids);
+    };
+    const first = await s.client.submitBatch(submit('job-1', ['m_1']), opts);
+    const e = await errorOf(s.client.submitBatch(submit('job-1', ['m_2', 'm_3', 'm_4'], { cacheControl: 2 }), opts));
+    expect(e.code).toBe(Code.AlreadyExists);
+    expect(e.message).toContain('client_job_id job-1 was already used for a different request');
+    // The same request again joins and answers with the batch.
+    expect((await s.client.submitBatch(submit('job-1', ['m_1']), opts)).batchId).toBe(first.batchId);
+    expect(s.t.started).toHaveLength(1);
+    // Only the started batch's list is left, holding its own member.
+    const batchList = (s.t.started[0]!.selector as { listRef: string }).listRef;
+    expect(written).toHaveLength(3);
+    expect(written.filter((r) => r !== batchList).map((r) => s.lists.size(r))).toEqual([0, 0]);
+    expect(await s.lists.read(batchList, 0, 10)).toEqual(['m_1']);
+    // Neither joining call spent a unit: one more job fits in the limit of 2, the next does not.
+    await s.client.submitBatch(submit('job-2'), opts);
+    expect((await errorOf(s.client.submitBatch(submit('job-3'), opts))).code).toBe(Code.ResourceExhausted);
   });
 
   test('member_query is compiled before acceptance: its FieldError is invalid_argument, nothing started, no rate unit spent', async () => {

@@ -43,7 +43,7 @@ import { batchStatusStream } from './batch-status-stream';
 export interface BatchServiceDeps {
   temporal: BatchTemporalPort;
   /** Where submitted member ids are staged (PostgreSQL in production). */
-  lists: Pick<MemberListStore, 'write' | 'read'>;
+  lists: Pick<MemberListStore, 'write' | 'read' | 'delete'>;
   errors: Pick<BatchErrorStore, 'page'>;
   /** Per-member outcomes for WatchBatchStatus's MEMBER_COMPLETED updates; absent: none are streamed. */
   outcomes?: Pick<BatchOutcomeStore, 'read'>;
@@ -103,12 +103,10 @@ export function submitRequestHash(selector: { kind: 'ids'; memberIds: readonly s
   return createHash('sha256').update(stableJson({ v: 1, members, options })).digest('hex');
 }
 
-function listRefFor(batchId: string, ids: readonly string[]): string {
-  // Content-addressed per batch: a resubmission with the same ids rewrites the same rows (idempotent), one with
-  // different ids never overwrites the list a running batch reads.
-  const h = createHash('sha256');
-  for (const id of ids) h.update(id).update('\n');
-  return `${batchId}#${h.digest('hex').slice(0, 16)}`;
+function listRefFor(batchId: string): string {
+  // One list per submit call, under the batch's prefix: a call that turns out to have joined a batch another call
+  // started (concurrent submits of one job) deletes its own list without touching the one the batch reads.
+  return `${batchId}#${randomBytes(8).toString('hex')}`;
 }
 
 /** protobuf's Timestamp range (0001-01-01 … 9999-12-31, as its JSON form allows), in seconds since the epoch. */
@@ -374,14 +372,14 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         });
 
       // Idempotency first: a known job answers with its batch and does not count against the rate limit.
+      const alreadyUsed = () =>
+        new ConnectError(
+          `client_job_id ${v.clientJobId} was already used for a different request (batch ${batchId}); resubmit the same request to get that batch, or use a new client_job_id`,
+          Code.AlreadyExists,
+        );
       if (await deps.temporal.exists(batchId)) {
         const stored = deps.temporal.requestHash ? await deps.temporal.requestHash(batchId) : undefined;
-        if (stored !== undefined && stored !== requestHash) {
-          throw new ConnectError(
-            `client_job_id ${v.clientJobId} was already used for a different request (batch ${batchId}); resubmit the same request to get that batch, or use a new client_job_id`,
-            Code.AlreadyExists,
-          );
-        }
+        if (stored !== undefined && stored !== requestHash) throw alreadyUsed();
         return respond(await deps.temporal.accepted(batchId));
       }
 
@@ -399,8 +397,9 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       }
 
       let selector: BatchWorkflowInput['selector'];
+      let listRef: string | undefined;
       if (v.selector.kind === 'ids') {
-        const listRef = listRefFor(batchId, v.selector.memberIds);
+        listRef = listRefFor(batchId);
         await deps.lists.write(listRef, 0, v.selector.memberIds);
         selector = { kind: 'list', listRef, total: v.selector.memberIds.length };
       } else {
@@ -416,7 +415,16 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         requestHash,
         ...(deps.tuning ? { tuning: deps.tuning } : {}),
       };
-      return respond(await deps.temporal.startAndAccept(input, deps.taskQueue));
+      const started = await deps.temporal.startAndAccept(input, deps.taskQueue);
+      // A concurrent submit of the same job can pass the exists() check above too; the one whose start lost joined
+      // the other's batch. It started nothing: its rate unit and staged list go back, and if it asked for something
+      // else it is told so, exactly as it would have been one call later.
+      const differs = started.requestHash !== undefined && started.requestHash !== requestHash;
+      if (differs || started.startedHere === false) {
+        await Promise.all([deps.rateLimiter.release(clientService, rate), listRef ? deps.lists.delete(listRef) : undefined]);
+        if (differs) throw alreadyUsed();
+      }
+      return respond(started.view);
     },
 
     async getBatchStatus(req, ctx) {

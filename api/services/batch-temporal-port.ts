@@ -1,4 +1,5 @@
 import { create } from '@bufbuild/protobuf';
+import { randomUUID } from 'node:crypto';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowStartOptions } from '@temporalio/client';
@@ -53,6 +54,19 @@ export interface WebhookDeliveriesView {
   lastAttempt?: { error: string; atMs: number; nextAtMs?: number };
 }
 
+/** What a start-or-join found: the accepted batch, and whether this call's start created it. */
+export interface StartOutcome {
+  view: BatchStatusView;
+  /**
+   * False when the batch already existed (a concurrent submit of the same job started it first, or it had closed):
+   * this call started nothing and its request may differ from the batch's (compare `requestHash`). Undefined when
+   * the batch does not say (started before submit ids were recorded).
+   */
+  startedHere?: boolean;
+  /** The request hash stored with the batch that answered (memo `requestHash`); undefined for older batches. */
+  requestHash?: string;
+}
+
 /** Deliveries counted per GetBatchStatus at most (a batch sends a dozen or so events). */
 const MAX_DELIVERIES_COUNTED = 1_000;
 /** Pending deliveries asked where they stand per GetBatchStatus (one query each, in parallel). */
@@ -63,7 +77,7 @@ export interface BatchTemporalPort {
   /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
   start(input: BatchWorkflowInput, taskQueue: string): Promise<void>;
   /** Start (or join) the batch and wait until it is accepted, in one call (update-with-start). */
-  startAndAccept(input: BatchWorkflowInput, taskQueue: string): Promise<BatchStatusView>;
+  startAndAccept(input: BatchWorkflowInput, taskQueue: string): Promise<StartOutcome>;
   exists(batchId: string): Promise<boolean>;
   /** The canonical request hash stored with the batch at start (memo `requestHash`); undefined for older batches. */
   requestHash?(batchId: string): Promise<string | undefined>;
@@ -113,13 +127,14 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
   }
 
   /** One set of start options for both ways a batch starts (update-with-start and plain start). */
-  const startOptions = (input: BatchWorkflowInput, taskQueue: string): WorkflowStartOptions & { workflowIdConflictPolicy: WorkflowIdConflictPolicy } => ({
+  const startOptions = (input: BatchWorkflowInput, taskQueue: string, submitId?: string): WorkflowStartOptions & { workflowIdConflictPolicy: WorkflowIdConflictPolicy } => ({
     taskQueue,
     workflowId: input.batchId,
     args: [input] as [BatchWorkflowInput],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}) },
+    // submitId: which start created the workflow (USE_EXISTING joins silently; startAndAccept tells the caller).
+    memo: { options: input.options, submittedAtMs: input.submittedAtMs, ...(input.requestHash ? { requestHash: input.requestHash } : {}), ...(submitId ? { submitId } : {}) },
     // Web UI user metadata: what this batch is, without a click (current details come from the workflow).
     staticSummary: batchSummary({
       clientService: input.clientService,
@@ -141,16 +156,28 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
 
   return {
     async startAndAccept(input, taskQueue) {
+      // Two submits of one job can both find no batch and both get here: USE_EXISTING lets the second join the
+      // first's workflow without an error, so the memo's submitId says whose start it was.
+      const submitId = randomUUID();
+      let view: BatchStatusView;
       try {
-        return await client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
-          startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue)),
+        view = await client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
+          startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue, submitId)),
         });
       } catch (err) {
-        // REJECT_DUPLICATE: a closed batch with this id exists (same job, same batch): answer from its result.
+        // REJECT_DUPLICATE: a closed batch with this id exists: answer from its result (the caller compares hashes).
         const v = await closedView(input.batchId).catch(() => undefined);
-        if (v) return v;
-        throw err;
+        if (!v) throw err;
+        view = v;
       }
+      const memo = (await client.workflow.getHandle(input.batchId).describe()).memo;
+      const stored = memo?.['requestHash'];
+      const startedBy = memo?.['submitId'];
+      return {
+        view,
+        ...(typeof startedBy === 'string' ? { startedHere: startedBy === submitId } : {}),
+        ...(typeof stored === 'string' ? { requestHash: stored } : {}),
+      };
     },
     async start(input, taskQueue) {
       try {

@@ -1,6 +1,7 @@
 import { batchFailureOf } from './member-failure';
 import { averageDurationMs, pendingOf } from './progress';
 import type { BatchCounters, BatchEventName, BatchStatusName, ExecutionPath, ResolvedBatchOptions } from './types';
+import { cacheRefreshedOf } from './types';
 
 /**
  * One batch lifecycle event, as the workflow records it. The Kafka activity encodes it as protobuf
@@ -55,9 +56,18 @@ export function webhookEventName(t: BatchEventName): string {
   return t === 'PROGRESS' ? 'PROGRESS_UPDATE' : t;
 }
 
-/** Whether a webhook filter (empty = all) lets this event through. */
-export function eventPassesFilter(t: BatchEventName, filter: readonly BatchEventName[]): boolean {
-  return filter.length === 0 || filter.includes(t);
+/** The kinds of a batch's terminal event; a batch emits exactly one of them. */
+const TERMINAL_EVENTS: readonly BatchEventName[] = ['COMPLETED', 'PARTIALLY_COMPLETED', 'FAILED', 'CANCELLED'];
+
+/**
+ * Whether a webhook filter (empty = all) lets this event through. With `terminalAsOne` (batches since
+ * patch `webhook-terminal-filter-v1`), a filter naming any terminal kind receives the batch's terminal event of
+ * every kind: a client following the proto's example ["STARTED", "COMPLETED", "FAILED"] otherwise never heard that
+ * its batch ended CANCELLED or PARTIALLY_COMPLETED (probe batch #2). The event keeps its own type.
+ */
+export function eventPassesFilter(t: BatchEventName, filter: readonly BatchEventName[], opts: { terminalAsOne?: boolean } = {}): boolean {
+  if (filter.length === 0 || filter.includes(t)) return true;
+  return opts.terminalAsOne === true && TERMINAL_EVENTS.includes(t) && filter.some((f) => TERMINAL_EVENTS.includes(f));
 }
 
 function iso(ms: number | undefined): string | undefined {
@@ -102,7 +112,7 @@ export function webhookBody(e: BatchEventPayload): string {
       failed: c.failed,
       skipped: c.cancelled,
       cache_hits: c.cacheHits,
-      cache_refreshed: c.cacheMisses,
+      cache_refreshed: cacheRefreshedOf(c),
       ...(durationMs !== undefined ? { total_duration_seconds: Math.round(durationMs / 1000) } : {}),
       ...(averageDurationMs(c) !== undefined ? { avg_member_duration_ms: averageDurationMs(c) } : {}),
       stedi_batch_calls: c.stediBatches,

@@ -32,4 +32,26 @@ describe('a finished batch that did not complete says why (issue 10)', () => {
     const body = JSON.parse(webhookBody(e)) as { data: { error?: { code: string } } };
     expect(body.data.error?.code).toBe(ALL_MEMBERS_FAILED);
   });
+
+  test('the webhook body of a cancelled batch: cache_refreshed is what was refreshed, and completed + failed + cancelled + pending = total', () => {
+    const e: BatchEventPayload = {
+      eventId: 'evt_4_x',
+      eventType: 'CANCELLED',
+      occurredAtMs: Date.UTC(2026, 0, 1),
+      batchId: 'batch/svc/job',
+      clientService: 'svc',
+      clientJobId: 'job',
+      jobType: 'batch',
+      status: 'CANCELLED',
+      counters: { ...emptyCounters(300), completed: 19, cancelled: 281, cacheMisses: 19, cacheRefreshed: 19, stediRealtimeCalls: 19 },
+      percentDone: 100,
+      submittedAtMs: Date.UTC(2026, 0, 1),
+      options: {} as BatchEventPayload['options'],
+      failure: { code: 'CANCELLED', message: 'by ops' },
+    };
+    const body = JSON.parse(webhookBody(e)) as { data: { progress: Record<string, number>; result: Record<string, number> } };
+    expect(body.data.result).toMatchObject({ total_members: 300, successful: 19, skipped: 281, cache_refreshed: 19, stedi_realtime_calls: 19 });
+    const p = body.data.progress;
+    expect(p['completed']! + p['failed']! + p['cancelled']! + p['pending']!).toBe(300);
+  });
 });

@@ -96,6 +96,7 @@ export function progressToProto(c: BatchCounters, startedAtMs: number | undefine
     completed: c.completed,
     failed: c.failed,
     pending: pendingOf(c),
+    cancelled: c.cancelled,
     cacheHits: c.cacheHits,
     cacheMisses: c.cacheMisses,
     ...(avg !== undefined ? { avgDuration: durationFromMs(avg) } : {}),

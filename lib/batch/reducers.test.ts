@@ -37,12 +37,43 @@ describe('batch reducers (pure)', () => {
     expect(membersResolved(membersResolved(emptyTally(), 5000), 12).counters.total).toBe(5012);
   });
 
-  test('a planned page: cache answers are final, refreshes are misses, cached errors and NOT_CACHED are counted errors', () => {
+  test('a planned page: cache answers are final, cached errors and NOT_CACHED are counted errors; planned refreshes are not misses until checked', () => {
+    // Was cacheMisses: 4 at planning time (probe operator #4: a cancelled batch reported every planned refresh).
     const t = pagePlanned(emptyTally(10), { hits: 3, hitErrors: 1, notCached: 2, refreshCount: 4 });
-    expect(t.counters).toMatchObject({ completed: 3, failed: 3, cacheHits: 4, cacheMisses: 4 });
+    expect(t.counters).toMatchObject({ completed: 3, failed: 3, cacheHits: 4, cacheMisses: 0, cacheRefreshed: 0 });
     expect(t.totalErrors).toBe(3);
     expect(t.recentErrors).toEqual([]); // stored by the activity, not kept in workflow state
     consistent(t);
+  });
+
+  test('a batch cancelled after planning 300 refreshes and answering 19 reports 19 misses and 19 refreshed, 281 cancelled (probe operator #4)', () => {
+    let t = pagePlanned(emptyTally(300), { hits: 0, hitErrors: 0, notCached: 0, refreshCount: 300 });
+    for (let i = 0; i < 19; i++) t = checkAnswered(t, { ok: true, stediCalls: 1, durationMs: 100 });
+    t = restAbandoned(t);
+    expect(t.counters).toMatchObject({ completed: 19, cancelled: 281, cacheMisses: 19, cacheRefreshed: 19, stediRealtimeCalls: 19 });
+    consistent(t);
+  });
+
+  test('misses and refreshes count what happened: an answer from a newer entry refreshed nothing, a failed check refreshed nothing, batch-API results written to the cache', () => {
+    let t = emptyTally(10);
+    t = checkAnswered(t, { ok: true, stediCalls: 0, durationMs: 10 });
+    t = checkAnswered(t, { ok: false, stediCalls: 1, durationMs: 10 });
+    t = checkFailed(t, false);
+    expect(t.counters).toMatchObject({ cacheMisses: 3, cacheRefreshed: 1 });
+    t = chunkSubmitted(t, { submittedCount: 6, rejected: 1 });
+    expect(t.counters.cacheMisses).toBe(10);
+    t = chunkPolled(t, { newCompleted: 4, newFailed: 1, missing: 0, refreshed: 4 });
+    expect(t.counters.cacheRefreshed).toBe(5);
+    // An older activity's poll result does not say: each new result was written.
+    t = chunkPolled(t, { newCompleted: 1, newFailed: 0, missing: 0 });
+    expect(t.counters.cacheRefreshed).toBe(6);
+    consistent(t);
+  });
+
+  test('state carried from a run before cacheRefreshed existed counts from 0', () => {
+    const old = emptyTally(2);
+    delete old.counters.cacheRefreshed;
+    expect(checkAnswered(old, { ok: true, stediCalls: 1, durationMs: 1 }).counters.cacheRefreshed).toBe(1);
   });
 
   test('a CACHE_ONLY member with nothing cached is neither a hit nor a miss (issue 10)', () => {

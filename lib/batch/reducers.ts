@@ -27,7 +27,8 @@ export function emptyTally(total = 0): BatchTally {
 
 function bump(t: BatchTally, delta: Partial<BatchCounters>, errors = 0): BatchTally {
   const counters = { ...t.counters };
-  for (const [k, v] of Object.entries(delta) as Array<[keyof BatchCounters, number]>) counters[k] += v;
+  // `?? 0`: a counter added since the carried state was written (cacheRefreshed) starts from 0.
+  for (const [k, v] of Object.entries(delta) as Array<[keyof BatchCounters, number]>) counters[k] = (counters[k] ?? 0) + v;
   return { ...t, counters, totalErrors: t.totalErrors + errors };
 }
 
@@ -49,16 +50,14 @@ export interface PlannedPage {
 }
 
 /**
- * Cache answers are final at planning time. cache_misses are "members that needed a Stedi call": a CACHE_ONLY member
- * with nothing cached made none (a NOT_CACHED failure), so it is neither a miss nor, in webhooks/Kafka,
- * "cache_refreshed" (issue 10). The errors of cache answers were stored by the activity; they are counted here.
+ * Cache answers are final at planning time. Misses are not: cache_misses count members whose Stedi check was made
+ * (checkAnswered, checkFailed, chunkSubmitted), so a batch cancelled after planning 300 refreshes and making 19 says
+ * 19, not 300 (probe operator #4). A CACHE_ONLY member with nothing cached makes no call (a NOT_CACHED failure): it
+ * is neither a miss nor "cache_refreshed" (issue 10). The errors of cache answers were stored by the activity; they
+ * are counted here.
  */
 export function pagePlanned(t: BatchTally, plan: PlannedPage): BatchTally {
-  return bump(
-    t,
-    { completed: plan.hits, failed: plan.hitErrors + plan.notCached, cacheHits: plan.hits + plan.hitErrors, cacheMisses: plan.refreshCount },
-    plan.hitErrors + plan.notCached,
-  );
+  return bump(t, { completed: plan.hits, failed: plan.hitErrors + plan.notCached, cacheHits: plan.hits + plan.hitErrors }, plan.hitErrors + plan.notCached);
 }
 
 /** Appends one failure the workflow records itself (newest RECENT_ERRORS kept) and counts it. */
@@ -76,9 +75,21 @@ export interface CheckAnswered {
   durationMs: number;
 }
 
-/** A real-time check came back. A payer error is a failure (its error record follows via errorRecorded). */
+/**
+ * A real-time check came back. A payer error is a failure (its error record follows via errorRecorded). The member
+ * missed the cache; its answer refreshed the cache only if it came from Stedi (not from a newer entry another
+ * writer had put there meanwhile: stediCalls 0).
+ */
 export function checkAnswered(t: BatchTally, a: CheckAnswered): BatchTally {
-  return bump(t, { stediRealtimeCalls: a.stediCalls ?? 1, durationMsSum: a.durationMs, durationCount: 1, ...(a.ok ? { completed: 1 } : { failed: 1 }) });
+  const calls = a.stediCalls ?? 1;
+  return bump(t, {
+    stediRealtimeCalls: calls,
+    durationMsSum: a.durationMs,
+    durationCount: 1,
+    cacheMisses: 1,
+    ...(calls > 0 ? { cacheRefreshed: 1 } : {}),
+    ...(a.ok ? { completed: 1 } : { failed: 1 }),
+  });
 }
 
 /**
@@ -86,7 +97,7 @@ export function checkAnswered(t: BatchTally, a: CheckAnswered): BatchTally {
  * (member not in the directory, no slot, worker lost) does not. Its error record follows via errorRecorded.
  */
 export function checkFailed(t: BatchTally, reachedStedi: boolean): BatchTally {
-  return bump(t, { failed: 1, ...(reachedStedi ? { stediRealtimeCalls: 1 } : {}) });
+  return bump(t, { failed: 1, cacheMisses: 1, ...(reachedStedi ? { stediRealtimeCalls: 1 } : {}) });
 }
 
 /** A real-time check was cancelled (cancel or timeout reached it before it finished). */
@@ -94,14 +105,24 @@ export function checkCancelled(t: BatchTally): BatchTally {
   return bump(t, { cancelled: 1 });
 }
 
-/** One chunk handed to Stedi's batch API: members Stedi refused at submission are failures (stored by the activity). */
+/**
+ * One chunk handed to Stedi's batch API: members Stedi refused at submission are failures (stored by the activity).
+ * Every member of the chunk was a cache miss whose check was made (submitted or refused).
+ */
 export function chunkSubmitted(t: BatchTally, sub: { submittedCount: number; rejected: number }): BatchTally {
-  return bump(t, { failed: sub.rejected, ...(sub.submittedCount > 0 ? { stediBatches: 1, stediBatchItems: sub.submittedCount } : {}) }, sub.rejected);
+  return bump(
+    t,
+    { failed: sub.rejected, cacheMisses: sub.submittedCount + sub.rejected, ...(sub.submittedCount > 0 ? { stediBatches: 1, stediBatchItems: sub.submittedCount } : {}) },
+    sub.rejected,
+  );
 }
 
-/** New results of one Stedi batch poll, counted as deltas against the chunk's bitmap of members already seen. */
-export function chunkPolled(t: BatchTally, r: { newCompleted: number; newFailed: number; missing: number }): BatchTally {
-  return bump(t, { completed: r.newCompleted, failed: r.newFailed + r.missing }, r.newFailed + r.missing);
+/**
+ * New results of one Stedi batch poll, counted as deltas against the chunk's bitmap of members already seen.
+ * `refreshed`: results the poll wrote to the cache (older activity versions do not say: every new result).
+ */
+export function chunkPolled(t: BatchTally, r: { newCompleted: number; newFailed: number; missing: number; refreshed?: number }): BatchTally {
+  return bump(t, { completed: r.newCompleted, failed: r.newFailed + r.missing, cacheRefreshed: r.refreshed ?? r.newCompleted + r.newFailed }, r.newFailed + r.missing);
 }
 
 /** The batch ends: whatever was not processed will not be (undispatched members, abandoned chunks' unseen members). */

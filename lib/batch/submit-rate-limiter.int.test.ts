@@ -25,4 +25,19 @@ describe('Redis submit rate limiter', () => {
     expect((await l.take('svc', boundary - 60_000 + 3_600_000)).allowed).toBe(true);
     expect((await l.take('svc', boundary - 60_000 + 3_600_000)).allowed).toBe(false);
   });
+
+  test('release takes back a counted submission (once); a refused decision has nothing to release', async () => {
+    const l = createRedisSubmitRateLimiter(redis, { limit: 2, windowMs: 60_000 }, prefix);
+    const now = Date.now();
+    const a = await l.take('rel', now);
+    await l.take('rel', now + 1);
+    const refused = await l.take('rel', now + 2);
+    expect(refused.allowed).toBe(false);
+    await l.release('rel', refused);
+    expect((await l.take('rel', now + 3)).allowed).toBe(false);
+    await l.release('rel', a);
+    await l.release('rel', a);
+    expect((await l.take('rel', now + 4)).allowed).toBe(true);
+    expect((await l.take('rel', now + 5)).allowed).toBe(false);
+  });
 });

@@ -12,4 +12,18 @@ describe('submit rate limit (in-memory twin of the Redis limiter)', () => {
     expect((await l.take('svc', boundary - 60_000 + 3_600_000)).allowed).toBe(true);
     expect((await l.take('svc', boundary - 60_000 + 3_600_000)).allowed).toBe(false);
   });
+
+  test('release takes back a counted submission (once); a refused decision has nothing to release', async () => {
+    const l = createInMemorySubmitRateLimiter({ limit: 2, windowMs: 60_000 });
+    const a = await l.take('svc', 1_000);
+    await l.take('svc', 1_001);
+    const refused = await l.take('svc', 1_002);
+    expect(refused.allowed).toBe(false);
+    await l.release('svc', refused);
+    expect((await l.take('svc', 1_003)).allowed).toBe(false);
+    await l.release('svc', a);
+    await l.release('svc', a);
+    expect((await l.take('svc', 1_004)).allowed).toBe(true);
+    expect((await l.take('svc', 1_005)).allowed).toBe(false);
+  });
 });

@@ -12,10 +12,17 @@ export interface RateDecision {
   limit: number;
   /** When the oldest counted submission leaves the window, i.e. when one more is admitted (epoch ms). */
   resetAtMs: number;
+  /** The counted submission (allowed decisions only): what `release` takes back. */
+  token?: string;
 }
 
 export interface SubmitRateLimiter {
   take(clientService: string, nowMs: number): Promise<RateDecision>;
+  /**
+   * Takes back a submission `take` counted, for one that turned out to start nothing (SubmitBatch that lost a race
+   * with a concurrent submit of the same job). A decision without a token, or one already released, is a no-op.
+   */
+  release(clientService: string, decision: RateDecision): Promise<void>;
 }
 
 export interface RateLimitSettings {
@@ -42,24 +49,34 @@ local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {1, n + 1, tonumber(first[2])}`;
 
 export function createRedisSubmitRateLimiter(redis: RedisClient, settings: RateLimitSettings = DEFAULT_SUBMIT_RATE, keyPrefix = 'rte:'): SubmitRateLimiter {
+  const keyOf = (clientService: string) => `${keyPrefix}batch-submit-rate:{${clientService}}`;
   return {
     async take(clientService, nowMs) {
-      const key = `${keyPrefix}batch-submit-rate:{${clientService}}`;
-      const [ok, count, oldest] = (await redis.eval(TAKE_LUA, 1, key, String(nowMs), String(settings.windowMs), String(settings.limit), `${nowMs}:${randomUUID()}`)) as [number, number, number];
-      return { allowed: ok === 1, count, limit: settings.limit, resetAtMs: Number(oldest) + settings.windowMs };
+      const token = `${nowMs}:${randomUUID()}`;
+      const [ok, count, oldest] = (await redis.eval(TAKE_LUA, 1, keyOf(clientService), String(nowMs), String(settings.windowMs), String(settings.limit), token)) as [number, number, number];
+      return { allowed: ok === 1, count, limit: settings.limit, resetAtMs: Number(oldest) + settings.windowMs, ...(ok === 1 ? { token } : {}) };
+    },
+    async release(clientService, decision) {
+      if (decision.token) await redis.zrem(keyOf(clientService), decision.token);
     },
   };
 }
 
 export function createInMemorySubmitRateLimiter(settings: RateLimitSettings = DEFAULT_SUBMIT_RATE): SubmitRateLimiter {
-  const taken = new Map<string, number[]>();
+  const taken = new Map<string, { at: number; token: string }[]>();
   return {
     async take(clientService, nowMs) {
-      const times = (taken.get(clientService) ?? []).filter((t) => t > nowMs - settings.windowMs);
+      const times = (taken.get(clientService) ?? []).filter((t) => t.at > nowMs - settings.windowMs);
       taken.set(clientService, times);
-      if (times.length >= settings.limit) return { allowed: false, count: times.length, limit: settings.limit, resetAtMs: times[0]! + settings.windowMs };
-      times.push(nowMs);
-      return { allowed: true, count: times.length, limit: settings.limit, resetAtMs: times[0]! + settings.windowMs };
+      if (times.length >= settings.limit) return { allowed: false, count: times.length, limit: settings.limit, resetAtMs: times[0]!.at + settings.windowMs };
+      const token = `${nowMs}:${randomUUID()}`;
+      times.push({ at: nowMs, token });
+      return { allowed: true, count: times.length, limit: settings.limit, resetAtMs: times[0]!.at + settings.windowMs, token };
+    },
+    async release(clientService, decision) {
+      const times = taken.get(clientService);
+      const i = times?.findIndex((t) => t.token === decision.token) ?? -1;
+      if (decision.token && i >= 0) times!.splice(i, 1);
     },
   };
 }

@@ -67,7 +67,13 @@ export interface BatchCounters {
   /** Members that will not be processed (batch cancelled or timed out before reaching them). */
   cancelled: number;
   cacheHits: number;
+  /** Members the cache could not answer whose Stedi check was made (answered, failed or refused at submission). */
   cacheMisses: number;
+  /**
+   * Cache entries this batch wrote from Stedi answers. Optional: state carried from a run before it existed lacks it
+   * (read as 0 via cacheRefreshedOf).
+   */
+  cacheRefreshed?: number;
   /** Live Stedi calls made (real-time checks or batch items submitted). */
   stediRealtimeCalls: number;
   stediBatchItems: number;
@@ -77,6 +83,8 @@ export interface BatchCounters {
   durationCount: number;
 }
 
+export const cacheRefreshedOf = (c: BatchCounters): number => c.cacheRefreshed ?? 0;
+
 export function emptyCounters(total = 0): BatchCounters {
   return {
     total,
@@ -85,6 +93,7 @@ export function emptyCounters(total = 0): BatchCounters {
     cancelled: 0,
     cacheHits: 0,
     cacheMisses: 0,
+    cacheRefreshed: 0,
     stediRealtimeCalls: 0,
     stediBatchItems: 0,
     stediBatches: 0,

@@ -32,8 +32,10 @@ export function fakeTemporal() {
       });
     },
     async startAndAccept(input, taskQueue) {
+      const startedHere = !views.has(input.batchId);
       await port.start(input, taskQueue);
-      return views.get(input.batchId)!;
+      const stored = hashes.get(input.batchId);
+      return { view: views.get(input.batchId)!, startedHere, ...(stored !== undefined ? { requestHash: stored } : {}) };
     },
     async exists(id) {
       return views.has(id);

@@ -72,8 +72,8 @@ export function fakeBatchActivities(opts: FakeBatchOptions) {
       await record('pollStediChunk', input);
       const polls = calls.filter((c) => c.name === 'pollStediChunk' && (c.input as PollStediChunkInput).stediBatchId === input.stediBatchId).length;
       const submitted = Bitmap.decode(input.size, input.submitted);
-      if (polls <= (opts.pollsBeforeDone ?? 0)) return { seen: input.seen, seenCount: Bitmap.decode(input.size, input.seen).count(), newCompleted: 0, newFailed: 0, missing: 0, stediStatus: 'IN_PROGRESS', done: false };
-      return { seen: input.submitted, seenCount: submitted.count(), newCompleted: submitted.count(), newFailed: 0, missing: 0, stediStatus: 'COMPLETED', done: true };
+      if (polls <= (opts.pollsBeforeDone ?? 0)) return { seen: input.seen, seenCount: Bitmap.decode(input.size, input.seen).count(), newCompleted: 0, newFailed: 0, missing: 0, refreshed: 0, stediStatus: 'IN_PROGRESS', done: false };
+      return { seen: input.submitted, seenCount: submitted.count(), newCompleted: submitted.count(), newFailed: 0, missing: 0, refreshed: submitted.count(), stediStatus: 'COMPLETED', done: true };
     },
     async recordMemberErrors(input: unknown) {
       await record('recordMemberErrors', input);

@@ -413,7 +413,8 @@ export type BatchCompletedResult = Message<"rte.v1.BatchCompletedResult"> & {
   cacheHits: number;
 
   /**
-   * Cache entries refreshed.
+   * Cache entries refreshed: members whose Stedi answer was written to the cache by this batch (not those
+   * planned for a refresh that the batch never reached, nor those a newer entry had already answered).
    *
    * @generated from field: int32 cache_refreshed = 6;
    */
