@@ -25,6 +25,7 @@ import { batchNameFromSeed, buildBatchItem, type StediProviderConfig } from '../
 import type { BatchEligibilityItem } from '../stedi/types';
 import { batchFailureOf, memberFailureText } from '../../lib/batch/member-failure';
 import type { WarmCompletion, WarmRecordStore } from '../warming/ports';
+import { payerErrorReason } from '../../lib/warming/reasons';
 import type { BatchErrorStore, BatchMemberDirectory, BatchMetrics, BatchOutcomeStore, MemberListStore, StediLoadSource, StoredBatchError, StoredMemberOutcome } from './ports';
 
 export interface BatchActivityDeps {
@@ -479,7 +480,8 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           });
           if (put.written) refreshed++;
           if (input.warmJobId) {
-            const payerError = failed ? `PAYER_ERROR: ${summary.errors?.[0]?.description ?? 'payer returned an error'}` : undefined;
+            // The same words as the real-time path (AAA code and description), so one cause is one failure reason.
+            const payerError = failed ? payerErrorReason(summary.errors ?? []) : undefined;
             warmed.push(
               put.written
                 ? { memberId, operation: input.operation, fetchedAt: put.entry.fetchedAt, outcome: failed ? 'failed' : 'warmed', ...(payerError ? { reason: payerError } : {}) }
