@@ -31,6 +31,7 @@ describe('validateWarmCache', () => {
     ['an overlong id', { memberIds: ['x'.repeat(129)] }, 'member_ids[0]'],
     ['an id with a leading space', { memberIds: ['M-1', ' M-2'] }, 'member_ids[1]'],
     ['an id with a NUL', { memberIds: ['M-1\u0000'] }, 'member_ids[0]'],
+    ['an id with a zero-width space', { memberIds: ['M-1', 'm_0000001\u200b'] }, 'member_ids[1]'],
     ['an id with a newline', { memberIds: ['M-1', 'M-2', 'M-3\n'] }, 'member_ids[2]'],
     ['an unknown operation', { operations: ['get_benefits'] }, 'operations[0]'],
     ['a duplicate operation', { operations: ['check_eligibility', 'check_eligibility'] }, 'operations[1]'],

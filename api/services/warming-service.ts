@@ -56,7 +56,7 @@ export function validateWarmCache(req: Pick<WarmCacheRequest, 'memberIds' | 'ope
     if (id.length > MEMBER_ID_MAX_LENGTH) throw new FieldError(`member_ids[${i}]`, `must be at most ${MEMBER_ID_MAX_LENGTH} characters`);
     // As SubmitBatch: an id with a space or a control character is no directory id (before, " m_1" was "queued" and
     // failed MemberNotFound, and a NUL reached PostgreSQL as an internal error).
-    if (/[\s\p{Cc}]/u.test(id)) throw new FieldError(`member_ids[${i}]`, 'must not contain whitespace or control characters');
+    if (/[\s\p{Cc}\p{Cf}]/u.test(id)) throw new FieldError(`member_ids[${i}]`, 'must not contain whitespace, control or invisible characters (e.g. a zero-width space)');
     const prev = seen.get(id);
     if (prev !== undefined) throw new FieldError(`member_ids[${i}]`, `duplicate of member_ids[${prev}]`);
     seen.set(id, i);

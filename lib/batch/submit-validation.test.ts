@@ -89,6 +89,7 @@ describe('validateSubmitBatch', () => {
     ['no selector', { memberSelector: { case: undefined } }, 'member_selector'],
     ['empty id list', { memberSelector: { case: 'memberIds', value: { memberIds: [] } } }, 'member_ids.member_ids'],
     ['blank id', { memberSelector: { case: 'memberIds', value: { memberIds: ['ok', ' '] } } }, 'member_ids.member_ids[1]'],
+    ['id with a zero-width space', { memberSelector: { case: 'memberIds', value: { memberIds: ['ok', 'm_0000001\u200b'] } } }, 'member_ids.member_ids[1]'],
     ['unknown priority', { options: { priority: 9 } }, 'options.priority'],
     ['unknown strategy', { options: { strategy: 3 } }, 'options.strategy'],
     ['unknown window', { options: { schedulingWindow: 6 } }, 'options.scheduling_window'],

@@ -190,8 +190,9 @@ export function validateMemberIds(ids: readonly string[], limits: SubmitLimits):
   const out: string[] = [];
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
-    if (id.length === 0 || id.length > MEMBER_ID_MAX || /[\s\p{Cc}]/u.test(id)) {
-      throw new FieldError(`${field}[${i}]`, `must be 1-${MEMBER_ID_MAX} characters without whitespace or control characters`);
+    // \p{Cf}: invisible format characters (a zero-width space pasted with an id) would name a member nobody has.
+    if (id.length === 0 || id.length > MEMBER_ID_MAX || /[\s\p{Cc}\p{Cf}]/u.test(id)) {
+      throw new FieldError(`${field}[${i}]`, `must be 1-${MEMBER_ID_MAX} characters without whitespace, control or invisible characters`);
     }
     if (!seen.has(id)) {
       seen.add(id);
