@@ -165,6 +165,10 @@ describe('BatchEligibilityService', () => {
     await s.client.listBatches({}, await s.as('ops', ['rte:admin']));
     expect(s.t.queries.at(-1)).toBe("WorkflowType = 'batchWorkflow' AND ExecutionStatus != 'ContinuedAsNew'");
     expect((await errorOf(s.client.listBatches({ clientServiceName: 'svc-b' }, opts))).code).toBe(Code.PermissionDenied);
+    // A malformed name is the argument's fault, for anyone: invalid_argument naming it, not permission_denied.
+    const malformed = await errorOf(s.client.listBatches({ clientServiceName: 'svc b/x' }, opts));
+    expect(malformed.code).toBe(Code.InvalidArgument);
+    expect(malformed.message).toContain('client_service_name');
   });
 
   test('ListBatches refuses out-of-range timestamps and an empty or inverted range with the field, before any query', async () => {

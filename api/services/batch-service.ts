@@ -24,7 +24,7 @@ import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchEr
 import { isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
 import { batchDetails } from '../../lib/batch/details';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
-import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
+import { CLIENT_SERVICE_PATTERN, DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
 import { batchFailureOf } from '../../lib/batch/member-failure';
@@ -452,6 +452,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     async listBatches(req, ctx) {
       const p = requirePrincipal(ctx.values);
       const isAdmin = p.scopes.has(Scope.Admin);
+      // A malformed name is the argument's fault whoever asks (invalid_argument), before whether the caller may act for it.
+      if (req.clientServiceName !== '' && !CLIENT_SERVICE_PATTERN.test(req.clientServiceName)) throw new FieldError('client_service_name', 'must be 1-128 letters, digits or . _ : @ -');
       const service = req.clientServiceName === '' && isAdmin ? undefined : actingService(p, req.clientServiceName, 'client_service_name');
       const size = pageSize(req.pageSize, LIST_PAGE_DEFAULT, LIST_PAGE_MAX, 'page_size');
       // One row per batch: runs that continued as new are not batches of their own.
