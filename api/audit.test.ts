@@ -5,7 +5,7 @@ import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
 import { mintDevToken } from '../lib/dev-token';
 import { createMetrics } from '../lib/metrics';
 import { createAuthInterceptor, createTokenVerifier } from './auth';
-import { createObservabilityInterceptor } from './interceptors';
+import { auditTarget, createObservabilityInterceptor } from './interceptors';
 import { createBatchService } from './services/batch-service';
 import { createInMemoryBatchErrorStore, createInMemoryMemberListStore } from '../activities/batch/memory-stores';
 import { createInMemorySubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
@@ -59,6 +59,7 @@ describe('auth edges and audit lines (issue 10)', () => {
     const [cancel, submit] = audits(lines);
     expect(cancel).toMatchObject({ caller: 'svc-a', batchId: 'batch/svc-a/job-1', cancelReason: 'operator asked' });
     expect(submit).toMatchObject({ caller: 'svc-a', clientJobId: 'job-9' });
+    expect(auditTarget({ batchId: 'b', reason: 'quiet hours' }, undefined, 'rte.v1.BatchEligibilityService/PauseBatch')).toEqual({ batchId: 'b', reason: 'quiet hours' });
     // Never member ids.
     expect(JSON.stringify(lines)).not.toContain('m_1');
   });

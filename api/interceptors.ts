@@ -37,7 +37,7 @@ export function isTemporalUnavailable(err: unknown): boolean {
  * What an audit line says about the target of a mutating call: batch id, client job id, cancel reason, the
  * service acted for (never member ids). Request fields first; the response's batch id when the call succeeded.
  */
-export function auditTarget(request: unknown, response?: unknown): Record<string, string> {
+export function auditTarget(request: unknown, response?: unknown, method?: string): Record<string, string> {
   const out: Record<string, string> = {};
   const pick = (m: unknown, key: string, as: string, max = 200) => {
     const v = m && typeof m === 'object' ? (m as Record<string, unknown>)[key] : undefined;
@@ -47,7 +47,8 @@ export function auditTarget(request: unknown, response?: unknown): Record<string
   pick(response, 'batchId', 'batchId');
   pick(request, 'clientJobId', 'clientJobId');
   pick(request, 'clientServiceName', 'actingFor');
-  pick(request, 'reason', 'cancelReason', 500);
+  // A cancel's reason is `cancelReason` (as before); a pause's or resume's is `reason`, not mistaken for a cancel.
+  pick(request, 'reason', method === undefined || method.endsWith('/CancelBatch') ? 'cancelReason' : 'reason', 500);
   pick(request, 'scheduleName', 'scheduleName');
   pick(response, 'warmingJobId', 'warmingJobId');
   return out;
@@ -135,7 +136,7 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
         const line = { requestId, method, code: codeName, durationMs: Math.round(seconds * 1000), caller: principal?.service };
         if (audit) {
           metrics.auditEvents.inc({ method, outcome: code === 'ok' ? 'allowed' : codeName });
-          logger.info({ ...line, ...auditTarget(req.message, responseMessage), audit: true }, 'audit');
+          logger.info({ ...line, ...auditTarget(req.message, responseMessage, method), audit: true }, 'audit');
         } else {
           logger.debug(line, 'rpc');
         }
@@ -157,7 +158,7 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
     const writeAudit = (codeName: string, request: unknown, response: unknown) => {
       const line = { requestId, method, code: codeName, durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6), caller: req.contextValues.get(principalKey)?.service };
       metrics.auditEvents.inc({ method, outcome: codeName === 'ok' ? 'allowed' : codeName });
-      logger.info({ ...line, ...auditTarget(request, response), audit: true }, 'audit');
+      logger.info({ ...line, ...auditTarget(request, response, method), audit: true }, 'audit');
     };
     // A server stream's outcome is known only when it ends (WatchBatchStatus and SubmitBatchStreaming refuse a bad
     // request while the response is read): its rpc_requests_total line is counted then, once, with that code.
@@ -239,7 +240,7 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
         const line = { requestId, method, code: codeName, durationMs: Math.round(seconds * 1000), caller: principal?.service };
         if (audit) {
           metrics.auditEvents.inc({ method, outcome: code === 'ok' ? 'allowed' : codeName });
-          logger.info({ ...line, ...auditTarget(req.stream ? streamRequest : req.message, responseMessage), audit: true }, 'audit');
+          logger.info({ ...line, ...auditTarget(req.stream ? streamRequest : req.message, responseMessage, method), audit: true }, 'audit');
         } else {
           logger.debug(line, 'rpc');
         }
