@@ -71,6 +71,15 @@ describe('validateSubmitBatch', () => {
     });
   });
 
+  test('an empty notifications.callback_url does not hide options.callback_url; without a callback the delivery mode is moot', () => {
+    const legacy = validateSubmitBatch(req({ options: { callbackUrl: 'https://hooks.example.com/legacy', notifications: { callbackUrl: '', deliveryMode: 1 } } }), limits);
+    expect(legacy.options.notifications).toMatchObject({ callbackUrl: 'https://hooks.example.com/legacy', deliveryMode: 'AT_LEAST_ONCE' });
+    // The default topic spelled out, or an empty notifications message, resolve as leaving them out (same idempotency hash).
+    const plain = validateSubmitBatch(req(), limits).options;
+    expect(validateSubmitBatch(req({ options: { notifications: { kafkaTopic: 'domain.rte.v1.batch_job_events' } } }), limits).options).toEqual(plain);
+    expect(validateSubmitBatch(req({ options: { notifications: {} } }), limits).options).toEqual(plain);
+  });
+
   test('duplicate member ids are removed and counted', () => {
     const v = validateSubmitBatch(req({ memberSelector: { case: 'memberIds', value: { memberIds: ['a', 'b', 'a', 'a'] } } }), limits);
     expect(v.selector).toEqual({ kind: 'ids', memberIds: ['a', 'b'], duplicatesRemoved: 2 });

@@ -248,8 +248,9 @@ export function validateSubmitBatch(req: SubmitBatchRequest, limits: SubmitLimit
 
   const n = o?.notifications;
   // notifications.callback_url wins over the older options.callback_url (docs/proto-notes.md).
-  const callbackField = n?.callbackUrl !== undefined ? 'options.notifications.callback_url' : 'options.callback_url';
-  const callback = n?.callbackUrl ?? (o?.callbackUrl || undefined);
+  // An empty notifications.callback_url is proto3's "unset": it must not hide a legacy options.callback_url.
+  const callbackField = n?.callbackUrl ? 'options.notifications.callback_url' : 'options.callback_url';
+  const callback = n?.callbackUrl || o?.callbackUrl || undefined;
   if (callback !== undefined && callback !== '') {
     const check = checkWebhookTarget(callback, limits.webhook);
     if (!check.ok) throw new FieldError(callbackField, check.reason);
@@ -277,7 +278,10 @@ export function validateSubmitBatch(req: SubmitBatchRequest, limits: SubmitLimit
   }
   // proto3 numbers BEST_EFFORT 0, but the doc calls AT_LEAST_ONCE the default: an absent notifications message
   // means AT_LEAST_ONCE; a present one is taken literally (docs/proto-notes.md).
-  const deliveryMode: DeliveryMode = n ? enumValue(DELIVERY, n.deliveryMode, 'options.notifications.delivery_mode') : 'AT_LEAST_ONCE';
+  // Without a callback nothing is delivered, so the mode means nothing: resolved as the default, so a request that
+  // spells out notifications (e.g. the default kafka_topic) is the same request as one that leaves them out.
+  const askedMode: DeliveryMode = n ? enumValue(DELIVERY, n.deliveryMode, 'options.notifications.delivery_mode') : 'AT_LEAST_ONCE';
+  const deliveryMode: DeliveryMode = callback ? askedMode : 'AT_LEAST_ONCE';
 
   return {
     clientJobId: req.clientJobId,
