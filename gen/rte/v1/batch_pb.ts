@@ -1591,7 +1591,8 @@ export const BatchEligibilityService: GenService<{
     output: typeof GetBatchStatusResponseSchema;
   },
   /**
-   * List batches for a client service.
+   * List batches for a client service, in Temporal visibility's order: open batches first (newest first), then
+   * finished ones by when they finished (newest first).
    *
    * @generated from rpc rte.v1.BatchEligibilityService.ListBatches
    */
