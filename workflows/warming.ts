@@ -24,7 +24,7 @@ import type { BatchActivities } from '../activities/batch/activities';
 import type { WarmGroup, WarmingActivities } from '../activities/warming/activities';
 import { batchSummary } from '../lib/batch/details';
 import { batchPriorityFor } from '../lib/warming/decide';
-import { warmingDetails } from '../lib/warming/details';
+import { warmingDetails, warmsCancelled } from '../lib/warming/details';
 import { CACHE_WARMING_JOB_TYPE, type WarmOutcome } from '../lib/warming/types';
 import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
 import type { batchWorkflow } from './batch';
@@ -248,7 +248,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     upsertSearchAttributes([{ key: RteBatchStatus, value: status }]);
   }
 
-  async function emit(eventType: 'QUEUED' | 'COMPLETED' | 'FAILED', extra: { durationMs?: number; errorMessage?: string } = {}): Promise<void> {
+  async function emit(eventType: 'QUEUED' | 'COMPLETED' | 'FAILED' | 'CANCELLED', extra: { durationMs?: number; errorMessage?: string; membersCancelled?: number } = {}): Promise<void> {
     const o = c.outcomes;
     try {
       await eventActs.publishWarmingEvent({
@@ -473,9 +473,13 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     const finishedAtMs = Date.now();
     await jobRecord(finishedAtMs);
     const v = { ...view(), finishedAtMs };
-    await emit(status === 'FAILED' ? 'FAILED' : 'COMPLETED', {
+    // A cancelled job is published as CANCELLED with what it left undone (warming #8). Versioned: a cancelled job
+    // recorded before this change replays its COMPLETED event (its event id `<job>#COMPLETED` is in its history).
+    const cancelledEvent = status === 'CANCELLED' && patched('warming-cancelled-event-v1');
+    await emit(status === 'FAILED' ? 'FAILED' : cancelledEvent ? 'CANCELLED' : 'COMPLETED', {
       durationMs: finishedAtMs - (s.startedAtMs ?? input.acceptedAtMs),
       ...(failure ? { errorMessage: `${failure.code}: ${failure.message}` } : status === 'CANCELLED' ? { errorMessage: `cancelled: ${s.cancel?.reason ?? ''}` } : {}),
+      ...(cancelledEvent ? { membersCancelled: warmsCancelled(c, input.operations.length) } : {}),
     });
     try {
       await acts.releaseWarmingList({ listRef: s.listRef });

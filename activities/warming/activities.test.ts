@@ -81,6 +81,12 @@ describe('publishWarmingEvent', () => {
     expect(reads).toEqual([]);
   });
 
+  it('a cancelled job is published as CANCELLED with its reason and the warms it left undone (never COMPLETED)', async () => {
+    const h = harness({ read: async () => jobState });
+    await h.acts.publishWarmingEvent(event({ eventType: 'CANCELLED', membersFailed: 0, membersWarmed: 1, membersCancelled: 2, errorMessage: 'cancelled: wrong list' }));
+    expect(h.last()).toMatchObject({ eventType: CacheWarmingEvent_EventType.CANCELLED, errorMessage: 'cancelled: wrong list', membersWarmed: 1, membersCancelled: 2 });
+  });
+
   it('when the record cannot be read the FAILED event still goes out, saying no warm succeeded', async () => {
     const h = harness({ read: async () => Promise.reject(new Error('pg down')) });
     await h.acts.publishWarmingEvent(event());

@@ -74,7 +74,7 @@ export interface FinalizeWarmPageInput {
 export interface WarmingEventInput {
   topic: string;
   eventId: string;
-  eventType: 'QUEUED' | 'COMPLETED' | 'FAILED';
+  eventType: 'QUEUED' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
   jobId: string;
   source: string;
   scheduleName?: string;
@@ -85,10 +85,19 @@ export interface WarmingEventInput {
   membersWarmed: number;
   membersSkipped: number;
   membersFailed: number;
+  /** CANCELLED: member × operation warms the cancel left undone. */
+  membersCancelled?: number;
   durationMs?: number;
   errorMessage?: string;
   occurredAtMs: number;
 }
+
+const WARMING_EVENT_TYPE_PROTO: Record<WarmingEventInput['eventType'], CacheWarmingEvent_EventType> = {
+  QUEUED: CacheWarmingEvent_EventType.QUEUED,
+  COMPLETED: CacheWarmingEvent_EventType.COMPLETED,
+  FAILED: CacheWarmingEvent_EventType.FAILED,
+  CANCELLED: CacheWarmingEvent_EventType.CANCELLED,
+};
 
 export function warmGroupListRef(jobId: string, page: number, operation: string, path: WarmPath): string {
   return `${jobId}/p${page}/${operation}/${path}`;
@@ -218,7 +227,7 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
 
     /** CacheWarmingEvent (protobuf) on domain.rte.v1.cache_warming_events, keyed by job id. */
     async publishWarmingEvent(input: WarmingEventInput): Promise<void> {
-      const type = input.eventType === 'QUEUED' ? CacheWarmingEvent_EventType.QUEUED : input.eventType === 'COMPLETED' ? CacheWarmingEvent_EventType.COMPLETED : CacheWarmingEvent_EventType.FAILED;
+      const type = WARMING_EVENT_TYPE_PROTO[input.eventType];
       // A job that failed because every warm failed has no failure of its own: say why as GetWarmingJob does
       // ("2 failed of 2 warms; most common: …"), from the job's warm records. Read here, not in the workflow, so
       // the workflow's history is unchanged (saved histories replay).
@@ -244,6 +253,7 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
         membersWarmed: input.membersWarmed,
         membersSkipped: input.membersSkipped,
         membersFailed: input.membersFailed,
+        membersCancelled: input.membersCancelled ?? 0,
         operations: input.operations,
         ...(input.durationMs !== undefined ? { duration: durationFromMs(Math.max(0, input.durationMs)) } : {}),
         errorMessage,

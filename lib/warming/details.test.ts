@@ -1,4 +1,4 @@
-import { warmingDetails, warmingSummary, type WarmingDetailsInput } from './details';
+import { warmingDetails, warmingSummary, warmsCancelled, type WarmingDetailsInput } from './details';
 
 const NOW = Date.parse('2026-12-02T01:00:00Z');
 const outcomes = { pending: 0, warmed: 400, skipped_fresh: 0, skipped_cached: 0, failed: 1, cancelled: 0 };
@@ -36,5 +36,17 @@ describe('warming job details (Temporal Web UI current details)', () => {
     expect(warmingSummary({ source: 'api', priority: 'BACKGROUND', strategy: 'FORCE', operations: ['a', 'b'], notBeforeMs: NOW + 3_600_000 }, NOW)).toBe(
       'Cache warming api · member query · 2 operations · BACKGROUND FORCE · not before 02:00 UTC',
     );
+  });
+});
+
+describe('warmsCancelled (a CANCELLED event\'s members_cancelled)', () => {
+  const o = (x: Partial<typeof outcomes>) => ({ ...outcomes, warmed: 0, failed: 0, ...x });
+  it.each([
+    ['cancelled before any page was planned: every warm', { members: 5, membersPlanned: 0, outcomes: o({}) }, 1, 5],
+    ['two operations, nothing planned', { members: 5, membersPlanned: 0, outcomes: o({}) }, 2, 10],
+    ['settled rows plus unplanned pages', { members: 10, membersPlanned: 4, outcomes: o({ warmed: 1, cancelled: 3 }) }, 1, 9],
+    ['settlement did not run: pending rows count too', { members: 2, membersPlanned: 2, outcomes: o({ warmed: 1, pending: 1 }) }, 1, 1],
+  ])('%s', (_name, c, ops, want) => {
+    expect(warmsCancelled(c, ops)).toBe(want);
   });
 });

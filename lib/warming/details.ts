@@ -94,3 +94,12 @@ export function warmingDetails(d: WarmingDetailsInput, nowMs: number): string {
     }
   }
 }
+
+/**
+ * Warms (member × operation) a cancelled job left undone, for its CANCELLED CacheWarmingEvent: its records settled
+ * as cancelled (or still pending when the settlement could not run) plus the warms of members on pages it never
+ * planned. With one operation, warmed + skipped members + failed + this = members requested.
+ */
+export function warmsCancelled(c: { members: number; membersPlanned: number; outcomes: Record<WarmOutcome, number> }, operations: number): number {
+  return c.outcomes.cancelled + c.outcomes.pending + Math.max(0, c.members - c.membersPlanned) * operations;
+}

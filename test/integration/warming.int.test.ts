@@ -193,20 +193,29 @@ describe('cache warming (integration)', () => {
       const failedEvent = observer.byJob.get(first.warmingJobId)!.find((e) => e.eventType === CacheWarmingEvent_EventType.FAILED)!;
       expect(failedEvent.errorMessage).toBe(failedJob.reason);
       expect(failedEvent.errorMessage).toBe('2 failed of 2 warms; most common: MemberNotFoundError: member is not in the directory (2)');
+
+      // Cancelled through cancelWarming (BACKGROUND: its batch waits for the batch API), then repeated.
+      const keyC = uniqueName('idem-cancelled');
+      const ids = pool.slice(offset, offset + 2).map((m) => m.memberId);
+      offset += 2;
+      const started = await client().warmCache({ memberIds: ids, priority: P.BACKGROUND, source: 'it-idem-ended' }, auth({ 'idempotency-key': keyC }));
+      const cancelled = await p.temporal.workflow.getHandle(started.warmingJobId).executeUpdate(cancelWarmingUpdate, { args: [{ reason: 'wrong list' }] });
+      expect(cancelled.status).toBe('CANCELLED');
+      const repeat = await client().warmCache({ memberIds: ids, priority: P.BACKGROUND, source: 'it-idem-ended' }, auth({ 'idempotency-key': keyC }));
+      expect(repeat).toMatchObject({ warmingJobId: started.warmingJobId, membersQueued: 0, status: BatchStatus.CANCELLED, reason: 'cancelled: wrong list' });
+      expect(timestampMs(repeat.estimatedCompletion!)).toBe(cancelled.finishedAtMs);
+      // Its CacheWarmingEvent is CANCELLED (never COMPLETED), says why, and its counts add up to the members requested.
+      await eventually('the CANCELLED event', () => (observer.byJob.get(started.warmingJobId) ?? []).some((e) => e.eventType === CacheWarmingEvent_EventType.CANCELLED));
+      const events = observer.byJob.get(started.warmingJobId)!;
+      expect(events.map((e) => e.eventType)).toEqual([CacheWarmingEvent_EventType.QUEUED, CacheWarmingEvent_EventType.CANCELLED]);
+      const end = events[1]!;
+      expect(end.errorMessage).toBe('cancelled: wrong list');
+      expect(end.membersRequested).toBe(2);
+      expect(end.membersCancelled).toBeGreaterThan(0);
+      expect(end.membersWarmed + end.membersSkipped + end.membersFailed + end.membersCancelled).toBe(2);
     } finally {
       await observer.stop();
     }
-
-    // Cancelled through cancelWarming (BACKGROUND: its batch waits for the batch API), then repeated.
-    const keyC = uniqueName('idem-cancelled');
-    const ids = pool.slice(offset, offset + 2).map((m) => m.memberId);
-    offset += 2;
-    const started = await client().warmCache({ memberIds: ids, priority: P.BACKGROUND, source: 'it-idem-ended' }, auth({ 'idempotency-key': keyC }));
-    const cancelled = await p.temporal.workflow.getHandle(started.warmingJobId).executeUpdate(cancelWarmingUpdate, { args: [{ reason: 'wrong list' }] });
-    expect(cancelled.status).toBe('CANCELLED');
-    const repeat = await client().warmCache({ memberIds: ids, priority: P.BACKGROUND, source: 'it-idem-ended' }, auth({ 'idempotency-key': keyC }));
-    expect(repeat).toMatchObject({ warmingJobId: started.warmingJobId, membersQueued: 0, status: BatchStatus.CANCELLED, reason: 'cancelled: wrong list' });
-    expect(timestampMs(repeat.estimatedCompletion!)).toBe(cancelled.finishedAtMs);
   }, 120_000);
 
   it('two concurrent first calls with one idempotency-key and different members: one job, of one request, and the other is refused', async () => {
