@@ -1,4 +1,5 @@
 import { toJson, type JsonObject } from '@bufbuild/protobuf';
+import { SchedulingWindow } from '../gen/rte/v1/common_pb';
 import { MemberQuerySchema, type MemberQuery } from '../gen/rte/v1/member_query_pb';
 import { WarmCacheRequest_Priority, WarmingStrategy, type ScheduleWarmingRequest } from '../gen/rte/v1/warming_pb';
 import { compileMemberQuery, normalizeFloat } from '../directory/query/compile';
@@ -54,6 +55,14 @@ function rejectUnknownFields(message: { $unknown?: readonly { no: number }[] | u
 export function checkMemberQuery(query: MemberQuery, now: Date): void {
   if (query.cursor !== '') throw new FieldError('member_query.cursor', 'must not be set (each run pages the query itself)');
   if (query.limit !== 0) throw new FieldError('member_query.limit', 'must not be set (each run warms every matching member)');
+  // Never ignored (warming #9): a warming job's window comes from its priority (BACKGROUND waits for LOW_UTILIZATION,
+  // PRELOAD and URGENT run at once); a window in the query would be stored and never applied.
+  if (query.schedulingWindow !== SchedulingWindow.ANY) {
+    throw new FieldError(
+      'member_query.scheduling_window',
+      'is not supported by warming schedules: the window comes from priority (BACKGROUND waits for the LOW_UTILIZATION window, PRELOAD and URGENT run at once); leave it unset (SCHEDULING_WINDOW_ANY)',
+    );
+  }
   rejectUnknownFields(query, 'member_query');
   const flagSponsors = new Map(Object.keys(query.requiredFeatureFlags).map((k) => [k, [] as string[]]));
   try {

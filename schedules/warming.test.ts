@@ -1,4 +1,5 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { SchedulingWindow } from '../gen/rte/v1/common_pb';
 import type { MemberQuerySchema } from '../gen/rte/v1/member_query_pb';
 import { ScheduleWarmingRequestSchema, WarmCacheRequest_Priority, WarmingStrategy } from '../gen/rte/v1/warming_pb';
 import { FieldError } from '../lib/errors';
@@ -74,6 +75,9 @@ describe('validateScheduleWarming', () => {
     ['missing query', 'member_query', req({ memberQuery: undefined })],
     ['query with a cursor', 'member_query.cursor', req({ memberQuery: { cursor: 'abc' } })],
     ['query with a limit', 'member_query.limit', req({ memberQuery: { limit: 10 } })],
+    // Never ignored: the window of a warming job comes from its priority.
+    ['query with a scheduling window', 'member_query.scheduling_window', req({ memberQuery: { schedulingWindow: SchedulingWindow.MORNING } })],
+    ['query with the low-utilisation window', 'member_query.scheduling_window', req({ memberQuery: { schedulingWindow: SchedulingWindow.LOW_UTILIZATION } })],
     ['probability above 1', 'member_query.min_app_usage_probability', req({ memberQuery: { minAppUsageProbability: 1.5 } })],
     ['min age above max age', 'member_query.demographics_filter.min_age', req({ memberQuery: { demographicsFilter: { minAge: 60, maxAge: 20 } } })],
     ['bad predicate', 'member_query.predicate_filter.expression', req({ memberQuery: { predicateFilter: { expression: 'age >>> 3' } } })],

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CacheWarmingService, GetWarmingStatsRequestSchema, WarmCacheRequest_Priority, WarmingStrategy } from '../../gen/rte/v1/warming_pb';
+import { SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { createPgWarmingStatsReader } from '../../activities/warming-usage';
 import { createTokenVerifier } from '../../api/auth';
 import { createApiServer, type ApiServer } from '../../api/server';
@@ -160,6 +161,8 @@ describe('ScheduleWarming on real Temporal (integration)', () => {
     ['a query the directory cannot compile', { memberQuery: { demographicsFilter: { minAge: 70, maxAge: 20 } } }, 'member_query.demographics_filter.min_age'],
     ['a bad predicate', { memberQuery: { predicateFilter: { expression: 'age >>> 3' } } }, 'member_query.predicate_filter.expression'],
     ['no query', { memberQuery: undefined }, 'member_query'],
+    // Never ignored: a warming job's window comes from its priority, so a window in the query is refused.
+    ['a scheduling window in the query', { memberQuery: { hasRteEnabled: true, schedulingWindow: SchedulingWindow.MORNING } }, 'member_query.scheduling_window'],
     // The directory's catalog check, as SubmitBatch's: a typo would warm nobody on every run (or, for a flag required
     // false, every sponsor's members).
     ['an unknown sponsor id', { memberQuery: { sponsorIds: ['NO_SUCH_SPONSOR_TYPO'] } }, 'member_query.sponsor_ids[0]'],
