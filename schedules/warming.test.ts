@@ -9,6 +9,7 @@ import {
   desiredWarmingSchedule,
   upsertWarmingSchedule,
   WarmingScheduleExists,
+  WarmingScheduleOwnedByAnother,
   type DesiredWarmingSchedule,
   type ExistingWarmingSchedule,
   type WarmingScheduleStore,
@@ -107,22 +108,23 @@ class FakeStore implements WarmingScheduleStore {
   readonly schedules = new Map<string, ExistingWarmingSchedule & { input: unknown }>();
   readonly calls: string[] = [];
   raceOnCreate = false;
+  raceOwner: string | undefined;
   async get(id: string) {
     const s = this.schedules.get(id);
-    return s ? { scheduleId: s.scheduleId, specHash: s.specHash, managedBy: s.managedBy, paused: s.paused, nextRun: s.paused ? undefined : NEXT } : undefined;
+    return s ? { scheduleId: s.scheduleId, specHash: s.specHash, managedBy: s.managedBy, paused: s.paused, nextRun: s.paused ? undefined : NEXT, owner: s.owner } : undefined;
   }
   async create(d: DesiredWarmingSchedule, writer: WarmingScheduleWriter) {
     if (this.raceOnCreate) {
       this.raceOnCreate = false;
-      this.schedules.set(d.scheduleId, { scheduleId: d.scheduleId, specHash: 'other', managedBy: 'api', paused: false, nextRun: NEXT, input: null });
+      this.schedules.set(d.scheduleId, { scheduleId: d.scheduleId, specHash: 'other', managedBy: 'api', paused: false, nextRun: NEXT, input: null, owner: this.raceOwner });
       throw new WarmingScheduleExists(d.scheduleId);
     }
     this.calls.push(`create ${d.scheduleId}`);
-    this.schedules.set(d.scheduleId, { scheduleId: d.scheduleId, specHash: d.specHash, managedBy: writer, paused: d.paused, nextRun: NEXT, input: d.input });
+    this.schedules.set(d.scheduleId, { scheduleId: d.scheduleId, specHash: d.specHash, managedBy: writer, paused: d.paused, nextRun: NEXT, input: d.input, owner: writer === 'api' ? d.owner : undefined });
   }
   async update(d: DesiredWarmingSchedule, writer: WarmingScheduleWriter) {
     this.calls.push(`update ${d.scheduleId}`);
-    Object.assign(this.schedules.get(d.scheduleId)!, { specHash: d.specHash, managedBy: writer, input: d.input });
+    Object.assign(this.schedules.get(d.scheduleId)!, { specHash: d.specHash, managedBy: writer, input: d.input, owner: writer === 'api' ? d.owner : undefined });
   }
   async setPaused(id: string, paused: boolean) {
     this.calls.push(`${paused ? 'pause' : 'unpause'} ${id}`);
@@ -185,6 +187,46 @@ describe('upsertWarmingSchedule', () => {
     const d = desired();
     expect(await upsertWarmingSchedule(d, store, 'api')).toMatchObject({ action: 'updated' });
     expect(store.schedules.get(d.scheduleId)?.specHash).toBe(d.specHash);
+  });
+
+  describe('owner (the service that created it through ScheduleWarming)', () => {
+    const owner = { service: 'warming-svc', admin: false };
+    const other = { service: 'warming-other', admin: false };
+    const admin = { service: 'ops-admin', admin: true };
+
+    it('another service may neither rewrite nor pause it: refused before any write; the owner and an admin may', async () => {
+      const store = new FakeStore();
+      await upsertWarmingSchedule(desired(), store, 'api', { caller: owner });
+      expect(store.schedules.get('warming/morning-preload')?.owner).toBe('warming-svc');
+      store.calls.length = 0;
+      for (const d of [desired({ strategy: WarmingStrategy.FORCE, priority: WarmCacheRequest_Priority.URGENT }), desired({ enabled: false }), desired()]) {
+        await expect(upsertWarmingSchedule(d, store, 'api', { caller: other })).rejects.toMatchObject({ constructor: WarmingScheduleOwnedByAnother, owner: 'warming-svc' });
+      }
+      expect(store.calls).toEqual([]);
+      expect(store.schedules.get('warming/morning-preload')).toMatchObject({ paused: false, specHash: desired().specHash });
+      // The owner changes it; an admin pauses it and the schedule stays the owner's.
+      expect(await upsertWarmingSchedule(desired({ cronExpression: '30 4 * * *' }), store, 'api', { caller: owner })).toMatchObject({ action: 'updated' });
+      expect(await upsertWarmingSchedule(desired({ cronExpression: '30 4 * * *', enabled: false }), store, 'api', { caller: admin })).toMatchObject({ pausedChange: 'paused' });
+      expect(await upsertWarmingSchedule(desired({ cronExpression: '45 4 * * *', enabled: false }), store, 'api', { caller: admin })).toMatchObject({ action: 'updated' });
+      expect(store.schedules.get('warming/morning-preload')?.owner).toBe('warming-svc');
+    });
+
+    it('a concurrent create by another service is not taken over', async () => {
+      const store = new FakeStore();
+      store.raceOnCreate = true;
+      store.raceOwner = 'warming-svc';
+      await expect(upsertWarmingSchedule(desired(), store, 'api', { caller: other })).rejects.toBeInstanceOf(WarmingScheduleOwnedByAnother);
+      expect(store.calls).toEqual([]);
+    });
+
+    it('a schedule from before owners were recorded gets its next API writer as owner', async () => {
+      const store = new FakeStore();
+      await upsertWarmingSchedule(desired(), store, 'api');
+      expect(store.schedules.get('warming/morning-preload')?.owner).toBeUndefined();
+      expect(await upsertWarmingSchedule(desired(), store, 'api', { caller: owner })).toMatchObject({ action: 'updated' });
+      expect(store.schedules.get('warming/morning-preload')?.owner).toBe('warming-svc');
+      await expect(upsertWarmingSchedule(desired(), store, 'api', { caller: other })).rejects.toBeInstanceOf(WarmingScheduleOwnedByAnother);
+    });
   });
 });
 

@@ -19,6 +19,8 @@ export { CACHE_WARMING_WORKFLOW_TYPE };
 /** Action memo keys (schedule memos cannot be updated; the action's can). */
 export const WARMING_SPEC_HASH_MEMO_KEY = 'warmingSpecHash';
 export const WARMING_MANAGED_BY_MEMO_KEY = 'warmingManagedBy';
+/** The service that created a ScheduleWarming schedule (its owner: only it, or an rte:admin caller, may change it). */
+export const WARMING_OWNER_MEMO_KEY = 'warmingOwner';
 export type WarmingScheduleWriter = 'api' | 'file';
 
 /** The input a scheduled tick hands `cacheWarmingWorkflow` (its contract: workflows/warming.defs.ts). */
@@ -60,6 +62,8 @@ export interface DesiredWarmingSchedule {
   paused: boolean;
   /** The ScheduleWarming caller's service, named in the pause note operators see (not part of the spec hash). */
   requestedBy?: string;
+  /** The owning service recorded in the action memo (set by `upsertWarmingSchedule` for API writes). */
+  owner?: string;
 }
 
 export function desiredWarmingSchedule(
@@ -82,6 +86,8 @@ export interface ExistingWarmingSchedule {
   paused: boolean;
   /** Next action time as Temporal reports it (absent while paused). */
   nextRun: Date | undefined;
+  /** The service that created it through ScheduleWarming; undefined for the file's and for older schedules. */
+  owner?: string | undefined;
 }
 
 /** What the upsert needs from Temporal; the Temporal adapter is below, unit tests use an in-memory fake. */
@@ -109,6 +115,22 @@ export class WarmingScheduleManagedElsewhere extends Error {
   }
 }
 
+/** A ScheduleWarming schedule another service created: only its owner or an rte:admin caller may change it. */
+export class WarmingScheduleOwnedByAnother extends Error {
+  constructor(
+    readonly scheduleId: string,
+    readonly owner: string,
+  ) {
+    super(`schedule ${scheduleId} belongs to service ${owner}`);
+  }
+}
+
+/** The ScheduleWarming caller, for the ownership check: its service name and whether it holds rte:admin. */
+export interface WarmingScheduleCaller {
+  service: string;
+  admin: boolean;
+}
+
 export type { UpsertAction };
 
 export interface UpsertResult extends ScheduleOutcome {
@@ -130,26 +152,39 @@ export async function upsertWarmingSchedule(
   desired: DesiredWarmingSchedule,
   store: WarmingScheduleStore,
   writer: WarmingScheduleWriter,
-  opts: { dryRun?: boolean; refuseManagedBy?: WarmingScheduleWriter } = {},
+  opts: { dryRun?: boolean; refuseManagedBy?: WarmingScheduleWriter; caller?: WarmingScheduleCaller } = {},
 ): Promise<UpsertResult> {
   let existing = await store.get(desired.scheduleId);
   // Checked on the same read the upsert decides from, before anything is written.
-  if (opts.refuseManagedBy && existing?.managedBy === opts.refuseManagedBy) throw new WarmingScheduleManagedElsewhere(desired.scheduleId, opts.refuseManagedBy);
+  const check = (e: ExistingWarmingSchedule | undefined) => {
+    if (opts.refuseManagedBy && e?.managedBy === opts.refuseManagedBy) throw new WarmingScheduleManagedElsewhere(desired.scheduleId, opts.refuseManagedBy);
+    // Owned (warming #10): another service may not rewrite or pause a schedule it did not create, unless rte:admin.
+    // A schedule created before owners were recorded has none: its next API writer becomes its owner.
+    if (opts.caller && !opts.caller.admin && e?.owner !== undefined && e.owner !== opts.caller.service) throw new WarmingScheduleOwnedByAnother(desired.scheduleId, e.owner);
+  };
+  check(existing);
+  // The owner is kept across updates (an admin's change does not take the schedule over).
+  const ownerOf = (e: ExistingWarmingSchedule | undefined) => e?.owner ?? opts.caller?.service;
+  let want: DesiredWarmingSchedule = opts.caller ? { ...desired, owner: ownerOf(existing)! } : desired;
   let action: UpsertAction = 'unchanged';
   if (!existing) {
     if (opts.dryRun) return { scheduleId: desired.scheduleId, action: 'created', nextRun: undefined };
     try {
-      await store.create(desired, writer);
+      await store.create(want, writer);
       action = 'created';
     } catch (err) {
-      // A concurrent writer created it between our read and create: converge on it like an update.
+      // A concurrent writer created it between our read and create: converge on it like an update (if it may).
       if (!(err instanceof WarmingScheduleExists)) throw err;
     }
     existing = await store.get(desired.scheduleId);
     if (!existing) throw new Error(`schedule ${desired.scheduleId} vanished after create`);
+    if (action !== 'created') {
+      check(existing);
+      if (opts.caller) want = { ...desired, owner: ownerOf(existing)! };
+    }
   }
-  if (action !== 'created' && (existing.specHash !== desired.specHash || existing.managedBy !== writer)) {
-    if (!opts.dryRun) await store.update(desired, writer);
+  if (action !== 'created' && (existing.specHash !== want.specHash || existing.managedBy !== writer || (want.owner !== undefined && existing.owner !== want.owner))) {
+    if (!opts.dryRun) await store.update(want, writer);
     action = 'updated';
   }
   let pausedChange: UpsertResult['pausedChange'];
@@ -201,7 +236,7 @@ function scheduleAction(d: DesiredWarmingSchedule, writer: WarmingScheduleWriter
     scheduleId: d.scheduleId,
     taskQueue: d.taskQueue,
     input: d.input,
-    memo: { [WARMING_SPEC_HASH_MEMO_KEY]: d.specHash, [WARMING_MANAGED_BY_MEMO_KEY]: writer },
+    memo: { [WARMING_SPEC_HASH_MEMO_KEY]: d.specHash, [WARMING_MANAGED_BY_MEMO_KEY]: writer, ...(writer === 'api' && d.owner ? { [WARMING_OWNER_MEMO_KEY]: d.owner } : {}) },
     searchAttributes: [
       { key: RteScheduleName, value: d.definition.name },
       { key: RteJobType, value: CACHE_WARMING_JOB_TYPE },
@@ -218,10 +253,13 @@ function readExisting(scheduleId: string, desc: ScheduleDescription): ExistingWa
   const memo = (desc.action as { memo?: Record<string, unknown> }).memo ?? {};
   const hash = memo[WARMING_SPEC_HASH_MEMO_KEY];
   const by = memo[WARMING_MANAGED_BY_MEMO_KEY];
+  const owner = memo[WARMING_OWNER_MEMO_KEY];
   return {
     scheduleId,
     specHash: typeof hash === 'string' ? hash : undefined,
     managedBy: by === 'api' || by === 'file' ? by : undefined,
+    // Only an API schedule has an owner (the file owns the rest; a file apply rewrites the memo without one).
+    owner: by === 'api' && typeof owner === 'string' && owner !== '' ? owner : undefined,
     paused: desc.state.paused,
     nextRun: desc.state.paused ? undefined : desc.info.nextActionTimes[0],
   };

@@ -15,9 +15,9 @@ import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { WarmingStatsReader } from '../../activities/warming-usage/ports';
 import { computeWarmingStats, validateGetWarmingStats } from '../../lib/warming/stats';
 import { validateScheduleWarming } from '../../schedules/warming-request';
-import { desiredWarmingSchedule, upsertWarmingSchedule, WarmingScheduleManagedElsewhere, type WarmingScheduleStore } from '../../schedules/warming';
+import { desiredWarmingSchedule, upsertWarmingSchedule, WarmingScheduleManagedElsewhere, WarmingScheduleOwnedByAnother, type WarmingScheduleStore } from '../../schedules/warming';
 import type { WarmingTuning } from '../../workflows/warming.defs';
-import { principalKey } from '../auth';
+import { principalKey, Scope } from '../auth';
 
 /**
  * ScheduleWarming and GetWarmingStats handlers, as factories the CacheWarmingService implementation mounts
@@ -54,11 +54,22 @@ export function createScheduleWarmingHandler(deps: ScheduleWarmingDeps): Schedul
   return async (req, ctx) => {
     const def = validateScheduleWarming(req, now());
     if (deps.checkMemberQuery && req.memberQuery) await deps.checkMemberQuery(req.memberQuery);
-    const caller = ctx.values.get(principalKey)?.service;
+    const principal = ctx.values.get(principalKey);
+    const caller = principal?.service;
     const desired = { ...desiredWarmingSchedule(def, deps.taskQueue, undefined, deps.tuning), ...(caller ? { requestedBy: caller } : {}) };
     // The operators' schedules file owns the names it lists: a client's change would be undone at the next apply
-    // (the file wins), so it is refused rather than answered OK.
-    const result = await upsertWarmingSchedule(desired, deps.schedules, 'api', { refuseManagedBy: 'file' }).catch((err: unknown) => {
+    // (the file wins), so it is refused rather than answered OK. A schedule another service created is its own: only
+    // it or an rte:admin caller may change it (as for acting for another service, api/auth.ts actingService).
+    const result = await upsertWarmingSchedule(desired, deps.schedules, 'api', {
+      refuseManagedBy: 'file',
+      ...(principal ? { caller: { service: principal.service, admin: principal.scopes.has(Scope.Admin) } } : {}),
+    }).catch((err: unknown) => {
+      if (err instanceof WarmingScheduleOwnedByAnother) {
+        throw new ConnectError(
+          `schedule_name: "${def.name}" belongs to service "${err.owner}" (it created the schedule); caller "${caller ?? ''}" may not change it without ${Scope.Admin}. Choose another name`,
+          Code.PermissionDenied,
+        );
+      }
       if (!(err instanceof WarmingScheduleManagedElsewhere)) throw err;
       throw new ConnectError(
         `schedule_name: "${def.name}" is managed by the operators' warming schedules file (schedules/warming-schedules.yaml); a change through ScheduleWarming would be undone at its next apply. Choose another name, or change the file`,

@@ -190,6 +190,28 @@ describe('ScheduleWarming on real Temporal (integration)', () => {
     expect(after).toMatchObject({ managedBy: 'file', specHash: before!.specHash, paused: false });
   });
 
+  it('a schedule belongs to the service that created it: another service is refused with permission_denied and changes nothing; rte:admin may change it', async () => {
+    const name = `ops-own-${randomUUID().slice(0, 8)}`;
+    const id = `warming/${name}`;
+    created.push(id);
+    const base = { scheduleName: name, cronExpression: '0 4 * * *', memberQuery: { hasRteEnabled: true }, strategy: WarmingStrategy.INTELLIGENT, priority: WarmCacheRequest_Priority.BACKGROUND, enabled: true };
+    await warming.scheduleWarming(base, { headers: writeHeaders });
+    const before = await createTemporalWarmingScheduleStore(temporal).get(id);
+    expect(before?.owner).toBe('ops-test');
+    const otherHeaders = { authorization: `Bearer ${await mintDevToken({ service: 'ops-other', scopes: ['rte:warming:write'], secret })}` };
+    for (const change of [{ strategy: WarmingStrategy.FORCE, priority: WarmCacheRequest_Priority.URGENT }, { enabled: false }]) {
+      const r = await codeOf(warming.scheduleWarming({ ...base, ...change }, { headers: otherHeaders }));
+      expect(r.code).toBe(Code.PermissionDenied);
+      expect(r.message).toMatch(/^schedule_name: .*belongs to service "ops-test".*caller "ops-other"/);
+    }
+    const after = await createTemporalWarmingScheduleStore(temporal).get(id);
+    expect(after).toMatchObject({ specHash: before!.specHash, paused: false, owner: 'ops-test' });
+    const adminHeaders = { authorization: `Bearer ${await mintDevToken({ service: 'ops-admin', scopes: ['rte:admin'], secret })}` };
+    const paused = await warming.scheduleWarming({ ...base, enabled: false }, { headers: adminHeaders });
+    expect(paused.nextRun).toBeUndefined();
+    expect(await createTemporalWarmingScheduleStore(temporal).get(id)).toMatchObject({ paused: true, owner: 'ops-test' });
+  });
+
   it('needs rte:warming:write', async () => {
     const r = await codeOf(warming.scheduleWarming({ scheduleName: 'ops-denied', cronExpression: '0 4 * * *', memberQuery: {} }, { headers: readHeaders }));
     expect(r.code).toBe(Code.PermissionDenied);
