@@ -57,6 +57,7 @@ import {
   WINDOWS,
 } from './parse';
 import { statusName, watchBatch } from './watch';
+import { scheduleRow, scheduleRowText, type ScheduleRow } from './schedule-rows';
 
 const OPEN_STATUSES: ReadonlySet<BatchStatus> = new Set([BatchStatus.PENDING, BatchStatus.WAITING, BatchStatus.RUNNING, BatchStatus.PAUSED]);
 
@@ -460,21 +461,15 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
     .option('--prefix <p>', 'only ids starting with this')
     .action(async (o: { prefix?: string }) => {
       const rows = await withTemporal(async (t) => {
-        const out: { scheduleId: string; kind: string; paused: boolean; nextRun: string | null; recentRun: string | null }[] = [];
+        const out: ScheduleRow[] = [];
         for await (const s of t.client.schedule.list()) {
           const id = s.scheduleId;
           if (o.prefix ? !id.startsWith(o.prefix) : !/^(member-cron|warming)\//.test(id)) continue;
-          out.push({
-            scheduleId: id,
-            kind: id.startsWith('warming/') ? 'warming' : id.startsWith('member-cron/') ? 'member-cron' : 'other',
-            paused: !!s.state.paused,
-            nextRun: s.info.nextActionTimes[0]?.toISOString() ?? null,
-            recentRun: s.info.recentActions.at(-1)?.scheduledAt.toISOString() ?? null,
-          });
+          out.push(scheduleRow(s));
         }
         return out.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
       });
-      emit({ schedules: rows }, () => (rows.length === 0 ? ['no schedules'] : rows.map((r) => `${r.scheduleId}  ${r.paused ? 'PAUSED' : 'active'}  next ${r.nextRun ?? '-'}`)));
+      emit({ schedules: rows }, () => (rows.length === 0 ? ['no schedules'] : rows.map(scheduleRowText)));
     });
 
   // ---- token ----------------------------------------------------------------------------------------------------
