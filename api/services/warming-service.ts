@@ -228,7 +228,9 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
       }
     }
     if (!existing) {
-      const rate = await deps.rateLimiter.take(p.service, now());
+      // With a key, the unit is named by the job: concurrent repeats of one request (all still finding no job)
+      // spend one unit between them, as sequential repeats spend none.
+      const rate = await deps.rateLimiter.take(p.service, now(), key ? jobId : undefined);
       if (!rate.allowed) {
         const retryAfterS = Math.max(1, Math.ceil((rate.resetAtMs - now()) / 1000));
         const err = new ConnectError(`caller ${p.service} reached ${rate.limit} WarmCache requests per window; retry after ${retryAfterS} s`, Code.ResourceExhausted);

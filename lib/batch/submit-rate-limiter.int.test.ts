@@ -40,4 +40,23 @@ describe('Redis submit rate limiter', () => {
     expect((await l.take('rel', now + 4)).allowed).toBe(true);
     expect((await l.take('rel', now + 5)).allowed).toBe(false);
   });
+
+  test('concurrent takes of one token spend one unit, even at the limit; other tokens and untokened takes count', async () => {
+    const l = createRedisSubmitRateLimiter(redis, { limit: 2, windowMs: 60_000 }, prefix);
+    const at = Date.now();
+    const takes = await Promise.all(Array.from({ length: 8 }, () => l.take('tok', at, 'job-a')));
+    expect(takes.every((t) => t.allowed && t.count === 1)).toBe(true);
+    expect(await redis.zcard(`${prefix}batch-submit-rate:{tok}`)).toBe(1);
+    expect(await l.take('tok', at + 1, 'job-b')).toMatchObject({ allowed: true, count: 2 });
+    expect((await l.take('tok', at + 2, 'job-a')).allowed).toBe(true);
+    expect((await l.take('tok', at + 2, 'job-c')).allowed).toBe(false);
+    expect((await l.take('tok', at + 2)).allowed).toBe(false);
+    expect(await redis.zcard(`${prefix}batch-submit-rate:{tok}`)).toBe(2);
+    // A re-admission counted nothing: it carries no token, and releasing it gives nothing back.
+    const again = await l.take('tok', at + 3, 'job-a');
+    expect(again.token).toBeUndefined();
+    await l.release('tok', again);
+    expect(await redis.zcard(`${prefix}batch-submit-rate:{tok}`)).toBe(2);
+  });
 });
+

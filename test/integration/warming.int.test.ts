@@ -218,6 +218,23 @@ describe('cache warming (integration)', () => {
     }
   }, 120_000);
 
+  it('concurrent repeats of one request with one idempotency-key spend one rate-limit unit between them, as sequential repeats spend none', async () => {
+    const caller = uniqueName('svc-warm-cc');
+    const ccToken = await p.token(['rte:warming:write', 'rte:warming:read'], caller);
+    const ids = pool.slice(offset, offset + 2).map((m) => m.memberId);
+    offset += 2;
+    const key = uniqueName('idem-cc');
+    const res = await Promise.all(
+      Array.from({ length: 6 }, () => client().warmCache({ memberIds: ids, priority: P.URGENT, source: 'it-idem-cc' }, { headers: { authorization: `Bearer ${ccToken}`, 'idempotency-key': key } })),
+    );
+    expect(new Set(res.map((r) => r.warmingJobId)).size).toBe(1);
+    const units = () => p.redis.zcard(`${p.config.redisKeyPrefix}warm-cache:batch-submit-rate:{${caller}}`);
+    expect(await units()).toBe(1);
+    await finalView(res[0]!.warmingJobId);
+    await client().warmCache({ memberIds: ids, priority: P.URGENT, source: 'it-idem-cc' }, { headers: { authorization: `Bearer ${ccToken}`, 'idempotency-key': key } });
+    expect(await units()).toBe(1);
+  }, 120_000);
+
   it('two concurrent first calls with one idempotency-key and different members: one job, of one request, and the other is refused', async () => {
     // Both calls find no job for the key and start at once. The job that runs must warm the members of the call it
     // answered, never the other call's (before, both staged their ids under one list, so a job could warm the
