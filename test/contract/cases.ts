@@ -307,6 +307,8 @@ export const CASES: ContractCase[] = [
     { what: 'member_query min_age > max_age', json: { memberQuery: { demographicsFilter: { minAge: 50, maxAge: 20 } } }, bin: { memberQuery: { demographicsFilter: { minAge: 50, maxAge: 20 } } }, field: 'member_query.demographics_filter.min_age' },
     { what: 'member_query.cursor set', json: { memberQuery: { cursor: 'abc' } }, bin: { memberQuery: { cursor: 'abc' } }, field: 'member_query.cursor' },
     { what: 'member_query.limit set', json: { memberQuery: { limit: 10 } }, bin: { memberQuery: { limit: 10 } }, field: 'member_query.limit' },
+    // A warming job's window comes from its priority: a query's window would be stored and never applied.
+    { what: 'member_query.scheduling_window set', json: { memberQuery: { schedulingWindow: 'SCHEDULING_WINDOW_MORNING' } }, bin: { memberQuery: { schedulingWindow: 2 } }, field: 'member_query.scheduling_window' },
     { what: 'member_query unknown sponsor id', json: { memberQuery: { sponsorIds: ['NO_SUCH_SPONSOR_TYPO'] } }, bin: { memberQuery: { sponsorIds: ['NO_SUCH_SPONSOR_TYPO'] } }, field: 'member_query.sponsor_ids[0]' },
     { what: 'member_query unknown feature flag', json: { memberQuery: { requiredFeatureFlags: { 'no-such-flag': false } } }, bin: { memberQuery: { requiredFeatureFlags: { 'no-such-flag': false } } }, field: 'member_query.required_feature_flags["no-such-flag"]' },
   ]),
