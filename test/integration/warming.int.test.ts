@@ -342,7 +342,7 @@ describe('cache warming (integration)', () => {
       const e = await client()
         .warmCache({ memberIds: ['B', bad], source }, auth())
         .then(() => undefined, (x: unknown) => ConnectError.from(x));
-      expect([e?.code, e?.rawMessage]).toEqual([Code.InvalidArgument, 'member_ids[1]: must not contain whitespace or control characters']);
+      expect([e?.code, e?.rawMessage]).toEqual([Code.InvalidArgument, 'member_ids[1]: must not contain whitespace, control or invisible characters (e.g. a zero-width space)']);
     }
     await new Promise((r) => setTimeout(r, 1_500));
     let started = 0;
