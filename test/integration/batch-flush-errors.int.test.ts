@@ -1,6 +1,7 @@
+import { idleStediLoad, planAllAsRefresh } from '../helpers/batch-stand-ins';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import type { PlanMembersInput, PlanMembersResult, RecordErrorsInput } from '../../activities/batch/activities';
+import type { RecordErrorsInput } from '../../activities/batch/activities';
 import type { EligibilityRefreshInput } from '../../workflows/eligibility-refresh.defs';
 import { ErrorType } from '../../lib/errors';
 import type { ResolvedBatchOptions } from '../../lib/batch/types';
@@ -41,13 +42,8 @@ describe('batch error buffer (integration)', () => {
     const worker = await createTestWorker(ctx, {
       taskQueue,
       activities: {
-        async getStediLoad() {
-          return { limit: 15, inUse: 0, freeSlots: 15, load: 0 };
-        },
-        async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
-          const refresh = members.slice(input.start, input.start + input.count).map((memberId, k) => ({ i: input.start + k, memberId, atMs: 0 }));
-          return { kind: 'plan', hits: 0, hitErrors: 0, notCached: 0, refreshCount: refresh.length, refresh, windows: {} };
-        },
+        getStediLoad: idleStediLoad,
+        planMembers: planAllAsRefresh(members),
         async refreshEligibility(_input: EligibilityRefreshInput) {
           throw ApplicationFailure.create({ type: ErrorType.StediValidation, message: 'rejected by Stedi', nonRetryable: true });
         },
@@ -93,13 +89,8 @@ describe('batch error buffer (integration)', () => {
     const worker = await createTestWorker(ctx, {
       taskQueue,
       activities: {
-        async getStediLoad() {
-          return { limit: 15, inUse: 0, freeSlots: 15, load: 0 };
-        },
-        async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
-          const refresh = members.slice(input.start, input.start + input.count).map((memberId, k) => ({ i: input.start + k, memberId, atMs: 0 }));
-          return { kind: 'plan', hits: 0, hitErrors: 0, notCached: 0, refreshCount: refresh.length, refresh, windows: {} };
-        },
+        getStediLoad: idleStediLoad,
+        planMembers: planAllAsRefresh(members),
         async refreshEligibility(input: EligibilityRefreshInput) {
           if (input.memberId === 'm_2') throw ApplicationFailure.create({ type: ErrorType.MemberNotFound, message: 'not in the directory', nonRetryable: true });
           if (input.memberId === 'm_3') throw ApplicationFailure.create({ type: ErrorType.StediValidation, message: 'rejected by Stedi', nonRetryable: true });

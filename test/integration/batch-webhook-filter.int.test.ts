@@ -1,4 +1,4 @@
-import type { PlanMembersInput, PlanMembersResult } from '../../activities/batch/activities';
+import { idleStediLoad, planAllAsRefresh } from '../helpers/batch-stand-ins';
 import type { DeliverWebhookInput, DeliverWebhookResult } from '../../activities/webhooks/activities';
 import type { BatchEventName, ResolvedBatchOptions } from '../../lib/batch/types';
 import type { BatchWorkflowResult } from '../../workflows/batch.defs';
@@ -44,13 +44,8 @@ describe('webhook event_types filter and the terminal event (integration)', () =
     const worker = await createTestWorker(ctx, {
       taskQueue,
       activities: {
-        async getStediLoad() {
-          return { limit: 15, inUse: 0, freeSlots: 15, load: 0 };
-        },
-        async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
-          const refresh = members.slice(input.start, input.start + input.count).map((memberId, k) => ({ i: input.start + k, memberId, atMs: 0 }));
-          return { kind: 'plan', hits: 0, hitErrors: 0, notCached: 0, refreshCount: refresh.length, refresh, windows: {} };
-        },
+        getStediLoad: idleStediLoad,
+        planMembers: planAllAsRefresh(members),
         async refreshEligibility(input: EligibilityRefreshInput) {
           return { outcome: input.memberId === 'm_1' ? ('error' as const) : ('success' as const), fetchedAt: 1, expiresAt: 2, stediCalls: 1 };
         },
