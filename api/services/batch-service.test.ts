@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
-import { BatchEligibilityService, BatchEventType, BatchStatus, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
+import { BatchEligibilityService, BatchEventType, BatchStatus, SubmitBatchRequestSchema, type BatchStatusUpdate } from '../../gen/rte/v1/batch_pb';
 import { createInMemoryBatchErrorStore, createInMemoryBatchOutcomeStore, createInMemoryMemberListStore } from '../../activities/batch/memory-stores';
 import { createInMemorySubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { DEFAULT_SUBMIT_LIMITS } from '../../lib/batch/submit-validation';
@@ -370,7 +370,13 @@ describe('BatchEligibilityService', () => {
       { status: 'COMPLETED', startedAtMs: 10, counters: { ...base.counters, completed: 2 }, finishedAtMs: 50 },
     ]);
     const seen: Array<{ type: BatchEventType; case: string | undefined }> = [];
-    for await (const u of s.client.watchBatchStatus({ batchId }, opts)) seen.push({ type: u.eventType, case: u.update.case });
+    let last: BatchStatusUpdate | undefined;
+    for await (const u of s.client.watchBatchStatus({ batchId }, opts)) {
+      seen.push({ type: u.eventType, case: u.update.case });
+      last = u;
+    }
+    // The final update estimates the finish at the finish time, not when the watcher read it.
+    expect(last?.update.case === 'completed' ? last.update.value.finalProgress?.estimatedCompletion : undefined).toEqual(timestampFromMs(50));
     const firstReal = seen.findIndex((x) => x.case !== undefined);
     expect(seen.slice(0, firstReal).every((x) => x.type === BatchEventType.EVENT_TYPE_PROGRESS)).toBe(true); // keepalives
     expect(firstReal).toBeGreaterThan(0);

@@ -100,7 +100,8 @@ export async function* batchStatusStream(
     }
     if (memberUpdates && sentStarted) yield* memberCompletions(isTerminalStatus(view.status));
     if (isTerminalStatus(view.status)) {
-      const finalProgress = progressToProto(c, view.startedAtMs, now());
+      // A finished batch is estimated at its finish time, not at the moment the watcher read it (as GetBatchStatus).
+      const finalProgress = progressToProto(c, view.startedAtMs, now(), view.finishedAtMs);
       if (view.status === 'COMPLETED' || view.status === 'PARTIALLY_COMPLETED') {
         if (want(BatchEventType.EVENT_TYPE_COMPLETED)) {
           yield update(BatchEventType.EVENT_TYPE_COMPLETED, { case: 'completed', value: { status: STATUS_TO_PROTO[view.status], finalProgress, completedAt: tsOrUndefined(view.finishedAtMs) } });
