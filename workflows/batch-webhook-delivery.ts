@@ -1,7 +1,8 @@
 import { ApplicationFailure, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { WebhookActivities } from '../activities/webhooks/activities';
 import { webhookRetryDelayMs } from '../lib/batch/webhook-schedule';
-import { webhookDeliveryStatusQuery, type WebhookDeliveryInput, type WebhookDeliveryProgress, type WebhookDeliveryResult } from './batch.defs';
+import { WEBHOOK_DELIVERY_WORKFLOW_TYPE, webhookDeliveryStatusQuery, type WebhookDeliveryInput, type WebhookDeliveryProgress, type WebhookDeliveryResult } from './batch.defs';
+import { ignoredSignals } from './ignored-signals';
 
 const { deliverWebhook } = proxyActivities<WebhookActivities>({
   // One HTTP attempt (15 s timeout) per activity; the retry schedule below is ours, not Temporal's, so only
@@ -22,6 +23,7 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   let attempts = 0;
   let progress: WebhookDeliveryProgress = { attempts: 0 };
   setHandler(webhookDeliveryStatusQuery, () => progress);
+  ignoredSignals(WEBHOOK_DELIVERY_WORKFLOW_TYPE).watchUnknown([]);
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const delay = webhookRetryDelayMs(attempt, input.webhookId, input.scheduleMs);
     if (delay === undefined) break;

@@ -2,6 +2,7 @@ import { CancellationScope, ContinueAsNew, isCancellation, setHandler } from '@t
 import type { EndReason } from '../lib/batch/progress';
 import { BatchRun } from './batch-run';
 import {
+  BATCH_WORKFLOW_TYPE,
   batchAcceptedUpdate,
   batchDispatchGateQuery,
   batchStatusQuery,
@@ -15,6 +16,7 @@ import {
   type BatchWorkflowInput,
   type BatchWorkflowResult,
 } from './batch.defs';
+import { ignoredSignals, optionalStringArg } from './ignored-signals';
 
 /**
  * One batch of eligibility checks (design doc Component 3).
@@ -33,14 +35,17 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchWor
   const batch = new BatchRun(input);
 
   // Messages: status query; pause / resume / cancel signals; cancel-and-wait and accepted updates (validated).
+  const ignored = ignoredSignals(BATCH_WORKFLOW_TYPE);
   setHandler(batchStatusQuery, () => batch.status());
   setHandler(batchDispatchGateQuery, () => batch.dispatchGate());
-  setHandler(pauseBatchSignal, (a) => batch.pause(a?.by));
+  setHandler(pauseBatchSignal, (a) => batch.pause(optionalStringArg(ignored, pauseBatchSignal.name, a, 'by', 100)));
   setHandler(resumeBatchSignal, () => batch.resume());
-  setHandler(cancelBatchSignal, (a) => batch.requestCancel(a?.reason));
+  setHandler(cancelBatchSignal, (a) => batch.requestCancel(optionalStringArg(ignored, cancelBatchSignal.name, a, 'reason', 500)));
   setHandler(cancelBatchUpdate, (a) => batch.cancelAndWait(a?.reason), { validator: validateCancelBatchArgs });
   setHandler(legacyCancelBatchUpdate, (a) => batch.cancelAndWait(a?.reason), { validator: validateCancelBatchArgs });
   setHandler(batchAcceptedUpdate, () => batch.accepted(), { validator: validateNoArgs });
+  // After every signal handler: a signal by another name (a typo) is logged and listed by the ignoredSignals query.
+  ignored.watchUnknown([pauseBatchSignal.name, resumeBatchSignal.name, cancelBatchSignal.name]);
 
   batch.announce();
 

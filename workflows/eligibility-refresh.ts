@@ -2,11 +2,13 @@ import { proxyActivities, setHandler } from '@temporalio/workflow';
 import type { EligibilityActivities } from '../activities/eligibility/activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
 import {
+  ELIGIBILITY_REFRESH_WORKFLOW_TYPE,
   eligibilityRefreshStatusQuery,
   type EligibilityRefreshInput,
   type EligibilityRefreshResult,
   type EligibilityRefreshStatus,
 } from './eligibility-refresh.defs';
+import { ignoredSignals } from './ignored-signals';
 
 const { refreshEligibility } = proxyActivities<EligibilityActivities>({
   // The activity waits for a fair share of the 15 global slots, then makes one Stedi call (90 s timeout).
@@ -28,6 +30,7 @@ const { refreshEligibility } = proxyActivities<EligibilityActivities>({
 export async function eligibilityRefreshWorkflow(input: EligibilityRefreshInput): Promise<EligibilityRefreshResult> {
   const status: EligibilityRefreshStatus = { phase: 'refreshing' };
   setHandler(eligibilityRefreshStatusQuery, () => ({ ...status }));
+  ignoredSignals(ELIGIBILITY_REFRESH_WORKFLOW_TYPE).watchUnknown([]);
   try {
     const result = await refreshEligibility(input);
     status.phase = 'completed';

@@ -17,6 +17,8 @@ import type { MemberCronActivities } from '../activities/member-cron/activities'
 import {
   addCounts,
   MEMBER_CRON_JOB_TYPE,
+  MEMBER_CRON_WORKFLOW_TYPE,
+  MEMBER_CRON_SHARD_WORKFLOW_TYPE,
   memberCronProgressQuery,
   memberCronPageRef,
   memberCronShardWorkflowId,
@@ -31,6 +33,7 @@ import {
   type MemberCronShardInput,
   type MemberCronStatus,
 } from './member-cron.defs';
+import { ignoredSignals, optionalStringArg } from './ignored-signals';
 import { RteBatchStatus, RteJobType, RteScheduleName } from './search-attributes';
 import { ErrorType } from '../lib/errors';
 
@@ -107,10 +110,12 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
     { key: RteJobType, value: MEMBER_CRON_JOB_TYPE },
     { key: RteBatchStatus, value: shownStatus() },
   ]);
+  const ignored = ignoredSignals(MEMBER_CRON_WORKFLOW_TYPE);
   if (pausable) {
     setHandler(pauseMemberCronSignal, (args) => {
+      const by = optionalStringArg(ignored, pauseMemberCronSignal.name, args, 'by', 100);
       if (paused || status !== 'RUNNING') return;
-      paused = typeof args?.by === 'string' && args.by.trim() ? { by: args.by.trim().slice(0, 100) } : {};
+      paused = by ? { by } : {};
       upsertSearchAttributes([{ key: RteBatchStatus, value: shownStatus() }]);
       explain();
     });
@@ -121,6 +126,9 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
       explain();
     });
   }
+  // After every signal handler: a signal by another name (a typo, or a pause of a run that cannot pause) is logged and
+  // listed by the ignoredSignals query.
+  ignored.watchUnknown(pausable ? [pauseMemberCronSignal.name, resumeMemberCronSignal.name] : []);
 
   if (!input.carry && !(await memberCronIsEnabled({ scheduleName: input.scheduleName }))) {
     status = 'DISABLED';
@@ -230,6 +238,7 @@ export async function memberCronWorkflow(input: MemberCronInput): Promise<Member
 
 /** One page of members: predict and emit their events (see memberCronEmitShard). */
 export async function memberCronShardWorkflow(input: MemberCronShardInput): Promise<MemberCronCounts> {
+  ignoredSignals(MEMBER_CRON_SHARD_WORKFLOW_TYPE).watchUnknown([]);
   // Shards started before member-cron-page-refs-v1 carry the ids; newer ones a reference to the stored page.
   if ((input.memberIds?.length ?? input.count ?? 0) === 0) return ZERO_COUNTS;
   if (!input.scheduledTime) throw ApplicationFailure.nonRetryable('scheduledTime is required', ErrorType.InvalidArgument);

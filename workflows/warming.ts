@@ -28,11 +28,13 @@ import { warmingDetails, warmsCancelled } from '../lib/warming/details';
 import { CACHE_WARMING_JOB_TYPE, type WarmOutcome } from '../lib/warming/types';
 import { NON_RETRYABLE_ERROR_TYPES } from '../lib/errors';
 import type { batchWorkflow } from './batch';
+import { ignoredSignals, optionalStringArg } from './ignored-signals';
 import { cancelBatchSignal, pauseBatchSignal, resumeBatchSignal, validateCancelBatchArgs, type BatchWorkflowInput } from './batch.defs';
 import { RteBatchProgress, RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from './search-attributes';
 import {
   cancelWarmingUpdate,
   DEFAULT_WARMING_TUNING,
+  CACHE_WARMING_WORKFLOW_TYPE,
   pauseWarmingSignal,
   resumeWarmingSignal,
   WARMING_CLIENT_SERVICE,
@@ -192,11 +194,13 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     };
   }
 
+  const ignored = ignoredSignals(CACHE_WARMING_WORKFLOW_TYPE);
   setHandler(warmingStatusQuery, () => finalView ?? view());
   setHandler(pauseWarmingSignal, (args) => {
+    const by = optionalStringArg(ignored, pauseWarmingSignal.name, args, 'by', 100);
     if (finalView || s.paused) return;
     s.paused = true;
-    if (typeof args?.by === 'string' && args.by.trim()) pausedBy = args.by.trim().slice(0, 100);
+    if (by) pausedBy = by;
     for (const h of children.values()) void h.signal(pauseBatchSignal).catch(() => undefined);
     explain();
   });
@@ -240,6 +244,8 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     },
     { validator: () => undefined },
   );
+  // After every signal handler: a signal by another name (a typo) is logged and listed by the ignoredSignals query.
+  ignored.watchUnknown([pauseWarmingSignal.name, resumeWarmingSignal.name, warmingChildStatusSignal.name]);
 
   function setStatus(status: WarmingStatusName): void {
     if (s.status === status) return;
