@@ -1,7 +1,7 @@
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { SignJWT } from 'jose';
 import pino from 'pino';
-import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
+import { BatchEligibilityService, BatchStatus } from '../gen/rte/v1/batch_pb';
 import { mintDevToken } from '../lib/dev-token';
 import { createMetrics } from '../lib/metrics';
 import { createAuthInterceptor, createTokenVerifier } from './auth';
@@ -62,5 +62,15 @@ describe('auth edges and audit lines (issue 10)', () => {
     expect(auditTarget({ batchId: 'b', reason: 'quiet hours' }, undefined, 'rte.v1.BatchEligibilityService/PauseBatch')).toEqual({ batchId: 'b', reason: 'quiet hours' });
     // Never member ids.
     expect(JSON.stringify(lines)).not.toContain('m_1');
+  });
+
+  test("a cancel, pause or resume audit line says the batch's status after it: a cancel of a finished batch is not a cancellation", () => {
+    const cancel = 'rte.v1.BatchEligibilityService/CancelBatch';
+    expect(auditTarget({ batchId: 'b', reason: 'again' }, { batchId: 'b', status: BatchStatus.COMPLETED }, cancel)).toEqual({ batchId: 'b', cancelReason: 'again', resultStatus: 'COMPLETED' });
+    expect(auditTarget({ batchId: 'b', reason: 'stop' }, { batchId: 'b', status: BatchStatus.CANCELLED }, cancel)).toEqual({ batchId: 'b', cancelReason: 'stop', resultStatus: 'CANCELLED' });
+    expect(auditTarget({ batchId: 'b' }, { batchId: 'b', status: BatchStatus.PAUSED }, 'rte.v1.BatchEligibilityService/PauseBatch')).toEqual({ batchId: 'b', resultStatus: 'PAUSED' });
+    // A refused call has no response, and other RPCs' `status` fields are not read.
+    expect(auditTarget({ batchId: 'b', reason: 'stop' }, undefined, cancel)).toEqual({ batchId: 'b', cancelReason: 'stop' });
+    expect(auditTarget({ clientJobId: 'j' }, { batchId: 'b', status: BatchStatus.PENDING }, 'rte.v1.BatchEligibilityService/SubmitBatch')).toEqual({ batchId: 'b', clientJobId: 'j' });
   });
 });

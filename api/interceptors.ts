@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor, type UnaryRequest, type UnaryResp
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import type { Metrics } from '../lib/metrics';
+import { BatchStatus } from '../gen/rte/v1/batch_pb';
 import { FieldError } from '../lib/errors';
 import { isInfrastructureError } from '../lib/infra-retry';
 import { principalKey } from './auth';
@@ -51,8 +52,20 @@ export function auditTarget(request: unknown, response?: unknown, method?: strin
   pick(request, 'reason', method === undefined || method.endsWith('/CancelBatch') ? 'cancelReason' : 'reason', 500);
   pick(request, 'scheduleName', 'scheduleName');
   pick(response, 'warmingJobId', 'warmingJobId');
+  // What a cancel, pause or resume left the batch as: a cancel of a batch that had already finished answers ok with its
+  // terminal status, and its audit line says so rather than read as if it had cancelled something.
+  if (method !== undefined && BATCH_CONTROL_METHODS.has(method)) {
+    const status = response && typeof response === 'object' ? (response as Record<string, unknown>)['status'] : undefined;
+    if (typeof status === 'number' && BatchStatus[status] !== undefined) out['resultStatus'] = BatchStatus[status];
+  }
   return out;
 }
+
+const BATCH_CONTROL_METHODS: ReadonlySet<string> = new Set([
+  'rte.v1.BatchEligibilityService/CancelBatch',
+  'rte.v1.BatchEligibilityService/PauseBatch',
+  'rte.v1.BatchEligibilityService/ResumeBatch',
+]);
 
 /** The client closed the call (HTTP/1.1 socket closed, HTTP/2 stream reset): its signal aborted for a reason other than a deadline. */
 export function clientGone(signal: AbortSignal): boolean {
