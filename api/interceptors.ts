@@ -222,7 +222,8 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
           } catch (err) {
             if (clientGone(req.signal) || isClientDisconnect(err)) return;
             const ce = toConnectError(err, logger, method);
-            ce.metadata.set('x-request-id', requestId);
+            // The id already went out with the stream's headers; clients merge headers and trailers, so setting it
+            // here too made it read "<id>, <id>".
             auditOnce(Code[ce.code]);
             countOnce(Code[ce.code]);
             throw ce;

@@ -1,4 +1,4 @@
-import { createClient } from '@connectrpc/connect';
+import { Code, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import pino from 'pino';
 import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
@@ -133,5 +133,31 @@ describe('a dropped stream', () => {
     expect(body).toContain('not_found');
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('x-request-id')).toBeTruthy();
+  });
+
+  test.each([
+    ['Connect over HTTP/1.1', () => createConnectTransport({ baseUrl: url, httpVersion: '1.1' })],
+    ['gRPC over HTTP/2', () => createGrpcTransport({ baseUrl: url })],
+  ])('%s: a stream error carries its request id once (headers, not repeated in the trailers), the one the caller sent', async (_name, transport) => {
+    const client = createClient(BatchEligibilityService, transport());
+    const headers = { authorization: `Bearer ${await mintDevToken({ service: 'svc-a', scopes: ['rte:batch:read'], secret })}`, 'x-request-id': 'req-stream-1' };
+    const err = await (async () => {
+      for await (const _ of client.watchBatchStatus({ batchId: 'batch/svc-a/no-such-job' }, { headers })) void _;
+    })().then(
+      () => undefined,
+      (e: unknown) => e as { code: number; metadata: Headers },
+    );
+    expect(err?.code).toBe(Code.NotFound);
+    // The typed client merges headers and trailers: a repeated id read "req-stream-1, req-stream-1".
+    expect(err?.metadata.get('x-request-id')).toBe('req-stream-1');
+    // Refused before the handler (no token): once too.
+    const refused = await (async () => {
+      for await (const _ of client.watchBatchStatus({ batchId: 'batch/svc-a/no-such-job' }, { headers: { 'x-request-id': 'req-stream-2' } })) void _;
+    })().then(
+      () => undefined,
+      (e: unknown) => e as { code: number; metadata: Headers },
+    );
+    expect(refused?.code).toBe(Code.Unauthenticated);
+    expect(refused?.metadata.get('x-request-id')).toBe('req-stream-2');
   });
 });
