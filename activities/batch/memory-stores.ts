@@ -22,6 +22,15 @@ export function createInMemoryMemberListStore(): MemberListStore & { size(listRe
       }
       return out;
     },
+    async readAt(listRef, indexes) {
+      const l = lists.get(listRef);
+      const out = new Map<number, string>();
+      for (const i of indexes) {
+        const id = l?.get(i);
+        if (id !== undefined) out.set(i, id);
+      }
+      return out;
+    },
     async delete(listRef) {
       lists.delete(listRef);
     },

@@ -1,5 +1,5 @@
 import { createTestDirectory, type TestDirectory } from '../../directory/test-support';
-import { createPgBatchOutcomeStore } from './pg-stores';
+import { createPgBatchOutcomeStore, createPgMemberListStore } from './pg-stores';
 import type { StoredMemberOutcome } from './ports';
 
 /** The PostgreSQL outcome store behind WatchBatchStatus's MEMBER_COMPLETED updates, on a real server. */
@@ -42,5 +42,32 @@ describe('PostgreSQL batch outcome store (integration)', () => {
     expect(await store.purge(7 * 24 * 3_600_000)).toBe(2);
     expect(await store.read('batch/old/1', 0, 10)).toEqual([]);
     expect(await store.read('batch/new/1', 0, 10)).toHaveLength(1);
+  });
+});
+
+/** The member list store: GetBatchStatus reads the ids of a batch's newest errors, scattered over the list, at once. */
+describe('PostgreSQL member list store (integration)', () => {
+  let dir: TestDirectory;
+  beforeAll(async () => {
+    dir = await createTestDirectory({ seed: 4, population: 10 });
+  });
+  afterAll(async () => {
+    await dir?.drop();
+  });
+
+  it('readAt answers the ids at scattered indexes in one read; an index past the end, or another list, is absent', async () => {
+    const lists = createPgMemberListStore(dir.pool);
+    const ids = Array.from({ length: 1_200 }, (_, i) => `m_${i}`);
+    await lists.write('list-a', 0, ids);
+    await lists.write('list-b', 0, ['other_0', 'other_1']);
+    const got = await lists.readAt('list-a', [1_150, 3, 0, 999, 5_000]);
+    expect([...got.entries()].sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 'm_0'],
+      [3, 'm_3'],
+      [999, 'm_999'],
+      [1_150, 'm_1150'],
+    ]);
+    expect(await lists.readAt('list-a', [])).toEqual(new Map());
+    expect(await lists.readAt('list-c', [0])).toEqual(new Map());
   });
 });

@@ -31,6 +31,11 @@ export function createPgMemberListStore(pool: Pool): MemberListStore {
       );
       return r.rows.map((row) => row.member_id);
     },
+    async readAt(listRef, indexes) {
+      if (indexes.length === 0) return new Map();
+      const r = await pool.query<{ idx: number; member_id: string }>('SELECT idx, member_id FROM batch_member_lists WHERE list_ref = $1 AND idx = ANY($2::int[])', [listRef, [...indexes]]);
+      return new Map(r.rows.map((row) => [Number(row.idx), row.member_id]));
+    },
     async delete(listRef) {
       await pool.query('DELETE FROM batch_member_lists WHERE list_ref = $1', [listRef]);
     },

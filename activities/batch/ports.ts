@@ -14,6 +14,8 @@ export interface MemberListStore {
   write(listRef: string, start: number, ids: readonly string[]): Promise<void>;
   /** Ids at [start, start + count) in index order (fewer at the end of the list). */
   read(listRef: string, start: number, count: number): Promise<string[]>;
+  /** The ids at the given indexes, by index (an index past the list's end is absent): one read for scattered indexes. */
+  readAt(listRef: string, indexes: readonly number[]): Promise<Map<number, string>>;
   delete(listRef: string): Promise<void>;
 }
 

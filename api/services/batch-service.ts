@@ -43,7 +43,7 @@ import { batchStatusStream } from './batch-status-stream';
 export interface BatchServiceDeps {
   temporal: BatchTemporalPort;
   /** Where submitted member ids are staged (PostgreSQL in production). */
-  lists: Pick<MemberListStore, 'write' | 'read' | 'delete'>;
+  lists: Pick<MemberListStore, 'write' | 'read' | 'readAt' | 'delete'>;
   errors: Pick<BatchErrorStore, 'page'>;
   /** Per-member outcomes for WatchBatchStatus's MEMBER_COMPLETED updates; absent: none are streamed. */
   outcomes?: Pick<BatchOutcomeStore, 'read'>;
@@ -296,14 +296,13 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     const bound = stored.length === size ? stored[stored.length - 1]!.memberIndex : Number.POSITIVE_INFINITY;
     const missing = view.recentErrors.filter((e) => e.memberIndex > after && e.memberIndex < bound && !have.has(e.memberIndex));
     if (missing.length === 0) return stored;
-    const listRef = view.listRef;
-    const added = await Promise.all(
-      missing.map(async (e) => {
-        const [memberId] = await deps.lists.read(listRef, e.memberIndex, 1).catch(() => [] as string[]);
-        return memberId === undefined ? undefined : { ...e, memberId };
-      }),
-    );
-    return [...stored, ...added.filter((e): e is StoredBatchError => e !== undefined)].sort((a, b) => a.memberIndex - b.memberIndex).slice(0, size);
+    // One read for all of them (up to the workflow's recent-error window); unreadable ids leave them out, as before.
+    const ids = await deps.lists.readAt(view.listRef, missing.map((e) => e.memberIndex)).catch(() => new Map<number, string>());
+    const added = missing.flatMap((e) => {
+      const memberId = ids.get(e.memberIndex);
+      return memberId === undefined ? [] : [{ ...e, memberId }];
+    });
+    return [...stored, ...added].sort((a, b) => a.memberIndex - b.memberIndex).slice(0, size);
   }
 
   /**
