@@ -719,8 +719,12 @@ export class BatchRun {
     };
     const n = opts.notifications;
     const webhookScheduleMs = this.tuning.webhookScheduleMs;
-    // Ordered per batch: each event waits for the previous one.
-    this.eventChain = this.eventChain.then(async () => {
+    // An event emitted from inside a cancelled scope (a check's progress step as CancelBatch stops its page) used to
+    // be scheduled in that scope: its Kafka publish and webhook child were refused at once, and the batch's event ids
+    // skipped that number in every sink (probe batch #15, evt2_5 then evt2_7). Every event now goes out in a scope no
+    // caller's cancellation reaches. Versioned: histories recorded before it replay their cancelled publishes.
+    const shielded = patched('batch-events-outlive-cancel-v1');
+    const send = async (): Promise<void> => {
       try {
         await eventActs.publishBatchEvent({ topic: n.kafkaTopic, event });
       } catch (err) {
@@ -752,7 +756,9 @@ export class BatchRun {
           log.info('webhook delivery not started', { eventId: event.eventId, error: String(err) });
         }
       }
-    });
+    };
+    // Ordered per batch: each event waits for the previous one.
+    this.eventChain = this.eventChain.then(() => (shielded ? CancellationScope.nonCancellable(send) : send()));
   }
 
   private recordError(e: BatchErrorRecord): void {
