@@ -173,6 +173,37 @@ const SCENARIOS: Record<string, Scenario> = {
       await h.executeUpdate(cancelBatchUpdate, { args: [{ reason: 'recording: cancel while checks run' }] });
     },
   },
+  // A member_query whose resolution outlasts SubmitBatch's 15 s bound (batch-accepted-bounded-v1: the accepted update
+  // answers with totalKnown false), then 4 members one at a time with a webhook, cancelled while the third check
+  // runs: that check's progress step is published and delivered like any other (batch-events-outlive-cancel-v1).
+  'batch-query-slow-cancel-mid-check': {
+    activities: {
+      ...baseActivities(() => 0),
+      async resolveQueryPage(input: ResolveQueryPageInput) {
+        if (input.cursor) return { count: 2, exceeded: false };
+        await sleep(17_000);
+        return { count: 2, nextCursor: 'page-2', exceeded: false };
+      },
+      async refreshEligibility(input: EligibilityRefreshInput) {
+        if (input.batchMember?.index === 2) return hangUntilCancelled();
+        await sleep(300);
+        return { outcome: 'success' as const, fetchedAt: 1, expiresAt: 2, stediCalls: 1 };
+      },
+    },
+    input: () => ({
+      selector: { kind: 'query', query: { cohorts: [] } },
+      options: { ...OPTIONS, maxConcurrentRequests: 1, notifications: { ...OPTIONS.notifications, callbackUrl: 'https://hooks.example.test/rte' } },
+      tuning: { webhookScheduleMs: [0] } satisfies Partial<BatchTuning>,
+    }),
+    drive: async (ctx, batchId) => {
+      const h = ctx.client.workflow.getHandle(batchId);
+      const accepted = await h.executeUpdate(batchAcceptedUpdate);
+      if (accepted.totalKnown) throw new Error('recording: the accepted update should have answered before the query resolved');
+      for (let k = 0; k < 300 && (await h.query(batchStatusQuery)).counters.completed < 2; k++) await sleep(100);
+      await sleep(500);
+      await h.executeUpdate(cancelBatchUpdate, { args: [{ reason: 'recording: cancel during the third check' }] });
+    },
+  },
   // The batch timeout fires while a check hangs.
   'batch-timeout': {
     activities: { ...baseActivities(() => 0), refreshEligibility: hangUntilCancelled },

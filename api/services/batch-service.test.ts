@@ -82,6 +82,30 @@ describe('BatchEligibilityService', () => {
     expect(s.t.started).toHaveLength(1);
   });
 
+  test('SubmitBatch of a member_query still resolving at the 15 s bound: PENDING, total_known false, resolved so far, no estimate (probe batch #12)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    // The workflow's batchAccepted update answered at its bound with 120 members resolved so far.
+    const accept = s.t.port.startAndAccept.bind(s.t.port);
+    s.t.port.startAndAccept = async (input, taskQueue) => {
+      const r = await accept(input, taskQueue);
+      return { ...r, view: { ...r.view, phase: 'RESOLVING', totalKnown: false, counters: { ...r.view.counters, total: 120 }, pending: 120 } };
+    };
+    const req = create(SubmitBatchRequestSchema, { clientJobId: 'job-q', memberSelector: { case: 'memberQuery', value: { limit: 500 } } } as never);
+    const r = await s.client.submitBatch(req, opts);
+    expect(r.status).toBe(BatchStatus.PENDING);
+    expect(r.totalKnown).toBe(false);
+    expect(r.totalMembers).toBe(120);
+    expect(r.estimatedCompletion).toBeUndefined();
+    expect(r.statusDetail).toBe('resolving member query · 120 members so far');
+    // A member_ids batch knows its total: an estimate, and total_known true.
+    s.t.port.startAndAccept = accept;
+    const ids = await s.client.submitBatch(submit('job-ids'), opts);
+    expect(ids.totalKnown).toBe(true);
+    expect(ids.status).toBe(BatchStatus.PENDING);
+    expect(ids.estimatedCompletion).toBeDefined();
+  });
+
   test('validation errors are invalid_argument naming the field', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);

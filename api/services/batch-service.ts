@@ -361,14 +361,21 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const queryJson = req.memberSelector.case === 'memberQuery' ? toJson(MemberQuerySchema, req.memberSelector.value) : undefined;
       if (req.memberSelector.case === 'memberQuery' && deps.checkMemberQuery) await deps.checkMemberQuery(req.memberSelector.value);
       const requestHash = submitRequestHash(v.selector.kind === 'ids' ? { kind: 'ids', memberIds: v.selector.memberIds } : { kind: 'query', query: queryJson }, v.options);
-      const respond = (view: BatchStatusView) =>
-        create(SubmitBatchResponseSchema, {
+      // The batch answers within 15 s (the batchAccepted update's bound): a member_query still resolving then is
+      // PENDING with total_known false, the members resolved so far and no estimate (there is nothing to estimate from).
+      const respond = (view: BatchStatusView) => {
+        const t = now();
+        return create(SubmitBatchResponseSchema, {
           batchId,
           totalMembers: view.counters.total,
           submittedAt: timestampFromMs(view.submittedAtMs),
-          estimatedCompletion: timestampFromMs(estimateMs(view, now(), latencyMs)),
+          ...(view.totalKnown ? { estimatedCompletion: timestampFromMs(estimateMs(view, t, latencyMs)) } : {}),
           resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
+          status: STATUS_TO_PROTO[view.status],
+          totalKnown: view.totalKnown,
+          statusDetail: statusResponseFields(view, t, latencyMs).statusDetail,
         });
+      };
 
       // Idempotency first: a known job answers with its batch and does not count against the rate limit.
       const alreadyUsed = () =>

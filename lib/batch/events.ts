@@ -8,7 +8,10 @@ import { cacheRefreshedOf } from './types';
  * `rte.v1.BatchJobEvent`; the webhook body is the JSON below. Bundle-safe.
  */
 export interface BatchEventPayload {
-  /** Deterministic (`evt_<seq>_<batch>`): retries and replays produce the same id; consumers dedupe on it. */
+  /**
+   * Deterministic (`evt2_<seq>_<encoded batch id>`, batchEventIdV2; older batches `evt_<seq>_<batch>`): retries and
+   * replays produce the same id; consumers dedupe on it. `<seq>` is consecutive per batch in Kafka (docs/batch.md).
+   */
   eventId: string;
   eventType: BatchEventName;
   occurredAtMs: number;

@@ -71,6 +71,8 @@ export async function startTestPlatform(
     boundedApi?: boolean;
     /** PostgreSQL of the directory and the batch stores (default: the stack's, TEST_DATABASE_URL). */
     databaseUrl?: string;
+    /** Stands in for some of the workers' real activities (e.g. a slowed one); the rest stay real. */
+    wrapActivities?: (real: Record<string, (...args: never[]) => Promise<unknown>>) => Record<string, (...args: never[]) => Promise<unknown>>;
   } = {},
 ): Promise<TestPlatform> {
   const dir = await createTestDirectory({ seed: opts.seed ?? 7, population: opts.population ?? 400, ...(opts.databaseUrl ? { connectionString: opts.databaseUrl } : {}) });
@@ -116,7 +118,8 @@ export async function startTestPlatform(
       directory,
       publisher,
     });
-    const common = { connection: native, namespace: config.temporal.namespace, dataConverter: temporalDataConverter(config), workflowBundle: await workflowBundle(), activities };
+    const acts = opts.wrapActivities ? { ...activities, ...opts.wrapActivities(activities as unknown as Record<string, (...args: never[]) => Promise<unknown>>) } : activities;
+    const common = { connection: native, namespace: config.temporal.namespace, dataConverter: temporalDataConverter(config), workflowBundle: await workflowBundle(), activities: acts };
     const worker = await Worker.create({ ...common, taskQueue: config.temporal.taskQueue, maxConcurrentActivityTaskExecutions: config.worker.activitySlots });
     // As workers/main.ts: interactive refreshes on their own queue and slots.
     const interactiveWorker = await Worker.create({
