@@ -32,6 +32,8 @@ export const ErrorType = {
   /** An unexpected platform error (a bug); the library's own error name is never shown to callers. */
   Internal: 'PlatformInternalError',
 } as const;
+/** The message of a MemberNotFound failure, the same on every path (real time, Stedi batch API, CACHE_ONLY). */
+export const MEMBER_NOT_FOUND_MESSAGE = 'member is not in the directory';
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
 
 export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [

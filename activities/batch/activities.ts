@@ -14,7 +14,7 @@ import { scheduleMember, windowForMember, type EngagementHint } from '../../lib/
 import { decideCacheAction } from '../../lib/cache-policy';
 import { CONNECTIVITY_AAA_CODES } from '../../lib/stedi-codes';
 import { normalizeEligibilityResponse } from '../../lib/coverage-summary';
-import { ErrorType } from '../../lib/errors';
+import { ErrorType, MEMBER_NOT_FOUND_MESSAGE } from '../../lib/errors';
 import { EventHeaders } from '../../lib/kafka-topics';
 import type { MemberRecord } from '../../lib/member-record';
 import type { EligibilityCache } from '../cache';
@@ -113,7 +113,7 @@ export type PlanMembersResult =
       /** Members served from cache with a success / with a cached error (failed). */
       hits: number;
       hitErrors: number;
-      /** CACHE_ONLY members with nothing cached (failed NOT_CACHED). */
+      /** CACHE_ONLY members with nothing cached (failed NOT_CACHED, or MemberNotFoundError when not in the directory). */
       notCached: number;
       refreshCount: number;
       refresh?: RefreshItem[];
@@ -293,7 +293,8 @@ export function createBatchActivities(deps: BatchActivityDeps) {
      */
     async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
       const ids = await readIds(input.listRef, input.start, input.count);
-      const records = input.window === 'ANY' && input.load < 0.7 ? new Map<string, MemberRecord>() : await deps.directory.getMemberRecords(ids);
+      const recordsRead = !(input.window === 'ANY' && input.load < 0.7);
+      const records = recordsRead ? await deps.directory.getMemberRecords(ids) : new Map<string, MemberRecord>();
       const hints: Map<string, EngagementHint> =
         input.window === 'OPTIMAL_MEMBER_ENGAGEMENT' && deps.directory.engagementHints ? await deps.directory.engagementHints(ids, input.scheduleBaseMs) : new Map();
       const windows: Record<string, number> = {};
@@ -318,6 +319,11 @@ export function createBatchActivities(deps: BatchActivityDeps) {
 
       const entries = await deps.cache.getMany(ids.map((memberId) => ({ memberId, operation: input.operation })));
       const lookupAt = now();
+      // A CACHE_ONLY miss of a member that is not in the directory is "not found", as in every other cache mode
+      // (there the refresh finds no member), not "not cached": caching could never answer it. Read only for misses,
+      // and only when the window did not already read the records.
+      const misses = input.cacheMode === 'CACHE_ONLY' ? ids.filter((_, k) => decideCacheAction(input.cacheMode, entries[k] ?? null, lookupAt).action === 'miss-error') : [];
+      const known = recordsRead || misses.length === 0 ? records : await deps.directory.getMemberRecords(misses);
       let hits = 0;
       let hitErrors = 0;
       let notCached = 0;
@@ -338,7 +344,8 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           }
         } else if (d.action === 'miss-error') {
           notCached++;
-          errors.push({ memberIndex: input.start + k, memberId, errorCode: 'NOT_CACHED', errorMessage: 'CACHE_ONLY: no cached eligibility for this member', occurredAtMs: lookupAt });
+          if (known.has(memberId)) errors.push({ memberIndex: input.start + k, memberId, errorCode: 'NOT_CACHED', errorMessage: 'CACHE_ONLY: no cached eligibility for this member', occurredAtMs: lookupAt });
+          else errors.push({ memberIndex: input.start + k, memberId, errorCode: ErrorType.MemberNotFound, errorMessage: MEMBER_NOT_FOUND_MESSAGE, occurredAtMs: lookupAt });
         } else if (input.mode === 'realtime') {
           refresh.push({ i: input.start + k, ...(input.refsOnly ? {} : { memberId }), atMs: times[k]! });
         } else {
@@ -382,7 +389,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         const member = records.get(memberId);
         const globalIndex = input.start + k;
         if (!member) {
-          errors.push({ memberIndex: globalIndex, memberId, errorCode: ErrorType.MemberNotFound, errorMessage: 'member is not in the directory', occurredAtMs: at });
+          errors.push({ memberIndex: globalIndex, memberId, errorCode: ErrorType.MemberNotFound, errorMessage: MEMBER_NOT_FOUND_MESSAGE, occurredAtMs: at });
           continue;
         }
         try {

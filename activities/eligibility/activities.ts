@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { ErrorType } from '../../lib/errors';
+import { ErrorType, MEMBER_NOT_FOUND_MESSAGE } from '../../lib/errors';
 import { isInfrastructureError, withInfraRetry } from '../../lib/infra-retry';
 import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecordSource } from '../../lib/member-record';
@@ -274,7 +274,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       // No per-member text in the message: it becomes the member's error in its batch (which names the member) and a
       // warm's failure reason, which GetWarmingJob groups by text (as the batch-API path's). The log line has the hash.
       log.info('member is not in the directory');
-      throw ApplicationFailure.create({ type: ErrorType.MemberNotFound, message: 'member is not in the directory', nonRetryable: true });
+      throw ApplicationFailure.create({ type: ErrorType.MemberNotFound, message: MEMBER_NOT_FOUND_MESSAGE, nonRetryable: true });
     }
     const ctx = Context.current();
     const request = buildEligibilityRequest({

@@ -1,4 +1,4 @@
-import { create } from '@bufbuild/protobuf';
+import { create, toJson } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { BatchEligibilityService, BatchEventType, BatchStatus, SubmitBatchRequestSchema, type BatchStatusUpdate } from '../../gen/rte/v1/batch_pb';
@@ -7,7 +7,8 @@ import { createInMemorySubmitRateLimiter } from '../../lib/batch/submit-rate-lim
 import { DEFAULT_SUBMIT_LIMITS } from '../../lib/batch/submit-validation';
 import { mintDevToken } from '../../lib/dev-token';
 import type { BatchStatusView } from '../../workflows/batch.defs';
-import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
+import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
+import { legacySubmitRequestHash } from '../../lib/batch/request-hash';
 import { CacheControl, SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { FieldError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
@@ -481,6 +482,35 @@ describe('BatchEligibilityService client contract (issue 10)', () => {
     // Refusals spent nothing: one more new job still fits in the limit of 2.
     await s.client.submitBatch(submit('job-2'), opts);
     expect(s.t.started).toHaveLength(2);
+  });
+
+  test('probe batch #10: the same member_query written differently (lists reordered, window in the query) is the same batch; another query is already_exists', async () => {
+    const s = await setup({ rateLimit: 5 });
+    const opts = await s.as('svc-a', s.all);
+    const req = (q: Record<string, unknown>, options: Record<string, unknown> = { schedulingWindow: SchedulingWindow.MORNING }) =>
+      create(SubmitBatchRequestSchema, { clientJobId: 'job-q', cacheControl: CacheControl.CACHE_ONLY, options, ...query(q) } as never);
+    const first = await s.client.submitBatch(req({ sponsorIds: ['ACME_CORP', 'SPONSOR_123'], limit: 2 }), opts);
+    expect((await s.client.submitBatch(req({ sponsorIds: ['SPONSOR_123', 'ACME_CORP'], limit: 2 }), opts)).batchId).toBe(first.batchId);
+    expect((await s.client.submitBatch(req({ sponsorIds: ['ACME_CORP', 'SPONSOR_123'], limit: 2, schedulingWindow: SchedulingWindow.MORNING }, {}), opts)).batchId).toBe(first.batchId);
+    for (const other of [req({ sponsorIds: ['ACME_CORP'], limit: 2 }), req({ sponsorIds: ['ACME_CORP', 'SPONSOR_123'], limit: 2 }, { schedulingWindow: SchedulingWindow.EVENING })]) {
+      expect((await errorOf(s.client.submitBatch(other, opts))).code).toBe(Code.AlreadyExists);
+    }
+    expect(s.t.started).toHaveLength(1);
+  });
+
+  test('a query batch started before the canonical hash (its memo holds the hash of the query as written) is still answered for the same request', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const written = { sponsorIds: ['ACME_CORP', 'SPONSOR_123'], limit: 2 };
+    const req = (q: Record<string, unknown>) => create(SubmitBatchRequestSchema, { clientJobId: 'job-old', ...query(q) } as never);
+    const first = await s.client.submitBatch(req(written), opts);
+    // What the batch would carry had it been submitted by the previous release.
+    const resolved = s.t.started[0]!.options;
+    const old = legacySubmitRequestHash({ kind: 'query', query: toJson(MemberQuerySchema, create(MemberQuerySchema, written)) }, resolved);
+    expect(old).not.toBe(s.t.started[0]!.requestHash);
+    s.t.port.requestHash = async () => old;
+    expect((await s.client.submitBatch(req(written), opts)).batchId).toBe(first.batchId);
+    expect((await errorOf(s.client.submitBatch(req({ sponsorIds: ['ACME_CORP'], limit: 2 }), opts))).code).toBe(Code.AlreadyExists);
   });
 
   test('a submit that loses the race to start its job (both passed the existence check) is already_exists if it asked for something else, and gives back its rate unit and staged list', async () => {

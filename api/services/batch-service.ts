@@ -1,7 +1,7 @@
 import { create, toJson } from '@bufbuild/protobuf';
 import { timestampFromMs, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   BatchStatus,
   BatchSummarySchema,
@@ -28,6 +28,7 @@ import { CLIENT_SERVICE_PATTERN, DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, typ
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
 import { batchFailureOf } from '../../lib/batch/member-failure';
+import { sameSubmitRequest, submitRequestHash, type SubmitSelector } from '../../lib/batch/request-hash';
 import { createPageTokenCodec } from '../../lib/page-token';
 import { BATCH_WORKFLOW_TYPE, batchWorkflowId, parseBatchId, type BatchStatusView, type BatchTuning, type BatchWorkflowInput } from '../../workflows/batch.defs';
 import { actingService, requirePrincipal, Scope, type Principal } from '../auth';
@@ -81,27 +82,8 @@ const ERRORS_PAGE_MAX = 1000;
 const LIST_PAGE_DEFAULT = 50;
 const LIST_PAGE_MAX = 200;
 
-/** Stable JSON: object keys sorted, so equal values hash equally whatever order a client wrote maps in. */
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
-}
-
-/**
- * The canonical hash of what a SubmitBatch asks for, stored with the batch: members (ids as a set, or the query),
- * and the resolved options (defaults applied, so spelling a default out is the same request). A resubmission with
- * the same client_job_id must hash the same to be answered with the existing batch.
- */
-export function submitRequestHash(selector: { kind: 'ids'; memberIds: readonly string[] } | { kind: 'query'; query: unknown }, options: unknown): string {
-  const members = selector.kind === 'ids' ? { ids: [...selector.memberIds].sort() } : { query: selector.query };
-  return createHash('sha256').update(stableJson({ v: 1, members, options })).digest('hex');
-}
+// The request hash (SubmitBatch idempotency) lives in lib/batch/request-hash.ts; re-exported for existing imports.
+export { submitRequestHash } from '../../lib/batch/request-hash';
 
 function listRefFor(batchId: string): string {
   // One list per submit call, under the batch's prefix: a call that turns out to have joined a batch another call
@@ -360,7 +342,10 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       // now, not a FAILED batch minutes later (and costs nothing from the rate limit).
       const queryJson = req.memberSelector.case === 'memberQuery' ? toJson(MemberQuerySchema, req.memberSelector.value) : undefined;
       if (req.memberSelector.case === 'memberQuery' && deps.checkMemberQuery) await deps.checkMemberQuery(req.memberSelector.value);
-      const requestHash = submitRequestHash(v.selector.kind === 'ids' ? { kind: 'ids', memberIds: v.selector.memberIds } : { kind: 'query', query: queryJson }, v.options);
+      const hashSelector: SubmitSelector = v.selector.kind === 'ids' ? { kind: 'ids', memberIds: v.selector.memberIds } : { kind: 'query', query: queryJson };
+      const requestHash = submitRequestHash(hashSelector, v.options);
+      // A batch started before the canonical query hash carries the older one: either matches (lib/batch/request-hash.ts).
+      const sameRequest = (stored: string) => sameSubmitRequest(stored, hashSelector, v.options);
       // The batch answers within 15 s (the batchAccepted update's bound): a member_query still resolving then is
       // PENDING with total_known false, the members resolved so far and no estimate (there is nothing to estimate from).
       const respond = (view: BatchStatusView) => {
@@ -385,7 +370,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         );
       if (await deps.temporal.exists(batchId)) {
         const stored = deps.temporal.requestHash ? await deps.temporal.requestHash(batchId) : undefined;
-        if (stored !== undefined && stored !== requestHash) throw alreadyUsed();
+        if (stored !== undefined && !sameRequest(stored)) throw alreadyUsed();
         return respond(await deps.temporal.accepted(batchId));
       }
 
@@ -425,7 +410,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       // A concurrent submit of the same job can pass the exists() check above too; the one whose start lost joined
       // the other's batch. It started nothing: its rate unit and staged list go back, and if it asked for something
       // else it is told so, exactly as it would have been one call later.
-      const differs = started.requestHash !== undefined && started.requestHash !== requestHash;
+      const differs = started.requestHash !== undefined && !sameRequest(started.requestHash);
       if (differs || started.startedHere === false) {
         await Promise.all([deps.rateLimiter.release(clientService, rate), listRef ? deps.lists.delete(listRef) : undefined]);
         if (differs) throw alreadyUsed();

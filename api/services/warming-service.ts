@@ -203,7 +203,7 @@ export function warmCacheAnswer(
  * warmingAccepted update, after its one bulk cache read): members_skipped is the job's own count.
  *
  * Unknown member ids are accepted like any other: a cache miss for them goes to Stedi, which fails with
- * MEMBER_NOT_FOUND before any Stedi call; the warm is recorded `failed` with that reason (members_failed).
+ * MemberNotFoundError before any Stedi call; the warm is recorded `failed` with that reason (members_failed).
  */
 export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof CacheWarmingService>['warmCache'] {
   const now = deps.now ?? Date.now;

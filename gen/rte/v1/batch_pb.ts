@@ -805,7 +805,9 @@ export type BatchError = Message<"rte.v1.BatchError"> & {
   memberId: string;
 
   /**
-   * Error code (e.g. a Stedi AAA code such as "42", or an internal failure type name).
+   * Error code, e.g. "MemberNotFoundError", "NOT_CACHED", "CACHED_ERROR", "PAYER_ERROR" or "AAA_72" (a payer's
+   * AAA code on the Stedi batch-API path). The full catalogue (where each comes from, whether retrying helps) is in
+   * docs/batch.md, "Member error codes"; codes are never renamed.
    *
    * @generated from field: string error_code = 2;
    */
