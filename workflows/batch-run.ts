@@ -418,6 +418,7 @@ export class BatchRun {
               submitted: sub.submitted,
               submittedCount: sub.submittedCount,
               stediBatchId: sub.stediBatchId,
+              submittedAtMs: Date.now(),
               seen: Bitmap.empty(size).encode(),
               seenCount: 0,
               pollAttempt: 0,
@@ -451,7 +452,7 @@ export class BatchRun {
           submitted: ch.submitted,
           seen: ch.seen,
           operation: this.operation,
-          ...(input.warming ? { warmJobId: input.warming.jobId } : {}),
+          ...(input.warming ? { warmJobId: input.warming.jobId, ...(ch.submittedAtMs !== undefined ? { warmStartedAtMs: ch.submittedAtMs } : {}) } : {}),
         });
         this.tally((t) => chunkPolled(t, r));
         ch.seen = r.seen;

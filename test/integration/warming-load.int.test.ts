@@ -1,4 +1,4 @@
-import { timestampMs } from '@bufbuild/protobuf/wkt';
+import { durationMs, timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { simCounts } from '../../bench/batch-harness';
@@ -6,6 +6,7 @@ import { BatchStatus } from '../../gen/rte/v1/batch_pb';
 import { CacheWarmingService, WarmCacheRequest_Priority as P, WarmingStrategy as S } from '../../gen/rte/v1/warming_pb';
 import { hourWindowSlot, MINUTE_MS } from '../../lib/batch/windows';
 import { silentLogger } from '../../lib/logger';
+import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecord } from '../../lib/member-record';
 import { isConnectivityCode, verdictFor } from '../../stedi-sim/answers';
 import { cancelWarmingUpdate, type WarmingStatusView } from '../../workflows/warming.defs';
@@ -14,7 +15,7 @@ import { eventually } from '../helpers/sim-checks';
 import { uniqueName } from '../helpers/temporal';
 
 /**
- * Cache warming while the real-time slot pool is busy (warming probe finding 7), on the real platform: the
+ * Cache warming while the real-time slot pool is busy (warming probe findings 7 and 12), on the real platform: the
  * API, cacheWarmingWorkflow with its child batches on a production-composed worker, the Redis slot pool, cache_warms in
  * PostgreSQL and the Stedi simulator (sim time ×0.01). The test itself holds the pool's non-interactive slots, so the
  * load every batch reads (getStediLoad) is ≥ 0.7, the ANY window's "defer to LOW_UTILIZATION" band.
@@ -135,6 +136,46 @@ describe('cache warming under real-time slot load (integration)', () => {
     } finally {
       if (jobId) await p.temporal.workflow.getHandle(jobId).executeUpdate(cancelWarmingUpdate, { args: [{ reason: 'test cleanup' }] }).catch(() => undefined);
       await hold.release();
+    }
+  }, 120_000);
+
+  it('finding 12: a real-time warm\'s duration counts from its Stedi call, not from its wait for a slot', async () => {
+    const ms = take(2);
+    const hold = await holdNonInteractiveSlots();
+    const source = uniqueName('it-load-duration').replace(/\//g, '-');
+    let releasedAt: number;
+    let jobId: string;
+    try {
+      const res = await client().warmCache({ memberIds: ms.map((m) => m.memberId), strategy: S.FORCE, priority: P.URGENT, source }, auth());
+      jobId = res.warmingJobId;
+      // URGENT warms are never deferred, but they queue for a slot while every non-interactive slot is held.
+      await new Promise((r) => setTimeout(r, 6_000));
+    } finally {
+      releasedAt = Date.now();
+      await hold.release();
+    }
+    const v = (await p.temporal.workflow.getHandle(jobId).result()) as WarmingStatusView;
+    expect(v.counters.outcomes.warmed + v.counters.outcomes.failed).toBe(2);
+    const rows = await p.directory.pool.query<{ member_hash: string; accepted_at: Date; started_at: Date; completed_at: Date | null; outcome: string }>(
+      'SELECT member_hash, accepted_at, started_at, completed_at, outcome FROM cache_warms WHERE job_id = $1',
+      [jobId],
+    );
+    expect(rows.rows.map((r) => r.member_hash).sort()).toEqual(ms.map((m) => hashMemberId(p.config.cache.keySecret, m.memberId)).sort());
+    for (const r of rows.rows) {
+      expect(r.completed_at).not.toBeNull();
+      // Accepted (and decided) before the slots were free; started (the Stedi call) only after.
+      expect(r.accepted_at.getTime()).toBeLessThanOrEqual(releasedAt - 5_000);
+      expect(r.started_at.getTime()).toBeGreaterThanOrEqual(releasedAt - 1_000);
+      expect(r.completed_at!.getTime() - r.started_at.getTime()).toBeLessThan(3_000);
+    }
+    // GetWarmingStats' avg_warm_duration ("time to warm one member") is the check, not the 6 s queue.
+    const warmed = rows.rows.filter((r) => r.outcome === 'warmed');
+    if (warmed.length > 0) {
+      const { stats } = await client().getWarmingStats(
+        { startTime: timestampFromMs(releasedAt - 60 * MINUTE_MS), endTime: timestampFromMs(Date.now() + MINUTE_MS), sources: [source] },
+        auth(),
+      );
+      expect(durationMs(stats!.avgWarmDuration!)).toBeLessThan(3_000);
     }
   }, 120_000);
 });

@@ -344,7 +344,9 @@ export type WarmingStats = Message<"rte.v1.WarmingStats"> & {
   predictionAccuracy: number;
 
   /**
-   * Average time to warm one member.
+   * Average time to warm one member: completed_at − started_at over the warms in range, where started_at is when
+   * the fetch that wrote the entry started: real time, when its Stedi call started (the slot granted: the wait for a
+   * slot is not counted); Stedi's batch API, when the batch was submitted (Stedi's batch latency is counted).
    *
    * @generated from field: google.protobuf.Duration avg_warm_duration = 5;
    */
