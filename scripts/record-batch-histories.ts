@@ -1,8 +1,8 @@
 /**
  * Records batchWorkflow histories for the replay test (workflows/replay.test.ts), one per path a running batch can
  * take: the Stedi batch API with webhooks and past its deadline, real-time outcomes with pause/resume and the
- * accepted update, a query selector cancelled by the update, the timeout, CACHE_ONLY under load, continue-as-new, and
- * a window deferred by Stedi load (before and after the load re-check of issue 10).
+ * accepted update, a query selector cancelled by the update, the timeout, CACHE_ONLY under load, continue-as-new, a
+ * warming batch-API child under load, and a window deferred by Stedi load (before and after the load re-check of issue 10).
  *
  *   npx tsx scripts/record-batch-histories.ts [--workflows <path to a workflows/index.ts>] [--prefix <p>] [--suffix <s>] [only...]
  *
@@ -283,6 +283,31 @@ const SCENARIOS: Record<string, Scenario> = {
       await h.query('batchDispatchGate');
       await h.signal(resumeBatchSignal);
     },
+  },
+  // A cache-warming job's Stedi batch-API child (PRELOAD: window ANY, priority NORMAL) while the real-time slots are
+  // busy (load 0.9): it takes no slot, so it plans with load 0 and submits at once (warming-batch-api-ignores-slot-load-v1;
+  // recorded with older workflow code, the page is deferred 6 s by the load first).
+  'batch-warming-api-busy': {
+    activities: {
+      ...baseActivities(() => 0.9),
+      async planMembers(input: PlanMembersInput): Promise<PlanMembersResult> {
+        if (input.load >= 0.3 && input.nowMs < input.scheduleBaseMs + 6_000) return { kind: 'wait', notBeforeMs: input.scheduleBaseMs + 6_000 };
+        const all = Bitmap.fromIndexes(input.count, Array.from({ length: input.count }, (_, k) => k));
+        return { kind: 'plan', hits: 0, hitErrors: 0, notCached: 0, refreshCount: input.count, refreshBitmap: all.encode(), windows: { ANY: input.count } };
+      },
+      async submitStediChunk(input: SubmitStediChunkInput) {
+        return { stediBatchId: `sb-${input.chunkNo}`, submitted: input.refreshBitmap, submittedCount: input.size, rejected: 0, recoveredByName: false };
+      },
+      async pollStediChunk(input: PollStediChunkInput) {
+        return { seen: input.submitted, seenCount: input.size, newCompleted: input.size, newFailed: 0, missing: 0, stediStatus: 'COMPLETED', done: true };
+      },
+    },
+    input: (batchId) => ({
+      selector: list(batchId, 3),
+      options: { ...OPTIONS, strategy: 'BATCH_ONLY', cacheMode: 'BYPASS_CACHE' },
+      warming: { jobId: `${batchId}-job`, priority: 'PRELOAD' },
+      tuning: { pollBackoff: { initialMs: 500, maxMs: 1_000, multiplier: 2 } } satisfies Partial<BatchTuning>,
+    }),
   },
   // ANY window deferred by Stedi load (0.9 at the start, 0.1 from the third reading on); re-checked every second
   // where the workflow code re-checks, else started when the deferral ends.

@@ -175,6 +175,7 @@ export function createWorkerActivities(deps: WorkerDeps): {
     events: deps.publisher,
     hash: hashMember,
     load: slotLoad,
+    directory: deps.directory,
     jobs: createPgWarmJobReader(deps.pg),
     logger,
   });

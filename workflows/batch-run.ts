@@ -154,6 +154,8 @@ export class BatchRun {
   private shownStatus: BatchStatusName;
   /** What a warming job's child last told its parent job (status + window), so it reports changes only. */
   private reportedToParent = '';
+  /** Set at the first plan of a warming job's batch-API child: true when it plans without the slot-load rule. */
+  private warmingBatchApiIgnoresLoad: boolean | undefined;
   private readonly eligibility: EligibilityActivities;
   /** A chunk member's retry: the batch's policy less the attempt the chunk made. */
   private readonly eligibilityRetry: EligibilityActivities | undefined;
@@ -435,6 +437,7 @@ export class BatchRun {
               submitted: sub.submitted,
               submittedCount: sub.submittedCount,
               stediBatchId: sub.stediBatchId,
+              submittedAtMs: Date.now(),
               seen: Bitmap.empty(size).encode(),
               seenCount: 0,
               pollAttempt: 0,
@@ -468,7 +471,7 @@ export class BatchRun {
           submitted: ch.submitted,
           seen: ch.seen,
           operation: this.operation,
-          ...(input.warming ? { warmJobId: input.warming.jobId } : {}),
+          ...(input.warming ? { warmJobId: input.warming.jobId, ...(ch.submittedAtMs !== undefined ? { warmStartedAtMs: ch.submittedAtMs } : {}) } : {}),
         });
         this.tally((t) => chunkPolled(t, r));
         ch.seen = r.seen;
@@ -669,7 +672,9 @@ export class BatchRun {
     const report: WarmingChildStatus = {
       batchId: this.input.batchId,
       status,
-      ...(waitingUntil !== undefined && !isTerminalStatus(status) ? { waitingUntilMs: waitingUntil, window: this.opts.schedulingWindow } : {}),
+      ...(waitingUntil !== undefined && !isTerminalStatus(status)
+        ? { waitingUntilMs: waitingUntil, window: this.opts.schedulingWindow, ...(this.deferredByLoad() ? { deferredByLoad: true } : {}) }
+        : {}),
       completed: c.completed,
       failed: c.failed,
       ...(s.startedAtMs !== undefined && !isTerminalStatus(status) ? { estimatedCompletionMs: estimateCompletionMs(c, s.startedAtMs, Date.now()) } : {}),
@@ -814,13 +819,29 @@ export class BatchRun {
       window: opts.schedulingWindow,
       scheduleBaseMs: s.scheduleBaseMs!,
       nowMs: Date.now(),
-      // A CACHE_ONLY batch makes no Stedi call: Stedi's load must not defer it (issue 10; patched for old histories).
-      load: opts.cacheMode === 'CACHE_ONLY' && patched('rte-cache-only-ignores-stedi-load') ? 0 : windowLoad(opts.priority, s.load),
+      load: this.plansWithoutSlotLoad() ? 0 : windowLoad(opts.priority, s.load),
       mode,
       // Refresh items carry the member's list index only; the refresh activity reads the id (issue 13: no member data
       // in histories). Versioned: older runs keep ids in their recorded plans and pass them on.
       ...(patched('batch-member-refs-v1') ? { refsOnly: true } : {}),
     });
+  }
+
+  /**
+   * Batches whose work takes no real-time slot plan without the ANY window's slot-load rule:
+   * - a CACHE_ONLY batch makes no Stedi call (issue 10; patched for old histories);
+   * - a warming job's child on Stedi's batch API (PRELOAD, or an INTELLIGENT stale refresh) submits to the batch API,
+   *   not the slot pool, so real-time load must not park it until the low-utilisation window (warming finding 7; the
+   *   README promises only BACKGROUND waits, and BACKGROUND children ask for LOW_UTILIZATION explicitly). SubmitBatch
+   *   batches keep the rule as documented. Versioned: children planned before this change replay with the load.
+   */
+  private plansWithoutSlotLoad(): boolean {
+    if (this.opts.cacheMode === 'CACHE_ONLY') return patched('rte-cache-only-ignores-stedi-load');
+    if (this.input.warming && this.s.path === 'BATCH_API') {
+      this.warmingBatchApiIgnoresLoad ??= patched('warming-batch-api-ignores-slot-load-v1');
+      return this.warmingBatchApiIgnoresLoad;
+    }
+    return false;
   }
 
   /** One real-time check through the global slot pool, counted when its result is in history. */
@@ -1092,14 +1113,16 @@ export class BatchRun {
 
   /**
    * Was the next page deferred by Stedi's load (the ANY window's load rule) rather than by a window the client chose?
-   * HIGH priority and CACHE_ONLY batches never are (they plan with load 0); nor are batches over the multi-window
-   * threshold, whose ANY chunks rotate through fixed windows.
+   * HIGH priority and CACHE_ONLY batches never are (they plan with load 0), nor warming batch-API children planned
+   * without it (plansWithoutSlotLoad); nor are batches over the multi-window threshold, whose ANY chunks rotate
+   * through fixed windows.
    */
   private deferredByLoad(): boolean {
     const opts = this.opts;
     return (
       opts.schedulingWindow === 'ANY' &&
       opts.cacheMode !== 'CACHE_ONLY' &&
+      this.warmingBatchApiIgnoresLoad !== true &&
       this.c.total <= MULTI_WINDOW_THRESHOLD &&
       anyWindowLoadBand(windowLoad(opts.priority, this.s.load)) > 0
     );

@@ -139,6 +139,8 @@ export interface BatchChunkState {
   submitted: string;
   submittedCount: number;
   stediBatchId: string;
+  /** When Stedi accepted the chunk (absent in chunks submitted before it was kept): a warm's started_at. */
+  submittedAtMs?: number;
   /** Offsets whose result was recorded, base64 bitmap. */
   seen: string;
   seenCount: number;

@@ -124,6 +124,11 @@ export interface WarmingCarryState {
   startedAtMs?: number;
   /** Free real-time slots seen at the first plan (for estimates). */
   freeSlots?: number;
+  /**
+   * First page: when the job's real-time (non-URGENT) warms are planned to start because the ANY window's slot-load
+   * rule defers them (planWarmingPage, the same rule and seed as the child); absent when they start at once.
+   */
+  realtimeDeferredUntilMs?: number;
   firstPlanned: boolean;
   runs: number;
 }
@@ -145,10 +150,19 @@ export interface WarmingStatusView {
   startedAtMs?: number;
   finishedAtMs?: number;
   freeSlots?: number;
+  /** See WarmingCarryState.realtimeDeferredUntilMs (WarmCache's estimate starts the real-time part there). */
+  realtimeDeferredUntilMs?: number;
   /** Child batch ids currently running. */
   children: string[];
   /** WAITING: when the earliest waiting child's window opens; PENDING: notBefore. */
   waitingUntilMs?: number;
+  /** WAITING: the waiting children's scheduling window (LOW_UTILIZATION for BACKGROUND batch-API warms, else ANY). */
+  window?: string;
+  /**
+   * WAITING: a waiting child was deferred by Stedi's slot load (the ANY window's rule: non-URGENT real-time warms),
+   * so it starts at waitingUntilMs at the latest, or sooner when the load drops (it re-checks every loadRecheckMs).
+   */
+  deferredByLoad?: boolean;
   /** PAUSED: who paused it (pauseWarming's `by`), when given. */
   pausedBy?: string;
   failure?: { code: string; message: string };
@@ -169,6 +183,8 @@ export interface WarmingChildStatus {
   /** Set while the child waits for its scheduling window (PENDING before its first members, or WAITING). */
   waitingUntilMs?: number;
   window?: string;
+  /** The wait was chosen by the ANY window's slot-load rule (re-checked; it may start sooner), not by a window. */
+  deferredByLoad?: boolean;
   completed: number;
   failed: number;
   estimatedCompletionMs?: number;

@@ -131,6 +131,19 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     return earliest;
   }
 
+  /** While WAITING: whether a waiting child was deferred by Stedi's slot load (it may start before waitingUntil). */
+  function waitingDeferredByLoad(): boolean {
+    if (holding || waitingUntil() === undefined) return false;
+    return [...children.keys()].some((id) => childStatus.get(id)?.deferredByLoad === true);
+  }
+
+  /** Why the job waits (the earliest waiting child's window; Stedi's load when a waiting child was deferred by it). */
+  function waitingCause(): { window?: string; deferredByLoad?: true } {
+    const until = waitingUntil();
+    const first = [...children.keys()].map((id) => childStatus.get(id)).find((r) => r?.waitingUntilMs === until);
+    return { ...(first?.window ? { window: first.window } : {}), ...(waitingDeferredByLoad() ? { deferredByLoad: true as const } : {}) };
+  }
+
   /** Publishes the shown status (RteBatchStatus, RteBatchProgress on changes / pages) and the Web UI's current details. */
   function explain(progressed = false): void {
     if (!explains) return;
@@ -154,6 +167,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
           resolving: s.phase === 'RESOLVING',
           ...(until !== undefined ? { waitingUntilMs: until } : {}),
           ...(reports[0]?.window ? { window: reports[0].window } : {}),
+          ...(waitingDeferredByLoad() ? { deferredByLoad: true } : {}),
           ...(live && etas.length > 0 && status === 'RUNNING' ? { estimatedCompletionMs: Math.max(...etas) } : {}),
           ...(pausedBy ? { pausedBy } : {}),
           ...(failure ? { failure } : {}),
@@ -186,8 +200,10 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       ...(input.notBeforeMs !== undefined ? { notBeforeMs: input.notBeforeMs } : {}),
       ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
       ...(s.freeSlots !== undefined ? { freeSlots: s.freeSlots } : {}),
+      ...(s.realtimeDeferredUntilMs !== undefined ? { realtimeDeferredUntilMs: s.realtimeDeferredUntilMs } : {}),
       children: [...children.keys()],
       ...(explains && waitingUntil() !== undefined ? { waitingUntilMs: waitingUntil() } : {}),
+      ...(explains && !holding && waitingUntil() !== undefined ? waitingCause() : {}),
       ...(pausedBy ? { pausedBy } : {}),
       ...(failure ? { failure } : {}),
       ...(s.cancel ? { cancel: { ...s.cancel } } : {}),
@@ -437,6 +453,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       c.realtime += plan.entries.realtime;
       c.batchApi += plan.entries.batchApi;
       if (plan.freeSlots !== undefined) s.freeSlots ??= plan.freeSlots;
+      if (s.page === 0 && plan.realtimeDeferredUntilMs !== undefined) s.realtimeDeferredUntilMs ??= plan.realtimeDeferredUntilMs;
       s.firstPlanned = true;
       explain(true);
       const results = await runGroups(plan.groups);

@@ -155,6 +155,8 @@ export interface PollStediChunkInput {
   operation: string;
   /** Set when the batch is a cache-warming child: entries are written with source 'warming' and recorded in cache_warms. */
   warmJobId?: string;
+  /** When Stedi accepted the chunk: the warms' started_at (avg_warm_duration counts from the submission). */
+  warmStartedAtMs?: number;
 }
 export interface PollStediChunkResult {
   seen: string;
@@ -491,7 +493,14 @@ export function createBatchActivities(deps: BatchActivityDeps) {
             const payerError = failed ? payerErrorReason(summary.errors ?? []) : undefined;
             warmed.push(
               put.written
-                ? { memberId, operation: input.operation, fetchedAt: put.entry.fetchedAt, outcome: failed ? 'failed' : 'warmed', ...(payerError ? { reason: payerError } : {}) }
+                ? {
+                    memberId,
+                    operation: input.operation,
+                    fetchedAt: put.entry.fetchedAt,
+                    outcome: failed ? 'failed' : 'warmed',
+                    ...(payerError ? { reason: payerError } : {}),
+                    ...(input.warmStartedAtMs !== undefined ? { startedAtMs: input.warmStartedAtMs } : {}),
+                  }
                 : put.reason === 'newer-entry'
                   ? { memberId, operation: input.operation, fetchedAt: null, outcome: 'skipped_fresh', reason: 'a newer entry was written meanwhile' }
                   : { memberId, operation: input.operation, fetchedAt: null, outcome: 'failed', reason: payerError ?? 'payer error not cached over a fresh success' },

@@ -132,6 +132,8 @@ function linkSignals(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dis
 /** Stedi calls an attempt made beyond its one: hedges that reached Stedi. */
 interface CallTally {
   extra: number;
+  /** When the Stedi call whose answer is used started (the slot was granted): a warm's started_at. */
+  startedAt?: number;
 }
 
 function waitMs(ms: number): Promise<void> {
@@ -292,7 +294,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
     const hedge = deps.hedge;
     const batchId = input.batchMember?.batchId;
     if (!hedge?.config.enabled || batchId === undefined) {
-      return deps.slots.withSlot(slotRequest, (lease) => stediCall(lease, request, input, ctx.cancellationSignal), acquire);
+      return deps.slots.withSlot(slotRequest, (lease) => stediCall(lease, request, input, ctx.cancellationSignal, (t) => (calls.startedAt = t)), acquire);
     }
 
     // Hedged: each call gets its own abort, tied to the activity's cancellation only until this function returns.
@@ -311,7 +313,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       return c.signal;
     };
     let primaryStartedAt: number | undefined;
-    const primary = deps.slots.withSlot(slotRequest, (lease) => stediCall(lease, request, input, callSignal(), (t) => (primaryStartedAt = t)), acquire);
+    const primary = deps.slots.withSlot(slotRequest, (lease) => stediCall(lease, request, input, callSignal(), (t) => (primaryStartedAt = calls.startedAt = t)), acquire);
     let settled = false;
     const primaryDone = primary.then(
       () => void (settled = true),
@@ -431,7 +433,9 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           ]),
         );
       };
-      const recordWarm = async (put: CachePutResult): Promise<void> => {
+      // startedAtMs: when the Stedi call that wrote the entry started (after the slot queue); unknown for an answer an
+      // earlier attempt stored, whose warm then keeps its decision time as started_at.
+      const recordWarm = async (put: CachePutResult, startedAtMs?: number): Promise<void> => {
         if (input.requester.kind !== 'warming' || !deps.warms) return;
         const warms = deps.warms;
         const jobId = input.requester.jobId;
@@ -447,6 +451,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
                   // The AAA code and its description: a retryable connectivity answer (42, 80) and a permanent one
                   // (75, member not found at the payer) must read differently in GetWarmingJob's failure reasons.
                   ...(put.entry.outcome === 'error' ? { reason: payerErrorReason(put.entry.summary.errors) } : {}),
+                  ...(startedAtMs !== undefined ? { startedAtMs } : {}),
                 }
               : put.reason === 'newer-entry'
                 ? { memberId: input.memberId, operation: input.operation, fetchedAt: null, outcome: 'skipped_fresh', reason: 'a newer entry was written meanwhile' }
@@ -499,7 +504,7 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
         // not retried here: the next request inside the TTL is answered from the cache instead of 5 more Stedi calls.
         log.info({ outcome: result, status: summary.status, aaaCodes: c.aaaCodes, retryLater: verdict.retryLater, written: put.written }, 'eligibility refreshed');
         await recordBatchOutcome(put.entry);
-        await recordWarm(put);
+        await recordWarm(put, calls.startedAt);
         return { ...resultOf(put.entry), stediCalls: 1 + calls.extra };
       } catch (err) {
         throw platformFailure(err);

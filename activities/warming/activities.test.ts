@@ -7,7 +7,8 @@ import { CacheWarmingEvent_EventType, CacheWarmingEventSchema, type CacheWarming
 import { silentLogger } from '../../lib/logger';
 import type { OutgoingEvent } from '../kafka/types';
 import { createWarmingActivities, type WarmingEventInput } from './activities';
-import type { WarmJobDurableState, WarmJobReader } from './ports';
+import type { MemberRecord } from '../../lib/member-record';
+import { decisionKey, type WarmJobDurableState, type WarmJobReader } from './ports';
 
 const jobState: WarmJobDurableState = {
   jobId: 'warming/member-cron-daily-rte-warmup/i-1',
@@ -91,5 +92,52 @@ describe('publishWarmingEvent', () => {
     const h = harness({ read: async () => Promise.reject(new Error('pg down')) });
     await h.acts.publishWarmingEvent(event());
     expect(h.last().errorMessage).toBe('no warm succeeded');
+  });
+});
+
+describe('planWarmingPage: when the slot-load rule defers non-URGENT real-time warms (warming finding 7)', () => {
+  // 07:30 UTC = 16:30 in Tokyo: its low-utilisation window (01:00–05:00, from 02:00) opens at 17:00 UTC.
+  const NOW = Date.UTC(2026, 11, 4, 7, 30);
+  const tokyoWindow = Date.UTC(2026, 11, 4, 17, 0);
+  const ids = ['m-1', 'm-2', 'm-3'];
+
+  function planner(inUse: number) {
+    const acts = createWarmingActivities({
+      lists: { read: async () => ids, write: async () => undefined } as never,
+      errors: {} as never,
+      cache: { getMany: async (pairs: readonly unknown[]) => pairs.map(() => null) } as never,
+      warms: {
+        decide: async (_ctx: unknown, rows: ReadonlyArray<{ memberId: string; operation: string; path: 'realtime' | 'batch_api'; outcome: 'pending' }>) => ({
+          inserted: [...rows],
+          stored: new Map(rows.map((r) => [decisionKey(r.memberId, r.operation), { path: r.path, outcome: r.outcome }])),
+        }),
+      } as never,
+      events: { publish: async () => undefined, close: async () => undefined },
+      hash: (m) => m,
+      load: { load: async () => ({ limit: 15, inUse }) },
+      directory: { getMemberRecords: async (xs) => new Map(xs.map((id) => [id, { timeZone: 'Asia/Tokyo' } as MemberRecord])) },
+      logger: silentLogger(),
+      now: () => NOW,
+    });
+    return (priority: 'URGENT' | 'PRELOAD' | 'BACKGROUND') =>
+      acts.planWarmingPage({ jobId: 'warming/t/j', source: 't', priority, strategy: 'FORCE', operations: ['check_eligibility'], listRef: 'l', page: 0, start: 0, count: 3, acceptedAtMs: NOW });
+  }
+
+  it('busy (≥ 0.7): PRELOAD / BACKGROUND real-time warms start in the members’ low-utilisation window', async () => {
+    for (const priority of ['PRELOAD', 'BACKGROUND'] as const) {
+      const r = await planner(12)(priority);
+      expect(r.entries.realtime).toBe(3);
+      expect(r.realtimeDeferredUntilMs).toBeGreaterThanOrEqual(tokyoWindow - 5 * 60_000);
+      expect(r.realtimeDeferredUntilMs).toBeLessThanOrEqual(tokyoWindow + 125 * 60_000);
+    }
+  });
+  it('moderate (0.3–0.7): 30–60 min later', async () => {
+    const r = await planner(6)('PRELOAD');
+    expect(r.realtimeDeferredUntilMs! - NOW).toBeGreaterThanOrEqual(30 * 60_000);
+    expect(r.realtimeDeferredUntilMs! - NOW).toBeLessThanOrEqual(60 * 60_000);
+  });
+  it('URGENT (a HIGH child) and a quiet pool are not deferred', async () => {
+    expect((await planner(12)('URGENT')).realtimeDeferredUntilMs).toBeUndefined();
+    expect((await planner(2)('PRELOAD')).realtimeDeferredUntilMs).toBeUndefined();
   });
 });

@@ -4,6 +4,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { CacheWarmingEvent_EventType, CacheWarmingEventSchema } from '../../gen/rte/v1/events_pb';
 import { EventHeaders } from '../../lib/kafka-topics';
+import { anyWindowLoadBand, scheduleMember } from '../../lib/batch/windows';
+import type { MemberRecordSource } from '../../lib/member-record';
 import { decideWarm } from '../../lib/warming/decide';
 import { WARMING_PRIORITY_PROTO, WARMING_STRATEGY_PROTO } from '../../lib/warming/proto-enums';
 import { warmingJobReason } from '../../lib/warming/reasons';
@@ -23,6 +25,8 @@ export interface WarmingActivityDeps {
   hash: (memberId: string) => string;
   /** Real-time slot utilisation (estimates only). */
   load?: StediLoadSource;
+  /** Members' time zones, for when the slot-load rule defers non-URGENT real-time warms (estimates only). */
+  directory?: MemberRecordSource;
   /** The job's durable record (counts, failure reasons): a FAILED event without its own message says why from it. */
   jobs?: WarmJobReader;
   logger: Logger;
@@ -60,6 +64,12 @@ export interface PlanWarmingPageResult {
   groups: WarmGroup[];
   /** Free real-time slots now (for WarmCache's estimate), when the load source is wired. */
   freeSlots?: number;
+  /**
+   * Non-URGENT real-time warms under slot load (utilisation ≥ 0.3): their child batch (window ANY, priority NORMAL /
+   * LOW) is deferred by the ANY window's load rule. This is when its last member is planned to start by that rule
+   * (the same rule, time zones and seed as the child), as the load stands now; absent when they start at once.
+   */
+  realtimeDeferredUntilMs?: number;
 }
 
 export interface FinalizeWarmPageInput {
@@ -103,9 +113,32 @@ export function warmGroupListRef(jobId: string, page: number, operation: string,
   return `${jobId}/p${page}/${operation}/${path}`;
 }
 
-
 export function createWarmingActivities(deps: WarmingActivityDeps) {
   const now = deps.now ?? Date.now;
+
+  /**
+   * When the last member of the deferred real-time groups starts by the ANY window's load rule: each member in its
+   * own time zone, seeded by its child batch's id (workflows/warming.ts names it `<job>/p<page>/<operation>/realtime`).
+   * Without a directory the platform's default zone is assumed.
+   */
+  async function deferredRealtimeStart(
+    realtime: WarmGroup[],
+    groups: Map<string, { operation: string; path: 'realtime' | 'batch_api'; ids: string[] }>,
+    load: number,
+    nowMs: number,
+  ): Promise<number> {
+    let latest = nowMs;
+    for (const g of realtime) {
+      const ids = groups.get(`${g.operation}|realtime`)?.ids ?? [];
+      const records = deps.directory ? await deps.directory.getMemberRecords(ids).catch(() => new Map<string, { timeZone: string }>()) : new Map<string, { timeZone: string }>();
+      const seed = g.listRef; // = the child batch's id (warmGroupListRef), the seed its planMembers uses
+      ids.forEach((id, k) => {
+        const at = scheduleMember({ window: 'ANY', nowMs, timeZone: records.get(id)?.timeZone ?? null, seed, position: k, groupSize: ids.length, load }).atMs;
+        latest = Math.max(latest, at);
+      });
+    }
+    return latest;
+  }
   return {
     async warmingUpsertJob(job: WarmJobRecord): Promise<void> {
       await deps.warms.upsertJob(job);
@@ -171,11 +204,26 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
       }
       const membersSkipped = [...skippedPerMember.values()].filter((n) => n === input.operations.length).length;
       let freeSlots: number | undefined;
+      let realtimeDeferredUntilMs: number | undefined;
       if (deps.load && e.realtime > 0) {
         const l = await deps.load.load().catch(() => undefined);
-        if (l) freeSlots = Math.max(0, l.limit - l.inUse);
+        if (l) {
+          freeSlots = Math.max(0, l.limit - l.inUse);
+          // The child batch's own load figure (getStediLoad) and rule (batchPriorityFor: URGENT → HIGH ignores load).
+          const load = Math.min(1, l.inUse / Math.max(1, l.limit));
+          if (input.priority !== 'URGENT' && anyWindowLoadBand(load) > 0) {
+            realtimeDeferredUntilMs = await deferredRealtimeStart(out.filter((g) => g.path === 'realtime'), groups, load, at);
+          }
+        }
       }
-      return { members: ids.length, membersSkipped, entries: e, groups: out, ...(freeSlots !== undefined ? { freeSlots } : {}) };
+      return {
+        members: ids.length,
+        membersSkipped,
+        entries: e,
+        groups: out,
+        ...(freeSlots !== undefined ? { freeSlots } : {}),
+        ...(realtimeDeferredUntilMs !== undefined ? { realtimeDeferredUntilMs } : {}),
+      };
     },
 
     /**

@@ -89,10 +89,20 @@ export function createPgWarmRecordStore(pool: Pool, hash: (memberId: string) => 
       const hashes = rows.map((r) => hash(r.memberId));
       // Pending → outcome; or a later cache write of the same job replaces an earlier one (a retried check),
       // so completed_at always equals the fetchedAt of the entry the job last wrote.
-      const args = [jobId, hashes, rows.map((x) => x.operation), rows.map((x) => x.fetchedAt ?? 0), rows.map((x) => x.outcome), rows.map((x) => x.reason ?? '')];
+      const args = [
+        jobId,
+        hashes,
+        rows.map((x) => x.operation),
+        rows.map((x) => x.fetchedAt ?? 0),
+        rows.map((x) => x.outcome),
+        rows.map((x) => x.reason ?? ''),
+        rows.map((x) => x.startedAtMs ?? 0),
+      ];
+      // started_at moves to when the fetch that wrote the entry started (avg_warm_duration = the warm itself).
       const set = `SET outcome = x.o, reason = NULLIF(x.r, ''), completed_at = to_timestamp(NULLIF(x.f, 0) / 1000.0),
+                started_at = CASE WHEN x.s > 0 THEN to_timestamp(x.s / 1000.0) ELSE w.started_at END,
                 horizon_until = CASE WHEN x.f > 0 THEN COALESCE(w.horizon_until, to_timestamp(x.f / 1000.0) + interval '24 hours') ELSE w.horizon_until END
-           FROM unnest($2::text[], $3::text[], $4::float8[], $5::text[], $6::text[]) AS x(h, op, f, o, r)
+           FROM unnest($2::text[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::float8[]) AS x(h, op, f, o, r, s)
           WHERE w.job_id = $1 AND w.member_hash = x.h AND w.operation = x.op`;
       const r = await pool.query<{ member_hash: string; operation: string }>(`UPDATE cache_warms w ${set} AND w.outcome = 'pending' RETURNING w.member_hash, w.operation`, args);
       await pool.query(`UPDATE cache_warms w ${set} AND x.f > 0 AND w.completed_at IS NOT NULL AND w.completed_at < to_timestamp(x.f / 1000.0)`, args);

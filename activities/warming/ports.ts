@@ -55,6 +55,12 @@ export interface WarmCompletion {
   fetchedAt: number | null;
   outcome: 'warmed' | 'failed' | 'skipped_fresh';
   reason?: string;
+  /**
+   * When the fetch that wrote the entry started, becoming cache_warms.started_at: the Stedi call (real time, i.e. once
+   * the slot was granted, so queueing for a slot is not counted) or the Stedi batch submission (batch API). Absent:
+   * started_at keeps the decision time.
+   */
+  startedAtMs?: number;
 }
 
 export interface WarmRecordStore {

@@ -91,6 +91,12 @@ describe('warmingJobReason', () => {
     [{ status: 'PENDING', waitingUntilMs: Date.UTC(2026, 11, 3, 4) }, 'held until 2026-12-03T04:00:00.000Z (not before)'],
     [{ status: 'PENDING', resolving: true }, 'resolving its member query'],
     [{ status: 'WAITING', waitingUntilMs: Date.UTC(2026, 11, 3, 2) }, 'waiting for the scheduling window of its batches until 2026-12-03T02:00:00.000Z'],
+    [{ status: 'WAITING', waitingUntilMs: Date.UTC(2026, 11, 3, 7), window: 'LOW_UTILIZATION' }, 'waiting for the LOW_UTILIZATION window until 2026-12-03T07:00:00.000Z'],
+    // Warming finding 7: a child parked by the ANY window's slot-load rule says so, in the batches' words, with its bound.
+    [
+      { status: 'WAITING', waitingUntilMs: Date.UTC(2026, 11, 3, 7), window: 'ANY', deferredByLoad: true },
+      'deferred by Stedi load: waiting until 2026-12-03T07:00:00.000Z (the low-utilisation window), or sooner when the load drops',
+    ],
     [{ status: 'CANCELLED', explicit: 'cancelled: superseded' }, 'cancelled: superseded'],
     [
       { status: 'PARTIALLY_COMPLETED', counts: outcomes({ warmed: 57, failed: 3 }), topReason: { reason: 'PAYER_ERROR: AAA 72', count: 2 } },

@@ -224,6 +224,8 @@ export function fromLiveView(view: WarmingStatusView, pg: WarmJobDurableState | 
       ...(pg?.failureReasons[0] ? { topReason: pg.failureReasons[0] } : {}),
       ...(view.pausedBy ? { pausedBy: view.pausedBy } : {}),
       ...(view.status === 'WAITING' || pendingHeld ? (waitingUntilMs !== undefined ? { waitingUntilMs } : {}) : {}),
+      ...(view.status === 'WAITING' && view.window ? { window: view.window } : {}),
+      ...(view.status === 'WAITING' && view.deferredByLoad ? { deferredByLoad: true } : {}),
       resolving: view.phase === 'RESOLVING',
     }),
     source: view.source,

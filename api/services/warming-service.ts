@@ -275,6 +275,7 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
           realtime: v.counters.realtime,
           batchApi: v.counters.batchApi,
           ...(v.freeSlots !== undefined ? { freeSlots: v.freeSlots } : {}),
+          ...(v.realtimeDeferredUntilMs !== undefined ? { realtimeDeferredUntilMs: v.realtimeDeferredUntilMs } : {}),
           ...(deps.batchLatencyMs !== undefined ? { batchLatencyMs: deps.batchLatencyMs } : {}),
         }),
       now(),

@@ -14,6 +14,15 @@ export function clock(ms: number, nowMs: number): string {
   return d.toISOString().slice(0, 10) === new Date(nowMs).toISOString().slice(0, 10) ? hhmm : `${d.toISOString().slice(0, 10)} ${hhmm}`;
 }
 
+/**
+ * Why a batch (or a warming job through its child batches) waits when the ANY window's slot-load rule deferred it:
+ * the bound it keeps and that it may start sooner (it re-checks the load). One text for GetBatchStatus's
+ * status_detail, GetWarmingJob's reason and the Web UI's details.
+ */
+export function deferredByLoadText(until: string): string {
+  return `deferred by Stedi load: waiting until ${until} (the low-utilisation window), or sooner when the load drops`;
+}
+
 export interface BatchSummaryInput {
   clientService: string;
   clientJobId: string;
@@ -61,7 +70,7 @@ export function batchDetails(d: BatchDetailsInput, nowMs: number): string {
     d.waitingUntilMs === undefined
       ? undefined
       : d.deferredByLoad
-        ? `deferred by Stedi load: waiting until ${clock(d.waitingUntilMs, nowMs)} (the low-utilisation window), or sooner when the load drops`
+        ? deferredByLoadText(clock(d.waitingUntilMs, nowMs))
         : `waiting for ${d.window} window until ${clock(d.waitingUntilMs, nowMs)}`;
   switch (d.status) {
     case 'PENDING':

@@ -1,4 +1,4 @@
-import { clock } from '../batch/details';
+import { clock, deferredByLoadText } from '../batch/details';
 import type { WarmOutcome, WarmingPriority, WarmingStrategyName } from './types';
 
 /**
@@ -49,6 +49,8 @@ export interface WarmingDetailsInput {
   waitingUntilMs?: number;
   /** The children's scheduling window while WAITING. */
   window?: string;
+  /** WAITING because a child was deferred by Stedi's slot load (it may start sooner). */
+  deferredByLoad?: boolean;
   estimatedCompletionMs?: number;
   pausedBy?: string;
   failure?: { code: string; message: string };
@@ -75,6 +77,7 @@ export function warmingDetails(d: WarmingDetailsInput, nowMs: number): string {
       if (d.waitingUntilMs !== undefined) return `held until ${clock(d.waitingUntilMs, nowMs)} (not before) · ${n(d.members)} members · ${d.priority}`;
       return `starting · ${n(d.members)} members · ${d.priority}`;
     case 'WAITING': {
+      if (d.deferredByLoad && d.waitingUntilMs !== undefined) return `${progress} · ${paths(d)} · ${deferredByLoadText(clock(d.waitingUntilMs, nowMs))}${planned}`;
       const until = d.waitingUntilMs !== undefined ? ` until ${clock(d.waitingUntilMs, nowMs)}` : '';
       return `${progress} · ${paths(d)} · waiting for ${d.window ?? 'its'} window${until}${planned}`;
     }

@@ -14,6 +14,13 @@ describe('estimateWarmCompletionMs', () => {
     const at = estimateWarmCompletionMs({ nowMs: NOW, priority: 'BACKGROUND', realtime: 0, batchApi: 5, batchLatencyMs: 60_000 });
     expect(at).toBe(Date.UTC(2026, 11, 3, 7, 0, 0) + 60_000);
   });
+  it('non-URGENT real-time warms deferred by slot load count from when the load rule lets them start', () => {
+    const deferredTo = Date.UTC(2026, 11, 3, 7, 30, 0);
+    expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'PRELOAD', realtime: 10, batchApi: 0, freeSlots: 10, realtimeDeferredUntilMs: deferredTo })).toBe(deferredTo + 13_500);
+    // A deferral already over (or none) changes nothing; batch-API work is not deferred by slot load.
+    expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'PRELOAD', realtime: 10, batchApi: 0, freeSlots: 10, realtimeDeferredUntilMs: NOW - 1 })).toBe(NOW + 13_500);
+    expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'PRELOAD', realtime: 0, batchApi: 5, batchLatencyMs: 60_000, realtimeDeferredUntilMs: deferredTo })).toBe(NOW + 60_000);
+  });
   it('nothing to fetch: now (or the hold)', () => {
     expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'PRELOAD', realtime: 0, batchApi: 0 })).toBe(NOW);
     expect(estimateWarmCompletionMs({ nowMs: NOW, priority: 'PRELOAD', realtime: 0, batchApi: 0, notBeforeMs: NOW + 5 })).toBe(NOW + 5);

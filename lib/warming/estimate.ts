@@ -18,18 +18,23 @@ export interface WarmEstimateInput {
   batchLatencyMs?: number;
   /** Job held until then. */
   notBeforeMs?: number;
+  /** Non-URGENT real-time warms deferred by the ANY window's slot-load rule: they start then (planWarmingPage). */
+  realtimeDeferredUntilMs?: number;
 }
 
 /**
- * When a warming job should be done, by the path it takes: real-time = entries × 13.5 s ÷ free slots; batch API =
- * the Stedi batch turnaround; BACKGROUND batch work starts at the next LOW_UTILIZATION window (02:00 in the
- * platform's default time zone) first. The later of the parts present; now when nothing is fetched.
+ * When a warming job should be done, by the path it takes: real-time = entries × 13.5 s ÷ free slots, from when the
+ * slot-load rule lets non-URGENT real-time warms start (realtimeDeferredUntilMs, when they are deferred); batch API =
+ * the Stedi batch turnaround (batch-API children never wait on slot load); BACKGROUND batch work starts at the next
+ * LOW_UTILIZATION window (02:00 in the platform's default time zone) first. The later of the parts present; now when
+ * nothing is fetched.
  */
 export function estimateWarmCompletionMs(i: WarmEstimateInput): number {
   const start = Math.max(i.nowMs, i.notBeforeMs ?? 0);
   let end = start;
   if (i.realtime > 0) {
-    end = Math.max(end, start + Math.ceil((i.realtime * (i.realtimeLatencyMs ?? REALTIME_CHECK_ESTIMATE_MS)) / Math.max(1, i.freeSlots ?? 1)));
+    const realtimeStart = Math.max(start, i.realtimeDeferredUntilMs ?? 0);
+    end = Math.max(end, realtimeStart + Math.ceil((i.realtime * (i.realtimeLatencyMs ?? REALTIME_CHECK_ESTIMATE_MS)) / Math.max(1, i.freeSlots ?? 1)));
   }
   if (i.batchApi > 0) {
     const batchStart = i.priority === 'BACKGROUND' ? Math.max(start, hourWindowSlot('LOW_UTILIZATION', start, DEFAULT_TIME_ZONE).startMs) : start;

@@ -1,4 +1,5 @@
 import type { WarmingStatusName } from '../../workflows/warming.defs';
+import { deferredByLoadText } from '../batch/details';
 import type { CoverageError } from '../coverage-summary';
 import type { WarmOutcome } from './types';
 
@@ -30,13 +31,18 @@ export function warmingJobReason(f: {
   topReason?: { reason: string; count: number };
   pausedBy?: string;
   waitingUntilMs?: number;
+  /** WAITING: the waiting children's window, and whether Stedi's slot load (not a window) deferred one. */
+  window?: string;
+  deferredByLoad?: boolean;
   resolving?: boolean;
 }): string {
   switch (f.status) {
     case 'PAUSED':
       return f.pausedBy ? `paused by ${f.pausedBy}` : 'paused';
     case 'WAITING':
-      return `waiting for the scheduling window of its batches${f.waitingUntilMs !== undefined ? ` until ${iso(f.waitingUntilMs)}` : ''}`;
+      // In the batches' words (GetBatchStatus's status_detail): the cause, and the bound the wait keeps.
+      if (f.deferredByLoad && f.waitingUntilMs !== undefined) return deferredByLoadText(iso(f.waitingUntilMs));
+      return `waiting for ${f.window ? `the ${f.window} window` : 'the scheduling window of its batches'}${f.waitingUntilMs !== undefined ? ` until ${iso(f.waitingUntilMs)}` : ''}`;
     case 'PENDING':
       if (f.resolving) return 'resolving its member query';
       return f.waitingUntilMs !== undefined ? `held until ${iso(f.waitingUntilMs)} (not before)` : 'starting';

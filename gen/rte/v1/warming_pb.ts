@@ -134,6 +134,11 @@ export type WarmCacheResponse = Message<"rte.v1.WarmCacheResponse"> & {
 
   /**
    * Estimated completion time; once the job has ended, when it ended. (Not in the design doc: the latter.)
+   * Real-time warms: entries × 13.5 s ÷ free slots, counted from when they may start: under real-time slot load
+   * (utilisation ≥ 0.3) non-URGENT real-time warms (FORCE with PRELOAD / BACKGROUND) are deferred by the ANY window's
+   * load rule (30–60 min, or the members' LOW_UTILIZATION window at ≥ 0.7) and the estimate starts there, as the load
+   * stood at the answer; they start sooner if the load drops. Batch-API warms: the batch latency (BACKGROUND: from the
+   * next LOW_UTILIZATION window); they take no real-time slot and never wait on slot load.
    *
    * @generated from field: google.protobuf.Timestamp estimated_completion = 4;
    */
@@ -339,7 +344,9 @@ export type WarmingStats = Message<"rte.v1.WarmingStats"> & {
   predictionAccuracy: number;
 
   /**
-   * Average time to warm one member.
+   * Average time to warm one member: completed_at − started_at over the warms in range, where started_at is when
+   * the fetch that wrote the entry started: real time, when its Stedi call started (the slot granted: the wait for a
+   * slot is not counted); Stedi's batch API, when the batch was submitted (Stedi's batch latency is counted).
    *
    * @generated from field: google.protobuf.Duration avg_warm_duration = 5;
    */
@@ -406,7 +413,9 @@ export type GetWarmingJobResponse = Message<"rte.v1.GetWarmingJobResponse"> & {
   /**
    * Why the job is in this status, when there is a why: a FAILED or CANCELLED job's reason ("cancelled: <reason>",
    * "MemberLimitExceeded: …", "terminated by an operator: …"), a PARTIALLY_COMPLETED or FAILED job's failed warms
-   * ("3 of 60 warms failed; most common: …"), "paused by <who>", "waiting for LOW_UTILIZATION window". Empty otherwise.
+   * ("3 of 60 warms failed; most common: …"), "paused by <who>", "waiting for the LOW_UTILIZATION window until <time>",
+   * or, for warms parked by real-time slot load (non-URGENT real-time warms), in GetBatchStatus's words: "deferred by
+   * Stedi load: waiting until <time> (the low-utilisation window), or sooner when the load drops". Empty otherwise.
    *
    * @generated from field: string reason = 3;
    */
@@ -490,7 +499,8 @@ export type GetWarmingJobResponse = Message<"rte.v1.GetWarmingJobResponse"> & {
   finishedAt?: Timestamp | undefined;
 
   /**
-   * PENDING: the not_before the job is held until; WAITING: when the earliest window opens. Unset otherwise.
+   * PENDING: the not_before the job is held until; WAITING: when the earliest window opens (for a load deferral the
+   * latest start: it starts sooner when the load drops). Unset otherwise.
    *
    * @generated from field: google.protobuf.Timestamp waiting_until = 15;
    */
