@@ -156,7 +156,13 @@ export async function runRtectl(argv: readonly string[], deps: RtectlDeps): Prom
     .option('--token <jwt>', 'bearer token (env RTE_TOKEN; `rtectl token` mints a local dev one)')
     .option('--json', 'machine-readable output: one JSON document on stdout (NDJSON with --watch)')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => (wantsJson ? undefined : io.err(s.replace(/\n$/, ''))) })
+    .configureOutput({
+      writeOut: (s) => io.out(s.replace(/\n$/, '')),
+      writeErr: (s) => (wantsJson ? undefined : io.err(s.replace(/\n$/, ''))),
+      // commander's own error line ("error: unknown option …") is not printed: the catch below says each error once,
+      // as `rtectl: …` (or as the JSON error with --json).
+      outputError: () => undefined,
+    })
     .showHelpAfterError(false);
 
   const globals = (): GlobalOpts => program.opts<GlobalOpts>();

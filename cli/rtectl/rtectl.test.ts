@@ -101,6 +101,16 @@ describe('rtectl warm job text', () => {
 });
 
 describe('rtectl commands without the platform', () => {
+  it("a flag or value commander refuses is said once (exit 2), not commander's line and then ours", async () => {
+    const io = captureIo({});
+    expect(await runRtectl(['check', 'm_1', '--bogus'], { io })).toBe(2);
+    expect(io.stderr).toEqual(["rtectl: unknown option '--bogus'"]);
+    const bad = captureIo({});
+    expect(await runRtectl(['check', 'm_1', '--mode', 'sometimes'], { io: bad })).toBe(2);
+    expect(bad.stderr).toHaveLength(1);
+    expect(bad.stderr[0]).toMatch(/^rtectl: .*--mode/);
+  });
+
   it('refuses at once with exit 2 (JSON error naming the field) and 4 without a token; token mints a JWT', async () => {
     const io = captureIo({});
     expect(await runRtectl(['batch', 'submit', '--json'], { io })).toBe(2);
