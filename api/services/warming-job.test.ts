@@ -95,7 +95,7 @@ describe('warmingJobReason', () => {
     // Warming finding 7: a child parked by the ANY window's slot-load rule says so, in the batches' words, with its bound.
     [
       { status: 'WAITING', waitingUntilMs: Date.UTC(2026, 11, 3, 7), window: 'ANY', deferredByLoad: true },
-      'deferred by Stedi load: waiting until 2026-12-03T07:00:00.000Z (the low-utilisation window), or sooner when the load drops',
+      'deferred by Stedi load: waiting until 2026-12-03T07:00:00.000Z at the latest, or sooner when the load drops',
     ],
     [{ status: 'CANCELLED', explicit: 'cancelled: superseded' }, 'cancelled: superseded'],
     [

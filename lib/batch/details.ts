@@ -16,11 +16,12 @@ export function clock(ms: number, nowMs: number): string {
 
 /**
  * Why a batch (or a warming job through its child batches) waits when the ANY window's slot-load rule deferred it:
- * the bound it keeps and that it may start sooner (it re-checks the load). One text for GetBatchStatus's
+ * the bound it keeps and that it may start sooner (it re-checks the load). The bound is 30–60 min away at moderate
+ * load and the LOW_UTILIZATION window at high load, so the text names neither. One text for GetBatchStatus's
  * status_detail, GetWarmingJob's reason and the Web UI's details.
  */
 export function deferredByLoadText(until: string): string {
-  return `deferred by Stedi load: waiting until ${until} (the low-utilisation window), or sooner when the load drops`;
+  return `deferred by Stedi load: waiting until ${until} at the latest, or sooner when the load drops`;
 }
 
 export interface BatchSummaryInput {

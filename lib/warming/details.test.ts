@@ -23,7 +23,7 @@ describe('warming job details (Temporal Web UI current details)', () => {
     [
       'deferred by Stedi load (a non-URGENT real-time child under slot load)',
       { status: 'WAITING', priority: 'PRELOAD', realtime: 1_000, batchApi: 0, waitingUntilMs: Date.parse('2026-12-02T07:07:00Z'), window: 'ANY', deferredByLoad: true },
-      '412 / 1,000 warmed · 3 failed · PRELOAD via real-time · deferred by Stedi load: waiting until 07:07 UTC (the low-utilisation window), or sooner when the load drops',
+      '412 / 1,000 warmed · 3 failed · PRELOAD via real-time · deferred by Stedi load: waiting until 07:07 UTC at the latest, or sooner when the load drops',
     ],
     ['paused by someone', { status: 'PAUSED', pausedBy: 'ops-oncall' }, 'paused by ops-oncall · 412 / 1,000 warmed · 3 failed · PRELOAD via batch API · resume with signal resumeWarming'],
     ['held until notBefore', { status: 'PENDING', waitingUntilMs: Date.parse('2026-12-03T02:07:00Z') }, 'held until 2026-12-03 02:07 UTC (not before) · 1,000 members · PRELOAD'],

@@ -127,7 +127,7 @@ describe('cache warming under real-time slot load (integration)', () => {
       }
       expect(BatchStatus[job.status]).toBe('WAITING');
       // The cause and the honest bound, in the batches' words (GetBatchStatus's status_detail).
-      expect(job.reason).toMatch(/^deferred by Stedi load: waiting until \d{4}-\d\d-\d\dT[\d:.]+Z \(the low-utilisation window\), or sooner when the load drops$/);
+      expect(job.reason).toMatch(/^deferred by Stedi load: waiting until \d{4}-\d\d-\d\dT[\d:.]+Z at the latest, or sooner when the load drops$/);
       const until = timestampMs(job.waitingUntil!);
       expect(job.reason).toContain(new Date(until).toISOString());
       expect(until).toBeGreaterThanOrEqual(opensAt - 6 * MINUTE_MS);

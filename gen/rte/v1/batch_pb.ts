@@ -604,7 +604,7 @@ export type GetBatchStatusResponse = Message<"rte.v1.GetBatchStatusResponse"> & 
 
   /**
    * What the batch is doing and why, in words (the Web UI's current details): e.g. "waiting for EVENING window until
-   * 18:00 UTC · 3 members", "deferred by Stedi load: waiting until 07:00 UTC (the low-utilisation window), or sooner
+   * 18:00 UTC · 3 members", "deferred by Stedi load: waiting until 07:00 UTC at the latest, or sooner
    * when the load drops", "12 / 40 done · real-time, 15 slots · ETA 02:31 UTC", "paused by ops · …".
    *
    * @generated from field: string status_detail = 26;

@@ -415,7 +415,7 @@ export type GetWarmingJobResponse = Message<"rte.v1.GetWarmingJobResponse"> & {
    * "MemberLimitExceeded: …", "terminated by an operator: …"), a PARTIALLY_COMPLETED or FAILED job's failed warms
    * ("3 of 60 warms failed; most common: …"), "paused by <who>", "waiting for the LOW_UTILIZATION window until <time>",
    * or, for warms parked by real-time slot load (non-URGENT real-time warms), in GetBatchStatus's words: "deferred by
-   * Stedi load: waiting until <time> (the low-utilisation window), or sooner when the load drops". Empty otherwise.
+   * Stedi load: waiting until <time> at the latest, or sooner when the load drops". Empty otherwise.
    *
    * @generated from field: string reason = 3;
    */
