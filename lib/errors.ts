@@ -17,6 +17,11 @@ export const ErrorType = {
   StediAuth: 'StediAuthError',
   /** The member is not in the directory. */
   MemberNotFound: 'MemberNotFoundError',
+  /**
+   * The member's directory record cannot form a Stedi request (e.g. a malformed date of birth): not retryable until
+   * the record is fixed. The same code on the real-time and Stedi batch-API paths.
+   */
+  InvalidMemberRecord: 'INVALID_MEMBER_RECORD',
   /** Input failed validation; message names the field path. */
   InvalidArgument: 'InvalidArgumentError',
   /** A batch's stored member list is shorter than its recorded size (a storage fault; not retryable). */
@@ -41,6 +46,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = [
   ErrorType.StediDoNotResubmit,
   ErrorType.StediAuth,
   ErrorType.MemberNotFound,
+  ErrorType.InvalidMemberRecord,
   ErrorType.InvalidArgument,
 ];
 

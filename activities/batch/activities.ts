@@ -406,7 +406,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           );
           submitted.add(k);
         } catch (err) {
-          errors.push({ memberIndex: globalIndex, memberId, errorCode: 'INVALID_MEMBER_RECORD', errorMessage: err instanceof Error ? err.message : String(err), occurredAtMs: at });
+          errors.push({ memberIndex: globalIndex, memberId, errorCode: ErrorType.InvalidMemberRecord, errorMessage: err instanceof Error ? err.message : String(err), occurredAtMs: at });
         }
       }
       await recordErrors(input.batchId, errors);

@@ -375,6 +375,24 @@ describe('refreshEligibility for a warming job: failure reasons group by cause (
     expect(slots.acquired).toBe(0);
   });
 
+  it('a directory record that cannot form a Stedi request fails INVALID_MEMBER_RECORD naming the field, non-retryably, without a Stedi call', async () => {
+    const slots = fakeSlots();
+    const broken = { ...members[1]!, dateOfBirth: '1980/13' };
+    const acts = createEligibilityActivities({
+      members: createFixtureMemberSource([broken]),
+      stedi: createHttpStediGateway({ baseUrl: url, apiKey: 'k', timeoutMs: 5_000 }),
+      slots,
+      cache: memoryCache(),
+      provider: { npi: '1999999984', organizationName: 'Included Health' },
+      memberHashSecret: 's',
+      logger: silentLogger(),
+    });
+    const f = await failureOf(env().run(acts.refreshEligibility, { ...warming, memberId: broken.memberId }));
+    expect([f.type, f.message, f.nonRetryable]).toEqual([ErrorType.InvalidMemberRecord, 'member record: date_of_birth must be YYYY-MM-DD', true]);
+    expect(slots.acquired).toBe(0);
+    expect(sim.calls()).toHaveLength(0);
+  });
+
   it('a payer error records the AAA code and its description as the warm\'s reason', async () => {
     const pool = syntheticMembers(400);
     const withError = pool.find((m) => verdictFor(`${m.payerId}|${m.payerMemberId}`).aaaCode === '75');

@@ -11,7 +11,7 @@ import { memberFailureText, PAYER_ERROR } from '../../lib/batch/member-failure';
 import { payerErrorReason } from '../../lib/warming/reasons';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
-import { buildEligibilityRequest, type StediProviderConfig } from '../stedi/request-builder';
+import { buildEligibilityRequest, InvalidMemberRecordError, type StediProviderConfig } from '../stedi/request-builder';
 import type { SlotLease, SlotPool, SlotRequest } from '../slot-pool';
 import type { WarmRecordStore } from '../warming/ports';
 import type { BatchDurableProgressReader } from '../batch/ports';
@@ -279,13 +279,22 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       throw ApplicationFailure.create({ type: ErrorType.MemberNotFound, message: MEMBER_NOT_FOUND_MESSAGE, nonRetryable: true });
     }
     const ctx = Context.current();
-    const request = buildEligibilityRequest({
-      member: input.payerId ? { ...member, payerId: input.payerId } : member,
-      provider: input.providerNpi ? { ...deps.provider, npi: input.providerNpi } : deps.provider,
-      serviceTypeCodes: input.serviceTypeCodes,
-      // Same seed on every retry of this refresh, so Stedi sees the same control number.
-      controlNumberSeed: `${ctx.info.workflowExecution?.workflowId ?? memberHash}:${input.operation}`,
-    });
+    let request: ReturnType<typeof buildEligibilityRequest>;
+    try {
+      request = buildEligibilityRequest({
+        member: input.payerId ? { ...member, payerId: input.payerId } : member,
+        provider: input.providerNpi ? { ...deps.provider, npi: input.providerNpi } : deps.provider,
+        serviceTypeCodes: input.serviceTypeCodes,
+        // Same seed on every retry of this refresh, so Stedi sees the same control number.
+        controlNumberSeed: `${ctx.info.workflowExecution?.workflowId ?? memberHash}:${input.operation}`,
+      });
+    } catch (err) {
+      // A record no retry can fix: not retried, and the same code as the Stedi batch-API path (it used to be retried,
+      // then reported as PlatformInternalError).
+      if (!(err instanceof InvalidMemberRecordError)) throw err;
+      log.info({ problem: err.message }, 'member record cannot form a Stedi request');
+      throw ApplicationFailure.create({ type: ErrorType.InvalidMemberRecord, message: err.message, nonRetryable: true });
+    }
     const slotRequest = slotRequestFor(input);
     // A retry (the member's earlier attempt already had its turn at the pool, and usually reached Stedi) waits
     // ahead of its queue's first-time callers: a finite batch's retries take the next free slot instead of

@@ -48,6 +48,22 @@ export function sanitizeMemberId(id: string): string {
   return id.replace(/[^A-Za-z0-9\- ]/g, '').trim().slice(0, 80);
 }
 
+/** A directory record that cannot form a Stedi request; the message names the record's field. */
+export class InvalidMemberRecordError extends Error {
+  constructor(field: string, problem: string) {
+    super(`member record: ${field} ${problem}`);
+    this.name = 'InvalidMemberRecordError';
+  }
+}
+
+function recordField<T>(field: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    throw new InvalidMemberRecordError(field, err instanceof Error ? err.message.replace(/^date /, '') : String(err));
+  }
+}
+
 /** Builds a real-time v3 request (`EligibilityCheckRequestContent`) for one member. */
 export function buildEligibilityRequest(input: BuildEligibilityRequestInput): EligibilityCheckRequest {
   const { member, provider } = input;
@@ -55,7 +71,7 @@ export function buildEligibilityRequest(input: BuildEligibilityRequestInput): El
     memberId: sanitizeMemberId(member.payerMemberId),
     firstName: clip(member.firstName, 35),
     lastName: clip(member.lastName, 60),
-    dateOfBirth: toStediDate(member.dateOfBirth),
+    dateOfBirth: recordField('date_of_birth', () => toStediDate(member.dateOfBirth)),
   };
   if (member.gender === 'M' || member.gender === 'F') subscriber.gender = member.gender;
   const stcs = input.serviceTypeCodes && input.serviceTypeCodes.length > 0 ? input.serviceTypeCodes : DEFAULT_SERVICE_TYPE_CODES;

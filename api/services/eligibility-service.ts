@@ -150,6 +150,9 @@ function refreshFailureToConnectError(err: unknown): ConnectError {
   switch (type) {
     case ErrorType.MemberNotFound:
       return new ConnectError('member_id: member not found in the member directory', Code.NotFound);
+    case ErrorType.InvalidMemberRecord:
+      // The message names the record's field, never its value.
+      return new ConnectError(`the member's directory record cannot form an eligibility request (${(cause as ApplicationFailure).message}); fix the record`, Code.FailedPrecondition);
     case ErrorType.StediValidation:
       return new ConnectError('Stedi rejected the eligibility request for this member (member data incomplete or invalid)', Code.FailedPrecondition);
     case ErrorType.StediAuth:
