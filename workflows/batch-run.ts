@@ -43,6 +43,7 @@ import { emptyCounters, isTerminalStatus, type BatchCounters, type BatchErrorRec
 import { anyWindowLoadBand, MULTI_WINDOW_THRESHOLD } from '../lib/batch/windows';
 import { batchDetails } from '../lib/batch/details';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES, STEDI_ANSWERED_FAILURE_TYPES, platformErrorCode } from '../lib/errors';
+import { payerErrorMessage } from '../lib/batch/member-failure';
 import { webhookDeliveryWorkflow } from './batch-webhook-delivery';
 import {
   BATCH_JOB_TYPE,
@@ -859,7 +860,7 @@ export class BatchRun {
       });
       const ok = r.outcome === 'success';
       this.tally((t) => checkAnswered(t, { ok, stediCalls: r.stediCalls, durationMs: Date.now() - t0 }));
-      if (!ok) this.recordError({ memberIndex: item.i, errorCode: PAYER_ERROR.code, errorMessage: PAYER_ERROR.message, occurredAtMs: Date.now() });
+      if (!ok) this.recordError({ memberIndex: item.i, errorCode: PAYER_ERROR.code, errorMessage: payerErrorMessage(r.payerError), occurredAtMs: Date.now() });
     } catch (err) {
       if (isCancellation(err)) {
         this.tally(checkCancelled);
@@ -1087,7 +1088,7 @@ export class BatchRun {
     if (o.r === 'ok' || o.r === 'err') {
       const ok = o.r === 'ok';
       this.tally((t) => checkAnswered(t, { ok, stediCalls: o.calls ?? 1, durationMs: o.ms }));
-      if (!ok) this.recordError({ memberIndex: o.i, errorCode: PAYER_ERROR.code, errorMessage: PAYER_ERROR.message, occurredAtMs: Date.now() });
+      if (!ok) this.recordError({ memberIndex: o.i, errorCode: PAYER_ERROR.code, errorMessage: payerErrorMessage(o.msg), occurredAtMs: Date.now() });
       return;
     }
     if (o.r === 'cancelled') {

@@ -64,6 +64,8 @@ export interface EligibilityRefreshResult {
   stediCheckId?: string;
   /** Stedi calls this refresh made: 0 when a newer cache entry answered it (absent from older workers: 1). */
   stediCalls?: number;
+  /** outcome 'error': what the payer said ("AAA 72 Invalid/Missing Subscriber/Insured ID"); absent from older workers. */
+  payerError?: string;
 }
 
 export const eligibilityRefreshStatusQuery = defineQuery<EligibilityRefreshStatus>('eligibilityRefreshStatus');

@@ -414,7 +414,9 @@ describe('refreshEligibility for a warming job: failure reasons group by cause (
         },
       },
     });
-    await env().run(acts.refreshEligibility, { ...warming, memberId: withError.memberId });
+    const r: EligibilityRefreshResult = await env().run(acts.refreshEligibility, { ...warming, memberId: withError.memberId });
     expect(completed).toEqual([expect.objectContaining({ outcome: 'failed', reason: 'PAYER_ERROR: AAA 75 Subscriber/Insured Not Found' })]);
+    // The result says it too, for a batch member's error message (the Stedi batch-API path's AAA_75 carries it).
+    expect(r).toMatchObject({ outcome: 'error', payerError: 'AAA 75 Subscriber/Insured Not Found' });
   });
 });

@@ -7,7 +7,7 @@ import type { MemberRecordSource } from '../../lib/member-record';
 import type { CachePutResult, EligibilityCache, EligibilityCacheEntry } from '../cache';
 import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshActivityInput, RefreshSource } from '../../workflows/eligibility-refresh.defs';
 import type { BatchOutcomeStore, MemberListStore } from '../batch/ports';
-import { memberFailureText, PAYER_ERROR } from '../../lib/batch/member-failure';
+import { memberFailureText, PAYER_ERROR, payerErrorDetail } from '../../lib/batch/member-failure';
 import { payerErrorReason } from '../../lib/warming/reasons';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
@@ -141,11 +141,13 @@ function waitMs(ms: number): Promise<void> {
 }
 
 function resultOf(entry: EligibilityCacheEntry): EligibilityRefreshResult {
+  const payerError = entry.outcome === 'error' ? payerErrorDetail(entry.summary.errors ?? []) : undefined;
   return {
     outcome: entry.outcome,
     fetchedAt: entry.fetchedAt,
     expiresAt: entry.expiresAt,
     ...(entry.stediCheckId ? { stediCheckId: entry.stediCheckId } : {}),
+    ...(payerError ? { payerError } : {}),
   };
 }
 

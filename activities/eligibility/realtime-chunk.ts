@@ -61,7 +61,7 @@ export interface ChunkMemberOutcome {
   /** Stedi calls this member made (ok / err). */
   calls?: number;
   ms: number;
-  /** failed / retry: the error type and message. */
+  /** failed / retry: the error type and message; err: what the payer said (EligibilityRefreshResult.payerError). */
   type?: string;
   msg?: string;
 }
@@ -226,7 +226,7 @@ export function createRealtimeChunkActivities(deps: RealtimeChunkDeps) {
         let out: ChunkMemberOutcome;
         try {
           const r = await asyncLocalStorage.run(memberCtx, () => refreshEligibility(given));
-          out = { i, r: r.outcome === 'success' ? 'ok' : 'err', calls: r.stediCalls ?? 1, ms: Date.now() - t0 };
+          out = { i, r: r.outcome === 'success' ? 'ok' : 'err', calls: r.stediCalls ?? 1, ms: Date.now() - t0, ...(r.payerError ? { msg: r.payerError } : {}) };
         } catch (err) {
           const type = errorType(err);
           const msg = err instanceof Error ? err.message.slice(0, 500) : String(err);

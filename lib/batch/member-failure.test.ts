@@ -1,5 +1,5 @@
 import { webhookBody, type BatchEventPayload } from './events';
-import { ALL_MEMBERS_FAILED, batchFailureOf } from './member-failure';
+import { ALL_MEMBERS_FAILED, batchFailureOf, PAYER_ERROR, payerErrorDetail, payerErrorMessage } from './member-failure';
 import { emptyCounters } from './types';
 
 describe('a finished batch that did not complete says why (issue 10)', () => {
@@ -53,5 +53,16 @@ describe('a finished batch that did not complete says why (issue 10)', () => {
     expect(body.data.result).toMatchObject({ total_members: 300, successful: 19, skipped: 281, cache_refreshed: 19, stedi_realtime_calls: 19 });
     const p = body.data.progress;
     expect(p['completed']! + p['failed']! + p['cancelled']! + p['pending']!).toBe(300);
+  });
+});
+
+describe('a real-time member payer error says what the payer said', () => {
+  it('names the AAA code and description; without them (older workers) the plain PAYER_ERROR message', () => {
+    expect(payerErrorDetail([{ code: '72', description: 'Invalid/Missing Subscriber/Insured ID' }])).toBe('AAA 72 Invalid/Missing Subscriber/Insured ID');
+    expect(payerErrorDetail([{ code: '', description: null }, { code: '42', description: null }])).toBe('AAA 42');
+    expect(payerErrorDetail([])).toBeUndefined();
+    expect(payerErrorMessage('AAA 72 Invalid/Missing Subscriber/Insured ID')).toBe('the payer answered with an error: AAA 72 Invalid/Missing Subscriber/Insured ID (cached for 5 minutes)');
+    expect(payerErrorMessage(undefined)).toBe(PAYER_ERROR.message);
+    expect(payerErrorMessage('x'.repeat(500)).length).toBeLessThan(260);
   });
 });
