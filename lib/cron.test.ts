@@ -1,4 +1,4 @@
-import { CronError, cronMatches, cronToScheduleSpec, nextCronTimes, parseCron, toCalendars } from './cron';
+import { CronError, cronMatches, cronToScheduleSpec, nextCronTimes, parseCron, shortestCronGapMs, toCalendars } from './cron';
 
 const iso = (d: Date): string => d.toISOString();
 
@@ -106,5 +106,27 @@ describe('cronToScheduleSpec', () => {
     expect(cronMatches(p, new Date('2024-11-17T02:00:00Z'))).toBe(true);
     expect(cronMatches(p, new Date('2024-11-17T02:01:00Z'))).toBe(false);
     expect(cronMatches(p, new Date('2024-11-18T02:00:00Z'))).toBe(false);
+  });
+});
+
+describe('shortestCronGapMs: the least time between two firings (Temporal caps jitter at the time to the next one)', () => {
+  const MIN = 60_000;
+  const HOUR = 60 * MIN;
+  const DAY = 24 * HOUR;
+  it.each([
+    ['* * * * *', MIN],
+    ['*/5 * * * *', 5 * MIN],
+    ['@hourly', HOUR],
+    ['0 9,17 * * *', 8 * HOUR],
+    ['@daily', DAY],
+    ['0 2 * * 0', 7 * DAY],
+    ['0 0 1,2 * *', DAY],
+    ['@monthly', 28 * DAY],
+    ['0 0 31 * *', 31 * DAY],
+    ['0 0 29 2 *', (366 + 365 + 365 + 365) * DAY],
+    ['0 0 1 * MON', DAY],
+    ['0 23 * * 1-5', DAY],
+  ])('%s → %d ms', (expression, gap) => {
+    expect(shortestCronGapMs(parseCron(expression))).toBe(gap);
   });
 });

@@ -226,6 +226,11 @@ export function cronToScheduleSpec(expression: string, opts: ScheduleSpecOptions
 export function cronMatches(parsed: ParsedCron, at: Date): boolean {
   if (!parsed.minutes.includes(at.getUTCMinutes())) return false;
   if (!parsed.hours.includes(at.getUTCHours())) return false;
+  return dayMatches(parsed, at);
+}
+
+/** True if the UTC day containing `at` is a firing day (month, and the classic DOM-or-DOW rule). */
+function dayMatches(parsed: ParsedCron, at: Date): boolean {
   if (!parsed.months.includes(at.getUTCMonth() + 1)) return false;
   const domOk = parsed.daysOfMonth.includes(at.getUTCDate());
   const dowOk = parsed.daysOfWeek.includes(at.getUTCDay());
@@ -251,4 +256,27 @@ export function nextCronTimes(parsed: ParsedCron, after: Date, count = 1): Date[
     }
   }
   return out;
+}
+
+/**
+ * The shortest time between two consecutive firings, in ms. Temporal limits each action's jitter to the time until
+ * the next nominal action, so a schedule file's jitter above this value is not what runs. Hours and minutes do
+ * not depend on the day, so the firings are (firing days) x (times of day): the shortest gap is either two times
+ * on one day or the last time of a firing day to the first time of the next one. Eight years of days (from a
+ * leap year) cover every day-of-month, day-of-week and February-29 combination.
+ */
+export function shortestCronGapMs(parsed: ParsedCron): number {
+  const times = parsed.hours.flatMap((h) => parsed.minutes.map((m) => h * 60 + m));
+  const first = times[0] ?? 0;
+  const last = times.at(-1) ?? 0;
+  let best = Number.POSITIVE_INFINITY;
+  for (let k = 1; k < times.length; k++) best = Math.min(best, times[k]! - times[k - 1]!);
+  const start = Date.UTC(2028, 0, 1);
+  let previous: number | undefined;
+  for (let day = 0; day < 8 * 366; day++) {
+    if (!dayMatches(parsed, new Date(start + day * 86_400_000))) continue;
+    if (previous !== undefined) best = Math.min(best, (day - previous) * 1440 + first - last);
+    previous = day;
+  }
+  return best * 60_000;
 }

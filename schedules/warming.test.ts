@@ -15,7 +15,7 @@ import {
   type WarmingScheduleStore,
   type WarmingScheduleWriter,
 } from './warming';
-import { parseWarmingScheduleFile } from './warming-load';
+import { checkWarmingScheduleFile, parseWarmingScheduleFile } from './warming-load';
 import { validateScheduleWarming } from './warming-request';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -273,6 +273,29 @@ describe('warming schedules file', () => {
     }
     const query = semantic.replace('"0 25 * * *"', '"0 4 * * *"');
     expect(() => parseWarmingScheduleFile(query, 'w.yaml', NOW)).toThrow(/schedules\[1\]\.member_query\.demographics_filter\.min_age/);
+  });
+
+  it('apply\'s directory check (review13 #2): an unknown id is refused naming the entry, field and index, at its line', async () => {
+    const text = `schedules:
+  - schedule_name: ok
+    cron: "0 4 * * *"
+    member_query: {}
+    enabled: true
+  - schedule_name: typo
+    cron: "0 4 * * *"
+    member_query:
+      sponsor_ids: [S1, ACME_CROP]
+    enabled: true
+`;
+    const check = jest.fn(async (q: { sponsorIds: string[] }) => {
+      const i = q.sponsorIds.indexOf('ACME_CROP');
+      if (i >= 0) throw new FieldError(`member_query.sponsor_ids[${i}]`, 'unknown sponsor id "ACME_CROP"');
+    });
+    const err = await checkWarmingScheduleFile(text, 'w.yaml', check, NOW).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScheduleFileError);
+    expect((err as ScheduleFileError).issues).toEqual([expect.objectContaining({ field: 'schedules[1].member_query.sponsor_ids[1]', line: 9, message: 'unknown sponsor id "ACME_CROP"' })]);
+    expect(check).toHaveBeenCalledTimes(2);
+    await expect(checkWarmingScheduleFile(file, 'w.yaml', async () => undefined, NOW)).resolves.toHaveLength(3);
   });
 
   it('the apply deletes only schedules the file created', async () => {
