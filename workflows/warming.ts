@@ -237,7 +237,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     cancelWarmingUpdate,
     async (args) => {
       if (!finalView) {
-        s.cancel ??= { reason: args?.reason?.trim() || 'cancelled', atMs: Date.now() };
+        s.cancel ??= { reason: args?.reason?.trim() || 'no reason given', atMs: Date.now() };
         for (const h of children.values()) void h.signal(cancelBatchSignal, { reason: s.cancel.reason }).catch(() => undefined);
       }
       await condition(() => finalView !== undefined);
