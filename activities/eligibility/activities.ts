@@ -509,6 +509,8 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           source: input.source,
           ...(summary.stediCheckId ? { stediCheckId: summary.stediCheckId } : {}),
           fetchedAt,
+          // "Retry later" is kept beside an expired good answer instead of replacing it (finding 13.1).
+          ...(result === 'error' && verdict.retryLater ? { retryLater: true } : {}),
         }));
         // A kept entry (newer answer, or a fresh success that an error must not replace) is what callers see.
         // A payer connectivity answer (AAA 42/79/80) is cached like any payer error (error TTL, 5 min by default) and
