@@ -4,13 +4,17 @@
  * fault injection. Review 13 findings 1 and 3. Its own platform: API_REFRESH_WAIT_MS is short here, and the injected
  * faults hit every member of a payer.
  */
+import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { batchClient, waitForBatchEnd } from '../../bench/batch-harness';
+import { BatchExecutionOptions_Priority as Priority, BatchExecutionOptions_Strategy as Strategy, BatchStatus, SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
 import { createRedisEligibilityCache } from '../../activities/cache';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
 import { CoverageSummary_Status } from '../../gen/rte/v1/eligibility_pb';
 import type { MemberRecord } from '../../lib/member-record';
 import { verdictFor } from '../../stedi-sim/answers';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { uniqueName } from '../helpers/temporal';
 
 const REALTIME = 'POST /2024-04-01/change/medicalnetwork/eligibility/v3';
 const OPERATION = 'check_eligibility';
@@ -85,6 +89,27 @@ describe('CheckEligibility serves the cached answer as STALE when the live check
       const res = await check(m.memberId, mode);
       expect([mode, res.cacheStatus, res.coverage?.status]).toEqual([mode, CacheStatus.STALE, CoverageSummary_Status.ACTIVE]);
     }
+    expect(realtimeCalls() - before).toBe(1);
+
+    // A DEFAULT batch asks for a current answer: the member fails with the payer's error, as before this change, without
+    // a Stedi call; a CACHE_ONLY batch accepts the expired answer the cache still holds.
+    const batches = await batchClient(p, 'svc-stale');
+    const batch = async (cacheControl: CacheControl) => {
+      const { batchId } = await batches.submitBatch(
+        create(SubmitBatchRequestSchema, {
+          clientJobId: uniqueName('stale'),
+          memberSelector: { case: 'memberIds', value: { memberIds: [m.memberId] } },
+          cacheControl,
+          options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY },
+        }),
+      );
+      return waitForBatchEnd(batches, batchId, 120_000);
+    };
+    const failed = await batch(CacheControl.DEFAULT);
+    expect([failed.status, failed.errors.map((e) => e.errorCode)]).toEqual([BatchStatus.FAILED, ['CACHED_ERROR']]);
+    expect(failed.errors[0]!.errorMessage).toContain('payer was unavailable (AAA 42)');
+    const served = await batch(CacheControl.CACHE_ONLY);
+    expect([served.status, served.progress?.completed, served.progress?.failed]).toEqual([BatchStatus.COMPLETED, 1, 0]);
     expect(realtimeCalls() - before).toBe(1);
 
     // BYPASS_CACHE asked for a live answer: it gets the payer's error, and the old answer is still kept.
