@@ -307,6 +307,19 @@ describe('Redis eligibility cache', () => {
     await Promise.all(conns.map((c) => c.quit()));
   });
 
+  it('marks a refresh interactive per member + operation for a while (review13 #5)', async () => {
+    expect(await cache.isRefreshPromoted!('m', 'coverage')).toBe(false);
+    await cache.promoteRefresh!('m', 'coverage', 30);
+    const other = createRedisEligibilityCache({ redis, keySecret: SECRET, keyPrefix: prefix });
+    expect(await other.isRefreshPromoted!('m', 'coverage')).toBe(true);
+    expect(await other.isRefreshPromoted!('m', 'dental')).toBe(false);
+    expect(await other.isRefreshPromoted!('m2', 'coverage')).toBe(false);
+    const [key] = await redis.keys(`${prefix}elig-interactive:*`);
+    expect(key).toBe(`${prefix}elig-interactive:${memberOperationHash(SECRET, 'm', 'coverage')}`);
+    expect(await redis.ttl(key!)).toBeGreaterThan(25);
+    await expect(cache.promoteRefresh!('m', 'coverage', 0)).rejects.toThrow(RangeError);
+  });
+
   it('treats an unreadable entry as a miss and can invalidate an entry', async () => {
     await cache.put({ memberId: 'm', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
     const [key] = await redis.keys(`${prefix}elig:*`);

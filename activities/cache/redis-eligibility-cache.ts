@@ -128,6 +128,7 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
 
   const entryKey = (memberId: string, operation: string): string => `${prefix}elig:${memberOperationHash(keySecret, memberId, operation)}`;
   const claimKey = (memberId: string, operation: string): string => `${prefix}elig-refresh:${memberOperationHash(keySecret, memberId, operation)}`;
+  const promotedKey = (memberId: string, operation: string): string => `${prefix}elig-interactive:${memberOperationHash(keySecret, memberId, operation)}`;
 
   const memoMax = options.parsedEntryMemo ?? 0;
   // Issue 14: per key, the stored bytes last read there and their parsed, deep-frozen entry. A read compares the
@@ -326,6 +327,15 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
 
     async releaseRefresh(memberId, operation) {
       await redis.del(claimKey(memberId, operation));
+    },
+
+    async promoteRefresh(memberId, operation, ttlSeconds) {
+      if (!(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) throw new RangeError('ttlSeconds must be a positive integer');
+      await redis.set(promotedKey(memberId, operation), '1', 'EX', ttlSeconds);
+    },
+
+    async isRefreshPromoted(memberId, operation) {
+      return (await redis.exists(promotedKey(memberId, operation))) === 1;
     },
   };
   return cache;

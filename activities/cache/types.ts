@@ -86,6 +86,13 @@ export interface EligibilityCache {
    */
   tryClaimRefresh(memberId: string, operation: string, ttlSeconds: number): Promise<boolean>;
   releaseRefresh(memberId: string, operation: string): Promise<void>;
+  /**
+   * A person's live check is waiting on the refresh of this member + operation (it joined a background revalidation,
+   * which runs in the batch slot class): for `ttlSeconds`, `isRefreshPromoted` says so, and the refresh activity moves
+   * its slot request to the interactive class. Optional: without it, a joined revalidation keeps the batch class.
+   */
+  promoteRefresh?(memberId: string, operation: string, ttlSeconds: number): Promise<void>;
+  isRefreshPromoted?(memberId: string, operation: string): Promise<boolean>;
 }
 
 export interface CacheTtl {

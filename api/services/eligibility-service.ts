@@ -20,7 +20,7 @@ import type { WarmUsageRecorder } from '../../activities/warming-usage/recorder'
 import { decideCacheAction, httpCacheControlHeader, parseRequestCacheControl, type CacheMode } from '../../lib/cache-policy';
 import { ErrorType, FieldError } from '../../lib/errors';
 import { hashMemberId } from '../../lib/member-hash';
-import { DEFAULT_ELIGIBILITY_OPERATION } from '../../lib/operations';
+import { DEFAULT_ELIGIBILITY_OPERATION, REVALIDATE_CLIENT_SERVICE } from '../../lib/operations';
 import type { Metrics } from '../../lib/metrics';
 import type { EligibilityRefreshInput } from '../../workflows/eligibility-refresh.defs';
 import { toCoverageMessage, toErrorDetails } from '../coverage-mapping';
@@ -46,6 +46,9 @@ const MODE_BY_ENUM: Record<number, CacheMode> = {
 };
 const STATUS_ENUM = { HIT: CacheStatus.HIT, MISS: CacheStatus.MISS, STALE: CacheStatus.STALE, ERROR: CacheStatus.ERROR } as const;
 
+/** How long a live check's "a person waits" mark lasts: a joined revalidation waits for its slot at most this long. */
+const PROMOTION_TTL_SECONDS = 120;
+
 const MEMBER_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const OPERATION = /^[a-z][a-z0-9_]{0,39}$/;
 const SERVICE_TYPE_CODE = /^[0-9A-Z]{1,2}$/;
@@ -53,7 +56,7 @@ const PAYER_ID = /^[A-Za-z0-9]{1,80}$/;
 const NPI = /^\d{10}$/;
 
 export interface EligibilityServiceDeps {
-  cache: Pick<EligibilityCache, 'get' | 'tryClaimRefresh'>;
+  cache: Pick<EligibilityCache, 'get' | 'tryClaimRefresh' | 'promoteRefresh'>;
   refresher: EligibilityRefresher;
   memberHashSecret: string;
   metrics: Metrics;
@@ -260,7 +263,7 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
             deps.refresher
               .refreshInBackground({
                 ...v.refreshInput,
-                requester: { kind: 'batch', clientService: 'rte-revalidate', priority: 'HIGH' },
+                requester: { kind: 'batch', clientService: REVALIDATE_CLIENT_SERVICE, priority: 'HIGH' },
                 source: 'realtime',
                 satisfiedByFetchAfter: started,
               })
@@ -270,6 +273,9 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
         }
 
         // fetch: a live check through the single-flight refresh workflow.
+        // A person now waits on it: if it joins a background revalidation (batch slot class), that refresh moves to the
+        // interactive class while it waits for its slot. Not awaited: the refresh reads the mark while it queues.
+        deps.cache.promoteRefresh?.(v.memberId, v.operationKey, PROMOTION_TTL_SECONDS).catch((err: unknown) => deps.logger.warn({ err, memberHash }, 'could not mark the refresh interactive'));
         try {
           const refresh = deps.refresher.refresh({ ...v.refreshInput, requester: { kind: 'interactive' }, source: 'realtime', satisfiedByFetchAfter: started });
           await withDeadline(refresh, deps.refreshWaitMs, ctx.signal);
