@@ -8,6 +8,9 @@ const entries: Record<string, CachePolicyEntry | null> = {
   'expired success': { outcome: 'success', fetchedAt: NOW - 23 * H, expiresAt: NOW - 1 * H },
   'fresh error': { outcome: 'error', fetchedAt: NOW - 60_000, expiresAt: NOW + 240_000 },
   'expired error': { outcome: 'error', fetchedAt: NOW - 600_000, expiresAt: NOW - 300_000 },
+  // Finding 13.1: a "retry later" payer error kept beside the expired answer instead of replacing it.
+  'expired success + fresh kept error': { outcome: 'success', fetchedAt: NOW - 23 * H, expiresAt: NOW - 1 * H, lastPayerError: { expiresAt: NOW + 240_000 } },
+  'expired success + expired kept error': { outcome: 'success', fetchedAt: NOW - 23 * H, expiresAt: NOW - 1 * H, lastPayerError: { expiresAt: NOW - 1 } },
 };
 
 // [mode, entry, action, cacheStatus]
@@ -37,6 +40,18 @@ const table: [CacheMode, keyof typeof entries, string, string][] = [
   ['STALE_WHILE_REVALIDATE', 'expired success', 'serve-and-refresh', 'STALE'],
   ['STALE_WHILE_REVALIDATE', 'fresh error', 'serve', 'ERROR'],
   ['STALE_WHILE_REVALIDATE', 'expired error', 'fetch', 'MISS'],
+  // Inside the kept error's TTL: the old answer as STALE without a Stedi call (no background refresh either); only
+  // BYPASS_CACHE calls Stedi. After it, an expired success like any other.
+  ['DEFAULT', 'expired success + fresh kept error', 'serve', 'STALE'],
+  ['CACHE_ONLY', 'expired success + fresh kept error', 'serve', 'STALE'],
+  ['PREFER_CACHED', 'expired success + fresh kept error', 'serve', 'STALE'],
+  ['BYPASS_CACHE', 'expired success + fresh kept error', 'fetch', 'MISS'],
+  ['STALE_WHILE_REVALIDATE', 'expired success + fresh kept error', 'serve', 'STALE'],
+  ['DEFAULT', 'expired success + expired kept error', 'fetch', 'MISS'],
+  ['CACHE_ONLY', 'expired success + expired kept error', 'serve', 'STALE'],
+  ['PREFER_CACHED', 'expired success + expired kept error', 'serve', 'STALE'],
+  ['BYPASS_CACHE', 'expired success + expired kept error', 'fetch', 'MISS'],
+  ['STALE_WHILE_REVALIDATE', 'expired success + expired kept error', 'serve-and-refresh', 'STALE'],
 ];
 
 describe('decideCacheAction', () => {
@@ -47,6 +62,16 @@ describe('decideCacheAction', () => {
   it.each(table)('%s with %s → %s %s', (mode, entry, action, cacheStatus) => {
     const d = decideCacheAction(mode, entries[entry], NOW);
     expect({ action: d.action, cacheStatus: d.cacheStatus }).toEqual({ action, cacheStatus });
+  });
+
+  it('a kept payer error on a still-fresh success changes nothing (the fresh answer is a HIT)', () => {
+    const e: CachePolicyEntry = { outcome: 'success', fetchedAt: NOW - 2 * H, expiresAt: NOW + 20 * H, lastPayerError: { expiresAt: NOW + 240_000 } };
+    for (const mode of CACHE_MODES) expect(decideCacheAction(mode, e, NOW)).toEqual(decideCacheAction(mode, entries['fresh success'], NOW));
+  });
+
+  it('a fetch once the kept error expired may fall back to the expired answer; BYPASS_CACHE never does', () => {
+    expect(decideCacheAction('DEFAULT', entries['expired success + expired kept error'], NOW).staleFallbackAvailable).toBe(true);
+    expect(decideCacheAction('BYPASS_CACHE', entries['expired success + fresh kept error'], NOW).staleFallbackAvailable).toBe(false);
   });
 
   it('CACHE_ONLY never asks for a Stedi call', () => {

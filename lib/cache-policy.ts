@@ -11,6 +11,11 @@
  * | BYPASS_CACHE           | fetch MISS     | fetch MISS    | fetch MISS                        | fetch MISS  | fetch MISS    |
  * | STALE_WHILE_REVALIDATE | fetch MISS     | serve HIT     | serve-and-refresh STALE (within the stale window, else fetch MISS) | serve ERROR | fetch MISS |
  *
+ * An expired success with a "retry later" payer error kept beside it (`lastPayerError`, AAA 42/79/80) still inside
+ * the error TTL: every mode but BYPASS_CACHE serves the success as STALE (with the error shown), without a Stedi
+ * call and without a background refresh. That is the negative cache of a payer outage without losing the good
+ * answer (before, the error replaced it). Once the kept error expires the entry is an expired success again.
+ *
  * Choices where the doc is silent: a cached *error* inside its 5-minute TTL is served as ERROR by every
  * mode but BYPASS_CACHE (that is what negative caching is for: no Stedi call per retry during a payer
  * outage); an expired error is not "data", so only CACHE_ONLY serves it. STALE_WHILE_REVALIDATE caps how
@@ -35,6 +40,13 @@ export interface CachePolicyEntry {
   readonly outcome: 'success' | 'error';
   readonly fetchedAt: number;
   readonly expiresAt: number;
+  /** A "retry later" payer error kept beside an expired success (see the table above). */
+  readonly lastPayerError?: { readonly expiresAt: number };
+}
+
+/** Whether `entry` is an expired success whose kept "retry later" payer error is still inside its TTL. */
+export function hasFreshPayerError(entry: CachePolicyEntry | null | undefined, now: number): boolean {
+  return !!entry && entry.outcome === 'success' && now >= entry.expiresAt && entry.lastPayerError !== undefined && now < entry.lastPayerError.expiresAt;
 }
 
 export interface CacheDecision {
@@ -73,6 +85,7 @@ export function decideCacheAction(
   const cls = classifyEntry(entry, now);
   const fallback = mode !== 'BYPASS_CACHE' && (cls === 'fresh-success' || cls === 'expired-success');
   const d = (action: CacheAction, cacheStatus: CacheStatus): CacheDecision => ({ action, cacheStatus, staleFallbackAvailable: action === 'fetch' && fallback });
+  if (mode !== 'BYPASS_CACHE' && hasFreshPayerError(entry, now)) return d('serve', 'STALE');
   switch (mode) {
     case 'BYPASS_CACHE':
       return d('fetch', 'MISS');

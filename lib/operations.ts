@@ -4,3 +4,10 @@
  * warms exactly the entries live users read. Part of the cache key and of refresh workflow ids.
  */
 export const DEFAULT_ELIGIBILITY_OPERATION = 'check_eligibility';
+
+/**
+ * The batch-class client service of a STALE_WHILE_REVALIDATE background refresh. Such a refresh waits for its slot in
+ * the batch class, unless a person's live check joins it (same workflow id): then it moves to the interactive class
+ * (EligibilityCache.promoteRefresh, read by the refresh activity while it waits).
+ */
+export const REVALIDATE_CLIENT_SERVICE = 'rte-revalidate';

@@ -11,13 +11,13 @@ import { CACHE_TO_PROTO, PRIORITY_TO_PROTO, STATUS_TO_PROTO, STRATEGY_TO_PROTO, 
 import type { BatchCacheMode, WindowName } from '../../lib/batch/types';
 import { cacheRefreshedOf } from '../../lib/batch/types';
 import { scheduleMember, windowForMember, type EngagementHint } from '../../lib/batch/windows';
-import { decideCacheAction } from '../../lib/cache-policy';
+import { decideCacheAction, hasFreshPayerError } from '../../lib/cache-policy';
 import { CONNECTIVITY_AAA_CODES } from '../../lib/stedi-codes';
 import { normalizeEligibilityResponse } from '../../lib/coverage-summary';
 import { ErrorType, MEMBER_NOT_FOUND_MESSAGE } from '../../lib/errors';
 import { EventHeaders } from '../../lib/kafka-topics';
 import type { MemberRecord } from '../../lib/member-record';
-import type { EligibilityCache } from '../cache';
+import { payerErrorEntry, type EligibilityCache } from '../cache';
 import type { EventPublisher } from '../kafka/types';
 import { toApplicationFailure } from '../stedi/classify';
 import { StediRequestError, type StediGateway } from '../stedi/gateway';
@@ -336,10 +336,15 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       ids.forEach((memberId, k) => {
         const entry = entries[k] ?? null;
         const d = decideCacheAction(input.cacheMode, entry, lookupAt);
+        // DEFAULT asks for a current answer: an expired success whose live check met a payer
+        // outage (a kept "retry later" error inside its TTL) fails with that error, as the live check did; CACHE_ONLY and
+        // PREFER_CACHED accept the expired answer, so it counts.
+        const keptError = entry && input.cacheMode === 'DEFAULT' && hasFreshPayerError(entry, lookupAt) ? payerErrorEntry(entry) : undefined;
         if (d.action === 'serve' || d.action === 'serve-and-refresh') {
-          if (entry?.outcome === 'error') {
+          const failedEntry = entry?.outcome === 'error' ? entry : keptError;
+          if (failedEntry) {
             hitErrors++;
-            errors.push({ memberIndex: input.start + k, memberId, errorCode: 'CACHED_ERROR', errorMessage: cachedErrorMessage(entry), occurredAtMs: entry.fetchedAt });
+            errors.push({ memberIndex: input.start + k, memberId, errorCode: 'CACHED_ERROR', errorMessage: cachedErrorMessage(failedEntry), occurredAtMs: failedEntry.fetchedAt });
           } else {
             hits++;
             served.push({ memberIndex: input.start + k, memberId, success: true, durationMs: 0 });
@@ -486,6 +491,9 @@ export function createBatchActivities(deps: BatchActivityDeps) {
             source: input.warmJobId ? 'warming' : 'batch',
             ...(summary.stediCheckId ? { stediCheckId: summary.stediCheckId } : {}),
             fetchedAt,
+            // As the real-time path (classifyAaaErrors on HTTP 200): a connectivity code means "retry later", which is
+            // kept beside an expired good answer instead of replacing it.
+            ...(failed && summary.errors.some((e) => CONNECTIVITY_AAA_CODES.has(e.code)) ? { retryLater: true } : {}),
           });
           if (put.written) refreshed++;
           if (input.warmJobId) {

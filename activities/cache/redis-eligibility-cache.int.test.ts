@@ -208,6 +208,79 @@ describe('Redis eligibility cache', () => {
     expect((await cache.get('m', 'coverage'))?.outcome).toBe('error');
   });
 
+  it('keeps an expired success when a "retry later" payer error arrives, and stores the error beside it (finding 13.1)', async () => {
+    await cache.put({ memberId: 'm', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', stediCheckId: 'ec_1', fetchedAt: NOW });
+    const [key] = await redis.keys(`${prefix}elig:*`);
+    const successBytes = (await redis.get(key!))!;
+    // Retention left as the success wrote it (not extended by the error): shorten it to tell.
+    await redis.expire(key!, 3 * 24 * 3600);
+    const at = NOW + 23 * H;
+    const put = await cache.put({ memberId: 'm', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'realtime', fetchedAt: at, retryLater: true });
+    // The writer sees the error it got (batch outcomes, warm records, the refresh result), as before.
+    expect(put).toMatchObject({ written: true, keptBesideSuccess: true, entry: { outcome: 'error', fetchedAt: at, expiresAt: at + 5 * 60_000 } });
+    const got = await cache.get('m', 'coverage');
+    expect(got).toMatchObject({ outcome: 'success', fetchedAt: NOW, stediCheckId: 'ec_1', summary: active });
+    expect(got!.lastPayerError).toMatchObject({ summary: payerDown, fetchedAt: at, expiresAt: at + 5 * 60_000, source: 'realtime' });
+    // The success's bytes are unchanged (empty arrays stay arrays), and its retention is not extended.
+    expect((await redis.get(key!))!.startsWith(successBytes.slice(0, -1))).toBe(true);
+    expect(await redis.ttl(key!)).toBeLessThanOrEqual(3 * 24 * 3600);
+    // Every cache mode but BYPASS_CACHE serves the old answer as STALE without a Stedi call while the error is fresh.
+    expect(decideCacheAction('DEFAULT', got, at + 60_000)).toMatchObject({ action: 'serve', cacheStatus: 'STALE' });
+    expect(decideCacheAction('CACHE_ONLY', got, at + 60_000)).toMatchObject({ action: 'serve', cacheStatus: 'STALE' });
+    expect(decideCacheAction('BYPASS_CACHE', got, at + 60_000).action).toBe('fetch');
+
+    // A later "retry later" error replaces the kept one (one lastPayerError key, never two); an older one does not.
+    const later = at + 10 * 60_000;
+    await cache.put({ memberId: 'm', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'batch', fetchedAt: later, retryLater: true });
+    const raw = (await redis.get(key!))!;
+    expect(raw.split('"lastPayerError"').length).toBe(2);
+    expect((await cache.get('m', 'coverage'))!.lastPayerError).toMatchObject({ fetchedAt: later, source: 'batch' });
+    expect(await cache.put({ memberId: 'm', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'realtime', fetchedAt: later - 1, retryLater: true })).toMatchObject({
+      written: false,
+      reason: 'newer-entry',
+    });
+
+    // A new success replaces both.
+    await cache.put({ memberId: 'm', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', stediCheckId: 'ec_2', fetchedAt: later + 1 });
+    const fresh = await cache.get('m', 'coverage');
+    expect(fresh).toMatchObject({ outcome: 'success', stediCheckId: 'ec_2' });
+    expect(fresh!.lastPayerError).toBeUndefined();
+  });
+
+  it('lets a definitive payer error (AAA 75, "do not resubmit") replace an expired success; a fresh success stays', async () => {
+    const notFound: CoverageSummary = { ...active, status: 'error', errors: [{ code: '75', description: 'Subscriber/Insured Not Found', followupAction: 'Please Correct and Resubmit' }] };
+    await cache.put({ memberId: 'm', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+    expect(await cache.put({ memberId: 'm', operation: 'coverage', summary: notFound, outcome: 'error', source: 'realtime', fetchedAt: NOW + H })).toMatchObject({
+      written: false,
+      reason: 'fresh-success-kept',
+    });
+    expect(await cache.put({ memberId: 'm', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'realtime', fetchedAt: NOW + H, retryLater: true })).toMatchObject({
+      written: false,
+      reason: 'fresh-success-kept',
+    });
+    await cache.put({ memberId: 'm', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'realtime', fetchedAt: NOW + 23 * H, retryLater: true });
+    const put = await cache.put({ memberId: 'm', operation: 'coverage', summary: notFound, outcome: 'error', source: 'realtime', fetchedAt: NOW + 24 * H });
+    expect(put).toMatchObject({ written: true, entry: { outcome: 'error' } });
+    expect('keptBesideSuccess' in put).toBe(false);
+    const got = await cache.get('m', 'coverage');
+    expect(got).toMatchObject({ outcome: 'error', summary: notFound });
+    expect(got!.lastPayerError).toBeUndefined();
+  });
+
+  it('reads an entry written before lastPayerError existed, and ignores a malformed kept error but not the answer', async () => {
+    await cache.put({ memberId: 'm', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
+    const [key] = await redis.keys(`${prefix}elig:*`);
+    const old = JSON.parse((await redis.get(key!))!) as Record<string, unknown>;
+    await redis.set(key!, JSON.stringify({ ...old, lastPayerError: { fetchedAt: 'x' } }));
+    const got = await cache.get('m', 'coverage');
+    expect(got).toMatchObject({ outcome: 'success', summary: active });
+    expect(got!.lastPayerError).toBeUndefined();
+    // putMany takes the same path.
+    const res = await cache.putMany!([{ memberId: 'm', operation: 'coverage', summary: payerDown, outcome: 'error', source: 'batch', fetchedAt: NOW + 23 * H, retryLater: true }]);
+    expect(res[0]).toMatchObject({ status: 'fulfilled', value: { written: true, keptBesideSuccess: true } });
+    expect((await cache.get('m', 'coverage'))!.lastPayerError).toMatchObject({ source: 'batch', fetchedAt: NOW + 23 * H });
+  });
+
   it('putMany makes the same conditional write per entry in one pipeline', async () => {
     await cache.put({ memberId: 'kept', operation: 'coverage', summary: active, outcome: 'success', source: 'realtime', fetchedAt: NOW });
     const res = await cache.putMany!([
@@ -232,6 +305,19 @@ describe('Redis eligibility cache', () => {
     await cache.releaseRefresh('m', 'coverage');
     expect(await cache.tryClaimRefresh('m', 'coverage', 30)).toBe(true);
     await Promise.all(conns.map((c) => c.quit()));
+  });
+
+  it('marks a refresh interactive per member + operation for a while (review13 #5)', async () => {
+    expect(await cache.isRefreshPromoted!('m', 'coverage')).toBe(false);
+    await cache.promoteRefresh!('m', 'coverage', 30);
+    const other = createRedisEligibilityCache({ redis, keySecret: SECRET, keyPrefix: prefix });
+    expect(await other.isRefreshPromoted!('m', 'coverage')).toBe(true);
+    expect(await other.isRefreshPromoted!('m', 'dental')).toBe(false);
+    expect(await other.isRefreshPromoted!('m2', 'coverage')).toBe(false);
+    const [key] = await redis.keys(`${prefix}elig-interactive:*`);
+    expect(key).toBe(`${prefix}elig-interactive:${memberOperationHash(SECRET, 'm', 'coverage')}`);
+    expect(await redis.ttl(key!)).toBeGreaterThan(25);
+    await expect(cache.promoteRefresh!('m', 'coverage', 0)).rejects.toThrow(RangeError);
   });
 
   it('treats an unreadable entry as a miss and can invalidate an entry', async () => {

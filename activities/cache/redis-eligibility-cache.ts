@@ -12,7 +12,12 @@ import {
   type EligibilityCache,
   type EligibilityCacheEntry,
   type MemberOperation,
+  type PayerErrorRecord,
 } from './types';
+
+function isPayerErrorRecord(v: Partial<PayerErrorRecord> | null): v is PayerErrorRecord {
+  return typeof v === 'object' && v !== null && typeof v.fetchedAt === 'number' && typeof v.expiresAt === 'number' && typeof v.summary === 'object' && v.summary !== null;
+}
 
 type RedisClient = Redis | Cluster;
 
@@ -48,8 +53,17 @@ export interface RedisEligibilityCacheOptions {
 /**
  * Conditional write: never replace a later answer with an earlier one (a slow batch result arriving after a
  * real-time refresh), and never replace a still-fresh success with an error (one failed refresh during a
- * payer outage must not take good data away from every other caller).
- * KEYS[1] entry; ARGV[1] JSON, ARGV[2] fetchedAt, ARGV[3] outcome, ARGV[4] retention seconds.
+ * payer outage must not take good data away from every other caller). A "retry later" error (ARGV[5] = '1',
+ * payer connectivity AAA 42/79/80) does not replace an *expired* success either: it is stored beside it as
+ * `lastPayerError` (the success keeps its bytes and its remaining retention), so stale serving survives the outage
+ * while the error still works as the 5-minute negative cache. A definitive error replaces an expired success.
+ * KEYS[1] entry; ARGV[1] JSON, ARGV[2] fetchedAt, ARGV[3] outcome, ARGV[4] retention seconds, ARGV[5] retry-later
+ * flag, ARGV[6] error TTL seconds.
+ *
+ * The merged value is spliced as text, not re-encoded with cjson: cjson turns an empty JSON array into `{}`, which
+ * would change the stored summary. `lastPayerError` is always the last top-level key (this script appends it), so
+ * the part before its last occurrence is the success exactly as written; the summary is JSON.stringify output,
+ * where the key can only occur as a key.
  */
 const PUT_SCRIPT = `
 local cur = redis.call('GET', KEYS[1])
@@ -59,8 +73,29 @@ if cur then
     local fetched = tonumber(ARGV[2])
     local fa = tonumber(e.fetchedAt)
     if fa and fa > fetched then return {0, 'newer-entry', cur} end
+    local le = e.lastPayerError
+    if type(le) == 'table' and tonumber(le.fetchedAt) and tonumber(le.fetchedAt) > fetched and ARGV[3] == 'error' then return {0, 'newer-entry', cur} end
     local exp = tonumber(e.expiresAt)
     if ARGV[3] == 'error' and e.outcome == 'success' and exp and exp > fetched then return {0, 'fresh-success-kept', cur} end
+    if ARGV[3] == 'error' and ARGV[5] == '1' and e.outcome == 'success' then
+      local base = cur
+      local from = nil
+      local i = 0
+      while true do
+        i = string.find(cur, ',"lastPayerError":', i + 1, true)
+        if not i then break end
+        from = i
+      end
+      if from then base = string.sub(cur, 1, from - 1) .. '}' end
+      local merged = string.sub(base, 1, -2) .. ',"lastPayerError":' .. ARGV[1] .. '}'
+      local left = redis.call('TTL', KEYS[1])
+      if left >= tonumber(ARGV[6]) then
+        redis.call('SET', KEYS[1], merged, 'KEEPTTL')
+      else
+        redis.call('SET', KEYS[1], merged, 'EX', ARGV[6])
+      end
+      return {1, 'kept-beside-success'}
+    end
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
@@ -93,6 +128,7 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
 
   const entryKey = (memberId: string, operation: string): string => `${prefix}elig:${memberOperationHash(keySecret, memberId, operation)}`;
   const claimKey = (memberId: string, operation: string): string => `${prefix}elig-refresh:${memberOperationHash(keySecret, memberId, operation)}`;
+  const promotedKey = (memberId: string, operation: string): string => `${prefix}elig-interactive:${memberOperationHash(keySecret, memberId, operation)}`;
 
   const memoMax = options.parsedEntryMemo ?? 0;
   // Issue 14: per key, the stored bytes last read there and their parsed, deep-frozen entry. A read compares the
@@ -130,7 +166,12 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
         typeof v.summary === 'object' &&
         v.summary !== null
       ) {
-        return v as EligibilityCacheEntry;
+        const le = (v as { lastPayerError?: Partial<PayerErrorRecord> }).lastPayerError;
+        if (le === undefined || (v.outcome === 'success' && isPayerErrorRecord(le))) return v as EligibilityCacheEntry;
+        // A malformed kept error is dropped, not the good answer beside it.
+        const { lastPayerError: _dropped, ...rest } = v as EligibilityCacheEntry;
+        log.warn({ key }, 'eligibility cache: unreadable kept payer error ignored');
+        return rest;
       }
     } catch {
       // fall through: treat as a miss
@@ -205,10 +246,10 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
       ...(input.stediCheckId !== undefined ? { stediCheckId: input.stediCheckId } : {}),
       outcome: input.outcome,
     };
-    return { key, entry, args: [JSON.stringify(entry), input.fetchedAt, input.outcome, retentionSeconds] };
+    return { key, entry, args: [JSON.stringify(entry), input.fetchedAt, input.outcome, retentionSeconds, input.retryLater === true ? '1' : '0', ttl.errorSeconds] };
   }
   function putResult(w: PutWrite, res: PutReply): CachePutResult {
-    if (res[0] === 1) return { written: true, entry: w.entry };
+    if (res[0] === 1) return { written: true, entry: w.entry, ...(res[1] === 'kept-beside-success' ? { keptBesideSuccess: true as const } : {}) };
     const existing = parse(res[2] ?? null, w.key);
     if (!existing) throw new Error('eligibility cache: conditional put kept an unreadable entry');
     return { written: false, reason: res[1] === 'newer-entry' ? 'newer-entry' : 'fresh-success-kept', entry: existing };
@@ -286,6 +327,15 @@ export function createRedisEligibilityCache(options: RedisEligibilityCacheOption
 
     async releaseRefresh(memberId, operation) {
       await redis.del(claimKey(memberId, operation));
+    },
+
+    async promoteRefresh(memberId, operation, ttlSeconds) {
+      if (!(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) throw new RangeError('ttlSeconds must be a positive integer');
+      await redis.set(promotedKey(memberId, operation), '1', 'EX', ttlSeconds);
+    },
+
+    async isRefreshPromoted(memberId, operation) {
+      return (await redis.exists(promotedKey(memberId, operation))) === 1;
     },
   };
   return cache;

@@ -11,7 +11,7 @@ import { createFixtureMemberSource, syntheticMembers } from '../../lib/member-fi
 import { verdictFor } from '../../stedi-sim/answers';
 import { createStediSim, type StediSim } from '../../stedi-sim/server';
 import type { CachePutInput, EligibilityCacheEntry } from '../cache';
-import type { AcquireOptions, SlotLease, SlotPool } from '../slot-pool';
+import type { AcquireOptions, SlotLease, SlotPool, SlotRequest } from '../slot-pool';
 import { createHttpStediGateway } from '../stedi/gateway';
 import type { EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
 import { createEligibilityActivities, hedgeLosersSettled, type EligibilityActivityDeps } from './activities';
@@ -418,5 +418,64 @@ describe('refreshEligibility for a warming job: failure reasons group by cause (
     expect(completed).toEqual([expect.objectContaining({ outcome: 'failed', reason: 'PAYER_ERROR: AAA 75 Subscriber/Insured Not Found' })]);
     // The result says it too, for a batch member's error message (the Stedi batch-API path's AAA_75 carries it).
     expect(r).toMatchObject({ outcome: 'error', payerError: 'AAA 75 Subscriber/Insured Not Found' });
+  });
+});
+
+describe('a background revalidation joined by a live check moves to the interactive slot class (review13 #5)', () => {
+  /** Batch-class requests wait until aborted (a pool full of batch work), or give up after `batchWaitMs`; interactive ones are granted. */
+  function busyBatchSlots(batchWaitMs = 2_000) {
+    const asked: string[] = [];
+    const lease = (kind: 'interactive' | 'batch'): SlotLease => ({ id: kind, queue: kind, kind, signal: new AbortController().signal, release: async () => undefined });
+    const pool = {
+      asked,
+      acquire: async () => lease('interactive'),
+      async withSlot<T>(r: SlotRequest, fn: (l: SlotLease) => Promise<T>, options?: AcquireOptions): Promise<T> {
+        asked.push(r.kind);
+        if (r.kind === 'interactive') return fn(lease('interactive'));
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(() => resolve(), batchWaitMs);
+          options?.signal?.addEventListener('abort', () => {
+            clearTimeout(t);
+            reject(options.signal!.reason);
+          });
+        });
+        return fn(lease('batch'));
+      },
+      stats: async () => ({ limit: 15, interactiveInUse: 0, batchInUse: 15, waiting: {} }),
+      close: async () => undefined,
+    };
+    return pool;
+  }
+  const revalidate = { ...input, requester: { kind: 'batch' as const, clientService: 'rte-revalidate', priority: 'HIGH' as const } };
+
+  it('the waiting batch request is withdrawn and the slot asked for in the interactive class once the mark is set', async () => {
+    const slots = busyBatchSlots();
+    let promoted = false;
+    const cache = Object.assign(memoryCache(), { isRefreshPromoted: async () => promoted });
+    const acts = activities(cache, slots as unknown as ReturnType<typeof fakeSlots>);
+    const started = Date.now();
+    setTimeout(() => (promoted = true), 300);
+    const r = (await env().run(acts.refreshEligibility, revalidate)) as EligibilityRefreshResult;
+    expect(r.outcome).toBe('success');
+    expect(slots.asked).toEqual(['batch', 'interactive']);
+    // Moved within a poll or two of the mark, long before the batch class would have granted (2 s).
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(sim.stats().calls['POST /2024-04-01/change/medicalnetwork/eligibility/v3']).toBeDefined();
+  });
+
+  it('marked before it asks: interactive at once; never marked: it keeps the batch class; other batch refreshes never read the mark', async () => {
+    const marked = busyBatchSlots();
+    await env().run(activities(Object.assign(memoryCache(), { isRefreshPromoted: async () => true }), marked as unknown as ReturnType<typeof fakeSlots>).refreshEligibility, revalidate);
+    expect(marked.asked).toEqual(['interactive']);
+
+    const unmarked = busyBatchSlots(100);
+    await env().run(activities(Object.assign(memoryCache(), { isRefreshPromoted: async () => false }), unmarked as unknown as ReturnType<typeof fakeSlots>).refreshEligibility, revalidate);
+    expect(unmarked.asked).toEqual(['batch']);
+
+    let reads = 0;
+    const other = busyBatchSlots(100);
+    const batchRefresh = { ...input, requester: { kind: 'batch' as const, clientService: 'svc', priority: 'HIGH' as const } };
+    await env().run(activities(Object.assign(memoryCache(), { isRefreshPromoted: async () => (reads++, true) }), other as unknown as ReturnType<typeof fakeSlots>).refreshEligibility, batchRefresh);
+    expect([other.asked, reads]).toEqual([['batch'], 0]);
   });
 });

@@ -6,13 +6,14 @@ import { hashMemberId } from '../../lib/member-hash';
 import type { MemberRecordSource } from '../../lib/member-record';
 import type { CachePutResult, EligibilityCache, EligibilityCacheEntry } from '../cache';
 import type { EligibilityRefreshInput, EligibilityRefreshResult, RefreshActivityInput, RefreshSource } from '../../workflows/eligibility-refresh.defs';
+import { REVALIDATE_CLIENT_SERVICE } from '../../lib/operations';
 import type { BatchOutcomeStore, MemberListStore } from '../batch/ports';
 import { memberFailureText, PAYER_ERROR, payerErrorDetail } from '../../lib/batch/member-failure';
 import { payerErrorReason } from '../../lib/warming/reasons';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, InvalidMemberRecordError, type StediProviderConfig } from '../stedi/request-builder';
-import type { SlotLease, SlotPool, SlotRequest } from '../slot-pool';
+import type { AcquireOptions, SlotLease, SlotPool, SlotRequest } from '../slot-pool';
 import type { WarmRecordStore } from '../warming/ports';
 import type { BatchDurableProgressReader } from '../batch/ports';
 import type { HedgeBudgetStore } from './hedge-budget';
@@ -41,7 +42,7 @@ export interface EligibilityActivityDeps {
   members: MemberRecordSource;
   stedi: StediGateway;
   slots: SlotPool;
-  cache: Pick<EligibilityCache, 'get' | 'put' | 'putMany'>;
+  cache: Pick<EligibilityCache, 'get' | 'put' | 'putMany' | 'isRefreshPromoted'>;
   provider: StediProviderConfig;
   memberHashSecret: string;
   logger: Logger;
@@ -97,6 +98,13 @@ function platformFailure(err: unknown): unknown {
     return ApplicationFailure.create({ type: ErrorType.InfrastructureUnavailable, message: `infrastructure unavailable: ${message}`.slice(0, 500), nonRetryable: false });
   }
   return ApplicationFailure.create({ type: ErrorType.Internal, message: `internal error: ${message}`.slice(0, 500), nonRetryable: false });
+}
+
+/** How often a waiting revalidation reads its "a person joined" mark (one Redis EXISTS). */
+const PROMOTION_POLL_MS = 250;
+
+function isRevalidation(input: EligibilityRefreshInput): boolean {
+  return input.requester.kind === 'batch' && input.requester.clientService === REVALIDATE_CLIENT_SERVICE && input.batchMember === undefined;
 }
 
 function slotRequestFor(input: EligibilityRefreshInput): SlotRequest {
@@ -305,7 +313,9 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
     const hedge = deps.hedge;
     const batchId = input.batchMember?.batchId;
     if (!hedge?.config.enabled || batchId === undefined) {
-      return deps.slots.withSlot(slotRequest, (lease) => stediCall(lease, request, input, ctx.cancellationSignal, (t) => (calls.startedAt = t)), acquire);
+      const call = (lease: SlotLease): Promise<EligibilityVerdict> => stediCall(lease, request, input, ctx.cancellationSignal, (t) => (calls.startedAt = t));
+      if (isRevalidation(input) && deps.cache.isRefreshPromoted) return withPromotableSlot(input, slotRequest, call, acquire, log);
+      return deps.slots.withSlot(slotRequest, call, acquire);
     }
 
     // Hedged: each call gets its own abort, tied to the activity's cancellation only until this function returns.
@@ -379,6 +389,59 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
       return await primary;
     } finally {
       for (const d of detach) d();
+    }
+  }
+
+  /**
+   * A background revalidation waits for a batch-class slot; a person's live check that joins it (same workflow id)
+   * marks it promoted (EligibilityCache.promoteRefresh). While it waits, the mark is read every
+   * PROMOTION_POLL_MS; once set, the batch request is withdrawn and the slot is asked for in the interactive class
+   * (reservation and precedence), as the person's own check would have. Once a slot is granted nothing changes.
+   */
+  async function withPromotableSlot<T>(input: EligibilityRefreshInput, slotRequest: SlotRequest, fn: (lease: SlotLease) => Promise<T>, acquire: AcquireOptions & { signal: AbortSignal }, log: Logger): Promise<T> {
+    const promoted = async (): Promise<boolean> => {
+      try {
+        return (await deps.cache.isRefreshPromoted?.(input.memberId, input.operation)) === true;
+      } catch (err) {
+        // Never fails the refresh: without the mark it keeps the batch class.
+        log.debug({ err: err instanceof Error ? err.message : String(err) }, 'promotion mark unreadable; keeping the batch class');
+        return false;
+      }
+    };
+    const interactive: SlotRequest = { kind: 'interactive' };
+    if (await promoted()) return deps.slots.withSlot(interactive, fn, acquire);
+    const withdraw = new AbortController();
+    const link = linkSignals(acquire.signal, withdraw.signal);
+    let granted = false;
+    let moved = false;
+    let polling = true;
+    const poll = (async () => {
+      while (polling && !granted) {
+        await waitMs(PROMOTION_POLL_MS);
+        if (polling && !granted && (await promoted())) {
+          moved = true;
+          withdraw.abort(new Error('promoted to interactive'));
+          return;
+        }
+      }
+    })();
+    try {
+      return await deps.slots.withSlot(
+        slotRequest,
+        (lease) => {
+          granted = true;
+          return fn(lease);
+        },
+        { ...acquire, signal: link.signal },
+      );
+    } catch (err) {
+      if (!moved || granted || acquire.signal.aborted) throw err;
+      log.info('a live check joined this revalidation: asking for an interactive slot');
+      return deps.slots.withSlot(interactive, fn, acquire);
+    } finally {
+      polling = false;
+      link.dispose();
+      await poll;
     }
   }
 
@@ -509,6 +572,8 @@ export function createEligibilityActivities(deps: EligibilityActivityDeps) {
           source: input.source,
           ...(summary.stediCheckId ? { stediCheckId: summary.stediCheckId } : {}),
           fetchedAt,
+          // "Retry later" is kept beside an expired good answer instead of replacing it (finding 13.1).
+          ...(result === 'error' && verdict.retryLater ? { retryLater: true } : {}),
         }));
         // A kept entry (newer answer, or a fresh success that an error must not replace) is what callers see.
         // A payer connectivity answer (AAA 42/79/80) is cached like any payer error (error TTL, 5 min by default) and

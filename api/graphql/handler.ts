@@ -176,7 +176,8 @@ function fromResponse(memberId: string, r: CheckEligibilityResponse) {
 
 function fromEntry(memberId: string, entry: EligibilityCacheEntry, status: string, at: number) {
   return {
-    data: coverageView(memberId, toCoverageMessage(entry.summary), toErrorDetails(entry.summary), entry.stediCheckId ?? '', {
+    // As CheckEligibility: a kept "retry later" payer error beside an expired answer is shown with it.
+    data: coverageView(memberId, toCoverageMessage(entry.summary), [...toErrorDetails(entry.summary), ...(entry.outcome === 'success' && entry.lastPayerError ? toErrorDetails(entry.lastPayerError.summary) : [])], entry.stediCheckId ?? '', {
       cached: true,
       age_seconds: Math.max(0, Math.floor((at - entry.fetchedAt) / 1000)),
       expires_at: new Date(entry.expiresAt).toISOString(),

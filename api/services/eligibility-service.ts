@@ -20,7 +20,7 @@ import type { WarmUsageRecorder } from '../../activities/warming-usage/recorder'
 import { decideCacheAction, httpCacheControlHeader, parseRequestCacheControl, type CacheMode } from '../../lib/cache-policy';
 import { ErrorType, FieldError } from '../../lib/errors';
 import { hashMemberId } from '../../lib/member-hash';
-import { DEFAULT_ELIGIBILITY_OPERATION } from '../../lib/operations';
+import { DEFAULT_ELIGIBILITY_OPERATION, REVALIDATE_CLIENT_SERVICE } from '../../lib/operations';
 import type { Metrics } from '../../lib/metrics';
 import type { EligibilityRefreshInput } from '../../workflows/eligibility-refresh.defs';
 import { toCoverageMessage, toErrorDetails } from '../coverage-mapping';
@@ -46,6 +46,9 @@ const MODE_BY_ENUM: Record<number, CacheMode> = {
 };
 const STATUS_ENUM = { HIT: CacheStatus.HIT, MISS: CacheStatus.MISS, STALE: CacheStatus.STALE, ERROR: CacheStatus.ERROR } as const;
 
+/** How long a live check's "a person waits" mark lasts: a joined revalidation waits for its slot at most this long. */
+const PROMOTION_TTL_SECONDS = 120;
+
 const MEMBER_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const OPERATION = /^[a-z][a-z0-9_]{0,39}$/;
 const SERVICE_TYPE_CODE = /^[0-9A-Z]{1,2}$/;
@@ -53,7 +56,7 @@ const PAYER_ID = /^[A-Za-z0-9]{1,80}$/;
 const NPI = /^\d{10}$/;
 
 export interface EligibilityServiceDeps {
-  cache: Pick<EligibilityCache, 'get' | 'tryClaimRefresh'>;
+  cache: Pick<EligibilityCache, 'get' | 'tryClaimRefresh' | 'promoteRefresh'>;
   refresher: EligibilityRefresher;
   memberHashSecret: string;
   metrics: Metrics;
@@ -181,7 +184,9 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
   function partsOf(entry: EligibilityCacheEntry): EntryParts {
     let p = parts.get(entry);
     if (!p) {
-      p = { coverage: toCoverageMessage(entry.summary), errors: toErrorDetails(entry.summary), expiresAt: timestampFromMs(entry.expiresAt), fetchedAt: timestampFromMs(entry.fetchedAt) };
+      // A success served with a kept "retry later" payer error shows that error: it is why the answer is stale.
+      const errors = entry.outcome === 'success' && entry.lastPayerError ? [...toErrorDetails(entry.summary), ...toErrorDetails(entry.lastPayerError.summary)] : toErrorDetails(entry.summary);
+      p = { coverage: toCoverageMessage(entry.summary), errors, expiresAt: timestampFromMs(entry.expiresAt), fetchedAt: timestampFromMs(entry.fetchedAt) };
       if (Object.isFrozen(entry)) parts.set(entry, p);
     }
     return p;
@@ -258,7 +263,7 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
             deps.refresher
               .refreshInBackground({
                 ...v.refreshInput,
-                requester: { kind: 'batch', clientService: 'rte-revalidate', priority: 'HIGH' },
+                requester: { kind: 'batch', clientService: REVALIDATE_CLIENT_SERVICE, priority: 'HIGH' },
                 source: 'realtime',
                 satisfiedByFetchAfter: started,
               })
@@ -268,26 +273,48 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
         }
 
         // fetch: a live check through the single-flight refresh workflow.
+        // A person now waits on it: if it joins a background revalidation (batch slot class), that refresh moves to the
+        // interactive class while it waits for its slot. Not awaited: the refresh reads the mark while it queues.
+        deps.cache.promoteRefresh?.(v.memberId, v.operationKey, PROMOTION_TTL_SECONDS).catch((err: unknown) => deps.logger.warn({ err, memberHash }, 'could not mark the refresh interactive'));
         try {
           const refresh = deps.refresher.refresh({ ...v.refreshInput, requester: { kind: 'interactive' }, source: 'realtime', satisfiedByFetchAfter: started });
           await withDeadline(refresh, deps.refreshWaitMs, ctx.signal);
         } catch (err) {
-          if (err instanceof DeadlineError) {
-            throw new ConnectError('the live check is still running; it will fill the cache - retry shortly or use CACHE_ONLY', Code.DeadlineExceeded);
-          }
+          // A live check still running after the wait (Stedi slow to fail: 5xx retried with backoff) or failed: a
+          // cached answer is served as STALE (stale-if-error); the check goes on in the background either way.
           if (decision.staleFallbackAvailable && entry) {
-            deps.logger.warn({ err, memberHash }, 'live check failed; serving stale cached answer');
+            deps.logger.warn({ err: err instanceof DeadlineError ? 'still running after API_REFRESH_WAIT_MS' : err, memberHash }, 'live check failed or too slow; serving stale cached answer');
             result = 'stale';
             read = { result: 'STALE', entry };
             return respond(ctx, v.memberId, entry, 'STALE', true, now());
           }
           // Temporal (or Redis/PostgreSQL) unreachable is the platform's outage, not the payer's: the interceptor
           // answers it `unavailable` with retry-after (issue 12).
+          if (err instanceof DeadlineError) {
+            // True whatever the check ends with: a payer answer (coverage or a payer error) is cached when it arrives;
+            // an HTTP 5xx or network failure after its retries is not (nothing is cached then).
+            throw new ConnectError(
+              'the live check is still running in the background; a payer answer fills the cache when it arrives - retry shortly (CACHE_ONLY answers from the cache only)',
+              Code.DeadlineExceeded,
+            );
+          }
           if (isTemporalUnavailable(err) || isInfrastructureError(err)) throw err;
           throw refreshFailureToConnectError(err);
         }
         const fresh = await deps.cache.get(v.memberId, v.operationKey);
         if (!fresh) throw new ConnectError('eligibility result was not stored; retry', Code.Unavailable);
+        // The live check met a payer outage ("retry later"), kept beside the expired answer it did not replace: the
+        // expired answer as STALE (with the payer error in `errors`), or for BYPASS_CACHE the payer error itself.
+        const keptError = fresh.outcome === 'success' && fresh.expiresAt <= now() ? payerErrorEntry(fresh) : undefined;
+        if (keptError) {
+          if (decision.staleFallbackAvailable) {
+            result = 'stale';
+            read = { result: 'STALE', entry: fresh };
+            return respond(ctx, v.memberId, fresh, 'STALE', true, now());
+          }
+          result = 'error';
+          return respond(ctx, v.memberId, keptError, 'ERROR', false, now());
+        }
         const status = fresh.outcome === 'error' ? 'ERROR' : 'MISS';
         result = status.toLowerCase();
         return respond(ctx, v.memberId, fresh, status, false, now());
@@ -304,6 +331,13 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
 }
 
 class DeadlineError extends Error {}
+
+/** The "retry later" payer error kept beside a success, as the error entry it was (activities/cache payerErrorEntry). */
+function payerErrorEntry(entry: EligibilityCacheEntry): EligibilityCacheEntry | undefined {
+  const e = entry.lastPayerError;
+  if (entry.outcome !== 'success' || !e) return undefined;
+  return { summary: e.summary, fetchedAt: e.fetchedAt, expiresAt: e.expiresAt, source: e.source, ...(e.stediCheckId !== undefined ? { stediCheckId: e.stediCheckId } : {}), outcome: 'error' };
+}
 
 async function withDeadline<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

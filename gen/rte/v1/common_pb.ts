@@ -219,7 +219,8 @@ export enum CacheControl {
   BYPASS_CACHE = 3,
 
   /**
-   * Return cached data immediately and trigger an async refresh if it is stale.
+   * Return cached data immediately and trigger an async refresh if it is stale. Stale data is returned at once only
+   * up to 24 h past its TTL (the stale window); an older entry is refreshed live first (CACHE_STATUS_MISS).
    *
    * @generated from enum value: CACHE_CONTROL_STALE_WHILE_REVALIDATE = 4;
    */
@@ -261,7 +262,9 @@ export enum CacheStatus {
   MISS = 2,
 
   /**
-   * Served from an expired cache entry (PREFER_CACHED, CACHE_ONLY, STALE_WHILE_REVALIDATE).
+   * Served from an expired cache entry (PREFER_CACHED, CACHE_ONLY, STALE_WHILE_REVALIDATE within its 24 h stale
+   * window; any mode but BYPASS_CACHE when the live check failed or outlasted the API's wait). When the last live check
+   * got a payer "retry later" (AAA 42/79/80) within the error TTL, that error is in `errors`.
    *
    * @generated from enum value: CACHE_STATUS_STALE = 3;
    */
