@@ -8,6 +8,9 @@ const entries = {
   stale: { outcome: 'success' as const, fetchedAt: NOW - 23 * 3_600_000, expiresAt: NOW - 3_600_000 },
   freshError: { outcome: 'error' as const, fetchedAt: NOW - 60_000, expiresAt: NOW + 240_000 },
   staleError: { outcome: 'error' as const, fetchedAt: NOW - 600_000, expiresAt: NOW - 300_000 },
+  // An expired answer kept through a payer outage, the "retry later" error beside it.
+  staleKeptError: { outcome: 'success' as const, fetchedAt: NOW - 23 * 3_600_000, expiresAt: NOW - 3_600_000, lastPayerError: { expiresAt: NOW + 240_000 } },
+  staleKeptErrorOver: { outcome: 'success' as const, fetchedAt: NOW - 23 * 3_600_000, expiresAt: NOW - 3_600_000, lastPayerError: { expiresAt: NOW - 1_000 } },
 };
 type State = keyof typeof entries;
 
@@ -22,6 +25,10 @@ const rows: Array<[WarmingStrategyName, WarmingPriority, State, string]> = [
   ['INTELLIGENT', 'PRELOAD', 'stale', 'batch_api'],
   ['INTELLIGENT', 'URGENT', 'freshError', 'skipped_fresh'],
   ['INTELLIGENT', 'PRELOAD', 'staleError', 'batch_api'],
+  ['INTELLIGENT', 'URGENT', 'staleKeptError', 'skipped_fresh'],
+  ['INTELLIGENT', 'PRELOAD', 'staleKeptErrorOver', 'batch_api'],
+  ['FORCE', 'PRELOAD', 'staleKeptError', 'realtime'],
+  ['FILL_ONLY', 'PRELOAD', 'staleKeptError', 'skipped_cached'],
   ['FORCE', 'URGENT', 'missing', 'realtime'],
   ['FORCE', 'PRELOAD', 'fresh', 'realtime'],
   ['FORCE', 'BACKGROUND', 'stale', 'realtime'],

@@ -1,4 +1,4 @@
-import { classifyEntry, type CachePolicyEntry } from '../cache-policy';
+import { classifyEntry, hasFreshPayerError, type CachePolicyEntry } from '../cache-policy';
 import { DEFAULT_ELIGIBILITY_OPERATION } from '../operations';
 import type { WarmingPriority, WarmingStrategyName } from './types';
 
@@ -11,6 +11,8 @@ import type { WarmingPriority, WarmingStrategyName } from './types';
  * | none (miss)             | URGENT: real-time, else batch API   | real-time | batch API             |
  * | fresh success           | skip (skipped_fresh)                | real-time | skip (skipped_cached) |
  * | fresh payer error (5 m) | skip (skipped_fresh, negative cache)| real-time | skip (skipped_cached) |
+ * | stale success + fresh   | skip (skipped_fresh, negative cache)| real-time | skip (skipped_cached) |
+ * |   kept payer error (5 m)|                                     |           |                       |
  * | stale success or error  | batch API                           | real-time | skip (skipped_cached) |
  *
  * FORCE is BYPASS semantics: a live answer whatever the cache holds, written back to the cache. A fresh cached
@@ -44,6 +46,9 @@ export function decideWarm(
       if (cls === 'none') return { action: 'fetch', path: priority === 'URGENT' ? 'realtime' : 'batch_api' };
       if (cls === 'fresh-success') return { action: 'skip', outcome: 'skipped_fresh', reason: freshThroughMs !== undefined && freshThroughMs > nowMs ? 'entry fresh through the horizon' : 'fresh entry' };
       if (cls === 'fresh-error') return { action: 'skip', outcome: 'skipped_fresh', reason: 'cached payer error within its TTL' };
+      // An expired answer kept through a payer outage, with the outage's "retry later" error beside it (still in its
+      // TTL): the same negative cache as a fresh payer error, so no payer call per warm during the outage.
+      if (hasFreshPayerError(entry, nowMs)) return { action: 'skip', outcome: 'skipped_fresh', reason: 'cached payer error within its TTL' };
       return { action: 'fetch', path: 'batch_api' };
     default: {
       const never: never = strategy;
