@@ -395,13 +395,27 @@ export type MemberQueryCheck = (query: MemberQuery) => Promise<void>;
  */
 export async function checkScheduleFile(text: string, source: string, check: MemberQueryCheck, now = new Date()): Promise<ScheduleDefinition[]> {
   const { definitions, issues, queryIssue } = analyseScheduleFile(text, source, now);
+  return checkDefinitionQueries(source, definitions, issues, queryIssue, check);
+}
+
+/**
+ * The apply-time half of both schedule files (member-cron and warming): refuse a file with parse issues, then run the
+ * directory's id check on each definition's query, mapping a FieldError to the file's line and field by `issueFor`.
+ */
+export async function checkDefinitionQueries<D extends { memberQuery: JsonObject }>(
+  source: string,
+  definitions: D[],
+  issues: ScheduleFileIssue[],
+  issueFor: (index: number, err: FieldError) => ScheduleFileIssue,
+  check: MemberQueryCheck,
+): Promise<D[]> {
   if (issues.length > 0) throw new ScheduleFileError(source, issues);
   for (const [i, def] of definitions.entries()) {
     try {
       await check(fromJson(MemberQuerySchema, def.memberQuery));
     } catch (err) {
       if (!(err instanceof FieldError)) throw err;
-      issues.push(queryIssue(i, err));
+      issues.push(issueFor(i, err));
     }
   }
   if (issues.length > 0) throw new ScheduleFileError(source, issues);

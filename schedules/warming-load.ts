@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { MemberQuerySchema } from '../gen/rte/v1/member_query_pb';
 import { ScheduleWarmingRequestSchema, WarmCacheRequest_PrioritySchema, WarmingStrategySchema } from '../gen/rte/v1/warming_pb';
 import { FieldError } from '../lib/errors';
-import { parseYamlAgainstSchema, ScheduleFileError, type MemberQueryCheck, type ScheduleFileIssue } from './load';
+import { checkDefinitionQueries, parseYamlAgainstSchema, ScheduleFileError, type MemberQueryCheck, type ScheduleFileIssue } from './load';
 import { validateScheduleWarming, type WarmingScheduleDefinition } from './warming-request';
 import schema from './warming-schema.json';
 
@@ -88,17 +88,7 @@ export function parseWarmingScheduleFile(text: string, source = 'warming-schedul
  */
 export async function checkWarmingScheduleFile(text: string, source: string, check: MemberQueryCheck, now = new Date()): Promise<WarmingScheduleDefinition[]> {
   const { definitions, issues, fieldIssue } = analyseWarmingScheduleFile(text, source, now);
-  if (issues.length > 0) throw new ScheduleFileError(source, issues);
-  for (const [i, def] of definitions.entries()) {
-    try {
-      await check(fromJson(MemberQuerySchema, def.memberQuery));
-    } catch (err) {
-      if (!(err instanceof FieldError)) throw err;
-      issues.push(fieldIssue(i, err));
-    }
-  }
-  if (issues.length > 0) throw new ScheduleFileError(source, issues);
-  return definitions;
+  return checkDefinitionQueries(source, definitions, issues, fieldIssue, check);
 }
 
 /** Loads the warming schedules file; with `check` (apply, where the directory is at hand) its ids are checked too. */

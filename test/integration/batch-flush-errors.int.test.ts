@@ -1,10 +1,9 @@
-import { idleStediLoad, planAllAsRefresh } from '../helpers/batch-stand-ins';
+import { idleStediLoad, planAllAsRefresh, realtimeTestOptions } from '../helpers/batch-stand-ins';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { RecordErrorsInput } from '../../activities/batch/activities';
 import type { EligibilityRefreshInput } from '../../workflows/eligibility-refresh.defs';
 import { ErrorType } from '../../lib/errors';
-import type { ResolvedBatchOptions } from '../../lib/batch/types';
 import type { BatchWorkflowResult } from '../../workflows/batch.defs';
 import { connectTemporal, createTestWorker, uniqueName, type TemporalTestContext } from '../helpers/temporal';
 
@@ -13,16 +12,7 @@ import { connectTemporal, createTestWorker, uniqueName, type TemporalTestContext
  * a Temporal-level cancel that lands while the errors are being stored must not lose them — the final flush stores
  * them again. (Before the fix the buffer was emptied before the store succeeded, so the final flush had nothing.)
  */
-const OPTIONS: ResolvedBatchOptions = {
-  priority: 'HIGH',
-  strategy: 'REALTIME_ONLY',
-  schedulingWindow: 'ANY',
-  maxConcurrentRequests: 15,
-  timeoutMs: 3_600_000,
-  retry: { maxAttempts: 1, initialIntervalMs: 200, maxIntervalMs: 1_000, backoffMultiplier: 2 },
-  notifications: { kafkaTopic: 'unused-in-this-test', eventTypes: [], deliveryMode: 'AT_LEAST_ONCE' },
-  cacheMode: 'DEFAULT',
-};
+const OPTIONS = realtimeTestOptions({ notifications: { kafkaTopic: 'unused-in-this-test', eventTypes: [], deliveryMode: 'AT_LEAST_ONCE' } });
 
 describe('batch error buffer (integration)', () => {
   let ctx: TemporalTestContext;

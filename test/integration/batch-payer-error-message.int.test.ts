@@ -1,6 +1,5 @@
-import { idleStediLoad, planAllAsRefresh } from '../helpers/batch-stand-ins';
+import { idleStediLoad, planAllAsRefresh, realtimeTestOptions } from '../helpers/batch-stand-ins';
 import type { RecordErrorsInput } from '../../activities/batch/activities';
-import type { ResolvedBatchOptions } from '../../lib/batch/types';
 import type { BatchWorkflowResult } from '../../workflows/batch.defs';
 import type { EligibilityRefreshInput, EligibilityRefreshResult } from '../../workflows/eligibility-refresh.defs';
 import { connectTemporal, createTestWorker, uniqueName, type TemporalTestContext } from '../helpers/temporal';
@@ -11,16 +10,7 @@ import { connectTemporal, createTestWorker, uniqueName, type TemporalTestContext
  * worker (no payerError in its result) keeps the plain message. The batch workflow on the real dev server, stand-in
  * activities; the errors the workflow stores are what GetBatchStatus lists.
  */
-const options: ResolvedBatchOptions = {
-  priority: 'HIGH',
-  strategy: 'REALTIME_ONLY',
-  schedulingWindow: 'ANY',
-  maxConcurrentRequests: 15,
-  timeoutMs: 3_600_000,
-  retry: { maxAttempts: 1, initialIntervalMs: 200, maxIntervalMs: 1_000, backoffMultiplier: 2 },
-  notifications: { kafkaTopic: 'unused-in-this-test', eventTypes: [], deliveryMode: 'BEST_EFFORT' },
-  cacheMode: 'DEFAULT',
-};
+const options = realtimeTestOptions();
 
 describe('a real-time payer error names the AAA code (integration)', () => {
   let ctx: TemporalTestContext;

@@ -1,4 +1,4 @@
-import { idleStediLoad, planAllAsRefresh } from '../helpers/batch-stand-ins';
+import { idleStediLoad, planAllAsRefresh, realtimeTestOptions } from '../helpers/batch-stand-ins';
 import type { DeliverWebhookInput, DeliverWebhookResult } from '../../activities/webhooks/activities';
 import type { BatchEventName, ResolvedBatchOptions } from '../../lib/batch/types';
 import type { BatchWorkflowResult } from '../../workflows/batch.defs';
@@ -11,16 +11,8 @@ import { connectTemporal, createTestWorker, uniqueName, type TemporalTestContext
  * terminal event, whatever its kind (the event keeps its own type). The batch workflow on the real dev server, with
  * stand-in activities; the webhook delivery child workflow runs and its delivery activity records what it was given.
  */
-const options = (eventTypes: BatchEventName[]): ResolvedBatchOptions => ({
-  priority: 'HIGH',
-  strategy: 'REALTIME_ONLY',
-  schedulingWindow: 'ANY',
-  maxConcurrentRequests: 15,
-  timeoutMs: 3_600_000,
-  retry: { maxAttempts: 1, initialIntervalMs: 200, maxIntervalMs: 1_000, backoffMultiplier: 2 },
-  notifications: { kafkaTopic: 'unused-in-this-test', callbackUrl: 'https://hooks.example.com/batch', eventTypes, deliveryMode: 'BEST_EFFORT' },
-  cacheMode: 'DEFAULT',
-});
+const options = (eventTypes: BatchEventName[]): ResolvedBatchOptions =>
+  realtimeTestOptions({ notifications: { kafkaTopic: 'unused-in-this-test', callbackUrl: 'https://hooks.example.com/batch', eventTypes, deliveryMode: 'BEST_EFFORT' } });
 
 describe('webhook event_types filter and the terminal event (integration)', () => {
   let ctx: TemporalTestContext;

@@ -1,5 +1,4 @@
-import { idleStediLoad, planAllAsRefresh } from '../helpers/batch-stand-ins';
-import type { ResolvedBatchOptions } from '../../lib/batch/types';
+import { idleStediLoad, planAllAsRefresh, realtimeTestOptions } from '../helpers/batch-stand-ins';
 import { batchStatusQuery, pauseBatchSignal, resumeBatchSignal, type BatchWorkflowResult } from '../../workflows/batch.defs';
 import type { EligibilityRefreshInput } from '../../workflows/eligibility-refresh.defs';
 import { ignoredSignalsQuery } from '../../workflows/ignored-signals';
@@ -11,16 +10,7 @@ import { connectTemporal, createTestWorker, uniqueName, type TemporalTestContext
  * signal, so the workflow says what it did not do: the `ignoredSignals` query lists a signal by an unknown name and an
  * argument it could not use (and the worker logs both). The batch workflow on the real dev server, stand-in activities.
  */
-const options: ResolvedBatchOptions = {
-  priority: 'HIGH',
-  strategy: 'REALTIME_ONLY',
-  schedulingWindow: 'ANY',
-  maxConcurrentRequests: 15,
-  timeoutMs: 3_600_000,
-  retry: { maxAttempts: 1, initialIntervalMs: 200, maxIntervalMs: 1_000, backoffMultiplier: 2 },
-  notifications: { kafkaTopic: 'unused-in-this-test', eventTypes: [], deliveryMode: 'BEST_EFFORT' },
-  cacheMode: 'DEFAULT',
-};
+const options = realtimeTestOptions();
 
 describe('signals a workflow did not act on (integration)', () => {
   let ctx: TemporalTestContext;
