@@ -14,6 +14,7 @@ import { CoverageSummary_Status } from '../../gen/rte/v1/eligibility_pb';
 import type { MemberRecord } from '../../lib/member-record';
 import { verdictFor } from '../../stedi-sim/answers';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { eventually } from '../helpers/sim-checks';
 import { uniqueName } from '../helpers/temporal';
 
 const REALTIME = 'POST /2024-04-01/change/medicalnetwork/eligibility/v3';
@@ -151,5 +152,11 @@ describe('CheckEligibility serves the cached answer as STALE when the live check
     expect(err?.rawMessage).not.toContain('it will fill the cache');
     // Nothing was cached for it: an HTTP 5xx is never cached.
     expect(await cache().get(uncached.memberId, OPERATION)).toBeNull();
-  });
+
+    // The payer recovers: the refreshes still retrying in the background answer and fill the cache. (Waited for here
+    // so no refresh is still running when the platform closes: a Temporal call retrying on a closed connection would
+    // throw in the next test file.)
+    p.sim.setFaults({ reset: true });
+    await eventually('the background refreshes to finish once the payer answers', async () => (await cache().get(uncached.memberId, OPERATION))?.outcome === 'success' && (await cache().get(m.memberId, OPERATION))!.expiresAt > Date.now(), 60_000, 250);
+  }, 120_000);
 });

@@ -13,6 +13,7 @@ import { cancelWarmingUpdate, type WarmingStatusView } from '../../workflows/war
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { eventually } from '../helpers/sim-checks';
 import { uniqueName } from '../helpers/temporal';
+import { moveMemberToZone, WORLD_ZONES } from '../helpers/world-zones';
 
 /**
  * Cache warming while the real-time slot pool is busy (warming probe findings 7 and 12), on the real platform: the
@@ -20,8 +21,8 @@ import { uniqueName } from '../helpers/temporal';
  * PostgreSQL and the Stedi simulator (sim time ×0.01). The test itself holds the pool's non-interactive slots, so the
  * load every batch reads (getStediLoad) is ≥ 0.7, the ANY window's "defer to LOW_UTILIZATION" band.
  *
- * Members are taken from time zones whose low-utilisation window opens at least an hour from now, so a deferral to
- * that window is visible (hours away) whatever the time of day the test runs.
+ * The members it warms are moved into a time zone whose low-utilisation window opens at least an hour from now, so a
+ * deferral to that window is visible (hours away) whatever the time of day the test runs.
  */
 describe('cache warming under real-time slot load (integration)', () => {
   let p: TestPlatform;
@@ -41,10 +42,15 @@ describe('cache warming under real-time slot load (integration)', () => {
   beforeAll(async () => {
     p = await startTestPlatform({ population: 300, sim: { logger: silentLogger() }, env: { BATCH_POLL_INITIAL_MS: '500', BATCH_POLL_MAX_MS: '1000' } });
     token = await p.token(['rte:warming:write', 'rte:warming:read'], 'svc-warm-load');
+    // The population lives in American zones, and some hours of the day (around 06:00–10:00 UTC) the low-utilisation
+    // window is open, or opens within the hour, in every one of them: the members the test uses are moved into a zone
+    // (WORLD_ZONES spans the day) where it opens at least an hour from now.
     const now = Date.now();
-    members = p.members.filter(
-      (m) => !isConnectivityCode(verdictFor(`${m.payerId}|${m.payerMemberId}`).aaaCode) && hourWindowSlot('LOW_UTILIZATION', now, m.timeZone).startMs - now >= 60 * MINUTE_MS,
-    );
+    const zone = WORLD_ZONES.find((z) => hourWindowSlot('LOW_UTILIZATION', now, z).startMs - now >= 60 * MINUTE_MS);
+    if (!zone) throw new Error(`no zone in WORLD_ZONES has its low-utilisation window an hour or more away at ${new Date(now).toISOString()}`);
+    members = p.members.filter((m) => !isConnectivityCode(verdictFor(`${m.payerId}|${m.payerMemberId}`).aaaCode)).slice(0, 10);
+    for (const m of members) await moveMemberToZone(p, m.memberId, zone);
+    members = members.map((m) => ({ ...m, timeZone: zone }));
   }, 120_000);
 
   afterAll(async () => {
