@@ -12,8 +12,11 @@ import { RteJobType, RteMemberHash } from '../workflows/search-attributes';
 
 /** Starts (or joins) the per-member refresh workflow. The API never calls Stedi itself. */
 export interface EligibilityRefresher {
-  /** Single flight: concurrent callers for one member + operation share one workflow run. */
-  refresh(input: EligibilityRefreshInput): Promise<EligibilityRefreshResult>;
+  /**
+   * Single flight: concurrent callers for one member + operation share one workflow run. `signal` ends the wait
+   * for the result (the caller's deadline or disconnect): the long-poll for it is cancelled, the refresh goes on.
+   */
+  refresh(input: EligibilityRefreshInput, signal?: AbortSignal): Promise<EligibilityRefreshResult>;
   /** Fire and forget (stale-while-revalidate); joins a run already in flight. */
   refreshInBackground(input: EligibilityRefreshInput): Promise<void>;
 }
@@ -36,9 +39,12 @@ export function createTemporalRefresher(client: Client, taskQueue: string, membe
     });
   };
   return {
-    async refresh(input) {
+    async refresh(input, signal) {
       const handle = await start(input);
-      return handle.result();
+      if (!signal) return handle.result();
+      // Without the signal, a caller that stopped waiting would leave the history long-poll open until the run ends
+      // (up to its 30-minute timeout): one open gRPC call per abandoned check.
+      return client.withAbortSignal(signal, () => handle.result());
     },
     async refreshInBackground(input) {
       await start(input);

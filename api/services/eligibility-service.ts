@@ -277,8 +277,15 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
         // interactive class while it waits for its slot. Not awaited: the refresh reads the mark while it queues.
         deps.cache.promoteRefresh?.(v.memberId, v.operationKey, PROMOTION_TTL_SECONDS).catch((err: unknown) => deps.logger.warn({ err, memberHash }, 'could not mark the refresh interactive'));
         try {
-          const refresh = deps.refresher.refresh({ ...v.refreshInput, requester: { kind: 'interactive' }, source: 'realtime', satisfiedByFetchAfter: started });
-          await withDeadline(refresh, deps.refreshWaitMs, ctx.signal);
+          // The wait ends at API_REFRESH_WAIT_MS or when the caller goes away; the refresh itself goes on.
+          const stopWaiting = new AbortController();
+          const refresh = deps.refresher.refresh({ ...v.refreshInput, requester: { kind: 'interactive' }, source: 'realtime', satisfiedByFetchAfter: started }, stopWaiting.signal);
+          try {
+            await withDeadline(refresh, deps.refreshWaitMs, ctx.signal);
+          } finally {
+            stopWaiting.abort();
+            refresh.catch(() => undefined); // already judged above (or abandoned): its abort is not an error
+          }
         } catch (err) {
           // A live check still running after the wait (Stedi slow to fail: 5xx retried with backoff) or failed: a
           // cached answer is served as STALE (stale-if-error); the check goes on in the background either way.
