@@ -15,8 +15,8 @@ export interface ApiClusterOptions {
 /**
  * API_PROCESSES > 1 (issue 14, docs/scaling.md): the process started as api/main.ts becomes a small supervisor (the
  * node:cluster primary) that forks `processes` copies of itself. Every copy runs the whole API (its own Redis,
- * Temporal and PostgreSQL connections) and listens on the same API_PORT: the primary accepts connections and hands
- * them round-robin to the live copies, so clients keep one URL. A copy that dies is replaced; a copy that dies
+ * Temporal and PostgreSQL connections) and listens on the same API_PORT: every live copy accepts connections from
+ * the one listening socket (SCHED_NONE, see below), so clients keep one URL. A copy that dies is replaced; a copy that dies
  * before it ever listened stops the whole API (a bad configuration must fail `stack up`, not crash-loop). SIGTERM or
  * SIGINT to the primary makes every copy drain as a single API would, each signalled once (see `announceDraining`).
  *
@@ -86,6 +86,15 @@ export function startApiCluster(opts: ApiClusterOptions): 'primary' | 'api' {
   let stopping = false;
   let exitCode = 0;
   const listened = new WeakSet<Worker>();
+
+  // How connections reach the copies. Node's default (round-robin: the primary accepts each connection and passes it to
+  // a copy over IPC) loses a connection handed to a copy that dies before it acknowledged it: the primary keeps the
+  // socket open and never passes it on, so that client waits for an answer that never comes (a client without a
+  // deadline waits forever). Measured on Node 22: one such connection per SIGKILLed copy while clients connect; none
+  // with SCHED_NONE, where every copy accepts from the one shared listening socket itself and the kernel closes what a
+  // dead copy had accepted (the client sees a reset and retries). An operator may still choose with Node's own
+  // NODE_CLUSTER_SCHED_POLICY ('rr' or 'none'); Node reads it when node:cluster loads.
+  if (process.env['NODE_CLUSTER_SCHED_POLICY'] === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
 
   const fork = () => {
     const w = cluster.fork();

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { createConfiguredEligibilityCache } from '../../activities/cache';
 import { buildEligibilityRequest } from '../../activities/stedi/request-builder';
@@ -115,4 +116,43 @@ export async function startApiProcesses(p: TestPlatform, processes: number, env:
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Established TCP connections on `port` that process `pid` has accepted (Linux /proc: the connection's socket inode in
+ * /proc/net/tcp{,6} and among the process's file descriptors). Each API copy accepts its own connections, so this says
+ * which copy serves how many clients.
+ */
+export function acceptedConnections(pid: number, port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is "ADDR:PORT" (hex); st 01 = ESTABLISHED; the inode is the 10th field.
+      if (f.length > 9 && f[1]!.endsWith(`:${hexPort}`) && f[3] === '01') inodes.add(f[9]!);
+    }
+  }
+  let n = 0;
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return 0;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m && inodes.has(m[1]!)) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }
