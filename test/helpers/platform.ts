@@ -10,7 +10,7 @@ import { createRoutes } from '../../api/routes';
 import { createApiServer, type ApiServer } from '../../api/server';
 import { loadConfig, type AppConfig } from '../../lib/config';
 import { mintDevToken } from '../../lib/dev-token';
-import { silentLogger } from '../../lib/logger';
+import { createLogger, silentLogger } from '../../lib/logger';
 import type { MemberRecord } from '../../lib/member-record';
 import { Kafka, logLevel } from 'kafkajs';
 import { createKafkaEventPublisher } from '../../activities/kafka';
@@ -94,7 +94,10 @@ export async function startTestPlatform(
     API_PORT: '0',
     ...opts.env,
   });
-  const logger = silentLogger();
+  // TEST_PLATFORM_LOG_LEVEL=warn (or error, info) shows the in-process API's and worker's logs when a test or bench
+  // needs them (e.g. the cause of an `internal` answer); silent by default.
+  const platformLogLevel = process.env['TEST_PLATFORM_LOG_LEVEL'];
+  const logger = platformLogLevel ? createLogger('test-platform', platformLogLevel) : silentLogger();
   const redis = new Redis(config.redisUrl);
   const { connection, client: temporal } = await connectTemporalClient(config);
   const kafka = new Kafka({ clientId: 'rte-test', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
