@@ -84,7 +84,8 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
     temporal: withStatusFallback(createTemporalBatchPort(deps.temporal), {
       client: deps.temporal,
       progress: createPgBatchProgressReader(deps.pg),
-      onFallback: (batchId, source) => deps.logger.warn({ batchId, source }, 'batch status served last-known: the workflow could not be asked'),
+      onFallback: (batchId, source, cause) =>
+        deps.logger.warn({ batchId, source, cause: cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause) }, 'batch status served last-known: the workflow could not be asked'),
     }),
     lists: createPgMemberListStore(deps.pg),
     errors: createPgBatchErrorStore(deps.pg),

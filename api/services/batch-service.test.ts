@@ -419,6 +419,76 @@ describe('BatchEligibilityService', () => {
     expect(cases).toEqual(['failed']);
   });
 
+  /** status() answers the views of `steps`; an Error step is thrown instead. Each call moves the clock by `stepMs`. */
+  function scriptStatusOrFail(s: Awaited<ReturnType<typeof setup>>, steps: Array<Partial<BatchStatusView> | Error>, stepMs: number) {
+    const realStatus = s.t.port.status.bind(s.t.port);
+    let step = 0;
+    s.t.port.status = async (id) => {
+      const next = steps[Math.min(step++, steps.length - 1)]!;
+      s.advance(stepMs);
+      if (next instanceof Error) throw next;
+      s.t.views.set(id, { ...s.t.views.get(id)!, ...next });
+      return realStatus(id);
+    };
+  }
+  const queryFailed = () => Object.assign(new Error('Workflow query failed: no worker answered'), { name: 'QueryFailedError' });
+
+  test('WatchBatchStatus rides out polls that fail for a while (the workflow\'s worker was killed): no internal error, the updates go on', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-unaskable', ['a', 'b']), opts);
+    const base = s.t.views.get(batchId)!;
+    scriptStatusOrFail(
+      s,
+      [
+        { status: 'RUNNING', startedAtMs: 10, counters: { ...base.counters, completed: 1 } },
+        queryFailed(),
+        queryFailed(),
+        queryFailed(),
+        { status: 'COMPLETED', startedAtMs: 10, counters: { ...base.counters, completed: 2 }, finishedAtMs: 50 },
+      ],
+      15_000, // 45 s without an answer: inside the 60 s the stream rides out
+    );
+    const cases: Array<string | undefined> = [];
+    for await (const u of s.client.watchBatchStatus({ batchId }, opts)) cases.push(u.update.case);
+    const real = cases.filter((c) => c !== undefined);
+    expect(real).toEqual(['started', 'progress', 'completed']);
+    // Keepalives went on while the workflow could not be asked.
+    expect(cases.filter((c) => c === undefined).length).toBeGreaterThanOrEqual(3);
+  });
+
+  test('WatchBatchStatus whose batch cannot be asked for 60 s ends unavailable, with why and a retry hint (not internal)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-unaskable-long', ['a', 'b']), opts);
+    const base = s.t.views.get(batchId)!;
+    scriptStatusOrFail(s, [{ status: 'RUNNING', startedAtMs: 10, counters: { ...base.counters, completed: 1 } }, queryFailed()], 15_000);
+    const cases: Array<string | undefined> = [];
+    const err = await errorOf(
+      (async () => {
+        for await (const u of s.client.watchBatchStatus({ batchId }, opts)) cases.push(u.update.case);
+      })(),
+    );
+    expect(err.code).toBe(Code.Unavailable);
+    expect(err.rawMessage).toMatch(/status could not be read for 60 s \(Workflow query failed: no worker answered\); the batch itself goes on - watch again/);
+    expect(err.metadata.get('retry-after')).toBe('5');
+    expect(cases.filter((c) => c !== undefined)).toEqual(['started', 'progress']);
+  });
+
+  test('WatchBatchStatus: a batch gone while watched ends not_found at once', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-gone', ['a', 'b']), opts);
+    const base = s.t.views.get(batchId)!;
+    scriptStatusOrFail(s, [{ status: 'RUNNING', startedAtMs: 10, counters: { ...base.counters, completed: 1 } }, new ConnectError(`batch ${batchId} not found`, Code.NotFound)], 15);
+    const err = await errorOf(
+      (async () => {
+        for await (const u of s.client.watchBatchStatus({ batchId }, opts)) void u;
+      })(),
+    );
+    expect(err.code).toBe(Code.NotFound);
+  });
+
   test('WatchBatchStatus sends one MEMBER_COMPLETED per member only when asked for, then the terminal update', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);

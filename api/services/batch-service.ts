@@ -56,7 +56,7 @@ export interface BatchServiceDeps {
   tuning?: Partial<BatchTuning>;
   now?: () => number;
   /** WatchBatchStatus: how often the workflow is queried and how often a keepalive goes out. */
-  watch?: { pollIntervalMs: number; keepaliveMs: number };
+  watch?: { pollIntervalMs: number; keepaliveMs: number; unaskableLimitMs?: number };
   /** Real-time check latency used for estimates (ms). Default 13,500. */
   realtimeLatencyMs?: number;
   /**
@@ -223,6 +223,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
   const limits = deps.limits ?? DEFAULT_SUBMIT_LIMITS;
   const now = deps.now ?? Date.now;
   const watch = deps.watch ?? { pollIntervalMs: 1_000, keepaliveMs: 30_000 };
+  const onPollError = (batchId: string, err: unknown) =>
+    deps.logger?.warn({ batchId, err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'WatchBatchStatus: the batch status could not be read; the stream keeps its last view and polls again');
   const latencyMs = deps.realtimeLatencyMs ?? 13_500;
   const tokens = createPageTokenCodec(deps.pageTokenSecret ?? randomBytes(32).toString('hex'));
 
@@ -543,7 +545,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
 
     async *watchBatchStatus(req, ctx) {
       const view = await viewFor(ctx, req.batchId);
-      yield* batchStatusStream({ temporal: deps.temporal, ...(deps.outcomes ? { outcomes: deps.outcomes } : {}), now, watch }, req, ctx.signal, view);
+      yield* batchStatusStream({ temporal: deps.temporal, ...(deps.outcomes ? { outcomes: deps.outcomes } : {}), now, watch, onPollError }, req, ctx.signal, view);
     },
 
     async *submitBatchStreaming(req, ctx) {
@@ -554,7 +556,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const view = await deps.temporal.status(batchId);
       if (!view) throw new ConnectError(`batch ${batchId} not found`, Code.NotFound);
       const watchReq = create(WatchBatchRequestSchema, { batchId });
-      yield* batchStatusStream({ temporal: deps.temporal, now, watch }, watchReq, ctx.signal, view, { announce: true });
+      yield* batchStatusStream({ temporal: deps.temporal, now, watch, onPollError }, watchReq, ctx.signal, view, { announce: true });
     },
   };
   return service;

@@ -8,6 +8,7 @@ import { isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
 import { batchFailureOf } from '../../lib/batch/member-failure';
 import type { BatchStatusView } from '../../workflows/batch.defs';
 import type { BatchTemporalPort } from './batch-temporal-port';
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../interceptors';
 
 const OUTCOME_READ_PAGE = 1000;
 
@@ -17,8 +18,18 @@ export interface BatchStatusStreamDeps {
   outcomes?: Pick<BatchOutcomeStore, 'read'>;
   now: () => number;
   /** How often the workflow is queried and how often a keepalive goes out. */
-  watch: { pollIntervalMs: number; keepaliveMs: number };
+  watch: { pollIntervalMs: number; keepaliveMs: number; unaskableLimitMs?: number };
+  /** Told when a poll of the batch's status failed and the stream kept its last view (logs). */
+  onPollError?: (batchId: string, err: unknown) => void;
 }
+
+/**
+ * How long the stream rides out polls that fail (the batch's workflow cannot be asked: its worker was just killed and
+ * Temporal has not moved the query on, Temporal restarting, a query that failed) before it ends with `unavailable`.
+ * Meanwhile it keeps its last view, its keepalives and the members' outcomes (PostgreSQL). Before, the first such
+ * failure ended the stream as `internal`.
+ */
+export const DEFAULT_WATCH_UNASKABLE_LIMIT_MS = 60_000;
 
 /**
  * WatchBatchStatus's stream for one authorized batch, from its current `view`: STARTED, PROGRESS on every change,
@@ -44,6 +55,8 @@ export async function* batchStatusStream(
   let sentStarted = false;
   let lastProgressKey = '';
   let lastSentAt = now();
+  /** When the polls began failing (undefined while they succeed). */
+  let unaskableSince: number | undefined;
   // MEMBER_COMPLETED only when asked for by name (a stream of up to 100,000 updates is opt-in). Every
   // member's outcome is sent once: from the batch's first member on, also to a watcher that joins late.
   const memberUpdates = wanted.has(BatchEventType.EVENT_TYPE_MEMBER_COMPLETED) && deps.outcomes !== undefined;
@@ -132,7 +145,28 @@ export async function* batchStatusStream(
       lastSentAt = now();
       yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: undefined });
     }
-    const next = await deps.temporal.status(req.batchId);
+    let next: BatchStatusView | undefined;
+    try {
+      next = await deps.temporal.status(req.batchId);
+      unaskableSince = undefined;
+    } catch (err) {
+      // A refusal that names the request (not found, permission) ends the stream as it is; anything else is the
+      // workflow not answering for now.
+      if (err instanceof ConnectError && err.code !== Code.Unavailable && err.code !== Code.DeadlineExceeded && err.code !== Code.Internal) throw err;
+      deps.onPollError?.(req.batchId, err);
+      unaskableSince ??= now();
+      const limitMs = watch.unaskableLimitMs ?? DEFAULT_WATCH_UNASKABLE_LIMIT_MS;
+      if (now() - unaskableSince >= limitMs) {
+        throw new ConnectError(
+          `batch ${req.batchId}: its status could not be read for ${Math.round((now() - unaskableSince) / 1000)} s (${err instanceof Error ? err.message : String(err)}); the batch itself goes on - watch again (the stream resends every member's outcome)`,
+          Code.Unavailable,
+          { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+          undefined,
+          err,
+        );
+      }
+      continue;
+    }
     if (!next) throw new ConnectError(`batch ${req.batchId} not found`, Code.NotFound);
     view = next;
   }
