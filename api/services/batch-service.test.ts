@@ -475,6 +475,26 @@ describe('BatchEligibilityService', () => {
     expect(cases.filter((c) => c !== undefined)).toEqual(['started', 'progress']);
   });
 
+  test('WatchBatchStatus never steps progress back to an older last-known answer (the status fallback) while it has a live view', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-last-known', ['a', 'b', 'c']), opts);
+    const base = s.t.views.get(batchId)!;
+    const c = (completed: number) => ({ ...base.counters, total: 3, completed });
+    scriptStatusOrFail(
+      s,
+      [
+        { status: 'RUNNING', startedAtMs: 10, counters: c(2) },
+        { status: 'RUNNING', startedAtMs: 10, counters: c(1), lastKnownAsOfMs: 5 } as Partial<BatchStatusView>,
+        { status: 'COMPLETED', startedAtMs: 10, counters: c(3), finishedAtMs: 50 },
+      ],
+      15,
+    );
+    const progress: number[] = [];
+    for await (const u of s.client.watchBatchStatus({ batchId }, opts)) if (u.update.case === 'progress') progress.push(u.update.value.completed);
+    expect(progress).toEqual([2]);
+  });
+
   test('WatchBatchStatus: a batch gone while watched ends not_found at once', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);

@@ -168,9 +168,15 @@ export async function* batchStatusStream(
       continue;
     }
     if (!next) throw new ConnectError(`batch ${req.batchId} not found`, Code.NotFound);
+    // A last-known answer (GetBatchStatus's fallback when the workflow is slow to answer: visibility and PostgreSQL)
+    // may be older than the live view this stream already sent: progress would step back. Keep the live view unless
+    // the last-known one is final.
+    if (isLastKnown(next) && !isLastKnown(view) && !isTerminalStatus(next.status)) continue;
     view = next;
   }
 }
+
+const isLastKnown = (v: BatchStatusView): boolean => (v as { lastKnownAsOfMs?: number }).lastKnownAsOfMs !== undefined;
 
 function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
