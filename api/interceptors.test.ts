@@ -1,7 +1,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { silentLogger } from '../lib/logger';
 import { FieldError } from '../lib/errors';
-import { isTemporalUnavailable, toConnectError } from './interceptors';
+import { errorChainText, isTemporalUnavailable, toConnectError } from './interceptors';
 
 function err(name: string, message: string, extra: Record<string, unknown> = {}): Error {
   const e = new Error(message);
@@ -33,5 +33,14 @@ describe('outages answered unavailable with a retry hint', () => {
     const nf = new ConnectError('nope', Code.NotFound);
     expect(toConnectError(nf, log, 'm')).toBe(nf);
     expect(isTemporalUnavailable(err('ServiceError', 'workflow not found', { cause: err('Error', '5 NOT_FOUND', { code: 5 }) }))).toBe(false);
+  });
+});
+
+describe('errorChainText (log lines of a failed status poll)', () => {
+  it('names every error of the cause chain with its gRPC code and details', () => {
+    const grpc = Object.assign(new Error('9 FAILED_PRECONDITION: sticky worker unavailable'), { code: 9, details: 'sticky worker unavailable' });
+    const service = Object.assign(new Error('Failed to query Workflow', { cause: grpc }), { name: 'ServiceError' });
+    expect(errorChainText(service)).toBe('ServiceError: Failed to query Workflow <- Error: 9 FAILED_PRECONDITION: sticky worker unavailable [code 9]');
+    expect(errorChainText('plain')).toBe('plain');
   });
 });

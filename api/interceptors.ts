@@ -35,6 +35,24 @@ export function isTemporalUnavailable(err: unknown): boolean {
 }
 
 /**
+ * One line for a log: each error of the cause chain as `Name: message` with its gRPC code and details when it has them
+ * (a Temporal ServiceError says only "Failed to query Workflow"; its cause says why).
+ */
+export function errorChainText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (!(e instanceof Error)) {
+      parts.push(String(e));
+      break;
+    }
+    const code = (e as { code?: unknown }).code;
+    const details = (e as { details?: unknown }).details;
+    parts.push(`${e.name}: ${e.message}${typeof code === 'number' || typeof code === 'string' ? ` [code ${code}]` : ''}${typeof details === 'string' && details && !e.message.includes(details) ? ` (${details})` : ''}`);
+  }
+  return parts.join(' <- ');
+}
+
+/**
  * What an audit line says about the target of a mutating call: batch id, client job id, cancel reason, the
  * service acted for (never member ids). Request fields first; the response's batch id when the call succeeded.
  */

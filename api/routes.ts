@@ -30,6 +30,7 @@ import { hasWebhookSecret } from '../activities/webhooks/activities';
 import type { TokenVerifier } from './auth';
 import { createGraphqlHandler, MAX_MEMBERS_PAGE } from './graphql/handler';
 import { realtimeChunkTuning } from '../workflows/batch.defs';
+import { errorChainText } from './interceptors';
 
 export interface RouteDeps {
   config: AppConfig;
@@ -85,7 +86,7 @@ export function createRoutes(deps: RouteDeps): ApiRoutes {
       client: deps.temporal,
       progress: createPgBatchProgressReader(deps.pg),
       onFallback: (batchId, source, cause) =>
-        deps.logger.warn({ batchId, source, cause: cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause) }, 'batch status served last-known: the workflow could not be asked'),
+        deps.logger.warn({ batchId, source, cause: errorChainText(cause) }, 'batch status served last-known: the workflow could not be asked'),
     }),
     lists: createPgMemberListStore(deps.pg),
     errors: createPgBatchErrorStore(deps.pg),

@@ -38,6 +38,7 @@ import { lastKnownFields } from './batch-status-fallback';
 export { createTemporalBatchPort, type BatchListItem, type BatchTemporalPort } from './batch-temporal-port';
 import type { BatchTemporalPort } from './batch-temporal-port';
 import { batchStatusStream } from './batch-status-stream';
+import { errorChainText } from '../interceptors';
 
 // ---- the service ----------------------------------------------------------------------------------------------
 
@@ -224,7 +225,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
   const now = deps.now ?? Date.now;
   const watch = deps.watch ?? { pollIntervalMs: 1_000, keepaliveMs: 30_000 };
   const onPollError = (batchId: string, err: unknown) =>
-    deps.logger?.warn({ batchId, err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'WatchBatchStatus: the batch status could not be read; the stream keeps its last view and polls again');
+    deps.logger?.warn({ batchId, err: errorChainText(err) }, 'WatchBatchStatus: the batch status could not be read; the stream keeps its last view and polls again');
   const latencyMs = deps.realtimeLatencyMs ?? 13_500;
   const tokens = createPageTokenCodec(deps.pageTokenSecret ?? randomBytes(32).toString('hex'));
 
