@@ -94,7 +94,10 @@ export function startApiCluster(opts: ApiClusterOptions): 'primary' | 'api' {
   // with SCHED_NONE, where every copy accepts from the one shared listening socket itself and the kernel closes what a
   // dead copy had accepted (the client sees a reset and retries). An operator may still choose with Node's own
   // NODE_CLUSTER_SCHED_POLICY ('rr' or 'none'); Node reads it when node:cluster loads.
-  if (process.env['NODE_CLUSTER_SCHED_POLICY'] === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // Node reads any other value as round-robin without a word: a typo ('None') would bring the lost connections back.
+  const policy = process.env['NODE_CLUSTER_SCHED_POLICY'];
+  if (policy !== undefined && policy !== 'rr' && policy !== 'none') throw new Error(`NODE_CLUSTER_SCHED_POLICY must be 'rr' or 'none' (or unset: 'none'), got '${policy}'`);
+  if (policy === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
 
   const fork = () => {
     const w = cluster.fork();
