@@ -158,7 +158,7 @@ export async function* batchStatusStream(
       const limitMs = watch.unaskableLimitMs ?? DEFAULT_WATCH_UNASKABLE_LIMIT_MS;
       if (now() - unaskableSince >= limitMs) {
         throw new ConnectError(
-          `batch ${req.batchId}: its status could not be read for ${Math.round((now() - unaskableSince) / 1000)} s (${err instanceof Error ? err.message : String(err)}); the batch itself goes on - watch again (the stream resends every member's outcome)`,
+          `batch ${req.batchId}: its status could not be read for ${Math.round((now() - unaskableSince) / 1000)} s (${unaskableReason(err)}); the batch itself goes on - watch again (the stream resends every member's outcome)`,
           Code.Unavailable,
           { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
           undefined,
@@ -174,6 +174,18 @@ export async function* batchStatusStream(
     if (isLastKnown(next) && !isLastKnown(view) && !isTerminalStatus(next.status)) continue;
     view = next;
   }
+}
+
+/**
+ * The client's words for why the status could not be read: a fixed wording per error class, never the error's own
+ * message (a Temporal or gRPC message can name servers, queues and internals; the server log has the whole chain).
+ */
+export function unaskableReason(err: unknown): string {
+  if (err instanceof ConnectError) {
+    if (err.code === Code.DeadlineExceeded) return 'the status read timed out';
+    if (err.code === Code.Unavailable) return 'a service the status read needs is unavailable';
+  }
+  return 'the batch workflow did not answer its status query';
 }
 
 const isLastKnown = (v: BatchStatusView): boolean => (v as { lastKnownAsOfMs?: number }).lastKnownAsOfMs !== undefined;
