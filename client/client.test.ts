@@ -1,9 +1,9 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, createRouterTransport, type ServiceImpl } from '@connectrpc/connect';
-import { BatchEligibilityService, GetBatchStatusResponseSchema, SubmitBatchResponseSchema } from '../gen/rte/v1/batch_pb';
+import { BatchEligibilityService, BatchStatusUpdateSchema, GetBatchStatusResponseSchema, SubmitBatchResponseSchema } from '../gen/rte/v1/batch_pb';
 import { CheckEligibilityResponseSchema, EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { CacheWarmingService, WarmCacheResponseSchema } from '../gen/rte/v1/warming_pb';
-import { createRetryInterceptor, createRteClient, createRteInterceptors, isConnectionReset, isRetryable, parseRetryAfterMs, type RetryInfo, type RetryOptions } from './index';
+import { createRetryInterceptor, createRteClient, createRteInterceptors, createServiceClient, DEFAULT_UNARY_TIMEOUT_MS, isConnectionReset, isRetryable, parseRetryAfterMs, type RetryInfo, type RetryOptions } from './index';
 
 /** The client's interceptor chain over an in-memory Connect router (fake services that fail on cue). */
 function harness(opts: { failures: ConnectError[]; retry?: RetryOptions | false; token?: string; tokenProvider?: () => Promise<string> }) {
@@ -216,5 +216,50 @@ describe('typed client: retries', () => {
     expect(parseRetryAfterMs(null)).toBeUndefined();
     expect(parseRetryAfterMs('soon')).toBeUndefined();
     expect(parseRetryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
+  });
+});
+
+describe('typed client: default unary deadline', () => {
+  /** A service whose unary calls never answer (until the caller's deadline aborts them) and whose stream answers after 150 ms. */
+  const hanging = () =>
+    createRouterTransport((router) => {
+      router.service(BatchEligibilityService, {
+        getBatchStatus: (_req, ctx) =>
+          new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new ConnectError('gone', Code.Canceled)))),
+        async *watchBatchStatus(req) {
+          await new Promise((r) => setTimeout(r, 150));
+          yield create(BatchStatusUpdateSchema, { batchId: req.batchId });
+        },
+      } as Partial<ServiceImpl<typeof BatchEligibilityService>>);
+    });
+
+  it('ends a unary call that never answers at the default deadline, deadline_exceeded; a call may set its own', async () => {
+    const batch = createServiceClient(BatchEligibilityService, hanging(), 80);
+    const t0 = Date.now();
+    const err = await batch.getBatchStatus({ batchId: 'b' }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).toBe(Code.DeadlineExceeded);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    const own = await batch.getBatchStatus({ batchId: 'b' }, { timeoutMs: 30 }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(own?.code).toBe(Code.DeadlineExceeded);
+  });
+
+  it('gives streams no default deadline (a watch lasts as long as its batch), and 0 turns the default off', async () => {
+    const batch = createServiceClient(BatchEligibilityService, hanging(), 30);
+    const got: string[] = [];
+    for await (const u of batch.watchBatchStatus({ batchId: 'b1' })) got.push(u.batchId);
+    expect(got).toEqual(['b1']);
+    const none = createServiceClient(BatchEligibilityService, hanging(), 0);
+    const ac = new AbortController();
+    const pending = none.getBatchStatus({ batchId: 'b' }, { signal: ac.signal }).then(() => 'answered', (e: unknown) => Code[ConnectError.from(e).code]);
+    const early = await Promise.race([pending, new Promise((r) => setTimeout(() => r('still waiting'), 200))]);
+    expect(early).toBe('still waiting');
+    ac.abort();
+    expect(await pending).toBe('Canceled');
+  });
+
+  it('createRteClient: 120 s by default; a bad unaryTimeoutMs is refused when the client is built', () => {
+    expect(DEFAULT_UNARY_TIMEOUT_MS).toBe(120_000);
+    expect(() => createServiceClient(BatchEligibilityService, hanging(), -1)).toThrow(/unaryTimeoutMs must be 0 \(none\) or a positive number/);
+    expect(() => createRteClient({ baseUrl: 'http://127.0.0.1:1', token: 't', unaryTimeoutMs: Number.NaN })).toThrow(/unaryTimeoutMs/);
   });
 });

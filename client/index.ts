@@ -5,7 +5,8 @@
  *   const rte = createRteClient({ baseUrl: 'http://127.0.0.1:8080', token: process.env.RTE_TOKEN });
  *   const r = await rte.eligibility.checkEligibility({ memberId: 'm_0000001' });
  */
-import { createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
+import type { DescService } from '@bufbuild/protobuf';
+import { createClient, type CallOptions, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
@@ -31,9 +32,20 @@ export interface RteClientOptions {
   retry?: RetryOptions | false;
   /** More interceptors, run inside auth and retry (each retry attempt passes through them). */
   interceptors?: Interceptor[];
-  /** Per-call timeout default in ms (Connect `timeoutMs`); unset = none. */
+  /**
+   * Deadline in ms of a unary call that sets no `timeoutMs` of its own (default 120 000; 0 = none). It covers the
+   * whole call, retries and their waits included, so a connection lost where neither side notices cannot hang a
+   * caller forever. The default is above the longest a healthy call takes: CheckEligibility waits up to
+   * API_REFRESH_WAIT_MS (60 s) for a live check. Streams (WatchBatchStatus, SubmitBatchStreaming) get none: they
+   * last as long as their batch. Ignored when `defaultTimeoutMs` is set.
+   */
+  unaryTimeoutMs?: number;
+  /** Per-call timeout default in ms (Connect `timeoutMs`) for every call, streams included; unset = none. */
   defaultTimeoutMs?: number;
 }
+
+/** The unary deadline createRteClient gives a call that sets none (RteClientOptions.unaryTimeoutMs). */
+export const DEFAULT_UNARY_TIMEOUT_MS = 120_000;
 
 export interface RteClient {
   eligibility: Client<typeof EligibilityService>;
@@ -77,10 +89,28 @@ export function createRteClient(opts: RteClientOptions): RteClient {
       : protocol === 'grpc-web'
         ? createGrpcWebTransport({ ...common, httpVersion: '1.1' })
         : createConnectTransport({ ...common, httpVersion: '1.1', useBinaryFormat: opts.useBinaryFormat ?? false });
+  const unaryTimeoutMs = opts.defaultTimeoutMs !== undefined ? 0 : (opts.unaryTimeoutMs ?? DEFAULT_UNARY_TIMEOUT_MS);
   return {
-    eligibility: createClient(EligibilityService, transport),
-    batch: createClient(BatchEligibilityService, transport),
-    warming: createClient(CacheWarmingService, transport),
+    eligibility: createServiceClient(EligibilityService, transport, unaryTimeoutMs),
+    batch: createServiceClient(BatchEligibilityService, transport, unaryTimeoutMs),
+    warming: createServiceClient(CacheWarmingService, transport, unaryTimeoutMs),
     transport,
   };
+}
+
+/**
+ * A Connect client of `service` whose unary calls get `timeoutMs: unaryTimeoutMs` unless the call sets its own
+ * (0 = no default). Hand-written: Connect's `defaultTimeoutMs` is per transport and would cut streams too.
+ */
+export function createServiceClient<T extends DescService>(service: T, transport: Transport, unaryTimeoutMs: number): Client<T> {
+  if (!Number.isFinite(unaryTimeoutMs) || unaryTimeoutMs < 0) throw new Error(`rte client: unaryTimeoutMs must be 0 (none) or a positive number of ms, got ${unaryTimeoutMs}`);
+  const client = createClient(service, transport);
+  if (unaryTimeoutMs === 0) return client;
+  const methods = client as unknown as Record<string, (req: unknown, options?: CallOptions) => unknown>;
+  for (const m of service.methods) {
+    if (m.methodKind !== 'unary') continue;
+    const call = methods[m.localName]!;
+    methods[m.localName] = (req, options) => call(req, options?.timeoutMs !== undefined ? options : { ...options, timeoutMs: unaryTimeoutMs });
+  }
+  return client;
 }
