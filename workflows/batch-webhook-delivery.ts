@@ -24,6 +24,9 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   let progress: WebhookDeliveryProgress = { attempts: 0 };
   setHandler(webhookDeliveryStatusQuery, () => progress);
   ignoredSignals(WEBHOOK_DELIVERY_WORKFLOW_TYPE).watchUnknown([]);
+  // Asked once, at the start: tells the activity which attempt is the last, so a delivery given up is counted
+  // `exhausted` rather than `retry` (probe p15 #7). Deliveries started before the patch keep the old activity input.
+  const markFinalAttempt = patched('webhook-final-attempt-v1');
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const delay = webhookRetryDelayMs(attempt, input.webhookId, input.scheduleMs);
     if (delay === undefined) break;
@@ -42,6 +45,7 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
       batchId: input.batchId,
       clientService: input.clientService,
       attempt: attempt + 1,
+      ...(markFinalAttempt ? { finalAttempt: attempt + 1 >= maxAttempts || webhookRetryDelayMs(attempt + 1, input.webhookId, input.scheduleMs) === undefined } : {}),
     });
     lastStatus = r.httpStatus ?? lastStatus;
     const base = { attempts: attempt + 1, ...(lastStatus !== undefined ? { lastStatus } : {}) };

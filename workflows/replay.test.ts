@@ -32,6 +32,8 @@ describe('workflow histories replay deterministically', () => {
         'batch-stedi-api.bin',
         'webhook-delivered.bin',
         'webhook-undelivered.bin',
+        // AT_LEAST_ONCE, receiver answering 500, schedule [0, 0]: retry then exhausted (patch webhook-final-attempt-v1).
+        'webhook-exhausted.bin',
         'member-cron-shard.bin',
         // No member data in histories (issue 13): batch refreshes by list index, member cron pages by stored reference.
         'batch-member-refs.bin',

@@ -580,7 +580,10 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         result = {
           case: 'progress',
           value: {
+            // Wire meaning since the first release (proto: "members processed"): successes + failures; `failed`
+            // (additive, field 5) lets a consumer tell them apart before the terminal event (probe p15 #5).
             completed: c.completed + c.failed,
+            failed: c.failed,
             total: c.total,
             percentComplete: e.percentDone,
             ...(e.estimatedCompletionMs !== undefined ? { estimatedCompletion: timestampFromMs(e.estimatedCompletionMs) } : {}),

@@ -96,6 +96,22 @@ describe('deliverWebhook against a local receiver', () => {
     const r = await activities().deliverWebhook(input({ url: 'http://127.0.0.1:1/x' }));
     expect(r.outcome).toBe('retry');
   });
+
+  // Probe p15 #7: BEST_EFFORT's single failed attempt (or an AT_LEAST_ONCE delivery's last) was logged and counted
+  // `retry` although no retry follows; no series recorded a delivery given up.
+  test('a failure on the final attempt is exhausted, in the result and the metric; a success or 410 keeps its outcome', async () => {
+    const counted: string[] = [];
+    const a = activities({ metrics: { onDelivery: (o) => void counted.push(o) } });
+    answers = [{ status: 500 }, { status: 500 }, { status: 204 }, { status: 410 }];
+    expect(await a.deliverWebhook(input({ finalAttempt: false }))).toEqual({ outcome: 'retry', httpStatus: 500 });
+    expect(await a.deliverWebhook(input({ finalAttempt: true }))).toEqual({ outcome: 'exhausted', httpStatus: 500 });
+    expect((await a.deliverWebhook(input({ finalAttempt: true }))).outcome).toBe('delivered');
+    expect((await a.deliverWebhook(input({ finalAttempt: true }))).outcome).toBe('gone');
+    const unreachable = await a.deliverWebhook(input({ url: 'http://127.0.0.1:1/x', finalAttempt: true }));
+    expect(unreachable.outcome).toBe('exhausted');
+    expect(unreachable.error).toMatch(/ECONNREFUSED/);
+    expect(counted).toEqual(['retry', 'exhausted', 'delivered', 'gone', 'exhausted']);
+  });
 });
 
 describe('response helpers', () => {
@@ -107,6 +123,14 @@ describe('response helpers', () => {
     [410, 'gone'],
     [503, 'retry'],
   ] as const)('%d → %s', (status, outcome) => expect(classifyResponse(status)).toBe(outcome));
+
+  test.each([
+    [204, 'delivered'],
+    [410, 'gone'],
+    [302, 'exhausted'],
+    [500, 'exhausted'],
+    [429, 'exhausted'],
+  ] as const)('final attempt: %d → %s', (status, outcome) => expect(classifyResponse(status, true)).toBe(outcome));
 
   test('Retry-After: seconds, HTTP date, garbage', () => {
     expect(parseRetryAfter('30', 0)).toBe(30_000);

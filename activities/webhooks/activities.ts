@@ -52,13 +52,21 @@ export interface DeliverWebhookInput {
   batchId: string;
   clientService: string;
   attempt: number;
+  /**
+   * No attempt follows this one (BEST_EFFORT's only attempt, or the last of the retry schedule): a failure that
+   * would otherwise be `retry` is reported `exhausted`. Unset by delivery workflows started before patch
+   * `webhook-final-attempt-v1` (their last failure stays `retry`).
+   */
+  finalAttempt?: boolean;
 }
 
 /**
- * delivered: 2xx. retry: anything else worth retrying (5xx, 429, 3xx, timeouts, network). gone: 410 (the
- * receiver asked us to stop). refused: the target is not allowed or we cannot sign (no retry can help).
+ * delivered: 2xx. retry: a failure worth retrying (5xx, 429, 3xx, timeouts, network) with another attempt to come.
+ * exhausted: the same failure on the final attempt (BEST_EFFORT's only one, or the schedule's last): the delivery is
+ * given up. gone: 410 (the receiver asked us to stop). refused: the target is not allowed or we cannot sign (no retry
+ * can help).
  */
-export type DeliveryOutcome = 'delivered' | 'retry' | 'gone' | 'refused';
+export type DeliveryOutcome = 'delivered' | 'retry' | 'exhausted' | 'gone' | 'refused';
 
 export interface DeliverWebhookResult {
   outcome: DeliveryOutcome;
@@ -79,10 +87,10 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - nowMs));
 }
 
-export function classifyResponse(status: number): DeliveryOutcome {
+export function classifyResponse(status: number, finalAttempt = false): DeliveryOutcome {
   if (status >= 200 && status < 300) return 'delivered';
   if (status === 410) return 'gone';
-  return 'retry';
+  return finalAttempt ? 'exhausted' : 'retry';
 }
 
 /**
@@ -136,11 +144,12 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
       try {
         const res = await post(check.url, headers, input.body);
         const status = res.statusCode ?? 0;
-        const outcome = classifyResponse(status);
+        const outcome = classifyResponse(status, input.finalAttempt === true);
         const retryAfterMs = [429, 502, 503, 504].includes(status)
           ? parseRetryAfter(typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : undefined, now())
           : undefined;
-        log.info({ status, outcome }, 'webhook attempt');
+        if (outcome === 'exhausted') log.warn({ status, outcome }, 'webhook attempt failed; no attempt follows');
+        else log.info({ status, outcome }, 'webhook attempt');
         return record({ outcome, httpStatus: status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
       } catch (err) {
         if (err instanceof WebhookTargetRefused) {
@@ -148,8 +157,9 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
           return record({ outcome: 'refused', error: err.message });
         }
         const message = err instanceof Error ? err.message : String(err);
-        log.warn({ error: message }, 'webhook attempt failed');
-        return record({ outcome: 'retry', error: message });
+        const outcome: DeliveryOutcome = input.finalAttempt === true ? 'exhausted' : 'retry';
+        log.warn({ error: message, outcome }, 'webhook attempt failed');
+        return record({ outcome, error: message });
       }
     },
   };

@@ -267,10 +267,16 @@ export type NotificationPreferences = Message<"rte.v1.NotificationPreferences"> 
 
   /**
    * Filter which event types to send: ["STARTED", "COMPLETED", "FAILED"] (empty = all). Names: STARTED, PROGRESS,
-   * COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED. The terminal event counts as one: a filter naming any
-   * terminal kind receives the batch's terminal event whatever its kind (so the example above also hears of a
-   * CANCELLED or PARTIALLY_COMPLETED end; the delivery keeps its own type). A filter naming no terminal kind gets
-   * none.
+   * COMPLETED, PARTIALLY_COMPLETED, FAILED, CANCELLED. Also accepted, and read as those names: PROGRESS_UPDATE (the
+   * design doc's callback name for PROGRESS), any letter case ("started"), surrounding spaces; a name given twice
+   * counts once. Anything else is refused (invalid_argument naming event_types[i]). The filter applies to webhook
+   * deliveries only (Kafka gets every event); it needs callback_url. The terminal event counts as one: a filter
+   * naming any terminal kind receives the batch's terminal event whatever its kind (so the example above also hears
+   * of a CANCELLED or PARTIALLY_COMPLETED end; the delivery keeps its own type). A filter naming no terminal kind
+   * gets none. A delivery names its event in three fields, all the same event (docs/batch.md "Webhooks"): header
+   * x-batch-event-type and body data.event_type carry the name above (PROGRESS), body type is
+   * "batch.<name in lower case>" (batch.progress), and body data.event is the design doc's callback name
+   * (PROGRESS_UPDATE for PROGRESS, otherwise the name above).
    *
    * @generated from field: repeated string event_types = 3;
    */
