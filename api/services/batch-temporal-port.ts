@@ -6,6 +6,8 @@ import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, Workf
 import { SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
 import { batchSummary } from '../../lib/batch/details';
 import { validateSubmitBatch } from '../../lib/batch/submit-validation';
+import { within } from '../../lib/within';
+import { untilAcceptBy, waitRanOut } from '../../lib/temporal/bounded-wait';
 import { isTerminalStatus, type BatchStatusName } from '../../lib/batch/types';
 import {
   BATCH_JOB_TYPE,
@@ -56,7 +58,14 @@ export interface WebhookDeliveriesView {
 
 /** What a start-or-join found: the accepted batch, and whether this call's start created it. */
 export interface StartOutcome {
-  view: BatchStatusView;
+  /**
+   * The batch's own answer (its batchAccepted update), or undefined when it did not answer by the caller's `acceptBy`
+   * although the workflow exists (no worker took its workflow task yet: a backlogged task queue, no worker polling).
+   * The caller then answers from its own input and `submittedAtMs`.
+   */
+  view?: BatchStatusView;
+  /** The batch's memo `submittedAtMs` (set when `view` is undefined: the batch may be another call's). */
+  submittedAtMs?: number;
   /**
    * False when the batch already existed (a concurrent submit of the same job started it first, or it had closed):
    * this call started nothing and its request may differ from the batch's (compare `requestHash`). Undefined when
@@ -76,13 +85,20 @@ const MAX_PENDING_ASKED = 10;
 export interface BatchTemporalPort {
   /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
   start(input: BatchWorkflowInput, taskQueue: string): Promise<void>;
-  /** Start (or join) the batch and wait until it is accepted, in one call (update-with-start). */
-  startAndAccept(input: BatchWorkflowInput, taskQueue: string): Promise<StartOutcome>;
+  /**
+   * Start (or join) the batch and wait until it is accepted, in one call (update-with-start). With `acceptBy` (epoch
+   * ms) the wait ends then: a batch that exists but has not answered comes back without `view`; a batch whose start
+   * did not happen throws BatchNotStartedError (the caller may retry: the start is idempotent per batch id).
+   */
+  startAndAccept(input: BatchWorkflowInput, taskQueue: string, acceptBy?: number): Promise<StartOutcome>;
   exists(batchId: string): Promise<boolean>;
   /** The canonical request hash stored with the batch at start (memo `requestHash`); undefined for older batches. */
   requestHash?(batchId: string): Promise<string | undefined>;
-  /** Waits until the member count is known; answers closed batches from their result. */
-  accepted(batchId: string): Promise<BatchStatusView>;
+  /**
+   * Waits until the member count is known; answers closed batches from their result. With `acceptBy` (epoch ms) the
+   * wait ends then, answering undefined: the batch did not answer in time (ask `status`, which has its own fallback).
+   */
+  accepted(batchId: string, acceptBy?: number): Promise<BatchStatusView | undefined>;
   /** Undefined for unknown batches. Closed batches are answered from their result. */
   status(batchId: string): Promise<BatchStatusView | undefined>;
   cancel(batchId: string, reason: string): Promise<BatchStatusView>;
@@ -97,6 +113,18 @@ export interface BatchTemporalPort {
 function isNotFound(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError || (err instanceof Error && /not found/i.test(err.message));
 }
+
+/** The start of a batch did not happen by the caller's bound (its update-with-start timed out and no workflow exists). */
+export class BatchNotStartedError extends Error {
+  constructor(readonly batchId: string, options?: { cause?: unknown }) {
+    super(`batch ${batchId} was not started within the answer's bound`, options);
+    this.name = 'BatchNotStartedError';
+  }
+}
+
+/** How long, once the accept wait ran out, a describe may take to say whether the batch exists. */
+export const ACCEPT_LOOKUP_MS = 1_000;
+
 
 export function createTemporalBatchPort(client: Client): BatchTemporalPort {
   async function closedView(batchId: string): Promise<BatchStatusView | undefined> {
@@ -155,26 +183,42 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
   });
 
   return {
-    async startAndAccept(input, taskQueue) {
+    async startAndAccept(input, taskQueue, acceptBy) {
       // Two submits of one job can both find no batch and both get here: USE_EXISTING lets the second join the
       // first's workflow without an error, so the memo's submitId says whose start it was.
       const submitId = randomUUID();
-      let view: BatchStatusView;
+      let view: BatchStatusView | undefined;
+      let ranOut: unknown;
       try {
-        view = await client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
-          startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue, submitId)),
-        });
+        view = await untilAcceptBy(client, acceptBy, () =>
+          client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
+            startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue, submitId)),
+          }),
+        );
       } catch (err) {
-        // REJECT_DUPLICATE: a closed batch with this id exists: answer from its result (the caller compares hashes).
-        const v = await closedView(input.batchId).catch(() => undefined);
-        if (!v) throw err;
-        view = v;
+        // The update's answer needs a workflow task: with a backlogged task queue (or no worker) none runs, and the
+        // batch's own 15 s timer never starts. Whether the start happened is for describe to say.
+        if (acceptBy !== undefined && waitRanOut(err)) ranOut = err;
+        else {
+          // REJECT_DUPLICATE: a closed batch with this id exists: answer from its result (the caller compares hashes).
+          const v = await closedView(input.batchId).catch(() => undefined);
+          if (!v) throw err;
+          view = v;
+        }
       }
-      const memo = (await client.workflow.getHandle(input.batchId).describe()).memo;
+      let memo: Record<string, unknown> | undefined;
+      try {
+        const handle = client.workflow.getHandle(input.batchId);
+        memo = (await (ranOut === undefined ? handle.describe() : within(ACCEPT_LOOKUP_MS + 250, client.withDeadline(Date.now() + ACCEPT_LOOKUP_MS, () => handle.describe())))).memo;
+      } catch (err) {
+        if (ranOut !== undefined && isNotFound(err)) throw new BatchNotStartedError(input.batchId, { cause: ranOut });
+        throw err;
+      }
       const stored = memo?.['requestHash'];
       const startedBy = memo?.['submitId'];
+      const submittedAtMs = memo?.['submittedAtMs'];
       return {
-        view,
+        ...(view ? { view } : { submittedAtMs: typeof submittedAtMs === 'number' ? submittedAtMs : input.submittedAtMs }),
         ...(typeof startedBy === 'string' ? { startedHere: startedBy === submitId } : {}),
         ...(typeof stored === 'string' ? { requestHash: stored } : {}),
       };
@@ -202,10 +246,11 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
       const h = memo?.['requestHash'];
       return typeof h === 'string' ? h : undefined;
     },
-    async accepted(batchId) {
+    async accepted(batchId, acceptBy) {
       try {
-        return await client.workflow.getHandle(batchId).executeUpdate(batchAcceptedUpdate);
+        return await untilAcceptBy(client, acceptBy, () => client.workflow.getHandle(batchId).executeUpdate(batchAcceptedUpdate));
       } catch (err) {
+        if (acceptBy !== undefined && waitRanOut(err)) return undefined;
         const v = await closedView(batchId);
         if (v) return v;
         throw err;
