@@ -8,7 +8,8 @@ import { batchSummary } from '../../lib/batch/details';
 import { validateSubmitBatch } from '../../lib/batch/submit-validation';
 import { within } from '../../lib/within';
 import { untilAcceptBy, waitRanOut } from '../../lib/temporal/bounded-wait';
-import { isTerminalStatus, type BatchStatusName } from '../../lib/batch/types';
+import { emptyCounters, isTerminalStatus, type BatchStatusName } from '../../lib/batch/types';
+import { parseProgressText } from './batch-status-fallback';
 import {
   BATCH_JOB_TYPE,
   BATCH_WORKFLOW_TYPE,
@@ -25,7 +26,7 @@ import {
   type BatchWorkflowInput,
   type WebhookDeliveryProgress,
 } from '../../workflows/batch.defs';
-import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../../workflows/search-attributes';
+import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../../workflows/search-attributes';
 
 /**
  * The batch API's Temporal adapter: starts, joins, queries, updates and lists batch workflows. The service
@@ -132,8 +133,18 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
     const desc = await handle.describe();
     if (desc.status.name === 'RUNNING' || desc.status.name === 'CONTINUED_AS_NEW') return handle.query(batchStatusQuery);
     if (desc.status.name === 'COMPLETED') return (await handle.result()) as BatchStatusView;
-    // Terminated / timed out / failed at the Temporal level: report FAILED from what visibility knows.
+    // Terminated / timed out / failed at the Temporal level: FAILED, with the batch's last counters. The workflow's
+    // own last state still answers the batchStatus query (a closed workflow's query replays its history on a worker);
+    // without a worker, the counts its RteBatchProgress text last showed. Never zeros for a batch that had members.
+    const failure = { code: `WORKFLOW_${desc.status.name}`, message: `the batch workflow ended ${desc.status.name.toLowerCase()}` };
+    const last = await within(CLOSED_QUERY_MS + 250, client.withDeadline(Date.now() + CLOSED_QUERY_MS, () => handle.query(batchStatusQuery))).catch(() => undefined);
+    if (last) return endedAtTemporalLevel(last, failure, desc.closeTime?.getTime());
     const parsed = parseBatchId(batchId);
+    const text = parseProgressText(desc.typedSearchAttributes.get(RteBatchProgress));
+    const failedN = text.failed ?? 0;
+    const completed = Math.max(0, (text.done ?? 0) - failedN);
+    const total = Math.max(text.total ?? 0, completed + failedN);
+    const startedAt = desc.typedSearchAttributes.get(RteBatchStartedAt);
     return {
       batchId,
       clientService: parsed?.clientService ?? '',
@@ -141,16 +152,17 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
       status: 'FAILED',
       phase: 'DONE',
       paused: false,
-      counters: { total: 0, completed: 0, failed: 0, cancelled: 0, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 },
-      pending: 0,
-      percentDone: 0,
-      submittedAtMs: desc.startTime.getTime(),
+      counters: { ...emptyCounters(total), completed, failed: failedN },
+      pending: Math.max(0, total - completed - failedN),
+      percentDone: total > 0 ? Math.min(100, (100 * (completed + failedN)) / total) : 0,
+      submittedAtMs: typeof desc.memo?.['submittedAtMs'] === 'number' ? desc.memo['submittedAtMs'] : desc.startTime.getTime(),
+      ...(startedAt ? { startedAtMs: startedAt.getTime() } : {}),
       ...(desc.closeTime ? { finishedAtMs: desc.closeTime.getTime() } : {}),
       options: (desc.memo?.['options'] as BatchStatusView['options']) ?? DEFAULT_VIEW_OPTIONS,
       recentErrors: [],
-      totalErrors: 0,
-      failure: { code: `WORKFLOW_${desc.status.name}`, message: `the batch workflow ended ${desc.status.name.toLowerCase()}` },
-      totalKnown: true,
+      totalErrors: failedN,
+      failure,
+      totalKnown: text.total !== undefined,
     };
   }
 
@@ -378,6 +390,18 @@ export function listedStatus(saStatus: BatchStatusName, executionStatus: number 
   const open = executionStatus === undefined || executionStatus === null || executionStatus === 0 || executionStatus === 1 || executionStatus === 6; // unspecified, RUNNING, CONTINUED_AS_NEW
   if (open || executionStatus === 2 || isTerminalStatus(saStatus)) return saStatus; // COMPLETED wrote its own final status
   return 'FAILED';
+}
+
+/** How long a closed (terminated, timed-out) batch's last state may take to come from its batchStatus query (a replay). */
+const CLOSED_QUERY_MS = 2_000;
+
+/**
+ * The view of a batch that Temporal ended (terminated, timed out, failed) from its last own view (pure): its counters,
+ * options and errors as they stood, and FAILED with how it ended. Nothing is waiting or estimated any more.
+ */
+export function endedAtTemporalLevel(last: BatchStatusView, failure: { code: string; message: string }, closedAtMs: number | undefined): BatchStatusView {
+  const { waitingUntilMs: _w, deferredByLoad: _d, estimatedCompletionMs: _e, chunksInFlight: _c, pausedBy: _p, ...rest } = last;
+  return { ...rest, status: 'FAILED', phase: 'DONE', paused: false, failure, ...(closedAtMs !== undefined ? { finishedAtMs: closedAtMs } : {}) };
 }
 
 /** Options of a batch whose memo predates them: what SubmitBatch resolves for a request that sets none. */
