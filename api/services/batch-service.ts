@@ -349,6 +349,10 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
 
   const service: ServiceImpl<typeof BatchEligibilityService> = {
     async submitBatch(req, ctx) {
+      // SubmitBatch's own bound (docs/batch.md): the batch's answer is awaited until ACCEPT_WAIT_MS after the call
+      // arrived. The batch's 15 s timer starts when its first workflow task runs, normally a moment after the start,
+      // so without a backlog the batch's own answer comes first; with one, that timer never starts (probe p15).
+      const arrivedAt = Date.now();
       const p = requirePrincipal(ctx.values);
       const v = validateSubmitBatch(req, limits);
       const clientService = actingService(p, req.clientServiceName, 'client_service_name');
@@ -386,10 +390,6 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
           statusDetail: unanswered ? unanswered.detail : lastKnown ? `${detail} · ${LAST_KNOWN_DETAIL}` : detail,
         });
       };
-      // SubmitBatch's own bound (docs/batch.md): the batch's answer is awaited until ACCEPT_WAIT_MS after the call
-      // arrived. The batch's 15 s timer starts when its first workflow task runs, normally a moment after the start,
-      // so without a backlog the batch's own answer comes first; with one, that timer never starts (probe p15).
-      const arrivedAt = Date.now();
 
       // Idempotency first: a known job answers with its batch and does not count against the rate limit.
       const alreadyUsed = () =>
