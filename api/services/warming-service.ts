@@ -157,10 +157,10 @@ interface NotYetDecided {
 /**
  * How long WarmCache waits for its job's own answer (the warmingAccepted update, after the job's one bulk cache read:
  * normally well under a second), from the call's arrival. With a backlogged task queue that answer can take minutes
- * (probe p15: 26–155 s). After the bound, WARM_LOOKUP_MS more to read the job's state: ≤ 12 s in all.
+ * (probe p15: 26–155 s). After the bound, WARM_LOOKUP_MS more to read the job's state: ≤ 11.5 s in all.
  */
 export const WARM_ACCEPT_WAIT_MS = 10_000;
-export const WARM_LOOKUP_MS = 1_500;
+export const WARM_LOOKUP_MS = 1_000;
 const STATUS_NAMES: ReadonlySet<string> = new Set(['PENDING', 'RUNNING', 'WAITING', 'PAUSED', 'COMPLETED', 'PARTIALLY_COMPLETED', 'FAILED', 'CANCELLED']);
 /** WarmCacheResponse.reason of a job not yet decided by the answer's bound. */
 export const UNDECIDED_REASON = 'accepted · not yet taken up by a worker (the platform is busy): members_skipped and the estimate are not decided yet; follow the job with GetWarmingJob';
