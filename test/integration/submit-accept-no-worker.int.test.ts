@@ -46,7 +46,27 @@ describe('SubmitBatch and WarmCache answer within their bound when no worker tak
       const r = await f();
       return { r, ms: Date.now() - t0 };
     };
-    const [batch, warm] = await Promise.all([timed(() => c.submitBatch(req, { timeoutMs: 25_000 })), timed(() => warming.warmCache(warmReq, warmOpts))]);
+    // SubmitBatchStreaming accepts through SubmitBatch: its first update (with the batch id) follows the bounded
+    // answer and the batch's status (last known: nobody can answer its query), ≤ 17 + 4 s.
+    const streamReq = create(SubmitBatchRequestSchema, { ...req, clientJobId: uniqueName('nowk-stream') });
+    const firstStreamed = async () => {
+      const abort = new AbortController();
+      const t = setTimeout(() => abort.abort(), 30_000);
+      try {
+        for await (const u of c.submitBatchStreaming(streamReq, { signal: abort.signal })) return u;
+        throw new Error('the stream ended without an update');
+      } finally {
+        clearTimeout(t);
+        abort.abort();
+      }
+    };
+    const [batch, warm, streamed] = await Promise.all([
+      timed(() => c.submitBatch(req, { timeoutMs: 25_000 })),
+      timed(() => warming.warmCache(warmReq, warmOpts)),
+      timed(firstStreamed),
+    ]);
+    expect(streamed.ms).toBeLessThan(22_000);
+    expect(streamed.r.batchId).toBe(`${batch.r.batchId.slice(0, batch.r.batchId.lastIndexOf('/'))}/${streamReq.clientJobId}`);
 
     expect(batch.ms).toBeLessThan(17_500);
     expect(batch.ms).toBeGreaterThanOrEqual(15_500);
@@ -79,6 +99,7 @@ describe('SubmitBatch and WarmCache answer within their bound when no worker tak
     expect([BatchStatus.COMPLETED, BatchStatus.PARTIALLY_COMPLETED]).toContain(end.status);
     expect(end.progress?.totalMembers).toBe(3);
     expect((end.progress?.completed ?? 0) + (end.progress?.failed ?? 0)).toBe(3);
+    expect([BatchStatus.COMPLETED, BatchStatus.PARTIALLY_COMPLETED]).toContain((await waitForBatchEnd(c, streamed.r.batchId, 90_000)).status);
     const job = (await p.temporal.workflow.getHandle(warm.r.warmingJobId).result()) as WarmingStatusView;
     expect(['COMPLETED', 'PARTIALLY_COMPLETED', 'FAILED']).toContain(job.status);
     expect(job.counters.members).toBe(1);
