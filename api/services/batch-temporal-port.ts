@@ -126,7 +126,6 @@ export class BatchNotStartedError extends Error {
 /** How long, once the accept wait ran out, a describe may take to say whether the batch exists. */
 export const ACCEPT_LOOKUP_MS = 1_000;
 
-
 export function createTemporalBatchPort(client: Client): BatchTemporalPort {
   async function closedView(batchId: string): Promise<BatchStatusView | undefined> {
     const handle = client.workflow.getHandle(batchId);
