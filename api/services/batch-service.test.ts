@@ -17,6 +17,7 @@ import pino, { type Logger } from 'pino';
 import { createAuthInterceptor, createTokenVerifier } from '../auth';
 import { createObservabilityInterceptor } from '../interceptors';
 import { createBatchService } from './batch-service';
+import { BatchNotStartedError } from './batch-temporal-port';
 import type { WebhookDeliveriesView } from './batch-temporal-port';
 import { fakeTemporal } from '../../test/helpers/fake-batch-temporal';
 
@@ -90,7 +91,7 @@ describe('BatchEligibilityService', () => {
     const accept = s.t.port.startAndAccept.bind(s.t.port);
     s.t.port.startAndAccept = async (input, taskQueue) => {
       const r = await accept(input, taskQueue);
-      return { ...r, view: { ...r.view, phase: 'RESOLVING', totalKnown: false, counters: { ...r.view.counters, total: 120 }, pending: 120 } };
+      return { ...r, view: { ...r.view!, phase: 'RESOLVING', totalKnown: false, counters: { ...r.view!.counters, total: 120 }, pending: 120 } };
     };
     const req = create(SubmitBatchRequestSchema, { clientJobId: 'job-q', memberSelector: { case: 'memberQuery', value: { limit: 500 } } } as never);
     const r = await s.client.submitBatch(req, opts);
@@ -105,6 +106,81 @@ describe('BatchEligibilityService', () => {
     expect(ids.totalKnown).toBe(true);
     expect(ids.status).toBe(BatchStatus.PENDING);
     expect(ids.estimatedCompletion).toBeDefined();
+  });
+
+  test('SubmitBatch whose batch does not answer by the bound (no worker took its workflow task): PENDING with the batch id, the members it was given, no estimate, and why (probe p15)', async () => {
+    const s = await setup({ rateLimit: 2 });
+    const opts = await s.as('svc-a', s.all);
+    const accept = s.t.port.startAndAccept.bind(s.t.port);
+    const bounds: Array<number | undefined> = [];
+    // As the Temporal adapter does when its wait ran out and describe found the workflow: no view.
+    s.t.port.startAndAccept = async (input, taskQueue, acceptBy) => {
+      bounds.push(acceptBy);
+      const { view: _, ...r } = await accept(input, taskQueue);
+      return { ...r, submittedAtMs: input.submittedAtMs };
+    };
+    const before = Date.now();
+    const r = await s.client.submitBatch(submit('job-busy'), opts);
+    expect(r.batchId).toBe('batch/svc-a/job-busy');
+    expect(r.status).toBe(BatchStatus.PENDING);
+    expect(r.totalKnown).toBe(true);
+    expect(r.totalMembers).toBe(3);
+    expect(r.estimatedCompletion).toBeUndefined();
+    expect(r.resolvedOptions?.maxConcurrentRequests).toBe(15);
+    expect(r.statusDetail).toBe('accepted · 3 members · waiting for a worker to start it (the platform is busy): follow it with WatchBatchStatus or GetBatchStatus');
+    // The port is told to stop waiting 16 s after the call arrived.
+    expect(bounds[0]).toBeGreaterThanOrEqual(before + 16_000);
+    expect(bounds[0]).toBeLessThanOrEqual(Date.now() + 16_000);
+    // A member_query not yet resolved: the total is not known.
+    const q = await s.client.submitBatch(create(SubmitBatchRequestSchema, { clientJobId: 'job-busy-q', memberSelector: { case: 'memberQuery', value: { limit: 50 } } } as never), opts);
+    expect(q.status).toBe(BatchStatus.PENDING);
+    expect(q.totalKnown).toBe(false);
+    expect(q.totalMembers).toBe(0);
+    expect(q.statusDetail).toContain('accepted · member query not yet resolved · waiting for a worker');
+    // Both started here: both spent their unit (limit 2).
+    expect((await errorOf(s.client.submitBatch(submit('job-3'), opts))).code).toBe(Code.ResourceExhausted);
+  });
+
+  test('SubmitBatch whose start did not happen by the bound is unavailable with retry-after, its rate unit given back; the retry starts the batch', async () => {
+    const s = await setup({ rateLimit: 1 });
+    const opts = await s.as('svc-a', s.all);
+    const accept = s.t.port.startAndAccept.bind(s.t.port);
+    s.t.port.startAndAccept = async (input) => {
+      throw new BatchNotStartedError(input.batchId);
+    };
+    const e = await errorOf(s.client.submitBatch(submit('job-1'), opts));
+    expect(e.code).toBe(Code.Unavailable);
+    expect(e.metadata.get('retry-after')).toBe('5');
+    expect(e.message).toContain('retry after 5 s with the same client_job_id');
+    expect(s.t.started).toHaveLength(0);
+    // The unit came back: the retry (limit 1) is not refused, and starts the batch.
+    s.t.port.startAndAccept = accept;
+    const r = await s.client.submitBatch(submit('job-1'), opts);
+    expect(r.batchId).toBe('batch/svc-a/job-1');
+    expect(s.t.started).toHaveLength(1);
+  });
+
+  test('a repeat SubmitBatch whose batch does not answer by the bound answers the batch\'s status (it may be running), never a PENDING made up', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const first = await s.client.submitBatch(submit('job-run'), opts);
+    const v = s.t.views.get(first.batchId)!;
+    s.t.views.set(first.batchId, { ...v, status: 'RUNNING', phase: 'RUNNING', counters: { ...v.counters, completed: 2 }, pending: 1, startedAtMs: v.submittedAtMs });
+    const bounds: Array<number | undefined> = [];
+    s.t.port.accepted = async (_id, acceptBy) => {
+      bounds.push(acceptBy);
+      return undefined;
+    };
+    const before = Date.now();
+    const again = await s.client.submitBatch(submit('job-run'), opts);
+    expect(again.batchId).toBe(first.batchId);
+    expect(again.status).toBe(BatchStatus.RUNNING);
+    expect(again.totalMembers).toBe(3);
+    expect(bounds[0]).toBeGreaterThanOrEqual(before + 12_000);
+    expect(bounds[0]).toBeLessThanOrEqual(Date.now() + 12_000);
+    // A last-known status (the fallback's) says so in its detail.
+    s.t.port.status = async () => ({ ...s.t.views.get(first.batchId)!, lastKnownAsOfMs: 1 }) as BatchStatusView;
+    expect((await s.client.submitBatch(submit('job-run'), opts)).statusDetail).toContain('last known state (the batch did not answer in time');
   });
 
   test('validation errors are invalid_argument naming the field', async () => {

@@ -21,7 +21,7 @@ import {
 import type { Logger } from 'pino';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchError } from '../../activities/batch/ports';
-import { isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
+import { emptyCounters, isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
 import { batchDetails } from '../../lib/batch/details';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
 import { CLIENT_SERVICE_PATTERN, DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
@@ -32,13 +32,13 @@ import { sameSubmitRequest, submitRequestHash, type SubmitSelector } from '../..
 import { createPageTokenCodec } from '../../lib/page-token';
 import { BATCH_WORKFLOW_TYPE, batchWorkflowId, parseBatchId, type BatchStatusView, type BatchTuning, type BatchWorkflowInput } from '../../workflows/batch.defs';
 import { actingService, requirePrincipal, Scope, type Principal } from '../auth';
-import { lastKnownFields } from './batch-status-fallback';
+import { lastKnownFields, type LastKnownView } from './batch-status-fallback';
 
 // The Temporal adapter and the status stream live beside this file; re-exported so existing imports keep working.
 export { createTemporalBatchPort, type BatchListItem, type BatchTemporalPort } from './batch-temporal-port';
-import type { BatchTemporalPort } from './batch-temporal-port';
+import { BatchNotStartedError, type BatchTemporalPort } from './batch-temporal-port';
 import { batchStatusStream } from './batch-status-stream';
-import { errorChainText } from '../interceptors';
+import { errorChainText, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../interceptors';
 
 // ---- the service ----------------------------------------------------------------------------------------------
 
@@ -124,6 +124,25 @@ function authorizeBatch(p: Principal, view: BatchStatusView | undefined, batchId
  */
 function pausedNow(view: BatchStatusView): boolean {
   return view.paused && !isTerminalStatus(view.status);
+}
+
+/**
+ * How long SubmitBatch waits for a new batch's own answer (its batchAccepted update), from the call's arrival. The
+ * batch answers within 15 s of its first workflow task (its own timer); the extra second lets that answer win when
+ * the task runs at once. After it, a describe (ACCEPT_LOOKUP_MS) says whether the batch exists: ≤ 17 s in all.
+ */
+export const ACCEPT_WAIT_MS = 16_000;
+/**
+ * The same for a repeat of an existing batch: shorter, as the batch's status (live 2.5 s, else last known 1.5 s:
+ * batch-status-fallback.ts) answers after it, so a repeat too answers within 17 s of its arrival.
+ */
+export const REPEAT_ACCEPT_WAIT_MS = 12_000;
+const LAST_KNOWN_DETAIL = 'last known state (the batch did not answer in time; the platform is busy): follow it with WatchBatchStatus or GetBatchStatus';
+
+/** status_detail of a batch accepted but not yet taken up by a worker (its workflow has not run). */
+export function unansweredDetail(knownTotal: number | undefined): string {
+  const members = knownTotal === undefined ? 'member query not yet resolved' : `${knownTotal.toLocaleString('en-US')} member${knownTotal === 1 ? '' : 's'}`;
+  return `accepted · ${members} · waiting for a worker to start it (the platform is busy): follow it with WatchBatchStatus or GetBatchStatus`;
 }
 
 /** Longest reason a pause or resume may carry (the same bound as a cancel's). */
@@ -330,6 +349,10 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
 
   const service: ServiceImpl<typeof BatchEligibilityService> = {
     async submitBatch(req, ctx) {
+      // SubmitBatch's own bound (docs/batch.md): the batch's answer is awaited until ACCEPT_WAIT_MS after the call
+      // arrived. The batch's 15 s timer starts when its first workflow task runs, normally a moment after the start,
+      // so without a backlog the batch's own answer comes first; with one, that timer never starts (probe p15).
+      const arrivedAt = Date.now();
       const p = requirePrincipal(ctx.values);
       const v = validateSubmitBatch(req, limits);
       const clientService = actingService(p, req.clientServiceName, 'client_service_name');
@@ -351,17 +374,20 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const sameRequest = (stored: string) => sameSubmitRequest(stored, hashSelector, v.options);
       // The batch answers within 15 s (the batchAccepted update's bound): a member_query still resolving then is
       // PENDING with total_known false, the members resolved so far and no estimate (there is nothing to estimate from).
-      const respond = (view: BatchStatusView) => {
+      const respond = (view: BatchStatusView, unanswered?: { detail: string }) => {
         const t = now();
+        const lastKnown = (view as LastKnownView).lastKnownAsOfMs !== undefined;
+        const detail = statusResponseFields(view, t, latencyMs).statusDetail;
         return create(SubmitBatchResponseSchema, {
           batchId,
           totalMembers: view.counters.total,
           submittedAt: timestampFromMs(view.submittedAtMs),
-          ...(view.totalKnown ? { estimatedCompletion: timestampFromMs(estimateMs(view, t, latencyMs)) } : {}),
+          // A batch not yet planned (its workflow has not run) has no estimate: its window and path are not chosen yet.
+          ...(view.totalKnown && !unanswered ? { estimatedCompletion: timestampFromMs(estimateMs(view, t, latencyMs)) } : {}),
           resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
           status: STATUS_TO_PROTO[view.status],
           totalKnown: view.totalKnown,
-          statusDetail: statusResponseFields(view, t, latencyMs).statusDetail,
+          statusDetail: unanswered ? unanswered.detail : lastKnown ? `${detail} · ${LAST_KNOWN_DETAIL}` : detail,
         });
       };
 
@@ -374,7 +400,12 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       if (await deps.temporal.exists(batchId)) {
         const stored = deps.temporal.requestHash ? await deps.temporal.requestHash(batchId) : undefined;
         if (stored !== undefined && !sameRequest(stored)) throw alreadyUsed();
-        return respond(await deps.temporal.accepted(batchId));
+        // A batch that exists may be running: when it does not answer in time, its status (live, else last known from
+        // visibility and PostgreSQL, each bounded) answers, never a PENDING made up here.
+        const accepted = await deps.temporal.accepted(batchId, arrivedAt + REPEAT_ACCEPT_WAIT_MS);
+        const view = accepted ?? (await deps.temporal.status(batchId));
+        if (!view) throw new ConnectError(`batch ${batchId} not found`, Code.NotFound);
+        return respond(view);
       }
 
       const rate = await deps.rateLimiter.take(clientService, now());
@@ -409,7 +440,22 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         requestHash,
         ...(deps.tuning ? { tuning: deps.tuning } : {}),
       };
-      const started = await deps.temporal.startAndAccept(input, deps.taskQueue);
+      let started: Awaited<ReturnType<BatchTemporalPort['startAndAccept']>>;
+      try {
+        started = await deps.temporal.startAndAccept(input, deps.taskQueue, arrivedAt + ACCEPT_WAIT_MS);
+      } catch (err) {
+        if (!(err instanceof BatchNotStartedError)) throw err;
+        // Nothing was started by the bound: the unit goes back (a retry takes its own). The staged list stays: a start
+        // Temporal still applies late reads it, and the retry (same client_job_id) then answers with that batch.
+        await deps.rateLimiter.release(clientService, rate);
+        throw new ConnectError(
+          `batch ${batchId} could not be started within ${ACCEPT_WAIT_MS / 1000} s (the platform is busy); retry after ${UNAVAILABLE_RETRY_AFTER_SECONDS} s with the same client_job_id (a retry never starts a second batch)`,
+          Code.Unavailable,
+          { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+          undefined,
+          err,
+        );
+      }
       // A concurrent submit of the same job can pass the exists() check above too; the one whose start lost joined
       // the other's batch. It started nothing: its rate unit and staged list go back, and if it asked for something
       // else it is told so, exactly as it would have been one call later.
@@ -418,7 +464,28 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         await Promise.all([deps.rateLimiter.release(clientService, rate), listRef ? deps.lists.delete(listRef) : undefined]);
         if (differs) throw alreadyUsed();
       }
-      return respond(started.view);
+      if (started.view) return respond(started.view);
+      // The batch exists but its workflow has not run yet: PENDING from what this call knows (the same request as the
+      // batch's: the hashes matched), no estimate.
+      const total = input.selector.kind === 'list' ? input.selector.total : 0;
+      const known = input.selector.kind === 'list';
+      const view: BatchStatusView = {
+        batchId,
+        clientService,
+        clientJobId: v.clientJobId,
+        status: 'PENDING',
+        phase: 'RESOLVING',
+        paused: false,
+        counters: emptyCounters(total),
+        pending: total,
+        percentDone: 0,
+        submittedAtMs: started.submittedAtMs ?? input.submittedAtMs,
+        options: v.options,
+        recentErrors: [],
+        totalErrors: 0,
+        totalKnown: known,
+      };
+      return respond(view, { detail: unansweredDetail(known ? total : undefined) });
     },
 
     async getBatchStatus(req, ctx) {

@@ -85,6 +85,8 @@ describe('GetBatchStatus fallback to the last durable state (issue 12)', () => {
     expect([timedOut.status, timedOut.failure]).toEqual(['PARTIALLY_COMPLETED', failure]);
     const terminated = await viewWith({ status: 'RUNNING', progress: '20 / 60 done' }, 'TERMINATED');
     expect([terminated.status, terminated.failure]).toEqual(['FAILED', { code: 'WORKFLOW_TERMINATED', message: 'the batch workflow ended terminated' }]);
+    // Its counters are the last it showed, not zeros (probe p15).
+    expect(terminated.counters).toMatchObject({ total: 60, completed: 20 });
     expect(failureFromProgressText('RUNNING · 20 / 60 done')).toBeUndefined();
     expect(failureFromProgressText('CANCELLED · 0 / 1 done · 1 cancelled · CANCELLED: no longer needed')).toEqual({ code: 'CANCELLED', message: 'no longer needed' });
   });

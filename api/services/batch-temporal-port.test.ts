@@ -26,6 +26,37 @@ describe('createTemporalBatchPort.cancel', () => {
   });
 });
 
+describe('createTemporalBatchPort.status of a batch Temporal ended (terminated, timed out)', () => {
+  const counters = { total: 3, completed: 1, failed: 1, cancelled: 0, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 };
+  const last = { batchId: ID, clientService: 'svc-a', clientJobId: 'job-1', status: 'RUNNING', phase: 'RUNNING', paused: false, counters, pending: 1, percentDone: 66, submittedAtMs: 10, startedAtMs: 20, estimatedCompletionMs: 99_999, options: { priority: 'HIGH' }, recentErrors: [], totalErrors: 1, totalKnown: true, chunksInFlight: 0 } as unknown as BatchStatusView;
+  const terminated = (query: () => Promise<BatchStatusView>, progress?: string) =>
+    ({
+      withDeadline: (_d: number, fn: () => Promise<unknown>) => fn(),
+      workflow: {
+        getHandle: () => ({
+          describe: async () => ({ status: { name: 'TERMINATED' }, startTime: new Date(10), closeTime: new Date(5_000), memo: { submittedAtMs: 10 }, typedSearchAttributes: { get: (k: { name: string }) => (k.name === 'RteBatchProgress' ? progress : undefined) } }),
+          query,
+        }),
+      },
+    }) as unknown as Client;
+
+  it('FAILED with WORKFLOW_TERMINATED and the batch\'s last counters, from its own last state (the query on the closed workflow)', async () => {
+    const v = (await createTemporalBatchPort(terminated(async () => last)).status(ID))!;
+    expect([v.status, v.phase, v.failure]).toEqual(['FAILED', 'DONE', { code: 'WORKFLOW_TERMINATED', message: 'the batch workflow ended terminated' }]);
+    expect(v.counters).toMatchObject({ total: 3, completed: 1, failed: 1 });
+    expect([v.pending, v.totalErrors, v.startedAtMs, v.finishedAtMs, v.estimatedCompletionMs]).toEqual([1, 1, 20, 5_000, undefined]);
+  });
+
+  it('no worker to answer the query: the counts its RteBatchProgress text last showed, never zeros', async () => {
+    const v = (await createTemporalBatchPort(terminated(async () => Promise.reject(new Error('4 DEADLINE_EXCEEDED')), 'RUNNING · 2 / 3 done · 1 failed')).status(ID))!;
+    expect([v.status, v.failure?.code]).toEqual(['FAILED', 'WORKFLOW_TERMINATED']);
+    expect(v.counters).toMatchObject({ total: 3, completed: 1, failed: 1 });
+    expect([v.pending, v.totalKnown, v.submittedAtMs, v.finishedAtMs]).toEqual([1, true, 10, 5_000]);
+    const starting = (await createTemporalBatchPort(terminated(async () => Promise.reject(new Error('4 DEADLINE_EXCEEDED')), 'starting · 3 members')).status(ID))!;
+    expect([starting.counters.total, starting.pending]).toEqual([3, 3]);
+  });
+});
+
 describe('listedStatus (ListBatches rows)', () => {
   it('a batch workflow terminated or timed out while RUNNING is listed FAILED, as GetBatchStatus reports it', () => {
     expect(listedStatus('RUNNING', 5)).toBe('FAILED'); // TERMINATED

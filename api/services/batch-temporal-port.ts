@@ -6,7 +6,10 @@ import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, Workf
 import { SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
 import { batchSummary } from '../../lib/batch/details';
 import { validateSubmitBatch } from '../../lib/batch/submit-validation';
-import { isTerminalStatus, type BatchStatusName } from '../../lib/batch/types';
+import { within } from '../../lib/within';
+import { untilAcceptBy, waitRanOut } from '../../lib/temporal/bounded-wait';
+import { emptyCounters, isTerminalStatus, type BatchStatusName } from '../../lib/batch/types';
+import { parseProgressText } from './batch-status-fallback';
 import {
   BATCH_JOB_TYPE,
   BATCH_WORKFLOW_TYPE,
@@ -23,7 +26,7 @@ import {
   type BatchWorkflowInput,
   type WebhookDeliveryProgress,
 } from '../../workflows/batch.defs';
-import { RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../../workflows/search-attributes';
+import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus, RteClientJobId, RteClientService, RteJobType, RtePriority, RteStrategy } from '../../workflows/search-attributes';
 
 /**
  * The batch API's Temporal adapter: starts, joins, queries, updates and lists batch workflows. The service
@@ -56,7 +59,14 @@ export interface WebhookDeliveriesView {
 
 /** What a start-or-join found: the accepted batch, and whether this call's start created it. */
 export interface StartOutcome {
-  view: BatchStatusView;
+  /**
+   * The batch's own answer (its batchAccepted update), or undefined when it did not answer by the caller's `acceptBy`
+   * although the workflow exists (no worker took its workflow task yet: a backlogged task queue, no worker polling).
+   * The caller then answers from its own input and `submittedAtMs`.
+   */
+  view?: BatchStatusView;
+  /** The batch's memo `submittedAtMs` (set when `view` is undefined: the batch may be another call's). */
+  submittedAtMs?: number;
   /**
    * False when the batch already existed (a concurrent submit of the same job started it first, or it had closed):
    * this call started nothing and its request may differ from the batch's (compare `requestHash`). Undefined when
@@ -76,13 +86,20 @@ const MAX_PENDING_ASKED = 10;
 export interface BatchTemporalPort {
   /** Starts the batch workflow unless one with this id exists (running or closed: then a no-op). */
   start(input: BatchWorkflowInput, taskQueue: string): Promise<void>;
-  /** Start (or join) the batch and wait until it is accepted, in one call (update-with-start). */
-  startAndAccept(input: BatchWorkflowInput, taskQueue: string): Promise<StartOutcome>;
+  /**
+   * Start (or join) the batch and wait until it is accepted, in one call (update-with-start). With `acceptBy` (epoch
+   * ms) the wait ends then: a batch that exists but has not answered comes back without `view`; a batch whose start
+   * did not happen throws BatchNotStartedError (the caller may retry: the start is idempotent per batch id).
+   */
+  startAndAccept(input: BatchWorkflowInput, taskQueue: string, acceptBy?: number): Promise<StartOutcome>;
   exists(batchId: string): Promise<boolean>;
   /** The canonical request hash stored with the batch at start (memo `requestHash`); undefined for older batches. */
   requestHash?(batchId: string): Promise<string | undefined>;
-  /** Waits until the member count is known; answers closed batches from their result. */
-  accepted(batchId: string): Promise<BatchStatusView>;
+  /**
+   * Waits until the member count is known; answers closed batches from their result. With `acceptBy` (epoch ms) the
+   * wait ends then, answering undefined: the batch did not answer in time (ask `status`, which has its own fallback).
+   */
+  accepted(batchId: string, acceptBy?: number): Promise<BatchStatusView | undefined>;
   /** Undefined for unknown batches. Closed batches are answered from their result. */
   status(batchId: string): Promise<BatchStatusView | undefined>;
   cancel(batchId: string, reason: string): Promise<BatchStatusView>;
@@ -98,14 +115,35 @@ function isNotFound(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError || (err instanceof Error && /not found/i.test(err.message));
 }
 
+/** The start of a batch did not happen by the caller's bound (its update-with-start timed out and no workflow exists). */
+export class BatchNotStartedError extends Error {
+  constructor(readonly batchId: string, options?: { cause?: unknown }) {
+    super(`batch ${batchId} was not started within the answer's bound`, options);
+    this.name = 'BatchNotStartedError';
+  }
+}
+
+/** How long, once the accept wait ran out, a describe may take to say whether the batch exists. */
+export const ACCEPT_LOOKUP_MS = 1_000;
+
 export function createTemporalBatchPort(client: Client): BatchTemporalPort {
   async function closedView(batchId: string): Promise<BatchStatusView | undefined> {
     const handle = client.workflow.getHandle(batchId);
     const desc = await handle.describe();
     if (desc.status.name === 'RUNNING' || desc.status.name === 'CONTINUED_AS_NEW') return handle.query(batchStatusQuery);
     if (desc.status.name === 'COMPLETED') return (await handle.result()) as BatchStatusView;
-    // Terminated / timed out / failed at the Temporal level: report FAILED from what visibility knows.
+    // Terminated / timed out / failed at the Temporal level: FAILED, with the batch's last counters. The workflow's
+    // own last state still answers the batchStatus query (a closed workflow's query replays its history on a worker);
+    // without a worker, the counts its RteBatchProgress text last showed. Never zeros for a batch that had members.
+    const failure = { code: `WORKFLOW_${desc.status.name}`, message: `the batch workflow ended ${desc.status.name.toLowerCase()}` };
+    const last = await within(CLOSED_QUERY_MS + 250, client.withDeadline(Date.now() + CLOSED_QUERY_MS, () => handle.query(batchStatusQuery))).catch(() => undefined);
+    if (last) return endedAtTemporalLevel(last, failure, desc.closeTime?.getTime());
     const parsed = parseBatchId(batchId);
+    const text = parseProgressText(desc.typedSearchAttributes.get(RteBatchProgress));
+    const failedN = text.failed ?? 0;
+    const completed = Math.max(0, (text.done ?? 0) - failedN);
+    const total = Math.max(text.total ?? 0, completed + failedN);
+    const startedAt = desc.typedSearchAttributes.get(RteBatchStartedAt);
     return {
       batchId,
       clientService: parsed?.clientService ?? '',
@@ -113,16 +151,17 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
       status: 'FAILED',
       phase: 'DONE',
       paused: false,
-      counters: { total: 0, completed: 0, failed: 0, cancelled: 0, cacheHits: 0, cacheMisses: 0, stediRealtimeCalls: 0, stediBatchItems: 0, stediBatches: 0, durationMsSum: 0, durationCount: 0 },
-      pending: 0,
-      percentDone: 0,
-      submittedAtMs: desc.startTime.getTime(),
+      counters: { ...emptyCounters(total), completed, failed: failedN },
+      pending: Math.max(0, total - completed - failedN),
+      percentDone: total > 0 ? Math.min(100, (100 * (completed + failedN)) / total) : 0,
+      submittedAtMs: typeof desc.memo?.['submittedAtMs'] === 'number' ? desc.memo['submittedAtMs'] : desc.startTime.getTime(),
+      ...(startedAt ? { startedAtMs: startedAt.getTime() } : {}),
       ...(desc.closeTime ? { finishedAtMs: desc.closeTime.getTime() } : {}),
       options: (desc.memo?.['options'] as BatchStatusView['options']) ?? DEFAULT_VIEW_OPTIONS,
       recentErrors: [],
-      totalErrors: 0,
-      failure: { code: `WORKFLOW_${desc.status.name}`, message: `the batch workflow ended ${desc.status.name.toLowerCase()}` },
-      totalKnown: true,
+      totalErrors: failedN,
+      failure,
+      totalKnown: text.total !== undefined,
     };
   }
 
@@ -155,26 +194,42 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
   });
 
   return {
-    async startAndAccept(input, taskQueue) {
+    async startAndAccept(input, taskQueue, acceptBy) {
       // Two submits of one job can both find no batch and both get here: USE_EXISTING lets the second join the
       // first's workflow without an error, so the memo's submitId says whose start it was.
       const submitId = randomUUID();
-      let view: BatchStatusView;
+      let view: BatchStatusView | undefined;
+      let ranOut: unknown;
       try {
-        view = await client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
-          startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue, submitId)),
-        });
+        view = await untilAcceptBy(client, acceptBy, () =>
+          client.workflow.executeUpdateWithStart(batchAcceptedUpdate, {
+            startWorkflowOperation: new WithStartWorkflowOperation(BATCH_WORKFLOW_TYPE, startOptions(input, taskQueue, submitId)),
+          }),
+        );
       } catch (err) {
-        // REJECT_DUPLICATE: a closed batch with this id exists: answer from its result (the caller compares hashes).
-        const v = await closedView(input.batchId).catch(() => undefined);
-        if (!v) throw err;
-        view = v;
+        // The update's answer needs a workflow task: with a backlogged task queue (or no worker) none runs, and the
+        // batch's own 15 s timer never starts. Whether the start happened is for describe to say.
+        if (acceptBy !== undefined && waitRanOut(err)) ranOut = err;
+        else {
+          // REJECT_DUPLICATE: a closed batch with this id exists: answer from its result (the caller compares hashes).
+          const v = await closedView(input.batchId).catch(() => undefined);
+          if (!v) throw err;
+          view = v;
+        }
       }
-      const memo = (await client.workflow.getHandle(input.batchId).describe()).memo;
+      let memo: Record<string, unknown> | undefined;
+      try {
+        const handle = client.workflow.getHandle(input.batchId);
+        memo = (await (ranOut === undefined ? handle.describe() : within(ACCEPT_LOOKUP_MS + 250, client.withDeadline(Date.now() + ACCEPT_LOOKUP_MS, () => handle.describe())))).memo;
+      } catch (err) {
+        if (ranOut !== undefined && isNotFound(err)) throw new BatchNotStartedError(input.batchId, { cause: ranOut });
+        throw err;
+      }
       const stored = memo?.['requestHash'];
       const startedBy = memo?.['submitId'];
+      const submittedAtMs = memo?.['submittedAtMs'];
       return {
-        view,
+        ...(view ? { view } : { submittedAtMs: typeof submittedAtMs === 'number' ? submittedAtMs : input.submittedAtMs }),
         ...(typeof startedBy === 'string' ? { startedHere: startedBy === submitId } : {}),
         ...(typeof stored === 'string' ? { requestHash: stored } : {}),
       };
@@ -202,10 +257,11 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
       const h = memo?.['requestHash'];
       return typeof h === 'string' ? h : undefined;
     },
-    async accepted(batchId) {
+    async accepted(batchId, acceptBy) {
       try {
-        return await client.workflow.getHandle(batchId).executeUpdate(batchAcceptedUpdate);
+        return await untilAcceptBy(client, acceptBy, () => client.workflow.getHandle(batchId).executeUpdate(batchAcceptedUpdate));
       } catch (err) {
+        if (acceptBy !== undefined && waitRanOut(err)) return undefined;
         const v = await closedView(batchId);
         if (v) return v;
         throw err;
@@ -333,6 +389,18 @@ export function listedStatus(saStatus: BatchStatusName, executionStatus: number 
   const open = executionStatus === undefined || executionStatus === null || executionStatus === 0 || executionStatus === 1 || executionStatus === 6; // unspecified, RUNNING, CONTINUED_AS_NEW
   if (open || executionStatus === 2 || isTerminalStatus(saStatus)) return saStatus; // COMPLETED wrote its own final status
   return 'FAILED';
+}
+
+/** How long a closed (terminated, timed-out) batch's last state may take to come from its batchStatus query (a replay). */
+const CLOSED_QUERY_MS = 2_000;
+
+/**
+ * The view of a batch that Temporal ended (terminated, timed out, failed) from its last own view (pure): its counters,
+ * options and errors as they stood, and FAILED with how it ended. Nothing is waiting or estimated any more.
+ */
+export function endedAtTemporalLevel(last: BatchStatusView, failure: { code: string; message: string }, closedAtMs: number | undefined): BatchStatusView {
+  const { waitingUntilMs: _w, deferredByLoad: _d, estimatedCompletionMs: _e, chunksInFlight: _c, pausedBy: _p, ...rest } = last;
+  return { ...rest, status: 'FAILED', phase: 'DONE', paused: false, failure, ...(closedAtMs !== undefined ? { finishedAtMs: closedAtMs } : {}) };
 }
 
 /** Options of a batch whose memo predates them: what SubmitBatch resolves for a request that sets none. */

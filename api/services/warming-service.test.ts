@@ -3,7 +3,7 @@ import { FieldError } from '../../lib/errors';
 import { ConnectError, Code } from '@connectrpc/connect';
 import { BatchStatus } from '../../gen/rte/v1/batch_pb';
 import type { WarmingStatusView } from '../../workflows/warming.defs';
-import { checkWarmCacheSource, validateWarmCache, warmCacheAnswer } from './warming-service';
+import { checkWarmCacheSource, undecidedEstimateMs, UNDECIDED_REASON, validateWarmCache, warmCacheAnswer } from './warming-service';
 
 const base = { memberIds: ['M-1', 'M-2'], operations: [] as string[], strategy: S.INTELLIGENT, priority: P.URGENT, source: '' };
 const fieldOf = (f: () => unknown): string | undefined => {
@@ -103,5 +103,27 @@ describe('warmCacheAnswer', () => {
       reason: 'the warming workflow was terminated in Temporal (terminated: INC-1)',
       estimatedCompletionMs: 7_000,
     });
+  });
+
+  it('a job not taken up by a worker by the answer\'s bound (probe p15): its id, every member queued, status as Temporal shows it, why, and the upper estimate', () => {
+    expect(warmCacheAnswer('j', { kind: 'undecided', status: 'PENDING' }, estimate, 50_000, { members: 3, estimateMs: 90_000 })).toEqual({
+      warmingJobId: 'j',
+      membersQueued: 3,
+      membersSkipped: 0,
+      status: BatchStatus.PENDING,
+      reason: UNDECIDED_REASON,
+      estimatedCompletionMs: 90_000,
+    });
+    expect(UNDECIDED_REASON).toContain('follow the job with GetWarmingJob');
+  });
+});
+
+describe('undecidedEstimateMs', () => {
+  const v = (priority: 'URGENT' | 'PRELOAD' | 'BACKGROUND', strategy: 'INTELLIGENT' | 'FORCE' | 'FILL_ONLY', n = 2) => ({ memberIds: Array.from({ length: n }, (_, i) => `M-${i}`), operations: ['check_eligibility'], priority, strategy });
+  it('as if nothing were cached: URGENT INTELLIGENT and FORCE real time on one slot, others the batch API latency', () => {
+    expect(undecidedEstimateMs(v('URGENT', 'INTELLIGENT'), 1_000)).toBe(1_000 + 2 * 13_500);
+    expect(undecidedEstimateMs(v('PRELOAD', 'FORCE', 3), 1_000)).toBe(1_000 + 3 * 13_500);
+    expect(undecidedEstimateMs(v('URGENT', 'FILL_ONLY'), 1_000, 60_000)).toBe(61_000);
+    expect(undecidedEstimateMs(v('PRELOAD', 'INTELLIGENT'), 1_000, 60_000)).toBe(61_000);
   });
 });

@@ -17,6 +17,8 @@ import type { WarmingPriority, WarmingStrategyName } from '../../lib/warming/typ
 import { warmingAcceptedUpdate, warmingMemberListRef, warmingWorkflowId, type CacheWarmingWorkflowInput, type WarmingStatusName, type WarmingStatusView, type WarmingTuning } from '../../workflows/warming.defs';
 import { requirePrincipal, Scope, type Principal } from '../auth';
 import { readWarmingJobFromTemporal, warmingJobReason } from './warming-job';
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../interceptors';
+import { untilAcceptBy, waitRanOut } from '../../lib/temporal/bounded-wait';
 
 const notYet = (method: string) => new ConnectError(`${method} is not implemented yet (cache warming is not built yet)`, Code.Unimplemented);
 
@@ -143,11 +145,47 @@ interface EndedWithoutView {
   closedAtMs?: number;
 }
 
-async function acceptedView(client: Client, jobId: string, now: () => number): Promise<WarmingStatusView | EndedWithoutView> {
+/**
+ * A job that exists but did not answer by WarmCache's bound (no worker took its workflow task, or its bulk cache read
+ * is still queued): nothing about its members is decided yet.
+ */
+interface NotYetDecided {
+  kind: 'undecided';
+  status: WarmingStatusName;
+}
+
+/**
+ * How long WarmCache waits for its job's own answer (the warmingAccepted update, after the job's one bulk cache read:
+ * normally well under a second), from the call's arrival. With a backlogged task queue that answer can take minutes
+ * (probe p15: 26–155 s). After the bound, WARM_LOOKUP_MS more to read the job's state: ≤ 11.5 s in all.
+ */
+export const WARM_ACCEPT_WAIT_MS = 10_000;
+export const WARM_LOOKUP_MS = 1_000;
+const STATUS_NAMES: ReadonlySet<string> = new Set(['PENDING', 'RUNNING', 'WAITING', 'PAUSED', 'COMPLETED', 'PARTIALLY_COMPLETED', 'FAILED', 'CANCELLED']);
+/** WarmCacheResponse.reason of a job not yet decided by the answer's bound. */
+export const UNDECIDED_REASON = 'accepted · not yet taken up by a worker (the platform is busy): members_skipped and the estimate are not decided yet; follow the job with GetWarmingJob';
+
+async function acceptedView(client: Client, jobId: string, now: () => number, acceptBy?: number): Promise<WarmingStatusView | EndedWithoutView | NotYetDecided> {
   const h = client.workflow.getHandle(jobId);
   try {
-    return await h.executeUpdate(warmingAcceptedUpdate);
+    return await untilAcceptBy(client, acceptBy, () => h.executeUpdate(warmingAcceptedUpdate));
   } catch (err) {
+    if (acceptBy !== undefined && waitRanOut(err)) {
+      // The job's state as Temporal has it (its query, else visibility), bounded too. A job that ran out its wait has
+      // been started (WarmCache starts it first, or found it by its idempotency-key), so "not found" or "unreachable"
+      // is an outage: retry with the same key reaches the same job.
+      const t = await readWarmingJobFromTemporal(client, jobId, WARM_LOOKUP_MS, now);
+      if (t.kind === 'live') return t.view.firstPlanned || ENDED.has(t.view.status) ? t.view : { kind: 'undecided', status: t.view.status };
+      if (t.kind === 'ended') return { kind: 'ended', status: t.status, reason: t.reason, ...(t.closedAtMs !== undefined ? { closedAtMs: t.closedAtMs } : {}) };
+      if (t.kind === 'visibility') return { kind: 'undecided', status: t.shown && STATUS_NAMES.has(t.shown) && !ENDED.has(t.shown as WarmingStatusName) ? (t.shown as WarmingStatusName) : 'PENDING' };
+      throw new ConnectError(
+        `warming job ${jobId} did not answer within ${WARM_ACCEPT_WAIT_MS / 1000} s and its state could not be read (the platform is busy); retry after ${UNAVAILABLE_RETRY_AFTER_SECONDS} s with the same ${IDEMPOTENCY_KEY_HEADER} to reach the same job`,
+        Code.Unavailable,
+        { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+        undefined,
+        err,
+      );
+    }
     // A finished job (an idempotent repeat after it ended) answers from its result, or from how Temporal ended it.
     const d = await h.describe().catch(() => undefined);
     if (d && d.status.name === 'COMPLETED') return (await h.result()) as WarmingStatusView;
@@ -168,10 +206,15 @@ async function acceptedView(client: Client, jobId: string, now: () => number): P
  */
 export function warmCacheAnswer(
   jobId: string,
-  view: WarmingStatusView | EndedWithoutView,
+  view: WarmingStatusView | EndedWithoutView | NotYetDecided,
   estimate: (v: WarmingStatusView) => number,
   nowMs: number,
+  undecided?: { members: number; estimateMs: number },
 ): Pick<WarmCacheResponse, 'warmingJobId' | 'membersQueued' | 'membersSkipped' | 'status' | 'reason'> & { estimatedCompletionMs: number } {
+  if ('kind' in view && view.kind === 'undecided') {
+    // Every member the request named is queued (none is known to be cached yet), with the upper estimate given.
+    return { warmingJobId: jobId, membersQueued: undecided?.members ?? 0, membersSkipped: 0, status: BatchStatus[view.status], reason: UNDECIDED_REASON, estimatedCompletionMs: undecided?.estimateMs ?? nowMs };
+  }
   if ('kind' in view) {
     return { warmingJobId: jobId, membersQueued: 0, membersSkipped: 0, status: BatchStatus[view.status], reason: view.reason, estimatedCompletionMs: view.closedAtMs ?? nowMs };
   }
@@ -198,6 +241,24 @@ export function warmCacheAnswer(
 }
 
 /**
+ * The estimate of a job not yet decided (pure): as if no member were cached, every member × operation fetched on the
+ * path its priority and strategy take for a miss (FORCE or URGENT INTELLIGENT: real time; otherwise the batch API),
+ * with one free real-time slot. An upper estimate: the job's own, in GetWarmingJob, is usually sooner.
+ */
+export function undecidedEstimateMs(v: Pick<ValidWarmCache, 'memberIds' | 'operations' | 'priority' | 'strategy'>, nowMs: number, batchLatencyMs?: number): number {
+  const entries = v.memberIds.length * Math.max(1, v.operations.length);
+  const realtime = v.strategy === 'FORCE' || (v.strategy === 'INTELLIGENT' && v.priority === 'URGENT');
+  return estimateWarmCompletionMs({
+    nowMs,
+    priority: v.priority,
+    realtime: realtime ? entries : 0,
+    batchApi: realtime ? 0 : entries,
+    freeSlots: 1,
+    ...(batchLatencyMs !== undefined ? { batchLatencyMs } : {}),
+  });
+}
+
+/**
  * WarmCache: validates, applies the caller's rate limit (idempotent repeats are free), stages the ids in
  * PostgreSQL, starts (or joins) cacheWarmingWorkflow and answers once the job decided its members (the workflow's
  * warmingAccepted update, after its one bulk cache read): members_skipped is the job's own count.
@@ -208,6 +269,7 @@ export function warmCacheAnswer(
 export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof CacheWarmingService>['warmCache'] {
   const now = deps.now ?? Date.now;
   return async (req: WarmCacheRequest, ctx: HandlerContext) => {
+    const arrivedAt = Date.now();
     const p = requirePrincipal(ctx.values);
     const v = validateWarmCache(req);
     checkWarmCacheSource(v.source, p);
@@ -264,7 +326,7 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
         }
       }
     }
-    const view = await acceptedView(deps.temporal, jobId, now);
+    const view = await acceptedView(deps.temporal, jobId, now, arrivedAt + WARM_ACCEPT_WAIT_MS);
     const answer = warmCacheAnswer(
       jobId,
       view,
@@ -279,6 +341,7 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
           ...(deps.batchLatencyMs !== undefined ? { batchLatencyMs: deps.batchLatencyMs } : {}),
         }),
       now(),
+      { members: v.memberIds.length, estimateMs: undecidedEstimateMs(v, now(), deps.batchLatencyMs) },
     );
     const c = 'kind' in view ? undefined : view.counters;
     deps.logger.info(

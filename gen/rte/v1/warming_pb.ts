@@ -154,8 +154,10 @@ export type WarmCacheResponse = Message<"rte.v1.WarmCacheResponse"> & {
 
   /**
    * Why a job that ended FAILED, CANCELLED or PARTIALLY_COMPLETED ended so, e.g. "cancelled: <reason>",
-   * "1,000 failed of 1,000 warms" (GetWarmingJob adds the most common failure reasons). Empty otherwise.
-   * (Not in the design doc.)
+   * "1,000 failed of 1,000 warms" (GetWarmingJob adds the most common failure reasons). For a job no worker took up
+   * within WarmCache's 10 s wait (a busy platform), "accepted · not yet taken up by a worker …": members_queued is then
+   * every member given, members_skipped 0 and estimated_completion an upper estimate (nothing cached, one free slot).
+   * Empty otherwise. (Not in the design doc.)
    *
    * @generated from field: string reason = 6;
    */
