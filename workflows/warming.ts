@@ -108,6 +108,8 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
   /** Running children's last reports (warmingChildStatus). */
   const childStatus = new Map<string, WarmingChildStatus>();
   let pausedBy: string | undefined;
+  /** Set by finish() before the terminal status is shown, so a query never sees an ended job without its end time. */
+  let finishedAtMs: number | undefined;
   let shownStatus: WarmingStatusName = (workflowInfo().typedSearchAttributes.get(RteBatchStatus) as WarmingStatusName | undefined) ?? s.status;
 
   /** The status operators see: PAUSED and WAITING refine an open job's PENDING / RUNNING (s.status stays as it was). */
@@ -207,6 +209,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       ...(pausedBy ? { pausedBy } : {}),
       ...(failure ? { failure } : {}),
       ...(s.cancel ? { cancel: { ...s.cancel } } : {}),
+      ...(finishedAtMs !== undefined ? { finishedAtMs } : {}),
     };
   }
 
@@ -491,16 +494,20 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       log.warn('warming counts not read', { error: String(err) });
     }
     const status = terminal();
+    // The end time first: setStatus makes warmingStatus answer the terminal status at once, while the record, the
+    // event and the list release below still run (seconds under load). Same workflow task, so Date.now() and the
+    // commands are as before (no patch needed).
+    const endedAtMs = Date.now();
+    finishedAtMs = endedAtMs;
     setStatus(status);
     s.phase = 'DONE';
-    const finishedAtMs = Date.now();
-    await jobRecord(finishedAtMs);
-    const v = { ...view(), finishedAtMs };
+    await jobRecord(endedAtMs);
+    const v = view();
     // A cancelled job is published as CANCELLED with what it left undone (warming #8). Versioned: a cancelled job
     // recorded before this change replays its COMPLETED event (its event id `<job>#COMPLETED` is in its history).
     const cancelledEvent = status === 'CANCELLED' && patched('warming-cancelled-event-v1');
     await emit(status === 'FAILED' ? 'FAILED' : cancelledEvent ? 'CANCELLED' : 'COMPLETED', {
-      durationMs: finishedAtMs - (s.startedAtMs ?? input.acceptedAtMs),
+      durationMs: endedAtMs - (s.startedAtMs ?? input.acceptedAtMs),
       ...(failure ? { errorMessage: `${failure.code}: ${failure.message}` } : status === 'CANCELLED' ? { errorMessage: `cancelled: ${s.cancel?.reason ?? ''}` } : {}),
       ...(cancelledEvent ? { membersCancelled: warmsCancelled(c, input.operations.length) } : {}),
     });

@@ -492,7 +492,8 @@ export type GetWarmingJobResponse = Message<"rte.v1.GetWarmingJobResponse"> & {
   startedAt?: Timestamp | undefined;
 
   /**
-   * When it finished; unset while open.
+   * When it finished; unset while open, set with every terminal status (COMPLETED, PARTIALLY_COMPLETED, FAILED,
+   * CANCELLED).
    *
    * @generated from field: google.protobuf.Timestamp finished_at = 14;
    */
