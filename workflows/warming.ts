@@ -203,6 +203,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
       ...(s.freeSlots !== undefined ? { freeSlots: s.freeSlots } : {}),
       ...(s.realtimeDeferredUntilMs !== undefined ? { realtimeDeferredUntilMs: s.realtimeDeferredUntilMs } : {}),
+      ...(s.batchApiStartsAtMs !== undefined ? { batchApiStartsAtMs: s.batchApiStartsAtMs } : {}),
       children: [...children.keys()],
       ...(explains && waitingUntil() !== undefined ? { waitingUntilMs: waitingUntil() } : {}),
       ...(explains && !holding && waitingUntil() !== undefined ? waitingCause() : {}),
@@ -457,6 +458,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       c.batchApi += plan.entries.batchApi;
       if (plan.freeSlots !== undefined) s.freeSlots ??= plan.freeSlots;
       if (s.page === 0 && plan.realtimeDeferredUntilMs !== undefined) s.realtimeDeferredUntilMs ??= plan.realtimeDeferredUntilMs;
+      if (s.page === 0 && plan.batchApiStartsAtMs !== undefined) s.batchApiStartsAtMs ??= plan.batchApiStartsAtMs;
       s.firstPlanned = true;
       explain(true);
       const results = await runGroups(plan.groups);

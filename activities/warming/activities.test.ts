@@ -8,6 +8,7 @@ import { silentLogger } from '../../lib/logger';
 import type { OutgoingEvent } from '../kafka/types';
 import { createWarmingActivities, type WarmingEventInput } from './activities';
 import type { MemberRecord } from '../../lib/member-record';
+import { pageDueMs, scheduleMember } from '../../lib/batch/windows';
 import { decisionKey, type WarmJobDurableState, type WarmJobReader } from './ports';
 
 const jobState: WarmJobDurableState = {
@@ -139,5 +140,43 @@ describe('planWarmingPage: when the slot-load rule defers non-URGENT real-time w
   it('URGENT (a HIGH child) and a quiet pool are not deferred', async () => {
     expect((await planner(12)('URGENT')).realtimeDeferredUntilMs).toBeUndefined();
     expect((await planner(2)('PRELOAD')).realtimeDeferredUntilMs).toBeUndefined();
+  });
+});
+
+describe('planWarmingPage: when BACKGROUND batch-API warms submit (probe p15 #2)', () => {
+  // 15:30 UTC. Los Angeles' low-utilisation window opens at 02:00 PST = 10:00 UTC the next day; New York's at 07:00 UTC.
+  const NOW = Date.UTC(2026, 11, 4, 15, 30);
+  const laWindow = Date.UTC(2026, 11, 5, 10, 0);
+  const ids = ['m-1', 'm-2', 'm-3', 'm-4'];
+
+  const plan = (priority: 'PRELOAD' | 'BACKGROUND', zone: (id: string) => string) =>
+    createWarmingActivities({
+      lists: { read: async () => ids, write: async () => undefined } as never,
+      errors: {} as never,
+      cache: { getMany: async (pairs: readonly unknown[]) => pairs.map(() => null) } as never,
+      warms: {
+        decide: async (_ctx: unknown, rows: ReadonlyArray<{ memberId: string; operation: string; path: 'realtime' | 'batch_api'; outcome: 'pending' }>) => ({
+          inserted: [...rows],
+          stored: new Map(rows.map((r) => [decisionKey(r.memberId, r.operation), { path: r.path, outcome: r.outcome }])),
+        }),
+      } as never,
+      events: { publish: async () => undefined, close: async () => undefined },
+      hash: (m) => m,
+      directory: { getMemberRecords: async (xs) => new Map(xs.map((id) => [id, { timeZone: zone(id) } as MemberRecord])) },
+      logger: silentLogger(),
+      now: () => NOW,
+    }).planWarmingPage({ jobId: 'warming/t/j', source: 't', priority, strategy: 'INTELLIGENT', operations: ['check_eligibility'], listRef: 'l', page: 0, start: 0, count: ids.length, acceptedAtMs: NOW });
+
+  it('in the members’ own low-utilisation window, as the child plans it (its median member, seeded by its id)', async () => {
+    const r = await plan('BACKGROUND', () => 'America/Los_Angeles');
+    expect(r.entries.batchApi).toBe(4);
+    const [g] = r.groups;
+    const times = ids.map((_, k) => scheduleMember({ window: 'LOW_UTILIZATION', nowMs: NOW, timeZone: 'America/Los_Angeles', seed: g!.listRef, position: k, groupSize: 4 }).atMs);
+    expect(r.batchApiStartsAtMs).toBe(pageDueMs(times, 'batch'));
+    expect(r.batchApiStartsAtMs).toBeGreaterThanOrEqual(laWindow);
+    expect(r.batchApiStartsAtMs).toBeLessThanOrEqual(laWindow + 125 * 60_000);
+  });
+  it('a PRELOAD job’s batch-API warms do not wait for a window', async () => {
+    expect((await plan('PRELOAD', () => 'America/Los_Angeles')).batchApiStartsAtMs).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { CacheWarmingEvent_EventType, CacheWarmingEventSchema } from '../../gen/rte/v1/events_pb';
 import { EventHeaders } from '../../lib/kafka-topics';
-import { anyWindowLoadBand, scheduleMember } from '../../lib/batch/windows';
+import { anyWindowLoadBand, pageDueMs, scheduleMember } from '../../lib/batch/windows';
 import type { MemberRecordSource } from '../../lib/member-record';
 import { decideWarm } from '../../lib/warming/decide';
 import { WARMING_PRIORITY_PROTO, WARMING_STRATEGY_PROTO } from '../../lib/warming/proto-enums';
@@ -70,6 +70,11 @@ export interface PlanWarmingPageResult {
    * (the same rule, time zones and seed as the child), as the load stands now; absent when they start at once.
    */
   realtimeDeferredUntilMs?: number;
+  /**
+   * BACKGROUND batch-API warms: their child batch waits for the LOW_UTILIZATION window in its members' own time zones.
+   * This is when the latest of those children submits to Stedi (the same planning and seed as the child).
+   */
+  batchApiStartsAtMs?: number;
 }
 
 export interface FinalizeWarmPageInput {
@@ -117,25 +122,27 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
   const now = deps.now ?? Date.now;
 
   /**
-   * When the last member of the deferred real-time groups starts by the ANY window's load rule: each member in its
-   * own time zone, seeded by its child batch's id (workflows/warming.ts names it `<job>/p<page>/<operation>/realtime`).
-   * Without a directory the platform's default zone is assumed.
+   * When the child batches of `planned` start, by the same planning as their planMembers: each member in its own time
+   * zone, seeded by its child batch's id (workflows/warming.ts names it `<job>/p<page>/<operation>/<path>`), at the
+   * child's position in its group. Real-time groups (deferred by the ANY window's load rule): when their last member
+   * starts. Batch-API groups: when their Stedi submission is due (pageDueMs; a group of at most a warming page fits in
+   * one batch-API chunk). The latest over the groups. Without a directory the platform's default zone is assumed.
    */
-  async function deferredRealtimeStart(
-    realtime: WarmGroup[],
+  async function plannedChildStart(
+    planned: WarmGroup[],
     groups: Map<string, { operation: string; path: 'realtime' | 'batch_api'; ids: string[] }>,
+    window: 'ANY' | 'LOW_UTILIZATION',
     load: number,
     nowMs: number,
   ): Promise<number> {
     let latest = nowMs;
-    for (const g of realtime) {
-      const ids = groups.get(`${g.operation}|realtime`)?.ids ?? [];
+    for (const g of planned) {
+      const ids = groups.get(`${g.operation}|${g.path}`)?.ids ?? [];
+      if (ids.length === 0) continue;
       const records = deps.directory ? await deps.directory.getMemberRecords(ids).catch(() => new Map<string, { timeZone: string }>()) : new Map<string, { timeZone: string }>();
       const seed = g.listRef; // = the child batch's id (warmGroupListRef), the seed its planMembers uses
-      ids.forEach((id, k) => {
-        const at = scheduleMember({ window: 'ANY', nowMs, timeZone: records.get(id)?.timeZone ?? null, seed, position: k, groupSize: ids.length, load }).atMs;
-        latest = Math.max(latest, at);
-      });
+      const times = ids.map((id, k) => scheduleMember({ window, nowMs, timeZone: records.get(id)?.timeZone ?? null, seed, position: k, groupSize: ids.length, load }).atMs);
+      latest = Math.max(latest, g.path === 'realtime' ? Math.max(...times) : pageDueMs(times, 'batch'));
     }
     return latest;
   }
@@ -212,10 +219,13 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
           // The child batch's own load figure (getStediLoad) and rule (batchPriorityFor: URGENT → HIGH ignores load).
           const load = Math.min(1, l.inUse / Math.max(1, l.limit));
           if (input.priority !== 'URGENT' && anyWindowLoadBand(load) > 0) {
-            realtimeDeferredUntilMs = await deferredRealtimeStart(out.filter((g) => g.path === 'realtime'), groups, load, at);
+            realtimeDeferredUntilMs = await plannedChildStart(out.filter((g) => g.path === 'realtime'), groups, 'ANY', load, at);
           }
         }
       }
+      // BACKGROUND batch-API children wait for their members' LOW_UTILIZATION window (workflows/warming.ts childInput).
+      const batchApi = out.filter((g) => g.path === 'batch_api');
+      const batchApiStartsAtMs = input.priority === 'BACKGROUND' && batchApi.length > 0 ? await plannedChildStart(batchApi, groups, 'LOW_UTILIZATION', 0, at) : undefined;
       return {
         members: ids.length,
         membersSkipped,
@@ -223,6 +233,7 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
         groups: out,
         ...(freeSlots !== undefined ? { freeSlots } : {}),
         ...(realtimeDeferredUntilMs !== undefined ? { realtimeDeferredUntilMs } : {}),
+        ...(batchApiStartsAtMs !== undefined ? { batchApiStartsAtMs } : {}),
       };
     },
 

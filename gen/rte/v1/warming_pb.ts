@@ -137,8 +137,8 @@ export type WarmCacheResponse = Message<"rte.v1.WarmCacheResponse"> & {
    * Real-time warms: entries × 13.5 s ÷ free slots, counted from when they may start: under real-time slot load
    * (utilisation ≥ 0.3) non-URGENT real-time warms (FORCE with PRELOAD / BACKGROUND) are deferred by the ANY window's
    * load rule (30–60 min, or the members' LOW_UTILIZATION window at ≥ 0.7) and the estimate starts there, as the load
-   * stood at the answer; they start sooner if the load drops. Batch-API warms: the batch latency (BACKGROUND: from the
-   * next LOW_UTILIZATION window); they take no real-time slot and never wait on slot load.
+   * stood at the answer; they start sooner if the load drops. Batch-API warms: the batch latency (BACKGROUND: from when
+   * the child batch submits in its members' own LOW_UTILIZATION window, as it plans it); they take no real-time slot and never wait on slot load.
    *
    * @generated from field: google.protobuf.Timestamp estimated_completion = 4;
    */
