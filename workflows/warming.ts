@@ -17,11 +17,12 @@ import {
   sleep,
   startChild,
   upsertSearchAttributes,
+  TerminatedFailure,
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities/batch/activities';
-import type { WarmGroup, WarmingActivities } from '../activities/warming/activities';
+import type { FinalizeWarmPageInput, WarmGroup, WarmingActivities } from '../activities/warming/activities';
 import { batchSummary } from '../lib/batch/details';
 import { batchPriorityFor } from '../lib/warming/decide';
 import { warmingDetails, warmsCancelled } from '../lib/warming/details';
@@ -379,7 +380,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     };
   }
 
-  async function runGroups(groups: WarmGroup[]): Promise<Array<{ batchId: string; operation: string; path: 'realtime' | 'batch_api'; status: string; failure?: string }>> {
+  async function runGroups(groups: WarmGroup[]): Promise<FinalizeWarmPageInput['children']> {
     const started = await Promise.all(
       groups
         .filter((g) => g.count > 0)
@@ -418,7 +419,16 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
           return { batchId: childId, operation: g.operation, path: g.path, status: r.status, ...(r.failure ? { failure: `${r.failure.code}: ${r.failure.message}` } : {}) };
         } catch (err) {
           const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
-          return { batchId: childId, operation: g.operation, path: g.path, status: 'FAILED', failure: cause instanceof Error ? cause.message.slice(0, 500) : String(cause) };
+          // A terminated child reaches us as a bare "Terminated" (its reason is in its own history only): flagged, so
+          // finalizeWarmPage reads the operator's reason. Data only: the commands are unchanged.
+          return {
+            batchId: childId,
+            operation: g.operation,
+            path: g.path,
+            status: 'FAILED',
+            failure: cause instanceof Error ? cause.message.slice(0, 500) : String(cause),
+            ...(cause instanceof TerminatedFailure ? { terminated: true } : {}),
+          };
         } finally {
           children.delete(childId);
           childStatus.delete(childId);

@@ -9,7 +9,7 @@ import type { OutgoingEvent } from '../kafka/types';
 import { createWarmingActivities, type WarmingEventInput } from './activities';
 import type { MemberRecord } from '../../lib/member-record';
 import { pageDueMs, scheduleMember } from '../../lib/batch/windows';
-import { decisionKey, type WarmJobDurableState, type WarmJobReader } from './ports';
+import { decisionKey, type ChildRunReader, type WarmJobDurableState, type WarmJobReader } from './ports';
 
 const jobState: WarmJobDurableState = {
   jobId: 'warming/member-cron-daily-rte-warmup/i-1',
@@ -178,5 +178,50 @@ describe('planWarmingPage: when BACKGROUND batch-API warms submit (probe p15 #2)
   });
   it('a PRELOAD job’s batch-API warms do not wait for a window', async () => {
     expect((await plan('PRELOAD', () => 'America/Los_Angeles')).batchApiStartsAtMs).toBeUndefined();
+  });
+});
+
+describe('finalizeWarmPage: a child batch terminated in Temporal (probe p15 #6)', () => {
+  function finalizer(childRuns?: ChildRunReader) {
+    const settled: Array<{ memberId: string; outcome: string; reason?: string }> = [];
+    const acts = createWarmingActivities({
+      lists: { read: async () => ['m-1', 'm-2'] } as never,
+      errors: { page: async () => ({ errors: [] }) } as never,
+      cache: {} as never,
+      warms: {
+        settlePending: async (_job: string, rows: typeof settled) => void settled.push(...rows),
+        counts: async () => ({ pending: 0, warmed: 0, skipped_fresh: 0, skipped_cached: 0, failed: 2, cancelled: 0 }),
+      } as never,
+      events: { publish: async () => undefined, close: async () => undefined },
+      hash: (m) => m,
+      ...(childRuns ? { childRuns } : {}),
+      logger: silentLogger(),
+    });
+    const run = (child: { status: string; failure?: string; terminated?: boolean }) =>
+      acts.finalizeWarmPage({ jobId: 'warming/t/j', listRef: 'l', start: 0, count: 2, operations: ['check_eligibility'], children: [{ batchId: 'warming/t/j/p0/check_eligibility/batch_api', operation: 'check_eligibility', path: 'batch_api', ...child }] });
+    return { run, settled };
+  }
+  const reader: ChildRunReader = { terminationReason: async (id) => (id.endsWith('/batch_api') ? 'INC-7 stuck poll' : undefined) };
+
+  it('its warms fail with the operator’s reason from the child’s run, in the words of a terminated job', async () => {
+    const f = finalizer(reader);
+    await f.run({ status: 'FAILED', failure: 'Terminated', terminated: true });
+    expect(f.settled.map((r) => [r.outcome, r.reason])).toEqual([
+      ['failed', 'the child batch workflow was terminated in Temporal (terminated: INC-7 stuck poll)'],
+      ['failed', 'the child batch workflow was terminated in Temporal (terminated: INC-7 stuck poll)'],
+    ]);
+  });
+  it('a run that did not flag it (bare "Terminated"), or a reason that cannot be read, still says it was terminated', async () => {
+    const flagless = finalizer(reader);
+    await flagless.run({ status: 'FAILED', failure: 'Terminated' });
+    expect(flagless.settled[0]!.reason).toBe('the child batch workflow was terminated in Temporal (terminated: INC-7 stuck poll)');
+    const unreadable = finalizer({ terminationReason: async () => Promise.reject(new Error('frontend down')) });
+    await unreadable.run({ status: 'FAILED', failure: 'Terminated', terminated: true });
+    expect(unreadable.settled[0]!.reason).toBe('the child batch workflow was terminated in Temporal');
+  });
+  it('other child failures keep their own text', async () => {
+    const f = finalizer(reader);
+    await f.run({ status: 'FAILED', failure: 'BatchTimeout: batch timed out' });
+    expect(f.settled[0]!.reason).toBe('BatchTimeout: batch timed out');
   });
 });

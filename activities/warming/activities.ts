@@ -13,7 +13,7 @@ import type { WarmOutcome, WarmPath, WarmingPriority, WarmingStrategyName } from
 import type { BatchErrorStore, MemberListStore, StediLoadSource } from '../batch/ports';
 import type { EligibilityCache } from '../cache';
 import type { EventPublisher } from '../kafka/types';
-import { decisionKey, type WarmDecisionRow, type WarmJobReader, type WarmJobRecord, type WarmRecordStore } from './ports';
+import { decisionKey, type ChildRunReader, type WarmDecisionRow, type WarmJobReader, type WarmJobRecord, type WarmRecordStore } from './ports';
 
 export interface WarmingActivityDeps {
   lists: MemberListStore;
@@ -29,6 +29,8 @@ export interface WarmingActivityDeps {
   directory?: MemberRecordSource;
   /** The job's durable record (counts, failure reasons): a FAILED event without its own message says why from it. */
   jobs?: WarmJobReader;
+  /** A terminated child's own history (the operator's reason), for its warms' failure reason. */
+  childRuns?: ChildRunReader;
   logger: Logger;
   now?: () => number;
 }
@@ -83,8 +85,12 @@ export interface FinalizeWarmPageInput {
   start: number;
   count: number;
   operations: string[];
-  children: Array<{ batchId: string; operation: string; path: 'realtime' | 'batch_api'; status: string; failure?: string }>;
+  /** `terminated`: the child was terminated in Temporal (its failure is then only Temporal's "Terminated"). */
+  children: Array<{ batchId: string; operation: string; path: 'realtime' | 'batch_api'; status: string; failure?: string; terminated?: boolean }>;
 }
+
+/** What the parent sees of a terminated child (TerminatedFailure's message), from runs that did not flag it. */
+const BARE_TERMINATED = 'Terminated';
 
 export interface WarmingEventInput {
   topic: string;
@@ -245,6 +251,15 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
       const ids = await deps.lists.read(input.listRef, input.start, input.count);
       const settle: Parameters<WarmRecordStore['settlePending']>[1][number][] = [];
       for (const child of input.children) {
+        let failure = child.failure;
+        if (child.terminated === true || (child.status === 'FAILED' && failure === BARE_TERMINATED)) {
+          // In the parent's words for a terminated job (GetWarmingJob), with the operator's reason from the child's run.
+          const why = await deps.childRuns?.terminationReason(child.batchId).catch((err: unknown) => {
+            deps.logger.warn({ err, batchId: child.batchId }, 'terminated child batch: its termination reason was not read');
+            return undefined;
+          });
+          failure = `the child batch workflow was terminated in Temporal${why ? ` (terminated: ${why})` : ''}`;
+        }
         const reasons = new Map<string, string>();
         for (let after = -1; ; ) {
           const p = await deps.errors.page(child.batchId, after, 1000);
@@ -259,8 +274,8 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
             why
               ? { memberId, operation: child.operation, path: child.path, outcome: 'failed', reason: why.slice(0, 500) }
               : cancelled
-                ? { memberId, operation: child.operation, path: child.path, outcome: 'cancelled', reason: child.failure ?? 'warming job cancelled' }
-                : { memberId, operation: child.operation, path: child.path, outcome: 'failed', reason: child.failure ?? `no result recorded (child batch ${child.status})` },
+                ? { memberId, operation: child.operation, path: child.path, outcome: 'cancelled', reason: failure ?? 'warming job cancelled' }
+                : { memberId, operation: child.operation, path: child.path, outcome: 'failed', reason: failure ?? `no result recorded (child batch ${child.status})` },
           );
         }
       }
