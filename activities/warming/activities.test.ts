@@ -219,6 +219,14 @@ describe('finalizeWarmPage: a child batch terminated in Temporal (probe p15 #6)'
     await unreadable.run({ status: 'FAILED', failure: 'Terminated', terminated: true });
     expect(unreadable.settled[0]!.reason).toBe('the child batch workflow was terminated in Temporal');
   });
+  it('a cancelled child’s warms read "cancelled: <reason>", as the warms the job settles itself (one spelling per cancel)', async () => {
+    const f = finalizer(reader);
+    await f.run({ status: 'CANCELLED', failure: 'CANCELLED: INC-9 stop' });
+    expect(f.settled.map((r) => [r.outcome, r.reason])).toEqual([
+      ['cancelled', 'cancelled: INC-9 stop'],
+      ['cancelled', 'cancelled: INC-9 stop'],
+    ]);
+  });
   it('other child failures keep their own text', async () => {
     const f = finalizer(reader);
     await f.run({ status: 'FAILED', failure: 'BatchTimeout: batch timed out' });

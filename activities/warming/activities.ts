@@ -91,6 +91,8 @@ export interface FinalizeWarmPageInput {
 
 /** What the parent sees of a terminated child (TerminatedFailure's message), from runs that did not flag it. */
 const BARE_TERMINATED = 'Terminated';
+/** A cancelled child batch's failure as workflows/warming.ts passes it (`<code>: <message>`, code CANCELLED). */
+const CHILD_CANCELLED_PREFIX = 'CANCELLED: ';
 
 export interface WarmingEventInput {
   topic: string;
@@ -260,6 +262,9 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
           });
           failure = `the child batch workflow was terminated in Temporal${why ? ` (terminated: ${why})` : ''}`;
         }
+        // A cancelled child reports its failure code in capitals ("CANCELLED: <reason>"); warms the job settles itself
+        // read "cancelled: <reason>". One spelling, so failure_reasons counts one cancel once (probe p15 #5).
+        if (child.status === 'CANCELLED' && failure?.startsWith(CHILD_CANCELLED_PREFIX)) failure = `cancelled: ${failure.slice(CHILD_CANCELLED_PREFIX.length)}`;
         const reasons = new Map<string, string>();
         for (let after = -1; ; ) {
           const p = await deps.errors.page(child.batchId, after, 1000);

@@ -412,8 +412,10 @@ export type GetWarmingJobResponse = Message<"rte.v1.GetWarmingJobResponse"> & {
 
   /**
    * Why the job is in this status, when there is a why: a FAILED or CANCELLED job's reason ("cancelled: <reason>",
-   * "MemberLimitExceeded: …", "terminated by an operator: …"), a PARTIALLY_COMPLETED or FAILED job's failed warms
-   * ("3 of 60 warms failed; most common: …"), "paused by <who>", "waiting for the LOW_UTILIZATION window until <time>",
+   * "MemberLimitExceeded: …", or for a job terminated with the Temporal CLI "the warming workflow was terminated in
+   * Temporal (terminated: <reason>)"), a PARTIALLY_COMPLETED or FAILED job's failed and cancelled warms ("4 failed of
+   * 15 warms; most common: <reason> (3)", "2 failed, 5 cancelled of 60 warms; …", the reason as in failure_reasons),
+   * "paused by <who>", "waiting for the LOW_UTILIZATION window until <time>",
    * or, for warms parked by real-time slot load (non-URGENT real-time warms), in GetBatchStatus's words: "deferred by
    * Stedi load: waiting until <time> at the latest, or sooner when the load drops". Empty otherwise.
    *
@@ -601,7 +603,9 @@ export const WarmingJobCountsSchema: GenMessage<WarmingJobCounts> = /*@__PURE__*
  */
 export type WarmingFailureReason = Message<"rte.v1.WarmingFailureReason"> & {
   /**
-   * e.g. "PAYER_ERROR: AAA 42 …", "MemberNotFoundError: member … is not in the directory", "cancelled: …".
+   * No per-member text (ids, hashes): the same cause reads the same for every member. E.g. "PAYER_ERROR: AAA 42 …",
+   * "MemberNotFoundError: member is not in the directory", "cancelled: <reason>", "the child batch workflow was
+   * terminated in Temporal (terminated: <reason>)".
    *
    * @generated from field: string reason = 1;
    */
