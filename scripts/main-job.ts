@@ -168,6 +168,8 @@ async function warmingStep(args: {
   const started = Date.now();
   const waitMs = Number(process.env['MAIN_JOB_WARMING_WAIT_S'] ?? 180) * 1000;
   const minWarmed = Number(process.env['MAIN_JOB_WARMING_MIN'] ?? 30);
+  // The worker's scale (stack/env.sh): WARMING_LEAD_SCALE when set, else the stack's default.
+  const leadScale = Number(process.env['WARMING_LEAD_SCALE'] ?? process.env['STACK_WARMING_LEAD_SCALE'] ?? 1);
   const source = 'member-cron-daily-rte-warmup';
   const pg = new Pool({ connectionString: config.databaseUrl, max: 2 });
   try {
@@ -238,7 +240,7 @@ async function warmingStep(args: {
         skippedAlreadyFresh: count(rows, (r) => r.outcome === 'skipped_fresh' || r.outcome === 'skipped_cached'),
         cacheOnlyHitsAmongHighConfidence: hits,
         stediCallsByPath: { realtime: byPath('realtime'), batchApi: byPath('batch_api') },
-        note: 'warming continues in the background; GetWarmingStats and rte_cache_warming_* report it',
+        note: `warming continues in the background; GetWarmingStats and rte_cache_warming_* report it${leadScale < 1 ? `. With WARMING_LEAD_SCALE ${leadScale} the member-cron horizons close within seconds, before any warm completes, so their cache_hits_avoided and prediction_accuracy read 0 (docs/warming-stats.md)` : ''}`,
       }),
     );
     if (count(rows, () => true) === 0) failures.push('warming: the member-cron run produced no warming job (is the member-cron consumer running?)');

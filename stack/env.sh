@@ -28,6 +28,8 @@ export CODEC_SERVER_PORT="${CODEC_SERVER_PORT:-8091}"  # Temporal codec server (
 # --- local demo time -------------------------------------------------------------
 # The stack's worker runs with WARMING_LEAD_SCALE=$STACK_WARMING_LEAD_SCALE unless WARMING_LEAD_SCALE is set:
 # warming lead times (2–4 h / 12–24 h before predicted use) shrink 3600× so the main job sees warms land.
+# The predicted usage windows (the warms' horizons) shrink too, to seconds: member-cron warms then score 0 in
+# GetWarmingStats' cache_hits_avoided / prediction_accuracy (docs/warming-stats.md). Set 1 to score them for real.
 export STACK_WARMING_LEAD_SCALE="${STACK_WARMING_LEAD_SCALE:-0.000277}"
 
 # --- server tuning --------------------------------------------------------------

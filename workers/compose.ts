@@ -34,6 +34,8 @@ import { createWarmingActivities } from '../activities/warming/activities';
 import { createPgWarmJobReader } from '../activities/warming/pg-warm-job-reader';
 import { createPromWarmingMetrics } from '../activities/warming/metrics';
 import { createPgWarmRecordStore } from '../activities/warming/pg-warm-store';
+import { createTemporalChildRunReader } from '../activities/warming/temporal-child-runs';
+import { Context } from '@temporalio/activity';
 // The WarmingIntake factory (member-cron consumer → cache-warming jobs): createWarmingIntake(client, lists, { taskQueue }).
 export { createWarmingIntake } from '../lib/temporal/warming-jobs';
 import { createWarmingIntake as createWarmingIntakeAdapter, warmingTuningFromConfig } from '../lib/temporal/warming-jobs';
@@ -177,6 +179,8 @@ export function createWorkerActivities(deps: WorkerDeps): {
     load: slotLoad,
     directory: deps.directory,
     jobs: createPgWarmJobReader(deps.pg),
+    // The worker's own client, through the activity context: no connection of our own.
+    childRuns: createTemporalChildRunReader(() => Context.current().client),
     logger,
   });
   const webhooks = createWebhookActivities({

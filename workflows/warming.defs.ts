@@ -129,6 +129,8 @@ export interface WarmingCarryState {
    * rule defers them (planWarmingPage, the same rule and seed as the child); absent when they start at once.
    */
   realtimeDeferredUntilMs?: number;
+  /** First page: when its BACKGROUND batch-API children submit, in their members' LOW_UTILIZATION window (planWarmingPage). */
+  batchApiStartsAtMs?: number;
   firstPlanned: boolean;
   runs: number;
 }
@@ -152,6 +154,8 @@ export interface WarmingStatusView {
   freeSlots?: number;
   /** See WarmingCarryState.realtimeDeferredUntilMs (WarmCache's estimate starts the real-time part there). */
   realtimeDeferredUntilMs?: number;
+  /** See WarmingCarryState.batchApiStartsAtMs (WarmCache's estimate starts the batch-API part there). */
+  batchApiStartsAtMs?: number;
   /** Child batch ids currently running. */
   children: string[];
   /** WAITING: when the earliest waiting child's window opens; PENDING: notBefore. */

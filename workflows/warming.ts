@@ -17,11 +17,12 @@ import {
   sleep,
   startChild,
   upsertSearchAttributes,
+  TerminatedFailure,
   workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities/batch/activities';
-import type { WarmGroup, WarmingActivities } from '../activities/warming/activities';
+import type { FinalizeWarmPageInput, WarmGroup, WarmingActivities } from '../activities/warming/activities';
 import { batchSummary } from '../lib/batch/details';
 import { batchPriorityFor } from '../lib/warming/decide';
 import { warmingDetails, warmsCancelled } from '../lib/warming/details';
@@ -108,6 +109,8 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
   /** Running children's last reports (warmingChildStatus). */
   const childStatus = new Map<string, WarmingChildStatus>();
   let pausedBy: string | undefined;
+  /** Set by finish() before the terminal status is shown, so a query never sees an ended job without its end time. */
+  let finishedAtMs: number | undefined;
   let shownStatus: WarmingStatusName = (workflowInfo().typedSearchAttributes.get(RteBatchStatus) as WarmingStatusName | undefined) ?? s.status;
 
   /** The status operators see: PAUSED and WAITING refine an open job's PENDING / RUNNING (s.status stays as it was). */
@@ -201,12 +204,14 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       ...(s.startedAtMs !== undefined ? { startedAtMs: s.startedAtMs } : {}),
       ...(s.freeSlots !== undefined ? { freeSlots: s.freeSlots } : {}),
       ...(s.realtimeDeferredUntilMs !== undefined ? { realtimeDeferredUntilMs: s.realtimeDeferredUntilMs } : {}),
+      ...(s.batchApiStartsAtMs !== undefined ? { batchApiStartsAtMs: s.batchApiStartsAtMs } : {}),
       children: [...children.keys()],
       ...(explains && waitingUntil() !== undefined ? { waitingUntilMs: waitingUntil() } : {}),
       ...(explains && !holding && waitingUntil() !== undefined ? waitingCause() : {}),
       ...(pausedBy ? { pausedBy } : {}),
       ...(failure ? { failure } : {}),
       ...(s.cancel ? { cancel: { ...s.cancel } } : {}),
+      ...(finishedAtMs !== undefined ? { finishedAtMs } : {}),
     };
   }
 
@@ -375,7 +380,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
     };
   }
 
-  async function runGroups(groups: WarmGroup[]): Promise<Array<{ batchId: string; operation: string; path: 'realtime' | 'batch_api'; status: string; failure?: string }>> {
+  async function runGroups(groups: WarmGroup[]): Promise<FinalizeWarmPageInput['children']> {
     const started = await Promise.all(
       groups
         .filter((g) => g.count > 0)
@@ -414,7 +419,16 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
           return { batchId: childId, operation: g.operation, path: g.path, status: r.status, ...(r.failure ? { failure: `${r.failure.code}: ${r.failure.message}` } : {}) };
         } catch (err) {
           const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
-          return { batchId: childId, operation: g.operation, path: g.path, status: 'FAILED', failure: cause instanceof Error ? cause.message.slice(0, 500) : String(cause) };
+          // A terminated child reaches us as a bare "Terminated" (its reason is in its own history only): flagged, so
+          // finalizeWarmPage reads the operator's reason. Data only: the commands are unchanged.
+          return {
+            batchId: childId,
+            operation: g.operation,
+            path: g.path,
+            status: 'FAILED',
+            failure: cause instanceof Error ? cause.message.slice(0, 500) : String(cause),
+            ...(cause instanceof TerminatedFailure ? { terminated: true } : {}),
+          };
         } finally {
           children.delete(childId);
           childStatus.delete(childId);
@@ -454,6 +468,7 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       c.batchApi += plan.entries.batchApi;
       if (plan.freeSlots !== undefined) s.freeSlots ??= plan.freeSlots;
       if (s.page === 0 && plan.realtimeDeferredUntilMs !== undefined) s.realtimeDeferredUntilMs ??= plan.realtimeDeferredUntilMs;
+      if (s.page === 0 && plan.batchApiStartsAtMs !== undefined) s.batchApiStartsAtMs ??= plan.batchApiStartsAtMs;
       s.firstPlanned = true;
       explain(true);
       const results = await runGroups(plan.groups);
@@ -491,16 +506,20 @@ export async function cacheWarmingWorkflow(rawInput: CacheWarmingWorkflowInput):
       log.warn('warming counts not read', { error: String(err) });
     }
     const status = terminal();
+    // The end time first: setStatus makes warmingStatus answer the terminal status at once, while the record, the
+    // event and the list release below still run (seconds under load). Same workflow task, so Date.now() and the
+    // commands are as before (no patch needed).
+    const endedAtMs = Date.now();
+    finishedAtMs = endedAtMs;
     setStatus(status);
     s.phase = 'DONE';
-    const finishedAtMs = Date.now();
-    await jobRecord(finishedAtMs);
-    const v = { ...view(), finishedAtMs };
+    await jobRecord(endedAtMs);
+    const v = view();
     // A cancelled job is published as CANCELLED with what it left undone (warming #8). Versioned: a cancelled job
     // recorded before this change replays its COMPLETED event (its event id `<job>#COMPLETED` is in its history).
     const cancelledEvent = status === 'CANCELLED' && patched('warming-cancelled-event-v1');
     await emit(status === 'FAILED' ? 'FAILED' : cancelledEvent ? 'CANCELLED' : 'COMPLETED', {
-      durationMs: finishedAtMs - (s.startedAtMs ?? input.acceptedAtMs),
+      durationMs: endedAtMs - (s.startedAtMs ?? input.acceptedAtMs),
       ...(failure ? { errorMessage: `${failure.code}: ${failure.message}` } : status === 'CANCELLED' ? { errorMessage: `cancelled: ${s.cancel?.reason ?? ''}` } : {}),
       ...(cancelledEvent ? { membersCancelled: warmsCancelled(c, input.operations.length) } : {}),
     });

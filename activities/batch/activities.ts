@@ -10,7 +10,7 @@ import { averageDurationMs, pendingOf } from '../../lib/batch/progress';
 import { CACHE_TO_PROTO, PRIORITY_TO_PROTO, STATUS_TO_PROTO, STRATEGY_TO_PROTO, PATH_TO_PROTO, WINDOW_TO_PROTO } from '../../lib/batch/proto-mapping';
 import type { BatchCacheMode, WindowName } from '../../lib/batch/types';
 import { cacheRefreshedOf } from '../../lib/batch/types';
-import { scheduleMember, windowForMember, type EngagementHint } from '../../lib/batch/windows';
+import { pageDueMs, scheduleMember, windowForMember, type EngagementHint } from '../../lib/batch/windows';
 import { decideCacheAction, hasFreshPayerError } from '../../lib/cache-policy';
 import { CONNECTIVITY_AAA_CODES } from '../../lib/stedi-codes';
 import { normalizeEligibilityResponse } from '../../lib/coverage-summary';
@@ -315,8 +315,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         windows[s.effectiveWindow] = (windows[s.effectiveWindow] ?? 0) + 1;
         return s.atMs;
       });
-      const sorted = [...times].sort((a, b) => a - b);
-      const due = input.mode === 'realtime' ? sorted[0]! : sorted[Math.floor((sorted.length - 1) / 2)]!;
+      const due = pageDueMs(times, input.mode);
       if (due > input.nowMs + 1000) return { kind: 'wait', notBeforeMs: due };
 
       const entries = await deps.cache.getMany(ids.map((memberId) => ({ memberId, operation: input.operation })));

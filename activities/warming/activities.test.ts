@@ -8,7 +8,8 @@ import { silentLogger } from '../../lib/logger';
 import type { OutgoingEvent } from '../kafka/types';
 import { createWarmingActivities, type WarmingEventInput } from './activities';
 import type { MemberRecord } from '../../lib/member-record';
-import { decisionKey, type WarmJobDurableState, type WarmJobReader } from './ports';
+import { pageDueMs, scheduleMember } from '../../lib/batch/windows';
+import { decisionKey, type ChildRunReader, type WarmJobDurableState, type WarmJobReader } from './ports';
 
 const jobState: WarmJobDurableState = {
   jobId: 'warming/member-cron-daily-rte-warmup/i-1',
@@ -139,5 +140,96 @@ describe('planWarmingPage: when the slot-load rule defers non-URGENT real-time w
   it('URGENT (a HIGH child) and a quiet pool are not deferred', async () => {
     expect((await planner(12)('URGENT')).realtimeDeferredUntilMs).toBeUndefined();
     expect((await planner(2)('PRELOAD')).realtimeDeferredUntilMs).toBeUndefined();
+  });
+});
+
+describe('planWarmingPage: when BACKGROUND batch-API warms submit (probe p15 #2)', () => {
+  // 15:30 UTC. Los Angeles' low-utilisation window opens at 02:00 PST = 10:00 UTC the next day; New York's at 07:00 UTC.
+  const NOW = Date.UTC(2026, 11, 4, 15, 30);
+  const laWindow = Date.UTC(2026, 11, 5, 10, 0);
+  const ids = ['m-1', 'm-2', 'm-3', 'm-4'];
+
+  const plan = (priority: 'PRELOAD' | 'BACKGROUND', zone: (id: string) => string) =>
+    createWarmingActivities({
+      lists: { read: async () => ids, write: async () => undefined } as never,
+      errors: {} as never,
+      cache: { getMany: async (pairs: readonly unknown[]) => pairs.map(() => null) } as never,
+      warms: {
+        decide: async (_ctx: unknown, rows: ReadonlyArray<{ memberId: string; operation: string; path: 'realtime' | 'batch_api'; outcome: 'pending' }>) => ({
+          inserted: [...rows],
+          stored: new Map(rows.map((r) => [decisionKey(r.memberId, r.operation), { path: r.path, outcome: r.outcome }])),
+        }),
+      } as never,
+      events: { publish: async () => undefined, close: async () => undefined },
+      hash: (m) => m,
+      directory: { getMemberRecords: async (xs) => new Map(xs.map((id) => [id, { timeZone: zone(id) } as MemberRecord])) },
+      logger: silentLogger(),
+      now: () => NOW,
+    }).planWarmingPage({ jobId: 'warming/t/j', source: 't', priority, strategy: 'INTELLIGENT', operations: ['check_eligibility'], listRef: 'l', page: 0, start: 0, count: ids.length, acceptedAtMs: NOW });
+
+  it('in the members’ own low-utilisation window, as the child plans it (its median member, seeded by its id)', async () => {
+    const r = await plan('BACKGROUND', () => 'America/Los_Angeles');
+    expect(r.entries.batchApi).toBe(4);
+    const [g] = r.groups;
+    const times = ids.map((_, k) => scheduleMember({ window: 'LOW_UTILIZATION', nowMs: NOW, timeZone: 'America/Los_Angeles', seed: g!.listRef, position: k, groupSize: 4 }).atMs);
+    expect(r.batchApiStartsAtMs).toBe(pageDueMs(times, 'batch'));
+    expect(r.batchApiStartsAtMs).toBeGreaterThanOrEqual(laWindow);
+    expect(r.batchApiStartsAtMs).toBeLessThanOrEqual(laWindow + 125 * 60_000);
+  });
+  it('a PRELOAD job’s batch-API warms do not wait for a window', async () => {
+    expect((await plan('PRELOAD', () => 'America/Los_Angeles')).batchApiStartsAtMs).toBeUndefined();
+  });
+});
+
+describe('finalizeWarmPage: a child batch terminated in Temporal (probe p15 #6)', () => {
+  function finalizer(childRuns?: ChildRunReader) {
+    const settled: Array<{ memberId: string; outcome: string; reason?: string }> = [];
+    const acts = createWarmingActivities({
+      lists: { read: async () => ['m-1', 'm-2'] } as never,
+      errors: { page: async () => ({ errors: [] }) } as never,
+      cache: {} as never,
+      warms: {
+        settlePending: async (_job: string, rows: typeof settled) => void settled.push(...rows),
+        counts: async () => ({ pending: 0, warmed: 0, skipped_fresh: 0, skipped_cached: 0, failed: 2, cancelled: 0 }),
+      } as never,
+      events: { publish: async () => undefined, close: async () => undefined },
+      hash: (m) => m,
+      ...(childRuns ? { childRuns } : {}),
+      logger: silentLogger(),
+    });
+    const run = (child: { status: string; failure?: string; terminated?: boolean }) =>
+      acts.finalizeWarmPage({ jobId: 'warming/t/j', listRef: 'l', start: 0, count: 2, operations: ['check_eligibility'], children: [{ batchId: 'warming/t/j/p0/check_eligibility/batch_api', operation: 'check_eligibility', path: 'batch_api', ...child }] });
+    return { run, settled };
+  }
+  const reader: ChildRunReader = { terminationReason: async (id) => (id.endsWith('/batch_api') ? 'INC-7 stuck poll' : undefined) };
+
+  it('its warms fail with the operator’s reason from the child’s run, in the words of a terminated job', async () => {
+    const f = finalizer(reader);
+    await f.run({ status: 'FAILED', failure: 'Terminated', terminated: true });
+    expect(f.settled.map((r) => [r.outcome, r.reason])).toEqual([
+      ['failed', 'the child batch workflow was terminated in Temporal (terminated: INC-7 stuck poll)'],
+      ['failed', 'the child batch workflow was terminated in Temporal (terminated: INC-7 stuck poll)'],
+    ]);
+  });
+  it('a run that did not flag it (bare "Terminated"), or a reason that cannot be read, still says it was terminated', async () => {
+    const flagless = finalizer(reader);
+    await flagless.run({ status: 'FAILED', failure: 'Terminated' });
+    expect(flagless.settled[0]!.reason).toBe('the child batch workflow was terminated in Temporal (terminated: INC-7 stuck poll)');
+    const unreadable = finalizer({ terminationReason: async () => Promise.reject(new Error('frontend down')) });
+    await unreadable.run({ status: 'FAILED', failure: 'Terminated', terminated: true });
+    expect(unreadable.settled[0]!.reason).toBe('the child batch workflow was terminated in Temporal');
+  });
+  it('a cancelled child’s warms read "cancelled: <reason>", as the warms the job settles itself (one spelling per cancel)', async () => {
+    const f = finalizer(reader);
+    await f.run({ status: 'CANCELLED', failure: 'CANCELLED: INC-9 stop' });
+    expect(f.settled.map((r) => [r.outcome, r.reason])).toEqual([
+      ['cancelled', 'cancelled: INC-9 stop'],
+      ['cancelled', 'cancelled: INC-9 stop'],
+    ]);
+  });
+  it('other child failures keep their own text', async () => {
+    const f = finalizer(reader);
+    await f.run({ status: 'FAILED', failure: 'BatchTimeout: batch timed out' });
+    expect(f.settled[0]!.reason).toBe('BatchTimeout: batch timed out');
   });
 });

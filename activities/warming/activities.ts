@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { CacheWarmingEvent_EventType, CacheWarmingEventSchema } from '../../gen/rte/v1/events_pb';
 import { EventHeaders } from '../../lib/kafka-topics';
-import { anyWindowLoadBand, scheduleMember } from '../../lib/batch/windows';
+import { anyWindowLoadBand, pageDueMs, scheduleMember } from '../../lib/batch/windows';
 import type { MemberRecordSource } from '../../lib/member-record';
 import { decideWarm } from '../../lib/warming/decide';
 import { WARMING_PRIORITY_PROTO, WARMING_STRATEGY_PROTO } from '../../lib/warming/proto-enums';
@@ -13,7 +13,7 @@ import type { WarmOutcome, WarmPath, WarmingPriority, WarmingStrategyName } from
 import type { BatchErrorStore, MemberListStore, StediLoadSource } from '../batch/ports';
 import type { EligibilityCache } from '../cache';
 import type { EventPublisher } from '../kafka/types';
-import { decisionKey, type WarmDecisionRow, type WarmJobReader, type WarmJobRecord, type WarmRecordStore } from './ports';
+import { decisionKey, type ChildRunReader, type WarmDecisionRow, type WarmJobReader, type WarmJobRecord, type WarmRecordStore } from './ports';
 
 export interface WarmingActivityDeps {
   lists: MemberListStore;
@@ -29,6 +29,8 @@ export interface WarmingActivityDeps {
   directory?: MemberRecordSource;
   /** The job's durable record (counts, failure reasons): a FAILED event without its own message says why from it. */
   jobs?: WarmJobReader;
+  /** A terminated child's own history (the operator's reason), for its warms' failure reason. */
+  childRuns?: ChildRunReader;
   logger: Logger;
   now?: () => number;
 }
@@ -70,6 +72,11 @@ export interface PlanWarmingPageResult {
    * (the same rule, time zones and seed as the child), as the load stands now; absent when they start at once.
    */
   realtimeDeferredUntilMs?: number;
+  /**
+   * BACKGROUND batch-API warms: their child batch waits for the LOW_UTILIZATION window in its members' own time zones.
+   * This is when the latest of those children submits to Stedi (the same planning and seed as the child).
+   */
+  batchApiStartsAtMs?: number;
 }
 
 export interface FinalizeWarmPageInput {
@@ -78,8 +85,14 @@ export interface FinalizeWarmPageInput {
   start: number;
   count: number;
   operations: string[];
-  children: Array<{ batchId: string; operation: string; path: 'realtime' | 'batch_api'; status: string; failure?: string }>;
+  /** `terminated`: the child was terminated in Temporal (its failure is then only Temporal's "Terminated"). */
+  children: Array<{ batchId: string; operation: string; path: 'realtime' | 'batch_api'; status: string; failure?: string; terminated?: boolean }>;
 }
+
+/** What the parent sees of a terminated child (TerminatedFailure's message), from runs that did not flag it. */
+const BARE_TERMINATED = 'Terminated';
+/** A cancelled child batch's failure as workflows/warming.ts passes it (`<code>: <message>`, code CANCELLED). */
+const CHILD_CANCELLED_PREFIX = 'CANCELLED: ';
 
 export interface WarmingEventInput {
   topic: string;
@@ -117,25 +130,27 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
   const now = deps.now ?? Date.now;
 
   /**
-   * When the last member of the deferred real-time groups starts by the ANY window's load rule: each member in its
-   * own time zone, seeded by its child batch's id (workflows/warming.ts names it `<job>/p<page>/<operation>/realtime`).
-   * Without a directory the platform's default zone is assumed.
+   * When the child batches of `planned` start, by the same planning as their planMembers: each member in its own time
+   * zone, seeded by its child batch's id (workflows/warming.ts names it `<job>/p<page>/<operation>/<path>`), at the
+   * child's position in its group. Real-time groups (deferred by the ANY window's load rule): when their last member
+   * starts. Batch-API groups: when their Stedi submission is due (pageDueMs; a group of at most a warming page fits in
+   * one batch-API chunk). The latest over the groups. Without a directory the platform's default zone is assumed.
    */
-  async function deferredRealtimeStart(
-    realtime: WarmGroup[],
+  async function plannedChildStart(
+    planned: WarmGroup[],
     groups: Map<string, { operation: string; path: 'realtime' | 'batch_api'; ids: string[] }>,
+    window: 'ANY' | 'LOW_UTILIZATION',
     load: number,
     nowMs: number,
   ): Promise<number> {
     let latest = nowMs;
-    for (const g of realtime) {
-      const ids = groups.get(`${g.operation}|realtime`)?.ids ?? [];
+    for (const g of planned) {
+      const ids = groups.get(`${g.operation}|${g.path}`)?.ids ?? [];
+      if (ids.length === 0) continue;
       const records = deps.directory ? await deps.directory.getMemberRecords(ids).catch(() => new Map<string, { timeZone: string }>()) : new Map<string, { timeZone: string }>();
       const seed = g.listRef; // = the child batch's id (warmGroupListRef), the seed its planMembers uses
-      ids.forEach((id, k) => {
-        const at = scheduleMember({ window: 'ANY', nowMs, timeZone: records.get(id)?.timeZone ?? null, seed, position: k, groupSize: ids.length, load }).atMs;
-        latest = Math.max(latest, at);
-      });
+      const times = ids.map((id, k) => scheduleMember({ window, nowMs, timeZone: records.get(id)?.timeZone ?? null, seed, position: k, groupSize: ids.length, load }).atMs);
+      latest = Math.max(latest, g.path === 'realtime' ? Math.max(...times) : pageDueMs(times, 'batch'));
     }
     return latest;
   }
@@ -212,10 +227,13 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
           // The child batch's own load figure (getStediLoad) and rule (batchPriorityFor: URGENT → HIGH ignores load).
           const load = Math.min(1, l.inUse / Math.max(1, l.limit));
           if (input.priority !== 'URGENT' && anyWindowLoadBand(load) > 0) {
-            realtimeDeferredUntilMs = await deferredRealtimeStart(out.filter((g) => g.path === 'realtime'), groups, load, at);
+            realtimeDeferredUntilMs = await plannedChildStart(out.filter((g) => g.path === 'realtime'), groups, 'ANY', load, at);
           }
         }
       }
+      // BACKGROUND batch-API children wait for their members' LOW_UTILIZATION window (workflows/warming.ts childInput).
+      const batchApi = out.filter((g) => g.path === 'batch_api');
+      const batchApiStartsAtMs = input.priority === 'BACKGROUND' && batchApi.length > 0 ? await plannedChildStart(batchApi, groups, 'LOW_UTILIZATION', 0, at) : undefined;
       return {
         members: ids.length,
         membersSkipped,
@@ -223,6 +241,7 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
         groups: out,
         ...(freeSlots !== undefined ? { freeSlots } : {}),
         ...(realtimeDeferredUntilMs !== undefined ? { realtimeDeferredUntilMs } : {}),
+        ...(batchApiStartsAtMs !== undefined ? { batchApiStartsAtMs } : {}),
       };
     },
 
@@ -234,6 +253,18 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
       const ids = await deps.lists.read(input.listRef, input.start, input.count);
       const settle: Parameters<WarmRecordStore['settlePending']>[1][number][] = [];
       for (const child of input.children) {
+        let failure = child.failure;
+        if (child.terminated === true || (child.status === 'FAILED' && failure === BARE_TERMINATED)) {
+          // In the parent's words for a terminated job (GetWarmingJob), with the operator's reason from the child's run.
+          const why = await deps.childRuns?.terminationReason(child.batchId).catch((err: unknown) => {
+            deps.logger.warn({ err, batchId: child.batchId }, 'terminated child batch: its termination reason was not read');
+            return undefined;
+          });
+          failure = `the child batch workflow was terminated in Temporal${why ? ` (terminated: ${why})` : ''}`;
+        }
+        // A cancelled child reports its failure code in capitals ("CANCELLED: <reason>"); warms the job settles itself
+        // read "cancelled: <reason>". One spelling, so failure_reasons counts one cancel once (probe p15 #5).
+        if (child.status === 'CANCELLED' && failure?.startsWith(CHILD_CANCELLED_PREFIX)) failure = `cancelled: ${failure.slice(CHILD_CANCELLED_PREFIX.length)}`;
         const reasons = new Map<string, string>();
         for (let after = -1; ; ) {
           const p = await deps.errors.page(child.batchId, after, 1000);
@@ -248,8 +279,8 @@ export function createWarmingActivities(deps: WarmingActivityDeps) {
             why
               ? { memberId, operation: child.operation, path: child.path, outcome: 'failed', reason: why.slice(0, 500) }
               : cancelled
-                ? { memberId, operation: child.operation, path: child.path, outcome: 'cancelled', reason: child.failure ?? 'warming job cancelled' }
-                : { memberId, operation: child.operation, path: child.path, outcome: 'failed', reason: child.failure ?? `no result recorded (child batch ${child.status})` },
+                ? { memberId, operation: child.operation, path: child.path, outcome: 'cancelled', reason: failure ?? 'warming job cancelled' }
+                : { memberId, operation: child.operation, path: child.path, outcome: 'failed', reason: failure ?? `no result recorded (child batch ${child.status})` },
           );
         }
       }

@@ -99,3 +99,12 @@ export interface WarmJobReader {
   /** undefined when there is no record of the job. */
   read(jobId: string): Promise<WarmJobDurableState | undefined>;
 }
+
+/**
+ * How a child batch ended, from its own history: a parent sees a terminated child only as "Terminated"
+ * (ChildWorkflowExecutionTerminated carries no reason), while the child's WorkflowExecutionTerminated holds the
+ * operator's reason. Undefined when the child was not terminated or cannot be read.
+ */
+export interface ChildRunReader {
+  terminationReason(workflowId: string): Promise<string | undefined>;
+}

@@ -338,6 +338,7 @@ export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof 
           batchApi: v.counters.batchApi,
           ...(v.freeSlots !== undefined ? { freeSlots: v.freeSlots } : {}),
           ...(v.realtimeDeferredUntilMs !== undefined ? { realtimeDeferredUntilMs: v.realtimeDeferredUntilMs } : {}),
+          ...(v.batchApiStartsAtMs !== undefined ? { batchApiStartsAtMs: v.batchApiStartsAtMs } : {}),
           ...(deps.batchLatencyMs !== undefined ? { batchLatencyMs: deps.batchLatencyMs } : {}),
         }),
       now(),

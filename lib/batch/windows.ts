@@ -243,6 +243,15 @@ export function scheduleMember(input: ScheduleInput): ScheduleResult {
 }
 
 /**
+ * When a planned page of members is due (planMembers): a real-time page when its first member is, a batch-API chunk
+ * (one Stedi submission) when its median member is. `times` are the members' scheduleMember times, at least one.
+ */
+export function pageDueMs(times: readonly number[], mode: 'realtime' | 'batch'): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  return mode === 'realtime' ? sorted[0]! : sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/**
  * Window for the member at `memberIndex` of a batch of `total`: batches over 50,000 members whose client left the
  * window to the service (ANY) rotate 10,000-member chunks through LOW_UTILIZATION, MORNING, EVENING (doc,
  * "Multi-Window Distribution"); an explicit window is always honoured. Returns the window and the member's

@@ -33,6 +33,15 @@ describe('validateGetWarmingStats', () => {
     expect(fieldOf(() => validateGetWarmingStats(r))).toBe(field);
   });
 
+  it('an end 1 ns after the start is refused by a message that is true: the range is read in whole milliseconds', () => {
+    const r = create(GetWarmingStatsRequestSchema, {
+      startTime: { seconds: BigInt(T0 / 1000), nanos: 500_000_000 },
+      endTime: { seconds: BigInt(T0 / 1000), nanos: 500_000_001 },
+    });
+    expect(() => validateGetWarmingStats(r)).toThrow('end_time: must be at least 1 ms later than start_time');
+    expect(fieldOf(() => validateGetWarmingStats(r))).toBe('end_time');
+  });
+
   it('an unknown field is refused with its number', () => {
     const r = req(T0, T0 + H);
     r.$unknown = [{ no: 9, wireType: 0, data: new Uint8Array([1]) }];

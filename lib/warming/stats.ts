@@ -38,7 +38,9 @@ export function validateGetWarmingStats(req: GetWarmingStatsRequest): StatsQuery
   };
   const startMs = ts('start_time');
   const endMs = ts('end_time');
-  if (endMs <= startMs) throw new FieldError('end_time', 'must be later than start_time (the range is [start_time, end_time))');
+  // The figures are computed at millisecond precision (timestampMs rounds to the nearest ms): a range that rounds
+  // to nothing is refused with a message that says so, not "must be later" for an end that is later.
+  if (endMs <= startMs) throw new FieldError('end_time', 'must be at least 1 ms later than start_time once both are rounded to whole milliseconds (the range is [start_time, end_time))');
   if (endMs - startMs > MAX_STATS_RANGE_MS) throw new FieldError('end_time', `the range may span at most ${MAX_STATS_RANGE_MS / DAY_MS} days`);
   if (req.sources.length > MAX_STATS_SOURCES) throw new FieldError('sources', `at most ${MAX_STATS_SOURCES} sources`);
   req.sources.forEach((s, i) => {

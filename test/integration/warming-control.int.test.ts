@@ -214,4 +214,28 @@ describe('a running warming job (integration)', () => {
     expect(String((late as Error).message) + String((late as { cause?: Error }).cause?.message)).toMatch(/already (finished|completed)|workflow execution already completed/i);
     console.log(`warming cancel: ${atCancel} calls at cancel, ${o.warmed} warmed, ${o.cancelled} cancelled, 0 calls after settling`);
   });
+  test('an operator terminating a child batch: its warms fail with the operator’s reason, not a bare "Terminated"', async () => {
+    const members = plain.slice(2 * PER_JOB, 2 * PER_JOB + 30);
+    expect(members).toHaveLength(30);
+    const jobId = await warmCache(
+      members.map((m) => m.memberId),
+      'it-term-child',
+    );
+    const h = p.temporal.workflow.getHandle(jobId);
+    let childId = '';
+    await eventually('the child batch to be mid-flight', async () => {
+      childId = (await h.query(warmingStatusQuery)).children[0] ?? '';
+      return childId !== '' && total(members) >= 3;
+    });
+    // As an operator would: `temporal workflow terminate --workflow-id <child> --reason …`.
+    await p.temporal.workflow.getHandle(childId).terminate('it operator INC-7');
+    const v = (await h.result()) as WarmingStatusView;
+    expect(v.counters.outcomes.failed).toBeGreaterThan(0);
+    const job = await getJob(jobId);
+    const why = 'the child batch workflow was terminated in Temporal (terminated: it operator INC-7)';
+    expect(job.failureReasons).toEqual(expect.arrayContaining([expect.objectContaining({ reason: why })]));
+    expect(job.failureReasons.map((r) => r.reason)).not.toContain('Terminated');
+    if (job.status === BatchStatus.FAILED) expect(job.reason).toContain(why);
+    console.log(`terminated child: ${v.status}, ${v.counters.outcomes.failed} failed; reason "${job.reason}"`);
+  });
 });

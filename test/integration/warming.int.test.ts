@@ -15,6 +15,7 @@ import type { MemberRecord } from '../../lib/member-record';
 import { isConnectivityCode, verdictFor } from '../../stedi-sim/answers';
 import { cancelWarmingUpdate, pauseWarmingSignal, warmingStatusQuery, type WarmingStatusView } from '../../workflows/warming.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { DEFAULT_TIME_ZONE, hourWindowSlot } from '../../lib/batch/windows';
 import { uniqueName } from '../helpers/temporal';
 import { eventually } from '../helpers/sim-checks';
 import { observeWarmingEvents } from '../helpers/warming-events';
@@ -320,6 +321,36 @@ describe('cache warming (integration)', () => {
     expect(old).toMatchObject({ status: BatchStatus.CANCELLED, reason: 'cancelled: superseded', members: 7, lastKnown: true, strategy: S.FORCE, priority: P.PRELOAD });
     expect((await codeOf(client().getWarmingJob({ jobId: oldId }, other)))?.code).toBe(Code.NotFound);
   }, 180_000);
+
+  it('a BACKGROUND job’s estimated_completion is no earlier than its members’ LOW_UTILIZATION window (probe p15 #2)', async () => {
+    // The zone whose window opens latest after New York's (the platform default the estimate used to assume): then a
+    // New York estimate would end before the job may start.
+    const now = Date.now();
+    const nyOpens = hourWindowSlot('LOW_UTILIZATION', now, DEFAULT_TIME_ZONE).startMs;
+    const zones = [...new Set(pool.map((m) => m.timeZone))].map((z) => ({ z, opens: hourWindowSlot('LOW_UTILIZATION', now, z).startMs })).sort((a, b) => b.opens - a.opens);
+    const latest = zones[0]!;
+    expect(latest.opens - nyOpens).toBeGreaterThan(p.config.warmCache.batchLatencyMs + 30 * 60_000);
+    // From the end of the pool (other tests take theirs from the start): uncached, in that zone.
+    const ids = pool.filter((m) => m.timeZone === latest.z).slice(-2).map((m) => m.memberId);
+    expect(ids).toHaveLength(2);
+    const source = uniqueName('it-bg-eta').replace(/[^A-Za-z0-9._:-]/g, '-');
+    const res = await client().warmCache({ memberIds: ids, strategy: S.INTELLIGENT, priority: P.BACKGROUND, source }, auth());
+    try {
+      let waitingUntil = 0;
+      await eventually('the job to wait for its window', async () => {
+        const job = await client().getWarmingJob({ jobId: res.warmingJobId }, auth());
+        waitingUntil = job.status === BatchStatus.WAITING && job.waitingUntil ? timestampMs(job.waitingUntil) : 0;
+        return waitingUntil > 0;
+      });
+      const eta = timestampMs(res.estimatedCompletion!);
+      console.log(`BACKGROUND eta ${new Date(eta).toISOString()} for ${latest.z}; waiting until ${new Date(waitingUntil).toISOString()}; New York window ${new Date(nyOpens).toISOString()}`);
+      expect(waitingUntil).toBeGreaterThanOrEqual(latest.opens - 5 * 60_000);
+      expect(eta).toBeGreaterThanOrEqual(waitingUntil);
+      expect(eta).toBeLessThanOrEqual(waitingUntil + p.config.warmCache.batchLatencyMs + 60_000);
+    } finally {
+      await p.temporal.workflow.getHandle(res.warmingJobId).executeUpdate(cancelWarmingUpdate, { args: [{ reason: 'test over' }] }).catch(() => undefined);
+    }
+  }, 120_000);
 
   it('1,001 member ids are refused naming member_ids, and no job starts', async () => {
     const source = uniqueName('it-limit').replace(/[^A-Za-z0-9._:-]/g, '-');

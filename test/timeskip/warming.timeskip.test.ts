@@ -107,6 +107,34 @@ describe('cacheWarmingWorkflow timers (time-skipping)', () => {
     });
   }, 120_000);
 
+  it('an ended job answers its end time with its terminal status, also while the final record is still written', async () => {
+    const f = fakes('realtime');
+    let reached!: () => void;
+    const finalRecord = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const acts = {
+      ...f.acts,
+      // The job's final record (the one with finishedAtMs) is held: the gap in which the query used to answer
+      // COMPLETED without finished_at (probe p15 #3).
+      async warmingUpsertJob(job: { finishedAtMs?: number }) {
+        if (job.finishedAtMs === undefined) return;
+        reached();
+        await released;
+      },
+    };
+    await run(acts, async (tq) => {
+      const h = await start(tq, 'URGENT', 2);
+      await finalRecord;
+      const mid = await h.query(warmingStatusQuery);
+      release();
+      expect(mid.status).toBe('COMPLETED');
+      expect(mid.finishedAtMs).toEqual(expect.any(Number));
+      const view = (await h.result()) as WarmingStatusView;
+      expect(view.finishedAtMs).toBe(mid.finishedAtMs);
+    });
+  }, 120_000);
+
   it('a BACKGROUND job defers its Stedi batch submission to the LOW_UTILIZATION window', async () => {
     const timeZone = zoneWhereHourIsAhead(HOUR_WINDOWS.LOW_UTILIZATION.anchorHour, 6, await clock());
     const f = fakes('batch_api', timeZone);

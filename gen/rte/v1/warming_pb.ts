@@ -137,8 +137,8 @@ export type WarmCacheResponse = Message<"rte.v1.WarmCacheResponse"> & {
    * Real-time warms: entries × 13.5 s ÷ free slots, counted from when they may start: under real-time slot load
    * (utilisation ≥ 0.3) non-URGENT real-time warms (FORCE with PRELOAD / BACKGROUND) are deferred by the ANY window's
    * load rule (30–60 min, or the members' LOW_UTILIZATION window at ≥ 0.7) and the estimate starts there, as the load
-   * stood at the answer; they start sooner if the load drops. Batch-API warms: the batch latency (BACKGROUND: from the
-   * next LOW_UTILIZATION window); they take no real-time slot and never wait on slot load.
+   * stood at the answer; they start sooner if the load drops. Batch-API warms: the batch latency (BACKGROUND: from when
+   * the child batch submits in its members' own LOW_UTILIZATION window, as it plans it); they take no real-time slot and never wait on slot load.
    *
    * @generated from field: google.protobuf.Timestamp estimated_completion = 4;
    */
@@ -414,8 +414,10 @@ export type GetWarmingJobResponse = Message<"rte.v1.GetWarmingJobResponse"> & {
 
   /**
    * Why the job is in this status, when there is a why: a FAILED or CANCELLED job's reason ("cancelled: <reason>",
-   * "MemberLimitExceeded: …", "terminated by an operator: …"), a PARTIALLY_COMPLETED or FAILED job's failed warms
-   * ("3 of 60 warms failed; most common: …"), "paused by <who>", "waiting for the LOW_UTILIZATION window until <time>",
+   * "MemberLimitExceeded: …", or for a job terminated with the Temporal CLI "the warming workflow was terminated in
+   * Temporal (terminated: <reason>)"), a PARTIALLY_COMPLETED or FAILED job's failed and cancelled warms ("4 failed of
+   * 15 warms; most common: <reason> (3)", "2 failed, 5 cancelled of 60 warms; …", the reason as in failure_reasons),
+   * "paused by <who>", "waiting for the LOW_UTILIZATION window until <time>",
    * or, for warms parked by real-time slot load (non-URGENT real-time warms), in GetBatchStatus's words: "deferred by
    * Stedi load: waiting until <time> at the latest, or sooner when the load drops". Empty otherwise.
    *
@@ -494,7 +496,8 @@ export type GetWarmingJobResponse = Message<"rte.v1.GetWarmingJobResponse"> & {
   startedAt?: Timestamp | undefined;
 
   /**
-   * When it finished; unset while open.
+   * When it finished; unset while open, set with every terminal status (COMPLETED, PARTIALLY_COMPLETED, FAILED,
+   * CANCELLED).
    *
    * @generated from field: google.protobuf.Timestamp finished_at = 14;
    */
@@ -602,7 +605,9 @@ export const WarmingJobCountsSchema: GenMessage<WarmingJobCounts> = /*@__PURE__*
  */
 export type WarmingFailureReason = Message<"rte.v1.WarmingFailureReason"> & {
   /**
-   * e.g. "PAYER_ERROR: AAA 42 …", "MemberNotFoundError: member … is not in the directory", "cancelled: …".
+   * No per-member text (ids, hashes): the same cause reads the same for every member. E.g. "PAYER_ERROR: AAA 42 …",
+   * "MemberNotFoundError: member is not in the directory", "cancelled: <reason>", "the child batch workflow was
+   * terminated in Temporal (terminated: <reason>)".
    *
    * @generated from field: string reason = 1;
    */
