@@ -3,6 +3,7 @@ import { FieldError } from '../../lib/errors';
 import { ConnectError, Code } from '@connectrpc/connect';
 import { BatchStatus } from '../../gen/rte/v1/batch_pb';
 import type { WarmingStatusView } from '../../workflows/warming.defs';
+import { hourWindowSlot } from '../../lib/batch/windows';
 import { checkWarmCacheSource, undecidedEstimateMs, UNDECIDED_REASON, validateWarmCache, warmCacheAnswer } from './warming-service';
 
 const base = { memberIds: ['M-1', 'M-2'], operations: [] as string[], strategy: S.INTELLIGENT, priority: P.URGENT, source: '' };
@@ -125,5 +126,12 @@ describe('undecidedEstimateMs', () => {
     expect(undecidedEstimateMs(v('PRELOAD', 'FORCE', 3), 1_000)).toBe(1_000 + 3 * 13_500);
     expect(undecidedEstimateMs(v('URGENT', 'FILL_ONLY'), 1_000, 60_000)).toBe(61_000);
     expect(undecidedEstimateMs(v('PRELOAD', 'INTELLIGENT'), 1_000, 60_000)).toBe(61_000);
+    // BACKGROUND: members' zones are not known yet, so the batch work starts at the latest LOW_UTILIZATION window end
+    // over the US zones (Honolulu's, here), not New York's 02:00.
+    const at = Date.parse('2026-12-04T15:00:00Z');
+    const hawaii = hourWindowSlot('LOW_UTILIZATION', at, 'Pacific/Honolulu');
+    const newYork = hourWindowSlot('LOW_UTILIZATION', at, 'America/New_York');
+    expect(hawaii.startMs).toBeGreaterThan(newYork.startMs);
+    expect(undecidedEstimateMs(v('BACKGROUND', 'INTELLIGENT'), at, 60_000)).toBe(hawaii.startMs + hawaii.spreadMs + 60_000);
   });
 });
