@@ -60,6 +60,30 @@ const event = (extra: Partial<WarmingEventInput> = {}): WarmingEventInput => ({
   ...extra,
 });
 
+/**
+ * Warming activities for planWarmingPage over fakes: `ids` staged, nothing cached, every decision inserted, each
+ * member in the zone `zone` gives; `load` the slot pool's (absent: no slot-load rule).
+ */
+function plannerActivities(o: { ids: string[]; now: number; zone: (id: string) => string; load?: { limit: number; inUse: number } }) {
+  return createWarmingActivities({
+    lists: { read: async () => o.ids, write: async () => undefined } as never,
+    errors: {} as never,
+    cache: { getMany: async (pairs: readonly unknown[]) => pairs.map(() => null) } as never,
+    warms: {
+      decide: async (_ctx: unknown, rows: ReadonlyArray<{ memberId: string; operation: string; path: 'realtime' | 'batch_api'; outcome: 'pending' }>) => ({
+        inserted: [...rows],
+        stored: new Map(rows.map((r) => [decisionKey(r.memberId, r.operation), { path: r.path, outcome: r.outcome }])),
+      }),
+    } as never,
+    events: { publish: async () => undefined, close: async () => undefined },
+    hash: (m) => m,
+    ...(o.load ? { load: { load: async () => o.load! } } : {}),
+    directory: { getMemberRecords: async (xs) => new Map(xs.map((id) => [id, { timeZone: o.zone(id) } as MemberRecord])) },
+    logger: silentLogger(),
+    now: () => o.now,
+  });
+}
+
 describe('publishWarmingEvent', () => {
   it('a job FAILED because its warms failed says why, as GetWarmingJob: counts and the most common reason', async () => {
     const reads: string[] = [];
@@ -103,23 +127,7 @@ describe('planWarmingPage: when the slot-load rule defers non-URGENT real-time w
   const ids = ['m-1', 'm-2', 'm-3'];
 
   function planner(inUse: number) {
-    const acts = createWarmingActivities({
-      lists: { read: async () => ids, write: async () => undefined } as never,
-      errors: {} as never,
-      cache: { getMany: async (pairs: readonly unknown[]) => pairs.map(() => null) } as never,
-      warms: {
-        decide: async (_ctx: unknown, rows: ReadonlyArray<{ memberId: string; operation: string; path: 'realtime' | 'batch_api'; outcome: 'pending' }>) => ({
-          inserted: [...rows],
-          stored: new Map(rows.map((r) => [decisionKey(r.memberId, r.operation), { path: r.path, outcome: r.outcome }])),
-        }),
-      } as never,
-      events: { publish: async () => undefined, close: async () => undefined },
-      hash: (m) => m,
-      load: { load: async () => ({ limit: 15, inUse }) },
-      directory: { getMemberRecords: async (xs) => new Map(xs.map((id) => [id, { timeZone: 'Asia/Tokyo' } as MemberRecord])) },
-      logger: silentLogger(),
-      now: () => NOW,
-    });
+    const acts = plannerActivities({ ids, now: NOW, zone: () => 'Asia/Tokyo', load: { limit: 15, inUse } });
     return (priority: 'URGENT' | 'PRELOAD' | 'BACKGROUND') =>
       acts.planWarmingPage({ jobId: 'warming/t/j', source: 't', priority, strategy: 'FORCE', operations: ['check_eligibility'], listRef: 'l', page: 0, start: 0, count: 3, acceptedAtMs: NOW });
   }
@@ -150,22 +158,7 @@ describe('planWarmingPage: when BACKGROUND batch-API warms submit (probe p15 #2)
   const ids = ['m-1', 'm-2', 'm-3', 'm-4'];
 
   const plan = (priority: 'PRELOAD' | 'BACKGROUND', zone: (id: string) => string) =>
-    createWarmingActivities({
-      lists: { read: async () => ids, write: async () => undefined } as never,
-      errors: {} as never,
-      cache: { getMany: async (pairs: readonly unknown[]) => pairs.map(() => null) } as never,
-      warms: {
-        decide: async (_ctx: unknown, rows: ReadonlyArray<{ memberId: string; operation: string; path: 'realtime' | 'batch_api'; outcome: 'pending' }>) => ({
-          inserted: [...rows],
-          stored: new Map(rows.map((r) => [decisionKey(r.memberId, r.operation), { path: r.path, outcome: r.outcome }])),
-        }),
-      } as never,
-      events: { publish: async () => undefined, close: async () => undefined },
-      hash: (m) => m,
-      directory: { getMemberRecords: async (xs) => new Map(xs.map((id) => [id, { timeZone: zone(id) } as MemberRecord])) },
-      logger: silentLogger(),
-      now: () => NOW,
-    }).planWarmingPage({ jobId: 'warming/t/j', source: 't', priority, strategy: 'INTELLIGENT', operations: ['check_eligibility'], listRef: 'l', page: 0, start: 0, count: ids.length, acceptedAtMs: NOW });
+    plannerActivities({ ids, now: NOW, zone }).planWarmingPage({ jobId: 'warming/t/j', source: 't', priority, strategy: 'INTELLIGENT', operations: ['check_eligibility'], listRef: 'l', page: 0, start: 0, count: ids.length, acceptedAtMs: NOW });
 
   it('in the members’ own low-utilisation window, as the child plans it (its median member, seeded by its id)', async () => {
     const r = await plan('BACKGROUND', () => 'America/Los_Angeles');

@@ -3,7 +3,7 @@ import { FieldError } from '../../lib/errors';
 import { ConnectError, Code } from '@connectrpc/connect';
 import { BatchStatus } from '../../gen/rte/v1/batch_pb';
 import type { WarmingStatusView } from '../../workflows/warming.defs';
-import { hourWindowSlot } from '../../lib/batch/windows';
+import { hourWindowSlot, JITTER_MS } from '../../lib/batch/windows';
 import { checkWarmCacheSource, undecidedEstimateMs, UNDECIDED_REASON, validateWarmCache, warmCacheAnswer } from './warming-service';
 
 const base = { memberIds: ['M-1', 'M-2'], operations: [] as string[], strategy: S.INTELLIGENT, priority: P.URGENT, source: '' };
@@ -132,6 +132,6 @@ describe('undecidedEstimateMs', () => {
     const hawaii = hourWindowSlot('LOW_UTILIZATION', at, 'Pacific/Honolulu');
     const newYork = hourWindowSlot('LOW_UTILIZATION', at, 'America/New_York');
     expect(hawaii.startMs).toBeGreaterThan(newYork.startMs);
-    expect(undecidedEstimateMs(v('BACKGROUND', 'INTELLIGENT'), at, 60_000)).toBe(hawaii.startMs + hawaii.spreadMs + 60_000);
+    expect(undecidedEstimateMs(v('BACKGROUND', 'INTELLIGENT'), at, 60_000)).toBe(hawaii.startMs + hawaii.spreadMs + JITTER_MS + 60_000);
   });
 });

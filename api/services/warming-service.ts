@@ -13,7 +13,7 @@ import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
 import { resolveOperations, WARMABLE_OPERATIONS } from '../../lib/warming/decide';
 import { estimateWarmCompletionMs } from '../../lib/warming/estimate';
-import { hourWindowSlot } from '../../lib/batch/windows';
+import { hourWindowSlot, JITTER_MS } from '../../lib/batch/windows';
 import type { WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
 import { warmingAcceptedUpdate, warmingMemberListRef, warmingWorkflowId, type CacheWarmingWorkflowInput, type WarmingStatusName, type WarmingStatusView, type WarmingTuning } from '../../workflows/warming.defs';
 import { requirePrincipal, Scope, type Principal } from '../auth';
@@ -265,12 +265,14 @@ export function undecidedEstimateMs(v: Pick<ValidWarmCache, 'memberIds' | 'opera
 /** US time zones members live in (directory/catalog.ts's states, territories aside). */
 const US_TIME_ZONES = ['America/New_York', 'America/Chicago', 'America/Denver', 'America/Phoenix', 'America/Los_Angeles', 'America/Anchorage', 'Pacific/Honolulu'];
 
-/** The latest end, over US_TIME_ZONES, of the LOW_UTILIZATION window's spread as seen at `nowMs`. */
+/** The latest a member's LOW_UTILIZATION start can fall, over US_TIME_ZONES, as seen at `nowMs` (spread + jitter). */
 export function latestLowUtilizationEndMs(nowMs: number): number {
-  return Math.max(...US_TIME_ZONES.map((z) => {
-    const slot = hourWindowSlot('LOW_UTILIZATION', nowMs, z);
-    return slot.startMs + slot.spreadMs;
-  }));
+  return Math.max(
+    ...US_TIME_ZONES.map((z) => {
+      const slot = hourWindowSlot('LOW_UTILIZATION', nowMs, z);
+      return slot.startMs + slot.spreadMs + JITTER_MS;
+    }),
+  );
 }
 
 /**
