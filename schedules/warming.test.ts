@@ -181,6 +181,44 @@ describe('upsertWarmingSchedule', () => {
     expect(store.calls).toEqual(['update warming/morning-preload', 'pause warming/morning-preload', 'unpause warming/morning-preload']);
   });
 
+  it('a pause Temporal shows late (its describe lags the pause call): the upsert answers once a describe shows it, bounded', async () => {
+    // The store's describe keeps showing the old pause state for a few reads after a setPaused (never, with neverShows).
+    class LaggingStore extends FakeStore {
+      lagReads = 0;
+      neverShows = false;
+      shown = new Map<string, boolean>();
+      override async get(id: string) {
+        const s = await super.get(id);
+        if (!s) return s;
+        if (this.lagReads > 0) {
+          this.lagReads--;
+          const old = this.shown.get(id) ?? s.paused;
+          return { ...s, paused: old, nextRun: old ? undefined : NEXT };
+        }
+        this.shown.set(id, s.paused);
+        return s;
+      }
+      override async setPaused(id: string, paused: boolean) {
+        await super.setPaused(id, paused);
+        this.lagReads = this.neverShows ? Number.POSITIVE_INFINITY : 3;
+      }
+    }
+    const store = new LaggingStore();
+    const sleeps: number[] = [];
+    const settle = { timeoutMs: 1_000, intervalMs: 100, sleep: async (ms: number) => void sleeps.push(ms) };
+    await upsertWarmingSchedule(desired(), store, 'api', { settle });
+    expect(await upsertWarmingSchedule(desired({ enabled: false }), store, 'api', { settle })).toMatchObject({ pausedChange: 'paused', nextRun: undefined });
+    // The answer came after the store's describe showed the pause: the next describe (an operator's) shows it too.
+    expect(sleeps.length).toBeGreaterThanOrEqual(1);
+    expect((await store.get('warming/morning-preload'))?.paused).toBe(true);
+    // Bounded: a pause that never shows returns after the timeout with the last read (the pause was accepted).
+    sleeps.length = 0;
+    store.neverShows = true;
+    const r = await upsertWarmingSchedule(desired(), store, 'api', { settle });
+    expect(r).toMatchObject({ pausedChange: 'unpaused' });
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBe(1_000);
+  });
+
   it('a concurrent create by another writer converges by updating to this request', async () => {
     const store = new FakeStore();
     store.raceOnCreate = true;

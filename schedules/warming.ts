@@ -152,7 +152,7 @@ export async function upsertWarmingSchedule(
   desired: DesiredWarmingSchedule,
   store: WarmingScheduleStore,
   writer: WarmingScheduleWriter,
-  opts: { dryRun?: boolean; refuseManagedBy?: WarmingScheduleWriter; caller?: WarmingScheduleCaller } = {},
+  opts: { dryRun?: boolean; refuseManagedBy?: WarmingScheduleWriter; caller?: WarmingScheduleCaller; settle?: PauseSettle } = {},
 ): Promise<UpsertResult> {
   let existing = await store.get(desired.scheduleId);
   // Checked on the same read the upsert decides from, before anything is written.
@@ -193,13 +193,41 @@ export async function upsertWarmingSchedule(
     pausedChange = desired.paused ? 'paused' : 'unpaused';
   }
   if (opts.dryRun) return { scheduleId: desired.scheduleId, action, ...(pausedChange ? { pausedChange } : {}), nextRun: existing.nextRun };
-  const after = action === 'unchanged' && !pausedChange ? existing : await store.get(desired.scheduleId);
+  let after = action === 'unchanged' && !pausedChange ? existing : await store.get(desired.scheduleId);
+  if (pausedChange && after && after.paused !== desired.paused) after = await pausedSettled(store, desired.scheduleId, desired.paused, opts.settle);
   return {
     scheduleId: desired.scheduleId,
     action,
     ...(pausedChange ? { pausedChange } : {}),
     nextRun: desired.paused ? undefined : after?.nextRun,
   };
+}
+
+/** How long, and how often, an upsert re-reads a schedule until its describe shows the pause it just set. */
+export interface PauseSettle {
+  timeoutMs: number;
+  intervalMs: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+export const DEFAULT_PAUSE_SETTLE: PauseSettle = { timeoutMs: 5_000, intervalMs: 100 };
+
+/**
+ * Re-reads the schedule until it shows `paused`, for at most `settle.timeoutMs`. Temporal applies a pause to the
+ * schedule asynchronously: a describe right after the pause call answered can still show the old state (seen on a
+ * loaded 2-core CI machine: ScheduleWarming enabled=false answered, and the operator's describe said not paused).
+ * So the caller, and any describe after its answer, see the state it asked for. If it does not show in time, the last
+ * read is returned: the pause was accepted and Temporal applies it.
+ */
+async function pausedSettled(store: WarmingScheduleStore, scheduleId: string, paused: boolean, settle: PauseSettle = DEFAULT_PAUSE_SETTLE): Promise<ExistingWarmingSchedule | undefined> {
+  const sleep = settle.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  let waited = 0;
+  let last = await store.get(scheduleId);
+  while (last && last.paused !== paused && waited < settle.timeoutMs) {
+    await sleep(settle.intervalMs);
+    waited += settle.intervalMs;
+    last = await store.get(scheduleId);
+  }
+  return last;
 }
 
 export type WarmingApplyReport = ScheduleApplyReport;
