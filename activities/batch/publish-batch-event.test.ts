@@ -6,6 +6,7 @@ import { silentLogger } from '../../lib/logger';
 import { emptyCounters } from '../../lib/batch/types';
 import { percentDone } from '../../lib/batch/progress';
 import { createBatchActivities, type BatchActivityDeps } from './activities';
+import { realtimeTestOptions } from '../../test/helpers/batch-stand-ins';
 
 /**
  * Probe p15 #5: for one event id, Kafka's BatchProgressUpdate.completed counts members processed (successes +
@@ -36,16 +37,7 @@ function progressEvent(): BatchEventPayload {
     percentDone: percentDone(counters),
     submittedAtMs: 1_796_398_100_000,
     startedAtMs: 1_796_398_101_000,
-    options: {
-      priority: 'NORMAL',
-      strategy: 'REALTIME_ONLY',
-      schedulingWindow: 'ANY',
-      maxConcurrentRequests: 3,
-      timeoutMs: 3_600_000,
-      retry: { maxAttempts: 3, initialIntervalMs: 200, maxIntervalMs: 1_000, backoffMultiplier: 2 },
-      notifications: { kafkaTopic: 'domain.rte.v1.batch_job_events', eventTypes: [], deliveryMode: 'AT_LEAST_ONCE' },
-      cacheMode: 'BYPASS_CACHE',
-    },
+    options: realtimeTestOptions({ notifications: { kafkaTopic: 'domain.rte.v1.batch_job_events', eventTypes: [], deliveryMode: 'AT_LEAST_ONCE' } }),
   };
 }
 

@@ -352,6 +352,7 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       // SubmitBatch's own bound (docs/batch.md): the batch's answer is awaited until ACCEPT_WAIT_MS after the call
       // arrived. The batch's 15 s timer starts when its first workflow task runs, normally a moment after the start,
       // so without a backlog the batch's own answer comes first; with one, that timer never starts (probe p15).
+      // Wall-clock on purpose, not deps.now: the bound becomes a gRPC deadline, which is wall-clock.
       const arrivedAt = Date.now();
       const p = requirePrincipal(ctx.values);
       const v = validateSubmitBatch(req, limits);

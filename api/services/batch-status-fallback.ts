@@ -10,6 +10,7 @@ import { parseBatchId, type BatchStatusView } from '../../workflows/batch.defs';
 import { RteBatchProgress, RteBatchStartedAt, RteBatchStatus } from '../../workflows/search-attributes';
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../interceptors';
 import { within } from '../../lib/within';
+import { boundedTemporalCall } from '../../lib/temporal/bounded-wait';
 
 /**
  * Issue 12: GetBatchStatus when the batch's workflow cannot be asked.
@@ -211,7 +212,7 @@ export function withStatusFallback<P extends { status(batchId: string): Promise<
 
   async function lastKnown(batchId: string, cause: unknown): Promise<LastKnownView | undefined> {
     const [d, pg] = await Promise.allSettled([
-      within(fallbackMs, deps.client.withDeadline(now() + fallbackMs, () => deps.client.workflow.getHandle(batchId).describe())),
+      boundedTemporalCall(deps.client, fallbackMs, () => deps.client.workflow.getHandle(batchId).describe(), now),
       deps.progress ? within(fallbackMs, deps.progress.read(batchId)) : Promise.resolve(undefined),
     ]);
     const progress = pg.status === 'fulfilled' ? pg.value : undefined;
@@ -239,7 +240,7 @@ export function withStatusFallback<P extends { status(batchId: string): Promise<
     async status(batchId: string): Promise<BatchStatusView | undefined> {
       let cause: unknown;
       try {
-        return await within(liveMs + 250, deps.client.withDeadline(now() + liveMs, () => port.status(batchId)));
+        return await boundedTemporalCall(deps.client, liveMs, () => port.status(batchId), now);
       } catch (err) {
         if (!cannotAsk(err)) throw err;
         cause = err;

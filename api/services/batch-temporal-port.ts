@@ -6,8 +6,7 @@ import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, Workf
 import { SubmitBatchRequestSchema } from '../../gen/rte/v1/batch_pb';
 import { batchSummary } from '../../lib/batch/details';
 import { validateSubmitBatch } from '../../lib/batch/submit-validation';
-import { within } from '../../lib/within';
-import { untilAcceptBy, waitRanOut } from '../../lib/temporal/bounded-wait';
+import { boundedTemporalCall, untilAcceptBy, waitRanOut } from '../../lib/temporal/bounded-wait';
 import { emptyCounters, isTerminalStatus, type BatchStatusName } from '../../lib/batch/types';
 import { parseProgressText } from './batch-status-fallback';
 import {
@@ -136,7 +135,7 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
     // own last state still answers the batchStatus query (a closed workflow's query replays its history on a worker);
     // without a worker, the counts its RteBatchProgress text last showed. Never zeros for a batch that had members.
     const failure = { code: `WORKFLOW_${desc.status.name}`, message: `the batch workflow ended ${desc.status.name.toLowerCase()}` };
-    const last = await within(CLOSED_QUERY_MS + 250, client.withDeadline(Date.now() + CLOSED_QUERY_MS, () => handle.query(batchStatusQuery))).catch(() => undefined);
+    const last = await boundedTemporalCall(client, CLOSED_QUERY_MS, () => handle.query(batchStatusQuery)).catch(() => undefined);
     if (last) return endedAtTemporalLevel(last, failure, desc.closeTime?.getTime());
     const parsed = parseBatchId(batchId);
     const text = parseProgressText(desc.typedSearchAttributes.get(RteBatchProgress));
@@ -220,7 +219,7 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
       let memo: Record<string, unknown> | undefined;
       try {
         const handle = client.workflow.getHandle(input.batchId);
-        memo = (await (ranOut === undefined ? handle.describe() : within(ACCEPT_LOOKUP_MS + 250, client.withDeadline(Date.now() + ACCEPT_LOOKUP_MS, () => handle.describe())))).memo;
+        memo = (await (ranOut === undefined ? handle.describe() : boundedTemporalCall(client, ACCEPT_LOOKUP_MS, () => handle.describe()))).memo;
       } catch (err) {
         if (ranOut !== undefined && isNotFound(err)) throw new BatchNotStartedError(input.batchId, { cause: ranOut });
         throw err;

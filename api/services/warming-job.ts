@@ -13,6 +13,7 @@ import {
 import type { WarmJobDurableState, WarmJobReader } from '../../activities/warming/ports';
 import { FieldError } from '../../lib/errors';
 import { within } from '../../lib/within';
+import { boundedTemporalCall } from '../../lib/temporal/bounded-wait';
 import { WARMING_PRIORITY_PROTO, WARMING_STRATEGY_PROTO } from '../../lib/warming/proto-enums';
 import { warmingJobReason } from '../../lib/warming/reasons';
 import type { WarmOutcome, WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
@@ -106,7 +107,7 @@ export async function readWarmingJobFromTemporal(client: GetWarmingJobDeps['clie
   const deadline = now() + budgetMs;
   let desc: WorkflowExecutionDescription;
   try {
-    desc = await within(budgetMs + 250, client.withDeadline(deadline, () => h.describe()));
+    desc = await boundedTemporalCall(client, budgetMs, () => h.describe(), now);
   } catch (err) {
     return isNotFound(err) ? { kind: 'notFound' } : { kind: 'unreachable', cause: err };
   }
@@ -117,18 +118,18 @@ export async function readWarmingJobFromTemporal(client: GetWarmingJobDeps['clie
   const left = () => Math.max(250, deadline - now());
   try {
     if (desc.status.name === 'RUNNING' || desc.status.name === 'CONTINUED_AS_NEW') {
-      const view = await within(left() + 250, client.withDeadline(now() + left(), () => h.query(warmingStatusQuery)));
+      const view = await boundedTemporalCall(client, left(), () => h.query(warmingStatusQuery), now);
       return { kind: 'live', ...base, view };
     }
     if (desc.status.name === 'COMPLETED') {
-      const view = (await within(left() + 250, client.withDeadline(now() + left(), () => h.result()))) as WarmingStatusView;
+      const view = (await boundedTemporalCall(client, left(), () => h.result(), now)) as WarmingStatusView;
       return { kind: 'live', ...base, view };
     }
     // Terminated by an operator, timed out, failed or cancelled at the Temporal level: the workflow never wrote its
     // own terminal status (its record may still say RUNNING). Say how it ended.
     let why = desc.status.name.toLowerCase().replace('_', ' ');
     try {
-      await within(left() + 250, h.result());
+      await boundedTemporalCall(client, left(), () => h.result(), now);
     } catch (err) {
       const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
       if (cause?.message) why = `${why}: ${cause.message.slice(0, 300)}`;

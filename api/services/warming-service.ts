@@ -286,6 +286,7 @@ export function latestLowUtilizationEndMs(nowMs: number): number {
 export function createWarmCacheHandler(deps: WarmCacheDeps): ServiceImpl<typeof CacheWarmingService>['warmCache'] {
   const now = deps.now ?? Date.now;
   return async (req: WarmCacheRequest, ctx: HandlerContext) => {
+    // Wall-clock on purpose, not deps.now: the answer's bound becomes a gRPC deadline, which is wall-clock.
     const arrivedAt = Date.now();
     const p = requirePrincipal(ctx.values);
     const v = validateWarmCache(req);
