@@ -187,10 +187,16 @@ async function warmingStep(args: {
     const count = (rows: Row[], f: (r: Row) => boolean) => rows.filter(f).reduce((a, r) => a + Number(r.n), 0);
     let rows = await tally();
     // Wait for the consumer to route the run and for the URGENT warms to land (or the wait to run out).
+    // A member skipped as already fresh needed no warm (an earlier `up` warmed it): it neither ends the wait early nor
+    // counts as a warm that landed (probe p16: on a second `up` 214 of 226 URGENT members were skipped, the wait ended
+    // after 21 s with the 5 real warms still pending, and the job failed).
+    const urgentSkipped = (rs: Row[]) => count(rs, (r) => r.priority === 'URGENT' && (r.outcome === 'skipped_fresh' || r.outcome === 'skipped_cached'));
     for (;;) {
       const urgent = count(rows, (r) => r.priority === 'URGENT');
-      const urgentDone = count(rows, (r) => r.priority === 'URGENT' && r.outcome !== 'pending');
-      if (urgent > 0 && (urgentDone >= Math.min(minWarmed, urgent) || urgentDone === urgent) && Date.now() - started > 20_000) break;
+      const urgentPending = count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'pending');
+      const urgentSettled = count(rows, (r) => r.priority === 'URGENT' && (r.outcome === 'warmed' || r.outcome === 'failed'));
+      const urgentWork = urgent - urgentSkipped(rows);
+      if (urgent > 0 && Date.now() - started > 20_000 && (urgentPending === 0 || urgentSettled >= Math.min(minWarmed, urgentWork))) break;
       if (Date.now() - started > waitMs) break;
       await new Promise((r) => setTimeout(r, 2_000));
       rows = await tally();
@@ -202,12 +208,13 @@ async function warmingStep(args: {
         [sinceMs],
       )
     ).rows.map((r) => r.member_id);
+    // Members this run warmed, or found already warm: each must be served by CACHE_ONLY.
     const warmed = new Set(
       (
         await pg.query<{ member_hash: string }>(
           `select distinct w.member_hash from cache_warms w join cache_warming_jobs j using (job_id)
             where j.source = $1 and j.created_at >= to_timestamp($2 / 1000.0) and w.priority = 'URGENT'
-              and w.outcome = 'warmed'`,
+              and w.outcome in ('warmed', 'skipped_fresh', 'skipped_cached')`,
           [source, sinceMs - 5_000],
         )
       ).rows.map((r) => r.member_hash),
@@ -237,6 +244,7 @@ async function warmingStep(args: {
         routed: { urgent: count(rows, (r) => r.priority === 'URGENT'), preload: count(rows, (r) => r.priority === 'PRELOAD') },
         urgentWarmed: count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'warmed'),
         urgentStillPending: count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'pending'),
+        urgentFailed: count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'failed'),
         skippedAlreadyFresh: count(rows, (r) => r.outcome === 'skipped_fresh' || r.outcome === 'skipped_cached'),
         cacheOnlyHitsAmongHighConfidence: hits,
         stediCallsByPath: { realtime: byPath('realtime'), batchApi: byPath('batch_api') },
@@ -245,8 +253,10 @@ async function warmingStep(args: {
     );
     if (count(rows, () => true) === 0) failures.push('warming: the member-cron run produced no warming job (is the member-cron consumer running?)');
     else if (high.length > 0 && count(rows, (r) => r.priority === 'URGENT') === 0) failures.push('warming: high-confidence members were not routed URGENT');
-    else if (high.length > 0 && warmed.size === 0) failures.push('warming: no URGENT warm completed within the wait');
-    if (warmedButMissing > 0) failures.push(`warming: ${warmedButMissing} members recorded as warmed are not served by CACHE_ONLY`);
+    else if (high.length > 0 && count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'warmed') === 0 && count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'pending') > 0) {
+      failures.push(`warming: no URGENT warm completed within the wait (${count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'pending')} still pending, ${urgentSkipped(rows)} already fresh)`);
+    }
+    if (warmedButMissing > 0) failures.push(`warming: ${warmedButMissing} members recorded as warmed or already fresh are not served by CACHE_ONLY`);
   } finally {
     await pg.end();
   }
