@@ -187,16 +187,28 @@ async function warmingStep(args: {
     const count = (rows: Row[], f: (r: Row) => boolean) => rows.filter(f).reduce((a, r) => a + Number(r.n), 0);
     let rows = await tally();
     // Wait for the consumer to route the run and for the URGENT warms to land (or the wait to run out).
-    // A member skipped as already fresh needed no warm (an earlier `up` warmed it): it neither ends the wait early nor
-    // counts as a warm that landed (probe p16: on a second `up` 214 of 226 URGENT members were skipped, the wait ended
-    // after 21 s with the 5 real warms still pending, and the job failed).
+    // The step waits for URGENT real-time warms: the ones a member with nothing cached gets, within seconds. A member
+    // skipped as already fresh needed no warm (an earlier `up` warmed it), and a stale entry is refreshed through
+    // Stedi's batch API (INTELLIGENT, docs/warming.md), which takes minutes: neither ends the wait early nor fails it
+    // (probe p16: on a second `up` 214 of 226 URGENT members were fresh, the rest stale payer errors refreshed by batch;
+    // the wait ended after 21 s and the job failed with "no URGENT warm completed").
     const urgentSkipped = (rs: Row[]) => count(rs, (r) => r.priority === 'URGENT' && (r.outcome === 'skipped_fresh' || r.outcome === 'skipped_cached'));
+    const urgentRealtime = (rs: Row[], outcome?: (o: string) => boolean) => count(rs, (r) => r.priority === 'URGENT' && r.path === 'realtime' && (!outcome || outcome(r.outcome)));
+    // The consumer routes the run's events into jobs over a while (longer with a worker backlog): the wait does not end
+    // before no new warm record has appeared for 10 s, or it would judge the first few jobs only.
+    let seenRows = -1;
+    let rowsStableSince = Date.now();
     for (;;) {
+      const total = count(rows, () => true);
+      if (total !== seenRows) {
+        seenRows = total;
+        rowsStableSince = Date.now();
+      }
+      const routed = total > 0 && Date.now() - rowsStableSince >= 10_000;
       const urgent = count(rows, (r) => r.priority === 'URGENT');
-      const urgentPending = count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'pending');
-      const urgentSettled = count(rows, (r) => r.priority === 'URGENT' && (r.outcome === 'warmed' || r.outcome === 'failed'));
-      const urgentWork = urgent - urgentSkipped(rows);
-      if (urgent > 0 && Date.now() - started > 20_000 && (urgentPending === 0 || urgentSettled >= Math.min(minWarmed, urgentWork))) break;
+      const pending = urgentRealtime(rows, (o) => o === 'pending');
+      const settled = urgentRealtime(rows, (o) => o === 'warmed' || o === 'failed');
+      if (urgent > 0 && routed && Date.now() - started > 20_000 && (pending === 0 || settled >= Math.min(minWarmed, urgentRealtime(rows)))) break;
       if (Date.now() - started > waitMs) break;
       await new Promise((r) => setTimeout(r, 2_000));
       rows = await tally();
@@ -245,6 +257,7 @@ async function warmingStep(args: {
         urgentWarmed: count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'warmed'),
         urgentStillPending: count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'pending'),
         urgentFailed: count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'failed'),
+        urgentStaleRefreshedByBatchApi: count(rows, (r) => r.priority === 'URGENT' && r.path === 'batch_api'),
         skippedAlreadyFresh: count(rows, (r) => r.outcome === 'skipped_fresh' || r.outcome === 'skipped_cached'),
         cacheOnlyHitsAmongHighConfidence: hits,
         stediCallsByPath: { realtime: byPath('realtime'), batchApi: byPath('batch_api') },
@@ -253,8 +266,8 @@ async function warmingStep(args: {
     );
     if (count(rows, () => true) === 0) failures.push('warming: the member-cron run produced no warming job (is the member-cron consumer running?)');
     else if (high.length > 0 && count(rows, (r) => r.priority === 'URGENT') === 0) failures.push('warming: high-confidence members were not routed URGENT');
-    else if (high.length > 0 && count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'warmed') === 0 && count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'pending') > 0) {
-      failures.push(`warming: no URGENT warm completed within the wait (${count(rows, (r) => r.priority === 'URGENT' && r.outcome === 'pending')} still pending, ${urgentSkipped(rows)} already fresh)`);
+    else if (high.length > 0 && urgentRealtime(rows, (o) => o === 'warmed') === 0 && urgentRealtime(rows, (o) => o === 'pending') > 0) {
+      failures.push(`warming: no URGENT real-time warm completed within the wait (${urgentRealtime(rows, (o) => o === 'pending')} still pending, ${urgentSkipped(rows)} already fresh)`);
     }
     if (warmedButMissing > 0) failures.push(`warming: ${warmedButMissing} members recorded as warmed or already fresh are not served by CACHE_ONLY`);
   } finally {
