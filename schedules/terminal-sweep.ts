@@ -12,8 +12,10 @@ import { specHashOf, startWorkflowAction, temporalSchedules, type UpsertAction }
  * The terminal sweep's Temporal Schedule (workflows/terminal-sweep.defs.ts): id `batch-terminal-sweep`, a tick every
  * `intervalMs` (BATCH_TERMINAL_SWEEP_INTERVAL_SECONDS, 60 s), overlap SKIP (a slow sweep is never joined by a second),
  * a catch-up window of one interval (a tick missed while Temporal was down is not replayed: the next one sweeps the
- * same batches). Every worker ensures it at startup (workers/main.ts): created when missing, updated when its spec
- * hash differs, its pause state left alone (operators may pause it: `temporal schedule toggle --pause`).
+ * same batches). Ensured like the platform's other schedules, by a CLI run at deploy (`stack up` runs
+ * `cli/terminal-sweep-schedule.ts apply`): created when missing, updated when its spec hash differs, its pause state
+ * left alone (operators may pause it: `temporal schedule toggle --schedule-id batch-terminal-sweep --pause`). Not at
+ * worker startup: every test platform's worker process would point the namespace's one schedule at its own queue.
  */
 export const TERMINAL_SWEEP_SPEC_HASH_MEMO_KEY = 'terminalSweepSpecHash';
 
@@ -22,6 +24,8 @@ export interface TerminalSweepScheduleOptions {
   intervalMs: number;
   lookbackMs: number;
   scheduleId?: string;
+  /** Say what would change, change nothing. */
+  dryRun?: boolean;
 }
 
 export interface DesiredTerminalSweepSchedule {
@@ -64,13 +68,15 @@ function hashOf(desc: ScheduleDescription): string | undefined {
 }
 
 /**
- * Creates the sweep's schedule when missing and updates it when its spec differs; safe from several workers at once
- * (a concurrent create is answered "already running" and counts as unchanged; the worst race is an identical update).
+ * Creates the sweep's schedule when missing and updates it when its spec differs; safe to run repeatedly and from
+ * several places at once (a concurrent create is answered "already running": unchanged; the worst race is an
+ * identical update).
  */
 export async function ensureTerminalSweepSchedule(client: Client, o: TerminalSweepScheduleOptions): Promise<UpsertAction> {
   const want = desiredTerminalSweepSchedule(o);
   const existing = await temporalSchedules.describe(client, want.scheduleId);
   if (!existing) {
+    if (o.dryRun) return 'created';
     try {
       await client.schedule.create({
         scheduleId: want.scheduleId,
@@ -78,7 +84,7 @@ export async function ensureTerminalSweepSchedule(client: Client, o: TerminalSwe
         action: action(want),
         policies: policies(want),
         memo: { description: 'FAILED events for batches ended at the Temporal level (docs/batch.md)' },
-        state: { note: 'created by the worker at startup' },
+        state: { note: 'created by cli/terminal-sweep-schedule.ts apply' },
       });
       return 'created';
     } catch (err) {
@@ -87,6 +93,7 @@ export async function ensureTerminalSweepSchedule(client: Client, o: TerminalSwe
     }
   }
   if (hashOf(existing) === want.specHash) return 'unchanged';
+  if (o.dryRun) return 'updated';
   await temporalSchedules.update(client, want.scheduleId, { spec: want.spec, action: action(want), policies: policies(want) });
   return 'updated';
 }

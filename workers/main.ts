@@ -17,8 +17,6 @@ import { createConsumerLagReader } from '../activities/kafka/consumer-lag';
 import { registerConsumerLagGauge, registerSlotPoolGauges } from '../lib/ops-gauges';
 import { connectTemporalClient, temporalDataConverter } from '../lib/temporal/connect';
 import { workflowCodeOption } from './workflow-bundle';
-import { ensureTerminalSweepSchedule } from '../schedules/terminal-sweep';
-import { TERMINAL_SWEEP_SCHEDULE_ID } from '../workflows/terminal-sweep.defs';
 
 /**
  * Worker composition root: config, connections, metrics, one worker on the main task queue (batches, warming,
@@ -78,19 +76,10 @@ async function main(): Promise<void> {
   registerSlotPoolGauges(metrics.registry, () => slotPool.stats());
   registerConsumerLagGauge(metrics.registry, createConsumerLagReader(admin, config.kafkaLagGroups));
 
-  // The member-cron consumer (issue 9): MemberCronEvents → warming jobs, behind MEMBER_CRON_CONSUMER_ENABLED; the
-  // terminal sweep's schedule (BATCH_TERMINAL_SWEEP_INTERVAL_SECONDS, 0: not managed here). Both need a client.
+  // The member-cron consumer (issue 9): MemberCronEvents → warming jobs, behind MEMBER_CRON_CONSUMER_ENABLED.
   const deps = { config, logger, metrics, redis, pg, readPg, directory, publisher };
-  const sweep = config.batch.terminalSweep;
-  const temporalClient = config.memberCronConsumer.enabled || sweep.intervalMs > 0 ? await connectTemporalClient(config) : undefined;
-  if (temporalClient && sweep.intervalMs > 0) {
-    // Not fatal: the worker runs batches without it; the next worker start (or another replica) ensures it.
-    await ensureTerminalSweepSchedule(temporalClient.client, { taskQueue: config.temporal.taskQueue, intervalMs: sweep.intervalMs, lookbackMs: sweep.lookbackMs }).then(
-      (action) => logger.info({ scheduleId: TERMINAL_SWEEP_SCHEDULE_ID, action, everyMs: sweep.intervalMs }, 'terminal sweep schedule ensured'),
-      (err: unknown) => logger.warn({ err, scheduleId: TERMINAL_SWEEP_SCHEDULE_ID }, 'terminal sweep schedule not ensured'),
-    );
-  }
-  const memberCronConsumer = temporalClient && config.memberCronConsumer.enabled
+  const temporalClient = config.memberCronConsumer.enabled ? await connectTemporalClient(config) : undefined;
+  const memberCronConsumer = temporalClient
     ? createWorkerMemberCronConsumer({ ...deps, kafka, intake: workerWarmingIntake({ ...deps, temporal: temporalClient.client }) })
     : undefined;
   if (memberCronConsumer) {

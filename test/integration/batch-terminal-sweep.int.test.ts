@@ -1,4 +1,5 @@
 import { create } from '@bufbuild/protobuf';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -12,6 +13,7 @@ import {
   SubmitBatchRequestSchema,
 } from '../../gen/rte/v1/batch_pb';
 import { silentLogger } from '../../lib/logger';
+import { ensureTerminalSweepSchedule } from '../../schedules/terminal-sweep';
 import { TERMINAL_SWEEP_WORKFLOW_TYPE, terminalSweepWorkflowId, type BatchTerminalEventResult, type BatchTerminalSweepResult } from '../../workflows/terminal-sweep.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { uniqueName } from '../helpers/temporal';
@@ -119,4 +121,29 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
     expect(received).toHaveLength(1);
     expect(sweptInMs).toBeLessThan(30_000);
   }, 90_000);
+
+  test('the schedule: created, then unchanged, updated when its interval changes; overlap SKIP; a triggered tick runs a sweep', async () => {
+    // Its own id (the namespace's batch-terminal-sweep is the stack's), on this platform's queue.
+    const scheduleId = uniqueName('batch-terminal-sweep-it');
+    const o = { taskQueue: p.config.temporal.taskQueue, intervalMs: 3_600_000, lookbackMs: 3_600_000, scheduleId };
+    try {
+      expect(await ensureTerminalSweepSchedule(p.temporal, o)).toBe('created');
+      expect(await ensureTerminalSweepSchedule(p.temporal, o)).toBe('unchanged');
+      expect(await ensureTerminalSweepSchedule(p.temporal, { ...o, intervalMs: 1_800_000, dryRun: true })).toBe('updated');
+      expect(await ensureTerminalSweepSchedule(p.temporal, { ...o, intervalMs: 1_800_000 })).toBe('updated');
+      const handle = p.temporal.schedule.getHandle(scheduleId);
+      const d = await handle.describe();
+      expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+      expect(d.spec.intervals?.[0]?.every).toBe(1_800_000);
+      expect(d.action.type === 'startWorkflow' && d.action.workflowType).toBe(TERMINAL_SWEEP_WORKFLOW_TYPE);
+      await handle.trigger();
+      let runId: string | undefined;
+      await waitFor('the triggered sweep', async () => ((runId = (await handle.describe()).info.recentActions[0]?.action.workflow.workflowId), runId !== undefined), 15_000);
+      const result = (await p.temporal.workflow.getHandle(runId!).result()) as BatchTerminalSweepResult;
+      // The batch of the first test is swept already: this tick starts nothing for it.
+      expect(result.started).toEqual([]);
+    } finally {
+      await p.temporal.schedule.getHandle(scheduleId).delete().catch(() => undefined);
+    }
+  }, 60_000);
 });
