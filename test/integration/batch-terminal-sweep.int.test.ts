@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -12,9 +13,11 @@ import {
   NotificationPreferences_DeliveryMode as DeliveryMode,
   SubmitBatchRequestSchema,
 } from '../../gen/rte/v1/batch_pb';
+import { validateSubmitBatch } from '../../lib/batch/submit-validation';
 import { silentLogger } from '../../lib/logger';
+import { BATCH_WORKFLOW_TYPE, batchWorkflowId, type BatchWorkflowInput } from '../../workflows/batch.defs';
 import { ensureTerminalSweepSchedule } from '../../schedules/terminal-sweep';
-import { TERMINAL_SWEEP_WORKFLOW_TYPE, terminalSweepWorkflowId, type BatchTerminalEventResult, type BatchTerminalSweepResult } from '../../workflows/terminal-sweep.defs';
+import { TERMINAL_EVENT_WORKFLOW_TYPE, TERMINAL_SWEEP_WORKFLOW_TYPE, terminalSweepWorkflowId, type BatchTerminalEventResult, type BatchTerminalSweepResult } from '../../workflows/terminal-sweep.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { uniqueName } from '../helpers/temporal';
 
@@ -120,7 +123,40 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
     expect(events.of(batchId).filter((e) => e.event.eventType === 'FAILED')).toHaveLength(1);
     expect(received).toHaveLength(1);
     expect(sweptInMs).toBeLessThan(30_000);
+    // What keeps it once even when visibility lags behind: Temporal refuses the batch's terminal-event id again.
+    await expect(
+      p.temporal.workflow.start(TERMINAL_EVENT_WORKFLOW_TYPE, {
+        taskQueue: p.config.temporal.taskQueue,
+        workflowId: terminalSweepWorkflowId(batchId),
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        args: [{ batchId, endedBy: 'Terminated', closedAtMs: Date.now() }],
+      }),
+    ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
   }, 90_000);
+
+  test('a batch ended by a Temporal execution timeout: FAILED with WORKFLOW_TIMED_OUT', async () => {
+    // Started directly (another Temporal service's way, README contract) with a 5 s execution timeout; 3 members
+    // checked live one at a time (2.7 s each) cannot finish in it.
+    const clientService = 'svc-sweep-direct';
+    const clientJobId = uniqueName('timeout');
+    const v = validateSubmitBatch(
+      create(SubmitBatchRequestSchema, { clientJobId, memberSelector: { case: 'memberQuery', value: { limit: 3 } }, cacheControl: 3, options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 1 } }),
+    );
+    const input: BatchWorkflowInput = { batchId: batchWorkflowId(clientService, clientJobId), clientService, clientJobId, submittedAtMs: Date.now(), selector: { kind: 'query', query: { limit: 3 } }, options: v.options };
+    const handle = await p.temporal.workflow.start(BATCH_WORKFLOW_TYPE, { taskQueue: p.config.temporal.taskQueue, workflowId: input.batchId, args: [input], workflowExecutionTimeout: '5s' });
+    await handle.result().catch(() => undefined);
+    expect((await handle.describe()).status.name).toBe('TIMED_OUT');
+    const before = events.of(input.batchId).map((e) => e.event);
+    expect(before.map((e) => e.eventType)).not.toContain('FAILED');
+
+    expect((await sweep()).started).toContain(input.batchId);
+    const sent = (await p.temporal.workflow.getHandle(terminalSweepWorkflowId(input.batchId)).result()) as BatchTerminalEventResult;
+    expect(sent).toMatchObject({ outcome: 'sent', webhook: 'none' });
+    await waitFor('the FAILED event on Kafka', () => events.of(input.batchId).some((e) => e.event.eventType === 'FAILED'), 30_000);
+    const ev = events.of(input.batchId).find((e) => e.event.eventType === 'FAILED')!.event;
+    expect(seqOf(ev.eventId)).toBe(Math.max(0, ...before.map((e) => seqOf(e.eventId))) + 1);
+    expect(ev.result.case === 'failed' && [ev.result.value.errorCode, ev.result.value.partialResult?.totalMembers]).toEqual(['WORKFLOW_TIMED_OUT', 3]);
+  }, 60_000);
 
   test('the schedule: created, then unchanged, updated when its interval changes; overlap SKIP; a triggered tick runs a sweep', async () => {
     // Its own id (the namespace's batch-terminal-sweep is the stack's), on this platform's queue.
