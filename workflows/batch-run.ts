@@ -226,9 +226,9 @@ export class BatchRun {
 
   // ---- messages (handlers registered in workflows/batch.ts) ---------------------------------------------------
 
-  /** batchStatus query: the final view once there is one (with the events so far: the terminal one included). */
+  /** batchStatus query: the final view once there is one. */
   status(): BatchStatusView {
-    return this.finalView ? { ...this.finalView, events: this.eventsSoFar() } : this.view();
+    return this.finalView ?? this.view();
   }
 
   /** batchDispatchGate query: what running chunks of real-time members poll. */
@@ -532,6 +532,8 @@ export class BatchRun {
     delete finalView.estimatedCompletionMs;
     this.finalView = finalView;
     this.emit(status === 'COMPLETED' ? 'COMPLETED' : status === 'PARTIALLY_COMPLETED' ? 'PARTIALLY_COMPLETED' : status === 'CANCELLED' ? 'CANCELLED' : 'FAILED');
+    // The final view's events include the terminal one (state only).
+    finalView.events = this.eventsSoFar();
     await this.eventChain;
     if (!flushBeforeFinal) await this.flushErrors();
     if (s.listRef) {
