@@ -25,7 +25,8 @@ import { uniqueName } from '../helpers/temporal';
  * A batch terminated in Temporal (`temporal workflow terminate`) runs no more code, so it never sent its terminal
  * event. One run of the terminal sweep (started here directly, as its schedule would every minute) sends it: FAILED
  * with WORKFLOW_TERMINATED, the batch's last counters and the next event number, on the real Kafka and to a webhook
- * receiver (signed); a second sweep sends nothing more. Real platform (API, worker, Temporal dev server, Kafka,
+ * receiver (signed); a batch a Temporal execution timeout ended gets WORKFLOW_TIMED_OUT from the same sweep; a second
+ * sweep sends nothing more. Real platform (API, worker, Temporal dev server, Kafka,
  * PostgreSQL, Redis); Stedi simulator at a fifth of its real latency (2.7 s a call), one call at a time, so the batch
  * is RUNNING with one member done when it is terminated.
  */
@@ -60,7 +61,18 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
   const sweep = (): Promise<BatchTerminalSweepResult> =>
     p.temporal.workflow.execute(TERMINAL_SWEEP_WORKFLOW_TYPE, { taskQueue: p.config.temporal.taskQueue, workflowId: uniqueName('terminal-sweep-it'), args: [{ lookbackMs: 3_600_000 }] });
 
-  test('FAILED with WORKFLOW_TERMINATED, the last counters and the next number on Kafka and the webhook; a second sweep sends nothing', async () => {
+  test('one sweep: FAILED with WORKFLOW_TERMINATED / WORKFLOW_TIMED_OUT, the last counters and the next number on Kafka and the webhook; a second sweep sends nothing', async () => {
+    // A batch ended by a Temporal execution timeout: started directly (another Temporal service's way, README
+    // contract) with a 5 s execution timeout; 3 members checked live one at a time (2.7 s each) cannot finish in it.
+    const direct = { clientService: 'svc-sweep-direct', clientJobId: uniqueName('timeout') };
+    const v = validateSubmitBatch(
+      create(SubmitBatchRequestSchema, { clientJobId: direct.clientJobId, memberSelector: { case: 'memberQuery', value: { limit: 3 } }, cacheControl: 3, options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 1 } }),
+    );
+    const timedOutId = batchWorkflowId(direct.clientService, direct.clientJobId);
+    const input: BatchWorkflowInput = { batchId: timedOutId, ...direct, submittedAtMs: Date.now(), selector: { kind: 'query', query: { limit: 3 } }, options: v.options };
+    const timingOut = await p.temporal.workflow.start(BATCH_WORKFLOW_TYPE, { taskQueue: p.config.temporal.taskQueue, workflowId: timedOutId, args: [input], workflowExecutionTimeout: '5s' });
+
+    // A batch submitted through the API with a webhook, RUNNING with its first member done, terminated by an operator.
     const c = await batchClient(p, SERVICE);
     const r = await c.submitBatch(
       create(SubmitBatchRequestSchema, {
@@ -76,23 +88,27 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
       }),
     );
     const batchId = r.batchId;
-    // Running, its first member done (STARTED and a PROGRESS published), then terminated by an operator.
     await waitFor('the first member done', () => events.of(batchId).some((e) => e.event.eventType === 'PROGRESS'), 30_000);
     await p.temporal.workflow.getHandle(batchId).terminate('operator: terminal sweep test');
     const status = await c.getBatchStatus({ batchId });
     expect([status.status, status.failureCode]).toEqual([BatchStatus.FAILED, 'WORKFLOW_TERMINATED']);
+    await timingOut.result().catch(() => undefined);
+    expect((await timingOut.describe()).status.name).toBe('TIMED_OUT');
+    // Neither sent a terminal event of its own.
     const before = events.of(batchId).map((e) => e.event);
-    expect(before.map((e) => e.eventType)).not.toContain('FAILED');
+    const beforeTimedOut = events.of(timedOutId).map((e) => e.event);
+    expect([...before, ...beforeTimedOut].map((e) => e.eventType)).not.toContain('FAILED');
     const lastSeq = Math.max(...before.map((e) => seqOf(e.eventId)));
 
     const t0 = Date.now();
     const first = await sweep();
-    expect(first.started).toContain(batchId);
+    expect(first.started).toEqual(expect.arrayContaining([batchId, timedOutId]));
     const sent = (await p.temporal.workflow.getHandle(terminalSweepWorkflowId(batchId)).result()) as BatchTerminalEventResult;
     expect(sent).toMatchObject({ outcome: 'sent', webhook: 'started' });
+    expect(await p.temporal.workflow.getHandle(terminalSweepWorkflowId(timedOutId)).result()).toMatchObject({ outcome: 'sent', webhook: 'none' });
 
-    // Kafka: one FAILED event, the next number, GetBatchStatus's reason and counters.
-    await waitFor('the FAILED event on Kafka', () => events.of(batchId).some((e) => e.event.eventType === 'FAILED'), 30_000);
+    // Kafka: one FAILED event each, the next number, GetBatchStatus's reason and counters.
+    await waitFor('the FAILED events on Kafka', () => [batchId, timedOutId].every((id) => events.of(id).some((e) => e.event.eventType === 'FAILED')), 30_000);
     const failed = events.of(batchId).filter((e) => e.event.eventType === 'FAILED');
     expect(failed).toHaveLength(1);
     const ev = failed[0]!.event;
@@ -105,6 +121,9 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
       expect(ev.result.value.partialResult).toMatchObject({ totalMembers: 3, successful: status.progress!.completed, failed: status.progress!.failed, skipped: status.progress!.cancelled });
     }
     expect(status.progress!.completed + status.progress!.failed).toBeGreaterThanOrEqual(1);
+    const evTimedOut = events.of(timedOutId).find((e) => e.event.eventType === 'FAILED')!.event;
+    expect(seqOf(evTimedOut.eventId)).toBe(Math.max(0, ...beforeTimedOut.map((e) => seqOf(e.eventId))) + 1);
+    expect(evTimedOut.result.case === 'failed' && [evTimedOut.result.value.errorCode, evTimedOut.result.value.partialResult?.totalMembers]).toEqual(['WORKFLOW_TIMED_OUT', 3]);
 
     // The webhook: the same event, signed with the client's secret.
     await waitFor('the FAILED webhook', () => received.length >= 1, 30_000);
@@ -116,11 +135,13 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
     expect(() => new Webhook(generateWebhookSecret()).verify(hook.body, hook.headers as Record<string, string>)).toThrow();
     const sweptInMs = Date.now() - t0;
 
-    // A second sweep sends nothing: the batch is refused by Temporal (or visibility already shows it swept).
+    // A second sweep sends nothing: the batches are refused by Temporal (or visibility already shows them swept).
     const second = await sweep();
     expect(second.started).not.toContain(batchId);
+    expect(second.started).not.toContain(timedOutId);
     await new Promise((res) => setTimeout(res, 2_000));
     expect(events.of(batchId).filter((e) => e.event.eventType === 'FAILED')).toHaveLength(1);
+    expect(events.of(timedOutId).filter((e) => e.event.eventType === 'FAILED')).toHaveLength(1);
     expect(received).toHaveLength(1);
     expect(sweptInMs).toBeLessThan(30_000);
     // What keeps it once even when visibility lags behind: Temporal refuses the batch's terminal-event id again.
@@ -133,30 +154,6 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
       }),
     ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
   }, 90_000);
-
-  test('a batch ended by a Temporal execution timeout: FAILED with WORKFLOW_TIMED_OUT', async () => {
-    // Started directly (another Temporal service's way, README contract) with a 5 s execution timeout; 3 members
-    // checked live one at a time (2.7 s each) cannot finish in it.
-    const clientService = 'svc-sweep-direct';
-    const clientJobId = uniqueName('timeout');
-    const v = validateSubmitBatch(
-      create(SubmitBatchRequestSchema, { clientJobId, memberSelector: { case: 'memberQuery', value: { limit: 3 } }, cacheControl: 3, options: { priority: Priority.HIGH, strategy: Strategy.REALTIME_ONLY, maxConcurrentRequests: 1 } }),
-    );
-    const input: BatchWorkflowInput = { batchId: batchWorkflowId(clientService, clientJobId), clientService, clientJobId, submittedAtMs: Date.now(), selector: { kind: 'query', query: { limit: 3 } }, options: v.options };
-    const handle = await p.temporal.workflow.start(BATCH_WORKFLOW_TYPE, { taskQueue: p.config.temporal.taskQueue, workflowId: input.batchId, args: [input], workflowExecutionTimeout: '5s' });
-    await handle.result().catch(() => undefined);
-    expect((await handle.describe()).status.name).toBe('TIMED_OUT');
-    const before = events.of(input.batchId).map((e) => e.event);
-    expect(before.map((e) => e.eventType)).not.toContain('FAILED');
-
-    expect((await sweep()).started).toContain(input.batchId);
-    const sent = (await p.temporal.workflow.getHandle(terminalSweepWorkflowId(input.batchId)).result()) as BatchTerminalEventResult;
-    expect(sent).toMatchObject({ outcome: 'sent', webhook: 'none' });
-    await waitFor('the FAILED event on Kafka', () => events.of(input.batchId).some((e) => e.event.eventType === 'FAILED'), 30_000);
-    const ev = events.of(input.batchId).find((e) => e.event.eventType === 'FAILED')!.event;
-    expect(seqOf(ev.eventId)).toBe(Math.max(0, ...before.map((e) => seqOf(e.eventId))) + 1);
-    expect(ev.result.case === 'failed' && [ev.result.value.errorCode, ev.result.value.partialResult?.totalMembers]).toEqual(['WORKFLOW_TIMED_OUT', 3]);
-  }, 60_000);
 
   test('the schedule: created, then unchanged, updated when its interval changes; overlap SKIP; a triggered tick runs a sweep', async () => {
     // Its own id (the namespace's batch-terminal-sweep is the stack's), on this platform's queue.
