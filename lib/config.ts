@@ -105,6 +105,13 @@ const envSchema = z.object({
   BATCH_SUBMIT_RATE_WINDOW_SECONDS: positiveInt.default(3600),
   /** Per-member batch outcomes (WatchBatchStatus MEMBER_COMPLETED) are purged after this many days. */
   BATCH_OUTCOME_RETENTION_DAYS: positiveInt.default(7),
+  /**
+   * The terminal sweep's schedule interval (batches ended at the Temporal level get their FAILED event; docs/batch.md).
+   * 0: this worker does not create or update the `batch-terminal-sweep` schedule. Temporal's minimum is 1 s.
+   */
+  BATCH_TERMINAL_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+  /** How far back a sweep looks for closed batches; at most the namespace's retention (dev server: 24 h). */
+  BATCH_TERMINAL_SWEEP_LOOKBACK_HOURS: positiveInt.max(24 * 90).default(24),
   /** Hosts (exact, or ".suffix") webhook callbacks may target. Local default: loopback only. */
   WEBHOOK_ALLOWED_HOSTS: csv.optional(),
   /** Per client service signing secrets: "svc=whsec_...;other=whsec_..." (Standard Webhooks); "*=whsec_..." for every other service. */
@@ -175,7 +182,16 @@ export interface AppConfig {
   api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[]; processes: number };
   workerMetrics: { host: string; port: number; sdkPort: number };
   shutdownGraceMs: number;
-  batch: { submitRateLimit: number; submitRateWindowMs: number; pollInitialMs: number; pollMaxMs: number; outcomeRetentionMs: number; realtimeChunkMembers: number };
+  batch: {
+    submitRateLimit: number;
+    submitRateWindowMs: number;
+    pollInitialMs: number;
+    pollMaxMs: number;
+    outcomeRetentionMs: number;
+    realtimeChunkMembers: number;
+    /** The terminal sweep's schedule: interval (0: not managed by this worker) and lookback. */
+    terminalSweep: { intervalMs: number; lookbackMs: number };
+  };
   webhooks: { allowedHosts: string[]; allowHttp: boolean; secrets: Record<string, string[]> };
   memberCron: { emitRatePerSecond: number; dedupeTtlSeconds: number; snapshotFlagKeys: string[] };
   warmCache: { rateLimit: number; rateWindowMs: number; batchLatencyMs: number };
@@ -365,6 +381,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       pollMaxMs: e.BATCH_POLL_MAX_MS,
       realtimeChunkMembers: e.BATCH_REALTIME_CHUNK_MEMBERS,
       outcomeRetentionMs: e.BATCH_OUTCOME_RETENTION_DAYS * 24 * 3_600_000,
+      terminalSweep: { intervalMs: e.BATCH_TERMINAL_SWEEP_INTERVAL_SECONDS * 1000, lookbackMs: e.BATCH_TERMINAL_SWEEP_LOOKBACK_HOURS * 3_600_000 },
     },
     webhooks: {
       allowedHosts: e.WEBHOOK_ALLOWED_HOSTS ?? (e.RTE_PROFILE === 'local' ? ['localhost', '127.0.0.1'] : []),

@@ -36,6 +36,8 @@ import { createPromWarmingMetrics } from '../activities/warming/metrics';
 import { createPgWarmRecordStore } from '../activities/warming/pg-warm-store';
 import { createTemporalChildRunReader } from '../activities/warming/temporal-child-runs';
 import { Context } from '@temporalio/activity';
+import { createTerminalSweepActivities, createTerminalSweepMetrics } from '../activities/batch/terminal-sweep';
+import { createTemporalEndedBatches } from './ended-batches';
 // The WarmingIntake factory (member-cron consumer → cache-warming jobs): createWarmingIntake(client, lists, { taskQueue }).
 export { createWarmingIntake } from '../lib/temporal/warming-jobs';
 import { createWarmingIntake as createWarmingIntakeAdapter, warmingTuningFromConfig } from '../lib/temporal/warming-jobs';
@@ -183,6 +185,12 @@ export function createWorkerActivities(deps: WorkerDeps): {
     childRuns: createTemporalChildRunReader(() => Context.current().client),
     logger,
   });
+  // The terminal sweep (batches ended at the Temporal level get their FAILED event): the worker's own client.
+  const terminalSweep = createTerminalSweepActivities({
+    batches: createTemporalEndedBatches(() => Context.current().client),
+    logger,
+    metrics: createTerminalSweepMetrics(metrics.registry),
+  });
   const webhooks = createWebhookActivities({
     secrets: createStaticWebhookSecretStore(config.webhooks.secrets),
     policy: { allowedHosts: config.webhooks.allowedHosts, allowHttp: config.webhooks.allowHttp },
@@ -223,7 +231,7 @@ export function createWorkerActivities(deps: WorkerDeps): {
 
   // FieldErrors (bad queries/inputs) are non-retryable InvalidArgumentError failures in every activity.
   return {
-    activities: withNonRetryableFieldErrors({ ...eligibility, ...realtimeChunks, ...batch, ...webhooks, ...memberCron, ...warming }),
+    activities: withNonRetryableFieldErrors({ ...eligibility, ...realtimeChunks, ...batch, ...terminalSweep, ...webhooks, ...memberCron, ...warming }),
     slotPool,
     hedgeLosersSettled: (timeoutMs) => hedgeLosersSettled(eligibilityDeps.hedge, timeoutMs),
   };

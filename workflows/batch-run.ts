@@ -22,7 +22,7 @@ import type { EligibilityActivities } from '../activities/eligibility/activities
 import type { ChunkMemberOutcome, RealtimeChunkActivities } from '../activities/eligibility/realtime-chunk';
 import { chunkMembersSlow, medianMemberMs } from './chunk-latency';
 import { Bitmap } from '../lib/batch/bitmap';
-import { batchEventId, batchEventIdV2, eventPassesFilter, webhookBody, type BatchEventPayload } from '../lib/batch/events';
+import { batchEventId, batchEventIdV2, eventPassesFilter, webhookBody, type BatchEventPayload, type BatchEventsSoFar } from '../lib/batch/events';
 import { nextPollDelayMs } from '../lib/batch/polling';
 import { averageDurationMs, estimateCompletionMs, pendingOf, percentDone, progressMilestone, terminalStatus, type EndReason } from '../lib/batch/progress';
 import {
@@ -137,6 +137,8 @@ export class BatchRun {
   private finalView: BatchStatusView | undefined;
   private failure: BatchFailureInfo | undefined;
   private timedOut = false;
+  /** The id of the last event this run emitted (its form, evt2_ or evt_, tells the terminal sweep which to use). */
+  private lastEventId: string | undefined;
   /** Bumped by every signal that should cut a wait short. */
   private wake = 0;
   /** Errors recorded since the last store (cleared only once stored). */
@@ -530,6 +532,8 @@ export class BatchRun {
     delete finalView.estimatedCompletionMs;
     this.finalView = finalView;
     this.emit(status === 'COMPLETED' ? 'COMPLETED' : status === 'PARTIALLY_COMPLETED' ? 'PARTIALLY_COMPLETED' : status === 'CANCELLED' ? 'CANCELLED' : 'FAILED');
+    // The final view's events include the terminal one (state only).
+    finalView.events = this.eventsSoFar();
     await this.eventChain;
     if (!flushBeforeFinal) await this.flushErrors();
     if (s.listRef) {
@@ -592,6 +596,17 @@ export class BatchRun {
       ...(s.listRef ? { listRef: s.listRef } : {}),
       ...this.waitingFields(),
       ...(s.chunks.length > 0 ? { chunksInFlight: s.chunks.length } : {}),
+      events: this.eventsSoFar(),
+    };
+  }
+
+  /** State only (no command): a batch Temporal ends gets its terminal event from the sweep with the next number. */
+  private eventsSoFar(): BatchEventsSoFar {
+    return {
+      seq: this.s.eventSeq,
+      ...(this.lastEventId ? { lastEventId: this.lastEventId } : {}),
+      jobType: this.input.jobType ?? BATCH_JOB_TYPE,
+      ...(this.input.initiatedByUserId ? { initiatedByUserId: this.input.initiatedByUserId } : {}),
     };
   }
 
@@ -742,6 +757,7 @@ export class BatchRun {
       ...(s.path ? { path: s.path } : {}),
       ...(failure ? { failure } : {}),
     };
+    this.lastEventId = event.eventId;
     const n = opts.notifications;
     const webhookScheduleMs = this.tuning.webhookScheduleMs;
     // An event emitted from inside a cancelled scope (a check's progress step as CancelBatch stops its page) used to

@@ -1,4 +1,5 @@
 import { ApplicationFailure, defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BatchEventsSoFar } from '../lib/batch/events';
 import type { PollBackoff } from '../lib/batch/polling';
 import type {
   BatchCounters,
@@ -219,6 +220,11 @@ export interface BatchStatusView {
   deferredByLoad?: boolean;
   /** Stedi batch-API chunks submitted and not yet complete. */
   chunksInFlight?: number;
+  /**
+   * The batch's events so far (last sequence number, its id form, job type): what the terminal sweep continues from
+   * for a batch Temporal ended (workflows/terminal-sweep.ts). State only; absent in views from before it was added.
+   */
+  events?: BatchEventsSoFar;
 }
 
 export type BatchWorkflowResult = BatchStatusView;

@@ -41,6 +41,10 @@ describe('workflow histories replay deterministically', () => {
         'member-cron-shard-ref.bin',
         // SubmitBatch's bounded answer and events that outlive a cancelled scope (probe batch #12, #15).
         'batch-query-slow-cancel-mid-check.bin',
+        // The terminal sweep: a sweep that started a batch's terminal-event workflow, and one that sent FAILED to
+        // Kafka and started its webhook delivery (recorded by test/integration/batch-terminal-sweep.int.test.ts).
+        'terminal-sweep-started.bin',
+        'terminal-event-webhook.bin',
       ]),
     );
     const activities = (file: string) => new Set(load(file).events!.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean));

@@ -32,6 +32,19 @@ export interface BatchEventPayload {
   failure?: { code: string; message: string };
 }
 
+/**
+ * What a batch's events so far say, in its status view (`BatchStatusView.events`): the sequence number of the last
+ * event it emitted (0: none yet), that event's id (its id form: `evt2_` or the older `evt_`; absent when this run has
+ * emitted none) and the identity fields its events carry. The terminal sweep (workflows/terminal-sweep.ts) continues
+ * from it for a batch Temporal ended, whose code runs no more.
+ */
+export interface BatchEventsSoFar {
+  seq: number;
+  lastEventId?: string;
+  jobType: string;
+  initiatedByUserId?: string;
+}
+
 /** Standard Webhooks ids must not contain '.'; batch ids contain '/', which is fine but we keep ids URL-safe. */
 export function batchEventId(batchId: string, seq: number): string {
   return `evt_${seq}_${batchId.replace(/[^A-Za-z0-9_-]/g, '-')}`.slice(0, 200);
