@@ -19,6 +19,7 @@ import { createMemberCronActivities, createMemberCronMetrics, PgMemberCronSource
 import { RedisPredictionOutcomeStore } from '../activities/prediction-accuracy';
 import { createRedisSlotPool, type SlotPool } from '../activities/slot-pool';
 import { createHttpStediGateway } from '../activities/stedi/gateway';
+import { meterStediBatchCalls, stediBatchCallRecorder } from '../activities/stedi/metered-gateway';
 import { createStaticWebhookSecretStore, createWebhookActivities } from '../activities/webhooks/activities';
 import { PgFeatureFlagProvider } from '../directory/feature-flags';
 import type { MemberDirectory } from '../directory/member-directory';
@@ -99,13 +100,17 @@ export function createWorkerActivities(deps: WorkerDeps): {
   });
   const cache = createConfiguredEligibilityCache(deps.redis, config, logger);
   // Sockets per Stedi host: at most the slot limit of real-time calls are at Stedi at once, plus batch submits and polls.
-  const stedi = createHttpStediGateway({
-    baseUrl: config.stedi.baseUrl,
-    managerBaseUrl: config.stedi.batchBaseUrl,
-    apiKey: config.stedi.apiKey,
-    timeoutMs: config.stedi.timeoutMs,
-    maxSockets: config.slots.total + 16,
-  });
+  // Batch API calls are counted in stedi_requests_total here; real-time calls by the eligibility activity (onStediCall).
+  const stedi = meterStediBatchCalls(
+    createHttpStediGateway({
+      baseUrl: config.stedi.baseUrl,
+      managerBaseUrl: config.stedi.batchBaseUrl,
+      apiKey: config.stedi.apiKey,
+      timeoutMs: config.stedi.timeoutMs,
+      maxSockets: config.slots.total + 16,
+    }),
+    stediBatchCallRecorder(metrics),
+  );
   const provider = { npi: config.stedi.providerNpi, organizationName: config.stedi.providerOrganizationName };
 
   const batchMetrics = createPromBatchMetrics(metrics.registry);
