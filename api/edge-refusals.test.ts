@@ -107,6 +107,7 @@ describe('requests refused while their body is decoded (before the interceptors)
   test('a GraphQL body over the 4 MiB cap is refused (413, RESOURCE_EXHAUSTED) before GraphQL reads it', async () => {
     const big = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"query":"${'x'.repeat(MAX_BODY_BYTES)}"}` });
     expect(big.status).toBe(413);
+    expect(big.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(((await big.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('RESOURCE_EXHAUSTED');
     expect(graphqlCalls).toBe(0);
     await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });

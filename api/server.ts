@@ -126,7 +126,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     if (graphql && (req.url === '/graphql' || req.url?.startsWith('/graphql?'))) {
       // The same body cap as Connect's readMaxBytes, before Yoga reads (and parses) anything.
       if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
-        sendJson(res as never, 413, { errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes`, extensions: { code: 'RESOURCE_EXHAUSTED' } }] });
+        sendJson(res as never, 413, { errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes`, extensions: { code: 'RESOURCE_EXHAUSTED' } }] }, { 'x-request-id': requestIdOf(req) });
         req.resume();
         return;
       }
