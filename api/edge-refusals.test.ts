@@ -1,8 +1,10 @@
+import { Code } from '@connectrpc/connect';
 import pino from 'pino';
 import { CacheWarmingService } from '../gen/rte/v1/warming_pb';
 import { EligibilityService } from '../gen/rte/v1/eligibility_pb';
 import { createMetrics } from '../lib/metrics';
 import { createTokenVerifier } from './auth';
+import { refusalCode } from './edge-refusals';
 import { createApiServer, MAX_BODY_BYTES, type ApiServer } from './server';
 import { createWarmingService } from './services/warming-service';
 
@@ -74,12 +76,61 @@ describe('requests refused while their body is decoded (before the interceptors)
     expect((await metrics.rpcRequests.get()).values.some((v) => String(v.labels['method']).includes('NoSuchMethod'))).toBe(false);
   });
 
+  test('HTTP 405 (a GET or a PUT on a mutating RPC, a preflight not granted) is counted and audited as Unimplemented, not Internal (probe p16 #3)', async () => {
+    const before = await counted('CacheWarmingService/WarmCache', 'Unimplemented');
+    const get = await fetch(`${url}/rte.v1.CacheWarmingService/WarmCache?encoding=json&message=%7B%7D`, { headers: { 'x-request-id': 'req-edge-405' } });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('x-request-id')).toBe('req-edge-405');
+    const put = await fetch(`${url}/rte.v1.CacheWarmingService/WarmCache`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(put.status).toBe(405);
+    const preflight = await fetch(`${url}/rte.v1.EligibilityService/CheckEligibility`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://not-allowed.example', 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.status).toBe(405);
+    expect(await counted('CacheWarmingService/WarmCache', 'Unimplemented')).toBe(before + 2);
+    expect(await counted('EligibilityService/CheckEligibility', 'Unimplemented')).toBeGreaterThanOrEqual(1);
+    expect(lines.filter((l) => l['audit'] === true && l['requestId'] === 'req-edge-405')).toEqual([expect.objectContaining({ code: 'Unimplemented' })]);
+    expect((await metrics.rpcRequests.get()).values.filter((v) => v.labels['code'] === 'Internal')).toEqual([]);
+  });
+
+  test('an unknown path answers 404 with x-request-id (the caller\'s, else a generated one) and no-store (probe p16 #11b)', async () => {
+    const given = await post('EligibilityService/NoSuchMethod', '{}', { 'x-request-id': 'req-edge-404' });
+    expect(given.status).toBe(404);
+    expect(given.headers.get('x-request-id')).toBe('req-edge-404');
+    expect(given.headers.get('cache-control')).toBe('no-store');
+    const generated = await fetch(`${url}/nowhere`);
+    expect(generated.status).toBe(404);
+    expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   test('a GraphQL body over the 4 MiB cap is refused (413, RESOURCE_EXHAUSTED) before GraphQL reads it', async () => {
     const big = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"query":"${'x'.repeat(MAX_BODY_BYTES)}"}` });
     expect(big.status).toBe(413);
+    expect(big.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(((await big.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('RESOURCE_EXHAUSTED');
     expect(graphqlCalls).toBe(0);
     await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
     expect(graphqlCalls).toBe(1);
+  });
+});
+
+describe('refusalCode: every HTTP refusal gets an honest code (probe p16 #3)', () => {
+  test.each([
+    [405, Code.Unimplemented],
+    [415, Code.InvalidArgument],
+    [400, Code.InvalidArgument],
+    [413, Code.ResourceExhausted],
+    [501, Code.Unimplemented],
+    [500, Code.Internal],
+    [418, Code.Unknown],
+    [599, Code.Unknown],
+  ])('HTTP %i → %s', (status, code) => {
+    expect(refusalCode(status, {})).toBe(code);
+  });
+  test('no 4xx and no 5xx other than 500 is counted as Internal; success is no refusal; gRPC answers keep their grpc-status', () => {
+    for (let s = 400; s < 600; s++) if (s !== 500) expect(refusalCode(s, {})).not.toBe(Code.Internal);
+    expect(refusalCode(200, {})).toBeUndefined();
+    expect(refusalCode(200, { 'grpc-status': '12' })).toBe(Code.Unimplemented);
   });
 });

@@ -49,14 +49,43 @@ export function createEdgeRefusalObserver(deps: { methods: () => ReadonlySet<str
 }
 
 /** The code of an error answer (Connect: its HTTP status; gRPC / gRPC-Web: a trailers-only grpc-status), else undefined. */
-function refusalCode(status: number, headers: OutgoingHttpHeaders | undefined): Code | undefined {
+export function refusalCode(status: number, headers: OutgoingHttpHeaders | undefined): Code | undefined {
   const grpc = headers?.['grpc-status'];
   if (grpc !== undefined) {
     const n = Number(grpc);
     return Number.isInteger(n) && n > 0 && n <= 16 ? (n as Code) : undefined;
   }
   if (status < 400) return undefined;
-  // Connect's code → HTTP status mapping, read backwards for the codes a decode step answers.
-  const byStatus: Record<number, Code> = { 400: Code.InvalidArgument, 401: Code.Unauthenticated, 403: Code.PermissionDenied, 404: Code.NotFound, 408: Code.DeadlineExceeded, 409: Code.AlreadyExists, 413: Code.ResourceExhausted, 415: Code.InvalidArgument, 429: Code.ResourceExhausted, 499: Code.Canceled, 501: Code.Unimplemented, 503: Code.Unavailable, 504: Code.DeadlineExceeded };
-  return byStatus[status] ?? Code.Internal;
+  return BY_STATUS[status] ?? Code.Unknown;
 }
+
+/**
+ * Connect's code → HTTP status mapping, read backwards for the codes a decode step answers, plus the plain HTTP
+ * refusals connect-node writes before any Connect code exists. Internal means "a bug" (docs/api-errors.md), so only a
+ * 500 is counted as Internal; a status missing here is counted as Unknown, never Internal (probe p16 #3: a GET or a
+ * CORS preflight on an RPC was counted and audited as Internal).
+ */
+const BY_STATUS: Readonly<Record<number, Code>> = {
+  400: Code.InvalidArgument,
+  401: Code.Unauthenticated,
+  403: Code.PermissionDenied,
+  404: Code.NotFound,
+  // Method Not Allowed (a GET on an RPC without GET support, a PUT, an OPTIONS preflight the CORS handler did not
+  // grant): the endpoint does not implement that HTTP method, so Unimplemented (gRPC's code for "operation not
+  // implemented / not supported"), the caller's mistake and not the server's.
+  405: Code.Unimplemented,
+  408: Code.DeadlineExceeded,
+  409: Code.AlreadyExists,
+  411: Code.InvalidArgument, // Length Required: the request is malformed
+  413: Code.ResourceExhausted,
+  414: Code.ResourceExhausted, // URI Too Long (a GET request's message)
+  415: Code.InvalidArgument, // Unsupported Media Type: the content type is the caller's to fix
+  429: Code.ResourceExhausted,
+  431: Code.ResourceExhausted, // Request Header Fields Too Large
+  499: Code.Canceled,
+  500: Code.Internal,
+  501: Code.Unimplemented,
+  502: Code.Unavailable,
+  503: Code.Unavailable,
+  504: Code.DeadlineExceeded,
+};

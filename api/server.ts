@@ -1,4 +1,5 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
@@ -100,11 +101,13 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     fallback: (req, res) => {
       handleHealthRequest(req as never, res as never, health)
         .then((handled) => {
-          if (!handled) sendJson(res as never, 404, { error: 'not found' });
+          // Every error answer carries x-request-id (docs/api-errors.md), an unknown path's 404 too (probe p16 #11b).
+          if (!handled) sendJson(res as never, 404, { error: 'not found' }, { 'x-request-id': requestIdOf(req) });
         })
         .catch((err: unknown) => {
-          deps.logger.warn({ err, path: req.url }, 'health/metrics request failed');
-          sendJson(res as never, 500, { error: 'internal error' });
+          const requestId = requestIdOf(req);
+          deps.logger.warn({ err, path: req.url, requestId }, 'health/metrics request failed');
+          sendJson(res as never, 500, { error: 'internal error' }, { 'x-request-id': requestId });
         });
     },
   });
@@ -123,7 +126,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     if (graphql && (req.url === '/graphql' || req.url?.startsWith('/graphql?'))) {
       // The same body cap as Connect's readMaxBytes, before Yoga reads (and parses) anything.
       if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
-        sendJson(res as never, 413, { errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes`, extensions: { code: 'RESOURCE_EXHAUSTED' } }] });
+        sendJson(res as never, 413, { errors: [{ message: `request body over ${MAX_BODY_BYTES} bytes`, extensions: { code: 'RESOURCE_EXHAUSTED' } }] }, { 'x-request-id': requestIdOf(req) });
         req.resume();
         return;
       }
@@ -138,4 +141,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       accepting = false;
     },
   };
+}
+
+/** The caller's x-request-id, else a new one (as the observability interceptor does). */
+function requestIdOf(req: { headers: IncomingMessage['headers'] }): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && given !== '' ? given : randomUUID();
 }

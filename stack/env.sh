@@ -56,3 +56,17 @@ export WEBHOOK_SECRETS="${WEBHOOK_SECRETS:-*=whsec_cnRlLWxvY2FsLWRldi13ZWJob29rL
 # The local stack uses the documented dev key (lib/config.ts DEV_CODEC_KEYS; production refuses it).
 # The codec server runs without auth on loopback so the Web UI's Data Encoder can call it.
 export CODEC_SERVER_AUTH="${CODEC_SERVER_AUTH:-none}"
+# The Temporal CLI reads TEMPORAL_CODEC_ENDPOINT (its --codec-endpoint): after `source stack/env.sh`, `temporal workflow
+# query …` prints decoded JSON and `temporal schedule describe …` works (without it, it exits 1 on the encrypted
+# summary; probe p16 #4). With CODEC_SERVER_AUTH=jwt also export TEMPORAL_CODEC_AUTH="Bearer <token>".
+export TEMPORAL_CODEC_ENDPOINT="${TEMPORAL_CODEC_ENDPOINT:-http://${STACK_HOST}:${CODEC_SERVER_PORT}}"
+
+# --- tools ----------------------------------------------------------------------
+# The stack's Temporal CLI (.stack/bin, built by `./stack/stack install`) as bare `temporal`, as the docs write it.
+# Appended, once: it shadows nothing (a `temporal` already on PATH keeps winning; stack/stack still checks its version).
+_rte_stack_bin="$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)/.stack/bin"
+case ":${PATH}:" in
+  *":${_rte_stack_bin}:"*) ;;
+  *) export PATH="${PATH}:${_rte_stack_bin}" ;;
+esac
+unset _rte_stack_bin

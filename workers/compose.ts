@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { withNonRetryableFieldErrors } from '../activities/field-errors';
 import { create } from '@bufbuild/protobuf';
 import type { RedisClient } from '../lib/redis-client';
@@ -15,10 +16,11 @@ import { createRedisHedgeBudget } from '../activities/eligibility/hedge-budget';
 import { DEFAULT_HEDGE_CONFIG } from '../activities/eligibility/hedge-policy';
 import { createPgBatchProgressReader } from '../activities/batch/pg-progress-reader';
 import { RedisTokenBucket, type EventPublisher } from '../activities/kafka';
-import { createMemberCronActivities, createMemberCronMetrics, PgMemberCronSources, RedisEmissionLedger } from '../activities/member-cron';
+import { createMemberCronActivities, createMemberCronMetrics, memberCronScheduleNames, PgMemberCronSources, RedisEmissionLedger } from '../activities/member-cron';
 import { RedisPredictionOutcomeStore } from '../activities/prediction-accuracy';
 import { createRedisSlotPool, type SlotPool } from '../activities/slot-pool';
 import { createHttpStediGateway } from '../activities/stedi/gateway';
+import { meterStediBatchCalls, stediBatchCallRecorder } from '../activities/stedi/metered-gateway';
 import { createStaticWebhookSecretStore, createWebhookActivities } from '../activities/webhooks/activities';
 import { PgFeatureFlagProvider } from '../directory/feature-flags';
 import type { MemberDirectory } from '../directory/member-directory';
@@ -101,13 +103,17 @@ export function createWorkerActivities(deps: WorkerDeps): {
   });
   const cache = createConfiguredEligibilityCache(deps.redis, config, logger);
   // Sockets per Stedi host: at most the slot limit of real-time calls are at Stedi at once, plus batch submits and polls.
-  const stedi = createHttpStediGateway({
-    baseUrl: config.stedi.baseUrl,
-    managerBaseUrl: config.stedi.batchBaseUrl,
-    apiKey: config.stedi.apiKey,
-    timeoutMs: config.stedi.timeoutMs,
-    maxSockets: config.slots.total + 16,
-  });
+  // Batch API calls are counted in stedi_requests_total here; real-time calls by the eligibility activity (onStediCall).
+  const stedi = meterStediBatchCalls(
+    createHttpStediGateway({
+      baseUrl: config.stedi.baseUrl,
+      managerBaseUrl: config.stedi.batchBaseUrl,
+      apiKey: config.stedi.apiKey,
+      timeoutMs: config.stedi.timeoutMs,
+      maxSockets: config.slots.total + 16,
+    }),
+    stediBatchCallRecorder(metrics),
+  );
   const provider = { npi: config.stedi.providerNpi, organizationName: config.stedi.providerOrganizationName };
 
   const batchMetrics = createPromBatchMetrics(metrics.registry);
@@ -218,7 +224,10 @@ export function createWorkerActivities(deps: WorkerDeps): {
     hashMemberId: (id) => hashMemberId(config.cache.keySecret, id),
     lists: memberLists,
     logger,
-    metrics: createMemberCronMetrics(metrics.registry),
+    // Dead-letter series of the file's schedules start at 0 (probe p16 #7). From source: ../schedules; built: ../../schedules.
+    metrics: createMemberCronMetrics(metrics.registry, {
+      knownSchedules: memberCronScheduleNames([path.resolve(__dirname, '../schedules/member-cron-schedules.yaml'), path.resolve(__dirname, '../../schedules/member-cron-schedules.yaml')]),
+    }),
     snapshotFlagKeys: config.memberCron.snapshotFlagKeys,
     // High-confidence predictions for rte_cache_warming_prediction_accuracy (exposed by the API).
     // The directory's latest prediction per member (issue 9: one probability, from the predictor).

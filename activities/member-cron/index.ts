@@ -2,5 +2,5 @@ export { createMemberCronActivities, MEMBER_CRON_EVENT_SCHEMA, SCHEDULE_ENABLED_
 export { RedisEmissionLedger, InMemoryEmissionLedger } from './emission-ledger';
 export { PgMemberCronSources } from './pg-member-sources';
 export { memberCronEventId } from './event-id';
-export { createMemberCronMetrics, type MemberCronMetrics } from './metrics';
+export { createMemberCronMetrics, memberCronScheduleNames, type MemberCronMetrics } from './metrics';
 export type * from './ports';

@@ -1,8 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { parse as parseYaml } from 'yaml';
 
-/** Member cron metrics (design doc: "track emit rate, subscriber lag, prediction accuracy"). */
-export function createMemberCronMetrics(registry: Registry) {
-  return {
+/** `member_cron_events_dead_lettered_total{reason}` (lib/metric-label-values.ts). */
+export const DEAD_LETTER_REASONS = ['build', 'publish'] as const;
+
+/**
+ * Member cron metrics (design doc: "track emit rate, subscriber lag, prediction accuracy"). `knownSchedules`: the
+ * dead-letter counter's series of these schedules start at 0, so RteMemberCronDeadLetters (an increase() > 0) sees
+ * the first burst after a worker start: a series first scraped at 5 has no increase (probe p16 #7).
+ */
+export function createMemberCronMetrics(registry: Registry, opts: { knownSchedules?: readonly string[] } = {}) {
+  const metrics = {
     eventsEmitted: new Counter({
       name: 'member_cron_events_emitted_total',
       help: 'MemberCronEvents written to Kafka, by schedule (rate() of it is the emit rate)',
@@ -48,5 +57,29 @@ export function createMemberCronMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  for (const schedule of opts.knownSchedules ?? []) for (const reason of DEAD_LETTER_REASONS) metrics.eventsDeadLettered.inc({ schedule, reason }, 0);
+  return metrics;
 }
 export type MemberCronMetrics = ReturnType<typeof createMemberCronMetrics>;
+
+/**
+ * The schedule names of a member-cron schedules file (schedules/member-cron-schedules.yaml), read leniently: only to
+ * pre-create metric series, so a missing or unreadable file gives [] (the file is validated where it is applied).
+ */
+export function memberCronScheduleNames(files: readonly string[]): string[] {
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      const doc = parseYaml(text) as { schedules?: { name?: unknown }[] } | null;
+      return [...new Set((doc?.schedules ?? []).map((s) => s?.name).filter((n): n is string => typeof n === 'string' && n !== ''))];
+    } catch {
+      return [];
+    }
+  }
+  return [];
+}

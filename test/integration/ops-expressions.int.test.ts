@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { Redis } from 'ioredis';
-import { parse as parseYaml } from 'yaml';
 import { createConfiguredEligibilityCache } from '../../activities/cache';
 import { createTestDirectory, type TestDirectory } from '../../directory/test-support';
 import { CacheControl, CacheStatus } from '../../gen/rte/v1/common_pb';
@@ -15,12 +14,14 @@ import { loadConfig } from '../../lib/config';
 import { mintDevToken } from '../../lib/dev-token';
 import { silentLogger } from '../../lib/logger';
 import { freePort } from '../helpers/own-redis';
-import { exportedNames, metricNames } from '../helpers/promql-names';
+import { METRIC_LABEL_VALUES } from '../../lib/metric-label-values';
+import { exportedNames, metricNames, opsExpressions, unmatchableLabelValues, type Expr } from '../helpers/promql-names';
 
 /**
  * Every PromQL expression in ops/ (Grafana dashboards and alert rules) runs against a real Prometheus scraping
  * the real API and worker processes (plus the Temporal dev server's metrics port when the stack exposes one):
- * a parse error fails, and so does a metric name that no process exports.
+ * a parse error fails, and so does a metric name that no process exports, and a label value its metric never takes
+ * (lib/metric-label-values.ts; probe p16 #2: `result="HIT"` on a counter whose values are lower case).
  */
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -40,23 +41,9 @@ const TEMPORAL_SERVER_EVENT_COUNTERS: Readonly<Record<string, string>> = {
   schedule_buffer_overruns: 'Temporal server: schedule buffer overflowed',
 };
 
-interface Expr {
-  where: string;
-  expr: string;
-}
-
 function collectExpressions(): Expr[] {
-  const out: Expr[] = [];
-  const dashDir = path.join(ROOT, 'ops/grafana/dashboards');
-  for (const file of readdirSync(dashDir).filter((f) => f.endsWith('.json'))) {
-    const dash = JSON.parse(readFileSync(path.join(dashDir, file), 'utf8')) as { panels?: { title: string; targets?: { expr?: string }[] }[] };
-    for (const p of dash.panels ?? []) for (const t of p.targets ?? []) if (t.expr) out.push({ where: `${file} · ${p.title}`, expr: t.expr });
-  }
-  const rules = parseYaml(readFileSync(path.join(ROOT, 'ops/prometheus/alerts.yml'), 'utf8')) as { groups: { rules: { alert?: string; record?: string; expr: string }[] }[] };
-  for (const g of rules.groups) for (const r of g.rules) out.push({ where: `alerts.yml · ${r.alert ?? r.record ?? '?'}`, expr: String(r.expr) });
-  return out;
+  return opsExpressions(ROOT);
 }
-
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -206,6 +193,27 @@ describe('ops/ PromQL: dashboards and alert rules against a real Prometheus', ()
       if (body.status !== 'success') failures.push(`${e.where}: ${body.errorType ?? ''} ${body.error ?? ''}\n    ${e.expr}`);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('every label matcher on an enumerated label uses a value its metric can take (lib/metric-label-values.ts)', () => {
+    const bad = expressions.flatMap((e) => unmatchableLabelValues(e.expr, METRIC_LABEL_VALUES).map((b) => `${e.where}: ${b}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('lib/metric-label-values.ts lists every value the processes export for those labels', async () => {
+    const missing: string[] = [];
+    for (const t of Object.values(targets)) {
+      const text = await (await fetch(`http://${t}/metrics`)).text();
+      for (const line of text.split('\n')) {
+        const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/.exec(line);
+        const allowed = m ? METRIC_LABEL_VALUES[m[1]!] : undefined;
+        if (!m || !allowed) continue;
+        for (const [, label, value] of m[2]!.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g) as Iterable<[string, string, string]>) {
+          if (allowed[label] && !allowed[label].includes(value)) missing.push(`${m[1]}{${label}="${value}"}`);
+        }
+      }
+    }
+    expect([...new Set(missing)]).toEqual([]);
   });
 
   it('every metric name is exported by some process (or explicitly allow-listed)', async () => {
