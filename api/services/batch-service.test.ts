@@ -241,6 +241,29 @@ describe('BatchEligibilityService', () => {
     expect((await errorOf(s.client.getBatchStatus({ batchId: 'batch/svc-a/unknown' }, opts))).code).toBe(Code.NotFound);
   });
 
+  test('a batch id whose parts SubmitBatch could never have made is invalid_argument naming batch_id on every batch-id RPC, not not_found (probe p16 #11e)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const ok = 'x'.repeat(128);
+    const bad = [`batch/svc-a/${'x'.repeat(129)}`, `batch/svc-a/${'x'.repeat(300)}`, 'batch/svc-a/job id', 'batch/svc a/job', `batch/${'s'.repeat(129)}/job`];
+    for (const batchId of bad) {
+      for (const call of [
+        () => s.client.getBatchStatus({ batchId }, opts),
+        () => s.client.cancelBatch({ batchId }, opts),
+        () => s.client.pauseBatch({ batchId }, opts),
+        () => s.client.resumeBatch({ batchId }, opts),
+        async () => {
+          for await (const _ of s.client.watchBatchStatus({ batchId }, opts)) break;
+        },
+      ]) {
+        const err = await errorOf(call());
+        expect([batchId, err.code, err.rawMessage.split(':')[0]]).toEqual([batchId, Code.InvalidArgument, 'batch_id']);
+      }
+    }
+    // The longest job part SubmitBatch accepts is still a well-formed id (unknown here: not_found).
+    expect((await errorOf(s.client.getBatchStatus({ batchId: `batch/svc-a/${ok}` }, opts))).code).toBe(Code.NotFound);
+  });
+
   test('ListBatches queries visibility for the caller (admins: anyone), with status/time filters and page tokens', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);

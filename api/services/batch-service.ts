@@ -24,7 +24,7 @@ import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchEr
 import { emptyCounters, isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
 import { batchDetails } from '../../lib/batch/details';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
-import { CLIENT_SERVICE_PATTERN, DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
+import { CLIENT_JOB_ID_PATTERN, CLIENT_SERVICE_PATTERN, DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
 import { batchFailureOf } from '../../lib/batch/member-failure';
@@ -154,8 +154,16 @@ function requireReason(reason: string): void {
   if (reason.length > MAX_PAUSE_REASON_LENGTH) throw new FieldError('reason', `at most ${MAX_PAUSE_REASON_LENGTH} characters`);
 }
 
+/**
+ * A batch id SubmitBatch could have returned: `batch/<service>/<job>`, each part as SubmitBatch validates it (1-128 of
+ * letters, digits and . _ : @ -). Anything else names no batch that can exist: invalid_argument naming batch_id, not
+ * not_found (probe p16 #11e: a 300-character job part was not_found).
+ */
 function requireBatchId(batchId: string): void {
-  if (!parseBatchId(batchId)) throw new FieldError('batch_id', 'must be a batch id as returned by SubmitBatch (batch/<service>/<job>)');
+  const parsed = parseBatchId(batchId);
+  if (!parsed) throw new FieldError('batch_id', 'must be a batch id as returned by SubmitBatch (batch/<service>/<job>)');
+  if (!CLIENT_SERVICE_PATTERN.test(parsed.clientService)) throw new FieldError('batch_id', 'malformed: its service part must be 1-128 letters, digits or . _ : @ - (batch/<service>/<job>, as SubmitBatch returned it)');
+  if (!CLIENT_JOB_ID_PATTERN.test(parsed.clientJobId)) throw new FieldError('batch_id', 'malformed: its job part (the client_job_id) must be 1-128 letters, digits or . _ : @ - (batch/<service>/<job>, as SubmitBatch returned it)');
 }
 
 /** A CACHE_ONLY batch makes no Stedi call: it reads the cache, ~1 s per 1,000 members at most. */
