@@ -16,8 +16,8 @@ import { createMetrics } from '../../lib/metrics';
 import pino, { type Logger } from 'pino';
 import { createAuthInterceptor, createTokenVerifier } from '../auth';
 import { createObservabilityInterceptor } from '../interceptors';
-import { createBatchService } from './batch-service';
-import { BatchNotStartedError } from './batch-temporal-port';
+import { CANCEL_WAIT_MS, createBatchService } from './batch-service';
+import { BatchNotStartedError, CancelNotAppliedError } from './batch-temporal-port';
 import type { WebhookDeliveriesView } from './batch-temporal-port';
 import { fakeTemporal } from '../../test/helpers/fake-batch-temporal';
 
@@ -326,6 +326,30 @@ describe('BatchEligibilityService', () => {
     // GetBatchStatus's progress carries the cancelled count too: completed + failed + cancelled + pending = total.
     const st = await s.client.getBatchStatus({ batchId }, opts);
     expect(st.progress).toMatchObject({ totalMembers: 3, completed: 1, failed: 0, cancelled: 2, pending: 0 });
+  });
+
+  test('CancelBatch not applied within its bound (no worker ran the batch): deadline_exceeded "cancel requested, not yet applied", never CANCELLED; a retry is the same (probe p16 #9)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-cancel-busy'), opts);
+    const bounds: Array<number | undefined> = [];
+    // As the Temporal adapter does when the update's wait ran out and the durable cancel signal went out.
+    s.t.port.cancel = async (id, _reason, answerBy) => {
+      bounds.push(answerBy);
+      throw new CancelNotAppliedError(id);
+    };
+    for (let i = 0; i < 2; i++) {
+      const before = Date.now();
+      const err = await errorOf(s.client.cancelBatch({ batchId, reason: 'no longer needed' }, opts));
+      expect(err.code).toBe(Code.DeadlineExceeded);
+      expect(err.rawMessage).toMatch(/^cancel requested, not yet applied: batch batch\/svc-a\/job-cancel-busy has the cancel but did not apply it within 10 s/);
+      expect(err.rawMessage).toContain('it was PENDING when asked');
+      expect(err.rawMessage).toContain('retrying CancelBatch is safe');
+      // The bound is the call's arrival plus 10 s (wall-clock: it becomes the update's gRPC deadline).
+      expect(bounds[i]! - before).toBeGreaterThanOrEqual(CANCEL_WAIT_MS - 50);
+      expect(bounds[i]! - Date.now()).toBeLessThanOrEqual(CANCEL_WAIT_MS);
+    }
+    expect((await s.client.getBatchStatus({ batchId }, opts)).status).toBe(BatchStatus.PENDING);
   });
 
   test('CancelBatch refuses a reason over 500 characters naming reason, and cancels nothing', async () => {

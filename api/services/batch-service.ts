@@ -36,7 +36,7 @@ import { lastKnownFields, type LastKnownView } from './batch-status-fallback';
 
 // The Temporal adapter and the status stream live beside this file; re-exported so existing imports keep working.
 export { createTemporalBatchPort, type BatchListItem, type BatchTemporalPort } from './batch-temporal-port';
-import { BatchNotStartedError, type BatchTemporalPort } from './batch-temporal-port';
+import { BatchNotStartedError, CancelNotAppliedError, type BatchTemporalPort } from './batch-temporal-port';
 import { batchStatusStream } from './batch-status-stream';
 import { errorChainText, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../interceptors';
 
@@ -143,6 +143,22 @@ const LAST_KNOWN_DETAIL = 'last known state (the batch did not answer in time; t
 export function unansweredDetail(knownTotal: number | undefined): string {
   const members = knownTotal === undefined ? 'member query not yet resolved' : `${knownTotal.toLocaleString('en-US')} member${knownTotal === 1 ? '' : 's'}`;
   return `accepted · ${members} · waiting for a worker to start it (the platform is busy): follow it with WatchBatchStatus or GetBatchStatus`;
+}
+
+/**
+ * How long CancelBatch waits for the batch to apply the cancel, from the call's arrival (the status read before it
+ * included). After it the durable cancel signal is sent (≤ 2 s) and the answer is deadline_exceeded "requested, not
+ * yet applied": ≤ ~12 s in all.
+ */
+export const CANCEL_WAIT_MS = 10_000;
+
+/** deadline_exceeded's message for a cancel the batch has (durably) but has not applied within CANCEL_WAIT_MS. */
+export function cancelNotAppliedMessage(batchId: string, before: BatchStatusView): string {
+  return (
+    `cancel requested, not yet applied: batch ${batchId} has the cancel but did not apply it within ${CANCEL_WAIT_MS / 1000} s ` +
+    `(the platform is busy; it was ${before.status} when asked); it ends CANCELLED when a worker runs it. ` +
+    `Follow it with GetBatchStatus or WatchBatchStatus; retrying CancelBatch is safe (a batch applies one cancel)`
+  );
 }
 
 /** Longest reason a pause or resume may carry (the same bound as a cancel's). */
@@ -583,10 +599,20 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     },
 
     async cancelBatch(req, ctx) {
+      // CancelBatch's bound (probe p16 #9: 50.6 s under a worker backlog): the batch's own answer is awaited until
+      // CANCEL_WAIT_MS after arrival (wall-clock: it becomes a gRPC deadline), then the cancel is made durable and the
+      // caller told it is requested, not applied (deadline_exceeded), never CANCELLED for a cancel that has not happened.
+      const arrivedAt = Date.now();
       // The workflow's update refuses a longer reason; refused here first, naming the field, with nothing cancelled.
       requireReason(req.reason);
-      await viewFor(ctx, req.batchId);
-      const view = await deps.temporal.cancel(req.batchId, req.reason);
+      const before = await viewFor(ctx, req.batchId);
+      let view: BatchStatusView;
+      try {
+        view = await deps.temporal.cancel(req.batchId, req.reason, arrivedAt + CANCEL_WAIT_MS);
+      } catch (err) {
+        if (!(err instanceof CancelNotAppliedError)) throw err;
+        throw new ConnectError(cancelNotAppliedMessage(req.batchId, before), Code.DeadlineExceeded, undefined, undefined, err);
+      }
       const c = view.counters;
       return create(CancelBatchResponseSchema, {
         batchId: req.batchId,
