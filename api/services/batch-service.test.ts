@@ -928,6 +928,9 @@ describe('estimated completion (issue 10)', () => {
     st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
     expect(st.progress?.estimatedCompletion).toBeUndefined();
     expect(st.statusDetail).toMatch(/^paused by ops/);
+    // An API client resumes with the RPC (or rtectl), not the workflow's signal (probe p16 #11i).
+    expect(st.statusDetail).toMatch(/ · resume with ResumeBatch \(rtectl batch resume\)$/);
+    expect(st.statusDetail).not.toContain('signal');
     expect(st.waitingUntil).toBeUndefined();
     // A Stedi batch-API chunk in flight: not the extrapolation of one quick member, and never in the past.
     const now = t0 + 600_000;

@@ -247,6 +247,8 @@ function statusResponseFields(view: BatchStatusView, now: number, latencyMs: num
         ...(view.pausedBy ? { pausedBy: view.pausedBy } : {}),
       },
       now,
+      // API clients resume with ResumeBatch / rtectl, not the workflow's signal (probe p16 #11i).
+      'client',
     ),
     waitingUntil: tsOrUndefined(view.finishedAtMs === undefined ? view.waitingUntilMs : undefined),
     batchId: view.batchId,
