@@ -352,6 +352,27 @@ describe('BatchEligibilityService', () => {
     expect((await s.client.getBatchStatus({ batchId }, opts)).status).toBe(BatchStatus.PENDING);
   });
 
+  test('SubmitBatch with two different callback URLs is invalid_argument naming options.notifications.callback_url, with nothing started, staged or taken from the rate limit (probe p16 #10)', async () => {
+    const s = await setup({ rateLimit: 1 });
+    const opts = await s.as('svc-a', s.all);
+    let writes = 0;
+    const write = s.lists.write.bind(s.lists);
+    s.lists.write = async (...a) => {
+      writes++;
+      return write(...a);
+    };
+    const urls = (a: string, b: string) => ({ options: { callbackUrl: a, notifications: { callbackUrl: b } } });
+    for (let i = 0; i < 3; i++) {
+      const err = await errorOf(s.client.submitBatch(submit(`job-2urls-${i}`, ['m_1'], urls('https://hooks.example.com/a', 'https://hooks.example.com/b')), opts));
+      expect([err.code, err.rawMessage.split(':')[0]]).toEqual([Code.InvalidArgument, 'options.notifications.callback_url']);
+    }
+    expect(s.t.started).toHaveLength(0);
+    expect(writes).toBe(0);
+    // The one unit of the window is still there: the same URL twice is one callback, AT_LEAST_ONCE by default.
+    const ok = await s.client.submitBatch(submit('job-1url', ['m_1'], urls('https://hooks.example.com/a', 'https://hooks.example.com/a')), opts);
+    expect(ok.resolvedOptions?.notifications).toMatchObject({ callbackUrl: 'https://hooks.example.com/a', deliveryMode: 1 });
+  });
+
   test('CancelBatch refuses a reason over 500 characters naming reason, and cancels nothing', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);
