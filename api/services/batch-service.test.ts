@@ -8,7 +8,7 @@ import { DEFAULT_SUBMIT_LIMITS } from '../../lib/batch/submit-validation';
 import { mintDevToken } from '../../lib/dev-token';
 import type { BatchStatusView } from '../../workflows/batch.defs';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
-import { legacySubmitRequestHash } from '../../lib/batch/request-hash';
+import { legacySubmitRequestHash, submitRequestHash } from '../../lib/batch/request-hash';
 import { CacheControl, SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { FieldError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
@@ -747,6 +747,22 @@ describe('BatchEligibilityService client contract (issue 10)', () => {
     s.t.port.requestHash = async () => old;
     expect((await s.client.submitBatch(req(written), opts)).batchId).toBe(first.batchId);
     expect((await errorOf(s.client.submitBatch(req({ sponsorIds: ['ACME_CORP'], limit: 2 }), opts))).code).toBe(Code.AlreadyExists);
+  });
+
+  test('a batch started before probe p16 #10 (notifications URL, no delivery_mode: BEST_EFFORT then) is still the same request when retried', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const req = (notifications: Record<string, unknown>) => submit('job-mode', ['m_1'], { options: { notifications: { callbackUrl: 'https://hooks.example.com/b', ...notifications } } });
+    const first = await s.client.submitBatch(req({}), opts);
+    // The hash the previous release stored: the same options, resolved BEST_EFFORT.
+    const started = s.t.started[0]!;
+    expect(started.options.notifications.deliveryMode).toBe('AT_LEAST_ONCE');
+    const old = submitRequestHash({ kind: 'ids', memberIds: ['m_1'] }, { ...started.options, notifications: { ...started.options.notifications, deliveryMode: 'BEST_EFFORT' } });
+    s.t.port.requestHash = async () => old;
+    expect((await s.client.submitBatch(req({}), opts)).batchId).toBe(first.batchId);
+    // Asking for AT_LEAST_ONCE explicitly is not what that batch was started with.
+    expect((await errorOf(s.client.submitBatch(req({ deliveryMode: 1 }), opts))).code).toBe(Code.AlreadyExists);
+    expect(s.t.started).toHaveLength(1);
   });
 
   test('a submit that loses the race to start its job (both passed the existence check) is already_exists if it asked for something else, and gives back its rate unit and staged list', async () => {

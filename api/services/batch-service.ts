@@ -14,6 +14,7 @@ import {
   WatchBatchRequestSchema,
   type BatchEligibilityService,
   type BatchSummary,
+  type SubmitBatchRequest,
   type SubmitBatchResponse,
   type WebhookDeliveries,
   WebhookDeliveriesSchema,
@@ -21,7 +22,7 @@ import {
 import type { Logger } from 'pino';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchError } from '../../activities/batch/ports';
-import { emptyCounters, isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
+import { emptyCounters, isTerminalStatus, type ExecutionPath, type ResolvedBatchOptions } from '../../lib/batch/types';
 import { batchDetails } from '../../lib/batch/details';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
 import { CLIENT_JOB_ID_PATTERN, CLIENT_SERVICE_PATTERN, DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
@@ -180,6 +181,17 @@ function requireBatchId(batchId: string): void {
   if (!parsed) throw new FieldError('batch_id', 'must be a batch id as returned by SubmitBatch (batch/<service>/<job>)');
   if (!CLIENT_SERVICE_PATTERN.test(parsed.clientService)) throw new FieldError('batch_id', 'malformed: its service part must be 1-128 letters, digits or . _ : @ - (batch/<service>/<job>, as SubmitBatch returned it)');
   if (!CLIENT_JOB_ID_PATTERN.test(parsed.clientJobId)) throw new FieldError('batch_id', 'malformed: its job part (the client_job_id) must be 1-128 letters, digits or . _ : @ - (batch/<service>/<job>, as SubmitBatch returned it)');
+}
+
+/**
+ * The options an earlier release resolved for this request, when they differ from today's: a request with a
+ * `notifications` message, a callback URL and no delivery_mode resolved to BEST_EFFORT before probe p16 #10 (now
+ * AT_LEAST_ONCE). Undefined otherwise.
+ */
+export function unsetModeBeforeP16(req: SubmitBatchRequest, options: ResolvedBatchOptions): ResolvedBatchOptions | undefined {
+  const n = req.options?.notifications;
+  if (!n || n.deliveryMode !== undefined || !options.notifications.callbackUrl) return undefined;
+  return { ...options, notifications: { ...options.notifications, deliveryMode: 'BEST_EFFORT' } };
 }
 
 /** A CACHE_ONLY batch makes no Stedi call: it reads the cache, ~1 s per 1,000 members at most. */
@@ -398,7 +410,11 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const hashSelector: SubmitSelector = v.selector.kind === 'ids' ? { kind: 'ids', memberIds: v.selector.memberIds } : { kind: 'query', query: queryJson };
       const requestHash = submitRequestHash(hashSelector, v.options);
       // A batch started before the canonical query hash carries the older one: either matches (lib/batch/request-hash.ts).
-      const sameRequest = (stored: string) => sameSubmitRequest(stored, hashSelector, v.options);
+      // Probe p16 #10 changed what an unset delivery_mode under notifications resolves to (BEST_EFFORT → AT_LEAST_ONCE):
+      // a retry of a request a batch was started with before that change is still the same request (that batch, with
+      // the mode it resolved then), never already_exists.
+      const beforeP16 = unsetModeBeforeP16(req, v.options);
+      const sameRequest = (stored: string) => sameSubmitRequest(stored, hashSelector, v.options) || (beforeP16 !== undefined && sameSubmitRequest(stored, hashSelector, beforeP16));
       // The batch answers within 15 s (the batchAccepted update's bound): a member_query still resolving then is
       // PENDING with total_known false, the members resolved so far and no estimate (there is nothing to estimate from).
       const respond = (view: BatchStatusView, unanswered?: { detail: string }) => {
