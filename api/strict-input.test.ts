@@ -1,4 +1,4 @@
-import { create, toBinary, toJson } from '@bufbuild/protobuf';
+import { create, fromJson, toBinary, toJson } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { fromBinary } from '@bufbuild/protobuf';
 import { BatchEventType, BatchStatusUpdateSchema, ListBatchesRequestSchema, SubmitBatchRequestSchema } from '../gen/rte/v1/batch_pb';
@@ -27,6 +27,14 @@ describe('strict input over the generated descriptors (every RPC)', () => {
     expect(findJsonInputProblem(SubmitBatchRequestSchema, { memberQuery: { demographicsFilter: { oldest: 3 } } })).toMatchObject({ path: 'member_query.demographics_filter.oldest' });
     expect(findJsonInputProblem(ListBatchesRequestSchema, { submittedAfter: 'yesterday' })).toMatchObject({ path: 'submitted_after' });
     expect(findJsonInputProblem(SubmitBatchRequestSchema, { client_job_id: 'j', options: { priority: 'PRIORITY_HIGH' } })).toBeUndefined();
+  });
+
+  test('JSON: two members of one oneof are named by the oneof (member_selector), not the codec\'s type name (probe p16 #11c)', () => {
+    const both = { clientJobId: 'j', memberIds: { memberIds: ['m_1'] }, memberQuery: { limit: 1 } };
+    expect(() => fromJson(SubmitBatchRequestSchema, both)).toThrow(/oneof set multiple times/);
+    const bad = findJsonInputProblem(SubmitBatchRequestSchema, both);
+    expect(bad).toEqual({ path: 'member_selector', message: 'set only one of member_ids, member_query (got member_ids and member_query)' });
+    expect(findJsonInputProblem(SubmitBatchRequestSchema, { clientJobId: 'j', member_ids: { memberIds: ['m_1'] }, memberQuery: null })).toBeUndefined();
   });
 
   test('JSON: a scalar of the wrong type is named by its request path (0-based list index), not its type name', () => {

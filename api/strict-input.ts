@@ -121,6 +121,14 @@ function walkJson(desc: DescMessage, v: Json, path: string): InputProblem | unde
     }
   }
   if (typeof v !== 'object' || Array.isArray(v)) return { path: path || desc.typeName, message: `expected a JSON object for ${desc.typeName}` };
+  // Two members of one oneof (member_ids and member_query): the codec's "cannot decode oneof rte.v1.X.y from JSON:
+  // oneof set multiple times" names no field path (probe p16 #11c); the oneof's own name is the path.
+  for (const oneof of desc.oneofs) {
+    const set = oneof.fields.filter((f) => Object.entries(v).some(([k, x]) => x !== null && (k === f.jsonName || k === f.name)));
+    if (set.length > 1) {
+      return { path: join2(path, oneof.name), message: `set only one of ${oneof.fields.map((f) => f.name).join(', ')} (got ${set.map((f) => f.name).join(' and ')})` };
+    }
+  }
   for (const [key, value] of Object.entries(v)) {
     const field = desc.fields.find((f) => f.jsonName === key || f.name === key);
     const p = join2(path, field ? field.name : key);

@@ -8,7 +8,7 @@ import { DEFAULT_SUBMIT_LIMITS } from '../../lib/batch/submit-validation';
 import { mintDevToken } from '../../lib/dev-token';
 import type { BatchStatusView } from '../../workflows/batch.defs';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
-import { legacySubmitRequestHash } from '../../lib/batch/request-hash';
+import { legacySubmitRequestHash, submitRequestHash } from '../../lib/batch/request-hash';
 import { CacheControl, SchedulingWindow } from '../../gen/rte/v1/common_pb';
 import { FieldError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
@@ -16,8 +16,8 @@ import { createMetrics } from '../../lib/metrics';
 import pino, { type Logger } from 'pino';
 import { createAuthInterceptor, createTokenVerifier } from '../auth';
 import { createObservabilityInterceptor } from '../interceptors';
-import { createBatchService } from './batch-service';
-import { BatchNotStartedError } from './batch-temporal-port';
+import { CANCEL_WAIT_MS, createBatchService } from './batch-service';
+import { BatchNotStartedError, CancelNotAppliedError } from './batch-temporal-port';
 import type { WebhookDeliveriesView } from './batch-temporal-port';
 import { fakeTemporal } from '../../test/helpers/fake-batch-temporal';
 
@@ -241,6 +241,29 @@ describe('BatchEligibilityService', () => {
     expect((await errorOf(s.client.getBatchStatus({ batchId: 'batch/svc-a/unknown' }, opts))).code).toBe(Code.NotFound);
   });
 
+  test('a batch id whose parts SubmitBatch could never have made is invalid_argument naming batch_id on every batch-id RPC, not not_found (probe p16 #11e)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const ok = 'x'.repeat(128);
+    const bad = [`batch/svc-a/${'x'.repeat(129)}`, `batch/svc-a/${'x'.repeat(300)}`, 'batch/svc-a/job id', 'batch/svc a/job', `batch/${'s'.repeat(129)}/job`];
+    for (const batchId of bad) {
+      for (const call of [
+        () => s.client.getBatchStatus({ batchId }, opts),
+        () => s.client.cancelBatch({ batchId }, opts),
+        () => s.client.pauseBatch({ batchId }, opts),
+        () => s.client.resumeBatch({ batchId }, opts),
+        async () => {
+          for await (const _ of s.client.watchBatchStatus({ batchId }, opts)) break;
+        },
+      ]) {
+        const err = await errorOf(call());
+        expect([batchId, err.code, err.rawMessage.split(':')[0]]).toEqual([batchId, Code.InvalidArgument, 'batch_id']);
+      }
+    }
+    // The longest job part SubmitBatch accepts is still a well-formed id (unknown here: not_found).
+    expect((await errorOf(s.client.getBatchStatus({ batchId: `batch/svc-a/${ok}` }, opts))).code).toBe(Code.NotFound);
+  });
+
   test('ListBatches queries visibility for the caller (admins: anyone), with status/time filters and page tokens', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);
@@ -303,6 +326,51 @@ describe('BatchEligibilityService', () => {
     // GetBatchStatus's progress carries the cancelled count too: completed + failed + cancelled + pending = total.
     const st = await s.client.getBatchStatus({ batchId }, opts);
     expect(st.progress).toMatchObject({ totalMembers: 3, completed: 1, failed: 0, cancelled: 2, pending: 0 });
+  });
+
+  test('CancelBatch not applied within its bound (no worker ran the batch): deadline_exceeded "cancel requested, not yet applied", never CANCELLED; a retry is the same (probe p16 #9)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-cancel-busy'), opts);
+    const bounds: Array<number | undefined> = [];
+    // As the Temporal adapter does when the update's wait ran out and the durable cancel signal went out.
+    s.t.port.cancel = async (id, _reason, answerBy) => {
+      bounds.push(answerBy);
+      throw new CancelNotAppliedError(id);
+    };
+    for (let i = 0; i < 2; i++) {
+      const before = Date.now();
+      const err = await errorOf(s.client.cancelBatch({ batchId, reason: 'no longer needed' }, opts));
+      expect(err.code).toBe(Code.DeadlineExceeded);
+      expect(err.rawMessage).toMatch(/^cancel requested, not yet applied: batch batch\/svc-a\/job-cancel-busy has the cancel but did not apply it within 10 s/);
+      expect(err.rawMessage).toContain('it was PENDING when asked');
+      expect(err.rawMessage).toContain('retrying CancelBatch is safe');
+      // The bound is the call's arrival plus 10 s (wall-clock: it becomes the update's gRPC deadline).
+      expect(bounds[i]! - before).toBeGreaterThanOrEqual(CANCEL_WAIT_MS - 50);
+      expect(bounds[i]! - Date.now()).toBeLessThanOrEqual(CANCEL_WAIT_MS);
+    }
+    expect((await s.client.getBatchStatus({ batchId }, opts)).status).toBe(BatchStatus.PENDING);
+  });
+
+  test('SubmitBatch with two different callback URLs is invalid_argument naming options.notifications.callback_url, with nothing started, staged or taken from the rate limit (probe p16 #10)', async () => {
+    const s = await setup({ rateLimit: 1 });
+    const opts = await s.as('svc-a', s.all);
+    let writes = 0;
+    const write = s.lists.write.bind(s.lists);
+    s.lists.write = async (...a) => {
+      writes++;
+      return write(...a);
+    };
+    const urls = (a: string, b: string) => ({ options: { callbackUrl: a, notifications: { callbackUrl: b } } });
+    for (let i = 0; i < 3; i++) {
+      const err = await errorOf(s.client.submitBatch(submit(`job-2urls-${i}`, ['m_1'], urls('https://hooks.example.com/a', 'https://hooks.example.com/b')), opts));
+      expect([err.code, err.rawMessage.split(':')[0]]).toEqual([Code.InvalidArgument, 'options.notifications.callback_url']);
+    }
+    expect(s.t.started).toHaveLength(0);
+    expect(writes).toBe(0);
+    // The one unit of the window is still there: the same URL twice is one callback, AT_LEAST_ONCE by default.
+    const ok = await s.client.submitBatch(submit('job-1url', ['m_1'], urls('https://hooks.example.com/a', 'https://hooks.example.com/a')), opts);
+    expect(ok.resolvedOptions?.notifications).toMatchObject({ callbackUrl: 'https://hooks.example.com/a', deliveryMode: 1 });
   });
 
   test('CancelBatch refuses a reason over 500 characters naming reason, and cancels nothing', async () => {
@@ -681,6 +749,22 @@ describe('BatchEligibilityService client contract (issue 10)', () => {
     expect((await errorOf(s.client.submitBatch(req({ sponsorIds: ['ACME_CORP'], limit: 2 }), opts))).code).toBe(Code.AlreadyExists);
   });
 
+  test('a batch started before probe p16 #10 (notifications URL, no delivery_mode: BEST_EFFORT then) is still the same request when retried', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const req = (notifications: Record<string, unknown>) => submit('job-mode', ['m_1'], { options: { notifications: { callbackUrl: 'https://hooks.example.com/b', ...notifications } } });
+    const first = await s.client.submitBatch(req({}), opts);
+    // The hash the previous release stored: the same options, resolved BEST_EFFORT.
+    const started = s.t.started[0]!;
+    expect(started.options.notifications.deliveryMode).toBe('AT_LEAST_ONCE');
+    const old = submitRequestHash({ kind: 'ids', memberIds: ['m_1'] }, { ...started.options, notifications: { ...started.options.notifications, deliveryMode: 'BEST_EFFORT' } });
+    s.t.port.requestHash = async () => old;
+    expect((await s.client.submitBatch(req({}), opts)).batchId).toBe(first.batchId);
+    // Asking for AT_LEAST_ONCE explicitly is not what that batch was started with.
+    expect((await errorOf(s.client.submitBatch(req({ deliveryMode: 1 }), opts))).code).toBe(Code.AlreadyExists);
+    expect(s.t.started).toHaveLength(1);
+  });
+
   test('a submit that loses the race to start its job (both passed the existence check) is already_exists if it asked for something else, and gives back its rate unit and staged list', async () => {
     const s = await setup({ rateLimit: 2 });
     const opts = await s.as('svc-a', s.all);
@@ -881,6 +965,9 @@ describe('estimated completion (issue 10)', () => {
     st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
     expect(st.progress?.estimatedCompletion).toBeUndefined();
     expect(st.statusDetail).toMatch(/^paused by ops/);
+    // An API client resumes with the RPC (or rtectl), not the workflow's signal (probe p16 #11i).
+    expect(st.statusDetail).toMatch(/ · resume with ResumeBatch \(rtectl batch resume\)$/);
+    expect(st.statusDetail).not.toContain('signal');
     expect(st.waitingUntil).toBeUndefined();
     // A Stedi batch-API chunk in flight: not the extrapolation of one quick member, and never in the past.
     const now = t0 + 600_000;

@@ -14,6 +14,7 @@ import {
   WatchBatchRequestSchema,
   type BatchEligibilityService,
   type BatchSummary,
+  type SubmitBatchRequest,
   type SubmitBatchResponse,
   type WebhookDeliveries,
   WebhookDeliveriesSchema,
@@ -21,10 +22,10 @@ import {
 import type { Logger } from 'pino';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchError } from '../../activities/batch/ports';
-import { emptyCounters, isTerminalStatus, type ExecutionPath } from '../../lib/batch/types';
+import { emptyCounters, isTerminalStatus, type ExecutionPath, type ResolvedBatchOptions } from '../../lib/batch/types';
 import { batchDetails } from '../../lib/batch/details';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
-import { CLIENT_SERVICE_PATTERN, DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
+import { CLIENT_JOB_ID_PATTERN, CLIENT_SERVICE_PATTERN, DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
 import { batchFailureOf } from '../../lib/batch/member-failure';
@@ -36,7 +37,7 @@ import { lastKnownFields, type LastKnownView } from './batch-status-fallback';
 
 // The Temporal adapter and the status stream live beside this file; re-exported so existing imports keep working.
 export { createTemporalBatchPort, type BatchListItem, type BatchTemporalPort } from './batch-temporal-port';
-import { BatchNotStartedError, type BatchTemporalPort } from './batch-temporal-port';
+import { BatchNotStartedError, CancelNotAppliedError, type BatchTemporalPort } from './batch-temporal-port';
 import { batchStatusStream } from './batch-status-stream';
 import { errorChainText, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../interceptors';
 
@@ -145,6 +146,22 @@ export function unansweredDetail(knownTotal: number | undefined): string {
   return `accepted · ${members} · waiting for a worker to start it (the platform is busy): follow it with WatchBatchStatus or GetBatchStatus`;
 }
 
+/**
+ * How long CancelBatch waits for the batch to apply the cancel, from the call's arrival (the status read before it
+ * included). After it the durable cancel signal is sent (≤ 2 s) and the answer is deadline_exceeded "requested, not
+ * yet applied": ≤ ~12 s in all.
+ */
+export const CANCEL_WAIT_MS = 10_000;
+
+/** deadline_exceeded's message for a cancel the batch has (durably) but has not applied within CANCEL_WAIT_MS. */
+export function cancelNotAppliedMessage(batchId: string, before: BatchStatusView): string {
+  return (
+    `cancel requested, not yet applied: batch ${batchId} has the cancel but did not apply it within ${CANCEL_WAIT_MS / 1000} s ` +
+    `(the platform is busy; it was ${before.status} when asked); it ends CANCELLED when a worker runs it. ` +
+    `Follow it with GetBatchStatus or WatchBatchStatus; retrying CancelBatch is safe (a batch applies one cancel)`
+  );
+}
+
 /** Longest reason a pause or resume may carry (the same bound as a cancel's). */
 const MAX_PAUSE_REASON_LENGTH = 500;
 /** How long PauseBatch / ResumeBatch wait for the batch to show the change before saying it has not yet. */
@@ -154,8 +171,27 @@ function requireReason(reason: string): void {
   if (reason.length > MAX_PAUSE_REASON_LENGTH) throw new FieldError('reason', `at most ${MAX_PAUSE_REASON_LENGTH} characters`);
 }
 
+/**
+ * A batch id SubmitBatch could have returned: `batch/<service>/<job>`, each part as SubmitBatch validates it (1-128 of
+ * letters, digits and . _ : @ -). Anything else names no batch that can exist: invalid_argument naming batch_id, not
+ * not_found (probe p16 #11e: a 300-character job part was not_found).
+ */
 function requireBatchId(batchId: string): void {
-  if (!parseBatchId(batchId)) throw new FieldError('batch_id', 'must be a batch id as returned by SubmitBatch (batch/<service>/<job>)');
+  const parsed = parseBatchId(batchId);
+  if (!parsed) throw new FieldError('batch_id', 'must be a batch id as returned by SubmitBatch (batch/<service>/<job>)');
+  if (!CLIENT_SERVICE_PATTERN.test(parsed.clientService)) throw new FieldError('batch_id', 'malformed: its service part must be 1-128 letters, digits or . _ : @ - (batch/<service>/<job>, as SubmitBatch returned it)');
+  if (!CLIENT_JOB_ID_PATTERN.test(parsed.clientJobId)) throw new FieldError('batch_id', 'malformed: its job part (the client_job_id) must be 1-128 letters, digits or . _ : @ - (batch/<service>/<job>, as SubmitBatch returned it)');
+}
+
+/**
+ * The options an earlier release resolved for this request, when they differ from today's: a request with a
+ * `notifications` message, a callback URL and no delivery_mode resolved to BEST_EFFORT before probe p16 #10 (now
+ * AT_LEAST_ONCE). Undefined otherwise.
+ */
+export function unsetModeBeforeP16(req: SubmitBatchRequest, options: ResolvedBatchOptions): ResolvedBatchOptions | undefined {
+  const n = req.options?.notifications;
+  if (!n || n.deliveryMode !== undefined || !options.notifications.callbackUrl) return undefined;
+  return { ...options, notifications: { ...options.notifications, deliveryMode: 'BEST_EFFORT' } };
 }
 
 /** A CACHE_ONLY batch makes no Stedi call: it reads the cache, ~1 s per 1,000 members at most. */
@@ -223,6 +259,8 @@ function statusResponseFields(view: BatchStatusView, now: number, latencyMs: num
         ...(view.pausedBy ? { pausedBy: view.pausedBy } : {}),
       },
       now,
+      // API clients resume with ResumeBatch / rtectl, not the workflow's signal (probe p16 #11i).
+      'client',
     ),
     waitingUntil: tsOrUndefined(view.finishedAtMs === undefined ? view.waitingUntilMs : undefined),
     batchId: view.batchId,
@@ -372,7 +410,11 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       const hashSelector: SubmitSelector = v.selector.kind === 'ids' ? { kind: 'ids', memberIds: v.selector.memberIds } : { kind: 'query', query: queryJson };
       const requestHash = submitRequestHash(hashSelector, v.options);
       // A batch started before the canonical query hash carries the older one: either matches (lib/batch/request-hash.ts).
-      const sameRequest = (stored: string) => sameSubmitRequest(stored, hashSelector, v.options);
+      // Probe p16 #10 changed what an unset delivery_mode under notifications resolves to (BEST_EFFORT → AT_LEAST_ONCE):
+      // a retry of a request a batch was started with before that change is still the same request (that batch, with
+      // the mode it resolved then), never already_exists.
+      const beforeP16 = unsetModeBeforeP16(req, v.options);
+      const sameRequest = (stored: string) => sameSubmitRequest(stored, hashSelector, v.options) || (beforeP16 !== undefined && sameSubmitRequest(stored, hashSelector, beforeP16));
       // The batch answers within 15 s (the batchAccepted update's bound): a member_query still resolving then is
       // PENDING with total_known false, the members resolved so far and no estimate (there is nothing to estimate from).
       const respond = (view: BatchStatusView, unanswered?: { detail: string }) => {
@@ -575,10 +617,20 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
     },
 
     async cancelBatch(req, ctx) {
+      // CancelBatch's bound (probe p16 #9: 50.6 s under a worker backlog): the batch's own answer is awaited until
+      // CANCEL_WAIT_MS after arrival (wall-clock: it becomes a gRPC deadline), then the cancel is made durable and the
+      // caller told it is requested, not applied (deadline_exceeded), never CANCELLED for a cancel that has not happened.
+      const arrivedAt = Date.now();
       // The workflow's update refuses a longer reason; refused here first, naming the field, with nothing cancelled.
       requireReason(req.reason);
-      await viewFor(ctx, req.batchId);
-      const view = await deps.temporal.cancel(req.batchId, req.reason);
+      const before = await viewFor(ctx, req.batchId);
+      let view: BatchStatusView;
+      try {
+        view = await deps.temporal.cancel(req.batchId, req.reason, arrivedAt + CANCEL_WAIT_MS);
+      } catch (err) {
+        if (!(err instanceof CancelNotAppliedError)) throw err;
+        throw new ConnectError(cancelNotAppliedMessage(req.batchId, before), Code.DeadlineExceeded, undefined, undefined, err);
+      }
       const c = view.counters;
       return create(CancelBatchResponseSchema, {
         batchId: req.batchId,

@@ -1,5 +1,11 @@
+import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { unaskableReason } from './batch-status-stream';
+import { BatchEventType, BatchStatus, WatchBatchRequestSchema, type BatchStatusUpdate } from '../../gen/rte/v1/batch_pb';
+import { emptyCounters } from '../../lib/batch/types';
+import type { BatchStatusView } from '../../workflows/batch.defs';
+import { applyUpdate, progressLine } from '../../cli/rtectl/watch';
+import { realtimeTestOptions } from '../../test/helpers/batch-stand-ins';
+import { batchStatusStream, unaskableReason } from './batch-status-stream';
 
 describe('unaskableReason (what a client is told when a batch status could not be read for 60 s)', () => {
   test('names the error class in fixed words and never quotes the error', () => {
@@ -9,5 +15,65 @@ describe('unaskableReason (what a client is told when a batch status could not b
     expect(unaskableReason(new ConnectError(secret, Code.Internal))).toBe('the batch workflow did not answer its status query');
     expect(unaskableReason(new Error(secret))).toBe('the batch workflow did not answer its status query');
     expect(unaskableReason(secret)).toBe('the batch workflow did not answer its status query');
+  });
+});
+
+describe('batchStatusStream: the first update', () => {
+  const batchId = 'batch/svc-a/job-1';
+  const view = (patch: Partial<BatchStatusView>): BatchStatusView => ({
+    batchId,
+    clientService: 'svc-a',
+    clientJobId: 'job-1',
+    status: 'PENDING',
+    phase: 'WAITING_FOR_WINDOW',
+    paused: false,
+    counters: emptyCounters(2),
+    pending: 2,
+    percentDone: 0,
+    submittedAtMs: 1_000,
+    options: realtimeTestOptions(),
+    recentErrors: [],
+    totalErrors: 0,
+    totalKnown: true,
+    ...patch,
+  });
+  const stream = (v: BatchStatusView, signal: AbortSignal) =>
+    // Polls and keepalives a minute apart: whatever comes first comes from the first view.
+    batchStatusStream({ temporal: { status: async () => v }, now: Date.now, watch: { pollIntervalMs: 60_000, keepaliveMs: 60_000 } }, create(WatchBatchRequestSchema, { batchId }), signal, v);
+
+  test('a batch waiting for its window: its status goes out at once, not after the first keepalive (probe p16 #11f)', async () => {
+    const abort = new AbortController();
+    try {
+      const t0 = Date.now();
+      const first = await stream(view({ status: 'PENDING', waitingUntilMs: Date.now() + 3_600_000 }), abort.signal).next();
+      expect(Date.now() - t0).toBeLessThan(1_000);
+      expect(first.value).toMatchObject({ batchId, eventType: BatchEventType.EVENT_TYPE_PROGRESS, status: BatchStatus.PENDING, update: { case: undefined } });
+    } finally {
+      abort.abort();
+    }
+  });
+
+  test('a batch already finished: STARTED carries its real counters, not zeros beside COMPLETED (probe p16 #11g)', async () => {
+    const abort = new AbortController();
+    const done = view({ status: 'COMPLETED', phase: 'DONE', startedAtMs: 2_000, finishedAtMs: 5_000, pending: 0, counters: { ...emptyCounters(2), completed: 2 } });
+    const updates: BatchStatusUpdate[] = [];
+    for await (const u of stream(done, abort.signal)) updates.push(u);
+    expect(updates.map((u) => u.update.case)).toEqual(['started', 'completed']);
+    const started = updates[0]!;
+    expect(started.status).toBe(BatchStatus.COMPLETED);
+    expect(started.update.case === 'started' && started.update.value.progress).toMatchObject({ totalMembers: 2, completed: 2, failed: 0, pending: 0 });
+    // rtectl's watch reads it: its first line is 2/2, never 0/2 … COMPLETED.
+    const state = applyUpdate({ batchId, total: 2, completed: 0, failed: 0, status: BatchStatus.PENDING }, started);
+    expect(progressLine(state, Date.now())).toMatch(/^2\/2 \(100%\) · 2 ok · 0 failed · .* · COMPLETED$/);
+  });
+
+  test('a batch that just started: STARTED carries zero counters and its total', async () => {
+    const abort = new AbortController();
+    try {
+      const first = await stream(view({ status: 'RUNNING', phase: 'RUNNING', startedAtMs: Date.now() }), abort.signal).next();
+      expect(first.value?.update.case === 'started' && first.value.update.value.progress).toMatchObject({ totalMembers: 2, completed: 0, failed: 0, pending: 2 });
+    } finally {
+      abort.abort();
+    }
   });
 });

@@ -40,7 +40,11 @@ export async function* batchStatusStream(
   req: WatchBatchRequest,
   signal: AbortSignal,
   first: BatchStatusView,
-  /** announce (SubmitBatchStreaming): when the first view has nothing to send (a PENDING batch), an empty PROGRESS goes out at once. */
+  /**
+   * announce (default on): when the first view has nothing to send (a PENDING batch waiting for its window, or
+   * nothing the watcher's filter asked for), an empty PROGRESS with the batch's current status goes out at once, so
+   * the caller gets headers and the status now, not at the first keepalive (probe p16 #11f: 30 s of nothing).
+   */
   opts: { announce?: boolean } = {},
 ): AsyncGenerator<BatchStatusUpdate> {
   const { now, watch } = deps;
@@ -97,7 +101,14 @@ export async function* batchStatusStream(
         lastSentAt = now();
         yield update(BatchEventType.EVENT_TYPE_STARTED, {
           case: 'started',
-          value: { totalMembers: view.counters.total, startedAt: tsOrUndefined(view.startedAtMs), resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined) },
+          value: {
+            totalMembers: view.counters.total,
+            startedAt: tsOrUndefined(view.startedAtMs),
+            resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
+            // The counters as they stand (probe p16 #11g: a watcher of a finished batch got STARTED with status
+            // COMPLETED and no counters, so `rtectl batch watch` printed 0/2 … COMPLETED before 2/2).
+            progress: progressToProto(view.counters, view.startedAtMs, now(), view.finishedAtMs ?? view.estimatedCompletionMs),
+          },
         });
       }
     }
@@ -133,8 +144,8 @@ export async function* batchStatusStream(
       }
       return;
     }
-    if (opts.announce && sent === 0) {
-      // The submitter learns its batch id (and that the batch waits) now, not at the first keepalive.
+    if (opts.announce !== false && sent === 0) {
+      // The caller learns the batch's status (and the submitter its batch id) now, not at the first keepalive.
       lastSentAt = now();
       yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: undefined });
     }

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { BatchStatusView } from '../../workflows/batch.defs';
-import { createTemporalBatchPort, listedStatus } from './batch-temporal-port';
+import { CancelNotAppliedError, createTemporalBatchPort, listedStatus } from './batch-temporal-port';
 
 const ID = 'batch/svc-a/job-1';
 const view = (status: string) => ({ batchId: ID, status, paused: false, counters: { total: 3 } }) as unknown as BatchStatusView;
@@ -23,6 +23,54 @@ describe('createTemporalBatchPort.cancel', () => {
 
   it('a batch that had already finished answers with its final state', async () => {
     await expect(createTemporalBatchPort(clientWith({ closed: true, finalStatus: 'COMPLETED' })).cancel(ID, 'why')).resolves.toMatchObject({ status: 'COMPLETED' });
+  });
+});
+
+/**
+ * Probe p16 #9: no worker takes the batch's workflow task, so the cancel update never answers (CancelBatch took 50.6 s
+ * under a backlog). The stand-in's update never settles; the bound (gRPC deadline, `within` as last resort) ends it.
+ */
+function unansweringClient(opts: { signalFails?: boolean; closedStatus?: string } = {}) {
+  const signals: Array<{ name: string; args: unknown }> = [];
+  const deadlines: number[] = [];
+  const handle = {
+    executeUpdate: () => new Promise(() => undefined),
+    signal: async (def: { name: string }, args: unknown) => {
+      if (opts.signalFails) throw new Error('workflow execution already completed');
+      signals.push({ name: def.name, args });
+    },
+    describe: async () => ({ status: { name: opts.closedStatus ? 'COMPLETED' : 'RUNNING' }, startTime: new Date(0), memo: {} }),
+    query: async () => view('RUNNING'),
+    result: async () => view(opts.closedStatus ?? 'RUNNING'),
+  };
+  const client = {
+    workflow: { getHandle: () => handle },
+    withDeadline: <T>(d: number, fn: () => Promise<T>) => (deadlines.push(d), fn()),
+  } as unknown as Client;
+  return { client, signals, deadlines };
+}
+
+describe('createTemporalBatchPort.cancel with a bound (probe p16 #9)', () => {
+  it('an update not answered by the bound: the durable cancel signal goes out (same reason) and CancelNotAppliedError, not an open view', async () => {
+    const c = unansweringClient();
+    const t0 = Date.now();
+    const err = await createTemporalBatchPort(c.client).cancel(ID, 'no longer needed', Date.now() + 100).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelNotAppliedError);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(c.signals).toEqual([{ name: 'cancelBatch', args: { reason: 'no longer needed' } }]);
+    expect(c.deadlines[0]).toBeLessThanOrEqual(t0 + 100 + 5);
+  });
+
+  it('a batch that finished meanwhile (the signal finds no open workflow) answers with its final state', async () => {
+    const c = unansweringClient({ signalFails: true, closedStatus: 'COMPLETED' });
+    await expect(createTemporalBatchPort(c.client).cancel(ID, 'why', Date.now() + 50)).resolves.toMatchObject({ status: 'COMPLETED' });
+  });
+
+  it('a cancel that could not be delivered at all keeps the deadline error (nothing claimed)', async () => {
+    const c = unansweringClient({ signalFails: true });
+    const err = await createTemporalBatchPort(c.client).cancel(ID, 'why', Date.now() + 50).catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(CancelNotAppliedError);
+    expect(String(err)).toMatch(/DEADLINE_EXCEEDED/);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   WEBHOOK_DELIVERY_WORKFLOW_TYPE,
   batchAcceptedUpdate,
   batchStatusQuery,
+  cancelBatchSignal,
   cancelBatchUpdate,
   legacyCancelBatchUpdate,
   parseBatchId,
@@ -101,7 +102,13 @@ export interface BatchTemporalPort {
   accepted(batchId: string, acceptBy?: number): Promise<BatchStatusView | undefined>;
   /** Undefined for unknown batches. Closed batches are answered from their result. */
   status(batchId: string): Promise<BatchStatusView | undefined>;
-  cancel(batchId: string, reason: string): Promise<BatchStatusView>;
+  /**
+   * Cancels the batch and answers with its final view (or the final view of a batch that had already finished). With
+   * `answerBy` (epoch ms) the wait ends then: if the batch has not applied the cancel by then, the cancel is made
+   * durable (the `cancelBatch` signal; a batch applies one cancel, so a second is a no-op) and CancelNotAppliedError
+   * is thrown: requested, not yet applied. An open view is never returned as if it had been cancelled.
+   */
+  cancel(batchId: string, reason: string, answerBy?: number): Promise<BatchStatusView>;
   /** Sends the pause (or resume) signal to an open batch; the batch applies it on its next workflow task. */
   pause(batchId: string, by?: string): Promise<void>;
   resume(batchId: string): Promise<void>;
@@ -121,6 +128,21 @@ export class BatchNotStartedError extends Error {
     this.name = 'BatchNotStartedError';
   }
 }
+
+/**
+ * A cancel that reached the batch (its durable `cancelBatch` signal is in the workflow's history) but that the batch
+ * has not applied by the caller's bound: no worker ran its workflow task yet (a backlogged task queue, no worker).
+ * The batch applies it on its next workflow task and ends CANCELLED; until then it is open (probe p16 #9).
+ */
+export class CancelNotAppliedError extends Error {
+  constructor(readonly batchId: string, options?: { cause?: unknown }) {
+    super(`batch ${batchId} has the cancel request but has not applied it yet`, options);
+    this.name = 'CancelNotAppliedError';
+  }
+}
+
+/** How long, once a cancel's wait ran out, the durable cancel signal may take to be sent. */
+export const CANCEL_SIGNAL_MS = 2_000;
 
 /** How long, once the accept wait ran out, a describe may take to say whether the batch exists. */
 export const ACCEPT_LOOKUP_MS = 1_000;
@@ -274,19 +296,33 @@ export function createTemporalBatchPort(client: Client): BatchTemporalPort {
         throw err;
       }
     },
-    async cancel(batchId, reason) {
+    async cancel(batchId, reason, answerBy) {
+      const handle = client.workflow.getHandle(batchId);
       try {
-        const handle = client.workflow.getHandle(batchId);
         try {
-          return await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
+          return await untilAcceptBy(client, answerBy, () => handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] }));
         } catch (err) {
           // A batch started by an older release knows the update only by its old name.
           if (err instanceof WorkflowUpdateFailedError && /handler|unknown update/i.test(String(err.cause?.message ?? err.message))) {
-            return await handle.executeUpdate(legacyCancelBatchUpdate, { args: [{ reason }] });
+            return await untilAcceptBy(client, answerBy, () => handle.executeUpdate(legacyCancelBatchUpdate, { args: [{ reason }] }));
           }
           throw err;
         }
       } catch (err) {
+        if (answerBy !== undefined && waitRanOut(err)) {
+          // Probe p16 #9: with a backlogged task queue the update waited ~51 s for a workflow task. An update lives in
+          // the server's memory until a workflow task accepts it, so the cancel is made durable with the signal (the
+          // batch applies one cancel: the update's and the signal's are the same cancel). A signal that cannot reach
+          // an open workflow means the batch finished meanwhile: its final state answers.
+          try {
+            await boundedTemporalCall(client, CANCEL_SIGNAL_MS, () => handle.signal(cancelBatchSignal, { reason }));
+          } catch {
+            const v = await boundedTemporalCall(client, CLOSED_QUERY_MS, () => closedView(batchId)).catch(() => undefined);
+            if (v && isTerminalStatus(v.status)) return v;
+            throw err;
+          }
+          throw new CancelNotAppliedError(batchId, { cause: err });
+        }
         // Already finished: cancelling is a no-op; report the final state. A batch still open was NOT cancelled
         // (the update was refused or did not complete in time): the error stands, never the open view as if it had.
         const v = await closedView(batchId).catch(() => undefined);

@@ -44,6 +44,8 @@ export function applyUpdate(s: WatchState, u: BatchStatusUpdate): WatchState {
   switch (u.update.case) {
     case 'started':
       if (u.update.value.totalMembers > 0) next.total = u.update.value.totalMembers;
+      // A batch already under way or finished when watching began: STARTED carries its counters (probe p16 #11g).
+      take(u.update.value.progress);
       break;
     case 'progress':
       take(u.update.value);

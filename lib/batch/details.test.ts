@@ -19,6 +19,12 @@ describe('batch details (Temporal Web UI current details)', () => {
     expect(batchDetails({ ...base, ...patch }, NOW)).toBe(expected);
   });
 
+  it('a paused batch tells API clients ResumeBatch / rtectl, operators (Web UI) the signal (probe p16 #11i)', () => {
+    const paused = { ...base, status: 'PAUSED' as const, pausedBy: 'svc-ops' };
+    expect(batchDetails(paused, NOW, 'client')).toBe('paused by svc-ops · 412 / 1,000 done · 3 failed · resume with ResumeBatch (rtectl batch resume)');
+    expect(batchDetails(paused, NOW, 'operator')).toBe('paused by svc-ops · 412 / 1,000 done · 3 failed · resume with signal resumeBatch');
+  });
+
   it('clock shows the date only when it is not today', () => {
     expect(clock(NOW + 60_000, NOW)).toBe('01:01 UTC');
     expect(clock(NOW + 86_400_000, NOW)).toBe('2026-12-03 01:00 UTC');

@@ -57,7 +57,18 @@ export interface BatchDetailsInput {
   pausedBy?: string;
 }
 
-export function batchDetails(d: BatchDetailsInput, nowMs: number): string {
+/**
+ * How a paused batch is resumed, for the reader: `operator` (the workflow's Temporal Web UI details and its
+ * RteBatchProgress text) the workflow's signal; `client` (the API's status_detail) the ResumeBatch RPC and rtectl
+ * (probe p16 #11i: API clients were told to use a Temporal signal they cannot send).
+ */
+export type DetailsAudience = 'operator' | 'client';
+const RESUME_HINT: Record<DetailsAudience, string> = {
+  operator: 'resume with signal resumeBatch',
+  client: 'resume with ResumeBatch (rtectl batch resume)',
+};
+
+export function batchDetails(d: BatchDetailsInput, nowMs: number, audience: DetailsAudience = 'operator'): string {
   const c = d.counters;
   const done = `${n(c.completed + c.failed)} / ${n(c.total)} done`;
   const failed = c.failed > 0 ? ` · ${n(c.failed)} failed` : '';
@@ -80,7 +91,7 @@ export function batchDetails(d: BatchDetailsInput, nowMs: number): string {
     case 'WAITING':
       return `${done}${failed} · ${waiting ?? `waiting for ${d.window} window`}`;
     case 'PAUSED':
-      return `paused${d.pausedBy ? ` by ${d.pausedBy}` : ''} · ${done}${failed} · resume with signal resumeBatch`;
+      return `paused${d.pausedBy ? ` by ${d.pausedBy}` : ''} · ${done}${failed} · ${RESUME_HINT[audience]}`;
     case 'RUNNING': {
       const eta = d.estimatedCompletionMs !== undefined ? ` · ETA ${clock(d.estimatedCompletionMs, nowMs)}` : '';
       return `${done}${failed}${how ? ` · ${how}` : ''}${eta}`;

@@ -1,6 +1,6 @@
-import { create } from '@bufbuild/protobuf';
+import { create, fromJson } from '@bufbuild/protobuf';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
-import { SubmitBatchRequestSchema, type SubmitBatchRequest } from '../../gen/rte/v1/batch_pb';
+import { NotificationPreferences_DeliveryMode, SubmitBatchRequestSchema, type SubmitBatchRequest } from '../../gen/rte/v1/batch_pb';
 import { CacheControl } from '../../gen/rte/v1/common_pb';
 import { FieldError } from '../errors';
 import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from './submit-validation';
@@ -53,7 +53,6 @@ describe('validateSubmitBatch', () => {
           maxConcurrentRequests: 5,
           timeout: durationFromMs(3_600_000),
           retryConfig: { maxAttempts: 5, initialInterval: durationFromMs(1000), maxInterval: durationFromMs(60_000), backoffMultiplier: 1.1 },
-          callbackUrl: 'https://old.example.com/cb',
           notifications: { callbackUrl: 'https://hooks.example.com/batch', eventTypes: ['completed', 'PROGRESS_UPDATE'], deliveryMode: 0 },
         },
       }),
@@ -78,6 +77,34 @@ describe('validateSubmitBatch', () => {
     const plain = validateSubmitBatch(req(), limits).options;
     expect(validateSubmitBatch(req({ options: { notifications: { kafkaTopic: 'domain.rte.v1.batch_job_events' } } }), limits).options).toEqual(plain);
     expect(validateSubmitBatch(req({ options: { notifications: {} } }), limits).options).toEqual(plain);
+  });
+
+  // Probe p16 #10: the two callback URL fields silently overrode each other, and the URL under notifications with no
+  // delivery_mode resolved to BEST_EFFORT (one attempt) while options.callback_url resolved to AT_LEAST_ONCE.
+  test('two different callback URLs are refused naming notifications.callback_url; the same URL twice is one callback', () => {
+    const both = (a: string, b: string) => req({ options: { callbackUrl: a, notifications: { callbackUrl: b } } });
+    expect(fieldOf(() => validateSubmitBatch(both('https://hooks.example.com/a', 'https://hooks.example.com/b'), limits))).toBe('options.notifications.callback_url');
+    expect(validateSubmitBatch(both('https://hooks.example.com/a', 'https://hooks.example.com/a'), limits).options.notifications).toMatchObject({
+      callbackUrl: 'https://hooks.example.com/a',
+      deliveryMode: 'AT_LEAST_ONCE',
+    });
+  });
+
+  test('an unset delivery_mode is AT_LEAST_ONCE wherever the callback URL is given; BEST_EFFORT when sent explicitly', () => {
+    const url = 'https://hooks.example.com/batch';
+    const mode = (options: Record<string, unknown>) => validateSubmitBatch(req({ options }), limits).options.notifications.deliveryMode;
+    expect(mode({ callbackUrl: url })).toBe('AT_LEAST_ONCE');
+    expect(mode({ notifications: { callbackUrl: url } })).toBe('AT_LEAST_ONCE');
+    expect(mode({ callbackUrl: url, notifications: { eventTypes: ['COMPLETED'] } })).toBe('AT_LEAST_ONCE');
+    expect(mode({ notifications: { callbackUrl: url, deliveryMode: NotificationPreferences_DeliveryMode.DELIVERY_BEST_EFFORT } })).toBe('BEST_EFFORT');
+    expect(mode({ callbackUrl: url, notifications: { deliveryMode: NotificationPreferences_DeliveryMode.DELIVERY_BEST_EFFORT } })).toBe('BEST_EFFORT');
+    expect(mode({ notifications: { callbackUrl: url, deliveryMode: NotificationPreferences_DeliveryMode.DELIVERY_AT_LEAST_ONCE } })).toBe('AT_LEAST_ONCE');
+    // The same over the wire: JSON without the key is unset; JSON naming DELIVERY_BEST_EFFORT is BEST_EFFORT.
+    const fromJ = (notifications: Record<string, unknown>) =>
+      validateSubmitBatch(fromJson(SubmitBatchRequestSchema, { clientJobId: 'job-1', memberIds: { memberIds: ['m_1'] }, options: { notifications: { callbackUrl: url, ...notifications } } }), limits)
+        .options.notifications.deliveryMode;
+    expect(fromJ({})).toBe('AT_LEAST_ONCE');
+    expect(fromJ({ deliveryMode: 'DELIVERY_BEST_EFFORT' })).toBe('BEST_EFFORT');
   });
 
   test('duplicate member ids are removed and counted', () => {

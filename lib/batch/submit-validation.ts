@@ -247,8 +247,12 @@ export function validateSubmitBatch(req: SubmitBatchRequest, limits: SubmitLimit
   const retry = validateRetry(o, limits);
 
   const n = o?.notifications;
-  // notifications.callback_url wins over the older options.callback_url (docs/proto-notes.md).
-  // An empty notifications.callback_url is proto3's "unset": it must not hide a legacy options.callback_url.
+  // Two places for one URL (the older options.callback_url and notifications.callback_url): the same URL in both is
+  // one callback; two different URLs are refused rather than one silently winning (probe p16 #10).
+  // An empty notifications.callback_url is proto3's "unset": it leaves a legacy options.callback_url in force.
+  if (n?.callbackUrl && o?.callbackUrl && n.callbackUrl !== o.callbackUrl) {
+    throw new FieldError('options.notifications.callback_url', 'differs from options.callback_url: set the callback URL in one place (notifications.callback_url; options.callback_url is the older spelling), or the same URL in both');
+  }
   const callbackField = n?.callbackUrl ? 'options.notifications.callback_url' : 'options.callback_url';
   const callback = n?.callbackUrl || o?.callbackUrl || undefined;
   if (callback !== undefined && callback !== '') {
@@ -276,11 +280,12 @@ export function validateSubmitBatch(req: SubmitBatchRequest, limits: SubmitLimit
       'filters webhook deliveries only, and no callback_url is set: Kafka always gets every event (filter them on the consumer side), or set notifications.callback_url',
     );
   }
-  // proto3 numbers BEST_EFFORT 0, but the doc calls AT_LEAST_ONCE the default: an absent notifications message
-  // means AT_LEAST_ONCE; a present one is taken literally (docs/proto-notes.md).
+  // The doc calls AT_LEAST_ONCE the default but numbers BEST_EFFORT 0: delivery_mode has explicit presence, and unset
+  // is AT_LEAST_ONCE wherever the callback URL is given (probe p16 #10: with the URL under notifications an unset mode
+  // used to mean BEST_EFFORT, one attempt). BEST_EFFORT is sent explicitly (docs/proto-notes.md).
   // Without a callback nothing is delivered, so the mode means nothing: resolved as the default, so a request that
   // spells out notifications (e.g. the default kafka_topic) is the same request as one that leaves them out.
-  const askedMode: DeliveryMode = n ? enumValue(DELIVERY, n.deliveryMode, 'options.notifications.delivery_mode') : 'AT_LEAST_ONCE';
+  const askedMode: DeliveryMode = n?.deliveryMode !== undefined ? enumValue(DELIVERY, n.deliveryMode, 'options.notifications.delivery_mode') : 'AT_LEAST_ONCE';
   const deliveryMode: DeliveryMode = callback ? askedMode : 'AT_LEAST_ONCE';
 
   return {
