@@ -1,5 +1,5 @@
 import { batchEventId, batchEventIdV2, eventPassesFilter, type BatchEventPayload, type BatchEventsSoFar } from './events';
-import type { BatchCounters, BatchStatusName, DeliveryMode, ExecutionPath, ResolvedBatchOptions } from './types';
+import type { DeliveryMode, ResolvedBatchOptions } from './types';
 import { TERMINAL_STATUSES } from './types';
 
 /**
@@ -43,21 +43,10 @@ export function sweptQuery(q: { workflowType: string; sinceMs: number; taskQueue
 }
 
 /** A batch's last state as GetBatchStatus reports a batch Temporal ended (the fields the FAILED event needs). */
-export interface EndedBatchView {
-  batchId: string;
-  clientService: string;
-  clientJobId: string;
-  status: BatchStatusName;
-  counters: BatchCounters;
-  percentDone: number;
-  submittedAtMs: number;
-  startedAtMs?: number;
-  finishedAtMs?: number;
-  options: ResolvedBatchOptions;
-  path?: ExecutionPath;
-  failure?: { code: string; message: string };
-  events?: BatchEventsSoFar;
-}
+export type EndedBatchView = Pick<
+  BatchEventPayload,
+  'batchId' | 'clientService' | 'clientJobId' | 'status' | 'counters' | 'percentDone' | 'submittedAtMs' | 'startedAtMs' | 'finishedAtMs' | 'options' | 'path' | 'failure'
+> & { events?: BatchEventsSoFar };
 
 /**
  * The FAILED event of a batch Temporal ended: the next sequence number after the last event the batch emitted, in
