@@ -34,6 +34,11 @@ export const ErrorType = {
   MemberCronEmissionBusy: 'MemberCronEmissionBusy',
   /** Redis, PostgreSQL or the slot pool was unreachable longer than the in-activity retries; transient, retry. */
   InfrastructureUnavailable: 'InfrastructureUnavailableError',
+  /**
+   * The worker process was shutting down before this real-time check got its slot: no Stedi call was made. Retryable
+   * (another worker, or this one after its restart). A real-time chunk hands such members back as not started.
+   */
+  WorkerShuttingDown: 'WorkerShuttingDown',
   /** An unexpected platform error (a bug); the library's own error name is never shown to callers. */
   Internal: 'PlatformInternalError',
 } as const;

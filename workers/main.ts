@@ -119,6 +119,10 @@ async function main(): Promise<void> {
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
     accepting = false;
     const graceEndsAt = Date.now() + config.shutdownGraceMs;
+    // No new Stedi call starts here from now on (probe p17 #1): a member waiting for a slot goes back to its batch
+    // (a chunk returns it as not started) or fails retryably (WorkerShuttingDown) for another worker; calls already at
+    // Stedi keep their slots and finish within the grace.
+    slotPool.drain?.();
     // Stop fetching and hand open groups to the intake while its workflows can still be started.
     await memberCronConsumer?.stop().catch((err: unknown) => logger.warn({ err }, 'member-cron consumer stop failed'));
     await liveness.stop();

@@ -13,7 +13,7 @@ import { payerErrorReason } from '../../lib/warming/reasons';
 import type { StediGateway } from '../stedi/gateway';
 import { checkEligibilityToVerdict, type EligibilityVerdict } from '../stedi/eligibility';
 import { buildEligibilityRequest, InvalidMemberRecordError, type StediProviderConfig } from '../stedi/request-builder';
-import type { AcquireOptions, SlotLease, SlotPool, SlotRequest } from '../slot-pool';
+import { SlotPoolDrainingError, type AcquireOptions, type SlotLease, type SlotPool, type SlotRequest } from '../slot-pool';
 import type { WarmRecordStore } from '../warming/ports';
 import type { BatchDurableProgressReader } from '../batch/ports';
 import type { HedgeBudgetStore } from './hedge-budget';
@@ -94,6 +94,7 @@ function platformFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof Error && (err.name === 'AbortError' || err.name === 'CancelledFailure')) return err;
   const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof SlotPoolDrainingError) return ApplicationFailure.create({ type: ErrorType.WorkerShuttingDown, message, nonRetryable: false });
   if (isInfrastructureError(err)) {
     return ApplicationFailure.create({ type: ErrorType.InfrastructureUnavailable, message: `infrastructure unavailable: ${message}`.slice(0, 500), nonRetryable: false });
   }

@@ -1,6 +1,6 @@
 import { ApplicationFailure, asyncLocalStorage, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { NON_RETRYABLE_ERROR_TYPES } from '../../lib/errors';
+import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../../lib/errors';
 import type { RefreshActivityInput, RefreshRequester, RefreshSource } from '../../workflows/eligibility-refresh.defs';
 import type { MemberListStore } from '../batch/ports';
 import type { BatchDispatchGate } from '../../workflows/batch.defs';
@@ -192,6 +192,7 @@ export function createRealtimeChunkActivities(deps: RealtimeChunkDeps) {
       );
 
       let hold = false;
+      let draining = false;
       let gateBusy = false;
       const pollGate = async (): Promise<void> => {
         if (gateBusy) return;
@@ -230,6 +231,13 @@ export function createRealtimeChunkActivities(deps: RealtimeChunkDeps) {
         } catch (err) {
           const type = errorType(err);
           const msg = err instanceof Error ? err.message.slice(0, 500) : String(err);
+          if (type === ErrorType.WorkerShuttingDown && !memberAbort.signal.aborted) {
+            // This worker is draining (probe p17 #1): the member made no Stedi call. It goes back to the workflow as not
+            // started (no retry attempt spent), and so do the members after it; the chunk returns within the grace.
+            draining = true;
+            notStarted.push(i);
+            return;
+          }
           if (memberAbort.signal.aborted) out = { i, r: 'cancelled', ms: Date.now() - t0 };
           else if (err instanceof ApplicationFailure && (err.nonRetryable || (type !== undefined && NON_RETRYABLE_ERROR_TYPES.includes(type))))
             out = { i, r: 'failed', ms: Date.now() - t0, ...(type ? { type } : {}), msg };
@@ -240,7 +248,7 @@ export function createRealtimeChunkActivities(deps: RealtimeChunkDeps) {
       const lane = async (): Promise<void> => {
         for (;;) {
           if (next >= todo.length) return;
-          if (hold || memberAbort.signal.aborted || Date.now() - started >= input.maxStartMs) {
+          if (hold || draining || memberAbort.signal.aborted || Date.now() - started >= input.maxStartMs) {
             while (next < todo.length) notStarted.push(todo[next++]!);
             return;
           }

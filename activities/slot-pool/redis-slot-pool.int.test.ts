@@ -190,6 +190,31 @@ describe('Redis slot pool', () => {
     expect(await deadWaiter).toMatchObject({ name: 'SlotPoolClosedError' });
   });
 
+  it('drain (worker shutdown) refuses waiting and new acquires, keeps held leases, and hands the slot to another process', async () => {
+    // Probe p17 #1: a draining worker granted slots to queued activities, started their Stedi calls, and cut them at
+    // the grace end; their retries elsewhere called Stedi again.
+    const leaving = pool({ limit: 1, reservedInteractive: 0, adaptive: false });
+    const other = pool({ limit: 1, reservedInteractive: 0, adaptive: false });
+    const held = await leaving.acquire({ kind: 'batch', clientService: 'lab' });
+    const queued = leaving.acquire({ kind: 'batch', clientService: 'lab' }, { timeoutMs: 20_000 }).catch((err: unknown) => err);
+    await until(leaving, (s) => (s.waiting['batch:lab:NORMAL'] ?? 0) === 1, 'second acquire queued');
+    leaving.drain?.();
+    expect(await queued).toMatchObject({ name: 'SlotPoolDrainingError' });
+    await expect(leaving.acquire({ kind: 'interactive' })).rejects.toMatchObject({ name: 'SlotPoolDrainingError' });
+    // The queued ticket is gone from Redis, the held call keeps its slot (no one else gets it meanwhile)...
+    await until(other, (s) => Object.values(s.waiting).every((n) => n === 0), 'draining waiter withdrawn');
+    const elsewhere = other.acquire({ kind: 'batch', clientService: 'lab' }, { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await other.stats()).batchInUse).toBe(1);
+    expect(held.signal.aborted).toBe(false);
+    // ...until it ends; then the slot goes to the process that keeps running.
+    await held.release();
+    const lease = await elsewhere;
+    expect(lease.kind).toBe('batch');
+    await lease.release();
+    await leaving.close();
+  });
+
   it('grants waiting interactive checks before waiting batch work', async () => {
     // One slot, so each grant waits for the previous holder's release and `order` is the grant order.
     const w1 = pool({ limit: 1, reservedInteractive: 0, adaptive: false });

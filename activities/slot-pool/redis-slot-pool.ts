@@ -19,6 +19,7 @@ import {
   SlotAcquireTimeoutError,
   SlotLeaseLostError,
   SlotPoolClosedError,
+  SlotPoolDrainingError,
   type AcquireOptions,
   type SlotKind,
   type SlotLease,
@@ -182,6 +183,7 @@ class RedisSlotPool implements SlotPool {
   private readonly held = new Set<RedisSlotLease>();
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private draining = false;
   /** The pool epoch this process last saw in Redis ('' until the first check). */
   private epoch = '';
   private readonly throttleRecoveryMs: number;
@@ -262,6 +264,7 @@ class RedisSlotPool implements SlotPool {
   acquire(request: SlotRequest, options: AcquireOptions = {}): Promise<SlotLease> {
     if (this.closed) return Promise.reject(new SlotPoolClosedError());
     const route = this.route(request);
+    if (this.draining) return Promise.reject(new SlotPoolDrainingError(route.queue));
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const timeoutMs = options.timeoutMs ?? this.acquireTimeoutMs;
@@ -311,6 +314,8 @@ class RedisSlotPool implements SlotPool {
       if (w.settled) return;
       if (this.epoch === '') await this.checkEpoch();
       if (w.settled) return;
+      // drain() began while this waiter was not in `pending` yet.
+      if (this.draining) return this.giveUp(w, new SlotPoolDrainingError(w.route.queue));
       w.ticket = `${this.owner}${(this.ticketSeq++).toString(36)}`;
       w.queued = false;
       this.pending.set(w.ticket, w);
@@ -519,6 +524,15 @@ class RedisSlotPool implements SlotPool {
       effectiveLimit: parsed.effectiveLimit,
       quarantineMs: parsed.quarantineMs,
     };
+  }
+
+  drain(): void {
+    if (this.draining || this.closed) return;
+    this.draining = true;
+    const waiting = [...this.pending.values()];
+    // A grant racing with these cancels is undone by the cancel script, as for any waiter that gives up.
+    for (const w of waiting) this.giveUp(w, new SlotPoolDrainingError(w.route.queue));
+    this.log.info({ refused: waiting.length, held: this.held.size }, 'slot pool: draining; waiting and new acquires are refused, held slots run on');
   }
 
   async close(): Promise<void> {

@@ -64,6 +64,12 @@ export interface SlotPool {
    * effective limit (recovering without further 429s). Never throws. Call it before releasing the lease.
    */
   reportThrottled?(lease: SlotLease): Promise<void>;
+  /**
+   * This process is shutting down (probe p17 #1): every waiting acquire and every later one is refused with
+   * SlotPoolDrainingError, so no new Stedi call starts during the drain only to be cut at the grace end and made
+   * again by the retry on another worker. Held leases are untouched: their calls run on. Idempotent.
+   */
+  drain?(): void;
   /** Stops timers and the subscriber, cancels waiting tickets and releases held leases (best effort). */
   close(): Promise<void>;
 }
@@ -100,6 +106,14 @@ export class SlotLeaseLostError extends Error {
   constructor(readonly leaseId: string) {
     super(`real-time slot lease ${leaseId} was lost`);
     this.name = 'SlotLeaseLostError';
+  }
+}
+
+/** Refused because this worker process is shutting down (`drain`): no Stedi call was made. Retryable elsewhere. */
+export class SlotPoolDrainingError extends Error {
+  constructor(readonly queue: string) {
+    super(`worker is shutting down: no new real-time call starts here (queue ${queue})`);
+    this.name = 'SlotPoolDrainingError';
   }
 }
 

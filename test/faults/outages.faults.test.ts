@@ -211,6 +211,66 @@ describe('outages answered within 5 s, batches survive a Temporal outage (own Te
     }
   });
 
+  it('worker process SIGTERM mid-batch: no Stedi call starts during the drain; every member once, none redone', async () => {
+    // Probe p17 #1: the draining worker kept granting slots to queued members and starting their Stedi calls, cut them
+    // at the grace end, and the retries on the next worker called Stedi again (22 calls for 20 members).
+    await stopInProcessWorkers();
+    const env = { REDIS_URL: own.url, TEMPORAL_ADDRESS: temporal.address, SHUTDOWN_GRACE_MS: '20000' };
+    const until = (cond: () => boolean | Promise<boolean>, ms: number, what: string) => waitFor(what, cond, ms, 100);
+    const a = await startWorkerProcess(p, env, until);
+    const n = 60;
+    const members = take(n);
+    p.sim.resetStats();
+    const r = await client.submitBatch({
+      clientJobId: uniqueName('wterm'),
+      memberSelector: { case: 'memberIds', value: { memberIds: members.map((m) => m.memberId) } },
+      options: { strategy: Strategy.REALTIME_ONLY, priority: Priority.HIGH, maxConcurrentRequests: 15, retryConfig },
+    });
+    await waitFor('10 calls in flight', () => p.sim.stats().inFlight.current >= 10, 120_000, 20);
+    const inFlightAtTerm = p.sim.stats().inFlight.current;
+    const termAt = Date.now();
+    a.child.kill('SIGTERM');
+    await a.exited;
+    const drainMs = Date.now() - termAt;
+    // Every call of the drained worker has answered (the simulator records a call when it answers).
+    await waitFor('the drained calls answered', () => p.sim.stats().inFlight.current === 0, 30_000, 50);
+    // 250 ms: a slot granted just before the signal whose request was still on its way.
+    const startedInDrain = p.sim.calls().filter((c) => c.startedAtMs > termAt + 250).length;
+    const b = await startWorkerProcess(p, env, until);
+    try {
+      const end = await liveEnd(r.batchId, 600_000);
+      const errors = await allBatchErrors(client, r.batchId);
+      const st = p.sim.stats();
+      const calls = st.calls[`POST ${SIM_PATHS.eligibilityV3}`] ?? {};
+      const stediCalls = Object.entries(calls).reduce((s, [status, c]) => (status === '429' ? s : s + c), 0);
+      const row = {
+        scenario: 'worker SIGTERM mid-batch (grace 20 s), new worker process',
+        members: n,
+        stediCalls,
+        redone: Math.max(0, stediCalls - n),
+        inFlightAtTerm,
+        startedInDrain,
+        drainMs,
+        lost: n - ((end.progress?.completed ?? 0) + (end.progress?.failed ?? 0)),
+        failedByInfra: errors.filter((e) => e.errorCode !== 'PAYER_ERROR').length,
+        peakInFlight: st.inFlight.peakWithOtherTenants,
+        caused429: st.throttled,
+      };
+      console.log(JSON.stringify(row));
+      expect(row.startedInDrain).toBe(0);
+      expect(row.lost).toBe(0);
+      expect(row.failedByInfra).toBe(0);
+      // The calls in flight at the signal finished within the grace and stored their answers: nothing is called twice.
+      expect(row.redone).toBe(0);
+      expect(row.caused429).toBe(0);
+    } finally {
+      b.child.kill('SIGTERM');
+      await Promise.race([b.exited, sleep(30_000)]);
+      if (b.child.exitCode === null) b.child.kill('SIGKILL');
+      await p.addWorker();
+    }
+  });
+
   it(`Temporal killed ${TEMPORAL_OUTAGE_MS / 1000} s mid-batch: every RPC answered within 5 s; no member failed; duplicates ≤ in flight`, async () => {
     const n = 60;
     const members = take(n);
