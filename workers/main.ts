@@ -123,9 +123,10 @@ async function main(): Promise<void> {
     // (a chunk returns it as not started) or fails retryably (WorkerShuttingDown) for another worker; calls already at
     // Stedi keep their slots and finish within the grace.
     slotPool.drain?.();
+    // Out of the API's live-worker count at once (probe p17 #5: /readyz showed this worker ready while it drained).
+    await liveness.stop();
     // Stop fetching and hand open groups to the intake while its workflows can still be started.
     await memberCronConsumer?.stop().catch((err: unknown) => logger.warn({ err }, 'member-cron consumer stop failed'));
-    await liveness.stop();
     worker.shutdown(); // stops polling; run() resolves after in-flight tasks finish or the grace time passes
     interactiveWorker.shutdown();
     await runPromise;
