@@ -25,7 +25,7 @@ import { startOwnRedis, type OwnRedis } from '../helpers/own-redis';
 import { startOwnTemporal, type OwnTemporal } from '../helpers/own-temporal';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
 import { uniqueName } from '../helpers/temporal';
-import { startWorkerProcess } from '../helpers/worker-process';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
 const FULL = process.env['FAULTS_FULL'] === '1';
 const TEMPORAL_OUTAGE_MS = FULL ? 60_000 : 10_000;
@@ -121,6 +121,62 @@ async function liveEnd(batchId: string, timeoutMs: number): Promise<GetBatchStat
   return last!;
 }
 
+/**
+ * A worker-process fault: the in-process workers stop, a real worker process (workers/main.ts, `env` added) runs a
+ * 60-member HIGH real-time batch; with ≥ 10 calls in flight `fault` hits the process (it must end it) and returns
+ * its own figures; a new worker process finishes the batch. Prints and returns the row (Stedi calls by the
+ * simulator's count, 429s excluded).
+ */
+async function workerProcessFault(
+  scenario: string,
+  tag: string,
+  env: Record<string, string>,
+  fault: (a: WorkerProcess) => Promise<Record<string, number>>,
+): Promise<{ redone: number; inFlightAtFault: number; lost: number; failedByInfra: number; caused429: number } & Record<string, unknown>> {
+  await stopInProcessWorkers();
+  const procEnv = { REDIS_URL: own.url, TEMPORAL_ADDRESS: temporal.address, ...env };
+  const until = (cond: () => boolean | Promise<boolean>, ms: number, what: string) => waitFor(what, cond, ms, 100);
+  const a = await startWorkerProcess(p, procEnv, until);
+  const n = 60;
+  const members = take(n);
+  p.sim.resetStats();
+  const r = await client.submitBatch({
+    clientJobId: uniqueName(tag),
+    memberSelector: { case: 'memberIds', value: { memberIds: members.map((m) => m.memberId) } },
+    options: { strategy: Strategy.REALTIME_ONLY, priority: Priority.HIGH, maxConcurrentRequests: 15, retryConfig },
+  });
+  await waitFor('10 calls in flight', () => p.sim.stats().inFlight.current >= 10, 120_000, 20);
+  const inFlightAtFault = p.sim.stats().inFlight.current;
+  const figures = await fault(a);
+  const b = await startWorkerProcess(p, procEnv, until);
+  try {
+    const end = await liveEnd(r.batchId, 600_000);
+    const errors = await allBatchErrors(client, r.batchId);
+    const st = p.sim.stats();
+    const calls = st.calls[`POST ${SIM_PATHS.eligibilityV3}`] ?? {};
+    const stediCalls = Object.entries(calls).reduce((sum, [status, c]) => (status === '429' ? sum : sum + c), 0);
+    const row = {
+      scenario,
+      members: n,
+      stediCalls,
+      redone: Math.max(0, stediCalls - n),
+      inFlightAtFault,
+      ...figures,
+      lost: n - ((end.progress?.completed ?? 0) + (end.progress?.failed ?? 0)),
+      failedByInfra: errors.filter((e) => e.errorCode !== 'PAYER_ERROR').length,
+      peakInFlight: st.inFlight.peakWithOtherTenants,
+      caused429: st.throttled,
+    };
+    console.log(JSON.stringify(row));
+    return row;
+  } finally {
+    b.child.kill('SIGTERM');
+    await Promise.race([b.exited, sleep(30_000)]);
+    if (b.child.exitCode === null) b.child.kill('SIGKILL');
+    await p.addWorker();
+  }
+}
+
 beforeAll(async () => {
   temporal = await startOwnTemporal();
   own = await startOwnRedis({ persistence: 'aof' });
@@ -164,111 +220,36 @@ describe('outages answered within 5 s, batches survive a Temporal outage (own Te
   });
 
   it('worker process kill -9 mid-batch: every member once, redone calls ≤ calls in flight', async () => {
-    await stopInProcessWorkers();
-    const env = { REDIS_URL: own.url, TEMPORAL_ADDRESS: temporal.address };
-    const until = (cond: () => boolean | Promise<boolean>, ms: number, what: string) => waitFor(what, cond, ms, 100);
-    const a = await startWorkerProcess(p, env, until);
-    const n = 60;
-    const members = take(n);
-    p.sim.resetStats();
-    const r = await client.submitBatch({
-      clientJobId: uniqueName('wkill'),
-      memberSelector: { case: 'memberIds', value: { memberIds: members.map((m) => m.memberId) } },
-      options: { strategy: Strategy.REALTIME_ONLY, priority: Priority.HIGH, maxConcurrentRequests: 15, retryConfig },
+    const row = await workerProcessFault('worker kill -9 mid-batch, new worker process', 'wkill', {}, async (a) => {
+      a.child.kill('SIGKILL');
+      await a.exited;
+      return {};
     });
-    await waitFor('10 calls in flight', () => p.sim.stats().inFlight.current >= 10, 120_000, 20);
-    const inFlightAtKill = p.sim.stats().inFlight.current;
-    a.child.kill('SIGKILL');
-    await a.exited;
-    const b = await startWorkerProcess(p, env, until);
-    try {
-      const end = await liveEnd(r.batchId, 600_000);
-      const errors = await allBatchErrors(client, r.batchId);
-      const st = p.sim.stats();
-      const calls = st.calls[`POST ${SIM_PATHS.eligibilityV3}`] ?? {};
-      const stediCalls = Object.entries(calls).reduce((s, [status, c]) => (status === '429' ? s : s + c), 0);
-      const row = {
-        scenario: 'worker kill -9 mid-batch, new worker process',
-        members: n,
-        stediCalls,
-        redone: Math.max(0, stediCalls - n),
-        inFlightAtKill,
-        lost: n - ((end.progress?.completed ?? 0) + (end.progress?.failed ?? 0)),
-        failedByInfra: errors.filter((e) => e.errorCode !== 'PAYER_ERROR').length,
-        peakInFlight: st.inFlight.peakWithOtherTenants,
-        caused429: st.throttled,
-      };
-      console.log(JSON.stringify(row));
-      expect(row.lost).toBe(0);
-      expect(row.failedByInfra).toBe(0);
-      expect(row.redone).toBeLessThanOrEqual(inFlightAtKill);
-      expect(row.caused429).toBe(0);
-    } finally {
-      b.child.kill('SIGTERM');
-      await Promise.race([b.exited, sleep(30_000)]);
-      if (b.child.exitCode === null) b.child.kill('SIGKILL');
-      await p.addWorker();
-    }
+    expect(row.lost).toBe(0);
+    expect(row.failedByInfra).toBe(0);
+    expect(row.redone).toBeLessThanOrEqual(row.inFlightAtFault);
+    expect(row.caused429).toBe(0);
   });
 
   it('worker process SIGTERM mid-batch: no Stedi call starts during the drain; every member once, none redone', async () => {
     // Probe p17 #1: the draining worker kept granting slots to queued members and starting their Stedi calls, cut them
     // at the grace end, and the retries on the next worker called Stedi again (22 calls for 20 members).
-    await stopInProcessWorkers();
-    const env = { REDIS_URL: own.url, TEMPORAL_ADDRESS: temporal.address, SHUTDOWN_GRACE_MS: '20000' };
-    const until = (cond: () => boolean | Promise<boolean>, ms: number, what: string) => waitFor(what, cond, ms, 100);
-    const a = await startWorkerProcess(p, env, until);
-    const n = 60;
-    const members = take(n);
-    p.sim.resetStats();
-    const r = await client.submitBatch({
-      clientJobId: uniqueName('wterm'),
-      memberSelector: { case: 'memberIds', value: { memberIds: members.map((m) => m.memberId) } },
-      options: { strategy: Strategy.REALTIME_ONLY, priority: Priority.HIGH, maxConcurrentRequests: 15, retryConfig },
+    const row = await workerProcessFault('worker SIGTERM mid-batch (grace 20 s), new worker process', 'wterm', { SHUTDOWN_GRACE_MS: '20000' }, async (a) => {
+      const termAt = Date.now();
+      a.child.kill('SIGTERM');
+      await a.exited;
+      const drainMs = Date.now() - termAt;
+      // Every call of the drained worker has answered (the simulator records a call when it answers).
+      await waitFor('the drained calls answered', () => p.sim.stats().inFlight.current === 0, 30_000, 50);
+      // 250 ms: a slot granted just before the signal whose request was still on its way.
+      return { drainMs, startedInDrain: p.sim.calls().filter((c) => c.startedAtMs > termAt + 250).length };
     });
-    await waitFor('10 calls in flight', () => p.sim.stats().inFlight.current >= 10, 120_000, 20);
-    const inFlightAtTerm = p.sim.stats().inFlight.current;
-    const termAt = Date.now();
-    a.child.kill('SIGTERM');
-    await a.exited;
-    const drainMs = Date.now() - termAt;
-    // Every call of the drained worker has answered (the simulator records a call when it answers).
-    await waitFor('the drained calls answered', () => p.sim.stats().inFlight.current === 0, 30_000, 50);
-    // 250 ms: a slot granted just before the signal whose request was still on its way.
-    const startedInDrain = p.sim.calls().filter((c) => c.startedAtMs > termAt + 250).length;
-    const b = await startWorkerProcess(p, env, until);
-    try {
-      const end = await liveEnd(r.batchId, 600_000);
-      const errors = await allBatchErrors(client, r.batchId);
-      const st = p.sim.stats();
-      const calls = st.calls[`POST ${SIM_PATHS.eligibilityV3}`] ?? {};
-      const stediCalls = Object.entries(calls).reduce((s, [status, c]) => (status === '429' ? s : s + c), 0);
-      const row = {
-        scenario: 'worker SIGTERM mid-batch (grace 20 s), new worker process',
-        members: n,
-        stediCalls,
-        redone: Math.max(0, stediCalls - n),
-        inFlightAtTerm,
-        startedInDrain,
-        drainMs,
-        lost: n - ((end.progress?.completed ?? 0) + (end.progress?.failed ?? 0)),
-        failedByInfra: errors.filter((e) => e.errorCode !== 'PAYER_ERROR').length,
-        peakInFlight: st.inFlight.peakWithOtherTenants,
-        caused429: st.throttled,
-      };
-      console.log(JSON.stringify(row));
-      expect(row.startedInDrain).toBe(0);
-      expect(row.lost).toBe(0);
-      expect(row.failedByInfra).toBe(0);
-      // The calls in flight at the signal finished within the grace and stored their answers: nothing is called twice.
-      expect(row.redone).toBe(0);
-      expect(row.caused429).toBe(0);
-    } finally {
-      b.child.kill('SIGTERM');
-      await Promise.race([b.exited, sleep(30_000)]);
-      if (b.child.exitCode === null) b.child.kill('SIGKILL');
-      await p.addWorker();
-    }
+    expect(row['startedInDrain']).toBe(0);
+    expect(row.lost).toBe(0);
+    expect(row.failedByInfra).toBe(0);
+    // The calls in flight at the signal finished within the grace and stored their answers: nothing is called twice.
+    expect(row.redone).toBe(0);
+    expect(row.caused429).toBe(0);
   });
 
   it(`Temporal killed ${TEMPORAL_OUTAGE_MS / 1000} s mid-batch: every RPC answered within 5 s; no member failed; duplicates ≤ in flight`, async () => {
