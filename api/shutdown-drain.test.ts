@@ -114,6 +114,9 @@ describe('API drain on shutdown', () => {
       );
       expect([refused?.code, refused?.metadata.get('retry-after')]).toEqual([Code.Unavailable, String(DRAIN_RETRY_AFTER_SECONDS)]);
 
+      // A unary call that arrives in the window is served (the load balancer may not have seen the 503 yet).
+      expect((await eligibility.checkEligibility({ memberId: 'NEW' }, { headers })).stediCheckId).toBe('ec_NEW');
+
       // The unary call that was in flight finishes normally.
       const { r, at } = await unary;
       expect(r.stediCheckId).toBe('ec_SLOW');
