@@ -66,8 +66,12 @@ export function createDualProtocolServer(http1Handler: RequestListener, http2Han
   const http1Sockets = new Set<Socket>();
   const openRequests = new Map<Socket, number>();
   let closing = false;
+  const ending = new WeakSet<Socket>();
   const endIfIdle = (socket: Socket) => {
-    if (!openRequests.has(socket)) socket.destroy();
+    if (openRequests.has(socket) || ending.has(socket) || socket.destroyed) return;
+    // The last answer's bytes go out first; the client's reply to our FIN is not waited for.
+    ending.add(socket);
+    socket.end(() => socket.destroy());
   };
   http1.on('request', (req, res) => {
     const socket = req.socket;
