@@ -75,8 +75,9 @@ async function main(): Promise<void> {
   logger.info({ port, host: config.api.host, pid: process.pid }, 'api listening (Connect, gRPC, gRPC-Web)');
 
   onShutdownSignal(logger, config.shutdownGraceMs + 5_000, async () => {
-    api.stopAccepting();
-    await api.server.close(config.shutdownGraceMs);
+    // /readyz 503 and open streams ended at once; the listener stays open for the readiness window, then closes; done
+    // as soon as no request is open (api/server.ts `drain`). Grace bounds the whole drain, the window included.
+    await api.drain({ readinessDelayMs: config.api.shutdownReadinessDelayMs, graceMs: config.shutdownGraceMs });
     // Usage buffered by the last reads (prediction usage, warm usage) is written before Redis and PostgreSQL close.
     await routes.close();
     await Promise.allSettled([connection.close(), redis.quit(), pools.close()]);

@@ -1,7 +1,7 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import type { Metrics } from '../lib/metrics';
 import { handleHealthRequest, sendJson, type DependencyCheck } from '../lib/health-server';
@@ -41,6 +41,81 @@ export interface ApiServer {
   server: DualProtocolServer;
   /** Flip /readyz to 503 before draining so load balancers stop routing to us. */
   stopAccepting(): void;
+  /**
+   * Graceful shutdown (SIGTERM): /readyz answers 503 `draining` at once and open server streams end at once with
+   * `unavailable` + `retry-after` (the client reconnects to another process); the listener stays open for
+   * `readinessDelayMs` (probes see the 503; requests that still arrive are served, see `drainInterceptor`), then
+   * closes; resolves as soon as no request is open, or when `graceMs` (counted from the call, the window included)
+   * runs out, when whatever is left is cut.
+   */
+  drain(opts: { readinessDelayMs: number; graceMs: number }): Promise<void>;
+}
+
+/** How soon a client whose stream was ended by a drain should reconnect (to another process). */
+export const DRAIN_RETRY_AFTER_SECONDS = 1;
+
+const drainError = () =>
+  new ConnectError(
+    'this API process is shutting down; reconnect (another process serves the stream) after the retry-after seconds',
+    Code.Unavailable,
+    { 'retry-after': String(DRAIN_RETRY_AFTER_SECONDS) },
+  );
+
+/**
+ * Ends server streams when the process drains (probe p17 #4: an open WatchBatchStatus got keepalives until the grace
+ * ran out, then a reset without a retry hint). A stream open at the drain ends at once with `unavailable` +
+ * `retry-after`; its handler's signal is aborted, so its watch loop stops polling. A stream that starts during the
+ * drain is refused the same way before its handler runs (SubmitBatchStreaming submits nothing: the retry does).
+ * Unary calls are not touched: those open at the drain finish, and those arriving during the readiness window are
+ * served — the load balancer still routes to us until it has seen /readyz 503, and a unary answer takes as long as
+ * it takes anyway, while a refusal would turn each such call into a client-visible error and a retry.
+ * Innermost interceptor: the handler gets the linked signal, and the observability interceptor counts the ending as
+ * `unavailable`.
+ */
+function drainInterceptor(draining: AbortSignal): Interceptor {
+  return (next) => async (req) => {
+    if (req.method.methodKind !== 'server_streaming' && req.method.methodKind !== 'bidi_streaming') return next(req);
+    if (draining.aborted) throw drainError();
+    const stop = new AbortController();
+    const res = await next({ ...req, signal: AbortSignal.any([req.signal, stop.signal]) });
+    if (!res.stream) return res;
+    return { ...res, message: endOnDrain(res.message, draining, stop) };
+  };
+}
+
+async function* endOnDrain<T>(messages: AsyncIterable<T>, draining: AbortSignal, stop: AbortController): AsyncGenerator<T> {
+  const it = messages[Symbol.asyncIterator]();
+  let onDrain = () => undefined as void;
+  const drained = new Promise<'drained'>((resolve) => {
+    onDrain = () => resolve('drained');
+    if (draining.aborted) onDrain();
+    else draining.addEventListener('abort', onDrain, { once: true });
+  });
+  let done = false;
+  try {
+    for (;;) {
+      const pending = it.next();
+      const r = await Promise.race([pending, drained]);
+      if (r === 'drained') {
+        // The handler's loop is suspended (a poll, a sleep): its signal makes it return; whatever it yields or throws
+        // from here on is dropped.
+        pending.catch(() => undefined);
+        stop.abort(drainError());
+        done = true;
+        it.return?.(undefined)?.catch(() => undefined);
+        throw drainError();
+      }
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    draining.removeEventListener('abort', onDrain);
+    // The caller stopped reading (client gone): stop the handler as a plain for-await would.
+    if (!done) await it.return?.(undefined);
+  }
 }
 
 /**
@@ -49,6 +124,7 @@ export interface ApiServer {
  */
 export function createApiServer(deps: ApiServerDeps): ApiServer {
   let accepting = true;
+  const draining = new AbortController();
   // Order: observability (outermost: ids, errors, metrics, audit) → auth → handler-specific.
   const interceptors: Interceptor[] = [
     createObservabilityInterceptor(deps.logger, deps.metrics),
@@ -56,6 +132,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     // Unknown enum numbers / unknown fields (binary) refused with their field path, for every RPC.
     createStrictInputInterceptor(),
     ...(deps.extraInterceptors ?? []),
+    drainInterceptor(draining.signal),
   ];
   const health = {
     registry: deps.metrics.registry,
@@ -120,6 +197,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   }
   const fast = createFastUnaryHandler(fastRoutes, { interceptors, jsonOptions: STRICT_JSON_OPTIONS });
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    // Draining: an HTTP/1.1 client is told to take its next request elsewhere (HTTP/2 sessions get GOAWAY at close).
+    if (draining.signal.aborted && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
     if (cors(req as never, res as never)) return;
     observeRefusals(req, res);
     if (fast(req, res)) return;
@@ -139,6 +218,14 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     server,
     stopAccepting: () => {
       accepting = false;
+    },
+    drain: async ({ readinessDelayMs, graceMs }) => {
+      const started = Date.now();
+      accepting = false;
+      draining.abort();
+      const windowMs = Math.min(readinessDelayMs, graceMs);
+      if (windowMs > 0) await new Promise((r) => setTimeout(r, windowMs));
+      await server.close(Math.max(0, graceMs - (Date.now() - started)));
     },
   };
 }

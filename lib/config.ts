@@ -94,6 +94,11 @@ const envSchema = z.object({
   /** Temporal SDK (Rust core) Prometheus endpoint of the worker; 0 picks a free port. */
   WORKER_SDK_METRICS_PORT: port.default(9465),
   SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+  /**
+   * API: after SIGTERM the listener stays open this long with /readyz answering 503 (draining), so load balancers and
+   * probes see the drain before connections are refused; counted within SHUTDOWN_GRACE_MS. 0: close at once (tests).
+   */
+  SHUTDOWN_READINESS_DELAY_MS: z.coerce.number().int().min(0).default(3_000),
 
   BATCH_SUBMIT_RATE_LIMIT: positiveInt.default(10),
   /** Stedi batch-API polling backoff (design doc: 2 min doubling to 8 h). */
@@ -179,7 +184,7 @@ export interface AppConfig {
   slots: { total: number; reservedInteractive: number; leaseMs: number };
   hedge: { enabled: boolean; percentile: number; minMs: number; maxFraction: number; freeSlotsKept: number };
   cache: { keySecret: string; successTtlSeconds: number; errorTtlSeconds: number; retentionSeconds: number };
-  api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[]; processes: number };
+  api: { host: string; port: number; refreshWaitMs: number; corsAllowedOrigins: string[]; processes: number; shutdownReadinessDelayMs: number };
   workerMetrics: { host: string; port: number; sdkPort: number };
   shutdownGraceMs: number;
   batch: {
@@ -368,6 +373,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       port: e.API_PORT,
       refreshWaitMs: e.API_REFRESH_WAIT_MS,
       processes: e.API_PROCESSES,
+      shutdownReadinessDelayMs: e.SHUTDOWN_READINESS_DELAY_MS,
       corsAllowedOrigins: e.CORS_ALLOWED_ORIGINS.split(',')
         .map((o) => o.trim())
         .filter(Boolean),

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { createHealthServer, type HealthHandlers } from './health-server';
 
-async function readyz(h: HealthHandlers): Promise<{ status: number; body: { status: string; degraded: string[]; ready: boolean } }> {
+async function readyz(h: HealthHandlers): Promise<{ status: number; body: { status: string; degraded: string[]; ready: boolean; draining: boolean } }> {
   const server = createHealthServer(h);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
@@ -28,7 +28,9 @@ describe('/readyz with degraded dependencies', () => {
 
   it('is 503 when a required dependency fails or the process drains; ok when everything answers', async () => {
     expect((await readyz({ registry: new Registry(), checks: { redis: down }, degradedChecks: { worker: ok }, isAccepting: () => true })).status).toBe(503);
-    expect((await readyz({ registry: new Registry(), checks: { redis: ok }, isAccepting: () => false })).status).toBe(503);
+    const draining = await readyz({ registry: new Registry(), checks: { redis: ok }, isAccepting: () => false });
+    // The body says why: shutting down, not a dependency down.
+    expect([draining.status, draining.body.status, draining.body.draining]).toEqual([503, 'draining', true]);
     const fine = await readyz({ registry: new Registry(), checks: { redis: ok }, degradedChecks: { worker: ok }, isAccepting: () => true });
     expect([fine.status, fine.body.status, fine.body.degraded]).toEqual([200, 'ok', []]);
   });

@@ -70,7 +70,8 @@ export async function handleHealthRequest(req: IncomingMessage, res: ServerRespo
       ...report,
       dependencies: { ...report.dependencies, ...optional.dependencies },
       ready,
-      status: !ready ? 'unavailable' : degraded.length > 0 ? 'degraded' : 'ok',
+      // A load balancer (or a person with curl) reads why: the process is shutting down, not a dependency down.
+      status: !accepting ? 'draining' : !ready ? 'unavailable' : degraded.length > 0 ? 'degraded' : 'ok',
       degraded,
       draining: !accepting,
     });

@@ -77,3 +77,63 @@ describe('batchStatusStream: the first update', () => {
     }
   });
 });
+
+describe('batchStatusStream: live and last-known views during a worker outage (probe p17 #3)', () => {
+  const batchId = 'batch/svc-a/job-2';
+  const running = (done: { completed: number; failed?: number }, asOfMs?: number): BatchStatusView =>
+    ({
+      batchId,
+      clientService: 'svc-a',
+      clientJobId: 'job-2',
+      status: 'RUNNING',
+      phase: 'RUNNING',
+      paused: false,
+      counters: { ...emptyCounters(20), completed: done.completed, failed: done.failed ?? 0 },
+      pending: 20 - done.completed - (done.failed ?? 0),
+      percentDone: 0,
+      submittedAtMs: 1_000,
+      startedAtMs: 2_000,
+      options: realtimeTestOptions(),
+      recentErrors: [],
+      totalErrors: 0,
+      totalKnown: true,
+      ...(asOfMs !== undefined ? { lastKnownAsOfMs: asOfMs } : {}),
+    }) as BatchStatusView;
+
+  test('follows whichever view is ahead, never steps counters back, says when a view is last-known, and always sends the final one', async () => {
+    const polls: BatchStatusView[] = [
+      // The worker stopped: activities kept recording outcomes, so the last-known view is AHEAD of the live one sent.
+      running({ completed: 16, failed: 1 }, 77_000),
+      // After the restart the live view lags what was shown: skipped, not sent as a step back.
+      running({ completed: 6 }),
+      // A last-known view behind what was sent: skipped too.
+      running({ completed: 10 }, 78_000),
+      // The live view catches up and passes: sent.
+      running({ completed: 17, failed: 1 }),
+      // Final: always sent, even when its counters are behind (a final view is the batch's own last word).
+      { ...running({ completed: 15, failed: 1 }), status: 'PARTIALLY_COMPLETED', phase: 'DONE', finishedAtMs: 90_000, pending: 0, counters: { ...emptyCounters(20), completed: 15, failed: 1, cancelled: 4 } },
+    ];
+    const stream = batchStatusStream(
+      { temporal: { status: async () => polls.shift() ?? polls[polls.length - 1] }, now: Date.now, watch: { pollIntervalMs: 1, keepaliveMs: 60_000 } },
+      create(WatchBatchRequestSchema, { batchId }),
+      new AbortController().signal,
+      running({ completed: 3 }),
+    );
+    const seen: Array<{ done: number; case: string | undefined; timestampMs: number }> = [];
+    const t0 = Date.now();
+    for await (const u of stream) {
+      const p = u.update.case === 'progress' ? u.update.value : u.update.case === 'completed' ? u.update.value.finalProgress : u.update.case === 'started' ? u.update.value.progress : undefined;
+      seen.push({ done: p ? p.completed + p.failed + p.cancelled : -1, case: u.update.case, timestampMs: u.timestamp ? Number(u.timestamp.seconds) * 1000 + Math.round(u.timestamp.nanos / 1e6) : 0 });
+    }
+    expect(seen.map((s) => [s.case, s.done])).toEqual([
+      ['started', 3],
+      ['progress', 3],
+      ['progress', 17],
+      ['progress', 18],
+      ['completed', 20],
+    ]);
+    // The last-known update is stamped with when its state was recorded; live ones with the time they were sent.
+    expect(seen[2]!.timestampMs).toBe(77_000);
+    expect(seen[3]!.timestampMs).toBeGreaterThanOrEqual(t0);
+  });
+});

@@ -54,7 +54,11 @@ export async function* batchStatusStream(
   let sent = 0;
   const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate => {
     sent++;
-    return create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
+    // An update that carries a last-known view's state (the proto has no last_known on stream updates) is stamped with
+    // the time that state was recorded (GetBatchStatus's `as_of`), not the time it was sent: a client sees its age.
+    // Keepalives and member outcomes keep the send time.
+    const asOf = u?.case !== undefined && u.case !== 'memberCompleted' ? lastKnownAsOf(view) : undefined;
+    return create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(asOf ?? now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
   };
   let sentStarted = false;
   let lastProgressKey = '';
@@ -179,10 +183,12 @@ export async function* batchStatusStream(
       continue;
     }
     if (!next) throw new ConnectError(`batch ${req.batchId} not found`, Code.NotFound);
-    // A last-known answer (GetBatchStatus's fallback when the workflow is slow to answer: visibility and PostgreSQL)
-    // may be older than the live view this stream already sent: progress would step back. Keep the live view unless
-    // the last-known one is final.
-    if (isLastKnown(next) && !isLastKnown(view) && !isTerminalStatus(next.status)) continue;
+    // Live answers and last-known ones (GetBatchStatus's fallback when the workflow is slow to answer: visibility and
+    // PostgreSQL) interleave during a worker outage, and either may be the one ahead: activities keep recording
+    // outcomes (seen by the last-known view) while the workflow gets no tasks, and after a restart the live view can
+    // lag what PostgreSQL already had (probe p17 #3). The stream follows whichever is ahead in members done and never
+    // steps a client's counters back; a final view always goes through.
+    if (!isTerminalStatus(next.status) && !isAheadOrLevel(next, view)) continue;
     view = next;
   }
 }
@@ -199,7 +205,20 @@ export function unaskableReason(err: unknown): string {
   return 'the batch workflow did not answer its status query';
 }
 
-const isLastKnown = (v: BatchStatusView): boolean => (v as { lastKnownAsOfMs?: number }).lastKnownAsOfMs !== undefined;
+const lastKnownAsOf = (v: BatchStatusView): number | undefined => (v as { lastKnownAsOfMs?: number }).lastKnownAsOfMs;
+const isLastKnown = (v: BatchStatusView): boolean => lastKnownAsOf(v) !== undefined;
+/** Members done either way: the measure of progress that only ever grows for one batch. */
+const doneOf = (v: BatchStatusView): number => v.counters.completed + v.counters.failed + v.counters.cancelled;
+
+/**
+ * Whether a non-final `next` may replace the view the stream last took: it is further on, or level with it and not a
+ * last-known answer replacing a live one (at equal progress the live view's status — PAUSED, WAITING — is the fresher).
+ */
+function isAheadOrLevel(next: BatchStatusView, view: BatchStatusView): boolean {
+  const d = doneOf(next) - doneOf(view);
+  if (d !== 0) return d > 0;
+  return !(isLastKnown(next) && !isLastKnown(view));
+}
 
 function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
