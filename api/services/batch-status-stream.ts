@@ -54,11 +54,9 @@ export async function* batchStatusStream(
   let sent = 0;
   const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate => {
     sent++;
-    // An update that carries a last-known view's state (the proto has no last_known on stream updates) is stamped with
-    // the time that state was recorded (GetBatchStatus's `as_of`), not the time it was sent: a client sees its age.
-    // Keepalives and member outcomes keep the send time.
-    const asOf = u?.case !== undefined && u.case !== 'memberCompleted' ? lastKnownAsOf(view) : undefined;
-    return create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(asOf ?? now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
+    // `timestamp` is when the update was produced (the proto's word), also for a last-known view's state: clients may
+    // order updates by it, so it never steps back. The state's own age is GetBatchStatus's `as_of`.
+    return create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
   };
   let sentStarted = false;
   let lastProgressKey = '';
@@ -205,8 +203,7 @@ export function unaskableReason(err: unknown): string {
   return 'the batch workflow did not answer its status query';
 }
 
-const lastKnownAsOf = (v: BatchStatusView): number | undefined => (v as { lastKnownAsOfMs?: number }).lastKnownAsOfMs;
-const isLastKnown = (v: BatchStatusView): boolean => lastKnownAsOf(v) !== undefined;
+const isLastKnown = (v: BatchStatusView): boolean => (v as { lastKnownAsOfMs?: number }).lastKnownAsOfMs !== undefined;
 /** Members done either way: the measure of progress that only ever grows for one batch. */
 const doneOf = (v: BatchStatusView): number => v.counters.completed + v.counters.failed + v.counters.cancelled;
 
