@@ -4,15 +4,12 @@ import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect
 import pino from 'pino';
 import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
 import { CheckEligibilityResponseSchema, EligibilityService } from '../gen/rte/v1/eligibility_pb';
-import { createInMemoryBatchErrorStore, createInMemoryMemberListStore } from '../activities/batch/memory-stores';
-import { createInMemorySubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
 import { mintDevToken } from '../lib/dev-token';
 import { createMetrics } from '../lib/metrics';
-import { fakeTemporal } from '../test/helpers/fake-batch-temporal';
+import { fakeBatchService, fakeTemporal } from '../test/helpers/fake-batch-temporal';
 import { acceptErrorsOfEveryRealm } from '../test/helpers/node-error-realm';
 import { createTokenVerifier, Scope } from './auth';
 import { createApiServer, DRAIN_RETRY_AFTER_SECONDS } from './server';
-import { createBatchService } from './services/batch-service';
 
 /**
  * SIGTERM's drain (api/main.ts → `drain`, probe p17 #4): /readyz answers 503 `draining` while the listener stays open
@@ -41,15 +38,8 @@ describe('API drain on shutdown', () => {
       routes: (router) => {
         router.service(
           BatchEligibilityService,
-          createBatchService({
-            temporal: t.port,
-            lists: createInMemoryMemberListStore(),
-            errors: createInMemoryBatchErrorStore(),
-            rateLimiter: createInMemorySubmitRateLimiter({ limit: 100, windowMs: 3_600_000 }),
-            taskQueue: 'rte-main',
-            // Nothing changes and the keepalive is far off: without the drain the stream would just sit there.
-            watch: { pollIntervalMs: 50, keepaliveMs: 120_000 },
-          }),
+          // Nothing changes and the keepalive is far off: without the drain the stream would just sit there.
+          fakeBatchService(t.port, { pollIntervalMs: 50, keepaliveMs: 120_000 }),
         );
         // A unary call that takes a while (a live check): it must finish although the drain starts meanwhile.
         router.service(EligibilityService, {

@@ -2,14 +2,11 @@ import { Code, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import pino from 'pino';
 import { BatchEligibilityService } from '../gen/rte/v1/batch_pb';
-import { createInMemoryBatchErrorStore, createInMemoryMemberListStore } from '../activities/batch/memory-stores';
-import { createInMemorySubmitRateLimiter } from '../lib/batch/submit-rate-limiter';
 import { mintDevToken } from '../lib/dev-token';
 import { createMetrics } from '../lib/metrics';
-import { fakeTemporal } from '../test/helpers/fake-batch-temporal';
+import { fakeBatchService, fakeTemporal } from '../test/helpers/fake-batch-temporal';
 import { createTokenVerifier } from './auth';
 import { createApiServer, type ApiServer } from './server';
-import { createBatchService } from './services/batch-service';
 import { acceptErrorsOfEveryRealm } from '../test/helpers/node-error-realm';
 
 /**
@@ -52,15 +49,8 @@ describe('a dropped stream', () => {
       routes: (router) =>
         router.service(
           BatchEligibilityService,
-          createBatchService({
-            temporal: t.port,
-            lists: createInMemoryMemberListStore(),
-            errors: createInMemoryBatchErrorStore(),
-            rateLimiter: createInMemorySubmitRateLimiter({ limit: 100, windowMs: 3_600_000 }),
-            taskQueue: 'rte-main',
-            // A keepalive on every poll: the server writes every few ms, so a write lands on the closed socket.
-            watch: { pollIntervalMs: 2, keepaliveMs: 0 },
-          }),
+          // A keepalive on every poll: the server writes every few ms, so a write lands on the closed socket.
+          fakeBatchService(t.port, { pollIntervalMs: 2, keepaliveMs: 0 }),
         ),
       checks: {},
     });

@@ -1,6 +1,9 @@
 import { emptyCounters } from '../../lib/batch/types';
 import type { BatchStatusView, BatchWorkflowInput } from '../../workflows/batch.defs';
 import type { BatchListItem, BatchTemporalPort } from '../../api/services/batch-temporal-port';
+import { createBatchService, type BatchServiceDeps } from '../../api/services/batch-service';
+import { createInMemoryBatchErrorStore, createInMemoryMemberListStore } from '../../activities/batch/memory-stores';
+import { createInMemorySubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 
 /** A Temporal stand-in: batches live in a map; the test drives their state. */
 export function fakeTemporal() {
@@ -74,4 +77,19 @@ export function fakeTemporal() {
     },
   };
   return { port, views, started, queries };
+}
+
+/**
+ * The batch service on `fakeTemporal()`'s port and in-memory stores (member lists, errors, a generous submit limit):
+ * what API-server tests that only need the batch RPCs and their streams build it with.
+ */
+export function fakeBatchService(temporal: BatchTemporalPort, watch: NonNullable<BatchServiceDeps['watch']>) {
+  return createBatchService({
+    temporal,
+    lists: createInMemoryMemberListStore(),
+    errors: createInMemoryBatchErrorStore(),
+    rateLimiter: createInMemorySubmitRateLimiter({ limit: 100, windowMs: 3_600_000 }),
+    taskQueue: 'rte-main',
+    watch,
+  });
 }
