@@ -37,6 +37,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ STEDI_HEDGE_FREE_SLOTS_KEPT: '15' })).toThrow(/STEDI_HEDGE_FREE_SLOTS_KEPT: must be smaller than STEDI_SLOTS/);
   });
 
+  it('webhook allowlist: the local profile opens loopback ports 9800-9899 only; a bare private address is refused at load', () => {
+    expect(loadConfig({}).webhooks.allowedHosts).toEqual(['localhost:9800-9899', '127.0.0.1:9800-9899']);
+    expect(loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com, 10.0.0.5:8443' }).webhooks.allowedHosts).toEqual(['hooks.example.com', '10.0.0.5:8443']);
+    expect(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com,127.0.0.1' })).toThrow(/WEBHOOK_ALLOWED_HOSTS.*"127.0.0.1" is a non-public address/);
+  });
+
   it('names every bad variable at once', () => {
     try {
       loadConfig({ API_PORT: 'eighty', PROVIDER_NPI: '123', REDIS_URL: 'not a url' });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseWatchedGroups, type WatchedGroup } from './ops-gauges';
 import { parseCodecKeys, type CodecKey } from './temporal/codec';
+import { parseAllowlist } from './batch/webhook-target';
 
 /**
  * The one typed, validated configuration loader. Only process entry points (workers/, api/, stedi-sim/,
@@ -10,6 +11,13 @@ import { parseCodecKeys, type CodecKey } from './temporal/codec';
 const DEV_AUTH_SECRET = 'dev-secret-change-me';
 const DEV_CACHE_KEY_SECRET = 'dev-cache-key-secret-change-me';
 /** The local stack's Temporal payload key (documented in docs/temporal.md; production refuses it). */
+/**
+ * The local profile's webhook allowlist: loopback on ports 9800-9899 only, where local receivers listen
+ * (test/helpers/webhook-receiver.ts binds there). Not every loopback port: the stack's Redis, Temporal, codec server
+ * and API listen on loopback too (probe p18 F1).
+ */
+export const LOCAL_WEBHOOK_PORTS = [9800, 9899] as const;
+export const LOCAL_WEBHOOK_ALLOWED_HOSTS: readonly string[] = ['localhost', '127.0.0.1'].map((h) => `${h}:${LOCAL_WEBHOOK_PORTS[0]}-${LOCAL_WEBHOOK_PORTS[1]}`);
 export const DEV_CODEC_KEYS = 'dev1:cnRlLWRldi1jb2RlYy1rZXktbm90LWZvci1wcm9kISE=';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -117,8 +125,17 @@ const envSchema = z.object({
   BATCH_TERMINAL_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   /** How far back a sweep looks for closed batches; at most the namespace's retention (dev server: 24 h). */
   BATCH_TERMINAL_SWEEP_LOOKBACK_HOURS: positiveInt.max(24 * 90).default(24),
-  /** Hosts (exact, or ".suffix") webhook callbacks may target. Local default: loopback only. */
-  WEBHOOK_ALLOWED_HOSTS: csv.optional(),
+  /**
+   * Hosts (exact, or ".suffix", each optionally with ":port" or ":lo-hi") webhook callbacks may target; a non-public
+   * address needs its port(s). Local default: loopback ports 9800-9899 only (LOCAL_WEBHOOK_ALLOWED_HOSTS).
+   */
+  WEBHOOK_ALLOWED_HOSTS: csv.superRefine((entries, ctx) => {
+    try {
+      parseAllowlist(entries);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    }
+  }).optional(),
   /** Per client service signing secrets: "svc=whsec_...;other=whsec_..." (Standard Webhooks); "*=whsec_..." for every other service. */
   WEBHOOK_SECRETS: z.string().default(''),
   /** WarmCache requests per caller service per window (like SubmitBatch's limit). */
@@ -390,7 +407,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       terminalSweep: { intervalMs: e.BATCH_TERMINAL_SWEEP_INTERVAL_SECONDS * 1000, lookbackMs: e.BATCH_TERMINAL_SWEEP_LOOKBACK_HOURS * 3_600_000 },
     },
     webhooks: {
-      allowedHosts: e.WEBHOOK_ALLOWED_HOSTS ?? (e.RTE_PROFILE === 'local' ? ['localhost', '127.0.0.1'] : []),
+      allowedHosts: e.WEBHOOK_ALLOWED_HOSTS ?? (e.RTE_PROFILE === 'local' ? [...LOCAL_WEBHOOK_ALLOWED_HOSTS] : []),
       allowHttp: e.RTE_PROFILE === 'local',
       secrets,
     },

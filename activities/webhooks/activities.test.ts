@@ -40,7 +40,8 @@ describe('deliverWebhook against a local receiver', () => {
   const activities = (over: Partial<Parameters<typeof createWebhookActivities>[0]> = {}) =>
     createWebhookActivities({
       secrets: createStaticWebhookSecretStore({ 'svc-a': secret }),
-      policy: { allowedHosts: ['127.0.0.1'], allowHttp: true },
+      // The receiver's port, and port 1 for the connection-failure cases (a loopback address needs its ports).
+      policy: { allowedHosts: [`127.0.0.1:${new URL(base).port}`, '127.0.0.1:1'], allowHttp: true },
       logger: silentLogger(),
       ...over,
     });

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
-import { checkWebhookTarget, type WebhookTargetPolicy } from '../../lib/batch/webhook-target';
+import { checkWebhookTarget, urlPort, type WebhookTargetPolicy } from '../../lib/batch/webhook-target';
 import { signedHeaders } from './signing';
 import { guardedLookup, WebhookTargetRefused } from './target-guard';
 
@@ -40,7 +40,7 @@ export interface WebhookActivityDeps {
   nowMs?: () => number;
   metrics?: WebhookMetrics;
   /** Injected DNS resolver (tests). */
-  resolve?: Parameters<typeof guardedLookup>[1];
+  resolve?: Parameters<typeof guardedLookup>[2];
 }
 
 export interface DeliverWebhookInput {
@@ -100,11 +100,12 @@ export function classifyResponse(status: number, finalAttempt = false): Delivery
 export function createWebhookActivities(deps: WebhookActivityDeps) {
   const timeoutMs = deps.timeoutMs ?? 15_000;
   const now = deps.nowMs ?? Date.now;
-  const lookup = guardedLookup(deps.policy, deps.resolve);
 
   function post(url: URL, headers: Record<string, string>, body: string): Promise<IncomingMessage> {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
+      // The lookup checks the addresses the socket connects to, on this URL's port (see target-guard.ts).
+      const lookup = guardedLookup(deps.policy, urlPort(url), deps.resolve);
       const req = send(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup, timeout: timeoutMs }, (res) => {
         // Drain so the socket is released; the body is not needed.
         res.resume();

@@ -21,11 +21,12 @@ type Resolver = (host: string, cb: (err: NodeJS.ErrnoException | null, addresses
 
 const defaultResolver: Resolver = (host, cb) => dnsLookup(host, { all: true, verbatim: true }, cb);
 
-export function guardedLookup(policy: WebhookTargetPolicy, resolve: Resolver = defaultResolver): LookupFunction {
+/** A socket lookup for a connection to `port` that refuses any resolved address the policy does not allow on it. */
+export function guardedLookup(policy: WebhookTargetPolicy, port: number, resolve: Resolver = defaultResolver): LookupFunction {
   return (hostname, options, callback) => {
     const host = normalizeHost(hostname);
     const finish = (addresses: LookupAddress[]) => {
-      const refused = addresses.find((a) => !isAddressAllowed(a.address, policy));
+      const refused = addresses.find((a) => !isAddressAllowed(a.address, port, policy));
       if (refused || addresses.length === 0) {
         callback(new WebhookTargetRefused(host, refused?.address ?? '(none)') as NodeJS.ErrnoException, '', 4);
         return;

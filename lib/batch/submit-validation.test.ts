@@ -5,7 +5,7 @@ import { CacheControl } from '../../gen/rte/v1/common_pb';
 import { FieldError } from '../errors';
 import { DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from './submit-validation';
 
-const limits: SubmitLimits = { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: ['hooks.example.com', '.partner.test', '127.0.0.1'], allowHttp: false } };
+const limits: SubmitLimits = { ...DEFAULT_SUBMIT_LIMITS, webhook: { allowedHosts: ['hooks.example.com', '.partner.test', '127.0.0.1:9800-9899'], allowHttp: false } };
 
 function req(init: Record<string, unknown> = {}): SubmitBatchRequest {
   return create(SubmitBatchRequestSchema, {
@@ -155,7 +155,9 @@ describe('validateSubmitBatch', () => {
     expect(validateSubmitBatch(req({ options: { callbackUrl: 'https://a.partner.test/cb' } }), limits).options.notifications.callbackUrl).toBe('https://a.partner.test/cb');
     expect(fieldOf(() => validateSubmitBatch(req({ options: { callbackUrl: 'https://partner.test/cb' } }), limits))).toBe('options.callback_url');
     const local = { ...limits, webhook: { ...limits.webhook, allowHttp: true } };
-    expect(validateSubmitBatch(req({ options: { callbackUrl: 'http://127.0.0.1:9999/cb' } }), local).options.notifications.callbackUrl).toBe('http://127.0.0.1:9999/cb');
+    expect(validateSubmitBatch(req({ options: { callbackUrl: 'http://127.0.0.1:9850/cb' } }), local).options.notifications.callbackUrl).toBe('http://127.0.0.1:9850/cb');
+    // Any other loopback port (here Redis's) is refused at once, naming the field (probe p18 F1).
+    expect(fieldOf(() => validateSubmitBatch(req({ options: { callbackUrl: 'http://127.0.0.1:6379/' } }), local))).toBe('options.callback_url');
   });
 
   test('a member query is accepted as a selector', () => {

@@ -40,6 +40,7 @@ import { isConnectivityCode, verdictFor } from '../../stedi-sim/answers';
 import { SIM_PATHS } from '../../stedi-sim/server';
 import { batchStatusQuery, batchWorkflowId, DEFAULT_BATCH_OPERATION, pauseBatchSignal, resumeBatchSignal, type BatchTuning, type BatchWorkflowResult } from '../../workflows/batch.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { listenOnLocalWebhookPort } from '../helpers/webhook-receiver';
 import { uniqueName } from '../helpers/temporal';
 
 /**
@@ -609,7 +610,7 @@ interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-/** A client's webhook endpoint on 127.0.0.1: answers the scripted statuses in order, then 200. */
+/** A client's webhook endpoint on 127.0.0.1 (ports 9800-9899): answers the scripted statuses in order, then 200. */
 async function startWebhookReceiver(answers: number[]): Promise<WebhookReceiver> {
   const received: WebhookReceiver['received'] = [];
   const server = createServer((req, res) => {
@@ -621,9 +622,10 @@ async function startWebhookReceiver(answers: number[]): Promise<WebhookReceiver>
       res.writeHead(status).end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  // In the local profile's webhook ports: the platform's allowlist refuses any other loopback port.
+  const port = await listenOnLocalWebhookPort(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    url: `http://127.0.0.1:${port}/hooks`,
     received,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };

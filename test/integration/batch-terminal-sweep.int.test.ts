@@ -2,7 +2,6 @@ import { create } from '@bufbuild/protobuf';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/common';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { generateWebhookSecret } from '../../activities/webhooks/signing';
 import { batchClient, subscribeToBatchEvents, waitFor, type BatchEventSubscriber } from '../../bench/batch-harness';
@@ -19,6 +18,7 @@ import { BATCH_WORKFLOW_TYPE, batchWorkflowId, type BatchWorkflowInput } from '.
 import { ensureTerminalSweepSchedule } from '../../schedules/terminal-sweep';
 import { TERMINAL_EVENT_WORKFLOW_TYPE, TERMINAL_SWEEP_WORKFLOW_TYPE, terminalSweepWorkflowId, type BatchTerminalEventResult, type BatchTerminalSweepResult } from '../../workflows/terminal-sweep.defs';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { listenOnLocalWebhookPort } from '../helpers/webhook-receiver';
 import { uniqueName } from '../helpers/temporal';
 
 /**
@@ -38,6 +38,7 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
   let p: TestPlatform;
   let events: BatchEventSubscriber;
   const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+  let receiverPort = 0;
   const receiver = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString('utf8')));
@@ -48,7 +49,7 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
   });
 
   beforeAll(async () => {
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    receiverPort = await listenOnLocalWebhookPort(receiver);
     p = await startTestPlatform({ population: 30, sim: { logger: silentLogger(), timeScale: 0.2 }, env: { WEBHOOK_SECRETS: `${SERVICE}=${secret}` } });
     events = await subscribeToBatchEvents(p, uniqueName('terminal-sweep-it'));
   }, 120_000);
@@ -83,7 +84,7 @@ describe('terminal sweep: a batch terminated in Temporal gets its FAILED event, 
           strategy: Strategy.REALTIME_ONLY,
           maxConcurrentRequests: 1,
           // Only the terminal event goes to the receiver: what it gets, it gets from the sweep.
-          notifications: { callbackUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, eventTypes: ['FAILED'], deliveryMode: DeliveryMode.DELIVERY_AT_LEAST_ONCE },
+          notifications: { callbackUrl: `http://127.0.0.1:${receiverPort}/hooks`, eventTypes: ['FAILED'], deliveryMode: DeliveryMode.DELIVERY_AT_LEAST_ONCE },
         },
       }),
     );

@@ -23,7 +23,7 @@ describe('webhookDeliveryWorkflow: an undelivered event ends FAILED, saying why'
     const outcomes: string[] = [];
     const activities = createWebhookActivities({
       secrets: createStaticWebhookSecretStore({}),
-      policy: { allowedHosts: ['127.0.0.1'], allowHttp: true },
+      policy: { allowedHosts: ['127.0.0.1:9'], allowHttp: true },
       logger: silentLogger(),
       metrics: { onDelivery: (o) => void outcomes.push(o) },
     });
@@ -61,12 +61,13 @@ describe('webhookDeliveryWorkflow: an undelivered event ends FAILED, saying why'
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://127.0.0.1:${port}/hook`;
     const taskQueue = uniqueName('tq-webhook-exhausted');
     const outcomes: string[] = [];
     const activities = createWebhookActivities({
       secrets: createStaticWebhookSecretStore({ '*': generateWebhookSecret() }),
-      policy: { allowedHosts: ['127.0.0.1'], allowHttp: true },
+      policy: { allowedHosts: [`127.0.0.1:${port}`], allowHttp: true },
       logger: silentLogger(),
       metrics: { onDelivery: (o) => void outcomes.push(o) },
     });
