@@ -64,6 +64,23 @@ describe('requests refused while their body is decoded (before the interceptors)
     expect(lines.filter((l) => l['requestId'] === res.headers.get('x-request-id'))).toEqual([]);
   });
 
+  // Probe p18 F3: the audit line took any x-request-id verbatim (an 8 KB one made an 8 KB audit line; bidi characters
+  // reached the operator's terminal).
+  test('an x-request-id longer than 128 characters or outside [A-Za-z0-9._:-] is replaced by a generated one, in the answer and the audit line', async () => {
+    for (const given of ['r'.repeat(129), 'r'.repeat(8_000), 'req id', 'req"},{"audit":true', 'req%E2%80%AEevil']) {
+      const res = await post('CacheWarmingService/WarmCache', '{"memberIds":["m_1"]}', { 'x-request-id': given });
+      expect(res.status).toBe(401);
+      const id = res.headers.get('x-request-id');
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(lines.filter((l) => l['audit'] === true && l['requestId'] === id)).toHaveLength(1);
+    }
+    const kept = 'req.edge:ok-' + 'x'.repeat(116);
+    expect(kept).toHaveLength(128);
+    const res = await post('CacheWarmingService/WarmCache', '{"memberIds":["m_1"]}', { 'x-request-id': kept });
+    expect(res.headers.get('x-request-id')).toBe(kept);
+    expect(lines.filter((l) => l['audit'] === true && l['requestId'] === kept)).toHaveLength(1);
+  });
+
   test('a refusal the interceptors made (no token) is not counted twice; an unknown path is not counted at all', async () => {
     const before = await counted('CacheWarmingService/WarmCache', 'Unauthenticated');
     const res = await post('CacheWarmingService/WarmCache', '{"memberIds":["m_1"]}', { 'x-request-id': 'req-edge-2' });

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Code } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import type { Metrics } from '../lib/metrics';
 import { MUTATING_METHODS } from './interceptors';
+import { requestIdFrom } from './request-id';
 
 /**
  * connect-es decodes a unary request's body before its interceptors run (and api/fast-unary.ts does as it does), so a
@@ -26,8 +26,7 @@ export function createEdgeRefusalObserver(deps: { methods: () => ReadonlySet<str
       const headers = rest.find((a): a is OutgoingHttpHeaders => typeof a === 'object' && a !== null && !Array.isArray(a));
       const code = refusalCode(status, headers);
       if (code !== undefined && headers?.['x-request-id'] === undefined && !res.hasHeader('x-request-id')) {
-        const given = req.headers['x-request-id'];
-        const requestId = typeof given === 'string' && given !== '' ? given : randomUUID();
+        const requestId = requestIdFrom(req.headers['x-request-id']);
         if (headers) {
           headers['x-request-id'] = requestId;
           if (headers['cache-control'] === undefined) headers['cache-control'] = 'no-store';

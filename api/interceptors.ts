@@ -1,12 +1,12 @@
 import { Code, ConnectError, type Interceptor, type UnaryRequest, type UnaryResponse } from '@connectrpc/connect';
 import type { Logger } from 'pino';
-import { randomUUID } from 'node:crypto';
 import type { Metrics } from '../lib/metrics';
 import { BatchStatus } from '../gen/rte/v1/batch_pb';
 import { FieldError } from '../lib/errors';
 import { isInfrastructureError } from '../lib/infra-retry';
 import { principalKey } from './auth';
 import { methodPath } from './method-path';
+import { requestIdFrom } from './request-id';
 
 /** RPCs that change state: every call is written to the audit log, allowed or not. */
 export const MUTATING_METHODS: ReadonlySet<string> = new Set([
@@ -143,7 +143,7 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
   // Issue 14: a unary call (CheckEligibility's cache reads) takes a path that builds only what a unary call uses;
   // streams keep the general one below. Same ids, metrics, audit and log lines either way.
   const unary = async (next: Parameters<Interceptor>[0], req: UnaryRequest, method: string): Promise<UnaryResponse> => {
-    const requestId = req.header.get('x-request-id') ?? randomUUID();
+    const requestId = requestIdFrom(req.header.get('x-request-id'));
     const started = performance.now();
     let code: Code | 'ok' = 'ok';
     let responseMessage: unknown;
@@ -177,7 +177,7 @@ export function createObservabilityInterceptor(logger: Logger, metrics: Metrics)
   return (next) => async (req) => {
     const method = methodPath(req);
     if (!req.stream && req.method.methodKind === 'unary') return unary(next, req, method);
-    const requestId = req.header.get('x-request-id') ?? randomUUID();
+    const requestId = requestIdFrom(req.header.get('x-request-id'));
     const started = process.hrtime.bigint();
     let code: Code | 'ok' = 'ok';
     let responseMessage: unknown;

@@ -1,5 +1,4 @@
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
@@ -7,6 +6,7 @@ import type { Metrics } from '../lib/metrics';
 import { handleHealthRequest, sendJson, type DependencyCheck } from '../lib/health-server';
 import { createAuthInterceptor, type TokenVerifier } from './auth';
 import { createObservabilityInterceptor } from './interceptors';
+import { requestIdFrom } from './request-id';
 import { createDualProtocolServer, type DualProtocolServer } from './listener';
 import { createCorsHandler } from './cors';
 import { createEdgeRefusalObserver } from './edge-refusals';
@@ -230,8 +230,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   };
 }
 
-/** The caller's x-request-id, else a new one (as the observability interceptor does). */
+/** The caller's x-request-id when well-formed, else a new one (as the observability interceptor does). */
 function requestIdOf(req: { headers: IncomingMessage['headers'] }): string {
-  const given = req.headers['x-request-id'];
-  return typeof given === 'string' && given !== '' ? given : randomUUID();
+  return requestIdFrom(req.headers['x-request-id']);
 }
