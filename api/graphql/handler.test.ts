@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { createHash } from 'node:crypto';
 import { FieldError } from '../../lib/errors';
 import { readFileSync } from 'node:fs';
@@ -9,7 +10,6 @@ import { CheckEligibilityResponseSchema } from '../../gen/rte/v1/eligibility_pb'
 import type { EligibilityCacheEntry, MemberOperation } from '../../activities/cache';
 import type { MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import { mintDevToken } from '../../lib/dev-token';
-import { silentLogger } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
 import { createTokenVerifier, Scope } from '../auth';
 import { createGraphqlHandler, loadPersistedOperations, MAX_COVERAGE_FIELDS, type GraphqlDeps } from './handler';
@@ -29,6 +29,7 @@ function entry(at: number): EligibilityCacheEntry {
 }
 
 function setup(profile: 'local' | 'production' = 'local') {
+  const logLines: Record<string, unknown>[] = [];
   const getManyCalls: MemberOperation[][] = [];
   const queries: MemberQuery[] = [];
   const members = Array.from({ length: 5 }, (_, i) => `m_${i}`);
@@ -64,7 +65,7 @@ function setup(profile: 'local' | 'production' = 'local') {
       },
     },
     verifyToken: createTokenVerifier({ mode: 'dev-hs256', devSecret: SECRET }),
-    logger: silentLogger(),
+    logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) }),
     metrics,
     profile,
     now: () => NOW,
@@ -76,10 +77,23 @@ function setup(profile: 'local' | 'production' = 'local') {
     const res = await yoga.fetch('http://localhost/graphql', { method: 'POST', headers, body: JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
   };
-  return { yoga, call, getManyCalls, queries, metrics };
+  return { yoga, call, getManyCalls, queries, metrics, logLines };
 }
 
 describe('GraphQL handler', () => {
+  // Probe p18 F2: listing member ids by attributes (demographics among them) left no trace.
+  it('a members page leaves an audit line: caller, the filters used (names, no values), how many ids; a refused one too', async () => {
+    const { call, logLines } = setup();
+    await call({ query: '{ members(query: { sponsorIds: ["s1"], demographicsFilter: { isLgbtqPlus: true, states: [] } }, first: 3) { nodes { memberId } } }' });
+    await call({ query: '{ members(query: { sponsorIds: ["nope"] }, first: 3) { nodes { memberId } } }' });
+    const audits = logLines.filter((l) => l['audit'] === true);
+    expect(audits).toEqual([
+      expect.objectContaining({ method: 'graphql:members', caller: 'unit', code: 'ok', filters: ['demographicsFilter.isLgbtqPlus', 'sponsorIds'], page: 'first', returned: 3 }),
+      expect.objectContaining({ method: 'graphql:members', caller: 'unit', code: 'INVALID_ARGUMENT', filters: ['sponsorIds'], returned: 0 }),
+    ]);
+    expect(JSON.stringify(audits)).not.toMatch(/m_0|nope|"s1"/);
+  });
+
   it('refuses a request without a token (UNAUTHENTICATED, 401) and without the scope (PERMISSION_DENIED)', async () => {
     const { call } = setup();
     const none = await call({ query: '{ coverage(memberId: "m_1") { cacheStatus } }' }, null);

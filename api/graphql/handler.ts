@@ -63,7 +63,7 @@ export interface GraphqlDeps {
   verifyToken: TokenVerifier;
   logger: Logger;
   /** rpcRequests / rpcDuration: every GraphQL request, as `graphql:<root fields>` beside Connect's RPCs. */
-  metrics: Pick<Metrics, 'cacheControlRequests' | 'rpcRequests' | 'rpcDuration'>;
+  metrics: Pick<Metrics, 'cacheControlRequests' | 'rpcRequests' | 'rpcDuration' | 'auditEvents'>;
   /** local: GraphiQL and arbitrary operations; production: persisted operations only, no GraphiQL. */
   profile: 'local' | 'production';
   /** Allow-listed operations, sha256 hex of the exact text → text (persisted-operations.json when absent). */
@@ -258,6 +258,13 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
       },
 
       async members(_: unknown, args: { query?: Record<string, unknown> | null; first: number; after?: string | null }, ctx: Ctx) {
+        // Listing members is a bulk read of member ids selected by attributes, some of them sensitive (demographics):
+        // it leaves an audit line as the mutating RPCs do, with the filters used (names only, never their values) and
+        // how many ids it returned, so an operator can see who enumerated what (probe p18 F2).
+        const audit = (code: string, returned: number) => {
+          deps.metrics.auditEvents.inc({ method: 'graphql:members', outcome: code === 'ok' ? 'allowed' : code });
+          deps.logger.info({ audit: true, method: 'graphql:members', caller: ctx.principal.service, code, filters: filterNames(args.query), page: args.after ? 'next' : 'first', returned }, 'audit');
+        };
         try {
           if (!Number.isInteger(args.first) || args.first < 1 || args.first > MAX_MEMBERS_PAGE) {
             throw new FieldError('first', `must be 1..${MAX_MEMBERS_PAGE}`);
@@ -274,9 +281,15 @@ export function createGraphqlHandler(deps: GraphqlDeps): YogaServerInstance<obje
             throw err instanceof FieldError && (err.fieldPath === 'query.cursor' || err.fieldPath === 'member_query.cursor') ? new FieldError('after', err.message.replace(/^(member_)?query\.cursor: /, '')) : err;
           });
           for (const m of page.members) ctx.loaders.member.prime(m.memberId, memberView(m));
+          audit('ok', page.members.length);
           return { nodes: page.members.map(memberView), pageInfo: { hasNextPage: page.nextCursor !== null, endCursor: page.nextCursor } };
         } catch (err) {
-          return fail('members')(err);
+          try {
+            return fail('members')(err);
+          } catch (mapped) {
+            audit(String((mapped as Partial<GraphQLError>).extensions?.['code'] ?? 'error'), 0);
+            throw mapped;
+          }
         }
       },
     },
@@ -470,4 +483,18 @@ function connectCodeName(code: unknown): string {
   if (typeof code !== 'string') return 'Unknown';
   const name = code.toLowerCase().replace(/(^|_)([a-z])/g, (_, __: string, c: string) => c.toUpperCase());
   return typeof (Code as unknown as Record<string, unknown>)[name] === 'number' ? name : 'Unknown';
+}
+
+/** The filters a `members` query sets (`sponsorIds`, `demographicsFilter.isLgbtqPlus`, …): names only, no values. */
+export function filterNames(query: Record<string, unknown> | null | undefined): string[] {
+  const out: string[] = [];
+  const walk = (o: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(o)) {
+      if (v === null || v === undefined || (Array.isArray(v) && v.length === 0)) continue;
+      if (typeof v === 'object' && !Array.isArray(v) && prefix === '') walk(v as Record<string, unknown>, `${k}.`);
+      else out.push(`${prefix}${k}`);
+    }
+  };
+  if (query) walk(query, '');
+  return out.sort();
 }

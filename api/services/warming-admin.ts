@@ -65,8 +65,11 @@ export function createScheduleWarmingHandler(deps: ScheduleWarmingDeps): Schedul
       ...(principal ? { caller: { service: principal.service, admin: principal.scopes.has(Scope.Admin) } } : {}),
     }).catch((err: unknown) => {
       if (err instanceof WarmingScheduleOwnedByAnother) {
+        // The owner is named to operators (this log line, the schedule's memo), not to the caller: another tenant has
+        // no business learning which service owns a name (probe p18 F4; a foreign batch is likewise plain not_found).
+        deps.logger.warn({ scheduleName: def.name, owner: err.owner, caller }, 'ScheduleWarming refused: the schedule belongs to another service');
         throw new ConnectError(
-          `schedule_name: "${def.name}" belongs to service "${err.owner}" (it created the schedule); caller "${caller ?? ''}" may not change it without ${Scope.Admin}. Choose another name`,
+          `schedule_name: "${def.name}" belongs to another client service (the one that created the schedule); caller "${caller ?? ''}" may not change it without ${Scope.Admin}. Choose another name`,
           Code.PermissionDenied,
         );
       }
