@@ -720,6 +720,24 @@ describe('BatchEligibilityService client contract (issue 10)', () => {
     expect(s.t.started).toHaveLength(2);
   });
 
+  // Probe p18 F14: resolved_options reports OPTIMAL's decision; replaying it was already_exists.
+  test("the answer's resolved strategy sent back is the same request once the batch took that path; the other path, or before it decided, is not", async () => {
+    const s = await setup({ rateLimit: 5 });
+    const opts = await s.as('svc-a', s.all);
+    const first = await s.client.submitBatch(submit('job-r', ['m_1', 'm_2']), opts);
+    const replay = (strategy: number) => submit('job-r', ['m_1', 'm_2'], { options: { strategy } });
+    // Not decided yet: the answer said OPTIMAL, so naming a path is another request.
+    expect((await errorOf(s.client.submitBatch(replay(2), opts))).code).toBe(Code.AlreadyExists);
+    s.t.views.set(first.batchId, { ...s.t.views.get(first.batchId)!, path: 'REALTIME' });
+    const status = await s.client.getBatchStatus({ batchId: first.batchId }, opts);
+    expect(status.resolvedOptions?.strategy).toBe(2);
+    const again = await s.client.submitBatch(create(SubmitBatchRequestSchema, { clientJobId: 'job-r', memberSelector: { case: 'memberIds', value: { memberIds: ['m_1', 'm_2'] } }, options: status.resolvedOptions }), opts);
+    expect(again.batchId).toBe(first.batchId);
+    // BATCH_ONLY is not what it does.
+    expect((await errorOf(s.client.submitBatch(replay(1), opts))).code).toBe(Code.AlreadyExists);
+    expect(s.t.started).toHaveLength(1);
+  });
+
   test('probe batch #10: the same member_query written differently (lists reordered, window in the query) is the same batch; another query is already_exists', async () => {
     const s = await setup({ rateLimit: 5 });
     const opts = await s.as('svc-a', s.all);

@@ -22,7 +22,7 @@ import {
 import type { Logger } from 'pino';
 import { MemberQuerySchema, type MemberQuery } from '../../gen/rte/v1/member_query_pb';
 import type { BatchErrorStore, BatchOutcomeStore, MemberListStore, StoredBatchError } from '../../activities/batch/ports';
-import { emptyCounters, isTerminalStatus, type ExecutionPath, type ResolvedBatchOptions } from '../../lib/batch/types';
+import { emptyCounters, isTerminalStatus, type ExecutionPath, type RequestedStrategy, type ResolvedBatchOptions } from '../../lib/batch/types';
 import { batchDetails } from '../../lib/batch/details';
 import { optionsToProto, PATH_TO_PROTO, PRIORITY_TO_PROTO, PROTO_TO_STATUS, progressToProto, STATUS_TO_PROTO, STRATEGY_TO_PROTO, tsOrUndefined } from '../../lib/batch/proto-mapping';
 import { CLIENT_JOB_ID_PATTERN, CLIENT_SERVICE_PATTERN, DEFAULT_SUBMIT_LIMITS, validateSubmitBatch, type SubmitLimits } from '../../lib/batch/submit-validation';
@@ -133,6 +133,8 @@ function pausedNow(view: BatchStatusView): boolean {
  * the task runs at once. After it, a describe (ACCEPT_LOOKUP_MS) says whether the batch exists: ≤ 17 s in all.
  */
 export const ACCEPT_WAIT_MS = 16_000;
+/** The strategy a client names to ask for the path an OPTIMAL batch took (what resolved_options reports). */
+const STRATEGY_OF_PATH: Record<ExecutionPath, RequestedStrategy> = { REALTIME: 'REALTIME_ONLY', BATCH_API: 'BATCH_ONLY' };
 /**
  * The same for a repeat of an existing batch: shorter, as the batch's status (live 2.5 s, else last known 1.5 s:
  * batch-status-fallback.ts) answers after it, so a repeat too answers within 17 s of its arrival.
@@ -442,7 +444,14 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         );
       if (await deps.temporal.exists(batchId)) {
         const stored = deps.temporal.requestHash ? await deps.temporal.requestHash(batchId) : undefined;
-        if (stored !== undefined && !sameRequest(stored)) throw alreadyUsed();
+        if (stored !== undefined && !sameRequest(stored)) {
+          // resolved_options reports what OPTIMAL decided (REALTIME_ONLY or BATCH_ONLY, lib/batch/proto-mapping.ts).
+          // A client that replays the answer's options asks for exactly what the batch does: the same request, not
+          // already_exists (probe p18 F14), provided the batch did take that path.
+          const decided = v.options.strategy !== 'OPTIMAL' && sameSubmitRequest(stored, hashSelector, { ...v.options, strategy: 'OPTIMAL' });
+          const path = decided ? (await deps.temporal.status(batchId))?.path : undefined;
+          if (!path || STRATEGY_OF_PATH[path as ExecutionPath] !== v.options.strategy) throw alreadyUsed();
+        }
         // A batch that exists may be running: when it does not answer in time, its status (live, else last known from
         // visibility and PostgreSQL, each bounded) answers, never a PENDING made up here.
         const accepted = await deps.temporal.accepted(batchId, arrivedAt + REPEAT_ACCEPT_WAIT_MS);
