@@ -437,6 +437,10 @@ describe('Batch RPC on the real platform (integration)', () => {
     }, 30_000, 250);
     expect(rows).toEqual([[handle.workflowId, finalStatus]]);
     expect((await c.listBatches({ statuses: [BatchStatus.RUNNING] })).batches.map((b) => b.batchId)).toEqual([]);
+    // A page exactly full with nothing after it has no next_page_token (probe p18 contract F4: it led to an empty page).
+    const full = await c.listBatches({ pageSize: 1 });
+    expect(full.batches.map((b) => b.batchId)).toEqual([handle.workflowId]);
+    expect(full.nextPageToken).toBe('');
   });
 
   it(
