@@ -11,7 +11,7 @@ export function createCorsHandler(allowedOrigins: readonly string[]): (req: Inco
   const allowed = new Set(allowedOrigins);
   const allowMethods = connectCors.allowedMethods.join(', ');
   const allowHeaders = [...connectCors.allowedHeaders, 'Authorization', 'X-Request-Id', 'Rte-Request-Source'].join(', ');
-  const exposeHeaders = [...connectCors.exposedHeaders, 'X-Request-Id', 'Rte-Cache-Status', 'Retry-After', 'X-Ratelimit-Limit', 'X-Ratelimit-Reset'].join(', ');
+  const exposeHeaders = [...connectCors.exposedHeaders, 'X-Request-Id', 'Rte-Cache-Status', 'Retry-After', 'X-Ratelimit-Limit', 'X-Ratelimit-Remaining', 'X-Ratelimit-Reset'].join(', ');
   /** Returns true when the request was fully answered (a preflight). */
   return (req, res) => {
     const origin = req.headers.origin;

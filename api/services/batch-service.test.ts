@@ -701,8 +701,12 @@ describe('BatchEligibilityService client contract (issue 10)', () => {
   test('same client_job_id + different request is already_exists; same request (defaults spelled out, ids reordered) is the same batch', async () => {
     const s = await setup({ rateLimit: 2 });
     const opts = await s.as('svc-a', s.all);
-    const first = await s.client.submitBatch(submit('job-1', ['m_1', 'm_2']), opts);
-    const same = await s.client.submitBatch(submit('job-1', ['m_2', 'm_1', 'm_1'], { options: { maxConcurrentRequests: 15, priority: 0 } }), opts);
+    const headers: Headers[] = [];
+    const first = await s.client.submitBatch(submit('job-1', ['m_1', 'm_2']), { ...opts, onHeader: (h) => void headers.push(h) });
+    // A new submission says what is left of the window (probe p18 contract F5); a repeat spends nothing and says nothing.
+    expect([headers[0]?.get('x-ratelimit-limit'), headers[0]?.get('x-ratelimit-remaining')]).toEqual(['2', '1']);
+    const same = await s.client.submitBatch(submit('job-1', ['m_2', 'm_1', 'm_1'], { options: { maxConcurrentRequests: 15, priority: 0 } }), { ...opts, onHeader: (h) => void headers.push(h) });
+    expect(headers[1]?.get('x-ratelimit-remaining')).toBeNull();
     expect(same.batchId).toBe(first.batchId);
     for (const other of [
       submit('job-1', ['m_1', 'm_3']),

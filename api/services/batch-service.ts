@@ -472,6 +472,10 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
         err.metadata.set('x-ratelimit-reset', new Date(rate.resetAtMs).toISOString());
         throw err;
       }
+      // What is left in the window, so a client can pace itself before the 429 (probe p18 contract F5). A repeat of a
+      // known request spends nothing and carries neither header.
+      ctx.responseHeader.set('x-ratelimit-limit', String(rate.limit));
+      ctx.responseHeader.set('x-ratelimit-remaining', String(Math.max(0, rate.limit - rate.count)));
 
       let selector: BatchWorkflowInput['selector'];
       let listRef: string | undefined;
