@@ -72,6 +72,10 @@ describe('validateWarmingJobId', () => {
     ['a member-cron intake id', 'warming/member-cron-daily-rte-warmup/i-0123456789abcdef0123456789abcdef'],
     ['a scheduled run', 'warming/morning-preload-2026-12-03T04:00:00Z'],
   ])('accepts %s', (_n, id) => expect(validateWarmingJobId(id)).toBe(id));
+  it("reads a scheduled run's time written with zero milliseconds (toISOString) as Temporal's whole seconds", () => {
+    expect(validateWarmingJobId('warming/morning-preload-2026-12-03T04:00:00.000Z')).toBe('warming/morning-preload-2026-12-03T04:00:00Z');
+    expect(validateWarmingJobId('warming/morning-preload-2026-12-03T04:00:00.500Z')).toBe('warming/morning-preload-2026-12-03T04:00:00.500Z');
+  });
   it.each([
     ['empty', ''],
     ['a batch id', 'batch/svc/job-1'],

@@ -46,9 +46,11 @@ export { warmingJobReason };
 export function validateWarmingJobId(jobId: string): string {
   if (jobId === '') throw new FieldError('job_id', 'is required (the warming_job_id WarmCache answered)');
   if (jobId.length > 250 || !JOB_ID_RE.test(jobId)) {
-    throw new FieldError('job_id', 'is not a warming job id (expected "warming/<source>/<key>" as WarmCache answers it, or a scheduled run "warming/<schedule>-<time>")');
+    throw new FieldError('job_id', 'is not a warming job id (expected "warming/<source>/<key>" as WarmCache answers it, or a scheduled run "warming/<schedule>-<time>", time as 2026-12-03T04:00:00Z)');
   }
-  return jobId;
+  // A scheduled run's id ends in its scheduled time as Temporal writes it, RFC 3339 in whole seconds. A client that
+  // builds it with toISOString() writes ".000Z": the same run (probe p18 contract F12), not a not_found.
+  return jobId.replace(/^(warming\/[^/]+-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.0+Z$/, '$1Z');
 }
 
 /** A WarmCache job (key `api-…`): owned by its caller; a platform job has no owner. */
