@@ -146,6 +146,7 @@ describe('validateSubmitBatch', () => {
     ['unknown event type', { options: { notifications: { eventTypes: ['STARTED', 'EXPLODED'] } } }, 'options.notifications.event_types[1]'],
     ['unknown delivery mode', { options: { notifications: { deliveryMode: 7 } } }, 'options.notifications.delivery_mode'],
     ['event types without a callback (they would filter nothing)', { options: { notifications: { eventTypes: ['COMPLETED'] } } }, 'options.notifications.event_types'],
+    ['explicit BEST_EFFORT without a callback (probe p18 contract F8: answered AT_LEAST_ONCE)', { options: { notifications: { deliveryMode: 0 } } }, 'options.notifications.delivery_mode'],
     ['foreign kafka topic', { options: { notifications: { kafkaTopic: 'payments.events' } } }, 'options.notifications.kafka_topic'],
   ] as const)('%s → FieldError at %s', (_name, init, field) => {
     expect(fieldOf(() => validateSubmitBatch(req(init as Record<string, unknown>), limits))).toBe(field);

@@ -286,6 +286,14 @@ export function validateSubmitBatch(req: SubmitBatchRequest, limits: SubmitLimit
   // Without a callback nothing is delivered, so the mode means nothing: resolved as the default, so a request that
   // spells out notifications (e.g. the default kafka_topic) is the same request as one that leaves them out.
   const askedMode: DeliveryMode = n?.deliveryMode !== undefined ? enumValue(DELIVERY, n.deliveryMode, 'options.notifications.delivery_mode') : 'AT_LEAST_ONCE';
+  // An explicit BEST_EFFORT without a callback would be answered as AT_LEAST_ONCE, contradicting the request without a
+  // word (probe p18 contract F8): refused as event_types is. AT_LEAST_ONCE without one is what the answer says anyway.
+  if (askedMode === 'BEST_EFFORT' && !callback) {
+    throw new FieldError(
+      'options.notifications.delivery_mode',
+      'BEST_EFFORT applies to webhook deliveries only, and no callback_url is set: leave delivery_mode unset, or set notifications.callback_url',
+    );
+  }
   const deliveryMode: DeliveryMode = callback ? askedMode : 'AT_LEAST_ONCE';
 
   return {
