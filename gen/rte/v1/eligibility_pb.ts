@@ -451,7 +451,9 @@ export type EligibilityErrorDetail = Message<"rte.v1.EligibilityErrorDetail"> & 
   retryable: boolean;
 
   /**
-   * HTTP status Stedi answered with (200 or 400 for payer rejections; 0 if unknown).
+   * HTTP status Stedi answered with (200 or 400 for payer rejections; 0 if unknown: answers from Stedi
+   * batch results, and entries cached before the status was recorded). Kept with the cached entry, so a
+   * cached error carries the status of the live answer it came from.
    *
    * @generated from field: int32 http_status = 7;
    */
