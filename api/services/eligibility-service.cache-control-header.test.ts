@@ -1,7 +1,8 @@
 /**
- * Probe p18 F7: the request header `Cache-Control` selects the mode on every transport, not only a Connect GET.
- * A client that sends `only-if-cached` as its cheap probe must get not_found without a Stedi call, whether it speaks
- * Connect POST, Connect GET or gRPC; a header that contradicts an explicit cache_control is refused, naming it.
+ * Probe p18 F7: the request header `Cache-Control: only-if-cached` selects CACHE_ONLY on every transport, not only a
+ * Connect GET. A client that sends it as its cheap probe must get not_found without a Stedi call, whether it speaks
+ * Connect POST, Connect GET or gRPC; a cheap directive that contradicts an explicit cache_control is refused, naming
+ * it. `no-cache` (a billed live call, and what browsers and proxies add unasked) counts on a GET only.
  */
 import { createClient, Code, ConnectError, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
@@ -78,7 +79,7 @@ describe('CheckEligibility honours the Cache-Control request header on every tra
     ['Connect POST (binary)', (u: string) => createConnectTransport({ baseUrl: u, httpVersion: '1.1' })],
     ['Connect GET', (u: string) => createConnectTransport({ baseUrl: u, httpVersion: '1.1', useHttpGet: true })],
     ['gRPC metadata', (u: string) => createGrpcTransport({ baseUrl: u })],
-  ])('%s: only-if-cached is a cache miss without a live check; no-cache makes a live check over a cached answer', async (_name, transport: (u: string) => Transport) => {
+  ])('%s: only-if-cached is a cache miss without a live check; max-stale serves the cached answer', async (_name, transport: (u: string) => Transport) => {
     const client = createClient(EligibilityService, transport(url));
     const miss = await client.checkEligibility({ memberId: 'm_1' }, { headers: { authorization: auth, 'cache-control': 'only-if-cached' } }).catch((e: unknown) => ConnectError.from(e));
     expect(miss).toBeInstanceOf(ConnectError);
@@ -86,9 +87,25 @@ describe('CheckEligibility honours the Cache-Control request header on every tra
     expect(liveChecks).toHaveLength(0);
 
     stored.set('m_1/check_eligibility', fresh);
-    const bypass = await client.checkEligibility({ memberId: 'm_1' }, { headers: { authorization: auth, 'cache-control': 'no-cache' } });
-    expect(bypass.cacheMetadata?.cached).toBe(false);
-    expect(liveChecks).toHaveLength(1);
+    const served = await client.checkEligibility({ memberId: 'm_1' }, { headers: { authorization: auth, 'cache-control': 'max-stale' } });
+    expect(served.cacheMetadata?.cached).toBe(true);
+    expect(liveChecks).toHaveLength(0);
+  });
+
+  it.each([
+    ['Connect POST (binary)', (u: string) => createConnectTransport({ baseUrl: u, httpVersion: '1.1' }), 0],
+    ['gRPC metadata', (u: string) => createGrpcTransport({ baseUrl: u }), 0],
+    ['Connect GET', (u: string) => createConnectTransport({ baseUrl: u, httpVersion: '1.1', useHttpGet: true }), 1],
+  ])('%s: no-cache (what a browser with "Disable cache" or a proxy adds) makes a live check only on a GET; %d live check(s)', async (_name, transport: (u: string) => Transport, live: number) => {
+    const client = createClient(EligibilityService, transport(url));
+    stored.set('m_1/check_eligibility', fresh);
+    const r = await client.checkEligibility({ memberId: 'm_1' }, { headers: { authorization: auth, 'cache-control': 'no-cache' } });
+    expect(r.cacheMetadata?.cached).toBe(live === 0);
+    expect(liveChecks).toHaveLength(live);
+    // An explicit mode wins over no-cache everywhere, without a conflict (it may have been added unasked).
+    const explicit = await client.checkEligibility({ memberId: 'm_1', cacheControl: 1 }, { headers: { authorization: auth, 'cache-control': 'no-cache' } });
+    expect(explicit.cacheMetadata?.cached).toBe(true);
+    expect(liveChecks).toHaveLength(live);
   });
 
   it('a header that contradicts an explicit cache_control is invalid_argument naming cache_control; one that agrees is served', async () => {

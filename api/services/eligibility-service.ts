@@ -111,12 +111,17 @@ const ENUM_NAME_OF_MODE: Record<CacheMode, string> = {
 };
 
 /**
- * Validates a request; names the offending field. The request header `Cache-Control` (any transport: Connect POST
- * or GET, gRPC metadata) selects the mode when the message leaves cache_control unset (DEFAULT): HTTP clients and
- * caches speak headers, and an input is never ignored (probe p18 F7: on a POST `only-if-cached` made a live call).
- * A header whose mode differs from an explicit cache_control is refused: neither silently wins.
+ * Validates a request; names the offending field. The request header `Cache-Control` selects the mode when the
+ * message leaves cache_control unset (DEFAULT), in two kinds:
+ * - `only-if-cached` (CACHE_ONLY) and `max-stale` (PREFER_CACHED) can only spare Stedi calls: honoured on every
+ *   transport (Connect POST and GET, gRPC metadata; probe p18 F7: on a POST `only-if-cached` made a live call). One
+ *   that differs from an explicit cache_control is refused naming it: neither silently wins.
+ * - `no-cache` / `no-store` / `max-age=0` (BYPASS_CACHE) force a billed ~13.5 s Stedi call and a slot. Browsers add
+ *   them unasked (DevTools' "Disable cache", a reload) and so do proxies, so they count only on a Connect GET, the
+ *   HTTP-caching form, and only when the message names no mode; a POST or gRPC call asks for BYPASS_CACHE in the
+ *   message. Documented in the README and docs/api-errors.md.
  */
-export function validateCheckEligibility(req: CheckEligibilityRequest, cacheControlHeader: string | null): ValidatedRequest {
+export function validateCheckEligibility(req: CheckEligibilityRequest, cacheControlHeader: string | null, httpGet = false): ValidatedRequest {
   if (req.memberId === '') throw new FieldError('member_id', 'is required');
   if (!MEMBER_ID.test(req.memberId)) throw new FieldError('member_id', 'must be 1-64 characters of letters, digits, _ . : -');
   const operation = req.operation === '' ? DEFAULT_OPERATION : req.operation;
@@ -133,7 +138,9 @@ export function validateCheckEligibility(req: CheckEligibilityRequest, cacheCont
   if (req.providerNpi !== '' && !NPI.test(req.providerNpi)) throw new FieldError('provider_npi', 'must be a 10-digit NPI');
   const fromEnum = MODE_BY_ENUM[req.cacheControl];
   if (!fromEnum) throw new FieldError('cache_control', `unknown value ${req.cacheControl}`);
-  const fromHeader = parseRequestCacheControl(cacheControlHeader);
+  const parsed = parseRequestCacheControl(cacheControlHeader);
+  // A BYPASS from the header counts only on a GET, and never against an explicit mode (see above).
+  const fromHeader = parsed === 'BYPASS_CACHE' && (!httpGet || req.cacheControl !== CacheControl.DEFAULT) ? undefined : parsed;
   if (fromHeader !== undefined && req.cacheControl !== CacheControl.DEFAULT && fromHeader !== fromEnum) {
     throw new FieldError(
       'cache_control',
@@ -245,8 +252,9 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
   return {
     async checkEligibility(req, ctx) {
       const started = now();
-      // Every transport alike: Connect GET and POST headers, gRPC metadata (all arrive as request headers).
-      const v = validateCheckEligibility(req, ctx.requestHeader.get('cache-control'));
+      // Connect GET and POST headers and gRPC metadata all arrive as request headers; which directives count where:
+      // validateCheckEligibility.
+      const v = validateCheckEligibility(req, ctx.requestHeader.get('cache-control'), ctx.requestMethod === 'GET');
       const modeLabel = v.mode.toLowerCase();
       deps.metrics.requests.inc({ source: requestSourceLabel(ctx.requestHeader.get(REQUEST_SOURCE_HEADER)) });
       let result = 'failure';

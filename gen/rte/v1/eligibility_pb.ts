@@ -65,9 +65,10 @@ export type CheckEligibilityRequest = Message<"rte.v1.CheckEligibilityRequest"> 
 
   /**
    * Cache behaviour for this request. Left unset (DEFAULT), the request header Cache-Control selects the
-   * mode on every transport (Connect POST or GET, gRPC metadata): only-if-cached = CACHE_ONLY, no-cache /
-   * no-store / max-age=0 = BYPASS_CACHE, max-stale = PREFER_CACHED. A header that selects a different mode
-   * than a value set here is INVALID_ARGUMENT (cache_control).
+   * mode: only-if-cached = CACHE_ONLY and max-stale = PREFER_CACHED on every transport (Connect POST or GET,
+   * gRPC metadata); no-cache / no-store / max-age=0 = BYPASS_CACHE on a Connect GET only (browsers and proxies
+   * add them unasked; elsewhere ask for BYPASS_CACHE here). An only-if-cached or max-stale header that selects
+   * a different mode than a value set here is INVALID_ARGUMENT (cache_control).
    *
    * @generated from field: rte.v1.CacheControl cache_control = 10;
    */
