@@ -52,7 +52,10 @@ export function toErrorDetails(s: CoverageSummary): EligibilityErrorDetail[] {
       code: e.code,
       description: e.description ?? '',
       followupAction: e.followupAction ?? '',
-      retryable: CONNECTIVITY_AAA_CODES.has(e.code),
+      // AAA 79 on HTTP 400 is Stedi's "payer not set up for eligibility": no retry will help (the proto's rule).
+      retryable: CONNECTIVITY_AAA_CODES.has(e.code) && !(e.code === '79' && s.httpStatus === 400),
+      // 0 (unknown) for batch results and entries cached before the status was recorded.
+      httpStatus: s.httpStatus ?? 0,
     }),
   );
 }

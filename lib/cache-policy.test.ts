@@ -131,6 +131,9 @@ describe('parseRequestCacheControl', () => {
     ['max-stale=3600', 'PREFER_CACHED'],
     ['no-cache, only-if-cached', 'CACHE_ONLY'],
     ['max-age=60', undefined],
+    ['max-age=0', 'BYPASS_CACHE'],
+    ['max-age="0", max-stale', 'BYPASS_CACHE'],
+    ['max-age', undefined],
     ['', undefined],
   ] as const)('%j → %s', (header, mode) => {
     expect(parseRequestCacheControl(header)).toBe(mode);

@@ -141,20 +141,24 @@ export function httpCacheControlHeader(
 
 /**
  * Request `Cache-Control` → mode, or undefined when the header selects nothing (keep the request's mode).
- * `only-if-cached` → CACHE_ONLY (it wins: it forbids contacting the origin); `no-cache` / `no-store` →
- * BYPASS_CACHE; `max-stale` → PREFER_CACHED.
+ * `only-if-cached` → CACHE_ONLY (it wins: it forbids contacting the origin); `no-cache` / `no-store` / `max-age=0`
+ * (RFC 9111: no stored answer is fresh enough; Firefox's reload sends it) → BYPASS_CACHE; `max-stale` →
+ * PREFER_CACHED. Other directives (`max-age` above 0, `min-fresh`, `no-transform`) have no mode: the message's
+ * mode decides. The same on every transport (Connect POST and GET, gRPC metadata).
  */
 export function parseRequestCacheControl(header: string | readonly string[] | null | undefined): CacheMode | undefined {
   if (header === null || header === undefined) return undefined;
   const text = typeof header === 'string' ? header : header.join(',');
-  const directives = new Set(
+  const directives = new Map(
     text
       .split(',')
-      .map((d) => d.split('=')[0]!.trim().toLowerCase())
-      .filter((d) => d.length > 0),
+      .map((d) => d.split('='))
+      .map(([name, value]) => [name!.trim().toLowerCase(), value?.trim().replace(/^"(.*)"$/, '$1')] as const)
+      .filter(([name]) => name.length > 0),
   );
   if (directives.has('only-if-cached')) return 'CACHE_ONLY';
   if (directives.has('no-cache') || directives.has('no-store')) return 'BYPASS_CACHE';
+  if (directives.has('max-age') && Number(directives.get('max-age')) === 0 && directives.get('max-age') !== '') return 'BYPASS_CACHE';
   if (directives.has('max-stale')) return 'PREFER_CACHED';
   return undefined;
 }

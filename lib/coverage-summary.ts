@@ -42,6 +42,13 @@ export interface CoverageSummary {
   errors: CoverageError[];
   /** Stedi's `ec_<uuid>` check id, when present. */
   stediCheckId?: string;
+  /**
+   * HTTP status of the Stedi real-time answer this was normalized from (200, or 400 for a payer rejection Stedi
+   * sends as one): it tells a client "AAA 79 on HTTP 400" (payer not set up, do not retry) from AAA 79 on 200. Set
+   * by the real-time path, not by the normalizer (the body does not carry it); absent for batch results and for
+   * entries cached before it was recorded (EligibilityErrorDetail.http_status 0 = unknown).
+   */
+  httpStatus?: number;
 }
 
 /** At most this many benefits are kept (the order below decides which). */

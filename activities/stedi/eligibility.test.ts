@@ -4,6 +4,7 @@ import { silentLogger } from '../../lib/logger';
 import { createFixtureMemberSource, STEDI_MOCK_MEMBERS, syntheticMembers } from '../../lib/member-fixtures';
 import type { MemberRecord } from '../../lib/member-record';
 import { createStediSim, type StediSim } from '../../stedi-sim/server';
+import { toErrorDetails } from '../../api/coverage-mapping';
 import { checkEligibilityToVerdict } from './eligibility';
 import { createHttpStediGateway, type StediGateway } from './gateway';
 import { buildEligibilityRequest } from './request-builder';
@@ -54,6 +55,24 @@ describe('checkEligibilityToVerdict (member record -> request -> simulator -> su
     expect(v.summary.errors.map((e) => e.code)).toEqual(['42']);
     const definitive = await check(STEDI_MOCK_MEMBERS.uhcAaa75);
     expect(definitive.retryLater).toBe(false);
+  });
+
+  // Probe p18 F11: EligibilityErrorDetail.http_status was 0 on every answer, fresh live ones included.
+  it('carries the HTTP status Stedi answered with into the summary and the error details a client sees', async () => {
+    const on200 = await check(STEDI_MOCK_MEMBERS.uhcAaa72);
+    expect(on200.summary.httpStatus).toBe(200);
+    expect(toErrorDetails(on200.summary).map((e) => [e.code, e.httpStatus])).toEqual([['72', 200]]);
+
+    // An unknown payer: Stedi answers HTTP 400 + AAA 79 ("payer not set up"), which no retry fixes.
+    const request = buildEligibilityRequest({ member: STEDI_MOCK_MEMBERS.uhcAaa72, provider, controlNumberSeed: 'test:bad-payer' });
+    const on400 = await checkEligibilityToVerdict(gateway, { ...request, tradingPartnerServiceId: 'BADPAYER' });
+    expect(on400.summary.httpStatus).toBe(400);
+    // Through the cache's JSON form, as a cached entry is read back.
+    const cached = JSON.parse(JSON.stringify(on400.summary)) as typeof on400.summary;
+    expect(toErrorDetails(cached).map((e) => [e.code, e.httpStatus, e.retryable])).toEqual([['79', 400, false]]);
+    // An entry cached before the status was recorded keeps 0 (unknown), as the proto says.
+    const { httpStatus: _dropped, ...old } = cached;
+    expect(toErrorDetails(old).map((e) => [e.httpStatus, e.retryable])).toEqual([[0, true]]);
   });
 
   it('throws a retryable failure for a 5xx', async () => {

@@ -41,7 +41,8 @@ export async function checkEligibilityToVerdict(
     throw toApplicationFailure(classification);
   }
   return {
-    summary: normalizeEligibilityResponse(outcome.response),
+    // The status travels with the summary into the cache, so a cached payer error still says what Stedi answered.
+    summary: { ...normalizeEligibilityResponse(outcome.response), httpStatus: outcome.httpStatus },
     classification,
     httpStatus: outcome.httpStatus,
     coverageAnswer: classification.kind === 'ok',

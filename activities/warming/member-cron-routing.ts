@@ -1,7 +1,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { MemberCronEventSchema, type MemberCronEvent } from '../../gen/rte/v1/events_pb';
-import { DEFAULT_ELIGIBILITY_OPERATION } from '../../lib/operations';
+import { CACHE_OPERATION_OF } from '../../lib/operations';
 import { WARMING_SKIP_BELOW, WARMING_URGENT_ABOVE, type WarmingPriority } from '../../lib/warming/types';
 
 /**
@@ -15,16 +15,11 @@ import { WARMING_SKIP_BELOW, WARMING_URGENT_ABOVE, type WarmingPriority } from '
 const HOUR = 3_600_000;
 
 /**
- * Predicted RTE operations → the cache operation holding their answer. The cache keeps one entry kind, the
- * eligibility check (lib/operations.ts); coverage, benefits and cost estimates are all read from that 271 answer.
+ * Predicted RTE operations → the cache operation holding their answer: the client-facing table (lib/operations.ts,
+ * the same one CheckEligibility and WarmCache read), so a prediction warms the entry the member's app will read.
  * Operations not listed are ignored (a group whose predictions name none of them warms all operations).
  */
-export const PREDICTED_TO_CACHE_OPERATION: Readonly<Record<string, string>> = {
-  [DEFAULT_ELIGIBILITY_OPERATION]: DEFAULT_ELIGIBILITY_OPERATION,
-  get_coverage: DEFAULT_ELIGIBILITY_OPERATION,
-  get_benefits: DEFAULT_ELIGIBILITY_OPERATION,
-  estimate_cost: DEFAULT_ELIGIBILITY_OPERATION,
-};
+export const PREDICTED_TO_CACHE_OPERATION: Readonly<Record<string, string>> = CACHE_OPERATION_OF;
 /** The prediction horizon when an event carries no window: [emitted_at, emitted_at + 24 h). */
 export const DEFAULT_WINDOW_MS = 24 * HOUR;
 

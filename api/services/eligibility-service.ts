@@ -20,7 +20,7 @@ import type { WarmUsageRecorder } from '../../activities/warming-usage/recorder'
 import { decideCacheAction, httpCacheControlHeader, parseRequestCacheControl, type CacheMode } from '../../lib/cache-policy';
 import { ErrorType, FieldError } from '../../lib/errors';
 import { hashMemberId } from '../../lib/member-hash';
-import { DEFAULT_ELIGIBILITY_OPERATION, REVALIDATE_CLIENT_SERVICE } from '../../lib/operations';
+import { cacheOperationOf, DEFAULT_ELIGIBILITY_OPERATION, KNOWN_OPERATIONS, REVALIDATE_CLIENT_SERVICE } from '../../lib/operations';
 import type { Metrics } from '../../lib/metrics';
 import type { EligibilityRefreshInput } from '../../workflows/eligibility-refresh.defs';
 import { toCoverageMessage, toErrorDetails } from '../coverage-mapping';
@@ -102,15 +102,34 @@ interface ValidatedRequest {
   refreshInput: Omit<EligibilityRefreshInput, 'requester' | 'source'>;
 }
 
+const ENUM_NAME_OF_MODE: Record<CacheMode, string> = {
+  DEFAULT: 'CACHE_CONTROL_DEFAULT',
+  CACHE_ONLY: 'CACHE_CONTROL_CACHE_ONLY',
+  PREFER_CACHED: 'CACHE_CONTROL_PREFER_CACHED',
+  BYPASS_CACHE: 'CACHE_CONTROL_BYPASS_CACHE',
+  STALE_WHILE_REVALIDATE: 'CACHE_CONTROL_STALE_WHILE_REVALIDATE',
+};
+
 /**
- * Validates a request; names the offending field. The request header `Cache-Control` of an HTTP GET selects the
- * mode when the message leaves cache_control at DEFAULT (HTTP GET clients and caches speak headers).
+ * Validates a request; names the offending field. The request header `Cache-Control` selects the mode when the
+ * message leaves cache_control unset (DEFAULT), in two kinds:
+ * - `only-if-cached` (CACHE_ONLY) and `max-stale` (PREFER_CACHED) can only spare Stedi calls: honoured on every
+ *   transport (Connect POST and GET, gRPC metadata; probe p18 F7: on a POST `only-if-cached` made a live call). One
+ *   that differs from an explicit cache_control is refused naming it: neither silently wins.
+ * - `no-cache` / `no-store` / `max-age=0` (BYPASS_CACHE) force a billed ~13.5 s Stedi call and a slot. Browsers add
+ *   them unasked (DevTools' "Disable cache", a reload) and so do proxies, so they count only on a Connect GET, the
+ *   HTTP-caching form, and only when the message names no mode; a POST or gRPC call asks for BYPASS_CACHE in the
+ *   message. Documented in the README and docs/api-errors.md.
  */
-export function validateCheckEligibility(req: CheckEligibilityRequest, cacheControlHeader: string | null): ValidatedRequest {
+export function validateCheckEligibility(req: CheckEligibilityRequest, cacheControlHeader: string | null, httpGet = false): ValidatedRequest {
   if (req.memberId === '') throw new FieldError('member_id', 'is required');
   if (!MEMBER_ID.test(req.memberId)) throw new FieldError('member_id', 'must be 1-64 characters of letters, digits, _ . : -');
   const operation = req.operation === '' ? DEFAULT_OPERATION : req.operation;
   if (!OPERATION.test(operation)) throw new FieldError('operation', 'must match [a-z][a-z0-9_]{0,39}');
+  // The entry the operation's answer lives in (get_benefits reads the eligibility check's, the one WarmCache warms);
+  // an unknown name would have made a live check under a new key for the very same Stedi answer.
+  const cacheOperation = cacheOperationOf(operation);
+  if (cacheOperation === undefined) throw new FieldError('operation', `unknown operation "${operation}" (known: ${KNOWN_OPERATIONS.join(', ')})`);
   if (req.serviceTypeCodes.length > 99) throw new FieldError('service_type_codes', 'at most 99 codes');
   req.serviceTypeCodes.forEach((c, i) => {
     if (!SERVICE_TYPE_CODE.test(c)) throw new FieldError(`service_type_codes[${i}]`, `"${c}" is not an X12 service type code`);
@@ -119,18 +138,27 @@ export function validateCheckEligibility(req: CheckEligibilityRequest, cacheCont
   if (req.providerNpi !== '' && !NPI.test(req.providerNpi)) throw new FieldError('provider_npi', 'must be a 10-digit NPI');
   const fromEnum = MODE_BY_ENUM[req.cacheControl];
   if (!fromEnum) throw new FieldError('cache_control', `unknown value ${req.cacheControl}`);
-  const mode = req.cacheControl === CacheControl.DEFAULT ? (parseRequestCacheControl(cacheControlHeader) ?? 'DEFAULT') : fromEnum;
+  const parsed = parseRequestCacheControl(cacheControlHeader);
+  // A BYPASS from the header counts only on a GET, and never against an explicit mode (see above).
+  const fromHeader = parsed === 'BYPASS_CACHE' && (!httpGet || req.cacheControl !== CacheControl.DEFAULT) ? undefined : parsed;
+  if (fromHeader !== undefined && req.cacheControl !== CacheControl.DEFAULT && fromHeader !== fromEnum) {
+    throw new FieldError(
+      'cache_control',
+      `${ENUM_NAME_OF_MODE[fromEnum]} conflicts with the request header Cache-Control: ${cacheControlHeader!.slice(0, 100)} (which selects ${ENUM_NAME_OF_MODE[fromHeader]}); send one of them, or the same mode in both`,
+    );
+  }
+  const mode = req.cacheControl === CacheControl.DEFAULT ? (fromHeader ?? 'DEFAULT') : fromEnum;
 
   // Issue 14: the usual read names no service types, payer or NPI: its key and refresh input need no sorting or joins.
   if (req.serviceTypeCodes.length === 0 && req.payerId === '' && req.providerNpi === '') {
-    return { memberId: req.memberId, operationKey: operation, mode, refreshInput: { memberId: req.memberId, operation } };
+    return { memberId: req.memberId, operationKey: cacheOperation, mode, refreshInput: { memberId: req.memberId, operation: cacheOperation } };
   }
   const stcs = [...new Set(req.serviceTypeCodes)].sort();
   // Requests that ask Stedi something different must not share a cache entry.
   const suffix = [stcs.length > 0 && !(stcs.length === 1 && stcs[0] === '30') ? `stc-${stcs.join('-')}` : '', req.payerId ? `payer-${req.payerId}` : '', req.providerNpi ? `npi-${req.providerNpi}` : '']
     .filter(Boolean)
     .join('.');
-  const operationKey = suffix ? `${operation}.${suffix}` : operation;
+  const operationKey = suffix ? `${cacheOperation}.${suffix}` : cacheOperation;
   return {
     memberId: req.memberId,
     operationKey,
@@ -224,8 +252,9 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
   return {
     async checkEligibility(req, ctx) {
       const started = now();
-      // The header is the GET form's (HTTP caches speak it); on a POST a browser or proxy may add no-cache unasked.
-      const v = validateCheckEligibility(req, ctx.requestMethod === 'GET' ? ctx.requestHeader.get('cache-control') : null);
+      // Connect GET and POST headers and gRPC metadata all arrive as request headers; which directives count where:
+      // validateCheckEligibility.
+      const v = validateCheckEligibility(req, ctx.requestHeader.get('cache-control'), ctx.requestMethod === 'GET');
       const modeLabel = v.mode.toLowerCase();
       deps.metrics.requests.inc({ source: requestSourceLabel(ctx.requestHeader.get(REQUEST_SOURCE_HEADER)) });
       let result = 'failure';
@@ -246,9 +275,11 @@ export function createEligibilityService(deps: EligibilityServiceDeps): ServiceI
         read = { result: 'MISS', entry };
         if (decision.action === 'miss-error') {
           result = 'miss';
-          throw new ConnectError('cache miss: nothing cached for this member and operation (CACHE_ONLY never calls Stedi)', Code.NotFound, {
-            [CACHE_STATUS_HEADER]: 'MISS',
-          });
+          throw new ConnectError(
+            'cache miss: nothing cached for this member id + operation + overrides (service_type_codes, payer_id, provider_npi: each combination is its own entry; WarmCache warms the one without overrides); CACHE_ONLY never calls Stedi',
+            Code.NotFound,
+            { [CACHE_STATUS_HEADER]: 'MISS' },
+          );
         }
         if (decision.action === 'serve' && entry) {
           result = decision.cacheStatus.toLowerCase();

@@ -25,6 +25,12 @@ describe('validateWarmCache', () => {
     expect(validateWarmCache({ ...base, memberIds: ids(1_000) }).memberIds).toHaveLength(1_000);
     expect(fieldOf(() => validateWarmCache({ ...base, memberIds: ids(1_001) }))).toBe('member_ids');
   });
+  it("accepts the proto's example operations and warms the one entry CheckEligibility reads for both (probe p18 F10)", () => {
+    // get_benefits is read from the eligibility check's entry: warming it twice would cost a second Stedi call.
+    expect(validateWarmCache({ ...base, operations: ['check_eligibility', 'get_benefits'] }).operations).toEqual(['check_eligibility']);
+    expect(validateWarmCache({ ...base, operations: ['get_benefits'] }).operations).toEqual(['check_eligibility']);
+    expect(validateWarmCache({ ...base, operations: ['get_coverage', 'estimate_cost'] }).operations).toEqual(['check_eligibility']);
+  });
   it.each([
     ['no ids', { memberIds: [] }, 'member_ids'],
     ['a blank id', { memberIds: ['M-1', ' '] }, 'member_ids[1]'],
@@ -34,7 +40,7 @@ describe('validateWarmCache', () => {
     ['an id with a NUL', { memberIds: ['M-1\u0000'] }, 'member_ids[0]'],
     ['an id with a zero-width space', { memberIds: ['M-1', 'm_0000001\u200b'] }, 'member_ids[1]'],
     ['an id with a newline', { memberIds: ['M-1', 'M-2', 'M-3\n'] }, 'member_ids[2]'],
-    ['an unknown operation', { operations: ['get_benefits'] }, 'operations[0]'],
+    ['an unknown operation', { operations: ['check_eligibility', 'teleport'] }, 'operations[1]'],
     ['a duplicate operation', { operations: ['check_eligibility', 'check_eligibility'] }, 'operations[1]'],
     ['an unknown strategy', { strategy: 9 as S }, 'strategy'],
     ['an unknown priority', { priority: 7 as P }, 'priority'],

@@ -11,7 +11,8 @@ import type { MemberListStore } from '../../activities/batch/ports';
 import { startCacheWarmingJob } from '../../lib/temporal/warming-jobs';
 import type { SubmitRateLimiter } from '../../lib/batch/submit-rate-limiter';
 import { FieldError } from '../../lib/errors';
-import { resolveOperations, WARMABLE_OPERATIONS } from '../../lib/warming/decide';
+import { resolveOperations } from '../../lib/warming/decide';
+import { cacheOperationOf, KNOWN_OPERATIONS } from '../../lib/operations';
 import { estimateWarmCompletionMs } from '../../lib/warming/estimate';
 import { hourWindowSlot, JITTER_MS } from '../../lib/batch/windows';
 import type { WarmingPriority, WarmingStrategyName } from '../../lib/warming/types';
@@ -66,7 +67,8 @@ export function validateWarmCache(req: Pick<WarmCacheRequest, 'memberIds' | 'ope
   });
   const ops = new Map<string, number>();
   req.operations.forEach((op, i) => {
-    if (!WARMABLE_OPERATIONS.includes(op)) throw new FieldError(`operations[${i}]`, `unknown operation "${op.slice(0, 50)}" (known: ${WARMABLE_OPERATIONS.join(', ')})`);
+    // The operations CheckEligibility accepts; two that read the same cache entry warm it once (resolveOperations).
+    if (cacheOperationOf(op) === undefined) throw new FieldError(`operations[${i}]`, `unknown operation "${op.slice(0, 50)}" (known: ${KNOWN_OPERATIONS.join(', ')})`);
     if (ops.has(op)) throw new FieldError(`operations[${i}]`, `duplicate of operations[${ops.get(op)}]`);
     ops.set(op, i);
   });

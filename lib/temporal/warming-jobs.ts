@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import { resolveOperations, WARMABLE_OPERATIONS } from '../warming/decide';
+import { resolveOperations } from '../warming/decide';
+import { cacheOperationOf } from '../operations';
 import { warmingSummary } from '../warming/details';
 import { CACHE_WARMING_JOB_TYPE, type WarmingIntake, type WarmingIntakeRequest, type WarmingIntakeResult, type WarmingPriority, type WarmingStrategyName } from '../warming/types';
 import { RteBatchStatus, RteJobType, RtePriority, RteStrategy, RteWarmingSource } from '../../workflows/search-attributes';
@@ -112,7 +113,7 @@ export function createWarmingIntake(client: Client, lists: MemberListStore, conf
       if (!req.dedupeKey) throw new RangeError('dedupeKey must not be empty');
       if (!PRIORITIES.includes(req.priority)) throw new RangeError(`unknown priority ${String(req.priority)}`);
       if (!STRATEGIES.includes(req.strategy)) throw new RangeError(`unknown strategy ${String(req.strategy)}`);
-      const unknownOp = req.operations.find((o) => !WARMABLE_OPERATIONS.includes(o));
+      const unknownOp = req.operations.find((o) => cacheOperationOf(o) === undefined);
       if (unknownOp !== undefined) throw new RangeError(`unknown operation ${unknownOp}`);
       const ids = [...new Set(req.memberIds.filter((m) => m.trim() !== ''))];
       if (ids.length === 0) throw new RangeError('memberIds must contain at least one id');

@@ -90,4 +90,8 @@ describe('resolveOperations', () => {
     expect(resolveOperations([])).toEqual(['check_eligibility']);
     expect(resolveOperations(['check_eligibility', 'check_eligibility'])).toEqual(['check_eligibility']);
   });
+  it('an operation warms the cache entry CheckEligibility reads for it, once however many name it', () => {
+    expect(resolveOperations(['get_benefits'])).toEqual(['check_eligibility']);
+    expect(resolveOperations(['check_eligibility', 'get_benefits', 'estimate_cost'])).toEqual(['check_eligibility']);
+  });
 });

@@ -1,5 +1,5 @@
 import { classifyEntry, hasFreshPayerError, type CachePolicyEntry } from '../cache-policy';
-import { DEFAULT_ELIGIBILITY_OPERATION } from '../operations';
+import { cacheOperationOf, DEFAULT_ELIGIBILITY_OPERATION } from '../operations';
 import type { WarmingPriority, WarmingStrategyName } from './types';
 
 /**
@@ -57,11 +57,16 @@ export function decideWarm(
   }
 }
 
-/** Operations warming can fetch (each is one cache entry per member). Empty request = all of them. */
+/** Cache entries warming can fetch (each is one cache entry per member). Empty request = all of them. */
 export const WARMABLE_OPERATIONS: readonly string[] = [DEFAULT_ELIGIBILITY_OPERATION];
 
+/**
+ * Requested operations (any of KNOWN_OPERATIONS) → the cache entries to warm, de-duplicated: `get_benefits` warms the
+ * entry CheckEligibility reads for it (the eligibility check), once even when `check_eligibility` is asked too.
+ */
 export function resolveOperations(requested: readonly string[]): string[] {
-  return requested.length === 0 ? [...WARMABLE_OPERATIONS] : [...new Set(requested)];
+  if (requested.length === 0) return [...WARMABLE_OPERATIONS];
+  return [...new Set(requested.map((op) => cacheOperationOf(op) ?? op))];
 }
 
 /** Batch-workflow priority a warming child runs at (affects only its Stedi batch scheduling and events). */

@@ -153,6 +153,7 @@ export const CASES: ContractCase[] = [
     { what: 'member_id with whitespace', json: { memberId: 'm 1' }, bin: { memberId: 'm 1' }, field: 'member_id' },
     { what: 'member_id too long', json: { memberId: 'm'.repeat(65) }, bin: { memberId: 'm'.repeat(65) }, field: 'member_id' },
     { what: 'operation malformed', json: { operation: 'Not An Op' }, bin: { operation: 'Not An Op' }, field: 'operation' },
+    { what: 'operation unknown', json: { operation: 'teleport' }, bin: { operation: 'teleport' }, field: 'operation' },
     { what: 'service type code malformed', json: { serviceTypeCodes: ['30', '??'] }, bin: { serviceTypeCodes: ['30', '??'] }, field: 'service_type_codes[1]' },
     { what: 'service type codes oversize', json: { serviceTypeCodes: Array(100).fill('30') }, bin: { serviceTypeCodes: Array(100).fill('30') }, field: 'service_type_codes' },
     { what: 'provider_npi malformed', json: { providerNpi: '12ab' }, bin: { providerNpi: '12ab' }, field: 'provider_npi' },

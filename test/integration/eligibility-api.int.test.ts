@@ -199,13 +199,21 @@ describe('CheckEligibility through the real API, worker, Temporal, Redis and the
     const bypass = await fetch(url(m.memberId), { headers: { ...headers, 'cache-control': 'no-cache' } });
     expect(((await bypass.json()) as { cacheStatus: string }).cacheStatus).toBe('CACHE_STATUS_MISS');
     expect(realtimeCalls() - before).toBe(2);
-    // Only the GET form reads the header: a POST (a browser fetch, a proxy adding no-cache) keeps the message's mode.
-    const post = await fetch(`${p.apiUrl}/rte.v1.EligibilityService/CheckEligibility`, {
-      method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json', 'cache-control': 'no-cache' },
-      body: JSON.stringify({ memberId: m.memberId, cacheControl: 'CACHE_CONTROL_DEFAULT' }),
-    });
+    const postWith = (cacheControl: string, memberId: string) =>
+      fetch(`${p.apiUrl}/rte.v1.EligibilityService/CheckEligibility`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', 'cache-control': cacheControl },
+        body: JSON.stringify({ memberId, cacheControl: 'CACHE_CONTROL_DEFAULT' }),
+      });
+    // Only the GET form reads the costly directives: a POST (a browser fetch, a proxy adding no-cache) keeps the message's mode.
+    const post = await postWith('no-cache', m.memberId);
     expect(((await post.json()) as { cacheStatus: string }).cacheStatus).toBe('CACHE_STATUS_HIT');
+    expect(realtimeCalls() - before).toBe(2);
+    // only-if-cached can only spare a call: a POST honours it too (probe p18 F7: it made a live call).
+    const uncached = freshActive();
+    const postMiss = await postWith('only-if-cached', uncached.memberId);
+    expect(postMiss.status).toBe(404);
+    expect(postMiss.headers.get('rte-cache-status')).toBe('MISS');
     expect(realtimeCalls() - before).toBe(2);
   });
 });

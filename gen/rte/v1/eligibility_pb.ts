@@ -31,35 +31,44 @@ export type CheckEligibilityRequest = Message<"rte.v1.CheckEligibilityRequest"> 
   memberId: string;
 
   /**
-   * Cached operation, e.g. "check_eligibility" (default) or "get_benefits"; part of the cache key.
+   * Operation: "check_eligibility" (default), "get_coverage", "get_benefits" or "estimate_cost"; any other
+   * value is INVALID_ARGUMENT. All four are answered from the same cache entry (one Stedi 271 answer), the one
+   * WarmCache warms.
    *
    * @generated from field: string operation = 2;
    */
   operation: string;
 
   /**
-   * X12 service type codes to ask the payer about (empty = "30", health benefit plan coverage).
+   * X12 service type codes to ask the payer about (empty = "30", health benefit plan coverage). Codes other
+   * than ["30"] are part of the cache key: they read and fill their own entry, which WarmCache does not warm.
    *
    * @generated from field: repeated string service_type_codes = 3;
    */
   serviceTypeCodes: string[];
 
   /**
-   * Override the payer (Stedi trading partner service ID) on file for the member.
+   * Override the payer (Stedi trading partner service ID) on file for the member. Part of the cache key when
+   * set: its own entry, which WarmCache does not warm.
    *
    * @generated from field: string payer_id = 4;
    */
   payerId: string;
 
   /**
-   * Override the requesting provider's NPI (10 digits).
+   * Override the requesting provider's NPI (10 digits). Part of the cache key when set: its own entry, which
+   * WarmCache does not warm.
    *
    * @generated from field: string provider_npi = 5;
    */
   providerNpi: string;
 
   /**
-   * Cache behaviour for this request.
+   * Cache behaviour for this request. Left unset (DEFAULT), the request header Cache-Control selects the
+   * mode: only-if-cached = CACHE_ONLY and max-stale = PREFER_CACHED on every transport (Connect POST or GET,
+   * gRPC metadata); no-cache / no-store / max-age=0 = BYPASS_CACHE on a Connect GET only (browsers and proxies
+   * add them unasked; elsewhere ask for BYPASS_CACHE here). An only-if-cached or max-stale header that selects
+   * a different mode than a value set here is INVALID_ARGUMENT (cache_control).
    *
    * @generated from field: rte.v1.CacheControl cache_control = 10;
    */
@@ -443,7 +452,9 @@ export type EligibilityErrorDetail = Message<"rte.v1.EligibilityErrorDetail"> & 
   retryable: boolean;
 
   /**
-   * HTTP status Stedi answered with (200 or 400 for payer rejections; 0 if unknown).
+   * HTTP status Stedi answered with (200 or 400 for payer rejections; 0 if unknown: answers from Stedi
+   * batch results, and entries cached before the status was recorded). Kept with the cached entry, so a
+   * cached error carries the status of the live answer it came from.
    *
    * @generated from field: int32 http_status = 7;
    */

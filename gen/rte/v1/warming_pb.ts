@@ -34,7 +34,10 @@ export type WarmCacheRequest = Message<"rte.v1.WarmCacheRequest"> & {
   memberIds: string[];
 
   /**
-   * Operations to warm (empty = all), e.g. ["check_eligibility", "get_benefits"].
+   * Operations to warm (empty = all), e.g. ["check_eligibility", "get_benefits"]: any operation
+   * CheckEligibility accepts ("check_eligibility", "get_coverage", "get_benefits", "estimate_cost"). Each warms
+   * the cache entry CheckEligibility reads for it, the one without service type, payer or NPI overrides; all
+   * four read the same entry, so it is warmed once. Another value is INVALID_ARGUMENT (operations[i]).
    *
    * @generated from field: repeated string operations = 2;
    */
