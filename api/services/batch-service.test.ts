@@ -976,6 +976,29 @@ describe('estimated completion (issue 10)', () => {
     expect(secondsOf(st.progress?.estimatedCompletion)).toBeGreaterThan(now + 30 * 60_000);
     expect(st.statusDetail).toMatch(/Stedi batch API, 1 chunk in flight/);
   });
+
+  test('a PAUSED batch with members done and a window time: no waiting_until and no estimated completion, nobody knows when it resumes (probe p18 F3, F9)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const r = await s.client.submitBatch(submit('paused-eta', ['m_1', 'm_2', 'm_3']), opts);
+    const v = s.t.views.get(r.batchId)!;
+    const t0 = v.submittedAtMs;
+    // As the workflow reports it: paused in a window wait, one member done, its running estimate and next due time kept.
+    s.t.views.set(r.batchId, { ...v, status: 'PAUSED', paused: true, pausedBy: 'ops', startedAtMs: t0, estimatedCompletionMs: t0 + 60_000, waitingUntilMs: t0 + 3_600_000, pending: 2, counters: { ...v.counters, completed: 1 } });
+    for (const wait of [0, 600_000]) {
+      s.advance(wait);
+      const st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+      expect(st.status).toBe(BatchStatus.PAUSED);
+      expect(st.progress).toMatchObject({ completed: 1, pending: 2 });
+      expect(st.progress?.estimatedCompletion).toBeUndefined();
+      expect(st.waitingUntil).toBeUndefined();
+    }
+    // Resumed into its window wait: both come back.
+    s.t.views.set(r.batchId, { ...s.t.views.get(r.batchId)!, status: 'WAITING', paused: false });
+    const st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+    expect(st.waitingUntil).toBeDefined();
+    expect(st.progress?.estimatedCompletion).toBeDefined();
+  });
 });
 
 describe('SubmitBatchStreaming (issue 16)', () => {

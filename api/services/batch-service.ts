@@ -262,10 +262,12 @@ function statusResponseFields(view: BatchStatusView, now: number, latencyMs: num
       // API clients resume with ResumeBatch / rtectl, not the workflow's signal (probe p16 #11i).
       'client',
     ),
-    waitingUntil: tsOrUndefined(view.finishedAtMs === undefined ? view.waitingUntilMs : undefined),
+    // Only while it waits (PENDING, WAITING): a PAUSED batch keeps the workflow's waitingUntil, but nothing is due
+    // then until someone resumes it (probe p18 F3), and a finished one has nothing left to be due.
+    waitingUntil: tsOrUndefined(view.finishedAtMs === undefined && !isTerminalStatus(view.status) && view.status !== 'PAUSED' ? view.waitingUntilMs : undefined),
     batchId: view.batchId,
     status: STATUS_TO_PROTO[view.status],
-    progress: progressToProto(view.counters, view.startedAtMs, now, estimate),
+    progress: progressToProto(view.counters, view.startedAtMs, now, estimate, view.status),
     clientServiceName: view.clientService,
     clientJobId: view.clientJobId,
     submittedAt: timestampFromMs(view.submittedAtMs),

@@ -76,6 +76,24 @@ describe('batchStatusStream: the first update', () => {
       abort.abort();
     }
   });
+
+  test('a PAUSED batch: STARTED and PROGRESS carry its counters and no estimated completion, nobody knows when it resumes (probe p18 F9)', async () => {
+    const abort = new AbortController();
+    const t0 = Date.now() - 60_000;
+    const paused = view({ status: 'PAUSED', phase: 'RUNNING', paused: true, startedAtMs: t0, estimatedCompletionMs: Date.now() + 60_000, pending: 1, counters: { ...emptyCounters(2), completed: 1 } });
+    try {
+      const it = stream(paused, abort.signal);
+      const started = (await it.next()).value as BatchStatusUpdate;
+      const progress = (await it.next()).value as BatchStatusUpdate;
+      expect([started.update.case, progress.update.case, progress.status]).toEqual(['started', 'progress', BatchStatus.PAUSED]);
+      expect(started.update.case === 'started' && started.update.value.progress).toMatchObject({ completed: 1, pending: 1 });
+      expect(started.update.case === 'started' && started.update.value.progress?.estimatedCompletion).toBeUndefined();
+      expect(progress.update.case === 'progress' && progress.update.value).toMatchObject({ completed: 1, pending: 1 });
+      expect(progress.update.case === 'progress' && progress.update.value.estimatedCompletion).toBeUndefined();
+    } finally {
+      abort.abort();
+    }
+  });
 });
 
 describe('batchStatusStream: live and last-known views during a worker outage (probe p17 #3)', () => {

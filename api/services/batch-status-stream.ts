@@ -109,7 +109,7 @@ export async function* batchStatusStream(
             resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
             // The counters as they stand (probe p16 #11g: a watcher of a finished batch got STARTED with status
             // COMPLETED and no counters, so `rtectl batch watch` printed 0/2 … COMPLETED before 2/2).
-            progress: progressToProto(view.counters, view.startedAtMs, now(), view.finishedAtMs ?? view.estimatedCompletionMs),
+            progress: progressToProto(view.counters, view.startedAtMs, now(), view.finishedAtMs ?? view.estimatedCompletionMs, view.status),
           },
         });
       }
@@ -121,13 +121,13 @@ export async function* batchStatusStream(
       lastProgressKey = key;
       if (want(BatchEventType.EVENT_TYPE_PROGRESS)) {
         lastSentAt = now();
-        yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: 'progress', value: progressToProto(c, view.startedAtMs, now(), view.estimatedCompletionMs) });
+        yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: 'progress', value: progressToProto(c, view.startedAtMs, now(), view.estimatedCompletionMs, view.status) });
       }
     }
     if (memberUpdates && sentStarted) yield* memberCompletions(isTerminalStatus(view.status));
     if (isTerminalStatus(view.status)) {
       // A finished batch is estimated at its finish time, not at the moment the watcher read it (as GetBatchStatus).
-      const finalProgress = progressToProto(c, view.startedAtMs, now(), view.finishedAtMs);
+      const finalProgress = progressToProto(c, view.startedAtMs, now(), view.finishedAtMs, view.status);
       if (view.status === 'COMPLETED' || view.status === 'PARTIALLY_COMPLETED') {
         if (want(BatchEventType.EVENT_TYPE_COMPLETED)) {
           yield update(BatchEventType.EVENT_TYPE_COMPLETED, { case: 'completed', value: { status: STATUS_TO_PROTO[view.status], finalProgress, completedAt: tsOrUndefined(view.finishedAtMs) } });

@@ -620,7 +620,8 @@ export type GetBatchStatusResponse = Message<"rte.v1.GetBatchStatusResponse"> & 
   statusDetail: string;
 
   /**
-   * PENDING or WAITING for a scheduling window: when its next members are due (unset otherwise).
+   * PENDING or WAITING for a scheduling window: when its next members are due (unset otherwise, also while PAUSED:
+   * nothing is due until it is resumed).
    *
    * @generated from field: google.protobuf.Timestamp waiting_until = 27;
    */
@@ -777,7 +778,8 @@ export type BatchProgress = Message<"rte.v1.BatchProgress"> & {
   startedAt?: Timestamp | undefined;
 
   /**
-   * Estimated completion time.
+   * Estimated completion time (a finished batch: when it finished). Unset while the batch is PAUSED: nothing moves
+   * until it is resumed and nobody knows when (GetBatchStatus, WatchBatchStatus updates alike).
    *
    * @generated from field: google.protobuf.Timestamp estimated_completion = 9;
    */
