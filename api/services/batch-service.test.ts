@@ -328,6 +328,23 @@ describe('BatchEligibilityService', () => {
     expect(st.progress).toMatchObject({ totalMembers: 3, completed: 1, failed: 0, cancelled: 2, pending: 0 });
   });
 
+  test('CancelBatch of a batch that already finished another way reports its final state and no cancelled_at; a cancelled one keeps its cancel time (probe p18 F2)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-done'), opts);
+    const v = s.t.views.get(batchId)!;
+    s.t.views.set(batchId, { ...v, status: 'COMPLETED', phase: 'DONE', startedAtMs: v.submittedAtMs, finishedAtMs: v.submittedAtMs + 5_000, pending: 0, counters: { ...v.counters, completed: 3 } });
+    const done = await s.client.cancelBatch({ batchId, reason: 'too late' }, opts);
+    expect(done).toMatchObject({ batchId, status: BatchStatus.COMPLETED, completed: 3, cancelled: 0 });
+    expect(done.cancelledAt).toBeUndefined();
+    const { batchId: other } = await s.client.submitBatch(submit('job-cancelled'), opts);
+    const first = await s.client.cancelBatch({ batchId: other, reason: 'no longer needed' }, opts);
+    expect(first.status).toBe(BatchStatus.CANCELLED);
+    expect(first.cancelledAt).toBeDefined();
+    // Cancelling it again: the same cancel time, when the cancellation took effect.
+    expect((await s.client.cancelBatch({ batchId: other, reason: 'again' }, opts)).cancelledAt).toEqual(first.cancelledAt);
+  });
+
   test('CancelBatch not applied within its bound (no worker ran the batch): deadline_exceeded "cancel requested, not yet applied", never CANCELLED; a retry is the same (probe p16 #9)', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);

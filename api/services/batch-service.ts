@@ -637,7 +637,9 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       return create(CancelBatchResponseSchema, {
         batchId: req.batchId,
         status: STATUS_TO_PROTO[view.status],
-        cancelledAt: tsOrUndefined(view.finishedAtMs ?? now()),
+        // Only for a batch that ended CANCELLED (this call's cancel or an earlier one): a batch that had already finished
+        // another way was not cancelled, and its finish time reported as cancelled_at read as one (probe p18 F2).
+        ...(view.status === 'CANCELLED' ? { cancelledAt: timestampFromMs(view.finishedAtMs ?? now()) } : {}),
         completed: c.completed,
         failed: c.failed,
         cancelled: c.cancelled,

@@ -1169,7 +1169,8 @@ export type CancelBatchResponse = Message<"rte.v1.CancelBatchResponse"> & {
   status: BatchStatus;
 
   /**
-   * When the cancellation took effect.
+   * When the cancellation took effect: set only when status is CANCELLED (by this call or an earlier one). Unset
+   * when the batch had already finished another way (COMPLETED, PARTIALLY_COMPLETED, FAILED): nothing was cancelled.
    *
    * @generated from field: google.protobuf.Timestamp cancelled_at = 3;
    */
