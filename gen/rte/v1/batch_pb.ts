@@ -1219,7 +1219,15 @@ export type WatchBatchRequest = Message<"rte.v1.WatchBatchRequest"> & {
   batchId: string;
 
   /**
-   * Filter which events to receive. Empty = all events.
+   * Which kinds of update to receive. Empty: STARTED, PROGRESS, COMPLETED and FAILED, not MEMBER_COMPLETED, which is
+   * sent only when named here (one update per member, up to 100,000; every member once, also those that finished
+   * before the watch began). The terminal update counts as one kind, as for webhook event_types: a filter naming
+   * COMPLETED or FAILED receives the batch's terminal update whatever its kind, keeping its own kind (so [COMPLETED]
+   * also hears a FAILED or CANCELLED end, as FAILED). Whatever the filter: when nothing it names is there yet, the
+   * batch's current status goes out at once as an empty PROGRESS (update unset; e.g. a MEMBER_COMPLETED-only watch
+   * before its first member); an empty PROGRESS keepalive follows 30 s without an update; and the stream ends when the
+   * batch does. A filter naming neither COMPLETED nor FAILED gets no terminal update: its last update carries the
+   * batch's final status in `status` (the last member's outcome, or else an empty PROGRESS), then the stream ends.
    *
    * @generated from field: repeated rte.v1.BatchEventType event_types = 2;
    */
@@ -1683,7 +1691,8 @@ export const BatchEligibilityService: GenService<{
     output: typeof ResumeBatchResponseSchema;
   },
   /**
-   * Subscribe to batch job updates by batch_id; the stream ends after COMPLETED or FAILED.
+   * Subscribe to batch job updates by batch_id; the stream ends when the batch does, after its COMPLETED or FAILED
+   * update (a watch whose event_types name neither: after an update carrying the final status; see WatchBatchRequest).
    *
    * @generated from rpc rte.v1.BatchEligibilityService.WatchBatchStatus
    */
