@@ -994,7 +994,7 @@ describe('estimated completion (issue 10)', () => {
     expect(st.statusDetail).toMatch(/Stedi batch API, 1 chunk in flight/);
   });
 
-  test('a PAUSED batch with members done and a window time: no waiting_until and no estimated completion, nobody knows when it resumes (probe p18 F3, F9)', async () => {
+  test('a PAUSED batch with members done and a window time: no waiting_until and no estimated completion in GetBatchStatus or a repeated SubmitBatch, nobody knows when it resumes (probe p18 F3, F9)', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);
     const r = await s.client.submitBatch(submit('paused-eta', ['m_1', 'm_2', 'm_3']), opts);
@@ -1010,6 +1010,10 @@ describe('estimated completion (issue 10)', () => {
       expect(st.progress?.estimatedCompletion).toBeUndefined();
       expect(st.waitingUntil).toBeUndefined();
     }
+    // SubmitBatch repeated (the client retrying its request) answers the paused batch without an estimate too.
+    const again = await s.client.submitBatch(submit('paused-eta', ['m_1', 'm_2', 'm_3']), opts);
+    expect([again.batchId, again.status]).toEqual([r.batchId, BatchStatus.PAUSED]);
+    expect(again.estimatedCompletion).toBeUndefined();
     // Resumed into its window wait: both come back.
     s.t.views.set(r.batchId, { ...s.t.views.get(r.batchId)!, status: 'WAITING', paused: false });
     const st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);

@@ -428,7 +428,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
           totalMembers: view.counters.total,
           submittedAt: timestampFromMs(view.submittedAtMs),
           // A batch not yet planned (its workflow has not run) has no estimate: its window and path are not chosen yet.
-          ...(view.totalKnown && !unanswered ? { estimatedCompletion: timestampFromMs(estimateMs(view, t, latencyMs)) } : {}),
+          // A repeat of a PAUSED batch has none either, as in GetBatchStatus: nobody knows when it resumes.
+          ...(view.totalKnown && !unanswered && view.status !== 'PAUSED' ? { estimatedCompletion: timestampFromMs(estimateMs(view, t, latencyMs)) } : {}),
           resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
           status: STATUS_TO_PROTO[view.status],
           totalKnown: view.totalKnown,

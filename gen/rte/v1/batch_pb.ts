@@ -399,7 +399,8 @@ export type SubmitBatchResponse = Message<"rte.v1.SubmitBatchResponse"> & {
   submittedAt?: Timestamp | undefined;
 
   /**
-   * Estimated completion time. Unset while a member_query is still resolving (nothing to estimate from yet).
+   * Estimated completion time. Unset while a member_query is still resolving (nothing to estimate from yet), and for
+   * a repeat answering a PAUSED batch (nobody knows when it resumes).
    *
    * @generated from field: google.protobuf.Timestamp estimated_completion = 4;
    */
