@@ -328,6 +328,23 @@ describe('BatchEligibilityService', () => {
     expect(st.progress).toMatchObject({ totalMembers: 3, completed: 1, failed: 0, cancelled: 2, pending: 0 });
   });
 
+  test('CancelBatch of a batch that already finished another way reports its final state and no cancelled_at; a cancelled one keeps its cancel time (probe p18 F2)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const { batchId } = await s.client.submitBatch(submit('job-done'), opts);
+    const v = s.t.views.get(batchId)!;
+    s.t.views.set(batchId, { ...v, status: 'COMPLETED', phase: 'DONE', startedAtMs: v.submittedAtMs, finishedAtMs: v.submittedAtMs + 5_000, pending: 0, counters: { ...v.counters, completed: 3 } });
+    const done = await s.client.cancelBatch({ batchId, reason: 'too late' }, opts);
+    expect(done).toMatchObject({ batchId, status: BatchStatus.COMPLETED, completed: 3, cancelled: 0 });
+    expect(done.cancelledAt).toBeUndefined();
+    const { batchId: other } = await s.client.submitBatch(submit('job-cancelled'), opts);
+    const first = await s.client.cancelBatch({ batchId: other, reason: 'no longer needed' }, opts);
+    expect(first.status).toBe(BatchStatus.CANCELLED);
+    expect(first.cancelledAt).toBeDefined();
+    // Cancelling it again: the same cancel time, when the cancellation took effect.
+    expect((await s.client.cancelBatch({ batchId: other, reason: 'again' }, opts)).cancelledAt).toEqual(first.cancelledAt);
+  });
+
   test('CancelBatch not applied within its bound (no worker ran the batch): deadline_exceeded "cancel requested, not yet applied", never CANCELLED; a retry is the same (probe p16 #9)', async () => {
     const s = await setup();
     const opts = await s.as('svc-a', s.all);
@@ -997,6 +1014,33 @@ describe('estimated completion (issue 10)', () => {
     st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
     expect(secondsOf(st.progress?.estimatedCompletion)).toBeGreaterThan(now + 30 * 60_000);
     expect(st.statusDetail).toMatch(/Stedi batch API, 1 chunk in flight/);
+  });
+
+  test('a PAUSED batch with members done and a window time: no waiting_until and no estimated completion in GetBatchStatus or a repeated SubmitBatch, nobody knows when it resumes (probe p18 F3, F9)', async () => {
+    const s = await setup();
+    const opts = await s.as('svc-a', s.all);
+    const r = await s.client.submitBatch(submit('paused-eta', ['m_1', 'm_2', 'm_3']), opts);
+    const v = s.t.views.get(r.batchId)!;
+    const t0 = v.submittedAtMs;
+    // As the workflow reports it: paused in a window wait, one member done, its running estimate and next due time kept.
+    s.t.views.set(r.batchId, { ...v, status: 'PAUSED', paused: true, pausedBy: 'ops', startedAtMs: t0, estimatedCompletionMs: t0 + 60_000, waitingUntilMs: t0 + 3_600_000, pending: 2, counters: { ...v.counters, completed: 1 } });
+    for (const wait of [0, 600_000]) {
+      s.advance(wait);
+      const st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+      expect(st.status).toBe(BatchStatus.PAUSED);
+      expect(st.progress).toMatchObject({ completed: 1, pending: 2 });
+      expect(st.progress?.estimatedCompletion).toBeUndefined();
+      expect(st.waitingUntil).toBeUndefined();
+    }
+    // SubmitBatch repeated (the client retrying its request) answers the paused batch without an estimate too.
+    const again = await s.client.submitBatch(submit('paused-eta', ['m_1', 'm_2', 'm_3']), opts);
+    expect([again.batchId, again.status]).toEqual([r.batchId, BatchStatus.PAUSED]);
+    expect(again.estimatedCompletion).toBeUndefined();
+    // Resumed into its window wait: both come back.
+    s.t.views.set(r.batchId, { ...s.t.views.get(r.batchId)!, status: 'WAITING', paused: false });
+    const st = await s.client.getBatchStatus({ batchId: r.batchId }, opts);
+    expect(st.waitingUntil).toBeDefined();
+    expect(st.progress?.estimatedCompletion).toBeDefined();
   });
 });
 

@@ -264,10 +264,12 @@ function statusResponseFields(view: BatchStatusView, now: number, latencyMs: num
       // API clients resume with ResumeBatch / rtectl, not the workflow's signal (probe p16 #11i).
       'client',
     ),
-    waitingUntil: tsOrUndefined(view.finishedAtMs === undefined ? view.waitingUntilMs : undefined),
+    // Only while it waits (PENDING, WAITING): a PAUSED batch keeps the workflow's waitingUntil, but nothing is due
+    // then until someone resumes it (probe p18 F3), and a finished one has nothing left to be due.
+    waitingUntil: tsOrUndefined(view.finishedAtMs === undefined && !isTerminalStatus(view.status) && view.status !== 'PAUSED' ? view.waitingUntilMs : undefined),
     batchId: view.batchId,
     status: STATUS_TO_PROTO[view.status],
-    progress: progressToProto(view.counters, view.startedAtMs, now, estimate),
+    progress: progressToProto(view.counters, view.startedAtMs, now, estimate, view.status),
     clientServiceName: view.clientService,
     clientJobId: view.clientJobId,
     submittedAt: timestampFromMs(view.submittedAtMs),
@@ -428,7 +430,8 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
           totalMembers: view.counters.total,
           submittedAt: timestampFromMs(view.submittedAtMs),
           // A batch not yet planned (its workflow has not run) has no estimate: its window and path are not chosen yet.
-          ...(view.totalKnown && !unanswered ? { estimatedCompletion: timestampFromMs(estimateMs(view, t, latencyMs)) } : {}),
+          // A repeat of a PAUSED batch has none either, as in GetBatchStatus: nobody knows when it resumes.
+          ...(view.totalKnown && !unanswered && view.status !== 'PAUSED' ? { estimatedCompletion: timestampFromMs(estimateMs(view, t, latencyMs)) } : {}),
           resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
           status: STATUS_TO_PROTO[view.status],
           totalKnown: view.totalKnown,
@@ -648,7 +651,9 @@ export function createBatchService(deps: BatchServiceDeps): ServiceImpl<typeof B
       return create(CancelBatchResponseSchema, {
         batchId: req.batchId,
         status: STATUS_TO_PROTO[view.status],
-        cancelledAt: tsOrUndefined(view.finishedAtMs ?? now()),
+        // Only for a batch that ended CANCELLED (this call's cancel or an earlier one): a batch that had already finished
+        // another way was not cancelled, and its finish time reported as cancelled_at read as one (probe p18 F2).
+        ...(view.status === 'CANCELLED' ? { cancelledAt: timestampFromMs(view.finishedAtMs ?? now()) } : {}),
         completed: c.completed,
         failed: c.failed,
         cancelled: c.cancelled,

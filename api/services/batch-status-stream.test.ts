@@ -76,6 +76,24 @@ describe('batchStatusStream: the first update', () => {
       abort.abort();
     }
   });
+
+  test('a PAUSED batch: STARTED and PROGRESS carry its counters and no estimated completion, nobody knows when it resumes (probe p18 F9)', async () => {
+    const abort = new AbortController();
+    const t0 = Date.now() - 60_000;
+    const paused = view({ status: 'PAUSED', phase: 'RUNNING', paused: true, startedAtMs: t0, estimatedCompletionMs: Date.now() + 60_000, pending: 1, counters: { ...emptyCounters(2), completed: 1 } });
+    try {
+      const it = stream(paused, abort.signal);
+      const started = (await it.next()).value as BatchStatusUpdate;
+      const progress = (await it.next()).value as BatchStatusUpdate;
+      expect([started.update.case, progress.update.case, progress.status]).toEqual(['started', 'progress', BatchStatus.PAUSED]);
+      expect(started.update.case === 'started' && started.update.value.progress).toMatchObject({ completed: 1, pending: 1 });
+      expect(started.update.case === 'started' && started.update.value.progress?.estimatedCompletion).toBeUndefined();
+      expect(progress.update.case === 'progress' && progress.update.value).toMatchObject({ completed: 1, pending: 1 });
+      expect(progress.update.case === 'progress' && progress.update.value.estimatedCompletion).toBeUndefined();
+    } finally {
+      abort.abort();
+    }
+  });
 });
 
 describe('batchStatusStream: live and last-known views during a worker outage (probe p17 #3)', () => {
@@ -134,5 +152,80 @@ describe('batchStatusStream: live and last-known views during a worker outage (p
     ]);
     // Every update is stamped with when it was sent, also the one from a last-known view: timestamps never step back.
     for (const [k, s] of seen.entries()) expect(s.timestampMs).toBeGreaterThanOrEqual(k === 0 ? t0 : seen[k - 1]!.timestampMs);
+  });
+});
+
+describe('batchStatusStream: event_types filters and how the batch ended (probe p18 F17)', () => {
+  const batchId = 'batch/svc-a/job-3';
+  const base = (patch: Partial<BatchStatusView>): BatchStatusView => ({
+    batchId,
+    clientService: 'svc-a',
+    clientJobId: 'job-3',
+    status: 'PENDING',
+    phase: 'WAITING_FOR_WINDOW',
+    paused: false,
+    counters: emptyCounters(2),
+    pending: 2,
+    percentDone: 0,
+    submittedAtMs: 1_000,
+    options: realtimeTestOptions(),
+    recentErrors: [],
+    totalErrors: 0,
+    totalKnown: true,
+    ...patch,
+  });
+  const completed = base({ status: 'COMPLETED', phase: 'DONE', startedAtMs: 2_000, finishedAtMs: 5_000, pending: 0, counters: { ...emptyCounters(2), completed: 2 } });
+  const cancelled = base({ status: 'CANCELLED', phase: 'DONE', finishedAtMs: 5_000, pending: 0, counters: { ...emptyCounters(2), cancelled: 2 }, failure: { code: 'CANCELLED', message: 'no longer needed' } });
+  type Seen = [BatchEventType, string | undefined, BatchStatus];
+  const watch = async (eventTypes: BatchEventType[], first: BatchStatusView, polls: BatchStatusView[] = [], outcomes?: Array<{ memberIndex: number; memberId: string; success: boolean; seq: number }>) => {
+    const seen: Seen[] = [];
+    const stream = batchStatusStream(
+      {
+        temporal: { status: async () => polls.shift() ?? polls[polls.length - 1] ?? first },
+        ...(outcomes ? { outcomes: { read: async (_id: string, after: number) => outcomes.filter((o) => o.seq > after) } } : {}),
+        now: Date.now,
+        watch: { pollIntervalMs: 1, keepaliveMs: 60_000 },
+      },
+      create(WatchBatchRequestSchema, { batchId, eventTypes }),
+      new AbortController().signal,
+      first,
+    );
+    for await (const u of stream) seen.push([u.eventType, u.update.case, u.status]);
+    return seen;
+  };
+  const { EVENT_TYPE_STARTED: STARTED, EVENT_TYPE_PROGRESS: PROGRESS, EVENT_TYPE_MEMBER_COMPLETED: MEMBER, EVENT_TYPE_COMPLETED: COMPLETED, EVENT_TYPE_FAILED: FAILED } = BatchEventType;
+
+  test('a watcher of COMPLETED only hears that its waiting batch was cancelled: the FAILED update, status CANCELLED', async () => {
+    expect(await watch([COMPLETED], base({ waitingUntilMs: Date.now() + 3_600_000 }), [cancelled])).toEqual([
+      [PROGRESS, undefined, BatchStatus.PENDING],
+      [FAILED, 'failed', BatchStatus.CANCELLED],
+    ]);
+  });
+
+  test('a finished batch: a filter naming either terminal kind gets the end whatever its kind', async () => {
+    expect(await watch([FAILED], completed)).toEqual([[COMPLETED, 'completed', BatchStatus.COMPLETED]]);
+    expect(await watch([COMPLETED], cancelled)).toEqual([[FAILED, 'failed', BatchStatus.CANCELLED]]);
+  });
+
+  test('a finished batch: a filter that matches nothing gets its status once as an empty PROGRESS, then the end', async () => {
+    expect(await watch([PROGRESS], completed)).toEqual([[PROGRESS, undefined, BatchStatus.COMPLETED]]);
+    expect(await watch([PROGRESS], cancelled)).toEqual([[PROGRESS, undefined, BatchStatus.CANCELLED]]);
+    // STARTED already carries the final status: nothing more.
+    expect(await watch([STARTED], completed)).toEqual([[STARTED, 'started', BatchStatus.COMPLETED]]);
+  });
+
+  test('MEMBER_COMPLETED only: an empty PROGRESS first, every member, and an update with the final status before the end', async () => {
+    const running = base({ status: 'RUNNING', phase: 'RUNNING', startedAtMs: 2_000, pending: 0, counters: { ...emptyCounters(2), completed: 2 } });
+    const rows = [
+      { memberIndex: 0, memberId: 'm_1', success: true, seq: 1 },
+      { memberIndex: 1, memberId: 'm_2', success: true, seq: 2 },
+    ];
+    // Both members are sent while the batch still reports RUNNING; the end then says COMPLETED.
+    expect(await watch([MEMBER], base({}), [running, running, completed], rows)).toEqual([
+      [PROGRESS, undefined, BatchStatus.PENDING],
+      [MEMBER, 'memberCompleted', BatchStatus.RUNNING],
+      [MEMBER, 'memberCompleted', BatchStatus.RUNNING],
+      [PROGRESS, undefined, BatchStatus.COMPLETED],
+    ]);
   });
 });

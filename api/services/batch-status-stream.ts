@@ -33,7 +33,8 @@ export const DEFAULT_WATCH_UNASKABLE_LIMIT_MS = 60_000;
 
 /**
  * WatchBatchStatus's stream for one authorized batch, from its current `view`: STARTED, PROGRESS on every change,
- * MEMBER_COMPLETED when asked for by name, keepalives, and the terminal COMPLETED / FAILED update.
+ * MEMBER_COMPLETED when asked for by name, keepalives, and the terminal COMPLETED / FAILED update (to any filter naming
+ * either; a filter naming neither ends on an update carrying the final status).
  */
 export async function* batchStatusStream(
   deps: BatchStatusStreamDeps,
@@ -51,9 +52,16 @@ export async function* batchStatusStream(
   let view = first;
   const wanted = new Set(req.eventTypes);
   const want = (t: BatchEventType) => wanted.size === 0 || wanted.has(t);
+  // The terminal update counts as one kind, as for webhooks (docs/batch.md): a filter naming COMPLETED or FAILED gets
+  // the batch's end whatever its kind. Before, [COMPLETED] on a batch that was cancelled ended the stream with no word
+  // of how the batch ended (probe p18 F17).
+  const wantTerminal = want(BatchEventType.EVENT_TYPE_COMPLETED) || want(BatchEventType.EVENT_TYPE_FAILED);
   let sent = 0;
+  /** The status the last update sent carried (undefined before any). */
+  let lastSentStatus: BatchStatusView['status'] | undefined;
   const update = (t: BatchEventType, u: MessageInitShape<typeof BatchStatusUpdateSchema>['update']): BatchStatusUpdate => {
     sent++;
+    lastSentStatus = view.status;
     // `timestamp` is when the update was produced (the proto's word), also for a last-known view's state: clients may
     // order updates by it, so it never steps back. The state's own age is GetBatchStatus's `as_of`.
     return create(BatchStatusUpdateSchema, { timestamp: timestampFromMs(now()), eventType: t, batchId: req.batchId, update: u, status: STATUS_TO_PROTO[view.status] ?? BatchStatus.PENDING });
@@ -109,7 +117,7 @@ export async function* batchStatusStream(
             resolvedOptions: optionsToProto(view.options, view.path as ExecutionPath | undefined),
             // The counters as they stand (probe p16 #11g: a watcher of a finished batch got STARTED with status
             // COMPLETED and no counters, so `rtectl batch watch` printed 0/2 … COMPLETED before 2/2).
-            progress: progressToProto(view.counters, view.startedAtMs, now(), view.finishedAtMs ?? view.estimatedCompletionMs),
+            progress: progressToProto(view.counters, view.startedAtMs, now(), view.finishedAtMs ?? view.estimatedCompletionMs, view.status),
           },
         });
       }
@@ -121,18 +129,22 @@ export async function* batchStatusStream(
       lastProgressKey = key;
       if (want(BatchEventType.EVENT_TYPE_PROGRESS)) {
         lastSentAt = now();
-        yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: 'progress', value: progressToProto(c, view.startedAtMs, now(), view.estimatedCompletionMs) });
+        yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: 'progress', value: progressToProto(c, view.startedAtMs, now(), view.estimatedCompletionMs, view.status) });
       }
     }
     if (memberUpdates && sentStarted) yield* memberCompletions(isTerminalStatus(view.status));
     if (isTerminalStatus(view.status)) {
       // A finished batch is estimated at its finish time, not at the moment the watcher read it (as GetBatchStatus).
-      const finalProgress = progressToProto(c, view.startedAtMs, now(), view.finishedAtMs);
-      if (view.status === 'COMPLETED' || view.status === 'PARTIALLY_COMPLETED') {
-        if (want(BatchEventType.EVENT_TYPE_COMPLETED)) {
-          yield update(BatchEventType.EVENT_TYPE_COMPLETED, { case: 'completed', value: { status: STATUS_TO_PROTO[view.status], finalProgress, completedAt: tsOrUndefined(view.finishedAtMs) } });
-        }
-      } else if (want(BatchEventType.EVENT_TYPE_FAILED)) {
+      const finalProgress = progressToProto(c, view.startedAtMs, now(), view.finishedAtMs, view.status);
+      if (!wantTerminal) {
+        // A filter naming no terminal kind gets no terminal update, but its last update says how the batch ended: an
+        // empty PROGRESS with the final status unless one already carried it (a finished batch watched with a filter
+        // that matches nothing got zero updates; batch.md promises its current status at once).
+        if (lastSentStatus !== view.status) yield update(BatchEventType.EVENT_TYPE_PROGRESS, { case: undefined });
+      } else if (view.status === 'COMPLETED' || view.status === 'PARTIALLY_COMPLETED') {
+        // The update keeps its own kind (COMPLETED), also for a watcher that named only FAILED.
+        yield update(BatchEventType.EVENT_TYPE_COMPLETED, { case: 'completed', value: { status: STATUS_TO_PROTO[view.status], finalProgress, completedAt: tsOrUndefined(view.finishedAtMs) } });
+      } else {
         yield update(BatchEventType.EVENT_TYPE_FAILED, {
           case: 'failed',
           value: {

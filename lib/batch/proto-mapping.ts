@@ -88,9 +88,14 @@ export function optionsToProto(o: ResolvedBatchOptions, path?: ExecutionPath): B
   });
 }
 
-export function progressToProto(c: BatchCounters, startedAtMs: number | undefined, nowMs: number, estimatedCompletionMs?: number): BatchProgress {
+/**
+ * A batch's progress as every API answer shows it (GetBatchStatus, WatchBatchStatus updates). A PAUSED batch has no
+ * estimated completion whatever estimate is passed: nothing moves until someone resumes it and nobody knows when, so
+ * an extrapolation from the members done would be a moving time that passes while it stays paused (probe p18 F9).
+ */
+export function progressToProto(c: BatchCounters, startedAtMs: number | undefined, nowMs: number, estimatedCompletionMs: number | undefined, status: BatchStatusName): BatchProgress {
   const avg = averageDurationMs(c);
-  const eta = estimatedCompletionMs ?? (startedAtMs !== undefined ? estimateCompletionMs(c, startedAtMs, nowMs) : undefined);
+  const eta = status === 'PAUSED' ? undefined : (estimatedCompletionMs ?? (startedAtMs !== undefined ? estimateCompletionMs(c, startedAtMs, nowMs) : undefined));
   return create(BatchProgressSchema, {
     totalMembers: c.total,
     completed: c.completed,

@@ -1,4 +1,4 @@
-import { emptyCounters } from '../../lib/batch/types';
+import { emptyCounters, isTerminalStatus } from '../../lib/batch/types';
 import type { BatchStatusView, BatchWorkflowInput } from '../../workflows/batch.defs';
 import type { BatchListItem, BatchTemporalPort } from '../../api/services/batch-temporal-port';
 import { createBatchService, type BatchServiceDeps } from '../../api/services/batch-service';
@@ -54,6 +54,8 @@ export function fakeTemporal() {
     },
     async cancel(id, reason) {
       const v = views.get(id)!;
+      // As the workflow: a finished batch stays as it ended (cancelling it is a no-op).
+      if (isTerminalStatus(v.status)) return v;
       const c = { ...v.counters, cancelled: v.counters.total - v.counters.completed - v.counters.failed };
       const done: BatchStatusView = { ...v, status: 'CANCELLED', counters: c, finishedAtMs: 5_000, failure: { code: 'CANCELLED', message: reason } };
       views.set(id, done);

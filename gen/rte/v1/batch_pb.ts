@@ -399,7 +399,8 @@ export type SubmitBatchResponse = Message<"rte.v1.SubmitBatchResponse"> & {
   submittedAt?: Timestamp | undefined;
 
   /**
-   * Estimated completion time. Unset while a member_query is still resolving (nothing to estimate from yet).
+   * Estimated completion time. Unset while a member_query is still resolving (nothing to estimate from yet), and for
+   * a repeat answering a PAUSED batch (nobody knows when it resumes).
    *
    * @generated from field: google.protobuf.Timestamp estimated_completion = 4;
    */
@@ -620,7 +621,8 @@ export type GetBatchStatusResponse = Message<"rte.v1.GetBatchStatusResponse"> & 
   statusDetail: string;
 
   /**
-   * PENDING or WAITING for a scheduling window: when its next members are due (unset otherwise).
+   * PENDING or WAITING for a scheduling window: when its next members are due (unset otherwise, also while PAUSED:
+   * nothing is due until it is resumed).
    *
    * @generated from field: google.protobuf.Timestamp waiting_until = 27;
    */
@@ -777,7 +779,8 @@ export type BatchProgress = Message<"rte.v1.BatchProgress"> & {
   startedAt?: Timestamp | undefined;
 
   /**
-   * Estimated completion time.
+   * Estimated completion time (a finished batch: when it finished). Unset while the batch is PAUSED: nothing moves
+   * until it is resumed and nobody knows when (GetBatchStatus, WatchBatchStatus updates alike).
    *
    * @generated from field: google.protobuf.Timestamp estimated_completion = 9;
    */
@@ -1167,7 +1170,8 @@ export type CancelBatchResponse = Message<"rte.v1.CancelBatchResponse"> & {
   status: BatchStatus;
 
   /**
-   * When the cancellation took effect.
+   * When the cancellation took effect: set only when status is CANCELLED (by this call or an earlier one). Unset
+   * when the batch had already finished another way (COMPLETED, PARTIALLY_COMPLETED, FAILED): nothing was cancelled.
    *
    * @generated from field: google.protobuf.Timestamp cancelled_at = 3;
    */
@@ -1216,7 +1220,15 @@ export type WatchBatchRequest = Message<"rte.v1.WatchBatchRequest"> & {
   batchId: string;
 
   /**
-   * Filter which events to receive. Empty = all events.
+   * Which kinds of update to receive. Empty: STARTED, PROGRESS, COMPLETED and FAILED, not MEMBER_COMPLETED, which is
+   * sent only when named here (one update per member, up to 100,000; every member once, also those that finished
+   * before the watch began). The terminal update counts as one kind, as for webhook event_types: a filter naming
+   * COMPLETED or FAILED receives the batch's terminal update whatever its kind, keeping its own kind (so [COMPLETED]
+   * also hears a FAILED or CANCELLED end, as FAILED). Whatever the filter: when nothing it names is there yet, the
+   * batch's current status goes out at once as an empty PROGRESS (update unset; e.g. a MEMBER_COMPLETED-only watch
+   * before its first member); an empty PROGRESS keepalive follows 30 s without an update; and the stream ends when the
+   * batch does. A filter naming neither COMPLETED nor FAILED gets no terminal update: its last update carries the
+   * batch's final status in `status` (the last member's outcome, or else an empty PROGRESS), then the stream ends.
    *
    * @generated from field: repeated rte.v1.BatchEventType event_types = 2;
    */
@@ -1680,7 +1692,8 @@ export const BatchEligibilityService: GenService<{
     output: typeof ResumeBatchResponseSchema;
   },
   /**
-   * Subscribe to batch job updates by batch_id; the stream ends after COMPLETED or FAILED.
+   * Subscribe to batch job updates by batch_id; the stream ends when the batch does, after its COMPLETED or FAILED
+   * update (a watch whose event_types name neither: after an update carrying the final status; see WatchBatchRequest).
    *
    * @generated from rpc rte.v1.BatchEligibilityService.WatchBatchStatus
    */
