@@ -18,12 +18,12 @@ describe('unaskableReason (what a client is told when a batch status could not b
   });
 });
 
-describe('batchStatusStream: the first update', () => {
-  const batchId = 'batch/svc-a/job-1';
-  const view = (patch: Partial<BatchStatusView>): BatchStatusView => ({
-    batchId,
+/** A two-member real-time batch of svc-a, PENDING in a window unless `patch` says otherwise. */
+function pendingView(clientJobId: string, patch: Partial<BatchStatusView>): BatchStatusView {
+  return {
+    batchId: `batch/svc-a/${clientJobId}`,
     clientService: 'svc-a',
-    clientJobId: 'job-1',
+    clientJobId,
     status: 'PENDING',
     phase: 'WAITING_FOR_WINDOW',
     paused: false,
@@ -36,7 +36,12 @@ describe('batchStatusStream: the first update', () => {
     totalErrors: 0,
     totalKnown: true,
     ...patch,
-  });
+  };
+}
+
+describe('batchStatusStream: the first update', () => {
+  const batchId = 'batch/svc-a/job-1';
+  const view = (patch: Partial<BatchStatusView>): BatchStatusView => pendingView('job-1', patch);
   const stream = (v: BatchStatusView, signal: AbortSignal) =>
     // Polls and keepalives a minute apart: whatever comes first comes from the first view.
     batchStatusStream({ temporal: { status: async () => v }, now: Date.now, watch: { pollIntervalMs: 60_000, keepaliveMs: 60_000 } }, create(WatchBatchRequestSchema, { batchId }), signal, v);
@@ -157,23 +162,7 @@ describe('batchStatusStream: live and last-known views during a worker outage (p
 
 describe('batchStatusStream: event_types filters and how the batch ended (probe p18 F17)', () => {
   const batchId = 'batch/svc-a/job-3';
-  const base = (patch: Partial<BatchStatusView>): BatchStatusView => ({
-    batchId,
-    clientService: 'svc-a',
-    clientJobId: 'job-3',
-    status: 'PENDING',
-    phase: 'WAITING_FOR_WINDOW',
-    paused: false,
-    counters: emptyCounters(2),
-    pending: 2,
-    percentDone: 0,
-    submittedAtMs: 1_000,
-    options: realtimeTestOptions(),
-    recentErrors: [],
-    totalErrors: 0,
-    totalKnown: true,
-    ...patch,
-  });
+  const base = (patch: Partial<BatchStatusView>): BatchStatusView => pendingView('job-3', patch);
   const completed = base({ status: 'COMPLETED', phase: 'DONE', startedAtMs: 2_000, finishedAtMs: 5_000, pending: 0, counters: { ...emptyCounters(2), completed: 2 } });
   const cancelled = base({ status: 'CANCELLED', phase: 'DONE', finishedAtMs: 5_000, pending: 0, counters: { ...emptyCounters(2), cancelled: 2 }, failure: { code: 'CANCELLED', message: 'no longer needed' } });
   type Seen = [BatchEventType, string | undefined, BatchStatus];
