@@ -110,6 +110,9 @@ describe('member-cron routing', () => {
   it('maps predicted operations onto the cache operation that holds their answer; unknown ones are ignored', () => {
     const d = routeMemberCronEvent(wire(event(0.95, undefined, ['get_coverage', 'estimate_cost', 'check_eligibility', 'teleport'])), 0, { leadScale: 1 });
     expect(d.action === 'warm' && d.operations).toEqual(['check_eligibility']);
+    // A name that is an Object property (not an operation) is unknown too, not a function in the list.
+    const proto = routeMemberCronEvent(wire(event(0.95, undefined, ['constructor', 'toString'])), 0, { leadScale: 1 });
+    expect(proto.action === 'warm' && proto.operations).toEqual([]);
   });
 
   it('refuses bytes that are not a MemberCronEvent', () => {

@@ -1,7 +1,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { MemberCronEventSchema, type MemberCronEvent } from '../../gen/rte/v1/events_pb';
-import { CACHE_OPERATION_OF } from '../../lib/operations';
+import { cacheOperationOf } from '../../lib/operations';
 import { WARMING_SKIP_BELOW, WARMING_URGENT_ABOVE, type WarmingPriority } from '../../lib/warming/types';
 
 /**
@@ -14,12 +14,6 @@ import { WARMING_SKIP_BELOW, WARMING_URGENT_ABOVE, type WarmingPriority } from '
 
 const HOUR = 3_600_000;
 
-/**
- * Predicted RTE operations → the cache operation holding their answer: the client-facing table (lib/operations.ts,
- * the same one CheckEligibility and WarmCache read), so a prediction warms the entry the member's app will read.
- * Operations not listed are ignored (a group whose predictions name none of them warms all operations).
- */
-export const PREDICTED_TO_CACHE_OPERATION: Readonly<Record<string, string>> = CACHE_OPERATION_OF;
 /** The prediction horizon when an event carries no window: [emitted_at, emitted_at + 24 h). */
 export const DEFAULT_WINDOW_MS = 24 * HOUR;
 
@@ -57,7 +51,11 @@ export type RouteDecision =
       source: string;
       /** The member-cron schedule the event came from (the job's CacheWarmingEvent.schedule_name). */
       scheduleName: string;
-      /** Cache operations (PREDICTED_TO_CACHE_OPERATION), sorted, de-duplicated; empty = all operations. */
+      /**
+       * Cache operations of the predicted ones (lib/operations.ts cacheOperationOf: the table CheckEligibility and
+       * WarmCache read, so a prediction warms the entry the member's app will read), sorted, de-duplicated; operations
+       * the table does not know are ignored, and empty = all operations.
+       */
       operations: string[];
       /** Start of the notBefore bucket (epoch ms); members of one bucket are held until `notBeforeMs`. */
       bucketStartMs: number;
@@ -109,7 +107,7 @@ export function routeMemberCronEvent(ev: MemberCronEvent, recordTimestampMs: num
     priority,
     source: `member-cron-${ev.scheduleName}`,
     scheduleName: ev.scheduleName,
-    operations: [...new Set(prediction.predictedOperations.flatMap((o) => PREDICTED_TO_CACHE_OPERATION[o] ?? []))].sort(),
+    operations: [...new Set(prediction.predictedOperations.flatMap((o) => cacheOperationOf(o) ?? []))].sort(),
     ...timing,
   };
 }
