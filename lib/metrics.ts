@@ -62,7 +62,7 @@ export function createMetrics(processName: string) {
   });
   const auditEvents = new Counter({
     name: 'rte_audit_events_total',
-    help: 'Mutating calls recorded in the audit log, by method and outcome',
+    help: 'Calls recorded in the audit log (mutating RPCs and GraphQL member listings), by method and outcome',
     labelNames: ['method', 'outcome'] as const,
     registers: [registry],
   });
